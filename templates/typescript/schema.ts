@@ -1,0 +1,3 @@
+{{ preamble }}
+/** The bundled JSON Schema (draft-07) these types were generated from. */
+export const SCHEMA = {{ schema }} as const;

@@ -1,0 +1,220 @@
+//! TypeScript: an ESM package with interfaces, open string unions and ajv validation
+//! against the bundled schema.
+
+use anyhow::Result;
+use askama::Template;
+
+use super::model::{FieldType, Model, TypeKind};
+use super::names::{ts_property, ts_type_name, upper_snake};
+use super::{GeneratedFile, preamble};
+
+#[derive(Template)]
+#[template(path = "typescript/index.ts", escape = "none")]
+struct IndexView {
+    preamble: String,
+    enums: Vec<EnumView>,
+    aliases: Vec<AliasView>,
+    structs: Vec<StructView>,
+    roots: Vec<RootView>,
+}
+
+struct EnumView {
+    name: String,
+    doc: String,
+    union: String,
+    values_const: String,
+    values: String,
+}
+
+struct AliasView {
+    name: String,
+    doc: String,
+    ty: String,
+}
+
+struct StructView {
+    name: String,
+    doc: String,
+    fields: Vec<FieldView>,
+    open: bool,
+}
+
+struct FieldView {
+    name: String,
+    doc: String,
+    optional: bool,
+    ty: String,
+}
+
+struct RootView {
+    name: String,
+    schema_name: String,
+}
+
+#[derive(Template)]
+#[template(path = "typescript/schema.ts", escape = "none")]
+struct SchemaView {
+    preamble: String,
+    schema: String,
+}
+
+#[derive(Template)]
+#[template(path = "typescript/package.json", escape = "none")]
+struct PackageView {
+    hash: String,
+}
+
+fn doc(text: &str, indent: &str) -> String {
+    if text.is_empty() {
+        return String::new();
+    }
+    let mut out = format!("{indent}/**\n");
+    for line in text.lines() {
+        out.push_str(
+            &format!("{indent} * {}\n", line.replace("*/", "*\\/")).replace(" * \n", " *\n"),
+        );
+    }
+    out.push_str(&format!("{indent} */\n"));
+    out
+}
+
+fn ts_type(model: &Model, ty: &FieldType) -> String {
+    match ty {
+        FieldType::Named(n) => {
+            let name = ts_type_name(n);
+            match model.types[n].kind {
+                // Open enums: known values autocomplete, any string is accepted.
+                TypeKind::Enum { .. } => format!("{name} | (string & {{}})"),
+                _ => name,
+            }
+        }
+        FieldType::String => "string".into(),
+        FieldType::Integer { .. } | FieldType::Number => "number".into(),
+        FieldType::Boolean => "boolean".into(),
+        FieldType::Array(inner) => match inner.as_ref() {
+            FieldType::Named(n) if matches!(model.types[n].kind, TypeKind::Enum { .. }) => {
+                format!("Array<{}>", ts_type(model, inner))
+            }
+            _ => format!("{}[]", ts_type(model, inner)),
+        },
+        FieldType::Any => "unknown".into(),
+    }
+}
+
+pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile>> {
+    let pre = preamble("//", model);
+    let mut enums = Vec::new();
+    let mut aliases = Vec::new();
+    for t in model.types.values() {
+        let name = ts_type_name(&t.name);
+        match &t.kind {
+            TypeKind::Enum { values } => enums.push(EnumView {
+                doc: doc(&t.description, ""),
+                union: values
+                    .iter()
+                    .map(|v| format!("{v:?}"))
+                    .collect::<Vec<_>>()
+                    .join(" | "),
+                values_const: format!("{}_VALUES", upper_snake(&t.name)),
+                values: values
+                    .iter()
+                    .map(|v| format!("{v:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                name,
+            }),
+            TypeKind::String {
+                pattern,
+                min_length,
+            } => {
+                let mut text = t.description.clone();
+                if let Some(p) = pattern {
+                    text.push_str(&format!("\n\nPattern: `{p}`"));
+                }
+                if let Some(m) = min_length {
+                    text.push_str(&format!("\n\nMinimum length: {m}"));
+                }
+                aliases.push(AliasView {
+                    doc: doc(&text, ""),
+                    ty: "string".into(),
+                    name,
+                });
+            }
+            TypeKind::Map => aliases.push(AliasView {
+                doc: doc(&t.description, ""),
+                ty: "{ [key: string]: unknown }".into(),
+                name,
+            }),
+            TypeKind::Struct { .. } => {}
+        }
+    }
+    let structs = model
+        .structs()
+        .into_iter()
+        .map(|t| {
+            let TypeKind::Struct { fields, open } = &t.kind else {
+                unreachable!()
+            };
+            StructView {
+                name: ts_type_name(&t.name),
+                doc: doc(&t.description, ""),
+                open: *open,
+                fields: fields
+                    .iter()
+                    .map(|f| FieldView {
+                        name: ts_property(&f.name),
+                        doc: doc(&f.description, "  "),
+                        optional: !f.required,
+                        ty: ts_type(model, &f.ty),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let roots = model
+        .structs()
+        .into_iter()
+        .map(|t| RootView {
+            name: ts_type_name(&t.name),
+            schema_name: t.name.clone(),
+        })
+        .collect();
+    let index = IndexView {
+        preamble: pre.clone(),
+        enums,
+        aliases,
+        structs,
+        roots,
+    }
+    .render()?;
+    let schema = SchemaView {
+        preamble: pre.clone(),
+        schema: model.bundled_text().trim_end().to_owned(),
+    }
+    .render()?;
+    let package = PackageView {
+        hash: model.schema_hash.clone(),
+    }
+    .render()?;
+    let tsconfig = format!(
+        "{pre}{}",
+        r#"{
+  "compilerOptions": {
+    "target": "ES2022",
+    "module": "NodeNext",
+    "moduleResolution": "NodeNext",
+    "strict": true,
+    "declaration": true,
+    "outDir": "dist",
+    "skipLibCheck": true
+  },
+  "include": ["src"]
+}"#
+    );
+    Ok(vec![
+        GeneratedFile::new(format!("{out_dir}/src/index.ts"), index),
+        GeneratedFile::new(format!("{out_dir}/src/schema.ts"), schema),
+        GeneratedFile::new(format!("{out_dir}/package.json"), package),
+        GeneratedFile::new(format!("{out_dir}/tsconfig.json"), tsconfig),
+    ])
+}

@@ -1,0 +1,64 @@
+//! `cargo xtask`: the project's automation. See `cargo xtask --help`.
+//!
+//! - `codegen [--check]`: regenerate `generated/` and `docs/reference/` from `schema/`.
+
+mod codegen;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "NATSBridge project automation")]
+struct Flags {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Regenerate the Rust, TypeScript, Python and Julia types and the reference docs
+    /// from schema/.
+    Codegen {
+        /// Write nothing; exit 2 with a unified diff when anything generated is stale.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+/// Exit status of `codegen --check` when generated files are stale (1 is a plain error).
+const NEEDS_UPDATE: u8 = 2;
+
+fn main() -> ExitCode {
+    let flags = Flags::parse();
+    let result = match flags.command {
+        Command::Codegen { check } => codegen_cmd(check),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn codegen_cmd(check: bool) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let report = codegen::run(&codegen::project_root(), check)?;
+    if !report.stale.is_empty() {
+        print!("{}", report.diff);
+        eprintln!(
+            "error: {} generated file(s) are stale: {}\nrun `cargo xtask codegen` and commit the result",
+            report.stale.len(),
+            report.stale.join(", ")
+        );
+        return Ok(ExitCode::from(NEEDS_UPDATE));
+    }
+    eprintln!(
+        "codegen {} in {:.0} ms",
+        if check { "is up to date" } else { "done" },
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    Ok(ExitCode::SUCCESS)
+}
