@@ -33,10 +33,7 @@ impl GeneratedFile {
         if !contents.ends_with('\n') {
             contents.push('\n');
         }
-        GeneratedFile {
-            path: path.into(),
-            contents,
-        }
+        GeneratedFile { path: path.into(), contents }
     }
 }
 
@@ -84,10 +81,7 @@ pub(crate) fn generate_all(model: &Model, layout: &Layout) -> Result<Vec<Generat
 
 /// The repository root (the parent of `xtask/`).
 pub(crate) fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the repo root")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the repo root").to_path_buf()
 }
 
 /// What `--check` found.
@@ -105,9 +99,7 @@ pub(crate) fn run(root: &Path, check: bool) -> Result<Staleness> {
     let mut report = Staleness::default();
     for file in &files {
         let path = root.join(&file.path);
-        let current = std::fs::read_to_string(&path)
-            .ok()
-            .map(|s| s.replace("\r\n", "\n"));
+        let current = std::fs::read_to_string(&path).ok().map(|s| s.replace("\r\n", "\n"));
         if current.as_deref() == Some(file.contents.as_str()) {
             continue;
         }
@@ -126,8 +118,7 @@ pub(crate) fn run(root: &Path, check: bool) -> Result<Staleness> {
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)?;
             }
-            std::fs::write(&path, &file.contents)
-                .with_context(|| format!("writing {}", path.display()))?;
+            std::fs::write(&path, &file.contents).with_context(|| format!("writing {}", path.display()))?;
             eprintln!("wrote {}", file.path);
         }
     }

@@ -64,9 +64,7 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
         .structs()
         .into_iter()
         .map(|t| {
-            let TypeKind::Struct { fields, open } = &t.kind else {
-                unreachable!()
-            };
+            let TypeKind::Struct { fields, open } = &t.kind else { unreachable!() };
             StructView {
                 name: t.name.clone(),
                 description: t.description.clone(),
@@ -94,16 +92,9 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
             TypeKind::Enum { values } => enums.push(EnumView {
                 name: t.name.clone(),
                 description: t.description.clone(),
-                values: values
-                    .iter()
-                    .map(|v| format!("`{v}`"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                values: values.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", "),
             }),
-            TypeKind::String {
-                pattern,
-                min_length,
-            } => scalars.push(ScalarView {
+            TypeKind::String { pattern, min_length } => scalars.push(ScalarView {
                 name: t.name.clone(),
                 description: t.description.clone(),
                 rule: match (pattern, min_length) {
@@ -128,8 +119,5 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
         scalars,
     }
     .render()?;
-    Ok(vec![GeneratedFile::new(
-        format!("{out_dir}/wire-types.md"),
-        page,
-    )])
+    Ok(vec![GeneratedFile::new(format!("{out_dir}/wire-types.md"), page)])
 }

@@ -82,9 +82,7 @@ fn jl_default(ty: &str) -> String {
 }
 
 fn jl_doc(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('$', "\\$")
+    text.replace('\\', "\\\\").replace('"', "\\\"").replace('$', "\\$")
 }
 
 pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile>> {
@@ -96,14 +94,12 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
         match &t.kind {
             TypeKind::Enum { values } => {
                 let prefix = upper_snake(&t.name);
-                let members: Vec<(String, String)> = values
-                    .iter()
-                    .map(|v| (format!("{prefix}_{}", upper_snake(v)), v.clone()))
-                    .collect();
+                let members: Vec<(String, String)> =
+                    values.iter().map(|v| (format!("{prefix}_{}", upper_snake(v)), v.clone())).collect();
                 exports.push(pascal(&t.name));
                 exports.extend(members.iter().map(|m| m.0.clone()));
                 exports.push(format!("parse_{}", snake(&t.name)));
-                exports.push(format!("wire_string"));
+                exports.push("wire_string".to_owned());
                 enums.push(EnumView {
                     name: pascal(&t.name),
                     doc: jl_doc(&t.description),
@@ -130,9 +126,7 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
         .structs_in_dependency_order()
         .into_iter()
         .map(|t| {
-            let TypeKind::Struct { fields, .. } = &t.kind else {
-                unreachable!()
-            };
+            let TypeKind::Struct { fields, .. } = &t.kind else { unreachable!() };
             let mut renames = Vec::new();
             let mut omit = Vec::new();
             let fields = fields
@@ -150,12 +144,7 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
                         omit.push(format!(":{name}"));
                         (format!("Union{{Nothing,{base}}}"), "nothing".into())
                     };
-                    FieldView {
-                        name,
-                        ty,
-                        default,
-                        doc: jl_doc(&f.description),
-                    }
+                    FieldView { name, ty, default, doc: jl_doc(&f.description) }
                 })
                 .collect();
             let name = pascal(&t.name);
@@ -179,14 +168,8 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
     exports.push("dump_json".into());
     exports.sort();
     exports.dedup();
-    let module = ModuleView {
-        preamble: pre.clone(),
-        exports: exports.join(", "),
-        enums,
-        aliases,
-        structs,
-    }
-    .render()?;
+    let module = ModuleView { preamble: pre.clone(), exports: exports.join(", "), enums, aliases, structs }
+        .render()?;
     let project = format!(
         "{pre}name = \"NATSBridgeTypes\"\nuuid = \"6c0f4b1e-8a3d-5b7e-9f21-3d4c5b6a7e80\"\nversion = \"1.0.0\"\n\n[deps]\nJSON3 = \"0f8b85d8-7281-11e9-16c2-39a750bddbf1\"\nStructTypes = \"856f2bd8-1eba-4b0a-8007-ebc267875bd4\"\n\n[compat]\nJSON3 = \"1\"\nStructTypes = \"1\"\njulia = \"1.9\"\n"
     );

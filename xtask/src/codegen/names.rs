@@ -36,9 +36,7 @@ pub(crate) fn pascal(s: &str) -> String {
         .map(|w| {
             let lower = w.to_ascii_lowercase();
             let mut cs = lower.chars();
-            cs.next()
-                .map(|f| f.to_ascii_uppercase().to_string() + cs.as_str())
-                .unwrap_or_default()
+            cs.next().map(|f| f.to_ascii_uppercase().to_string() + cs.as_str()).unwrap_or_default()
         })
         .collect();
     if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
@@ -48,16 +46,8 @@ pub(crate) fn pascal(s: &str) -> String {
 }
 
 pub(crate) fn snake(s: &str) -> String {
-    let out = words(s)
-        .iter()
-        .map(|w| w.to_ascii_lowercase())
-        .collect::<Vec<_>>()
-        .join("_");
-    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
-        format!("v_{out}")
-    } else {
-        out
-    }
+    let out = words(s).iter().map(|w| w.to_ascii_lowercase()).collect::<Vec<_>>().join("_");
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) { format!("v_{out}") } else { out }
 }
 
 pub(crate) fn upper_snake(s: &str) -> String {
@@ -72,10 +62,9 @@ pub(crate) fn is_plain_ident(s: &str) -> bool {
 }
 
 const PYTHON_KEYWORDS: &[&str] = &[
-    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
-    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import",
-    "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
-    "with", "yield",
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def",
+    "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is",
+    "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
 ];
 
 const JULIA_KEYWORDS: &[&str] = &[
@@ -149,41 +138,21 @@ pub(crate) fn python_field_ok(name: &str) -> bool {
 
 pub(crate) fn python_ident(name: &str) -> String {
     let s = snake(name);
-    if PYTHON_KEYWORDS.contains(&s.as_str()) {
-        format!("{s}_")
-    } else {
-        s
-    }
+    if PYTHON_KEYWORDS.contains(&s.as_str()) { format!("{s}_") } else { s }
 }
 
 pub(crate) fn julia_field(name: &str) -> String {
-    let base = if is_plain_ident(name) {
-        name.to_owned()
-    } else {
-        snake(name)
-    };
-    if JULIA_KEYWORDS.contains(&base.as_str()) {
-        format!("{base}_")
-    } else {
-        base
-    }
+    let base = if is_plain_ident(name) { name.to_owned() } else { snake(name) };
+    if JULIA_KEYWORDS.contains(&base.as_str()) { format!("{base}_") } else { base }
 }
 
 pub(crate) fn ts_type_name(name: &str) -> String {
     let p = pascal(name);
-    if TS_RESERVED_TYPES.contains(&p.as_str()) {
-        format!("{p}_")
-    } else {
-        p
-    }
+    if TS_RESERVED_TYPES.contains(&p.as_str()) { format!("{p}_") } else { p }
 }
 
 pub(crate) fn ts_property(name: &str) -> String {
-    if is_plain_ident(name) {
-        name.to_owned()
-    } else {
-        format!("{name:?}")
-    }
+    if is_plain_ident(name) { name.to_owned() } else { format!("{name:?}") }
 }
 
 #[cfg(test)]

@@ -88,16 +88,8 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
                 exports.push(values_const.clone());
                 enums.push(EnumView {
                     doc: docstring(&t.description),
-                    literal: values
-                        .iter()
-                        .map(|v| format!("{v:?}"))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    values: values
-                        .iter()
-                        .map(|v| format!("{v:?}"))
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    literal: values.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", "),
+                    values: values.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", "),
                     values_const,
                     name,
                 });
@@ -106,11 +98,7 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
                 exports.push(name.clone());
                 aliases.push(AliasView {
                     doc: docstring(&t.description),
-                    ty: if matches!(t.kind, TypeKind::Map) {
-                        "dict[str, Any]".into()
-                    } else {
-                        "str".into()
-                    },
+                    ty: if matches!(t.kind, TypeKind::Map) { "dict[str, Any]".into() } else { "str".into() },
                     name,
                 });
             }
@@ -121,20 +109,14 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
         .structs_in_dependency_order()
         .into_iter()
         .map(|t| {
-            let TypeKind::Struct { fields, .. } = &t.kind else {
-                unreachable!()
-            };
+            let TypeKind::Struct { fields, .. } = &t.kind else { unreachable!() };
             let fields: Vec<FieldView> = fields
                 .iter()
                 .map(|f| {
                     let ty = py_type(model, &f.ty);
                     FieldView {
                         key: f.name.clone(),
-                        ty: if f.required {
-                            ty
-                        } else {
-                            format!("NotRequired[{ty}]")
-                        },
+                        ty: if f.required { ty } else { format!("NotRequired[{ty}]") },
                         doc: docstring(&f.description),
                     }
                 })
@@ -165,14 +147,7 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
     ]);
     exports.sort();
     exports.dedup();
-    let init = InitView {
-        preamble: pre.clone(),
-        enums,
-        aliases,
-        structs,
-        exports,
-    }
-    .render()?;
+    let init = InitView { preamble: pre.clone(), enums, aliases, structs, exports }.render()?;
     let schema = format!(
         "{pre}\"\"\"The bundled JSON Schema (draft-07) the types were generated from.\"\"\"\n\nimport json\nfrom typing import Any, Final\n\nSCHEMA: Final[dict[str, Any]] = json.loads(\n    r'''{}'''\n)\n",
         model.bundled_text().trim_end()

@@ -1,5 +1,5 @@
 //! Rust: structs from typify, scalar types (open enums, constrained strings) from
-//! `templates/rust/scalars.rs`, all formatted with prettyplease.
+//! `templates/rust/scalars.rs`, all formatted with rustfmt.
 
 use std::panic::AssertUnwindSafe;
 
@@ -44,18 +44,13 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
         enums: model
             .of_kind(|k| matches!(k, TypeKind::Enum { .. }))
             .map(|t| {
-                let TypeKind::Enum { values } = &t.kind else {
-                    unreachable!()
-                };
+                let TypeKind::Enum { values } = &t.kind else { unreachable!() };
                 EnumView {
                     name: t.name.clone(),
                     description: t.description.clone(),
                     variants: values
                         .iter()
-                        .map(|v| VariantView {
-                            variant: pascal(v),
-                            value: v.clone(),
-                        })
+                        .map(|v| VariantView { variant: pascal(v), value: v.clone() })
                         .collect(),
                     schema_json: serde_json::to_string(model.definition(&t.name)).expect("Value"),
                 }
@@ -64,13 +59,7 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
         strings: model
             .of_kind(|k| matches!(k, TypeKind::String { .. }))
             .map(|t| {
-                let TypeKind::String {
-                    pattern,
-                    min_length,
-                } = &t.kind
-                else {
-                    unreachable!()
-                };
+                let TypeKind::String { pattern, min_length } = &t.kind else { unreachable!() };
                 StringView {
                     name: t.name.clone(),
                     description: t.description.clone(),
@@ -86,7 +75,7 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
     let types_src = format_rust(&typify_structs(model)?).context("formatting types.rs")?;
 
     let roots: Vec<String> = model.roots.clone();
-    let lib = format!(
+    let lib = format_rust(&format!(
         "{pre}\
 //! NATSBridge wire types, generated from `schema/`.
 //!
@@ -119,7 +108,7 @@ pub const ROOT_TYPES: &[&str] = &[{roots}];
 ",
         hash = model.schema_hash,
         roots = roots.iter().map(|r| format!("{r:?}")).collect::<Vec<_>>().join(", "),
-    );
+    ))?;
 
     let manifest = format!(
         "{}{}",
@@ -144,14 +133,8 @@ workspace = true
     Ok(vec![
         GeneratedFile::new(format!("{out_dir}/Cargo.toml"), manifest),
         GeneratedFile::new(format!("{out_dir}/src/lib.rs"), lib),
-        GeneratedFile::new(
-            format!("{out_dir}/src/scalars.rs"),
-            format!("{pre}{scalars_src}"),
-        ),
-        GeneratedFile::new(
-            format!("{out_dir}/src/types.rs"),
-            format!("{pre}{types_src}"),
-        ),
+        GeneratedFile::new(format!("{out_dir}/src/scalars.rs"), format!("{pre}{scalars_src}")),
+        GeneratedFile::new(format!("{out_dir}/src/types.rs"), format!("{pre}{types_src}")),
         GeneratedFile::new(format!("{out_dir}/src/schema.json"), model.bundled_text()),
     ])
 }
@@ -174,8 +157,8 @@ fn typify_structs(model: &Model) -> Result<String> {
             settings.with_replacement(&t.name, format!("crate::{}", t.name), impls.into_iter());
         }
     }
-    let root: schemars08::schema::RootSchema = serde_json::from_value(model.bundled.clone())
-        .context("bundled schema as a schemars RootSchema")?;
+    let root: schemars08::schema::RootSchema =
+        serde_json::from_value(model.bundled.clone()).context("bundled schema as a schemars RootSchema")?;
     let mut space = TypeSpace::new(&settings);
     // typify panics on some schema shapes; turn that into an error that names the cause.
     std::panic::catch_unwind(AssertUnwindSafe(|| space.add_root_schema(root)))
@@ -194,8 +177,24 @@ fn typify_structs(model: &Model) -> Result<String> {
     ))
 }
 
+/// Formats with the toolchain's rustfmt and the repository's `rustfmt.toml`, so the
+/// output is exactly what `cargo fmt` leaves alone.
 fn format_rust(src: &str) -> Result<String> {
-    let file: syn::File =
-        syn::parse_str(src).map_err(|e| format_err!("generated Rust does not parse: {e}"))?;
-    Ok(prettyplease::unparse(&file))
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let config = super::project_root().join("rustfmt.toml");
+    let mut child = Command::new(std::env::var("RUSTFMT").unwrap_or_else(|_| "rustfmt".into()))
+        .args(["--edition", "2024", "--emit", "stdout", "--config-path"])
+        .arg(&config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("running rustfmt (install it with `rustup component add rustfmt`)")?;
+    child.stdin.take().expect("piped").write_all(src.as_bytes())?;
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        anyhow::bail!("rustfmt rejected the generated code: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8(out.stdout)?)
 }

@@ -70,9 +70,7 @@ fn doc(text: &str, indent: &str) -> String {
     }
     let mut out = format!("{indent}/**\n");
     for line in text.lines() {
-        out.push_str(
-            &format!("{indent} * {}\n", line.replace("*/", "*\\/")).replace(" * \n", " *\n"),
-        );
+        out.push_str(&format!("{indent} * {}\n", line.replace("*/", "*\\/")).replace(" * \n", " *\n"));
     }
     out.push_str(&format!("{indent} */\n"));
     out
@@ -110,23 +108,12 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
         match &t.kind {
             TypeKind::Enum { values } => enums.push(EnumView {
                 doc: doc(&t.description, ""),
-                union: values
-                    .iter()
-                    .map(|v| format!("{v:?}"))
-                    .collect::<Vec<_>>()
-                    .join(" | "),
+                union: values.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(" | "),
                 values_const: format!("{}_VALUES", upper_snake(&t.name)),
-                values: values
-                    .iter()
-                    .map(|v| format!("{v:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                values: values.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", "),
                 name,
             }),
-            TypeKind::String {
-                pattern,
-                min_length,
-            } => {
+            TypeKind::String { pattern, min_length } => {
                 let mut text = t.description.clone();
                 if let Some(p) = pattern {
                     text.push_str(&format!("\n\nPattern: `{p}`"));
@@ -134,11 +121,7 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
                 if let Some(m) = min_length {
                     text.push_str(&format!("\n\nMinimum length: {m}"));
                 }
-                aliases.push(AliasView {
-                    doc: doc(&text, ""),
-                    ty: "string".into(),
-                    name,
-                });
+                aliases.push(AliasView { doc: doc(&text, ""), ty: "string".into(), name });
             }
             TypeKind::Map => aliases.push(AliasView {
                 doc: doc(&t.description, ""),
@@ -152,9 +135,7 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
         .structs()
         .into_iter()
         .map(|t| {
-            let TypeKind::Struct { fields, open } = &t.kind else {
-                unreachable!()
-            };
+            let TypeKind::Struct { fields, open } = &t.kind else { unreachable!() };
             StructView {
                 name: ts_type_name(&t.name),
                 doc: doc(&t.description, ""),
@@ -174,28 +155,12 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
     let roots = model
         .structs()
         .into_iter()
-        .map(|t| RootView {
-            name: ts_type_name(&t.name),
-            schema_name: t.name.clone(),
-        })
+        .map(|t| RootView { name: ts_type_name(&t.name), schema_name: t.name.clone() })
         .collect();
-    let index = IndexView {
-        preamble: pre.clone(),
-        enums,
-        aliases,
-        structs,
-        roots,
-    }
-    .render()?;
-    let schema = SchemaView {
-        preamble: pre.clone(),
-        schema: model.bundled_text().trim_end().to_owned(),
-    }
-    .render()?;
-    let package = PackageView {
-        hash: model.schema_hash.clone(),
-    }
-    .render()?;
+    let index = IndexView { preamble: pre.clone(), enums, aliases, structs, roots }.render()?;
+    let schema =
+        SchemaView { preamble: pre.clone(), schema: model.bundled_text().trim_end().to_owned() }.render()?;
+    let package = PackageView { hash: model.schema_hash.clone() }.render()?;
     let tsconfig = format!(
         "{pre}{}",
         r#"{
