@@ -122,5 +122,38 @@ pub(crate) fn run(root: &Path, check: bool) -> Result<Staleness> {
             eprintln!("wrote {}", file.path);
         }
     }
+    if check {
+        // Files under a generated root that the generator no longer writes are stale too.
+        let layout = Layout::default();
+        for dir in [&layout.rust, &layout.typescript, &layout.python, &layout.julia, &layout.docs] {
+            for path in walk(&root.join(dir)) {
+                let rel = path.strip_prefix(root).expect("under root").to_string_lossy().replace('\\', "/");
+                if !files.iter().any(|f| f.path == rel) {
+                    report.stale.push(rel.clone());
+                    report.diff.push_str(&format!("--- a/{rel}\n+++ /dev/null (no longer generated)\n"));
+                }
+            }
+        }
+    }
     Ok(report)
+}
+
+/// Every file under `dir`, skipping tool caches and build output.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    const SKIP: &[&str] = &["node_modules", "__pycache__", ".mypy_cache", "dist", "target", "build"];
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return out };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if path.is_dir() {
+            if !SKIP.contains(&name.as_str()) && !name.ends_with(".egg-info") {
+                out.extend(walk(&path));
+            }
+        } else {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
 }

@@ -140,7 +140,8 @@ fn unsupported_schema_shapes_are_errors_not_panics() {
     let mut files = BTreeMap::new();
     files.insert(
         "bad.schema.json".to_owned(),
-        r#"{"title": "Bad", "type": "object", "properties": {"x": {"$ref": "other.schema.json"}}}"#.to_owned(),
+        r#"{"title": "Bad", "type": "object", "properties": {"x": {"$ref": "other.schema.json"}}}"#
+            .to_owned(),
     );
     let err = Model::from_files(&files).unwrap_err();
     assert!(format!("{err:#}").contains("unknown schema file"), "{err:#}");
@@ -169,7 +170,8 @@ fn julia_parses(source: &str) -> Result<(), String> {
 fn julia_is_syntax_checked_not_run() {
     assert!(julia_parses("module M\nstruct S x::Int end\nend").is_ok());
     assert!(julia_parses("module M\nstruct S x::Int\n").is_err(), "the checker must catch broken Julia");
-    let real = std::fs::read_to_string(project_root().join("generated/julia/src/NATSBridgeTypes.jl")).unwrap();
+    let real =
+        std::fs::read_to_string(project_root().join("generated/julia/src/NATSBridgeTypes.jl")).unwrap();
     julia_parses(&real).unwrap();
     for f in keywords_output().iter().filter(|f| f.path.ends_with(".jl")) {
         julia_parses(&f.contents).unwrap_or_else(|e| panic!("{}: {e}", f.path));
@@ -187,7 +189,10 @@ fn typescript_output_typechecks_strict() {
 
 #[test]
 fn python_output_typechecks_strict() {
-    let mypy = tool(".venv/bin/mypy", "python3 -m venv .venv && .venv/bin/pip install mypy jsonschema types-jsonschema");
+    let mypy = tool(
+        ".venv/bin/mypy",
+        "python3 -m venv .venv && .venv/bin/pip install mypy jsonschema types-jsonschema",
+    );
     write_out(&keywords_output());
     for dir in ["generated/python", "target/xtask-fixtures/keywords/python"] {
         assert_success(
