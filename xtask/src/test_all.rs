@@ -1,0 +1,61 @@
+//! `cargo xtask test`: the whole suite, as CI runs it. Every step must pass.
+
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use crate::codegen::project_root;
+use crate::setup::{run_checked, setup};
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(project_root());
+    cmd
+}
+
+pub(crate) fn test_all() -> Result<()> {
+    let started = Instant::now();
+    let tools = setup()?;
+    let root = project_root();
+    let mut steps: Vec<(&str, f64)> = Vec::new();
+    let mut step = |name: &'static str, f: &mut dyn FnMut() -> Result<()>| -> Result<()> {
+        eprintln!("\n==> {name}");
+        let t = Instant::now();
+        f().with_context(|| format!("step `{name}` failed"))?;
+        steps.push((name, t.elapsed().as_secs_f64()));
+        Ok(())
+    };
+
+    step("codegen --check", &mut || {
+        let report = crate::codegen::run(&root, true)?;
+        if !report.stale.is_empty() {
+            print!("{}", report.diff);
+            bail!("generated files are stale: {}; run `cargo xtask codegen`", report.stale.join(", "));
+        }
+        Ok(())
+    })?;
+    step("asyncapi validate", &mut || {
+        run_checked(
+            Command::new("node").arg("xtask/js/validate-asyncapi.mjs").arg("schema/asyncapi.yaml").current_dir(&root),
+        )
+    })?;
+    step("rustfmt", &mut || run_checked(cargo().args(["fmt", "--all", "--check"])))?;
+    step("clippy", &mut || {
+        run_checked(cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))
+    })?;
+    step("cargo test", &mut || {
+        run_checked(
+            cargo()
+                .args(["test", "--workspace", "--locked"])
+                .env("NATS_SERVER_BIN", &tools.nats_server)
+                .env("NATSBRIDGE_PYTHON", &tools.python),
+        )
+    })?;
+
+    eprintln!("\nall steps passed in {:.0} s:", started.elapsed().as_secs_f64());
+    for (name, secs) in steps {
+        eprintln!("  {name:<20} {secs:>7.1} s");
+    }
+    Ok(())
+}
