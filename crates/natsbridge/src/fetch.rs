@@ -1,0 +1,205 @@
+//! Downloading link payloads: `fetch_with_backoff`.
+//!
+//! The reference schedule (100 ms base, doubling, 5 000 ms cap, 5 attempts) with full
+//! jitter; only transient failures are retried (connection errors, timeouts, truncated
+//! bodies, 408, 429 and 5xx other than 501), `Retry-After` is honoured, and one overall
+//! deadline bounds everything. Bodies stream into one 64-byte-aligned buffer sized from
+//! the declared length, and a body longer than declared is cut off, never buffered.
+
+use std::time::Duration;
+
+use arrow_buffer::{Buffer, MutableBuffer};
+use futures::StreamExt as _;
+use reqwest::StatusCode;
+use tracing::{Instrument as _, debug, info_span, warn};
+
+use crate::error::{Error, ErrorCode, Result};
+
+/// Retry schedule and limits for downloads.
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    /// Attempts in all (the reference's `max_retries`), at least 1.
+    pub max_attempts: u32,
+    /// Delay bound before the second attempt; doubles per attempt (full jitter).
+    pub base_delay: Duration,
+    /// Cap on any one delay computed from the backoff.
+    pub max_delay: Duration,
+    /// Deadline for the whole download, all attempts and delays included.
+    pub deadline: Duration,
+    /// Largest body accepted, whatever the payload declares.
+    pub max_bytes: u64,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(5000),
+            deadline: Duration::from_secs(120),
+            max_bytes: 4 << 30,
+        }
+    }
+}
+
+/// The URL with user info and query removed, for logs and error messages.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            if u.query().is_some() {
+                u.set_query(Some("REDACTED"));
+            }
+            u.to_string()
+        }
+        Err(_) => "<unparseable url>".into(),
+    }
+}
+
+enum Attempt {
+    Done(Buffer),
+    Retry { reason: String, retry_after: Option<Duration> },
+    Fail(Error),
+}
+
+/// Downloads `url` with retries. `expected_size` (the payload's declared `size`) presizes
+/// the buffer, and a body of another length is an error.
+pub async fn fetch_with_backoff(
+    client: &reqwest::Client,
+    url: &str,
+    expected_size: Option<u64>,
+    options: &FetchOptions,
+    correlation_id: &str,
+) -> Result<Buffer> {
+    let shown = redact(url);
+    let span = info_span!("download", correlation_id = %correlation_id, url = %shown);
+    let run = async {
+        if let Some(size) = expected_size.filter(|s| *s > options.max_bytes) {
+            return Err(Error::new(
+                ErrorCode::PayloadTooLarge,
+                format!("declared size {size} exceeds the download limit {}", options.max_bytes),
+            ));
+        }
+        let mut last = String::new();
+        for attempt in 0..options.max_attempts.max(1) {
+            match attempt_once(client, url, expected_size, options).await {
+                Attempt::Done(buf) => {
+                    debug!(attempt, bytes = buf.len(), "downloaded");
+                    return Ok(buf);
+                }
+                Attempt::Fail(e) => return Err(e),
+                Attempt::Retry { reason, retry_after } => {
+                    if attempt + 1 == options.max_attempts.max(1) {
+                        last = reason;
+                        break;
+                    }
+                    let cap = options.base_delay.saturating_mul(1 << attempt.min(20)).min(options.max_delay);
+                    let jittered = cap.mul_f64(rand::random::<f64>());
+                    let delay = retry_after.map_or(jittered, |ra| ra.max(jittered));
+                    warn!(attempt, delay_ms = delay.as_millis() as u64, %reason, "download failed, retrying");
+                    last = reason;
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+        Err(Error::new(
+            ErrorCode::DownloadFailed,
+            format!("failed to fetch {shown} after {} attempts: {last}", options.max_attempts.max(1)),
+        ))
+    };
+    match tokio::time::timeout(options.deadline, run.instrument(span)).await {
+        Ok(r) => r.map_err(|e| e.with_correlation_id(correlation_id)),
+        Err(_) => Err(Error::new(
+            ErrorCode::Timeout,
+            format!("download of {shown} did not finish within {:?}", options.deadline),
+        )
+        .with_correlation_id(correlation_id)),
+    }
+}
+
+fn retryable_status(status: StatusCode) -> bool {
+    status == StatusCode::REQUEST_TIMEOUT
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || (status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED)
+}
+
+fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
+    let value = resp.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(|s| Duration::from_secs(s.min(3600)))
+}
+
+async fn attempt_once(
+    client: &reqwest::Client,
+    url: &str,
+    expected: Option<u64>,
+    options: &FetchOptions,
+) -> Attempt {
+    let resp = match client.get(url).send().await {
+        Ok(r) => r,
+        Err(e) => return Attempt::Retry { reason: format!("request failed: {}", without_url(&e)), retry_after: None },
+    };
+    let status = resp.status();
+    if status.is_redirection() {
+        return Attempt::Fail(Error::new(
+            ErrorCode::UrlNotAllowed,
+            format!("download answered {status}: redirects are not followed"),
+        ));
+    }
+    if !status.is_success() {
+        let reason = format!("HTTP {status}");
+        return if retryable_status(status) {
+            Attempt::Retry { reason, retry_after: retry_after(&resp) }
+        } else {
+            Attempt::Fail(Error::new(ErrorCode::DownloadFailed, reason))
+        };
+    }
+    let limit = expected.unwrap_or(options.max_bytes).min(options.max_bytes);
+    let content_length = resp.content_length();
+    if let Some(len) = content_length.filter(|l| *l > limit) {
+        return Attempt::Fail(Error::new(
+            if expected.is_some() { ErrorCode::IntegrityMismatch } else { ErrorCode::PayloadTooLarge },
+            format!("server announces {len} bytes, more than the {limit} expected"),
+        ));
+    }
+    let capacity = expected.or(content_length).unwrap_or(0).min(limit);
+    let mut buf = MutableBuffer::with_capacity(usize::try_from(capacity).unwrap_or(0));
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                return Attempt::Retry {
+                    reason: format!("body cut off after {} bytes: {}", buf.len(), without_url(&e)),
+                    retry_after: None,
+                };
+            }
+        };
+        if (buf.len() + chunk.len()) as u64 > limit {
+            return Attempt::Fail(Error::new(
+                if expected.is_some() { ErrorCode::IntegrityMismatch } else { ErrorCode::PayloadTooLarge },
+                format!("body is longer than the {limit} bytes expected"),
+            ));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    if let Some(len) = content_length.filter(|l| *l != buf.len() as u64) {
+        return Attempt::Retry { reason: format!("body truncated: {} of {len} bytes", buf.len()), retry_after: None };
+    }
+    if let Some(exp) = expected.filter(|e| *e != buf.len() as u64) {
+        return Attempt::Retry {
+            reason: format!("body has {} bytes, the payload declares {exp}", buf.len()),
+            retry_after: None,
+        };
+    }
+    Attempt::Done(buf.into())
+}
+
+/// reqwest errors print the URL, which may carry credentials; drop it.
+fn without_url(e: &reqwest::Error) -> String {
+    let mut s = e.to_string();
+    if let Some(u) = e.url() {
+        s = s.replace(u.as_str(), &redact(u.as_str()));
+    }
+    if e.is_timeout() { format!("timeout: {s}") } else { s }
+}

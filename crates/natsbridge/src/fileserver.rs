@@ -1,0 +1,449 @@
+//! The embedded file server: the subset of Plik's HTTP API that claim-check links need,
+//! so the reference implementations (Julia, JS, Python) can upload to it unchanged.
+//!
+//! - `POST /upload` (JSON `{"oneShot": bool, "ttl": secs}`, keys case-insensitive)
+//!   → `{"id", "uploadToken", ...}`. With a server token, `X-PlikToken: T` or
+//!   `Authorization: Bearer T` is required.
+//! - `POST /file/{uploadId}`, header `X-UploadToken`, multipart field `file` → `{"id", ...}`.
+//! - `GET|HEAD /file/{uploadId}/{fileId}/{fileName}`; HEAD never consumes a one-shot file,
+//!   and a one-shot file is deleted only after a *complete* download (a cut-off transfer
+//!   leaves it in place for the retry).
+//! - `GET /health`, `GET /config`.
+//!
+//! Files are spooled to disk as they arrive (the server's memory stays flat), ids are 128
+//! random bits, names never reach the filesystem, and expired uploads are deleted.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Multipart, Path as UrlPath, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures::Stream;
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt as _;
+use tracing::{debug, info};
+
+use crate::error::{Error, ErrorCode, Result};
+
+/// Settings of the embedded file server.
+#[derive(Debug, Clone)]
+pub struct FileServerConfig {
+    /// Address to listen on; port 0 picks a free one.
+    pub listen: SocketAddr,
+    /// Where files are spooled; `None` uses a fresh temporary directory removed on shutdown.
+    pub dir: Option<PathBuf>,
+    /// Lifetime of uploads that do not ask for one, and the longest one may ask for.
+    pub ttl: Duration,
+    /// Largest file accepted.
+    pub max_bytes: u64,
+    /// Token required to create uploads.
+    pub token: Option<String>,
+    /// The URL clients reach the server at, when not `http://{listen}`.
+    pub public_url: Option<String>,
+}
+
+impl Default for FileServerConfig {
+    fn default() -> Self {
+        FileServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            dir: None,
+            ttl: Duration::from_secs(24 * 3600),
+            max_bytes: 8 << 30,
+            token: None,
+            public_url: None,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Upload {
+    token: String,
+    one_shot: bool,
+    expires: Instant,
+    files: HashMap<String, StoredFile>,
+}
+
+#[derive(Debug)]
+struct StoredFile {
+    name: String,
+    size: u64,
+    path: PathBuf,
+    /// A one-shot file with a download in flight.
+    busy: bool,
+}
+
+#[derive(Debug)]
+struct Inner {
+    dir: PathBuf,
+    ttl: Duration,
+    max_bytes: u64,
+    token: Option<String>,
+    uploads: Mutex<HashMap<String, Upload>>,
+}
+
+type Shared = Arc<Inner>;
+
+/// A running embedded file server; stops when dropped or on [`FileServer::shutdown`].
+#[derive(Debug)]
+pub struct FileServer {
+    url: String,
+    addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    temp_dir: Option<PathBuf>,
+}
+
+impl FileServer {
+    /// Binds and starts serving in the background.
+    pub async fn start(config: FileServerConfig) -> Result<FileServer> {
+        let io = |what: &str, e: std::io::Error| Error::new(ErrorCode::UploadFailed, what.to_owned()).with_source(e);
+        let (dir, temp_dir) = match &config.dir {
+            Some(d) => (d.clone(), None),
+            None => {
+                let d = std::env::temp_dir().join(format!("natsbridge-files-{}", uuid::Uuid::new_v4().simple()));
+                (d.clone(), Some(d))
+            }
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| io("creating the file server directory", e))?;
+        let listener =
+            tokio::net::TcpListener::bind(config.listen).await.map_err(|e| io("binding the file server", e))?;
+        let addr = listener.local_addr().map_err(|e| io("file server address", e))?;
+        let url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+        let inner = Arc::new(Inner {
+            dir,
+            ttl: config.ttl,
+            max_bytes: config.max_bytes,
+            token: config.token.clone(),
+            uploads: Mutex::new(HashMap::new()),
+        });
+        let sweeper = {
+            let inner = Arc::downgrade(&inner);
+            let period = (config.ttl / 4).clamp(Duration::from_millis(100), Duration::from_secs(30));
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(period).await;
+                    let Some(inner) = inner.upgrade() else { return };
+                    sweep(&inner);
+                }
+            })
+        };
+        let app = router(inner);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+            sweeper.abort();
+        });
+        info!(%url, "file server listening");
+        Ok(FileServer { url, addr, shutdown: Some(tx), task: Some(task), temp_dir })
+    }
+
+    /// The base URL to give senders (`FILESERVER_URL`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The bound socket address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, finishes in-flight requests, removes a temporary directory.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    /// Serves until the process is interrupted (Ctrl-C).
+    pub async fn run_until_ctrl_c(self) {
+        let _ = tokio::signal::ctrl_c().await;
+        self.shutdown().await;
+    }
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(d) = &self.temp_dir {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+fn sweep(inner: &Inner) {
+    let now = Instant::now();
+    let expired: Vec<(String, Upload)> = {
+        let mut uploads = inner.uploads.lock().expect("lock");
+        let ids: Vec<String> = uploads.iter().filter(|(_, u)| u.expires <= now).map(|(k, _)| k.clone()).collect();
+        ids.into_iter().filter_map(|id| uploads.remove(&id).map(|u| (id, u))).collect()
+    };
+    for (id, _) in expired {
+        debug!(upload = %id, "expired");
+        let _ = std::fs::remove_dir_all(inner.dir.join(&id));
+    }
+}
+
+/// The server's routes over shared state.
+fn router(inner: Shared) -> Router {
+    Router::new()
+        .route("/upload", post(create_upload))
+        .route("/file/{upload}", post(add_file))
+        .route("/file/{upload}/{file}/{name}", get(download).head(head))
+        .route("/health", get(|| async { "ok" }))
+        .route("/config", get(config))
+        .layer(DefaultBodyLimit::disable())
+        .with_state(inner)
+}
+
+fn err(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({ "message": message }))).into_response()
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+fn valid_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn get_ci<'a>(obj: &'a Value, key: &str) -> Option<&'a Value> {
+    obj.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v)
+}
+
+fn authorized(inner: &Inner, headers: &HeaderMap) -> bool {
+    let Some(token) = &inner.token else { return true };
+    let plik = headers.get("X-PlikToken").and_then(|v| v.to_str().ok());
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    [plik, bearer].into_iter().flatten().any(|t| constant_time_eq(t.as_bytes(), token.as_bytes()))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn config(State(inner): State<Shared>) -> Response {
+    axum::Json(json!({
+        "maxFileSize": inner.max_bytes,
+        "maxTTL": inner.ttl.as_secs(),
+        "defaultTTL": inner.ttl.as_secs(),
+        "oneShot": true,
+        "authentication": inner.token.is_some(),
+    }))
+    .into_response()
+}
+
+async fn create_upload(State(inner): State<Shared>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    if !authorized(&inner, &headers) {
+        return err(StatusCode::UNAUTHORIZED, "missing or wrong token");
+    }
+    let params: Value = if body.is_empty() {
+        json!({})
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(v) => v,
+            Err(_) => return err(StatusCode::BAD_REQUEST, "upload parameters must be JSON"),
+        }
+    };
+    let one_shot = get_ci(&params, "oneShot").and_then(Value::as_bool).unwrap_or(false);
+    let ttl = match get_ci(&params, "ttl").and_then(Value::as_i64) {
+        Some(s) if s > 0 => Duration::from_secs(s as u64).min(inner.ttl),
+        _ => inner.ttl,
+    };
+    let id = new_id();
+    let token = new_id();
+    inner.uploads.lock().expect("lock").insert(
+        id.clone(),
+        Upload { token: token.clone(), one_shot, expires: Instant::now() + ttl, files: HashMap::new() },
+    );
+    axum::Json(json!({ "id": id, "uploadToken": token, "oneShot": one_shot, "ttl": ttl.as_secs(), "files": {} }))
+        .into_response()
+}
+
+async fn add_file(
+    State(inner): State<Shared>,
+    UrlPath(upload): UrlPath<String>,
+    headers: HeaderMap,
+    mut multipart: Multipart,
+) -> Response {
+    if !valid_id(&upload) {
+        return err(StatusCode::NOT_FOUND, "no such upload");
+    }
+    let given = headers.get("X-UploadToken").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    match inner.uploads.lock().expect("lock").get(&upload) {
+        None => return err(StatusCode::NOT_FOUND, "no such upload"),
+        Some(u) if !constant_time_eq(u.token.as_bytes(), given.as_bytes()) => {
+            return err(StatusCode::FORBIDDEN, "missing or wrong X-UploadToken");
+        }
+        Some(_) => {}
+    }
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => return err(StatusCode::BAD_REQUEST, "no `file` part in the form"),
+            Err(_) => return err(StatusCode::BAD_REQUEST, "malformed multipart body"),
+        };
+        if field.name() != Some("file") {
+            continue;
+        }
+        let name = field.file_name().map(str::to_owned).filter(|n| !n.is_empty()).unwrap_or_else(|| "file".into());
+        let file_id = new_id();
+        let dir = inner.dir.join(&upload);
+        let path = dir.join(&file_id);
+        let result = spool(field, &dir, &path, inner.max_bytes).await;
+        let size = match result {
+            Ok(size) => size,
+            Err(resp) => {
+                let _ = tokio::fs::remove_file(&path).await;
+                return resp;
+            }
+        };
+        let mut uploads = inner.uploads.lock().expect("lock");
+        let Some(u) = uploads.get_mut(&upload) else {
+            let _ = std::fs::remove_file(&path);
+            return err(StatusCode::NOT_FOUND, "upload expired");
+        };
+        u.files.insert(file_id.clone(), StoredFile { name: name.clone(), size, path, busy: false });
+        return axum::Json(json!({ "id": file_id, "fileName": name, "fileSize": size, "status": "uploaded" }))
+            .into_response();
+    }
+}
+
+async fn spool(
+    mut field: axum::extract::multipart::Field<'_>,
+    dir: &Path,
+    path: &Path,
+    max: u64,
+) -> std::result::Result<u64, Response> {
+    let internal = |_| err(StatusCode::INTERNAL_SERVER_ERROR, "could not store the file");
+    tokio::fs::create_dir_all(dir).await.map_err(internal)?;
+    let file = tokio::fs::File::create(path).await.map_err(internal)?;
+    let mut out = tokio::io::BufWriter::with_capacity(1 << 20, file);
+    let mut size = 0u64;
+    loop {
+        match field.chunk().await {
+            Ok(Some(chunk)) => {
+                size += chunk.len() as u64;
+                if size > max {
+                    return Err(err(StatusCode::PAYLOAD_TOO_LARGE, &format!("file is larger than {max} bytes")));
+                }
+                out.write_all(&chunk).await.map_err(internal)?;
+            }
+            Ok(None) => break,
+            Err(_) => return Err(err(StatusCode::BAD_REQUEST, "upload body cut off")),
+        }
+    }
+    out.flush().await.map_err(internal)?;
+    Ok(size)
+}
+
+/// Looks a file up; for a one-shot GET, marks it busy so a second reader gets 404.
+fn lookup(inner: &Inner, upload: &str, file: &str, name: &str, claim: bool) -> Option<(PathBuf, u64, bool)> {
+    if !valid_id(upload) || !valid_id(file) {
+        return None;
+    }
+    let mut uploads = inner.uploads.lock().expect("lock");
+    let u = uploads.get_mut(upload)?;
+    if u.expires <= Instant::now() {
+        return None;
+    }
+    let one_shot = u.one_shot;
+    let f = u.files.get_mut(file)?;
+    if f.name != name || (one_shot && f.busy) {
+        return None;
+    }
+    if claim && one_shot {
+        f.busy = true;
+    }
+    Some((f.path.clone(), f.size, one_shot))
+}
+
+async fn head(State(inner): State<Shared>, UrlPath((upload, file, name)): UrlPath<(String, String, String)>) -> Response {
+    match lookup(&inner, &upload, &file, &name, false) {
+        Some((_, size, _)) => {
+            ([(header::CONTENT_LENGTH, size.to_string()), (header::CONTENT_TYPE, "application/octet-stream".into())])
+                .into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn download(
+    State(inner): State<Shared>,
+    UrlPath((upload, file, name)): UrlPath<(String, String, String)>,
+) -> Response {
+    let Some((path, size, one_shot)) = lookup(&inner, &upload, &file, &name, true) else {
+        return err(StatusCode::NOT_FOUND, "no such file (expired, consumed, or never uploaded)");
+    };
+    let f = match tokio::fs::File::open(&path).await {
+        Ok(f) => f,
+        Err(_) => return err(StatusCode::NOT_FOUND, "no such file"),
+    };
+    let stream = tokio_util::io::ReaderStream::with_capacity(f, 256 << 10);
+    let body = if one_shot {
+        Body::from_stream(OneShotStream { inner: stream, done: None, guard: Some((inner, upload, file)) })
+    } else {
+        Body::from_stream(stream)
+    };
+    ([(header::CONTENT_LENGTH, size.to_string()), (header::CONTENT_TYPE, "application/octet-stream".into())], body)
+        .into_response()
+}
+
+/// Streams a one-shot file; deletes it once the last byte was handed over, and releases
+/// the claim if the transfer is abandoned, so a retry can still fetch it.
+struct OneShotStream<S> {
+    inner: S,
+    done: Option<()>,
+    guard: Option<(Shared, String, String)>,
+}
+
+impl<S: Stream + Unpin> Stream for OneShotStream<S> {
+    type Item = S::Item;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        let item = Pin::new(&mut self.inner).poll_next(cx);
+        if let Poll::Ready(None) = item {
+            self.done = Some(());
+        }
+        item
+    }
+}
+
+impl<S> Drop for OneShotStream<S> {
+    fn drop(&mut self) {
+        let Some((inner, upload, file)) = self.guard.take() else { return };
+        let mut uploads = inner.uploads.lock().expect("lock");
+        let Some(u) = uploads.get_mut(&upload) else { return };
+        if self.done.is_some() {
+            if let Some(f) = u.files.remove(&file) {
+                let _ = std::fs::remove_file(&f.path);
+            }
+            if u.files.is_empty() {
+                uploads.remove(&upload);
+                let _ = std::fs::remove_dir_all(inner.dir.join(&upload));
+            }
+        } else if let Some(f) = u.files.get_mut(&file) {
+            f.busy = false;
+        }
+    }
+}

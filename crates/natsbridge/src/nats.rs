@@ -1,0 +1,136 @@
+//! NATS plumbing: connecting, `publish_message`, and request/reply on top of
+//! `smartsend`/`smartreceive`.
+
+use std::time::Duration;
+
+use async_nats::{Client, HeaderMap};
+use bytes::Bytes;
+use futures::StreamExt as _;
+use natsbridge_types::MsgEnvelopeV1;
+use tracing::{Instrument as _, info_span};
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::options::{Connection, ReceiveOptions, SendOptions, nats_url_from_env};
+use crate::payload::Payload;
+use crate::receive::{Received, smartreceive};
+use crate::send::{HEADER_CORRELATION_ID, HEADER_MSG_ID, smartsend};
+
+/// Connects to `url` (`NATS_CONNECTION_FAILED` on failure).
+pub async fn connect(url: &str) -> Result<Client> {
+    async_nats::ConnectOptions::new()
+        .name("natsbridge")
+        .connection_timeout(Duration::from_secs(5))
+        .connect(url)
+        .await
+        .map_err(|e| Error::new(ErrorCode::NatsConnectionFailed, format!("connecting to {url}")).with_source(e))
+}
+
+pub(crate) async fn client_for(connection: Option<&Connection>) -> Result<Client> {
+    match connection {
+        Some(Connection::Client(c)) => Ok(c.clone()),
+        Some(Connection::Url(u)) => connect(u).await,
+        None => connect(&nats_url_from_env()).await,
+    }
+}
+
+pub(crate) async fn publish_envelope(
+    client: &Client,
+    subject: &str,
+    headers: HeaderMap,
+    body: Bytes,
+    flush: bool,
+    correlation_id: &str,
+) -> Result<()> {
+    let span = info_span!("publish", correlation_id = %correlation_id, subject, bytes = body.len());
+    async {
+        client.publish_with_headers(subject.to_owned(), headers, body).await.map_err(|e| {
+            let code = match e.kind() {
+                async_nats::client::PublishErrorKind::MaxPayloadExceeded => ErrorCode::PayloadTooLarge,
+                _ => ErrorCode::PublishFailed,
+            };
+            Error::new(code, format!("publishing to `{subject}`")).with_source(e)
+        })?;
+        if flush {
+            client
+                .flush()
+                .await
+                .map_err(|e| Error::new(ErrorCode::PublishFailed, "flushing to the server").with_source(e))?;
+        }
+        Ok(())
+    }
+    .instrument(span)
+    .await
+}
+
+/// Publishes already-serialized envelope text (the reference's `publish_message`), with
+/// the `Correlation-Id` header.
+pub async fn publish_message(
+    connection: impl Into<Connection>,
+    subject: &str,
+    text: impl Into<String>,
+    correlation_id: &str,
+) -> Result<()> {
+    let client = client_for(Some(&connection.into())).await?;
+    let text = text.into();
+    let mut headers = HeaderMap::new();
+    headers.insert(HEADER_CORRELATION_ID, correlation_id);
+    // When the text is an envelope, mirror its msg_id for JetStream de-duplication.
+    let msg_id = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.get("msg_id").and_then(|m| m.as_str()).map(str::to_owned));
+    if let Some(id) = msg_id {
+        headers.insert(HEADER_MSG_ID, id.as_str());
+    }
+    publish_envelope(&client, subject, headers, Bytes::from(text), true, correlation_id).await
+}
+
+/// Sends a request envelope and waits for the first reply envelope on a fresh inbox
+/// (`reply_to` is set for you). The reply is decoded with `receive`.
+pub async fn smartrequest<S: Into<String>>(
+    client: &Client,
+    subject: &str,
+    payloads: impl IntoIterator<Item = (S, Payload)>,
+    options: SendOptions,
+    receive: &ReceiveOptions,
+    timeout: Duration,
+) -> Result<Received> {
+    let inbox = client.new_inbox();
+    let mut sub = client
+        .subscribe(inbox.clone())
+        .await
+        .map_err(|e| Error::new(ErrorCode::NatsConnectionFailed, "subscribing to the reply inbox").with_source(e))?;
+    let options = SendOptions { connection: Some(Connection::Client(client.clone())), reply_to: inbox, ..options };
+    let (request, _) = smartsend(subject, payloads, &options).await?;
+    let cid = request.correlation_id.as_str().to_owned();
+    let msg = tokio::time::timeout(timeout, sub.next())
+        .await
+        .map_err(|_| {
+            Error::new(ErrorCode::Timeout, format!("no reply on `{subject}` within {timeout:?}")).with_correlation_id(&cid)
+        })?
+        .ok_or_else(|| Error::new(ErrorCode::NatsConnectionFailed, "reply subscription closed").with_correlation_id(&cid))?;
+    let _ = sub.unsubscribe().await;
+    smartreceive(&msg, receive).await
+}
+
+/// Answers `request` on its `reply_to`, with the same correlation id and
+/// `reply_to_msg_id` = the request's `msg_id`.
+pub async fn smartreply<S: Into<String>>(
+    client: &Client,
+    request: &MsgEnvelopeV1,
+    payloads: impl IntoIterator<Item = (S, Payload)>,
+    options: SendOptions,
+) -> Result<(MsgEnvelopeV1, String)> {
+    if request.reply_to.is_empty() {
+        return Err(Error::new(ErrorCode::InvalidEnvelope, "the request has no `reply_to`")
+            .with_correlation_id(request.correlation_id.as_str()));
+    }
+    let options = SendOptions {
+        connection: Some(Connection::Client(client.clone())),
+        correlation_id: Some(request.correlation_id.as_str().to_owned()),
+        reply_to_msg_id: request.msg_id.as_str().to_owned(),
+        receiver_name: request.sender_name.as_str().to_owned(),
+        receiver_id: request.sender_id.clone(),
+        ..options
+    };
+    smartsend(&request.reply_to, payloads, &options).await
+}

@@ -1,0 +1,242 @@
+//! `smartreceive`: parse and check an envelope, fetch link payloads, verify size and
+//! sha256, and decode every payload to its typed value.
+
+use std::path::Path;
+
+use arrow_buffer::Buffer;
+use async_nats::HeaderMap;
+use natsbridge_types::{MsgEnvelopeV1, MsgPayloadV1, PayloadType, Transport};
+use sha2::{Digest, Sha256};
+use tracing::{Instrument as _, debug, info_span};
+
+use crate::codec;
+use crate::error::{Error, ErrorCode, Result, ResultExt as _};
+use crate::fetch::{fetch_with_backoff, redact};
+use crate::options::ReceiveOptions;
+use crate::payload::Payload;
+
+/// A received envelope with its payloads decoded.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// The envelope as it arrived (link payloads still hold their URLs).
+    pub envelope: MsgEnvelopeV1,
+    /// The payloads, decoded, in envelope order.
+    pub payloads: Vec<ReceivedPayload>,
+    /// The NATS headers of the message, when it had any.
+    pub headers: Option<HeaderMap>,
+}
+
+impl Received {
+    /// The correlation id.
+    pub fn correlation_id(&self) -> &str {
+        self.envelope.correlation_id.as_str()
+    }
+
+    /// The first payload named `dataname`.
+    pub fn payload(&self, dataname: &str) -> Option<&ReceivedPayload> {
+        self.payloads.iter().find(|p| p.dataname == dataname)
+    }
+
+    /// A header value, when present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.as_ref()?.get(name).map(|v| v.as_str())
+    }
+}
+
+/// One decoded payload: `(dataname, data, payload_type)` plus how it travelled.
+#[derive(Debug, Clone)]
+pub struct ReceivedPayload {
+    /// The sender's name for it.
+    pub dataname: String,
+    /// The wire type.
+    pub payload_type: PayloadType,
+    /// `direct` or `link`.
+    pub transport: Transport,
+    /// The decoded value.
+    pub data: Payload,
+    bytes: Buffer,
+}
+
+impl ReceivedPayload {
+    /// The serialized bytes as carried (after base64 decoding or download). For link
+    /// Arrow tables, the table's columns point into these bytes.
+    pub fn bytes(&self) -> &[u8] {
+        self.bytes.as_slice()
+    }
+
+    /// SHA-256 (hex) of [`Self::bytes`].
+    pub fn sha256(&self) -> String {
+        hex::encode(Sha256::digest(self.bytes.as_slice()))
+    }
+}
+
+/// Decodes a NATS message carrying a `msg_envelope_v1`.
+pub async fn smartreceive(msg: &async_nats::Message, options: &ReceiveOptions) -> Result<Received> {
+    smartreceive_bytes(&msg.payload, msg.headers.clone(), options).await
+}
+
+/// Decodes envelope JSON received by any means.
+pub async fn smartreceive_bytes(
+    body: &[u8],
+    headers: Option<HeaderMap>,
+    options: &ReceiveOptions,
+) -> Result<Received> {
+    let cid_hint = headers
+        .as_ref()
+        .and_then(|h| h.get(crate::send::HEADER_CORRELATION_ID).map(|v| v.as_str().to_owned()));
+    if body.len() > options.max_envelope_bytes {
+        let err = Error::new(
+            ErrorCode::PayloadTooLarge,
+            format!("envelope of {} bytes exceeds the limit {}", body.len(), options.max_envelope_bytes),
+        );
+        return Err(match cid_hint {
+            Some(c) => err.with_correlation_id(c),
+            None => err,
+        });
+    }
+    let envelope: MsgEnvelopeV1 = {
+        let _s = info_span!("receive", bytes = body.len()).entered();
+        serde_json::from_slice(body).map_err(|e| {
+            let err = Error::new(ErrorCode::InvalidEnvelope, format!("not a valid msg_envelope_v1: {e}"));
+            match loose_correlation_id(body).or(cid_hint.clone()) {
+                Some(c) => err.with_correlation_id(c),
+                None => err,
+            }
+        })?
+    };
+    let cid = envelope.correlation_id.as_str().to_owned();
+    let span = info_span!("smartreceive", correlation_id = %cid, subject = %envelope.send_to, payloads = envelope.payloads.len());
+    async {
+        if envelope.payloads.len() > options.max_payloads {
+            return Err(Error::new(
+                ErrorCode::PayloadTooLarge,
+                format!("{} payloads, more than the limit {}", envelope.payloads.len(), options.max_payloads),
+            ));
+        }
+        let mut payloads = Vec::with_capacity(envelope.payloads.len());
+        for p in &envelope.payloads {
+            payloads.push(receive_payload(p, options, &cid).await.payload(&p.dataname)?);
+        }
+        Ok(Received { envelope: envelope.clone(), payloads, headers })
+    }
+    .instrument(span)
+    .await
+    .correlation(&cid)
+}
+
+/// Best effort: the correlation id of something that failed to parse as an envelope.
+fn loose_correlation_id(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    v.get("correlation_id")?.as_str().map(|s| s.chars().take(100).collect())
+}
+
+async fn receive_payload(p: &MsgPayloadV1, options: &ReceiveOptions, cid: &str) -> Result<ReceivedPayload> {
+    if !p.payload_type.is_known() {
+        return Err(Error::new(ErrorCode::InvalidPayloadType, format!("unknown payload_type `{}`", p.payload_type)));
+    }
+    if p.size > options.fetch.max_bytes {
+        return Err(Error::new(
+            ErrorCode::PayloadTooLarge,
+            format!("declared size {} exceeds the limit {}", p.size, options.fetch.max_bytes),
+        ));
+    }
+    let bytes = match &p.transport {
+        Transport::Direct => {
+            if p.data.len() as u64 != codec::encoded_len(p.size as usize) as u64 {
+                return Err(Error::new(
+                    ErrorCode::IntegrityMismatch,
+                    format!("`size` is {} but `data` holds {} base64 characters", p.size, p.data.len()),
+                ));
+            }
+            let buf = codec::decode(&p.data)?;
+            if buf.len() as u64 != p.size {
+                return Err(Error::new(
+                    ErrorCode::IntegrityMismatch,
+                    format!("`size` is {} but `data` decodes to {} bytes", p.size, buf.len()),
+                ));
+            }
+            buf
+        }
+        Transport::Link => download(&p.data, p.size, options, cid).await?,
+        Transport::Unknown(t) => {
+            return Err(Error::new(ErrorCode::InvalidTransport, format!("unknown transport `{t}`")));
+        }
+    };
+    let declared = p.metadata.as_ref().and_then(|m| m.get("sha256")).and_then(|v| v.as_str());
+    if let Some(expected) = declared.filter(|_| options.verify_sha256) {
+        let actual = hex::encode(Sha256::digest(bytes.as_slice()));
+        if !actual.eq_ignore_ascii_case(expected) {
+            return Err(Error::new(
+                ErrorCode::IntegrityMismatch,
+                format!("sha256 of the bytes is {actual}, the payload declares {expected}"),
+            ));
+        }
+    }
+    let data = {
+        let _s = info_span!("deserialize", correlation_id = %cid, dataname = %p.dataname, bytes = bytes.len()).entered();
+        Payload::from_bytes(&p.payload_type, bytes.clone(), options.table_limits)?
+    };
+    debug!(dataname = %p.dataname, transport = %p.transport, bytes = bytes.len(), "decoded");
+    Ok(ReceivedPayload {
+        dataname: p.dataname.clone(),
+        payload_type: p.payload_type.clone(),
+        transport: p.transport.clone(),
+        data,
+        bytes,
+    })
+}
+
+async fn download(link: &str, size: u64, options: &ReceiveOptions, cid: &str) -> Result<Buffer> {
+    let url = url::Url::parse(link)
+        .map_err(|e| Error::new(ErrorCode::UrlNotAllowed, "link payload `data` is not a URL").with_source(e))?;
+    match url.scheme() {
+        "http" | "https" => {
+            let host = format!("{}:{}", url.host_str().unwrap_or_default(), url.port_or_known_default().unwrap_or(0));
+            let bare = url.host_str().unwrap_or_default();
+            let allowed = options.allowed_hosts.iter().any(|a| a == "*" || a == &host || a == bare);
+            if !allowed {
+                return Err(Error::new(
+                    ErrorCode::UrlNotAllowed,
+                    format!("links to {host} are not allowed (allowed: {})", options.allowed_hosts.join(", ")),
+                ));
+            }
+            fetch_with_backoff(&options.http, link, Some(size), &options.fetch, cid).await
+        }
+        "file" => {
+            let path = url
+                .to_file_path()
+                .map_err(|()| Error::new(ErrorCode::UrlNotAllowed, "not a local file URL"))?;
+            read_allowed_file(&path, size, options).await
+        }
+        other => Err(Error::new(ErrorCode::UrlNotAllowed, format!("`{other}` links are not supported: {}", redact(link)))),
+    }
+}
+
+async fn read_allowed_file(path: &Path, size: u64, options: &ReceiveOptions) -> Result<Buffer> {
+    let canonical = tokio::fs::canonicalize(path)
+        .await
+        .map_err(|e| Error::new(ErrorCode::DownloadFailed, format!("{}", path.display())).with_source(e))?;
+    let allowed = options
+        .allowed_dirs
+        .iter()
+        .filter_map(|d| d.canonicalize().ok())
+        .any(|d| canonical.starts_with(&d));
+    if !allowed {
+        return Err(Error::new(ErrorCode::UrlNotAllowed, format!("{} is outside the allowed directories", path.display())));
+    }
+    let meta = tokio::fs::metadata(&canonical)
+        .await
+        .map_err(|e| Error::new(ErrorCode::DownloadFailed, "reading a file link").with_source(e))?;
+    if meta.len() != size {
+        return Err(Error::new(
+            ErrorCode::IntegrityMismatch,
+            format!("file has {} bytes, the payload declares {size}", meta.len()),
+        ));
+    }
+    let bytes = tokio::fs::read(&canonical)
+        .await
+        .map_err(|e| Error::new(ErrorCode::DownloadFailed, "reading a file link").with_source(e))?;
+    let mut buf = arrow_buffer::MutableBuffer::with_capacity(bytes.len());
+    buf.extend_from_slice(&bytes);
+    Ok(buf.into())
+}
