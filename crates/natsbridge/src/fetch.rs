@@ -137,7 +137,12 @@ async fn attempt_once(
 ) -> Attempt {
     let resp = match client.get(url).send().await {
         Ok(r) => r,
-        Err(e) => return Attempt::Retry { reason: format!("request failed: {}", without_url(&e)), retry_after: None },
+        Err(e) => {
+            return Attempt::Retry {
+                reason: format!("request failed: {}", without_url(&e)),
+                retry_after: None,
+            };
+        }
     };
     let status = resp.status();
     if status.is_redirection() {
@@ -184,7 +189,10 @@ async fn attempt_once(
         buf.extend_from_slice(&chunk);
     }
     if let Some(len) = content_length.filter(|l| *l != buf.len() as u64) {
-        return Attempt::Retry { reason: format!("body truncated: {} of {len} bytes", buf.len()), retry_after: None };
+        return Attempt::Retry {
+            reason: format!("body truncated: {} of {len} bytes", buf.len()),
+            retry_after: None,
+        };
     }
     if let Some(exp) = expected.filter(|e| *e != buf.len() as u64) {
         return Attempt::Retry {

@@ -105,17 +105,21 @@ pub struct FileServer {
 impl FileServer {
     /// Binds and starts serving in the background.
     pub async fn start(config: FileServerConfig) -> Result<FileServer> {
-        let io = |what: &str, e: std::io::Error| Error::new(ErrorCode::UploadFailed, what.to_owned()).with_source(e);
+        let io = |what: &str, e: std::io::Error| {
+            Error::new(ErrorCode::UploadFailed, what.to_owned()).with_source(e)
+        };
         let (dir, temp_dir) = match &config.dir {
             Some(d) => (d.clone(), None),
             None => {
-                let d = std::env::temp_dir().join(format!("natsbridge-files-{}", uuid::Uuid::new_v4().simple()));
+                let d =
+                    std::env::temp_dir().join(format!("natsbridge-files-{}", uuid::Uuid::new_v4().simple()));
                 (d.clone(), Some(d))
             }
         };
         std::fs::create_dir_all(&dir).map_err(|e| io("creating the file server directory", e))?;
-        let listener =
-            tokio::net::TcpListener::bind(config.listen).await.map_err(|e| io("binding the file server", e))?;
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| io("binding the file server", e))?;
         let addr = listener.local_addr().map_err(|e| io("file server address", e))?;
         let url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
         let inner = Arc::new(Inner {
@@ -192,7 +196,8 @@ fn sweep(inner: &Inner) {
     let now = Instant::now();
     let expired: Vec<(String, Upload)> = {
         let mut uploads = inner.uploads.lock().expect("lock");
-        let ids: Vec<String> = uploads.iter().filter(|(_, u)| u.expires <= now).map(|(k, _)| k.clone()).collect();
+        let ids: Vec<String> =
+            uploads.iter().filter(|(_, u)| u.expires <= now).map(|(k, _)| k.clone()).collect();
         ids.into_iter().filter_map(|id| uploads.remove(&id).map(|u| (id, u))).collect()
     };
     for (id, _) in expired {
@@ -277,8 +282,10 @@ async fn create_upload(State(inner): State<Shared>, headers: HeaderMap, body: ax
         id.clone(),
         Upload { token: token.clone(), one_shot, expires: Instant::now() + ttl, files: HashMap::new() },
     );
-    axum::Json(json!({ "id": id, "uploadToken": token, "oneShot": one_shot, "ttl": ttl.as_secs(), "files": {} }))
-        .into_response()
+    axum::Json(
+        json!({ "id": id, "uploadToken": token, "oneShot": one_shot, "ttl": ttl.as_secs(), "files": {} }),
+    )
+    .into_response()
 }
 
 async fn add_file(
@@ -307,7 +314,8 @@ async fn add_file(
         if field.name() != Some("file") {
             continue;
         }
-        let name = field.file_name().map(str::to_owned).filter(|n| !n.is_empty()).unwrap_or_else(|| "file".into());
+        let name =
+            field.file_name().map(str::to_owned).filter(|n| !n.is_empty()).unwrap_or_else(|| "file".into());
         let file_id = new_id();
         let dir = inner.dir.join(&upload);
         let path = dir.join(&file_id);
@@ -325,8 +333,10 @@ async fn add_file(
             return err(StatusCode::NOT_FOUND, "upload expired");
         };
         u.files.insert(file_id.clone(), StoredFile { name: name.clone(), size, path, busy: false });
-        return axum::Json(json!({ "id": file_id, "fileName": name, "fileSize": size, "status": "uploaded" }))
-            .into_response();
+        return axum::Json(
+            json!({ "id": file_id, "fileName": name, "fileSize": size, "status": "uploaded" }),
+        )
+        .into_response();
     }
 }
 
@@ -346,7 +356,10 @@ async fn spool(
             Ok(Some(chunk)) => {
                 size += chunk.len() as u64;
                 if size > max {
-                    return Err(err(StatusCode::PAYLOAD_TOO_LARGE, &format!("file is larger than {max} bytes")));
+                    return Err(err(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        &format!("file is larger than {max} bytes"),
+                    ));
                 }
                 out.write_all(&chunk).await.map_err(internal)?;
             }
@@ -379,12 +392,16 @@ fn lookup(inner: &Inner, upload: &str, file: &str, name: &str, claim: bool) -> O
     Some((f.path.clone(), f.size, one_shot))
 }
 
-async fn head(State(inner): State<Shared>, UrlPath((upload, file, name)): UrlPath<(String, String, String)>) -> Response {
+async fn head(
+    State(inner): State<Shared>,
+    UrlPath((upload, file, name)): UrlPath<(String, String, String)>,
+) -> Response {
     match lookup(&inner, &upload, &file, &name, false) {
-        Some((_, size, _)) => {
-            ([(header::CONTENT_LENGTH, size.to_string()), (header::CONTENT_TYPE, "application/octet-stream".into())])
-                .into_response()
-        }
+        Some((_, size, _)) => ([
+            (header::CONTENT_LENGTH, size.to_string()),
+            (header::CONTENT_TYPE, "application/octet-stream".into()),
+        ])
+        .into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }
@@ -406,7 +423,13 @@ async fn download(
     } else {
         Body::from_stream(stream)
     };
-    ([(header::CONTENT_LENGTH, size.to_string()), (header::CONTENT_TYPE, "application/octet-stream".into())], body)
+    (
+        [
+            (header::CONTENT_LENGTH, size.to_string()),
+            (header::CONTENT_TYPE, "application/octet-stream".into()),
+        ],
+        body,
+    )
         .into_response()
 }
 

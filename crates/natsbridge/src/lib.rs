@@ -69,8 +69,8 @@ pub use error::{Error, ErrorCode, Result};
 pub use fetch::{FetchOptions, fetch_with_backoff, redact};
 pub use nats::{connect, publish_message, smartreply, smartrequest};
 pub use options::{
-    Connection, DEFAULT_FILESERVER_URL, DEFAULT_NATS_URL, DEFAULT_SIZE_THRESHOLD, ReceiveOptions, SendOptions,
-    fileserver_url_from_env, nats_url_from_env, process_sender_id, size_threshold_from_env,
+    Connection, DEFAULT_FILESERVER_URL, DEFAULT_NATS_URL, DEFAULT_SIZE_THRESHOLD, ReceiveOptions,
+    SendOptions, fileserver_url_from_env, nats_url_from_env, process_sender_id, size_threshold_from_env,
 };
 pub use payload::{Payload, PayloadType};
 pub use receive::{Received, ReceivedPayload, smartreceive, smartreceive_bytes};

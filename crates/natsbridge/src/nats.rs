@@ -22,7 +22,9 @@ pub async fn connect(url: &str) -> Result<Client> {
         .connection_timeout(Duration::from_secs(5))
         .connect(url)
         .await
-        .map_err(|e| Error::new(ErrorCode::NatsConnectionFailed, format!("connecting to {url}")).with_source(e))
+        .map_err(|e| {
+            Error::new(ErrorCode::NatsConnectionFailed, format!("connecting to {url}")).with_source(e)
+        })
 }
 
 pub(crate) async fn client_for(connection: Option<&Connection>) -> Result<Client> {
@@ -95,19 +97,22 @@ pub async fn smartrequest<S: Into<String>>(
     timeout: Duration,
 ) -> Result<Received> {
     let inbox = client.new_inbox();
-    let mut sub = client
-        .subscribe(inbox.clone())
-        .await
-        .map_err(|e| Error::new(ErrorCode::NatsConnectionFailed, "subscribing to the reply inbox").with_source(e))?;
-    let options = SendOptions { connection: Some(Connection::Client(client.clone())), reply_to: inbox, ..options };
+    let mut sub = client.subscribe(inbox.clone()).await.map_err(|e| {
+        Error::new(ErrorCode::NatsConnectionFailed, "subscribing to the reply inbox").with_source(e)
+    })?;
+    let options =
+        SendOptions { connection: Some(Connection::Client(client.clone())), reply_to: inbox, ..options };
     let (request, _) = smartsend(subject, payloads, &options).await?;
     let cid = request.correlation_id.as_str().to_owned();
     let msg = tokio::time::timeout(timeout, sub.next())
         .await
         .map_err(|_| {
-            Error::new(ErrorCode::Timeout, format!("no reply on `{subject}` within {timeout:?}")).with_correlation_id(&cid)
+            Error::new(ErrorCode::Timeout, format!("no reply on `{subject}` within {timeout:?}"))
+                .with_correlation_id(&cid)
         })?
-        .ok_or_else(|| Error::new(ErrorCode::NatsConnectionFailed, "reply subscription closed").with_correlation_id(&cid))?;
+        .ok_or_else(|| {
+            Error::new(ErrorCode::NatsConnectionFailed, "reply subscription closed").with_correlation_id(&cid)
+        })?;
     let _ = sub.unsubscribe().await;
     smartreceive(&msg, receive).await
 }

@@ -25,7 +25,10 @@ pub fn nats_url_from_env() -> String {
 
 /// `FILESERVER_URL` or the default.
 pub fn fileserver_url_from_env() -> String {
-    std::env::var("FILESERVER_URL").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| DEFAULT_FILESERVER_URL.into())
+    std::env::var("FILESERVER_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| DEFAULT_FILESERVER_URL.into())
 }
 
 /// `SIZE_THRESHOLD` or the default.

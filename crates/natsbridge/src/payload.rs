@@ -52,9 +52,9 @@ impl Payload {
     /// The serialized bytes that travel (inline as base64, or uploaded).
     pub fn to_bytes(&self) -> Result<Bytes> {
         let json = |v: &Value| {
-            serde_json::to_vec(v).map(Bytes::from).map_err(|e| {
-                Error::new(ErrorCode::SerializationError, "serializing JSON").with_source(e)
-            })
+            serde_json::to_vec(v)
+                .map(Bytes::from)
+                .map_err(|e| Error::new(ErrorCode::SerializationError, "serializing JSON").with_source(e))
         };
         match self {
             Payload::Text(s) => Ok(Bytes::copy_from_slice(s.as_bytes())),

@@ -132,7 +132,10 @@ fn loose_correlation_id(body: &[u8]) -> Option<String> {
 
 async fn receive_payload(p: &MsgPayloadV1, options: &ReceiveOptions, cid: &str) -> Result<ReceivedPayload> {
     if !p.payload_type.is_known() {
-        return Err(Error::new(ErrorCode::InvalidPayloadType, format!("unknown payload_type `{}`", p.payload_type)));
+        return Err(Error::new(
+            ErrorCode::InvalidPayloadType,
+            format!("unknown payload_type `{}`", p.payload_type),
+        ));
     }
     if p.size > options.fetch.max_bytes {
         return Err(Error::new(
@@ -173,7 +176,9 @@ async fn receive_payload(p: &MsgPayloadV1, options: &ReceiveOptions, cid: &str) 
         }
     }
     let data = {
-        let _s = info_span!("deserialize", correlation_id = %cid, dataname = %p.dataname, bytes = bytes.len()).entered();
+        let _s =
+            info_span!("deserialize", correlation_id = %cid, dataname = %p.dataname, bytes = bytes.len())
+                .entered();
         Payload::from_bytes(&p.payload_type, bytes.clone(), options.table_limits)?
     };
     debug!(dataname = %p.dataname, transport = %p.transport, bytes = bytes.len(), "decoded");
@@ -187,17 +192,25 @@ async fn receive_payload(p: &MsgPayloadV1, options: &ReceiveOptions, cid: &str) 
 }
 
 async fn download(link: &str, size: u64, options: &ReceiveOptions, cid: &str) -> Result<Buffer> {
-    let url = url::Url::parse(link)
-        .map_err(|e| Error::new(ErrorCode::UrlNotAllowed, "link payload `data` is not a URL").with_source(e))?;
+    let url = url::Url::parse(link).map_err(|e| {
+        Error::new(ErrorCode::UrlNotAllowed, "link payload `data` is not a URL").with_source(e)
+    })?;
     match url.scheme() {
         "http" | "https" => {
-            let host = format!("{}:{}", url.host_str().unwrap_or_default(), url.port_or_known_default().unwrap_or(0));
+            let host = format!(
+                "{}:{}",
+                url.host_str().unwrap_or_default(),
+                url.port_or_known_default().unwrap_or(0)
+            );
             let bare = url.host_str().unwrap_or_default();
             let allowed = options.allowed_hosts.iter().any(|a| a == "*" || a == &host || a == bare);
             if !allowed {
                 return Err(Error::new(
                     ErrorCode::UrlNotAllowed,
-                    format!("links to {host} are not allowed (allowed: {})", options.allowed_hosts.join(", ")),
+                    format!(
+                        "links to {host} are not allowed (allowed: {})",
+                        options.allowed_hosts.join(", ")
+                    ),
                 ));
             }
             fetch_with_backoff(&options.http, link, Some(size), &options.fetch, cid).await
@@ -208,7 +221,10 @@ async fn download(link: &str, size: u64, options: &ReceiveOptions, cid: &str) ->
                 .map_err(|()| Error::new(ErrorCode::UrlNotAllowed, "not a local file URL"))?;
             read_allowed_file(&path, size, options).await
         }
-        other => Err(Error::new(ErrorCode::UrlNotAllowed, format!("`{other}` links are not supported: {}", redact(link)))),
+        other => Err(Error::new(
+            ErrorCode::UrlNotAllowed,
+            format!("`{other}` links are not supported: {}", redact(link)),
+        )),
     }
 }
 
@@ -216,13 +232,13 @@ async fn read_allowed_file(path: &Path, size: u64, options: &ReceiveOptions) -> 
     let canonical = tokio::fs::canonicalize(path)
         .await
         .map_err(|e| Error::new(ErrorCode::DownloadFailed, format!("{}", path.display())).with_source(e))?;
-    let allowed = options
-        .allowed_dirs
-        .iter()
-        .filter_map(|d| d.canonicalize().ok())
-        .any(|d| canonical.starts_with(&d));
+    let allowed =
+        options.allowed_dirs.iter().filter_map(|d| d.canonicalize().ok()).any(|d| canonical.starts_with(&d));
     if !allowed {
-        return Err(Error::new(ErrorCode::UrlNotAllowed, format!("{} is outside the allowed directories", path.display())));
+        return Err(Error::new(
+            ErrorCode::UrlNotAllowed,
+            format!("{} is outside the allowed directories", path.display()),
+        ));
     }
     let meta = tokio::fs::metadata(&canonical)
         .await

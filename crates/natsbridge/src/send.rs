@@ -37,8 +37,9 @@ fn new_uuid() -> String {
 
 fn checked_uuid(value: Option<&String>, field: &str) -> Result<natsbridge_types::Uuid> {
     let text = value.cloned().unwrap_or_else(new_uuid);
-    natsbridge_types::Uuid::new(text)
-        .map_err(|e| Error::new(ErrorCode::InvalidEnvelope, format!("`{field}` must be a UUID")).with_source(e))
+    natsbridge_types::Uuid::new(text).map_err(|e| {
+        Error::new(ErrorCode::InvalidEnvelope, format!("`{field}` must be a UUID")).with_source(e)
+    })
 }
 
 /// Packs `payloads` into one `msg_envelope_v1` and publishes it on `subject`.
@@ -55,10 +56,15 @@ pub async fn smartsend<S: Into<String>>(
     let correlation_id = checked_uuid(options.correlation_id.as_ref(), "correlation_id")?;
     let cid = correlation_id.as_str().to_owned();
     let span = info_span!("smartsend", correlation_id = %cid, subject);
-    smartsend_inner(subject, payloads.into_iter().map(|(n, p)| (n.into(), p)).collect(), options, correlation_id)
-        .instrument(span)
-        .await
-        .correlation(&cid)
+    smartsend_inner(
+        subject,
+        payloads.into_iter().map(|(n, p)| (n.into(), p)).collect(),
+        options,
+        correlation_id,
+    )
+    .instrument(span)
+    .await
+    .correlation(&cid)
 }
 
 async fn smartsend_inner(
@@ -68,10 +74,12 @@ async fn smartsend_inner(
     correlation_id: natsbridge_types::Uuid,
 ) -> Result<(MsgEnvelopeV1, String)> {
     let cid = correlation_id.as_str().to_owned();
-    let send_to = natsbridge_types::NonEmptyString::new(subject)
-        .map_err(|e| Error::new(ErrorCode::InvalidEnvelope, "the subject must not be empty").with_source(e))?;
-    let sender_name = natsbridge_types::NonEmptyString::new(options.sender_name.clone())
-        .map_err(|e| Error::new(ErrorCode::InvalidEnvelope, "`sender_name` must not be empty").with_source(e))?;
+    let send_to = natsbridge_types::NonEmptyString::new(subject).map_err(|e| {
+        Error::new(ErrorCode::InvalidEnvelope, "the subject must not be empty").with_source(e)
+    })?;
+    let sender_name = natsbridge_types::NonEmptyString::new(options.sender_name.clone()).map_err(|e| {
+        Error::new(ErrorCode::InvalidEnvelope, "`sender_name` must not be empty").with_source(e)
+    })?;
 
     // 1. Serialize.
     let mut prepared = Vec::with_capacity(payloads.len());
@@ -123,7 +131,8 @@ async fn smartsend_inner(
     loop {
         envelope.payloads = prepared.iter().map(|p| wire_payload(p, String::new())).collect::<Result<_>>()?;
         let skeleton = serde_json::to_vec(&envelope).map_err(json_err)?.len();
-        let inline: usize = prepared.iter().filter(|p| !p.link).map(|p| codec::encoded_len(p.bytes.len())).sum();
+        let inline: usize =
+            prepared.iter().filter(|p| !p.link).map(|p| codec::encoded_len(p.bytes.len())).sum();
         let total = skeleton + inline + header_bytes;
         if total <= max_payload {
             break;
@@ -210,7 +219,11 @@ pub(crate) fn now_timestamp() -> natsbridge_types::Timestamp {
     natsbridge_types::Timestamp::new(text).expect("chrono formats a valid timestamp")
 }
 
-pub(crate) fn build_headers(msg_id: &natsbridge_types::Uuid, cid: &str, extra: &[(String, String)]) -> HeaderMap {
+pub(crate) fn build_headers(
+    msg_id: &natsbridge_types::Uuid,
+    cid: &str,
+    extra: &[(String, String)],
+) -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert(HEADER_MSG_ID, msg_id.as_str());
     headers.insert(HEADER_CORRELATION_ID, cid);

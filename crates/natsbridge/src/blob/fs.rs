@@ -21,7 +21,8 @@ impl FsStore {
         std::fs::create_dir_all(&dir).map_err(|e| {
             Error::new(ErrorCode::UploadFailed, format!("creating {}", dir.display())).with_source(e)
         })?;
-        let dir = dir.canonicalize().map_err(|e| Error::new(ErrorCode::UploadFailed, "blob dir").with_source(e))?;
+        let dir =
+            dir.canonicalize().map_err(|e| Error::new(ErrorCode::UploadFailed, "blob dir").with_source(e))?;
         Ok(FsStore { dir })
     }
 

@@ -119,7 +119,8 @@ pub async fn plik_upload(
             req = req.header("X-PlikToken", t);
         }
         let created: Value = check(req.send().await, "POST /upload").await.map_err(&fail)?;
-        let upload_id = created["id"].as_str().ok_or_else(|| fail("POST /upload: no `id` in the answer".into()))?;
+        let upload_id =
+            created["id"].as_str().ok_or_else(|| fail("POST /upload: no `id` in the answer".into()))?;
         let upload_token = created["uploadToken"]
             .as_str()
             .ok_or_else(|| fail("POST /upload: no `uploadToken` in the answer".into()))?;
@@ -130,7 +131,10 @@ pub async fn plik_upload(
             .mime_str("application/octet-stream")
             .expect("a valid mime type");
         let form = reqwest::multipart::Form::new().part("file", part);
-        let mut req = client.post(format!("{base}/file/{upload_id}")).header("X-UploadToken", upload_token).multipart(form);
+        let mut req = client
+            .post(format!("{base}/file/{upload_id}"))
+            .header("X-UploadToken", upload_token)
+            .multipart(form);
         if let Some(t) = token {
             req = req.header("X-PlikToken", t);
         }

@@ -1,0 +1,398 @@
+//! smartsend / smartreceive against a real nats-server and the embedded file server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use bytes::Bytes;
+use futures::StreamExt as _;
+use natsbridge::types::{MsgPurpose, Transport};
+use natsbridge::{
+    ErrorCode, Payload, ReceiveOptions, Received, SendOptions, Table, smartreceive, smartreceive_bytes,
+    smartsend,
+};
+use natsbridge_tests::{NatsServer, assert_valid_envelope, file_server};
+use serde_json::json;
+
+fn table(rows: usize) -> Table {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("value", DataType::Float64, true),
+        Field::new("label", DataType::Utf8, false),
+    ]));
+    let ids = Int64Array::from_iter_values(0..rows as i64);
+    let values =
+        Float64Array::from_iter((0..rows).map(|i| if i % 7 == 0 { None } else { Some(i as f64 * 0.5) }));
+    let labels = StringArray::from_iter_values((0..rows).map(|i| format!("row-{i:06}")));
+    Table::from_batch(
+        RecordBatch::try_new(schema, vec![Arc::new(ids), Arc::new(values), Arc::new(labels)]).unwrap(),
+    )
+}
+
+fn all_types() -> Vec<(String, Payload)> {
+    vec![
+        ("greeting".into(), Payload::Text("Hello World — ünïcødé ✓".into())),
+        (
+            "config".into(),
+            Payload::Dictionary(json!({"step_size": 0.01, "iterations": 1000, "nested": {"a": [1, 2]}})),
+        ),
+        ("table".into(), Payload::ArrowTable(table(1000))),
+        ("rows".into(), Payload::JsonTable(json!([{"a": 1, "b": "x"}, {"a": 2, "b": "y"}]))),
+        (
+            "photo".into(),
+            Payload::Image(Bytes::from((0..5000u32).map(|i| (i % 251) as u8).collect::<Vec<_>>())),
+        ),
+        ("voice".into(), Payload::Audio(Bytes::from(vec![7u8; 3000]))),
+        ("clip".into(), Payload::Video(Bytes::from(vec![9u8; 2000]))),
+        ("blob".into(), Payload::Binary(Bytes::from_static(&[0, 1, 2, 255]))),
+    ]
+}
+
+struct Setup {
+    _server: NatsServer,
+    files: natsbridge::fileserver::FileServer,
+    client: async_nats::Client,
+}
+
+async fn setup() -> Setup {
+    setup_with("").await
+}
+
+async fn setup_with(config: &str) -> Setup {
+    let server = NatsServer::spawn_with_config(config);
+    let files = file_server().await;
+    let client = natsbridge::connect(&server.url()).await.unwrap();
+    Setup { _server: server, files, client }
+}
+
+impl Setup {
+    fn send(&self, threshold: usize) -> SendOptions {
+        SendOptions::default().connection(&self.client).fileserver(self.files.url()).size_threshold(threshold)
+    }
+    fn receive(&self) -> ReceiveOptions {
+        ReceiveOptions::default().allow_host(self.files.url())
+    }
+    /// Sends and receives one envelope over NATS.
+    async fn round_trip(
+        &self,
+        payloads: Vec<(String, Payload)>,
+        options: &SendOptions,
+    ) -> (String, Received) {
+        let subject = format!("test.{}", uuid_like());
+        let mut sub = self.client.subscribe(subject.clone()).await.unwrap();
+        let (_env, json) = smartsend(&subject, payloads, options).await.unwrap();
+        assert_valid_envelope(&json);
+        let msg = tokio::time::timeout(Duration::from_secs(10), sub.next()).await.unwrap().unwrap();
+        assert_eq!(&msg.payload[..], json.as_bytes(), "the published bytes are the returned JSON");
+        (json, smartreceive(&msg, &self.receive()).await.unwrap())
+    }
+}
+
+fn uuid_like() -> String {
+    format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos())
+}
+
+fn assert_same(sent: &Payload, got: &Payload) {
+    match (sent, got) {
+        (Payload::Text(a), Payload::Text(b)) => assert_eq!(a, b),
+        (Payload::Dictionary(a), Payload::Dictionary(b)) | (Payload::JsonTable(a), Payload::JsonTable(b)) => {
+            assert_eq!(a, b)
+        }
+        (Payload::ArrowTable(a), Payload::ArrowTable(b)) => {
+            assert_eq!(a.schema, b.schema);
+            assert_eq!(a.batches, b.batches);
+        }
+        (Payload::Image(a), Payload::Image(b))
+        | (Payload::Audio(a), Payload::Audio(b))
+        | (Payload::Video(a), Payload::Video(b))
+        | (Payload::Binary(a), Payload::Binary(b)) => assert_eq!(a, b),
+        (a, b) => panic!("type changed: sent {:?}, got {:?}", a.payload_type(), b.payload_type()),
+    }
+}
+
+#[tokio::test]
+async fn every_payload_type_direct() {
+    let s = setup().await;
+    let sent = all_types();
+    let (_json, got) = s.round_trip(sent.clone(), &s.send(500_000)).await;
+    assert_eq!(got.payloads.len(), sent.len());
+    for ((name, payload), p) in sent.iter().zip(&got.payloads) {
+        assert_eq!(&p.dataname, name);
+        assert_eq!(p.transport, Transport::Direct, "{name}");
+        assert_same(payload, &p.data);
+    }
+    assert_eq!(got.header(natsbridge::HEADER_MSG_ID), Some(got.envelope.msg_id.as_str()));
+    assert_eq!(got.header(natsbridge::HEADER_CORRELATION_ID), Some(got.correlation_id()));
+}
+
+#[tokio::test]
+async fn every_payload_type_by_link() {
+    let s = setup().await;
+    let sent = all_types();
+    let (json, got) = s.round_trip(sent.clone(), &s.send(1)).await;
+    for ((name, payload), p) in sent.iter().zip(&got.payloads) {
+        assert_eq!(p.transport, Transport::Link, "{name}");
+        assert_same(payload, &p.data);
+    }
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    for p in v["payloads"].as_array().unwrap() {
+        assert_eq!(p["encoding"], "none");
+        assert!(p["data"].as_str().unwrap().starts_with(s.files.url()), "{}", p["data"]);
+        assert_eq!(p["metadata"]["sha256"].as_str().unwrap().len(), 64);
+    }
+}
+
+#[tokio::test]
+async fn mixed_envelope_keeps_order_and_chooses_per_payload() {
+    let s = setup().await;
+    let sent = vec![
+        ("small".to_owned(), Payload::Text("tiny".into())),
+        ("big".to_owned(), Payload::Binary(Bytes::from(vec![1u8; 600_000]))),
+        ("table".to_owned(), Payload::ArrowTable(table(50_000))),
+        ("cfg".to_owned(), Payload::Dictionary(json!({"k": "v"}))),
+    ];
+    let (_json, got) = s.round_trip(sent.clone(), &s.send(500_000)).await;
+    let transports: Vec<_> =
+        got.payloads.iter().map(|p| (p.dataname.as_str(), p.transport.clone())).collect();
+    assert_eq!(
+        transports,
+        vec![
+            ("small", Transport::Direct),
+            ("big", Transport::Link),
+            ("table", Transport::Link),
+            ("cfg", Transport::Direct)
+        ]
+    );
+    for ((_, payload), p) in sent.iter().zip(&got.payloads) {
+        assert_same(payload, &p.data);
+    }
+}
+
+#[tokio::test]
+async fn threshold_boundaries() {
+    let s = setup().await;
+    let n = 100_000;
+    for (len, expected) in [(n - 1, Transport::Direct), (n, Transport::Link), (n + 1, Transport::Link)] {
+        let (_json, got) =
+            s.round_trip(vec![("b".into(), Payload::Binary(Bytes::from(vec![3u8; len])))], &s.send(n)).await;
+        assert_eq!(got.payloads[0].transport, expected, "{len} bytes with threshold {n}");
+        assert_eq!(got.payloads[0].bytes().len(), len);
+    }
+}
+
+#[tokio::test]
+async fn max_payload_budget_moves_largest_payloads_to_link() {
+    // A server with a 64 KiB max_payload: three 30 KB payloads fit the threshold but not
+    // the message (base64 makes them 40 KB each).
+    let s = setup_with("max_payload: 65536").await;
+    assert_eq!(s.client.server_info().max_payload, 65536);
+    let sent: Vec<(String, Payload)> = vec![
+        ("a".into(), Payload::Binary(Bytes::from(vec![1u8; 30_000]))),
+        ("b".into(), Payload::Binary(Bytes::from(vec![2u8; 31_000]))),
+        ("c".into(), Payload::Binary(Bytes::from(vec![3u8; 29_000]))),
+    ];
+    let (json, got) = s.round_trip(sent.clone(), &s.send(500_000)).await;
+    assert!(json.len() <= 65536);
+    let links: Vec<&str> =
+        got.payloads.iter().filter(|p| p.transport == Transport::Link).map(|p| p.dataname.as_str()).collect();
+    assert_eq!(links, vec!["a", "b"], "the two largest move to link, the smallest stays inline");
+    for ((_, payload), p) in sent.iter().zip(&got.payloads) {
+        assert_same(payload, &p.data);
+    }
+    // Around the edge: every size publishes (no MaxPayloadExceeded), and inline becomes
+    // link exactly where base64 + envelope + headers stop fitting.
+    let opts = s.send(500_000).header("Sample-Rate", "44100");
+    let mut seen = Vec::new();
+    for len in (47_000..49_500).step_by(100) {
+        let (json, got) =
+            s.round_trip(vec![("edge".into(), Payload::Audio(Bytes::from(vec![5u8; len])))], &opts).await;
+        assert!(json.len() <= 65536);
+        assert_eq!(got.header("Sample-Rate"), Some("44100"));
+        assert_eq!(got.payloads[0].bytes().len(), len);
+        seen.push(got.payloads[0].transport.clone());
+    }
+    let flip = seen.iter().position(|t| *t == Transport::Link).expect("some sizes must go by link");
+    assert!(flip > 0, "small sizes stay inline");
+    assert!(seen[flip..].iter().all(|t| *t == Transport::Link), "once too big, always link: {seen:?}");
+}
+
+#[tokio::test]
+async fn link_arrow_tables_are_decoded_without_copying() {
+    let s = setup().await;
+    let (_json, got) =
+        s.round_trip(vec![("t".into(), Payload::ArrowTable(table(200_000)))], &s.send(1)).await;
+    let p = &got.payloads[0];
+    let Payload::ArrowTable(t) = &p.data else { panic!("not a table") };
+    assert_eq!(t.num_rows(), 200_000);
+    let range = p.bytes().as_ptr_range();
+    let ids = t.batches[0].column(0).to_data();
+    let labels = t.batches[0].column(2).to_data();
+    for buf in ids.buffers().iter().chain(labels.buffers()) {
+        let ptr = buf.as_ptr();
+        assert!(range.contains(&ptr), "column buffer {ptr:?} lies outside the downloaded bytes {range:?}");
+    }
+}
+
+#[tokio::test]
+async fn disallowed_link_host_is_refused() {
+    let s = setup().await;
+    let (_env, json) =
+        smartsend("x", [("b", Payload::Binary(Bytes::from(vec![1u8; 10])))], &s.send(1).no_publish())
+            .await
+            .unwrap();
+    let strict =
+        ReceiveOptions { allowed_hosts: vec!["files.example.com:443".into()], ..ReceiveOptions::default() };
+    let err = smartreceive_bytes(json.as_bytes(), None, &strict).await.unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::UrlNotAllowed);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(err.correlation_id(), v["correlation_id"].as_str());
+    assert_eq!(err.dataname(), Some("b"));
+}
+
+#[tokio::test]
+async fn integrity_failures_are_typed_errors() {
+    let s = setup().await;
+    let opts = s.send(500_000).no_publish();
+    let (_env, json) = smartsend("x", [("t", Payload::Text("Hello World".into()))], &opts).await.unwrap();
+    let good: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let cases = [
+        ("/payloads/0/metadata/sha256", json!("00".repeat(32)), ErrorCode::IntegrityMismatch),
+        ("/payloads/0/size", json!(12), ErrorCode::IntegrityMismatch),
+        ("/payloads/0/data", json!("SGVsbG8gV29ybGQ"), ErrorCode::IntegrityMismatch),
+        ("/payloads/0/data", json!("SGVsbG8@V29ybGQ="), ErrorCode::DeserializationError),
+        ("/payloads/0/transport", json!("carrier-pigeon"), ErrorCode::InvalidTransport),
+        ("/payloads/0/payload_type", json!("hologram"), ErrorCode::InvalidPayloadType),
+        ("/payloads/0/size", json!(1u64 << 50), ErrorCode::PayloadTooLarge),
+        ("/msg_id", json!("not-a-uuid"), ErrorCode::InvalidEnvelope),
+    ];
+    for (pointer, value, code) in cases {
+        let mut bad = good.clone();
+        *bad.pointer_mut(pointer).unwrap() = value;
+        let err = smartreceive_bytes(bad.to_string().as_bytes(), None, &s.receive()).await.unwrap_err();
+        assert_eq!(err.code(), &code, "{pointer}: {err}");
+        assert_eq!(err.correlation_id(), good["correlation_id"].as_str(), "{pointer}");
+    }
+    // A link whose server returns other bytes than were uploaded: the sha256 catches it.
+    let (_env, json) =
+        smartsend("x", [("t", Payload::Text("Hello World".into()))], &s.send(1).no_publish()).await.unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let (_env2, other) =
+        smartsend("x", [("t", Payload::Text("Hello Wörld".into()))], &s.send(1).no_publish()).await.unwrap();
+    let other: serde_json::Value = serde_json::from_str(&other).unwrap();
+    v["payloads"][0]["data"] = other["payloads"][0]["data"].clone();
+    let err = smartreceive_bytes(v.to_string().as_bytes(), None, &s.receive()).await.unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::IntegrityMismatch, "{err}");
+    // Garbage that is not even JSON.
+    let err = smartreceive_bytes(b"\xff\xfe not json", None, &s.receive()).await.unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::InvalidEnvelope);
+}
+
+#[tokio::test]
+async fn backoff_waits_for_a_file_server_that_appears_late() {
+    // Reserve a port, publish an envelope linking to it, start serving 400 ms later.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let body = b"late but whole".to_vec();
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body));
+    let envelope = json!({
+        "correlation_id": "0b7d8f6e-3f52-4f0e-9a59-0d2b7b1f6c11", "msg_id": "5f0c3b8e-2a0d-4d59-8c1e-6b2f4c1d9e20",
+        "timestamp": "2026-03-13T07:02:50.443Z", "send_to": "late", "msg_purpose": "event", "sender_name": "t",
+        "sender_id": "", "receiver_name": "", "receiver_id": "", "reply_to": "", "reply_to_msg_id": "",
+        "payloads": [{"id": "9d3a4c1e-6b7f-4e2a-8c5d-1f0e2d3c4b5a", "dataname": "late", "payload_type": "binary",
+            "transport": "link", "encoding": "none", "size": body.len(), "data": format!("http://{addr}/late.bin"),
+            "metadata": {"sha256": sha}}]
+    });
+    let served = body.clone();
+    let server = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let app =
+            axum::Router::new().route("/late.bin", axum::routing::get(move || async move { served.clone() }));
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+        axum::serve(listener, app).await.unwrap();
+    });
+    // Full jitter can draw short delays; ten attempts make a window of seconds.
+    let options = ReceiveOptions {
+        fetch: natsbridge::FetchOptions { max_attempts: 10, ..Default::default() },
+        ..ReceiveOptions::default().allow_host(&format!("http://{addr}"))
+    };
+    let started = std::time::Instant::now();
+    let got = smartreceive_bytes(envelope.to_string().as_bytes(), None, &options).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(350), "it really had to wait");
+    assert_eq!(got.payloads[0].bytes(), &body[..]);
+    server.abort();
+
+    // And a server that never appears: DOWNLOAD_FAILED after the attempts, within the deadline.
+    let options = ReceiveOptions {
+        fetch: natsbridge::FetchOptions { max_attempts: 3, ..Default::default() },
+        ..ReceiveOptions::default().allow_host(&format!("http://{addr}"))
+    };
+    let err = smartreceive_bytes(envelope.to_string().as_bytes(), None, &options).await.unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::DownloadFailed, "{err}");
+    assert!(err.to_string().contains("after 3 attempts"), "{err}");
+}
+
+#[tokio::test]
+async fn request_reply_answers_running() {
+    let s = setup().await;
+    let service = s.client.clone();
+    let mut commands = service.subscribe("sim.command").await.unwrap();
+    let files_url = s.files.url().to_owned();
+    tokio::spawn(async move {
+        while let Some(msg) = commands.next().await {
+            let req = smartreceive(&msg, &ReceiveOptions::default().allow_host(&files_url)).await.unwrap();
+            let Payload::Dictionary(cfg) = &req.payloads[0].data else { panic!() };
+            let status = json!({"status": "Running", "iterations": cfg["iterations"]});
+            natsbridge::smartreply(
+                &service,
+                &req.envelope,
+                [("status", Payload::Dictionary(status))],
+                SendOptions::default(),
+            )
+            .await
+            .unwrap();
+        }
+    });
+    let cfg = json!({"step_size": 0.01, "iterations": 1000});
+    let reply = natsbridge::smartrequest(
+        &s.client,
+        "sim.command",
+        [("config", Payload::Dictionary(cfg))],
+        s.send(500_000).purpose(MsgPurpose::Command),
+        &s.receive(),
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    let Payload::Dictionary(status) = &reply.payloads[0].data else { panic!() };
+    assert_eq!(status["status"], "Running");
+    assert_eq!(status["iterations"], 1000);
+    assert!(!reply.envelope.reply_to_msg_id.is_empty());
+}
+
+#[tokio::test]
+async fn publish_message_sends_prebuilt_envelopes() {
+    let s = setup().await;
+    let mut sub = s.client.subscribe("pre").await.unwrap();
+    let (env, json) =
+        smartsend("pre", [("t", Payload::Text("hi".into()))], &s.send(500_000).no_publish()).await.unwrap();
+    natsbridge::publish_message(&s.client, "pre", json.clone(), env.correlation_id.as_str()).await.unwrap();
+    let msg = sub.next().await.unwrap();
+    assert_eq!(&msg.payload[..], json.as_bytes());
+    let got = smartreceive(&msg, &s.receive()).await.unwrap();
+    assert_eq!(got.header(natsbridge::HEADER_MSG_ID), Some(env.msg_id.as_str()));
+}
+
+#[tokio::test]
+async fn missing_nats_server_is_a_typed_error() {
+    let err = smartsend(
+        "x",
+        [("t", Payload::Text("hi".into()))],
+        &SendOptions::default().connection("nats://127.0.0.1:1"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::NatsConnectionFailed);
+    assert!(err.correlation_id().is_some());
+}
