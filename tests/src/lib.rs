@@ -160,3 +160,51 @@ pub async fn file_server() -> natsbridge::fileserver::FileServer {
     .await
     .expect("file server starts")
 }
+
+/// The `natsbridge` CLI binary, built on first use (`cargo build -p natsbridge --bin natsbridge`).
+pub fn natsbridge_bin() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = Command::new(cargo)
+                .args(["build", "--quiet", "-p", "natsbridge", "--bin", "natsbridge"])
+                .current_dir(project_root())
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "building the natsbridge CLI failed");
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| project_root().join("target"));
+            target.join("debug/natsbridge")
+        })
+        .clone()
+}
+
+/// A free loopback TCP port (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// A child process killed on drop.
+#[derive(Debug)]
+pub struct KillOnDrop(pub Child);
+
+impl KillOnDrop {
+    /// Reads the child's stdout to the end and waits for it to exit.
+    pub fn finish(&mut self) -> (std::process::ExitStatus, String) {
+        use std::io::Read as _;
+        let mut out = String::new();
+        if let Some(mut stdout) = self.0.stdout.take() {
+            stdout.read_to_string(&mut out).expect("child stdout");
+        }
+        (self.0.wait().expect("child exits"), out)
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -1,1 +1,276 @@
-fn main() {}
+//! `natsbridge`: the command-line face of the runtime, with a fixed contract so other
+//! tools (and other languages' tests) can drive it.
+//!
+//! ```text
+//! natsbridge fileserver [--listen 127.0.0.1:8080] [--dir DIR] [--ttl SECS] [--max-bytes N] [--token T]
+//! natsbridge send --server URL --subject S [--fileserver URL] [--threshold N] [--purpose P]
+//!                 [--correlation-id ID] [--header K=V]... --payload NAME:TYPE:SOURCE [--payload ...]
+//! natsbridge receive --server URL --subject S [--count N] [--timeout SECS] [--allow-host HOST]...
+//! natsbridge validate FILE...
+//! ```
+
+mod digest;
+mod source;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use futures::StreamExt as _;
+use natsbridge::fileserver::{FileServer, FileServerConfig};
+use natsbridge::types::MsgPurpose;
+use natsbridge::{ReceiveOptions, SendOptions};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "natsbridge",
+    version,
+    about = "Send and receive NATSBridge envelopes; run the embedded file server"
+)]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+    /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `natsbridge=debug`.
+    #[arg(long, default_value = "warn", global = true, env = "RUST_LOG")]
+    log_level: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the embedded Plik-compatible file server until interrupted.
+    Fileserver {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Directory files are spooled to (default: a temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Default and longest lifetime of an upload, in seconds.
+        #[arg(long, default_value_t = 86_400)]
+        ttl: u64,
+        /// Largest file accepted, in bytes.
+        #[arg(long, default_value_t = 8 << 30)]
+        max_bytes: u64,
+        /// Token required to create uploads (`X-PlikToken` or `Authorization: Bearer`).
+        #[arg(long)]
+        token: Option<String>,
+    },
+    /// Publish one envelope and print its digest line.
+    Send {
+        #[arg(long, env = "NATS_URL", default_value = natsbridge::DEFAULT_NATS_URL)]
+        server: String,
+        #[arg(long)]
+        subject: String,
+        /// Plik-compatible file server for link payloads.
+        #[arg(long, env = "FILESERVER_URL", default_value = natsbridge::DEFAULT_FILESERVER_URL)]
+        fileserver: String,
+        /// Payloads of this many serialized bytes or more go by link.
+        #[arg(long, env = "SIZE_THRESHOLD", default_value_t = natsbridge::DEFAULT_SIZE_THRESHOLD)]
+        threshold: usize,
+        /// msg_purpose: ACK, NACK, updateStatus, shutdown, chat, command, event.
+        #[arg(long, default_value = "chat")]
+        purpose: String,
+        #[arg(long)]
+        correlation_id: Option<String>,
+        /// Extra NATS header, repeatable.
+        #[arg(long = "header", value_name = "K=V")]
+        headers: Vec<String>,
+        /// NAME:TYPE:SOURCE, where SOURCE is literal text or @PATH. Repeatable.
+        #[arg(long = "payload", value_name = "NAME:TYPE:SOURCE", required = true)]
+        payloads: Vec<String>,
+    },
+    /// Subscribe and print a digest line per envelope (an error line per bad one).
+    Receive {
+        #[arg(long, env = "NATS_URL", default_value = natsbridge::DEFAULT_NATS_URL)]
+        server: String,
+        #[arg(long)]
+        subject: String,
+        /// Stop after this many envelopes (good or bad).
+        #[arg(long)]
+        count: Option<u64>,
+        /// Give up after this many seconds; exits 1 if fewer than --count arrived.
+        #[arg(long)]
+        timeout: Option<u64>,
+        /// Also accept links to this host (host, host:port or URL). Repeatable.
+        #[arg(long = "allow-host")]
+        allow_hosts: Vec<String>,
+    },
+    /// Check envelope files against the schema.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+fn init_logging(format: LogFormat, filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "warn".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => {
+            builder.json().flatten_event(false).with_current_span(true).with_span_list(true).init()
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format, &cli.log_level);
+    let result = match cli.command {
+        Command::Fileserver { listen, dir, ttl, max_bytes, token } => {
+            fileserver(listen, dir, ttl, max_bytes, token).await
+        }
+        Command::Send {
+            server,
+            subject,
+            fileserver,
+            threshold,
+            purpose,
+            correlation_id,
+            headers,
+            payloads,
+        } => send(server, subject, fileserver, threshold, purpose, correlation_id, headers, payloads).await,
+        Command::Receive { server, subject, count, timeout, allow_hosts } => {
+            receive(server, subject, count, timeout, allow_hosts).await
+        }
+        Command::Validate { files } => validate(files),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type CliResult = Result<ExitCode, Box<dyn std::error::Error>>;
+
+async fn fileserver(
+    listen: std::net::SocketAddr,
+    dir: Option<PathBuf>,
+    ttl: u64,
+    max_bytes: u64,
+    token: Option<String>,
+) -> CliResult {
+    let server = FileServer::start(FileServerConfig {
+        listen,
+        dir,
+        ttl: Duration::from_secs(ttl),
+        max_bytes,
+        token,
+        public_url: None,
+    })
+    .await?;
+    // One line on stdout so scripts can wait for readiness and learn the URL.
+    println!("{}", serde_json::json!({ "fileserver": server.url() }));
+    server.run_until_ctrl_c().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn send(
+    server: String,
+    subject: String,
+    fileserver: String,
+    threshold: usize,
+    purpose: String,
+    correlation_id: Option<String>,
+    headers: Vec<String>,
+    payload_specs: Vec<String>,
+) -> CliResult {
+    let mut payloads = Vec::new();
+    for spec in &payload_specs {
+        payloads.push(source::parse_payload(spec)?);
+    }
+    let mut options = SendOptions::default()
+        .connection(natsbridge::connect(&server).await?)
+        .fileserver(fileserver)
+        .size_threshold(threshold)
+        .purpose(MsgPurpose::from(purpose.as_str()));
+    if let Some(id) = correlation_id {
+        options = options.correlation_id(id);
+    }
+    for h in headers {
+        let (k, v) = h.split_once('=').ok_or_else(|| format!("--header `{h}` is not K=V"))?;
+        options = options.header(k, v);
+    }
+    let rows: Vec<Option<usize>> = payloads.iter().map(|(_, p)| source::rows_of(p)).collect();
+    let (envelope, _json) = natsbridge::smartsend(&subject, payloads, &options).await?;
+    println!("{}", digest::of_sent(&envelope, &rows));
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn receive(
+    server: String,
+    subject: String,
+    count: Option<u64>,
+    timeout: Option<u64>,
+    allow_hosts: Vec<String>,
+) -> CliResult {
+    let client = natsbridge::connect(&server).await?;
+    let mut sub = client.subscribe(subject).await?;
+    client.flush().await?;
+    let mut options = ReceiveOptions::default();
+    for h in &allow_hosts {
+        options = options.allow_host(h);
+    }
+    // Readiness line on stderr, so a driver can start sending.
+    eprintln!("{}", serde_json::json!({ "subscribed": true }));
+    let deadline = timeout.map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
+    let mut seen = 0u64;
+    while count.is_none_or(|c| seen < c) {
+        let next = match deadline {
+            Some(d) => match tokio::time::timeout_at(d, sub.next()).await {
+                Ok(m) => m,
+                Err(_) => break,
+            },
+            None => sub.next().await,
+        };
+        let Some(msg) = next else { break };
+        seen += 1;
+        match natsbridge::smartreceive(&msg, &options).await {
+            Ok(received) => println!("{}", digest::of_received(&received)),
+            Err(e) => println!("{}", digest::of_error(&e)),
+        }
+    }
+    Ok(if count.is_some_and(|c| seen < c) { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn validate(files: Vec<PathBuf>) -> CliResult {
+    let mut bundle: serde_json::Value = serde_json::from_str(natsbridge::types::SCHEMA_JSON)?;
+    bundle["$ref"] = "#/definitions/MsgEnvelopeV1".into();
+    let validator = jsonschema::draft7::new(&bundle)?;
+    let mut bad = 0;
+    for file in &files {
+        let verdict = std::fs::read(file)
+            .map_err(|e| format!("unreadable: {e}"))
+            .and_then(|b| {
+                serde_json::from_slice::<serde_json::Value>(&b).map_err(|e| format!("not JSON: {e}"))
+            })
+            .and_then(|v| match validator.iter_errors(&v).next() {
+                None => Ok(()),
+                Some(e) => Err(format!(
+                    "breaks `{}` at {}: {}",
+                    e.kind().keyword(),
+                    if e.instance_path().as_str().is_empty() { "/" } else { e.instance_path().as_str() },
+                    e
+                )),
+            });
+        if let Err(why) = verdict {
+            bad += 1;
+            println!("{}: invalid: {why}", file.display());
+        }
+    }
+    Ok(if bad == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}

@@ -1,0 +1,74 @@
+//! Digest lines: one JSON object per envelope, keys in a fixed order, describing each
+//! payload's serialized bytes as carried.
+
+use natsbridge::Received;
+use natsbridge::types::MsgEnvelopeV1;
+use serde_json::{Map, Value, json};
+
+fn payload_digest(
+    dataname: &str,
+    payload_type: &str,
+    transport: &str,
+    size: u64,
+    sha256: &str,
+    rows: Option<usize>,
+) -> Value {
+    let mut m = Map::new();
+    m.insert("dataname".into(), dataname.into());
+    m.insert("payload_type".into(), payload_type.into());
+    m.insert("transport".into(), transport.into());
+    m.insert("size".into(), size.into());
+    m.insert("sha256".into(), sha256.into());
+    if let Some(r) = rows {
+        m.insert("num_rows".into(), r.into());
+    }
+    Value::Object(m)
+}
+
+fn line(correlation_id: &str, purpose: &str, payloads: Vec<Value>) -> String {
+    let mut m = Map::new();
+    m.insert("correlation_id".into(), correlation_id.into());
+    m.insert("msg_purpose".into(), purpose.into());
+    m.insert("payloads".into(), Value::Array(payloads));
+    Value::Object(m).to_string()
+}
+
+/// The sender's digest: sizes and hashes as smartsend recorded them.
+pub(crate) fn of_sent(env: &MsgEnvelopeV1, rows: &[Option<usize>]) -> String {
+    let payloads = env
+        .payloads
+        .iter()
+        .zip(rows)
+        .map(|(p, r)| {
+            let sha =
+                p.metadata.as_ref().and_then(|m| m.get("sha256")).and_then(Value::as_str).unwrap_or_default();
+            payload_digest(&p.dataname, p.payload_type.as_str(), p.transport.as_str(), p.size, sha, *r)
+        })
+        .collect();
+    line(env.correlation_id.as_str(), env.msg_purpose.as_str(), payloads)
+}
+
+/// The receiver's digest: sizes and hashes of the bytes it actually got.
+pub(crate) fn of_received(r: &Received) -> String {
+    let payloads = r
+        .payloads
+        .iter()
+        .map(|p| {
+            payload_digest(
+                &p.dataname,
+                p.payload_type.as_str(),
+                p.transport.as_str(),
+                p.bytes().len() as u64,
+                &p.sha256(),
+                p.data.num_rows(),
+            )
+        })
+        .collect();
+    line(r.correlation_id(), r.envelope.msg_purpose.as_str(), payloads)
+}
+
+/// The line printed for an envelope that could not be received.
+pub(crate) fn of_error(e: &natsbridge::Error) -> String {
+    json!({ "error": e.code().as_str(), "correlation_id": e.correlation_id(), "message": e.to_string() })
+        .to_string()
+}

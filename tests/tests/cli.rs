@@ -1,0 +1,205 @@
+//! The `natsbridge` CLI contract, end to end with real processes: `fileserver`,
+//! `receive` and `send` print identical digest lines for a 5 MB audio file, a
+//! 1-million-row Arrow table and a text payload; `validate` names the broken rule.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow_array::{Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use natsbridge_tests::{KillOnDrop, NatsServer, free_port, natsbridge_bin};
+use serde_json::Value;
+
+fn write_table(path: &std::path::Path, rows: usize) {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("value", DataType::Float64, false),
+        Field::new("label", DataType::Utf8, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int64Array::from_iter_values(0..rows as i64)),
+            Arc::new(Float64Array::from_iter_values((0..rows).map(|i| i as f64 / 3.0))),
+            Arc::new(StringArray::from_iter_values((0..rows).map(|i| format!("r{}", i % 1000)))),
+        ],
+    )
+    .unwrap();
+    let table = natsbridge::Table::from_batch(batch);
+    std::fs::write(path, natsbridge::encode_table(&table).unwrap()).unwrap();
+}
+
+#[test]
+fn send_and_receive_print_identical_digests() {
+    let server = NatsServer::spawn();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let fs_url = format!("http://127.0.0.1:{port}");
+    let bin = natsbridge_bin();
+
+    let mut fileserver = KillOnDrop(
+        Command::new(&bin)
+            .args(["fileserver", "--listen", &format!("127.0.0.1:{port}"), "--dir"])
+            .arg(dir.path().join("files"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut ready = String::new();
+    BufReader::new(fileserver.0.stdout.take().unwrap()).read_line(&mut ready).unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&ready).unwrap()["fileserver"], fs_url.as_str());
+
+    let mut receiver = KillOnDrop(
+        Command::new(&bin)
+            .args([
+                "receive",
+                "--server",
+                &server.url(),
+                "--subject",
+                "cli.test",
+                "--count",
+                "2",
+                "--timeout",
+                "120",
+            ])
+            .args(["--allow-host", &fs_url])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(receiver.0.stderr.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.contains("subscribed"), "{line}");
+
+    let audio = dir.path().join("tone.wav");
+    std::fs::write(
+        &audio,
+        (0..5_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let table = dir.path().join("table.arrows");
+    write_table(&table, 1_000_000);
+
+    let started = Instant::now();
+    let send = Command::new(&bin)
+        .args(["send", "--server", &server.url(), "--subject", "cli.test", "--fileserver", &fs_url])
+        .args(["--purpose", "event", "--header", "Sample-Rate=44100", "--header", "Channels=1"])
+        .arg(format!("--payload=audio:audio:@{}", audio.display()))
+        .arg(format!("--payload=table:arrowtable:@{}", table.display()))
+        .arg("--payload=note:text:Hello World")
+        .output()
+        .unwrap();
+    assert!(send.status.success(), "send failed: {}", String::from_utf8_lossy(&send.stderr));
+    let sent = String::from_utf8(send.stdout).unwrap();
+
+    // A second, broken envelope: the receiver prints an error line and goes on.
+    let bad = natsbridge::types::SCHEMA_JSON.len(); // any non-envelope text will do
+    let client_out = Command::new(&bin)
+        .args(["send", "--server", &server.url(), "--subject", "cli.test", "--fileserver", &fs_url])
+        .arg(format!("--payload=x:dictionary:{{\"n\": {bad}}}"))
+        .output()
+        .unwrap();
+    assert!(client_out.status.success());
+
+    let (status, received) = receiver.finish();
+    assert!(status.success(), "receive exited with {status:?}");
+    let mut lines = received.lines();
+    let first = lines.next().expect("a digest line");
+    assert_eq!(first, sent.trim_end(), "sender and receiver digests differ");
+    eprintln!("digest: {first} ({:.1} s)", started.elapsed().as_secs_f64());
+
+    let digest: Value = serde_json::from_str(first).unwrap();
+    let keys: Vec<&str> = digest.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["correlation_id", "msg_purpose", "payloads"]);
+    let p = &digest["payloads"];
+    assert_eq!(p[0]["transport"], "link");
+    assert_eq!(p[0]["size"], 5_000_000);
+    assert_eq!(p[1]["num_rows"], 1_000_000);
+    assert_eq!(p[1]["transport"], "link");
+    assert_eq!(p[2]["transport"], "direct");
+    assert_eq!(p[2]["size"], 11);
+    assert!(p[0].get("num_rows").is_none());
+    let p_keys: Vec<&str> = p[1].as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(p_keys, ["dataname", "payload_type", "transport", "size", "sha256", "num_rows"]);
+    assert!(lines.next().is_some(), "the second envelope was received too");
+}
+
+#[test]
+fn receive_prints_an_error_line_and_goes_on() {
+    let server = NatsServer::spawn();
+    let bin = natsbridge_bin();
+    let mut receiver = KillOnDrop(
+        Command::new(&bin)
+            .args([
+                "receive",
+                "--server",
+                &server.url(),
+                "--subject",
+                "cli.bad",
+                "--count",
+                "2",
+                "--timeout",
+                "30",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(receiver.0.stderr.take().unwrap()).read_line(&mut line).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let client = natsbridge::connect(&server.url()).await.unwrap();
+        client
+            .publish(
+                "cli.bad",
+                r#"{"correlation_id": "c0ffee00-0000-4000-8000-000000000000", "payloads": 5}"#.into(),
+            )
+            .await
+            .unwrap();
+        let ok = natsbridge::SendOptions::default().connection(&client);
+        natsbridge::smartsend("cli.bad", [("t", natsbridge::Payload::Text("fine".into()))], &ok)
+            .await
+            .unwrap();
+    });
+    let (status, text) = receiver.finish();
+    assert!(status.success());
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines[0]["error"], "INVALID_ENVELOPE");
+    assert_eq!(lines[0]["correlation_id"], "c0ffee00-0000-4000-8000-000000000000");
+    assert!(lines[0]["message"].as_str().unwrap().contains("msg_envelope_v1"));
+    assert_eq!(lines[1]["payloads"][0]["dataname"], "t");
+}
+
+#[test]
+fn validate_names_the_broken_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = serde_json::json!({
+        "correlation_id": "0b7d8f6e-3f52-4f0e-9a59-0d2b7b1f6c11", "msg_id": "5f0c3b8e-2a0d-4d59-8c1e-6b2f4c1d9e20",
+        "timestamp": "2026-03-13T07:02:50.443Z", "send_to": "s", "msg_purpose": "chat", "sender_name": "a",
+        "sender_id": "", "receiver_name": "", "receiver_id": "", "reply_to": "", "reply_to_msg_id": "", "payloads": []
+    });
+    let mut bad = good.clone();
+    bad["msg_purpose"] = "gossip".into();
+    std::fs::write(dir.path().join("good.json"), good.to_string()).unwrap();
+    std::fs::write(dir.path().join("bad.json"), bad.to_string()).unwrap();
+    let bin = natsbridge_bin();
+    let ok = Command::new(&bin).arg("validate").arg(dir.path().join("good.json")).output().unwrap();
+    assert!(ok.status.success());
+    assert!(ok.stdout.is_empty());
+    let out = Command::new(&bin)
+        .arg("validate")
+        .arg(dir.path().join("good.json"))
+        .arg(dir.path().join("bad.json"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("bad.json") && text.contains("`enum`") && text.contains("/msg_purpose"), "{text}");
+}
