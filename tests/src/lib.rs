@@ -161,26 +161,6 @@ pub async fn file_server() -> natsbridge::fileserver::FileServer {
     .expect("file server starts")
 }
 
-/// The `natsbridge` CLI binary, built on first use (`cargo build -p natsbridge --bin natsbridge`).
-pub fn natsbridge_bin() -> PathBuf {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = Command::new(cargo)
-                .args(["build", "--quiet", "-p", "natsbridge", "--bin", "natsbridge"])
-                .current_dir(project_root())
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "building the natsbridge CLI failed");
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| project_root().join("target"));
-            target.join("debug/natsbridge")
-        })
-        .clone()
-}
-
 /// A free loopback TCP port (bound, then released).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()

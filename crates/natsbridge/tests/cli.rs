@@ -9,7 +9,11 @@ use std::time::Instant;
 
 use arrow_array::{Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
-use natsbridge_tests::{KillOnDrop, NatsServer, free_port, natsbridge_bin};
+use natsbridge_tests::{KillOnDrop, NatsServer, free_port};
+
+fn natsbridge_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_natsbridge")
+}
 use serde_json::Value;
 
 fn write_table(path: &std::path::Path, rows: usize) {
