@@ -87,15 +87,13 @@ impl NatsServer {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let found = std::fs::read_dir(&ports).ok().and_then(|mut d| d.next()).and_then(|e| e.ok());
-            if let Some(entry) = found {
-                if let Ok(text) = std::fs::read_to_string(entry.path()) {
-                    if let Ok(v) = serde_json::from_str::<Value>(&text) {
-                        let url = v["nats"][0].as_str().unwrap_or_default();
-                        self.port =
-                            url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port in ports file");
-                        break;
-                    }
-                }
+            if let Some(entry) = found
+                && let Ok(text) = std::fs::read_to_string(entry.path())
+                && let Ok(v) = serde_json::from_str::<Value>(&text)
+            {
+                let url = v["nats"][0].as_str().unwrap_or_default();
+                self.port = url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port in ports file");
+                break;
             }
             assert!(Instant::now() < deadline, "nats-server did not start; log: {}", self.log());
             std::thread::sleep(Duration::from_millis(20));

@@ -44,7 +44,7 @@ fn send_and_receive_print_identical_digests() {
     let bin = natsbridge_bin();
 
     let mut fileserver = KillOnDrop(
-        Command::new(&bin)
+        Command::new(bin)
             .args(["fileserver", "--listen", &format!("127.0.0.1:{port}"), "--dir"])
             .arg(dir.path().join("files"))
             .stdout(Stdio::piped())
@@ -56,7 +56,7 @@ fn send_and_receive_print_identical_digests() {
     assert_eq!(serde_json::from_str::<Value>(&ready).unwrap()["fileserver"], fs_url.as_str());
 
     let mut receiver = KillOnDrop(
-        Command::new(&bin)
+        Command::new(bin)
             .args([
                 "receive",
                 "--server",
@@ -88,7 +88,7 @@ fn send_and_receive_print_identical_digests() {
     write_table(&table, 1_000_000);
 
     let started = Instant::now();
-    let send = Command::new(&bin)
+    let send = Command::new(bin)
         .args(["send", "--server", &server.url(), "--subject", "cli.test", "--fileserver", &fs_url])
         .args(["--purpose", "event", "--header", "Sample-Rate=44100", "--header", "Channels=1"])
         .arg(format!("--payload=audio:audio:@{}", audio.display()))
@@ -101,7 +101,7 @@ fn send_and_receive_print_identical_digests() {
 
     // A second, broken envelope: the receiver prints an error line and goes on.
     let bad = natsbridge::types::SCHEMA_JSON.len(); // any non-envelope text will do
-    let client_out = Command::new(&bin)
+    let client_out = Command::new(bin)
         .args(["send", "--server", &server.url(), "--subject", "cli.test", "--fileserver", &fs_url])
         .arg(format!("--payload=x:dictionary:{{\"n\": {bad}}}"))
         .output()
@@ -136,7 +136,7 @@ fn receive_prints_an_error_line_and_goes_on() {
     let server = NatsServer::spawn();
     let bin = natsbridge_bin();
     let mut receiver = KillOnDrop(
-        Command::new(&bin)
+        Command::new(bin)
             .args([
                 "receive",
                 "--server",
@@ -193,10 +193,10 @@ fn validate_names_the_broken_rule() {
     std::fs::write(dir.path().join("good.json"), good.to_string()).unwrap();
     std::fs::write(dir.path().join("bad.json"), bad.to_string()).unwrap();
     let bin = natsbridge_bin();
-    let ok = Command::new(&bin).arg("validate").arg(dir.path().join("good.json")).output().unwrap();
+    let ok = Command::new(bin).arg("validate").arg(dir.path().join("good.json")).output().unwrap();
     assert!(ok.status.success());
     assert!(ok.stdout.is_empty());
-    let out = Command::new(&bin)
+    let out = Command::new(bin)
         .arg("validate")
         .arg(dir.path().join("good.json"))
         .arg(dir.path().join("bad.json"))
