@@ -55,6 +55,7 @@ mod codec;
 mod error;
 mod fetch;
 pub mod fileserver;
+pub mod jetstream;
 mod nats;
 mod options;
 mod payload;

@@ -64,6 +64,26 @@ pub(crate) async fn publish_envelope(
     .await
 }
 
+pub(crate) async fn publish_jetstream(
+    js: &async_nats::jetstream::Context,
+    subject: &str,
+    headers: HeaderMap,
+    body: Bytes,
+    correlation_id: &str,
+) -> Result<u64> {
+    let span = info_span!("publish", correlation_id = %correlation_id, subject, bytes = body.len(), jetstream = true);
+    async {
+        let fail = |e: &dyn std::fmt::Display| {
+            Error::new(ErrorCode::PublishFailed, format!("JetStream publish to `{subject}`: {e}"))
+        };
+        let ack = js.publish_with_headers(subject.to_owned(), headers, body).await.map_err(|e| fail(&e))?;
+        let ack = ack.await.map_err(|e| fail(&e))?;
+        Ok(ack.sequence)
+    }
+    .instrument(span)
+    .await
+}
+
 /// Publishes already-serialized envelope text (the reference's `publish_message`), with
 /// the `Correlation-Id` header.
 pub async fn publish_message(

@@ -117,6 +117,8 @@ pub struct SendOptions {
     pub one_shot: bool,
     /// The NATS max_payload to budget for when no connection is known.
     pub max_payload: Option<usize>,
+    /// Publish through JetStream and wait for the ack (see [`crate::jetstream`]).
+    pub jetstream: Option<async_nats::jetstream::Context>,
 }
 
 impl Default for SendOptions {
@@ -141,6 +143,7 @@ impl Default for SendOptions {
             link_ttl: None,
             one_shot: false,
             max_payload: None,
+            jetstream: None,
         }
     }
 }
@@ -222,6 +225,8 @@ pub struct ReceiveOptions {
     pub table_limits: TableLimits,
     /// Verify `metadata.sha256` when a payload carries one.
     pub verify_sha256: bool,
+    /// JetStream context for `nats-os://` links (Object Store); `None` refuses them.
+    pub jetstream: Option<async_nats::jetstream::Context>,
 }
 
 impl Default for ReceiveOptions {
@@ -236,6 +241,7 @@ impl Default for ReceiveOptions {
             max_payloads: 10_000,
             table_limits: TableLimits::default(),
             verify_sha256: true,
+            jetstream: None,
         }
     }
 }

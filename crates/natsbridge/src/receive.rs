@@ -221,6 +221,15 @@ async fn download(link: &str, size: u64, options: &ReceiveOptions, cid: &str) ->
                 .map_err(|()| Error::new(ErrorCode::UrlNotAllowed, "not a local file URL"))?;
             read_allowed_file(&path, size, options).await
         }
+        crate::blob::nats_os::SCHEME => {
+            let js = options.jetstream.as_ref().ok_or_else(|| {
+                Error::new(ErrorCode::UrlNotAllowed, "nats-os:// links need `ReceiveOptions::jetstream`")
+            })?;
+            let bucket = url.host_str().unwrap_or_default();
+            let name = url.path().trim_start_matches('/');
+            let span = info_span!("download", correlation_id = %cid, url = %redact(link));
+            crate::blob::nats_os::fetch(js, bucket, name, size).instrument(span).await
+        }
         other => Err(Error::new(
             ErrorCode::UrlNotAllowed,
             format!("`{other}` links are not supported: {}", redact(link)),

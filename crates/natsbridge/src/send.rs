@@ -12,7 +12,7 @@ use tracing::{Instrument as _, debug, info, info_span};
 use crate::blob::{BlobStore, PlikStore, PutRequest};
 use crate::codec;
 use crate::error::{Error, ErrorCode, Result, ResultExt as _};
-use crate::nats::{client_for, publish_envelope};
+use crate::nats::{client_for, publish_envelope, publish_jetstream};
 use crate::options::{SendOptions, fileserver_url_from_env};
 use crate::payload::Payload;
 
@@ -53,6 +53,15 @@ pub async fn smartsend<S: Into<String>>(
     payloads: impl IntoIterator<Item = (S, Payload)>,
     options: &SendOptions,
 ) -> Result<(MsgEnvelopeV1, String)> {
+    smartsend_acked(subject, payloads, options).await.map(|(e, j, _)| (e, j))
+}
+
+/// `smartsend`, also returning the stream sequence when published through JetStream.
+pub(crate) async fn smartsend_acked<S: Into<String>>(
+    subject: &str,
+    payloads: impl IntoIterator<Item = (S, Payload)>,
+    options: &SendOptions,
+) -> Result<(MsgEnvelopeV1, String, Option<u64>)> {
     let correlation_id = checked_uuid(options.correlation_id.as_ref(), "correlation_id")?;
     let cid = correlation_id.as_str().to_owned();
     let span = info_span!("smartsend", correlation_id = %cid, subject);
@@ -72,7 +81,7 @@ async fn smartsend_inner(
     payloads: Vec<(String, Payload)>,
     options: &SendOptions,
     correlation_id: natsbridge_types::Uuid,
-) -> Result<(MsgEnvelopeV1, String)> {
+) -> Result<(MsgEnvelopeV1, String, Option<u64>)> {
     let cid = correlation_id.as_str().to_owned();
     let send_to = natsbridge_types::NonEmptyString::new(subject).map_err(|e| {
         Error::new(ErrorCode::InvalidEnvelope, "the subject must not be empty").with_source(e)
@@ -94,7 +103,11 @@ async fn smartsend_inner(
     }
 
     // 2. Connect (to learn max_payload) when publishing.
-    let client = if options.publish { Some(client_for(options.connection.as_ref()).await?) } else { None };
+    let client = match (&options.jetstream, options.publish) {
+        (Some(js), true) => Some(js.client()),
+        (None, true) => Some(client_for(options.connection.as_ref()).await?),
+        (_, false) => None,
+    };
     let max_payload = client
         .as_ref()
         .map(|c| c.server_info().max_payload)
@@ -178,11 +191,16 @@ async fn smartsend_inner(
     let json = serde_json::to_string(&envelope).map_err(json_err)?;
 
     // 5. Publish.
+    let mut sequence = None;
     if let Some(client) = &client {
-        publish_envelope(client, subject, headers, Bytes::from(json.clone()), options.flush, &cid).await?;
+        let body = Bytes::from(json.clone());
+        match &options.jetstream {
+            Some(js) => sequence = Some(publish_jetstream(js, subject, headers, body, &cid).await?),
+            None => publish_envelope(client, subject, headers, body, options.flush, &cid).await?,
+        }
         info!(bytes = json.len(), payloads = envelope.payloads.len(), "published");
     }
-    Ok((envelope, json))
+    Ok((envelope, json, sequence))
 }
 
 fn wire_payload(p: &Prepared, data: String) -> Result<MsgPayloadV1> {

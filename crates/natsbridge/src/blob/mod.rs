@@ -3,8 +3,11 @@
 //! - [`PlikStore`]: any Plik-compatible HTTP file server: a real Plik, or the embedded
 //!   [`crate::fileserver`]. Links are plain HTTP(S) URLs any language can download.
 //! - [`FsStore`]: a local directory; links are `file://` URLs, for single-host setups.
+//! - [`NatsObjectStore`]: the JetStream Object Store; links are `nats-os://bucket/object`,
+//!   so nothing but nats-server is needed.
 
 mod fs;
+pub(crate) mod nats_os;
 mod plik;
 
 use std::fmt;
@@ -16,6 +19,7 @@ use futures::future::BoxFuture;
 use crate::error::Result;
 
 pub use fs::FsStore;
+pub use nats_os::NatsObjectStore;
 pub use plik::{PlikStore, PlikUpload, plik_oneshot_upload, plik_upload};
 
 /// What to store.

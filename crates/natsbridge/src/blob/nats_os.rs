@@ -1,0 +1,111 @@
+//! A blob store in the JetStream Object Store: a deployment with nothing but nats-server
+//! can carry link payloads. Links are `nats-os://{bucket}/{object}`; receivers resolve
+//! them through their own JetStream context (`ReceiveOptions::jetstream`). The Object
+//! Store checks each object's SHA-256 on read.
+
+use std::time::Duration;
+
+use async_nats::jetstream::object_store::{Config, ObjectMetadata, ObjectStore};
+use async_nats::jetstream::stream::StorageType;
+use futures::future::BoxFuture;
+use tokio::io::AsyncReadExt as _;
+use tracing::{Instrument as _, info_span};
+
+use super::{BlobStore, PutRequest};
+use crate::error::{Error, ErrorCode, Result};
+
+/// The URL scheme of Object Store links.
+pub(crate) const SCHEME: &str = "nats-os";
+
+/// Chunk size for puts: larger chunks mean fewer acknowledged round trips.
+const CHUNK_SIZE: usize = 512 * 1024;
+
+/// Link payloads in a JetStream Object Store bucket.
+#[derive(Clone)]
+pub struct NatsObjectStore {
+    bucket: String,
+    store: ObjectStore,
+}
+
+impl std::fmt::Debug for NatsObjectStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsObjectStore").field("bucket", &self.bucket).finish()
+    }
+}
+
+impl NatsObjectStore {
+    /// Opens `bucket`, creating it (file storage, objects kept for `max_age`) if missing.
+    pub async fn open(js: &async_nats::jetstream::Context, bucket: &str, max_age: Duration) -> Result<Self> {
+        let store = match js.get_object_store(bucket).await {
+            Ok(s) => s,
+            Err(_) => js
+                .create_object_store(Config {
+                    bucket: bucket.to_owned(),
+                    max_age,
+                    storage: StorageType::File,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| {
+                    Error::new(ErrorCode::UploadFailed, format!("creating bucket `{bucket}`")).with_source(e)
+                })?,
+        };
+        Ok(NatsObjectStore { bucket: bucket.to_owned(), store })
+    }
+}
+
+impl BlobStore for NatsObjectStore {
+    fn put(&self, request: PutRequest) -> BoxFuture<'_, Result<String>> {
+        let span = info_span!("upload", correlation_id = %request.correlation_id, bucket = %self.bucket, bytes = request.bytes.len());
+        Box::pin(
+            async move {
+                let name = format!("{}-{}", uuid::Uuid::new_v4().simple(), request.name);
+                let meta =
+                    ObjectMetadata { name: name.clone(), chunk_size: Some(CHUNK_SIZE), ..Default::default() };
+                let mut reader: &[u8] = &request.bytes;
+                self.store.put(meta, &mut reader).await.map_err(|e| {
+                    Error::new(ErrorCode::UploadFailed, format!("object store put into `{}`", self.bucket))
+                        .with_source(e)
+                        .with_correlation_id(&request.correlation_id)
+                })?;
+                Ok(format!("{SCHEME}://{}/{name}", self.bucket))
+            }
+            .instrument(span),
+        )
+    }
+}
+
+/// Reads an Object Store link into an aligned buffer, refusing more than `size` bytes.
+pub(crate) async fn fetch(
+    js: &async_nats::jetstream::Context,
+    bucket: &str,
+    name: &str,
+    size: u64,
+) -> Result<arrow_buffer::Buffer> {
+    let fail = |what: String| Error::new(ErrorCode::DownloadFailed, what);
+    let store = js.get_object_store(bucket).await.map_err(|e| fail(format!("bucket `{bucket}`: {e}")))?;
+    let mut object = store.get(name).await.map_err(|e| fail(format!("object `{name}`: {e}")))?;
+    let capacity = usize::try_from(size).map_err(|_| fail("size does not fit in memory".into()))?;
+    let mut buf = arrow_buffer::MutableBuffer::with_capacity(capacity);
+    let mut chunk = vec![0u8; 256 * 1024];
+    loop {
+        let n = object.read(&mut chunk).await.map_err(|e| fail(format!("reading `{name}`: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        if (buf.len() + n) as u64 > size {
+            return Err(Error::new(
+                ErrorCode::IntegrityMismatch,
+                format!("object is longer than the {size} bytes declared"),
+            ));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    if buf.len() as u64 != size {
+        return Err(Error::new(
+            ErrorCode::IntegrityMismatch,
+            format!("object has {} bytes, the payload declares {size}", buf.len()),
+        ));
+    }
+    Ok(buf.into())
+}

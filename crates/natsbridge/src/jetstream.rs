@@ -1,0 +1,362 @@
+//! JetStream: streams with limits retention, acknowledged and de-duplicated publishing,
+//! and a pull consumer that hands envelopes to the application with backpressure.
+//!
+//! - [`ensure_stream`] creates or updates a stream (limits retention, `max_age`, subjects).
+//! - [`publish_to_stream`] is `smartsend` through JetStream: `Nats-Msg-Id` = `msg_id`,
+//!   waits for the ack, and gives link uploads a TTL of at least the stream's `max_age`
+//!   (never one-shot), so links still resolve when a late joiner replays.
+//! - [`EnvelopeConsumer`] pulls bounded batches (`max_messages`, `max_bytes`), downloads
+//!   and decodes each envelope, and only then hands it over; the application acks it
+//!   ([`Delivered::ack`]). Envelopes that can never decode are terminated (and reported),
+//!   transient download failures are nak'ed for redelivery. If the consumer or the server
+//!   goes away, it is recreated where it left off, and nothing already handed over is
+//!   handed over again.
+
+use std::collections::{HashSet, VecDeque};
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
+use async_nats::jetstream::stream::{Config as StreamConfig, RetentionPolicy, StorageType};
+use async_nats::jetstream::{self, AckKind, Context};
+use futures::StreamExt as _;
+use natsbridge_types::MsgEnvelopeV1;
+use tracing::{debug, warn};
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::options::{ReceiveOptions, SendOptions};
+use crate::payload::Payload;
+use crate::receive::{Received, smartreceive};
+use crate::send::smartsend_acked;
+
+/// Extra lifetime given to link uploads beyond the stream's `max_age`.
+pub const LINK_TTL_SLACK: Duration = Duration::from_secs(3600);
+
+/// A stream to create or update.
+#[derive(Debug, Clone)]
+pub struct StreamOptions {
+    /// Stream name.
+    pub name: String,
+    /// Subjects captured.
+    pub subjects: Vec<String>,
+    /// How long messages are kept (limits retention).
+    pub max_age: Duration,
+    /// Largest total size, bytes (`None` = unlimited).
+    pub max_bytes: Option<i64>,
+    /// Window in which a repeated `Nats-Msg-Id` is dropped.
+    pub duplicate_window: Duration,
+    /// File (default) or memory storage.
+    pub memory: bool,
+}
+
+impl StreamOptions {
+    /// A file-backed stream keeping `subjects` for `max_age`.
+    pub fn new(name: impl Into<String>, subjects: Vec<String>, max_age: Duration) -> Self {
+        StreamOptions {
+            name: name.into(),
+            subjects,
+            max_age,
+            max_bytes: None,
+            duplicate_window: Duration::from_secs(120),
+            memory: false,
+        }
+    }
+}
+
+fn js_err(
+    code: ErrorCode,
+    what: &str,
+) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> Error + '_ {
+    move |e| Error::new(code, format!("{what}: {e}"))
+}
+
+/// Creates the stream, or updates it to these options.
+pub async fn ensure_stream(js: &Context, options: &StreamOptions) -> Result<jetstream::stream::Info> {
+    let config = StreamConfig {
+        name: options.name.clone(),
+        subjects: options.subjects.clone(),
+        retention: RetentionPolicy::Limits,
+        max_age: options.max_age,
+        max_bytes: options.max_bytes.unwrap_or(-1),
+        duplicate_window: options.duplicate_window.min(options.max_age.max(Duration::from_secs(1))),
+        storage: if options.memory { StorageType::Memory } else { StorageType::File },
+        ..Default::default()
+    };
+    js.create_or_update_stream(config)
+        .await
+        .map_err(|e| js_err(ErrorCode::NatsConnectionFailed, "creating the stream")(Box::new(e)))
+}
+
+/// Publishes an envelope into the stream that captures `subject` and waits for the ack.
+///
+/// Link uploads get a TTL of at least the stream's `max_age` plus [`LINK_TTL_SLACK`] and
+/// are never one-shot. Returns the envelope, its JSON, and the stream sequence.
+pub async fn publish_to_stream<S: Into<String>>(
+    js: &Context,
+    subject: &str,
+    payloads: impl IntoIterator<Item = (S, Payload)>,
+    options: &SendOptions,
+) -> Result<(MsgEnvelopeV1, String, u64)> {
+    let name = js.stream_by_subject(subject).await.map_err(|e| {
+        Error::new(ErrorCode::PublishFailed, format!("no stream captures `{subject}`")).with_source(e)
+    })?;
+    let stream = js
+        .get_stream(&name)
+        .await
+        .map_err(|e| Error::new(ErrorCode::PublishFailed, format!("stream `{name}`")).with_source(e))?;
+    let max_age = stream.cached_info().config.max_age;
+    let ttl = if max_age.is_zero() { None } else { Some(max_age + LINK_TTL_SLACK) };
+    let options = SendOptions {
+        link_ttl: match (options.link_ttl, ttl) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        },
+        one_shot: false,
+        jetstream: Some(js.clone()),
+        ..options.clone()
+    };
+    let (envelope, json, seq) = smartsend_acked(subject, payloads, &options).await?;
+    Ok((envelope, json, seq.unwrap_or_default()))
+}
+
+/// Where a consumer starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// Everything the stream holds.
+    All,
+    /// Only messages published from now on.
+    New,
+    /// Everything published at or after this time ("the last 10 minutes").
+    Since(chrono::DateTime<chrono::Utc>),
+    /// From this stream sequence on.
+    Sequence(u64),
+}
+
+/// Settings of an [`EnvelopeConsumer`].
+#[derive(Debug, Clone)]
+pub struct ConsumerOptions {
+    /// Durable name (survives restarts on the server side); `None` = ephemeral.
+    pub durable_name: Option<String>,
+    /// Only subjects matching this filter.
+    pub filter_subject: Option<String>,
+    /// Where to start.
+    pub start: Start,
+    /// Most messages per pull request (backpressure).
+    pub max_messages: usize,
+    /// Most bytes per pull request (backpressure).
+    pub max_bytes: usize,
+    /// Redelivery timer; must exceed the worst-case download.
+    pub ack_wait: Duration,
+    /// Most unacknowledged messages outstanding.
+    pub max_ack_pending: i64,
+    /// Delay before a nak'ed (transiently failing) message comes back.
+    pub nak_delay: Duration,
+}
+
+impl Default for ConsumerOptions {
+    fn default() -> Self {
+        ConsumerOptions {
+            durable_name: None,
+            filter_subject: None,
+            start: Start::All,
+            max_messages: 64,
+            max_bytes: 8 << 20,
+            ack_wait: Duration::from_secs(300),
+            max_ack_pending: 1024,
+            nak_delay: Duration::from_secs(1),
+        }
+    }
+}
+
+/// An envelope handed to the application, decoded; ack it when done.
+#[derive(Debug)]
+pub struct Delivered {
+    /// The decoded envelope.
+    pub received: Received,
+    /// Its stream sequence.
+    pub stream_sequence: u64,
+    /// When the server stored it.
+    pub published: chrono::DateTime<chrono::Utc>,
+    message: jetstream::Message,
+}
+
+impl Delivered {
+    /// Acknowledges the message (double ack: waits for the server's confirmation).
+    pub async fn ack(&self) -> Result<()> {
+        self.message.double_ack().await.map_err(|e| {
+            Error::new(ErrorCode::NatsConnectionFailed, format!("ack failed: {e}"))
+                .with_correlation_id(self.received.correlation_id())
+        })
+    }
+}
+
+/// A pull consumer of envelopes with backpressure, redelivery and recovery.
+pub struct EnvelopeConsumer {
+    js: Context,
+    stream: String,
+    options: ConsumerOptions,
+    receive: ReceiveOptions,
+    messages: Option<pull::Stream>,
+    /// Next stream sequence to ask for when the consumer must be recreated.
+    next_sequence: Option<u64>,
+    handed: HashSet<u64>,
+    handed_order: VecDeque<u64>,
+}
+
+impl std::fmt::Debug for EnvelopeConsumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnvelopeConsumer")
+            .field("stream", &self.stream)
+            .field("options", &self.options)
+            .field("open", &self.messages.is_some())
+            .field("next_sequence", &self.next_sequence)
+            .field("handed", &self.handed.len())
+            .finish()
+    }
+}
+
+const REMEMBERED: usize = 1 << 20;
+
+impl EnvelopeConsumer {
+    /// A consumer on `stream`; nothing is fetched until [`Self::next`].
+    pub fn new(
+        js: Context,
+        stream: impl Into<String>,
+        options: ConsumerOptions,
+        receive: ReceiveOptions,
+    ) -> Self {
+        EnvelopeConsumer {
+            js,
+            stream: stream.into(),
+            options,
+            receive,
+            messages: None,
+            next_sequence: None,
+            handed: HashSet::new(),
+            handed_order: VecDeque::new(),
+        }
+    }
+
+    async fn open(&mut self) -> Result<()> {
+        let fail = |what: &str, e: &dyn std::fmt::Display| {
+            Error::new(ErrorCode::NatsConnectionFailed, format!("{what}: {e}"))
+        };
+        let stream = self.js.get_stream(&self.stream).await.map_err(|e| fail("opening the stream", &e))?;
+        // An ephemeral consumer restarts after what was already handed over; a durable one
+        // keeps its own position on the server.
+        let start = match (self.options.durable_name.is_some(), self.next_sequence) {
+            (false, Some(seq)) => Start::Sequence(seq),
+            _ => self.options.start,
+        };
+        let deliver_policy = match start {
+            Start::All => DeliverPolicy::All,
+            Start::New => DeliverPolicy::New,
+            Start::Since(t) => DeliverPolicy::ByStartTime { start_time: t },
+            Start::Sequence(s) => DeliverPolicy::ByStartSequence { start_sequence: s },
+        };
+        let config = pull::Config {
+            durable_name: self.options.durable_name.clone(),
+            deliver_policy,
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: self.options.ack_wait,
+            max_ack_pending: self.options.max_ack_pending,
+            filter_subject: self.options.filter_subject.clone().unwrap_or_default(),
+            inactive_threshold: Duration::from_secs(600),
+            ..Default::default()
+        };
+        let consumer = match &self.options.durable_name {
+            Some(name) => stream
+                .get_or_create_consumer(name, config)
+                .await
+                .map_err(|e| fail("creating the consumer", &e))?,
+            None => stream.create_consumer(config).await.map_err(|e| fail("creating the consumer", &e))?,
+        };
+        let messages = consumer
+            .stream()
+            .max_messages_per_batch(self.options.max_messages)
+            .max_bytes_per_batch(self.options.max_bytes)
+            .heartbeat(Duration::from_secs(5))
+            .expires(Duration::from_secs(30))
+            .messages()
+            .await
+            .map_err(|e| fail("starting to pull", &e))?;
+        self.messages = Some(messages);
+        Ok(())
+    }
+
+    fn remember(&mut self, seq: u64) {
+        if self.handed.insert(seq) {
+            self.handed_order.push_back(seq);
+            if self.handed_order.len() > REMEMBERED
+                && let Some(old) = self.handed_order.pop_front()
+            {
+                self.handed.remove(&old);
+            }
+        }
+        self.next_sequence = Some(self.next_sequence.map_or(seq + 1, |n| n.max(seq + 1)));
+    }
+
+    /// The next decoded envelope. Waits while the stream is empty; returns an error for
+    /// an envelope that can never be decoded (after terminating it on the server) and
+    /// goes on with the next one on the following call. Reconnects by itself.
+    pub async fn next(&mut self) -> Result<Delivered> {
+        let mut failures = 0u32;
+        loop {
+            if self.messages.is_none()
+                && let Err(e) = self.open().await
+            {
+                failures += 1;
+                if failures > 60 {
+                    return Err(e);
+                }
+                warn!(error = %e, "consumer unavailable, retrying");
+                tokio::time::sleep(Duration::from_millis(250 * u64::from(failures.min(8)))).await;
+                continue;
+            }
+            let item = self.messages.as_mut().expect("opened above").next().await;
+            let message = match item {
+                Some(Ok(m)) => m,
+                Some(Err(e)) => {
+                    warn!(error = %e, "pull failed; recreating the consumer");
+                    self.messages = None;
+                    continue;
+                }
+                None => {
+                    self.messages = None;
+                    continue;
+                }
+            };
+            failures = 0;
+            let (seq, published) = match message.info() {
+                Ok(info) => (info.stream_sequence, info.published),
+                Err(e) => {
+                    warn!(error = %e, "message without JetStream info; skipping");
+                    continue;
+                }
+            };
+            if self.handed.contains(&seq) {
+                debug!(seq, "already handed over; acking the redelivery");
+                let _ = message.ack().await;
+                continue;
+            }
+            match smartreceive(&message, &self.receive).await {
+                Ok(received) => {
+                    self.remember(seq);
+                    return Ok(Delivered { received, stream_sequence: seq, published, message });
+                }
+                Err(e) if transient(&e) => {
+                    warn!(seq, error = %e, "envelope not available yet; will be redelivered");
+                    let _ = message.ack_with(AckKind::Nak(Some(self.options.nak_delay))).await;
+                }
+                Err(e) => {
+                    let _ = message.ack_with(AckKind::Term).await;
+                    self.remember(seq);
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+fn transient(e: &Error) -> bool {
+    matches!(e.code(), ErrorCode::DownloadFailed | ErrorCode::Timeout)
+}
