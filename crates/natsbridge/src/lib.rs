@@ -80,12 +80,16 @@ pub use table::{Table, TableLimits, decode_table, encode_table};
 
 /// The HTTP client used for uploads and downloads: rustls with the ring provider, no
 /// redirects followed, 10 s connect timeout, 60 s read timeout, pooled connections.
+/// One per process (building one loads the system's root certificates); clones share it.
 pub fn http_client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(std::time::Duration::from_secs(10))
-        .read_timeout(std::time::Duration::from_secs(60))
-        .build()
-        .expect("an HTTP client with static settings")
+    static CLIENT: std::sync::LazyLock<reqwest::Client> = std::sync::LazyLock::new(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .read_timeout(std::time::Duration::from_secs(60))
+            .build()
+            .expect("an HTTP client with static settings")
+    });
+    CLIENT.clone()
 }

@@ -9,6 +9,7 @@
 //! natsbridge validate FILE...
 //! ```
 
+mod demo;
 mod digest;
 mod source;
 
@@ -109,6 +110,37 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Run the four scenarios end to end (starts nats-server and the file server).
+    Demo {
+        /// Reduced sizes (seconds instead of minutes), as CI runs it.
+        #[arg(long)]
+        small: bool,
+        /// Use this NATS server (with JetStream) instead of starting one.
+        #[arg(long)]
+        nats_url: Option<String>,
+        /// nats-server binary to start (default: $NATS_SERVER_BIN, PATH, .venv/bin, .tools/bin).
+        #[arg(long)]
+        nats_server_bin: Option<PathBuf>,
+        /// Scenario 4's replay window in seconds: it stands in for "the last 10 minutes";
+        /// the history before it is that much older, so a long window makes a long run.
+        #[arg(long, default_value_t = 5)]
+        health_window_secs: u64,
+        /// Run only this scenario (1-4).
+        #[arg(long)]
+        only: Option<u8>,
+    },
+    /// Scenario 2's receiver process (used by `demo`).
+    #[command(hide = true)]
+    DemoTableReceiver {
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        subject: String,
+        #[arg(long)]
+        allow_host: String,
+        #[arg(long)]
+        expect_rows: usize,
+    },
 }
 
 fn init_logging(format: LogFormat, filter: &str) {
@@ -144,6 +176,19 @@ async fn main() -> ExitCode {
             receive(server, subject, count, timeout, allow_hosts).await
         }
         Command::Validate { files } => validate(files),
+        Command::Demo { small, nats_url, nats_server_bin, health_window_secs, only } => {
+            let args = demo::DemoArgs {
+                small,
+                nats_url,
+                nats_server_bin,
+                health_window: Duration::from_secs(health_window_secs.max(3)),
+                only,
+            };
+            demo::run(args).await.map(|ok| if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::DemoTableReceiver { server, subject, allow_host, expect_rows } => {
+            demo::table::receiver_main(&server, &subject, &allow_host, expect_rows).await.map(|()| ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,

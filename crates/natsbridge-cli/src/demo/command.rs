@@ -1,0 +1,82 @@
+//! Scenario 1, command & control: a dashboard sends a small JSON config as a command;
+//! the simulation service answers "Running" at once through `reply_to`.
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt as _;
+use natsbridge::types::MsgPurpose;
+use natsbridge::{Payload, SendOptions, smartreceive, smartreply, smartrequest};
+use serde_json::json;
+
+use super::{Ctx, Outcome, infra::bar, percentile};
+
+const SUBJECT: &str = "demo.sim.command";
+
+pub(crate) async fn run(ctx: &Ctx, commands: usize) -> Result<Outcome, Box<dyn std::error::Error>> {
+    let service = natsbridge::connect(&ctx.nats_url).await?;
+    let mut sub = service.queue_subscribe(SUBJECT, "simulation".into()).await?;
+    service.flush().await?;
+    let receive = ctx.receive.clone();
+    let task = tokio::spawn(async move {
+        let mut bad = 0usize;
+        while let Some(msg) = sub.next().await {
+            let Ok(req) = smartreceive(&msg, &receive).await else {
+                bad += 1;
+                continue;
+            };
+            let Some(Payload::Dictionary(cfg)) = req.payloads.first().map(|p| &p.data) else {
+                bad += 1;
+                continue;
+            };
+            let status = json!({"status": "Running", "step_size": cfg["step_size"], "iterations": cfg["iterations"]});
+            let opts = SendOptions::default().sender_name("simulation").purpose(MsgPurpose::UpdateStatus);
+            if smartreply(&service, &req.envelope, [("status", Payload::Dictionary(status))], opts).await.is_err() {
+                bad += 1;
+            }
+        }
+        bad
+    });
+
+    let dashboard = natsbridge::connect(&ctx.nats_url).await?;
+    let send = SendOptions::default().sender_name("dashboard").purpose(MsgPurpose::Command);
+    let mut rtts = Vec::with_capacity(commands);
+    let progress = bar(commands as u64, "scenario 1: commands");
+    let mut wrong = 0;
+    for i in 0..commands + 20 {
+        let cfg = json!({"step_size": 0.01 * (1 + i % 10) as f64, "iterations": 1000 + i});
+        let started = Instant::now();
+        let reply = smartrequest(
+            &dashboard,
+            SUBJECT,
+            [("config", Payload::Dictionary(cfg))],
+            send.clone(),
+            &ctx.receive,
+            Duration::from_secs(5),
+        )
+        .await?;
+        let rtt = started.elapsed();
+        let ok = matches!(&reply.payloads[0].data, Payload::Dictionary(v) if v["status"] == "Running" && v["iterations"] == 1000 + i)
+            && !reply.envelope.reply_to_msg_id.is_empty();
+        if !ok {
+            wrong += 1;
+        }
+        if i >= 20 {
+            rtts.push(rtt);
+            progress.inc(1);
+        }
+    }
+    progress.finish_and_clear();
+    task.abort();
+    rtts.sort();
+    let (p50, p99) = (percentile(&rtts, 0.50), percentile(&rtts, 0.99));
+    Ok(Outcome {
+        name: "1 command & control",
+        ok: wrong == 0 && rtts.len() == commands,
+        result: format!("{} commands, {} answered \"Running\"", commands, commands - wrong.min(commands)),
+        figure: format!("round trip p50 {:.2} ms, p99 {:.2} ms", ms(p50), ms(p99)),
+    })
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

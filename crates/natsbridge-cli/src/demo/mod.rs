@@ -1,0 +1,113 @@
+//! `natsbridge demo`: the four scenarios of the brief, end to end, on a local nats-server
+//! (started here unless `--nats-url` is given) and the embedded file server.
+
+mod audio;
+mod command;
+mod health;
+mod infra;
+pub(crate) mod table;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use natsbridge::ReceiveOptions;
+use natsbridge::fileserver::{FileServer, FileServerConfig};
+
+/// Sizes and switches of one demo run.
+#[derive(Debug, Clone)]
+pub(crate) struct DemoArgs {
+    pub(crate) small: bool,
+    pub(crate) nats_url: Option<String>,
+    pub(crate) nats_server_bin: Option<PathBuf>,
+    pub(crate) health_window: Duration,
+    pub(crate) only: Option<u8>,
+}
+
+/// What every scenario shares.
+#[derive(Debug, Clone)]
+pub(crate) struct Ctx {
+    pub(crate) nats_url: String,
+    pub(crate) files_url: String,
+    pub(crate) receive: ReceiveOptions,
+}
+
+/// One row of the summary.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    pub(crate) name: &'static str,
+    pub(crate) ok: bool,
+    pub(crate) result: String,
+    pub(crate) figure: String,
+}
+
+pub(crate) fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+/// Runs the scenarios, prints the summary; `Ok(true)` when every one passed.
+pub(crate) async fn run(args: DemoArgs) -> Result<bool, Box<dyn std::error::Error>> {
+    let started = Instant::now();
+    let _nats;
+    let nats_url = match &args.nats_url {
+        Some(u) => u.clone(),
+        None => {
+            let bin = infra::find_nats_server(args.nats_server_bin.clone())?;
+            _nats = infra::start_nats(&bin)?;
+            eprintln!("nats-server ({}) with JetStream at {}", bin.display(), _nats.url);
+            _nats.url.clone()
+        }
+    };
+    let files = FileServer::start(FileServerConfig { listen: "127.0.0.1:0".parse()?, ..Default::default() }).await?;
+    eprintln!("embedded file server at {}", files.url());
+    let ctx = Ctx {
+        nats_url,
+        files_url: files.url().to_owned(),
+        receive: ReceiveOptions::default().allow_host(files.url()),
+    };
+    let (commands, rows, audio_secs, recent) =
+        if args.small { (100, 200_000, 12.0, 40) } else { (1000, 10_000_000, 60.0, 120) };
+
+    let mut outcomes = Vec::new();
+    let wanted = |n: u8| args.only.is_none_or(|o| o == n);
+    if wanted(1) {
+        eprintln!("scenario 1: command & control ({commands} commands)");
+        outcomes.push(guard("1 command & control", command::run(&ctx, commands).await));
+    }
+    if wanted(2) {
+        eprintln!("scenario 2: deep dive ({rows} rows)");
+        outcomes.push(guard("2 deep dive (Arrow table)", table::run(&ctx, rows).await));
+    }
+    if wanted(3) {
+        eprintln!("scenario 3: audio (2 s live chunk, {audio_secs:.0} s WAV file)");
+        outcomes.push(guard("3 audio + FFT", audio::run(&ctx, audio_secs).await));
+    }
+    if wanted(4) {
+        eprintln!("scenario 4: catch-up (window {:.0} s)", args.health_window.as_secs_f64());
+        outcomes.push(guard("4 catch-up (JetStream)", health::run(&ctx, recent, args.health_window).await));
+    }
+    files.shutdown().await;
+
+    let w = outcomes.iter().map(|o| o.name.len()).max().unwrap_or(10);
+    println!();
+    println!("{:<w$}  {:<6}  {:<70}  key figure", "scenario", "result", "what happened");
+    println!("{:-<w$}  {:-<6}  {:-<70}  {:-<40}", "", "", "", "");
+    for o in &outcomes {
+        println!("{:<w$}  {:<6}  {:<70}  {}", o.name, if o.ok { "PASS" } else { "FAIL" }, o.result, o.figure);
+    }
+    let all = outcomes.iter().all(|o| o.ok);
+    println!(
+        "\n{} of {} scenarios passed in {:.1} s{}",
+        outcomes.iter().filter(|o| o.ok).count(),
+        outcomes.len(),
+        started.elapsed().as_secs_f64(),
+        if args.small { " (--small sizes)" } else { "" }
+    );
+    Ok(all)
+}
+
+fn guard(name: &'static str, r: Result<Outcome, Box<dyn std::error::Error>>) -> Outcome {
+    r.unwrap_or_else(|e| Outcome { name, ok: false, result: format!("error: {e}"), figure: String::new() })
+}
