@@ -46,7 +46,9 @@ pub(crate) fn demo(args: &[String]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     eprintln!("building the natsbridge CLI (release)");
     run_checked(
-        Command::new(cargo).args(["build", "--release", "--quiet", "-p", "natsbridge-cli"]).current_dir(&root),
+        Command::new(cargo)
+            .args(["build", "--release", "--quiet", "-p", "natsbridge-cli"])
+            .current_dir(&root),
     )?;
     let status = Command::new(root.join("target/release/natsbridge"))
         .arg("demo")

@@ -187,7 +187,9 @@ async fn main() -> ExitCode {
             demo::run(args).await.map(|ok| if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::DemoTableReceiver { server, subject, allow_host, expect_rows } => {
-            demo::table::receiver_main(&server, &subject, &allow_host, expect_rows).await.map(|()| ExitCode::SUCCESS)
+            demo::table::receiver_main(&server, &subject, &allow_host, expect_rows)
+                .await
+                .map(|()| ExitCode::SUCCESS)
         }
     };
     match result {

@@ -13,7 +13,8 @@ fn demo_small_passes_all_four_scenarios() {
     assert!(out.status.success(), "demo failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("4 of 4 scenarios passed"), "{stdout}");
     for scenario in ["1 command & control", "2 deep dive", "3 audio", "4 catch-up"] {
-        let line = stdout.lines().find(|l| l.starts_with(scenario)).unwrap_or_else(|| panic!("{scenario} missing"));
+        let line =
+            stdout.lines().find(|l| l.starts_with(scenario)).unwrap_or_else(|| panic!("{scenario} missing"));
         assert!(line.contains("PASS"), "{line}");
     }
 }

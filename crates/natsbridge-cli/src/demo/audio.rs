@@ -60,7 +60,8 @@ fn samples(bytes: &[u8]) -> Vec<f32> {
         let mut at = 12;
         let mut data = &bytes[44.min(bytes.len())..];
         while at + 8 <= bytes.len() {
-            let len = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]]) as usize;
+            let len =
+                u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]]) as usize;
             if &bytes[at..at + 4] == b"data" {
                 data = &bytes[at + 8..(at + 8 + len).min(bytes.len())];
                 break;
@@ -82,7 +83,12 @@ fn analyze(samples: &[f32], sample_rate: f64) -> (f64, Table) {
     let half = n / 2;
     let freqs = Float64Array::from_iter_values((0..half).map(|k| k as f64 * sample_rate / n as f64));
     let mags: Vec<f64> = buf[..half].iter().map(|c| c.norm() as f64).collect();
-    let peak = mags.iter().enumerate().skip(1).fold((0, 0.0), |best, (k, m)| if *m > best.1 { (k, *m) } else { best }).0;
+    let peak = mags
+        .iter()
+        .enumerate()
+        .skip(1)
+        .fold((0, 0.0), |best, (k, m)| if *m > best.1 { (k, *m) } else { best })
+        .0;
     let schema = Arc::new(Schema::new(vec![
         Field::new("frequency_hz", DataType::Float64, false),
         Field::new("magnitude", DataType::Float64, false),
@@ -107,22 +113,40 @@ async fn serve(ctx: Ctx) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
             "peak_hz": peak, "samples": s.len(), "seconds": s.len() as f64 / rate,
             "sample_rate": rate, "channels": channels, "received_by": p.transport.to_string(),
         });
-        let opts = SendOptions::default().fileserver(&ctx.files_url).sender_name("dsp").purpose(MsgPurpose::Event);
-        smartreply(&client, &req.envelope, [("result", Payload::Dictionary(result)), ("spectrum", Payload::ArrowTable(spectrum))], opts)
-            .await?;
+        let opts =
+            SendOptions::default().fileserver(&ctx.files_url).sender_name("dsp").purpose(MsgPurpose::Event);
+        smartreply(
+            &client,
+            &req.envelope,
+            [("result", Payload::Dictionary(result)), ("spectrum", Payload::ArrowTable(spectrum))],
+            opts,
+        )
+        .await?;
     }
     Ok(())
 }
 
-async fn ask(ctx: &Ctx, client: &async_nats::Client, name: &str, audio: Vec<u8>) -> Result<Received, Box<dyn std::error::Error>> {
+async fn ask(
+    ctx: &Ctx,
+    client: &async_nats::Client,
+    name: &str,
+    audio: Vec<u8>,
+) -> Result<Received, Box<dyn std::error::Error>> {
     let opts = SendOptions::default()
         .fileserver(&ctx.files_url)
         .sender_name("microphone")
         .header("Sample-Rate", SAMPLE_RATE.to_string())
         .header("Channels", "1")
         .header("Bits-Per-Sample", "16");
-    Ok(smartrequest(client, SUBJECT, [(name, Payload::Audio(Bytes::from(audio)))], opts, &ctx.receive, Duration::from_secs(60))
-        .await?)
+    Ok(smartrequest(
+        client,
+        SUBJECT,
+        [(name, Payload::Audio(Bytes::from(audio)))],
+        opts,
+        &ctx.receive,
+        Duration::from_secs(60),
+    )
+    .await?)
 }
 
 pub(crate) async fn run(ctx: &Ctx, file_seconds: f64) -> Result<Outcome, Box<dyn std::error::Error>> {
@@ -131,23 +155,29 @@ pub(crate) async fn run(ctx: &Ctx, file_seconds: f64) -> Result<Outcome, Box<dyn
     let client = natsbridge::connect(&ctx.nats_url).await?;
     let mut lines = Vec::new();
     let mut ok = true;
-    for (name, freq, audio) in [
-        ("live_chunk", 440.0, tone(440.0, 2.0)),
-        ("recording.wav", 1000.0, wav(&tone(1000.0, file_seconds))),
-    ] {
+    for (name, freq, audio) in
+        [("live_chunk", 440.0, tone(440.0, 2.0)), ("recording.wav", 1000.0, wav(&tone(1000.0, file_seconds)))]
+    {
         let bytes = audio.len();
         let reply = ask(ctx, &client, name, audio).await?;
-        let Payload::Dictionary(result) = &reply.payloads[0].data else { return Err("no JSON result".into()) };
+        let Payload::Dictionary(result) = &reply.payloads[0].data else {
+            return Err("no JSON result".into());
+        };
         let Payload::ArrowTable(spectrum) = &reply.payloads[1].data else { return Err("no spectrum".into()) };
         let peak = result["peak_hz"].as_f64().unwrap_or(0.0);
         let resolution = SAMPLE_RATE as f64 / (2 * spectrum.num_rows()) as f64;
-        let sent_by = if bytes >= natsbridge::DEFAULT_SIZE_THRESHOLD { Transport::Link } else { Transport::Direct };
+        let sent_by =
+            if bytes >= natsbridge::DEFAULT_SIZE_THRESHOLD { Transport::Link } else { Transport::Direct };
         let good = (peak - freq).abs() <= 2.0 * resolution
             && result["received_by"] == sent_by.to_string()
             && result["sample_rate"] == SAMPLE_RATE as f64
             && result["channels"] == "1";
         ok &= good;
-        lines.push(format!("{name} {:.1} MB {} → peak {peak:.1} Hz (tone {freq} Hz)", bytes as f64 / 1e6, result["received_by"].as_str().unwrap_or("?")));
+        lines.push(format!(
+            "{name} {:.1} MB {} → peak {peak:.1} Hz (tone {freq} Hz)",
+            bytes as f64 / 1e6,
+            result["received_by"].as_str().unwrap_or("?")
+        ));
     }
     service.abort();
     Ok(Outcome {

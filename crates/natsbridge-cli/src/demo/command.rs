@@ -28,9 +28,13 @@ pub(crate) async fn run(ctx: &Ctx, commands: usize) -> Result<Outcome, Box<dyn s
                 bad += 1;
                 continue;
             };
-            let status = json!({"status": "Running", "step_size": cfg["step_size"], "iterations": cfg["iterations"]});
+            let status =
+                json!({"status": "Running", "step_size": cfg["step_size"], "iterations": cfg["iterations"]});
             let opts = SendOptions::default().sender_name("simulation").purpose(MsgPurpose::UpdateStatus);
-            if smartreply(&service, &req.envelope, [("status", Payload::Dictionary(status))], opts).await.is_err() {
+            if smartreply(&service, &req.envelope, [("status", Payload::Dictionary(status))], opts)
+                .await
+                .is_err()
+            {
                 bad += 1;
             }
         }

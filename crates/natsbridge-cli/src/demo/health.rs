@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use arrow_array::{Float64Array, Int64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
-use natsbridge::jetstream::{ConsumerOptions, EnvelopeConsumer, Start, StreamOptions, ensure_stream, publish_to_stream};
+use natsbridge::jetstream::{
+    ConsumerOptions, EnvelopeConsumer, Start, StreamOptions, ensure_stream, publish_to_stream,
+};
 use natsbridge::types::{MsgPurpose, Transport};
 use natsbridge::{Payload, SendOptions, Table};
 use serde_json::json;
@@ -45,12 +47,22 @@ fn health(i: usize, with_snapshot: bool) -> Vec<(String, Payload)> {
     p
 }
 
-pub(crate) async fn run(ctx: &Ctx, recent: usize, window: Duration) -> Result<Outcome, Box<dyn std::error::Error>> {
+pub(crate) async fn run(
+    ctx: &Ctx,
+    recent: usize,
+    window: Duration,
+) -> Result<Outcome, Box<dyn std::error::Error>> {
     let client = natsbridge::connect(&ctx.nats_url).await?;
     let js = async_nats::jetstream::new(client);
-    ensure_stream(&js, &StreamOptions::new("DEMO_HEALTH", vec!["demo.health.>".into()], Duration::from_secs(3600)))
-        .await?;
-    let send = SendOptions::default().fileserver(&ctx.files_url).sender_name("health-monitor").purpose(MsgPurpose::Event);
+    ensure_stream(
+        &js,
+        &StreamOptions::new("DEMO_HEALTH", vec!["demo.health.>".into()], Duration::from_secs(3600)),
+    )
+    .await?;
+    let send = SendOptions::default()
+        .fileserver(&ctx.files_url)
+        .sender_name("health-monitor")
+        .purpose(MsgPurpose::Event);
 
     // Before the window: history the dashboard must not get.
     for i in 0..30 {
@@ -61,7 +73,8 @@ pub(crate) async fn run(ctx: &Ctx, recent: usize, window: Duration) -> Result<Ou
 
     // Inside the window, spread over a simulated period, while the dashboard is offline.
     let progress = bar(recent as u64, "scenario 4: publishing");
-    let pace = (window.saturating_sub(Duration::from_millis(1500)) / recent.max(1) as u32).min(Duration::from_millis(20));
+    let pace = (window.saturating_sub(Duration::from_millis(1500)) / recent.max(1) as u32)
+        .min(Duration::from_millis(20));
     let mut expected = Vec::new();
     for i in 30..30 + recent {
         let (env, _, _) = publish_to_stream(&js, "demo.health.node1", health(i, i % 10 == 0), &send).await?;
@@ -76,7 +89,12 @@ pub(crate) async fn run(ctx: &Ctx, recent: usize, window: Duration) -> Result<Ou
     let since = chrono::Utc::now() - chrono::Duration::from_std(window)?;
 
     let started = Instant::now();
-    let options = ConsumerOptions { start: Start::Since(since), max_messages: 32, max_bytes: 4 << 20, ..Default::default() };
+    let options = ConsumerOptions {
+        start: Start::Since(since),
+        max_messages: 32,
+        max_bytes: 4 << 20,
+        ..Default::default()
+    };
     let mut consumer = EnvelopeConsumer::new(js.clone(), "DEMO_HEALTH", options, ctx.receive.clone());
     let mut got = Vec::new();
     let (mut direct, mut link) = (0, 0);

@@ -60,7 +60,8 @@ pub(crate) async fn run(args: DemoArgs) -> Result<bool, Box<dyn std::error::Erro
             _nats.url.clone()
         }
     };
-    let files = FileServer::start(FileServerConfig { listen: "127.0.0.1:0".parse()?, ..Default::default() }).await?;
+    let files =
+        FileServer::start(FileServerConfig { listen: "127.0.0.1:0".parse()?, ..Default::default() }).await?;
     eprintln!("embedded file server at {}", files.url());
     let ctx = Ctx {
         nats_url,

@@ -37,9 +37,12 @@ pub(crate) fn build(rows: usize) -> Table {
         let v1 = Float64Array::from_iter_values((start..start + n).map(|i| (i as f64 * 0.001).sin()));
         let v2 = Float64Array::from_iter_values((start..start + n).map(|i| i as f64 * 0.5));
         let v3 = Float64Array::from_iter_values((start..start + n).map(|i| (i % 1000) as f64));
-        let labels = StringArray::from_iter_values((start..start + n).map(|i| format!("L{:07}", i % 10_000_000)));
-        let ts = TimestampMicrosecondArray::from_iter_values((start..start + n).map(|i| 1_767_225_600_000_000 + i as i64))
-            .with_timezone("UTC");
+        let labels =
+            StringArray::from_iter_values((start..start + n).map(|i| format!("L{:07}", i % 10_000_000)));
+        let ts = TimestampMicrosecondArray::from_iter_values(
+            (start..start + n).map(|i| 1_767_225_600_000_000 + i as i64),
+        )
+        .with_timezone("UTC");
         let columns: Vec<Arc<dyn Array>> =
             vec![Arc::new(ids), Arc::new(v1), Arc::new(v2), Arc::new(v3), Arc::new(labels), Arc::new(ts)];
         batches.push(RecordBatch::try_new(schema.clone(), columns).expect("columns match the schema"));
@@ -53,7 +56,15 @@ pub(crate) fn build(rows: usize) -> Table {
 pub(crate) async fn run(ctx: &Ctx, rows: usize) -> Result<Outcome, Box<dyn std::error::Error>> {
     // The receiver runs in its own process so its memory can be measured alone.
     let mut child = Command::new(std::env::current_exe()?)
-        .args(["demo-table-receiver", "--server", &ctx.nats_url, "--subject", SUBJECT, "--allow-host", &ctx.files_url])
+        .args([
+            "demo-table-receiver",
+            "--server",
+            &ctx.nats_url,
+            "--subject",
+            SUBJECT,
+            "--allow-host",
+            &ctx.files_url,
+        ])
         .args(["--expect-rows", &rows.to_string()])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -66,7 +77,8 @@ pub(crate) async fn run(ctx: &Ctx, rows: usize) -> Result<Outcome, Box<dyn std::
 
     let table = build(rows);
     let client = natsbridge::connect(&ctx.nats_url).await?;
-    let options = SendOptions::default().connection(&client).fileserver(&ctx.files_url).sender_name("analysis");
+    let options =
+        SendOptions::default().connection(&client).fileserver(&ctx.files_url).sender_name("analysis");
     let started = Instant::now();
     let sent_at = chrono::Utc::now();
     let (envelope, _json) = smartsend(SUBJECT, [("results", Payload::ArrowTable(table))], &options).await?;
