@@ -215,6 +215,9 @@ impl std::fmt::Debug for EnvelopeConsumer {
 }
 
 const REMEMBERED: usize = 1 << 20;
+const PULL_HEARTBEAT: Duration = Duration::from_secs(5);
+const PULL_EXPIRES: Duration = Duration::from_secs(30);
+const PULL_WATCHDOG: Duration = Duration::from_secs(45);
 
 impl EnvelopeConsumer {
     /// A consumer on `stream`; nothing is fetched until [`Self::next`].
@@ -274,8 +277,8 @@ impl EnvelopeConsumer {
             .stream()
             .max_messages_per_batch(self.options.max_messages)
             .max_bytes_per_batch(self.options.max_bytes)
-            .heartbeat(Duration::from_secs(5))
-            .expires(Duration::from_secs(30))
+            .heartbeat(PULL_HEARTBEAT)
+            .expires(PULL_EXPIRES)
             .messages()
             .await
             .map_err(|e| fail("starting to pull", &e))?;
@@ -312,7 +315,16 @@ impl EnvelopeConsumer {
                 tokio::time::sleep(Duration::from_millis(250 * u64::from(failures.min(8)))).await;
                 continue;
             }
-            let item = self.messages.as_mut().expect("opened above").next().await;
+            // The pull stream sends heartbeats while a request is pending and renews requests
+            // every `PULL_EXPIRES`; silence for longer than that means it is wedged (seen
+            // after a server restart under load): recreate it from the next sequence.
+            let pulled =
+                tokio::time::timeout(PULL_WATCHDOG, self.messages.as_mut().expect("opened above").next());
+            let Ok(item) = pulled.await else {
+                warn!(stream = %self.stream, "pull stream silent for {PULL_WATCHDOG:?}; recreating the consumer");
+                self.messages = None;
+                continue;
+            };
             let message = match item {
                 Some(Ok(m)) => m,
                 Some(Err(e)) => {
