@@ -3,8 +3,9 @@
 
 Values are plain dicts typed with TypedDict, so unknown fields survive a relay.
 Enum-typed fields are open (``Literal[...] | str``): a reader never rejects a value a
-newer writer added. Use ``parse_x`` / ``validate_x`` to check a value received from the
-network, ``dump_x`` to serialize one.
+newer writer added. ``parse_x`` is the reader's check (unknown enum values accepted);
+``validate_x`` checks what a v1 writer must produce (``reader=True`` relaxes enums the
+same way); ``dump_x`` serializes.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, Final, Literal, NotRequired, TypedDict, cast
 
 import jsonschema
 
-from ._schema import SCHEMA
+from ._schema import OPEN_ENUMS, SCHEMA
 
 __all__ = [
 {%- for e in exports %}
@@ -75,36 +76,50 @@ class SchemaValidationError(ValueError):
         self.issues = issues
 
 
-_VALIDATORS: dict[str, jsonschema.Draft7Validator] = {}
+_VALIDATORS: dict[tuple[str, bool], jsonschema.Draft7Validator] = {}
 
 
-def _validator(type_name: str) -> jsonschema.Draft7Validator:
-    v = _VALIDATORS.get(type_name)
+def _definitions(reader: bool) -> dict[str, Any]:
+    definitions: dict[str, Any] = SCHEMA["definitions"]
+    if not reader:
+        return definitions
+    # A reader accepts enum values that newer writers added: `enum` goes, `type: string` stays.
+    return {
+        name: {k: v for k, v in d.items() if k != "enum"} if name in OPEN_ENUMS else d
+        for name, d in definitions.items()
+    }
+
+
+def _validator(type_name: str, reader: bool) -> jsonschema.Draft7Validator:
+    v = _VALIDATORS.get((type_name, reader))
     if v is None:
-        schema = {"$ref": f"#/definitions/{type_name}", "definitions": SCHEMA["definitions"]}
+        schema = {"$ref": f"#/definitions/{type_name}", "definitions": _definitions(reader)}
         v = jsonschema.Draft7Validator(schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
-        _VALIDATORS[type_name] = v
+        _VALIDATORS[(type_name, reader)] = v
     return v
 
 
-def validate(type_name: str, value: object) -> list[ValidationIssue]:
-    """Validates ``value`` against the named schema type; returns the issues (empty when valid)."""
+def validate(type_name: str, value: object, *, reader: bool = False) -> list[ValidationIssue]:
+    """Validates ``value`` against the named schema type; returns the issues (empty when valid).
+
+    With ``reader=True`` enum values this version does not know are accepted."""
     issues = []
-    for err in _validator(type_name).iter_errors(value):
+    for err in _validator(type_name, reader).iter_errors(value):
         path = "".join(f"/{p}" for p in err.absolute_path)
         issues.append(ValidationIssue(path=path, keyword=str(err.validator), message=err.message))
     return sorted(issues, key=lambda i: (i.path, i.keyword))
 {% for s in structs %}
 
-def validate_{{ s.snake }}(value: object) -> list[ValidationIssue]:
+def validate_{{ s.snake }}(value: object, *, reader: bool = False) -> list[ValidationIssue]:
     """Validates a value as a {{ s.name }}; returns the issues (empty when valid)."""
-    return validate("{{ s.schema_name }}", value)
+    return validate("{{ s.schema_name }}", value, reader=reader)
 
 
 def parse_{{ s.snake }}(text: str | bytes) -> {{ s.name }}:
-    """Parses JSON text and validates it as a {{ s.name }}; raises SchemaValidationError."""
+    """Parses JSON text and validates it as a {{ s.name }} (as a reader: unknown enum values
+    are accepted); raises SchemaValidationError."""
     value: object = json.loads(text)
-    issues = validate("{{ s.schema_name }}", value)
+    issues = validate("{{ s.schema_name }}", value, reader=True)
     if issues:
         raise SchemaValidationError("{{ s.schema_name }}", issues)
     return cast({{ s.name }}, value)

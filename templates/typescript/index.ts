@@ -5,10 +5,11 @@
  * Enum-typed fields are open: known values are listed for autocompletion, but any
  * string is accepted, so a reader never rejects a value a newer writer added.
  * Unknown properties are kept (index signature), so relaying never drops them.
- * Use `parseX` / `validateX` / `isX` to check a value received from the network.
+ * `parseX` is the reader's check (unknown enum values accepted); `validateX` / `isX` check
+ * what a v1 writer must produce (`{ reader: true }` relaxes enums the same way).
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
-import { SCHEMA } from "./schema.js";
+import { OPEN_ENUMS, SCHEMA } from "./schema.js";
 {% for e in enums %}
 {{ e.doc }}export type {{ e.name }} = {{ e.union }};
 
@@ -56,17 +57,38 @@ export class SchemaValidationError extends Error {
   }
 }
 
+/** The schema a reader validates with: enum types keep `type: string` but lose `enum`. */
+function readerSchema(): object {
+  const copy = JSON.parse(JSON.stringify(SCHEMA)) as { $id: string; definitions: Record<string, Record<string, unknown>> };
+  for (const name of OPEN_ENUMS) {
+    const definition = copy.definitions[name];
+    if (definition !== undefined) {
+      delete definition["enum"];
+    }
+  }
+  copy.$id = SCHEMA.$id.replace(/\.json$/, ".reader.json");
+  return copy;
+}
+const READER_SCHEMA_ID = SCHEMA.$id.replace(/\.json$/, ".reader.json");
+
 const ajv = new Ajv({ allErrors: true, strict: false });
 ajv.addSchema(SCHEMA as unknown as object);
+ajv.addSchema(readerSchema());
 const validators = new Map<string, ValidateFunction>();
 
-function validatorFor(name: string): ValidateFunction {
-  let v = validators.get(name);
+function validatorFor(name: string, reader: boolean): ValidateFunction {
+  const key = `${reader ? "reader" : "writer"}:${name}`;
+  let v = validators.get(key);
   if (v === undefined) {
-    v = ajv.compile({ $ref: `${SCHEMA.$id}#/definitions/${name}` });
-    validators.set(name, v);
+    v = ajv.compile({ $ref: `${reader ? READER_SCHEMA_ID : SCHEMA.$id}#/definitions/${name}` });
+    validators.set(key, v);
   }
   return v;
+}
+
+/** `reader: true` accepts enum values this schema version does not know. */
+export interface ValidateOptions {
+  reader?: boolean;
 }
 
 function issues(errors: ErrorObject[] | null | undefined): ValidationIssue[] {
@@ -74,14 +96,14 @@ function issues(errors: ErrorObject[] | null | undefined): ValidationIssue[] {
 }
 
 /** Validates `value` against the named schema type. */
-export function validate<T>(typeName: string, value: unknown): Validated<T> {
-  const v = validatorFor(typeName);
+export function validate<T>(typeName: string, value: unknown, options: ValidateOptions = {}): Validated<T> {
+  const v = validatorFor(typeName, options.reader ?? false);
   return v(value) ? { ok: true, value: value as T } : { ok: false, issues: issues(v.errors) };
 }
 {% for r in roots %}
 /** Validates a value as a {{ r.name }}. */
-export function validate{{ r.name }}(value: unknown): Validated<{{ r.name }}> {
-  return validate<{{ r.name }}>("{{ r.schema_name }}", value);
+export function validate{{ r.name }}(value: unknown, options: ValidateOptions = {}): Validated<{{ r.name }}> {
+  return validate<{{ r.name }}>("{{ r.schema_name }}", value, options);
 }
 
 /** Type guard: true when `value` is a valid {{ r.name }}. */
@@ -89,9 +111,10 @@ export function is{{ r.name }}(value: unknown): value is {{ r.name }} {
   return validate{{ r.name }}(value).ok;
 }
 
-/** Parses JSON text and validates it as a {{ r.name }}; throws SchemaValidationError. */
+/** Parses JSON text and validates it as a {{ r.name }} (as a reader: unknown enum values are
+ * accepted); throws SchemaValidationError. */
 export function parse{{ r.name }}(text: string): {{ r.name }} {
-  const result = validate{{ r.name }}(JSON.parse(text));
+  const result = validate{{ r.name }}(JSON.parse(text), { reader: true });
   if (!result.ok) {
     throw new SchemaValidationError("{{ r.schema_name }}", result.issues);
   }

@@ -3,8 +3,9 @@
 
 Values are plain dicts typed with TypedDict, so unknown fields survive a relay.
 Enum-typed fields are open (``Literal[...] | str``): a reader never rejects a value a
-newer writer added. Use ``parse_x`` / ``validate_x`` to check a value received from the
-network, ``dump_x`` to serialize one.
+newer writer added. ``parse_x`` is the reader's check (unknown enum values accepted);
+``validate_x`` checks what a v1 writer must produce (``reader=True`` relaxes enums the
+same way); ``dump_x`` serializes.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, Final, Literal, NotRequired, TypedDict, cast
 
 import jsonschema
 
-from ._schema import SCHEMA
+from ._schema import OPEN_ENUMS, SCHEMA
 
 __all__ = [
     "ENCODING_VALUES",
@@ -196,36 +197,50 @@ class SchemaValidationError(ValueError):
         self.issues = issues
 
 
-_VALIDATORS: dict[str, jsonschema.Draft7Validator] = {}
+_VALIDATORS: dict[tuple[str, bool], jsonschema.Draft7Validator] = {}
 
 
-def _validator(type_name: str) -> jsonschema.Draft7Validator:
-    v = _VALIDATORS.get(type_name)
+def _definitions(reader: bool) -> dict[str, Any]:
+    definitions: dict[str, Any] = SCHEMA["definitions"]
+    if not reader:
+        return definitions
+    # A reader accepts enum values that newer writers added: `enum` goes, `type: string` stays.
+    return {
+        name: {k: v for k, v in d.items() if k != "enum"} if name in OPEN_ENUMS else d
+        for name, d in definitions.items()
+    }
+
+
+def _validator(type_name: str, reader: bool) -> jsonschema.Draft7Validator:
+    v = _VALIDATORS.get((type_name, reader))
     if v is None:
-        schema = {"$ref": f"#/definitions/{type_name}", "definitions": SCHEMA["definitions"]}
+        schema = {"$ref": f"#/definitions/{type_name}", "definitions": _definitions(reader)}
         v = jsonschema.Draft7Validator(schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
-        _VALIDATORS[type_name] = v
+        _VALIDATORS[(type_name, reader)] = v
     return v
 
 
-def validate(type_name: str, value: object) -> list[ValidationIssue]:
-    """Validates ``value`` against the named schema type; returns the issues (empty when valid)."""
+def validate(type_name: str, value: object, *, reader: bool = False) -> list[ValidationIssue]:
+    """Validates ``value`` against the named schema type; returns the issues (empty when valid).
+
+    With ``reader=True`` enum values this version does not know are accepted."""
     issues = []
-    for err in _validator(type_name).iter_errors(value):
+    for err in _validator(type_name, reader).iter_errors(value):
         path = "".join(f"/{p}" for p in err.absolute_path)
         issues.append(ValidationIssue(path=path, keyword=str(err.validator), message=err.message))
     return sorted(issues, key=lambda i: (i.path, i.keyword))
 
 
-def validate_msg_payload_v1(value: object) -> list[ValidationIssue]:
+def validate_msg_payload_v1(value: object, *, reader: bool = False) -> list[ValidationIssue]:
     """Validates a value as a MsgPayloadV1; returns the issues (empty when valid)."""
-    return validate("MsgPayloadV1", value)
+    return validate("MsgPayloadV1", value, reader=reader)
 
 
 def parse_msg_payload_v1(text: str | bytes) -> MsgPayloadV1:
-    """Parses JSON text and validates it as a MsgPayloadV1; raises SchemaValidationError."""
+    """Parses JSON text and validates it as a MsgPayloadV1 (as a reader: unknown enum values
+    are accepted); raises SchemaValidationError."""
     value: object = json.loads(text)
-    issues = validate("MsgPayloadV1", value)
+    issues = validate("MsgPayloadV1", value, reader=True)
     if issues:
         raise SchemaValidationError("MsgPayloadV1", issues)
     return cast(MsgPayloadV1, value)
@@ -236,15 +251,16 @@ def dump_msg_payload_v1(value: MsgPayloadV1) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def validate_msg_envelope_v1(value: object) -> list[ValidationIssue]:
+def validate_msg_envelope_v1(value: object, *, reader: bool = False) -> list[ValidationIssue]:
     """Validates a value as a MsgEnvelopeV1; returns the issues (empty when valid)."""
-    return validate("MsgEnvelopeV1", value)
+    return validate("MsgEnvelopeV1", value, reader=reader)
 
 
 def parse_msg_envelope_v1(text: str | bytes) -> MsgEnvelopeV1:
-    """Parses JSON text and validates it as a MsgEnvelopeV1; raises SchemaValidationError."""
+    """Parses JSON text and validates it as a MsgEnvelopeV1 (as a reader: unknown enum values
+    are accepted); raises SchemaValidationError."""
     value: object = json.loads(text)
-    issues = validate("MsgEnvelopeV1", value)
+    issues = validate("MsgEnvelopeV1", value, reader=True)
     if issues:
         raise SchemaValidationError("MsgEnvelopeV1", issues)
     return cast(MsgEnvelopeV1, value)
@@ -255,15 +271,16 @@ def dump_msg_envelope_v1(value: MsgEnvelopeV1) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def validate_error_body(value: object) -> list[ValidationIssue]:
+def validate_error_body(value: object, *, reader: bool = False) -> list[ValidationIssue]:
     """Validates a value as a ErrorBody; returns the issues (empty when valid)."""
-    return validate("ErrorBody", value)
+    return validate("ErrorBody", value, reader=reader)
 
 
 def parse_error_body(text: str | bytes) -> ErrorBody:
-    """Parses JSON text and validates it as a ErrorBody; raises SchemaValidationError."""
+    """Parses JSON text and validates it as a ErrorBody (as a reader: unknown enum values
+    are accepted); raises SchemaValidationError."""
     value: object = json.loads(text)
-    issues = validate("ErrorBody", value)
+    issues = validate("ErrorBody", value, reader=True)
     if issues:
         raise SchemaValidationError("ErrorBody", issues)
     return cast(ErrorBody, value)
@@ -274,15 +291,16 @@ def dump_error_body(value: ErrorBody) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def validate_error_response_v1(value: object) -> list[ValidationIssue]:
+def validate_error_response_v1(value: object, *, reader: bool = False) -> list[ValidationIssue]:
     """Validates a value as a ErrorResponseV1; returns the issues (empty when valid)."""
-    return validate("ErrorResponseV1", value)
+    return validate("ErrorResponseV1", value, reader=reader)
 
 
 def parse_error_response_v1(text: str | bytes) -> ErrorResponseV1:
-    """Parses JSON text and validates it as a ErrorResponseV1; raises SchemaValidationError."""
+    """Parses JSON text and validates it as a ErrorResponseV1 (as a reader: unknown enum values
+    are accepted); raises SchemaValidationError."""
     value: object = json.loads(text)
-    issues = validate("ErrorResponseV1", value)
+    issues = validate("ErrorResponseV1", value, reader=True)
     if issues:
         raise SchemaValidationError("ErrorResponseV1", issues)
     return cast(ErrorResponseV1, value)

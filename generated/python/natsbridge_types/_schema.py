@@ -297,3 +297,6 @@ SCHEMA: Final[dict[str, Any]] = json.loads(
   }
 }'''
 )
+
+OPEN_ENUMS: Final[tuple[str, ...]] = ("Encoding", "ErrorCode", "MsgPurpose", "PayloadType", "Transport",)
+"""Enum types whose value lists readers do not enforce."""

@@ -6,10 +6,11 @@
  * Enum-typed fields are open: known values are listed for autocompletion, but any
  * string is accepted, so a reader never rejects a value a newer writer added.
  * Unknown properties are kept (index signature), so relaying never drops them.
- * Use `parseX` / `validateX` / `isX` to check a value received from the network.
+ * `parseX` is the reader's check (unknown enum values accepted); `validateX` / `isX` check
+ * what a v1 writer must produce (`{ reader: true }` relaxes enums the same way).
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
-import { SCHEMA } from "./schema.js";
+import { OPEN_ENUMS, SCHEMA } from "./schema.js";
 
 /**
  * How `data` is encoded, as the writer declares it.
@@ -276,17 +277,38 @@ export class SchemaValidationError extends Error {
   }
 }
 
+/** The schema a reader validates with: enum types keep `type: string` but lose `enum`. */
+function readerSchema(): object {
+  const copy = JSON.parse(JSON.stringify(SCHEMA)) as { $id: string; definitions: Record<string, Record<string, unknown>> };
+  for (const name of OPEN_ENUMS) {
+    const definition = copy.definitions[name];
+    if (definition !== undefined) {
+      delete definition["enum"];
+    }
+  }
+  copy.$id = SCHEMA.$id.replace(/\.json$/, ".reader.json");
+  return copy;
+}
+const READER_SCHEMA_ID = SCHEMA.$id.replace(/\.json$/, ".reader.json");
+
 const ajv = new Ajv({ allErrors: true, strict: false });
 ajv.addSchema(SCHEMA as unknown as object);
+ajv.addSchema(readerSchema());
 const validators = new Map<string, ValidateFunction>();
 
-function validatorFor(name: string): ValidateFunction {
-  let v = validators.get(name);
+function validatorFor(name: string, reader: boolean): ValidateFunction {
+  const key = `${reader ? "reader" : "writer"}:${name}`;
+  let v = validators.get(key);
   if (v === undefined) {
-    v = ajv.compile({ $ref: `${SCHEMA.$id}#/definitions/${name}` });
-    validators.set(name, v);
+    v = ajv.compile({ $ref: `${reader ? READER_SCHEMA_ID : SCHEMA.$id}#/definitions/${name}` });
+    validators.set(key, v);
   }
   return v;
+}
+
+/** `reader: true` accepts enum values this schema version does not know. */
+export interface ValidateOptions {
+  reader?: boolean;
 }
 
 function issues(errors: ErrorObject[] | null | undefined): ValidationIssue[] {
@@ -294,14 +316,14 @@ function issues(errors: ErrorObject[] | null | undefined): ValidationIssue[] {
 }
 
 /** Validates `value` against the named schema type. */
-export function validate<T>(typeName: string, value: unknown): Validated<T> {
-  const v = validatorFor(typeName);
+export function validate<T>(typeName: string, value: unknown, options: ValidateOptions = {}): Validated<T> {
+  const v = validatorFor(typeName, options.reader ?? false);
   return v(value) ? { ok: true, value: value as T } : { ok: false, issues: issues(v.errors) };
 }
 
 /** Validates a value as a MsgEnvelopeV1. */
-export function validateMsgEnvelopeV1(value: unknown): Validated<MsgEnvelopeV1> {
-  return validate<MsgEnvelopeV1>("MsgEnvelopeV1", value);
+export function validateMsgEnvelopeV1(value: unknown, options: ValidateOptions = {}): Validated<MsgEnvelopeV1> {
+  return validate<MsgEnvelopeV1>("MsgEnvelopeV1", value, options);
 }
 
 /** Type guard: true when `value` is a valid MsgEnvelopeV1. */
@@ -309,9 +331,10 @@ export function isMsgEnvelopeV1(value: unknown): value is MsgEnvelopeV1 {
   return validateMsgEnvelopeV1(value).ok;
 }
 
-/** Parses JSON text and validates it as a MsgEnvelopeV1; throws SchemaValidationError. */
+/** Parses JSON text and validates it as a MsgEnvelopeV1 (as a reader: unknown enum values are
+ * accepted); throws SchemaValidationError. */
 export function parseMsgEnvelopeV1(text: string): MsgEnvelopeV1 {
-  const result = validateMsgEnvelopeV1(JSON.parse(text));
+  const result = validateMsgEnvelopeV1(JSON.parse(text), { reader: true });
   if (!result.ok) {
     throw new SchemaValidationError("MsgEnvelopeV1", result.issues);
   }
@@ -324,8 +347,8 @@ export function dumpMsgEnvelopeV1(value: MsgEnvelopeV1): string {
 }
 
 /** Validates a value as a ErrorResponseV1. */
-export function validateErrorResponseV1(value: unknown): Validated<ErrorResponseV1> {
-  return validate<ErrorResponseV1>("ErrorResponseV1", value);
+export function validateErrorResponseV1(value: unknown, options: ValidateOptions = {}): Validated<ErrorResponseV1> {
+  return validate<ErrorResponseV1>("ErrorResponseV1", value, options);
 }
 
 /** Type guard: true when `value` is a valid ErrorResponseV1. */
@@ -333,9 +356,10 @@ export function isErrorResponseV1(value: unknown): value is ErrorResponseV1 {
   return validateErrorResponseV1(value).ok;
 }
 
-/** Parses JSON text and validates it as a ErrorResponseV1; throws SchemaValidationError. */
+/** Parses JSON text and validates it as a ErrorResponseV1 (as a reader: unknown enum values are
+ * accepted); throws SchemaValidationError. */
 export function parseErrorResponseV1(text: string): ErrorResponseV1 {
-  const result = validateErrorResponseV1(JSON.parse(text));
+  const result = validateErrorResponseV1(JSON.parse(text), { reader: true });
   if (!result.ok) {
     throw new SchemaValidationError("ErrorResponseV1", result.issues);
   }
@@ -348,8 +372,8 @@ export function dumpErrorResponseV1(value: ErrorResponseV1): string {
 }
 
 /** Validates a value as a MsgPayloadV1. */
-export function validateMsgPayloadV1(value: unknown): Validated<MsgPayloadV1> {
-  return validate<MsgPayloadV1>("MsgPayloadV1", value);
+export function validateMsgPayloadV1(value: unknown, options: ValidateOptions = {}): Validated<MsgPayloadV1> {
+  return validate<MsgPayloadV1>("MsgPayloadV1", value, options);
 }
 
 /** Type guard: true when `value` is a valid MsgPayloadV1. */
@@ -357,9 +381,10 @@ export function isMsgPayloadV1(value: unknown): value is MsgPayloadV1 {
   return validateMsgPayloadV1(value).ok;
 }
 
-/** Parses JSON text and validates it as a MsgPayloadV1; throws SchemaValidationError. */
+/** Parses JSON text and validates it as a MsgPayloadV1 (as a reader: unknown enum values are
+ * accepted); throws SchemaValidationError. */
 export function parseMsgPayloadV1(text: string): MsgPayloadV1 {
-  const result = validateMsgPayloadV1(JSON.parse(text));
+  const result = validateMsgPayloadV1(JSON.parse(text), { reader: true });
   if (!result.ok) {
     throw new SchemaValidationError("MsgPayloadV1", result.issues);
   }
@@ -372,8 +397,8 @@ export function dumpMsgPayloadV1(value: MsgPayloadV1): string {
 }
 
 /** Validates a value as a ErrorBody. */
-export function validateErrorBody(value: unknown): Validated<ErrorBody> {
-  return validate<ErrorBody>("ErrorBody", value);
+export function validateErrorBody(value: unknown, options: ValidateOptions = {}): Validated<ErrorBody> {
+  return validate<ErrorBody>("ErrorBody", value, options);
 }
 
 /** Type guard: true when `value` is a valid ErrorBody. */
@@ -381,9 +406,10 @@ export function isErrorBody(value: unknown): value is ErrorBody {
   return validateErrorBody(value).ok;
 }
 
-/** Parses JSON text and validates it as a ErrorBody; throws SchemaValidationError. */
+/** Parses JSON text and validates it as a ErrorBody (as a reader: unknown enum values are
+ * accepted); throws SchemaValidationError. */
 export function parseErrorBody(text: string): ErrorBody {
-  const result = validateErrorBody(JSON.parse(text));
+  const result = validateErrorBody(JSON.parse(text), { reader: true });
   if (!result.ok) {
     throw new SchemaValidationError("ErrorBody", result.issues);
   }

@@ -292,3 +292,6 @@ export const SCHEMA = {
     }
   }
 } as const;
+
+/** Enum types whose value lists readers do not enforce. */
+export const OPEN_ENUMS: readonly string[] = ["Encoding", "ErrorCode", "MsgPurpose", "PayloadType", "Transport"];

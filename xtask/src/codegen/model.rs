@@ -164,6 +164,15 @@ impl Model {
         text
     }
 
+    /// Names of the enum types, whose `enum` lists readers do not enforce (see schema/README.md).
+    pub(crate) fn open_enums(&self) -> Vec<&str> {
+        self.types
+            .values()
+            .filter(|t| matches!(t.kind, TypeKind::Enum { .. }))
+            .map(|t| t.name.as_str())
+            .collect()
+    }
+
     /// The schema of one named type, as it appears in the bundle.
     pub(crate) fn definition(&self, name: &str) -> &Value {
         &self.bundled["definitions"][name]

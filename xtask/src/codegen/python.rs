@@ -148,9 +148,11 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
     exports.sort();
     exports.dedup();
     let init = InitView { preamble: pre.clone(), enums, aliases, structs, exports }.render()?;
+    let open_enums: String = model.open_enums().iter().map(|n| format!("{n:?}, ")).collect();
     let schema = format!(
-        "{pre}\"\"\"The bundled JSON Schema (draft-07) the types were generated from.\"\"\"\n\nimport json\nfrom typing import Any, Final\n\nSCHEMA: Final[dict[str, Any]] = json.loads(\n    r'''{}'''\n)\n",
-        model.bundled_text().trim_end()
+        "{pre}\"\"\"The bundled JSON Schema (draft-07) the types were generated from.\"\"\"\n\nimport json\nfrom typing import Any, Final\n\nSCHEMA: Final[dict[str, Any]] = json.loads(\n    r'''{}'''\n)\n\nOPEN_ENUMS: Final[tuple[str, ...]] = ({})\n\"\"\"Enum types whose value lists readers do not enforce.\"\"\"\n",
+        model.bundled_text().trim_end(),
+        open_enums.trim_end()
     );
     let pyproject = format!(
         "{pre}[build-system]\nrequires = [\"setuptools>=68\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"natsbridge-types\"\nversion = \"1.0.0\"\ndescription = \"NATSBridge wire types and validators (generated from schema/)\"\nrequires-python = \">=3.11\"\ndependencies = [\"jsonschema>=4.20\"]\n\n[tool.setuptools.package-data]\nnatsbridge_types = [\"py.typed\"]\n\n[tool.mypy]\nstrict = true\n"

@@ -202,3 +202,82 @@ fn python_output_typechecks_strict() {
         );
     }
 }
+
+/// An envelope from a newer writer: a `msg_purpose` and a `payload_type` v1 does not know,
+/// and a top-level field v1 does not declare.
+const NEWER_WRITER_ENVELOPE: &str = r#"{"correlation_id":"0b7d8f6e-3f52-4f0e-9a59-0d2b7b1f6c11","msg_id":"5f0c3b8e-2a0d-4d59-8c1e-6b2f4c1d9e20","timestamp":"2026-03-13T07:02:50.443Z","send_to":"a.b","msg_purpose":"heartbeat","sender_name":"s","sender_id":"","receiver_name":"","receiver_id":"","reply_to":"","reply_to_msg_id":"","priority":7,"payloads":[{"id":"9d3a4c1e-6b7f-4e2a-8c5d-1f0e2d3c4b5a","dataname":"x","payload_type":"hologram","transport":"direct","encoding":"base64","size":1,"data":"eA=="}]}"#;
+
+/// Runs `code` with the generated package importable and returns stdout's lines.
+fn run_script(cmd: &mut Command) -> Vec<String> {
+    let out = cmd.output().unwrap_or_else(|e| panic!("could not run {cmd:?}: {e}"));
+    assert!(out.status.success(), "{cmd:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn generated_readers_accept_unknown_enum_values_and_writer_checks_do_not() {
+    let python = tool(".venv/bin/python", "python3 -m venv .venv && .venv/bin/pip install jsonschema");
+    let py = format!(
+        r#"
+import natsbridge_types as t
+text = {NEWER_WRITER_ENVELOPE:?}
+env = t.parse_msg_envelope_v1(text)
+print("reader", env["msg_purpose"], env["payloads"][0]["payload_type"], env["priority"])
+print("writer", sorted({{i.path + ":" + i.keyword for i in t.validate_msg_envelope_v1(env)}}))
+bad = text.replace('"send_to":"a.b",', '')
+try:
+    t.parse_msg_envelope_v1(bad)
+    print("missing", "accepted")
+except t.SchemaValidationError as e:
+    print("missing", [i.keyword for i in e.issues])
+"#
+    );
+    let lines = run_script(
+        Command::new(&python).args(["-c", &py]).env("PYTHONPATH", project_root().join("generated/python")),
+    );
+    assert_eq!(
+        lines,
+        [
+            "reader heartbeat hologram 7",
+            "writer ['/msg_purpose:enum', '/payloads/0/payload_type:enum']",
+            "missing ['required']",
+        ]
+    );
+
+    let tsx = tool("node_modules/.bin/tsx", "npm ci");
+    let dir = project_root().join("target/xtask-fixtures/readers");
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("readers.ts");
+    let index = project_root().join("generated/typescript/src/index.ts");
+    std::fs::write(
+        &script,
+        format!(
+            r#"import * as t from {index:?};
+const text = {NEWER_WRITER_ENVELOPE:?};
+const env = t.parseMsgEnvelopeV1(text);
+console.log("reader", env.msg_purpose, env.payloads[0]?.payload_type, env["priority"]);
+const w = t.validateMsgEnvelopeV1(env);
+console.log("writer", w.ok ? "ok" : w.issues.map((i) => i.path + ":" + i.keyword).sort().join(","));
+console.log("guard", t.isMsgEnvelopeV1(env), t.validateMsgEnvelopeV1(env, {{ reader: true }}).ok);
+try {{
+  t.parseMsgEnvelopeV1(text.replace('"send_to":"a.b",', ""));
+  console.log("missing accepted");
+}} catch (e) {{
+  console.log("missing", (e as t.SchemaValidationError).issues.map((i) => i.keyword).join(","));
+}}
+"#,
+            index = index.display().to_string()
+        ),
+    )
+    .unwrap();
+    let lines = run_script(Command::new(&tsx).arg(&script).current_dir(project_root()));
+    assert_eq!(
+        lines,
+        [
+            "reader heartbeat hologram 7",
+            "writer /msg_purpose:enum,/payloads/0/payload_type:enum",
+            "guard false true",
+            "missing required",
+        ]
+    );
+}

@@ -54,6 +54,7 @@ struct RootView {
 #[derive(Template)]
 #[template(path = "typescript/schema.ts", escape = "none")]
 struct SchemaView {
+    open_enums: String,
     preamble: String,
     schema: String,
 }
@@ -158,8 +159,12 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
         .map(|t| RootView { name: ts_type_name(&t.name), schema_name: t.name.clone() })
         .collect();
     let index = IndexView { preamble: pre.clone(), enums, aliases, structs, roots }.render()?;
-    let schema =
-        SchemaView { preamble: pre.clone(), schema: model.bundled_text().trim_end().to_owned() }.render()?;
+    let schema = SchemaView {
+        preamble: pre.clone(),
+        schema: model.bundled_text().trim_end().to_owned(),
+        open_enums: model.open_enums().iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", "),
+    }
+    .render()?;
     let package = PackageView { hash: model.schema_hash.clone() }.render()?;
     let tsconfig = format!(
         "{pre}{}",
