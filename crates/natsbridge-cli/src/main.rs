@@ -12,6 +12,7 @@
 mod demo;
 mod digest;
 mod source;
+mod testee;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -141,6 +142,13 @@ enum Command {
         #[arg(long)]
         expect_rows: usize,
     },
+    /// The Rust lane of `cargo xtask conformance`: JSON-lines requests on stdin.
+    #[command(hide = true)]
+    ConformanceTestee {
+        /// Hosts link payloads may be downloaded from.
+        #[arg(long = "allow-host")]
+        allow_hosts: Vec<String>,
+    },
 }
 
 fn init_logging(format: LogFormat, filter: &str) {
@@ -185,6 +193,9 @@ async fn main() -> ExitCode {
                 only,
             };
             demo::run(args).await.map(|ok| if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::ConformanceTestee { allow_hosts } => {
+            testee::run(allow_hosts).await.map(|()| ExitCode::SUCCESS)
         }
         Command::DemoTableReceiver { server, subject, allow_host, expect_rows } => {
             demo::table::receiver_main(&server, &subject, &allow_host, expect_rows)

@@ -194,11 +194,12 @@ async fn attempt_once(
             retry_after: None,
         };
     }
+    // A complete body of the wrong length will not get better by asking again.
     if let Some(exp) = expected.filter(|e| *e != buf.len() as u64) {
-        return Attempt::Retry {
-            reason: format!("body has {} bytes, the payload declares {exp}", buf.len()),
-            retry_after: None,
-        };
+        return Attempt::Fail(Error::new(
+            ErrorCode::IntegrityMismatch,
+            format!("body has {} bytes, the payload declares {exp}", buf.len()),
+        ));
     }
     Attempt::Done(buf.into())
 }

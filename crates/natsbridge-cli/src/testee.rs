@@ -1,0 +1,109 @@
+//! `natsbridge conformance-testee`: the Rust lane of `cargo xtask conformance`. Reads one
+//! JSON request per line on stdin and answers one JSON line on stdout (protocol in
+//! `conformance/README.md`):
+//!
+//! - `validate`: strict v1 validation with the `jsonschema` crate on the bundled schema;
+//! - `decode`: `smartreceive` on the envelope text (downloads included);
+//! - `roundtrip`: parse into the generated `MsgEnvelopeV1` and serialize it again.
+
+use std::io::{BufRead as _, Write as _};
+
+use arrow_schema::DataType;
+use natsbridge::types::MsgEnvelopeV1;
+use natsbridge::{Payload, ReceiveOptions, Received};
+use serde_json::{Value, json};
+
+/// Arrow types by the names every lane uses (`conformance/README.md`).
+fn arrow_type_name(t: &DataType) -> String {
+    match t {
+        DataType::Boolean => "bool".into(),
+        DataType::Int8 => "int8".into(),
+        DataType::Int16 => "int16".into(),
+        DataType::Int32 => "int32".into(),
+        DataType::Int64 => "int64".into(),
+        DataType::UInt8 => "uint8".into(),
+        DataType::UInt16 => "uint16".into(),
+        DataType::UInt32 => "uint32".into(),
+        DataType::UInt64 => "uint64".into(),
+        DataType::Float32 => "float32".into(),
+        DataType::Float64 => "float64".into(),
+        DataType::Utf8 => "utf8".into(),
+        DataType::LargeUtf8 => "large_utf8".into(),
+        other => format!("other:{other}"),
+    }
+}
+
+fn decoded(r: &Received) -> Value {
+    let payloads: Vec<Value> = r
+        .payloads
+        .iter()
+        .map(|p| {
+            let mut v = json!({
+                "dataname": p.dataname,
+                "payload_type": p.payload_type.as_str(),
+                "transport": p.transport.as_str(),
+                "size": p.bytes().len(),
+                "sha256": p.sha256(),
+            });
+            match &p.data {
+                Payload::Text(t) => v["text"] = json!(t),
+                Payload::Dictionary(d) => v["json"] = d.clone(),
+                Payload::JsonTable(t) => {
+                    v["json"] = t.clone();
+                    v["num_rows"] = json!(t.as_array().map_or(0, Vec::len));
+                }
+                Payload::ArrowTable(t) => {
+                    v["num_rows"] = json!(t.num_rows());
+                    v["arrow_schema"] = t
+                        .schema
+                        .fields()
+                        .iter()
+                        .map(|f| json!([f.name(), arrow_type_name(f.data_type()), f.is_nullable()]))
+                        .collect();
+                }
+                _ => {}
+            }
+            v
+        })
+        .collect();
+    json!({"ok": true, "payloads": payloads})
+}
+
+pub(crate) async fn run(allow_hosts: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
+    let mut bundle: Value = serde_json::from_str(natsbridge::types::SCHEMA_JSON)?;
+    bundle["$ref"] = "#/definitions/MsgEnvelopeV1".into();
+    let validator = jsonschema::draft7::new(&bundle)?;
+    // Only the hosts given: not the default file server's.
+    let mut options = ReceiveOptions { allowed_hosts: Vec::new(), ..ReceiveOptions::default() };
+    for h in &allow_hosts {
+        options = options.allow_host(h);
+    }
+    let stdin = std::io::stdin();
+    let mut out = std::io::stdout().lock();
+    for line in stdin.lock().lines() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let req: Value = serde_json::from_str(&line)?;
+        let text = req["text"].as_str().unwrap_or_default();
+        let answer = match req["op"].as_str() {
+            Some("validate") => {
+                let valid = serde_json::from_str::<Value>(text).is_ok_and(|v| validator.is_valid(&v));
+                json!({"valid": valid})
+            }
+            Some("decode") => match natsbridge::smartreceive_bytes(text.as_bytes(), None, &options).await {
+                Ok(r) => decoded(&r),
+                Err(e) => json!({"ok": false, "error": e.code().as_str()}),
+            },
+            Some("roundtrip") => match serde_json::from_str::<MsgEnvelopeV1>(text) {
+                Ok(env) => json!({"ok": true, "json": serde_json::to_value(&env)?}),
+                Err(_) => json!({"ok": false}),
+            },
+            other => json!({"error": format!("unknown op {other:?}")}),
+        };
+        writeln!(out, "{answer}")?;
+        out.flush()?;
+    }
+    Ok(())
+}

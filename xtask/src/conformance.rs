@@ -1,0 +1,427 @@
+//! `cargo xtask conformance [--lang rust|typescript|python|julia]`: runs the golden vectors
+//! of `conformance/v1/` through one testee process per language (JSON lines on stdin and
+//! stdout, protocol in `conformance/README.md`), compares the answers semantically with the
+//! vectors' expectations, cross-checks the three schema validators, honours each lane's
+//! expected-failures ledger and prints a matrix (language × vector group).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+use crate::codegen::project_root;
+
+/// The language lanes, in matrix order.
+const LANES: &[&str] = &["rust", "typescript", "python", "julia"];
+
+/// Arguments of `cargo xtask conformance`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Run only these lanes (repeatable); default: all.
+    #[arg(long = "lang", value_parser = ["rust", "typescript", "python", "julia"])]
+    langs: Vec<String>,
+    /// Print every failing check, not only the first few.
+    #[arg(long)]
+    verbose: bool,
+}
+
+impl Args {
+    /// Every lane, short failure list: what `cargo xtask test` runs.
+    pub(crate) fn all_lanes() -> Args {
+        Args { langs: Vec::new(), verbose: false }
+    }
+}
+
+/// One golden vector.
+#[derive(Debug, Clone)]
+pub(crate) struct Vector {
+    pub(crate) id: String,
+    pub(crate) group: String,
+    /// The envelope text as sent (`{{BLOBS}}` not yet replaced).
+    text: String,
+    expect: Value,
+}
+
+/// Loads every vector of `conformance/v1`.
+pub(crate) fn load_vectors(dir: &Path) -> Result<Vec<Vector>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
+    for file in files {
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file)?)
+            .with_context(|| format!("parsing {}", file.display()))?;
+        let group = doc["group"].as_str().context("a vector file needs `group`")?.to_owned();
+        for v in doc["vectors"].as_array().context("a vector file needs `vectors`")? {
+            let id = v["id"].as_str().context("a vector needs `id`")?.to_owned();
+            if !seen.insert(id.clone()) {
+                bail!("duplicate vector id {id}");
+            }
+            for key in ["description", "valid", "reader", "decode"] {
+                if v.get(key).is_none() {
+                    bail!("vector {id} has no `{key}`");
+                }
+            }
+            if v["valid"] == false && v.get("rule").is_none() {
+                bail!("invalid vector {id} does not name the rule it breaks");
+            }
+            let text = match (v.get("envelope_text"), v.get("envelope")) {
+                (Some(Value::String(t)), _) => t.clone(),
+                (_, Some(e)) => serde_json::to_string(e)?,
+                _ => bail!("vector {id} has neither `envelope` nor `envelope_text`"),
+            };
+            out.push(Vector { id, group: group.clone(), text, expect: v.clone() });
+        }
+    }
+    Ok(out)
+}
+
+/// JSON equality where numbers compare as doubles (every lane's common ground).
+pub(crate) fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b)),
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// A testee process answering one JSON line per request line.
+struct Testee {
+    child: Child,
+    stdin: ChildStdin,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Testee {
+    fn spawn(cmd: &mut Command) -> Result<Testee> {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("starting {cmd:?}"))?;
+        let stdin = child.stdin.take().expect("piped");
+        let stdout = child.stdout.take().expect("piped");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(std::result::Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Testee { child, stdin, lines })
+    }
+
+    fn ask(&mut self, op: &str, text: &str) -> Result<Value> {
+        writeln!(self.stdin, "{}", json!({"op": op, "text": text}))?;
+        self.stdin.flush()?;
+        let line = self
+            .lines
+            .recv_timeout(Duration::from_secs(60))
+            .map_err(|_| anyhow::format_err!("no answer to `{op}` within 60 s (testee died or hung)"))?;
+        serde_json::from_str(&line).with_context(|| format!("testee answered non-JSON: {line}"))
+    }
+}
+
+impl Drop for Testee {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The HTTP server the link vectors point at (`{{BLOBS}}`): Python's `http.server` over
+/// `conformance/v1`, on a free loopback port.
+struct BlobServer {
+    child: Child,
+    base: String,
+}
+
+impl BlobServer {
+    fn start(python: &Path, dir: &Path) -> Result<BlobServer> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = Command::new(python)
+            .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {} -m http.server", python.display()))?;
+        let server = BlobServer { child, base: format!("127.0.0.1:{port}") };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(&server.base).is_ok() {
+                return Ok(server);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!("the blob server did not come up on {}", server.base)
+    }
+}
+
+impl Drop for BlobServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tool(root: &Path, rel: &str) -> Result<PathBuf> {
+    let p = root.join(rel);
+    if !p.exists() {
+        bail!("{} is missing: run `cargo xtask setup`", p.display());
+    }
+    Ok(p)
+}
+
+fn start_lane(lane: &str, root: &Path, allow: &str) -> Result<Option<Testee>> {
+    let testee = match lane {
+        "rust" => {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = Command::new(cargo)
+                .args(["build", "--quiet", "-p", "natsbridge-cli"])
+                .current_dir(root)
+                .status()?;
+            if !status.success() {
+                bail!("building the natsbridge CLI failed");
+            }
+            let target =
+                std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+            Testee::spawn(
+                Command::new(target.join("debug/natsbridge"))
+                    .args(["conformance-testee", "--allow-host", allow])
+                    .env("RUST_LOG", "error"),
+            )?
+        }
+        "typescript" => Testee::spawn(
+            Command::new(tool(root, "node_modules/.bin/tsx")?)
+                .arg(root.join("conformance/testees/typescript_testee.ts"))
+                .args(["--allow-host", allow])
+                .current_dir(root),
+        )?,
+        "python" => Testee::spawn(
+            Command::new(tool(root, ".venv/bin/python")?)
+                .arg(root.join("conformance/testees/python_testee.py"))
+                .args(["--allow-host", allow])
+                .env("PYTHONPATH", root.join("generated/python")),
+        )?,
+        _ => return Ok(None), // julia: no runtime here
+    };
+    Ok(Some(testee))
+}
+
+/// The checks of one vector on one lane; `Err` lists what disagreed.
+fn check(t: &mut Testee, v: &Vector, text: &str) -> Result<std::result::Result<bool, Vec<String>>> {
+    let e = &v.expect;
+    let mut problems = Vec::new();
+    let validated = t.ask("validate", text)?;
+    let valid = validated["valid"].as_bool().unwrap_or(false);
+    if valid != e["valid"].as_bool().unwrap_or(false) {
+        problems.push(format!("validate: {valid}, expected {}", e["valid"]));
+    }
+    let reader_accepts = e["reader"] == "accept";
+    let rt = t.ask("roundtrip", text)?;
+    if rt["ok"].as_bool() != Some(reader_accepts) {
+        problems.push(format!(
+            "reader {}, expected {}",
+            if rt["ok"] == true { "accepts" } else { "rejects" },
+            e["reader"]
+        ));
+    } else if reader_accepts && e.get("relay") != Some(&Value::Bool(false)) {
+        let input: Value = serde_json::from_str(text)?;
+        if !same(&rt["json"], &input) {
+            problems.push(format!("relay changed the envelope: {}", rt["json"]));
+        }
+    }
+    let decoded = t.ask("decode", text)?;
+    let want = &e["decode"];
+    if !decode_matches(&decoded, want) {
+        problems.push(format!("decode: {decoded}, expected {want}"));
+    }
+    Ok(if problems.is_empty() { Ok(valid) } else { Err(problems) })
+}
+
+fn decode_matches(got: &Value, want: &Value) -> bool {
+    if got["ok"] != want["ok"] {
+        return false;
+    }
+    if want["ok"] == false {
+        return got["error"] == want["error"];
+    }
+    let (Some(g), Some(w)) = (got["payloads"].as_array(), want["payloads"].as_array()) else { return false };
+    g.len() == w.len()
+        && g.iter().zip(w).all(|(g, w)| {
+            let keys: BTreeSet<&String> = g
+                .as_object()
+                .into_iter()
+                .flatten()
+                .chain(w.as_object().into_iter().flatten())
+                .map(|(k, _)| k)
+                .collect();
+            keys.into_iter().all(|k| same(&g[k.as_str()], &w[k.as_str()]))
+        })
+}
+
+/// `vector-id  # reason` lines; a reason is required.
+fn ledger(root: &Path, lane: &str) -> Result<BTreeMap<String, String>> {
+    let path = root.join(format!("conformance/expected-failures/{lane}.txt"));
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(BTreeMap::new()) };
+    let mut out = BTreeMap::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let (id, reason) = line.split_once('#').map(|(a, b)| (a.trim(), b.trim())).unwrap_or((line, ""));
+        if reason.is_empty() {
+            bail!("{}: `{id}` needs a reason after `#`", path.display());
+        }
+        out.insert(id.to_owned(), reason.to_owned());
+    }
+    Ok(out)
+}
+
+#[derive(Default)]
+struct Cell {
+    pass: usize,
+    xfail: usize,
+    fail: usize,
+}
+
+/// Runs the suite; returns the exit status (0 when every lane that ran passed).
+pub(crate) fn run(args: &Args) -> Result<u8> {
+    let root = project_root();
+    let vectors = load_vectors(&root.join("conformance/v1"))?;
+    let lanes: Vec<&str> = LANES
+        .iter()
+        .copied()
+        .filter(|l| args.langs.is_empty() || args.langs.iter().any(|a| a == l))
+        .collect();
+    let python = tool(&root, ".venv/bin/python")?;
+    let blobs = BlobServer::start(&python, &root.join("conformance/v1"))?;
+    let allow = format!("http://{}", blobs.base);
+
+    let groups: Vec<String> =
+        vectors.iter().map(|v| v.group.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    let mut matrix: BTreeMap<(String, &str), Cell> = BTreeMap::new();
+    let mut verdicts: BTreeMap<&str, BTreeMap<&str, bool>> = BTreeMap::new();
+    let mut failures = Vec::new();
+    let mut ran = Vec::new();
+    for &lane in &lanes {
+        let Some(mut testee) = start_lane(lane, &root, &allow)? else { continue };
+        ran.push(lane);
+        let expected_failures = ledger(&root, lane)?;
+        for v in &vectors {
+            let text = v.text.replace("{{BLOBS}}", &blobs.base);
+            let cell = matrix.entry((v.group.clone(), lane)).or_default();
+            let outcome = check(&mut testee, v, &text).with_context(|| format!("{lane}: {}", v.id))?;
+            if let Ok(valid) = outcome {
+                verdicts.entry(v.id.as_str()).or_default().insert(lane, valid);
+            }
+            match (outcome, expected_failures.get(&v.id)) {
+                (Ok(_), None) => cell.pass += 1,
+                (Ok(_), Some(reason)) => {
+                    cell.fail += 1;
+                    failures
+                        .push(format!("{lane} {}: passes but is in the ledger ({reason}); remove it", v.id));
+                }
+                (Err(_), Some(_)) => cell.xfail += 1,
+                (Err(problems), None) => {
+                    cell.fail += 1;
+                    failures.push(format!("{lane} {}: {}", v.id, problems.join("; ")));
+                }
+            }
+        }
+        for id in expected_failures.keys().filter(|id| !vectors.iter().any(|v| &v.id == *id)) {
+            failures.push(format!("{lane}: ledger names unknown vector {id}"));
+        }
+    }
+
+    // Cross-validation: the Rust `jsonschema` crate, ajv and python-jsonschema must agree.
+    let validator_lanes: Vec<&str> =
+        ["rust", "typescript", "python"].into_iter().filter(|l| ran.contains(l)).collect();
+    let mut agree = 0;
+    for v in &vectors {
+        let got: BTreeSet<bool> = validator_lanes
+            .iter()
+            .filter_map(|l| verdicts.get(v.id.as_str()).and_then(|m| m.get(l)))
+            .copied()
+            .collect();
+        if got.len() <= 1 {
+            agree += 1;
+        } else {
+            failures.push(format!("validators disagree on {}: {:?}", v.id, verdicts.get(v.id.as_str())));
+        }
+    }
+
+    print_matrix(&groups, &lanes, &matrix, &ran);
+    println!(
+        "\n{} vectors; schema validators ({}) agree on {agree} of {}",
+        vectors.len(),
+        validator_lanes.iter().map(|l| validator_name(l)).collect::<Vec<_>>().join(", "),
+        vectors.len()
+    );
+    if failures.is_empty() {
+        println!(
+            "conformance: every lane that ran passes (expected failures are listed in conformance/expected-failures/)"
+        );
+        Ok(0)
+    } else {
+        let shown = if args.verbose { failures.len() } else { failures.len().min(20) };
+        for f in &failures[..shown] {
+            println!("FAIL {f}");
+        }
+        if shown < failures.len() {
+            println!("… and {} more (--verbose)", failures.len() - shown);
+        }
+        Ok(1)
+    }
+}
+
+fn validator_name(lane: &str) -> &'static str {
+    match lane {
+        "rust" => "jsonschema (Rust)",
+        "typescript" => "ajv",
+        _ => "python-jsonschema",
+    }
+}
+
+fn print_matrix(groups: &[String], lanes: &[&str], matrix: &BTreeMap<(String, &str), Cell>, ran: &[&str]) {
+    let w = groups.iter().map(String::len).max().unwrap_or(5).max(5);
+    print!("\n{:<w$}", "group");
+    for l in lanes {
+        print!("  {l:<16}");
+    }
+    println!();
+    for g in groups {
+        print!("{g:<w$}");
+        for l in lanes {
+            let text = if !ran.contains(l) {
+                "not run".to_owned()
+            } else {
+                let c = matrix.get(&(g.clone(), *l)).map_or((0, 0, 0), |c| (c.pass, c.xfail, c.fail));
+                let total = c.0 + c.1 + c.2;
+                match c {
+                    (p, 0, 0) => format!("pass {p}/{total}"),
+                    (p, x, 0) => format!("pass {p}/{total} +{x}xf"),
+                    (_, _, f) => format!("FAIL {f}/{total}"),
+                }
+            };
+            print!("  {text:<16}");
+        }
+        println!();
+    }
+    if lanes.contains(&"julia") {
+        println!(
+            "julia: not run — no Julia runtime here; its stubs are only syntax-checked (tree-sitter), never counted as passing"
+        );
+    }
+}
