@@ -72,3 +72,20 @@ pub(crate) fn of_error(e: &natsbridge::Error) -> String {
     json!({ "error": e.code().as_str(), "correlation_id": e.correlation_id(), "message": e.to_string() })
         .to_string()
 }
+
+/// `line` with `"headers": {name: value or null}` appended, for the headers asked for.
+pub(crate) fn with_headers(line: String, msg: &async_nats::Message, names: &[String]) -> String {
+    if names.is_empty() {
+        return line;
+    }
+    let Ok(Value::Object(mut m)) = serde_json::from_str::<Value>(&line) else { return line };
+    let headers: Map<String, Value> = names
+        .iter()
+        .map(|n| {
+            let v = msg.headers.as_ref().and_then(|h| h.get(n.as_str())).map(|v| Value::from(v.as_str()));
+            (n.clone(), v.unwrap_or(Value::Null))
+        })
+        .collect();
+    m.insert("headers".into(), Value::Object(headers));
+    Value::Object(m).to_string()
+}

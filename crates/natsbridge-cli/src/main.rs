@@ -105,6 +105,9 @@ enum Command {
         /// Also accept links to this host (host, host:port or URL). Repeatable.
         #[arg(long = "allow-host")]
         allow_hosts: Vec<String>,
+        /// Append `"headers": {NAME: value}` to each digest line for these NATS headers.
+        #[arg(long = "show-header")]
+        show_headers: Vec<String>,
     },
     /// Check envelope files against the schema.
     Validate {
@@ -180,8 +183,8 @@ async fn main() -> ExitCode {
             headers,
             payloads,
         } => send(server, subject, fileserver, threshold, purpose, correlation_id, headers, payloads).await,
-        Command::Receive { server, subject, count, timeout, allow_hosts } => {
-            receive(server, subject, count, timeout, allow_hosts).await
+        Command::Receive { server, subject, count, timeout, allow_hosts, show_headers } => {
+            receive(server, subject, count, timeout, allow_hosts, show_headers).await
         }
         Command::Validate { files } => validate(files),
         Command::Demo { small, nats_url, nats_server_bin, health_window_secs, only } => {
@@ -275,6 +278,7 @@ async fn receive(
     count: Option<u64>,
     timeout: Option<u64>,
     allow_hosts: Vec<String>,
+    show_headers: Vec<String>,
 ) -> CliResult {
     let client = natsbridge::connect(&server).await?;
     let mut sub = client.subscribe(subject).await?;
@@ -298,7 +302,9 @@ async fn receive(
         let Some(msg) = next else { break };
         seen += 1;
         match natsbridge::smartreceive(&msg, &options).await {
-            Ok(received) => println!("{}", digest::of_received(&received)),
+            Ok(received) => {
+                println!("{}", digest::with_headers(digest::of_received(&received), &msg, &show_headers))
+            }
             Err(e) => println!("{}", digest::of_error(&e)),
         }
     }

@@ -182,7 +182,8 @@ fn julia_is_syntax_checked_not_run() {
 fn typescript_output_typechecks_strict() {
     let tsc = tool("node_modules/.bin/tsc", "npm ci");
     write_out(&keywords_output());
-    for dir in ["generated/typescript", "target/xtask-fixtures/keywords/typescript"] {
+    // conformance/: the TypeScript testee and interop peer, written against the generated package.
+    for dir in ["generated/typescript", "target/xtask-fixtures/keywords/typescript", "conformance"] {
         assert_success(Command::new(&tsc).args(["--noEmit", "--strict", "-p"]).arg(project_root().join(dir)));
     }
 }
@@ -201,6 +202,13 @@ fn python_output_typechecks_strict() {
                 .current_dir(project_root().join(dir)),
         );
     }
+    // The Python testee and interop peer, written against the generated package.
+    assert_success(
+        Command::new(&mypy)
+            .args(["--strict", "--no-incremental", "testees/python_testee.py", "peers/python_peer.py"])
+            .env("MYPYPATH", project_root().join("generated/python"))
+            .current_dir(project_root().join("conformance")),
+    );
 }
 
 /// An envelope from a newer writer: a `msg_purpose` and a `payload_type` v1 does not know,
