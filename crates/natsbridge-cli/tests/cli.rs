@@ -2,12 +2,11 @@
 //! `receive` and `send` print identical digest lines for a 5 MB audio file, a
 //! 1-million-row Arrow table and a text payload; `validate` names the broken rule.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use common::write_table;
-use natsbridge_tests::{KillOnDrop, NatsServer, free_port};
+use common::{start_fileserver, wait_subscribed, write_table};
+use natsbridge_tests::{KillOnDrop, NatsServer};
 
 mod common;
 
@@ -20,21 +19,8 @@ use serde_json::Value;
 fn send_and_receive_print_identical_digests() {
     let server = NatsServer::spawn();
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let fs_url = format!("http://127.0.0.1:{port}");
     let bin = natsbridge_bin();
-
-    let mut fileserver = KillOnDrop(
-        Command::new(bin)
-            .args(["fileserver", "--listen", &format!("127.0.0.1:{port}"), "--dir"])
-            .arg(dir.path().join("files"))
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut ready = String::new();
-    BufReader::new(fileserver.0.stdout.take().unwrap()).read_line(&mut ready).unwrap();
-    assert_eq!(serde_json::from_str::<Value>(&ready).unwrap()["fileserver"], fs_url.as_str());
+    let (_fileserver, fs_url) = start_fileserver(bin, &dir.path().join("files"));
 
     let mut receiver = KillOnDrop(
         Command::new(bin)
@@ -55,9 +41,7 @@ fn send_and_receive_print_identical_digests() {
             .spawn()
             .unwrap(),
     );
-    let mut line = String::new();
-    BufReader::new(receiver.0.stderr.take().unwrap()).read_line(&mut line).unwrap();
-    assert!(line.contains("subscribed"), "{line}");
+    wait_subscribed(&mut receiver);
 
     let audio = dir.path().join("tone.wav");
     std::fs::write(
@@ -134,8 +118,7 @@ fn receive_prints_an_error_line_and_goes_on() {
             .spawn()
             .unwrap(),
     );
-    let mut line = String::new();
-    BufReader::new(receiver.0.stderr.take().unwrap()).read_line(&mut line).unwrap();
+    wait_subscribed(&mut receiver);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let client = natsbridge::connect(&server.url()).await.unwrap();

@@ -5,12 +5,11 @@
 //! by link, with the sample rate and channels in NATS headers. Each side prints the digest
 //! line (sizes and sha256 of the payload bytes as carried); the two lines must be equal.
 
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::write_table;
-use natsbridge_tests::{KillOnDrop, NatsServer, free_port, project_root};
+use common::{start_fileserver, wait_subscribed, write_table};
+use natsbridge_tests::{KillOnDrop, NatsServer, project_root};
 use serde_json::{Value, json};
 
 mod common;
@@ -33,18 +32,8 @@ struct Infra {
 fn infra() -> Infra {
     let server = NatsServer::spawn();
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut fileserver = KillOnDrop(
-        Command::new(bin())
-            .args(["fileserver", "--listen", &format!("127.0.0.1:{port}"), "--dir"])
-            .arg(dir.path().join("files"))
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut ready = String::new();
-    BufReader::new(fileserver.0.stdout.take().unwrap()).read_line(&mut ready).unwrap();
-    Infra { server, _fileserver: fileserver, files_url: format!("http://127.0.0.1:{port}"), dir }
+    let (fileserver, files_url) = start_fileserver(bin(), &dir.path().join("files"));
+    Infra { server, _fileserver: fileserver, files_url, dir }
 }
 
 fn tool(rel: &str) -> PathBuf {
@@ -115,9 +104,7 @@ fn peer_to_rust(lang: &str) {
             .spawn()
             .unwrap(),
     );
-    let mut line = String::new();
-    BufReader::new(receiver.0.stderr.take().unwrap()).read_line(&mut line).unwrap();
-    assert!(line.contains("subscribed"), "{line}");
+    wait_subscribed(&mut receiver);
 
     let sent = peer(lang, "send", &infra, &subject).output().unwrap();
     assert!(sent.status.success(), "{lang} peer send failed: {}", String::from_utf8_lossy(&sent.stderr));
@@ -176,9 +163,7 @@ fn rust_to_peer(lang: &str) -> Value {
             .spawn()
             .unwrap(),
     );
-    let mut line = String::new();
-    BufReader::new(receiver.0.stderr.take().unwrap()).read_line(&mut line).unwrap();
-    assert!(line.contains("subscribed"), "{lang} peer: {line}");
+    wait_subscribed(&mut receiver);
 
     let mut send = Command::new(bin());
     send.args([

@@ -195,7 +195,10 @@ pub struct EnvelopeConsumer {
     stream: String,
     options: ConsumerOptions,
     receive: ReceiveOptions,
-    messages: Option<pull::Stream>,
+    consumer: Option<async_nats::jetstream::consumer::PullConsumer>,
+    batch: Option<pull::Batch>,
+    /// Redeliveries of already handed messages seen in a row (acks that do not land).
+    duplicates_in_a_row: usize,
     /// Next stream sequence to ask for when the consumer must be recreated.
     next_sequence: Option<u64>,
     handed: HashSet<u64>,
@@ -207,7 +210,7 @@ impl std::fmt::Debug for EnvelopeConsumer {
         f.debug_struct("EnvelopeConsumer")
             .field("stream", &self.stream)
             .field("options", &self.options)
-            .field("open", &self.messages.is_some())
+            .field("open", &self.consumer.is_some())
             .field("next_sequence", &self.next_sequence)
             .field("handed", &self.handed.len())
             .finish()
@@ -215,9 +218,8 @@ impl std::fmt::Debug for EnvelopeConsumer {
 }
 
 const REMEMBERED: usize = 1 << 20;
-const PULL_HEARTBEAT: Duration = Duration::from_secs(5);
-const PULL_EXPIRES: Duration = Duration::from_secs(30);
-const PULL_WATCHDOG: Duration = Duration::from_secs(45);
+const BATCH_EXPIRES: Duration = Duration::from_secs(5);
+const BATCH_WATCHDOG: Duration = Duration::from_secs(20);
 
 impl EnvelopeConsumer {
     /// A consumer on `stream`; nothing is fetched until [`Self::next`].
@@ -232,7 +234,9 @@ impl EnvelopeConsumer {
             stream: stream.into(),
             options,
             receive,
-            messages: None,
+            consumer: None,
+            batch: None,
+            duplicates_in_a_row: 0,
             next_sequence: None,
             handed: HashSet::new(),
             handed_order: VecDeque::new(),
@@ -273,17 +277,20 @@ impl EnvelopeConsumer {
                 .map_err(|e| fail("creating the consumer", &e))?,
             None => stream.create_consumer(config).await.map_err(|e| fail("creating the consumer", &e))?,
         };
-        let messages = consumer
-            .stream()
-            .max_messages_per_batch(self.options.max_messages)
-            .max_bytes_per_batch(self.options.max_bytes)
-            .heartbeat(PULL_HEARTBEAT)
-            .expires(PULL_EXPIRES)
-            .messages()
-            .await
-            .map_err(|e| fail("starting to pull", &e))?;
-        self.messages = Some(messages);
+        self.consumer = Some(consumer);
         Ok(())
+    }
+
+    fn durable_name_is_none(&self) -> bool {
+        self.options.durable_name.is_none()
+    }
+
+    /// Drops the consumer and its batch: the next call recreates it from the next sequence.
+    fn reset(&mut self, why: &str) {
+        warn!(stream = %self.stream, next_sequence = ?self.next_sequence, "{why}; recreating the consumer");
+        self.batch = None;
+        self.consumer = None;
+        self.duplicates_in_a_row = 0;
     }
 
     fn remember(&mut self, seq: u64) {
@@ -304,7 +311,7 @@ impl EnvelopeConsumer {
     pub async fn next(&mut self) -> Result<Delivered> {
         let mut failures = 0u32;
         loop {
-            if self.messages.is_none()
+            if self.consumer.is_none()
                 && let Err(e) = self.open().await
             {
                 failures += 1;
@@ -315,27 +322,51 @@ impl EnvelopeConsumer {
                 tokio::time::sleep(Duration::from_millis(250 * u64::from(failures.min(8)))).await;
                 continue;
             }
-            // The pull stream sends heartbeats while a request is pending and renews requests
-            // every `PULL_EXPIRES`; silence for longer than that means it is wedged (seen
-            // after a server restart under load): recreate it from the next sequence.
+            // One bounded pull request at a time (backpressure: at most `max_messages` and
+            // `max_bytes` in flight). A request is self-contained, so a server restart costs
+            // at most the batch in flight, which is redelivered after `ack_wait`.
+            if self.batch.is_none() {
+                let consumer = self.consumer.as_ref().expect("opened above");
+                let request = consumer
+                    .batch()
+                    .max_messages(self.options.max_messages)
+                    .max_bytes(self.options.max_bytes)
+                    .expires(BATCH_EXPIRES)
+                    .messages();
+                match request.await {
+                    Ok(b) => self.batch = Some(b),
+                    Err(e) => {
+                        failures += 1;
+                        if failures > 60 {
+                            return Err(Error::new(
+                                ErrorCode::NatsConnectionFailed,
+                                format!("pull request: {e}"),
+                            ));
+                        }
+                        self.reset(&format!("pull request failed: {e}"));
+                        tokio::time::sleep(Duration::from_millis(250 * u64::from(failures.min(8)))).await;
+                        continue;
+                    }
+                }
+            }
+            // A batch ends by itself when it expires; silence well beyond that means the
+            // request was lost with its connection.
             let pulled =
-                tokio::time::timeout(PULL_WATCHDOG, self.messages.as_mut().expect("opened above").next());
-            let Ok(item) = pulled.await else {
-                warn!(stream = %self.stream, "pull stream silent for {PULL_WATCHDOG:?}; recreating the consumer");
-                self.messages = None;
-                continue;
-            };
-            let message = match item {
-                Some(Ok(m)) => m,
-                Some(Err(e)) => {
-                    warn!(error = %e, "pull failed; recreating the consumer");
-                    self.messages = None;
+                tokio::time::timeout(BATCH_WATCHDOG, self.batch.as_mut().expect("requested above").next());
+            let message = match pulled.await {
+                Err(_) => {
+                    self.reset(&format!("pull request silent for {BATCH_WATCHDOG:?}"));
                     continue;
                 }
-                None => {
-                    self.messages = None;
+                Ok(None) => {
+                    self.batch = None;
                     continue;
                 }
+                Ok(Some(Err(e))) => {
+                    self.reset(&format!("pull failed: {e}"));
+                    continue;
+                }
+                Ok(Some(Ok(m))) => m,
             };
             failures = 0;
             let (seq, published) = match message.info() {
@@ -348,8 +379,17 @@ impl EnvelopeConsumer {
             if self.handed.contains(&seq) {
                 debug!(seq, "already handed over; acking the redelivery");
                 let _ = message.ack().await;
+                // Batch after batch of redeliveries: acks are not landing on this consumer
+                // (seen after a server restart); a fresh one starts after what was handed.
+                self.duplicates_in_a_row += 1;
+                if self.durable_name_is_none()
+                    && self.duplicates_in_a_row > 2 * self.options.max_messages.max(32)
+                {
+                    self.reset("only redeliveries of handed messages arrive");
+                }
                 continue;
             }
+            self.duplicates_in_a_row = 0;
             match smartreceive(&message, &self.receive).await {
                 Ok(received) => {
                     self.remember(seq);

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
-use super::rules::{Compat::Breaks, Compat::Ok as Fine, Diff, compare};
+use super::rules::{Compat::Breaks, Compat::Ok as Fine, Diff, compare, required};
 
 fn section(doc: &Value, path: &[&str]) -> Map<String, Value> {
     let mut v = doc;
@@ -183,12 +183,6 @@ fn diff_headers(old: &Value, new: &Value, diff: &mut Diff) {
             s.get("properties")
                 .and_then(Value::as_object)
                 .map(|p| p.keys().cloned().collect())
-                .unwrap_or_default()
-        };
-        let required = |s: &Value| -> BTreeSet<String> {
-            s.get("required")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
                 .unwrap_or_default()
         };
         let (ok, nk) = (keys(o), keys(n));

@@ -287,15 +287,17 @@ fn compare_openness(old: &Value, new: &Value, loc: &str, diff: &mut Diff) {
     }
 }
 
+/// The `required` list of an object schema.
+pub(crate) fn required(s: &Value) -> BTreeSet<String> {
+    s.get("required")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
 fn compare_object(old: &Value, new: &Value, loc: &str, diff: &mut Diff) {
     let empty = Map::new();
     let props = |s: &Value| s.get("properties").and_then(Value::as_object).unwrap_or(&empty).clone();
-    let required = |s: &Value| -> BTreeSet<String> {
-        s.get("required")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-            .unwrap_or_default()
-    };
     let (op, np) = (props(old), props(new));
     let (or, nr) = (required(old), required(new));
     let (old_open, new_open) = (is_open(old), is_open(new));

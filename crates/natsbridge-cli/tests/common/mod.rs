@@ -1,9 +1,13 @@
 //! Helpers shared by the CLI's integration tests.
 
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use arrow_array::{Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
+use natsbridge_tests::{KillOnDrop, free_port};
 
 /// Writes an Arrow IPC stream of `rows` rows (id, value, label) made with arrow-rs.
 pub(crate) fn write_table(path: &std::path::Path, rows: usize) {
@@ -23,4 +27,31 @@ pub(crate) fn write_table(path: &std::path::Path, rows: usize) {
     .unwrap();
     let table = natsbridge::Table::from_batch(batch);
     std::fs::write(path, natsbridge::encode_table(&table).unwrap()).unwrap();
+}
+
+/// `natsbridge fileserver` on a free port, spooling into `dir`; returns it and its URL once
+/// it has printed its readiness line.
+pub(crate) fn start_fileserver(bin: &str, dir: &Path) -> (KillOnDrop, String) {
+    let port = free_port();
+    let mut child = KillOnDrop(
+        Command::new(bin)
+            .args(["fileserver", "--listen", &format!("127.0.0.1:{port}"), "--dir"])
+            .arg(dir)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    let mut ready = String::new();
+    BufReader::new(child.0.stdout.take().unwrap()).read_line(&mut ready).unwrap();
+    let ready: serde_json::Value = serde_json::from_str(&ready).unwrap();
+    assert_eq!(ready["fileserver"], url.as_str());
+    (child, url)
+}
+
+/// Waits for a receiver's readiness line on stderr (`subscribed`).
+pub(crate) fn wait_subscribed(child: &mut KillOnDrop) {
+    let mut line = String::new();
+    BufReader::new(child.0.stderr.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.contains("subscribed"), "not ready: {line}");
 }
