@@ -23,7 +23,7 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::codegen::model::Model;
+use crate::codegen::model::{Model, read_schema_dir};
 pub(crate) use rules::{Change, Compat};
 
 /// Exit status when a forbidden breaking change is found.
@@ -91,15 +91,7 @@ impl Spec {
 
     /// The files of a directory.
     pub(crate) fn from_dir(dir: &Path) -> Result<Spec> {
-        let mut files = BTreeMap::new();
-        for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-            let path = entry?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
-            if name.ends_with(".schema.json") || name == "asyncapi.yaml" {
-                files.insert(name, std::fs::read_to_string(&path)?);
-            }
-        }
-        Spec::from_files(&dir.display().to_string(), &files)
+        Spec::from_files(&dir.display().to_string(), &read_schema_dir(dir)?)
     }
 
     /// `schema/` as committed at `git_ref` in the repository at `root`.

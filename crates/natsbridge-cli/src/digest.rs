@@ -5,7 +5,8 @@ use natsbridge::Received;
 use natsbridge::types::MsgEnvelopeV1;
 use serde_json::{Map, Value, json};
 
-fn payload_digest(
+/// One payload's digest object, keys in the contract's order.
+pub(crate) fn payload_digest(
     dataname: &str,
     payload_type: &str,
     transport: &str,

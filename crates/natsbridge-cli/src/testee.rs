@@ -38,22 +38,19 @@ fn decoded(r: &Received) -> Value {
         .payloads
         .iter()
         .map(|p| {
-            let mut v = json!({
-                "dataname": p.dataname,
-                "payload_type": p.payload_type.as_str(),
-                "transport": p.transport.as_str(),
-                "size": p.bytes().len(),
-                "sha256": p.sha256(),
-            });
+            // The CLI's digest (with `num_rows` for tables), plus the decoded values.
+            let mut v = crate::digest::payload_digest(
+                &p.dataname,
+                p.payload_type.as_str(),
+                p.transport.as_str(),
+                p.bytes().len() as u64,
+                &p.sha256(),
+                p.data.num_rows(),
+            );
             match &p.data {
                 Payload::Text(t) => v["text"] = json!(t),
-                Payload::Dictionary(d) => v["json"] = d.clone(),
-                Payload::JsonTable(t) => {
-                    v["json"] = t.clone();
-                    v["num_rows"] = json!(t.as_array().map_or(0, Vec::len));
-                }
+                Payload::Dictionary(d) | Payload::JsonTable(d) => v["json"] = d.clone(),
                 Payload::ArrowTable(t) => {
-                    v["num_rows"] = json!(t.num_rows());
                     v["arrow_schema"] = t
                         .schema
                         .fields()

@@ -2,11 +2,11 @@
 //! `receive` and `send` print identical digest lines for a 5 MB audio file, a
 //! 1-million-row Arrow table and a text payload; `validate` names the broken rule.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
-use common::{start_fileserver, wait_subscribed, write_table};
-use natsbridge_tests::{KillOnDrop, NatsServer};
+use common::{spawn_receive, start_fileserver, write_table};
+use natsbridge_tests::NatsServer;
 
 mod common;
 
@@ -22,26 +22,7 @@ fn send_and_receive_print_identical_digests() {
     let bin = natsbridge_bin();
     let (_fileserver, fs_url) = start_fileserver(bin, &dir.path().join("files"));
 
-    let mut receiver = KillOnDrop(
-        Command::new(bin)
-            .args([
-                "receive",
-                "--server",
-                &server.url(),
-                "--subject",
-                "cli.test",
-                "--count",
-                "2",
-                "--timeout",
-                "120",
-            ])
-            .args(["--allow-host", &fs_url])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    wait_subscribed(&mut receiver);
+    let mut receiver = spawn_receive(bin, &server.url(), "cli.test", 2, 120, &["--allow-host", &fs_url]);
 
     let audio = dir.path().join("tone.wav");
     std::fs::write(
@@ -100,25 +81,7 @@ fn send_and_receive_print_identical_digests() {
 fn receive_prints_an_error_line_and_goes_on() {
     let server = NatsServer::spawn();
     let bin = natsbridge_bin();
-    let mut receiver = KillOnDrop(
-        Command::new(bin)
-            .args([
-                "receive",
-                "--server",
-                &server.url(),
-                "--subject",
-                "cli.bad",
-                "--count",
-                "2",
-                "--timeout",
-                "30",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    wait_subscribed(&mut receiver);
+    let mut receiver = spawn_receive(bin, &server.url(), "cli.bad", 2, 30, &[]);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let client = natsbridge::connect(&server.url()).await.unwrap();

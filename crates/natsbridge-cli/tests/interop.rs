@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{start_fileserver, wait_subscribed, write_table};
+use common::{spawn_receive, start_fileserver, wait_subscribed, write_table};
 use natsbridge_tests::{KillOnDrop, NatsServer, project_root};
 use serde_json::{Value, json};
 
@@ -94,17 +94,9 @@ fn assert_full_envelope(digest: &Value) {
 fn peer_to_rust(lang: &str) {
     let infra = infra();
     let subject = format!("interop.{lang}.to.rust");
-    let mut receiver = KillOnDrop(
-        Command::new(bin())
-            .args(["receive", "--server", &infra.server.url(), "--subject", &subject, "--count", "1"])
-            .args(["--timeout", "180", "--allow-host", &infra.files_url])
-            .args(["--show-header", "Sample-Rate", "--show-header", "Channels"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    wait_subscribed(&mut receiver);
+    let show =
+        ["--allow-host", &infra.files_url, "--show-header", "Sample-Rate", "--show-header", "Channels"];
+    let mut receiver = spawn_receive(bin(), &infra.server.url(), &subject, 1, 180, &show);
 
     let sent = peer(lang, "send", &infra, &subject).output().unwrap();
     assert!(sent.status.success(), "{lang} peer send failed: {}", String::from_utf8_lossy(&sent.stderr));

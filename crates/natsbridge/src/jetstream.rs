@@ -281,10 +281,6 @@ impl EnvelopeConsumer {
         Ok(())
     }
 
-    fn durable_name_is_none(&self) -> bool {
-        self.options.durable_name.is_none()
-    }
-
     /// Drops the consumer and its batch: the next call recreates it from the next sequence.
     fn reset(&mut self, why: &str) {
         warn!(stream = %self.stream, next_sequence = ?self.next_sequence, "{why}; recreating the consumer");
@@ -382,7 +378,7 @@ impl EnvelopeConsumer {
                 // Batch after batch of redeliveries: acks are not landing on this consumer
                 // (seen after a server restart); a fresh one starts after what was handed.
                 self.duplicates_in_a_row += 1;
-                if self.durable_name_is_none()
+                if self.options.durable_name.is_none()
                     && self.duplicates_in_a_row > 2 * self.options.max_messages.max(32)
                 {
                     self.reset("only redeliveries of handed messages arrive");

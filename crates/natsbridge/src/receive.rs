@@ -249,18 +249,15 @@ async fn read_allowed_file(path: &Path, size: u64, options: &ReceiveOptions) -> 
             format!("{} is outside the allowed directories", path.display()),
         ));
     }
-    let meta = tokio::fs::metadata(&canonical)
-        .await
-        .map_err(|e| Error::new(ErrorCode::DownloadFailed, "reading a file link").with_source(e))?;
+    let unreadable = |e| Error::new(ErrorCode::DownloadFailed, "reading a file link").with_source(e);
+    let meta = tokio::fs::metadata(&canonical).await.map_err(unreadable)?;
     if meta.len() != size {
         return Err(Error::new(
             ErrorCode::IntegrityMismatch,
             format!("file has {} bytes, the payload declares {size}", meta.len()),
         ));
     }
-    let bytes = tokio::fs::read(&canonical)
-        .await
-        .map_err(|e| Error::new(ErrorCode::DownloadFailed, "reading a file link").with_source(e))?;
+    let bytes = tokio::fs::read(&canonical).await.map_err(unreadable)?;
     let mut buf = arrow_buffer::MutableBuffer::with_capacity(bytes.len());
     buf.extend_from_slice(&bytes);
     Ok(buf.into())

@@ -64,15 +64,8 @@ pub(crate) enum FieldType {
 impl Model {
     /// Reads every `*.schema.json` under `dir` and builds the model.
     pub(crate) fn load(dir: &Path) -> Result<Model> {
-        let mut files = BTreeMap::new();
-        for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-            let path = entry?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
-            if name.ends_with(".schema.json") {
-                let text = std::fs::read_to_string(&path)?;
-                files.insert(name, text);
-            }
-        }
+        let mut files = read_schema_dir(dir)?;
+        files.retain(|name, _| name.ends_with(".schema.json"));
         if files.is_empty() {
             bail!("no *.schema.json files in {}", dir.display());
         }
@@ -234,6 +227,21 @@ impl FieldType {
             _ => None,
         }
     }
+}
+
+/// The contract files of a schema directory, by name: `*.schema.json` and `asyncapi.yaml`.
+pub(crate) fn read_schema_dir(dir: &Path) -> Result<BTreeMap<String, String>> {
+    let mut files = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+        if name.ends_with(".schema.json") || name == "asyncapi.yaml" {
+            let text =
+                std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            files.insert(name, text);
+        }
+    }
+    Ok(files)
 }
 
 fn rewrite_refs(value: &mut Value, file: &str, titles: &BTreeMap<String, String>) -> Result<()> {

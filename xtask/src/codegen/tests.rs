@@ -5,18 +5,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::model::Model;
+use super::model::{Model, read_schema_dir};
 use super::{GeneratedFile, Layout, generate_all, project_root, run};
 
+/// The `*.schema.json` files of a fixture directory.
 fn schema_files(dir: &Path) -> BTreeMap<String, String> {
-    let mut files = BTreeMap::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
-        if name.ends_with(".schema.json") {
-            files.insert(name, std::fs::read_to_string(&path).unwrap());
-        }
-    }
+    let mut files = read_schema_dir(dir).unwrap();
+    files.retain(|name, _| name.ends_with(".schema.json"));
     files
 }
 

@@ -49,6 +49,30 @@ pub(crate) fn start_fileserver(bin: &str, dir: &Path) -> (KillOnDrop, String) {
     (child, url)
 }
 
+/// `natsbridge receive --count N --timeout SECS` plus `extra` arguments, started and
+/// subscribed (its readiness line has been read).
+pub(crate) fn spawn_receive(
+    bin: &str,
+    server: &str,
+    subject: &str,
+    count: u32,
+    timeout: u32,
+    extra: &[&str],
+) -> KillOnDrop {
+    let mut child = KillOnDrop(
+        Command::new(bin)
+            .args(["receive", "--server", server, "--subject", subject])
+            .args(["--count", &count.to_string(), "--timeout", &timeout.to_string()])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    wait_subscribed(&mut child);
+    child
+}
+
 /// Waits for a receiver's readiness line on stderr (`subscribed`).
 pub(crate) fn wait_subscribed(child: &mut KillOnDrop) {
     let mut line = String::new();
