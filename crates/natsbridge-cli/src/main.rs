@@ -9,6 +9,7 @@
 //! natsbridge validate FILE...
 //! ```
 
+mod bench;
 mod demo;
 mod digest;
 mod source;
@@ -133,6 +134,28 @@ enum Command {
         #[arg(long)]
         only: Option<u8>,
     },
+    /// Measure the bridge against raw async-nats and raw HTTP in one run; write
+    /// results.json, chart.svg and results.md (see `cargo xtask bench`).
+    Bench {
+        /// Small sizes and few repetitions (seconds), to keep the harness working.
+        #[arg(long)]
+        quick: bool,
+        /// Output directory.
+        #[arg(long, default_value = "bench")]
+        out: PathBuf,
+        /// nats-server binary to start (default: $NATS_SERVER_BIN, PATH, .venv/bin, .tools/bin).
+        #[arg(long)]
+        nats_server_bin: Option<PathBuf>,
+        /// `cargo xtask codegen` wall time to include, in ms (xtask measures it).
+        #[arg(long)]
+        codegen_ms: Option<f64>,
+        /// Only the groups starting with this: codec, messaging, link, stores.
+        #[arg(long)]
+        only: Option<String>,
+    },
+    /// One side of a bench transfer (used by `bench`).
+    #[command(hide = true)]
+    BenchWorker(bench::WorkerArgs),
     /// Scenario 2's receiver process (used by `demo`).
     #[command(hide = true)]
     DemoTableReceiver {
@@ -197,6 +220,12 @@ async fn main() -> ExitCode {
             };
             demo::run(args).await.map(|ok| if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
+        Command::Bench { quick, out, nats_server_bin, codegen_ms, only } => {
+            bench::run(bench::BenchArgs { quick, out, nats_server_bin, codegen_ms, only })
+                .await
+                .map(|()| ExitCode::SUCCESS)
+        }
+        Command::BenchWorker(args) => bench::worker_main(args).await.map(|()| ExitCode::SUCCESS),
         Command::ConformanceTestee { allow_hosts } => {
             testee::run(allow_hosts).await.map(|()| ExitCode::SUCCESS)
         }

@@ -4,7 +4,7 @@
 mod audio;
 mod command;
 mod health;
-mod infra;
+pub(crate) mod infra;
 pub(crate) mod table;
 
 use std::path::PathBuf;

@@ -1,0 +1,256 @@
+//! Core NATS cases: the bridge against plain async-nats carrying the same bytes.
+//!
+//! Publisher and subscriber use connections of their own. A window of messages in flight
+//! (the same for both sides) keeps a burst from tripping the server's slow-consumer limit,
+//! which would measure the server's patience rather than either client.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::StreamExt as _;
+use natsbridge::{Payload, ReceiveOptions, SendOptions, smartreceive, smartreply, smartrequest, smartsend};
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use super::{Ctx, Error, Figure, Target, median};
+
+/// Messages in flight between publisher and subscriber.
+const WINDOW: usize = 2_048;
+/// The same, for ~400 KB messages (~13 MB in flight).
+const DIRECT_WINDOW: usize = 32;
+
+/// A dictionary payload that serializes to exactly `n` bytes of JSON.
+fn dictionary_of(n: usize) -> serde_json::Value {
+    let overhead = serde_json::to_vec(&json!({"config": ""})).expect("static JSON").len();
+    json!({ "config": "x".repeat(n - overhead) })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Raw,
+    Bridge,
+}
+
+/// Interleaves `reps` runs of each side; returns (raw samples, bridge samples).
+async fn interleaved<F, Fut>(reps: usize, mut one: F) -> Result<(Vec<f64>, Vec<f64>), Error>
+where
+    F: FnMut(Side) -> Fut,
+    Fut: Future<Output = Result<f64, Error>>,
+{
+    let (mut raw, mut bridge) = (Vec::new(), Vec::new());
+    for rep in 0..reps {
+        // Alternate which side goes first, so neither always gets the warmer machine.
+        let order = if rep % 2 == 0 { [Side::Raw, Side::Bridge] } else { [Side::Bridge, Side::Raw] };
+        for side in order {
+            let v = one(side).await?;
+            match side {
+                Side::Raw => raw.push(v),
+                Side::Bridge => bridge.push(v),
+            }
+        }
+    }
+    Ok((raw, bridge))
+}
+
+/// Publishes `count` messages of `payload` from one connection to a subscriber on another
+/// and returns messages per second, first publish to last receive.
+async fn stream_once(ctx: &Ctx, side: Side, count: usize, payload: Payload, window: usize) -> Result<f64, Error> {
+    let publisher = natsbridge::connect(&ctx.nats_url).await?;
+    let subscriber = natsbridge::connect(&ctx.nats_url).await?;
+    let subject = format!("bench.stream.{}", uuid_like());
+    let mut sub = subscriber.subscribe(subject.clone()).await?;
+    subscriber.flush().await?;
+    let credits = Arc::new(Semaphore::new(window));
+    let receiver_credits = credits.clone();
+    let receive = ReceiveOptions::default().allow_host(&ctx.files_url);
+    let consumer = tokio::spawn(async move {
+        let mut bytes = 0usize;
+        for _ in 0..count {
+            let msg = sub.next().await.ok_or("subscription closed")?;
+            bytes += match side {
+                Side::Raw => msg.payload.len(),
+                Side::Bridge => smartreceive(&msg, &receive).await?.payloads[0].bytes().len(),
+            };
+            receiver_credits.add_permits(1);
+        }
+        Ok::<usize, Box<dyn std::error::Error + Send + Sync>>(bytes)
+    });
+    let raw_bytes = match &payload {
+        Payload::Dictionary(v) => Bytes::from(serde_json::to_vec(v)?),
+        other => other.to_bytes()?,
+    };
+    let options = SendOptions::default().connection(&publisher);
+    let started = Instant::now();
+    for _ in 0..count {
+        credits.acquire().await?.forget();
+        match side {
+            Side::Raw => publisher.publish(subject.clone(), raw_bytes.clone()).await?,
+            Side::Bridge => {
+                smartsend(&subject, [("data", payload.clone())], &options).await?;
+            }
+        }
+    }
+    publisher.flush().await?;
+    let received = tokio::time::timeout(Duration::from_secs(120), consumer)
+        .await
+        .map_err(|_| "the subscriber did not get every message within 120 s")??
+        .map_err(|e| e.to_string())?;
+    let secs = started.elapsed().as_secs_f64();
+    if received != count * raw_bytes.len() {
+        return Err(format!("received {received} bytes, expected {}", count * raw_bytes.len()).into());
+    }
+    Ok(count as f64 / secs)
+}
+
+fn uuid_like() -> String {
+    format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos())
+}
+
+/// Sequential request/reply round trips; returns every latency in µs.
+async fn requests_once(ctx: &Ctx, side: Side, count: usize) -> Result<Vec<f64>, Error> {
+    let requester = natsbridge::connect(&ctx.nats_url).await?;
+    let responder = natsbridge::connect(&ctx.nats_url).await?;
+    let subject = format!("bench.request.{}", uuid_like());
+    let mut sub = responder.subscribe(subject.clone()).await?;
+    responder.flush().await?;
+    let receive = ReceiveOptions::default();
+    let serving = {
+        let (responder, receive) = (responder.clone(), receive.clone());
+        tokio::spawn(async move {
+            while let Some(msg) = sub.next().await {
+                match side {
+                    Side::Raw => {
+                        if let Some(reply) = msg.reply {
+                            let _ = responder.publish(reply, Bytes::from_static(b"Running")).await;
+                        }
+                    }
+                    Side::Bridge => {
+                        let Ok(request) = smartreceive(&msg, &receive).await else { continue };
+                        let _ = smartreply(
+                            &responder,
+                            &request.envelope,
+                            [("status", Payload::Text("Running".into()))],
+                            SendOptions::default(),
+                        )
+                        .await;
+                    }
+                }
+            }
+        })
+    };
+    let config = dictionary_of(1024);
+    let raw_body = Bytes::from(serde_json::to_vec(&config)?);
+    let mut latencies = Vec::with_capacity(count);
+    for i in 0..count + count / 10 {
+        let t = Instant::now();
+        match side {
+            Side::Raw => {
+                let reply = requester.request(subject.clone(), raw_body.clone()).await?;
+                assert_eq!(&reply.payload[..], b"Running");
+            }
+            Side::Bridge => {
+                let reply = smartrequest(
+                    &requester,
+                    &subject,
+                    [("config", Payload::Dictionary(config.clone()))],
+                    SendOptions::default(),
+                    &receive,
+                    Duration::from_secs(10),
+                )
+                .await?;
+                assert!(matches!(&reply.payloads[0].data, Payload::Text(t) if t == "Running"));
+            }
+        }
+        // The first tenth warms up connections, caches and the allocator.
+        if i >= count / 10 {
+            latencies.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    serving.abort();
+    Ok(latencies)
+}
+
+fn percentile(samples: &[f64], q: f64) -> f64 {
+    let mut s = samples.to_vec();
+    s.sort_by(f64::total_cmp);
+    s.get(((s.len().saturating_sub(1)) as f64 * q).round() as usize).copied().unwrap_or(f64::NAN)
+}
+
+pub(crate) async fn run(ctx: &Ctx) -> Result<Vec<Figure>, Error> {
+    let sizes = ctx.sizes;
+    let mut figures = Vec::new();
+
+    let small = Payload::Dictionary(dictionary_of(1024));
+    let n = sizes.small_messages;
+    let (raw, bridge) =
+        interleaved(sizes.reps, |side| stream_once(ctx, side, n, small.clone(), WINDOW)).await?;
+    figures.push(Figure {
+        group: "messaging",
+        name: "1 KB dictionary, publish → subscribe".into(),
+        unit: "msgs/s",
+        baseline_name: "raw async-nats",
+        baseline: median(&raw),
+        bridge: median(&bridge),
+        higher_is_better: true,
+        target: Some(Target::MinRatio(0.6)),
+        baseline_samples: raw,
+        bridge_samples: bridge,
+    });
+    eprintln!("  messaging: 1 KB stream done");
+
+    // Request/reply: per-run p50 and p99, medians over runs.
+    let (mut p50, mut p99) = ((Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
+    for rep in 0..sizes.reps {
+        let order = if rep % 2 == 0 { [Side::Raw, Side::Bridge] } else { [Side::Bridge, Side::Raw] };
+        for side in order {
+            let l = requests_once(ctx, side, sizes.requests).await?;
+            let (a, b) = match side {
+                Side::Raw => (&mut p50.0, &mut p99.0),
+                Side::Bridge => (&mut p50.1, &mut p99.1),
+            };
+            a.push(percentile(&l, 0.5));
+            b.push(percentile(&l, 0.99));
+        }
+    }
+    for (label, (raw, bridge), target) in
+        [("p50", p50, Some(Target::MaxOverBaseline(50.0))), ("p99", p99, None)]
+    {
+        figures.push(Figure {
+            group: "messaging",
+            name: format!("request/reply 1 KB, {label}"),
+            unit: "µs",
+            baseline_name: "raw async-nats request",
+            baseline: median(&raw),
+            bridge: median(&bridge),
+            higher_is_better: false,
+            target,
+            baseline_samples: raw,
+            bridge_samples: bridge,
+        });
+    }
+    eprintln!("  messaging: request/reply done");
+
+    // The direct path at the threshold: ~400 KB of binary, base64 inside the envelope.
+    let size = 400_000;
+    let blob = Payload::Binary(Bytes::from(super::codec::random_bytes(size)));
+    let n = sizes.direct_messages;
+    let (raw, bridge) =
+        interleaved(sizes.reps, |side| stream_once(ctx, side, n, blob.clone(), DIRECT_WINDOW)).await?;
+    let to_mb = |v: Vec<f64>| v.into_iter().map(|r| r * size as f64 / 1e6).collect::<Vec<_>>();
+    let (raw, bridge) = (to_mb(raw), to_mb(bridge));
+    figures.push(Figure {
+        group: "messaging",
+        name: "400 KB binary, direct path".into(),
+        unit: "MB/s",
+        baseline_name: "raw async-nats",
+        baseline: median(&raw),
+        bridge: median(&bridge),
+        higher_is_better: true,
+        target: None,
+        baseline_samples: raw,
+        bridge_samples: bridge,
+    });
+    eprintln!("  messaging: direct path done");
+    Ok(figures)
+}

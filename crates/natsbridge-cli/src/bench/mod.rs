@@ -1,0 +1,229 @@
+//! `natsbridge bench`: what the bridge costs over the raw transports it stands on,
+//! measured in one run on one machine.
+//!
+//! Every case has a baseline measured in the same run, interleaved with it (raw, bridge,
+//! raw, bridge, ...), and reports medians; what is compared is the ratio, because absolute
+//! numbers drift on shared machines.
+//!
+//! - [`messaging`]: 1 KB messages (throughput, request/reply latency) and the direct path
+//!   at the threshold, against plain async-nats.
+//! - [`transfer`]: Arrow tables over the link path against a hand-rolled HTTP upload and
+//!   download of the same IPC bytes, and each blob store; sender and receiver are
+//!   processes of their own, so their peak memory is measured alone.
+//! - [`codec`]: base64 against `memcpy`.
+//! - [`report`]: `results.json`, the chart (SVG) and the Markdown table.
+
+mod codec;
+mod messaging;
+mod report;
+mod transfer;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use natsbridge::fileserver::{FileServer, FileServerConfig};
+use serde::Serialize;
+
+use crate::demo::infra;
+
+pub(crate) use transfer::{WorkerArgs, worker_main};
+
+type Error = Box<dyn std::error::Error>;
+
+/// Switches of one bench run.
+#[derive(Debug, Clone)]
+pub(crate) struct BenchArgs {
+    /// Small sizes and few repetitions: seconds, to keep the harness working in CI.
+    pub(crate) quick: bool,
+    /// Where `results.json`, `chart.svg` and `results.md` go.
+    pub(crate) out: PathBuf,
+    pub(crate) nats_server_bin: Option<PathBuf>,
+    /// `cargo xtask codegen` wall time, measured by xtask (it owns the generator).
+    pub(crate) codegen_ms: Option<f64>,
+    /// Only cases whose group starts with this.
+    pub(crate) only: Option<String>,
+}
+
+/// What a figure is checked against.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub(crate) enum Target {
+    /// bridge / baseline ≥ value (throughput).
+    MinRatio(f64),
+    /// bridge ≤ baseline + value (latency, in the figure's unit).
+    MaxOverBaseline(f64),
+    /// bridge / baseline ≤ value (memory against the payload size).
+    MaxRatio(f64),
+    /// bridge ≥ value, in the figure's unit.
+    MinAbsolute(f64),
+}
+
+/// One measured figure: the bridge's median next to its baseline's.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Figure {
+    pub(crate) group: &'static str,
+    pub(crate) name: String,
+    pub(crate) unit: &'static str,
+    /// What the baseline is ("raw async-nats", "memcpy", ...).
+    pub(crate) baseline_name: &'static str,
+    pub(crate) baseline: f64,
+    pub(crate) bridge: f64,
+    /// `true` for rates (higher is better), `false` for latencies and memory.
+    pub(crate) higher_is_better: bool,
+    pub(crate) target: Option<Target>,
+    pub(crate) baseline_samples: Vec<f64>,
+    pub(crate) bridge_samples: Vec<f64>,
+}
+
+impl Figure {
+    /// bridge / baseline.
+    pub(crate) fn ratio(&self) -> f64 {
+        if self.baseline == 0.0 { f64::NAN } else { self.bridge / self.baseline }
+    }
+
+    /// Relative speed: 1.0 is as fast as the baseline, higher is better, whatever the unit.
+    pub(crate) fn relative(&self) -> f64 {
+        if self.higher_is_better { self.ratio() } else { 1.0 / self.ratio() }
+    }
+
+    pub(crate) fn met(&self) -> Option<bool> {
+        Some(match self.target? {
+            Target::MinRatio(r) => self.ratio() >= r,
+            Target::MaxOverBaseline(d) => self.bridge <= self.baseline + d,
+            Target::MaxRatio(r) => self.ratio() <= r,
+            Target::MinAbsolute(v) => self.bridge >= v,
+        })
+    }
+}
+
+pub(crate) fn median(samples: &[f64]) -> f64 {
+    let mut s: Vec<f64> = samples.iter().copied().filter(|v| v.is_finite()).collect();
+    if s.is_empty() {
+        return f64::NAN;
+    }
+    s.sort_by(f64::total_cmp);
+    let mid = s.len() / 2;
+    if s.len() % 2 == 1 { s[mid] } else { (s[mid - 1] + s[mid]) / 2.0 }
+}
+
+/// Sizes of one run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sizes {
+    pub(crate) reps: usize,
+    pub(crate) small_messages: usize,
+    pub(crate) requests: usize,
+    pub(crate) direct_messages: usize,
+    /// (label, rows) of the link-path tables.
+    pub(crate) tables: [(&'static str, usize); 2],
+    pub(crate) table_reps: usize,
+    /// Rows of the table every blob store carries.
+    pub(crate) store_rows: usize,
+    pub(crate) codec_sizes: [usize; 2],
+}
+
+impl Sizes {
+    fn new(quick: bool) -> Self {
+        if quick {
+            Sizes {
+                reps: 2,
+                small_messages: 2_000,
+                requests: 200,
+                direct_messages: 20,
+                tables: [("2 MB", 40_000), ("5 MB", 100_000)],
+                table_reps: 1,
+                store_rows: 40_000,
+                codec_sizes: [1 << 20, 4 << 20],
+            }
+        } else {
+            Sizes {
+                reps: 5,
+                small_messages: 50_000,
+                requests: 2_000,
+                direct_messages: 300,
+                tables: [("100 MB", 2_000_000), ("500 MB, 10 M rows", 10_000_000)],
+                table_reps: 3,
+                store_rows: 2_000_000,
+                codec_sizes: [1 << 20, 64 << 20],
+            }
+        }
+    }
+}
+
+/// What every case shares.
+#[derive(Debug)]
+pub(crate) struct Ctx {
+    pub(crate) nats_url: String,
+    pub(crate) files_url: String,
+    pub(crate) scratch: PathBuf,
+    pub(crate) sizes: Sizes,
+}
+
+/// Runs the cases, writes the results; `Ok(())` when every case ran (targets are reported,
+/// not enforced).
+pub(crate) async fn run(args: BenchArgs) -> Result<(), Error> {
+    let started = Instant::now();
+    let bin = infra::find_nats_server(args.nats_server_bin.clone())?;
+    let nats = infra::start_nats(&bin)?;
+    let scratch = tempfile_dir("natsbridge-bench")?;
+    let files = FileServer::start(FileServerConfig {
+        listen: "127.0.0.1:0".parse()?,
+        dir: Some(scratch.join("files")),
+        ..Default::default()
+    })
+    .await?;
+    let sizes = Sizes::new(args.quick);
+    let ctx =
+        Ctx { nats_url: nats.url.clone(), files_url: files.url().to_owned(), scratch: scratch.clone(), sizes };
+    eprintln!(
+        "bench{}: nats-server {} at {}, file server at {}",
+        if args.quick { " --quick" } else { "" },
+        bin.display(),
+        ctx.nats_url,
+        ctx.files_url
+    );
+    let wanted = |group: &str| args.only.as_deref().is_none_or(|o| group.starts_with(o));
+
+    let mut figures = Vec::new();
+    if wanted("codec") {
+        figures.extend(codec::run(&ctx));
+    }
+    if wanted("messaging") {
+        figures.extend(messaging::run(&ctx).await?);
+    }
+    if wanted("link") {
+        figures.extend(transfer::run_tables(&ctx).await?);
+    }
+    if wanted("stores") {
+        figures.extend(transfer::run_stores(&ctx).await?);
+    }
+    if let Some(ms) = args.codegen_ms {
+        figures.push(Figure {
+            group: "codegen",
+            name: "cargo xtask codegen (all languages + docs)".into(),
+            unit: "ms",
+            baseline_name: "",
+            baseline: f64::NAN,
+            bridge: ms,
+            higher_is_better: false,
+            target: None,
+            baseline_samples: Vec::new(),
+            bridge_samples: vec![ms],
+        });
+    }
+    files.shutdown().await;
+    drop(nats);
+    let _ = std::fs::remove_dir_all(&scratch);
+
+    let machine = report::Machine::read(&bin);
+    std::fs::create_dir_all(&args.out)?;
+    report::write(&args.out, &machine, args.quick, &figures, started.elapsed())?;
+    println!("{}", report::markdown(&machine, &figures));
+    eprintln!("bench: wrote {} in {:.0} s", args.out.display(), started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn tempfile_dir(prefix: &str) -> Result<PathBuf, Error> {
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

@@ -1,0 +1,297 @@
+//! Large tables over the link path, sender and receiver each in a process of its own.
+//!
+//! The baseline is what a hand-rolled bridge does with the same IPC bytes: upload them to
+//! the embedded file server (reqwest, streamed from `Bytes`), publish the URL on plain
+//! NATS, download into a presized buffer. The bridge side is `smartsend` of the table and
+//! `smartreceive` of the envelope, so it also pays for writing the IPC stream, both
+//! SHA-256 passes and the zero-copy decode. Time runs from the sender's first step after
+//! building the table to the receiver holding the result (wall clock, same machine).
+
+use std::io::{BufRead as _, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::StreamExt as _;
+use natsbridge::blob::{BlobStore, FsStore, NatsObjectStore, PlikStore};
+use natsbridge::{Payload, ReceiveOptions, SendOptions, smartreceive, smartsend};
+use serde_json::{Value, json};
+
+use super::{Ctx, Error, Figure, Target, median};
+use crate::demo::{infra, table};
+
+/// How a table travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Mode {
+    /// Hand-rolled: IPC bytes uploaded with reqwest, URL on plain NATS.
+    Raw,
+    /// `smartsend` through the embedded file server.
+    Http,
+    /// `smartsend` through the JetStream Object Store.
+    ObjectStore,
+    /// `smartsend` through a local directory (`file://` links).
+    Dir,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Role {
+    Send,
+    Receive,
+}
+
+/// Arguments of one worker process.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct WorkerArgs {
+    #[arg(long, value_enum)]
+    role: Role,
+    #[arg(long, value_enum)]
+    mode: Mode,
+    #[arg(long)]
+    nats: String,
+    #[arg(long)]
+    files: String,
+    #[arg(long)]
+    dir: PathBuf,
+    #[arg(long)]
+    subject: String,
+    #[arg(long)]
+    rows: usize,
+}
+
+fn now_ns() -> u128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos()
+}
+
+/// The worker: prints `{"ready": true}` once it can take part, then one JSON report.
+pub(crate) async fn worker_main(args: WorkerArgs) -> Result<(), Error> {
+    let client = natsbridge::connect(&args.nats).await?;
+    let js = async_nats::jetstream::new(client.clone());
+    match args.role {
+        Role::Receive => {
+            let mut sub = client.subscribe(args.subject.clone()).await?;
+            client.flush().await?;
+            println!("{}", json!({"ready": true}));
+            let msg = sub.next().await.ok_or("subscription closed")?;
+            let (bytes, rows, zero_copy) = if args.mode == Mode::Raw {
+                let url = std::str::from_utf8(&msg.payload)?;
+                let bytes = raw_download(url).await?;
+                (bytes, 0, false)
+            } else {
+                let mut options = ReceiveOptions::default().allow_host(&args.files).allow_dir(&args.dir);
+                options.jetstream = Some(js);
+                let received = smartreceive(&msg, &options).await?;
+                let p = &received.payloads[0];
+                let Payload::ArrowTable(t) = &p.data else { return Err("not a table".into()) };
+                let range = p.bytes().as_ptr_range();
+                let zero_copy = t.batches.iter().all(|b| {
+                    b.columns().iter().all(|c| c.to_data().buffers().iter().all(|x| range.contains(&x.as_ptr())))
+                });
+                (p.bytes().len(), t.num_rows(), zero_copy)
+            };
+            let done = now_ns();
+            println!(
+                "{}",
+                json!({"done_ns": done.to_string(), "bytes": bytes, "rows": rows, "zero_copy": zero_copy, "peak_rss": infra::peak_rss()})
+            );
+        }
+        Role::Send => {
+            let table = table::build(args.rows);
+            let (start, bytes) = if args.mode == Mode::Raw {
+                let ipc = bytes::Bytes::from(natsbridge::encode_table(&table)?);
+                drop(table);
+                let start = now_ns();
+                let url = raw_upload(&args.files, ipc.clone()).await?;
+                client.publish(args.subject.clone(), url.into()).await?;
+                client.flush().await?;
+                (start, ipc.len() as u64)
+            } else {
+                let store: std::sync::Arc<dyn BlobStore> = match args.mode {
+                    Mode::Http | Mode::Raw => std::sync::Arc::new(PlikStore::new(&args.files)),
+                    Mode::ObjectStore => std::sync::Arc::new(
+                        NatsObjectStore::open(&js, "bench", Duration::from_secs(3600)).await?,
+                    ),
+                    Mode::Dir => std::sync::Arc::new(FsStore::new(&args.dir)?),
+                };
+                let options = SendOptions::default().connection(&client).blob_store(store);
+                let start = now_ns();
+                let (envelope, _) =
+                    smartsend(&args.subject, [("table", Payload::ArrowTable(table))], &options).await?;
+                (start, envelope.payloads[0].size)
+            };
+            println!("{}", json!({"start_ns": start.to_string(), "bytes": bytes, "peak_rss": infra::peak_rss()}));
+        }
+    }
+    Ok(())
+}
+
+/// The hand-rolled upload: Plik's two requests, the body streamed from `Bytes`.
+async fn raw_upload(files: &str, ipc: bytes::Bytes) -> Result<String, Error> {
+    let http = natsbridge::http_client();
+    let created: Value = http.post(format!("{files}/upload")).json(&json!({})).send().await?.json().await?;
+    let (id, token) = (created["id"].as_str().ok_or("no id")?, created["uploadToken"].as_str().ok_or("no token")?);
+    let len = ipc.len() as u64;
+    let part = reqwest::multipart::Part::stream_with_length(reqwest::Body::from(ipc), len).file_name("table.arrow");
+    let file: Value = http
+        .post(format!("{files}/file/{id}"))
+        .header("X-UploadToken", token)
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(format!("{files}/file/{id}/{}/table.arrow", file["id"].as_str().ok_or("no file id")?))
+}
+
+/// The hand-rolled download: streamed into a buffer presized from Content-Length.
+async fn raw_download(url: &str) -> Result<usize, Error> {
+    let resp = natsbridge::http_client().get(url).send().await?.error_for_status()?;
+    let mut buf = Vec::with_capacity(resp.content_length().unwrap_or(0) as usize);
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        buf.extend_from_slice(&chunk?);
+    }
+    Ok(std::hint::black_box(buf).len())
+}
+
+/// One transfer: MB/s end to end, sender and receiver peak RSS, IPC bytes.
+#[derive(Debug, Clone, Copy)]
+struct Transfer {
+    mb_per_s: f64,
+    sender_rss: f64,
+    receiver_rss: f64,
+    bytes: f64,
+}
+
+fn spawn_worker(ctx: &Ctx, role: &str, mode: &str, subject: &str, rows: usize) -> Result<std::process::Child, Error> {
+    Ok(Command::new(std::env::current_exe()?)
+        .args(["bench-worker", "--role", role, "--mode", mode, "--nats", &ctx.nats_url, "--files", &ctx.files_url])
+        .arg("--dir")
+        .arg(ctx.scratch.join("blobs"))
+        .args(["--subject", subject, "--rows", &rows.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()?)
+}
+
+fn last_json(output: &std::process::Output, who: &str) -> Result<Value, Error> {
+    if !output.status.success() {
+        return Err(format!("{who} failed ({})", output.status).into());
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text.lines().last().ok_or_else(|| format!("{who} printed nothing"))?;
+    Ok(serde_json::from_str(line)?)
+}
+
+async fn transfer_once(ctx: &Ctx, mode: &str, rows: usize) -> Result<Transfer, Error> {
+    let subject = format!("bench.table.{mode}.{}", now_ns());
+    let mut receiver = spawn_worker(ctx, "receive", mode, &subject, rows)?;
+    let mut ready = String::new();
+    BufReader::new(receiver.stdout.as_mut().ok_or("receiver stdout")?).read_line(&mut ready)?;
+    if !ready.contains("ready") {
+        let _ = receiver.kill();
+        return Err(format!("the {mode} receiver did not start: {ready:?}").into());
+    }
+    let sender = spawn_worker(ctx, "send", mode, &subject, rows)?;
+    let (sent, got) = tokio::task::spawn_blocking(move || (sender.wait_with_output(), receiver.wait_with_output())).await?;
+    let (sent, got) = (last_json(&sent?, "sender")?, last_json(&got?, "receiver")?);
+    let start: u128 = sent["start_ns"].as_str().unwrap_or_default().parse()?;
+    let done: u128 = got["done_ns"].as_str().unwrap_or_default().parse()?;
+    let bytes = sent["bytes"].as_u64().unwrap_or(0);
+    if got["bytes"].as_u64() != Some(bytes) {
+        return Err(format!("{mode}: sent {bytes} bytes, received {}", got["bytes"]).into());
+    }
+    if mode != "raw" && (got["rows"].as_u64() != Some(rows as u64) || got["zero_copy"] != true) {
+        return Err(format!("{mode}: received {} rows (zero-copy {}), expected {rows}", got["rows"], got["zero_copy"]).into());
+    }
+    let secs = done.saturating_sub(start) as f64 / 1e9;
+    Ok(Transfer {
+        mb_per_s: bytes as f64 / 1e6 / secs,
+        sender_rss: sent["peak_rss"].as_f64().unwrap_or(f64::NAN) / 1e6,
+        receiver_rss: got["peak_rss"].as_f64().unwrap_or(f64::NAN) / 1e6,
+        bytes: bytes as f64 / 1e6,
+    })
+}
+
+fn column(runs: &[Transfer], f: impl Fn(&Transfer) -> f64) -> Vec<f64> {
+    runs.iter().map(f).collect()
+}
+
+/// The link path at two table sizes: throughput and both processes' peak memory.
+pub(crate) async fn run_tables(ctx: &Ctx) -> Result<Vec<Figure>, Error> {
+    let mut figures = Vec::new();
+    for (label, rows) in ctx.sizes.tables {
+        let (mut raw, mut bridge) = (Vec::new(), Vec::new());
+        for rep in 0..ctx.sizes.table_reps {
+            let order = if rep % 2 == 0 { ["raw", "http"] } else { ["http", "raw"] };
+            for mode in order {
+                let t = transfer_once(ctx, mode, rows).await?;
+                if mode == "raw" { raw.push(t) } else { bridge.push(t) }
+            }
+        }
+        let (raw_mb, bridge_mb) = (column(&raw, |t| t.mb_per_s), column(&bridge, |t| t.mb_per_s));
+        figures.push(Figure {
+            group: "link",
+            name: format!("Arrow table {label}, link path end to end"),
+            unit: "MB/s",
+            baseline_name: "raw HTTP upload + download",
+            baseline: median(&raw_mb),
+            bridge: median(&bridge_mb),
+            higher_is_better: true,
+            target: Some(Target::MinRatio(0.75)),
+            baseline_samples: raw_mb,
+            bridge_samples: bridge_mb,
+        });
+        let ipc = median(&column(&bridge, |t| t.bytes));
+        for (who, pick) in [("receiver", (|t: &Transfer| t.receiver_rss) as fn(&Transfer) -> f64), ("sender", |t| t.sender_rss)] {
+            let samples = column(&bridge, pick);
+            figures.push(Figure {
+                group: "link",
+                name: format!("Arrow table {label}, {who} peak RSS (raw: {:.0} MB)", median(&column(&raw, pick))),
+                unit: "MB",
+                baseline_name: "IPC size",
+                baseline: ipc,
+                bridge: median(&samples),
+                higher_is_better: false,
+                target: (who == "receiver").then_some(Target::MaxRatio(1.3)),
+                baseline_samples: vec![ipc],
+                bridge_samples: samples,
+            });
+        }
+        eprintln!("  link: {label} done");
+    }
+    Ok(figures)
+}
+
+/// Every blob store on the same table, against the raw HTTP transfer.
+pub(crate) async fn run_stores(ctx: &Ctx) -> Result<Vec<Figure>, Error> {
+    let rows = ctx.sizes.store_rows;
+    let modes = [("embedded HTTP file server", "http"), ("JetStream Object Store", "object-store"), ("local directory", "dir")];
+    let mut raw = Vec::new();
+    let mut per_mode = vec![Vec::new(); modes.len()];
+    for _ in 0..ctx.sizes.table_reps {
+        raw.push(transfer_once(ctx, "raw", rows).await?.mb_per_s);
+        for (i, (_, mode)) in modes.iter().enumerate() {
+            per_mode[i].push(transfer_once(ctx, mode, rows).await?.mb_per_s);
+        }
+    }
+    let label = format!("{:.0} MB", rows as f64 * 52.0 / 1e6);
+    let figures = modes
+        .iter()
+        .zip(per_mode)
+        .map(|((name, _), samples)| Figure {
+            group: "stores",
+            name: format!("blob store: {name}, {label} table"),
+            unit: "MB/s",
+            baseline_name: "raw HTTP upload + download",
+            baseline: median(&raw),
+            bridge: median(&samples),
+            higher_is_better: true,
+            target: None,
+            baseline_samples: raw.clone(),
+            bridge_samples: samples,
+        })
+        .collect();
+    eprintln!("  stores: done");
+    Ok(figures)
+}
