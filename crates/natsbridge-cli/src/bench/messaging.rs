@@ -29,33 +29,38 @@ fn dictionary_of(n: usize) -> serde_json::Value {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Side {
     Raw,
+    /// `smartsend` with `flush(false)` and one flush at the end, as the raw side does.
     Bridge,
+    /// `smartsend` with its default: wait for every envelope to reach the socket.
+    BridgeFlushEach,
 }
 
-/// Interleaves `reps` runs of each side; returns (raw samples, bridge samples).
-async fn interleaved<F, Fut>(reps: usize, mut one: F) -> Result<(Vec<f64>, Vec<f64>), Error>
+/// Interleaves `reps` runs of each side, rotating which goes first so none always gets
+/// the warmer machine; returns the samples of each side, in the order given.
+async fn interleaved<F, Fut>(reps: usize, sides: &[Side], mut one: F) -> Result<Vec<Vec<f64>>, Error>
 where
     F: FnMut(Side) -> Fut,
     Fut: Future<Output = Result<f64, Error>>,
 {
-    let (mut raw, mut bridge) = (Vec::new(), Vec::new());
+    let mut samples = vec![Vec::new(); sides.len()];
     for rep in 0..reps {
-        // Alternate which side goes first, so neither always gets the warmer machine.
-        let order = if rep % 2 == 0 { [Side::Raw, Side::Bridge] } else { [Side::Bridge, Side::Raw] };
-        for side in order {
-            let v = one(side).await?;
-            match side {
-                Side::Raw => raw.push(v),
-                Side::Bridge => bridge.push(v),
-            }
+        for k in 0..sides.len() {
+            let i = (rep + k) % sides.len();
+            samples[i].push(one(sides[i]).await?);
         }
     }
-    Ok((raw, bridge))
+    Ok(samples)
 }
 
 /// Publishes `count` messages of `payload` from one connection to a subscriber on another
 /// and returns messages per second, first publish to last receive.
-async fn stream_once(ctx: &Ctx, side: Side, count: usize, payload: Payload, window: usize) -> Result<f64, Error> {
+async fn stream_once(
+    ctx: &Ctx,
+    side: Side,
+    count: usize,
+    payload: Payload,
+    window: usize,
+) -> Result<f64, Error> {
     let publisher = natsbridge::connect(&ctx.nats_url).await?;
     let subscriber = natsbridge::connect(&ctx.nats_url).await?;
     let subject = format!("bench.stream.{}", uuid_like());
@@ -70,7 +75,9 @@ async fn stream_once(ctx: &Ctx, side: Side, count: usize, payload: Payload, wind
             let msg = sub.next().await.ok_or("subscription closed")?;
             bytes += match side {
                 Side::Raw => msg.payload.len(),
-                Side::Bridge => smartreceive(&msg, &receive).await?.payloads[0].bytes().len(),
+                Side::Bridge | Side::BridgeFlushEach => {
+                    smartreceive(&msg, &receive).await?.payloads[0].bytes().len()
+                }
             };
             receiver_credits.add_permits(1);
         }
@@ -80,13 +87,13 @@ async fn stream_once(ctx: &Ctx, side: Side, count: usize, payload: Payload, wind
         Payload::Dictionary(v) => Bytes::from(serde_json::to_vec(v)?),
         other => other.to_bytes()?,
     };
-    let options = SendOptions::default().connection(&publisher);
+    let options = SendOptions::default().connection(&publisher).flush(side == Side::BridgeFlushEach);
     let started = Instant::now();
     for _ in 0..count {
         credits.acquire().await?.forget();
         match side {
             Side::Raw => publisher.publish(subject.clone(), raw_bytes.clone()).await?,
-            Side::Bridge => {
+            Side::Bridge | Side::BridgeFlushEach => {
                 smartsend(&subject, [("data", payload.clone())], &options).await?;
             }
         }
@@ -104,7 +111,10 @@ async fn stream_once(ctx: &Ctx, side: Side, count: usize, payload: Payload, wind
 }
 
 fn uuid_like() -> String {
-    format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos())
+    format!(
+        "{:x}",
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos()
+    )
 }
 
 /// Sequential request/reply round trips; returns every latency in µs.
@@ -125,7 +135,7 @@ async fn requests_once(ctx: &Ctx, side: Side, count: usize) -> Result<Vec<f64>, 
                             let _ = responder.publish(reply, Bytes::from_static(b"Running")).await;
                         }
                     }
-                    Side::Bridge => {
+                    Side::Bridge | Side::BridgeFlushEach => {
                         let Ok(request) = smartreceive(&msg, &receive).await else { continue };
                         let _ = smartreply(
                             &responder,
@@ -149,7 +159,7 @@ async fn requests_once(ctx: &Ctx, side: Side, count: usize) -> Result<Vec<f64>, 
                 let reply = requester.request(subject.clone(), raw_body.clone()).await?;
                 assert_eq!(&reply.payload[..], b"Running");
             }
-            Side::Bridge => {
+            Side::Bridge | Side::BridgeFlushEach => {
                 let reply = smartrequest(
                     &requester,
                     &subject,
@@ -171,6 +181,43 @@ async fn requests_once(ctx: &Ctx, side: Side, count: usize) -> Result<Vec<f64>, 
     Ok(latencies)
 }
 
+/// What bounds small-message throughput: the CPU one envelope costs each side, without
+/// the network (`smartsend` without publishing; `smartreceive` of its output).
+async fn envelope_cpu(count: usize) -> Result<Vec<Figure>, Error> {
+    let payload = Payload::Dictionary(dictionary_of(1024));
+    let options = SendOptions::default().no_publish();
+    let receive = ReceiveOptions::default();
+    let (mut send, mut recv) = (Vec::new(), Vec::new());
+    let mut json = String::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        for _ in 0..count {
+            json = smartsend("bench.cpu", [("data", payload.clone())], &options).await?.1;
+        }
+        send.push(t.elapsed().as_secs_f64() * 1e6 / count as f64);
+        let t = Instant::now();
+        for _ in 0..count {
+            natsbridge::smartreceive_bytes(json.as_bytes(), None, &receive).await?;
+        }
+        recv.push(t.elapsed().as_secs_f64() * 1e6 / count as f64);
+    }
+    Ok([("smartsend", send), ("smartreceive", recv)]
+        .into_iter()
+        .map(|(what, samples)| Figure {
+            group: "messaging",
+            name: format!("{what} CPU per 1 KB envelope ({} B of JSON), no network", json.len()),
+            unit: "µs",
+            baseline_name: "",
+            baseline: f64::NAN,
+            bridge: median(&samples),
+            higher_is_better: false,
+            target: None,
+            baseline_samples: Vec::new(),
+            bridge_samples: samples,
+        })
+        .collect())
+}
+
 fn percentile(samples: &[f64], q: f64) -> f64 {
     let mut s = samples.to_vec();
     s.sort_by(f64::total_cmp);
@@ -183,20 +230,32 @@ pub(crate) async fn run(ctx: &Ctx) -> Result<Vec<Figure>, Error> {
 
     let small = Payload::Dictionary(dictionary_of(1024));
     let n = sizes.small_messages;
-    let (raw, bridge) =
-        interleaved(sizes.reps, |side| stream_once(ctx, side, n, small.clone(), WINDOW)).await?;
-    figures.push(Figure {
-        group: "messaging",
-        name: "1 KB dictionary, publish → subscribe".into(),
-        unit: "msgs/s",
-        baseline_name: "raw async-nats",
-        baseline: median(&raw),
-        bridge: median(&bridge),
-        higher_is_better: true,
-        target: Some(Target::MinRatio(0.6)),
-        baseline_samples: raw,
-        bridge_samples: bridge,
-    });
+    let sides = [Side::Raw, Side::Bridge, Side::BridgeFlushEach];
+    let samples =
+        interleaved(sizes.reps, &sides, |side| stream_once(ctx, side, n, small.clone(), WINDOW)).await?;
+    let [raw, bridge, flushed] = <[Vec<f64>; 3]>::try_from(samples).map_err(|_| "three sides")?;
+    for (name, bridge, target) in [
+        (
+            "1 KB dictionary, publish → subscribe (flush at the end, as raw)",
+            bridge,
+            Some(Target::MinRatio(0.6)),
+        ),
+        ("1 KB dictionary, publish → subscribe (default: flush each)", flushed, None),
+    ] {
+        figures.push(Figure {
+            group: "messaging",
+            name: name.into(),
+            unit: "msgs/s",
+            baseline_name: "raw async-nats",
+            baseline: median(&raw),
+            bridge: median(&bridge),
+            higher_is_better: true,
+            target,
+            baseline_samples: raw.clone(),
+            bridge_samples: bridge,
+        });
+    }
+    figures.extend(envelope_cpu(sizes.small_messages.min(20_000)).await?);
     eprintln!("  messaging: 1 KB stream done");
 
     // Request/reply: per-run p50 and p99, medians over runs.
@@ -207,7 +266,7 @@ pub(crate) async fn run(ctx: &Ctx) -> Result<Vec<Figure>, Error> {
             let l = requests_once(ctx, side, sizes.requests).await?;
             let (a, b) = match side {
                 Side::Raw => (&mut p50.0, &mut p99.0),
-                Side::Bridge => (&mut p50.1, &mut p99.1),
+                Side::Bridge | Side::BridgeFlushEach => (&mut p50.1, &mut p99.1),
             };
             a.push(percentile(&l, 0.5));
             b.push(percentile(&l, 0.99));
@@ -235,10 +294,12 @@ pub(crate) async fn run(ctx: &Ctx) -> Result<Vec<Figure>, Error> {
     let size = 400_000;
     let blob = Payload::Binary(Bytes::from(super::codec::random_bytes(size)));
     let n = sizes.direct_messages;
-    let (raw, bridge) =
-        interleaved(sizes.reps, |side| stream_once(ctx, side, n, blob.clone(), DIRECT_WINDOW)).await?;
-    let to_mb = |v: Vec<f64>| v.into_iter().map(|r| r * size as f64 / 1e6).collect::<Vec<_>>();
-    let (raw, bridge) = (to_mb(raw), to_mb(bridge));
+    let samples = interleaved(sizes.reps, &[Side::Raw, Side::Bridge], |side| {
+        stream_once(ctx, side, n, blob.clone(), DIRECT_WINDOW)
+    })
+    .await?;
+    let to_mb = |v: &Vec<f64>| v.iter().map(|r| r * size as f64 / 1e6).collect::<Vec<_>>();
+    let (raw, bridge) = (to_mb(&samples[0]), to_mb(&samples[1]));
     figures.push(Figure {
         group: "messaging",
         name: "400 KB binary, direct path".into(),

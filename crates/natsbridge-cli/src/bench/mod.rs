@@ -172,8 +172,12 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), Error> {
     })
     .await?;
     let sizes = Sizes::new(args.quick);
-    let ctx =
-        Ctx { nats_url: nats.url.clone(), files_url: files.url().to_owned(), scratch: scratch.clone(), sizes };
+    let ctx = Ctx {
+        nats_url: nats.url.clone(),
+        files_url: files.url().to_owned(),
+        scratch: scratch.clone(),
+        sizes,
+    };
     eprintln!(
         "bench{}: nats-server {} at {}, file server at {}",
         if args.quick { " --quick" } else { "" },
@@ -226,4 +230,47 @@ fn tempfile_dir(prefix: &str) -> Result<PathBuf, Error> {
     let dir = std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn figure(baseline: f64, bridge: f64, higher_is_better: bool, target: Target) -> Figure {
+        Figure {
+            group: "t",
+            name: "t".into(),
+            unit: "x",
+            baseline_name: "raw",
+            baseline,
+            bridge,
+            higher_is_better,
+            target: Some(target),
+            baseline_samples: vec![baseline],
+            bridge_samples: vec![bridge],
+        }
+    }
+
+    #[test]
+    fn medians_ignore_order_and_non_finite_samples() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(median(&[f64::NAN, 5.0]), 5.0);
+        assert!(median(&[]).is_nan());
+    }
+
+    #[test]
+    fn targets_are_judged_in_the_right_direction() {
+        assert_eq!(figure(100.0, 60.0, true, Target::MinRatio(0.6)).met(), Some(true));
+        assert_eq!(figure(100.0, 59.0, true, Target::MinRatio(0.6)).met(), Some(false));
+        assert_eq!(figure(200.0, 250.0, false, Target::MaxOverBaseline(50.0)).met(), Some(true));
+        assert_eq!(figure(200.0, 251.0, false, Target::MaxOverBaseline(50.0)).met(), Some(false));
+        assert_eq!(figure(500.0, 650.0, false, Target::MaxRatio(1.3)).met(), Some(true));
+        assert_eq!(figure(500.0, 651.0, false, Target::MaxRatio(1.3)).met(), Some(false));
+        assert_eq!(figure(20.0, 1.5, true, Target::MinAbsolute(1.5)).met(), Some(true));
+        assert_eq!(figure(20.0, 1.4, true, Target::MinAbsolute(1.5)).met(), Some(false));
+        // Relative speed is "higher is better" whatever the unit.
+        assert_eq!(figure(200.0, 400.0, false, Target::MaxRatio(9.0)).relative(), 0.5);
+        assert_eq!(figure(200.0, 400.0, true, Target::MinRatio(0.1)).relative(), 2.0);
+    }
 }

@@ -196,7 +196,12 @@ fn chart(path: &Path, machine: &Machine, figures: &[Figure]) -> Result<(), Error
         Figure::relative,
     )?;
     if !memory.is_empty() {
-        panel(&lower, &memory, "peak RSS ÷ IPC bytes of the table (lower is better, | = target 1.3)", Figure::ratio)?;
+        panel(
+            &lower,
+            &memory,
+            "peak RSS ÷ IPC bytes of the table (lower is better, | = target 1.3)",
+            Figure::ratio,
+        )?;
     }
     root.present()?;
     Ok(())

@@ -84,7 +84,9 @@ pub(crate) async fn worker_main(args: WorkerArgs) -> Result<(), Error> {
                 let Payload::ArrowTable(t) = &p.data else { return Err("not a table".into()) };
                 let range = p.bytes().as_ptr_range();
                 let zero_copy = t.batches.iter().all(|b| {
-                    b.columns().iter().all(|c| c.to_data().buffers().iter().all(|x| range.contains(&x.as_ptr())))
+                    b.columns()
+                        .iter()
+                        .all(|c| c.to_data().buffers().iter().all(|x| range.contains(&x.as_ptr())))
                 });
                 (p.bytes().len(), t.num_rows(), zero_copy)
             };
@@ -118,7 +120,10 @@ pub(crate) async fn worker_main(args: WorkerArgs) -> Result<(), Error> {
                     smartsend(&args.subject, [("table", Payload::ArrowTable(table))], &options).await?;
                 (start, envelope.payloads[0].size)
             };
-            println!("{}", json!({"start_ns": start.to_string(), "bytes": bytes, "peak_rss": infra::peak_rss()}));
+            println!(
+                "{}",
+                json!({"start_ns": start.to_string(), "bytes": bytes, "peak_rss": infra::peak_rss()})
+            );
         }
     }
     Ok(())
@@ -128,9 +133,11 @@ pub(crate) async fn worker_main(args: WorkerArgs) -> Result<(), Error> {
 async fn raw_upload(files: &str, ipc: bytes::Bytes) -> Result<String, Error> {
     let http = natsbridge::http_client();
     let created: Value = http.post(format!("{files}/upload")).json(&json!({})).send().await?.json().await?;
-    let (id, token) = (created["id"].as_str().ok_or("no id")?, created["uploadToken"].as_str().ok_or("no token")?);
+    let (id, token) =
+        (created["id"].as_str().ok_or("no id")?, created["uploadToken"].as_str().ok_or("no token")?);
     let len = ipc.len() as u64;
-    let part = reqwest::multipart::Part::stream_with_length(reqwest::Body::from(ipc), len).file_name("table.arrow");
+    let part =
+        reqwest::multipart::Part::stream_with_length(reqwest::Body::from(ipc), len).file_name("table.arrow");
     let file: Value = http
         .post(format!("{files}/file/{id}"))
         .header("X-UploadToken", token)
@@ -163,9 +170,25 @@ struct Transfer {
     bytes: f64,
 }
 
-fn spawn_worker(ctx: &Ctx, role: &str, mode: &str, subject: &str, rows: usize) -> Result<std::process::Child, Error> {
+fn spawn_worker(
+    ctx: &Ctx,
+    role: &str,
+    mode: &str,
+    subject: &str,
+    rows: usize,
+) -> Result<std::process::Child, Error> {
     Ok(Command::new(std::env::current_exe()?)
-        .args(["bench-worker", "--role", role, "--mode", mode, "--nats", &ctx.nats_url, "--files", &ctx.files_url])
+        .args([
+            "bench-worker",
+            "--role",
+            role,
+            "--mode",
+            mode,
+            "--nats",
+            &ctx.nats_url,
+            "--files",
+            &ctx.files_url,
+        ])
         .arg("--dir")
         .arg(ctx.scratch.join("blobs"))
         .args(["--subject", subject, "--rows", &rows.to_string()])
@@ -193,7 +216,8 @@ async fn transfer_once(ctx: &Ctx, mode: &str, rows: usize) -> Result<Transfer, E
         return Err(format!("the {mode} receiver did not start: {ready:?}").into());
     }
     let sender = spawn_worker(ctx, "send", mode, &subject, rows)?;
-    let (sent, got) = tokio::task::spawn_blocking(move || (sender.wait_with_output(), receiver.wait_with_output())).await?;
+    let (sent, got) =
+        tokio::task::spawn_blocking(move || (sender.wait_with_output(), receiver.wait_with_output())).await?;
     let (sent, got) = (last_json(&sent?, "sender")?, last_json(&got?, "receiver")?);
     let start: u128 = sent["start_ns"].as_str().unwrap_or_default().parse()?;
     let done: u128 = got["done_ns"].as_str().unwrap_or_default().parse()?;
@@ -202,7 +226,11 @@ async fn transfer_once(ctx: &Ctx, mode: &str, rows: usize) -> Result<Transfer, E
         return Err(format!("{mode}: sent {bytes} bytes, received {}", got["bytes"]).into());
     }
     if mode != "raw" && (got["rows"].as_u64() != Some(rows as u64) || got["zero_copy"] != true) {
-        return Err(format!("{mode}: received {} rows (zero-copy {}), expected {rows}", got["rows"], got["zero_copy"]).into());
+        return Err(format!(
+            "{mode}: received {} rows (zero-copy {}), expected {rows}",
+            got["rows"], got["zero_copy"]
+        )
+        .into());
     }
     let secs = done.saturating_sub(start) as f64 / 1e9;
     Ok(Transfer {
@@ -220,6 +248,7 @@ fn column(runs: &[Transfer], f: impl Fn(&Transfer) -> f64) -> Vec<f64> {
 /// The link path at two table sizes: throughput and both processes' peak memory.
 pub(crate) async fn run_tables(ctx: &Ctx) -> Result<Vec<Figure>, Error> {
     let mut figures = Vec::new();
+    let largest = ctx.sizes.tables.iter().map(|t| t.1).max().unwrap_or(0);
     for (label, rows) in ctx.sizes.tables {
         let (mut raw, mut bridge) = (Vec::new(), Vec::new());
         for rep in 0..ctx.sizes.table_reps {
@@ -243,17 +272,24 @@ pub(crate) async fn run_tables(ctx: &Ctx) -> Result<Vec<Figure>, Error> {
             bridge_samples: bridge_mb,
         });
         let ipc = median(&column(&bridge, |t| t.bytes));
-        for (who, pick) in [("receiver", (|t: &Transfer| t.receiver_rss) as fn(&Transfer) -> f64), ("sender", |t| t.sender_rss)] {
+        for (who, pick) in [
+            ("receiver", (|t: &Transfer| t.receiver_rss) as fn(&Transfer) -> f64),
+            ("sender", |t| t.sender_rss),
+        ] {
             let samples = column(&bridge, pick);
             figures.push(Figure {
                 group: "link",
-                name: format!("Arrow table {label}, {who} peak RSS (raw: {:.0} MB)", median(&column(&raw, pick))),
+                name: format!(
+                    "Arrow table {label}, {who} peak RSS (raw: {:.0} MB)",
+                    median(&column(&raw, pick))
+                ),
                 unit: "MB",
                 baseline_name: "IPC size",
                 baseline: ipc,
                 bridge: median(&samples),
                 higher_is_better: false,
-                target: (who == "receiver").then_some(Target::MaxRatio(1.3)),
+                // Against a few MB, a process's own baseline (~15 MB) dominates: judge the largest.
+                target: (who == "receiver" && rows == largest).then_some(Target::MaxRatio(1.3)),
                 baseline_samples: vec![ipc],
                 bridge_samples: samples,
             });
@@ -266,7 +302,11 @@ pub(crate) async fn run_tables(ctx: &Ctx) -> Result<Vec<Figure>, Error> {
 /// Every blob store on the same table, against the raw HTTP transfer.
 pub(crate) async fn run_stores(ctx: &Ctx) -> Result<Vec<Figure>, Error> {
     let rows = ctx.sizes.store_rows;
-    let modes = [("embedded HTTP file server", "http"), ("JetStream Object Store", "object-store"), ("local directory", "dir")];
+    let modes = [
+        ("embedded HTTP file server", "http"),
+        ("JetStream Object Store", "object-store"),
+        ("local directory", "dir"),
+    ];
     let mut raw = Vec::new();
     let mut per_mode = vec![Vec::new(); modes.len()];
     for _ in 0..ctx.sizes.table_reps {

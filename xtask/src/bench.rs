@@ -1,0 +1,62 @@
+//! `cargo xtask bench [--quick] [-- extra args]`: the bridge against raw async-nats and raw
+//! HTTP, measured in one run. Times the generator itself (it lives here), builds the CLI
+//! and runs `natsbridge bench`, which writes `bench/results.json`, `bench/chart.svg` and
+//! `bench/results.md`.
+//!
+//! `--quick` is the CI mode: small sizes on a debug build, written to `target/bench-quick`;
+//! it keeps the harness working and asserts nothing about speed.
+
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use crate::codegen::project_root;
+use crate::demo::{ensure_nats_server, target_dir};
+use crate::setup::run_checked;
+
+/// Median wall time of the generator over `runs` runs, in ms (check mode: everything but
+/// writing the files).
+fn codegen_ms(runs: usize) -> Result<f64> {
+    let root = project_root();
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        crate::codegen::run(&root, true)?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
+pub(crate) fn bench(args: &[String]) -> Result<()> {
+    let quick = args.iter().any(|a| a == "--quick");
+    let nats = ensure_nats_server()?;
+    let root = project_root();
+    let codegen = codegen_ms(if quick { 1 } else { 5 })?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let profile = if quick { "debug" } else { "release" };
+    eprintln!("building the natsbridge CLI ({profile})");
+    let mut build = Command::new(cargo);
+    build.args(["build", "--quiet", "-p", "natsbridge-cli"]).current_dir(&root);
+    if !quick {
+        build.arg("--release");
+    }
+    run_checked(&mut build)?;
+    let out = if quick { target_dir().join("bench-quick") } else { root.join("bench") };
+    let status = Command::new(target_dir().join(profile).join("natsbridge"))
+        .arg("bench")
+        .arg("--nats-server-bin")
+        .arg(&nats)
+        .args(["--codegen-ms", &format!("{codegen:.1}")])
+        .arg("--out")
+        .arg(&out)
+        .args(args)
+        .current_dir(&root)
+        .status()
+        .context("running natsbridge bench")?;
+    if !status.success() {
+        bail!("the bench failed ({status})");
+    }
+    Ok(())
+}
