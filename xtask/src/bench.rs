@@ -58,5 +58,24 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
     if !status.success() {
         bail!("the bench failed ({status})");
     }
+    if !quick {
+        update_readme(&root, &std::fs::read_to_string(out.join("results.md"))?)?;
+    }
+    Ok(())
+}
+
+const TABLE_START: &str = "<!-- bench-table -->";
+const TABLE_END: &str = "<!-- /bench-table -->";
+
+/// Puts the latest table between the README's bench-table markers.
+fn update_readme(root: &std::path::Path, table: &str) -> Result<()> {
+    let path = root.join("README.md");
+    let readme = std::fs::read_to_string(&path)?;
+    let (Some(start), Some(end)) = (readme.find(TABLE_START), readme.find(TABLE_END)) else {
+        bail!("README.md has no {TABLE_START} ... {TABLE_END} markers");
+    };
+    let updated = format!("{}{TABLE_START}\n{}\n{}", &readme[..start], table.trim_end(), &readme[end..]);
+    std::fs::write(&path, updated)?;
+    eprintln!("README.md: bench table updated");
     Ok(())
 }

@@ -120,8 +120,14 @@ pub async fn smartrequest<S: Into<String>>(
     let mut sub = client.subscribe(inbox.clone()).await.map_err(|e| {
         Error::new(ErrorCode::NatsConnectionFailed, "subscribing to the reply inbox").with_source(e)
     })?;
-    let options =
-        SendOptions { connection: Some(Connection::Client(client.clone())), reply_to: inbox, ..options };
+    // No flush: the reply is the proof of delivery, and waiting for the socket write first
+    // only adds a task hand-off to every round trip.
+    let options = SendOptions {
+        connection: Some(Connection::Client(client.clone())),
+        reply_to: inbox,
+        flush: false,
+        ..options
+    };
     let (request, _) = smartsend(subject, payloads, &options).await?;
     let cid = request.correlation_id.as_str().to_owned();
     let msg = tokio::time::timeout(timeout, sub.next())

@@ -268,8 +268,17 @@ async fn read_allowed_file(path: &Path, size: u64, options: &ReceiveOptions) -> 
             format!("file has {} bytes, the payload declares {size}", meta.len()),
         ));
     }
-    let bytes = tokio::fs::read(&canonical).await.map_err(unreadable)?;
-    let mut buf = arrow_buffer::MutableBuffer::with_capacity(bytes.len());
-    buf.extend_from_slice(&bytes);
-    Ok(buf.into())
+    // Straight into the aligned buffer the table will alias: no intermediate Vec.
+    let len =
+        usize::try_from(size).map_err(|_| Error::new(ErrorCode::PayloadTooLarge, "size does not fit"))?;
+    let read = tokio::task::spawn_blocking(move || -> std::io::Result<Buffer> {
+        use std::io::Read as _;
+        let mut file = std::fs::File::open(&canonical)?;
+        let mut buf = arrow_buffer::MutableBuffer::from_len_zeroed(len);
+        file.read_exact(buf.as_slice_mut())?;
+        Ok(buf.into())
+    });
+    read.await
+        .map_err(|e| Error::new(ErrorCode::DownloadFailed, "reading a file link").with_source(e))?
+        .map_err(unreadable)
 }

@@ -65,9 +65,11 @@ async fn stream_once(
     let subscriber = natsbridge::connect(&ctx.nats_url).await?;
     let subject = format!("bench.stream.{}", uuid_like());
     let mut sub = subscriber.subscribe(subject.clone()).await?;
-    subscriber.flush().await?;
+    interest_registered(&publisher, &subscriber).await?;
     let credits = Arc::new(Semaphore::new(window));
     let receiver_credits = credits.clone();
+    let got = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let got_in_task = got.clone();
     let receive = ReceiveOptions::default().allow_host(&ctx.files_url);
     let consumer = tokio::spawn(async move {
         let mut bytes = 0usize;
@@ -80,6 +82,7 @@ async fn stream_once(
                 }
             };
             receiver_credits.add_permits(1);
+            got_in_task.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         Ok::<usize, Box<dyn std::error::Error + Send + Sync>>(bytes)
     });
@@ -101,13 +104,39 @@ async fn stream_once(
     publisher.flush().await?;
     let received = tokio::time::timeout(Duration::from_secs(120), consumer)
         .await
-        .map_err(|_| "the subscriber did not get every message within 120 s")??
+        .map_err(|_| {
+            format!(
+                "{side:?}: the subscriber got {} of {count} messages within 120 s",
+                got.load(std::sync::atomic::Ordering::Relaxed)
+            )
+        })??
         .map_err(|e| e.to_string())?;
     let secs = started.elapsed().as_secs_f64();
     if received != count * raw_bytes.len() {
         return Err(format!("received {received} bytes, expected {}", count * raw_bytes.len()).into());
     }
     Ok(count as f64 / secs)
+}
+
+/// Returns once the server has registered `subscriber`'s earlier subscriptions: it handles
+/// one connection's SUBs in order, so a probe that reaches a later subscription proves the
+/// earlier ones are in place (a client-side flush proves only that the SUB left).
+async fn interest_registered(
+    publisher: &async_nats::Client,
+    subscriber: &async_nats::Client,
+) -> Result<(), Error> {
+    let probe = format!("bench.probe.{}", uuid_like());
+    let mut sub = subscriber.subscribe(probe.clone()).await?;
+    subscriber.flush().await?;
+    for _ in 0..250 {
+        publisher.publish(probe.clone(), Bytes::new()).await?;
+        publisher.flush().await?;
+        if tokio::time::timeout(Duration::from_millis(20), sub.next()).await.is_ok() {
+            sub.unsubscribe().await?;
+            return Ok(());
+        }
+    }
+    Err("the server did not register the subscription within 5 s".into())
 }
 
 fn uuid_like() -> String {
@@ -123,7 +152,7 @@ async fn requests_once(ctx: &Ctx, side: Side, count: usize) -> Result<Vec<f64>, 
     let responder = natsbridge::connect(&ctx.nats_url).await?;
     let subject = format!("bench.request.{}", uuid_like());
     let mut sub = responder.subscribe(subject.clone()).await?;
-    responder.flush().await?;
+    interest_registered(&requester, &responder).await?;
     let receive = ReceiveOptions::default();
     let serving = {
         let (responder, receive) = (responder.clone(), receive.clone());
