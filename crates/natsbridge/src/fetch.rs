@@ -2,9 +2,11 @@
 //!
 //! The reference schedule (100 ms base, doubling, 5 000 ms cap, 5 attempts) with full
 //! jitter; only transient failures are retried (connection errors, timeouts, truncated
-//! bodies, 408, 429 and 5xx other than 501), `Retry-After` is honoured, and one overall
-//! deadline bounds everything. Bodies stream into one 64-byte-aligned buffer sized from
-//! the declared length, and a body longer than declared is cut off, never buffered.
+//! bodies, 404, 408, 429 and 5xx other than 501), `Retry-After` is honoured (capped by the
+//! deadline), and one overall deadline bounds everything. Bodies stream into one
+//! 64-byte-aligned buffer presized from the declared length (at most 1 GiB ahead of the
+//! bytes), a body longer than declared is cut off, never buffered, and redirects are
+//! refused.
 
 use std::time::Duration;
 
@@ -97,6 +99,7 @@ pub(crate) async fn fetch_hashed(
                 format!("declared size {size} exceeds the download limit {}", options.max_bytes),
             ));
         }
+        let started = tokio::time::Instant::now();
         let mut last = String::new();
         for attempt in 0..options.max_attempts.max(1) {
             match attempt_once(client, url, expected_size, options).await {
@@ -113,6 +116,16 @@ pub(crate) async fn fetch_hashed(
                     let cap = options.base_delay.saturating_mul(1 << attempt.min(20)).min(options.max_delay);
                     let jittered = cap.mul_f64(rand::random::<f64>());
                     let delay = retry_after.map_or(jittered, |ra| ra.max(jittered));
+                    if started.elapsed() + delay >= options.deadline {
+                        return Err(Error::new(
+                            ErrorCode::DownloadFailed,
+                            format!(
+                                "{reason}; the next attempt ({} ms away) would pass the {:?} deadline",
+                                delay.as_millis(),
+                                options.deadline
+                            ),
+                        ));
+                    }
                     warn!(attempt, delay_ms = delay.as_millis() as u64, %reason, "download failed, retrying");
                     last = reason;
                     tokio::time::sleep(delay).await;
@@ -134,11 +147,20 @@ pub(crate) async fn fetch_hashed(
     }
 }
 
+/// 404 is retried: a link can be published before its blob is visible (a late upload, an
+/// eventually consistent store), and the attempts are bounded. 410 Gone is not.
 fn retryable_status(status: StatusCode) -> bool {
-    status == StatusCode::REQUEST_TIMEOUT
+    status == StatusCode::NOT_FOUND
+        || status == StatusCode::REQUEST_TIMEOUT
         || status == StatusCode::TOO_MANY_REQUESTS
         || (status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED)
 }
+
+/// The most a download reserves before bytes arrive. Up to this, the buffer is presized
+/// from the declared length (no regrowth for tables of hundreds of megabytes); beyond it,
+/// memory follows the bytes actually received, so a hostile `size` or `Content-Length`
+/// cannot make the receiver allocate.
+const MAX_PRESIZE: u64 = 1 << 30;
 
 fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
     let value = resp.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
@@ -183,7 +205,16 @@ async fn attempt_once(
             format!("server announces {len} bytes, more than the {limit} expected"),
         ));
     }
-    let capacity = expected.or(content_length).unwrap_or(0).min(limit);
+    // A complete body of another length will not get better by asking again.
+    if let (Some(len), Some(exp)) = (content_length, expected)
+        && len != exp
+    {
+        return Attempt::Fail(Error::new(
+            ErrorCode::IntegrityMismatch,
+            format!("server announces {len} bytes, the payload declares {exp}"),
+        ));
+    }
+    let capacity = expected.or(content_length).unwrap_or(0).min(limit).min(MAX_PRESIZE);
     let mut buf = MutableBuffer::with_capacity(usize::try_from(capacity).unwrap_or(0));
     let mut hasher = Sha256::new();
     let mut stream = resp.bytes_stream();

@@ -55,6 +55,9 @@ mod codec;
 mod error;
 mod fetch;
 pub mod fileserver;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod jetstream;
 mod nats;
 mod options;
