@@ -259,7 +259,7 @@ async fn fileserver(
         ttl: Duration::from_secs(ttl),
         max_bytes,
         token,
-        public_url: None,
+        ..FileServerConfig::default()
     })
     .await?;
     // One line on stdout so scripts can wait for readiness and learn the URL.

@@ -49,6 +49,9 @@ pub struct FileServerConfig {
     pub token: Option<String>,
     /// The URL clients reach the server at, when not `http://{listen}`.
     pub public_url: Option<String>,
+    /// Most live uploads at once; `POST /upload` answers 503 beyond it, so nobody can
+    /// grow the server's table without bound.
+    pub max_uploads: usize,
 }
 
 impl Default for FileServerConfig {
@@ -60,6 +63,7 @@ impl Default for FileServerConfig {
             max_bytes: 8 << 30,
             token: None,
             public_url: None,
+            max_uploads: 100_000,
         }
     }
 }
@@ -87,6 +91,7 @@ struct Inner {
     ttl: Duration,
     max_bytes: u64,
     token: Option<String>,
+    max_uploads: usize,
     uploads: Mutex<HashMap<String, Upload>>,
 }
 
@@ -127,6 +132,7 @@ impl FileServer {
             ttl: config.ttl,
             max_bytes: config.max_bytes,
             token: config.token.clone(),
+            max_uploads: config.max_uploads,
             uploads: Mutex::new(HashMap::new()),
         });
         let sweeper = {
@@ -209,14 +215,17 @@ fn sweep(inner: &Inner) {
 /// The server's routes over shared state.
 fn router(inner: Shared) -> Router {
     Router::new()
-        .route("/upload", post(create_upload))
-        .route("/file/{upload}", post(add_file))
+        // Upload parameters are a small JSON object; only file bodies may be large.
+        .route("/upload", post(create_upload).layer(DefaultBodyLimit::max(MAX_PARAMS_BYTES)))
+        .route("/file/{upload}", post(add_file).layer(DefaultBodyLimit::disable()))
         .route("/file/{upload}/{file}/{name}", get(download).head(head))
         .route("/health", get(|| async { "ok" }))
         .route("/config", get(config))
-        .layer(DefaultBodyLimit::disable())
         .with_state(inner)
 }
+
+/// Largest `POST /upload` body (the JSON parameters).
+const MAX_PARAMS_BYTES: usize = 64 << 10;
 
 fn err(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(json!({ "message": message }))).into_response()
@@ -278,10 +287,16 @@ async fn create_upload(State(inner): State<Shared>, headers: HeaderMap, body: ax
     };
     let id = new_id();
     let token = new_id();
-    inner.uploads.lock().expect("lock").insert(
-        id.clone(),
-        Upload { token: token.clone(), one_shot, expires: Instant::now() + ttl, files: HashMap::new() },
-    );
+    {
+        let mut uploads = inner.uploads.lock().expect("lock");
+        if uploads.len() >= inner.max_uploads {
+            return err(StatusCode::SERVICE_UNAVAILABLE, "too many live uploads; try again later");
+        }
+        uploads.insert(
+            id.clone(),
+            Upload { token: token.clone(), one_shot, expires: Instant::now() + ttl, files: HashMap::new() },
+        );
+    }
     axum::Json(
         json!({ "id": id, "uploadToken": token, "oneShot": one_shot, "ttl": ttl.as_secs(), "files": {} }),
     )
@@ -419,7 +434,11 @@ async fn download(
     };
     let stream = tokio_util::io::ReaderStream::with_capacity(f, 256 << 10);
     let body = if one_shot {
-        Body::from_stream(OneShotStream { inner: stream, done: None, guard: Some((inner, upload, file)) })
+        Body::from_stream(OneShotStream {
+            inner: stream,
+            remaining: size,
+            guard: Some((inner, upload, file)),
+        })
     } else {
         Body::from_stream(stream)
     };
@@ -435,18 +454,21 @@ async fn download(
 
 /// Streams a one-shot file; deletes it once the last byte was handed over, and releases
 /// the claim if the transfer is abandoned, so a retry can still fetch it.
+///
+/// "Handed over" is counted in bytes: with a `Content-Length`, hyper stops polling the
+/// body after the last byte and never sees its end.
 struct OneShotStream<S> {
     inner: S,
-    done: Option<()>,
+    remaining: u64,
     guard: Option<(Shared, String, String)>,
 }
 
-impl<S: Stream + Unpin> Stream for OneShotStream<S> {
+impl<S: Stream<Item = std::io::Result<axum::body::Bytes>> + Unpin> Stream for OneShotStream<S> {
     type Item = S::Item;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
         let item = Pin::new(&mut self.inner).poll_next(cx);
-        if let Poll::Ready(None) = item {
-            self.done = Some(());
+        if let Poll::Ready(Some(Ok(chunk))) = &item {
+            self.remaining = self.remaining.saturating_sub(chunk.len() as u64);
         }
         item
     }
@@ -457,7 +479,7 @@ impl<S> Drop for OneShotStream<S> {
         let Some((inner, upload, file)) = self.guard.take() else { return };
         let mut uploads = inner.uploads.lock().expect("lock");
         let Some(u) = uploads.get_mut(&upload) else { return };
-        if self.done.is_some() {
+        if self.remaining == 0 {
             if let Some(f) = u.files.remove(&file) {
                 let _ = std::fs::remove_file(&f.path);
             }
