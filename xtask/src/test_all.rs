@@ -8,6 +8,9 @@ use anyhow::{Context, Result, bail};
 use crate::codegen::project_root;
 use crate::setup::{run_checked, setup};
 
+/// Seconds each fuzz target runs in the suite; `cargo xtask fuzz --seconds N` for longer.
+const FUZZ_SECONDS: u64 = 15;
+
 fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(project_root());
@@ -71,6 +74,10 @@ pub(crate) fn test_all() -> Result<()> {
         }
     })?;
 
+    step("fuzz (bounded)", &mut || {
+        let args = crate::fuzz::Args { seconds: FUZZ_SECONDS, targets: Vec::new(), merge: false };
+        crate::fuzz::fuzz(&args).map(drop)
+    })?;
     step("bench --quick", &mut || crate::bench::bench(&["--quick".to_owned()]))?;
 
     eprintln!("\nall steps passed in {:.0} s:", started.elapsed().as_secs_f64());

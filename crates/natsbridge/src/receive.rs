@@ -249,16 +249,26 @@ async fn download(
 }
 
 async fn read_allowed_file(path: &Path, size: u64, options: &ReceiveOptions) -> Result<Buffer> {
+    let outside = || {
+        Error::new(ErrorCode::UrlNotAllowed, format!("{} is outside the allowed directories", path.display()))
+    };
+    // Nothing touches the filesystem for a path no allowed directory could contain, so a
+    // sender cannot probe which files exist.
+    let plausible = !path.components().any(|c| c == std::path::Component::ParentDir)
+        && options
+            .allowed_dirs
+            .iter()
+            .any(|d| path.starts_with(d) || d.canonicalize().is_ok_and(|d| path.starts_with(d)));
+    if !plausible {
+        return Err(outside());
+    }
     let canonical = tokio::fs::canonicalize(path)
         .await
         .map_err(|e| Error::new(ErrorCode::DownloadFailed, format!("{}", path.display())).with_source(e))?;
     let allowed =
         options.allowed_dirs.iter().filter_map(|d| d.canonicalize().ok()).any(|d| canonical.starts_with(&d));
     if !allowed {
-        return Err(Error::new(
-            ErrorCode::UrlNotAllowed,
-            format!("{} is outside the allowed directories", path.display()),
-        ));
+        return Err(outside());
     }
     let unreadable = |e| Error::new(ErrorCode::DownloadFailed, "reading a file link").with_source(e);
     let meta = tokio::fs::metadata(&canonical).await.map_err(unreadable)?;

@@ -70,7 +70,84 @@ pub fn encode_table(table: &Table) -> Result<Vec<u8>> {
 
 /// Decodes an Arrow IPC stream without copying column data (when the buffer is 8-byte
 /// aligned, which every buffer this crate produces is).
+///
+/// The bytes come from the network, so the framing is checked first ([`check_framing`]):
+/// arrow-ipc trusts the buffer ranges a message declares and panics on one that points
+/// past its body. A panic that still happens inside arrow becomes an error too.
 pub fn decode_table(bytes: Buffer, limits: TableLimits) -> Result<Table> {
+    check_framing(bytes.as_slice())?;
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode_checked(bytes, limits))) {
+        Ok(result) => result,
+        Err(_) => Err(Error::new(
+            ErrorCode::DeserializationError,
+            "not a valid Arrow IPC stream (the Arrow decoder rejected it by panicking)",
+        )),
+    }
+}
+
+fn framing_error(what: String) -> Error {
+    Error::new(ErrorCode::DeserializationError, format!("not a valid Arrow IPC stream: {what}"))
+}
+
+/// Walks the stream's messages and checks what arrow-ipc would otherwise trust: every
+/// message and body lies inside the bytes, and every buffer and node of a record or
+/// dictionary batch lies inside its body and has a non-negative length.
+fn check_framing(bytes: &[u8]) -> Result<()> {
+    let mut at = 0usize;
+    while at < bytes.len() {
+        let word = |i: usize| -> Result<u32> {
+            bytes
+                .get(i..i + 4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .ok_or_else(|| framing_error(format!("cut off at byte {i}")))
+        };
+        let mut len = word(at)?;
+        at += 4;
+        if len == u32::MAX {
+            len = word(at)?;
+            at += 4;
+        }
+        if len == 0 {
+            return Ok(()); // end-of-stream marker
+        }
+        let meta = bytes
+            .get(at..at.saturating_add(len as usize))
+            .ok_or_else(|| framing_error(format!("message of {len} bytes at {at} runs past the end")))?;
+        at += len as usize;
+        let message = arrow_ipc::root_as_message(meta).map_err(|e| framing_error(format!("message: {e}")))?;
+        let body =
+            u64::try_from(message.bodyLength()).ok().filter(|b| *b <= (bytes.len() - at) as u64).ok_or_else(
+                || framing_error(format!("body of {} bytes does not fit the stream", message.bodyLength())),
+            )?;
+        let batch = message
+            .header_as_record_batch()
+            .or_else(|| message.header_as_dictionary_batch().and_then(|d| d.data()));
+        if let Some(batch) = batch {
+            if batch.length() < 0 {
+                return Err(framing_error(format!("negative row count {}", batch.length())));
+            }
+            for b in batch.buffers().into_iter().flatten() {
+                let fits = b.offset() >= 0
+                    && b.length() >= 0
+                    && (b.offset() as u64).checked_add(b.length() as u64).is_some_and(|end| end <= body);
+                if !fits {
+                    return Err(framing_error(format!(
+                        "buffer at {}+{} outside a body of {body} bytes",
+                        b.offset(),
+                        b.length()
+                    )));
+                }
+            }
+            if batch.nodes().into_iter().flatten().any(|n| n.length() < 0 || n.null_count() < 0) {
+                return Err(framing_error("a field node with a negative length".into()));
+            }
+        }
+        at += body as usize;
+    }
+    Ok(())
+}
+
+fn decode_checked(bytes: Buffer, limits: TableLimits) -> Result<Table> {
     let err = |e| Error::new(ErrorCode::DeserializationError, "not a valid Arrow IPC stream").with_source(e);
     let mut decoder = StreamDecoder::new();
     let mut buffer = bytes;
