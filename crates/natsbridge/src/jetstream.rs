@@ -96,13 +96,18 @@ pub async fn publish_to_stream<S: Into<String>>(
     payloads: impl IntoIterator<Item = (S, Payload)>,
     options: &SendOptions,
 ) -> Result<(MsgEnvelopeV1, String, u64)> {
+    // Fix the correlation id first, so that every error below carries it.
+    let cid = options.correlation_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let name = js.stream_by_subject(subject).await.map_err(|e| {
-        Error::new(ErrorCode::PublishFailed, format!("no stream captures `{subject}`")).with_source(e)
+        Error::new(ErrorCode::PublishFailed, format!("no stream captures `{subject}`"))
+            .with_source(e)
+            .with_correlation_id(&cid)
     })?;
-    let stream = js
-        .get_stream(&name)
-        .await
-        .map_err(|e| Error::new(ErrorCode::PublishFailed, format!("stream `{name}`")).with_source(e))?;
+    let stream = js.get_stream(&name).await.map_err(|e| {
+        Error::new(ErrorCode::PublishFailed, format!("stream `{name}`"))
+            .with_source(e)
+            .with_correlation_id(&cid)
+    })?;
     let max_age = stream.cached_info().config.max_age;
     let ttl = if max_age.is_zero() { None } else { Some(max_age + LINK_TTL_SLACK) };
     let options = SendOptions {
@@ -112,6 +117,7 @@ pub async fn publish_to_stream<S: Into<String>>(
         },
         one_shot: false,
         jetstream: Some(js.clone()),
+        correlation_id: Some(cid),
         ..options.clone()
     };
     let (envelope, json, seq) = smartsend_acked(subject, payloads, &options).await?;

@@ -71,7 +71,7 @@ pub use natsbridge_types as types;
 pub use codec::{decode as base64_decode, encode as base64_encode, encoded_len as base64_len};
 pub use error::{Error, ErrorCode, Result};
 pub use fetch::{FetchOptions, fetch_with_backoff, redact};
-pub use nats::{connect, publish_message, smartreply, smartrequest};
+pub use nats::{NatsEvents, connect, connect_with_events, publish_message, smartreply, smartrequest};
 pub use options::{
     Connection, DEFAULT_FILESERVER_URL, DEFAULT_NATS_URL, DEFAULT_SIZE_THRESHOLD, ReceiveOptions,
     SendOptions, fileserver_url_from_env, nats_url_from_env, process_sender_id, size_threshold_from_env,

@@ -15,15 +15,64 @@ use crate::payload::Payload;
 use crate::receive::{Received, smartreceive};
 use crate::send::{HEADER_CORRELATION_ID, HEADER_MSG_ID, smartsend};
 
-/// Connects to `url` (`NATS_CONNECTION_FAILED` on failure).
+/// Connects to `url` (`NATS_CONNECTION_FAILED` on failure). Connection events are logged:
+/// disconnects, slow consumers and server errors as warnings, never silently.
 pub async fn connect(url: &str) -> Result<Client> {
-    async_nats::ConnectOptions::new()
+    connect_with(url, async_nats::ConnectOptions::new(), None).await
+}
+
+/// Events of a connection made by [`connect_with_events`]. Lagging receivers lose the
+/// oldest events (and get `RecvError::Lagged` saying how many), never block the client.
+pub type NatsEvents = tokio::sync::broadcast::Receiver<async_nats::Event>;
+
+/// [`connect`], with a bounded per-subscription buffer and the connection's events for
+/// the application: `Event::SlowConsumer(sid)` when a subscription's buffer of
+/// `subscription_capacity` messages overflowed and the client dropped messages,
+/// `Disconnected`/`Connected` around a server restart, server errors.
+pub async fn connect_with_events(url: &str, subscription_capacity: usize) -> Result<(Client, NatsEvents)> {
+    let (tx, rx) = tokio::sync::broadcast::channel(256);
+    let options = async_nats::ConnectOptions::new().subscription_capacity(subscription_capacity);
+    Ok((connect_with(url, options, Some(tx)).await?, rx))
+}
+
+async fn connect_with(
+    url: &str,
+    options: async_nats::ConnectOptions,
+    events: Option<tokio::sync::broadcast::Sender<async_nats::Event>>,
+) -> Result<Client> {
+    let shown = crate::fetch::redact(url);
+    let server = shown.clone();
+    // async-nats reports every dropped message; the log gets one line per second with a count.
+    let dropped = std::sync::Arc::new(std::sync::Mutex::new((0u64, None::<std::time::Instant>)));
+    options
         .name("natsbridge")
         .connection_timeout(Duration::from_secs(5))
+        .event_callback(move |event| {
+            let events = events.clone();
+            let server = server.clone();
+            let dropped = dropped.clone();
+            async move {
+                match &event {
+                    async_nats::Event::Connected => tracing::info!(%server, "NATS connected"),
+                    async_nats::Event::SlowConsumer(sid) => {
+                        let mut d = dropped.lock().expect("lock");
+                        d.0 += 1;
+                        if d.1.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                            tracing::warn!(%server, sid, dropped = d.0, "NATS slow consumer: the client dropped messages");
+                            *d = (0, Some(std::time::Instant::now()));
+                        }
+                    }
+                    other => tracing::warn!(%server, event = %other, "NATS connection event"),
+                }
+                if let Some(tx) = events {
+                    let _ = tx.send(event);
+                }
+            }
+        })
         .connect(url)
         .await
         .map_err(|e| {
-            Error::new(ErrorCode::NatsConnectionFailed, format!("connecting to {url}")).with_source(e)
+            Error::new(ErrorCode::NatsConnectionFailed, format!("connecting to {shown}")).with_source(e)
         })
 }
 

@@ -90,8 +90,9 @@ fn framing_error(what: String) -> Error {
 }
 
 /// Walks the stream's messages and checks what arrow-ipc would otherwise trust: every
-/// message and body lies inside the bytes, and every buffer and node of a record or
-/// dictionary batch lies inside its body and has a non-negative length.
+/// message and body lies inside the bytes, bodies and buffers start 8-byte aligned (the
+/// IPC format pads to 8, and every writer does), and every buffer and node of a record
+/// or dictionary batch lies inside its body and has a non-negative length.
 fn check_framing(bytes: &[u8]) -> Result<()> {
     let mut at = 0usize;
     while at < bytes.len() {
@@ -114,6 +115,9 @@ fn check_framing(bytes: &[u8]) -> Result<()> {
             .get(at..at.saturating_add(len as usize))
             .ok_or_else(|| framing_error(format!("message of {len} bytes at {at} runs past the end")))?;
         at += len as usize;
+        if at % 8 != 0 {
+            return Err(framing_error(format!("message body at {at} is not 8-byte aligned")));
+        }
         let message = arrow_ipc::root_as_message(meta).map_err(|e| framing_error(format!("message: {e}")))?;
         let body =
             u64::try_from(message.bodyLength()).ok().filter(|b| *b <= (bytes.len() - at) as u64).ok_or_else(
@@ -128,6 +132,7 @@ fn check_framing(bytes: &[u8]) -> Result<()> {
             }
             for b in batch.buffers().into_iter().flatten() {
                 let fits = b.offset() >= 0
+                    && b.offset() % 8 == 0
                     && b.length() >= 0
                     && (b.offset() as u64).checked_add(b.length() as u64).is_some_and(|end| end <= body);
                 if !fits {
