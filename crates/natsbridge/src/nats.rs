@@ -42,6 +42,9 @@ async fn connect_with(
 ) -> Result<Client> {
     let shown = crate::fetch::redact(url);
     let server = shown.clone();
+    // Credentials leave the URL before async-nats sees it: its debug logs print server URLs.
+    let (url, options) = split_credentials(url, options);
+    let url = url.as_str();
     // async-nats reports every dropped message; the log gets one line per second with a count.
     let dropped = std::sync::Arc::new(std::sync::Mutex::new((0u64, None::<std::time::Instant>)));
     options
@@ -213,4 +216,27 @@ pub async fn smartreply<S: Into<String>>(
         ..options
     };
     smartsend(&request.reply_to, payloads, &options).await
+}
+
+/// `nats://user:pass@host` → (`nats://host`, user and password options); `nats://token@host`
+/// → (`nats://host`, token). Other URLs (or lists of them) pass through unchanged.
+fn split_credentials(url: &str, options: async_nats::ConnectOptions) -> (String, async_nats::ConnectOptions) {
+    let Ok(mut parsed) = url::Url::parse(url) else { return (url.to_owned(), options) };
+    if parsed.username().is_empty() && parsed.password().is_none() {
+        return (url.to_owned(), options);
+    }
+    let decode = |s: &str| {
+        url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+    };
+    let user = decode(parsed.username()).unwrap_or_default();
+    let password = parsed.password().and_then(decode);
+    let options = match password {
+        Some(password) => options.user_and_password(user, password),
+        None => options.token(user),
+    };
+    let _ = parsed.set_username("");
+    let _ = parsed.set_password(None);
+    (parsed.to_string(), options)
 }
