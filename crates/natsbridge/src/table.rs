@@ -115,7 +115,7 @@ fn check_framing(bytes: &[u8]) -> Result<()> {
             .get(at..at.saturating_add(len as usize))
             .ok_or_else(|| framing_error(format!("message of {len} bytes at {at} runs past the end")))?;
         at += len as usize;
-        if at % 8 != 0 {
+        if !at.is_multiple_of(8) {
             return Err(framing_error(format!("message body at {at} is not 8-byte aligned")));
         }
         let message = arrow_ipc::root_as_message(meta).map_err(|e| framing_error(format!("message: {e}")))?;
@@ -132,7 +132,7 @@ fn check_framing(bytes: &[u8]) -> Result<()> {
             }
             for b in batch.buffers().into_iter().flatten() {
                 let fits = b.offset() >= 0
-                    && b.offset() % 8 == 0
+                    && (b.offset() as u64).is_multiple_of(8)
                     && b.length() >= 0
                     && (b.offset() as u64).checked_add(b.length() as u64).is_some_and(|end| end <= body);
                 if !fits {
