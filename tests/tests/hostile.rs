@@ -53,15 +53,19 @@ fn fuzz_corpus_and_past_crashes_replay_clean() {
 /// instead of a panic that takes the receiver down.
 #[test]
 fn arrow_streams_that_crashed_the_fuzzer_are_a_typed_error() {
-    for target in ["arrow_ipc", "payload"] {
-        let dir = natsbridge_tests::project_root().join("fuzz/regressions").join(target);
-        for entry in std::fs::read_dir(dir).unwrap().flatten() {
-            let data = std::fs::read(entry.path()).unwrap();
-            let bytes = if target == "payload" { data[1..].to_vec() } else { data };
-            let err = natsbridge::decode_table(arrow_buffer::Buffer::from(bytes), TableLimits::default())
-                .expect_err("a malformed stream decodes");
-            assert_eq!(err.code(), &ErrorCode::DeserializationError, "{err}");
-        }
+    let crashes = [
+        ("arrow_ipc", "crash-91421eb0732e3b5d5d409a5acdac20b4dce5b02f"),
+        ("arrow_ipc", "crash-8dcfa7b4996126fd10d0c993acabacc7030b4b91"),
+        ("payload", "crash-479574ffe6df090744abb7caa1b80f20e7c72f0e"),
+        ("payload", "crash-8a420917386cce2d0c8ac8289420847ddee5eafa"),
+    ];
+    for (target, name) in crashes {
+        let path = natsbridge_tests::project_root().join("fuzz/regressions").join(target).join(name);
+        let data = std::fs::read(&path).unwrap();
+        let bytes = if target == "payload" { data[1..].to_vec() } else { data };
+        let err = natsbridge::decode_table(arrow_buffer::Buffer::from(bytes), TableLimits::default())
+            .expect_err("a malformed stream decodes");
+        assert_eq!(err.code(), &ErrorCode::DeserializationError, "{name}: {err}");
     }
 }
 
