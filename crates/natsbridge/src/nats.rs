@@ -57,6 +57,10 @@ async fn connect_with(
             async move {
                 match &event {
                     async_nats::Event::Connected => tracing::info!(%server, "NATS connected"),
+                    // The application closing its own client is not news.
+                    async_nats::Event::Closed | async_nats::Event::Draining => {
+                        tracing::debug!(%server, event = %event, "NATS connection event")
+                    }
                     async_nats::Event::SlowConsumer(sid) => {
                         let mut d = dropped.lock().expect("lock");
                         d.0 += 1;
