@@ -1,3 +1,4 @@
+{{ preamble -}}
 //! Scalar wire types: open enums (unknown values are kept, not rejected) and
 //! constrained strings (kept exactly as written).
 

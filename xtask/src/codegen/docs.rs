@@ -3,7 +3,7 @@
 use anyhow::Result;
 use askama::Template;
 
-use super::model::{FieldType, Model, TypeKind};
+use super::model::{FieldType, Model, ScalarRule};
 use super::{GeneratedFile, preamble};
 
 #[derive(Template)]
@@ -63,54 +63,49 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
     let structs = model
         .structs()
         .into_iter()
-        .map(|t| {
-            let TypeKind::Struct { fields, open } = &t.kind else { unreachable!() };
-            StructView {
-                name: t.name.clone(),
-                description: t.description.clone(),
-                unknown_fields: if *open {
-                    "Unknown properties are allowed and kept when relaying.".into()
-                } else {
-                    "Unknown properties are rejected.".into()
-                },
-                rows: fields
-                    .iter()
-                    .map(|f| Row {
-                        name: f.name.clone(),
-                        ty: md_type(&f.ty),
-                        required: if f.required { "yes" } else { "no" },
-                        description: cell(&f.description),
-                    })
-                    .collect(),
-            }
+        .map(|s| StructView {
+            name: s.name.to_owned(),
+            description: s.description.to_owned(),
+            unknown_fields: if s.open {
+                "Unknown properties are allowed and kept when relaying.".into()
+            } else {
+                "Unknown properties are rejected.".into()
+            },
+            rows: s
+                .fields
+                .iter()
+                .map(|f| Row {
+                    name: f.name.clone(),
+                    ty: md_type(&f.ty),
+                    required: if f.required { "yes" } else { "no" },
+                    description: cell(&f.description),
+                })
+                .collect(),
         })
         .collect();
-    let mut enums = Vec::new();
-    let mut scalars = Vec::new();
-    for t in model.types.values() {
-        match &t.kind {
-            TypeKind::Enum { values } => enums.push(EnumView {
-                name: t.name.clone(),
-                description: t.description.clone(),
-                values: values.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", "),
-            }),
-            TypeKind::String { pattern, min_length } => scalars.push(ScalarView {
-                name: t.name.clone(),
-                description: t.description.clone(),
-                rule: match (pattern, min_length) {
-                    (Some(p), _) => format!("string matching `{p}`"),
-                    (None, Some(m)) => format!("string of at least {m} character(s)"),
-                    (None, None) => "string".into(),
-                },
-            }),
-            TypeKind::Map => scalars.push(ScalarView {
-                name: t.name.clone(),
-                description: t.description.clone(),
-                rule: "JSON object, any keys".into(),
-            }),
-            TypeKind::Struct { .. } => {}
-        }
-    }
+    let enums = model
+        .enums()
+        .map(|e| EnumView {
+            name: e.name.to_owned(),
+            description: e.description.to_owned(),
+            values: e.values.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", "),
+        })
+        .collect();
+    let scalars = model
+        .scalars()
+        .map(|s| ScalarView {
+            name: s.name.to_owned(),
+            description: s.description.to_owned(),
+            rule: match s.rule {
+                ScalarRule::String { pattern: Some(p), .. } => format!("string matching `{p}`"),
+                ScalarRule::String { pattern: None, min_length: Some(m) } => {
+                    format!("string of at least {m} character(s)")
+                }
+                ScalarRule::String { pattern: None, min_length: None } => "string".into(),
+                ScalarRule::Map => "JSON object, any keys".into(),
+            },
+        })
+        .collect();
     let page = PageView {
         preamble: preamble("<!--", model).trim_end().to_owned() + " -->\n",
         hash: model.schema_hash.clone(),

@@ -7,7 +7,7 @@
 use anyhow::Result;
 use askama::Template;
 
-use super::model::{FieldType, Model, TypeKind};
+use super::model::{FieldType, Kind, Model, ScalarRule};
 use super::names::{julia_field, pascal, snake, upper_snake};
 use super::{GeneratedFile, preamble};
 
@@ -52,13 +52,27 @@ struct FieldView {
     doc: String,
 }
 
+#[derive(Template)]
+#[template(path = "julia/Project.toml", escape = "none")]
+struct ProjectView {
+    preamble: String,
+}
+
+/// Julia's type for a named scalar: open enums and constrained strings stay strings.
+fn jl_scalar(rule: ScalarRule<'_>) -> &'static str {
+    match rule {
+        ScalarRule::String { .. } => "String",
+        ScalarRule::Map => "Dict{String,Any}",
+    }
+}
+
 fn jl_type(model: &Model, ty: &FieldType) -> String {
     match ty {
-        FieldType::Named(n) => match model.types[n].kind {
-            TypeKind::Struct { .. } => pascal(n),
-            TypeKind::Map => "Dict{String,Any}".into(),
-            // Open enums and constrained strings stay strings on the wire.
-            _ => "String".into(),
+        FieldType::Named(n) => match model.kind(n) {
+            Kind::Struct(_) => pascal(n),
+            // Open enums stay strings on the wire.
+            Kind::Enum(_) => "String".into(),
+            Kind::Scalar(s) => jl_scalar(s.rule).into(),
         },
         FieldType::String => "String".into(),
         FieldType::Integer { .. } => "Int64".into(),
@@ -89,47 +103,38 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
     let pre = preamble("#", model);
     let mut exports = Vec::new();
     let mut enums = Vec::new();
+    for e in model.enums() {
+        let prefix = upper_snake(e.name);
+        let members: Vec<(String, String)> =
+            e.values.iter().map(|v| (format!("{prefix}_{}", upper_snake(v)), v.clone())).collect();
+        exports.push(pascal(e.name));
+        exports.extend(members.iter().map(|m| m.0.clone()));
+        exports.push(format!("parse_{}", snake(e.name)));
+        exports.push("wire_string".to_owned());
+        enums.push(EnumView {
+            name: pascal(e.name),
+            doc: jl_doc(e.description),
+            members,
+            snake: snake(e.name),
+        });
+    }
     let mut aliases = Vec::new();
-    for t in model.types.values() {
-        match &t.kind {
-            TypeKind::Enum { values } => {
-                let prefix = upper_snake(&t.name);
-                let members: Vec<(String, String)> =
-                    values.iter().map(|v| (format!("{prefix}_{}", upper_snake(v)), v.clone())).collect();
-                exports.push(pascal(&t.name));
-                exports.extend(members.iter().map(|m| m.0.clone()));
-                exports.push(format!("parse_{}", snake(&t.name)));
-                exports.push("wire_string".to_owned());
-                enums.push(EnumView {
-                    name: pascal(&t.name),
-                    doc: jl_doc(&t.description),
-                    members,
-                    snake: snake(&t.name),
-                });
-            }
-            TypeKind::String { .. } | TypeKind::Map => {
-                exports.push(pascal(&t.name));
-                aliases.push(AliasView {
-                    name: pascal(&t.name),
-                    doc: jl_doc(&t.description),
-                    ty: if matches!(t.kind, TypeKind::Map) {
-                        "Dict{String,Any}".into()
-                    } else {
-                        "String".into()
-                    },
-                });
-            }
-            TypeKind::Struct { .. } => {}
-        }
+    for s in model.scalars() {
+        exports.push(pascal(s.name));
+        aliases.push(AliasView {
+            name: pascal(s.name),
+            doc: jl_doc(s.description),
+            ty: jl_scalar(s.rule).into(),
+        });
     }
     let structs: Vec<StructView> = model
         .structs_in_dependency_order()
         .into_iter()
         .map(|t| {
-            let TypeKind::Struct { fields, .. } = &t.kind else { unreachable!() };
             let mut renames = Vec::new();
             let mut omit = Vec::new();
-            let fields = fields
+            let fields = t
+                .fields
                 .iter()
                 .map(|f| {
                     let name = julia_field(&f.name);
@@ -147,17 +152,17 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
                     FieldView { name, ty, default, doc: jl_doc(&f.description) }
                 })
                 .collect();
-            let name = pascal(&t.name);
+            let name = pascal(t.name);
             exports.push(name.clone());
-            exports.push(format!("parse_{}", snake(&t.name)));
+            exports.push(format!("parse_{}", snake(t.name)));
             let tuple = |v: Vec<String>| match v.len() {
                 0 => "()".to_owned(),
                 1 => format!("({},)", v[0]),
                 _ => format!("({})", v.join(", ")),
             };
             StructView {
-                doc: jl_doc(&t.description),
-                snake: snake(&t.name),
+                doc: jl_doc(t.description),
+                snake: snake(t.name),
                 renames: tuple(renames),
                 omit: tuple(omit),
                 fields,
@@ -170,9 +175,7 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
     exports.dedup();
     let module = ModuleView { preamble: pre.clone(), exports: exports.join(", "), enums, aliases, structs }
         .render()?;
-    let project = format!(
-        "{pre}name = \"NATSBridgeTypes\"\nuuid = \"6c0f4b1e-8a3d-5b7e-9f21-3d4c5b6a7e80\"\nversion = \"1.0.0\"\n\n[deps]\nJSON3 = \"0f8b85d8-7281-11e9-16c2-39a750bddbf1\"\nStructTypes = \"856f2bd8-1eba-4b0a-8007-ebc267875bd4\"\n\n[compat]\nJSON3 = \"1\"\nStructTypes = \"1\"\njulia = \"1.9\"\n"
-    );
+    let project = ProjectView { preamble: pre }.render()?;
     Ok(vec![
         GeneratedFile::new(format!("{out_dir}/src/NATSBridgeTypes.jl"), module),
         GeneratedFile::new(format!("{out_dir}/Project.toml"), project),

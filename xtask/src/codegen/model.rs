@@ -10,6 +10,10 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 /// Everything the emitters need, derived from the schema files alone.
+///
+/// Emitters read the named types through typed accessors ([`Model::structs`],
+/// [`Model::enums`], [`Model::scalars`], [`Model::kind`]), so every kind they handle is
+/// a type of its own and a `match` on [`Kind`] is exhaustive.
 #[derive(Debug)]
 pub(crate) struct Model {
     /// Hex SHA-256 over the schema files (name and bytes, sorted by name).
@@ -17,28 +21,95 @@ pub(crate) struct Model {
     /// The bundled schema: `{"$schema", "$comment", "definitions": {...}}`.
     pub(crate) bundled: Value,
     /// Named types by name (sorted, so output order is stable).
-    pub(crate) types: BTreeMap<String, TypeDef>,
+    types: BTreeMap<String, TypeDef>,
     /// Struct types in the order the schema files introduce them (roots first).
     pub(crate) roots: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct TypeDef {
-    pub(crate) name: String,
-    pub(crate) description: String,
-    pub(crate) kind: TypeKind,
+struct TypeDef {
+    name: String,
+    description: String,
+    kind: TypeKind,
 }
 
 #[derive(Debug, Clone)]
-pub(crate) enum TypeKind {
-    /// An object with declared properties; `open` when unknown properties are kept.
+enum TypeKind {
     Struct { fields: Vec<Field>, open: bool },
-    /// A string with a closed list of known values (readers keep unknown ones).
     Enum { values: Vec<String> },
-    /// A constrained string.
     String { pattern: Option<String>, min_length: Option<u64> },
+    Map,
+}
+
+/// One named type, by kind. Emitters match on it exhaustively.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Kind<'a> {
+    Struct(Struct<'a>),
+    Enum(Enum<'a>),
+    Scalar(Scalar<'a>),
+}
+
+/// An object with declared properties.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Struct<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) description: &'a str,
+    pub(crate) fields: &'a [Field],
+    /// Unknown properties are kept (`additionalProperties` is not `false`).
+    pub(crate) open: bool,
+}
+
+/// A string with a list of known values (readers keep unknown ones).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Enum<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) description: &'a str,
+    pub(crate) values: &'a [String],
+}
+
+/// A named type that is neither a struct nor an enum: a constrained string or a free-form
+/// JSON object.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Scalar<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) description: &'a str,
+    pub(crate) rule: ScalarRule<'a>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ScalarRule<'a> {
+    /// A string, with optional constraints.
+    String { pattern: Option<&'a str>, min_length: Option<u64> },
     /// A free-form JSON object.
     Map,
+}
+
+impl TypeDef {
+    fn view(&self) -> Kind<'_> {
+        let (name, description) = (self.name.as_str(), self.description.as_str());
+        match &self.kind {
+            TypeKind::Struct { fields, open } => {
+                Kind::Struct(Struct { name, description, fields, open: *open })
+            }
+            TypeKind::Enum { values } => Kind::Enum(Enum { name, description, values }),
+            TypeKind::String { pattern, min_length } => Kind::Scalar(Scalar {
+                name,
+                description,
+                rule: ScalarRule::String { pattern: pattern.as_deref(), min_length: *min_length },
+            }),
+            TypeKind::Map => Kind::Scalar(Scalar { name, description, rule: ScalarRule::Map }),
+        }
+    }
+}
+
+impl Kind<'_> {
+    pub(crate) fn name(&self) -> &str {
+        match self {
+            Kind::Struct(s) => s.name,
+            Kind::Enum(e) => e.name,
+            Kind::Scalar(s) => s.name,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -159,11 +230,7 @@ impl Model {
 
     /// Names of the enum types, whose `enum` lists readers do not enforce (see schema/README.md).
     pub(crate) fn open_enums(&self) -> Vec<&str> {
-        self.types
-            .values()
-            .filter(|t| matches!(t.kind, TypeKind::Enum { .. }))
-            .map(|t| t.name.as_str())
-            .collect()
+        self.enums().map(|e| e.name).collect()
     }
 
     /// The schema of one named type, as it appears in the bundle.
@@ -171,50 +238,67 @@ impl Model {
         &self.bundled["definitions"][name]
     }
 
+    /// Every named type, by name.
+    pub(crate) fn kinds(&self) -> impl Iterator<Item = Kind<'_>> {
+        self.types.values().map(TypeDef::view)
+    }
+
+    /// The named type `name` refers to; the model checked every reference when it loaded.
+    pub(crate) fn kind(&self, name: &str) -> Kind<'_> {
+        self.types[name].view()
+    }
+
+    /// Enum types, by name.
+    pub(crate) fn enums(&self) -> impl Iterator<Item = Enum<'_>> {
+        self.kinds().filter_map(|k| match k {
+            Kind::Enum(e) => Some(e),
+            Kind::Struct(_) | Kind::Scalar(_) => None,
+        })
+    }
+
+    /// Constrained strings and free-form objects, by name.
+    pub(crate) fn scalars(&self) -> impl Iterator<Item = Scalar<'_>> {
+        self.kinds().filter_map(|k| match k {
+            Kind::Scalar(s) => Some(s),
+            Kind::Struct(_) | Kind::Enum(_) => None,
+        })
+    }
+
     /// Struct types: roots first, then the rest by name.
-    pub(crate) fn structs(&self) -> Vec<&TypeDef> {
-        let mut out: Vec<&TypeDef> = Vec::new();
-        let mut names: Vec<&String> = self.roots.iter().collect();
-        names.extend(self.types.keys().filter(|k| !self.roots.contains(k)));
-        for name in names {
-            let def = &self.types[name];
-            if matches!(def.kind, TypeKind::Struct { .. }) {
-                out.push(def);
-            }
-        }
-        out
+    pub(crate) fn structs(&self) -> Vec<Struct<'_>> {
+        let rest = self.types.keys().filter(|k| !self.roots.contains(k));
+        self.roots
+            .iter()
+            .chain(rest)
+            .filter_map(|name| match self.kind(name) {
+                Kind::Struct(s) => Some(s),
+                Kind::Enum(_) | Kind::Scalar(_) => None,
+            })
+            .collect()
     }
 
     /// Struct types with every struct a field refers to before the struct itself.
-    pub(crate) fn structs_in_dependency_order(&self) -> Vec<&TypeDef> {
-        fn visit<'a>(m: &'a Model, name: &str, seen: &mut Vec<String>, out: &mut Vec<&'a TypeDef>) {
+    pub(crate) fn structs_in_dependency_order(&self) -> Vec<Struct<'_>> {
+        fn visit<'a>(m: &'a Model, name: &str, seen: &mut Vec<String>, out: &mut Vec<Struct<'a>>) {
             if seen.iter().any(|s| s == name) {
                 return;
             }
             seen.push(name.to_owned());
-            let def = &m.types[name];
-            if let TypeKind::Struct { fields, .. } = &def.kind {
-                for f in fields {
+            if let Kind::Struct(s) = m.kind(name) {
+                for f in s.fields {
                     if let Some(dep) = f.ty.named() {
                         visit(m, dep, seen, out);
                     }
                 }
-                out.push(def);
+                out.push(s);
             }
         }
         let mut seen = Vec::new();
         let mut out = Vec::new();
-        for def in self.structs() {
-            visit(self, &def.name, &mut seen, &mut out);
+        for s in self.structs() {
+            visit(self, s.name, &mut seen, &mut out);
         }
         out
-    }
-
-    pub(crate) fn of_kind<'a>(
-        &'a self,
-        pred: impl Fn(&TypeKind) -> bool + 'a,
-    ) -> impl Iterator<Item = &'a TypeDef> + 'a {
-        self.types.values().filter(move |t| pred(&t.kind))
     }
 }
 

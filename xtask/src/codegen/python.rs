@@ -8,7 +8,7 @@
 use anyhow::Result;
 use askama::Template;
 
-use super::model::{FieldType, Model, TypeKind};
+use super::model::{FieldType, Kind, Model, ScalarRule};
 use super::names::{pascal, python_field_ok, python_ident, snake, upper_snake};
 use super::{GeneratedFile, preamble};
 
@@ -52,13 +52,34 @@ struct FieldView {
     doc: String,
 }
 
+#[derive(Template)]
+#[template(path = "python/_schema.py", escape = "none")]
+struct SchemaView {
+    preamble: String,
+    schema: String,
+    /// Python tuple items, each followed by a comma.
+    open_enums: String,
+}
+
+#[derive(Template)]
+#[template(path = "python/pyproject.toml", escape = "none")]
+struct PyprojectView {
+    preamble: String,
+}
+
+#[derive(Template)]
+#[template(path = "python/py.typed", escape = "none")]
+struct PyTypedView {
+    preamble: String,
+}
+
 fn py_type(model: &Model, ty: &FieldType) -> String {
     match ty {
         FieldType::Named(n) => {
             let name = pascal(n);
-            match model.types[n].kind {
-                TypeKind::Enum { .. } => format!("{name} | str"),
-                _ => name,
+            match model.kind(n) {
+                Kind::Enum(_) => format!("{name} | str"),
+                Kind::Struct(_) | Kind::Scalar(_) => name,
             }
         }
         FieldType::String => "str".into(),
@@ -78,39 +99,35 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
     let pre = preamble("#", model);
     let mut exports = Vec::new();
     let mut enums = Vec::new();
+    for e in model.enums() {
+        let name = pascal(e.name);
+        let values_const = format!("{}_VALUES", upper_snake(e.name));
+        exports.push(name.clone());
+        exports.push(values_const.clone());
+        enums.push(EnumView {
+            doc: docstring(e.description),
+            literal: e.values.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", "),
+            values: e.values.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", "),
+            values_const,
+            name,
+        });
+    }
     let mut aliases = Vec::new();
-    for t in model.types.values() {
-        let name = pascal(&t.name);
-        match &t.kind {
-            TypeKind::Enum { values } => {
-                let values_const = format!("{}_VALUES", upper_snake(&t.name));
-                exports.push(name.clone());
-                exports.push(values_const.clone());
-                enums.push(EnumView {
-                    doc: docstring(&t.description),
-                    literal: values.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", "),
-                    values: values.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", "),
-                    values_const,
-                    name,
-                });
-            }
-            TypeKind::String { .. } | TypeKind::Map => {
-                exports.push(name.clone());
-                aliases.push(AliasView {
-                    doc: docstring(&t.description),
-                    ty: if matches!(t.kind, TypeKind::Map) { "dict[str, Any]".into() } else { "str".into() },
-                    name,
-                });
-            }
-            TypeKind::Struct { .. } => {}
-        }
+    for s in model.scalars() {
+        let name = pascal(s.name);
+        exports.push(name.clone());
+        let ty = match s.rule {
+            ScalarRule::String { .. } => "str",
+            ScalarRule::Map => "dict[str, Any]",
+        };
+        aliases.push(AliasView { doc: docstring(s.description), ty: ty.to_owned(), name });
     }
     let structs: Vec<StructView> = model
         .structs_in_dependency_order()
         .into_iter()
         .map(|t| {
-            let TypeKind::Struct { fields, .. } = &t.kind else { unreachable!() };
-            let fields: Vec<FieldView> = fields
+            let fields: Vec<FieldView> = t
+                .fields
                 .iter()
                 .map(|f| {
                     let ty = py_type(model, &f.ty);
@@ -121,8 +138,8 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
                     }
                 })
                 .collect();
-            let name = pascal(&t.name);
-            let sn = python_ident(&snake(&t.name));
+            let name = pascal(t.name);
+            let sn = python_ident(&snake(t.name));
             exports.extend([
                 name.clone(),
                 format!("parse_{sn}"),
@@ -131,8 +148,8 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
             ]);
             StructView {
                 class_syntax: fields.iter().all(|f| python_field_ok(&f.key)),
-                doc: docstring(&t.description),
-                schema_name: t.name.clone(),
+                doc: docstring(t.description),
+                schema_name: t.name.to_owned(),
                 snake: sn,
                 name,
                 fields,
@@ -149,18 +166,18 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
     exports.dedup();
     let init = InitView { preamble: pre.clone(), enums, aliases, structs, exports }.render()?;
     let open_enums: String = model.open_enums().iter().map(|n| format!("{n:?}, ")).collect();
-    let schema = format!(
-        "{pre}\"\"\"The bundled JSON Schema (draft-07) the types were generated from.\"\"\"\n\nimport json\nfrom typing import Any, Final\n\nSCHEMA: Final[dict[str, Any]] = json.loads(\n    r'''{}'''\n)\n\nOPEN_ENUMS: Final[tuple[str, ...]] = ({})\n\"\"\"Enum types whose value lists readers do not enforce.\"\"\"\n",
-        model.bundled_text().trim_end(),
-        open_enums.trim_end()
-    );
-    let pyproject = format!(
-        "{pre}[build-system]\nrequires = [\"setuptools>=68\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"natsbridge-types\"\nversion = \"1.0.0\"\ndescription = \"NATSBridge wire types and validators (generated from schema/)\"\nrequires-python = \">=3.11\"\ndependencies = [\"jsonschema>=4.20\"]\n\n[tool.setuptools.package-data]\nnatsbridge_types = [\"py.typed\"]\n\n[tool.mypy]\nstrict = true\n"
-    );
+    let schema = SchemaView {
+        preamble: pre.clone(),
+        schema: model.bundled_text().trim_end().to_owned(),
+        open_enums: open_enums.trim_end().to_owned(),
+    }
+    .render()?;
+    let pyproject = PyprojectView { preamble: pre.clone() }.render()?;
+    let py_typed = PyTypedView { preamble: pre }.render()?;
     Ok(vec![
         GeneratedFile::new(format!("{out_dir}/natsbridge_types/__init__.py"), init),
         GeneratedFile::new(format!("{out_dir}/natsbridge_types/_schema.py"), schema),
-        GeneratedFile::new(format!("{out_dir}/natsbridge_types/py.typed"), pre.clone()),
+        GeneratedFile::new(format!("{out_dir}/natsbridge_types/py.typed"), py_typed),
         GeneratedFile::new(format!("{out_dir}/pyproject.toml"), pyproject),
     ])
 }

@@ -7,13 +7,14 @@ use anyhow::{Context, Result, format_err};
 use askama::Template;
 use typify::{TypeSpace, TypeSpaceImpl, TypeSpaceSettings};
 
-use super::model::{Model, TypeKind};
+use super::model::{Kind, Model, Scalar, ScalarRule};
 use super::names::pascal;
 use super::{GeneratedFile, preamble};
 
 #[derive(Template)]
 #[template(path = "rust/scalars.rs", escape = "none")]
 struct ScalarsView {
+    preamble: String,
     enums: Vec<EnumView>,
     strings: Vec<StringView>,
 }
@@ -38,103 +39,75 @@ struct StringView {
     schema_json: String,
 }
 
+#[derive(Template)]
+#[template(path = "rust/lib.rs", escape = "none")]
+struct LibView {
+    preamble: String,
+    hash: String,
+    /// The root type names as a Rust list of string literals.
+    roots: String,
+}
+
+#[derive(Template)]
+#[template(path = "rust/types.rs", escape = "none")]
+struct TypesView {
+    preamble: String,
+    /// typify's output, unformatted.
+    tokens: String,
+}
+
+#[derive(Template)]
+#[template(path = "rust/Cargo.toml", escape = "none")]
+struct ManifestView {
+    preamble: String,
+}
+
 pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile>> {
     let pre = preamble("//", model);
     let scalars = ScalarsView {
+        preamble: pre.clone(),
         enums: model
-            .of_kind(|k| matches!(k, TypeKind::Enum { .. }))
-            .map(|t| {
-                let TypeKind::Enum { values } = &t.kind else { unreachable!() };
-                EnumView {
-                    name: t.name.clone(),
-                    description: t.description.clone(),
-                    variants: values
-                        .iter()
-                        .map(|v| VariantView { variant: pascal(v), value: v.clone() })
-                        .collect(),
-                    schema_json: serde_json::to_string(model.definition(&t.name)).expect("Value"),
-                }
+            .enums()
+            .map(|e| EnumView {
+                name: e.name.to_owned(),
+                description: e.description.to_owned(),
+                variants: e
+                    .values
+                    .iter()
+                    .map(|v| VariantView { variant: pascal(v), value: v.clone() })
+                    .collect(),
+                schema_json: serde_json::to_string(model.definition(e.name)).expect("Value"),
             })
             .collect(),
         strings: model
-            .of_kind(|k| matches!(k, TypeKind::String { .. }))
-            .map(|t| {
-                let TypeKind::String { pattern, min_length } = &t.kind else { unreachable!() };
-                StringView {
-                    name: t.name.clone(),
-                    description: t.description.clone(),
-                    pattern: pattern.clone(),
-                    min_length: *min_length,
-                    schema_json: serde_json::to_string(model.definition(&t.name)).expect("Value"),
-                }
+            .scalars()
+            .filter_map(|s| match s.rule {
+                ScalarRule::String { pattern, min_length } => Some(StringView {
+                    name: s.name.to_owned(),
+                    description: s.description.to_owned(),
+                    pattern: pattern.map(str::to_owned),
+                    min_length,
+                    schema_json: serde_json::to_string(model.definition(s.name)).expect("Value"),
+                }),
+                ScalarRule::Map => None,
             })
             .collect(),
     };
-    let scalars_src = format_rust(&scalars.render()?).context("formatting scalars.rs")?;
-
-    let types_src = format_rust(&typify_structs(model)?).context("formatting types.rs")?;
-
-    let roots: Vec<String> = model.roots.clone();
-    let lib = format_rust(&format!(
-        "{pre}\
-//! NATSBridge wire types, generated from `schema/`.
-//!
-//! Parse an envelope with serde and get typed, validated fields; unknown properties are
-//! kept in `extra` and unknown enum values in `Unknown(..)`, so relaying never loses data.
-//!
-//! ```
-//! let text = r#\"{{\"correlation_id\":\"0b7d8f6e-3f52-4f0e-9a59-0d2b7b1f6c11\",\"msg_id\":\"5f0c3b8e-2a0d-4d59-8c1e-6b2f4c1d9e20\",
-//!   \"timestamp\":\"2026-03-13T07:02:50.443Z\",\"send_to\":\"demo\",\"msg_purpose\":\"chat\",\"sender_name\":\"a\",
-//!   \"sender_id\":\"\",\"receiver_name\":\"\",\"receiver_id\":\"\",\"reply_to\":\"\",\"reply_to_msg_id\":\"\",\"payloads\":[]}}\"#;
-//! let env: natsbridge_types::MsgEnvelopeV1 = serde_json::from_str(text).unwrap();
-//! assert_eq!(env.timestamp.as_str(), \"2026-03-13T07:02:50.443Z\");
-//! ```
-#![allow(clippy::all, clippy::pedantic, missing_docs, unreachable_pub)]
-
-mod scalars;
-mod types;
-
-pub use scalars::*;
-pub use types::*;
-
-/// The bundled JSON Schema (draft-07) every type here was generated from.
-pub const SCHEMA_JSON: &str = include_str!(\"schema.json\");
-
-/// SHA-256 (hex) of the `schema/` files this crate was generated from.
-pub const SCHEMA_SHA256: &str = \"{hash}\";
-
-/// The root message types, in schema order.
-pub const ROOT_TYPES: &[&str] = &[{roots}];
-",
-        hash = model.schema_hash,
-        roots = roots.iter().map(|r| format!("{r:?}")).collect::<Vec<_>>().join(", "),
-    ))?;
-
-    let manifest = format!(
-        "{}{}",
-        preamble("#", model),
-        r#"[package]
-name = "natsbridge-types"
-description = "NATSBridge wire types (msg_envelope_v1, msg_payload_v1), generated from schema/"
-version.workspace = true
-edition.workspace = true
-license.workspace = true
-
-[dependencies]
-regress.workspace = true
-schemars.workspace = true
-serde.workspace = true
-serde_json.workspace = true
-
-[lints]
-workspace = true
-"#
-    );
+    let scalars = format_rust(&scalars.render()?).context("formatting scalars.rs")?;
+    let types = TypesView { preamble: pre.clone(), tokens: typify_structs(model)? };
+    let types = format_rust(&types.render()?).context("formatting types.rs")?;
+    let lib = LibView {
+        preamble: pre,
+        hash: model.schema_hash.clone(),
+        roots: model.roots.iter().map(|r| format!("{r:?}")).collect::<Vec<_>>().join(", "),
+    };
+    let lib = format_rust(&lib.render()?).context("formatting lib.rs")?;
+    let manifest = ManifestView { preamble: preamble("#", model) }.render()?;
     Ok(vec![
         GeneratedFile::new(format!("{out_dir}/Cargo.toml"), manifest),
         GeneratedFile::new(format!("{out_dir}/src/lib.rs"), lib),
-        GeneratedFile::new(format!("{out_dir}/src/scalars.rs"), format!("{pre}{scalars_src}")),
-        GeneratedFile::new(format!("{out_dir}/src/types.rs"), format!("{pre}{types_src}")),
+        GeneratedFile::new(format!("{out_dir}/src/scalars.rs"), scalars),
+        GeneratedFile::new(format!("{out_dir}/src/types.rs"), types),
         GeneratedFile::new(format!("{out_dir}/src/schema.json"), model.bundled_text()),
     ])
 }
@@ -148,14 +121,15 @@ fn typify_structs(model: &Model) -> Result<String> {
         .with_derive("PartialEq".to_owned())
         .with_derive("::schemars::JsonSchema".to_owned())
         .with_map_type("::serde_json::Map");
-    for t in model.types.values() {
-        if !matches!(t.kind, TypeKind::Struct { .. }) {
-            let impls: Vec<TypeSpaceImpl> = match t.kind {
-                TypeKind::Map => vec![TypeSpaceImpl::Default],
-                _ => vec![TypeSpaceImpl::Display, TypeSpaceImpl::FromStr],
-            };
-            settings.with_replacement(&t.name, format!("crate::{}", t.name), impls.into_iter());
-        }
+    for kind in model.kinds() {
+        let impls = match kind {
+            Kind::Struct(_) => continue,
+            Kind::Scalar(Scalar { rule: ScalarRule::Map, .. }) => vec![TypeSpaceImpl::Default],
+            Kind::Enum(_) | Kind::Scalar(Scalar { rule: ScalarRule::String { .. }, .. }) => {
+                vec![TypeSpaceImpl::Display, TypeSpaceImpl::FromStr]
+            }
+        };
+        settings.with_replacement(kind.name(), format!("crate::{}", kind.name()), impls.into_iter());
     }
     let root: schemars08::schema::RootSchema =
         serde_json::from_value(model.bundled.clone()).context("bundled schema as a schemars RootSchema")?;
@@ -171,10 +145,7 @@ fn typify_structs(model: &Model) -> Result<String> {
             format_err!("typify panicked: {msg}")
         })?
         .context("typify")?;
-    let tokens = space.to_stream();
-    Ok(format!(
-        "//! Structs generated by typify from the bundled schema.\n\n#![allow(clippy::all)]\n\n{tokens}"
-    ))
+    Ok(space.to_stream().to_string())
 }
 
 /// Formats with the toolchain's rustfmt and the repository's `rustfmt.toml`, so the

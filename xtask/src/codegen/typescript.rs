@@ -4,7 +4,7 @@
 use anyhow::Result;
 use askama::Template;
 
-use super::model::{FieldType, Model, TypeKind};
+use super::model::{FieldType, Kind, Model, ScalarRule};
 use super::names::{ts_property, ts_type_name, upper_snake};
 use super::{GeneratedFile, preamble};
 
@@ -65,6 +65,12 @@ struct PackageView {
     hash: String,
 }
 
+#[derive(Template)]
+#[template(path = "typescript/tsconfig.json", escape = "none")]
+struct TsconfigView {
+    preamble: String,
+}
+
 fn doc(text: &str, indent: &str) -> String {
     if text.is_empty() {
         return String::new();
@@ -81,17 +87,17 @@ fn ts_type(model: &Model, ty: &FieldType) -> String {
     match ty {
         FieldType::Named(n) => {
             let name = ts_type_name(n);
-            match model.types[n].kind {
+            match model.kind(n) {
                 // Open enums: known values autocomplete, any string is accepted.
-                TypeKind::Enum { .. } => format!("{name} | (string & {{}})"),
-                _ => name,
+                Kind::Enum(_) => format!("{name} | (string & {{}})"),
+                Kind::Struct(_) | Kind::Scalar(_) => name,
             }
         }
         FieldType::String => "string".into(),
         FieldType::Integer { .. } | FieldType::Number => "number".into(),
         FieldType::Boolean => "boolean".into(),
         FieldType::Array(inner) => match inner.as_ref() {
-            FieldType::Named(n) if matches!(model.types[n].kind, TypeKind::Enum { .. }) => {
+            FieldType::Named(n) if matches!(model.kind(n), Kind::Enum(_)) => {
                 format!("Array<{}>", ts_type(model, inner))
             }
             _ => format!("{}[]", ts_type(model, inner)),
@@ -102,61 +108,58 @@ fn ts_type(model: &Model, ty: &FieldType) -> String {
 
 pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile>> {
     let pre = preamble("//", model);
-    let mut enums = Vec::new();
-    let mut aliases = Vec::new();
-    for t in model.types.values() {
-        let name = ts_type_name(&t.name);
-        match &t.kind {
-            TypeKind::Enum { values } => enums.push(EnumView {
-                doc: doc(&t.description, ""),
-                union: values.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(" | "),
-                values_const: format!("{}_VALUES", upper_snake(&t.name)),
-                values: values.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", "),
-                name,
-            }),
-            TypeKind::String { pattern, min_length } => {
-                let mut text = t.description.clone();
-                if let Some(p) = pattern {
-                    text.push_str(&format!("\n\nPattern: `{p}`"));
+    let enums = model
+        .enums()
+        .map(|e| EnumView {
+            name: ts_type_name(e.name),
+            doc: doc(e.description, ""),
+            union: e.values.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(" | "),
+            values_const: format!("{}_VALUES", upper_snake(e.name)),
+            values: e.values.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", "),
+        })
+        .collect();
+    let aliases = model
+        .scalars()
+        .map(|s| {
+            let (text, ty) = match s.rule {
+                ScalarRule::String { pattern, min_length } => {
+                    let mut text = s.description.to_owned();
+                    if let Some(p) = pattern {
+                        text.push_str(&format!("\n\nPattern: `{p}`"));
+                    }
+                    if let Some(m) = min_length {
+                        text.push_str(&format!("\n\nMinimum length: {m}"));
+                    }
+                    (text, "string")
                 }
-                if let Some(m) = min_length {
-                    text.push_str(&format!("\n\nMinimum length: {m}"));
-                }
-                aliases.push(AliasView { doc: doc(&text, ""), ty: "string".into(), name });
-            }
-            TypeKind::Map => aliases.push(AliasView {
-                doc: doc(&t.description, ""),
-                ty: "{ [key: string]: unknown }".into(),
-                name,
-            }),
-            TypeKind::Struct { .. } => {}
-        }
-    }
+                ScalarRule::Map => (s.description.to_owned(), "{ [key: string]: unknown }"),
+            };
+            AliasView { name: ts_type_name(s.name), doc: doc(&text, ""), ty: ty.to_owned() }
+        })
+        .collect();
     let structs = model
         .structs()
         .into_iter()
-        .map(|t| {
-            let TypeKind::Struct { fields, open } = &t.kind else { unreachable!() };
-            StructView {
-                name: ts_type_name(&t.name),
-                doc: doc(&t.description, ""),
-                open: *open,
-                fields: fields
-                    .iter()
-                    .map(|f| FieldView {
-                        name: ts_property(&f.name),
-                        doc: doc(&f.description, "  "),
-                        optional: !f.required,
-                        ty: ts_type(model, &f.ty),
-                    })
-                    .collect(),
-            }
+        .map(|s| StructView {
+            name: ts_type_name(s.name),
+            doc: doc(s.description, ""),
+            open: s.open,
+            fields: s
+                .fields
+                .iter()
+                .map(|f| FieldView {
+                    name: ts_property(&f.name),
+                    doc: doc(&f.description, "  "),
+                    optional: !f.required,
+                    ty: ts_type(model, &f.ty),
+                })
+                .collect(),
         })
         .collect();
     let roots = model
         .structs()
         .into_iter()
-        .map(|t| RootView { name: ts_type_name(&t.name), schema_name: t.name.clone() })
+        .map(|s| RootView { name: ts_type_name(s.name), schema_name: s.name.to_owned() })
         .collect();
     let index = IndexView { preamble: pre.clone(), enums, aliases, structs, roots }.render()?;
     let schema = SchemaView {
@@ -166,21 +169,7 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
     }
     .render()?;
     let package = PackageView { hash: model.schema_hash.clone() }.render()?;
-    let tsconfig = format!(
-        "{pre}{}",
-        r#"{
-  "compilerOptions": {
-    "target": "ES2022",
-    "module": "NodeNext",
-    "moduleResolution": "NodeNext",
-    "strict": true,
-    "declaration": true,
-    "outDir": "dist",
-    "skipLibCheck": true
-  },
-  "include": ["src"]
-}"#
-    );
+    let tsconfig = TsconfigView { preamble: pre }.render()?;
     Ok(vec![
         GeneratedFile::new(format!("{out_dir}/src/index.ts"), index),
         GeneratedFile::new(format!("{out_dir}/src/schema.ts"), schema),
