@@ -27,9 +27,15 @@ impl Error {
         Error { code, message: message.into(), correlation_id: None, dataname: None, source: None }
     }
 
-    /// Attaches the underlying cause.
+    /// Attaches the underlying cause (kept out of [`Display`](fmt::Display); see [`Error::report`]).
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
         self.source = Some(Box::new(source));
+        self
+    }
+
+    /// Attaches a cause that is already boxed (async-nats's `Error`, a `dyn Error`).
+    pub(crate) fn with_boxed_source(mut self, source: Box<dyn std::error::Error + Send + Sync + 'static>) -> Self {
+        self.source = Some(source);
         self
     }
 
@@ -65,7 +71,21 @@ impl Error {
         &self.message
     }
 
-    /// The error as the reference `error` object: `{code, message, details}`.
+    /// This error followed by each cause in its chain, each printed once:
+    /// `CODE: message (payload `name`): cause: cause's cause`.
+    pub fn report(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(c) = cause {
+            text.push_str(": ");
+            text.push_str(&c.to_string());
+            cause = c.source();
+        }
+        text
+    }
+
+    /// The error as the reference `error` object: `{code, message, details}`, the message
+    /// being [`Error::report`].
     pub fn to_error_body(&self) -> natsbridge_types::ErrorBody {
         let mut details = serde_json::Map::new();
         if let Some(id) = &self.correlation_id {
@@ -76,21 +96,20 @@ impl Error {
         }
         natsbridge_types::ErrorBody {
             code: self.code.clone(),
-            message: self.to_string(),
+            message: self.report(),
             details: Some(details),
             extra: Default::default(),
         }
     }
 }
 
+/// `CODE: message (payload `name`)`. The cause is not repeated here: it is
+/// [`std::error::Error::source`], and [`Error::report`] prints the whole chain once.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.code, self.message)?;
         if let Some(name) = &self.dataname {
             write!(f, " (payload `{name}`)")?;
-        }
-        if let Some(source) = &self.source {
-            write!(f, ": {source}")?;
         }
         Ok(())
     }
@@ -114,5 +133,61 @@ impl<T> ResultExt<T> for Result<T> {
     }
     fn payload(self, dataname: &str) -> Result<T> {
         self.map_err(|e| e.with_dataname(dataname))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Cause(&'static str, Option<Box<Cause>>);
+
+    impl fmt::Display for Cause {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Cause {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|c| c as &(dyn std::error::Error + 'static))
+        }
+    }
+
+    #[test]
+    fn each_cause_is_printed_once() {
+        let err = Error::new(ErrorCode::DownloadFailed, "fetching `t`")
+            .with_source(Cause("connection reset", Some(Box::new(Cause("os error 104", None)))))
+            .with_dataname("table");
+        assert_eq!(err.to_string(), "DOWNLOAD_FAILED: fetching `t` (payload `table`)");
+        assert_eq!(
+            err.report(),
+            "DOWNLOAD_FAILED: fetching `t` (payload `table`): connection reset: os error 104"
+        );
+        assert_eq!(std::error::Error::source(&err).map(|s| s.to_string()).as_deref(), Some("connection reset"));
+        assert_eq!(err.report().matches("connection reset").count(), 1);
+    }
+
+    #[test]
+    fn context_is_kept_from_the_innermost_call() {
+        let err: Result<()> = Err(Error::new(ErrorCode::Timeout, "late").with_correlation_id("inner"));
+        let err = err.correlation("outer").payload("p").payload("q").unwrap_err();
+        assert_eq!(err.correlation_id(), Some("inner"));
+        assert_eq!(err.dataname(), Some("p"));
+    }
+
+    #[test]
+    fn error_body_carries_code_report_and_details() {
+        let err = Error::new(ErrorCode::UploadFailed, "POST /upload")
+            .with_source(Cause("HTTP 503", None))
+            .with_correlation_id("c-1")
+            .with_dataname("d");
+        let body = err.to_error_body();
+        assert_eq!(body.code, ErrorCode::UploadFailed);
+        assert_eq!(body.message, err.report());
+        let details = body.details.unwrap();
+        assert_eq!(details["correlation_id"], "c-1");
+        assert_eq!(details["dataname"], "d");
     }
 }

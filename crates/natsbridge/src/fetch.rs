@@ -1,4 +1,5 @@
-//! Downloading link payloads: `fetch_with_backoff`.
+//! Downloading link payloads: [`fetch_with_backoff`], the shared HTTP client, and the
+//! URL helpers every network-facing layer uses ([`redact`], [`host_of`]).
 //!
 //! The reference schedule (100 ms base, doubling, 5 000 ms cap, 5 attempts) with full
 //! jitter; only transient failures are retried (connection errors, timeouts, truncated
@@ -17,6 +18,30 @@ use sha2::{Digest as _, Sha256};
 use tracing::{Instrument as _, debug, info_span, warn};
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::wire::hex_of;
+
+/// The HTTP client used for uploads and downloads: rustls with the ring provider, no
+/// redirects followed, 10 s connect timeout, 60 s read timeout, pooled connections.
+/// One per process (building one loads the system's root certificates); clones share it.
+pub fn http_client() -> reqwest::Client {
+    static CLIENT: std::sync::LazyLock<reqwest::Client> = std::sync::LazyLock::new(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(60))
+            .build()
+            .expect("an HTTP client with static settings")
+    });
+    CLIENT.clone()
+}
+
+/// `host:port` of a URL with a host (the port defaulted from the scheme), `None` for
+/// anything else.
+pub fn host_of(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?))
+}
 
 /// Retry schedule and limits for downloads.
 #[derive(Debug, Clone)]
@@ -63,6 +88,13 @@ pub fn redact(url: &str) -> String {
 /// SHA-256 of a downloaded body, computed chunk by chunk while it arrived.
 pub(crate) type BodyDigest = [u8; 32];
 
+/// A downloaded body and its SHA-256 (lowercase hex), hashed as the chunks came in.
+#[derive(Debug)]
+pub(crate) struct Fetched {
+    pub(crate) bytes: Buffer,
+    pub(crate) sha256: String,
+}
+
 enum Attempt {
     Done(Buffer, BodyDigest),
     Retry { reason: String, retry_after: Option<Duration> },
@@ -78,7 +110,7 @@ pub async fn fetch_with_backoff(
     options: &FetchOptions,
     correlation_id: &str,
 ) -> Result<Buffer> {
-    fetch_hashed(client, url, expected_size, options, correlation_id).await.map(|(buf, _)| buf)
+    fetch_hashed(client, url, expected_size, options, correlation_id).await.map(|f| f.bytes)
 }
 
 /// [`fetch_with_backoff`], also returning the body's SHA-256, hashed as the chunks came in
@@ -89,7 +121,7 @@ pub(crate) async fn fetch_hashed(
     expected_size: Option<u64>,
     options: &FetchOptions,
     correlation_id: &str,
-) -> Result<(Buffer, BodyDigest)> {
+) -> Result<Fetched> {
     let shown = redact(url);
     let span = info_span!("download", correlation_id = %correlation_id, url = %shown);
     let run = async {
@@ -105,7 +137,7 @@ pub(crate) async fn fetch_hashed(
             match attempt_once(client, url, expected_size, options).await {
                 Attempt::Done(buf, digest) => {
                     debug!(attempt, bytes = buf.len(), "downloaded");
-                    return Ok((buf, digest));
+                    return Ok(Fetched { bytes: buf, sha256: hex_of(&digest) });
                 }
                 Attempt::Fail(e) => return Err(e),
                 Attempt::Retry { reason, retry_after } => {
@@ -113,8 +145,7 @@ pub(crate) async fn fetch_hashed(
                         last = reason;
                         break;
                     }
-                    let cap = options.base_delay.saturating_mul(1 << attempt.min(20)).min(options.max_delay);
-                    let jittered = cap.mul_f64(rand::random::<f64>());
+                    let jittered = backoff_cap(attempt, options).mul_f64(rand::random::<f64>());
                     let delay = retry_after.map_or(jittered, |ra| ra.max(jittered));
                     if started.elapsed() + delay >= options.deadline {
                         return Err(Error::new(
@@ -147,6 +178,12 @@ pub(crate) async fn fetch_hashed(
     }
 }
 
+/// The bound of the full-jitter delay after failed attempt `attempt` (0-based):
+/// `base_delay * 2^attempt`, capped at `max_delay`.
+fn backoff_cap(attempt: u32, options: &FetchOptions) -> Duration {
+    options.base_delay.saturating_mul(1 << attempt.min(20)).min(options.max_delay)
+}
+
 /// 404 is retried: a link can be published before its blob is visible (a late upload, an
 /// eventually consistent store), and the attempts are bounded. 410 Gone is not.
 fn retryable_status(status: StatusCode) -> bool {
@@ -163,7 +200,12 @@ fn retryable_status(status: StatusCode) -> bool {
 const MAX_PRESIZE: u64 = 1 << 30;
 
 fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
-    let value = resp.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    parse_retry_after(resp.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?)
+}
+
+/// `Retry-After` in delay-seconds form, capped at an hour (an HTTP date is ignored: the
+/// backoff applies).
+fn parse_retry_after(value: &str) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(|s| Duration::from_secs(s.min(3600)))
 }
 
@@ -260,4 +302,81 @@ fn without_url(e: &reqwest::Error) -> String {
         s = s.replace(u.as_str(), &redact(u.as_str()));
     }
     if e.is_timeout() { format!("timeout: {s}") } else { s }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retryable_statuses() {
+        for (status, retry) in [
+            (404, true),
+            (408, true),
+            (429, true),
+            (500, true),
+            (502, true),
+            (503, true),
+            (504, true),
+            (501, false),
+            (400, false),
+            (401, false),
+            (403, false),
+            (410, false),
+            (413, false),
+        ] {
+            assert_eq!(retryable_status(StatusCode::from_u16(status).unwrap()), retry, "{status}");
+        }
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_only() {
+        for (value, expected) in [
+            ("3", Some(3)),
+            (" 120 ", Some(120)),
+            ("0", Some(0)),
+            ("86400", Some(3600)),
+            ("Wed, 21 Oct 2015 07:28:00 GMT", None),
+            ("-1", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_retry_after(value), expected.map(Duration::from_secs), "{value:?}");
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let options = FetchOptions::default();
+        let ms: Vec<u128> = (0..7).map(|a| backoff_cap(a, &options).as_millis()).collect();
+        assert_eq!(ms, [100, 200, 400, 800, 1600, 3200, 5000]);
+        assert_eq!(backoff_cap(u32::MAX, &options), options.max_delay);
+    }
+
+    #[test]
+    fn redaction_drops_credentials_and_queries() {
+        for (url, expected) in [
+            ("http://user:secret@files:8080/file/a/b/t.bin", "http://files:8080/file/a/b/t.bin"),
+            ("https://s3.example/b/k?X-Amz-Signature=abc", "https://s3.example/b/k?REDACTED"),
+            ("nats://token@127.0.0.1:4222", "nats://127.0.0.1:4222"),
+            ("http://files/plain", "http://files/plain"),
+            ("not a url", "<unparseable url>"),
+        ] {
+            assert_eq!(redact(url), expected, "{url}");
+            assert!(!redact(url).contains("secret"));
+        }
+    }
+
+    #[test]
+    fn hosts_carry_their_port() {
+        for (url, expected) in [
+            ("http://localhost:8080", Some("localhost:8080")),
+            ("http://files.example.com/x", Some("files.example.com:80")),
+            ("https://files.example.com/x", Some("files.example.com:443")),
+            ("http://127.0.0.1:9/a?b", Some("127.0.0.1:9")),
+            ("localhost:8080", None),
+            ("file:///tmp/x", None),
+        ] {
+            assert_eq!(host_of(url).as_deref(), expected, "{url}");
+        }
+    }
 }

@@ -19,14 +19,14 @@ use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use async_nats::jetstream::stream::{Config as StreamConfig, RetentionPolicy, StorageType};
 use async_nats::jetstream::{self, AckKind, Context};
 use futures::StreamExt as _;
-use natsbridge_types::MsgEnvelopeV1;
 use tracing::{debug, warn};
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::options::{ReceiveOptions, SendOptions};
 use crate::payload::Payload;
 use crate::receive::{Received, smartreceive};
-use crate::send::smartsend_acked;
+use crate::send::{Sent, smartsend};
+use crate::wire::new_uuid;
 
 /// Extra lifetime given to link uploads beyond the stream's `max_age`.
 pub const LINK_TTL_SLACK: Duration = Duration::from_secs(3600);
@@ -62,13 +62,6 @@ impl StreamOptions {
     }
 }
 
-fn js_err(
-    code: ErrorCode,
-    what: &str,
-) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> Error + '_ {
-    move |e| Error::new(code, format!("{what}: {e}"))
-}
-
 /// Creates the stream, or updates it to these options.
 pub async fn ensure_stream(js: &Context, options: &StreamOptions) -> Result<jetstream::stream::Info> {
     let config = StreamConfig {
@@ -81,23 +74,24 @@ pub async fn ensure_stream(js: &Context, options: &StreamOptions) -> Result<jets
         storage: if options.memory { StorageType::Memory } else { StorageType::File },
         ..Default::default()
     };
-    js.create_or_update_stream(config)
-        .await
-        .map_err(|e| js_err(ErrorCode::NatsConnectionFailed, "creating the stream")(Box::new(e)))
+    js.create_or_update_stream(config).await.map_err(|e| {
+        Error::new(ErrorCode::NatsConnectionFailed, format!("creating the stream `{}`", options.name))
+            .with_source(e)
+    })
 }
 
 /// Publishes an envelope into the stream that captures `subject` and waits for the ack.
 ///
 /// Link uploads get a TTL of at least the stream's `max_age` plus [`LINK_TTL_SLACK`] and
-/// are never one-shot. Returns the envelope, its JSON, and the stream sequence.
+/// are never one-shot. [`Sent::stream_sequence`] is the message's place in the stream.
 pub async fn publish_to_stream<S: Into<String>>(
     js: &Context,
     subject: &str,
     payloads: impl IntoIterator<Item = (S, Payload)>,
     options: &SendOptions,
-) -> Result<(MsgEnvelopeV1, String, u64)> {
+) -> Result<Sent> {
     // Fix the correlation id first, so that every error below carries it.
-    let cid = options.correlation_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let cid = options.correlation_id.clone().unwrap_or_else(new_uuid);
     let name = js.stream_by_subject(subject).await.map_err(|e| {
         Error::new(ErrorCode::PublishFailed, format!("no stream captures `{subject}`"))
             .with_source(e)
@@ -120,8 +114,7 @@ pub async fn publish_to_stream<S: Into<String>>(
         correlation_id: Some(cid),
         ..options.clone()
     };
-    let (envelope, json, seq) = smartsend_acked(subject, payloads, &options).await?;
-    Ok((envelope, json, seq.unwrap_or_default()))
+    smartsend(subject, payloads, &options).await
 }
 
 /// Where a consumer starts.
@@ -189,7 +182,8 @@ impl Delivered {
     /// Acknowledges the message (double ack: waits for the server's confirmation).
     pub async fn ack(&self) -> Result<()> {
         self.message.double_ack().await.map_err(|e| {
-            Error::new(ErrorCode::NatsConnectionFailed, format!("ack failed: {e}"))
+            Error::new(ErrorCode::NatsConnectionFailed, "ack failed")
+                .with_boxed_source(e)
                 .with_correlation_id(self.received.correlation_id())
         })
     }
@@ -250,10 +244,12 @@ impl EnvelopeConsumer {
     }
 
     async fn open(&mut self) -> Result<()> {
-        let fail = |what: &str, e: &dyn std::fmt::Display| {
-            Error::new(ErrorCode::NatsConnectionFailed, format!("{what}: {e}"))
-        };
-        let stream = self.js.get_stream(&self.stream).await.map_err(|e| fail("opening the stream", &e))?;
+        let fail = |what: &str| Error::new(ErrorCode::NatsConnectionFailed, what);
+        let stream = self
+            .js
+            .get_stream(&self.stream)
+            .await
+            .map_err(|e| fail("opening the stream").with_source(e))?;
         // An ephemeral consumer restarts after what was already handed over; a durable one
         // keeps its own position on the server.
         let start = match (self.options.durable_name.is_some(), self.next_sequence) {
@@ -280,8 +276,10 @@ impl EnvelopeConsumer {
             Some(name) => stream
                 .get_or_create_consumer(name, config)
                 .await
-                .map_err(|e| fail("creating the consumer", &e))?,
-            None => stream.create_consumer(config).await.map_err(|e| fail("creating the consumer", &e))?,
+                .map_err(|e| fail("creating the consumer").with_source(e))?,
+            None => {
+                stream.create_consumer(config).await.map_err(|e| fail("creating the consumer").with_source(e))?
+            }
         };
         self.consumer = Some(consumer);
         Ok(())
@@ -340,10 +338,8 @@ impl EnvelopeConsumer {
                     Err(e) => {
                         failures += 1;
                         if failures > 60 {
-                            return Err(Error::new(
-                                ErrorCode::NatsConnectionFailed,
-                                format!("pull request: {e}"),
-                            ));
+                            return Err(Error::new(ErrorCode::NatsConnectionFailed, "pull request")
+                                .with_source(e));
                         }
                         self.reset(&format!("pull request failed: {e}"));
                         tokio::time::sleep(Duration::from_millis(250 * u64::from(failures.min(8)))).await;

@@ -1,137 +1,73 @@
-//! Options for sending and receiving, with defaults from the environment
-//! (`NATS_URL`, `FILESERVER_URL`, `SIZE_THRESHOLD`) as in the reference implementations.
+//! Options of a send and of a receive: consuming setters on a `Default` that reads the
+//! environment once ([`crate::config`]), the way async-nats builds its `ConnectOptions`.
 
 use std::path::PathBuf;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use natsbridge_types::{Metadata, MsgPurpose};
 
 use crate::blob::{BlobStore, PlikStore};
-use crate::fetch::FetchOptions;
+use crate::config;
+use crate::fetch::{FetchOptions, host_of, http_client};
 use crate::table::TableLimits;
+use crate::transport::Connection;
 
-/// Default `size_threshold`: payloads of this many serialized bytes or more go by link.
-pub const DEFAULT_SIZE_THRESHOLD: usize = 500_000;
-/// Default NATS URL.
-pub const DEFAULT_NATS_URL: &str = "nats://localhost:4222";
-/// Default file server URL.
-pub const DEFAULT_FILESERVER_URL: &str = "http://localhost:8080";
-
-/// `NATS_URL` or the default.
-pub fn nats_url_from_env() -> String {
-    std::env::var("NATS_URL").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| DEFAULT_NATS_URL.into())
-}
-
-/// `FILESERVER_URL` or the default.
-pub fn fileserver_url_from_env() -> String {
-    std::env::var("FILESERVER_URL")
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| DEFAULT_FILESERVER_URL.into())
-}
-
-/// `SIZE_THRESHOLD` or the default.
-pub fn size_threshold_from_env() -> usize {
-    std::env::var("SIZE_THRESHOLD").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(DEFAULT_SIZE_THRESHOLD)
-}
-
-/// This process's `sender_id`, a UUID v4 made once.
-pub fn process_sender_id() -> &'static str {
-    static ID: LazyLock<String> = LazyLock::new(|| uuid::Uuid::new_v4().to_string());
-    &ID
-}
-
-/// How to reach NATS.
-#[derive(Debug, Clone)]
-pub enum Connection {
-    /// An existing client (preferred: connections are reused).
-    Client(async_nats::Client),
-    /// A broker URL to connect to for this call.
-    Url(String),
-}
-
-impl From<async_nats::Client> for Connection {
-    fn from(c: async_nats::Client) -> Self {
-        Connection::Client(c)
-    }
-}
-
-impl From<&async_nats::Client> for Connection {
-    fn from(c: &async_nats::Client) -> Self {
-        Connection::Client(c.clone())
-    }
-}
-
-impl From<&str> for Connection {
-    fn from(url: &str) -> Self {
-        Connection::Url(url.to_owned())
-    }
-}
-
-impl From<String> for Connection {
-    fn from(url: String) -> Self {
-        Connection::Url(url)
-    }
-}
-
-/// Options of [`crate::smartsend`]. Build with `SendOptions::default()` and the chainable
-/// setters; every field is public too.
+/// Options of [`crate::smartsend`]: `SendOptions::default()` and chained setters.
+///
+/// ```
+/// use std::time::Duration;
+/// use natsbridge::SendOptions;
+/// use natsbridge::types::MsgPurpose;
+///
+/// let options = SendOptions::default()
+///     .connection("nats://127.0.0.1:4222")
+///     .fileserver("http://127.0.0.1:8080")
+///     .size_threshold(100_000)
+///     .purpose(MsgPurpose::Command)
+///     .sender_name("dashboard")
+///     .header("Sample-Rate", "44100")
+///     .link_ttl(Duration::from_secs(3600));
+/// # let _ = options;
+/// ```
 #[derive(Debug, Clone)]
 pub struct SendOptions {
-    /// NATS connection; `None` connects to `NATS_URL` when publishing.
-    pub connection: Option<Connection>,
-    /// Where link payloads go; `None` uses a Plik-compatible server at `FILESERVER_URL`.
-    pub blob_store: Option<Arc<dyn BlobStore>>,
-    /// Payloads whose serialized size is at least this go by link.
-    pub size_threshold: usize,
-    /// Trace id; a UUID v4 is generated when `None`.
-    pub correlation_id: Option<String>,
-    /// Message id; a UUID v4 is generated when `None`.
-    pub msg_id: Option<String>,
-    /// Why the message is sent.
-    pub msg_purpose: MsgPurpose,
-    /// Sending application's name.
-    pub sender_name: String,
-    /// Sending instance's id.
-    pub sender_id: String,
-    /// Intended receiver's name; empty = broadcast.
-    pub receiver_name: String,
-    /// Intended receiver's id; empty = broadcast.
-    pub receiver_id: String,
-    /// Subject replies should go to; empty = none expected.
-    pub reply_to: String,
-    /// The `msg_id` this message answers.
-    pub reply_to_msg_id: String,
-    /// Message-level metadata.
-    pub metadata: Metadata,
-    /// Extra NATS headers (e.g. `Sample-Rate: 44100`).
-    pub headers: Vec<(String, String)>,
-    /// Publish the envelope (otherwise only build it, uploading link payloads).
-    pub publish: bool,
-    /// Flush after publishing, so errors surface before `smartsend` returns.
-    pub flush: bool,
-    /// Lifetime of uploaded blobs; must cover every reader, replays included.
-    pub link_ttl: Option<Duration>,
-    /// One-shot uploads (deleted after the first download). Off by default.
-    pub one_shot: bool,
-    /// The NATS max_payload to budget for when no connection is known.
-    pub max_payload: Option<usize>,
-    /// Publish through JetStream and wait for the ack (see [`crate::jetstream`]).
-    pub jetstream: Option<async_nats::jetstream::Context>,
+    pub(crate) connection: Connection,
+    pub(crate) blob_store: Arc<dyn BlobStore>,
+    pub(crate) size_threshold: usize,
+    pub(crate) correlation_id: Option<String>,
+    pub(crate) msg_id: Option<String>,
+    pub(crate) msg_purpose: MsgPurpose,
+    pub(crate) sender_name: String,
+    pub(crate) sender_id: String,
+    pub(crate) receiver_name: String,
+    pub(crate) receiver_id: String,
+    pub(crate) reply_to: String,
+    pub(crate) reply_to_msg_id: String,
+    pub(crate) metadata: Metadata,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) publish: bool,
+    pub(crate) flush: bool,
+    pub(crate) link_ttl: Option<Duration>,
+    pub(crate) one_shot: bool,
+    pub(crate) max_payload: Option<usize>,
+    pub(crate) jetstream: Option<async_nats::jetstream::Context>,
 }
 
+/// Connects to `NATS_URL` when publishing, uploads links to a Plik-compatible server at
+/// `FILESERVER_URL`, threshold `SIZE_THRESHOLD` (500 000 bytes), purpose `chat`, sender
+/// `natsbridge-rust` with this process's [`config::sender_id`], flushes after publishing.
 impl Default for SendOptions {
     fn default() -> Self {
         SendOptions {
-            connection: None,
-            blob_store: None,
-            size_threshold: size_threshold_from_env(),
+            connection: Connection::Url(config::nats_url()),
+            blob_store: Arc::new(PlikStore::new(config::fileserver_url())),
+            size_threshold: config::size_threshold(),
             correlation_id: None,
             msg_id: None,
             msg_purpose: MsgPurpose::Chat,
             sender_name: "natsbridge-rust".into(),
-            sender_id: process_sender_id().to_owned(),
+            sender_id: config::sender_id().to_owned(),
             receiver_name: String::new(),
             receiver_id: String::new(),
             reply_to: String::new(),
@@ -149,55 +85,116 @@ impl Default for SendOptions {
 }
 
 impl SendOptions {
-    /// Uses an existing client or a broker URL.
-    pub fn connection(mut self, c: impl Into<Connection>) -> Self {
-        self.connection = Some(c.into());
+    /// Publishes on an existing client (connections are reused) or connects to a broker
+    /// URL for each call. Default: `NATS_URL`.
+    pub fn connection(mut self, connection: impl Into<Connection>) -> Self {
+        self.connection = connection.into();
         self
     }
-    /// Uses this blob store for link payloads.
+
+    /// Uploads link payloads to this store. Default: a Plik-compatible server at
+    /// `FILESERVER_URL`.
     pub fn blob_store(mut self, store: Arc<dyn BlobStore>) -> Self {
-        self.blob_store = Some(store);
+        self.blob_store = store;
         self
     }
-    /// Uses a Plik-compatible file server at `url` for link payloads.
+
+    /// Uploads link payloads to a Plik-compatible file server at `url`.
     pub fn fileserver(self, url: impl Into<String>) -> Self {
         self.blob_store(Arc::new(PlikStore::new(url)))
     }
-    /// Sets the size threshold.
+
+    /// Payloads whose serialized size is at least this many bytes go by link.
     pub fn size_threshold(mut self, bytes: usize) -> Self {
         self.size_threshold = bytes;
         self
     }
-    /// Sets the correlation id.
+
+    /// The trace id (a UUID); a new one per call when not set.
     pub fn correlation_id(mut self, id: impl Into<String>) -> Self {
         self.correlation_id = Some(id.into());
         self
     }
-    /// Sets the purpose.
-    pub fn purpose(mut self, p: MsgPurpose) -> Self {
-        self.msg_purpose = p;
+
+    /// The message id (a UUID, also the `Nats-Msg-Id` header); a new one per call when not
+    /// set. Set it to retry a JetStream publish without duplicating it.
+    pub fn msg_id(mut self, id: impl Into<String>) -> Self {
+        self.msg_id = Some(id.into());
         self
     }
-    /// Sets the sender name.
+
+    /// Why the message is sent. Default: `chat`.
+    pub fn purpose(mut self, purpose: MsgPurpose) -> Self {
+        self.msg_purpose = purpose;
+        self
+    }
+
+    /// The sending application's name (must not be empty).
     pub fn sender_name(mut self, name: impl Into<String>) -> Self {
         self.sender_name = name.into();
         self
     }
-    /// Sets `reply_to`.
+
+    /// The sending instance's id. Default: [`config::sender_id`].
+    pub fn sender_id(mut self, id: impl Into<String>) -> Self {
+        self.sender_id = id.into();
+        self
+    }
+
+    /// The intended receiver's name; empty (the default) is a broadcast.
+    pub fn receiver_name(mut self, name: impl Into<String>) -> Self {
+        self.receiver_name = name.into();
+        self
+    }
+
+    /// The intended receiver's id; empty (the default) is a broadcast.
+    pub fn receiver_id(mut self, id: impl Into<String>) -> Self {
+        self.receiver_id = id.into();
+        self
+    }
+
+    /// The subject replies should go to; empty (the default) expects none.
     pub fn reply_to(mut self, subject: impl Into<String>) -> Self {
         self.reply_to = subject.into();
         self
     }
-    /// Adds a NATS header.
+
+    /// The `msg_id` this message answers.
+    pub fn reply_to_msg_id(mut self, msg_id: impl Into<String>) -> Self {
+        self.reply_to_msg_id = msg_id.into();
+        self
+    }
+
+    /// Replaces the message-level metadata.
+    pub fn metadata(mut self, metadata: Metadata) -> Self {
+        self.metadata = metadata;
+        self
+    }
+
+    /// Adds one message-level metadata entry.
+    pub fn metadata_entry(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// Adds a NATS header (e.g. `Sample-Rate: 44100`).
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
     }
-    /// Builds the envelope (and uploads) without publishing.
-    pub fn no_publish(mut self) -> Self {
-        self.publish = false;
+
+    /// Whether to publish (default `true`). Without publishing, `smartsend` still uploads
+    /// link payloads and returns the envelope and its JSON.
+    pub fn publish(mut self, publish: bool) -> Self {
+        self.publish = publish;
         self
     }
+
+    /// Builds the envelope (and uploads) without publishing: `publish(false)`.
+    pub fn no_publish(self) -> Self {
+        self.publish(false)
+    }
+
     /// Whether `smartsend` waits until the envelope is written to the socket (default
     /// `true`). Turn it off to stream many messages: they are then written in batches,
     /// and a final `client.flush()` makes sure the last ones left.
@@ -206,45 +203,69 @@ impl SendOptions {
         self
     }
 
-    /// Sets the lifetime of uploads.
+    /// How long uploads must stay downloadable (every reader, replays included). Default:
+    /// the store's own.
     pub fn link_ttl(mut self, ttl: Duration) -> Self {
         self.link_ttl = Some(ttl);
+        self
+    }
+
+    /// One-shot uploads, deleted after the first complete download (default off: a
+    /// one-shot link does not survive a retry, a second subscriber or a replay).
+    pub fn one_shot(mut self, one_shot: bool) -> Self {
+        self.one_shot = one_shot;
+        self
+    }
+
+    /// The server `max_payload` to fit when there is no connection to ask (not
+    /// publishing). Default: 1 MiB, NATS's own default.
+    pub fn max_payload(mut self, bytes: usize) -> Self {
+        self.max_payload = Some(bytes);
+        self
+    }
+
+    /// Publishes through JetStream and waits for the ack (see [`crate::jetstream`]).
+    pub fn jetstream(mut self, context: async_nats::jetstream::Context) -> Self {
+        self.jetstream = Some(context);
         self
     }
 }
 
 /// Options of [`crate::smartreceive`]: what a receiver accepts from the network.
+///
+/// ```
+/// use natsbridge::ReceiveOptions;
+/// use natsbridge::fetch::FetchOptions;
+///
+/// let options = ReceiveOptions::default()
+///     .allow_host("http://127.0.0.1:8080")
+///     .fetch(FetchOptions { max_attempts: 3, ..FetchOptions::default() })
+///     .max_payloads(100);
+/// # let _ = options;
+/// ```
 #[derive(Debug, Clone)]
 pub struct ReceiveOptions {
-    /// Hosts link payloads may be downloaded from (`host` or `host:port`; `*` = any).
-    /// Defaults to the host of `FILESERVER_URL`.
-    pub allowed_hosts: Vec<String>,
-    /// Directories `file://` links may point into (none by default).
-    pub allowed_dirs: Vec<PathBuf>,
-    /// Download retries, deadline and size cap.
-    pub fetch: FetchOptions,
-    /// HTTP client for downloads (reused across calls).
-    pub http: reqwest::Client,
-    /// Largest envelope accepted, in bytes of JSON.
-    pub max_envelope_bytes: usize,
-    /// Most payloads accepted in one envelope.
-    pub max_payloads: usize,
-    /// Limits for Arrow IPC payloads.
-    pub table_limits: TableLimits,
-    /// Verify `metadata.sha256` when a payload carries one.
-    pub verify_sha256: bool,
-    /// JetStream context for `nats-os://` links (Object Store); `None` refuses them.
-    pub jetstream: Option<async_nats::jetstream::Context>,
+    pub(crate) allowed_hosts: Vec<String>,
+    pub(crate) allowed_dirs: Vec<PathBuf>,
+    pub(crate) fetch: FetchOptions,
+    pub(crate) http: reqwest::Client,
+    pub(crate) max_envelope_bytes: usize,
+    pub(crate) max_payloads: usize,
+    pub(crate) table_limits: TableLimits,
+    pub(crate) verify_sha256: bool,
+    pub(crate) jetstream: Option<async_nats::jetstream::Context>,
 }
 
+/// Links allowed from the host of `FILESERVER_URL` only, no `file://` directories, the
+/// reference retry schedule, envelopes up to 64 MiB with up to 10 000 payloads, sha256
+/// verified, `nats-os://` links refused.
 impl Default for ReceiveOptions {
     fn default() -> Self {
-        let fs = fileserver_url_from_env();
         ReceiveOptions {
-            allowed_hosts: host_of(&fs).into_iter().collect(),
+            allowed_hosts: host_of(&config::fileserver_url()).into_iter().collect(),
             allowed_dirs: Vec::new(),
             fetch: FetchOptions::default(),
-            http: crate::http_client(),
+            http: http_client(),
             max_envelope_bytes: 64 << 20,
             max_payloads: 10_000,
             table_limits: TableLimits::default(),
@@ -255,7 +276,8 @@ impl Default for ReceiveOptions {
 }
 
 impl ReceiveOptions {
-    /// Also allows downloads from the host of `url` (or a bare `host[:port]`).
+    /// Also allows downloads from the host of `url` (or a bare `host[:port]`; `*` allows
+    /// every host).
     pub fn allow_host(mut self, url_or_host: &str) -> Self {
         let host = host_of(url_or_host).unwrap_or_else(|| url_or_host.to_owned());
         if !self.allowed_hosts.contains(&host) {
@@ -264,15 +286,56 @@ impl ReceiveOptions {
         self
     }
 
-    /// Allows `file://` links into `dir`.
+    /// Replaces the allowed hosts (`host` or `host:port`; empty refuses every HTTP link).
+    pub fn allowed_hosts<S: Into<String>>(mut self, hosts: impl IntoIterator<Item = S>) -> Self {
+        self.allowed_hosts = hosts.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Allows `file://` links into `dir` (none by default).
     pub fn allow_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.allowed_dirs.push(dir.into());
         self
     }
-}
 
-/// `host:port` of an http(s) URL.
-pub(crate) fn host_of(url: &str) -> Option<String> {
-    let u = url::Url::parse(url).ok()?;
-    Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?))
+    /// Download retries, deadline and size cap.
+    pub fn fetch(mut self, fetch: FetchOptions) -> Self {
+        self.fetch = fetch;
+        self
+    }
+
+    /// The largest envelope accepted, in bytes of JSON (default 64 MiB).
+    pub fn max_envelope_bytes(mut self, bytes: usize) -> Self {
+        self.max_envelope_bytes = bytes;
+        self
+    }
+
+    /// The most payloads accepted in one envelope (default 10 000).
+    pub fn max_payloads(mut self, count: usize) -> Self {
+        self.max_payloads = count;
+        self
+    }
+
+    /// Limits for Arrow IPC payloads.
+    pub fn table_limits(mut self, limits: TableLimits) -> Self {
+        self.table_limits = limits;
+        self
+    }
+
+    /// Whether to verify `metadata.sha256` when a payload carries one (default `true`).
+    pub fn verify_sha256(mut self, verify: bool) -> Self {
+        self.verify_sha256 = verify;
+        self
+    }
+
+    /// Resolves `nats-os://` (Object Store) links through this JetStream context.
+    pub fn jetstream(mut self, context: async_nats::jetstream::Context) -> Self {
+        self.jetstream = Some(context);
+        self
+    }
+
+    /// The download limits in force (for callers sizing their own buffers).
+    pub fn fetch_options(&self) -> &FetchOptions {
+        &self.fetch
+    }
 }

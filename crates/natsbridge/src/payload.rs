@@ -80,7 +80,7 @@ impl Payload {
     /// Decodes serialized bytes according to `payload_type`.
     pub fn from_bytes(payload_type: &PayloadType, bytes: Buffer, limits: TableLimits) -> Result<Payload> {
         let bad = |what: &str, e: Box<dyn std::error::Error + Send + Sync>| {
-            Error::new(ErrorCode::DeserializationError, format!("payload is not {what}")).with_source(Ext(e))
+            Error::new(ErrorCode::DeserializationError, format!("payload is not {what}")).with_boxed_source(e)
         };
         // Zero-copy: the Bytes keep the decoded buffer alive.
         let raw = || Bytes::from_owner(bytes.clone());
@@ -132,14 +132,58 @@ impl Payload {
     }
 }
 
-/// Boxes a dynamic error so it can be a typed source.
-#[derive(Debug)]
-struct Ext(Box<dyn std::error::Error + Send + Sync>);
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
 
-impl std::fmt::Display for Ext {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
+    use super::*;
+
+    fn round_trip(payload: Payload) -> Payload {
+        let bytes = payload.to_bytes().unwrap();
+        Payload::from_bytes(&payload.payload_type(), Buffer::from(bytes.to_vec()), TableLimits::default())
+            .unwrap()
+    }
+
+    #[test]
+    fn every_type_serializes_as_the_wire_says() {
+        for (payload, wire) in [
+            (Payload::Text("héllo".into()), "héllo".as_bytes().to_vec()),
+            (Payload::Dictionary(json!({"step_size": 0.01})), br#"{"step_size":0.01}"#.to_vec()),
+            (Payload::JsonTable(json!([{"a": 1}, {"a": 2}])), br#"[{"a":1},{"a":2}]"#.to_vec()),
+            (Payload::Image(Bytes::from_static(b"\x89PNG")), b"\x89PNG".to_vec()),
+            (Payload::Audio(Bytes::from_static(b"RIFF")), b"RIFF".to_vec()),
+            (Payload::Video(Bytes::from_static(b"\0\0")), b"\0\0".to_vec()),
+            (Payload::Binary(Bytes::from_static(b"\xff")), b"\xff".to_vec()),
+        ] {
+            assert_eq!(payload.to_bytes().unwrap().as_ref(), &wire[..], "{payload:?}");
+            let back = round_trip(payload.clone());
+            assert_eq!(back.payload_type(), payload.payload_type());
+            assert_eq!(back.to_bytes().unwrap().as_ref(), &wire[..]);
+        }
+    }
+
+    #[test]
+    fn a_jsontable_must_be_rows() {
+        for bad in [json!({"a": 1}), json!([1, 2]), json!([{"a": 1}, "x"])] {
+            let err = Payload::JsonTable(bad.clone()).to_bytes().unwrap_err();
+            assert_eq!(err.code(), &ErrorCode::SerializationError, "{bad}");
+            let bytes = Buffer::from(serde_json::to_vec(&bad).unwrap());
+            let err = Payload::from_bytes(&PayloadType::Jsontable, bytes, TableLimits::default()).unwrap_err();
+            assert_eq!(err.code(), &ErrorCode::DeserializationError, "{bad}");
+        }
+        assert_eq!(Payload::JsonTable(json!([{"a": 1}, {"a": 2}])).num_rows(), Some(2));
+    }
+
+    #[test]
+    fn undecodable_bytes_are_typed_errors() {
+        for (payload_type, bytes, code) in [
+            (PayloadType::Text, vec![0xff, 0xfe], ErrorCode::DeserializationError),
+            (PayloadType::Dictionary, b"{not json".to_vec(), ErrorCode::DeserializationError),
+            (PayloadType::Arrowtable, b"garbage!".to_vec(), ErrorCode::DeserializationError),
+            (PayloadType::from("hologram"), b"x".to_vec(), ErrorCode::InvalidPayloadType),
+        ] {
+            let err = Payload::from_bytes(&payload_type, Buffer::from(bytes), TableLimits::default()).unwrap_err();
+            assert_eq!(err.code(), &code, "{payload_type}");
+        }
     }
 }
-
-impl std::error::Error for Ext {}

@@ -6,14 +6,15 @@ use std::path::Path;
 use arrow_buffer::Buffer;
 use async_nats::HeaderMap;
 use natsbridge_types::{MsgEnvelopeV1, MsgPayloadV1, PayloadType, Transport};
-use sha2::{Digest, Sha256};
 use tracing::{Instrument as _, debug, info_span};
 
+use crate::blob::nats_os;
 use crate::codec;
 use crate::error::{Error, ErrorCode, Result, ResultExt as _};
-use crate::fetch::{fetch_hashed, redact};
+use crate::fetch::{fetch_hashed, host_of, redact};
 use crate::options::ReceiveOptions;
 use crate::payload::Payload;
+use crate::wire::{HEADER_CORRELATION_ID, sha256_hex};
 
 /// A received envelope with its payloads decoded.
 #[derive(Debug, Clone)]
@@ -66,7 +67,7 @@ impl ReceivedPayload {
 
     /// SHA-256 (hex) of [`Self::bytes`].
     pub fn sha256(&self) -> String {
-        hex::encode(Sha256::digest(self.bytes.as_slice()))
+        sha256_hex(self.bytes.as_slice())
     }
 }
 
@@ -83,7 +84,7 @@ pub async fn smartreceive_bytes(
 ) -> Result<Received> {
     let cid_hint = headers
         .as_ref()
-        .and_then(|h| h.get(crate::send::HEADER_CORRELATION_ID).map(|v| v.as_str().to_owned()));
+        .and_then(|h| h.get(HEADER_CORRELATION_ID).map(|v| v.as_str().to_owned()));
     if body.len() > options.max_envelope_bytes {
         let err = Error::new(
             ErrorCode::PayloadTooLarge,
@@ -97,7 +98,7 @@ pub async fn smartreceive_bytes(
     let envelope: MsgEnvelopeV1 = {
         let _s = info_span!("receive", bytes = body.len()).entered();
         serde_json::from_slice(body).map_err(|e| {
-            let err = Error::new(ErrorCode::InvalidEnvelope, format!("not a valid msg_envelope_v1: {e}"));
+            let err = Error::new(ErrorCode::InvalidEnvelope, "not a valid msg_envelope_v1").with_source(e);
             match loose_correlation_id(body).or(cid_hint.clone()) {
                 Some(c) => err.with_correlation_id(c),
                 None => err,
@@ -144,7 +145,7 @@ async fn receive_payload(p: &MsgPayloadV1, options: &ReceiveOptions, cid: &str) 
             format!("declared size {} exceeds the limit {}", p.size, options.fetch.max_bytes),
         ));
     }
-    let (bytes, digest) = match &p.transport {
+    let (bytes, sha256) = match &p.transport {
         Transport::Direct => {
             if p.data.len() as u64 != codec::encoded_len(p.size as usize) as u64 {
                 return Err(Error::new(
@@ -168,10 +169,7 @@ async fn receive_payload(p: &MsgPayloadV1, options: &ReceiveOptions, cid: &str) 
     };
     let declared = p.metadata.as_ref().and_then(|m| m.get("sha256")).and_then(|v| v.as_str());
     if let Some(expected) = declared.filter(|_| options.verify_sha256) {
-        let actual = match digest {
-            Some(d) => hex::encode(d),
-            None => crate::send::sha256_hex(bytes.as_slice()),
-        };
+        let actual = sha256.unwrap_or_else(|| sha256_hex(bytes.as_slice()));
         if !actual.eq_ignore_ascii_case(expected) {
             return Err(Error::new(
                 ErrorCode::IntegrityMismatch,
@@ -195,36 +193,33 @@ async fn receive_payload(p: &MsgPayloadV1, options: &ReceiveOptions, cid: &str) 
     })
 }
 
-/// The bytes behind a link, and their SHA-256 when it was computed on the way in.
-async fn download(
-    link: &str,
-    size: u64,
-    options: &ReceiveOptions,
-    cid: &str,
-) -> Result<(Buffer, Option<crate::fetch::BodyDigest>)> {
+/// Whether an http(s) link may be downloaded: its `host:port` (the port defaulted from the
+/// scheme) or its bare host is allowed, or everything is (`*`).
+fn host_allowed(url: &url::Url, allowed: &[String]) -> bool {
+    let Some(host) = url.host_str() else { return false };
+    let with_port = format!("{host}:{}", url.port_or_known_default().unwrap_or(0));
+    allowed.iter().any(|a| a == "*" || *a == with_port || a == host)
+}
+
+/// The bytes behind a link, and their SHA-256 (hex) when it was computed on the way in.
+async fn download(link: &str, size: u64, options: &ReceiveOptions, cid: &str) -> Result<(Buffer, Option<String>)> {
     let url = url::Url::parse(link).map_err(|e| {
         Error::new(ErrorCode::UrlNotAllowed, "link payload `data` is not a URL").with_source(e)
     })?;
     match url.scheme() {
         "http" | "https" => {
-            let host = format!(
-                "{}:{}",
-                url.host_str().unwrap_or_default(),
-                url.port_or_known_default().unwrap_or(0)
-            );
-            let bare = url.host_str().unwrap_or_default();
-            let allowed = options.allowed_hosts.iter().any(|a| a == "*" || a == &host || a == bare);
-            if !allowed {
+            if !host_allowed(&url, &options.allowed_hosts) {
                 return Err(Error::new(
                     ErrorCode::UrlNotAllowed,
                     format!(
-                        "links to {host} are not allowed (allowed: {})",
+                        "links to {} are not allowed (allowed: {})",
+                        host_of(link).unwrap_or_default(),
                         options.allowed_hosts.join(", ")
                     ),
                 ));
             }
-            let (buf, digest) = fetch_hashed(&options.http, link, Some(size), &options.fetch, cid).await?;
-            Ok((buf, Some(digest)))
+            let fetched = fetch_hashed(&options.http, link, Some(size), &options.fetch, cid).await?;
+            Ok((fetched.bytes, Some(fetched.sha256)))
         }
         "file" => {
             let path = url
@@ -232,14 +227,14 @@ async fn download(
                 .map_err(|()| Error::new(ErrorCode::UrlNotAllowed, "not a local file URL"))?;
             Ok((read_allowed_file(&path, size, options).await?, None))
         }
-        crate::blob::nats_os::SCHEME => {
+        nats_os::SCHEME => {
             let js = options.jetstream.as_ref().ok_or_else(|| {
                 Error::new(ErrorCode::UrlNotAllowed, "nats-os:// links need `ReceiveOptions::jetstream`")
             })?;
             let bucket = url.host_str().unwrap_or_default();
             let name = url.path().trim_start_matches('/');
             let span = info_span!("download", correlation_id = %cid, url = %redact(link));
-            Ok((crate::blob::nats_os::fetch(js, bucket, name, size).instrument(span).await?, None))
+            Ok((nats_os::fetch(js, bucket, name, size).instrument(span).await?, None))
         }
         other => Err(Error::new(
             ErrorCode::UrlNotAllowed,
@@ -291,4 +286,38 @@ async fn read_allowed_file(path: &Path, size: u64, options: &ReceiveOptions) -> 
     read.await
         .map_err(|e| Error::new(ErrorCode::DownloadFailed, "reading a file link").with_source(e))?
         .map_err(unreadable)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowed_hosts_match_host_and_port() {
+        let allowed = |list: &[&str], link: &str| {
+            let list: Vec<String> = list.iter().map(|s| (*s).to_owned()).collect();
+            host_allowed(&url::Url::parse(link).unwrap(), &list)
+        };
+        assert!(allowed(&["files:8080"], "http://files:8080/file/a/b/c"));
+        assert!(!allowed(&["files:8080"], "http://files:8081/file/a/b/c"));
+        assert!(allowed(&["files.example.com:443"], "https://files.example.com/x"));
+        assert!(!allowed(&["files.example.com:443"], "http://files.example.com/x"));
+        assert!(allowed(&["files"], "http://files:9999/x"), "a bare host allows every port");
+        assert!(!allowed(&["files"], "http://files.evil/x"));
+        assert!(!allowed(&["files:8080"], "http://files:8080@evil:8080/x"));
+        assert!(allowed(&["*"], "http://anything/x"));
+        assert!(!allowed(&[], "http://localhost/x"));
+    }
+
+    #[test]
+    fn correlation_ids_are_recovered_from_broken_envelopes() {
+        for (body, expected) in [
+            (r#"{"correlation_id":"c-1","payloads":7}"#.to_owned(), Some("c-1".to_owned())),
+            (r#"{"payloads":[]}"#.to_owned(), None),
+            ("not json".to_owned(), None),
+            (format!(r#"{{"correlation_id":"{}"}}"#, "x".repeat(500)), Some("x".repeat(100))),
+        ] {
+            assert_eq!(loose_correlation_id(body.as_bytes()), expected, "{body}");
+        }
+    }
 }

@@ -1,28 +1,32 @@
 //! `smartsend`: serialize every payload, choose direct or link per payload so the whole
 //! message fits the server's `max_payload`, upload the links, publish the envelope.
 
-use std::sync::Arc;
-
-use async_nats::HeaderMap;
 use bytes::Bytes;
 use natsbridge_types::{Encoding, MsgEnvelopeV1, MsgPayloadV1, Transport};
-use sha2::{Digest, Sha256};
 use tracing::{Instrument as _, debug, info, info_span};
 
-use crate::blob::{BlobStore, PlikStore, PutRequest};
+use crate::blob::PutRequest;
 use crate::codec;
 use crate::error::{Error, ErrorCode, Result, ResultExt as _};
-use crate::nats::{client_for, publish_envelope, publish_jetstream};
-use crate::options::{SendOptions, fileserver_url_from_env};
+use crate::options::SendOptions;
 use crate::payload::Payload;
-
-/// NATS header carrying the envelope's `msg_id` (JetStream de-duplication).
-pub const HEADER_MSG_ID: &str = "Nats-Msg-Id";
-/// NATS header carrying the envelope's `correlation_id`.
-pub const HEADER_CORRELATION_ID: &str = "Correlation-Id";
+use crate::transport::{broker_url_of, client_for, publish_envelope, publish_jetstream};
+use crate::wire::{build_headers, checked_uuid, file_name, header_len, new_uuid, now_timestamp, sha256_hex};
 
 /// NATS's default `max_payload`, used when no connection tells otherwise.
 const DEFAULT_MAX_PAYLOAD: usize = 1024 * 1024;
+
+/// What [`smartsend`] sent.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    /// The envelope, with every direct payload's base64 and every link's URL in `data`.
+    pub envelope: MsgEnvelopeV1,
+    /// The envelope's JSON text: the bytes that were (or, without publishing, would be)
+    /// published.
+    pub json: String,
+    /// The stream sequence, when published through JetStream.
+    pub stream_sequence: Option<u64>,
+}
 
 struct Prepared {
     dataname: String,
@@ -32,18 +36,6 @@ struct Prepared {
     id: natsbridge_types::Uuid,
     /// Hex SHA-256 of `bytes`; for links it is computed while the upload runs.
     sha256: Option<String>,
-}
-
-/// A random (v4) UUID from the thread-local generator: no system call per id.
-fn new_uuid() -> String {
-    uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string()
-}
-
-fn checked_uuid(value: Option<&String>, field: &str) -> Result<natsbridge_types::Uuid> {
-    let text = value.cloned().unwrap_or_else(new_uuid);
-    natsbridge_types::Uuid::new(text).map_err(|e| {
-        Error::new(ErrorCode::InvalidEnvelope, format!("`{field}` must be a UUID")).with_source(e)
-    })
 }
 
 /// Packs `payloads` into one `msg_envelope_v1` and publishes it on `subject`.
@@ -56,17 +48,8 @@ pub async fn smartsend<S: Into<String>>(
     subject: &str,
     payloads: impl IntoIterator<Item = (S, Payload)>,
     options: &SendOptions,
-) -> Result<(MsgEnvelopeV1, String)> {
-    smartsend_acked(subject, payloads, options).await.map(|(e, j, _)| (e, j))
-}
-
-/// `smartsend`, also returning the stream sequence when published through JetStream.
-pub(crate) async fn smartsend_acked<S: Into<String>>(
-    subject: &str,
-    payloads: impl IntoIterator<Item = (S, Payload)>,
-    options: &SendOptions,
-) -> Result<(MsgEnvelopeV1, String, Option<u64>)> {
-    let correlation_id = checked_uuid(options.correlation_id.as_ref(), "correlation_id")?;
+) -> Result<Sent> {
+    let correlation_id = checked_uuid(options.correlation_id.as_deref(), "correlation_id")?;
     let cid = correlation_id.as_str().to_owned();
     let span = info_span!("smartsend", correlation_id = %cid, subject);
     smartsend_inner(
@@ -85,7 +68,7 @@ async fn smartsend_inner(
     payloads: Vec<(String, Payload)>,
     options: &SendOptions,
     correlation_id: natsbridge_types::Uuid,
-) -> Result<(MsgEnvelopeV1, String, Option<u64>)> {
+) -> Result<Sent> {
     let cid = correlation_id.as_str().to_owned();
     let send_to = natsbridge_types::NonEmptyString::new(subject).map_err(|e| {
         Error::new(ErrorCode::InvalidEnvelope, "the subject must not be empty").with_source(e)
@@ -108,10 +91,17 @@ async fn smartsend_inner(
     }
 
     // 2. Connect (to learn max_payload) when publishing.
-    let client = match (&options.jetstream, options.publish) {
-        (Some(js), true) => Some(js.client()),
-        (None, true) => Some(client_for(options.connection.as_ref()).await?),
-        (_, false) => None,
+    let (client, broker_url) = match (&options.jetstream, options.publish) {
+        (Some(js), true) => {
+            let client = js.client();
+            let url = broker_url_of(&client.server_info());
+            (Some(client), url)
+        }
+        (None, true) => {
+            let (client, url) = client_for(&options.connection).await?;
+            (Some(client), url)
+        }
+        (_, false) => (None, options.connection.broker_url()),
     };
     let max_payload = client
         .as_ref()
@@ -120,8 +110,8 @@ async fn smartsend_inner(
         .or(options.max_payload)
         .unwrap_or(DEFAULT_MAX_PAYLOAD);
 
-    let msg_id = checked_uuid(options.msg_id.as_ref(), "msg_id")?;
-    let headers = build_headers(&msg_id, &cid, &options.headers);
+    let msg_id = checked_uuid(options.msg_id.as_deref(), "msg_id")?;
+    let headers = build_headers(msg_id.as_str(), &cid, &options.headers);
     let header_bytes = header_len(&headers);
 
     let mut envelope = MsgEnvelopeV1 {
@@ -136,10 +126,7 @@ async fn smartsend_inner(
         receiver_id: options.receiver_id.clone(),
         reply_to: options.reply_to.clone(),
         reply_to_msg_id: options.reply_to_msg_id.clone(),
-        broker_url: Some(match &options.connection {
-            Some(crate::options::Connection::Url(u)) => u.clone(),
-            _ => crate::options::nats_url_from_env(),
-        }),
+        broker_url: Some(broker_url),
         metadata: Some(options.metadata.clone()),
         payloads: Vec::new(),
         extra: Default::default(),
@@ -166,25 +153,19 @@ async fn smartsend_inner(
     }
 
     // 4. Upload links, inline the rest.
-    let needs_store = prepared.iter().any(|p| p.link);
-    let store: Option<Arc<dyn BlobStore>> = match (&options.blob_store, needs_store) {
-        (Some(s), _) => Some(s.clone()),
-        (None, true) => Some(Arc::new(PlikStore::new(fileserver_url_from_env()))),
-        (None, false) => None,
-    };
     let mut wire = Vec::with_capacity(prepared.len());
     let mut inline = Vec::new();
     let nonce = new_uuid();
     for (i, p) in prepared.iter_mut().enumerate() {
         let data = if p.link {
-            let store = store.as_ref().expect("a store exists when a payload is a link");
-            let name = format!("{}.{}", sanitize(&p.dataname), p.payload.extension());
+            let name = format!("{}.{}", file_name(&p.dataname), p.payload.extension());
             // Hash on another thread while the bytes upload: one pass less on the critical path.
             let hashing = p.sha256.is_none().then(|| {
                 let bytes = p.bytes.clone();
                 tokio::task::spawn_blocking(move || sha256_hex(&bytes))
             });
-            let url = store
+            let url = options
+                .blob_store
                 .put(PutRequest {
                     name,
                     bytes: p.bytes.clone(),
@@ -211,16 +192,16 @@ async fn smartsend_inner(
     let json = to_json_spliced(&mut envelope, inline, &nonce)?;
 
     // 5. Publish.
-    let mut sequence = None;
+    let mut stream_sequence = None;
     if let Some(client) = &client {
         let body = Bytes::from(json.clone());
         match &options.jetstream {
-            Some(js) => sequence = Some(publish_jetstream(js, subject, headers, body, &cid).await?),
+            Some(js) => stream_sequence = Some(publish_jetstream(js, subject, headers, body, &cid).await?),
             None => publish_envelope(client, subject, headers, body, options.flush, &cid).await?,
         }
         info!(bytes = json.len(), payloads = envelope.payloads.len(), "published");
     }
-    Ok((envelope, json, sequence))
+    Ok(Sent { envelope, json, stream_sequence })
 }
 
 fn placeholder(nonce: &str, index: usize) -> String {
@@ -279,48 +260,65 @@ fn json_err(e: serde_json::Error) -> Error {
     Error::new(ErrorCode::SerializationError, "serializing the envelope").with_source(e)
 }
 
-fn sanitize(name: &str) -> String {
-    let s: String = name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })
-        .take(100)
-        .collect();
-    if s.is_empty() { "payload".into() } else { s }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Lowercase hex SHA-256 (`hex::encode`'s iterator is slow on the small-message path).
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    let mut text = [0u8; 64];
-    hex::encode_to_slice(Sha256::digest(bytes), &mut text).expect("64 hex digits for 32 bytes");
-    String::from_utf8_lossy(&text).into_owned()
-}
-
-pub(crate) fn now_timestamp() -> natsbridge_types::Timestamp {
-    let text = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    natsbridge_types::Timestamp::new(text).expect("chrono formats a valid timestamp")
-}
-
-pub(crate) fn build_headers(
-    msg_id: &natsbridge_types::Uuid,
-    cid: &str,
-    extra: &[(String, String)],
-) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    headers.insert(HEADER_MSG_ID, msg_id.as_str());
-    headers.insert(HEADER_CORRELATION_ID, cid);
-    for (k, v) in extra {
-        headers.insert(k.as_str(), v.as_str());
+    fn envelope_with(payloads: usize) -> MsgEnvelopeV1 {
+        let json = serde_json::json!({
+            "correlation_id": "5f0c3b8e-2a0d-4d59-8c1e-6b2f4c1d9e20",
+            "msg_id": "5f0c3b8e-2a0d-4d59-8c1e-6b2f4c1d9e21",
+            "timestamp": "2026-11-29T21:58:30.123Z",
+            "send_to": "s",
+            "msg_purpose": "chat",
+            "sender_name": "n",
+            "sender_id": "i",
+            "receiver_name": "",
+            "receiver_id": "",
+            "reply_to": "",
+            "reply_to_msg_id": "",
+            "broker_url": "nats://127.0.0.1:4222",
+            "metadata": {},
+            "payloads": (0..payloads).map(|i| serde_json::json!({
+                "id": "5f0c3b8e-2a0d-4d59-8c1e-6b2f4c1d9e22",
+                "dataname": format!("p{i}"),
+                "payload_type": "binary",
+                "transport": "direct",
+                "encoding": "base64",
+                "size": 0,
+                "data": "",
+                "metadata": {}
+            })).collect::<Vec<_>>(),
+        });
+        serde_json::from_value(json).unwrap()
     }
-    headers
-}
 
-/// Bytes the headers take on the wire (`NATS/1.0\r\n`, `name: value\r\n` each, `\r\n`).
-fn header_len(headers: &HeaderMap) -> usize {
-    let mut n = "NATS/1.0\r\n\r\n".len();
-    for (name, values) in headers.iter() {
-        for v in values {
-            n += name.to_string().len() + 2 + v.as_str().len() + 2;
+    /// Splicing must give exactly what serde_json would have written, for any inline text
+    /// (base64 has nothing to escape) and any number of payloads.
+    #[test]
+    fn spliced_json_equals_plain_serialization() {
+        for texts in [vec![], vec!["SGVsbG8="], vec!["", "QQ==", "QUJD"], vec!["QUJD"; 5]] {
+            let nonce = new_uuid();
+            let mut spliced = envelope_with(texts.len());
+            for (i, p) in spliced.payloads.iter_mut().enumerate() {
+                p.data = placeholder(&nonce, i);
+            }
+            let inline: Vec<(usize, String)> = texts.iter().map(|t| (*t).to_owned()).enumerate().collect();
+            let json = to_json_spliced(&mut spliced, inline, &nonce).unwrap();
+
+            let mut plain = envelope_with(texts.len());
+            for (p, t) in plain.payloads.iter_mut().zip(&texts) {
+                p.data = (*t).to_owned();
+            }
+            assert_eq!(json, serde_json::to_string(&plain).unwrap());
+            assert_eq!(serde_json::to_string(&spliced).unwrap(), json, "the envelope holds the text too");
         }
     }
-    n
+
+    #[test]
+    fn a_missing_placeholder_is_an_error_not_a_panic() {
+        let mut envelope = envelope_with(1);
+        let err = to_json_spliced(&mut envelope, vec![(0, "QQ==".into())], "nonce").unwrap_err();
+        assert_eq!(err.code(), &ErrorCode::SerializationError);
+    }
 }

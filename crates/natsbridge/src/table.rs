@@ -184,3 +184,93 @@ fn decode_checked(bytes: Buffer, limits: TableLimits) -> Result<Table> {
         .ok_or_else(|| Error::new(ErrorCode::DeserializationError, "Arrow IPC stream without a schema"))?;
     Ok(Table { schema, batches })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{Int64Array, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
+
+    use super::*;
+
+    fn table(rows: i64, batches: usize) -> Table {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("n", DataType::Int64, false),
+            Field::new("s", DataType::Utf8, true),
+        ]));
+        let batch = |b: i64| {
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(Int64Array::from_iter_values((0..rows).map(|i| i + b * rows))),
+                    Arc::new(StringArray::from_iter((0..rows).map(|i| (i % 3 != 0).then(|| format!("r{i}"))))),
+                ],
+            )
+            .unwrap()
+        };
+        Table::new(schema.clone(), (0..batches as i64).map(batch).collect())
+    }
+
+    fn stream(rows: i64, batches: usize) -> Vec<u8> {
+        encode_table(&table(rows, batches)).unwrap()
+    }
+
+    #[test]
+    fn tables_round_trip_without_copying_columns() {
+        let bytes = Buffer::from(stream(1000, 3));
+        let decoded = decode_table(bytes.clone(), TableLimits::default()).unwrap();
+        assert_eq!(decoded.num_rows(), 3000);
+        assert_eq!(decoded.batches, table(1000, 3).batches);
+        let column = decoded.batches[0].column(0).to_data().buffers()[0].as_ptr() as usize;
+        let range = bytes.as_ptr() as usize..bytes.as_ptr() as usize + bytes.len();
+        assert!(range.contains(&column), "column data aliases the received bytes");
+    }
+
+    /// Every framing defect is a typed error before arrow-ipc sees the bytes.
+    #[test]
+    fn framing_defects_are_errors() {
+        let good = stream(10, 2);
+        assert!(check_framing(&good).is_ok());
+        assert!(check_framing(&[]).is_ok(), "no messages at all is framed correctly");
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            ("cut in the length word", good[..2].to_vec()),
+            ("cut after the continuation marker", good[..4].to_vec()),
+            ("cut inside the metadata", good[..12].to_vec()),
+            ("cut inside a body", good[..good.len() - 20].to_vec()),
+            ("a message longer than the stream", {
+                let mut b = good.clone();
+                b[4..8].copy_from_slice(&u32::MAX.wrapping_sub(1).to_le_bytes());
+                b
+            }),
+            ("a misaligned body", {
+                let mut b = good.clone();
+                let len = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+                b[4..8].copy_from_slice(&(len + 1).to_le_bytes());
+                b
+            }),
+            ("metadata that is not a flatbuffer", {
+                let mut b = vec![0xff, 0xff, 0xff, 0xff, 8, 0, 0, 0];
+                b.extend_from_slice(&[0xAB; 8]);
+                b
+            }),
+        ];
+        for (what, bytes) in cases {
+            let err = check_framing(&bytes).err().unwrap_or_else(|| panic!("{what}: accepted"));
+            assert_eq!(err.code(), &ErrorCode::DeserializationError, "{what}");
+            let err = decode_table(Buffer::from(bytes), TableLimits::default()).unwrap_err();
+            assert_eq!(err.code(), &ErrorCode::DeserializationError, "{what}");
+        }
+    }
+
+    #[test]
+    fn limits_are_enforced() {
+        let limits = TableLimits { max_batches: 2, max_columns: 10 };
+        assert!(decode_table(Buffer::from(stream(5, 2)), limits).is_ok());
+        let err = decode_table(Buffer::from(stream(5, 3)), limits).unwrap_err();
+        assert_eq!(err.code(), &ErrorCode::PayloadTooLarge);
+        let err = decode_table(Buffer::from(stream(5, 1)), TableLimits { max_batches: 10, max_columns: 1 })
+            .unwrap_err();
+        assert_eq!(err.code(), &ErrorCode::PayloadTooLarge);
+    }
+}

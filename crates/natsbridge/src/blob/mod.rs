@@ -20,7 +20,7 @@ use crate::error::Result;
 
 pub use fs::FsStore;
 pub use nats_os::NatsObjectStore;
-pub use plik::{PlikStore, PlikUpload, plik_oneshot_upload, plik_upload};
+pub use plik::{PlikStore, PlikUpload, plik_oneshot_upload};
 
 /// What to store.
 #[derive(Debug, Clone)]

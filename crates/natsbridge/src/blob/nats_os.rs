@@ -83,13 +83,14 @@ pub(crate) async fn fetch(
     size: u64,
 ) -> Result<arrow_buffer::Buffer> {
     let fail = |what: String| Error::new(ErrorCode::DownloadFailed, what);
-    let store = js.get_object_store(bucket).await.map_err(|e| fail(format!("bucket `{bucket}`: {e}")))?;
-    let mut object = store.get(name).await.map_err(|e| fail(format!("object `{name}`: {e}")))?;
+    let store =
+        js.get_object_store(bucket).await.map_err(|e| fail(format!("bucket `{bucket}`")).with_source(e))?;
+    let mut object = store.get(name).await.map_err(|e| fail(format!("object `{name}`")).with_source(e))?;
     let capacity = usize::try_from(size).map_err(|_| fail("size does not fit in memory".into()))?;
     let mut buf = arrow_buffer::MutableBuffer::with_capacity(capacity);
     let mut chunk = vec![0u8; 256 * 1024];
     loop {
-        let n = object.read(&mut chunk).await.map_err(|e| fail(format!("reading `{name}`: {e}")))?;
+        let n = object.read(&mut chunk).await.map_err(|e| fail(format!("reading `{name}`")).with_source(e))?;
         if n == 0 {
             break;
         }

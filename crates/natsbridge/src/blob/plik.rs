@@ -11,7 +11,8 @@ use tracing::{Instrument as _, debug, info_span};
 
 use super::{BlobStore, PutRequest};
 use crate::error::{Error, ErrorCode, Result};
-use crate::fetch::redact;
+use crate::fetch::{http_client, redact};
+use crate::wire::new_uuid;
 
 /// Where an upload landed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +39,7 @@ impl PlikStore {
     pub fn new(base_url: impl Into<String>) -> Self {
         PlikStore {
             base: base_url.into().trim_end_matches('/').to_owned(),
-            client: crate::http_client(),
+            client: http_client(),
             token: None,
             default_ttl: None,
         }
@@ -68,95 +69,80 @@ impl PlikStore {
     }
 }
 
+impl PlikStore {
+    /// Uploads one file: `POST /upload` (one-shot and TTL as asked, else the store's
+    /// default TTL), then the multipart `POST /file/{uploadId}`.
+    pub async fn upload(&self, request: PutRequest) -> Result<PlikUpload> {
+        let PutRequest { name, bytes, ttl, one_shot, correlation_id } = request;
+        let base = self.base.as_str();
+        let span = info_span!("upload", correlation_id = %correlation_id, server = %redact(base), name, bytes = bytes.len());
+        async {
+            let fail = |what: &str| Error::new(ErrorCode::UploadFailed, what.to_owned());
+            let mut body = json!({ "oneShot": one_shot });
+            if let Some(ttl) = ttl.or(self.default_ttl) {
+                body["ttl"] = json!(ttl.as_secs().max(1));
+            }
+            let created = self.call(self.client.post(format!("{base}/upload")).json(&body), "POST /upload").await?;
+            let upload_id = created["id"].as_str().ok_or_else(|| fail("POST /upload: no `id` in the answer"))?;
+            let upload_token = created["uploadToken"]
+                .as_str()
+                .ok_or_else(|| fail("POST /upload: no `uploadToken` in the answer"))?;
+
+            let len = bytes.len() as u64;
+            let part = reqwest::multipart::Part::stream_with_length(reqwest::Body::from(bytes), len)
+                .file_name(name.clone())
+                .mime_str("application/octet-stream")
+                .expect("a valid mime type");
+            let form = reqwest::multipart::Form::new().part("file", part);
+            let request = self
+                .client
+                .post(format!("{base}/file/{upload_id}"))
+                .header("X-UploadToken", upload_token)
+                .multipart(form);
+            let file = self.call(request, "POST /file").await?;
+            let file_id = file["id"].as_str().ok_or_else(|| fail("POST /file: no `id` in the answer"))?;
+            let url = format!("{base}/file/{upload_id}/{file_id}/{}", urlencode(&name));
+            debug!(url = %redact(&url), "uploaded");
+            Ok(PlikUpload { upload_id: upload_id.to_owned(), file_id: file_id.to_owned(), url })
+        }
+        .instrument(span)
+        .await
+        .map_err(|e: Error| e.with_correlation_id(&correlation_id))
+    }
+
+    /// Sends one API request (with the account token, if any) and reads its JSON answer.
+    async fn call(&self, mut request: reqwest::RequestBuilder, what: &str) -> Result<Value> {
+        if let Some(t) = &self.token {
+            request = request.header("X-PlikToken", t);
+        }
+        let fail = |detail: String| Error::new(ErrorCode::UploadFailed, format!("{what}{detail}"));
+        let response = request.send().await.map_err(|e| fail(String::new()).with_source(e.without_url()))?;
+        let status = response.status();
+        let text = response.text().await.map_err(|e| fail(String::new()).with_source(e.without_url()))?;
+        if !status.is_success() {
+            let snippet: String = text.chars().take(200).collect();
+            return Err(fail(format!(": HTTP {status}: {snippet}")));
+        }
+        serde_json::from_str(&text).map_err(|e| fail(": the answer is not JSON".into()).with_source(e))
+    }
+}
+
 impl BlobStore for PlikStore {
     fn put(&self, request: PutRequest) -> BoxFuture<'_, Result<String>> {
-        Box::pin(async move {
-            let ttl = request.ttl.or(self.default_ttl);
-            plik_upload(
-                &self.client,
-                &self.base,
-                self.token.as_deref(),
-                &request.name,
-                request.bytes,
-                request.one_shot,
-                ttl,
-                &request.correlation_id,
-            )
-            .await
-            .map(|u| u.url)
-        })
+        Box::pin(async move { self.upload(request).await.map(|u| u.url) })
     }
 }
 
-/// The reference's one-shot upload: the file is deleted after its first download.
+/// The reference's one-shot upload: the file is deleted after its first complete download.
 pub async fn plik_oneshot_upload(fileserver_url: &str, dataname: &str, data: Bytes) -> Result<PlikUpload> {
-    let id = uuid::Uuid::new_v4().to_string();
-    plik_upload(&crate::http_client(), fileserver_url, None, dataname, data, true, None, &id).await
-}
-
-/// Uploads one file to a Plik-compatible server.
-#[allow(clippy::too_many_arguments)]
-pub async fn plik_upload(
-    client: &reqwest::Client,
-    fileserver_url: &str,
-    token: Option<&str>,
-    name: &str,
-    data: Bytes,
-    one_shot: bool,
-    ttl: Option<Duration>,
-    correlation_id: &str,
-) -> Result<PlikUpload> {
-    let base = fileserver_url.trim_end_matches('/');
-    let span = info_span!("upload", correlation_id = %correlation_id, server = %redact(base), name, bytes = data.len());
-    async move {
-        let fail = |msg: String| Error::new(ErrorCode::UploadFailed, msg).with_correlation_id(correlation_id);
-        let mut body = json!({ "oneShot": one_shot });
-        if let Some(ttl) = ttl {
-            body["ttl"] = json!(ttl.as_secs().max(1));
-        }
-        let mut req = client.post(format!("{base}/upload")).json(&body);
-        if let Some(t) = token {
-            req = req.header("X-PlikToken", t);
-        }
-        let created: Value = check(req.send().await, "POST /upload").await.map_err(&fail)?;
-        let upload_id =
-            created["id"].as_str().ok_or_else(|| fail("POST /upload: no `id` in the answer".into()))?;
-        let upload_token = created["uploadToken"]
-            .as_str()
-            .ok_or_else(|| fail("POST /upload: no `uploadToken` in the answer".into()))?;
-
-        let len = data.len() as u64;
-        let part = reqwest::multipart::Part::stream_with_length(reqwest::Body::from(data), len)
-            .file_name(name.to_owned())
-            .mime_str("application/octet-stream")
-            .expect("a valid mime type");
-        let form = reqwest::multipart::Form::new().part("file", part);
-        let mut req = client
-            .post(format!("{base}/file/{upload_id}"))
-            .header("X-UploadToken", upload_token)
-            .multipart(form);
-        if let Some(t) = token {
-            req = req.header("X-PlikToken", t);
-        }
-        let file: Value = check(req.send().await, "POST /file").await.map_err(&fail)?;
-        let file_id = file["id"].as_str().ok_or_else(|| fail("POST /file: no `id` in the answer".into()))?;
-        let url = format!("{base}/file/{upload_id}/{file_id}/{}", urlencode(name));
-        debug!(url = %redact(&url), "uploaded");
-        Ok(PlikUpload { upload_id: upload_id.to_owned(), file_id: file_id.to_owned(), url })
-    }
-    .instrument(span)
-    .await
-}
-
-async fn check(resp: reqwest::Result<reqwest::Response>, what: &str) -> std::result::Result<Value, String> {
-    let resp = resp.map_err(|e| format!("{what}: {}", e.without_url()))?;
-    let status = resp.status();
-    let text = resp.text().await.map_err(|e| format!("{what}: {}", e.without_url()))?;
-    if !status.is_success() {
-        let snippet: String = text.chars().take(200).collect();
-        return Err(format!("{what}: HTTP {status}: {snippet}"));
-    }
-    serde_json::from_str(&text).map_err(|e| format!("{what}: answer is not JSON: {e}"))
+    let request = PutRequest {
+        name: dataname.to_owned(),
+        bytes: data,
+        ttl: None,
+        one_shot: true,
+        correlation_id: new_uuid(),
+    };
+    PlikStore::new(fileserver_url).upload(request).await
 }
 
 /// Percent-encodes a file name for a URL path segment.
@@ -164,4 +150,21 @@ fn urlencode(name: &str) -> String {
     let mut u = url::Url::parse("http://x/").expect("static URL");
     u.path_segments_mut().expect("http URL").push(name);
     u.path().trim_start_matches('/').to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_are_one_path_segment() {
+        for (name, expected) in [
+            ("t.bin", "t.bin"),
+            ("a b.json", "a%20b.json"),
+            ("../x", "..%2Fx"),
+            ("q?x#y", "q%3Fx%23y"),
+        ] {
+            assert_eq!(urlencode(name), expected, "{name}");
+        }
+    }
 }

@@ -1,19 +1,59 @@
-//! NATS plumbing: connecting, `publish_message`, and request/reply on top of
-//! `smartsend`/`smartreceive`.
+//! NATS transport: connecting (credentials kept out of logs, connection events surfaced),
+//! which connection a call uses ([`Connection`]), and publishing an envelope's bytes,
+//! on core NATS ([`publish_message`]) or through JetStream with an ack.
 
 use std::time::Duration;
 
 use async_nats::{Client, HeaderMap};
 use bytes::Bytes;
-use futures::StreamExt as _;
-use natsbridge_types::MsgEnvelopeV1;
 use tracing::{Instrument as _, info_span};
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::options::{Connection, ReceiveOptions, SendOptions, nats_url_from_env};
-use crate::payload::Payload;
-use crate::receive::{Received, smartreceive};
-use crate::send::{HEADER_CORRELATION_ID, HEADER_MSG_ID, smartsend};
+use crate::fetch::redact;
+use crate::wire::{HEADER_CORRELATION_ID, HEADER_MSG_ID};
+
+/// How to reach NATS.
+#[derive(Debug, Clone)]
+pub enum Connection {
+    /// An existing client (preferred: connections are reused).
+    Client(Client),
+    /// A broker URL to connect to for this call.
+    Url(String),
+}
+
+impl Connection {
+    /// The `broker_url` an envelope sent on this connection names (credentials removed).
+    pub(crate) fn broker_url(&self) -> String {
+        match self {
+            Connection::Client(c) => broker_url_of(&c.server_info()),
+            Connection::Url(u) => u.split(',').map(|u| redact(u.trim())).collect::<Vec<_>>().join(","),
+        }
+    }
+}
+
+impl From<Client> for Connection {
+    fn from(c: Client) -> Self {
+        Connection::Client(c)
+    }
+}
+
+impl From<&Client> for Connection {
+    fn from(c: &Client) -> Self {
+        Connection::Client(c.clone())
+    }
+}
+
+impl From<&str> for Connection {
+    fn from(url: &str) -> Self {
+        Connection::Url(url.to_owned())
+    }
+}
+
+impl From<String> for Connection {
+    fn from(url: String) -> Self {
+        Connection::Url(url)
+    }
+}
 
 /// Connects to `url` (`NATS_CONNECTION_FAILED` on failure). Connection events are logged:
 /// disconnects, slow consumers and server errors as warnings, never silently.
@@ -40,10 +80,15 @@ async fn connect_with(
     options: async_nats::ConnectOptions,
     events: Option<tokio::sync::broadcast::Sender<async_nats::Event>>,
 ) -> Result<Client> {
-    let shown = crate::fetch::redact(url);
+    let shown = redact(url);
     let server = shown.clone();
     // Credentials leave the URL before async-nats sees it: its debug logs print server URLs.
-    let (url, options) = split_credentials(url, options);
+    let (url, credentials) = split_credentials(url);
+    let options = match credentials {
+        Some(Credentials::UserPassword(user, password)) => options.user_and_password(user, password),
+        Some(Credentials::Token(token)) => options.token(token),
+        None => options,
+    };
     let url = url.as_str();
     // async-nats reports every dropped message; the log gets one line per second with a count.
     let dropped = std::sync::Arc::new(std::sync::Mutex::new((0u64, None::<std::time::Instant>)));
@@ -83,12 +128,24 @@ async fn connect_with(
         })
 }
 
-pub(crate) async fn client_for(connection: Option<&Connection>) -> Result<Client> {
+/// The client a call uses, and the `broker_url` its envelope names.
+pub(crate) async fn client_for(connection: &Connection) -> Result<(Client, String)> {
     match connection {
-        Some(Connection::Client(c)) => Ok(c.clone()),
-        Some(Connection::Url(u)) => connect(u).await,
-        None => connect(&nats_url_from_env()).await,
+        Connection::Client(c) => Ok((c.clone(), connection.broker_url())),
+        Connection::Url(u) => Ok((connect(u).await?, connection.broker_url())),
     }
+}
+
+/// The `broker_url` of an envelope sent on a connected client: the server it is connected
+/// to. A server listening on every interface reports `0.0.0.0`; the first of the URLs it
+/// advertises to clients stands in then.
+pub(crate) fn broker_url_of(info: &async_nats::ServerInfo) -> String {
+    let unspecified = info.host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_unspecified());
+    if unspecified && let Some(advertised) = info.connect_urls.first() {
+        return format!("nats://{advertised}");
+    }
+    let host = if info.host.contains(':') { format!("[{}]", info.host) } else { info.host.clone() };
+    format!("nats://{host}:{}", info.port)
 }
 
 pub(crate) async fn publish_envelope(
@@ -129,11 +186,10 @@ pub(crate) async fn publish_jetstream(
 ) -> Result<u64> {
     let span = info_span!("publish", correlation_id = %correlation_id, subject, bytes = body.len(), jetstream = true);
     async {
-        let fail = |e: &dyn std::fmt::Display| {
-            Error::new(ErrorCode::PublishFailed, format!("JetStream publish to `{subject}`: {e}"))
-        };
-        let ack = js.publish_with_headers(subject.to_owned(), headers, body).await.map_err(|e| fail(&e))?;
-        let ack = ack.await.map_err(|e| fail(&e))?;
+        let fail = || Error::new(ErrorCode::PublishFailed, format!("JetStream publish to `{subject}`"));
+        let ack =
+            js.publish_with_headers(subject.to_owned(), headers, body).await.map_err(|e| fail().with_source(e))?;
+        let ack = ack.await.map_err(|e| fail().with_source(e))?;
         Ok(ack.sequence)
     }
     .instrument(span)
@@ -148,7 +204,7 @@ pub async fn publish_message(
     text: impl Into<String>,
     correlation_id: &str,
 ) -> Result<()> {
-    let client = client_for(Some(&connection.into())).await?;
+    let (client, _) = client_for(&connection.into()).await?;
     let text = text.into();
     let mut headers = HeaderMap::new();
     headers.insert(HEADER_CORRELATION_ID, correlation_id);
@@ -162,72 +218,21 @@ pub async fn publish_message(
     publish_envelope(&client, subject, headers, Bytes::from(text), true, correlation_id).await
 }
 
-/// Sends a request envelope and waits for the first reply envelope on a fresh inbox
-/// (`reply_to` is set for you). The reply is decoded with `receive`.
-pub async fn smartrequest<S: Into<String>>(
-    client: &Client,
-    subject: &str,
-    payloads: impl IntoIterator<Item = (S, Payload)>,
-    options: SendOptions,
-    receive: &ReceiveOptions,
-    timeout: Duration,
-) -> Result<Received> {
-    let inbox = client.new_inbox();
-    let mut sub = client.subscribe(inbox.clone()).await.map_err(|e| {
-        Error::new(ErrorCode::NatsConnectionFailed, "subscribing to the reply inbox").with_source(e)
-    })?;
-    // No flush: the reply is the proof of delivery, and waiting for the socket write first
-    // only adds a task hand-off to every round trip.
-    let options = SendOptions {
-        connection: Some(Connection::Client(client.clone())),
-        reply_to: inbox,
-        flush: false,
-        ..options
-    };
-    let (request, _) = smartsend(subject, payloads, &options).await?;
-    let cid = request.correlation_id.as_str().to_owned();
-    let msg = tokio::time::timeout(timeout, sub.next())
-        .await
-        .map_err(|_| {
-            Error::new(ErrorCode::Timeout, format!("no reply on `{subject}` within {timeout:?}"))
-                .with_correlation_id(&cid)
-        })?
-        .ok_or_else(|| {
-            Error::new(ErrorCode::NatsConnectionFailed, "reply subscription closed").with_correlation_id(&cid)
-        })?;
-    let _ = sub.unsubscribe().await;
-    smartreceive(&msg, receive).await
-}
-
-/// Answers `request` on its `reply_to`, with the same correlation id and
-/// `reply_to_msg_id` = the request's `msg_id`.
-pub async fn smartreply<S: Into<String>>(
-    client: &Client,
-    request: &MsgEnvelopeV1,
-    payloads: impl IntoIterator<Item = (S, Payload)>,
-    options: SendOptions,
-) -> Result<(MsgEnvelopeV1, String)> {
-    if request.reply_to.is_empty() {
-        return Err(Error::new(ErrorCode::InvalidEnvelope, "the request has no `reply_to`")
-            .with_correlation_id(request.correlation_id.as_str()));
-    }
-    let options = SendOptions {
-        connection: Some(Connection::Client(client.clone())),
-        correlation_id: Some(request.correlation_id.as_str().to_owned()),
-        reply_to_msg_id: request.msg_id.as_str().to_owned(),
-        receiver_name: request.sender_name.as_str().to_owned(),
-        receiver_id: request.sender_id.clone(),
-        ..options
-    };
-    smartsend(&request.reply_to, payloads, &options).await
-}
-
 /// `nats://user:pass@host` → (`nats://host`, user and password options); `nats://token@host`
 /// → (`nats://host`, token). Other URLs (or lists of them) pass through unchanged.
-fn split_credentials(url: &str, options: async_nats::ConnectOptions) -> (String, async_nats::ConnectOptions) {
-    let Ok(mut parsed) = url::Url::parse(url) else { return (url.to_owned(), options) };
+/// Credentials taken out of a NATS URL.
+#[derive(Debug, PartialEq, Eq)]
+enum Credentials {
+    UserPassword(String, String),
+    Token(String),
+}
+
+/// `nats://user:pass@host` → (`nats://host`, user and password); `nats://token@host` →
+/// (`nats://host`, token). Other URLs (or lists of them) pass through unchanged.
+fn split_credentials(url: &str) -> (String, Option<Credentials>) {
+    let Ok(mut parsed) = url::Url::parse(url) else { return (url.to_owned(), None) };
     if parsed.username().is_empty() && parsed.password().is_none() {
-        return (url.to_owned(), options);
+        return (url.to_owned(), None);
     }
     let decode = |s: &str| {
         url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
@@ -235,12 +240,53 @@ fn split_credentials(url: &str, options: async_nats::ConnectOptions) -> (String,
             .map(|(_, v)| v.into_owned())
     };
     let user = decode(parsed.username()).unwrap_or_default();
-    let password = parsed.password().and_then(decode);
-    let options = match password {
-        Some(password) => options.user_and_password(user, password),
-        None => options.token(user),
+    let credentials = match parsed.password().and_then(decode) {
+        Some(password) => Credentials::UserPassword(user, password),
+        None => Credentials::Token(user),
     };
     let _ = parsed.set_username("");
     let _ = parsed.set_password(None);
-    (parsed.to_string(), options)
+    (parsed.to_string(), Some(credentials))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_leave_the_url() {
+        let user = |u: &str, p: &str| Some(Credentials::UserPassword(u.into(), p.into()));
+        for (url, expected_url, expected) in [
+            ("nats://alice:s3cr%2Ft@127.0.0.1:4222", "nats://127.0.0.1:4222", user("alice", "s3cr/t")),
+            ("nats://a%40b:p+q@h:4222", "nats://h:4222", user("a@b", "p+q")),
+            ("nats://tok3n@127.0.0.1:4222", "nats://127.0.0.1:4222", Some(Credentials::Token("tok3n".into()))),
+            ("nats://127.0.0.1:4222", "nats://127.0.0.1:4222", None),
+            ("nats://a:4222,nats://b:4222", "nats://a:4222,nats://b:4222", None),
+            ("localhost", "localhost", None),
+        ] {
+            assert_eq!(split_credentials(url), (expected_url.to_owned(), expected), "{url}");
+        }
+    }
+
+    fn info(host: &str, port: u16, connect_urls: &[&str]) -> async_nats::ServerInfo {
+        async_nats::ServerInfo {
+            host: host.into(),
+            port,
+            connect_urls: connect_urls.iter().map(|s| (*s).to_owned()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn broker_urls_name_the_connected_server() {
+        for (server, expected) in [
+            (info("127.0.0.1", 4333, &[]), "nats://127.0.0.1:4333"),
+            (info("nats.internal", 4222, &["10.0.0.5:4222"]), "nats://nats.internal:4222"),
+            (info("0.0.0.0", 4222, &["10.0.0.5:4222"]), "nats://10.0.0.5:4222"),
+            (info("0.0.0.0", 4222, &[]), "nats://0.0.0.0:4222"),
+            (info("::1", 4222, &[]), "nats://[::1]:4222"),
+        ] {
+            assert_eq!(broker_url_of(&server), expected, "{server:?}");
+        }
+    }
 }
