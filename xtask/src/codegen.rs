@@ -79,10 +79,8 @@ pub(crate) fn generate_all(model: &Model, layout: &Layout) -> Result<Vec<Generat
     Ok(files)
 }
 
-/// The repository root (the parent of `xtask/`).
-pub(crate) fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the repo root").to_path_buf()
-}
+// The old home of `project_root`, for callers that have not moved to `crate::util` yet.
+pub(crate) use crate::util::project_root;
 
 /// What `--check` found.
 #[derive(Debug, Default)]

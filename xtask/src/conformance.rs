@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-use crate::codegen::project_root;
+use crate::util::{cargo, project_root, run_checked, target_dir};
 
 /// The language lanes, in matrix order.
 const LANES: &[&str] = &["rust", "typescript", "python", "julia"];
@@ -189,18 +189,10 @@ fn tool(root: &Path, rel: &str) -> Result<PathBuf> {
 fn start_lane(lane: &str, root: &Path, allow: &str) -> Result<Option<Testee>> {
     let testee = match lane {
         "rust" => {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = Command::new(cargo)
-                .args(["build", "--quiet", "-p", "natsbridge-cli"])
-                .current_dir(root)
-                .status()?;
-            if !status.success() {
-                bail!("building the natsbridge CLI failed");
-            }
-            let target =
-                std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+            run_checked(cargo().args(["build", "--quiet", "-p", "natsbridge-cli"]))
+                .context("building the natsbridge CLI")?;
             Testee::spawn(
-                Command::new(target.join("debug/natsbridge"))
+                Command::new(target_dir().join("debug/natsbridge"))
                     .args(["conformance-testee", "--allow-host", allow])
                     .env("RUST_LOG", "error"),
             )?

@@ -18,9 +18,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::codegen::project_root;
-use crate::demo::target_dir;
-use crate::setup::run_checked;
+use crate::util::{cargo_path, project_root, read_output, run_checked, target_dir};
 
 /// Every target in `fuzz/fuzz_targets`.
 pub(crate) const TARGETS: [&str; 4] = ["envelope", "payload", "arrow_ipc", "base64"];
@@ -56,8 +54,7 @@ const COVERAGE_FLAGS: &str = "-Cpasses=sancov-module \
     --cfg fuzzing";
 
 fn host_triple() -> Result<String> {
-    let out = Command::new("rustc").arg("-vV").output().context("running rustc -vV")?;
-    String::from_utf8_lossy(&out.stdout)
+    read_output(Command::new("rustc").arg("-vV"))?
         .lines()
         .find_map(|l| l.strip_prefix("host: ").map(str::to_owned))
         .context("no host triple in `rustc -vV`")
@@ -68,10 +65,9 @@ fn build() -> Result<PathBuf> {
     let root = project_root();
     let triple = host_triple()?;
     let target = target_dir().join("fuzz");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     // `--target` keeps the coverage flags off build scripts and proc macros.
     run_checked(
-        Command::new(cargo)
+        Command::new(cargo_path())
             .args(["build", "--release", "--locked", "--bins", "--manifest-path"])
             .arg(root.join("fuzz/Cargo.toml"))
             .args(["--target", &triple, "--target-dir"])

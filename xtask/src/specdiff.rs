@@ -24,6 +24,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::codegen::model::{Model, read_schema_dir};
+use crate::util::{project_root, read_output};
 pub(crate) use rules::{Change, Compat};
 
 /// Exit status when a forbidden breaking change is found.
@@ -96,13 +97,7 @@ impl Spec {
 
     /// `schema/` as committed at `git_ref` in the repository at `root`.
     pub(crate) fn from_git(root: &Path, git_ref: &str) -> Result<Spec> {
-        let git = |args: &[&str]| -> Result<String> {
-            let out = Command::new("git").args(args).current_dir(root).output().context("running git")?;
-            if !out.status.success() {
-                bail!("git {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
-            }
-            Ok(String::from_utf8(out.stdout)?)
-        };
+        let git = |args: &[&str]| read_output(Command::new("git").args(args).current_dir(root));
         let listing = git(&["ls-tree", "--name-only", git_ref, "schema/"])?;
         let mut files = BTreeMap::new();
         for path in listing.lines() {
@@ -267,7 +262,7 @@ pub(crate) enum Format {
 
 /// Runs the command; returns the exit status.
 pub(crate) fn run(args: &Args) -> Result<u8> {
-    let root = crate::codegen::project_root();
+    let root = project_root();
     let new = Spec::from_dir(&args.dir.clone().unwrap_or_else(|| root.join("schema")))?;
     let old = match (&args.against, &args.against_dir) {
         (Some(r), _) => Spec::from_git(&root, r)?,

@@ -10,6 +10,7 @@ use typify::{TypeSpace, TypeSpaceImpl, TypeSpaceSettings};
 use super::model::{Kind, Model, Scalar, ScalarRule};
 use super::names::pascal;
 use super::{GeneratedFile, preamble};
+use crate::util::{project_root, rustfmt};
 
 #[derive(Template)]
 #[template(path = "rust/scalars.rs", escape = "none")]
@@ -152,9 +153,9 @@ fn typify_structs(model: &Model) -> Result<String> {
 /// output is exactly what `cargo fmt` leaves alone.
 fn format_rust(src: &str) -> Result<String> {
     use std::io::Write;
-    use std::process::{Command, Stdio};
-    let config = super::project_root().join("rustfmt.toml");
-    let mut child = Command::new(std::env::var("RUSTFMT").unwrap_or_else(|_| "rustfmt".into()))
+    use std::process::Stdio;
+    let config = project_root().join("rustfmt.toml");
+    let mut child = rustfmt()?
         .args(["--edition", "2024", "--emit", "stdout", "--config-path"])
         .arg(&config)
         .stdin(Stdio::piped())

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::model::{Model, read_schema_dir};
-use super::{GeneratedFile, Layout, generate_all, project_root, run};
+use super::{GeneratedFile, Layout, generate_all, run};
+use crate::util::project_root;
 
 /// The `*.schema.json` files of a fixture directory.
 fn schema_files(dir: &Path) -> BTreeMap<String, String> {

@@ -11,7 +11,7 @@ use std::process::Command;
 use serde_json::{Value, json};
 
 use super::{Compat, Policy, Spec, compare};
-use crate::codegen::project_root;
+use crate::util::project_root;
 use Compat::{Breaks as B, Ok as K};
 
 fn base_schema() -> Value {
