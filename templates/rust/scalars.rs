@@ -3,12 +3,16 @@
 //! constrained strings (kept exactly as written).
 
 use std::fmt;
+{%- if has_scalars %}
 use std::str::FromStr;
+{%- endif %}
+{%- if has_patterns %}
 use std::sync::LazyLock;
-
+{%- endif %}
+{% for m in maps %}
 /// A free-form JSON object; key order is preserved.
-pub type Metadata = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
-
+pub type {{ m }} = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+{% endfor %}
 /// A string that does not satisfy its schema type's constraints.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConstraintError {
@@ -27,11 +31,13 @@ impl fmt::Display for ConstraintError {
 }
 
 impl std::error::Error for ConstraintError {}
+{%- if has_scalars %}
 
 fn schema_fragment(json: &str) -> ::schemars::Schema {
     let value: ::serde_json::Value = ::serde_json::from_str(json).expect("generated from valid JSON");
     ::schemars::Schema::try_from(value).expect("generated from a schema object")
 }
+{%- endif %}
 {% for e in enums %}
 /// {{ e.description }}
 ///
@@ -114,7 +120,7 @@ impl<'de> ::serde::Deserialize<'de> for {{ e.name }} {
 
 impl ::schemars::JsonSchema for {{ e.name }} {
     fn schema_name() -> ::std::borrow::Cow<'static, str> {
-        "{{ e.name }}".into()
+        "{{ e.schema_name }}".into()
     }
     fn json_schema(_: &mut ::schemars::SchemaGenerator) -> ::schemars::Schema {
         schema_fragment(r##"{{ e.schema_json }}"##)
@@ -133,14 +139,14 @@ impl {{ s.name }} {
         let value = value.into();
 {%- if let Some(min) = s.min_length %}
         if value.chars().count() < {{ min }} {
-            return Err(ConstraintError { type_name: "{{ s.name }}", value, rule: "minLength {{ min }}" });
+            return Err(ConstraintError { type_name: "{{ s.schema_name }}", value, rule: "minLength {{ min }}" });
         }
 {%- endif %}
 {%- if let Some(pattern) = s.pattern %}
         static PATTERN: LazyLock<::regress::Regex> =
             LazyLock::new(|| ::regress::Regex::new(r"{{ pattern }}").expect("the schema's pattern compiles"));
         if PATTERN.find(&value).is_none() {
-            return Err(ConstraintError { type_name: "{{ s.name }}", value, rule: r"pattern {{ pattern }}" });
+            return Err(ConstraintError { type_name: "{{ s.schema_name }}", value, rule: r"pattern {{ pattern }}" });
         }
 {%- endif %}
         Ok(Self(value))
@@ -205,7 +211,7 @@ impl<'de> ::serde::Deserialize<'de> for {{ s.name }} {
 
 impl ::schemars::JsonSchema for {{ s.name }} {
     fn schema_name() -> ::std::borrow::Cow<'static, str> {
-        "{{ s.name }}".into()
+        "{{ s.schema_name }}".into()
     }
     fn json_schema(_: &mut ::schemars::SchemaGenerator) -> ::schemars::Schema {
         schema_fragment(r##"{{ s.schema_json }}"##)

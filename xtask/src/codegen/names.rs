@@ -132,6 +132,16 @@ const TS_RESERVED_TYPES: &[&str] = &[
     "Type",
 ];
 
+/// Words Rust reserves that can come out of [`pascal`] (typify's `accept_as_ident`).
+const RUST_PASCAL_KEYWORDS: &[&str] = &["Self"];
+
+/// A Rust type or variant name: [`pascal`], with `_` after a reserved word, as typify
+/// names the types it generates (so its replacement keys match ours).
+pub(crate) fn rust_type_name(name: &str) -> String {
+    let p = pascal(name);
+    if RUST_PASCAL_KEYWORDS.contains(&p.as_str()) { format!("{p}_") } else { p }
+}
+
 pub(crate) fn python_field_ok(name: &str) -> bool {
     is_plain_ident(name) && !PYTHON_KEYWORDS.contains(&name)
 }
@@ -172,5 +182,7 @@ mod tests {
         assert_eq!(julia_field("end"), "end_");
         assert_eq!(ts_property("arrow-ipc"), "\"arrow-ipc\"");
         assert_eq!(ts_type_name("object"), "Object_");
+        assert_eq!(rust_type_name("import"), "Import");
+        assert_eq!(rust_type_name("self"), "Self_");
     }
 }

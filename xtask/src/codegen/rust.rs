@@ -3,12 +3,12 @@
 
 use std::panic::AssertUnwindSafe;
 
-use anyhow::{Context, Result, format_err};
+use anyhow::{Context, Result, bail, format_err};
 use askama::Template;
-use typify::{TypeSpace, TypeSpaceImpl, TypeSpaceSettings};
+use typify::{TypeDetails, TypeSpace, TypeSpaceImpl, TypeSpaceSettings};
 
 use super::model::{Kind, Model, Scalar, ScalarRule};
-use super::names::pascal;
+use super::names::rust_type_name;
 use super::{GeneratedFile, preamble};
 use crate::util::{project_root, rustfmt};
 
@@ -16,12 +16,21 @@ use crate::util::{project_root, rustfmt};
 #[template(path = "rust/scalars.rs", escape = "none")]
 struct ScalarsView {
     preamble: String,
+    /// Free-form objects, by Rust name.
+    maps: Vec<String>,
     enums: Vec<EnumView>,
     strings: Vec<StringView>,
+    /// Any enum or string type (they share `FromStr` and the schema helper).
+    has_scalars: bool,
+    /// Any string type with a `pattern` (they share `LazyLock`).
+    has_patterns: bool,
 }
 
 struct EnumView {
+    /// The Rust type name.
     name: String,
+    /// The name in the schema (what `JsonSchema::schema_name` returns).
+    schema_name: String,
     description: String,
     variants: Vec<VariantView>,
     schema_json: String,
@@ -34,6 +43,7 @@ struct VariantView {
 
 struct StringView {
     name: String,
+    schema_name: String,
     description: String,
     pattern: Option<String>,
     min_length: Option<u64>,
@@ -65,34 +75,42 @@ struct ManifestView {
 
 pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile>> {
     let pre = preamble("//", model);
+    let enums: Vec<EnumView> = model
+        .enums()
+        .map(|e| EnumView {
+            name: rust_type_name(e.name),
+            schema_name: e.name.to_owned(),
+            description: e.description.to_owned(),
+            variants: e
+                .values
+                .iter()
+                .map(|v| VariantView { variant: rust_type_name(v), value: v.clone() })
+                .collect(),
+            schema_json: serde_json::to_string(model.definition(e.name)).expect("Value"),
+        })
+        .collect();
+    let mut strings = Vec::new();
+    let mut maps = Vec::new();
+    for s in model.scalars() {
+        match s.rule {
+            ScalarRule::String { pattern, min_length } => strings.push(StringView {
+                name: rust_type_name(s.name),
+                schema_name: s.name.to_owned(),
+                description: s.description.to_owned(),
+                pattern: pattern.map(str::to_owned),
+                min_length,
+                schema_json: serde_json::to_string(model.definition(s.name)).expect("Value"),
+            }),
+            ScalarRule::Map => maps.push(rust_type_name(s.name)),
+        }
+    }
     let scalars = ScalarsView {
         preamble: pre.clone(),
-        enums: model
-            .enums()
-            .map(|e| EnumView {
-                name: e.name.to_owned(),
-                description: e.description.to_owned(),
-                variants: e
-                    .values
-                    .iter()
-                    .map(|v| VariantView { variant: pascal(v), value: v.clone() })
-                    .collect(),
-                schema_json: serde_json::to_string(model.definition(e.name)).expect("Value"),
-            })
-            .collect(),
-        strings: model
-            .scalars()
-            .filter_map(|s| match s.rule {
-                ScalarRule::String { pattern, min_length } => Some(StringView {
-                    name: s.name.to_owned(),
-                    description: s.description.to_owned(),
-                    pattern: pattern.map(str::to_owned),
-                    min_length,
-                    schema_json: serde_json::to_string(model.definition(s.name)).expect("Value"),
-                }),
-                ScalarRule::Map => None,
-            })
-            .collect(),
+        maps,
+        has_scalars: !enums.is_empty() || !strings.is_empty(),
+        has_patterns: strings.iter().any(|s| s.pattern.is_some()),
+        enums,
+        strings,
     };
     let scalars = format_rust(&scalars.render()?).context("formatting scalars.rs")?;
     let types = TypesView { preamble: pre.clone(), tokens: typify_structs(model)? };
@@ -130,7 +148,8 @@ fn typify_structs(model: &Model) -> Result<String> {
                 vec![TypeSpaceImpl::Display, TypeSpaceImpl::FromStr]
             }
         };
-        settings.with_replacement(kind.name(), format!("crate::{}", kind.name()), impls.into_iter());
+        let name = rust_type_name(kind.name());
+        settings.with_replacement(&name, format!("crate::{name}"), impls.into_iter());
     }
     let root: schemars08::schema::RootSchema =
         serde_json::from_value(model.bundled.clone()).context("bundled schema as a schemars RootSchema")?;
@@ -146,6 +165,23 @@ fn typify_structs(model: &Model) -> Result<String> {
             format_err!("typify panicked: {msg}")
         })?
         .context("typify")?;
+    // typify generates only the structs; anything else means a replacement key missed the
+    // name typify gave the type, and the scalar type would silently lose its rules.
+    let structs: Vec<String> = model.structs().iter().map(|s| rust_type_name(s.name)).collect();
+    let extra: Vec<String> = space
+        .iter_types()
+        .filter(|t| {
+            matches!(t.details(), TypeDetails::Enum(_) | TypeDetails::Struct(_) | TypeDetails::Newtype(_))
+        })
+        .map(|t| t.name())
+        .filter(|n| !structs.contains(n))
+        .collect();
+    if !extra.is_empty() {
+        bail!(
+            "typify generated {extra:?}, which are not structs of the schema: \
+             names::rust_type_name must name types as typify does"
+        );
+    }
     Ok(space.to_stream().to_string())
 }
 

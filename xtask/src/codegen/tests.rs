@@ -1,5 +1,6 @@
 //! Generator tests: freshness of the committed output, determinism, golden snapshots of
-//! a keyword-collision fixture, and the type checkers of every target language.
+//! a keyword-collision fixture (whose Rust is also compiled), and the type checkers of
+//! every target language.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -7,7 +8,7 @@ use std::process::Command;
 
 use super::model::{Model, read_schema_dir};
 use super::{GeneratedFile, Layout, generate_all, run};
-use crate::util::project_root;
+use crate::util::{cargo_path, project_root, target_dir};
 
 /// The `*.schema.json` files of a fixture directory.
 fn schema_files(dir: &Path) -> BTreeMap<String, String> {
@@ -96,6 +97,73 @@ fn keyword_fixture_snapshots() {
         let name = f.path.trim_start_matches("target/xtask-fixtures/").replace('/', "__");
         insta::assert_snapshot!(name, f.contents);
     }
+}
+
+/// The lines of one `[section]` of a TOML file, header excluded (enough for our manifests,
+/// whose values fit on one line).
+fn toml_section<'a>(text: &'a str, header: &str) -> Vec<&'a str> {
+    text.lines()
+        .skip_while(|l| l.trim() != header)
+        .skip(1)
+        .take_while(|l| !l.trim_start().starts_with('['))
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .collect()
+}
+
+/// A workspace around the generated crate with the root workspace's package fields, lints
+/// and versions of exactly the dependencies the generated manifest inherits.
+fn fixture_workspace_manifest(generated_manifest: &str) -> String {
+    let root = std::fs::read_to_string(project_root().join("Cargo.toml")).unwrap();
+    let deps = toml_section(&root, "[workspace.dependencies]");
+    let mut out = String::from("[workspace]\nresolver = \"3\"\nmembers = [\"natsbridge-types\"]\n");
+    for section in ["[workspace.package]", "[workspace.lints.rust]", "[workspace.lints.clippy]"] {
+        out.push_str(&format!("\n{section}\n{}\n", toml_section(&root, section).join("\n")));
+    }
+    out.push_str("\n[workspace.dependencies]\n");
+    for line in toml_section(generated_manifest, "[dependencies]") {
+        let name = line.split(['.', '=']).next().unwrap().trim();
+        let found = deps.iter().find(|d| d.split('=').next().unwrap().trim() == name);
+        let found = found.unwrap_or_else(|| panic!("{name} is not in the root [workspace.dependencies]"));
+        out.push_str(found);
+        out.push('\n');
+    }
+    out
+}
+
+/// typify's habit: generated Rust is compiled, not only snapshotted. The keyword fixture's
+/// crate is built under `#![deny(warnings)]` with the workspace's lints, dependency versions
+/// and `Cargo.lock`, offline, in its own target directory (dependencies build once).
+#[test]
+fn keyword_fixture_rust_compiles_without_warnings() {
+    let ws = target_dir().join("keywords-fixture");
+    let krate = ws.join("natsbridge-types");
+    let _ = std::fs::remove_dir_all(&krate);
+    let prefix = "target/xtask-fixtures/keywords/rust/";
+    let mut manifest = None;
+    for f in keywords_output() {
+        let Some(rel) = f.path.strip_prefix(prefix) else { continue };
+        let contents = match rel {
+            "Cargo.toml" => {
+                manifest = Some(f.contents.clone());
+                f.contents
+            }
+            "src/lib.rs" => format!("#![deny(warnings)]\n{}", f.contents),
+            _ => f.contents,
+        };
+        let path = krate.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, contents).unwrap();
+    }
+    let manifest = manifest.expect("the Rust target writes a Cargo.toml");
+    std::fs::write(ws.join("Cargo.toml"), fixture_workspace_manifest(&manifest)).unwrap();
+    std::fs::copy(project_root().join("Cargo.lock"), ws.join("Cargo.lock")).unwrap();
+    assert_success(
+        Command::new(cargo_path())
+            .args(["build", "--offline", "--quiet", "--manifest-path"])
+            .arg(ws.join("Cargo.toml"))
+            .env("CARGO_TARGET_DIR", ws.join("target"))
+            .env_remove("CARGO_BUILD_TARGET_DIR"),
+    );
 }
 
 #[test]
