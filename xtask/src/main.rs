@@ -16,6 +16,7 @@ mod fuzz;
 mod setup;
 mod specdiff;
 mod test_all;
+mod tidy;
 mod util;
 
 use std::process::ExitCode;
