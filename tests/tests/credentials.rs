@@ -6,8 +6,9 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use natsbridge::{FetchOptions, ReceiveOptions, smartreceive_bytes};
-use natsbridge_tests::faults::{Fault, FaultServer};
+use natsbridge::fetch::FetchOptions;
+use natsbridge::{ReceiveOptions, smartreceive_bytes};
+use natsbridge_testkit::faults::{Fault, FaultServer};
 use serde_json::json;
 
 const PASSWORD: &str = "pw-s3cret-4711";
@@ -62,10 +63,11 @@ async fn secrets_in_urls_never_reach_logs_or_errors() {
             server.base_url().trim_start_matches("http://")
         )
     };
-    let options = ReceiveOptions {
-        fetch: FetchOptions { max_attempts: 3, base_delay: Duration::from_millis(5), ..Default::default() },
-        ..ReceiveOptions::default().allow_host(&server.base_url())
-    };
+    let options = ReceiveOptions::default().allow_host(&server.base_url()).fetch(FetchOptions {
+        max_attempts: 3,
+        base_delay: Duration::from_millis(5),
+        ..Default::default()
+    });
     let mut errors = Vec::new();
     // Success after retries (warnings are logged for the failed attempts), a persistent
     // failure, a truncation, a redirect, a disallowed host.
@@ -85,18 +87,17 @@ async fn secrets_in_urls_never_reach_logs_or_errors() {
     let refused = envelope(&format!("http://user:{PASSWORD}@not-allowed.invalid/x?token={TOKEN}"), 10);
     errors.push(format!("{:?}", smartreceive_bytes(refused.as_bytes(), None, &options).await.unwrap_err()));
     // Uploads and NATS connections log their server too.
-    let upload = natsbridge::blob::plik_upload(
-        &natsbridge::http_client(),
-        &format!("http://user:{PASSWORD}@127.0.0.1:1/?token={TOKEN}"),
-        None,
-        "f",
-        bytes::Bytes::from_static(b"x"),
-        false,
-        None,
-        "5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a",
-    )
-    .await
-    .unwrap_err();
+    let upload =
+        natsbridge::blob::PlikStore::new(format!("http://user:{PASSWORD}@127.0.0.1:1/?token={TOKEN}"))
+            .upload(natsbridge::blob::PutRequest {
+                name: "f".into(),
+                bytes: bytes::Bytes::from_static(b"x"),
+                ttl: None,
+                one_shot: false,
+                correlation_id: "5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a".into(),
+            })
+            .await
+            .unwrap_err();
     errors.push(format!("{upload} {upload:?}"));
     let nats = natsbridge::connect(&format!("nats://user:{PASSWORD}@127.0.0.1:1")).await.unwrap_err();
     errors.push(format!("{nats}"));

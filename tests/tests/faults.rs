@@ -2,12 +2,13 @@
 //! is the exact bytes, or a typed error with the right code and the correlation id, well
 //! within the configured deadline. Never a hang, never wrong data accepted.
 //!
-//! The blob store is `natsbridge_tests::faults::FaultServer`, which scripts each request.
+//! The blob store is `natsbridge_testkit::faults::FaultServer`, which scripts each request.
 
 use std::time::{Duration, Instant};
 
-use natsbridge::{ErrorCode, FetchOptions, ReceiveOptions, smartreceive_bytes};
-use natsbridge_tests::faults::{Fault, FaultServer};
+use natsbridge::fetch::FetchOptions;
+use natsbridge::{ErrorCode, ReceiveOptions, smartreceive_bytes};
+use natsbridge_testkit::faults::{Fault, FaultServer};
 use serde_json::json;
 use sha2::Digest as _;
 
@@ -36,15 +37,16 @@ fn envelope(url: &str, body: &[u8], sha: bool) -> Vec<u8> {
 }
 
 fn options(server: &FaultServer) -> ReceiveOptions {
-    ReceiveOptions {
-        fetch: FetchOptions {
-            max_attempts: 5,
-            base_delay: Duration::from_millis(20),
-            max_delay: Duration::from_millis(200),
-            deadline: DEADLINE,
-            ..FetchOptions::default()
-        },
-        ..ReceiveOptions::default().allow_host(&server.base_url())
+    ReceiveOptions::default().allow_host(&server.base_url()).fetch(fetch_options())
+}
+
+fn fetch_options() -> FetchOptions {
+    FetchOptions {
+        max_attempts: 5,
+        base_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(200),
+        deadline: DEADLINE,
+        ..FetchOptions::default()
     }
 }
 
@@ -262,8 +264,7 @@ async fn hostile_declared_size_allocates_nothing_and_fetches_nothing() {
     // With the download cap lifted, the size is still only a bound: the buffer follows the
     // bytes that arrive (a presize of 10^15 would abort the process here).
     // Served without a Content-Length, so only the declared size could size the buffer.
-    let mut lifted = options(&server);
-    lifted.fetch.max_bytes = u64::MAX;
+    let lifted = options(&server).fetch(FetchOptions { max_bytes: u64::MAX, ..fetch_options() });
     env["payloads"][0]["data"] = json!(server.blob("unannounced", blob(), vec![Fault::Longer(0)]));
     let err = smartreceive_bytes(env.to_string().as_bytes(), None, &lifted).await.unwrap_err();
     assert_eq!(err.code(), &ErrorCode::IntegrityMismatch, "{err}");

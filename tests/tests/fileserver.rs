@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use natsbridge::blob::{BlobStore, PlikStore, PutRequest, plik_upload};
+use natsbridge::blob::{BlobStore, PlikStore, PutRequest};
 use natsbridge::fileserver::{FileServer, FileServerConfig};
 use serde_json::{Value, json};
 use sha2::Digest as _;
@@ -27,7 +27,7 @@ async fn start(config: FileServerConfig) -> (FileServer, tempfile::TempDir) {
 
 /// The runtime's client: rustls with ring, redirects not followed.
 fn http() -> reqwest::Client {
-    natsbridge::http_client()
+    natsbridge::fetch::http_client()
 }
 
 /// Every regular file under `dir`, recursively.
@@ -82,23 +82,59 @@ async fn add_file(
         .unwrap()
 }
 
+/// Files under `sandbox` that are not id-named files inside `server_dir`, and files
+/// anywhere under `sandbox` or the system temp directory whose name carries `marker`.
+fn escaped(sandbox: &Path, server_dir: &Path, marker: &str) -> Vec<std::path::PathBuf> {
+    let mut bad: Vec<_> = files_under(sandbox)
+        .into_iter()
+        .filter(|f| match f.strip_prefix(server_dir) {
+            Ok(rel) => !rel.components().all(|c| c.as_os_str().to_str().is_some_and(|s| s.len() == 32)),
+            Err(_) => true,
+        })
+        .collect();
+    let tmp = std::fs::read_dir(std::env::temp_dir()).into_iter().flatten().flatten().map(|e| e.path());
+    bad.extend(tmp.filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.contains(marker))));
+    bad.sort();
+    bad.dedup();
+    bad
+}
+
 #[tokio::test]
 async fn hostile_names_and_ids_never_reach_the_filesystem() {
-    let (server, dir) = start(FileServerConfig::default()).await;
-    let outside = dir.path().parent().unwrap().join(format!("escaped-{}", std::process::id()));
+    // The server spools into sandbox/server; every relative traversal lands in the sandbox
+    // and every absolute name points into it, so one walk of the sandbox sees any escape.
+    let sandbox = tempfile::tempdir().unwrap();
+    let server_dir = sandbox.path().join("server");
+    let server = FileServer::start(FileServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        dir: Some(server_dir.clone()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let marker = format!("natsbridge-evil-{}", std::process::id());
+    let sandbox_abs = sandbox.path().display().to_string();
+    // The check can fail: a file outside the server's directory is reported.
+    let planted = sandbox.path().join(format!("{marker}-planted"));
+    std::fs::write(&planted, b"x").unwrap();
+    assert_eq!(escaped(sandbox.path(), &server_dir, &marker), vec![planted.clone()]);
+    std::fs::remove_file(&planted).unwrap();
+
     let up: Value = create_upload(&server, &[]).await.json().await.unwrap();
     let (upload, token) = (up["id"].as_str().unwrap(), up["uploadToken"].as_str().unwrap());
     let evil_names = [
-        "../../../../../../tmp/natsbridge-evil",
-        "..\\..\\evil",
-        "/etc/passwd",
-        "a/../../b",
-        "%2e%2e%2fx",
-        "\0nul",
+        format!("../{marker}-1"),
+        format!("../../{marker}-2"),
+        format!("../../../../../../../../tmp/{marker}-3"),
+        format!("..\\..\\{marker}-4"),
+        format!("{sandbox_abs}/{marker}-5"),
+        format!("/tmp/{marker}-6"),
+        format!("a/../../{marker}-7"),
+        format!("%2e%2e%2f{marker}-8"),
+        format!("\0{marker}-9"),
     ];
-    for name in evil_names {
-        let name = name.replace("escaped", outside.file_name().unwrap().to_str().unwrap());
-        let resp = add_file(&server, upload, token, &name, b"payload".to_vec()).await;
+    for name in &evil_names {
+        let resp = add_file(&server, upload, token, name, name.as_bytes().to_vec()).await;
         if name.contains('\0') {
             assert_eq!(resp.status(), 400, "a NUL in the part header is malformed multipart");
             continue;
@@ -108,16 +144,8 @@ async fn hostile_names_and_ids_never_reach_the_filesystem() {
         let file_id = v["id"].as_str().unwrap();
         assert!(file_id.len() == 32 && file_id.bytes().all(|b| b.is_ascii_hexdigit()));
     }
-    // Only id-named files inside the server's directory, nothing anywhere else.
-    for f in files_under(dir.path()) {
-        let rel = f.strip_prefix(dir.path()).unwrap();
-        assert!(
-            rel.components().all(|c| c.as_os_str().to_str().is_some_and(|s| s.len() == 32)),
-            "a name reached the filesystem: {}",
-            rel.display()
-        );
-    }
-    assert!(!Path::new("/tmp/natsbridge-evil").exists());
+    assert!(!files_under(&server_dir).is_empty(), "the uploads were stored");
+    assert_eq!(escaped(sandbox.path(), &server_dir, &marker), Vec::<std::path::PathBuf>::new());
     // Traversal and malformed ids in URLs: 404, never a file from elsewhere.
     for path in [
         "/file/../../etc/passwd",
@@ -184,10 +212,16 @@ async fn tokens_are_required_and_checked() {
         .await
         .unwrap();
     assert_eq!(&http().get(url).send().await.unwrap().bytes().await.unwrap()[..], b"tok");
-    let err =
-        plik_upload(&http(), server.url(), None, "t.bin", Bytes::from_static(b"x"), false, None, "no-token")
-            .await
-            .unwrap_err();
+    let err = PlikStore::new(server.url())
+        .upload(PutRequest {
+            name: "t.bin".into(),
+            bytes: Bytes::from_static(b"x"),
+            ttl: None,
+            one_shot: false,
+            correlation_id: "no-token".into(),
+        })
+        .await
+        .unwrap_err();
     assert_eq!(err.correlation_id(), Some("no-token"));
     assert_eq!(err.code(), &natsbridge::ErrorCode::UploadFailed, "{err}");
 }
@@ -251,7 +285,7 @@ async fn two_hundred_concurrent_clients_lose_and_corrupt_nothing() {
                     .await
                     .expect("upload under load");
                 let got = natsbridge::fetch_with_backoff(
-                    &natsbridge::http_client(),
+                    &natsbridge::fetch::http_client(),
                     &url,
                     Some(body.len() as u64),
                     &Default::default(),

@@ -7,16 +7,15 @@ use std::path::Path;
 
 use arrow_array::{Int32Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
-use natsbridge::{
-    ErrorCode, Payload, ReceiveOptions, SendOptions, Table, TableLimits, smartreceive_bytes, smartsend,
-};
+use natsbridge::table::TableLimits;
+use natsbridge::{ErrorCode, Payload, ReceiveOptions, SendOptions, Table, smartreceive_bytes, smartsend};
 use serde_json::{Value, json};
 
 const CID: &str = "7e2d9c4b-1a3f-4b5e-8d6c-0f1e2a3b4c5d";
 
 /// Runs `property` on every file of `fuzz/{corpus,regressions}/<target>/`; returns the count.
 fn replay(target: &str, property: fn(&[u8])) -> usize {
-    let root = natsbridge_tests::project_root().join("fuzz");
+    let root = natsbridge_testkit::project_root().join("fuzz");
     let mut n = 0;
     for kind in ["corpus", "regressions"] {
         let dir = root.join(kind).join(target);
@@ -44,7 +43,7 @@ fn fuzz_corpus_and_past_crashes_replay_clean() {
     for (target, n) in counts {
         assert!(n > 0, "no corpus for {target}: fuzz/corpus/{target} is missing");
     }
-    let regressions = natsbridge_tests::project_root().join("fuzz/regressions");
+    let regressions = natsbridge_testkit::project_root().join("fuzz/regressions");
     assert!(Path::new(&regressions).is_dir(), "the regressions directory went missing");
 }
 
@@ -60,10 +59,10 @@ fn arrow_streams_that_crashed_the_fuzzer_are_a_typed_error() {
         ("payload", "crash-8a420917386cce2d0c8ac8289420847ddee5eafa"),
     ];
     for (target, name) in crashes {
-        let path = natsbridge_tests::project_root().join("fuzz/regressions").join(target).join(name);
+        let path = natsbridge_testkit::project_root().join("fuzz/regressions").join(target).join(name);
         let data = std::fs::read(&path).unwrap();
         let bytes = if target == "payload" { data[1..].to_vec() } else { data };
-        let err = natsbridge::decode_table(arrow_buffer::Buffer::from(bytes), TableLimits::default())
+        let err = natsbridge::table::decode_table(arrow_buffer::Buffer::from(bytes), TableLimits::default())
             .expect_err("a malformed stream decodes");
         assert_eq!(err.code(), &ErrorCode::DeserializationError, "{name}: {err}");
     }
@@ -83,17 +82,15 @@ fn small_table(columns: usize, batches: usize) -> Table {
 
 async fn envelope_of(payloads: Vec<(String, Payload)>) -> Value {
     let options = SendOptions::default().no_publish().size_threshold(usize::MAX).correlation_id(CID);
-    let (_, json) = smartsend("hostile", payloads, &options).await.unwrap();
+    let json = smartsend("hostile", payloads, &options).await.unwrap().json;
     serde_json::from_str(&json).unwrap()
 }
 
 fn strict() -> ReceiveOptions {
-    ReceiveOptions {
-        max_envelope_bytes: 64 << 10,
-        max_payloads: 8,
-        table_limits: TableLimits { max_batches: 4, max_columns: 16 },
-        ..natsbridge::fuzzing::offline_receive_options()
-    }
+    natsbridge::fuzzing::offline_receive_options()
+        .max_envelope_bytes(64 << 10)
+        .max_payloads(8)
+        .table_limits(TableLimits { max_batches: 4, max_columns: 16 })
 }
 
 #[track_caller]
@@ -108,7 +105,7 @@ async fn limits_hold_before_anything_is_allocated() {
     // correlation id is still reported.
     let big = envelope_of(vec![("b".into(), Payload::Binary(vec![0u8; 70_000].into()))]).await;
     let mut headers = async_nats::HeaderMap::new();
-    headers.insert(natsbridge::HEADER_CORRELATION_ID, CID);
+    headers.insert(natsbridge::wire::HEADER_CORRELATION_ID, CID);
     let err = smartreceive_bytes(big.to_string().as_bytes(), Some(headers), &strict()).await.unwrap_err();
     assert_refused(err, ErrorCode::PayloadTooLarge);
 
@@ -146,7 +143,7 @@ async fn deeply_nested_json_is_an_error_not_a_stack_overflow() {
     let nested = format!("{}1{}", "[".repeat(5_000), "]".repeat(5_000));
     env["payloads"][0]["payload_type"] = json!("dictionary");
     env["payloads"][0]["size"] = json!(nested.len());
-    env["payloads"][0]["data"] = json!(natsbridge::base64_encode(nested.as_bytes()));
+    env["payloads"][0]["data"] = json!(natsbridge::codec::encode(nested.as_bytes()));
     env["payloads"][0]["metadata"] = json!({});
     let err = smartreceive_bytes(env.to_string().as_bytes(), None, &strict()).await.unwrap_err();
     assert_refused(err, ErrorCode::DeserializationError);
@@ -179,7 +176,7 @@ async fn links_outside_the_allowed_schemes_hosts_and_directories_are_refused_wit
     std::fs::create_dir(&allowed).unwrap();
     std::fs::write(dir.path().join("secret"), b"hello").unwrap();
     std::os::unix::fs::symlink(dir.path().join("secret"), allowed.join("link")).unwrap();
-    let options = ReceiveOptions { allowed_dirs: vec![allowed.clone()], ..strict() };
+    let options = strict().allow_dir(allowed.clone());
     for path in [allowed.join("../secret"), allowed.join("link")] {
         env["payloads"][0]["data"] = json!(format!("file://{}", path.display()));
         let err = smartreceive_bytes(env.to_string().as_bytes(), None, &options).await.unwrap_err();

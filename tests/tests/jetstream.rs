@@ -13,7 +13,7 @@ use natsbridge::jetstream::{
 };
 use natsbridge::types::Transport;
 use natsbridge::{Payload, ReceiveOptions, SendOptions};
-use natsbridge_tests::{NatsServer, file_server};
+use natsbridge_testkit::{NatsServer, file_server};
 use serde_json::json;
 
 async fn js(server: &NatsServer) -> async_nats::jetstream::Context {
@@ -29,7 +29,7 @@ fn health(i: usize) -> Vec<(String, Payload)> {
 #[tokio::test(flavor = "multi_thread")]
 async fn replay_since_a_time_gets_exactly_the_window_with_links() {
     let server = NatsServer::spawn();
-    let files = file_server().await;
+    let files = file_server().await.unwrap();
     let js = js(&server).await;
     ensure_stream(&js, &StreamOptions::new("HEALTH", vec!["health.>".into()], Duration::from_secs(3600)))
         .await
@@ -48,9 +48,9 @@ async fn replay_since_a_time_gets_exactly_the_window_with_links() {
             // A historical snapshot: big enough to go by link.
             payloads.push(("snapshot".into(), Payload::Binary(Bytes::from(vec![(i % 256) as u8; 50_000]))));
         }
-        let (env, _json, seq) = publish_to_stream(&js, "health.node1", payloads, &send).await.unwrap();
-        assert!(seq > 0);
-        expected.push(env.correlation_id.as_str().to_owned());
+        let sent = publish_to_stream(&js, "health.node1", payloads, &send).await.unwrap();
+        assert!(sent.stream_sequence.is_some_and(|s| s > 0));
+        expected.push(sent.envelope.correlation_id.as_str().to_owned());
     }
 
     let receive = ReceiveOptions::default().allow_host(files.url());
@@ -87,10 +87,10 @@ async fn nats_msg_id_deduplicates() {
     ensure_stream(&js, &StreamOptions::new("DEDUP", vec!["dedup.>".into()], Duration::from_secs(60)))
         .await
         .unwrap();
-    let send =
-        SendOptions { msg_id: Some("5f0c3b8e-2a0d-4d59-8c1e-6b2f4c1d9e20".into()), ..Default::default() };
-    let (_, _, first) = publish_to_stream(&js, "dedup.x", health(1), &send).await.unwrap();
-    let (_, _, second) = publish_to_stream(&js, "dedup.x", health(1), &send).await.unwrap();
+    let send = SendOptions::default().msg_id("5f0c3b8e-2a0d-4d59-8c1e-6b2f4c1d9e20");
+    let first = publish_to_stream(&js, "dedup.x", health(1), &send).await.unwrap().stream_sequence;
+    let second = publish_to_stream(&js, "dedup.x", health(1), &send).await.unwrap().stream_sequence;
+    assert!(first.is_some());
     assert_eq!(first, second, "the duplicate is acknowledged with the original sequence");
     let mut stream = js.get_stream("DEDUP").await.unwrap();
     assert_eq!(stream.info().await.unwrap().state.messages, 1);
@@ -103,14 +103,11 @@ async fn server_restart_during_a_10k_replay_loses_and_duplicates_nothing() {
     ensure_stream(&js, &StreamOptions::new("BURST", vec!["burst.>".into()], Duration::from_secs(3600)))
         .await
         .unwrap();
-    let send = SendOptions::default();
+    let send = SendOptions::default().no_publish();
     // Publish 10 000 envelopes with pipelined acks.
     let mut acks = Vec::new();
     for i in 0..10_000 {
-        let (_env, json) =
-            natsbridge::smartsend("burst.a", health(i), &SendOptions { publish: false, ..send.clone() })
-                .await
-                .unwrap();
+        let json = natsbridge::smartsend("burst.a", health(i), &send).await.unwrap().json;
         let env: serde_json::Value = serde_json::from_str(&json).unwrap();
         let mut headers = async_nats::HeaderMap::new();
         headers.insert("Nats-Msg-Id", env["msg_id"].as_str().unwrap());
@@ -164,15 +161,15 @@ async fn object_store_links_resolve_through_smartreceive() {
     let store = NatsObjectStore::open(&js, "blobs", Duration::from_secs(3600)).await.unwrap();
     let data = Bytes::from((0..3_000_000u32).map(|i| (i % 253) as u8).collect::<Vec<_>>());
     let send = SendOptions::default().blob_store(Arc::new(store)).size_threshold(1000).no_publish();
-    let (_env, json) =
-        natsbridge::smartsend("x", [("big", Payload::Binary(data.clone()))], &send).await.unwrap();
+    let json =
+        natsbridge::smartsend("x", [("big", Payload::Binary(data.clone()))], &send).await.unwrap().json;
     assert!(json.contains("nats-os://blobs/"), "{json}");
 
     let err =
         natsbridge::smartreceive_bytes(json.as_bytes(), None, &ReceiveOptions::default()).await.unwrap_err();
     assert_eq!(err.code(), &natsbridge::ErrorCode::UrlNotAllowed, "refused without a JetStream context");
 
-    let receive = ReceiveOptions { jetstream: Some(js.clone()), ..Default::default() };
+    let receive = ReceiveOptions::default().jetstream(js.clone());
     let got = natsbridge::smartreceive_bytes(json.as_bytes(), None, &receive).await.unwrap();
     let Payload::Binary(b) = &got.payloads[0].data else { panic!() };
     assert_eq!(b, &data);
@@ -183,14 +180,14 @@ async fn object_store_links_resolve_through_smartreceive() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_receiver_that_crashes_before_acking_gets_it_again_and_the_link_resolves() {
     let server = NatsServer::spawn();
-    let files = file_server().await;
+    let files = file_server().await.unwrap();
     let js = js(&server).await;
     ensure_stream(&js, &StreamOptions::new("CRASH", vec!["crash.>".into()], Duration::from_secs(600)))
         .await
         .unwrap();
     let send = SendOptions::default().fileserver(files.url()).size_threshold(100);
     let big = Payload::Binary(Bytes::from(vec![42u8; 10_000]));
-    let (env, _, _) = publish_to_stream(&js, "crash.a", [("snap", big)], &send).await.unwrap();
+    let env = publish_to_stream(&js, "crash.a", [("snap", big)], &send).await.unwrap().envelope;
 
     let options = ConsumerOptions {
         durable_name: Some("worker".into()),

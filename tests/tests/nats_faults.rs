@@ -10,7 +10,7 @@ use natsbridge::jetstream::{
     ConsumerOptions, EnvelopeConsumer, StreamOptions, ensure_stream, publish_to_stream,
 };
 use natsbridge::{ErrorCode, Payload, ReceiveOptions, SendOptions, smartreceive};
-use natsbridge_tests::NatsServer;
+use natsbridge_testkit::NatsServer;
 use serde_json::json;
 
 fn ids(i: usize) -> (String, String) {
@@ -19,7 +19,7 @@ fn ids(i: usize) -> (String, String) {
 
 fn options(i: usize) -> SendOptions {
     let (cid, msg_id) = ids(i);
-    SendOptions { correlation_id: Some(cid), msg_id: Some(msg_id), ..SendOptions::default() }
+    SendOptions::default().correlation_id(cid).msg_id(msg_id)
 }
 
 fn health(i: usize) -> Vec<(String, Payload)> {
@@ -161,13 +161,13 @@ async fn restart_during_a_burst_of_core_publishes_is_reported_and_recovers() {
             // The receiver's subscription is restored on reconnect; make sure it is live.
             wait_for_interest(&sender, &receiver).await;
         }
-        let opts = SendOptions { connection: Some((&sender).into()), ..options(i) };
+        let opts = options(i).connection(&sender);
         let outcome =
             tokio::time::timeout(Duration::from_secs(15), natsbridge::smartsend("core.h", health(i), &opts))
                 .await
                 .unwrap_or_else(|_| panic!("smartsend {i} hung"));
         match outcome {
-            Ok((env, _)) => ok.push(env.msg_id.as_str().to_owned()),
+            Ok(sent) => ok.push(sent.envelope.msg_id.as_str().to_owned()),
             Err(e) => {
                 assert_eq!(e.correlation_id(), Some(ids(i).0.as_str()), "{e}");
                 errors += 1;
@@ -206,13 +206,13 @@ async fn restart_during_a_burst_of_core_publishes_is_reported_and_recovers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_consumer_is_surfaced_not_silent() {
     let server = NatsServer::spawn();
-    let (slow, mut events) = natsbridge::connect_with_events(&server.url(), 8).await.unwrap();
+    let (slow, mut events) = natsbridge::transport::connect_with_events(&server.url(), 8).await.unwrap();
     let mut sub = slow.subscribe("slow.h").await.unwrap();
     slow.flush().await.unwrap();
     let fast = natsbridge::connect(&server.url()).await.unwrap();
     // The application does not read while 500 messages arrive; the buffer holds 8.
     for i in 0..500 {
-        let opts = SendOptions { connection: Some((&fast).into()), flush: false, ..options(i) };
+        let opts = options(i).connection(&fast).flush(false);
         natsbridge::smartsend("slow.h", health(i), &opts).await.unwrap();
     }
     fast.flush().await.unwrap();

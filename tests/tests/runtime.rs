@@ -12,7 +12,8 @@ use natsbridge::{
     ErrorCode, Payload, ReceiveOptions, Received, SendOptions, Table, smartreceive, smartreceive_bytes,
     smartsend,
 };
-use natsbridge_tests::{NatsServer, assert_valid_envelope, file_server};
+use natsbridge_testkit::schema::assert_valid_envelope;
+use natsbridge_testkit::{NatsServer, file_server};
 use serde_json::json;
 
 fn table(rows: usize) -> Table {
@@ -61,7 +62,7 @@ async fn setup() -> Setup {
 
 async fn setup_with(config: &str) -> Setup {
     let server = NatsServer::spawn_with_config(config);
-    let files = file_server().await;
+    let files = file_server().await.unwrap();
     let client = natsbridge::connect(&server.url()).await.unwrap();
     Setup { _server: server, files, client }
 }
@@ -81,7 +82,7 @@ impl Setup {
     ) -> (String, Received) {
         let subject = format!("test.{}", uuid_like());
         let mut sub = self.client.subscribe(subject.clone()).await.unwrap();
-        let (_env, json) = smartsend(&subject, payloads, options).await.unwrap();
+        let json = smartsend(&subject, payloads, options).await.unwrap().json;
         assert_valid_envelope(&json);
         let msg = tokio::time::timeout(Duration::from_secs(10), sub.next()).await.unwrap().unwrap();
         assert_eq!(&msg.payload[..], json.as_bytes(), "the published bytes are the returned JSON");
@@ -122,8 +123,8 @@ async fn every_payload_type_direct() {
         assert_eq!(p.transport, Transport::Direct, "{name}");
         assert_same(payload, &p.data);
     }
-    assert_eq!(got.header(natsbridge::HEADER_MSG_ID), Some(got.envelope.msg_id.as_str()));
-    assert_eq!(got.header(natsbridge::HEADER_CORRELATION_ID), Some(got.correlation_id()));
+    assert_eq!(got.header(natsbridge::wire::HEADER_MSG_ID), Some(got.envelope.msg_id.as_str()));
+    assert_eq!(got.header(natsbridge::wire::HEADER_CORRELATION_ID), Some(got.correlation_id()));
 }
 
 #[tokio::test]
@@ -167,6 +168,35 @@ async fn mixed_envelope_keeps_order_and_chooses_per_payload() {
     for ((_, payload), p) in sent.iter().zip(&got.payloads) {
         assert_same(payload, &p.data);
     }
+}
+
+#[tokio::test]
+async fn broker_url_names_the_server_the_message_went_through() {
+    let s = setup().await;
+    let server = s._server.url();
+    let (_json, got) = s.round_trip(vec![("t".into(), Payload::Text("x".into()))], &s.send(500_000)).await;
+    assert_eq!(got.envelope.broker_url.as_deref(), Some(server.as_str()), "an existing client's server");
+    // A URL with credentials is named without them, whether or not it is published to.
+    let with_secret = server.replace("nats://", "nats://user:s3cret@");
+    for options in [
+        SendOptions::default().connection(with_secret.as_str()),
+        SendOptions::default().connection(with_secret.as_str()).no_publish(),
+    ] {
+        let sent = smartsend("broker.url", [("t", Payload::Text("x".into()))], &options).await;
+        // The server has no users configured: connecting with credentials may be refused,
+        // but never the envelope's naming of the server.
+        if let Ok(sent) = sent {
+            assert_eq!(sent.envelope.broker_url.as_deref(), Some(server.as_str()));
+        }
+    }
+    let sent = smartsend(
+        "broker.url",
+        [("t", Payload::Text("x".into()))],
+        &SendOptions::default().connection(with_secret.as_str()).no_publish(),
+    )
+    .await
+    .unwrap();
+    assert!(!sent.json.contains("s3cret"), "{}", sent.json);
 }
 
 #[tokio::test]
@@ -237,12 +267,11 @@ async fn link_arrow_tables_are_decoded_without_copying() {
 #[tokio::test]
 async fn disallowed_link_host_is_refused() {
     let s = setup().await;
-    let (_env, json) =
-        smartsend("x", [("b", Payload::Binary(Bytes::from(vec![1u8; 10])))], &s.send(1).no_publish())
-            .await
-            .unwrap();
-    let strict =
-        ReceiveOptions { allowed_hosts: vec!["files.example.com:443".into()], ..ReceiveOptions::default() };
+    let json = smartsend("x", [("b", Payload::Binary(Bytes::from(vec![1u8; 10])))], &s.send(1).no_publish())
+        .await
+        .unwrap()
+        .json;
+    let strict = ReceiveOptions::default().allowed_hosts(["files.example.com:443"]);
     let err = smartreceive_bytes(json.as_bytes(), None, &strict).await.unwrap_err();
     assert_eq!(err.code(), &ErrorCode::UrlNotAllowed);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
@@ -254,7 +283,7 @@ async fn disallowed_link_host_is_refused() {
 async fn integrity_failures_are_typed_errors() {
     let s = setup().await;
     let opts = s.send(500_000).no_publish();
-    let (_env, json) = smartsend("x", [("t", Payload::Text("Hello World".into()))], &opts).await.unwrap();
+    let json = smartsend("x", [("t", Payload::Text("Hello World".into()))], &opts).await.unwrap().json;
     let good: serde_json::Value = serde_json::from_str(&json).unwrap();
     let cases = [
         ("/payloads/0/metadata/sha256", json!("00".repeat(32)), ErrorCode::IntegrityMismatch),
@@ -274,11 +303,15 @@ async fn integrity_failures_are_typed_errors() {
         assert_eq!(err.correlation_id(), good["correlation_id"].as_str(), "{pointer}");
     }
     // A link whose server returns other bytes than were uploaded: the sha256 catches it.
-    let (_env, json) =
-        smartsend("x", [("t", Payload::Text("Hello World".into()))], &s.send(1).no_publish()).await.unwrap();
+    let json = smartsend("x", [("t", Payload::Text("Hello World".into()))], &s.send(1).no_publish())
+        .await
+        .unwrap()
+        .json;
     let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    let (_env2, other) =
-        smartsend("x", [("t", Payload::Text("Hello Wörld".into()))], &s.send(1).no_publish()).await.unwrap();
+    let other = smartsend("x", [("t", Payload::Text("Hello Wörld".into()))], &s.send(1).no_publish())
+        .await
+        .unwrap()
+        .json;
     let other: serde_json::Value = serde_json::from_str(&other).unwrap();
     v["payloads"][0]["data"] = other["payloads"][0]["data"].clone();
     let err = smartreceive_bytes(v.to_string().as_bytes(), None, &s.receive()).await.unwrap_err();
@@ -313,10 +346,9 @@ async fn backoff_waits_for_a_file_server_that_appears_late() {
         axum::serve(listener, app).await.unwrap();
     });
     // Full jitter can draw short delays; ten attempts make a window of seconds.
-    let options = ReceiveOptions {
-        fetch: natsbridge::FetchOptions { max_attempts: 10, ..Default::default() },
-        ..ReceiveOptions::default().allow_host(&format!("http://{addr}"))
-    };
+    let options = ReceiveOptions::default()
+        .allow_host(&format!("http://{addr}"))
+        .fetch(natsbridge::fetch::FetchOptions { max_attempts: 10, ..Default::default() });
     let started = std::time::Instant::now();
     let got = smartreceive_bytes(envelope.to_string().as_bytes(), None, &options).await.unwrap();
     assert!(started.elapsed() >= Duration::from_millis(350), "it really had to wait");
@@ -324,10 +356,9 @@ async fn backoff_waits_for_a_file_server_that_appears_late() {
     server.abort();
 
     // And a server that never appears: DOWNLOAD_FAILED after the attempts, within the deadline.
-    let options = ReceiveOptions {
-        fetch: natsbridge::FetchOptions { max_attempts: 3, ..Default::default() },
-        ..ReceiveOptions::default().allow_host(&format!("http://{addr}"))
-    };
+    let options = ReceiveOptions::default()
+        .allow_host(&format!("http://{addr}"))
+        .fetch(natsbridge::fetch::FetchOptions { max_attempts: 3, ..Default::default() });
     let err = smartreceive_bytes(envelope.to_string().as_bytes(), None, &options).await.unwrap_err();
     assert_eq!(err.code(), &ErrorCode::DownloadFailed, "{err}");
     assert!(err.to_string().contains("after 3 attempts"), "{err}");
@@ -375,13 +406,13 @@ async fn request_reply_answers_running() {
 async fn publish_message_sends_prebuilt_envelopes() {
     let s = setup().await;
     let mut sub = s.client.subscribe("pre").await.unwrap();
-    let (env, json) =
+    let natsbridge::Sent { envelope: env, json, .. } =
         smartsend("pre", [("t", Payload::Text("hi".into()))], &s.send(500_000).no_publish()).await.unwrap();
     natsbridge::publish_message(&s.client, "pre", json.clone(), env.correlation_id.as_str()).await.unwrap();
     let msg = sub.next().await.unwrap();
     assert_eq!(&msg.payload[..], json.as_bytes());
     let got = smartreceive(&msg, &s.receive()).await.unwrap();
-    assert_eq!(got.header(natsbridge::HEADER_MSG_ID), Some(env.msg_id.as_str()));
+    assert_eq!(got.header(natsbridge::wire::HEADER_MSG_ID), Some(env.msg_id.as_str()));
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! `cargo xtask bench [--quick] [-- extra args]`: the bridge against raw async-nats and raw
-//! HTTP, measured in one run. Times the generator itself (it lives here), builds the CLI
-//! and runs `natsbridge bench`, which writes `bench/results.json`, `bench/chart.svg` and
+//! HTTP, measured in one run. Times the generator itself (it lives here), builds
+//! `natsbridge-bench` and runs it; it writes `bench/results.json`, `bench/chart.svg` and
 //! `bench/results.md`.
 //!
 //! `--quick` is the CI mode: small sizes on a debug build, written to `target/bench-quick`;
@@ -11,9 +11,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::codegen::project_root;
-use crate::demo::{ensure_nats_server, target_dir};
-use crate::setup::run_checked;
+use crate::demo::ensure_nats_server;
+use crate::util::{cargo, project_root, run_checked, target_dir};
 
 /// Median wall time of the generator over `runs` runs, in ms (check mode: everything but
 /// writing the files).
@@ -34,18 +33,16 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
     let nats = ensure_nats_server()?;
     let root = project_root();
     let codegen = codegen_ms(if quick { 1 } else { 5 })?;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let profile = if quick { "debug" } else { "release" };
-    eprintln!("building the natsbridge CLI ({profile})");
-    let mut build = Command::new(cargo);
-    build.args(["build", "--quiet", "-p", "natsbridge-cli"]).current_dir(&root);
+    eprintln!("building natsbridge-bench ({profile})");
+    let mut build = cargo();
+    build.args(["build", "-p", "natsbridge-bench"]);
     if !quick {
         build.arg("--release");
     }
     run_checked(&mut build)?;
     let out = if quick { target_dir().join("bench-quick") } else { root.join("bench") };
-    let status = Command::new(target_dir().join(profile).join("natsbridge"))
-        .arg("bench")
+    let status = Command::new(target_dir().join(profile).join("natsbridge-bench"))
         .arg("--nats-server-bin")
         .arg(&nats)
         .args(["--codegen-ms", &format!("{codegen:.1}")])
@@ -54,7 +51,7 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
         .args(args)
         .current_dir(&root)
         .status()
-        .context("running natsbridge bench")?;
+        .context("running natsbridge-bench")?;
     if !status.success() {
         bail!("the bench failed ({status})");
     }

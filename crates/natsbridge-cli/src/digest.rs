@@ -70,7 +70,7 @@ pub(crate) fn of_received(r: &Received) -> String {
 
 /// The line printed for an envelope that could not be received.
 pub(crate) fn of_error(e: &natsbridge::Error) -> String {
-    json!({ "error": e.code().as_str(), "correlation_id": e.correlation_id(), "message": e.to_string() })
+    json!({ "error": e.code().as_str(), "correlation_id": e.correlation_id(), "message": e.report() })
         .to_string()
 }
 

@@ -9,11 +9,8 @@
 //! natsbridge validate FILE...
 //! ```
 
-mod bench;
-mod demo;
 mod digest;
 mod source;
-mod testee;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,6 +18,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use futures::StreamExt as _;
+use natsbridge::config;
 use natsbridge::fileserver::{FileServer, FileServerConfig};
 use natsbridge::types::MsgPurpose;
 use natsbridge::{ReceiveOptions, SendOptions};
@@ -69,15 +67,15 @@ enum Command {
     },
     /// Publish one envelope and print its digest line.
     Send {
-        #[arg(long, env = "NATS_URL", default_value = natsbridge::DEFAULT_NATS_URL)]
+        #[arg(long, env = "NATS_URL", default_value = config::DEFAULT_NATS_URL)]
         server: String,
         #[arg(long)]
         subject: String,
         /// Plik-compatible file server for link payloads.
-        #[arg(long, env = "FILESERVER_URL", default_value = natsbridge::DEFAULT_FILESERVER_URL)]
+        #[arg(long, env = "FILESERVER_URL", default_value = config::DEFAULT_FILESERVER_URL)]
         fileserver: String,
         /// Payloads of this many serialized bytes or more go by link.
-        #[arg(long, env = "SIZE_THRESHOLD", default_value_t = natsbridge::DEFAULT_SIZE_THRESHOLD)]
+        #[arg(long, env = "SIZE_THRESHOLD", default_value_t = config::DEFAULT_SIZE_THRESHOLD)]
         threshold: usize,
         /// msg_purpose: ACK, NACK, updateStatus, shutdown, chat, command, event.
         #[arg(long, default_value = "chat")]
@@ -93,7 +91,7 @@ enum Command {
     },
     /// Subscribe and print a digest line per envelope (an error line per bad one).
     Receive {
-        #[arg(long, env = "NATS_URL", default_value = natsbridge::DEFAULT_NATS_URL)]
+        #[arg(long, env = "NATS_URL", default_value = config::DEFAULT_NATS_URL)]
         server: String,
         #[arg(long)]
         subject: String,
@@ -114,66 +112,6 @@ enum Command {
     Validate {
         #[arg(required = true)]
         files: Vec<PathBuf>,
-    },
-    /// Run the four scenarios end to end (starts nats-server and the file server).
-    Demo {
-        /// Reduced sizes (seconds instead of minutes), as CI runs it.
-        #[arg(long)]
-        small: bool,
-        /// Use this NATS server (with JetStream) instead of starting one.
-        #[arg(long)]
-        nats_url: Option<String>,
-        /// nats-server binary to start (default: $NATS_SERVER_BIN, PATH, .venv/bin, .tools/bin).
-        #[arg(long)]
-        nats_server_bin: Option<PathBuf>,
-        /// Scenario 4's replay window in seconds: it stands in for "the last 10 minutes";
-        /// the history before it is that much older, so a long window makes a long run.
-        #[arg(long, default_value_t = 5)]
-        health_window_secs: u64,
-        /// Run only this scenario (1-4).
-        #[arg(long)]
-        only: Option<u8>,
-    },
-    /// Measure the bridge against raw async-nats and raw HTTP in one run; write
-    /// results.json, chart.svg and results.md (see `cargo xtask bench`).
-    Bench {
-        /// Small sizes and few repetitions (seconds), to keep the harness working.
-        #[arg(long)]
-        quick: bool,
-        /// Output directory.
-        #[arg(long, default_value = "bench")]
-        out: PathBuf,
-        /// nats-server binary to start (default: $NATS_SERVER_BIN, PATH, .venv/bin, .tools/bin).
-        #[arg(long)]
-        nats_server_bin: Option<PathBuf>,
-        /// `cargo xtask codegen` wall time to include, in ms (xtask measures it).
-        #[arg(long)]
-        codegen_ms: Option<f64>,
-        /// Only the groups starting with this: codec, messaging, link, stores.
-        #[arg(long)]
-        only: Option<String>,
-    },
-    /// One side of a bench transfer (used by `bench`).
-    #[command(hide = true)]
-    BenchWorker(bench::WorkerArgs),
-    /// Scenario 2's receiver process (used by `demo`).
-    #[command(hide = true)]
-    DemoTableReceiver {
-        #[arg(long)]
-        server: String,
-        #[arg(long)]
-        subject: String,
-        #[arg(long)]
-        allow_host: String,
-        #[arg(long)]
-        expect_rows: usize,
-    },
-    /// The Rust lane of `cargo xtask conformance`: JSON-lines requests on stdin.
-    #[command(hide = true)]
-    ConformanceTestee {
-        /// Hosts link payloads may be downloaded from.
-        #[arg(long = "allow-host")]
-        allow_hosts: Vec<String>,
     },
 }
 
@@ -210,41 +148,29 @@ async fn main() -> ExitCode {
             receive(server, subject, count, timeout, allow_hosts, show_headers).await
         }
         Command::Validate { files } => validate(files),
-        Command::Demo { small, nats_url, nats_server_bin, health_window_secs, only } => {
-            let args = demo::DemoArgs {
-                small,
-                nats_url,
-                nats_server_bin,
-                health_window: Duration::from_secs(health_window_secs.max(3)),
-                only,
-            };
-            demo::run(args).await.map(|ok| if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
-        }
-        Command::Bench { quick, out, nats_server_bin, codegen_ms, only } => {
-            bench::run(bench::BenchArgs { quick, out, nats_server_bin, codegen_ms, only })
-                .await
-                .map(|()| ExitCode::SUCCESS)
-        }
-        Command::BenchWorker(args) => bench::worker_main(args).await.map(|()| ExitCode::SUCCESS),
-        Command::ConformanceTestee { allow_hosts } => {
-            testee::run(allow_hosts).await.map(|()| ExitCode::SUCCESS)
-        }
-        Command::DemoTableReceiver { server, subject, allow_host, expect_rows } => {
-            demo::table::receiver_main(&server, &subject, &allow_host, expect_rows)
-                .await
-                .map(|()| ExitCode::SUCCESS)
-        }
     };
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", report(e.as_ref()));
             ExitCode::FAILURE
         }
     }
 }
 
 type CliResult = Result<ExitCode, Box<dyn std::error::Error>>;
+
+/// An error followed by its causes (the runtime's errors keep causes out of `Display`).
+fn report(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
 
 async fn fileserver(
     listen: std::net::SocketAddr,
@@ -296,8 +222,8 @@ async fn send(
         options = options.header(k, v);
     }
     let rows: Vec<Option<usize>> = payloads.iter().map(|(_, p)| source::rows_of(p)).collect();
-    let (envelope, _json) = natsbridge::smartsend(&subject, payloads, &options).await?;
-    println!("{}", digest::of_sent(&envelope, &rows));
+    let sent = natsbridge::smartsend(&subject, payloads, &options).await?;
+    println!("{}", digest::of_sent(&sent.envelope, &rows));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -3,7 +3,8 @@
 use std::io::Cursor;
 
 use bytes::Bytes;
-use natsbridge::{Payload, Table, TableLimits};
+use natsbridge::table::{TableLimits, decode_table};
+use natsbridge::{Payload, Table};
 
 type Error = Box<dyn std::error::Error>;
 
@@ -44,18 +45,16 @@ fn arrow_payload(bytes: Vec<u8>) -> Result<Payload, Error> {
     }
     // Check that it is a stream before sending it.
     let buffer = arrow_buffer::Buffer::from(bytes.clone());
-    natsbridge::decode_table(buffer, TableLimits::default())?;
+    decode_table(buffer, TableLimits::default())?;
     Ok(Payload::ArrowIpc(Bytes::from(bytes)))
 }
 
 /// Rows of a table payload, for the digest line.
 pub(crate) fn rows_of(p: &Payload) -> Option<usize> {
     match p {
-        Payload::ArrowIpc(b) => {
-            natsbridge::decode_table(arrow_buffer::Buffer::from(b.to_vec()), TableLimits::default())
-                .ok()
-                .map(|t| t.num_rows())
-        }
+        Payload::ArrowIpc(b) => decode_table(arrow_buffer::Buffer::from(b.to_vec()), TableLimits::default())
+            .ok()
+            .map(|t| t.num_rows()),
         other => other.num_rows(),
     }
 }

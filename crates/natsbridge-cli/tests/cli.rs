@@ -2,18 +2,18 @@
 //! `receive` and `send` print identical digest lines for a 5 MB audio file, a
 //! 1-million-row Arrow table and a text payload; `validate` names the broken rule.
 
-use std::process::Command;
 use std::time::Instant;
 
 use common::{spawn_receive, start_fileserver, write_table};
-use natsbridge_tests::NatsServer;
+use natsbridge_testkit::NatsServer;
+use natsbridge_testkit::process::command;
+use serde_json::{Value, json};
 
 mod common;
 
 fn natsbridge_bin() -> &'static str {
     env!("CARGO_BIN_EXE_natsbridge")
 }
-use serde_json::Value;
 
 #[test]
 fn send_and_receive_print_identical_digests() {
@@ -34,7 +34,7 @@ fn send_and_receive_print_identical_digests() {
     write_table(&table, 1_000_000);
 
     let started = Instant::now();
-    let send = Command::new(bin)
+    let send = command(bin)
         .args(["send", "--server", &server.url(), "--subject", "cli.test", "--fileserver", &fs_url])
         .args(["--purpose", "event", "--header", "Sample-Rate=44100", "--header", "Channels=1"])
         .arg(format!("--payload=audio:audio:@{}", audio.display()))
@@ -45,14 +45,20 @@ fn send_and_receive_print_identical_digests() {
     assert!(send.status.success(), "send failed: {}", String::from_utf8_lossy(&send.stderr));
     let sent = String::from_utf8(send.stdout).unwrap();
 
-    // A second, broken envelope: the receiver prints an error line and goes on.
-    let bad = natsbridge::types::SCHEMA_JSON.len(); // any non-envelope text will do
-    let client_out = Command::new(bin)
-        .args(["send", "--server", &server.url(), "--subject", "cli.test", "--fileserver", &fs_url])
-        .arg(format!("--payload=x:dictionary:{{\"n\": {bad}}}"))
-        .output()
-        .unwrap();
-    assert!(client_out.status.success());
+    // A second envelope, valid JSON but with a payload whose bytes contradict its `size`:
+    // the receiver prints an error line with the code and correlation id, and goes on.
+    let cid = "7d5b1c2e-0f7a-4e59-9a1c-3b2d4e6f8a90";
+    let broken = json!({
+        "correlation_id": cid, "msg_id": "7d5b1c2e-0f7a-4e59-9a1c-3b2d4e6f8a91",
+        "timestamp": "2026-11-29T21:58:30.123Z", "send_to": "cli.test", "msg_purpose": "chat",
+        "sender_name": "hand", "sender_id": "", "receiver_name": "", "receiver_id": "", "reply_to": "",
+        "reply_to_msg_id": "", "payloads": [{
+            "id": "7d5b1c2e-0f7a-4e59-9a1c-3b2d4e6f8a92", "dataname": "short", "payload_type": "text",
+            "transport": "direct", "encoding": "base64", "size": 999, "data": "SGVsbG8=", "metadata": {},
+        }],
+    });
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(natsbridge::publish_message(server.url(), "cli.test", broken.to_string(), cid)).unwrap();
 
     let (status, received) = receiver.finish();
     assert!(status.success(), "receive exited with {status:?}");
@@ -74,7 +80,11 @@ fn send_and_receive_print_identical_digests() {
     assert!(p[0].get("num_rows").is_none());
     let p_keys: Vec<&str> = p[1].as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(p_keys, ["dataname", "payload_type", "transport", "size", "sha256", "num_rows"]);
-    assert!(lines.next().is_some(), "the second envelope was received too");
+    let error: Value = serde_json::from_str(lines.next().expect("a line for the broken envelope")).unwrap();
+    assert_eq!(error["error"], "INTEGRITY_MISMATCH", "{error}");
+    assert_eq!(error["correlation_id"], cid);
+    assert!(error["message"].as_str().unwrap().contains("`short`"), "{error}");
+    assert!(lines.next().is_none());
 }
 
 #[test]
@@ -120,10 +130,10 @@ fn validate_names_the_broken_rule() {
     std::fs::write(dir.path().join("good.json"), good.to_string()).unwrap();
     std::fs::write(dir.path().join("bad.json"), bad.to_string()).unwrap();
     let bin = natsbridge_bin();
-    let ok = Command::new(bin).arg("validate").arg(dir.path().join("good.json")).output().unwrap();
+    let ok = command(bin).arg("validate").arg(dir.path().join("good.json")).output().unwrap();
     assert!(ok.status.success());
     assert!(ok.stdout.is_empty());
-    let out = Command::new(bin)
+    let out = command(bin)
         .arg("validate")
         .arg(dir.path().join("good.json"))
         .arg(dir.path().join("bad.json"))

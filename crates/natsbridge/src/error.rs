@@ -34,7 +34,10 @@ impl Error {
     }
 
     /// Attaches a cause that is already boxed (async-nats's `Error`, a `dyn Error`).
-    pub(crate) fn with_boxed_source(mut self, source: Box<dyn std::error::Error + Send + Sync + 'static>) -> Self {
+    pub(crate) fn with_boxed_source(
+        mut self,
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    ) -> Self {
         self.source = Some(source);
         self
     }
@@ -165,7 +168,10 @@ mod tests {
             err.report(),
             "DOWNLOAD_FAILED: fetching `t` (payload `table`): connection reset: os error 104"
         );
-        assert_eq!(std::error::Error::source(&err).map(|s| s.to_string()).as_deref(), Some("connection reset"));
+        assert_eq!(
+            std::error::Error::source(&err).map(|s| s.to_string()).as_deref(),
+            Some("connection reset")
+        );
         assert_eq!(err.report().matches("connection reset").count(), 1);
     }
 

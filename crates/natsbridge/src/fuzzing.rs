@@ -12,11 +12,11 @@ use std::cell::RefCell;
 use arrow_buffer::Buffer;
 use natsbridge_types::{MsgEnvelopeV1, PayloadType, Transport};
 
-use crate::options::ReceiveOptions;
-use crate::table::{TableLimits, decode_table, encode_table};
 use crate::codec;
+use crate::options::ReceiveOptions;
 use crate::payload::Payload;
 use crate::receive::smartreceive_bytes;
+use crate::table::{TableLimits, decode_table, encode_table};
 
 /// Limits small enough that a fuzzer run cannot be slowed down by legal but huge input.
 pub const LIMITS: TableLimits = TableLimits { max_batches: 1000, max_columns: 1000 };
@@ -124,7 +124,8 @@ pub fn arrow_ipc(data: &[u8]) {
     assert_eq!(back.num_rows(), table.num_rows());
     // Names and order survive; arrow-rs writes an empty timezone as none, so types are
     // not compared exactly.
-    let names = |t: &crate::table::Table| t.schema.fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>();
+    let names =
+        |t: &crate::table::Table| t.schema.fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>();
     assert_eq!(names(&back), names(&table));
 }
 

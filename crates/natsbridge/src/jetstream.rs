@@ -245,11 +245,8 @@ impl EnvelopeConsumer {
 
     async fn open(&mut self) -> Result<()> {
         let fail = |what: &str| Error::new(ErrorCode::NatsConnectionFailed, what);
-        let stream = self
-            .js
-            .get_stream(&self.stream)
-            .await
-            .map_err(|e| fail("opening the stream").with_source(e))?;
+        let stream =
+            self.js.get_stream(&self.stream).await.map_err(|e| fail("opening the stream").with_source(e))?;
         // An ephemeral consumer restarts after what was already handed over; a durable one
         // keeps its own position on the server.
         let start = match (self.options.durable_name.is_some(), self.next_sequence) {
@@ -277,9 +274,10 @@ impl EnvelopeConsumer {
                 .get_or_create_consumer(name, config)
                 .await
                 .map_err(|e| fail("creating the consumer").with_source(e))?,
-            None => {
-                stream.create_consumer(config).await.map_err(|e| fail("creating the consumer").with_source(e))?
-            }
+            None => stream
+                .create_consumer(config)
+                .await
+                .map_err(|e| fail("creating the consumer").with_source(e))?,
         };
         self.consumer = Some(consumer);
         Ok(())
@@ -338,8 +336,9 @@ impl EnvelopeConsumer {
                     Err(e) => {
                         failures += 1;
                         if failures > 60 {
-                            return Err(Error::new(ErrorCode::NatsConnectionFailed, "pull request")
-                                .with_source(e));
+                            return Err(
+                                Error::new(ErrorCode::NatsConnectionFailed, "pull request").with_source(e)
+                            );
                         }
                         self.reset(&format!("pull request failed: {e}"));
                         tokio::time::sleep(Duration::from_millis(250 * u64::from(failures.min(8)))).await;

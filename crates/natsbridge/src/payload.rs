@@ -168,7 +168,8 @@ mod tests {
             let err = Payload::JsonTable(bad.clone()).to_bytes().unwrap_err();
             assert_eq!(err.code(), &ErrorCode::SerializationError, "{bad}");
             let bytes = Buffer::from(serde_json::to_vec(&bad).unwrap());
-            let err = Payload::from_bytes(&PayloadType::Jsontable, bytes, TableLimits::default()).unwrap_err();
+            let err =
+                Payload::from_bytes(&PayloadType::Jsontable, bytes, TableLimits::default()).unwrap_err();
             assert_eq!(err.code(), &ErrorCode::DeserializationError, "{bad}");
         }
         assert_eq!(Payload::JsonTable(json!([{"a": 1}, {"a": 2}])).num_rows(), Some(2));
@@ -182,7 +183,8 @@ mod tests {
             (PayloadType::Arrowtable, b"garbage!".to_vec(), ErrorCode::DeserializationError),
             (PayloadType::from("hologram"), b"x".to_vec(), ErrorCode::InvalidPayloadType),
         ] {
-            let err = Payload::from_bytes(&payload_type, Buffer::from(bytes), TableLimits::default()).unwrap_err();
+            let err =
+                Payload::from_bytes(&payload_type, Buffer::from(bytes), TableLimits::default()).unwrap_err();
             assert_eq!(err.code(), &code, "{payload_type}");
         }
     }

@@ -82,9 +82,7 @@ pub async fn smartreceive_bytes(
     headers: Option<HeaderMap>,
     options: &ReceiveOptions,
 ) -> Result<Received> {
-    let cid_hint = headers
-        .as_ref()
-        .and_then(|h| h.get(HEADER_CORRELATION_ID).map(|v| v.as_str().to_owned()));
+    let cid_hint = headers.as_ref().and_then(|h| h.get(HEADER_CORRELATION_ID).map(|v| v.as_str().to_owned()));
     if body.len() > options.max_envelope_bytes {
         let err = Error::new(
             ErrorCode::PayloadTooLarge,
@@ -202,7 +200,12 @@ fn host_allowed(url: &url::Url, allowed: &[String]) -> bool {
 }
 
 /// The bytes behind a link, and their SHA-256 (hex) when it was computed on the way in.
-async fn download(link: &str, size: u64, options: &ReceiveOptions, cid: &str) -> Result<(Buffer, Option<String>)> {
+async fn download(
+    link: &str,
+    size: u64,
+    options: &ReceiveOptions,
+    cid: &str,
+) -> Result<(Buffer, Option<String>)> {
     let url = url::Url::parse(link).map_err(|e| {
         Error::new(ErrorCode::UrlNotAllowed, "link payload `data` is not a URL").with_source(e)
     })?;

@@ -66,4 +66,3 @@ pub async fn smartreply<S: Into<String>>(
         .receiver_id(request.sender_id.as_str());
     smartsend(&request.reply_to, payloads, &options).await
 }
-

@@ -204,7 +204,9 @@ mod tests {
                 schema.clone(),
                 vec![
                     Arc::new(Int64Array::from_iter_values((0..rows).map(|i| i + b * rows))),
-                    Arc::new(StringArray::from_iter((0..rows).map(|i| (i % 3 != 0).then(|| format!("r{i}"))))),
+                    Arc::new(StringArray::from_iter(
+                        (0..rows).map(|i| (i % 3 != 0).then(|| format!("r{i}"))),
+                    )),
                 ],
             )
             .unwrap()

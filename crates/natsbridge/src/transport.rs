@@ -187,8 +187,10 @@ pub(crate) async fn publish_jetstream(
     let span = info_span!("publish", correlation_id = %correlation_id, subject, bytes = body.len(), jetstream = true);
     async {
         let fail = || Error::new(ErrorCode::PublishFailed, format!("JetStream publish to `{subject}`"));
-        let ack =
-            js.publish_with_headers(subject.to_owned(), headers, body).await.map_err(|e| fail().with_source(e))?;
+        let ack = js
+            .publish_with_headers(subject.to_owned(), headers, body)
+            .await
+            .map_err(|e| fail().with_source(e))?;
         let ack = ack.await.map_err(|e| fail().with_source(e))?;
         Ok(ack.sequence)
     }
@@ -259,7 +261,11 @@ mod tests {
         for (url, expected_url, expected) in [
             ("nats://alice:s3cr%2Ft@127.0.0.1:4222", "nats://127.0.0.1:4222", user("alice", "s3cr/t")),
             ("nats://a%40b:p+q@h:4222", "nats://h:4222", user("a@b", "p+q")),
-            ("nats://tok3n@127.0.0.1:4222", "nats://127.0.0.1:4222", Some(Credentials::Token("tok3n".into()))),
+            (
+                "nats://tok3n@127.0.0.1:4222",
+                "nats://127.0.0.1:4222",
+                Some(Credentials::Token("tok3n".into())),
+            ),
             ("nats://127.0.0.1:4222", "nats://127.0.0.1:4222", None),
             ("nats://a:4222,nats://b:4222", "nats://a:4222,nats://b:4222", None),
             ("localhost", "localhost", None),

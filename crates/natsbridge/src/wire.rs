@@ -119,7 +119,8 @@ mod tests {
     fn header_len_counts_the_wire_bytes() {
         let cases: &[&[(&str, &str)]] = &[&[], &[("Sample-Rate", "44100")], &[("A", ""), ("Channels", "1")]];
         for extra in cases {
-            let extra: Vec<(String, String)> = extra.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+            let extra: Vec<(String, String)> =
+                extra.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
             let headers = build_headers("m", "c", &extra);
             let mut wire = String::from("NATS/1.0\r\n");
             for (k, v) in [(HEADER_MSG_ID, "m"), (HEADER_CORRELATION_ID, "c")] {

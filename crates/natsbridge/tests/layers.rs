@@ -111,7 +111,9 @@ fn modules_import_only_earlier_layers() {
             for used in crate_modules(&text) {
                 match order.iter().position(|m| *m == used) {
                     Some(r) if r <= rank => {}
-                    Some(_) => violations.push(format!("{}: `{module}` uses the later `{used}`", file.display())),
+                    Some(_) => {
+                        violations.push(format!("{}: `{module}` uses the later `{used}`", file.display()))
+                    }
                     None => violations.push(format!(
                         "{}: `crate::{used}` is not a module of the reading order (import from the \
                          module that defines it, not from the crate root)",
@@ -140,7 +142,8 @@ fn every_module_is_in_the_reading_order() {
 
 #[test]
 fn the_scanner_sees_grouped_and_nested_imports() {
-    let text = "use crate::{a, b::{c, d}, e::F};\nuse crate::g::h;\n// use crate::comment;\n$crate::i; my_crate::j";
+    let text =
+        "use crate::{a, b::{c, d}, e::F};\nuse crate::g::h;\n// use crate::comment;\n$crate::i; my_crate::j";
     let found: Vec<String> = crate_modules(text).into_iter().collect();
     assert_eq!(found, ["a", "b", "e", "g"]);
 }

@@ -2,31 +2,14 @@
 
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::Arc;
+use std::process::Stdio;
 
-use arrow_array::{Float64Array, Int64Array, RecordBatch, StringArray};
-use arrow_schema::{DataType, Field, Schema};
-use natsbridge_tests::{KillOnDrop, free_port};
+use natsbridge_testkit::process::command;
+use natsbridge_testkit::{KillOnDrop, free_port};
 
-/// Writes an Arrow IPC stream of `rows` rows (id, value, label) made with arrow-rs.
+/// Writes the test kit's Arrow table of `rows` rows as an IPC stream.
 pub(crate) fn write_table(path: &std::path::Path, rows: usize) {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("id", DataType::Int64, false),
-        Field::new("value", DataType::Float64, false),
-        Field::new("label", DataType::Utf8, false),
-    ]));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(Int64Array::from_iter_values(0..rows as i64)),
-            Arc::new(Float64Array::from_iter_values((0..rows).map(|i| i as f64 / 3.0))),
-            Arc::new(StringArray::from_iter_values((0..rows).map(|i| format!("r{}", i % 1000)))),
-        ],
-    )
-    .unwrap();
-    let table = natsbridge::Table::from_batch(batch);
-    std::fs::write(path, natsbridge::encode_table(&table).unwrap()).unwrap();
+    std::fs::write(path, natsbridge_testkit::data::table_ipc(rows)).unwrap();
 }
 
 /// `natsbridge fileserver` on a free port, spooling into `dir`; returns it and its URL once
@@ -34,7 +17,7 @@ pub(crate) fn write_table(path: &std::path::Path, rows: usize) {
 pub(crate) fn start_fileserver(bin: &str, dir: &Path) -> (KillOnDrop, String) {
     let port = free_port();
     let mut child = KillOnDrop(
-        Command::new(bin)
+        command(bin)
             .args(["fileserver", "--listen", &format!("127.0.0.1:{port}"), "--dir"])
             .arg(dir)
             .stdout(Stdio::piped())
@@ -60,7 +43,7 @@ pub(crate) fn spawn_receive(
     extra: &[&str],
 ) -> KillOnDrop {
     let mut child = KillOnDrop(
-        Command::new(bin)
+        command(bin)
             .args(["receive", "--server", server, "--subject", subject])
             .args(["--count", &count.to_string(), "--timeout", &timeout.to_string()])
             .args(extra)

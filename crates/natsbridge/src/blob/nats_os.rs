@@ -90,7 +90,8 @@ pub(crate) async fn fetch(
     let mut buf = arrow_buffer::MutableBuffer::with_capacity(capacity);
     let mut chunk = vec![0u8; 256 * 1024];
     loop {
-        let n = object.read(&mut chunk).await.map_err(|e| fail(format!("reading `{name}`")).with_source(e))?;
+        let n =
+            object.read(&mut chunk).await.map_err(|e| fail(format!("reading `{name}`")).with_source(e))?;
         if n == 0 {
             break;
         }

@@ -82,8 +82,10 @@ impl PlikStore {
             if let Some(ttl) = ttl.or(self.default_ttl) {
                 body["ttl"] = json!(ttl.as_secs().max(1));
             }
-            let created = self.call(self.client.post(format!("{base}/upload")).json(&body), "POST /upload").await?;
-            let upload_id = created["id"].as_str().ok_or_else(|| fail("POST /upload: no `id` in the answer"))?;
+            let created =
+                self.call(self.client.post(format!("{base}/upload")).json(&body), "POST /upload").await?;
+            let upload_id =
+                created["id"].as_str().ok_or_else(|| fail("POST /upload: no `id` in the answer"))?;
             let upload_token = created["uploadToken"]
                 .as_str()
                 .ok_or_else(|| fail("POST /upload: no `uploadToken` in the answer"))?;
@@ -158,12 +160,9 @@ mod tests {
 
     #[test]
     fn file_names_are_one_path_segment() {
-        for (name, expected) in [
-            ("t.bin", "t.bin"),
-            ("a b.json", "a%20b.json"),
-            ("../x", "..%2Fx"),
-            ("q?x#y", "q%3Fx%23y"),
-        ] {
+        for (name, expected) in
+            [("t.bin", "t.bin"), ("a b.json", "a%20b.json"), ("../x", "..%2Fx"), ("q?x#y", "q%3Fx%23y")]
+        {
             assert_eq!(urlencode(name), expected, "{name}");
         }
     }

@@ -1,4 +1,5 @@
-//! `natsbridge conformance-testee`: the Rust lane of `cargo xtask conformance`. Reads one
+//! `natsbridge-testee`: the Rust lane of `cargo xtask conformance`, beside the TypeScript
+//! and Python testees in `conformance/testees/`. Reads one
 //! JSON request per line on stdin and answers one JSON line on stdout (protocol in
 //! `conformance/README.md`):
 //!
@@ -7,6 +8,9 @@
 //! - `roundtrip`: parse into the generated `MsgEnvelopeV1` and serialize it again.
 
 use std::io::{BufRead as _, Write as _};
+use std::process::ExitCode;
+
+use clap::Parser;
 
 use arrow_schema::DataType;
 use natsbridge::types::MsgEnvelopeV1;
@@ -38,15 +42,17 @@ fn decoded(r: &Received) -> Value {
         .payloads
         .iter()
         .map(|p| {
-            // The CLI's digest (with `num_rows` for tables), plus the decoded values.
-            let mut v = crate::digest::payload_digest(
-                &p.dataname,
-                p.payload_type.as_str(),
-                p.transport.as_str(),
-                p.bytes().len() as u64,
-                &p.sha256(),
-                p.data.num_rows(),
-            );
+            // The digest of the bytes as carried (`conformance/README.md`), plus the values.
+            let mut v = json!({
+                "dataname": p.dataname,
+                "payload_type": p.payload_type.as_str(),
+                "transport": p.transport.as_str(),
+                "size": p.bytes().len(),
+                "sha256": p.sha256(),
+            });
+            if let Some(rows) = p.data.num_rows() {
+                v["num_rows"] = json!(rows);
+            }
             match &p.data {
                 Payload::Text(t) => v["text"] = json!(t),
                 Payload::Dictionary(d) | Payload::JsonTable(d) => v["json"] = d.clone(),
@@ -66,12 +72,32 @@ fn decoded(r: &Received) -> Value {
     json!({"ok": true, "payloads": payloads})
 }
 
-pub(crate) async fn run(allow_hosts: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
+/// The Rust testee: JSON-lines requests on stdin, one answer line each on stdout.
+#[derive(Debug, Parser)]
+#[command(name = "natsbridge-testee", version)]
+struct Args {
+    /// Hosts link payloads may be downloaded from.
+    #[arg(long = "allow-host")]
+    allow_hosts: Vec<String>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run(Args::parse().allow_hosts).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(allow_hosts: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
     let mut bundle: Value = serde_json::from_str(natsbridge::types::SCHEMA_JSON)?;
     bundle["$ref"] = "#/definitions/MsgEnvelopeV1".into();
     let validator = jsonschema::draft7::new(&bundle)?;
     // Only the hosts given: not the default file server's.
-    let mut options = ReceiveOptions { allowed_hosts: Vec::new(), ..ReceiveOptions::default() };
+    let mut options = ReceiveOptions::default().allowed_hosts(Vec::<String>::new());
     for h in &allow_hosts {
         options = options.allow_host(h);
     }

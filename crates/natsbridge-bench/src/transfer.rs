@@ -9,16 +9,18 @@
 
 use std::io::{BufRead as _, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt as _;
 use natsbridge::blob::{BlobStore, FsStore, NatsObjectStore, PlikStore};
+use natsbridge::fetch::http_client;
+use natsbridge::table::encode_table;
 use natsbridge::{Payload, ReceiveOptions, SendOptions, smartreceive, smartsend};
+use natsbridge_testkit::process::{peak_rss, this_executable};
 use serde_json::{Value, json};
 
-use super::{Ctx, Error, Figure, Target, median};
-use crate::demo::{infra, table};
+use crate::run::{Ctx, Error, Figure, Target, median};
 
 /// How a table travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -77,8 +79,8 @@ pub(crate) async fn worker_main(args: WorkerArgs) -> Result<(), Error> {
                 let bytes = raw_download(url).await?;
                 (bytes, 0, false)
             } else {
-                let mut options = ReceiveOptions::default().allow_host(&args.files).allow_dir(&args.dir);
-                options.jetstream = Some(js);
+                let options =
+                    ReceiveOptions::default().allow_host(&args.files).allow_dir(&args.dir).jetstream(js);
                 let received = smartreceive(&msg, &options).await?;
                 let p = &received.payloads[0];
                 let Payload::ArrowTable(t) = &p.data else { return Err("not a table".into()) };
@@ -93,13 +95,13 @@ pub(crate) async fn worker_main(args: WorkerArgs) -> Result<(), Error> {
             let done = now_ns();
             println!(
                 "{}",
-                json!({"done_ns": done.to_string(), "bytes": bytes, "rows": rows, "zero_copy": zero_copy, "peak_rss": infra::peak_rss()})
+                json!({"done_ns": done.to_string(), "bytes": bytes, "rows": rows, "zero_copy": zero_copy, "peak_rss": peak_rss()})
             );
         }
         Role::Send => {
-            let table = table::build(args.rows);
+            let table = natsbridge_testkit::data::table(args.rows, || {});
             let (start, bytes) = if args.mode == Mode::Raw {
-                let ipc = bytes::Bytes::from(natsbridge::encode_table(&table)?);
+                let ipc = bytes::Bytes::from(encode_table(&table)?);
                 drop(table);
                 let start = now_ns();
                 let url = raw_upload(&args.files, ipc.clone()).await?;
@@ -116,14 +118,12 @@ pub(crate) async fn worker_main(args: WorkerArgs) -> Result<(), Error> {
                 };
                 let options = SendOptions::default().connection(&client).blob_store(store);
                 let start = now_ns();
-                let (envelope, _) =
-                    smartsend(&args.subject, [("table", Payload::ArrowTable(table))], &options).await?;
+                let envelope = smartsend(&args.subject, [("table", Payload::ArrowTable(table))], &options)
+                    .await?
+                    .envelope;
                 (start, envelope.payloads[0].size)
             };
-            println!(
-                "{}",
-                json!({"start_ns": start.to_string(), "bytes": bytes, "peak_rss": infra::peak_rss()})
-            );
+            println!("{}", json!({"start_ns": start.to_string(), "bytes": bytes, "peak_rss": peak_rss()}));
         }
     }
     Ok(())
@@ -131,7 +131,7 @@ pub(crate) async fn worker_main(args: WorkerArgs) -> Result<(), Error> {
 
 /// The hand-rolled upload: Plik's two requests, the body streamed from `Bytes`.
 async fn raw_upload(files: &str, ipc: bytes::Bytes) -> Result<String, Error> {
-    let http = natsbridge::http_client();
+    let http = http_client();
     let created: Value = http.post(format!("{files}/upload")).json(&json!({})).send().await?.json().await?;
     let (id, token) =
         (created["id"].as_str().ok_or("no id")?, created["uploadToken"].as_str().ok_or("no token")?);
@@ -152,7 +152,7 @@ async fn raw_upload(files: &str, ipc: bytes::Bytes) -> Result<String, Error> {
 
 /// The hand-rolled download: streamed into a buffer presized from Content-Length.
 async fn raw_download(url: &str) -> Result<usize, Error> {
-    let resp = natsbridge::http_client().get(url).send().await?.error_for_status()?;
+    let resp = http_client().get(url).send().await?.error_for_status()?;
     let mut buf = Vec::with_capacity(resp.content_length().unwrap_or(0) as usize);
     let mut stream = resp.bytes_stream();
     while let Some(chunk) = stream.next().await {
@@ -177,18 +177,8 @@ fn spawn_worker(
     subject: &str,
     rows: usize,
 ) -> Result<std::process::Child, Error> {
-    Ok(Command::new(std::env::current_exe()?)
-        .args([
-            "bench-worker",
-            "--role",
-            role,
-            "--mode",
-            mode,
-            "--nats",
-            &ctx.nats_url,
-            "--files",
-            &ctx.files_url,
-        ])
+    Ok(this_executable()?
+        .args(["worker", "--role", role, "--mode", mode, "--nats", &ctx.nats_url, "--files", &ctx.files_url])
         .arg("--dir")
         .arg(ctx.scratch.join("blobs"))
         .args(["--subject", subject, "--rows", &rows.to_string()])

@@ -1,12 +1,14 @@
 //! The demo at `--small` sizes: all four scenarios must pass, and the summary must say so.
 
-use std::process::Command;
+use natsbridge_testkit::nats::nats_server_bin;
+use natsbridge_testkit::process::command;
 
 #[test]
 fn demo_small_passes_all_four_scenarios() {
-    let out = Command::new(env!("CARGO_BIN_EXE_natsbridge"))
-        .args(["demo", "--small", "--nats-server-bin"])
-        .arg(natsbridge_tests::nats_server_bin())
+    let bin = nats_server_bin().unwrap_or_else(|e| panic!("{e}"));
+    let out = command(env!("CARGO_BIN_EXE_natsbridge-demo"))
+        .args(["--small", "--nats-server-bin"])
+        .arg(bin)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

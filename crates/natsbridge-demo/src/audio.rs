@@ -15,7 +15,7 @@ use rustfft::FftPlanner;
 use rustfft::num_complex::Complex;
 use serde_json::json;
 
-use super::{Ctx, Outcome};
+use crate::run::{Ctx, Outcome};
 
 const SUBJECT: &str = "demo.audio.analyze";
 const SAMPLE_RATE: u32 = 44_100;
@@ -53,8 +53,26 @@ pub(crate) fn wav(pcm: &[u8]) -> Vec<u8> {
     w
 }
 
-/// The PCM samples of a WAV file or of raw PCM.
-fn samples(bytes: &[u8]) -> Vec<f32> {
+/// Sample rate and channel count from the `Sample-Rate` and `Channels` headers; both are
+/// required (no defaults: a receiver that guessed 44.1 kHz mono would hide lost headers).
+fn audio_format(sample_rate: Option<&str>, channels: Option<&str>) -> Result<(f64, u16), String> {
+    let rate = sample_rate.ok_or("no Sample-Rate header")?;
+    let rate: f64 = rate.trim().parse().map_err(|_| format!("Sample-Rate `{rate}` is not a number"))?;
+    if !(rate.is_finite() && rate > 0.0) {
+        return Err(format!("Sample-Rate {rate} is not a positive rate"));
+    }
+    let channels = channels.ok_or("no Channels header")?;
+    let channels: u16 =
+        channels.trim().parse().map_err(|_| format!("Channels `{channels}` is not a count"))?;
+    if channels == 0 {
+        return Err("Channels is 0".into());
+    }
+    Ok((rate, channels))
+}
+
+/// The PCM samples (the first channel of interleaved 16-bit frames) of a WAV file or of
+/// raw PCM.
+fn samples(bytes: &[u8], channels: u16) -> Vec<f32> {
     let pcm = if bytes.starts_with(b"RIFF") && bytes.len() >= 44 {
         // Walk the chunks to `data`.
         let mut at = 12;
@@ -72,7 +90,9 @@ fn samples(bytes: &[u8]) -> Vec<f32> {
     } else {
         bytes
     };
-    pcm.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]]) as f32 / i16::MAX as f32).collect()
+    pcm.chunks_exact(2 * usize::from(channels.max(1)))
+        .map(|c| i16::from_le_bytes([c[0], c[1]]) as f32 / i16::MAX as f32)
+        .collect()
 }
 
 /// FFT over the largest power-of-two prefix; returns (peak Hz, spectrum table).
@@ -104,17 +124,24 @@ async fn serve(ctx: Ctx) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
     client.flush().await?;
     while let Some(msg) = sub.next().await {
         let req = smartreceive(&msg, &ctx.receive).await?;
-        let rate: f64 = req.header("Sample-Rate").and_then(|v| v.parse().ok()).unwrap_or(SAMPLE_RATE as f64);
-        let channels = req.header("Channels").unwrap_or("1").to_owned();
+        let opts =
+            SendOptions::default().fileserver(&ctx.files_url).sender_name("dsp").purpose(MsgPurpose::Event);
+        // The format travels only in the headers: without them there is nothing to analyze.
+        let (rate, channels) = match audio_format(req.header("Sample-Rate"), req.header("Channels")) {
+            Ok(format) => format,
+            Err(why) => {
+                let error = json!({"error": why});
+                smartreply(&client, &req.envelope, [("error", Payload::Dictionary(error))], opts).await?;
+                continue;
+            }
+        };
         let p = &req.payloads[0];
-        let s = samples(p.bytes());
+        let s = samples(p.bytes(), channels);
         let (peak, spectrum) = analyze(&s, rate);
         let result = json!({
             "peak_hz": peak, "samples": s.len(), "seconds": s.len() as f64 / rate,
             "sample_rate": rate, "channels": channels, "received_by": p.transport.to_string(),
         });
-        let opts =
-            SendOptions::default().fileserver(&ctx.files_url).sender_name("dsp").purpose(MsgPurpose::Event);
         smartreply(
             &client,
             &req.envelope,
@@ -163,15 +190,20 @@ pub(crate) async fn run(ctx: &Ctx, file_seconds: f64) -> Result<Outcome, Box<dyn
         let Payload::Dictionary(result) = &reply.payloads[0].data else {
             return Err("no JSON result".into());
         };
-        let Payload::ArrowTable(spectrum) = &reply.payloads[1].data else { return Err("no spectrum".into()) };
+        if let Some(Payload::Dictionary(error)) = reply.payload("error").map(|p| &p.data) {
+            return Err(format!("the service refused {name}: {}", error["error"]).into());
+        }
+        let Some(Payload::ArrowTable(spectrum)) = reply.payloads.get(1).map(|p| &p.data) else {
+            return Err("no spectrum".into());
+        };
         let peak = result["peak_hz"].as_f64().unwrap_or(0.0);
         let resolution = SAMPLE_RATE as f64 / (2 * spectrum.num_rows()) as f64;
         let sent_by =
-            if bytes >= natsbridge::DEFAULT_SIZE_THRESHOLD { Transport::Link } else { Transport::Direct };
+            if bytes >= natsbridge::config::size_threshold() { Transport::Link } else { Transport::Direct };
         let good = (peak - freq).abs() <= 2.0 * resolution
             && result["received_by"] == sent_by.to_string()
             && result["sample_rate"] == SAMPLE_RATE as f64
-            && result["channels"] == "1";
+            && result["channels"] == 1;
         ok &= good;
         lines.push(format!(
             "{name} {:.1} MB {} → peak {peak:.1} Hz (tone {freq} Hz)",
@@ -186,4 +218,41 @@ pub(crate) async fn run(ctx: &Ctx, file_seconds: f64) -> Result<Outcome, Box<dyn
         result: "JSON result + Arrow spectrum replied for both".into(),
         figure: lines.join("; "),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_format_comes_from_the_headers_only() {
+        assert_eq!(audio_format(Some("44100"), Some("1")), Ok((44_100.0, 1)));
+        assert_eq!(audio_format(Some(" 48000 "), Some("2")), Ok((48_000.0, 2)));
+        for (rate, channels) in [
+            (None, Some("1")),
+            (Some("44100"), None),
+            (None, None),
+            (Some("fast"), Some("1")),
+            (Some("0"), Some("1")),
+            (Some("-44100"), Some("1")),
+            (Some("NaN"), Some("1")),
+            (Some("44100"), Some("0")),
+            (Some("44100"), Some("mono")),
+        ] {
+            assert!(audio_format(rate, channels).is_err(), "{rate:?} {channels:?}");
+        }
+    }
+
+    #[test]
+    fn the_fft_finds_the_tone_at_the_given_rate() {
+        let pcm = tone(440.0, 1.0);
+        let (peak, spectrum) = analyze(&samples(&pcm, 1), SAMPLE_RATE as f64);
+        assert!((peak - 440.0).abs() < 2.0, "{peak}");
+        assert!(spectrum.num_rows() > 1000);
+        // The same bytes read as stereo halve the frames; read at half the rate, the tone
+        // lands elsewhere: the headers matter.
+        let (wrong, _) = analyze(&samples(&pcm, 1), SAMPLE_RATE as f64 / 2.0);
+        assert!((wrong - 440.0).abs() > 100.0, "{wrong}");
+        assert_eq!(samples(&wav(&pcm), 2).len(), pcm.len() / 4);
+    }
 }

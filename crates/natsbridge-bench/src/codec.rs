@@ -4,7 +4,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use super::{Ctx, Figure, Target, median};
+use crate::run::{Ctx, Figure, Target, median};
 
 /// GB/s (decimal) of raw bytes.
 fn rate(bytes: usize, iterations: usize, secs: f64) -> f64 {
@@ -28,7 +28,7 @@ pub(crate) fn run(ctx: &Ctx) -> Vec<Figure> {
     let mut figures = Vec::new();
     for size in ctx.sizes.codec_sizes {
         let data = random_bytes(size);
-        let text = natsbridge::base64_encode(&data);
+        let text = natsbridge::codec::encode(&data);
         // About 0.2 s of work per sample at 1 GB/s.
         let iterations = (200_000_000 / size).clamp(2, 500);
         let mut copy = vec![0u8; size];
@@ -50,13 +50,13 @@ pub(crate) fn run(ctx: &Ctx) -> Vec<Figure> {
 
             let t = Instant::now();
             for _ in 0..iterations {
-                black_box(natsbridge::base64_encode(black_box(&data)));
+                black_box(natsbridge::codec::encode(black_box(&data)));
             }
             enc.push(rate(size, iterations, t.elapsed().as_secs_f64()));
 
             let t = Instant::now();
             for _ in 0..iterations {
-                let buf = natsbridge::base64_decode(black_box(&text)).expect("our own base64 decodes");
+                let buf = natsbridge::codec::decode(black_box(&text)).expect("our own base64 decodes");
                 assert_eq!(buf.len(), size);
                 black_box(buf);
             }

@@ -3,61 +3,33 @@
 //! and decodes it without copying the columns.
 
 use std::io::{BufRead as _, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::Arc;
+use std::process::Stdio;
 use std::time::Instant;
 
-use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
-use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use arrow_array::Int64Array;
 use futures::StreamExt as _;
 use natsbridge::{Payload, ReceiveOptions, SendOptions, Table, smartreceive, smartsend};
+use natsbridge_testkit::data::BATCH_ROWS;
 use serde_json::json;
 
-use super::{Ctx, Outcome, infra};
+use crate::measure;
+use crate::run::{Ctx, Outcome};
 
 const SUBJECT: &str = "demo.analysis.table";
-const BATCH_ROWS: usize = 1_000_000;
 
-/// The table: id, three measurements, an 8-character label, a UTC timestamp.
-pub(crate) fn build(rows: usize) -> Table {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("id", DataType::Int64, false),
-        Field::new("value", DataType::Float64, false),
-        Field::new("value2", DataType::Float64, false),
-        Field::new("value3", DataType::Float64, false),
-        Field::new("label", DataType::Utf8, false),
-        Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
-    ]));
-    let progress = infra::bar(rows.div_ceil(BATCH_ROWS) as u64, "scenario 2: building table");
-    let mut batches = Vec::new();
-    let mut start = 0;
-    while start < rows {
-        let n = BATCH_ROWS.min(rows - start);
-        let ids = Int64Array::from_iter_values(start as i64..(start + n) as i64);
-        let v1 = Float64Array::from_iter_values((start..start + n).map(|i| (i as f64 * 0.001).sin()));
-        let v2 = Float64Array::from_iter_values((start..start + n).map(|i| i as f64 * 0.5));
-        let v3 = Float64Array::from_iter_values((start..start + n).map(|i| (i % 1000) as f64));
-        let labels =
-            StringArray::from_iter_values((start..start + n).map(|i| format!("L{:07}", i % 10_000_000)));
-        let ts = TimestampMicrosecondArray::from_iter_values(
-            (start..start + n).map(|i| 1_767_225_600_000_000 + i as i64),
-        )
-        .with_timezone("UTC");
-        let columns: Vec<Arc<dyn Array>> =
-            vec![Arc::new(ids), Arc::new(v1), Arc::new(v2), Arc::new(v3), Arc::new(labels), Arc::new(ts)];
-        batches.push(RecordBatch::try_new(schema.clone(), columns).expect("columns match the schema"));
-        start += n;
-        progress.inc(1);
-    }
+/// The table, with a progress bar while it is built.
+fn build(rows: usize) -> Table {
+    let progress = measure::bar(rows.div_ceil(BATCH_ROWS) as u64, "scenario 2: building table");
+    let table = natsbridge_testkit::data::table(rows, || progress.inc(1));
     progress.finish_and_clear();
-    Table::new(schema, batches)
+    table
 }
 
 pub(crate) async fn run(ctx: &Ctx, rows: usize) -> Result<Outcome, Box<dyn std::error::Error>> {
     // The receiver runs in its own process so its memory can be measured alone.
-    let mut child = Command::new(std::env::current_exe()?)
+    let mut child = natsbridge_testkit::process::this_executable()?
         .args([
-            "demo-table-receiver",
+            "table-receiver",
             "--server",
             &ctx.nats_url,
             "--subject",
@@ -81,7 +53,7 @@ pub(crate) async fn run(ctx: &Ctx, rows: usize) -> Result<Outcome, Box<dyn std::
         SendOptions::default().connection(&client).fileserver(&ctx.files_url).sender_name("analysis");
     let started = Instant::now();
     let sent_at = chrono::Utc::now();
-    let (envelope, _json) = smartsend(SUBJECT, [("results", Payload::ArrowTable(table))], &options).await?;
+    let envelope = smartsend(SUBJECT, [("results", Payload::ArrowTable(table))], &options).await?.envelope;
     let send_secs = started.elapsed().as_secs_f64();
     let ipc_bytes = envelope.payloads[0].size;
     let transport = envelope.payloads[0].transport.to_string();
@@ -149,7 +121,7 @@ pub(crate) async fn receiver_main(
             "bytes": p.bytes().len(),
             "zero_copy": zero_copy,
             "checksum_ok": checksum_ok,
-            "peak_rss": infra::peak_rss(),
+            "peak_rss": natsbridge_testkit::process::peak_rss(),
             "decoded_at": decoded_at.to_rfc3339(),
         })
     );

@@ -1,4 +1,4 @@
-//! `natsbridge bench`: what the bridge costs over the raw transports it stands on,
+//! One bench run: what the bridge costs over the raw transports it stands on,
 //! measured in one run on one machine.
 //!
 //! Every case has a baseline measured in the same run, interleaved with it (raw, bridge,
@@ -13,22 +13,16 @@
 //! - [`codec`]: base64 against `memcpy`.
 //! - [`report`]: `results.json`, the chart (SVG) and the Markdown table.
 
-mod codec;
-mod messaging;
-mod report;
-mod transfer;
-
 use std::path::PathBuf;
 use std::time::Instant;
 
 use natsbridge::fileserver::{FileServer, FileServerConfig};
+use natsbridge_testkit::NatsServer;
 use serde::Serialize;
 
-use crate::demo::infra;
+use crate::{codec, messaging, report, transfer};
 
-pub(crate) use transfer::{WorkerArgs, worker_main};
-
-type Error = Box<dyn std::error::Error>;
+pub(crate) type Error = Box<dyn std::error::Error>;
 
 /// Switches of one bench run.
 #[derive(Debug, Clone)]
@@ -162,8 +156,11 @@ pub(crate) struct Ctx {
 /// not enforced).
 pub(crate) async fn run(args: BenchArgs) -> Result<(), Error> {
     let started = Instant::now();
-    let bin = infra::find_nats_server(args.nats_server_bin.clone())?;
-    let nats = infra::start_nats(&bin)?;
+    let nats = match &args.nats_server_bin {
+        Some(bin) => NatsServer::start_bin(bin.clone(), "")?,
+        None => NatsServer::start()?,
+    };
+    let bin = nats.bin().to_owned();
     let scratch = tempfile_dir("natsbridge-bench")?;
     let files = FileServer::start(FileServerConfig {
         listen: "127.0.0.1:0".parse()?,
@@ -172,12 +169,8 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), Error> {
     })
     .await?;
     let sizes = Sizes::new(args.quick);
-    let ctx = Ctx {
-        nats_url: nats.url.clone(),
-        files_url: files.url().to_owned(),
-        scratch: scratch.clone(),
-        sizes,
-    };
+    let ctx =
+        Ctx { nats_url: nats.url(), files_url: files.url().to_owned(), scratch: scratch.clone(), sizes };
     eprintln!(
         "bench{}: nats-server {} at {}, file server at {}",
         if args.quick { " --quick" } else { "" },

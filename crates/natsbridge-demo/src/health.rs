@@ -15,7 +15,8 @@ use natsbridge::types::{MsgPurpose, Transport};
 use natsbridge::{Payload, SendOptions, Table};
 use serde_json::json;
 
-use super::{Ctx, Outcome, infra::bar};
+use crate::measure::bar;
+use crate::run::{Ctx, Outcome};
 
 fn snapshot(i: usize) -> Table {
     let rows = 40_000;
@@ -77,7 +78,7 @@ pub(crate) async fn run(
         .min(Duration::from_millis(20));
     let mut expected = Vec::new();
     for i in 30..30 + recent {
-        let (env, _, _) = publish_to_stream(&js, "demo.health.node1", health(i, i % 10 == 0), &send).await?;
+        let env = publish_to_stream(&js, "demo.health.node1", health(i, i % 10 == 0), &send).await?.envelope;
         expected.push(env.correlation_id.as_str().to_owned());
         progress.inc(1);
         tokio::time::sleep(pace).await;

@@ -1,17 +1,13 @@
-//! `natsbridge demo`: the four scenarios of the brief, end to end, on a local nats-server
-//! (started here unless `--nats-url` is given) and the embedded file server.
-
-mod audio;
-mod command;
-mod health;
-pub(crate) mod infra;
-pub(crate) mod table;
+//! One demo run: starts what the scenarios need (nats-server through the test kit unless
+//! `--nats-url` is given, the embedded file server), runs them, prints the summary.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use natsbridge::ReceiveOptions;
-use natsbridge::fileserver::{FileServer, FileServerConfig};
+use natsbridge_testkit::NatsServer;
+
+use crate::{audio, command, health, table};
 
 /// Sizes and switches of one demo run.
 #[derive(Debug, Clone)]
@@ -40,13 +36,6 @@ pub(crate) struct Outcome {
     pub(crate) figure: String,
 }
 
-pub(crate) fn percentile(sorted: &[Duration], q: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
-}
-
 /// Runs the scenarios, prints the summary; `Ok(true)` when every one passed.
 pub(crate) async fn run(args: DemoArgs) -> Result<bool, Box<dyn std::error::Error>> {
     let started = Instant::now();
@@ -54,14 +43,16 @@ pub(crate) async fn run(args: DemoArgs) -> Result<bool, Box<dyn std::error::Erro
     let nats_url = match &args.nats_url {
         Some(u) => u.clone(),
         None => {
-            let bin = infra::find_nats_server(args.nats_server_bin.clone())?;
-            _nats = infra::start_nats(&bin)?;
-            eprintln!("nats-server ({}) with JetStream at {}", bin.display(), _nats.url);
-            _nats.url.clone()
+            let server = match &args.nats_server_bin {
+                Some(bin) => NatsServer::start_bin(bin.clone(), "")?,
+                None => NatsServer::start()?,
+            };
+            eprintln!("nats-server ({}) with JetStream at {}", server.bin().display(), server.url());
+            _nats = server;
+            _nats.url()
         }
     };
-    let files =
-        FileServer::start(FileServerConfig { listen: "127.0.0.1:0".parse()?, ..Default::default() }).await?;
+    let files = natsbridge_testkit::file_server().await?;
     eprintln!("embedded file server at {}", files.url());
     let ctx = Ctx {
         nats_url,
@@ -110,5 +101,10 @@ pub(crate) async fn run(args: DemoArgs) -> Result<bool, Box<dyn std::error::Erro
 }
 
 fn guard(name: &'static str, r: Result<Outcome, Box<dyn std::error::Error>>) -> Outcome {
-    r.unwrap_or_else(|e| Outcome { name, ok: false, result: format!("error: {e}"), figure: String::new() })
+    r.unwrap_or_else(|e| Outcome {
+        name,
+        ok: false,
+        result: format!("error: {}", crate::report(e.as_ref())),
+        figure: String::new(),
+    })
 }

@@ -13,7 +13,7 @@ use natsbridge::{Payload, ReceiveOptions, SendOptions, smartreceive, smartreply,
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-use super::{Ctx, Error, Figure, Target, median};
+use crate::run::{Ctx, Error, Figure, Target, median};
 
 /// Messages in flight between publisher and subscriber.
 const WINDOW: usize = 2_048;
@@ -221,7 +221,7 @@ async fn envelope_cpu(count: usize) -> Result<Vec<Figure>, Error> {
     for _ in 0..3 {
         let t = Instant::now();
         for _ in 0..count {
-            json = smartsend("bench.cpu", [("data", payload.clone())], &options).await?.1;
+            json = smartsend("bench.cpu", [("data", payload.clone())], &options).await?.json;
         }
         send.push(t.elapsed().as_secs_f64() * 1e6 / count as f64);
         let t = Instant::now();
@@ -321,7 +321,7 @@ pub(crate) async fn run(ctx: &Ctx) -> Result<Vec<Figure>, Error> {
 
     // The direct path at the threshold: ~400 KB of binary, base64 inside the envelope.
     let size = 400_000;
-    let blob = Payload::Binary(Bytes::from(super::codec::random_bytes(size)));
+    let blob = Payload::Binary(Bytes::from(crate::codec::random_bytes(size)));
     let n = sizes.direct_messages;
     let samples = interleaved(sizes.reps, &[Side::Raw, Side::Bridge], |side| {
         stream_once(ctx, side, n, blob.clone(), DIRECT_WINDOW)

@@ -8,7 +8,8 @@ use natsbridge::types::MsgPurpose;
 use natsbridge::{Payload, SendOptions, smartreceive, smartreply, smartrequest};
 use serde_json::json;
 
-use super::{Ctx, Outcome, infra::bar, percentile};
+use crate::measure::{bar, percentile};
+use crate::run::{Ctx, Outcome};
 
 const SUBJECT: &str = "demo.sim.command";
 

