@@ -45,6 +45,15 @@
 //!   without copying column data);
 //! - [`Error`], carrying a reference [`ErrorCode`], the correlation id and the payload.
 //!
+//! Options follow async-nats: the options of a call ([`SendOptions`], [`ReceiveOptions`])
+//! are `Default` plus consuming setters, since their defaults come from the environment
+//! and some setters do more than store a value ([`SendOptions::fileserver`],
+//! [`ReceiveOptions::allow_host`]); records of plain settings
+//! ([`fetch::FetchOptions`], [`table::TableLimits`], [`jetstream::StreamOptions`],
+//! [`jetstream::ConsumerOptions`], [`fileserver::FileServerConfig`]) are public fields
+//! with `Default`, filled with struct update syntax, like async-nats's
+//! `jetstream::stream::Config`. No type is both.
+//!
 //! The rest lives in modules named for what they are: [`config`] (environment and
 //! defaults), [`wire`] (header names), [`codec`] (base64), [`table`] (Arrow IPC and its
 //! limits), [`fetch`] (downloads, the HTTP client), [`blob`] (blob stores: Plik-compatible
@@ -129,3 +138,8 @@ pub use request::{smartreply, smartrequest};
 pub use send::{Sent, smartsend};
 pub use table::Table;
 pub use transport::{Connection, connect, publish_message};
+
+/// The README's Rust examples, compiled (and run) as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

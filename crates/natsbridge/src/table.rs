@@ -118,6 +118,7 @@ fn check_framing(bytes: &[u8]) -> Result<()> {
         if !at.is_multiple_of(8) {
             return Err(framing_error(format!("message body at {at} is not 8-byte aligned")));
         }
+        // `InvalidFlatbuffer` is not a `std::error::Error`: its text is all there is.
         let message = arrow_ipc::root_as_message(meta).map_err(|e| framing_error(format!("message: {e}")))?;
         let body =
             u64::try_from(message.bodyLength()).ok().filter(|b| *b <= (bytes.len() - at) as u64).ok_or_else(
