@@ -92,8 +92,12 @@ fn escaped(sandbox: &Path, server_dir: &Path, marker: &str) -> Vec<std::path::Pa
             Err(_) => true,
         })
         .collect();
-    let tmp = std::fs::read_dir(std::env::temp_dir()).into_iter().flatten().flatten().map(|e| e.path());
-    bad.extend(tmp.filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.contains(marker))));
+    for tmp in [std::env::temp_dir(), std::path::PathBuf::from("/tmp")] {
+        let entries = std::fs::read_dir(tmp).into_iter().flatten().flatten().map(|e| e.path());
+        bad.extend(
+            entries.filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.contains(marker))),
+        );
+    }
     bad.sort();
     bad.dedup();
     bad
@@ -200,7 +204,7 @@ async fn tokens_are_required_and_checked() {
     }
     assert!(add_file(&server, a_id, a_token, "f", b"x".to_vec()).await.status().is_success());
     // The runtime's client passes the token too.
-    let store = PlikStore::new(server.url()).with_token("s3cret-token");
+    let store = PlikStore::new(server.url()).token("s3cret-token");
     let url = store
         .put(PutRequest {
             name: "t.bin".into(),

@@ -79,9 +79,6 @@ pub(crate) fn generate_all(model: &Model, layout: &Layout) -> Result<Vec<Generat
     Ok(files)
 }
 
-// The old home of `project_root`, for callers that have not moved to `crate::util` yet.
-pub(crate) use crate::util::project_root;
-
 /// What `--check` found.
 #[derive(Debug, Default)]
 pub(crate) struct Staleness {

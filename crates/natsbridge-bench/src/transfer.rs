@@ -17,6 +17,7 @@ use natsbridge::blob::{BlobStore, FsStore, NatsObjectStore, PlikStore};
 use natsbridge::fetch::http_client;
 use natsbridge::table::encode_table;
 use natsbridge::{Payload, ReceiveOptions, SendOptions, smartreceive, smartsend};
+use natsbridge_testkit::KillOnDrop;
 use natsbridge_testkit::process::{peak_rss, this_executable};
 use serde_json::{Value, json};
 
@@ -170,21 +171,26 @@ struct Transfer {
     bytes: f64,
 }
 
-fn spawn_worker(
-    ctx: &Ctx,
-    role: &str,
-    mode: &str,
-    subject: &str,
-    rows: usize,
-) -> Result<std::process::Child, Error> {
-    Ok(this_executable()?
-        .args(["worker", "--role", role, "--mode", mode, "--nats", &ctx.nats_url, "--files", &ctx.files_url])
-        .arg("--dir")
-        .arg(ctx.scratch.join("blobs"))
-        .args(["--subject", subject, "--rows", &rows.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()?)
+fn spawn_worker(ctx: &Ctx, role: &str, mode: &str, subject: &str, rows: usize) -> Result<KillOnDrop, Error> {
+    Ok(KillOnDrop::spawn(
+        this_executable()?
+            .args([
+                "worker",
+                "--role",
+                role,
+                "--mode",
+                mode,
+                "--nats",
+                &ctx.nats_url,
+                "--files",
+                &ctx.files_url,
+            ])
+            .arg("--dir")
+            .arg(ctx.scratch.join("blobs"))
+            .args(["--subject", subject, "--rows", &rows.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit()),
+    )?)
 }
 
 fn last_json(output: &std::process::Output, who: &str) -> Result<Value, Error> {
@@ -200,12 +206,11 @@ async fn transfer_once(ctx: &Ctx, mode: &str, rows: usize) -> Result<Transfer, E
     let subject = format!("bench.table.{mode}.{}", now_ns());
     let mut receiver = spawn_worker(ctx, "receive", mode, &subject, rows)?;
     let mut ready = String::new();
-    BufReader::new(receiver.stdout.as_mut().ok_or("receiver stdout")?).read_line(&mut ready)?;
+    BufReader::new(receiver.0.stdout.as_mut().ok_or("receiver stdout")?).read_line(&mut ready)?;
     if !ready.contains("ready") {
-        let _ = receiver.kill();
         return Err(format!("the {mode} receiver did not start: {ready:?}").into());
     }
-    let sender = spawn_worker(ctx, "send", mode, &subject, rows)?;
+    let mut sender = spawn_worker(ctx, "send", mode, &subject, rows)?;
     let (sent, got) =
         tokio::task::spawn_blocking(move || (sender.wait_with_output(), receiver.wait_with_output())).await?;
     let (sent, got) = (last_json(&sent?, "sender")?, last_json(&got?, "receiver")?);

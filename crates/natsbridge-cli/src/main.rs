@@ -6,6 +6,7 @@
 //! natsbridge send --server URL --subject S [--fileserver URL] [--threshold N] [--purpose P]
 //!                 [--correlation-id ID] [--header K=V]... --payload NAME:TYPE:SOURCE [--payload ...]
 //! natsbridge receive --server URL --subject S [--count N] [--timeout SECS] [--allow-host HOST]...
+//!                    [--show-header NAME]...
 //! natsbridge validate FILE...
 //! ```
 
@@ -74,8 +75,9 @@ enum Command {
         /// Plik-compatible file server for link payloads.
         #[arg(long, env = "FILESERVER_URL", default_value = config::DEFAULT_FILESERVER_URL)]
         fileserver: String,
-        /// Payloads of this many serialized bytes or more go by link.
-        #[arg(long, env = "SIZE_THRESHOLD", default_value_t = config::DEFAULT_SIZE_THRESHOLD)]
+        /// Payloads of this many serialized bytes or more go by link (default: SIZE_THRESHOLD,
+        /// read as the runtime reads it, or 500000).
+        #[arg(long, default_value_t = config::size_threshold())]
         threshold: usize,
         /// msg_purpose: ACK, NACK, updateStatus, shutdown, chat, command, event.
         #[arg(long, default_value = "chat")]
@@ -152,25 +154,13 @@ async fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", report(e.as_ref()));
+            eprintln!("error: {}", natsbridge::error::report(e.as_ref()));
             ExitCode::FAILURE
         }
     }
 }
 
 type CliResult = Result<ExitCode, Box<dyn std::error::Error>>;
-
-/// An error followed by its causes (the runtime's errors keep causes out of `Display`).
-fn report(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
-}
 
 async fn fileserver(
     listen: std::net::SocketAddr,

@@ -127,16 +127,24 @@ async fn serve(ctx: Ctx) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
         let opts =
             SendOptions::default().fileserver(&ctx.files_url).sender_name("dsp").purpose(MsgPurpose::Event);
         // The format travels only in the headers: without them there is nothing to analyze.
-        let (rate, channels) = match audio_format(req.header("Sample-Rate"), req.header("Channels")) {
-            Ok(format) => format,
+        let format = audio_format(req.header("Sample-Rate"), req.header("Channels"));
+        let audio = req.payloads.first().ok_or_else(|| "no audio payload".to_owned());
+        let (rate, channels, p, s) = match format.and_then(|(rate, channels)| {
+            let p = audio?;
+            let s = samples(p.bytes(), channels);
+            if s.len() < 2 {
+                Err(format!("{} samples: too short", s.len()))
+            } else {
+                Ok((rate, channels, p, s))
+            }
+        }) {
+            Ok(ok) => ok,
             Err(why) => {
                 let error = json!({"error": why});
                 smartreply(&client, &req.envelope, [("error", Payload::Dictionary(error))], opts).await?;
                 continue;
             }
         };
-        let p = &req.payloads[0];
-        let s = samples(p.bytes(), channels);
         let (peak, spectrum) = analyze(&s, rate);
         let result = json!({
             "peak_hz": peak, "samples": s.len(), "seconds": s.len() as f64 / rate,

@@ -94,20 +94,8 @@ async fn main() -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
-            eprintln!("error: {}", report(e.as_ref()));
+            eprintln!("error: {}", natsbridge::error::report(e.as_ref()));
             ExitCode::FAILURE
         }
     }
-}
-
-/// An error followed by its causes.
-pub(crate) fn report(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }

@@ -104,7 +104,7 @@ fn guard(name: &'static str, r: Result<Outcome, Box<dyn std::error::Error>>) -> 
     r.unwrap_or_else(|e| Outcome {
         name,
         ok: false,
-        result: format!("error: {}", crate::report(e.as_ref())),
+        result: format!("error: {}", natsbridge::error::report(e.as_ref())),
         figure: String::new(),
     })
 }

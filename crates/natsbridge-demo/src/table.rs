@@ -9,6 +9,7 @@ use std::time::Instant;
 use arrow_array::Int64Array;
 use futures::StreamExt as _;
 use natsbridge::{Payload, ReceiveOptions, SendOptions, Table, smartreceive, smartsend};
+use natsbridge_testkit::KillOnDrop;
 use natsbridge_testkit::data::BATCH_ROWS;
 use serde_json::json;
 
@@ -27,22 +28,23 @@ fn build(rows: usize) -> Table {
 
 pub(crate) async fn run(ctx: &Ctx, rows: usize) -> Result<Outcome, Box<dyn std::error::Error>> {
     // The receiver runs in its own process so its memory can be measured alone.
-    let mut child = natsbridge_testkit::process::this_executable()?
-        .args([
-            "table-receiver",
-            "--server",
-            &ctx.nats_url,
-            "--subject",
-            SUBJECT,
-            "--allow-host",
-            &ctx.files_url,
-        ])
-        .args(["--expect-rows", &rows.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
+    let mut child = KillOnDrop::spawn(
+        natsbridge_testkit::process::this_executable()?
+            .args([
+                "table-receiver",
+                "--server",
+                &ctx.nats_url,
+                "--subject",
+                SUBJECT,
+                "--allow-host",
+                &ctx.files_url,
+            ])
+            .args(["--expect-rows", &rows.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )?;
     let mut ready = String::new();
-    BufReader::new(child.stderr.take().ok_or("receiver stderr")?).read_line(&mut ready)?;
+    BufReader::new(child.0.stderr.take().ok_or("receiver stderr")?).read_line(&mut ready)?;
     if !ready.contains("subscribed") {
         return Err(format!("table receiver did not start: {ready}").into());
     }

@@ -1,10 +1,11 @@
 //! Real components on loopback, for everything in this repository that needs them: the
-//! integration tests, the demo, the benchmark and the conformance lanes.
+//! integration tests, the CLI's tests, the demo and the benchmark.
 //!
 //! - [`nats`]: finds `nats-server` (one documented order, [`nats::nats_server_bin`]) and
 //!   runs it with JetStream on a free port, its own store, killed and deleted on drop,
 //!   restartable on the same port ([`NatsServer`]).
-//! - [`file_server`]: the embedded Plik-compatible file server on a free port.
+//! - [`file_server`], [`file_server_in`]: the embedded Plik-compatible file server on a
+//!   free port.
 //! - [`faults`]: a fault-injecting HTTP server (statuses, truncation, resets, trickles,
 //!   stalls, wrong bytes, redirects), scripted per blob.
 //! - [`process`]: child processes that are killed when dropped, and the one place that
@@ -21,7 +22,10 @@
 //! # Ok::<(), natsbridge_testkit::Error>(())
 //! ```
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+
+use natsbridge::fileserver::{FileServer, FileServerConfig};
 
 pub mod data;
 pub mod faults;
@@ -70,13 +74,21 @@ pub fn project_tool(relative: &str) -> Result<PathBuf, Error> {
     }
 }
 
-/// Starts the embedded file server on a free loopback port.
-pub async fn file_server() -> Result<natsbridge::fileserver::FileServer, Error> {
-    let config = natsbridge::fileserver::FileServerConfig {
-        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        ..Default::default()
-    };
-    natsbridge::fileserver::FileServer::start(config)
+/// Starts the embedded file server on a free loopback port, spooling into a temporary
+/// directory of its own.
+pub async fn file_server() -> Result<FileServer, Error> {
+    start_file_server(None).await
+}
+
+/// Starts the embedded file server on a free loopback port, spooling into `dir`.
+pub async fn file_server_in(dir: impl Into<PathBuf>) -> Result<FileServer, Error> {
+    start_file_server(Some(dir.into())).await
+}
+
+async fn start_file_server(dir: Option<PathBuf>) -> Result<FileServer, Error> {
+    let config =
+        FileServerConfig { listen: SocketAddr::from(([127, 0, 0, 1], 0)), dir, ..Default::default() };
+    FileServer::start(config)
         .await
         .map_err(|e| Error::new(format!("the embedded file server did not start: {}", e.report())))
 }

@@ -2,7 +2,7 @@
 //! (a tidy test holds everyone else to it), and a child that is killed when dropped.
 
 use std::ffi::OsStr;
-use std::process::{Child, Command, ExitStatus};
+use std::process::{Child, Command, ExitStatus, Output};
 
 /// A command for `program`. Use this rather than `Command::new`, so that every process
 /// the repository starts is found in one place.
@@ -33,14 +33,22 @@ impl KillOnDrop {
         cmd.spawn().map(KillOnDrop)
     }
 
-    /// Reads the child's stdout to the end and waits for it to exit.
-    pub fn finish(&mut self) -> (ExitStatus, String) {
+    /// Reads the child's stdout (when piped and not taken) to the end and waits for it to
+    /// exit. Its stderr is not read: inherit it, or take it before.
+    pub fn wait_with_output(&mut self) -> std::io::Result<Output> {
         use std::io::Read as _;
-        let mut out = String::new();
-        if let Some(mut stdout) = self.0.stdout.take() {
-            stdout.read_to_string(&mut out).expect("child stdout");
+        let mut stdout = Vec::new();
+        if let Some(mut pipe) = self.0.stdout.take() {
+            pipe.read_to_end(&mut stdout)?;
         }
-        (self.0.wait().expect("child exits"), out)
+        Ok(Output { status: self.0.wait()?, stdout, stderr: Vec::new() })
+    }
+
+    /// [`KillOnDrop::wait_with_output`] for tests: the exit status and stdout as text.
+    #[track_caller]
+    pub fn finish(&mut self) -> (ExitStatus, String) {
+        let out = self.wait_with_output().expect("the child's stdout and exit");
+        (out.status, String::from_utf8_lossy(&out.stdout).into_owned())
     }
 }
 

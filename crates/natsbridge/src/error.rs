@@ -1,5 +1,5 @@
 //! One error type for the whole runtime: a reference error code, the correlation id of
-//! the message it concerns, and the cause.
+//! the message it concerns, and the cause; [`report`] prints any error with its causes.
 
 use std::fmt;
 
@@ -77,14 +77,7 @@ impl Error {
     /// This error followed by each cause in its chain, each printed once:
     /// `CODE: message (payload `name`): cause: cause's cause`.
     pub fn report(&self) -> String {
-        let mut text = self.to_string();
-        let mut cause = std::error::Error::source(self);
-        while let Some(c) = cause {
-            text.push_str(": ");
-            text.push_str(&c.to_string());
-            cause = c.source();
-        }
-        text
+        report(self)
     }
 
     /// The error as the reference `error` object: `{code, message, details}`, the message
@@ -122,6 +115,19 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static))
     }
+}
+
+/// Any error followed by each cause in its chain: `error: cause: cause's cause`. For
+/// errors that keep their cause out of `Display`, as [`Error`] does, each is printed once.
+pub fn report(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 /// Adds context to results on their way out.

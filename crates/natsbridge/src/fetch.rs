@@ -17,7 +17,7 @@ use reqwest::StatusCode;
 use sha2::{Digest as _, Sha256};
 use tracing::{Instrument as _, debug, info_span, warn};
 
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, ErrorCode, Result, report};
 use crate::wire::hex_of;
 
 /// The HTTP client used for uploads and downloads: rustls with the ring provider, no
@@ -34,6 +34,16 @@ pub fn http_client() -> reqwest::Client {
             .expect("an HTTP client with static settings")
     });
     CLIENT.clone()
+}
+
+/// A URL kept whole for use, shown redacted by `Debug` (for options that print).
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct SecretUrl(pub(crate) String);
+
+impl std::fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", redact(&self.0))
+    }
 }
 
 /// `host:port` of a URL with a host (the port defaulted from the scheme), `None` for
@@ -97,7 +107,13 @@ pub(crate) struct Fetched {
 
 enum Attempt {
     Done(Buffer, BodyDigest),
-    Retry { reason: String, retry_after: Option<Duration> },
+    /// A transient failure: what happened, the transport error behind it (its URL
+    /// removed), and the server's `Retry-After`.
+    Retry {
+        reason: String,
+        cause: Option<reqwest::Error>,
+        retry_after: Option<Duration>,
+    },
     Fail(Error),
 }
 
@@ -132,7 +148,7 @@ pub(crate) async fn fetch_hashed(
             ));
         }
         let started = tokio::time::Instant::now();
-        let mut last = String::new();
+        let mut last = (String::new(), None);
         for attempt in 0..options.max_attempts.max(1) {
             match attempt_once(client, url, expected_size, options).await {
                 Attempt::Done(buf, digest) => {
@@ -140,33 +156,38 @@ pub(crate) async fn fetch_hashed(
                     return Ok(Fetched { bytes: buf, sha256: hex_of(&digest) });
                 }
                 Attempt::Fail(e) => return Err(e),
-                Attempt::Retry { reason, retry_after } => {
+                Attempt::Retry { reason, cause, retry_after } => {
                     if attempt + 1 == options.max_attempts.max(1) {
-                        last = reason;
+                        last = (reason, cause);
                         break;
                     }
                     let jittered = backoff_cap(attempt, options).mul_f64(rand::random::<f64>());
                     let delay = retry_after.map_or(jittered, |ra| ra.max(jittered));
                     if started.elapsed() + delay >= options.deadline {
-                        return Err(Error::new(
+                        let err = Error::new(
                             ErrorCode::DownloadFailed,
                             format!(
                                 "{reason}; the next attempt ({} ms away) would pass the {:?} deadline",
                                 delay.as_millis(),
                                 options.deadline
                             ),
-                        ));
+                        );
+                        return Err(with_cause(err, cause));
                     }
-                    warn!(attempt, delay_ms = delay.as_millis() as u64, %reason, "download failed, retrying");
-                    last = reason;
+                    // reqwest's own text omits the cause ("connection refused"): log the chain.
+                    let error = cause.as_ref().map(|c| report(c)).unwrap_or_default();
+                    warn!(attempt, delay_ms = delay.as_millis() as u64, %reason, %error, "download failed, retrying");
+                    last = (reason, cause);
                     tokio::time::sleep(delay).await;
                 }
             }
         }
-        Err(Error::new(
+        let (reason, cause) = last;
+        let err = Error::new(
             ErrorCode::DownloadFailed,
-            format!("failed to fetch {shown} after {} attempts: {last}", options.max_attempts.max(1)),
-        ))
+            format!("failed to fetch {shown} after {} attempts: {reason}", options.max_attempts.max(1)),
+        );
+        Err(with_cause(err, cause))
     };
     match tokio::time::timeout(options.deadline, run.instrument(span)).await {
         Ok(r) => r.map_err(|e| e.with_correlation_id(correlation_id)),
@@ -218,10 +239,8 @@ async fn attempt_once(
     let resp = match client.get(url).send().await {
         Ok(r) => r,
         Err(e) => {
-            return Attempt::Retry {
-                reason: format!("request failed: {}", without_url(&e)),
-                retry_after: None,
-            };
+            let reason = if e.is_timeout() { "request timed out" } else { "request failed" };
+            return Attempt::Retry { reason: reason.into(), cause: Some(e.without_url()), retry_after: None };
         }
     };
     let status = resp.status();
@@ -234,7 +253,7 @@ async fn attempt_once(
     if !status.is_success() {
         let reason = format!("HTTP {status}");
         return if retryable_status(status) {
-            Attempt::Retry { reason, retry_after: retry_after(&resp) }
+            Attempt::Retry { reason, cause: None, retry_after: retry_after(&resp) }
         } else {
             Attempt::Fail(Error::new(ErrorCode::DownloadFailed, reason))
         };
@@ -265,7 +284,8 @@ async fn attempt_once(
             Ok(c) => c,
             Err(e) => {
                 return Attempt::Retry {
-                    reason: format!("body cut off after {} bytes: {}", buf.len(), without_url(&e)),
+                    reason: format!("body cut off after {} bytes", buf.len()),
+                    cause: Some(e.without_url()),
                     retry_after: None,
                 };
             }
@@ -282,6 +302,7 @@ async fn attempt_once(
     if let Some(len) = content_length.filter(|l| *l != buf.len() as u64) {
         return Attempt::Retry {
             reason: format!("body truncated: {} of {len} bytes", buf.len()),
+            cause: None,
             retry_after: None,
         };
     }
@@ -295,13 +316,12 @@ async fn attempt_once(
     Attempt::Done(buf.into(), hasher.finalize().into())
 }
 
-/// reqwest errors print the URL, which may carry credentials; drop it.
-fn without_url(e: &reqwest::Error) -> String {
-    let mut s = e.to_string();
-    if let Some(u) = e.url() {
-        s = s.replace(u.as_str(), &redact(u.as_str()));
+/// `err` with the transport error behind it, when there is one.
+fn with_cause(err: Error, cause: Option<reqwest::Error>) -> Error {
+    match cause {
+        Some(cause) => err.with_source(cause),
+        None => err,
     }
-    if e.is_timeout() { format!("timeout: {s}") } else { s }
 }
 
 #[cfg(test)]

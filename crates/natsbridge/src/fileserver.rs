@@ -492,3 +492,76 @@ impl<S> Drop for OneShotStream<S> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_32_hex_digits() {
+        assert!(valid_id(&new_id()));
+        for (id, ok) in [
+            ("0123456789abcdef0123456789ABCDEF", true),
+            ("0123456789abcdef0123456789abcde", false),
+            ("0123456789abcdef0123456789abcdef0", false),
+            ("../../../../../../../../etc/pass", false),
+            ("0123456789abcdef0123456789abcdeg", false),
+            ("", false),
+        ] {
+            assert_eq!(valid_id(id), ok, "{id}");
+        }
+    }
+
+    #[test]
+    fn parameters_are_read_case_insensitively() {
+        let body = json!({"OneShot": true, "TTL": 60});
+        assert_eq!(get_ci(&body, "oneShot"), Some(&json!(true)));
+        assert_eq!(get_ci(&body, "ttl"), Some(&json!(60)));
+        assert_eq!(get_ci(&body, "missing"), None);
+        assert_eq!(get_ci(&json!([1]), "ttl"), None);
+    }
+
+    #[test]
+    fn tokens_compare_whole() {
+        for (a, b, equal) in [
+            ("s3cret", "s3cret", true),
+            ("s3cret", "s3creT", false),
+            ("s3cret", "s3cre", false),
+            ("", "", true),
+            ("", "x", false),
+        ] {
+            assert_eq!(constant_time_eq(a.as_bytes(), b.as_bytes()), equal, "{a:?} {b:?}");
+        }
+    }
+
+    #[test]
+    fn uploads_need_the_token_in_either_header() {
+        let inner = |token: Option<&str>| Inner {
+            dir: PathBuf::new(),
+            ttl: Duration::from_secs(1),
+            max_bytes: 0,
+            token: token.map(str::to_owned),
+            max_uploads: 0,
+            uploads: Mutex::new(HashMap::new()),
+        };
+        let headers = |pairs: &[(&'static str, &str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(*k, v.parse().unwrap());
+            }
+            h
+        };
+        let locked = inner(Some("s3cret"));
+        for (given, ok) in [
+            (headers(&[("X-PlikToken", "s3cret")]), true),
+            (headers(&[("Authorization", "Bearer s3cret")]), true),
+            (headers(&[("Authorization", "s3cret")]), false),
+            (headers(&[("Authorization", "Bearer wrong")]), false),
+            (headers(&[("X-PlikToken", "wrong"), ("Authorization", "Bearer s3cret")]), true),
+            (headers(&[]), false),
+        ] {
+            assert_eq!(authorized(&locked, &given), ok, "{given:?}");
+        }
+        assert!(authorized(&inner(None), &headers(&[])), "no token configured: open");
+    }
+}

@@ -103,13 +103,10 @@ pub async fn publish_to_stream<S: Into<String>>(
             .with_correlation_id(&cid)
     })?;
     let max_age = stream.cached_info().config.max_age;
-    let ttl = if max_age.is_zero() { None } else { Some(max_age + LINK_TTL_SLACK) };
     let options = SendOptions {
-        link_ttl: match (options.link_ttl, ttl) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        },
+        link_ttl: link_ttl_for(options.link_ttl, max_age),
         one_shot: false,
+        publish: true,
         jetstream: Some(js.clone()),
         correlation_id: Some(cid),
         ..options.clone()
@@ -316,7 +313,7 @@ impl EnvelopeConsumer {
                 if failures > 60 {
                     return Err(e);
                 }
-                warn!(error = %e, "consumer unavailable, retrying");
+                warn!(error = %e.report(), "consumer unavailable, retrying");
                 tokio::time::sleep(Duration::from_millis(250 * u64::from(failures.min(8)))).await;
                 continue;
             }
@@ -393,7 +390,7 @@ impl EnvelopeConsumer {
                     return Ok(Delivered { received, stream_sequence: seq, published, message });
                 }
                 Err(e) if transient(&e) => {
-                    warn!(seq, error = %e, "envelope not available yet; will be redelivered");
+                    warn!(seq, error = %e.report(), "envelope not available yet; will be redelivered");
                     let _ = message.ack_with(AckKind::Nak(Some(self.options.nak_delay))).await;
                 }
                 Err(e) => {
@@ -406,6 +403,52 @@ impl EnvelopeConsumer {
     }
 }
 
+/// The lifetime links published into a stream keeping messages for `max_age` need: at
+/// least `max_age` plus [`LINK_TTL_SLACK`] (zero `max_age`: kept forever, the store's
+/// default applies), or longer when the caller asked for longer.
+fn link_ttl_for(asked: Option<Duration>, max_age: Duration) -> Option<Duration> {
+    let needed = (!max_age.is_zero()).then(|| max_age + LINK_TTL_SLACK);
+    match (asked, needed) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Failures a redelivery may cure (the blob not there yet, a slow store).
 fn transient(e: &Error) -> bool {
     matches!(e.code(), ErrorCode::DownloadFailed | ErrorCode::Timeout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_outlive_the_stream_s_messages() {
+        let hour = Duration::from_secs(3600);
+        let day = Duration::from_secs(86_400);
+        for (asked, max_age, expected) in [
+            (None, day, Some(day + LINK_TTL_SLACK)),
+            (Some(hour), day, Some(day + LINK_TTL_SLACK)),
+            (Some(day * 7), day, Some(day * 7)),
+            (None, Duration::ZERO, None),
+            (Some(hour), Duration::ZERO, Some(hour)),
+        ] {
+            assert_eq!(link_ttl_for(asked, max_age), expected, "{asked:?} {max_age:?}");
+        }
+    }
+
+    #[test]
+    fn only_download_failures_and_timeouts_are_retried() {
+        for (code, retried) in [
+            (ErrorCode::DownloadFailed, true),
+            (ErrorCode::Timeout, true),
+            (ErrorCode::IntegrityMismatch, false),
+            (ErrorCode::InvalidEnvelope, false),
+            (ErrorCode::UrlNotAllowed, false),
+            (ErrorCode::DeserializationError, false),
+        ] {
+            assert_eq!(transient(&Error::new(code.clone(), "x")), retried, "{code}");
+        }
+    }
 }

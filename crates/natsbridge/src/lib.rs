@@ -54,7 +54,8 @@
 //! with `Default`, filled with struct update syntax, like async-nats's
 //! `jetstream::stream::Config`. No type is both.
 //!
-//! The rest lives in modules named for what they are: [`config`] (environment and
+//! The rest lives in modules named for what they are: [`error`] (also [`error::report`],
+//! any error with its causes), [`config`] (environment and
 //! defaults), [`wire`] (header names), [`codec`] (base64), [`table`] (Arrow IPC and its
 //! limits), [`fetch`] (downloads, the HTTP client), [`blob`] (blob stores: Plik-compatible
 //! HTTP, a local directory, the JetStream Object Store), [`transport`] (connections and
@@ -66,18 +67,20 @@
 //! alone exceed it fails, with `PAYLOAD_TOO_LARGE`.
 //!
 //! Tracing: spans `smartsend`, `serialize`, `upload`, `publish`, `smartreceive`, `receive`,
-//! `download`, `deserialize`, each with a `correlation_id` field.
+//! `download`, `deserialize`, each with a `correlation_id` field (in `receive`, which parses
+//! the envelope, the one of the `Correlation-Id` header, empty without it).
 //!
 //! ## Types from other crates in this API
 //!
 //! Chosen on purpose, so values flow to and from the libraries a user already has:
-//! `async_nats` (`Client`, `Message`, `HeaderMap`, `ServerInfo`, `Event`,
-//! `jetstream::Context`), `arrow_array::RecordBatch` and `arrow_schema::SchemaRef` (in
-//! [`Table`]), `arrow_buffer::Buffer` (received bytes, aliased by tables), `bytes::Bytes`
-//! (payload bytes), `serde_json::Value` (JSON payloads, metadata), `chrono::DateTime<Utc>`
-//! (replay start, publish times), `reqwest::Client` ([`blob::PlikStore::with_client`],
-//! [`fetch_with_backoff`]). Each is re-exported under its own name at the version this
-//! crate uses, e.g. [`async_nats`].
+//! `async_nats` (`Client`, `Message`, `HeaderMap`, `Event`, `jetstream::Context`),
+//! `arrow_array::RecordBatch` and `arrow_schema::SchemaRef` (in [`Table`]),
+//! `arrow_buffer::Buffer` (received bytes, aliased by tables), `bytes::Bytes` (payload
+//! bytes), `serde_json::Value` (JSON payloads, metadata), `chrono::DateTime<Utc>` (replay
+//! start, publish times), `reqwest::Client` ([`blob::PlikStore::http_client`],
+//! [`fetch_with_backoff`]), `futures::future::BoxFuture` (what a [`blob::BlobStore`]
+//! returns), `tokio::sync::broadcast::Receiver` ([`transport::NatsEvents`]). Each crate is
+//! re-exported under its own name at the version this crate uses, e.g. [`async_nats`].
 //!
 //! ## Reading the code
 //!
@@ -90,7 +93,7 @@
 
 // In reading order (lowest layer first); rustfmt sorts each group.
 // Foundations, no I/O.
-mod error;
+pub mod error;
 pub mod wire;
 
 pub mod config;
@@ -126,7 +129,9 @@ pub mod fileserver;
 pub mod fuzzing;
 
 pub use natsbridge_types as types;
-pub use {arrow_array, arrow_buffer, arrow_schema, async_nats, bytes, chrono, reqwest, serde_json};
+pub use {
+    arrow_array, arrow_buffer, arrow_schema, async_nats, bytes, chrono, futures, reqwest, serde_json, tokio,
+};
 
 pub use blob::plik_oneshot_upload;
 pub use error::{Error, ErrorCode, Result};

@@ -9,7 +9,7 @@ use natsbridge_types::{Metadata, MsgPurpose};
 
 use crate::blob::{BlobStore, PlikStore};
 use crate::config;
-use crate::fetch::{FetchOptions, host_of, http_client};
+use crate::fetch::{FetchOptions, SecretUrl, host_of, http_client};
 use crate::table::TableLimits;
 use crate::transport::Connection;
 
@@ -33,7 +33,9 @@ use crate::transport::Connection;
 #[derive(Debug, Clone)]
 pub struct SendOptions {
     pub(crate) connection: Connection,
-    pub(crate) blob_store: Arc<dyn BlobStore>,
+    /// `None`: a Plik-compatible server at `fileserver_url`, made when a link needs it.
+    pub(crate) blob_store: Option<Arc<dyn BlobStore>>,
+    pub(crate) fileserver_url: SecretUrl,
     pub(crate) size_threshold: usize,
     pub(crate) correlation_id: Option<String>,
     pub(crate) msg_id: Option<String>,
@@ -61,7 +63,8 @@ impl Default for SendOptions {
     fn default() -> Self {
         SendOptions {
             connection: Connection::Url(config::nats_url()),
-            blob_store: Arc::new(PlikStore::new(config::fileserver_url())),
+            blob_store: None,
+            fileserver_url: SecretUrl(config::fileserver_url()),
             size_threshold: config::size_threshold(),
             correlation_id: None,
             msg_id: None,
@@ -95,8 +98,16 @@ impl SendOptions {
     /// Uploads link payloads to this store. Default: a Plik-compatible server at
     /// `FILESERVER_URL`.
     pub fn blob_store(mut self, store: Arc<dyn BlobStore>) -> Self {
-        self.blob_store = store;
+        self.blob_store = Some(store);
         self
+    }
+
+    /// The blob store link payloads go to.
+    pub(crate) fn store(&self) -> Arc<dyn BlobStore> {
+        match &self.blob_store {
+            Some(store) => store.clone(),
+            None => Arc::new(PlikStore::new(&self.fileserver_url.0)),
+        }
     }
 
     /// Uploads link payloads to a Plik-compatible file server at `url`.
@@ -337,5 +348,38 @@ impl ReceiveOptions {
     /// The download limits in force (for callers sizing their own buffers).
     pub fn fetch_options(&self) -> &FetchOptions {
         &self.fetch
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowed_hosts_are_normalized_and_kept_once() {
+        let options = ReceiveOptions::default()
+            .allowed_hosts(Vec::<String>::new())
+            .allow_host("http://files:8080/some/path")
+            .allow_host("files:8080")
+            .allow_host("https://secure.example")
+            .allow_host("bare-host")
+            .allow_host("http://files:8080");
+        assert_eq!(options.allowed_hosts, ["files:8080", "secure.example:443", "bare-host"]);
+    }
+
+    #[test]
+    fn debug_output_shows_no_credentials() {
+        let options = SendOptions::default()
+            .connection("nats://alice:n4ts-secret@127.0.0.1:4222")
+            .fileserver("http://bob:http-secret@127.0.0.1:8080");
+        let mut options = options;
+        options.fileserver_url = SecretUrl("http://carol:env-secret@files:8080".into());
+        let text = format!("{options:?}");
+        for secret in ["n4ts-secret", "http-secret", "env-secret", "alice", "bob", "carol"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert!(text.contains("127.0.0.1:4222") && text.contains("files:8080"), "{text}");
+        let store = PlikStore::new("http://127.0.0.1:8080").token("t0ken-secret");
+        assert!(!format!("{store:?}").contains("t0ken-secret"));
     }
 }

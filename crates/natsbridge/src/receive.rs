@@ -94,7 +94,12 @@ pub async fn smartreceive_bytes(
         });
     }
     let envelope: MsgEnvelopeV1 = {
-        let _s = info_span!("receive", bytes = body.len()).entered();
+        let _s = info_span!(
+            "receive",
+            correlation_id = cid_hint.as_deref().unwrap_or_default(),
+            bytes = body.len()
+        )
+        .entered();
         serde_json::from_slice(body).map_err(|e| {
             let err = Error::new(ErrorCode::InvalidEnvelope, "not a valid msg_envelope_v1").with_source(e);
             match loose_correlation_id(body).or(cid_hint.clone()) {

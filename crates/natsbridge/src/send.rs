@@ -40,7 +40,7 @@ struct Prepared {
 
 /// Packs `payloads` into one `msg_envelope_v1` and publishes it on `subject`.
 ///
-/// Returns the envelope and its JSON text (the bytes that were published). Payloads
+/// Returns [`Sent`]: the envelope and its JSON text (the bytes that were published). Payloads
 /// whose serialized size reaches `size_threshold` go by link; if the direct ones would
 /// still overflow the server's `max_payload` (base64 grows data by 4/3, headers count
 /// too), the largest are moved to link until the message fits.
@@ -126,33 +126,17 @@ async fn smartsend_inner(
         receiver_id: options.receiver_id.clone(),
         reply_to: options.reply_to.clone(),
         reply_to_msg_id: options.reply_to_msg_id.clone(),
-        broker_url: Some(broker_url),
+        broker_url,
         metadata: Some(options.metadata.clone()),
         payloads: Vec::new(),
         extra: Default::default(),
     };
 
     // 3. Fit the budget: move the largest direct payloads to link until the message fits.
-    loop {
-        envelope.payloads = prepared.iter().map(|p| wire_payload(p, String::new())).collect();
-        let skeleton = serde_json::to_vec(&envelope).map_err(json_err)?.len();
-        let inline: usize =
-            prepared.iter().filter(|p| !p.link).map(|p| codec::encoded_len(p.bytes.len())).sum();
-        let total = skeleton + inline + header_bytes;
-        if total <= max_payload {
-            break;
-        }
-        let Some(largest) = prepared.iter_mut().filter(|p| !p.link).max_by_key(|p| p.bytes.len()) else {
-            return Err(Error::new(
-                ErrorCode::PayloadTooLarge,
-                format!("the envelope alone is {total} bytes, over the server's max_payload {max_payload}"),
-            ));
-        };
-        debug!(dataname = %largest.dataname, total, max_payload, "moving payload to link to fit max_payload");
-        largest.link = true;
-    }
+    fit_max_payload(&mut envelope, &mut prepared, header_bytes, max_payload)?;
 
     // 4. Upload links, inline the rest.
+    let mut store = None;
     let mut wire = Vec::with_capacity(prepared.len());
     let mut inline = Vec::new();
     let nonce = new_uuid();
@@ -164,8 +148,8 @@ async fn smartsend_inner(
                 let bytes = p.bytes.clone();
                 tokio::task::spawn_blocking(move || sha256_hex(&bytes))
             });
-            let url = options
-                .blob_store
+            let store = store.get_or_insert_with(|| options.store());
+            let url = store
                 .put(PutRequest {
                     name,
                     bytes: p.bytes.clone(),
@@ -202,6 +186,40 @@ async fn smartsend_inner(
         info!(bytes = json.len(), payloads = envelope.payloads.len(), "published");
     }
     Ok(Sent { envelope, json, stream_sequence })
+}
+
+/// Room kept in the budget for each link's URL, which is only known after the upload.
+const LINK_URL_ALLOWANCE: usize = 1024;
+
+/// Moves the largest direct payloads to link until the whole message fits `max_payload`:
+/// the envelope's JSON (a link's URL counted as [`LINK_URL_ALLOWANCE`]), every direct
+/// payload's base64, and the headers. `PAYLOAD_TOO_LARGE` only when even all links do not
+/// fit (the envelope's own fields are too big).
+fn fit_max_payload(
+    envelope: &mut MsgEnvelopeV1,
+    prepared: &mut [Prepared],
+    header_bytes: usize,
+    max_payload: usize,
+) -> Result<()> {
+    loop {
+        envelope.payloads = prepared.iter().map(|p| wire_payload(p, String::new())).collect();
+        let skeleton = serde_json::to_vec(&*envelope).map_err(json_err)?.len();
+        let inline: usize =
+            prepared.iter().filter(|p| !p.link).map(|p| codec::encoded_len(p.bytes.len())).sum();
+        let links = prepared.iter().filter(|p| p.link).count() * LINK_URL_ALLOWANCE;
+        let total = skeleton + inline + links + header_bytes;
+        if total <= max_payload {
+            return Ok(());
+        }
+        let Some(largest) = prepared.iter_mut().filter(|p| !p.link).max_by_key(|p| p.bytes.len()) else {
+            return Err(Error::new(
+                ErrorCode::PayloadTooLarge,
+                format!("the envelope alone is {total} bytes, over the server's max_payload {max_payload}"),
+            ));
+        };
+        debug!(dataname = %largest.dataname, total, max_payload, "moving payload to link to fit max_payload");
+        largest.link = true;
+    }
 }
 
 fn placeholder(nonce: &str, index: usize) -> String {
@@ -313,6 +331,62 @@ mod tests {
             assert_eq!(json, serde_json::to_string(&plain).unwrap());
             assert_eq!(serde_json::to_string(&spliced).unwrap(), json, "the envelope holds the text too");
         }
+    }
+
+    fn prepared(sizes: &[usize]) -> Vec<Prepared> {
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| Prepared {
+                dataname: format!("p{i}"),
+                payload: Payload::Binary(Bytes::from(vec![0u8; *n])),
+                bytes: Bytes::from(vec![0u8; *n]),
+                link: false,
+                id: checked_uuid(None, "id").unwrap(),
+                sha256: None,
+            })
+            .collect()
+    }
+
+    /// The whole message as it will be published: the envelope with its real data, plus
+    /// the headers.
+    fn published_len(envelope: &MsgEnvelopeV1, prepared: &[Prepared], header_bytes: usize) -> usize {
+        let mut envelope = envelope.clone();
+        envelope.payloads = prepared
+            .iter()
+            .map(|p| {
+                let data = if p.link { "x".repeat(LINK_URL_ALLOWANCE) } else { codec::encode(&p.bytes) };
+                wire_payload(p, data)
+            })
+            .collect();
+        serde_json::to_vec(&envelope).unwrap().len() + header_bytes
+    }
+
+    #[test]
+    fn the_budget_moves_the_largest_payloads_to_link_until_the_message_fits() {
+        for (sizes, max_payload, expected_links) in [
+            (vec![100, 200, 300], 1 << 20, vec![false, false, false]),
+            (vec![30_000, 31_000, 29_000], 65_536, vec![true, true, false]),
+            (vec![60_000], 65_536, vec![true]),
+            (vec![10, 48_000, 10], 65_536, vec![false, false, false]),
+            (vec![10, 49_500, 10], 65_536, vec![false, true, false]),
+        ] {
+            let mut envelope = envelope_with(0);
+            let mut p = prepared(&sizes);
+            fit_max_payload(&mut envelope, &mut p, 120, max_payload).unwrap();
+            let links: Vec<bool> = p.iter().map(|p| p.link).collect();
+            assert_eq!(links, expected_links, "{sizes:?} in {max_payload}");
+            assert!(published_len(&envelope, &p, 120) <= max_payload, "{sizes:?} fits");
+        }
+    }
+
+    #[test]
+    fn an_envelope_too_big_on_its_own_is_payload_too_large() {
+        let mut envelope = envelope_with(0);
+        let mut p = prepared(&[10, 10]);
+        let err = fit_max_payload(&mut envelope, &mut p, 120, 600).unwrap_err();
+        assert_eq!(err.code(), &ErrorCode::PayloadTooLarge);
+        assert!(p.iter().all(|p| p.link), "everything was tried as a link first");
     }
 
     #[test]

@@ -12,8 +12,8 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::fetch::redact;
 use crate::wire::{HEADER_CORRELATION_ID, HEADER_MSG_ID};
 
-/// How to reach NATS.
-#[derive(Debug, Clone)]
+/// How to reach NATS. Its `Debug` never shows credentials.
+#[derive(Clone)]
 pub enum Connection {
     /// An existing client (preferred: connections are reused).
     Client(Client),
@@ -21,12 +21,24 @@ pub enum Connection {
     Url(String),
 }
 
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Connection::Client(c) => f.debug_tuple("Client").field(&broker_url_of(&c.server_info())).finish(),
+            Connection::Url(_) => f.debug_tuple("Url").field(&self.broker_url().unwrap_or_default()).finish(),
+        }
+    }
+}
+
 impl Connection {
-    /// The `broker_url` an envelope sent on this connection names (credentials removed).
-    pub(crate) fn broker_url(&self) -> String {
+    /// The `broker_url` an envelope sent on this connection names (credentials removed),
+    /// `None` when it cannot be known.
+    pub(crate) fn broker_url(&self) -> Option<String> {
         match self {
             Connection::Client(c) => broker_url_of(&c.server_info()),
-            Connection::Url(u) => u.split(',').map(|u| redact(u.trim())).collect::<Vec<_>>().join(","),
+            Connection::Url(u) => {
+                Some(u.split(',').map(|u| shown_url(u.trim())).collect::<Vec<_>>().join(","))
+            }
         }
     }
 }
@@ -69,10 +81,19 @@ pub type NatsEvents = tokio::sync::broadcast::Receiver<async_nats::Event>;
 /// the application: `Event::SlowConsumer(sid)` when a subscription's buffer of
 /// `subscription_capacity` messages overflowed and the client dropped messages,
 /// `Disconnected`/`Connected` around a server restart, server errors.
-pub async fn connect_with_events(url: &str, subscription_capacity: usize) -> Result<(Client, NatsEvents)> {
-    let (tx, rx) = tokio::sync::broadcast::channel(256);
+pub async fn connect_with_events(url: &str, subscription_capacity: usize) -> Result<WithEvents> {
+    let (tx, events) = tokio::sync::broadcast::channel(256);
     let options = async_nats::ConnectOptions::new().subscription_capacity(subscription_capacity);
-    Ok((connect_with(url, options, Some(tx)).await?, rx))
+    Ok(WithEvents { client: connect_with(url, options, Some(tx)).await?, events })
+}
+
+/// A client made by [`connect_with_events`] and its events.
+#[derive(Debug)]
+pub struct WithEvents {
+    /// The connected client.
+    pub client: Client,
+    /// Its connection events.
+    pub events: NatsEvents,
 }
 
 async fn connect_with(
@@ -129,7 +150,7 @@ async fn connect_with(
 }
 
 /// The client a call uses, and the `broker_url` its envelope names.
-pub(crate) async fn client_for(connection: &Connection) -> Result<(Client, String)> {
+pub(crate) async fn client_for(connection: &Connection) -> Result<(Client, Option<String>)> {
     match connection {
         Connection::Client(c) => Ok((c.clone(), connection.broker_url())),
         Connection::Url(u) => Ok((connect(u).await?, connection.broker_url())),
@@ -137,15 +158,23 @@ pub(crate) async fn client_for(connection: &Connection) -> Result<(Client, Strin
 }
 
 /// The `broker_url` of an envelope sent on a connected client: the server it is connected
-/// to. A server listening on every interface reports `0.0.0.0`; the first of the URLs it
-/// advertises to clients stands in then.
-pub(crate) fn broker_url_of(info: &async_nats::ServerInfo) -> String {
+/// to (`tls://` when the server requires TLS). A server listening on every interface
+/// reports `0.0.0.0`; the first URL it advertises to clients stands in then, and without
+/// one the address is unknown: `None` rather than an address no peer can use.
+pub(crate) fn broker_url_of(info: &async_nats::ServerInfo) -> Option<String> {
+    let scheme = if info.tls_required { "tls" } else { "nats" };
     let unspecified = info.host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_unspecified());
-    if unspecified && let Some(advertised) = info.connect_urls.first() {
-        return format!("nats://{advertised}");
+    if unspecified {
+        return info.connect_urls.first().map(|advertised| format!("{scheme}://{advertised}"));
     }
     let host = if info.host.contains(':') { format!("[{}]", info.host) } else { info.host.clone() };
-    format!("nats://{host}:{}", info.port)
+    Some(format!("{scheme}://{host}:{}", info.port))
+}
+
+/// A broker URL as an envelope may show it: without user info, `nats://` added when the
+/// URL has no scheme (`demo.nats.io:4222`, as async-nats accepts).
+fn shown_url(url: &str) -> String {
+    if url.contains("://") { redact(url) } else { redact(&format!("nats://{url}")) }
 }
 
 pub(crate) async fn publish_envelope(
@@ -274,11 +303,12 @@ mod tests {
         }
     }
 
-    fn info(host: &str, port: u16, connect_urls: &[&str]) -> async_nats::ServerInfo {
+    fn info(host: &str, port: u16, connect_urls: &[&str], tls_required: bool) -> async_nats::ServerInfo {
         async_nats::ServerInfo {
             host: host.into(),
             port,
             connect_urls: connect_urls.iter().map(|s| (*s).to_owned()).collect(),
+            tls_required,
             ..Default::default()
         }
     }
@@ -286,13 +316,27 @@ mod tests {
     #[test]
     fn broker_urls_name_the_connected_server() {
         for (server, expected) in [
-            (info("127.0.0.1", 4333, &[]), "nats://127.0.0.1:4333"),
-            (info("nats.internal", 4222, &["10.0.0.5:4222"]), "nats://nats.internal:4222"),
-            (info("0.0.0.0", 4222, &["10.0.0.5:4222"]), "nats://10.0.0.5:4222"),
-            (info("0.0.0.0", 4222, &[]), "nats://0.0.0.0:4222"),
-            (info("::1", 4222, &[]), "nats://[::1]:4222"),
+            (info("127.0.0.1", 4333, &[], false), Some("nats://127.0.0.1:4333")),
+            (info("nats.internal", 4222, &["10.0.0.5:4222"], false), Some("nats://nats.internal:4222")),
+            (info("nats.internal", 4222, &[], true), Some("tls://nats.internal:4222")),
+            (info("0.0.0.0", 4222, &["10.0.0.5:4222"], false), Some("nats://10.0.0.5:4222")),
+            (info("::", 4222, &["10.0.0.5:4222"], true), Some("tls://10.0.0.5:4222")),
+            (info("0.0.0.0", 4222, &[], false), None),
+            (info("::1", 4222, &[], false), Some("nats://[::1]:4222")),
         ] {
-            assert_eq!(broker_url_of(&server), expected, "{server:?}");
+            assert_eq!(broker_url_of(&server).as_deref(), expected, "{server:?}");
+        }
+    }
+
+    #[test]
+    fn url_connections_are_shown_without_credentials() {
+        for (url, expected) in [
+            ("nats://u:p@127.0.0.1:4222", "nats://127.0.0.1:4222"),
+            ("demo.nats.io:4222", "nats://demo.nats.io:4222"),
+            ("tok@demo.nats.io", "nats://demo.nats.io"),
+            ("nats://a:1, nats://u:p@b:2", "nats://a:1,nats://b:2"),
+        ] {
+            assert_eq!(Connection::from(url).broker_url().as_deref(), Some(expected), "{url}");
         }
     }
 }

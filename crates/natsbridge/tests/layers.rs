@@ -126,6 +126,40 @@ fn modules_import_only_earlier_layers() {
     assert!(violations.is_empty(), "imports against the layer order:\n{}", violations.join("\n"));
 }
 
+/// A top-level module's `super::` is the crate root: it would import around the order.
+#[test]
+fn top_level_modules_do_not_reach_the_root_through_super() {
+    let mut offenders = Vec::new();
+    for entry in std::fs::read_dir(src()).unwrap().flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "rs") && path.file_stem().is_some_and(|s| s != "lib") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let code = text.lines().filter(|l| !l.trim_start().starts_with("//"));
+            // `use super::*;` in a module's own `mod tests` is the module, not the root.
+            if code.filter(|l| l.contains("super::") && !l.contains("use super::*;")).count() > 0 {
+                offenders.push(path.display().to_string());
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "`super::` in top-level modules: {offenders:?}");
+}
+
+/// The crate docs' "Reading the code" list is the same order.
+#[test]
+fn the_crate_docs_list_the_same_order() {
+    let lib = std::fs::read_to_string(src().join("lib.rs")).unwrap();
+    let docs: String = lib.lines().filter_map(|l| l.strip_prefix("//!")).collect::<Vec<_>>().join(" ");
+    let (_, after) = docs.split_once("## Reading the code").expect("lib.rs has a Reading the code section");
+    let listed: Vec<String> = after
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .filter(|m| m.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        .collect();
+    assert_eq!(listed, layers(), "lib.rs and ARCHITECTURE.md list the modules in different orders");
+}
+
 #[test]
 fn every_module_is_in_the_reading_order() {
     let order = layers();

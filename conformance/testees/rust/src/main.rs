@@ -86,16 +86,14 @@ async fn main() -> ExitCode {
     match run(Args::parse().allow_hosts).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", natsbridge::error::report(e.as_ref()));
             ExitCode::FAILURE
         }
     }
 }
 
 async fn run(allow_hosts: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
-    let mut bundle: Value = serde_json::from_str(natsbridge::types::SCHEMA_JSON)?;
-    bundle["$ref"] = "#/definitions/MsgEnvelopeV1".into();
-    let validator = jsonschema::draft7::new(&bundle)?;
+    let validator = natsbridge_testkit::schema::envelope_validator();
     // Only the hosts given: not the default file server's.
     let mut options = ReceiveOptions::default().allowed_hosts(Vec::<String>::new());
     for h in &allow_hosts {

@@ -6,6 +6,7 @@ use futures::future::BoxFuture;
 
 use super::{BlobStore, PutRequest};
 use crate::error::{Error, ErrorCode, Result};
+use crate::wire::file_name;
 
 /// Writes blobs into a directory and links them as `file://` URLs. Receivers must allow
 /// the directory (`ReceiveOptions::allowed_dirs`).
@@ -36,12 +37,7 @@ impl BlobStore for FsStore {
     fn put(&self, request: PutRequest) -> BoxFuture<'_, Result<String>> {
         Box::pin(async move {
             let id = uuid::Uuid::new_v4().simple().to_string();
-            let safe: String = request
-                .name
-                .chars()
-                .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' { c } else { '_' })
-                .collect();
-            let path = self.dir.join(format!("{id}-{safe}"));
+            let path = self.dir.join(format!("{id}-{}", file_name(&request.name)));
             tokio::fs::write(&path, &request.bytes).await.map_err(|e| {
                 Error::new(ErrorCode::UploadFailed, format!("writing {}", path.display()))
                     .with_source(e)

@@ -25,13 +25,24 @@ pub struct PlikUpload {
     pub url: String,
 }
 
-/// A Plik-compatible file server as a [`BlobStore`].
-#[derive(Debug, Clone)]
+/// A Plik-compatible file server as a [`BlobStore`]. Its `Debug` shows neither the token
+/// nor user info in the URL.
+#[derive(Clone)]
 pub struct PlikStore {
     base: String,
     client: reqwest::Client,
     token: Option<String>,
     default_ttl: Option<Duration>,
+}
+
+impl std::fmt::Debug for PlikStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlikStore")
+            .field("base", &redact(&self.base))
+            .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .field("default_ttl", &self.default_ttl)
+            .finish()
+    }
 }
 
 impl PlikStore {
@@ -46,19 +57,19 @@ impl PlikStore {
     }
 
     /// Sends `X-PlikToken` (Plik account token, or the embedded server's `--token`).
-    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+    pub fn token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());
         self
     }
 
     /// TTL for uploads that do not ask for one.
-    pub fn with_default_ttl(mut self, ttl: Duration) -> Self {
+    pub fn default_ttl(mut self, ttl: Duration) -> Self {
         self.default_ttl = Some(ttl);
         self
     }
 
     /// Reuses an HTTP client (connection pool).
-    pub fn with_client(mut self, client: reqwest::Client) -> Self {
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.client = client;
         self
     }
