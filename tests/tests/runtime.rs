@@ -187,6 +187,61 @@ async fn broker_url_names_the_server_the_message_went_through() {
     }
 }
 
+/// A TCP relay between a client and the real server that keeps what the client wrote.
+async fn recording_relay(
+    server: std::net::SocketAddr,
+) -> (std::net::SocketAddr, Arc<std::sync::Mutex<Vec<u8>>>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    tokio::spawn(async move {
+        let (client, _) = listener.accept().await.unwrap();
+        let upstream = tokio::net::TcpStream::connect(server).await.unwrap();
+        let (mut client_read, mut client_write) = client.into_split();
+        let (mut server_read, mut server_write) = upstream.into_split();
+        tokio::spawn(async move { tokio::io::copy(&mut server_read, &mut client_write).await });
+        let mut buf = vec![0u8; 64 << 10];
+        while let Ok(n) = client_read.read(&mut buf).await {
+            if n == 0 || server_write.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+            record.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    (addr, seen)
+}
+
+/// The header length the budget uses is the one async-nats puts on the wire: read the
+/// `HPUB <subject> <header bytes> <total bytes>` line the client really wrote.
+#[tokio::test]
+async fn the_budget_s_header_length_is_what_goes_on_the_wire() {
+    let server = NatsServer::spawn();
+    let port: u16 = server.url().rsplit(':').next().unwrap().parse().unwrap();
+    let (relay, seen) = recording_relay(([127, 0, 0, 1], port).into()).await;
+    let client = natsbridge::connect(&format!("nats://{relay}")).await.unwrap();
+    let receiver = natsbridge::connect(&server.url()).await.unwrap();
+    let mut sub = receiver.subscribe("hdr.len").await.unwrap();
+    receiver.flush().await.unwrap();
+    let options = SendOptions::default()
+        .connection(&client)
+        .header("Sample-Rate", "44100")
+        .header("X-Unicode-Note", "naïve ☃")
+        .header("Channels", "1");
+    let sent = smartsend("hdr.len", [("t", Payload::Text("hello".into()))], &options).await.unwrap();
+    let msg = tokio::time::timeout(Duration::from_secs(5), sub.next()).await.unwrap().unwrap();
+    let headers = msg.headers.as_ref().expect("headers arrived");
+
+    let wire = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    let hpub =
+        wire.lines().find(|l| l.starts_with("HPUB hdr.len ")).unwrap_or_else(|| panic!("no HPUB in {wire}"));
+    let fields: Vec<usize> = hpub.split(' ').skip(2).map(|n| n.parse().unwrap()).collect();
+    let (header_bytes, total) = (fields[0], fields[1]);
+    assert_eq!(natsbridge::wire::header_len(headers), header_bytes, "{hpub}");
+    assert_eq!(total - header_bytes, sent.json.len(), "{hpub}");
+}
+
 #[tokio::test]
 async fn threshold_boundaries() {
     let s = setup().await;

@@ -50,8 +50,9 @@
 //! and some setters do more than store a value ([`SendOptions::fileserver`],
 //! [`ReceiveOptions::allow_host`]); records of plain settings
 //! ([`fetch::FetchOptions`], [`table::TableLimits`], [`jetstream::StreamOptions`],
-//! [`jetstream::ConsumerOptions`], [`fileserver::FileServerConfig`]) are public fields
-//! with `Default`, filled with struct update syntax, like async-nats's
+//! [`jetstream::ConsumerOptions`], [`fileserver::FileServerConfig`]) are public fields,
+//! filled with struct update syntax from `Default` (from [`jetstream::StreamOptions::new`]
+//! for a stream, which has no sensible default name), like async-nats's
 //! `jetstream::stream::Config`. No type is both.
 //!
 //! The rest lives in modules named for what they are: [`error`] (also [`error::report`],

@@ -71,7 +71,8 @@ pub fn encode_table(table: &Table) -> Result<Vec<u8>> {
 /// Decodes an Arrow IPC stream without copying column data (when the buffer is 8-byte
 /// aligned, which every buffer this crate produces is).
 ///
-/// The bytes come from the network, so the framing is checked first ([`check_framing`]):
+/// The bytes come from the network, so the framing is checked first (messages and bodies
+/// inside the bytes, 8-byte alignment, buffers inside their bodies):
 /// arrow-ipc trusts the buffer ranges a message declares and panics on one that points
 /// past its body. A panic that still happens inside arrow becomes an error too.
 pub fn decode_table(bytes: Buffer, limits: TableLimits) -> Result<Table> {

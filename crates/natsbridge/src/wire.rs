@@ -53,8 +53,10 @@ pub(crate) fn build_headers(msg_id: &str, correlation_id: &str, extra: &[(String
     headers
 }
 
-/// Bytes the headers take on the wire (`NATS/1.0\r\n`, `name: value\r\n` each, `\r\n`).
-pub(crate) fn header_len(headers: &HeaderMap) -> usize {
+/// Bytes the headers take on the wire (`NATS/1.0\r\n`, `name: value\r\n` each, `\r\n`):
+/// the header length of the `HPUB` that carries them, which counts against the server's
+/// `max_payload`.
+pub fn header_len(headers: &HeaderMap) -> usize {
     let mut n = "NATS/1.0\r\n\r\n".len();
     for (name, values) in headers.iter() {
         for v in values {
