@@ -219,7 +219,7 @@ async fn a_slow_consumer_is_surfaced_not_silent() {
     let natsbridge::transport::WithEvents { client: slow, mut events } =
         natsbridge::transport::connect_with_events(&server.url(), 8).await.unwrap();
     let mut sub = slow.subscribe("slow.h").await.unwrap();
-    slow.flush().await.unwrap();
+    natsbridge::transport::subscriptions_registered(&slow).await.unwrap();
     let fast = natsbridge::connect(&server.url()).await.unwrap();
     // The application does not read while 500 messages arrive; the buffer holds 8.
     for i in 0..500 {

@@ -223,7 +223,7 @@ async fn the_budget_s_header_length_is_what_goes_on_the_wire() {
     let client = natsbridge::connect(&format!("nats://{relay}")).await.unwrap();
     let receiver = natsbridge::connect(&server.url()).await.unwrap();
     let mut sub = receiver.subscribe("hdr.len").await.unwrap();
-    receiver.flush().await.unwrap();
+    natsbridge::transport::subscriptions_registered(&receiver).await.unwrap();
     let options = SendOptions::default()
         .connection(&client)
         .header("Sample-Rate", "44100")

@@ -65,7 +65,7 @@ async fn stream_once(
     let subscriber = natsbridge::connect(&ctx.nats_url).await?;
     let subject = format!("bench.stream.{}", uuid_like());
     let mut sub = subscriber.subscribe(subject.clone()).await?;
-    interest_registered(&publisher, &subscriber).await?;
+    natsbridge::transport::subscriptions_registered(&subscriber).await?;
     let credits = Arc::new(Semaphore::new(window));
     let receiver_credits = credits.clone();
     let got = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -118,27 +118,6 @@ async fn stream_once(
     Ok(count as f64 / secs)
 }
 
-/// Returns once the server has registered `subscriber`'s earlier subscriptions: it handles
-/// one connection's SUBs in order, so a probe that reaches a later subscription proves the
-/// earlier ones are in place (a client-side flush proves only that the SUB left).
-async fn interest_registered(
-    publisher: &async_nats::Client,
-    subscriber: &async_nats::Client,
-) -> Result<(), Error> {
-    let probe = format!("bench.probe.{}", uuid_like());
-    let mut sub = subscriber.subscribe(probe.clone()).await?;
-    subscriber.flush().await?;
-    for _ in 0..250 {
-        publisher.publish(probe.clone(), Bytes::new()).await?;
-        publisher.flush().await?;
-        if tokio::time::timeout(Duration::from_millis(20), sub.next()).await.is_ok() {
-            sub.unsubscribe().await?;
-            return Ok(());
-        }
-    }
-    Err("the server did not register the subscription within 5 s".into())
-}
-
 fn uuid_like() -> String {
     format!(
         "{:x}",
@@ -152,7 +131,7 @@ async fn requests_once(ctx: &Ctx, side: Side, count: usize) -> Result<Vec<f64>, 
     let responder = natsbridge::connect(&ctx.nats_url).await?;
     let subject = format!("bench.request.{}", uuid_like());
     let mut sub = responder.subscribe(subject.clone()).await?;
-    interest_registered(&requester, &responder).await?;
+    natsbridge::transport::subscriptions_registered(&responder).await?;
     let receive = ReceiveOptions::default();
     let serving = {
         let (responder, receive) = (responder.clone(), receive.clone());

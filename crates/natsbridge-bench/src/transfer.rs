@@ -72,7 +72,7 @@ pub(crate) async fn worker_main(args: WorkerArgs) -> Result<(), Error> {
     match args.role {
         Role::Receive => {
             let mut sub = client.subscribe(args.subject.clone()).await?;
-            client.flush().await?;
+            natsbridge::transport::subscriptions_registered(&client).await?;
             println!("{}", json!({"ready": true}));
             let msg = sub.next().await.ok_or("subscription closed")?;
             let (bytes, rows, zero_copy) = if args.mode == Mode::Raw {

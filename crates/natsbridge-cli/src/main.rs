@@ -227,7 +227,7 @@ async fn receive(
 ) -> CliResult {
     let client = natsbridge::connect(&server).await?;
     let mut sub = client.subscribe(subject).await?;
-    client.flush().await?;
+    natsbridge::transport::subscriptions_registered(&client).await?;
     let mut options = ReceiveOptions::default();
     for h in &allow_hosts {
         options = options.allow_host(h);

@@ -121,7 +121,7 @@ fn analyze(samples: &[f32], sample_rate: f64) -> (f64, Table) {
 async fn serve(ctx: Ctx) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let client = natsbridge::connect(&ctx.nats_url).await?;
     let mut sub = client.subscribe(SUBJECT).await?;
-    client.flush().await?;
+    natsbridge::transport::subscriptions_registered(&client).await?;
     while let Some(msg) = sub.next().await {
         let req = smartreceive(&msg, &ctx.receive).await?;
         let opts =

@@ -16,7 +16,7 @@ const SUBJECT: &str = "demo.sim.command";
 pub(crate) async fn run(ctx: &Ctx, commands: usize) -> Result<Outcome, Box<dyn std::error::Error>> {
     let service = natsbridge::connect(&ctx.nats_url).await?;
     let mut sub = service.queue_subscribe(SUBJECT, "simulation".into()).await?;
-    service.flush().await?;
+    natsbridge::transport::subscriptions_registered(&service).await?;
     let receive = ctx.receive.clone();
     let task = tokio::spawn(async move {
         let mut bad = 0usize;

@@ -97,7 +97,7 @@ pub(crate) async fn receiver_main(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let client = natsbridge::connect(server).await?;
     let mut sub = client.subscribe(subject.to_owned()).await?;
-    client.flush().await?;
+    natsbridge::transport::subscriptions_registered(&client).await?;
     eprintln!("{}", json!({"subscribed": true}));
     let msg = sub.next().await.ok_or("subscription closed")?;
     let received = smartreceive(&msg, &ReceiveOptions::default().allow_host(allow_host)).await?;

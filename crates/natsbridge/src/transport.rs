@@ -149,6 +149,37 @@ async fn connect_with(
         })
 }
 
+/// Returns once the server has registered every subscription `client` made before the
+/// call, so messages published afterwards from any connection reach them.
+///
+/// `Client::flush` only proves the `SUB` left the socket. The server handles one
+/// connection's commands in order, so a message the client publishes to its own fresh
+/// inbox and gets back proves every earlier `SUB` is in place.
+///
+/// ```no_run
+/// # async fn demo(client: async_nats::Client) -> natsbridge::Result<()> {
+/// let sub = client.subscribe("sim.command").await.expect("subscribed");
+/// natsbridge::transport::subscriptions_registered(&client).await?;
+/// // Announce readiness now: nothing sent from here on is missed.
+/// # drop(sub); Ok(()) }
+/// ```
+pub async fn subscriptions_registered(client: &Client) -> Result<()> {
+    use futures::StreamExt as _;
+    let fail = |what: &str| Error::new(ErrorCode::NatsConnectionFailed, what.to_owned());
+    let probe = client.new_inbox();
+    let mut echo =
+        client.subscribe(probe.clone()).await.map_err(|e| fail("subscribing a probe").with_source(e))?;
+    client.publish(probe, Bytes::new()).await.map_err(|e| fail("publishing a probe").with_source(e))?;
+    match tokio::time::timeout(Duration::from_secs(30), echo.next()).await {
+        Ok(Some(_)) => {
+            let _ = echo.unsubscribe().await;
+            Ok(())
+        }
+        Ok(None) => Err(fail("the probe subscription closed")),
+        Err(_) => Err(fail("the server did not echo a probe within 30 s")),
+    }
+}
+
 /// The client a call uses, and the `broker_url` its envelope names.
 pub(crate) async fn client_for(connection: &Connection) -> Result<(Client, Option<String>)> {
     match connection {
