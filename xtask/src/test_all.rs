@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 use crate::setup::setup;
-use crate::util::{cargo, project_root, run_checked};
+use crate::util::{cargo, project_root, run_checked, target_dir};
 
 /// Seconds each fuzz target runs in the suite; `cargo xtask fuzz --seconds N` for longer.
 const FUZZ_SECONDS: u64 = 15;
@@ -61,6 +61,19 @@ pub(crate) fn test_all() -> Result<()> {
             test.env("NATS_SERVER_BIN", &tools.nats_server);
         }
         run_checked(&mut test)
+    })?;
+    // The Python runtime (packages/python): strict typing, then its tests against a real
+    // nats-server and the `natsbridge fileserver` the step above built.
+    step("python runtime", &mut || {
+        let dir = root.join("packages/python");
+        run_checked(Command::new(&tools.python).args(["-m", "mypy"]).current_dir(&dir))?;
+        run_checked(
+            Command::new(&tools.python)
+                .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+                .current_dir(&dir)
+                .env("NATS_SERVER_BIN", &tools.nats_server)
+                .env("NATSBRIDGE_BIN", target_dir().join("debug/natsbridge")),
+        )
     })?;
     step("conformance", &mut || {
         let args = crate::conformance::Args::all_lanes();

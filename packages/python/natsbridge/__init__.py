@@ -1,0 +1,62 @@
+"""NATSBridge for Python: one envelope format (``msg_envelope_v1``) and one call on each side.
+
+``smartsend`` packs ``(dataname, data, payload_type)`` triples into an envelope and publishes
+it; small payloads travel inline as base64 ("direct"), large ones are uploaded to a
+Plik-compatible file server and only the URL travels ("link"). ``smartreceive`` turns a
+received message back into typed data, downloading links only from allowed hosts and
+verifying every payload's size and sha256. Every failure is a :class:`NatsBridgeError`
+carrying a wire error code and the correlation id.
+
+The wire types and validators come from the generated ``natsbridge_types`` package.
+"""
+
+from __future__ import annotations
+
+from ._log import CorrelationFilter
+from .config import DEFAULT_FILESERVER_URL, DEFAULT_NATS_URL, DEFAULT_SIZE_THRESHOLD
+from .errors import NatsBridgeError, report
+from .fetch import FetchOptions, fetch_with_backoff
+from .jetstream import Delivered, EnvelopeConsumer, StreamSent, ensure_stream, publish_to_stream
+from .payload import TableLimits, encode_table
+from .plik import PlikUpload, plik_oneshot_upload, plik_upload
+from .receive import ReceiveOptions, Received, ReceivedPayload, smartreceive
+from .request import smartreply, smartrequest
+from .send import SendOptions, Sent, smartsend
+from .transport import connect, publish_message
+from .wire import HEADER_CORRELATION_ID, HEADER_MSG_ID
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CorrelationFilter",
+    "DEFAULT_FILESERVER_URL",
+    "DEFAULT_NATS_URL",
+    "DEFAULT_SIZE_THRESHOLD",
+    "Delivered",
+    "EnvelopeConsumer",
+    "FetchOptions",
+    "HEADER_CORRELATION_ID",
+    "HEADER_MSG_ID",
+    "NatsBridgeError",
+    "PlikUpload",
+    "ReceiveOptions",
+    "Received",
+    "ReceivedPayload",
+    "SendOptions",
+    "Sent",
+    "StreamSent",
+    "TableLimits",
+    "connect",
+    "encode_table",
+    "ensure_stream",
+    "fetch_with_backoff",
+    "plik_oneshot_upload",
+    "plik_upload",
+    "publish_message",
+    "publish_to_stream",
+    "report",
+    "smartreceive",
+    "smartreply",
+    "smartrequest",
+    "smartsend",
+]

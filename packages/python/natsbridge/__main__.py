@@ -1,0 +1,7 @@
+"""``python -m natsbridge``: see :mod:`natsbridge.cli`."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,40 @@
+"""The package logger. Every record carries ``correlation_id`` (and ``stage``) as ``extra``
+fields, so a JSON formatter or a filter sees them as attributes of the record."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+logger = logging.getLogger("natsbridge")
+
+
+def log(level: int, msg: str, correlation_id: str | None, stage: str, stacklevel: int = 2, **fields: Any) -> None:
+    """Logs ``msg`` with ``correlation_id``, ``stage`` and ``fields`` as record attributes
+    (the record names the caller's line)."""
+    if logger.isEnabledFor(level):
+        extra = {"correlation_id": correlation_id or "", "stage": stage}
+        extra.update(fields)
+        logger.log(level, msg, extra=extra, stacklevel=stacklevel)
+
+
+def debug(msg: str, correlation_id: str | None, stage: str, **fields: Any) -> None:
+    log(logging.DEBUG, msg, correlation_id, stage, 3, **fields)
+
+
+def info(msg: str, correlation_id: str | None, stage: str, **fields: Any) -> None:
+    log(logging.INFO, msg, correlation_id, stage, 3, **fields)
+
+
+def warning(msg: str, correlation_id: str | None, stage: str, **fields: Any) -> None:
+    log(logging.WARNING, msg, correlation_id, stage, 3, **fields)
+
+
+class CorrelationFilter(logging.Filter):
+    """Gives every record a ``correlation_id`` (empty when it has none: records of other
+    libraries), so a format string may name ``%(correlation_id)s``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "correlation_id"):
+            record.correlation_id = ""
+        return True

@@ -1,0 +1,49 @@
+"""Configuration from the environment, with the reference names and defaults: ``NATS_URL``
+(``nats://localhost:4222``), ``FILESERVER_URL`` (``http://localhost:8080``),
+``SIZE_THRESHOLD`` (500 000 bytes). Read when options are made, never during a call.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+DEFAULT_SIZE_THRESHOLD = 500_000
+"""Payloads of this many serialized bytes or more go by link."""
+DEFAULT_NATS_URL = "nats://localhost:4222"
+DEFAULT_FILESERVER_URL = "http://localhost:8080"
+
+_SENDER_ID = str(uuid.uuid4())
+
+
+def _non_empty(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value if value is not None and value.strip() else None
+
+
+def nats_url() -> str:
+    """``NATS_URL``, or the default when unset or empty."""
+    return _non_empty("NATS_URL") or DEFAULT_NATS_URL
+
+
+def fileserver_url() -> str:
+    """``FILESERVER_URL``, or the default when unset or empty."""
+    return _non_empty("FILESERVER_URL") or DEFAULT_FILESERVER_URL
+
+
+def parse_threshold(value: str | None) -> int:
+    """A threshold as the Rust runtime reads it: digits (``_`` allowed), else the default."""
+    if value is None:
+        return DEFAULT_SIZE_THRESHOLD
+    text = value.strip().replace("_", "")
+    return int(text) if text.isdigit() and text.isascii() else DEFAULT_SIZE_THRESHOLD
+
+
+def size_threshold() -> int:
+    """``SIZE_THRESHOLD`` in bytes, or the default when unset or not a number."""
+    return parse_threshold(_non_empty("SIZE_THRESHOLD"))
+
+
+def sender_id() -> str:
+    """This process's ``sender_id``: one UUID v4 per process."""
+    return _SENDER_ID

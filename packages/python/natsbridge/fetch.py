@@ -1,0 +1,240 @@
+"""Downloading link payloads: :func:`fetch_with_backoff` and the URL helpers.
+
+The reference schedule (100 ms base, doubling, 5 000 ms cap, 5 attempts) with full jitter;
+only transient failures are retried (connection errors, timeouts, cut-off bodies, 404, 408,
+429 and 5xx other than 501); ``Retry-After`` (seconds) is honoured; one overall deadline
+bounds everything. Redirects are refused, a body longer than expected is cut off, never
+buffered, and the body is hashed while it streams in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import time
+import urllib.parse
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import aiohttp
+
+from natsbridge_types import ErrorCode
+
+from . import _log
+from .errors import NatsBridgeError
+
+__all__ = ["FetchOptions", "Fetched", "fetch_hashed", "fetch_with_backoff", "host_of", "redact"]
+
+MAX_PRESIZE = 1 << 30
+"""The most a download reserves before bytes arrive."""
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class FetchOptions:
+    """Retry schedule and limits for downloads (seconds for times)."""
+
+    max_attempts: int = 5
+    base_delay: float = 0.1
+    max_delay: float = 5.0
+    deadline: float = 120.0
+    max_bytes: int = 4 << 30
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+
+
+class Fetched(NamedTuple):
+    """A downloaded body and its SHA-256 (lowercase hex), hashed as it arrived."""
+
+    data: bytearray
+    sha256: str
+
+
+def redact(url: str) -> str:
+    """The URL without user info, its query replaced by ``REDACTED``: for logs and errors."""
+    try:
+        u = urllib.parse.urlsplit(url)
+        host = u.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        netloc = host + (f":{u.port}" if u.port is not None else "")
+        query = "REDACTED" if u.query else ""
+        return urllib.parse.urlunsplit((u.scheme, netloc, u.path, query, ""))
+    except ValueError:
+        return "<unparseable url>"
+
+
+def host_of(url: str) -> str | None:
+    """``host:port`` of an http(s) URL (port defaulted from the scheme), else ``None``."""
+    try:
+        u = urllib.parse.urlsplit(url)
+        port = u.port
+    except ValueError:
+        return None
+    if u.scheme not in ("http", "https") or not u.hostname:
+        return None
+    host = f"[{u.hostname}]" if ":" in u.hostname else u.hostname
+    return f"{host}:{port or (443 if u.scheme == 'https' else 80)}"
+
+
+def backoff_cap(attempt: int, options: FetchOptions) -> float:
+    """Bound of the full-jitter delay after failed attempt ``attempt`` (0-based)."""
+    return float(min(options.base_delay * (1 << min(attempt, 20)), options.max_delay))
+
+
+def retryable_status(status: int) -> bool:
+    """404 (a link may be published before its blob is visible), 408, 429, 5xx except 501."""
+    return status in (404, 408, 429) or (500 <= status <= 599 and status != 501)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """``Retry-After`` in delay-seconds form, capped at an hour; an HTTP date is ignored."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text.isdigit() or not text.isascii():
+        return None
+    return float(min(int(text), 3600))
+
+
+class _Retry(Exception):
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+async def _attempt(session: aiohttp.ClientSession, url: str, expected: int | None, options: FetchOptions) -> Fetched:
+    try:
+        async with session.get(url, allow_redirects=False) as resp:
+            status = resp.status
+            if 300 <= status < 400:
+                raise NatsBridgeError("URL_NOT_ALLOWED", f"download answered HTTP {status}: redirects are not followed")
+            if not 200 <= status < 300:
+                reason = f"HTTP {status}"
+                if retryable_status(status):
+                    raise _Retry(reason, parse_retry_after(resp.headers.get("Retry-After")))
+                raise NatsBridgeError("DOWNLOAD_FAILED", reason)
+            limit = min(expected if expected is not None else options.max_bytes, options.max_bytes)
+            too_long: ErrorCode = "INTEGRITY_MISMATCH" if expected is not None else "PAYLOAD_TOO_LARGE"
+            length = resp.content_length
+            if length is not None and length > limit:
+                raise NatsBridgeError(too_long, f"server announces {length} bytes, more than the {limit} expected")
+            if length is not None and expected is not None and length != expected:
+                raise NatsBridgeError("INTEGRITY_MISMATCH", f"server announces {length} bytes, the payload declares {expected}")
+            capacity = min(expected if expected is not None else (length or 0), limit, MAX_PRESIZE)
+            buf = bytearray(capacity)
+            pos = 0
+            hasher = hashlib.sha256()
+            try:
+                async for chunk in resp.content.iter_chunked(CHUNK):
+                    n = len(chunk)
+                    if pos + n > limit:
+                        raise NatsBridgeError(too_long, f"body is longer than the {limit} bytes expected")
+                    hasher.update(chunk)
+                    buf[pos : pos + n] = chunk
+                    pos += n
+            except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, asyncio.TimeoutError) as e:
+                raise _Retry(f"body cut off after {pos} bytes: {e}") from e
+            del buf[pos:]
+            if length is not None and length != pos:
+                raise _Retry(f"body truncated: {pos} of {length} bytes")
+            if expected is not None and expected != pos:
+                raise NatsBridgeError("INTEGRITY_MISMATCH", f"body has {pos} bytes, the payload declares {expected}")
+            return Fetched(buf, hasher.hexdigest())
+    except (NatsBridgeError, _Retry):
+        raise
+    except aiohttp.InvalidURL as e:  # asking again will not make it a URL
+        raise NatsBridgeError("URL_NOT_ALLOWED", f"not a URL aiohttp can fetch: {type(e).__name__}") from e
+    except asyncio.TimeoutError as e:
+        raise _Retry(f"request timed out: {e}") from e
+    except (aiohttp.ClientError, OSError, ValueError) as e:
+        raise _Retry(f"request failed: {type(e).__name__}: {e}") from e
+
+
+async def fetch_hashed(
+    url: str,
+    *,
+    expected_size: int | None = None,
+    options: FetchOptions = FetchOptions(),
+    correlation_id: str | None = None,
+    session: aiohttp.ClientSession | None = None,
+) -> Fetched:
+    """:func:`fetch_with_backoff`, also returning the SHA-256 computed while streaming."""
+    shown = redact(url)
+    if expected_size is not None and expected_size > options.max_bytes:
+        raise NatsBridgeError(
+            "PAYLOAD_TOO_LARGE",
+            f"declared size {expected_size} exceeds the download limit {options.max_bytes}",
+            correlation_id=correlation_id,
+        )
+    own = session is None
+    if session is None:
+        session = new_session(options)
+    attempts = max(options.max_attempts, 1)
+    started = time.monotonic()
+    try:
+        async with asyncio.timeout(options.deadline):
+            last = ""
+            last_cause: BaseException | None = None
+            for attempt in range(attempts):
+                try:
+                    fetched = await _attempt(session, url, expected_size, options)
+                    _log.debug("downloaded", correlation_id, "download", url=shown, attempt=attempt, bytes=len(fetched.data))
+                    return fetched
+                except _Retry as r:
+                    last, last_cause = r.reason, r.__cause__
+                    if attempt + 1 == attempts:
+                        break
+                    delay = random.random() * backoff_cap(attempt, options)
+                    if r.retry_after is not None:
+                        delay = max(delay, r.retry_after)
+                    if time.monotonic() - started + delay >= options.deadline:
+                        raise NatsBridgeError(
+                            "DOWNLOAD_FAILED",
+                            f"{r.reason}; the next attempt ({delay * 1000:.0f} ms away) would pass the {options.deadline} s deadline",
+                        ) from r.__cause__
+                    _log.warning(
+                        "download failed, retrying", correlation_id, "download",
+                        url=shown, attempt=attempt, delay_ms=round(delay * 1000), reason=r.reason,
+                    )
+                    await asyncio.sleep(delay)
+            raise NatsBridgeError(
+                "DOWNLOAD_FAILED", f"failed to fetch {shown} after {attempts} attempts: {last}"
+            ) from last_cause
+    except TimeoutError as e:
+        raise NatsBridgeError(
+            "TIMEOUT", f"download of {shown} did not finish within {options.deadline} s", correlation_id=correlation_id
+        ) from e
+    except NatsBridgeError as e:
+        raise e.with_correlation_id(correlation_id)
+    finally:
+        if own:
+            await session.close()
+
+
+async def fetch_with_backoff(
+    url: str,
+    *,
+    expected_size: int | None = None,
+    options: FetchOptions = FetchOptions(),
+    correlation_id: str | None = None,
+    session: aiohttp.ClientSession | None = None,
+) -> bytearray:
+    """Downloads ``url`` with retries (see the module doc). ``expected_size`` (the payload's
+    declared ``size``) presizes the buffer, and a body of another length is an error.
+    Raises :class:`NatsBridgeError` (``DOWNLOAD_FAILED``, ``TIMEOUT``, ``INTEGRITY_MISMATCH``,
+    ``PAYLOAD_TOO_LARGE``, ``URL_NOT_ALLOWED`` for a redirect)."""
+    fetched = await fetch_hashed(
+        url, expected_size=expected_size, options=options, correlation_id=correlation_id, session=session
+    )
+    return fetched.data
+
+
+def new_session(options: FetchOptions = FetchOptions()) -> aiohttp.ClientSession:
+    """An HTTP session with the runtime's timeouts (connect 10 s, read 60 s). Call inside a
+    running event loop; close it when done."""
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=options.connect_timeout, sock_read=options.read_timeout)
+    # Bytes as stored: `size` and `sha256` are of the body itself, never of a decompressed one.
+    return aiohttp.ClientSession(timeout=timeout, auto_decompress=False, headers={"Accept-Encoding": "identity"})

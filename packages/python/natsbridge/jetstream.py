@@ -1,0 +1,244 @@
+"""JetStream: streams with limits retention, acknowledged and de-duplicated publishing
+(``Nats-Msg-Id`` = ``msg_id``), and a pull consumer that hands decoded envelopes to the
+application with backpressure and can replay from a start time.
+
+- :func:`ensure_stream` creates or updates a stream.
+- :func:`publish_to_stream` is ``smartsend`` through JetStream: waits for the ack, gives link
+  uploads a TTL of at least the stream's ``max_age`` plus an hour, never one-shot.
+- :class:`EnvelopeConsumer` pulls bounded batches (``max_messages`` at a time, one pull in
+  flight), decodes each envelope, and only then hands it over; the application acks it.
+  Envelopes that can never decode are terminated and raised; transient download failures
+  are nak'ed for redelivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any, NamedTuple
+
+import nats.errors
+import nats.js
+import nats.js.errors
+from nats.aio.msg import Msg
+from nats.js import api
+
+from natsbridge_types import MsgEnvelopeV1
+
+from . import _log
+from .errors import NatsBridgeError
+from .receive import ReceiveOptions, Received, smartreceive
+from .send import PayloadInput, SendOptions, send_with
+from .wire import checked_uuid, new_uuid
+
+__all__ = ["Delivered", "EnvelopeConsumer", "LINK_TTL_SLACK", "StreamSent", "ensure_stream", "publish_to_stream"]
+
+LINK_TTL_SLACK = 3600.0
+"""Extra lifetime (seconds) given to link uploads beyond the stream's ``max_age``."""
+
+
+class StreamSent(NamedTuple):
+    """What :func:`publish_to_stream` sent, and its place in the stream."""
+
+    envelope: MsgEnvelopeV1
+    json: str
+    stream_sequence: int
+
+
+async def ensure_stream(
+    js: nats.js.JetStreamContext,
+    name: str,
+    subjects: list[str],
+    max_age: float,
+    *,
+    max_bytes: int | None = None,
+    duplicate_window: float = 120.0,
+    memory: bool = False,
+) -> api.StreamInfo:
+    """Creates the stream (limits retention, ``max_age`` seconds), or updates it."""
+    config = api.StreamConfig(
+        name=name, subjects=subjects, retention=api.RetentionPolicy.LIMITS, max_age=max_age,
+        max_bytes=max_bytes if max_bytes is not None else -1,
+        duplicate_window=min(duplicate_window, max(max_age, 1.0)),
+        storage=api.StorageType.MEMORY if memory else api.StorageType.FILE,
+    )
+    try:
+        try:
+            return await js.add_stream(config)
+        except nats.js.errors.BadRequestError:
+            return await js.update_stream(config)
+    except Exception as e:
+        raise NatsBridgeError("NATS_CONNECTION_FAILED", f"creating the stream `{name}`: {e}") from e
+
+
+def link_ttl_for(asked: float | None, max_age: float) -> float | None:
+    """The lifetime links in a stream keeping messages ``max_age`` seconds need."""
+    needed = max_age + LINK_TTL_SLACK if max_age > 0 else None
+    if asked is not None and needed is not None:
+        return max(asked, needed)
+    return asked if asked is not None else needed
+
+
+async def publish_to_stream(
+    js: nats.js.JetStreamContext,
+    subject: str,
+    payloads: Iterable[PayloadInput],
+    **send_options: Any,
+) -> StreamSent:
+    """Publishes an envelope into the stream that captures ``subject`` and waits for the ack.
+    ``send_options`` are :func:`smartsend`'s keyword arguments (``msg_id`` to retry without
+    duplicating; ``link_ttl`` is raised to the stream's ``max_age`` plus an hour)."""
+    cid = checked_uuid(send_options.pop("correlation_id", None), "correlation_id")
+    try:
+        name = await js.find_stream_name_by_subject(subject)
+        info = await js.stream_info(name)
+    except Exception as e:
+        raise NatsBridgeError("PUBLISH_FAILED", f"no stream captures `{subject}`: {e}", correlation_id=cid) from e
+    max_age = float(info.config.max_age or 0)
+    options = SendOptions(**send_options)  # an unknown option is a TypeError, as for smartsend
+    options = replace(options, link_ttl=link_ttl_for(options.link_ttl, max_age), one_shot=False, publish=True,
+                      jetstream=js)
+    seq: list[int] = []
+    try:
+        sent = await send_with(subject, list(payloads), cid, options, seq)
+    except NatsBridgeError as e:
+        raise e.with_correlation_id(cid)
+    return StreamSent(sent.envelope, sent.json, seq[0])
+
+
+@dataclass
+class Delivered:
+    """An envelope handed to the application, decoded; :meth:`ack` it when done."""
+
+    received: Received
+    stream_sequence: int
+    published: datetime.datetime
+    message: Msg
+
+    async def ack(self) -> None:
+        """Acknowledges the message and waits for the server's confirmation."""
+        try:
+            await self.message.ack_sync()
+        except Exception as e:
+            raise NatsBridgeError("NATS_CONNECTION_FAILED", f"ack failed: {e}",
+                                  correlation_id=self.received.correlation_id) from e
+
+
+Start = str | datetime.datetime | int
+"""``"all"``, ``"new"``, a time (everything published at or after it), or a stream sequence."""
+
+
+class EnvelopeConsumer:
+    """A pull consumer of envelopes on ``stream``, with backpressure: one pull request of
+    at most ``max_messages`` in flight, the next only once those are handed over."""
+
+    def __init__(
+        self,
+        js: nats.js.JetStreamContext,
+        stream: str,
+        *,
+        start: Start = "all",
+        durable_name: str | None = None,
+        filter_subject: str | None = None,
+        max_messages: int = 64,
+        ack_wait: float = 300.0,
+        max_ack_pending: int = 1024,
+        nak_delay: float = 1.0,
+        pull_expires: float = 5.0,
+        receive_options: ReceiveOptions | None = None,
+    ) -> None:
+        self._js = js
+        self.stream = stream
+        self._start = start
+        self._durable = durable_name
+        self._filter = filter_subject
+        self._max_messages = max(max_messages, 1)
+        self._ack_wait = ack_wait
+        self._max_ack_pending = max_ack_pending
+        self._nak_delay = nak_delay
+        self._expires = pull_expires
+        self._receive = receive_options
+        self._sub: nats.js.JetStreamContext.PullSubscription | None = None
+        self._pending: deque[Msg] = deque()
+
+    def _config(self) -> api.ConsumerConfig:
+        name = self._durable or f"natsbridge-{new_uuid()}"
+        config = api.ConsumerConfig(
+            name=name, durable_name=self._durable, ack_policy=api.AckPolicy.EXPLICIT, ack_wait=self._ack_wait,
+            max_ack_pending=self._max_ack_pending, filter_subject=self._filter,
+            inactive_threshold=None if self._durable else 600.0,
+        )
+        start = self._start
+        if isinstance(start, datetime.datetime):
+            config.deliver_policy = api.DeliverPolicy.BY_START_TIME
+            config.opt_start_time = start
+        elif isinstance(start, int):
+            config.deliver_policy = api.DeliverPolicy.BY_START_SEQUENCE
+            config.opt_start_seq = start
+        elif start == "new":
+            config.deliver_policy = api.DeliverPolicy.NEW
+        else:
+            config.deliver_policy = api.DeliverPolicy.ALL
+        return config
+
+    async def _open(self) -> nats.js.JetStreamContext.PullSubscription:
+        if self._sub is None:
+            config = self._config()
+            try:
+                if self._durable is not None:
+                    try:
+                        await self._js.consumer_info(self.stream, self._durable)
+                    except nats.js.errors.NotFoundError:
+                        await self._js.add_consumer(self.stream, config)
+                    self._sub = await self._js.pull_subscribe_bind(durable=self._durable, stream=self.stream)
+                else:
+                    await self._js.add_consumer(self.stream, config)
+                    self._sub = await self._js.pull_subscribe_bind(name=config.name, stream=self.stream)
+            except Exception as e:
+                raise NatsBridgeError("NATS_CONNECTION_FAILED", f"creating a consumer on `{self.stream}`: {e}") from e
+        return self._sub
+
+    async def next(self, timeout: float | None = None) -> Delivered:
+        """The next decoded envelope. Waits while the stream has nothing new (up to
+        ``timeout`` seconds, then ``TIMEOUT``). An envelope that can never decode is
+        terminated on the server and raised; the next call goes on with the next one."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            if not self._pending:
+                sub = await self._open()
+                wait = self._expires if deadline is None else min(self._expires, deadline - loop.time())
+                if wait <= 0:
+                    raise NatsBridgeError("TIMEOUT", f"no envelope on `{self.stream}` within {timeout} s")
+                try:
+                    self._pending.extend(await sub.fetch(self._max_messages, timeout=max(wait, 0.01)))
+                except nats.errors.TimeoutError:
+                    continue
+                except Exception as e:
+                    raise NatsBridgeError("NATS_CONNECTION_FAILED", f"pull request on `{self.stream}`: {e}") from e
+                continue
+            msg = self._pending.popleft()
+            meta = msg.metadata
+            try:
+                received = await smartreceive(msg, self._receive)
+            except NatsBridgeError as e:
+                if e.code in ("DOWNLOAD_FAILED", "TIMEOUT"):
+                    _log.warning("envelope not available yet; will be redelivered", e.correlation_id, "receive",
+                                 seq=meta.sequence.stream, error=e.report())
+                    await msg.nak(delay=self._nak_delay)
+                    continue
+                await msg.term()
+                raise
+            return Delivered(received, meta.sequence.stream, meta.timestamp, msg)
+
+    async def close(self) -> None:
+        """Unsubscribes (an ephemeral consumer is removed by the server when inactive)."""
+        if self._sub is not None:
+            try:
+                await self._sub.unsubscribe()
+            except Exception:  # the connection may already be closed
+                pass
+            self._sub = None

@@ -1,0 +1,288 @@
+"""``smartsend``: serialize every payload, choose direct or link per payload so that the
+whole message fits the server's ``max_payload``, upload the links, publish the envelope."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import aiohttp
+import nats.js
+
+from natsbridge_types import MsgEnvelopeV1, MsgPayloadV1
+
+from . import _log, config
+from .errors import NatsBridgeError
+from .fetch import new_session
+from .payload import encode_payload, extension
+from .plik import plik_upload
+from .transport import Client, broker_url_of, connect, publish_core, publish_jetstream, shown_url
+from .wire import b64encode, build_headers, checked_uuid, encoded_len, file_name, header_len, new_uuid, now_timestamp, sha256_hex
+
+__all__ = ["DEFAULT_MAX_PAYLOAD", "LINK_URL_ALLOWANCE", "SendOptions", "Sent", "send_with", "smartsend"]
+
+DEFAULT_MAX_PAYLOAD = 1024 * 1024
+"""NATS's default ``max_payload``, used when no connection tells otherwise."""
+LINK_URL_ALLOWANCE = 1024
+"""Room kept in the budget for each link's URL, known only after the upload."""
+
+PayloadInput = tuple[str, Any, str]
+"""``(dataname, data, payload_type)``"""
+
+
+class Sent(NamedTuple):
+    """What :func:`smartsend` sent: the envelope and its JSON text (the published bytes)."""
+
+    envelope: MsgEnvelopeV1
+    json: str
+
+
+@dataclass
+class _Prepared:
+    dataname: str
+    payload_type: str
+    raw: bytes | bytearray | memoryview
+    link: bool
+    id: str = field(default_factory=new_uuid)
+    sha256: str = ""
+
+
+def _dumps(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as e:
+        raise NatsBridgeError("SERIALIZATION_ERROR", f"serializing the envelope: {e}") from e
+
+
+def _wire_payload(p: _Prepared, data: str) -> MsgPayloadV1:
+    return {
+        "id": p.id,
+        "dataname": p.dataname,
+        "payload_type": p.payload_type,
+        "transport": "link" if p.link else "direct",
+        "encoding": "none" if p.link else "base64",
+        "size": len(p.raw),
+        "data": data,
+        "metadata": {"sha256": p.sha256},
+    }
+
+
+def fit_max_payload(envelope: MsgEnvelopeV1, prepared: list[_Prepared], header_bytes: int, max_payload: int) -> None:
+    """Moves the largest direct payloads to link until the whole message fits
+    ``max_payload``: the envelope's JSON (a link's URL counted as
+    :data:`LINK_URL_ALLOWANCE`), every direct payload's base64, and the headers.
+    ``PAYLOAD_TOO_LARGE`` only when even all links do not fit."""
+    while True:
+        envelope["payloads"] = [_wire_payload(p, "") for p in prepared]
+        skeleton = len(_dumps(envelope).encode("utf-8"))
+        inline = sum(encoded_len(len(p.raw)) for p in prepared if not p.link)
+        links = sum(LINK_URL_ALLOWANCE for p in prepared if p.link)
+        total = skeleton + inline + links + header_bytes
+        if total <= max_payload:
+            return
+        direct = [p for p in prepared if not p.link]
+        if not direct:
+            raise NatsBridgeError(
+                "PAYLOAD_TOO_LARGE", f"the envelope alone is {total} bytes, over the server's max_payload {max_payload}"
+            )
+        largest = max(direct, key=lambda p: len(p.raw))
+        _log.debug("moving payload to link to fit max_payload", envelope["correlation_id"], "serialize",
+                   dataname=largest.dataname, total=total, max_payload=max_payload)
+        largest.link = True
+
+
+async def smartsend(
+    subject: str,
+    payloads: Iterable[PayloadInput],
+    *,
+    connection: Client | str | None = None,
+    fileserver_url: str | None = None,
+    fileserver_token: str | None = None,
+    size_threshold: int | None = None,
+    correlation_id: str | None = None,
+    msg_id: str | None = None,
+    msg_purpose: str = "chat",
+    sender_name: str = "natsbridge-python",
+    sender_id: str | None = None,
+    receiver_name: str = "",
+    receiver_id: str = "",
+    reply_to: str = "",
+    reply_to_msg_id: str = "",
+    metadata: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+    publish: bool = True,
+    flush: bool = True,
+    max_payload: int | None = None,
+    link_ttl: float | None = None,
+    one_shot: bool = False,
+    jetstream: nats.js.JetStreamContext | None = None,
+    http: aiohttp.ClientSession | None = None,
+) -> Sent:
+    """Packs ``payloads`` (``(dataname, data, payload_type)`` triples) into one
+    ``msg_envelope_v1`` and publishes it on ``subject``.
+
+    Payloads whose serialized size reaches ``size_threshold`` (default ``SIZE_THRESHOLD`` or
+    500 000) are uploaded to the Plik-compatible server at ``fileserver_url`` (default
+    ``FILESERVER_URL``) and travel as links; if the direct ones would still overflow the
+    server's ``max_payload`` (base64 grows data by 4/3, headers count too), the largest
+    are moved to link until the message fits. ``connection`` is a client (reused) or a URL
+    (default ``NATS_URL``) connected to for this call. With ``publish=False`` nothing is
+    published (links are still uploaded). Returns :class:`Sent` ``(envelope, json)``.
+    Raises :class:`NatsBridgeError` carrying the correlation id.
+    """
+    cid = checked_uuid(correlation_id, "correlation_id")
+    options = SendOptions(
+        connection=connection, fileserver_url=fileserver_url, fileserver_token=fileserver_token,
+        size_threshold=size_threshold, msg_id=msg_id, msg_purpose=msg_purpose, sender_name=sender_name,
+        sender_id=sender_id, receiver_name=receiver_name, receiver_id=receiver_id, reply_to=reply_to,
+        reply_to_msg_id=reply_to_msg_id, metadata=metadata, headers=headers, publish=publish, flush=flush,
+        max_payload=max_payload, link_ttl=link_ttl, one_shot=one_shot, jetstream=jetstream, http=http,
+    )
+    try:
+        return await send_with(subject, list(payloads), cid, options)
+    except NatsBridgeError as e:
+        raise e.with_correlation_id(cid)
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    """:func:`smartsend`'s keyword arguments but ``correlation_id``, as one value (used by
+    the JetStream and request helpers; see :func:`smartsend` for each)."""
+
+    connection: Client | str | None = None
+    fileserver_url: str | None = None
+    fileserver_token: str | None = None
+    size_threshold: int | None = None
+    msg_id: str | None = None
+    msg_purpose: str = "chat"
+    sender_name: str = "natsbridge-python"
+    sender_id: str | None = None
+    receiver_name: str = ""
+    receiver_id: str = ""
+    reply_to: str = ""
+    reply_to_msg_id: str = ""
+    metadata: Mapping[str, Any] | None = None
+    headers: Mapping[str, str] | None = None
+    publish: bool = True
+    flush: bool = True
+    max_payload: int | None = None
+    link_ttl: float | None = None
+    one_shot: bool = False
+    jetstream: nats.js.JetStreamContext | None = None
+    http: aiohttp.ClientSession | None = None
+
+
+async def send_with(
+    subject: str, payloads: list[PayloadInput], cid: str, o: SendOptions, sequence_out: list[int] | None = None
+) -> Sent:
+    """:func:`smartsend` with its options as one value; ``sequence_out`` receives the stream
+    sequence of a JetStream publish."""
+    connection, fileserver_url, fileserver_token = o.connection, o.fileserver_url, o.fileserver_token
+    size_threshold, msg_id, msg_purpose, sender_name = o.size_threshold, o.msg_id, o.msg_purpose, o.sender_name
+    sender_id, receiver_name, receiver_id, reply_to = o.sender_id, o.receiver_name, o.receiver_id, o.reply_to
+    reply_to_msg_id, metadata, headers, publish, flush = o.reply_to_msg_id, o.metadata, o.headers, o.publish, o.flush
+    max_payload, link_ttl, one_shot, jetstream, http = o.max_payload, o.link_ttl, o.one_shot, o.jetstream, o.http
+    if not isinstance(subject, str) or not subject:
+        raise NatsBridgeError("INVALID_ENVELOPE", "the subject must not be empty")
+    if not sender_name:
+        raise NatsBridgeError("INVALID_ENVELOPE", "`sender_name` must not be empty")
+    threshold = config.size_threshold() if size_threshold is None else size_threshold
+
+    # 1. Serialize.
+    prepared: list[_Prepared] = []
+    for item in payloads:
+        if not isinstance(item, (tuple, list)) or len(item) != 3:
+            raise NatsBridgeError("SERIALIZATION_ERROR", "each payload must be a (dataname, data, payload_type) triple")
+        dataname, data, payload_type = item
+        if not isinstance(dataname, str):
+            raise NatsBridgeError("SERIALIZATION_ERROR", "a dataname must be a str")
+        try:
+            raw = encode_payload(data, payload_type)
+        except NatsBridgeError as e:
+            raise e.with_dataname(dataname)
+        link = len(raw) >= threshold
+        _log.debug("serialized", cid, "serialize", dataname=dataname, bytes=len(raw), link=link)
+        prepared.append(_Prepared(dataname, payload_type, raw, link, sha256=sha256_hex(raw)))
+
+    # 2. Connect (to learn max_payload) when publishing.
+    nc: Client | None = None
+    own_nc = False
+    if publish:
+        if jetstream is not None:
+            nc = jetstream._nc
+        elif isinstance(connection, Client):
+            nc = connection
+        else:
+            nc = await connect(connection or config.nats_url())
+            own_nc = True
+    try:
+        if nc is not None:
+            broker_url: str | None = broker_url_of(nc)
+            budget = nc.max_payload if nc.max_payload > 0 else DEFAULT_MAX_PAYLOAD
+        else:
+            broker_url = broker_url_of(connection) if isinstance(connection, Client) else shown_url(connection or config.nats_url())
+            budget = max_payload or DEFAULT_MAX_PAYLOAD
+
+        mid = checked_uuid(msg_id, "msg_id")
+        wire_headers = build_headers(mid, cid, headers)
+        envelope: MsgEnvelopeV1 = {
+            "correlation_id": cid,
+            "msg_id": mid,
+            "timestamp": now_timestamp(),
+            "send_to": subject,
+            "msg_purpose": msg_purpose,
+            "sender_name": sender_name,
+            "sender_id": config.sender_id() if sender_id is None else sender_id,
+            "receiver_name": receiver_name,
+            "receiver_id": receiver_id,
+            "reply_to": reply_to,
+            "reply_to_msg_id": reply_to_msg_id,
+            "metadata": dict(metadata or {}),
+            "payloads": [],
+        }
+        if broker_url is not None:
+            envelope["broker_url"] = broker_url
+
+        # 3. Fit the budget.
+        fit_max_payload(envelope, prepared, header_len(wire_headers), budget)
+
+        # 4. Upload links, inline the rest.
+        wire: list[MsgPayloadV1] = []
+        session = http
+        try:
+            for p in prepared:
+                if p.link:
+                    if session is None:
+                        session = new_session()
+                    name = f"{file_name(p.dataname)}.{extension(p.payload_type)}"
+                    try:
+                        upload = await plik_upload(
+                            fileserver_url or config.fileserver_url(), name, p.raw, one_shot=one_shot, ttl=link_ttl,
+                            token=fileserver_token, correlation_id=cid, session=session,
+                        )
+                    except NatsBridgeError as e:
+                        raise e.with_dataname(p.dataname)
+                    wire.append(_wire_payload(p, upload.url))
+                else:
+                    wire.append(_wire_payload(p, b64encode(p.raw)))
+        finally:
+            if session is not None and http is None:
+                await session.close()
+        envelope["payloads"] = wire
+        text = _dumps(envelope)
+
+        # 5. Publish.
+        if nc is not None:
+            body = text.encode("utf-8")
+            if jetstream is not None:
+                seq = await publish_jetstream(jetstream, subject, body, wire_headers, cid)
+                if sequence_out is not None:
+                    sequence_out.append(seq)
+            else:
+                await publish_core(nc, subject, body, wire_headers, flush or own_nc, cid)
+        return Sent(envelope, text)
+    finally:
+        if own_nc and nc is not None:
+            await nc.close()

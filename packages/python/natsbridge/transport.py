@@ -1,0 +1,125 @@
+"""NATS transport: connecting (``NATS_CONNECTION_FAILED``), which connection a call uses,
+the ``broker_url`` an envelope names (credentials removed), and publishing with typed
+errors (:func:`publish_message`, and the JetStream publish with its ack)."""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Mapping
+
+import nats
+import nats.errors
+import nats.js
+import nats.js.errors
+from nats.aio.client import Client
+
+from . import _log
+from .errors import NatsBridgeError
+from .fetch import redact
+from .wire import header_len
+
+__all__ = ["Client", "broker_url_of", "connect", "publish_message"]
+
+
+async def connect(url: str, *, name: str = "natsbridge-python", connect_timeout: float = 5.0) -> Client:
+    """Connects to ``url`` (a comma-separated list is allowed); ``NATS_CONNECTION_FAILED``
+    when no server answers. Reconnects by itself after that."""
+    servers = [u.strip() for u in url.split(",") if u.strip()]
+    shown = shown_url(url)
+
+    async def on_error(e: Exception) -> None:
+        _log.warning("NATS connection event", None, "connect", server=shown, error=f"{type(e).__name__}: {e}")
+
+    async def on_disconnect() -> None:
+        _log.warning("NATS disconnected", None, "connect", server=shown)
+
+    async def on_reconnect() -> None:
+        _log.info("NATS reconnected", None, "connect", server=shown)
+
+    try:
+        # A few tries at first (a server that is not there fails the call within seconds),
+        # then, once connected, reconnect for as long as it takes.
+        nc: Client = await nats.connect(
+            servers=servers, name=name, connect_timeout=connect_timeout, max_reconnect_attempts=2,
+            allow_reconnect=True, reconnect_time_wait=0.25, error_cb=on_error,
+            disconnected_cb=on_disconnect, reconnected_cb=on_reconnect,
+        )
+    except Exception as e:  # nats-py raises errors of several families while connecting
+        raise NatsBridgeError("NATS_CONNECTION_FAILED", f"connecting to {shown}: {type(e).__name__}: {e}") from e
+    nc.options["max_reconnect_attempts"] = -1
+    return nc
+
+
+def shown_url(url: str) -> str:
+    """A broker URL as an envelope may show it: no user info, ``nats://`` added when missing."""
+    return ",".join(redact(u if "://" in u else f"nats://{u}") for u in (p.strip() for p in url.split(",")) if u)
+
+
+def broker_url_of(nc: Client) -> str | None:
+    """The server a client is connected to, credentials removed."""
+    u: urllib.parse.ParseResult | None = nc.connected_url
+    if u is None or not u.hostname:
+        return None
+    host = f"[{u.hostname}]" if ":" in u.hostname else u.hostname
+    scheme = u.scheme or "nats"
+    return f"{scheme}://{host}:{u.port or 4222}"
+
+
+async def publish_message(
+    connection: Client | str,
+    subject: str,
+    text: str | bytes,
+    correlation_id: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    flush: bool = True,
+) -> None:
+    """Publishes ``text`` (an envelope's JSON) on ``subject``, with ``Correlation-Id`` and any
+    ``headers``. ``connection`` is a client, or a URL to connect to for this call."""
+    nc = await connect(connection) if isinstance(connection, str) else connection
+    try:
+        body = text.encode("utf-8") if isinstance(text, str) else text
+        all_headers = {"Correlation-Id": correlation_id, **(headers or {})}
+        await publish_core(nc, subject, body, all_headers, flush, correlation_id)
+    finally:
+        if isinstance(connection, str):
+            await nc.close()
+
+
+async def publish_core(
+    nc: Client, subject: str, body: bytes, headers: Mapping[str, str], flush: bool, correlation_id: str
+) -> None:
+    """Publishes on core NATS; the whole message (headers included) is checked against the
+    server's ``max_payload`` first, since the server closes the connection otherwise."""
+    total = len(body) + header_len(headers)
+    if total > nc.max_payload:
+        raise NatsBridgeError(
+            "PAYLOAD_TOO_LARGE", f"message of {total} bytes is over the server's max_payload {nc.max_payload}",
+            correlation_id=correlation_id,
+        )
+    try:
+        await nc.publish(subject, body, headers=dict(headers))
+        if flush:
+            await nc.flush(timeout=10)
+    except nats.errors.MaxPayloadError as e:
+        raise NatsBridgeError("PAYLOAD_TOO_LARGE", f"publishing to `{subject}`", correlation_id=correlation_id) from e
+    except Exception as e:  # connection closed, bad subject, flush timeout, ...
+        raise NatsBridgeError("PUBLISH_FAILED", f"publishing to `{subject}`: {type(e).__name__}: {e}",
+                              correlation_id=correlation_id) from e
+    _log.info("published", correlation_id, "publish", subject=subject, bytes=len(body))
+
+
+async def publish_jetstream(
+    js: nats.js.JetStreamContext, subject: str, body: bytes, headers: Mapping[str, str], correlation_id: str,
+    timeout: float = 10.0,
+) -> int:
+    """Publishes through JetStream and waits for the ack; returns the stream sequence.
+    A repeated ``Nats-Msg-Id`` inside the stream's window is acked as a duplicate."""
+    try:
+        ack = await js.publish(subject, body, timeout=timeout, headers=dict(headers))
+    except Exception as e:
+        raise NatsBridgeError("PUBLISH_FAILED", f"JetStream publish to `{subject}`: {type(e).__name__}: {e}",
+                              correlation_id=correlation_id) from e
+    _log.info("published to stream", correlation_id, "publish", subject=subject, bytes=len(body),
+              stream=ack.stream, seq=ack.seq, duplicate=bool(ack.duplicate))
+    return int(ack.seq)
