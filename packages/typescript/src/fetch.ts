@@ -1,0 +1,215 @@
+/**
+ * `fetchWithBackoff`: downloads a link payload with the reference schedule (base 100 ms,
+ * doubling, cap 5 000 ms, 5 attempts) and full jitter. Only transient failures are retried
+ * (network errors, cut-off bodies, 404, 408, 429 and 5xx other than 501); `Retry-After`
+ * (seconds) is honoured; one overall deadline bounds everything; redirects are refused
+ * (`redirect: "manual"`); the body streams into ONE buffer presized from the declared size
+ * (at most 1 GiB ahead of the bytes), a body longer than allowed is cut off, never buffered;
+ * the SHA-256 of the body is computed with WebCrypto. Uses only `fetch`, so it runs in a
+ * browser as well as in Node.
+ */
+import { NatsBridgeError, asBridgeError } from "./errors.js";
+import { log } from "./log.js";
+import { redact, sha256Hex } from "./wire.js";
+
+export interface FetchOptions {
+  /** Attempts in all (the reference's `max_retries`), at least 1. Default 5. */
+  maxAttempts?: number;
+  /** Bound of the delay before the second attempt, doubling per attempt. Default 100 ms. */
+  baseDelayMs?: number;
+  /** Cap on any one backoff delay. Default 5 000 ms. */
+  maxDelayMs?: number;
+  /** Deadline for the whole download, all attempts and delays included. Default 120 s. */
+  deadlineMs?: number;
+  /** Largest body accepted, whatever the payload declares. Default 4 GiB. */
+  maxBytes?: number;
+  /** The payload's declared size: presizes the buffer; a body of another length is INTEGRITY_MISMATCH. */
+  expectedSize?: number;
+  /** Correlation id for logs and errors. */
+  correlationId?: string;
+  /** Also compute the body's SHA-256 (hex). Default true. */
+  hash?: boolean;
+  /** The fetch implementation (default: the global `fetch`). */
+  fetch?: typeof fetch;
+}
+
+export const DEFAULT_FETCH = {
+  maxAttempts: 5,
+  baseDelayMs: 100,
+  maxDelayMs: 5000,
+  deadlineMs: 120_000,
+  maxBytes: 4 * 2 ** 30,
+} as const;
+
+/** The most a download reserves before bytes arrive. */
+const MAX_PRESIZE = 2 ** 30;
+
+export interface Fetched {
+  /** The body. Its `.buffer` is the one buffer the download streamed into. */
+  bytes: Uint8Array;
+  /** Lowercase hex SHA-256 of the body ("" when `hash: false`). */
+  sha256: string;
+  /** Attempts made. */
+  attempts: number;
+}
+
+type Attempt =
+  | { kind: "done"; bytes: Uint8Array }
+  | { kind: "retry"; reason: string; cause?: unknown; retryAfterMs?: number }
+  | { kind: "fail"; error: NatsBridgeError };
+
+/** 404 is retried (a link may be published before its blob is visible); 410 is not. */
+export function retryableStatus(status: number): boolean {
+  return status === 404 || status === 408 || status === 429 || (status >= 500 && status <= 599 && status !== 501);
+}
+
+/** `Retry-After` in delay-seconds form, capped at an hour (an HTTP date is ignored). */
+export function parseRetryAfter(value: string | null): number | undefined {
+  if (value === null) return undefined;
+  const t = value.trim();
+  if (!/^\d+$/.test(t)) return undefined;
+  return Math.min(Number(t), 3600) * 1000;
+}
+
+/** The bound of the full-jitter delay after failed attempt `attempt` (0-based). */
+export function backoffCapMs(attempt: number, baseDelayMs: number, maxDelayMs: number): number {
+  return Math.min(baseDelayMs * 2 ** Math.min(attempt, 30), maxDelayMs);
+}
+
+/** Downloads `url` with retries; returns the body. */
+export async function fetchWithBackoff(url: string, options: FetchOptions = {}): Promise<Uint8Array> {
+  return (await fetchHashed(url, { ...options, hash: false })).bytes;
+}
+
+/** {@link fetchWithBackoff}, also returning the SHA-256 of the body and the attempts made. */
+export async function fetchHashed(url: string, options: FetchOptions = {}): Promise<Fetched> {
+  const cid = options.correlationId ?? "";
+  const shown = redact(url);
+  const maxAttempts = Math.max(1, options.maxAttempts ?? DEFAULT_FETCH.maxAttempts);
+  const base = options.baseDelayMs ?? DEFAULT_FETCH.baseDelayMs;
+  const cap = options.maxDelayMs ?? DEFAULT_FETCH.maxDelayMs;
+  const deadlineMs = options.deadlineMs ?? DEFAULT_FETCH.deadlineMs;
+  const maxBytes = options.maxBytes ?? DEFAULT_FETCH.maxBytes;
+  const expected = options.expectedSize;
+  const ctx = { correlationId: cid === "" ? undefined : cid };
+  if (expected !== undefined && expected > maxBytes) {
+    throw new NatsBridgeError("PAYLOAD_TOO_LARGE", `declared size ${expected} exceeds the download limit ${maxBytes}`, ctx);
+  }
+  const started = Date.now();
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, deadlineMs);
+  const timeoutError = () =>
+    new NatsBridgeError("TIMEOUT", `download of ${shown} did not finish within ${deadlineMs} ms`, ctx);
+  try {
+    let last: { reason: string; cause?: unknown } = { reason: "" };
+    for (let attempt = 0; attempt < maxAttempts; attempt++) {
+      log("debug", "download attempt", cid, { stage: "download", url: shown, attempt });
+      const result = await attemptOnce(url, expected, maxBytes, controller.signal, options.fetch ?? globalThis.fetch);
+      if (timedOut) throw timeoutError();
+      if (result.kind === "done") {
+        const sha256 = options.hash === false ? "" : await sha256Hex(result.bytes);
+        log("info", "downloaded", cid, { stage: "download", url: shown, bytes: result.bytes.byteLength, attempts: attempt + 1 });
+        return { bytes: result.bytes, sha256, attempts: attempt + 1 };
+      }
+      if (result.kind === "fail") throw result.error.withCorrelationId(cid);
+      last = { reason: result.reason, cause: result.cause };
+      if (attempt + 1 === maxAttempts) break;
+      const jittered = Math.random() * backoffCapMs(attempt, base, cap);
+      const delay = result.retryAfterMs === undefined ? jittered : Math.max(result.retryAfterMs, jittered);
+      if (Date.now() - started + delay >= deadlineMs) {
+        throw new NatsBridgeError(
+          "DOWNLOAD_FAILED",
+          `${result.reason}; the next attempt (${Math.round(delay)} ms away) would pass the ${deadlineMs} ms deadline`,
+          { ...ctx, cause: result.cause },
+        );
+      }
+      log("warn", "download failed, retrying", cid, { stage: "download", url: shown, attempt, delay_ms: Math.round(delay), reason: result.reason });
+      await new Promise((r) => setTimeout(r, delay));
+    }
+    throw new NatsBridgeError("DOWNLOAD_FAILED", `failed to fetch ${shown} after ${maxAttempts} attempts: ${last.reason}`, {
+      ...ctx,
+      cause: last.cause,
+    });
+  } catch (e) {
+    if (timedOut && !(e instanceof NatsBridgeError && e.code === "TIMEOUT")) throw timeoutError();
+    throw asBridgeError(e, "DOWNLOAD_FAILED", `downloading ${shown}`, ctx);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function attemptOnce(
+  url: string,
+  expected: number | undefined,
+  maxBytes: number,
+  signal: AbortSignal,
+  fetchImpl: typeof fetch,
+): Promise<Attempt> {
+  let resp: Response;
+  try {
+    resp = await fetchImpl(url, { redirect: "manual", signal, cache: "no-store" });
+  } catch (e) {
+    return { kind: "retry", reason: "request failed", cause: e };
+  }
+  const status = resp.status;
+  if (resp.type === "opaqueredirect" || (status >= 300 && status < 400)) {
+    await resp.body?.cancel().catch(() => {});
+    return { kind: "fail", error: new NatsBridgeError("URL_NOT_ALLOWED", `download answered ${status}: redirects are not followed`) };
+  }
+  if (status < 200 || status > 299) {
+    await resp.body?.cancel().catch(() => {});
+    const reason = `HTTP ${status}`;
+    return retryableStatus(status)
+      ? { kind: "retry", reason, retryAfterMs: parseRetryAfter(resp.headers.get("retry-after")) }
+      : { kind: "fail", error: new NatsBridgeError("DOWNLOAD_FAILED", reason) };
+  }
+  const limit = Math.min(expected ?? maxBytes, maxBytes);
+  const tooLong = expected !== undefined ? "INTEGRITY_MISMATCH" : "PAYLOAD_TOO_LARGE";
+  const lengthHeader = resp.headers.get("content-length");
+  const contentLength = lengthHeader !== null && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
+  if (contentLength !== undefined && contentLength > limit) {
+    await resp.body?.cancel().catch(() => {});
+    return { kind: "fail", error: new NatsBridgeError(tooLong, `server announces ${contentLength} bytes, more than the ${limit} expected`) };
+  }
+  if (contentLength !== undefined && expected !== undefined && contentLength !== expected) {
+    await resp.body?.cancel().catch(() => {});
+    return { kind: "fail", error: new NatsBridgeError("INTEGRITY_MISMATCH", `server announces ${contentLength} bytes, the payload declares ${expected}`) };
+  }
+  let buf = new Uint8Array(Math.min(expected ?? contentLength ?? 0, limit, MAX_PRESIZE));
+  let filled = 0;
+  if (resp.body === null) {
+    // no body: zero bytes
+  } else {
+    const reader = resp.body.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (filled + value.byteLength > limit) {
+          await reader.cancel().catch(() => {});
+          return { kind: "fail", error: new NatsBridgeError(tooLong, `body is longer than the ${limit} bytes expected`) };
+        }
+        if (filled + value.byteLength > buf.byteLength) {
+          const grown = new Uint8Array(Math.min(limit, Math.max(buf.byteLength * 2, filled + value.byteLength, 64 * 1024)));
+          grown.set(buf.subarray(0, filled));
+          buf = grown;
+        }
+        buf.set(value, filled);
+        filled += value.byteLength;
+      }
+    } catch (e) {
+      return { kind: "retry", reason: `body cut off after ${filled} bytes`, cause: e };
+    }
+  }
+  if (contentLength !== undefined && filled !== contentLength) {
+    return { kind: "retry", reason: `body truncated: ${filled} of ${contentLength} bytes` };
+  }
+  if (expected !== undefined && filled !== expected) {
+    return { kind: "fail", error: new NatsBridgeError("INTEGRITY_MISMATCH", `body has ${filled} bytes, the payload declares ${expected}`) };
+  }
+  return { kind: "done", bytes: filled === buf.byteLength ? buf : buf.subarray(0, filled) };
+}

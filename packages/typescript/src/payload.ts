@@ -1,0 +1,200 @@
+/**
+ * The eight payload types and their serialization: text → UTF-8; dictionary → JSON;
+ * arrowtable → Arrow IPC *stream*; jsontable → JSON array of row objects;
+ * image/audio/video/binary → raw bytes. Decoding is the reverse and checks that the bytes
+ * are what the type says (DESERIALIZATION_ERROR otherwise).
+ */
+import { Table, tableFromIPC, tableToIPC } from "apache-arrow";
+import { isKnownPayloadType, type PayloadType } from "@natsbridge/types";
+import { NatsBridgeError } from "./errors.js";
+
+export type { PayloadType };
+
+/** JSON values as a dictionary or a row carries them. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** What each payload type accepts when sending. */
+export interface PayloadData {
+  text: string;
+  dictionary: unknown;
+  arrowtable: Table | Uint8Array;
+  jsontable: Record<string, unknown>[];
+  image: Uint8Array | ArrayBuffer;
+  audio: Uint8Array | ArrayBuffer;
+  video: Uint8Array | ArrayBuffer;
+  binary: Uint8Array | ArrayBuffer;
+}
+
+/** What each payload type decodes to when receiving. */
+export interface DecodedData {
+  text: string;
+  dictionary: JsonValue;
+  arrowtable: Table;
+  jsontable: Record<string, JsonValue>[];
+  image: Uint8Array;
+  audio: Uint8Array;
+  video: Uint8Array;
+  binary: Uint8Array;
+}
+
+/** One payload to send: `[dataname, data, payloadType]`, as in every NATSBridge language. */
+export type PayloadTuple = { [K in PayloadType]: [dataname: string, data: PayloadData[K], payloadType: K] }[PayloadType];
+
+const utf8 = new TextEncoder();
+
+function bytesOf(data: unknown, dataname: string, type: string): Uint8Array {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  throw new NatsBridgeError("SERIALIZATION_ERROR", `a ${type} payload needs a Uint8Array or ArrayBuffer`, { dataname });
+}
+
+function json(data: unknown, dataname: string): Uint8Array {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(data);
+  } catch (e) {
+    throw new NatsBridgeError("SERIALIZATION_ERROR", "the value cannot be written as JSON", { dataname, cause: e });
+  }
+  if (text === undefined) throw new NatsBridgeError("SERIALIZATION_ERROR", "the value cannot be written as JSON", { dataname });
+  return utf8.encode(text);
+}
+
+function isRow(v: unknown): boolean {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Serializes one payload to the bytes that travel (before base64) or get uploaded. */
+export function serializePayload(type: string, data: unknown, dataname: string): Uint8Array {
+  switch (type) {
+    case "text":
+      if (typeof data !== "string") throw new NatsBridgeError("SERIALIZATION_ERROR", "a text payload needs a string", { dataname });
+      return utf8.encode(data);
+    case "dictionary":
+      return json(data, dataname);
+    case "jsontable":
+      if (!Array.isArray(data) || !data.every(isRow)) {
+        throw new NatsBridgeError("SERIALIZATION_ERROR", "a jsontable payload needs an array of row objects", { dataname });
+      }
+      return json(data, dataname);
+    case "arrowtable":
+      if (data instanceof Table) {
+        try {
+          return tableToIPC(data, "stream");
+        } catch (e) {
+          throw new NatsBridgeError("SERIALIZATION_ERROR", "writing the Arrow IPC stream", { dataname, cause: e });
+        }
+      }
+      if (data instanceof Uint8Array) return data; // already an Arrow IPC stream
+      throw new NatsBridgeError("SERIALIZATION_ERROR", "an arrowtable payload needs an apache-arrow Table (or IPC stream bytes)", { dataname });
+    case "image":
+    case "audio":
+    case "video":
+    case "binary":
+      return bytesOf(data, dataname, type);
+    default:
+      throw new NatsBridgeError("INVALID_PAYLOAD_TYPE", `unknown payload_type \`${type}\``, { dataname });
+  }
+}
+
+/** File-name extension for uploads of this type. */
+export function extensionOf(type: string): string {
+  switch (type) {
+    case "text":
+      return "txt";
+    case "dictionary":
+    case "jsontable":
+      return "json";
+    case "arrowtable":
+      return "arrow";
+    default:
+      return "bin";
+  }
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+function text(bytes: Uint8Array): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch (e) {
+    throw new NatsBridgeError("DESERIALIZATION_ERROR", "the bytes are not UTF-8", { cause: e });
+  }
+}
+
+function parseJson(bytes: Uint8Array): JsonValue {
+  try {
+    return JSON.parse(text(bytes)) as JsonValue;
+  } catch (e) {
+    if (e instanceof NatsBridgeError) throw e;
+    throw new NatsBridgeError("DESERIALIZATION_ERROR", "the bytes are not JSON", { cause: e });
+  }
+}
+
+/** Limits on an Arrow stream, checked while decoding. */
+export interface TableLimits {
+  maxColumns: number;
+  maxBatches: number;
+}
+
+export const DEFAULT_TABLE_LIMITS: TableLimits = { maxColumns: 10_000, maxBatches: 1_000_000 };
+
+/**
+ * Decodes an Arrow IPC stream with `tableFromIPC` over `bytes` as they are: the column
+ * buffers of the table are views into `bytes.buffer` (no copy of column data).
+ */
+export function decodeTable(bytes: Uint8Array, limits: TableLimits = DEFAULT_TABLE_LIMITS): Table {
+  // A stream starts with a continuation marker (0xFFFFFFFF) or, pre-0.15, a metadata length.
+  if (bytes.byteLength < 8) throw new NatsBridgeError("DESERIALIZATION_ERROR", "too short for an Arrow IPC stream");
+  if (bytes[0] === 0x41 && bytes[1] === 0x52 && bytes[2] === 0x52 && bytes[3] === 0x4f && bytes[4] === 0x57 && bytes[5] === 0x31) {
+    throw new NatsBridgeError("DESERIALIZATION_ERROR", "an Arrow IPC *file* where a stream is expected");
+  }
+  let table: Table;
+  try {
+    table = tableFromIPC(bytes);
+  } catch (e) {
+    throw new NatsBridgeError("DESERIALIZATION_ERROR", "the bytes are not an Arrow IPC stream", { cause: e });
+  }
+  if (table.schema.fields.length === 0 && table.batches.length === 0) {
+    throw new NatsBridgeError("DESERIALIZATION_ERROR", "the bytes hold no Arrow schema");
+  }
+  if (table.schema.fields.length > limits.maxColumns || table.batches.length > limits.maxBatches) {
+    throw new NatsBridgeError("PAYLOAD_TOO_LARGE", `the table has ${table.schema.fields.length} columns in ${table.batches.length} batches, over the limits`);
+  }
+  return table;
+}
+
+/** Decodes the bytes of one payload to its typed value. */
+export function deserializePayload(type: string, bytes: Uint8Array, limits: TableLimits = DEFAULT_TABLE_LIMITS): DecodedData[PayloadType] {
+  switch (type) {
+    case "text":
+      return text(bytes);
+    case "dictionary":
+      return parseJson(bytes);
+    case "jsontable": {
+      const rows = parseJson(bytes);
+      if (!Array.isArray(rows) || !rows.every(isRow)) {
+        throw new NatsBridgeError("DESERIALIZATION_ERROR", "a jsontable must be an array of row objects");
+      }
+      return rows as Record<string, JsonValue>[];
+    }
+    case "arrowtable":
+      return decodeTable(bytes, limits);
+    case "image":
+    case "audio":
+    case "video":
+    case "binary":
+      return bytes;
+    default:
+      throw new NatsBridgeError("INVALID_PAYLOAD_TYPE", `unknown payload_type \`${type}\``);
+  }
+}
+
+/** Rows of a decoded table payload (arrowtable, jsontable), for digests. */
+export function numRows(type: string, data: unknown): number | undefined {
+  if (type === "arrowtable" && data instanceof Table) return data.numRows;
+  if (type === "jsontable" && Array.isArray(data)) return data.length;
+  return undefined;
+}
+
+export { isKnownPayloadType };

@@ -1,0 +1,110 @@
+/**
+ * A client for Plik's upload protocol (and the embedded `natsbridge fileserver`, which speaks
+ * it): `POST /upload` (JSON) → upload id and token; multipart `POST /file/{id}` with
+ * `X-UploadToken` → file id; download at `/file/{id}/{fileId}/{name}`. Only `fetch`,
+ * `FormData` and `Blob`: runs in a browser too.
+ */
+import { NatsBridgeError, asBridgeError } from "./errors.js";
+import { log } from "./log.js";
+import { newUuid, redact } from "./wire.js";
+
+export interface PlikUpload {
+  uploadId: string;
+  fileId: string;
+  /** `{server}/file/{uploadId}/{fileId}/{name}` */
+  url: string;
+}
+
+export interface PlikUploadOptions {
+  /** Delete the file after its first download (Plik OneShot). Default false. */
+  oneShot?: boolean;
+  /** Lifetime of the upload in seconds (the server's default when absent). */
+  ttlSeconds?: number;
+  /** Plik account token (`X-PlikToken`), or the embedded server's `--token`. */
+  token?: string;
+  correlationId?: string;
+  fetch?: typeof fetch;
+}
+
+/** What a blob store does for `smartsend`: store the bytes, return the download URL. */
+export type Uploader = (
+  name: string,
+  bytes: Uint8Array,
+  context: { correlationId: string; ttlSeconds?: number; oneShot: boolean },
+) => Promise<string>;
+
+async function call(fetchImpl: typeof fetch, url: string, init: RequestInit, what: string): Promise<Record<string, unknown>> {
+  let resp: Response;
+  try {
+    resp = await fetchImpl(url, { ...init, redirect: "manual" });
+  } catch (e) {
+    throw new NatsBridgeError("UPLOAD_FAILED", what, { cause: e });
+  }
+  let text: string;
+  try {
+    text = await resp.text();
+  } catch (e) {
+    throw new NatsBridgeError("UPLOAD_FAILED", `${what}: reading the answer`, { cause: e });
+  }
+  if (!resp.ok) throw new NatsBridgeError("UPLOAD_FAILED", `${what}: HTTP ${resp.status}: ${text.slice(0, 200)}`);
+  try {
+    const v: unknown = JSON.parse(text);
+    if (typeof v === "object" && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  throw new NatsBridgeError("UPLOAD_FAILED", `${what}: the answer is not a JSON object`);
+}
+
+/** Uploads one file to a Plik-compatible server. */
+export async function plikUpload(fileserverUrl: string, name: string, bytes: Uint8Array, options: PlikUploadOptions = {}): Promise<PlikUpload> {
+  const base = fileserverUrl.replace(/\/+$/, "");
+  const cid = options.correlationId ?? "";
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  const token: Record<string, string> = options.token === undefined ? {} : { "X-PlikToken": options.token };
+  try {
+    const body: Record<string, unknown> = { oneShot: options.oneShot ?? false };
+    if (options.ttlSeconds !== undefined) body["ttl"] = Math.max(1, Math.ceil(options.ttlSeconds));
+    const created = await call(
+      fetchImpl,
+      `${base}/upload`,
+      { method: "POST", headers: { "content-type": "application/json", ...token }, body: JSON.stringify(body) },
+      "POST /upload",
+    );
+    const uploadId = created["id"];
+    const uploadToken = created["uploadToken"];
+    if (typeof uploadId !== "string" || uploadId === "") throw new NatsBridgeError("UPLOAD_FAILED", "POST /upload: no `id` in the answer");
+    if (typeof uploadToken !== "string") throw new NatsBridgeError("UPLOAD_FAILED", "POST /upload: no `uploadToken` in the answer");
+    const form = new FormData();
+    form.append("file", new Blob([bytes as Uint8Array<ArrayBuffer>], { type: "application/octet-stream" }), name);
+    const file = await call(
+      fetchImpl,
+      `${base}/file/${encodeURIComponent(uploadId)}`,
+      { method: "POST", headers: { "X-UploadToken": uploadToken, ...token }, body: form },
+      "POST /file",
+    );
+    const fileId = file["id"];
+    if (typeof fileId !== "string" || fileId === "") throw new NatsBridgeError("UPLOAD_FAILED", "POST /file: no `id` in the answer");
+    const url = `${base}/file/${encodeURIComponent(uploadId)}/${encodeURIComponent(fileId)}/${encodeURIComponent(name)}`;
+    log("info", "uploaded", cid, { stage: "upload", url: redact(url), bytes: bytes.byteLength });
+    return { uploadId, fileId, url };
+  } catch (e) {
+    throw asBridgeError(e, "UPLOAD_FAILED", `uploading to ${redact(base)}`, { correlationId: cid === "" ? undefined : cid });
+  }
+}
+
+/** The reference's one-shot upload: the file is deleted after its first download. */
+export async function plikOneshotUpload(fileserverUrl: string, dataname: string, data: Uint8Array): Promise<PlikUpload> {
+  return plikUpload(fileserverUrl, dataname, data, { oneShot: true, correlationId: newUuid() });
+}
+
+/** An {@link Uploader} for a Plik-compatible server. */
+export function plikUploader(fileserverUrl: string, options: Pick<PlikUploadOptions, "token" | "fetch"> = {}): Uploader {
+  return async (name, bytes, ctx) =>
+    (await plikUpload(fileserverUrl, name, bytes, {
+      ...options,
+      oneShot: ctx.oneShot,
+      correlationId: ctx.correlationId,
+      ...(ctx.ttlSeconds === undefined ? {} : { ttlSeconds: ctx.ttlSeconds }),
+    })).url;
+}

@@ -1,0 +1,90 @@
+/** JetStream: acked publish with de-duplication by msg_id, a late pull consumer replaying the last minutes, backpressure. */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { EnvelopeConsumer, NatsBridgeError, connect, ensureStream, newUuid, publishToStream, type PayloadTuple } from "../dist/node.js";
+import { startFileServer, startNats, type Running } from "./helpers.ts";
+import { bytes } from "./samples.ts";
+
+let nats: Running;
+let files: Running;
+let nc: Awaited<ReturnType<typeof connect>>;
+
+before(async () => {
+  nats = await startNats();
+  files = await startFileServer();
+  nc = await connect({ servers: nats.url });
+  await ensureStream(nc, { name: "HEALTH", subjects: ["health.>"], maxAgeMs: 3_600_000 });
+});
+after(async () => {
+  await nc?.close();
+  await files?.stop();
+  await nats?.stop();
+});
+
+function health(i: number): PayloadTuple[] {
+  // Every third message carries a link payload.
+  const p: PayloadTuple[] = [["status", { cpu: i, ok: true }, "dictionary"]];
+  if (i % 3 === 0) p.push(["trace", bytes(600_000, i + 1), "binary"]);
+  return p;
+}
+
+test("ensureStream is idempotent and keeps limits retention", async () => {
+  const info = await ensureStream(nc, { name: "HEALTH", subjects: ["health.>"], maxAgeMs: 3_600_000 });
+  assert.equal(info.config.retention, "limits");
+  assert.equal(info.config.max_age, 3_600_000 * 1e6);
+});
+
+test("publishToStream is acked and de-duplicated by msg_id", async () => {
+  const msgId = newUuid();
+  const first = await publishToStream(nc, "health.dedup", [["x", "1", "text"]], { msgId, fileserverUrl: files.url });
+  const again = await publishToStream(nc, "health.dedup", [["x", "1", "text"]], { msgId, fileserverUrl: files.url });
+  assert.ok((first.streamSequence ?? 0) > 0);
+  assert.equal(first.duplicate, false);
+  assert.equal(again.duplicate, true);
+  assert.equal(again.streamSequence, first.streamSequence);
+});
+
+test("a late consumer replays the last minutes (direct and link) with backpressure, acking as it goes", async () => {
+  const old = await publishToStream(nc, "health.node1", [["status", { stale: true }, "dictionary"]], { fileserverUrl: files.url });
+  await new Promise((r) => setTimeout(r, 1100));
+  const since = new Date(Date.now() - 200);
+  const sent = [];
+  for (let i = 0; i < 9; i++) sent.push(await publishToStream(nc, "health.node1", health(i), { fileserverUrl: files.url }));
+  assert.ok(sent.every((s) => (s.streamSequence ?? 0) > (old.streamSequence ?? 0)));
+
+  const consumer = await EnvelopeConsumer.create(nc, "HEALTH", {
+    filterSubject: "health.node1",
+    startTime: since,
+    batch: 2,
+    receive: { allowedHosts: [files.url] },
+  });
+  const got = [];
+  for (let i = 0; i < 9; i++) {
+    const d = await consumer.next(10_000);
+    got.push(d);
+    // Backpressure: never more than `batch` delivered and unacknowledged at once.
+    const jsm = await jetstreamManager(nc);
+    const infos = await jsm.consumers.list("HEALTH").next();
+    const pending = infos.reduce((n, c) => n + c.num_ack_pending, 0);
+    assert.ok(pending <= 2, `ack pending ${pending}`);
+    await d.ack();
+  }
+  assert.deepEqual(got.map((d) => d.received.envelope.msg_id), sent.map((s) => s.envelope.msg_id), "exactly the recent ones, in order");
+  assert.deepEqual(got.map((d) => d.received.payloads.map((p) => p.transport).join("+")), sent.map((s) => s.envelope.payloads.map((p) => p.transport).join("+")));
+  assert.ok(got.some((d) => d.received.payloads.some((p) => p.transport === "link")));
+  await assert.rejects(consumer.next(1500), (e: unknown) => e instanceof NatsBridgeError && e.code === "TIMEOUT");
+  await consumer.close();
+});
+
+test("an envelope that can never be decoded is terminated and reported; the next one still comes", async () => {
+  const js = (await import("@nats-io/jetstream")).jetstream(nc);
+  await js.publish("health.bad", "not an envelope");
+  const good = await publishToStream(nc, "health.bad", [["x", "ok", "text"]], { fileserverUrl: files.url });
+  const consumer = await EnvelopeConsumer.create(nc, "HEALTH", { filterSubject: "health.bad", receive: { allowedHosts: [files.url] } });
+  await assert.rejects(consumer.next(5000), (e: unknown) => e instanceof NatsBridgeError && e.code === "INVALID_ENVELOPE");
+  const d = await consumer.next(5000);
+  assert.equal(d.received.envelope.msg_id, good.envelope.msg_id);
+  await d.ack();
+  await consumer.close();
+});
