@@ -75,19 +75,19 @@ pub(crate) fn test_all() -> Result<()> {
                 .env("NATSBRIDGE_BIN", target_dir().join("debug/natsbridge")),
         )
     })?;
-    // The TypeScript runtime (packages/typescript): strict typing of the package, its
-    // browser core and its tests, then the tests (build, then node --test) against a real
-    // nats-server and the `natsbridge fileserver` built above.
+    // The TypeScript runtime (packages/typescript): its tests (build to dist/, then
+    // node --test) against a real nats-server and the `natsbridge fileserver` built above,
+    // then strict typing of the package, its browser core and the tests (which import dist/).
     step("typescript runtime", &mut || {
         let dir = root.join("packages/typescript");
-        run_checked(Command::new("npm").args(["run", "typecheck"]).current_dir(&dir))?;
         run_checked(
             Command::new("npm")
                 .args(["test"])
                 .current_dir(&dir)
                 .env("NATS_SERVER_BIN", &tools.nats_server)
                 .env("NATSBRIDGE_BIN", target_dir().join("debug/natsbridge")),
-        )
+        )?;
+        run_checked(Command::new("npm").args(["run", "typecheck"]).current_dir(&dir))
     })?;
     step("conformance", &mut || {
         let args = crate::conformance::Args::all_lanes();
