@@ -26,23 +26,6 @@ fn health(i: usize) -> Vec<(String, Payload)> {
     vec![("health".into(), Payload::Dictionary(json!({"seq": i})))]
 }
 
-/// Waits until the server has registered `receiver`'s earlier subscriptions: a flush only
-/// proves the SUB left the client, but the server handles one connection's SUBs in order,
-/// so a probe that reaches a *later* subscription proves the earlier ones are live.
-async fn wait_for_interest(sender: &async_nats::Client, receiver: &async_nats::Client) {
-    let probe = receiver.new_inbox();
-    let mut sub = receiver.subscribe(probe.clone()).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        sender.publish(probe.clone(), "probe".into()).await.unwrap();
-        sender.flush().await.unwrap();
-        if let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(100), sub.next()).await {
-            return;
-        }
-        assert!(Instant::now() < deadline, "the subscription never became live");
-    }
-}
-
 /// Restarts the server on a blocking thread once `at` is reached; hands it back on join.
 fn restart_later(mut server: NatsServer) -> tokio::task::JoinHandle<NatsServer> {
     tokio::task::spawn_blocking(move || {
@@ -129,7 +112,7 @@ async fn restart_during_a_burst_of_core_publishes_is_reported_and_recovers() {
     let sender = natsbridge::connect(&url).await.unwrap();
     let receiver = natsbridge::connect(&url).await.unwrap();
     let mut sub = receiver.subscribe("core.h").await.unwrap();
-    wait_for_interest(&sender, &receiver).await;
+    natsbridge::transport::subscriptions_registered(&receiver).await.unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let collect = tokio::spawn(async move {
         while let Some(msg) = sub.next().await {
@@ -170,7 +153,7 @@ async fn restart_during_a_burst_of_core_publishes_is_reported_and_recovers() {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             // The receiver's subscription is restored on reconnect; make sure it is live.
-            wait_for_interest(&sender, &receiver).await;
+            natsbridge::transport::subscriptions_registered(&receiver).await.unwrap();
         }
         let opts = options(i).connection(&sender);
         let outcome =

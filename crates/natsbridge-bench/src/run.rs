@@ -155,10 +155,7 @@ pub(crate) struct Ctx {
 /// not enforced).
 pub(crate) async fn run(args: BenchArgs) -> Result<(), Error> {
     let started = Instant::now();
-    let nats = match &args.nats_server_bin {
-        Some(bin) => NatsServer::start_bin(bin.clone(), "")?,
-        None => NatsServer::start()?,
-    };
+    let nats = NatsServer::start_with(args.nats_server_bin.clone(), "")?;
     let bin = nats.bin().to_owned();
     // Removed on drop, on every way out.
     let scratch_dir = tempfile::Builder::new().prefix("natsbridge-bench-").tempdir()?;

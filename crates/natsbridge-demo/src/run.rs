@@ -43,10 +43,7 @@ pub(crate) async fn run(args: DemoArgs) -> Result<bool, Box<dyn std::error::Erro
     let nats_url = match &args.nats_url {
         Some(u) => u.clone(),
         None => {
-            let server = match &args.nats_server_bin {
-                Some(bin) => NatsServer::start_bin(bin.clone(), "")?,
-                None => NatsServer::start()?,
-            };
+            let server = NatsServer::start_with(args.nats_server_bin.clone(), "")?;
             eprintln!("nats-server ({}) with JetStream at {}", server.bin().display(), server.url());
             _nats = server;
             _nats.url()

@@ -58,11 +58,16 @@ impl NatsServer {
 
     /// Starts a server with extra config-file lines (e.g. `max_payload: 65536`).
     pub fn start_with_config(extra_config: &str) -> Result<NatsServer, Error> {
-        NatsServer::start_bin(nats_server_bin()?, extra_config)
+        NatsServer::start_with(None, extra_config)
     }
 
-    /// Starts this binary (e.g. one given on a command line) with extra config lines.
-    pub fn start_bin(bin: PathBuf, extra_config: &str) -> Result<NatsServer, Error> {
+    /// Starts `bin` (e.g. one given on a command line), or the one [`nats_server_bin`]
+    /// finds, with extra config lines.
+    pub fn start_with(bin: Option<PathBuf>, extra_config: &str) -> Result<NatsServer, Error> {
+        let bin = match bin {
+            Some(bin) => bin,
+            None => nats_server_bin()?,
+        };
         let dir = tempfile::Builder::new()
             .prefix("natsbridge-nats-")
             .tempdir()
@@ -198,7 +203,7 @@ mod tests {
 
     #[test]
     fn a_bad_binary_is_an_error_naming_the_install() {
-        let err = NatsServer::start_bin(PathBuf::from("/nonexistent/nats-server"), "").unwrap_err();
+        let err = NatsServer::start_with(Some(PathBuf::from("/nonexistent/nats-server")), "").unwrap_err();
         assert!(err.to_string().contains("cargo xtask setup"), "{err}");
     }
 }
