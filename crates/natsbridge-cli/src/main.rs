@@ -4,9 +4,10 @@
 //! ```text
 //! natsbridge fileserver [--listen 127.0.0.1:8080] [--dir DIR] [--ttl SECS] [--max-bytes N] [--token T]
 //! natsbridge send --server URL --subject S [--fileserver URL] [--threshold N] [--purpose P]
-//!                 [--correlation-id ID] [--header K=V]... --payload NAME:TYPE:SOURCE [--payload ...]
+//!                 [--correlation-id ID] [--header K=V]... [--stream NAME]
+//!                 --payload NAME:TYPE:SOURCE [--payload ...]
 //! natsbridge receive --server URL --subject S [--count N] [--timeout SECS] [--allow-host HOST]...
-//!                    [--show-header NAME]...
+//!                    [--show-header NAME]... [--stream NAME [--since RFC3339]]
 //! natsbridge validate FILE...
 //! ```
 
@@ -21,8 +22,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 use futures::StreamExt as _;
 use natsbridge::config;
 use natsbridge::fileserver::{FileServer, FileServerConfig};
+use natsbridge::jetstream::{self, ConsumerOptions, EnvelopeConsumer, Start, StreamOptions};
 use natsbridge::types::MsgPurpose;
 use natsbridge::{ReceiveOptions, SendOptions};
+
+/// How long a stream that `send --stream` creates keeps its messages.
+const DEFAULT_STREAM_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Debug, Parser)]
 #[command(
@@ -90,6 +95,10 @@ enum Command {
         /// NAME:TYPE:SOURCE, where SOURCE is literal text or @PATH. Repeatable.
         #[arg(long = "payload", value_name = "NAME:TYPE:SOURCE", required = true)]
         payloads: Vec<String>,
+        /// Publish through JetStream into this stream (created for the subject when missing)
+        /// and wait for the ack; its stream sequence is printed on stderr.
+        #[arg(long)]
+        stream: Option<String>,
     },
     /// Subscribe and print a digest line per envelope (an error line per bad one).
     Receive {
@@ -109,6 +118,13 @@ enum Command {
         /// Append `"headers": {NAME: value}` to each digest line for these NATS headers.
         #[arg(long = "show-header")]
         show_headers: Vec<String>,
+        /// Replay this JetStream stream through a pull consumer (filtered on the subject)
+        /// instead of subscribing: from its start, or from --since.
+        #[arg(long)]
+        stream: Option<String>,
+        /// With --stream: only envelopes stored at or after this RFC 3339 time.
+        #[arg(long, requires = "stream", value_parser = parse_time)]
+        since: Option<natsbridge::chrono::DateTime<natsbridge::chrono::Utc>>,
     },
     /// Check envelope files against the schema.
     Validate {
@@ -145,9 +161,14 @@ async fn main() -> ExitCode {
             correlation_id,
             headers,
             payloads,
-        } => send(server, subject, fileserver, threshold, purpose, correlation_id, headers, payloads).await,
-        Command::Receive { server, subject, count, timeout, allow_hosts, show_headers } => {
-            receive(server, subject, count, timeout, allow_hosts, show_headers).await
+            stream,
+        } => {
+            let sink = Sink { server, subject, stream };
+            send(sink, fileserver, threshold, purpose, correlation_id, headers, payloads).await
+        }
+        Command::Receive { server, subject, count, timeout, allow_hosts, show_headers, stream, since } => {
+            let source = Sink { server, subject, stream };
+            receive(source, since, count, timeout, allow_hosts, show_headers).await
         }
         Command::Validate { files } => validate(files),
     };
@@ -184,10 +205,21 @@ async fn fileserver(
     Ok(ExitCode::SUCCESS)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn send(
+/// Where `send` publishes and `receive` listens: a subject on a server, through a stream or not.
+struct Sink {
     server: String,
     subject: String,
+    stream: Option<String>,
+}
+
+fn parse_time(text: &str) -> Result<natsbridge::chrono::DateTime<natsbridge::chrono::Utc>, String> {
+    natsbridge::chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&natsbridge::chrono::Utc))
+        .map_err(|e| format!("not an RFC 3339 time (e.g. 2026-11-30T08:00:00Z): {e}"))
+}
+
+async fn send(
+    sink: Sink,
     fileserver: String,
     threshold: usize,
     purpose: String,
@@ -199,8 +231,9 @@ async fn send(
     for spec in &payload_specs {
         payloads.push(source::parse_payload(spec)?);
     }
+    let client = natsbridge::connect(&sink.server).await?;
     let mut options = SendOptions::default()
-        .connection(natsbridge::connect(&server).await?)
+        .connection(client.clone())
         .fileserver(fileserver)
         .size_threshold(threshold)
         .purpose(MsgPurpose::from(purpose.as_str()));
@@ -212,48 +245,96 @@ async fn send(
         options = options.header(k, v);
     }
     let rows: Vec<Option<usize>> = payloads.iter().map(|(_, p)| source::rows_of(p)).collect();
-    let sent = natsbridge::smartsend(&subject, payloads, &options).await?;
+    let sent = match &sink.stream {
+        None => natsbridge::smartsend(&sink.subject, payloads, &options).await?,
+        Some(stream) => {
+            let js = async_nats::jetstream::new(client.into());
+            if js.get_stream(stream).await.is_err() {
+                let config = StreamOptions::new(stream, vec![sink.subject.clone()], DEFAULT_STREAM_MAX_AGE);
+                jetstream::ensure_stream(&js, &config).await?;
+            }
+            let sent = jetstream::publish_to_stream(&js, &sink.subject, payloads, &options).await?;
+            eprintln!("{}", serde_json::json!({ "stream": stream, "stream_sequence": sent.stream_sequence }));
+            sent
+        }
+    };
     println!("{}", digest::of_sent(&sent.envelope, &rows));
     Ok(ExitCode::SUCCESS)
 }
 
 async fn receive(
-    server: String,
-    subject: String,
+    source: Sink,
+    since: Option<natsbridge::chrono::DateTime<natsbridge::chrono::Utc>>,
     count: Option<u64>,
     timeout: Option<u64>,
     allow_hosts: Vec<String>,
     show_headers: Vec<String>,
 ) -> CliResult {
-    let client = natsbridge::connect(&server).await?;
-    let mut sub = client.subscribe(subject).await?;
-    natsbridge::transport::subscriptions_registered(&client).await?;
+    let client = natsbridge::connect(&source.server).await?;
     let mut options = ReceiveOptions::default();
     for h in &allow_hosts {
         options = options.allow_host(h);
     }
-    // Readiness line on stderr, so a driver can start sending.
-    eprintln!("{}", serde_json::json!({ "subscribed": true }));
     let deadline = timeout.map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
     let mut seen = 0u64;
-    while count.is_none_or(|c| seen < c) {
-        let next = match deadline {
-            Some(d) => match tokio::time::timeout_at(d, sub.next()).await {
-                Ok(m) => m,
-                Err(_) => break,
-            },
-            None => sub.next().await,
-        };
-        let Some(msg) = next else { break };
-        seen += 1;
-        match natsbridge::smartreceive(&msg, &options).await {
-            Ok(received) => {
-                println!("{}", digest::with_headers(digest::of_received(&received), &msg, &show_headers))
+    match source.stream {
+        None => {
+            let mut sub = client.subscribe(source.subject).await?;
+            natsbridge::transport::subscriptions_registered(&client).await?;
+            // Readiness line on stderr, so a driver can start sending.
+            eprintln!("{}", serde_json::json!({ "subscribed": true }));
+            while count.is_none_or(|c| seen < c) {
+                let Some(Some(msg)) = within(deadline, sub.next()).await else { break };
+                seen += 1;
+                match natsbridge::smartreceive(&msg, &options).await {
+                    Ok(r) => println!(
+                        "{}",
+                        digest::with_headers(digest::of_received(&r), msg.headers.as_ref(), &show_headers)
+                    ),
+                    Err(e) => println!("{}", digest::of_error(&e)),
+                }
             }
-            Err(e) => println!("{}", digest::of_error(&e)),
+        }
+        Some(stream) => {
+            let js = async_nats::jetstream::new(client.into());
+            // A missing stream is the user's mistake, not an outage to wait out.
+            js.get_stream(&stream).await.map_err(|e| format!("the stream `{stream}`: {e}"))?;
+            let start = since.map_or(Start::All, Start::Since);
+            let consumer_options =
+                ConsumerOptions { filter_subject: Some(source.subject), start, ..ConsumerOptions::default() };
+            let stream_name = stream.clone();
+            let mut consumer = EnvelopeConsumer::new(js, stream, consumer_options, options);
+            // The consumer is created by its first pull; the stream must exist already.
+            eprintln!("{}", serde_json::json!({ "subscribed": true, "stream": stream_name }));
+            while count.is_none_or(|c| seen < c) {
+                let Some(next) = within(deadline, consumer.next()).await else { break };
+                seen += 1;
+                match next {
+                    Ok(d) => {
+                        println!(
+                            "{}",
+                            digest::with_headers(
+                                digest::of_received(&d.received),
+                                d.headers(),
+                                &show_headers
+                            )
+                        );
+                        d.ack().await?;
+                    }
+                    Err(e) => println!("{}", digest::of_error(&e)),
+                }
+            }
         }
     }
     Ok(if count.is_some_and(|c| seen < c) { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// `work`, unless `deadline` passes first (then `None`).
+async fn within<F: Future>(deadline: Option<tokio::time::Instant>, work: F) -> Option<F::Output> {
+    match deadline {
+        Some(d) => tokio::time::timeout_at(d, work).await.ok(),
+        None => Some(work.await),
+    }
 }
 
 fn validate(files: Vec<PathBuf>) -> CliResult {

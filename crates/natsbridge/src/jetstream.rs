@@ -176,6 +176,11 @@ pub struct Delivered {
 }
 
 impl Delivered {
+    /// The NATS headers it was published with (`Nats-Msg-Id`, the sender's own).
+    pub fn headers(&self) -> Option<&async_nats::HeaderMap> {
+        self.message.headers.as_ref()
+    }
+
     /// Acknowledges the message (double ack: waits for the server's confirmation).
     pub async fn ack(&self) -> Result<()> {
         self.message.double_ack().await.map_err(|e| {

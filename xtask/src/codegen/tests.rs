@@ -246,7 +246,7 @@ fn julia_is_syntax_checked_not_run() {
 fn typescript_output_typechecks_strict() {
     let tsc = tool("node_modules/.bin/tsc", "npm ci");
     write_out(&keywords_output());
-    // conformance/: the TypeScript testee and interop peer, written against the generated package.
+    // conformance/: the TypeScript testee, written against the generated package and the runtime.
     for dir in ["generated/typescript", "target/xtask-fixtures/keywords/typescript", "conformance"] {
         assert_success(Command::new(&tsc).args(["--noEmit", "--strict", "-p"]).arg(project_root().join(dir)));
     }
@@ -266,11 +266,15 @@ fn python_output_typechecks_strict() {
                 .current_dir(project_root().join(dir)),
         );
     }
-    // The Python testee and interop peer, written against the generated package.
+    // The Python testee, written against the generated package and the runtime.
+    let root = project_root();
     assert_success(
         Command::new(&mypy)
-            .args(["--strict", "--no-incremental", "testees/python_testee.py", "peers/python_peer.py"])
-            .env("MYPYPATH", project_root().join("generated/python"))
+            .args(["--strict", "--no-incremental", "testees/python_testee.py"])
+            .env(
+                "MYPYPATH",
+                std::env::join_paths([root.join("generated/python"), root.join("packages/python")]).unwrap(),
+            )
             .current_dir(project_root().join("conformance")),
     );
 }

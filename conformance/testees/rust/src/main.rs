@@ -5,7 +5,9 @@
 //!
 //! - `validate`: strict v1 validation with the `jsonschema` crate on the bundled schema;
 //! - `decode`: `smartreceive` on the envelope text (downloads included);
-//! - `roundtrip`: parse into the generated `MsgEnvelopeV1` and serialize it again.
+//! - `roundtrip`: parse into the generated `MsgEnvelopeV1` and serialize it again;
+//! - `encode`: the writer side: the payloads as native values through `smartsend` without
+//!   publishing (`SendOptions::no_publish`), answering the envelope text it produced.
 
 use std::io::{BufRead as _, Write as _};
 use std::process::ExitCode;
@@ -13,8 +15,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use arrow_schema::DataType;
+use natsbridge::table::TableLimits;
 use natsbridge::types::MsgEnvelopeV1;
-use natsbridge::{Payload, ReceiveOptions, Received};
+use natsbridge::{Payload, PayloadType, ReceiveOptions, Received, SendOptions};
 use serde_json::{Value, json};
 
 /// Arrow types by the names every lane uses (`conformance/README.md`).
@@ -72,6 +75,50 @@ fn decoded(r: &Received) -> Value {
     json!({"ok": true, "payloads": payloads})
 }
 
+/// The bytes an `encode` request gives for one payload: `text`, `json` or `base64`.
+fn request_bytes(p: &Value) -> Option<Vec<u8>> {
+    if let Some(t) = p.get("text") {
+        return t.as_str().map(|t| t.as_bytes().to_vec());
+    }
+    if let Some(j) = p.get("json") {
+        return serde_json::to_vec(j).ok();
+    }
+    natsbridge::codec::decode(p.get("base64")?.as_str()?).ok().map(|b| b.to_vec())
+}
+
+/// `encode`: each payload becomes the native value a Rust caller would hand over (a `String`,
+/// a `serde_json::Value`, an Arrow `Table` read from the given IPC bytes, `Bytes`), then
+/// `smartsend` builds the envelope without publishing, every payload direct.
+async fn encode(req: &Value) -> Value {
+    let Some(list) = req["payloads"].as_array() else {
+        return json!({"ok": false, "error": "INVALID_REQUEST", "message": "`payloads` must be an array"});
+    };
+    let mut payloads = Vec::with_capacity(list.len());
+    for p in list {
+        let name = p["dataname"].as_str().unwrap_or_default().to_owned();
+        let (Ok(kind), Some(bytes)) =
+            (serde_json::from_value::<PayloadType>(p["payload_type"].clone()), request_bytes(p))
+        else {
+            return json!({"ok": false, "error": "INVALID_REQUEST", "message": format!("payload {name:?}")});
+        };
+        match Payload::from_bytes(&kind, bytes.into(), TableLimits::default()) {
+            Ok(payload) => payloads.push((name, payload)),
+            Err(e) => return json!({"ok": false, "error": e.code().as_str(), "message": e.to_string()}),
+        }
+    }
+    let mut options = SendOptions::default().no_publish().size_threshold(usize::MAX);
+    if let Some(cid) = req["correlation_id"].as_str() {
+        options = options.correlation_id(cid);
+    }
+    if let Some(id) = req["msg_id"].as_str() {
+        options = options.msg_id(id);
+    }
+    match natsbridge::smartsend("conformance.encode", payloads, &options).await {
+        Ok(sent) => json!({"ok": true, "text": sent.json}),
+        Err(e) => json!({"ok": false, "error": e.code().as_str(), "message": e.to_string()}),
+    }
+}
+
 /// The Rust testee: JSON-lines requests on stdin, one answer line each on stdout.
 #[derive(Debug, Parser)]
 #[command(name = "natsbridge-testee", version)]
@@ -106,7 +153,10 @@ async fn run(allow_hosts: Vec<String>) -> Result<(), Box<dyn std::error::Error>>
         if line.trim().is_empty() {
             continue;
         }
-        let req: Value = serde_json::from_str(&line)?;
+        let Ok(req) = serde_json::from_str::<Value>(&line) else {
+            writeln!(out, "{}", json!({"ok": false, "error": "INVALID_REQUEST"}))?;
+            continue;
+        };
         let text = req["text"].as_str().unwrap_or_default();
         let answer = match req["op"].as_str() {
             Some("validate") => {
@@ -121,7 +171,10 @@ async fn run(allow_hosts: Vec<String>) -> Result<(), Box<dyn std::error::Error>>
                 Ok(env) => json!({"ok": true, "json": serde_json::to_value(&env)?}),
                 Err(_) => json!({"ok": false}),
             },
-            other => json!({"error": format!("unknown op {other:?}")}),
+            Some("encode") => encode(&req).await,
+            other => {
+                json!({"ok": false, "error": "INVALID_REQUEST", "message": format!("unknown op {other:?}")})
+            }
         };
         writeln!(out, "{answer}")?;
         out.flush()?;

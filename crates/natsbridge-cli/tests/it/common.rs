@@ -56,9 +56,24 @@ pub(crate) fn spawn_receive(
     child
 }
 
-/// Waits for a receiver's readiness line on stderr (`subscribed`).
+/// Waits for a receiver's readiness line on stderr (`subscribed`), then keeps draining its
+/// stderr into ours, so a receiver that logs more never blocks on, or breaks, a full pipe.
 pub(crate) fn wait_subscribed(child: &mut KillOnDrop) {
-    let mut line = String::new();
-    BufReader::new(child.0.stderr.take().unwrap()).read_line(&mut line).unwrap();
-    assert!(line.contains("subscribed"), "not ready: {line}");
+    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            panic!("the receiver exited before subscribing; its stderr:\n{seen}");
+        }
+        seen.push_str(&line);
+        if line.contains("subscribed") {
+            break;
+        }
+    }
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            eprintln!("  receiver: {line}");
+        }
+    });
 }

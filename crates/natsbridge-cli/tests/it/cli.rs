@@ -4,12 +4,10 @@
 
 use std::time::Instant;
 
-use common::{spawn_receive, start_fileserver, write_table};
+use crate::common::{spawn_receive, start_fileserver, write_table};
 use natsbridge_testkit::NatsServer;
 use natsbridge_testkit::process::command;
 use serde_json::{Value, json};
-
-mod common;
 
 fn natsbridge_bin() -> &'static str {
     env!("CARGO_BIN_EXE_natsbridge")
@@ -143,4 +141,50 @@ fn validate_names_the_broken_rule() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(text.lines().count(), 1, "{text}");
     assert!(text.contains("bad.json") && text.contains("`enum`") && text.contains("/msg_purpose"), "{text}");
+}
+
+/// `send --stream` creates the stream and reports the sequence; a late `receive --stream`
+/// replays everything, `--since` only what was stored from then on; a missing stream fails
+/// at once with its name instead of waiting for the timeout.
+#[test]
+fn send_and_receive_through_a_stream() {
+    let server = NatsServer::spawn();
+    let bin = natsbridge_bin();
+    let send = |text: &str| {
+        let out = command(bin)
+            .args(["send", "--server", &server.url(), "--subject", "cli.js", "--stream", "CLI_JS"])
+            .arg(format!("--payload=note:text:{text}"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "send failed: {}", String::from_utf8_lossy(&out.stderr));
+        let ack: Value = serde_json::from_slice(out.stderr.split(|b| *b == b'\n').next().unwrap()).unwrap();
+        (String::from_utf8(out.stdout).unwrap(), ack["stream_sequence"].as_u64().unwrap())
+    };
+    let (first, seq1) = send("first");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let since =
+        natsbridge::chrono::Utc::now().to_rfc3339_opts(natsbridge::chrono::SecondsFormat::Millis, true);
+    let (second, seq2) = send("second");
+    assert_eq!((seq1, seq2), (1, 2));
+
+    let receive = |extra: &[&str]| {
+        command(bin)
+            .args(["receive", "--server", &server.url(), "--subject", "cli.js", "--timeout", "20"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let all = receive(&["--stream", "CLI_JS", "--count", "2"]);
+    assert!(all.status.success(), "{}", String::from_utf8_lossy(&all.stderr));
+    assert_eq!(String::from_utf8(all.stdout).unwrap(), format!("{first}{second}"));
+
+    let late = receive(&["--stream", "CLI_JS", "--since", &since, "--count", "1"]);
+    assert!(late.status.success(), "{}", String::from_utf8_lossy(&late.stderr));
+    assert_eq!(String::from_utf8(late.stdout).unwrap(), second);
+
+    let started = Instant::now();
+    let missing = receive(&["--stream", "NO_SUCH", "--count", "1"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("NO_SUCH"));
+    assert!(started.elapsed().as_secs() < 10, "a missing stream must fail at once");
 }

@@ -1,0 +1,12 @@
+//! The runtime's end-to-end tests, one binary (each file a module, so the workspace links
+//! one test executable here instead of one per file). Every test that needs a server
+//! starts its own on free loopback ports: `natsbridge_testkit`.
+
+mod credentials;
+mod faults;
+mod fileserver;
+mod hostile;
+mod jetstream;
+mod nats_faults;
+mod runtime;
+mod wire_types;
