@@ -1,27 +1,44 @@
-"""The Python lane of `cargo xtask conformance`: the generated `natsbridge_types` package,
-jsonschema and pyarrow. One JSON request per line on stdin, one JSON answer per line on
-stdout; the protocol and the decoding rules are in conformance/README.md.
+"""The Python lane of `cargo xtask conformance`: a thin protocol adapter over the shipped
+runtime (`packages/python`, import name `natsbridge`) and the generated `natsbridge_types`.
+One JSON request per line on stdin, one JSON answer per line on stdout; the protocol and the
+decoding rules are in conformance/README.md.
+
+- `validate`: strict v1 validation with the generated validator (python-jsonschema).
+- `roundtrip`: parsed as a reader with the generated types and dumped again.
+- `decode`: the runtime's `smartreceive`, links allowed only from the `--allow-host` hosts.
+- `encode`: the runtime's `smartsend` without publishing, every payload direct; the answer
+  carries the envelope's JSON text exactly as `smartsend` produced it.
+
+No decoding or encoding logic lives here: what the runtime answers is the lane's answer.
 
 Usage: python_testee.py --allow-host http://127.0.0.1:PORT ...
+
+The runtime and the generated types are imported from this checkout (`packages/python`,
+`generated/python`), put on `sys.path` here unless `PYTHONPATH` already names them, so the
+lane always runs the tree's runtime and never a copy installed elsewhere.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import hashlib
+import binascii
 import json
+import logging
 import sys
-import urllib.error
-import urllib.parse
-import urllib.request
+from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.ipc
+ROOT = Path(__file__).resolve().parents[2]
+for _dir in (ROOT / "generated/python", ROOT / "packages/python"):
+    if str(_dir) not in sys.path:
+        sys.path.insert(1, str(_dir))
 
-import natsbridge_types as t
+import pyarrow as pa  # noqa: E402
+import pyarrow.ipc  # noqa: E402
 
-MAX_DECLARED_SIZE = 4 << 30
+import natsbridge_types as t  # noqa: E402
+from natsbridge import NatsBridgeError, ReceiveOptions, Received, smartreceive, smartsend  # noqa: E402
 
 ARROW_NAMES = {
     pa.bool_(): "bool", pa.int8(): "int8", pa.int16(): "int16", pa.int32(): "int32", pa.int64(): "int64",
@@ -29,141 +46,171 @@ ARROW_NAMES = {
     pa.float32(): "float32", pa.float64(): "float64", pa.string(): "utf8", pa.large_string(): "large_utf8",
 }
 
+ENCODE_SUBJECT = "conformance.encode"
+"""`send_to` of encoded envelopes unless the request names a `subject`."""
+NEVER_LINK = sys.maxsize
+"""Size threshold and `max_payload` budget for `encode`: every payload goes direct."""
+VALUE_KEY = {"text": "text", "dictionary": "json", "jsontable": "json", "arrowtable": "base64",
+             "image": "base64", "audio": "base64", "video": "base64", "binary": "base64"}
+"""Which request key carries a payload's value, per known payload type."""
 
-class Failure(Exception):
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
 
-
-def host_of(url: str) -> str | None:
-    u = urllib.parse.urlsplit(url)
-    if u.scheme not in ("http", "https") or not u.hostname:
-        return None
-    port = u.port or (443 if u.scheme == "https" else 80)
-    return f"{u.hostname}:{port}"
+class BadRequest(Exception):
+    """A request that does not follow the protocol: answered `INVALID_REQUEST`."""
 
 
 def no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def strict_json(raw: bytes) -> Any:
+# --- validate, roundtrip: the generated package -------------------------------------------
+
+
+def validate(text: str) -> dict[str, Any]:
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=no_constants)
-    except (UnicodeDecodeError, ValueError) as e:
-        raise Failure("DESERIALIZATION_ERROR") from e
+        value = json.loads(text, parse_constant=no_constants)
+    except (ValueError, RecursionError):
+        return {"valid": False}
+    return {"valid": not t.validate_msg_envelope_v1(value)}
 
 
-def fetch(url: str, allowed: set[str]) -> bytes:
-    host = host_of(url)
-    if host is None or host not in allowed:
-        raise Failure("URL_NOT_ALLOWED")
+def roundtrip(text: str) -> dict[str, Any]:
     try:
-        with urllib.request.urlopen(url, timeout=10) as resp:
-            return bytes(resp.read())
-    except (urllib.error.URLError, OSError) as e:
-        raise Failure("DOWNLOAD_FAILED") from e
+        return {"ok": True, "json": json.loads(t.dump_msg_envelope_v1(t.parse_msg_envelope_v1(text)))}
+    except (t.SchemaValidationError, ValueError, RecursionError):
+        return {"ok": False}
 
 
-def payload_bytes(p: dict[str, Any], allowed: set[str]) -> bytes:
-    size = p["size"]
-    if p["transport"] == "direct":
-        data = p["data"]
-        if len(data) != (size + 2) // 3 * 4:
-            raise Failure("INTEGRITY_MISMATCH")
+# --- decode: the runtime's smartreceive ---------------------------------------------------
+
+
+def answer_of(received: Received) -> dict[str, Any]:
+    """The runtime's result in the protocol's words (what each payload carried and became)."""
+    payloads = []
+    for p in received.payloads:
+        d: dict[str, Any] = {"dataname": p.dataname, "payload_type": p.payload_type, "transport": p.transport,
+                             "size": len(p.raw), "sha256": p.sha256}
+        if p.payload_type == "text":
+            d["text"] = p.data
+        elif p.payload_type in ("dictionary", "jsontable"):
+            d["json"] = p.data
+        if p.num_rows is not None:
+            d["num_rows"] = p.num_rows
+        if p.payload_type == "arrowtable":
+            d["arrow_schema"] = [[f.name, ARROW_NAMES.get(f.type, f"other:{f.type}"), f.nullable]
+                                 for f in p.data.schema]
+        payloads.append(d)
+    return {"ok": True, "payloads": payloads}
+
+
+async def decode(text: str, options: ReceiveOptions) -> dict[str, Any]:
+    try:
+        return answer_of(await smartreceive(text, options))
+    except NatsBridgeError as e:
+        return {"ok": False, "error": e.code, "message": e.report()}
+
+
+# --- encode: the runtime's smartsend, not published ---------------------------------------
+
+
+def native_value(p: dict[str, Any]) -> Any:
+    """The Python value a user would hand `smartsend` for payload request `p`."""
+    given = [k for k in ("text", "json", "base64") if k in p]
+    if len(given) != 1:
+        raise BadRequest("a payload needs exactly one of `text`, `json`, `base64`")
+    key = given[0]
+    kind = p["payload_type"]
+    if kind in VALUE_KEY and VALUE_KEY[kind] != key:
+        raise BadRequest(f"a {kind} payload carries `{VALUE_KEY[kind]}`, not `{key}`")
+    value = p[key]
+    if key == "text":
+        if not isinstance(value, str):
+            raise BadRequest("`text` must be a string")
+        return value
+    if key == "json":
+        return value  # dictionary: the value; jsontable: the list of row objects
+    if not isinstance(value, str):
+        raise BadRequest("`base64` must be a string")
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise BadRequest(f"`base64` is not base64: {e}") from e
+    if kind == "arrowtable":  # a pyarrow Table, so that the runtime's own writer makes the bytes
         try:
-            raw = base64.b64decode(data, validate=True)
-        except ValueError as e:
-            raise Failure("DESERIALIZATION_ERROR") from e
-        if base64.b64encode(raw).decode("ascii") != data:  # canonical padding and trailing bits only
-            raise Failure("DESERIALIZATION_ERROR")
-    elif p["transport"] == "link":
-        raw = fetch(p["data"], allowed)
-    else:
-        raise Failure("INVALID_TRANSPORT")
-    if len(raw) != size:
-        raise Failure("INTEGRITY_MISMATCH")
+            return pa.ipc.open_stream(pa.py_buffer(raw)).read_all()
+        except (pa.ArrowException, OSError, ValueError) as e:
+            raise BadRequest(f"`base64` is not an Arrow IPC stream: {e}") from e
     return raw
 
 
-def decode_payload(p: dict[str, Any], allowed: set[str]) -> dict[str, Any]:
-    if p["payload_type"] not in t.PAYLOAD_TYPE_VALUES:
-        raise Failure("INVALID_PAYLOAD_TYPE")
-    if p["size"] > MAX_DECLARED_SIZE:
-        raise Failure("PAYLOAD_TOO_LARGE")
-    raw = payload_bytes(p, allowed)
-    sha = hashlib.sha256(raw).hexdigest()
-    declared = (p.get("metadata") or {}).get("sha256")
-    if isinstance(declared, str) and declared.lower() != sha:
-        raise Failure("INTEGRITY_MISMATCH")
-    out: dict[str, Any] = {
-        "dataname": p["dataname"], "payload_type": p["payload_type"], "transport": p["transport"],
-        "size": len(raw), "sha256": sha,
-    }
-    kind = p["payload_type"]
-    if kind == "text":
-        try:
-            out["text"] = raw.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise Failure("DESERIALIZATION_ERROR") from e
-    elif kind == "dictionary":
-        out["json"] = strict_json(raw)
-    elif kind == "jsontable":
-        rows = strict_json(raw)
-        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            raise Failure("DESERIALIZATION_ERROR")
-        out["json"], out["num_rows"] = rows, len(rows)
-    elif kind == "arrowtable":
-        try:
-            table = pa.ipc.open_stream(pa.py_buffer(raw)).read_all()
-        except (pa.ArrowInvalid, pa.ArrowException, OSError) as e:
-            raise Failure("DESERIALIZATION_ERROR") from e
-        out["num_rows"] = table.num_rows
-        out["arrow_schema"] = [
-            [f.name, ARROW_NAMES.get(f.type, f"other:{f.type}"), f.nullable] for f in table.schema
-        ]
-    return out
-
-
-def decode(text: str, allowed: set[str]) -> dict[str, Any]:
+async def encode(req: dict[str, Any]) -> dict[str, Any]:
+    payloads = req.get("payloads")
+    if not isinstance(payloads, list):
+        raise BadRequest("`payloads` must be a list")
+    ids = {k: req.get(k) for k in ("correlation_id", "msg_id")}
+    subject = req.get("subject", ENCODE_SUBJECT)
+    if not all(v is None or isinstance(v, str) for v in ids.values()) or not isinstance(subject, str):
+        raise BadRequest("`correlation_id`, `msg_id` and `subject` must be strings")
+    items: list[tuple[str, Any, str]] = []
+    for p in payloads:
+        if not isinstance(p, dict) or not isinstance(p.get("dataname"), str) or not isinstance(p.get("payload_type"), str):
+            raise BadRequest("a payload needs a string `dataname` and `payload_type`")
+        items.append((p["dataname"], native_value(p), p["payload_type"]))
     try:
-        env = t.parse_msg_envelope_v1(text)
-    except (t.SchemaValidationError, ValueError):
-        return {"ok": False, "error": "INVALID_ENVELOPE"}
+        sent = await smartsend(subject, items, publish=False, size_threshold=NEVER_LINK, max_payload=NEVER_LINK,
+                               correlation_id=ids["correlation_id"], msg_id=ids["msg_id"])
+    except NatsBridgeError as e:
+        return {"ok": False, "error": e.code, "message": e.report()}
+    return {"ok": True, "text": sent.json}
+
+
+# --- the loop ------------------------------------------------------------------------------
+
+
+async def answer(line: str, options: ReceiveOptions) -> dict[str, Any]:
     try:
-        return {"ok": True, "payloads": [decode_payload(dict(p), allowed) for p in env["payloads"]]}
-    except Failure as f:
-        return {"ok": False, "error": f.code}
+        try:
+            req = json.loads(line)
+        except (ValueError, RecursionError) as e:
+            raise BadRequest(f"not JSON: {e}") from e
+        if not isinstance(req, dict):
+            raise BadRequest("a request is a JSON object")
+        op = req.get("op")
+        if op == "encode":
+            return await encode(req)
+        text = req.get("text")
+        if op not in ("validate", "roundtrip", "decode"):
+            raise BadRequest(f"unknown op {op!r}")
+        if not isinstance(text, str):
+            raise BadRequest("`text` must be a string")
+        if op == "validate":
+            return validate(text)
+        if op == "roundtrip":
+            return roundtrip(text)
+        return await decode(text, options)
+    except BadRequest as e:
+        return {"ok": False, "error": "INVALID_REQUEST", "message": str(e)[:500]}
+    except Exception as e:  # a runtime bug (it raises only NatsBridgeError): reported, and the lane goes on
+        return {"ok": False, "error": "UNEXPECTED_EXCEPTION", "message": f"{type(e).__name__}: {e}"[:500]}
 
 
-def main() -> None:
+async def main() -> None:
+    logging.getLogger("natsbridge").setLevel(logging.ERROR)  # retries of failing links are expected here
     args = sys.argv[1:]
-    allowed = {h for h in (host_of(a) for a, flag in zip(args[1:], args) if flag == "--allow-host") if h}
-    for line in sys.stdin:
+    options = ReceiveOptions(allowed_hosts=())
+    for flag, value in zip(args, args[1:]):
+        if flag == "--allow-host":
+            options = options.allow_host(value)
+    loop = asyncio.get_running_loop()
+    while True:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line:
+            break
         if not line.strip():
             continue
-        req = json.loads(line)
-        text = req.get("text", "")
-        op = req.get("op")
-        if op == "validate":
-            try:
-                value = json.loads(text, parse_constant=no_constants)
-                answer: dict[str, Any] = {"valid": not t.validate_msg_envelope_v1(value)}
-            except ValueError:
-                answer = {"valid": False}
-        elif op == "decode":
-            answer = decode(text, allowed)
-        elif op == "roundtrip":
-            try:
-                answer = {"ok": True, "json": json.loads(t.dump_msg_envelope_v1(t.parse_msg_envelope_v1(text)))}
-            except (t.SchemaValidationError, ValueError):
-                answer = {"ok": False}
-        else:
-            answer = {"error": f"unknown op {op!r}"}
-        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.write(json.dumps(await answer(line, options)) + "\n")
         sys.stdout.flush()
 
 
 if __name__ == "__main__":
-    main()
+    asyncio.run(main())

@@ -70,7 +70,12 @@ pub async fn ensure_stream(js: &Context, options: &StreamOptions) -> Result<jets
         retention: RetentionPolicy::Limits,
         max_age: options.max_age,
         max_bytes: options.max_bytes.unwrap_or(-1),
-        duplicate_window: options.duplicate_window.min(options.max_age.max(Duration::from_secs(1))),
+        // The window cannot outlast the messages; `max_age` zero means no age limit.
+        duplicate_window: if options.max_age.is_zero() {
+            options.duplicate_window
+        } else {
+            options.duplicate_window.min(options.max_age)
+        },
         storage: if options.memory { StorageType::Memory } else { StorageType::File },
         ..Default::default()
     };

@@ -58,11 +58,12 @@ async def ensure_stream(
     duplicate_window: float = 120.0,
     memory: bool = False,
 ) -> api.StreamInfo:
-    """Creates the stream (limits retention, ``max_age`` seconds), or updates it."""
+    """Creates the stream (limits retention, ``max_age`` seconds, ``0`` for no age limit), or
+    updates it. The de-duplication window is at most ``max_age`` (the server's rule)."""
     config = api.StreamConfig(
         name=name, subjects=subjects, retention=api.RetentionPolicy.LIMITS, max_age=max_age,
         max_bytes=max_bytes if max_bytes is not None else -1,
-        duplicate_window=min(duplicate_window, max(max_age, 1.0)),
+        duplicate_window=duplicate_window if max_age <= 0 else min(duplicate_window, max(max_age, 1.0)),
         storage=api.StorageType.MEMORY if memory else api.StorageType.FILE,
     )
     try:
@@ -71,7 +72,7 @@ async def ensure_stream(
         except nats.js.errors.BadRequestError:
             return await js.update_stream(config)
     except Exception as e:
-        raise NatsBridgeError("NATS_CONNECTION_FAILED", f"creating the stream `{name}`: {e}") from e
+        raise NatsBridgeError("NATS_CONNECTION_FAILED", f"creating the stream `{name}`") from e
 
 
 def link_ttl_for(asked: float | None, max_age: float) -> float | None:
@@ -96,7 +97,7 @@ async def publish_to_stream(
         name = await js.find_stream_name_by_subject(subject)
         info = await js.stream_info(name)
     except Exception as e:
-        raise NatsBridgeError("PUBLISH_FAILED", f"no stream captures `{subject}`: {e}", correlation_id=cid) from e
+        raise NatsBridgeError("PUBLISH_FAILED", f"no stream captures `{subject}`", correlation_id=cid) from e
     max_age = float(info.config.max_age or 0)
     options = SendOptions(**send_options)  # an unknown option is a TypeError, as for smartsend
     options = replace(options, link_ttl=link_ttl_for(options.link_ttl, max_age), one_shot=False, publish=True,
@@ -123,7 +124,7 @@ class Delivered:
         try:
             await self.message.ack_sync()
         except Exception as e:
-            raise NatsBridgeError("NATS_CONNECTION_FAILED", f"ack failed: {e}",
+            raise NatsBridgeError("NATS_CONNECTION_FAILED", "ack failed",
                                   correlation_id=self.received.correlation_id) from e
 
 
@@ -162,6 +163,7 @@ class EnvelopeConsumer:
         self._expires = pull_expires
         self._receive = receive_options
         self._sub: nats.js.JetStreamContext.PullSubscription | None = None
+        self._ephemeral: str | None = None
         self._pending: deque[Msg] = deque()
 
     def _config(self) -> api.ConsumerConfig:
@@ -184,6 +186,12 @@ class EnvelopeConsumer:
             config.deliver_policy = api.DeliverPolicy.ALL
         return config
 
+    async def open(self) -> None:
+        """Creates the consumer on the server now (``next`` otherwise does it on first use),
+        so that a caller can tell it is ready; ``NATS_CONNECTION_FAILED`` when the stream
+        does not exist or the server refuses."""
+        await self._open()
+
     async def _open(self) -> nats.js.JetStreamContext.PullSubscription:
         if self._sub is None:
             config = self._config()
@@ -196,9 +204,10 @@ class EnvelopeConsumer:
                     self._sub = await self._js.pull_subscribe_bind(durable=self._durable, stream=self.stream)
                 else:
                     await self._js.add_consumer(self.stream, config)
+                    self._ephemeral = config.name
                     self._sub = await self._js.pull_subscribe_bind(name=config.name, stream=self.stream)
             except Exception as e:
-                raise NatsBridgeError("NATS_CONNECTION_FAILED", f"creating a consumer on `{self.stream}`: {e}") from e
+                raise NatsBridgeError("NATS_CONNECTION_FAILED", f"creating a consumer on `{self.stream}`") from e
         return self._sub
 
     async def next(self, timeout: float | None = None) -> Delivered:
@@ -218,7 +227,7 @@ class EnvelopeConsumer:
                 except nats.errors.TimeoutError:
                     continue
                 except Exception as e:
-                    raise NatsBridgeError("NATS_CONNECTION_FAILED", f"pull request on `{self.stream}`: {e}") from e
+                    raise NatsBridgeError("NATS_CONNECTION_FAILED", f"pull request on `{self.stream}`") from e
                 continue
             msg = self._pending.popleft()
             meta = msg.metadata
@@ -235,10 +244,18 @@ class EnvelopeConsumer:
             return Delivered(received, meta.sequence.stream, meta.timestamp, msg)
 
     async def close(self) -> None:
-        """Unsubscribes (an ephemeral consumer is removed by the server when inactive)."""
+        """Unsubscribes, and deletes the consumer unless it is durable (the server would
+        otherwise remove it only after 10 minutes without a pull)."""
         if self._sub is not None:
             try:
                 await self._sub.unsubscribe()
             except Exception:  # the connection may already be closed
                 pass
             self._sub = None
+        if self._ephemeral is not None:
+            try:
+                await self._js.delete_consumer(self.stream, self._ephemeral)
+            except Exception:  # the connection may be closed: the inactivity threshold removes it
+                pass
+            self._ephemeral = None
+        self._pending.clear()

@@ -37,7 +37,7 @@ def _dumps(value: Any) -> bytes:
     try:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
     except (TypeError, ValueError, RecursionError) as e:
-        raise NatsBridgeError("SERIALIZATION_ERROR", f"not serializable as JSON: {e}") from e
+        raise NatsBridgeError("SERIALIZATION_ERROR", "not serializable as JSON") from e
 
 
 def _is_rows(value: object) -> bool:

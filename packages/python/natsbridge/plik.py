@@ -36,7 +36,7 @@ async def _call(session: aiohttp.ClientSession, method: str, url: str, what: str
     except NatsBridgeError:
         raise
     except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as e:
-        raise NatsBridgeError("UPLOAD_FAILED", f"{what}: {type(e).__name__}: {e}") from e
+        raise NatsBridgeError("UPLOAD_FAILED", what) from e
     try:
         value = json.loads(text)
     except ValueError as e:

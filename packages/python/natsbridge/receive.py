@@ -185,12 +185,15 @@ async def smartreceive(
         body = msg
         hdrs = dict(headers) if headers else None
     cid_hint = hdrs.get(HEADER_CORRELATION_ID) if hdrs else None
-    if len(body) > opts.max_envelope_bytes:
+    size = len(body)
+    if isinstance(body, str) and size * 4 > opts.max_envelope_bytes:  # the limit is in UTF-8 bytes
+        size = len(body.encode("utf-8", "surrogatepass"))
+    if size > opts.max_envelope_bytes:
         raise NatsBridgeError(
-            "PAYLOAD_TOO_LARGE", f"envelope of {len(body)} bytes exceeds the limit {opts.max_envelope_bytes}",
+            "PAYLOAD_TOO_LARGE", f"envelope of {size} bytes exceeds the limit {opts.max_envelope_bytes}",
             correlation_id=cid_hint,
         )
-    _log.debug("received", cid_hint, "receive", bytes=len(body))
+    _log.debug("received", cid_hint, "receive", bytes=size)
     try:
         value: object = json.loads(body, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError, RecursionError) as e:

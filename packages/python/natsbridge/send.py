@@ -53,7 +53,16 @@ def _dumps(value: Any) -> str:
     try:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError, RecursionError) as e:
-        raise NatsBridgeError("SERIALIZATION_ERROR", f"serializing the envelope: {e}") from e
+        raise NatsBridgeError("SERIALIZATION_ERROR", "serializing the envelope") from e
+
+
+def _utf8_len(text: str) -> int:
+    """Bytes of ``text`` as UTF-8; ``SERIALIZATION_ERROR`` for text that has none (a lone
+    surrogate, e.g. from a decoded ``"\\ud800"``), which no receiver could parse."""
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError as e:
+        raise NatsBridgeError("SERIALIZATION_ERROR", "the envelope holds text that is not valid Unicode") from e
 
 
 def _wire_payload(p: _Prepared, data: str) -> MsgPayloadV1:
@@ -76,7 +85,7 @@ def fit_max_payload(envelope: MsgEnvelopeV1, prepared: list[_Prepared], header_b
     ``PAYLOAD_TOO_LARGE`` only when even all links do not fit."""
     while True:
         envelope["payloads"] = [_wire_payload(p, "") for p in prepared]
-        skeleton = len(_dumps(envelope).encode("utf-8"))
+        skeleton = _utf8_len(_dumps(envelope))  # every field but the payloads' data (base64 or URLs)
         inline = sum(encoded_len(len(p.raw)) for p in prepared if not p.link)
         links = sum(LINK_URL_ALLOWANCE for p in prepared if p.link)
         total = skeleton + inline + links + header_bytes

@@ -45,7 +45,7 @@ async def connect(url: str, *, name: str = "natsbridge-python", connect_timeout:
             disconnected_cb=on_disconnect, reconnected_cb=on_reconnect,
         )
     except Exception as e:  # nats-py raises errors of several families while connecting
-        raise NatsBridgeError("NATS_CONNECTION_FAILED", f"connecting to {shown}: {type(e).__name__}: {e}") from e
+        raise NatsBridgeError("NATS_CONNECTION_FAILED", f"connecting to {shown}") from e
     nc.options["max_reconnect_attempts"] = -1
     return nc
 
@@ -104,7 +104,7 @@ async def publish_core(
     except nats.errors.MaxPayloadError as e:
         raise NatsBridgeError("PAYLOAD_TOO_LARGE", f"publishing to `{subject}`", correlation_id=correlation_id) from e
     except Exception as e:  # connection closed, bad subject, flush timeout, ...
-        raise NatsBridgeError("PUBLISH_FAILED", f"publishing to `{subject}`: {type(e).__name__}: {e}",
+        raise NatsBridgeError("PUBLISH_FAILED", f"publishing to `{subject}`",
                               correlation_id=correlation_id) from e
     _log.info("published", correlation_id, "publish", subject=subject, bytes=len(body))
 
@@ -118,7 +118,7 @@ async def publish_jetstream(
     try:
         ack = await js.publish(subject, body, timeout=timeout, headers=dict(headers))
     except Exception as e:
-        raise NatsBridgeError("PUBLISH_FAILED", f"JetStream publish to `{subject}`: {type(e).__name__}: {e}",
+        raise NatsBridgeError("PUBLISH_FAILED", f"JetStream publish to `{subject}`",
                               correlation_id=correlation_id) from e
     _log.info("published to stream", correlation_id, "publish", subject=subject, bytes=len(body),
               stream=ack.stream, seq=ack.seq, duplicate=bool(ack.duplicate))

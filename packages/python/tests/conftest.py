@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
@@ -46,6 +47,18 @@ def natsbridge_bin() -> str:
     if not path.is_file():
         pytest.fail(f"{path} is missing: build it with `cargo build -p natsbridge-cli` (or `cargo xtask setup`)")
     return str(path)
+
+
+def python_cli() -> list[str]:
+    """``python -m natsbridge`` with this interpreter (run with :func:`cli_env`)."""
+    return [sys.executable, "-m", "natsbridge"]
+
+
+def cli_env() -> dict[str, str]:
+    """The environment for :func:`python_cli`: this package and the generated types importable."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "packages/python"), str(ROOT / "generated/python")])
+    return env
 
 
 def wait_for_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: float = 15.0) -> None:

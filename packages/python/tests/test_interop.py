@@ -8,10 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import os
 import struct
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +19,8 @@ import pyarrow as pa
 from natsbridge import ReceiveOptions, encode_table, smartreceive, smartsend
 from natsbridge import digest
 
-from .conftest import ROOT, natsbridge_bin, run
+from .conftest import cli_env, natsbridge_bin, python_cli, run
 
-PACKAGE = Path(__file__).resolve().parents[1]
 ROWS = 1_000_000
 AUDIO_BYTES = 5_000_000
 
@@ -67,16 +64,6 @@ async def finish(proc: asyncio.subprocess.Process) -> str:
     lines = out.decode().splitlines()
     assert len(lines) == 1, lines
     return lines[0]
-
-
-def python_cli() -> list[str]:
-    return [sys.executable, "-m", "natsbridge"]
-
-
-def cli_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(PACKAGE), str(ROOT / "generated/python")])
-    return env
 
 
 def test_python_smartsend_to_rust_receive(nats_url: str, fileserver: str) -> None:
