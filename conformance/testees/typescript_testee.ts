@@ -1,35 +1,65 @@
 /**
- * The TypeScript lane of `cargo xtask conformance`: the generated `@natsbridge/types`
- * package (ajv), apache-arrow's `tableFromIPC` and Node's crypto. One JSON request per line
- * on stdin, one JSON answer per line on stdout; protocol and decoding rules are in
- * conformance/README.md.
+ * The TypeScript lane of `cargo xtask conformance`: a thin protocol adapter over the shipped
+ * packages, imported by their names as a user imports them: the runtime `@natsbridge/client`
+ * and the generated `@natsbridge/types` (the npm workspace links to packages/typescript and
+ * generated/typescript, so their compiled `dist/`). One JSON request per line on stdin, one
+ * JSON answer per line on stdout; protocol and decoding rules are in conformance/README.md.
  *
- * Usage: tsx typescript_testee.ts --allow-host http://127.0.0.1:PORT ...
+ * - `validate`: strict v1 validation with the generated validator (ajv);
+ * - `roundtrip`: the generated reader's parse, then its dump;
+ * - `decode`: the runtime's `smartreceive` (links only from the `--allow-host` hosts), its
+ *   result mapped to the answer format; no decoding logic of its own;
+ * - `encode`: each payload becomes the value a TypeScript caller hands over (a string, a JSON
+ *   value, an apache-arrow `Table` read from the given IPC stream, a `Uint8Array`), then the
+ *   runtime's `smartsend` builds the envelope without publishing, every payload direct, and the
+ *   answer is its JSON text as produced.
+ *
+ * A request that is not understood is answered `{"ok": false, "error": "INVALID_REQUEST"}`.
+ *
+ * Usage (from the repository root): tsx conformance/testees/typescript_testee.ts --allow-host http://127.0.0.1:PORT ...
  */
-import { createHash } from "node:crypto";
+import { readdirSync, statSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { tableFromIPC, Type, type DataType } from "apache-arrow";
-import * as t from "../../generated/typescript/src/index.ts";
+import { fileURLToPath } from "node:url";
+import { Type, type DataType, type Field } from "apache-arrow";
 
-const MAX_DECLARED_SIZE = 4 * 2 ** 30;
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
-class Failure extends Error {
-  constructor(readonly code: string) {
-    super(code);
+/**
+ * Both packages are imported from their builds (`dist/`); a missing or stale build would test
+ * other code than `src/` holds, so it fails the lane with the command that fixes it.
+ */
+function checkBuilds(): void {
+  const stale: string[] = [];
+  for (const pkg of ["generated/typescript", "packages/typescript"]) {
+    for (const f of readdirSync(`${ROOT}${pkg}/src`).filter((f) => f.endsWith(".ts"))) {
+      const src = statSync(`${ROOT}${pkg}/src/${f}`).mtimeMs;
+      let built = -1;
+      try {
+        built = statSync(`${ROOT}${pkg}/dist/${f.replace(/\.ts$/, ".js")}`).mtimeMs;
+      } catch {
+        // not built
+      }
+      if (built < src) stale.push(`${pkg}/src/${f}`);
+    }
+  }
+  if (stale.length > 0) {
+    process.stderr.write(
+      `typescript_testee: dist/ is missing or older than ${stale.join(", ")}: run \`npm run build --workspaces\` at the repository root\n`,
+    );
+    process.exit(1);
   }
 }
 
-function hostOf(url: string): string | undefined {
-  try {
-    const u = new URL(url);
-    if (u.protocol !== "http:" && u.protocol !== "https:") return undefined;
-    const port = u.port !== "" ? u.port : u.protocol === "https:" ? "443" : "80";
-    return `${u.hostname}:${port}`;
-  } catch {
-    return undefined;
-  }
-}
+checkBuilds();
+const t = await import("@natsbridge/types");
+const { NatsBridgeError, base64Encode, decodeTable, smartreceive, smartsend } = await import("@natsbridge/client");
+type PayloadTuple = import("@natsbridge/client").PayloadTuple;
+type Received = import("@natsbridge/client").Received;
 
+type Answer = Record<string, unknown>;
+
+/** Arrow types by the names every lane uses (conformance/README.md). */
 function arrowTypeName(type: DataType): string {
   switch (type.typeId) {
     case Type.Bool:
@@ -51,146 +81,194 @@ function arrowTypeName(type: DataType): string {
   }
 }
 
-function strictJson(raw: Uint8Array): unknown {
-  try {
-    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(raw));
-  } catch {
-    throw new Failure("DESERIALIZATION_ERROR");
-  }
-}
-
-async function fetchLink(url: string, allowed: Set<string>): Promise<Uint8Array> {
-  const host = hostOf(url);
-  if (host === undefined || !allowed.has(host)) throw new Failure("URL_NOT_ALLOWED");
-  let resp: Response;
-  try {
-    resp = await fetch(url, { redirect: "manual", signal: AbortSignal.timeout(10_000) });
-  } catch {
-    throw new Failure("DOWNLOAD_FAILED");
-  }
-  if (!resp.ok) throw new Failure("DOWNLOAD_FAILED");
-  return new Uint8Array(await resp.arrayBuffer());
-}
-
-async function payloadBytes(p: t.MsgPayloadV1, allowed: Set<string>): Promise<Uint8Array> {
-  let raw: Uint8Array;
-  if (p.transport === "direct") {
-    if (p.data.length !== Math.ceil(p.size / 3) * 4) throw new Failure("INTEGRITY_MISMATCH");
-    const buf = Buffer.from(p.data, "base64");
-    // Buffer is lenient: accept only the canonical encoding (alphabet, padding, trailing bits).
-    if (buf.toString("base64") !== p.data) throw new Failure("DESERIALIZATION_ERROR");
-    raw = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-  } else if (p.transport === "link") {
-    raw = await fetchLink(p.data, allowed);
-  } else {
-    throw new Failure("INVALID_TRANSPORT");
-  }
-  if (raw.byteLength !== p.size) throw new Failure("INTEGRITY_MISMATCH");
-  return raw;
-}
-
-async function decodePayload(p: t.MsgPayloadV1, allowed: Set<string>): Promise<Record<string, unknown>> {
-  if (!t.isKnownPayloadType(p.payload_type)) throw new Failure("INVALID_PAYLOAD_TYPE");
-  if (p.size > MAX_DECLARED_SIZE) throw new Failure("PAYLOAD_TOO_LARGE");
-  const raw = await payloadBytes(p, allowed);
-  const sha = createHash("sha256").update(raw).digest("hex");
-  const declared = p.metadata?.["sha256"];
-  if (typeof declared === "string" && declared.toLowerCase() !== sha) throw new Failure("INTEGRITY_MISMATCH");
-  const out: Record<string, unknown> = {
-    dataname: p.dataname,
-    payload_type: p.payload_type,
-    transport: p.transport,
-    size: raw.byteLength,
-    sha256: sha,
+/** `smartreceive`'s result in the answer format: the bytes as carried, plus the values. */
+function decoded(r: Received): Answer {
+  return {
+    ok: true,
+    payloads: r.payloads.map((p) => {
+      const out: Answer = {
+        dataname: p.dataname,
+        payload_type: p.payload_type,
+        transport: p.transport,
+        size: p.bytes.byteLength,
+        sha256: p.sha256,
+      };
+      switch (p.payload_type) {
+        case "text":
+          out["text"] = p.data;
+          break;
+        case "dictionary":
+          out["json"] = p.data;
+          break;
+        case "jsontable":
+          out["json"] = p.data;
+          out["num_rows"] = p.data.length;
+          break;
+        case "arrowtable":
+          out["num_rows"] = p.data.numRows;
+          out["arrow_schema"] = p.data.schema.fields.map((f: Field) => [f.name, arrowTypeName(f.type), f.nullable]);
+          break;
+        default:
+          break;
+      }
+      return out;
+    }),
   };
-  switch (p.payload_type) {
-    case "text":
-      try {
-        out["text"] = new TextDecoder("utf-8", { fatal: true }).decode(raw);
-      } catch {
-        throw new Failure("DESERIALIZATION_ERROR");
-      }
-      break;
-    case "dictionary":
-      out["json"] = strictJson(raw);
-      break;
-    case "jsontable": {
-      const rows = strictJson(raw);
-      if (!Array.isArray(rows) || !rows.every((r) => typeof r === "object" && r !== null && !Array.isArray(r))) {
-        throw new Failure("DESERIALIZATION_ERROR");
-      }
-      out["json"] = rows;
-      out["num_rows"] = rows.length;
-      break;
-    }
-    case "arrowtable": {
-      let table;
-      try {
-        table = tableFromIPC(raw);
-      } catch {
-        throw new Failure("DESERIALIZATION_ERROR");
-      }
-      if (table.schema.fields.length === 0 && raw.byteLength > 0 && table.batches.length === 0) {
-        // apache-arrow returns an empty table for bytes without a schema message.
-        throw new Failure("DESERIALIZATION_ERROR");
-      }
-      out["num_rows"] = table.numRows;
-      out["arrow_schema"] = table.schema.fields.map((f) => [f.name, arrowTypeName(f.type), f.nullable]);
-      break;
-    }
-  }
-  return out;
 }
 
-async function decode(text: string, allowed: Set<string>): Promise<Record<string, unknown>> {
-  let env: t.MsgEnvelopeV1;
+function failure(e: unknown): Answer {
+  if (e instanceof NatsBridgeError) return { ok: false, error: e.code, message: e.report() };
+  // The runtime promises NatsBridgeError only; anything else is a runtime bug, shown as such.
+  return { ok: false, error: "NOT_A_NATSBRIDGE_ERROR", message: String(e) };
+}
+
+async function decode(text: string, allowedHosts: string[]): Promise<Answer> {
   try {
-    env = t.parseMsgEnvelopeV1(text);
-  } catch {
-    return { ok: false, error: "INVALID_ENVELOPE" };
-  }
-  try {
-    const payloads = [];
-    for (const p of env.payloads) payloads.push(await decodePayload(p, allowed));
-    return { ok: true, payloads };
+    return decoded(await smartreceive(text, { allowedHosts }));
   } catch (e) {
-    if (e instanceof Failure) return { ok: false, error: e.code };
-    throw e;
+    const f = failure(e);
+    return { ok: false, error: f["error"] };
+  }
+}
+
+class BadRequest extends Error {}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Canonical standard padded base64 → bytes (anything else is a bad request). */
+function requestBytes(text: unknown, dataname: string): Uint8Array {
+  if (typeof text !== "string") throw new BadRequest(`${dataname}: \`base64\` must be a string`);
+  const b = Buffer.from(text, "base64");
+  const bytes = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  if (base64Encode(bytes) !== text) throw new BadRequest(`${dataname}: \`base64\` is not canonical padded standard base64`);
+  return bytes;
+}
+
+const BY_KEY: Record<string, "text" | "json" | "base64"> = {
+  text: "text",
+  dictionary: "json",
+  jsontable: "json",
+  arrowtable: "base64",
+  image: "base64",
+  audio: "base64",
+  video: "base64",
+  binary: "base64",
+};
+
+/**
+ * One request payload → the tuple a TypeScript caller would pass to `smartsend`. A payload type
+ * the lane does not know is handed over with whatever value was given, so that the runtime's
+ * own check answers (INVALID_PAYLOAD_TYPE).
+ */
+function nativePayload(p: unknown): PayloadTuple {
+  if (!isObject(p)) throw new BadRequest("each payload must be an object");
+  const { dataname, payload_type: type } = p;
+  if (typeof dataname !== "string") throw new BadRequest("`dataname` must be a string");
+  if (typeof type !== "string") throw new BadRequest(`${dataname}: \`payload_type\` must be a string`);
+  const given = (["text", "json", "base64"] as const).filter((k) => k in p);
+  if (given.length !== 1) throw new BadRequest(`${dataname}: give exactly one of \`text\`, \`json\`, \`base64\``);
+  const key = given[0]!;
+  const want = BY_KEY[type];
+  if (want !== undefined && want !== key) throw new BadRequest(`${dataname}: a ${type} payload is given as \`${want}\`, not \`${key}\``);
+  if (key === "text" && typeof p["text"] !== "string") throw new BadRequest(`${dataname}: \`text\` must be a string`);
+  const value: unknown = key === "text" ? p["text"] : key === "json" ? p["json"] : requestBytes(p["base64"], dataname);
+  switch (type) {
+    case "text":
+      return [dataname, value as string, "text"];
+    case "dictionary":
+      return [dataname, value, "dictionary"];
+    case "jsontable":
+      // Handed over as given: the runtime checks that it is an array of row objects.
+      return [dataname, value as Record<string, unknown>[], "jsontable"];
+    case "arrowtable":
+      // An apache-arrow Table (tableFromIPC, with the runtime's stream checks), so that the
+      // runtime's own Arrow writer produces the bytes that travel.
+      return [dataname, decodeTable(value as Uint8Array), "arrowtable"];
+    case "image":
+    case "audio":
+    case "video":
+    case "binary":
+      return [dataname, value as Uint8Array, type];
+    default:
+      return [dataname, value, type] as unknown as PayloadTuple;
+  }
+}
+
+async function encode(req: Record<string, unknown>): Promise<Answer> {
+  const list = req["payloads"];
+  if (!Array.isArray(list)) return { ok: false, error: "INVALID_REQUEST", message: "`payloads` must be an array" };
+  for (const k of ["correlation_id", "msg_id"]) {
+    if (k in req && typeof req[k] !== "string") return { ok: false, error: "INVALID_REQUEST", message: `\`${k}\` must be a string` };
+  }
+  const correlationId = req["correlation_id"] as string | undefined;
+  const msgId = req["msg_id"] as string | undefined;
+  try {
+    const payloads = list.map(nativePayload);
+    const sent = await smartsend("conformance.encode", payloads, {
+      publish: false,
+      // Every payload direct: no threshold, and no server whose max_payload would move one to link.
+      sizeThreshold: Number.MAX_SAFE_INTEGER,
+      maxPayload: Number.MAX_SAFE_INTEGER,
+      ...(correlationId === undefined ? {} : { correlationId }),
+      ...(msgId === undefined ? {} : { msgId }),
+    });
+    return { ok: true, text: sent.json };
+  } catch (e) {
+    if (e instanceof BadRequest) return { ok: false, error: "INVALID_REQUEST", message: e.message };
+    return failure(e);
+  }
+}
+
+async function answer(line: string, allowedHosts: string[]): Promise<Answer> {
+  let req: unknown;
+  try {
+    req = JSON.parse(line);
+  } catch {
+    return { ok: false, error: "INVALID_REQUEST", message: "not JSON" };
+  }
+  if (!isObject(req)) return { ok: false, error: "INVALID_REQUEST", message: "not a JSON object" };
+  const op = req["op"];
+  const text = req["text"];
+  if ((op === "validate" || op === "roundtrip" || op === "decode") && typeof text !== "string") {
+    return { ok: false, error: "INVALID_REQUEST", message: "`text` must be a string" };
+  }
+  switch (op) {
+    case "validate":
+      try {
+        return { valid: t.validateMsgEnvelopeV1(JSON.parse(text as string)).ok };
+      } catch {
+        return { valid: false };
+      }
+    case "roundtrip":
+      try {
+        return { ok: true, json: JSON.parse(t.dumpMsgEnvelopeV1(t.parseMsgEnvelopeV1(text as string))) };
+      } catch {
+        return { ok: false };
+      }
+    case "decode":
+      return decode(text as string, allowedHosts);
+    case "encode":
+      return encode(req);
+    default:
+      return { ok: false, error: "INVALID_REQUEST", message: `unknown op ${JSON.stringify(op) ?? "undefined"}` };
   }
 }
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const allowed = new Set<string>();
-  args.forEach((a, i) => {
-    const host = args[i - 1] === "--allow-host" ? hostOf(a) : undefined;
-    if (host !== undefined) allowed.add(host);
-  });
+  // Only the hosts given: never the default file server's.
+  const allowedHosts = args.filter((_, i) => args[i - 1] === "--allow-host");
   for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
     if (line.trim() === "") continue;
-    const req = JSON.parse(line) as { op?: string; text?: string };
-    const text = req.text ?? "";
-    let answer: unknown;
-    if (req.op === "validate") {
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-        answer = { valid: t.validateMsgEnvelopeV1(value).ok };
-      } catch {
-        answer = { valid: false };
-      }
-    } else if (req.op === "decode") {
-      answer = await decode(text, allowed);
-    } else if (req.op === "roundtrip") {
-      try {
-        answer = { ok: true, json: JSON.parse(t.dumpMsgEnvelopeV1(t.parseMsgEnvelopeV1(text))) };
-      } catch {
-        answer = { ok: false };
-      }
-    } else {
-      answer = { error: `unknown op ${String(req.op)}` };
+    let out: Answer;
+    try {
+      out = await answer(line, allowedHosts);
+    } catch (e) {
+      out = { ok: false, error: "INVALID_REQUEST", message: `the testee failed: ${String(e)}` };
     }
-    process.stdout.write(JSON.stringify(answer) + "\n");
+    process.stdout.write(JSON.stringify(out) + "\n");
   }
 }
 

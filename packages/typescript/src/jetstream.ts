@@ -35,7 +35,7 @@ export interface StreamOptions {
   maxAgeMs: number;
   /** Largest total size, bytes (-1 = unlimited). */
   maxBytes?: number;
-  /** Window in which a repeated `Nats-Msg-Id` is dropped, ms. Default 2 minutes. */
+  /** Window in which a repeated `Nats-Msg-Id` is dropped, ms. Default 2 minutes; at most `maxAgeMs` when that is not 0. */
   duplicateWindowMs?: number;
   storage?: "file" | "memory";
 }
@@ -44,6 +44,7 @@ export interface StreamOptions {
 export async function ensureStream(nc: NatsConnection, options: StreamOptions): Promise<StreamInfo> {
   try {
     const jsm = await jetstreamManager(nc);
+    const window = options.duplicateWindowMs ?? 120_000;
     const config = {
       name: options.name,
       subjects: options.subjects,
@@ -51,7 +52,8 @@ export async function ensureStream(nc: NatsConnection, options: StreamOptions): 
       storage: options.storage === "memory" ? StorageType.Memory : StorageType.File,
       max_age: options.maxAgeMs * NANOS_PER_MS,
       max_bytes: options.maxBytes ?? -1,
-      duplicate_window: (options.duplicateWindowMs ?? 120_000) * NANOS_PER_MS,
+      // The window cannot outlast the messages (the server refuses it); max age 0 = no limit.
+      duplicate_window: (options.maxAgeMs > 0 ? Math.min(window, options.maxAgeMs) : window) * NANOS_PER_MS,
     };
     try {
       return await jsm.streams.info(options.name).then(() => jsm.streams.update(options.name, config));

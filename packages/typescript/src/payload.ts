@@ -7,6 +7,7 @@
 import { Table, tableFromIPC, tableToIPC } from "apache-arrow";
 import { isKnownPayloadType, type PayloadType } from "@natsbridge/types";
 import { NatsBridgeError } from "./errors.js";
+import { isWellFormed, jsonHasLoneSurrogate } from "./wire.js";
 
 export type { PayloadType };
 
@@ -57,6 +58,9 @@ function json(data: unknown, dataname: string): Uint8Array {
     throw new NatsBridgeError("SERIALIZATION_ERROR", "the value cannot be written as JSON", { dataname, cause: e });
   }
   if (text === undefined) throw new NatsBridgeError("SERIALIZATION_ERROR", "the value cannot be written as JSON", { dataname });
+  if (jsonHasLoneSurrogate(text)) {
+    throw new NatsBridgeError("SERIALIZATION_ERROR", "the value holds a string that is not valid Unicode (a lone surrogate)", { dataname });
+  }
   return utf8.encode(text);
 }
 
@@ -69,6 +73,7 @@ export function serializePayload(type: string, data: unknown, dataname: string):
   switch (type) {
     case "text":
       if (typeof data !== "string") throw new NatsBridgeError("SERIALIZATION_ERROR", "a text payload needs a string", { dataname });
+      if (!isWellFormed(data)) throw new NatsBridgeError("SERIALIZATION_ERROR", "the text is not valid Unicode (a lone surrogate)", { dataname });
       return utf8.encode(data);
     case "dictionary":
       return json(data, dataname);

@@ -10,7 +10,7 @@ import { NatsBridgeError, asBridgeError } from "./errors.js";
 import { DEFAULT_FETCH, fetchHashed, type FetchOptions } from "./fetch.js";
 import { log } from "./log.js";
 import { DEFAULT_TABLE_LIMITS, deserializePayload, isKnownPayloadType, numRows, type DecodedData, type TableLimits } from "./payload.js";
-import { HEADER_CORRELATION_ID, base64Decode, hostAllowed, hostOf, normalizeHost, redact, sha256Hex } from "./wire.js";
+import { HEADER_CORRELATION_ID, base64Decode, hostAllowed, hostOf, normalizeHost, redact, sha256Hex, utf8Length } from "./wire.js";
 
 export interface ReceiveOptions {
   /** Hosts links may be downloaded from (`host`, `host:port` or a URL; `*` = any). Default: the host of `FILESERVER_URL`. */
@@ -94,8 +94,10 @@ export async function smartreceive(msg: MessageLike | Uint8Array | string, optio
   let cid: string | undefined = hint;
   try {
     const body = isMsg ? msg.data : msg;
-    const length = typeof body === "string" ? body.length : body.byteLength;
     const maxEnvelope = options.maxEnvelopeBytes ?? MAX_ENVELOPE_BYTES;
+    // The limit is in UTF-8 bytes: text has at least one per UTF-16 unit, at most three.
+    let length = typeof body === "string" ? body.length : body.byteLength;
+    if (typeof body === "string" && length <= maxEnvelope && length * 3 > maxEnvelope) length = utf8Length(body);
     if (length > maxEnvelope) {
       throw new NatsBridgeError("PAYLOAD_TOO_LARGE", `envelope of ${length} bytes exceeds the limit ${maxEnvelope}`);
     }

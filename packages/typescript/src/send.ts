@@ -18,6 +18,7 @@ import {
   encodedLen,
   fileName,
   headerLen,
+  jsonHasLoneSurrogate,
   nowTimestamp,
   redact,
   sha256Hex,
@@ -215,6 +216,10 @@ async function smartsendInner(subject: string, payloads: readonly PayloadTuple[]
 
     // 3. Fit the budget.
     fitMaxPayload(envelope, prepared, headerLen(headerList), maxPayload);
+    // Every field but the payloads' data (base64 or URLs) is in the skeleton fitMaxPayload left.
+    if (jsonHasLoneSurrogate(JSON.stringify(envelope))) {
+      throw new NatsBridgeError("SERIALIZATION_ERROR", "the envelope holds text that is not valid Unicode (a lone surrogate)");
+    }
 
     // 4. Upload links (hashing meanwhile), inline the rest.
     let uploader = options.uploader;

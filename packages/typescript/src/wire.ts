@@ -177,6 +177,41 @@ export function base64Decode(text: string, size: number): Uint8Array {
   return bytes;
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+// JSON.stringify writes a lone surrogate as a `\udXXX` escape (and escapes nothing else in that range).
+const LONE_SURROGATE_ESCAPE = /(?<!\\)(?:\\\\)*\\ud[89a-f][0-9a-f]{2}/;
+
+/**
+ * Whether `text` is valid Unicode: no lone surrogate. A JavaScript string may hold one; it has
+ * no UTF-8 form (`TextEncoder` would silently write U+FFFD instead).
+ */
+export function isWellFormed(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
+}
+
+/**
+ * Whether JSON text made by `JSON.stringify` holds a lone surrogate (written as a `\udXXX`
+ * escape, which strict readers such as Rust's serde_json reject).
+ */
+export function jsonHasLoneSurrogate(json: string): boolean {
+  return json.includes("\\ud") && LONE_SURROGATE_ESCAPE.test(json);
+}
+
+/** Bytes of `text` as UTF-8, without encoding it (a lone surrogate counts as the 3 bytes of U+FFFD). */
+export function utf8Length(text: string): number {
+  let n = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 2; // a pair: 2 units, 4 bytes
+      i++;
+    } else n += 2;
+  }
+  return n;
+}
+
 /** The headers an envelope travels with: `Nats-Msg-Id`, `Correlation-Id`, then the extras. */
 export function buildHeaders(msgId: string, correlationId: string, extra: Record<string, string> = {}): [string, string][] {
   const out: [string, string][] = [

@@ -33,7 +33,7 @@ test("the core entry point alone (wsconnect, fetch, WebCrypto) round trips over 
   const files = await startFileServer();
   try {
     // Node 20 has WebSocket only behind a flag; browsers and Node 22+ have it built in.
-    const r = await run(process.execPath, ["--experimental-websocket", "--no-warnings", "--import", "tsx", join(PACKAGE_DIR, "test/ws-core.mjs")], {
+    const r = await run(process.execPath, ["--experimental-websocket", "--no-warnings", join(PACKAGE_DIR, "test/ws-core.mjs")], {
       NATS_WS: nats.wsUrl!,
       FILESERVER_URL: files.url,
     });

@@ -169,7 +169,7 @@ export function run(cmd: string, args: string[], env: Record<string, string> = {
   return startProcess(cmd, args, env).done;
 }
 
-/** The compiled CLI, run with tsx only as the loader of the generated `@natsbridge/types` (shipped as .ts source). */
+/** The compiled CLI (the package's `natsbridge-js` bin), run with plain node. */
 export function cliArgs(...args: string[]): [string, string[]] {
-  return [process.execPath, ["--import", "tsx", join(PACKAGE_DIR, "dist/cli.js"), ...args]];
+  return [process.execPath, [join(PACKAGE_DIR, "dist/cli.js"), ...args]];
 }

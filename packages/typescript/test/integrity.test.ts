@@ -87,6 +87,13 @@ test("envelopes that are not envelopes", async () => {
   await expectError(good, "PAYLOAD_TOO_LARGE", undefined, { maxPayloads: 1 });
   // Bytes that are not UTF-8.
   await assert.rejects(smartreceive(new Uint8Array([0xff, 0xfe, 0x7b])), (e: unknown) => e instanceof NatsBridgeError && e.code === "INVALID_ENVELOPE");
+  // The limit counts UTF-8 bytes, also for text: 1 000 characters of "é" are 2 000 bytes.
+  const wide = JSON.stringify({ ...good, metadata: { pad: "é".repeat(1000) } });
+  const bytesOfWide = new TextEncoder().encode(wide).length;
+  assert.ok(wide.length < bytesOfWide - 900);
+  await expectError(wide, "PAYLOAD_TOO_LARGE", undefined, { maxEnvelopeBytes: bytesOfWide - 1 }, false);
+  await smartreceive(wide, { allowedHosts: [files.url], maxEnvelopeBytes: bytesOfWide });
+  await smartreceive(new TextEncoder().encode(wide), { allowedHosts: [files.url], maxEnvelopeBytes: bytesOfWide });
 });
 
 test("random corruption of an envelope never throws anything but a NatsBridgeError", async () => {
@@ -115,6 +122,12 @@ test("bad sender input is a typed error too", async () => {
     [[["t", 42, "text"]], "SERIALIZATION_ERROR"],
     [[["rows", [1, 2], "jsontable"]], "SERIALIZATION_ERROR"],
     [[["d", { n: 1n }, "dictionary"]], "SERIALIZATION_ERROR"],
+    // Lone surrogates have no UTF-8 form: never replaced by U+FFFD or escaped for a reader to choke on.
+    [[["t", "a\ud800b", "text"]], "SERIALIZATION_ERROR"],
+    [[["t", "\udc00", "text"]], "SERIALIZATION_ERROR"],
+    [[["d", { k: ["ok", "a\udfff"] }, "dictionary"]], "SERIALIZATION_ERROR"],
+    [[["d", { ["\ud83d"]: 1 }, "dictionary"]], "SERIALIZATION_ERROR"],
+    [[["rows", [{ a: "\ud800\ud800" }], "jsontable"]], "SERIALIZATION_ERROR"],
     [[["x", "y", "hologram"]], "INVALID_PAYLOAD_TYPE"],
   ] as const) {
     await assert.rejects(smartsend("s", payloads as never, { publish: false, correlationId: CID }), (e: unknown) => {
@@ -122,6 +135,15 @@ test("bad sender input is a typed error too", async () => {
     });
   }
   await assert.rejects(smartsend("s", [], { publish: false, correlationId: "nope" }), (e: unknown) => e instanceof NatsBridgeError && e.code === "INVALID_ENVELOPE");
+  // ... in an envelope field either; well-formed text (a pair, an escaped backslash before "ud800") goes through.
+  for (const [dataname, metadata] of [["\ud800", {}], ["ok", { note: "x\udbff" }]] as const) {
+    await assert.rejects(smartsend("s", [[dataname, "hi", "text"]], { publish: false, correlationId: CID, metadata }), (e: unknown) => {
+      return e instanceof NatsBridgeError && e.code === "SERIALIZATION_ERROR" && e.correlationId === CID;
+    });
+  }
+  const fine = await smartsend("s", [["😀", "😀 \\ud800", "text"], ["d", { "\\ud800": "😀" }, "dictionary"]], { publish: false, correlationId: CID });
+  const back = await smartreceive(fine.json);
+  assert.deepEqual(back.payloads.map((p) => p.data), ["😀 \\ud800", { "\\ud800": "😀" }]);
   await assert.rejects(
     smartsend("s", [["big", bytes(10), "binary"]], { publish: false, correlationId: CID, sizeThreshold: 1, fileserverUrl: "http://127.0.0.1:1" }),
     (e: unknown) => e instanceof NatsBridgeError && e.code === "UPLOAD_FAILED" && e.correlationId === CID && e.dataname === "big",

@@ -35,6 +35,15 @@ test("ensureStream is idempotent and keeps limits retention", async () => {
   assert.equal(info.config.max_age, 3_600_000 * 1e6);
 });
 
+test("the duplicate window never outlasts max_age (the server refuses that); max_age 0 keeps it", async () => {
+  const short = await ensureStream(nc, { name: "SHORT", subjects: ["short.>"], maxAgeMs: 30_000 });
+  assert.equal(short.config.max_age, 30_000 * 1e6);
+  assert.equal(short.config.duplicate_window, 30_000 * 1e6);
+  const forever = await ensureStream(nc, { name: "FOREVER", subjects: ["forever.>"], maxAgeMs: 0, duplicateWindowMs: 300_000 });
+  assert.equal(forever.config.max_age, 0);
+  assert.equal(forever.config.duplicate_window, 300_000 * 1e6);
+});
+
 test("publishToStream is acked and de-duplicated by msg_id", async () => {
   const msgId = newUuid();
   const first = await publishToStream(nc, "health.dedup", [["x", "1", "text"]], { msgId, fileserverUrl: files.url });

@@ -27,10 +27,10 @@ export function readmeExample(): string {
 }
 
 test("the README example runs and prints what the README says", async () => {
-  // Inside the package, `@natsbridge/client` resolves through the workspace; tsx only loads
-  // `@natsbridge/types` (shipped as TypeScript source). The packed check runs it with plain node.
+  // Inside the package, `@natsbridge/client` resolves through the workspace to the compiled
+  // packages; plain node, as a user runs it.
   writeFileSync(script, readmeExample());
-  const r = await run(process.execPath, ["--import", "tsx", script], { NATS_URL: nats.url, FILESERVER_URL: files.url });
+  const r = await run(process.execPath, [script], { NATS_URL: nats.url, FILESERVER_URL: files.url });
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split("\n");
   assert.match(lines[0]!, /^sent [0-9a-f-]{36}$/);

@@ -1,9 +1,9 @@
-/** Pure functions: SHA-256, base64, headers, names, hosts. No servers. */
+/** Pure functions: SHA-256, base64, headers, names, hosts, Unicode checks. No servers. */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { test } from "node:test";
 import { NatsBridgeError, base64Decode, base64Encode, sha256Hex, sha256HexSync } from "../dist/node.js";
-import { buildHeaders, fileName, headerLen, hostAllowed, normalizeHost } from "../dist/wire.js";
+import { buildHeaders, fileName, headerLen, hostAllowed, isWellFormed, jsonHasLoneSurrogate, normalizeHost, utf8Length } from "../dist/wire.js";
 import { bytes } from "./samples.ts";
 
 test("SHA-256 (JavaScript and WebCrypto) equals node:crypto at every padding boundary", async () => {
@@ -64,4 +64,20 @@ test("allowed hosts match host and port", () => {
   assert.ok(allowed(["*"], "http://anything/x"));
   assert.ok(!allowed([], "http://localhost/x"));
   assert.ok(!allowed(["*"], "file:///etc/passwd"));
+});
+
+test("lone surrogates are found in text and in JSON.stringify output; UTF-8 length without encoding", () => {
+  const cases: [string, boolean][] = [
+    ["", true], ["plain", true], ["é ü 你好", true], ["😀", true], ["a😀b😀", true],
+    ["\ud800", false], ["\udc00", false], ["a\ud83db", false], ["\ude00\ud83d", false], ["😀\ud83d", false], ["\ud800\ud800", false],
+  ];
+  for (const [text, ok] of cases) {
+    assert.equal(isWellFormed(text), ok, JSON.stringify(text));
+    assert.equal(jsonHasLoneSurrogate(JSON.stringify({ [text]: [text] })), !ok, JSON.stringify(text));
+    // Lone surrogates count as U+FFFD (3 bytes), which is what TextEncoder writes.
+    assert.equal(utf8Length(text), new TextEncoder().encode(text).length, JSON.stringify(text));
+  }
+  // Escaped backslashes before "ud800" are text, not an escape.
+  for (const text of ["\\ud800", "\\\\ud800", "x\\udfff"]) assert.equal(jsonHasLoneSurrogate(JSON.stringify(text)), false, text);
+  assert.equal(jsonHasLoneSurrogate(JSON.stringify("\\\ud800")), true);
 });
