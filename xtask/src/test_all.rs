@@ -73,6 +73,15 @@ pub(crate) fn test_all() -> Result<()> {
                 .current_dir(&dir)
                 .env("NATS_SERVER_BIN", &tools.nats_server)
                 .env("NATSBRIDGE_BIN", target_dir().join("debug/natsbridge")),
+        )?;
+        // Packaging as a user installs it: pip install into a fresh venv, the README example
+        // and the installed CLI against the Rust one.
+        run_checked(
+            Command::new(&tools.python)
+                .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "fresh_venv"])
+                .current_dir(&dir)
+                .env("NATS_SERVER_BIN", &tools.nats_server)
+                .env("NATSBRIDGE_BIN", target_dir().join("debug/natsbridge")),
         )
     })?;
     // The TypeScript runtime (packages/typescript): its tests (build to dist/, then
@@ -87,7 +96,17 @@ pub(crate) fn test_all() -> Result<()> {
                 .env("NATS_SERVER_BIN", &tools.nats_server)
                 .env("NATSBRIDGE_BIN", target_dir().join("debug/natsbridge")),
         )?;
-        run_checked(Command::new("npm").args(["run", "typecheck"]).current_dir(&dir))
+        run_checked(Command::new("npm").args(["run", "typecheck"]).current_dir(&dir))?;
+        // Packaging as a user installs it: npm pack of both packages, a scratch project
+        // installing the tarballs, plain node, the README example, natsbridge-js against the
+        // Rust CLI both ways.
+        run_checked(
+            Command::new("node")
+                .arg("scripts/pack-check.mjs")
+                .current_dir(&dir)
+                .env("NATS_SERVER_BIN", &tools.nats_server)
+                .env("NATSBRIDGE_BIN", target_dir().join("debug/natsbridge")),
+        )
     })?;
     step("conformance", &mut || {
         let args = crate::conformance::Args::all_lanes();
