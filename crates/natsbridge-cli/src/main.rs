@@ -248,7 +248,7 @@ async fn send(
     let sent = match &sink.stream {
         None => natsbridge::smartsend(&sink.subject, payloads, &options).await?,
         Some(stream) => {
-            let js = async_nats::jetstream::new(client.into());
+            let js = async_nats::jetstream::new(client);
             if js.get_stream(stream).await.is_err() {
                 let config = StreamOptions::new(stream, vec![sink.subject.clone()], DEFAULT_STREAM_MAX_AGE);
                 jetstream::ensure_stream(&js, &config).await?;
@@ -296,7 +296,7 @@ async fn receive(
             }
         }
         Some(stream) => {
-            let js = async_nats::jetstream::new(client.into());
+            let js = async_nats::jetstream::new(client);
             // A missing stream is the user's mistake, not an outage to wait out.
             js.get_stream(&stream).await.map_err(|e| format!("the stream `{stream}`: {e}"))?;
             let start = since.map_or(Start::All, Start::Since);
