@@ -1,6 +1,9 @@
-//! `cargo xtask demo [-- extra args]`: the product's main job on a fresh machine.
-//! Makes sure nats-server is where the test kit looks for it ([`ensure_nats_server`]),
-//! builds `natsbridge-demo` in release mode and runs it.
+//! `cargo xtask demo [--small] [--serve | --rust] [-- extra args]`: the product's main job on
+//! a fresh machine. Installs what it needs (`cargo xtask setup`: nats-server, the Node
+//! packages and the built dashboard page; Chromium), builds `natsbridge-demo` in release
+//! mode, and drives the dashboard page in headless Chromium against it
+//! (`dashboard/scripts/demo.mjs`); `--serve` leaves the dashboard up for a person,
+//! `--rust` runs the Rust-only scenarios.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -42,17 +45,53 @@ pub(crate) fn ensure_nats_server() -> Result<PathBuf> {
     Ok(bin)
 }
 
-pub(crate) fn demo(args: &[String]) -> Result<()> {
-    let nats = ensure_nats_server()?;
+/// What `cargo xtask demo` runs.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Leave the dashboard up for a person (prints its URL) instead of running the scenarios.
+    #[arg(long)]
+    serve: bool,
+    /// The Rust-only run of the four scenarios (both sides in Rust), as before the dashboard.
+    #[arg(long, conflicts_with = "serve")]
+    rust: bool,
+    /// Reduced sizes (seconds instead of minutes).
+    #[arg(long)]
+    small: bool,
+    /// More arguments for `natsbridge-demo` (after `--`).
+    #[arg(last = true)]
+    extra: Vec<String>,
+}
+
+/// The main job: the four scenarios with the dashboard page in headless Chromium and the
+/// Rust service behind it, full size unless `--small`.
+pub(crate) fn demo(args: &Args) -> Result<()> {
+    let tools = crate::setup::setup()?;
     eprintln!("building natsbridge-demo (release; the first build takes a few minutes)");
     run_checked(cargo().args(["build", "--release", "-p", "natsbridge-demo"]))?;
-    let status = Command::new(target_dir().join("release/natsbridge-demo"))
-        .arg("--nats-server-bin")
-        .arg(&nats)
-        .args(args)
-        .current_dir(project_root())
-        .status()
-        .context("running natsbridge-demo")?;
+    let bin = target_dir().join("release/natsbridge-demo");
+    let mut cmd = if args.rust {
+        let mut c = Command::new(&bin);
+        c.arg("--nats-server-bin").arg(&tools.nats_server);
+        if args.small {
+            c.arg("--small");
+        }
+        c
+    } else if args.serve {
+        let mut c = Command::new(&bin);
+        c.arg("--nats-server-bin").arg(&tools.nats_server).arg("dashboard");
+        c
+    } else {
+        let mut c = Command::new("node");
+        c.arg("dashboard/scripts/demo.mjs")
+            .env("NATSBRIDGE_DEMO_BIN", &bin)
+            .env("NATS_SERVER_BIN", &tools.nats_server)
+            .env("CHROMIUM_BIN", crate::setup::chromium()?);
+        if args.small {
+            c.arg("--small");
+        }
+        c
+    };
+    let status = cmd.args(&args.extra).current_dir(project_root()).status().context("running the demo")?;
     if !status.success() {
         bail!("the demo failed ({status})");
     }

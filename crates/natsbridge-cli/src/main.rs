@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! natsbridge fileserver [--listen 127.0.0.1:8080] [--dir DIR] [--ttl SECS] [--max-bytes N] [--token T]
+//!                       [--allow-origin ORIGIN]...
 //! natsbridge send --server URL --subject S [--fileserver URL] [--threshold N] [--purpose P]
 //!                 [--correlation-id ID] [--header K=V]... [--stream NAME]
 //!                 --payload NAME:TYPE:SOURCE [--payload ...]
@@ -70,6 +71,10 @@ enum Command {
         /// Token required to create uploads (`X-PlikToken` or `Authorization: Bearer`).
         #[arg(long)]
         token: Option<String>,
+        /// A browser origin (`http://127.0.0.1:3000`) allowed to upload and download (CORS).
+        /// Repeatable.
+        #[arg(long = "allow-origin")]
+        allow_origins: Vec<String>,
     },
     /// Publish one envelope and print its digest line.
     Send {
@@ -149,8 +154,17 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format, &cli.log_level);
     let result = match cli.command {
-        Command::Fileserver { listen, dir, ttl, max_bytes, token } => {
-            fileserver(listen, dir, ttl, max_bytes, token).await
+        Command::Fileserver { listen, dir, ttl, max_bytes, token, allow_origins } => {
+            let config = FileServerConfig {
+                listen,
+                dir,
+                ttl: Duration::from_secs(ttl),
+                max_bytes,
+                token,
+                allow_origins,
+                ..FileServerConfig::default()
+            };
+            fileserver(config).await
         }
         Command::Send {
             server,
@@ -183,22 +197,8 @@ async fn main() -> ExitCode {
 
 type CliResult = Result<ExitCode, Box<dyn std::error::Error>>;
 
-async fn fileserver(
-    listen: std::net::SocketAddr,
-    dir: Option<PathBuf>,
-    ttl: u64,
-    max_bytes: u64,
-    token: Option<String>,
-) -> CliResult {
-    let server = FileServer::start(FileServerConfig {
-        listen,
-        dir,
-        ttl: Duration::from_secs(ttl),
-        max_bytes,
-        token,
-        ..FileServerConfig::default()
-    })
-    .await?;
+async fn fileserver(config: FileServerConfig) -> CliResult {
+    let server = FileServer::start(config).await?;
     // One line on stdout so scripts can wait for readiness and learn the URL.
     println!("{}", serde_json::json!({ "fileserver": server.url() }));
     server.run_until_ctrl_c().await;

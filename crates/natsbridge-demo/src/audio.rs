@@ -15,6 +15,8 @@ use rustfft::FftPlanner;
 use rustfft::num_complex::Complex;
 use serde_json::json;
 
+use tracing::{info, warn};
+
 use crate::run::{Ctx, Outcome};
 
 const SUBJECT: &str = "demo.audio.analyze";
@@ -118,12 +120,22 @@ fn analyze(samples: &[f32], sample_rate: f64) -> (f64, Table) {
     (peak as f64 * sample_rate / n as f64, Table::from_batch(batch))
 }
 
-async fn serve(ctx: Ctx) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let client = natsbridge::connect(&ctx.nats_url).await?;
-    let mut sub = client.subscribe(SUBJECT).await?;
-    natsbridge::transport::subscriptions_registered(&client).await?;
+/// The DSP service on `sub`: FFT of each `audio` request, the format read from the
+/// `Sample-Rate` and `Channels` headers (an error reply when they are missing or wrong).
+pub(crate) async fn serve(
+    ctx: Ctx,
+    client: async_nats::Client,
+    mut sub: async_nats::Subscriber,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     while let Some(msg) = sub.next().await {
-        let req = smartreceive(&msg, &ctx.receive).await?;
+        let req = match smartreceive(&msg, &ctx.receive).await {
+            Ok(req) => req,
+            Err(e) => {
+                warn!(correlation_id = e.correlation_id().unwrap_or_default(), error = %e.report(), "bad audio request");
+                continue;
+            }
+        };
+        info!(correlation_id = req.correlation_id(), subject = %msg.subject, "audio received");
         let opts =
             SendOptions::default().fileserver(&ctx.files_url).sender_name("dsp").purpose(MsgPurpose::Event);
         // The format travels only in the headers: without them there is nothing to analyze.
@@ -140,12 +152,14 @@ async fn serve(ctx: Ctx) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
         }) {
             Ok(ok) => ok,
             Err(why) => {
+                warn!(correlation_id = req.correlation_id(), error = %why, "audio refused");
                 let error = json!({"error": why});
                 smartreply(&client, &req.envelope, [("error", Payload::Dictionary(error))], opts).await?;
                 continue;
             }
         };
         let (peak, spectrum) = analyze(&s, rate);
+        info!(correlation_id = req.correlation_id(), peak_hz = peak, samples = s.len(), "spectrum sent");
         let result = json!({
             "peak_hz": peak, "samples": s.len(), "seconds": s.len() as f64 / rate,
             "sample_rate": rate, "channels": channels, "received_by": p.transport.to_string(),
@@ -185,8 +199,10 @@ async fn ask(
 }
 
 pub(crate) async fn run(ctx: &Ctx, file_seconds: f64) -> Result<Outcome, Box<dyn std::error::Error>> {
-    let service = tokio::spawn(serve(ctx.clone()));
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let dsp = natsbridge::connect(&ctx.nats_url).await?;
+    let sub = dsp.subscribe(SUBJECT).await?;
+    natsbridge::transport::subscriptions_registered(&dsp).await?;
+    let service = tokio::spawn(serve(ctx.clone(), dsp, sub));
     let client = natsbridge::connect(&ctx.nats_url).await?;
     let mut lines = Vec::new();
     let mut ok = true;

@@ -5,42 +5,69 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 use natsbridge::types::MsgPurpose;
-use natsbridge::{Payload, SendOptions, smartreceive, smartreply, smartrequest};
+use natsbridge::{Payload, ReceiveOptions, SendOptions, smartreceive, smartreply, smartrequest};
 use serde_json::json;
+use tracing::{info, warn};
 
 use crate::measure::{bar, percentile};
 use crate::run::{Ctx, Outcome};
 
 const SUBJECT: &str = "demo.sim.command";
 
-pub(crate) async fn run(ctx: &Ctx, commands: usize) -> Result<Outcome, Box<dyn std::error::Error>> {
-    let service = natsbridge::connect(&ctx.nats_url).await?;
-    let mut sub = service.queue_subscribe(SUBJECT, "simulation".into()).await?;
-    natsbridge::transport::subscriptions_registered(&service).await?;
-    let receive = ctx.receive.clone();
-    let task = tokio::spawn(async move {
-        let mut bad = 0usize;
-        while let Some(msg) = sub.next().await {
-            let Ok(req) = smartreceive(&msg, &receive).await else {
+/// Subscribes the simulation service to `subject` (queue group `simulation`), registered
+/// with the server when it returns.
+pub(crate) async fn subscribe(
+    service: &async_nats::Client,
+    subject: &'static str,
+) -> Result<async_nats::Subscriber, Box<dyn std::error::Error>> {
+    let sub = service.queue_subscribe(subject, "simulation".into()).await?;
+    natsbridge::transport::subscriptions_registered(service).await?;
+    Ok(sub)
+}
+
+/// The simulation service: answers every command on `sub` with "Running" through
+/// `reply_to`; returns how many requests it could not answer (when the subscription ends).
+pub(crate) async fn serve(
+    service: async_nats::Client,
+    mut sub: async_nats::Subscriber,
+    subject: &'static str,
+    receive: ReceiveOptions,
+) -> usize {
+    let mut bad = 0usize;
+    while let Some(msg) = sub.next().await {
+        let req = match smartreceive(&msg, &receive).await {
+            Ok(req) => req,
+            Err(e) => {
+                warn!(correlation_id = e.correlation_id().unwrap_or_default(), subject, error = %e.report(), "bad command");
                 bad += 1;
                 continue;
-            };
-            let Some(Payload::Dictionary(cfg)) = req.payloads.first().map(|p| &p.data) else {
-                bad += 1;
-                continue;
-            };
-            let status =
-                json!({"status": "Running", "step_size": cfg["step_size"], "iterations": cfg["iterations"]});
-            let opts = SendOptions::default().sender_name("simulation").purpose(MsgPurpose::UpdateStatus);
-            if smartreply(&service, &req.envelope, [("status", Payload::Dictionary(status))], opts)
-                .await
-                .is_err()
-            {
+            }
+        };
+        let Some(Payload::Dictionary(cfg)) = req.payloads.first().map(|p| &p.data) else {
+            bad += 1;
+            continue;
+        };
+        info!(correlation_id = req.correlation_id(), subject, config = %cfg, "command received");
+        let status =
+            json!({"status": "Running", "step_size": cfg["step_size"], "iterations": cfg["iterations"]});
+        let opts = SendOptions::default().sender_name("simulation").purpose(MsgPurpose::UpdateStatus);
+        match smartreply(&service, &req.envelope, [("status", Payload::Dictionary(status))], opts).await {
+            Ok(_) => {
+                info!(correlation_id = req.correlation_id(), subject = %req.envelope.reply_to, "answered Running")
+            }
+            Err(e) => {
+                warn!(correlation_id = req.correlation_id(), error = %e.report(), "reply failed");
                 bad += 1;
             }
         }
-        bad
-    });
+    }
+    bad
+}
+
+pub(crate) async fn run(ctx: &Ctx, commands: usize) -> Result<Outcome, Box<dyn std::error::Error>> {
+    let service = natsbridge::connect(&ctx.nats_url).await?;
+    let sub = subscribe(&service, SUBJECT).await?;
+    let task = tokio::spawn(serve(service, sub, SUBJECT, ctx.receive.clone()));
 
     let dashboard = natsbridge::connect(&ctx.nats_url).await?;
     let send = SendOptions::default().sender_name("dashboard").purpose(MsgPurpose::Command);

@@ -12,11 +12,15 @@
 //! 4. Catch-up ([`health`]): health messages in a JetStream stream, replayed from a start
 //!    time through a pull consumer.
 //!
+//! `natsbridge-demo dashboard` ([`dashboard`]) runs the service side of the same scenarios
+//! for the browser page in `dashboard/`.
+//!
 //! Run it with `cargo xtask demo` (builds it in release mode, installs nats-server if
 //! needed), or `cargo run --release -p natsbridge-demo -- --small`.
 
 mod audio;
 mod command;
+mod dashboard;
 mod health;
 mod measure;
 mod run;
@@ -56,6 +60,28 @@ struct Cli {
 /// The demo's other processes.
 #[derive(Debug, Subcommand)]
 enum Process {
+    /// The browser dashboard's side: nats-server with a WebSocket listener, the file
+    /// server with CORS, the compute service, and the page; runs until interrupted.
+    Dashboard {
+        /// Address of the page's HTTP server (port 0: a free one).
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: std::net::SocketAddr,
+        /// Rows of the analysis table (the most a page may ask for).
+        #[arg(long, default_value_t = 10_000_000)]
+        table_rows: usize,
+        /// The catch-up panel's replay window ("the last 10 minutes").
+        #[arg(long, default_value_t = 600)]
+        health_window_secs: u64,
+        /// How often the service publishes a health message.
+        #[arg(long, default_value_t = 1000)]
+        health_interval_ms: u64,
+        /// The page's built assets (default: dashboard/dist in the project).
+        #[arg(long)]
+        assets: Option<PathBuf>,
+        /// Where the service writes its JSON log lines (default: a file in the temp dir).
+        #[arg(long)]
+        log_file: Option<PathBuf>,
+    },
     /// Scenario 2's receiver (started by the demo, so its memory is its own).
     #[command(hide = true)]
     TableReceiver {
@@ -70,12 +96,57 @@ enum Process {
     },
 }
 
+/// The service's log: JSON lines (every envelope with its correlation id) into `path`.
+fn json_log(path: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    let file = std::fs::File::create(path).map_err(|e| format!("creating {}: {e}", path.display()))?;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "natsbridge=info,natsbridge_demo=info".into());
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_writer(std::sync::Mutex::new(file))
+        .with_current_span(true)
+        .with_span_list(true)
+        .init();
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    if !matches!(cli.process, Some(Process::Dashboard { .. })) {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    }
     let result = match cli.process {
+        Some(Process::Dashboard {
+            listen,
+            table_rows,
+            health_window_secs,
+            health_interval_ms,
+            assets,
+            log_file,
+        }) => {
+            let log_file = log_file.unwrap_or_else(|| {
+                std::env::temp_dir().join(format!("natsbridge-dashboard-{}.log", std::process::id()))
+            });
+            match json_log(&log_file) {
+                Ok(()) => {
+                    let args = dashboard::DashboardArgs {
+                        listen,
+                        table_rows,
+                        health_window_secs,
+                        health_interval: Duration::from_millis(health_interval_ms.max(10)),
+                        assets: assets
+                            .unwrap_or_else(|| natsbridge_testkit::project_root().join("dashboard/dist")),
+                        log_file,
+                        nats_server_bin: cli.nats_server_bin,
+                    };
+                    dashboard::run(args).await
+                }
+                Err(e) => Err(e),
+            }
+        }
         Some(Process::TableReceiver { server, subject, allow_host, expect_rows }) => {
             table::receiver_main(&server, &subject, &allow_host, expect_rows).await.map(|()| true)
         }

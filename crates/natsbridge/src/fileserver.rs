@@ -24,12 +24,13 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Multipart, Path as UrlPath, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures::Stream;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt as _;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::{debug, info};
 
 use crate::error::{Error, ErrorCode, Result};
@@ -52,6 +53,9 @@ pub struct FileServerConfig {
     /// Most live uploads at once; `POST /upload` answers 503 beyond it, so nobody can
     /// grow the server's table without bound.
     pub max_uploads: usize,
+    /// Browser origins (`http://127.0.0.1:3000`) allowed to upload and download from a page
+    /// (CORS); empty: none, browsers refuse cross-origin reads.
+    pub allow_origins: Vec<String>,
 }
 
 impl Default for FileServerConfig {
@@ -64,6 +68,7 @@ impl Default for FileServerConfig {
             token: None,
             public_url: None,
             max_uploads: 100_000,
+            allow_origins: Vec::new(),
         }
     }
 }
@@ -146,7 +151,7 @@ impl FileServer {
                 }
             })
         };
-        let app = router(inner);
+        let app = router(inner).layer(cors(&config.allow_origins)?);
         let (tx, rx) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app)
@@ -222,6 +227,30 @@ fn router(inner: Shared) -> Router {
         .route("/health", get(|| async { "ok" }))
         .route("/config", get(config))
         .with_state(inner)
+}
+
+/// CORS for the configured browser origins: the Plik calls a page makes (create an upload,
+/// add a file with its token, download) and the headers a client reads back.
+fn cors(origins: &[String]) -> Result<CorsLayer> {
+    let origins = origins
+        .iter()
+        .map(|o| {
+            HeaderValue::from_str(o.trim_end_matches('/')).map_err(|e| {
+                Error::new(ErrorCode::UrlNotAllowed, format!("`{o}` is not a valid origin")).with_source(e)
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::HEAD, Method::POST])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::RANGE,
+            HeaderName::from_static("x-uploadtoken"),
+            HeaderName::from_static("x-pliktoken"),
+        ])
+        .expose_headers([header::CONTENT_LENGTH, header::RETRY_AFTER, header::CONTENT_TYPE]))
 }
 
 /// Largest `POST /upload` body (the JSON parameters).

@@ -375,3 +375,41 @@ async fn a_one_shot_file_survives_a_broken_download_and_goes_after_a_whole_one()
     assert_eq!(http().get(&url).send().await.unwrap().status(), 404, "one-shot served twice");
     assert!(files_under(dir.path()).is_empty(), "a consumed one-shot file stayed on disk");
 }
+
+/// A page on an allowed origin may upload (preflight for the token header) and download,
+/// and reads `Content-Length`; any other origin gets no CORS grant, and a server without
+/// origins grants none.
+#[tokio::test]
+async fn cors_grants_the_configured_origins_only() {
+    let page = "http://127.0.0.1:3999";
+    let (server, _dir) =
+        start(FileServerConfig { allow_origins: vec![format!("{page}/")], ..Default::default() }).await;
+    let up: Value = create_upload(&server, &[]).await.json().await.unwrap();
+    let (upload, token) = (up["id"].as_str().unwrap(), up["uploadToken"].as_str().unwrap());
+    let preflight = |origin: &str| {
+        http()
+            .request(reqwest::Method::OPTIONS, format!("{}/file/{upload}", server.url()))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .header("Access-Control-Request-Headers", "x-uploadtoken")
+            .send()
+    };
+    let granted = preflight(page).await.unwrap();
+    let allow =
+        |r: &reqwest::Response, h: &str| r.headers().get(h).map(|v| v.to_str().unwrap().to_lowercase());
+    assert_eq!(allow(&granted, "access-control-allow-origin").as_deref(), Some(page));
+    assert!(allow(&granted, "access-control-allow-headers").unwrap().contains("x-uploadtoken"));
+    assert_eq!(allow(&preflight("http://evil.example").await.unwrap(), "access-control-allow-origin"), None);
+
+    let added: Value = add_file(&server, upload, token, "a.bin", vec![1u8; 10]).await.json().await.unwrap();
+    let url = format!("{}/file/{upload}/{}/a.bin", server.url(), added["id"].as_str().unwrap());
+    let got = http().get(&url).header("Origin", page).send().await.unwrap();
+    assert_eq!(allow(&got, "access-control-allow-origin").as_deref(), Some(page));
+    assert!(allow(&got, "access-control-expose-headers").unwrap().contains("content-length"));
+    let other = http().get(&url).header("Origin", "http://evil.example").send().await.unwrap();
+    assert_eq!(allow(&other, "access-control-allow-origin"), None);
+
+    let (plain, _dir) = start(FileServerConfig::default()).await;
+    let resp = http().get(format!("{}/health", plain.url())).header("Origin", page).send().await.unwrap();
+    assert_eq!(allow(&resp, "access-control-allow-origin"), None);
+}
