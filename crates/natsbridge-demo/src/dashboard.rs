@@ -13,7 +13,7 @@
 //!   where everything is.
 //!
 //! It prints one JSON line when ready (`{"dashboard": URL, ...}`) and runs until
-//! interrupted. Every envelope the service handles is logged with its correlation id, as
+//! interrupted (Ctrl-C or SIGTERM). Every envelope the service handles is logged with its correlation id, as
 //! JSON lines, to the log file the ready line names.
 
 use std::net::SocketAddr;
@@ -128,9 +128,15 @@ pub(crate) async fn run(args: DashboardArgs) -> Result<bool, Box<dyn std::error:
         })
     );
     info!(dashboard = %page_url, nats = %ctx.nats_url, files = %ctx.files_url, "dashboard ready");
+    // Ctrl-C or SIGTERM: stop serving, then the file server and nats-server go with their
+    // temporary directories (a process killed outright would leave nats-server behind).
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
         })
         .await?;
     files.shutdown().await;

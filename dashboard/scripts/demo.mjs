@@ -1,0 +1,192 @@
+// The browser side of the demo: headless Chromium (fake microphone playing a tone) against
+// `natsbridge-demo dashboard` at full size (10 000 000 rows, 600 s window), already running
+// (--url) or started here ($NATSBRIDGE_DEMO_BIN, default target/debug/natsbridge-demo). Runs
+// the four panels as a person would, closes the page, reopens it to catch up, and prints
+// scenario | result | figure plus the tab's peak memory. Exits 1 when any check fails.
+//
+//   node scripts/demo.mjs [--url http://127.0.0.1:8090/ [--log-file PATH]] [--closed-secs S] [--tone HZ] [--json]
+//                         [--rows N] [--window SECS] [--interval-ms MS]   (the last three: when it starts the service)
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import {
+  ARTIFACTS,
+  collectErrors,
+  demoBin,
+  launchChromium,
+  panelSettled,
+  rendererMemory,
+  startDashboard,
+  text,
+  writeToneWav,
+} from "../test/harness.mjs";
+
+const { values: opt } = parseArgs({
+  options: {
+    url: { type: "string" },
+    "log-file": { type: "string" },
+    rows: { type: "string", default: "10000000" },
+    window: { type: "string", default: "600" },
+    "interval-ms": { type: "string", default: "1000" },
+    "closed-secs": { type: "string", default: "3" },
+    tone: { type: "string", default: "880" },
+    json: { type: "boolean", default: false },
+  },
+});
+const toneHz = Number(opt.tone);
+const closedSecs = Number(opt["closed-secs"]);
+
+const results = [];
+let failed = false;
+function row(scenario, ok, result, figure) {
+  results.push({ scenario, ok, result, figure });
+  if (!ok) failed = true;
+}
+
+const mb = (b) => (b / 1e6).toFixed(1);
+
+let service;
+let browser;
+try {
+  let dashboardUrl = opt.url;
+  let logFile = opt["log-file"];
+  if (dashboardUrl === undefined) {
+    const bin = demoBin();
+    process.stderr.write(`starting ${bin} dashboard (${opt.rows} rows, window ${opt.window} s)…\n`);
+    service = await startDashboard(bin, [
+      "--listen", "127.0.0.1:0",
+      "--table-rows", opt.rows,
+      "--health-window-secs", opt.window,
+      "--health-interval-ms", opt["interval-ms"],
+    ]);
+    dashboardUrl = service.ready.dashboard;
+    logFile = service.ready.log_file;
+  }
+  if (!dashboardUrl.endsWith("/")) dashboardUrl += "/";
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const wav = writeToneWav(join(ARTIFACTS, `tone-${toneHz}.wav`), { hz: toneHz, seconds: 3 });
+  browser = await launchChromium(wav);
+  // The renderers' peak RSS, sampled while the first page lives (its renderer may go with it).
+  const rendererPeaks = new Map();
+  const sampleRenderers = async () => {
+    for (const r of await rendererMemory(browser).catch(() => [])) {
+      rendererPeaks.set(r.pid, Math.max(rendererPeaks.get(r.pid) ?? 0, r.peakRssBytes));
+    }
+  };
+  const rssSampler = setInterval(() => void sampleRenderers(), 500);
+
+  let page = await browser.newPage();
+  const errors = collectErrors(page);
+  let cdp = await page.createCDPSession();
+  await cdp.send("Performance.enable");
+  let heapPeak = 0;
+  const sampleHeap = async () => {
+    try {
+      const { metrics } = await cdp.send("Performance.getMetrics");
+      const used = metrics.find((m) => m.name === "JSHeapUsedSize")?.value ?? 0;
+      if (used > heapPeak) heapPeak = used;
+    } catch {
+      // page closing
+    }
+  };
+  const sampler = setInterval(sampleHeap, 100);
+
+  await page.goto(dashboardUrl, { waitUntil: "load" });
+  await page.evaluate(() => window.__dashboard.ready);
+  const config = await page.evaluate(() => window.__dashboard.config);
+  process.stderr.write(`page ${dashboardUrl}: NATS ${config.nats_ws_url}, files ${config.fileserver_url}\n`);
+
+  // 1. command & control
+  await page.click("#cmd-start");
+  const cmdState = await panelSettled(page, "command", 30_000);
+  const cmdStatus = await text(page, "#cmd-status");
+  row("command", cmdState === "done" && cmdStatus === "Running", `status ${cmdStatus}`, `rtt ${await text(page, "#cmd-rtt-ms")} ms`);
+
+  // 2. deep dive
+  process.stderr.write(`loading the ${config.table_rows}-row table…\n`);
+  await page.click("#table-load");
+  const tableState = await panelSettled(page, "table", 400_000);
+  await sampleHeap();
+  const rows = Number(await text(page, "#table-rows"));
+  const zero = await text(page, "#table-zero-copy");
+  const tableOk = tableState === "done" && rows === config.table_rows && zero === "yes";
+  row(
+    "deep dive",
+    tableOk,
+    tableOk ? `${rows} rows, zero-copy ${zero}` : `${tableState}: ${await text(page, "#table-error")}`,
+    `${await text(page, "#table-mb")} MB, ${await text(page, "#table-mbps")} MB/s, ${await text(page, "#table-seconds")} s download+verify+decode (download ${await text(page, "#table-download-seconds")} s; service ${await text(page, "#table-service-seconds")} s)`,
+  );
+
+  // 3. audio
+  await page.click("#audio-record");
+  const audioState = await panelSettled(page, "audio", 60_000);
+  const peak = Number(await text(page, "#audio-peak-hz"));
+  row(
+    "audio",
+    audioState === "done" && Math.abs(peak - toneHz) <= 15,
+    audioState === "done" ? `peak ${peak} Hz` : `${audioState}: ${await text(page, "#audio-error")}`,
+    `fed ${toneHz} Hz; ${await text(page, "#audio-sample-rate")} Hz sample rate, rtt ${await text(page, "#audio-rtt-ms")} ms`,
+  );
+
+  // 4. catch-up: close the page, let the service publish, reopen with the configured window.
+  await page.evaluate(() => window.__dashboard.health.replayed);
+  const before = await page.evaluate(() => JSON.parse(JSON.stringify(window.__dashboard.health.state)));
+  const lastSeen = Math.max(0, ...before.replayedStreamSeqs, ...before.liveStreamSeqs);
+  await page.screenshot({ path: join(ARTIFACTS, "demo.png"), fullPage: true });
+  const shownIds = await page.$$eval("#log li", (lis) => lis.map((li) => li.dataset.correlationId));
+  await sampleRenderers();
+  clearInterval(sampler);
+  await page.close();
+  await new Promise((r) => setTimeout(r, closedSecs * 1000));
+  page = await browser.newPage();
+  const errors2 = collectErrors(page);
+  cdp = await page.createCDPSession();
+  await cdp.send("Performance.enable");
+  const sampler2 = setInterval(sampleHeap, 100);
+  await page.goto(dashboardUrl, { waitUntil: "load" });
+  await page.evaluate(() => window.__dashboard.ready);
+  const s = await page.evaluate(() => window.__dashboard.health.replayed.then((x) => JSON.parse(JSON.stringify(x))));
+  clearInterval(sampler2);
+  await sampleHeap();
+  let contiguous = s.replayed > 0 && s.replayedStreamSeqs.at(-1) === s.lastSeqAtOpen;
+  for (let i = 1; i < s.replayedStreamSeqs.length; i++) contiguous &&= s.replayedStreamSeqs[i] === s.replayedStreamSeqs[i - 1] + 1;
+  const caughtUp = s.lastSeqAtOpen > lastSeen && s.replayedStreamSeqs[0] <= lastSeen + 1;
+  const healthOk = contiguous && caughtUp && s.errors.length === 0 && (s.replayed < 10 || s.links > 0);
+  row(
+    "catch-up",
+    healthOk,
+    `replayed ${s.replayed}, links ${s.links}, oldest ${s.oldest ?? "–"}`,
+    `window ${s.windowSecs} s, closed ${closedSecs} s (seqs ${s.replayedStreamSeqs[0] ?? "–"}..${s.lastSeqAtOpen}, ${s.lastSeqAtOpen - lastSeen} published while closed), replay ${s.replaySeconds.toFixed(3)} s`,
+  );
+
+  // The log strip's ids in the service's log.
+  if (logFile !== undefined) {
+    const { readFileSync } = await import("node:fs");
+    const logText = readFileSync(logFile, "utf8");
+    const ids = [...new Set([...shownIds, ...(await page.$$eval("#log li", (lis) => lis.map((li) => li.dataset.correlationId)))])];
+    const missing = ids.filter((id) => !logText.includes(id));
+    row("log strip", missing.length === 0, `${ids.length} envelopes shown (both visits)`, missing.length === 0 ? "every correlation id in the service's log" : `missing from the log: ${missing.slice(0, 3).join(", ")}`);
+  }
+  const allErrors = [...errors, ...errors2];
+  row("console", allErrors.length === 0, allErrors.length === 0 ? "no errors" : allErrors.slice(0, 3).join(" | "), `${allErrors.length} errors`);
+
+  await sampleRenderers();
+  clearInterval(rssSampler);
+  const rssPeak = Math.max(0, ...rendererPeaks.values());
+  row("tab memory", true, `JS heap peak ${mb(heapPeak)} MB`, rssPeak > 0 ? `renderer peak RSS ${mb(rssPeak)} MB (VmHWM)` : "renderer RSS unavailable");
+
+  const widths = [12, 6, 44];
+  const line = (cells) => cells.map((c, i) => (i < widths.length ? String(c).padEnd(widths[i]) : String(c))).join(" | ");
+  console.log(line(["scenario", "check", "result", "figure"]));
+  console.log(line(["-".repeat(12), "-".repeat(6), "-".repeat(44), "-".repeat(20)]));
+  for (const r of results) console.log(line([r.scenario, r.ok ? "ok" : "FAIL", r.result, r.figure]));
+  if (opt.json) console.log(JSON.stringify({ results, heap_peak_bytes: heapPeak, renderer_peak_rss_bytes: rssPeak }));
+} catch (e) {
+  failed = true;
+  console.error(`demo failed: ${e?.stack ?? e}`);
+  if (service !== undefined) console.error(service.stderr().slice(-3000));
+} finally {
+  await browser?.close().catch(() => {});
+  await service?.stop();
+}
+process.exit(failed ? 1 : 0);

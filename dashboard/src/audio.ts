@@ -1,0 +1,192 @@
+/**
+ * Panel 3, audio: two seconds from the microphone (raw: no echo cancellation, noise
+ * suppression or gain control), captured by an AudioWorklet as float samples, sent as 16-bit
+ * little-endian mono PCM (`audio`) with `Sample-Rate`, `Channels` and `Bits-Per-Sample` in the
+ * NATS headers. The service answers `result` (peak_hz, …) and `spectrum` (an Arrow table,
+ * frequency_hz and magnitude), or one `error` dictionary, which is shown.
+ */
+import type { NatsConnection } from "@nats-io/nats-core";
+import { payloadNamed, type Received } from "@natsbridge/client/browser";
+import type { Table } from "apache-arrow";
+import { request, type DashboardConfig } from "./bridge.js";
+import { drawLines } from "./chart.js";
+import { byId, describe, fixed, setState, setText, showError } from "./ui.js";
+
+export const RECORD_SECONDS = 2;
+
+// Runs on the audio thread: hands each 128-frame block of the first input channel to the page.
+const WORKLET = `
+class PcmCapture extends AudioWorkletProcessor {
+  process(inputs) {
+    const channel = inputs[0] && inputs[0][0];
+    if (channel) this.port.postMessage(channel.slice(0));
+    return true;
+  }
+}
+registerProcessor("pcm-capture", PcmCapture);
+`;
+
+export interface Recording {
+  pcm: Uint8Array;
+  sampleRate: number;
+  samples: number;
+}
+
+/** Records `seconds` of mono audio from the default microphone at the AudioContext's rate. */
+export async function record(seconds: number): Promise<Recording> {
+  const stream = await navigator.mediaDevices.getUserMedia({
+    audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false, channelCount: 1 },
+    video: false,
+  });
+  const ctx = new AudioContext();
+  const moduleUrl = URL.createObjectURL(new Blob([WORKLET], { type: "text/javascript" }));
+  try {
+    await ctx.audioWorklet.addModule(moduleUrl);
+    await ctx.resume();
+    const wanted = Math.round(seconds * ctx.sampleRate);
+    const samples = new Float32Array(wanted);
+    let filled = 0;
+    const source = ctx.createMediaStreamSource(stream);
+    const node = new AudioWorkletNode(ctx, "pcm-capture", { numberOfInputs: 1, numberOfOutputs: 1, channelCount: 1, channelCountMode: "explicit" });
+    const mute = ctx.createGain();
+    mute.gain.value = 0;
+    await new Promise<void>((resolve) => {
+      node.port.onmessage = (ev: MessageEvent<Float32Array>) => {
+        if (filled >= wanted) return;
+        const block = ev.data.subarray(0, wanted - filled);
+        samples.set(block, filled);
+        filled += block.length;
+        if (filled >= wanted) resolve();
+      };
+      source.connect(node);
+      node.connect(mute); // keeps the node pulled by the graph, silently
+      mute.connect(ctx.destination);
+    });
+    source.disconnect();
+    node.disconnect();
+    node.port.onmessage = null;
+    // Float [-1, 1] → 16-bit signed little endian.
+    const pcm = new Uint8Array(wanted * 2);
+    const view = new DataView(pcm.buffer);
+    for (let i = 0; i < wanted; i++) {
+      const s = Math.max(-1, Math.min(1, samples[i]!));
+      view.setInt16(i * 2, Math.round(s < 0 ? s * 0x8000 : s * 0x7fff), true);
+    }
+    return { pcm, sampleRate: ctx.sampleRate, samples: wanted };
+  } finally {
+    for (const t of stream.getTracks()) t.stop();
+    URL.revokeObjectURL(moduleUrl);
+    await ctx.close();
+  }
+}
+
+export interface AudioResult {
+  ok: boolean;
+  peakHz?: number;
+  sampleRate?: number;
+  samples?: number;
+  error?: string;
+  rttMs: number;
+  correlationId: string;
+}
+
+function asObject(v: unknown): Record<string, unknown> | undefined {
+  return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
+function floatColumn(table: Table, name: string): Float64Array {
+  const col = table.getChild(name);
+  if (col === null) throw new Error(`the spectrum has no column \`${name}\``);
+  const out = new Float64Array(col.length);
+  let i = 0;
+  for (const d of col.data) {
+    const v = d.values as unknown;
+    if (!(v instanceof Float64Array)) throw new Error(`spectrum column \`${name}\` is not float64`);
+    out.set(v.subarray(d.offset, d.offset + d.length), i);
+    i += d.length;
+  }
+  return out;
+}
+
+function showReply(received: Received, rttMs: number): AudioResult {
+  const correlationId = received.envelope.correlation_id;
+  setText("audio-rtt-ms", fixed(rttMs, 1));
+  const error = asObject(payloadNamed(received, "error")?.data);
+  if (error !== undefined) {
+    const message = String(error["error"] ?? JSON.stringify(error));
+    setText("audio-status", `error: ${message}`);
+    showError("audio", `the service refused the recording: ${message}`);
+    setState("audio", "error");
+    return { ok: false, error: message, rttMs, correlationId };
+  }
+  const result = asObject(payloadNamed(received, "result")?.data);
+  if (result === undefined) throw new Error(`the reply has neither \`result\` nor \`error\`: ${received.envelope.payloads.map((p) => p.dataname).join(", ")}`);
+  const peakHz = Number(result["peak_hz"]);
+  const sampleRate = Number(result["sample_rate"]);
+  const samples = Number(result["samples"]);
+  setText("audio-peak-hz", fixed(peakHz, 1));
+  setText("audio-sample-rate", sampleRate);
+  setText("audio-samples", samples);
+  const arrived = typeof result["received_by"] === "string" ? ` (the recording arrived ${result["received_by"]})` : "";
+  setText("audio-status", `analysed ${fixed(Number(result["seconds"]), 2)} s, ${String(result["channels"] ?? "?")} channel${arrived}`);
+  const spectrum = payloadNamed(received, "spectrum");
+  if (spectrum !== undefined && spectrum.payload_type === "arrowtable") {
+    const freq = floatColumn(spectrum.data, "frequency_hz");
+    const mag = floatColumn(spectrum.data, "magnitude");
+    const nyquist = freq.length > 0 ? freq[freq.length - 1]! : sampleRate / 2;
+    const xMax = Math.min(nyquist, Math.max(2000, peakHz * 4));
+    drawLines(byId<HTMLCanvasElement>("audio-chart"), [{ label: "magnitude", color: "#7c3aed", xs: freq, ys: mag }], {
+      caption: `spectrum, 0–${Math.round(xMax)} Hz`,
+      xLabel: (x) => `${Math.round(x)} Hz`,
+      xMin: 0,
+      xMax,
+      markers: [{ x: peakHz, label: `peak ${fixed(peakHz, 1)} Hz`, color: "#dc2626" }],
+    });
+  }
+  setState("audio", "done");
+  return { ok: true, peakHz, sampleRate, samples, rttMs, correlationId };
+}
+
+/** Sends PCM with the given headers and shows the answer (also used by tests for a bad request). */
+export async function sendAudio(nc: NatsConnection, config: DashboardConfig, pcm: Uint8Array, headers: Record<string, string>): Promise<AudioResult> {
+  setState("audio", "busy");
+  showError("audio", undefined);
+  setText("audio-status", `analysing ${pcm.byteLength} bytes…`);
+  try {
+    const r = await request(nc, config, config.subjects.audio, [["recording", pcm, "audio"]], {
+      scenario: "audio",
+      msgPurpose: "request",
+      headers,
+      timeoutMs: 30_000,
+    });
+    return showReply(r.received, r.tDecoded - r.t0);
+  } catch (e) {
+    setText("audio-status", "failed");
+    showError("audio", describe(e));
+    setState("audio", "error");
+    throw e;
+  }
+}
+
+export async function runAudio(nc: NatsConnection, config: DashboardConfig): Promise<AudioResult> {
+  const button = byId<HTMLButtonElement>("audio-record");
+  button.disabled = true;
+  setState("audio", "busy");
+  showError("audio", undefined);
+  for (const id of ["audio-peak-hz", "audio-sample-rate", "audio-samples", "audio-rtt-ms"]) setText(id, "…");
+  try {
+    setText("audio-status", `recording ${RECORD_SECONDS} s…`);
+    let rec: Recording;
+    try {
+      rec = await record(RECORD_SECONDS);
+    } catch (e) {
+      setText("audio-status", "no microphone");
+      showError("audio", describe(e));
+      setState("audio", "error");
+      throw e;
+    }
+    return await sendAudio(nc, config, rec.pcm, { "Sample-Rate": String(rec.sampleRate), Channels: "1", "Bits-Per-Sample": "16" });
+  } finally {
+    button.disabled = false;
+  }
+}

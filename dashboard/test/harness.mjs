@@ -1,0 +1,187 @@
+// What the browser tests and scripts/demo.mjs share: finding Chromium (never skipped: a missing
+// one fails with the install command), the fake microphone's WAV, launching Chromium with the
+// fake media flags, starting `natsbridge-demo dashboard` and reading its ready line, and
+// collecting console errors of a page.
+import { spawn, execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import puppeteer from "puppeteer-core";
+
+export const DASHBOARD_DIR = join(dirname(fileURLToPath(import.meta.url)), "..");
+export const REPO_ROOT = join(DASHBOARD_DIR, "..");
+export const ARTIFACTS = join(DASHBOARD_DIR, "test-artifacts");
+
+/** Chromium: `$CHROMIUM_BIN`, else `command -v chromium`; throws (never skips) when missing. */
+export function chromiumBin() {
+  const fromEnv = process.env.CHROMIUM_BIN;
+  if (fromEnv !== undefined && fromEnv !== "") {
+    if (!existsSync(fromEnv)) throw new Error(`CHROMIUM_BIN=${fromEnv} does not exist; install it: apt-get install -y chromium`);
+    return fromEnv;
+  }
+  let found = "";
+  try {
+    found = execFileSync("sh", ["-c", "command -v chromium"], { encoding: "utf8" }).trim();
+  } catch {
+    found = "";
+  }
+  if (found === "") throw new Error("Chromium not found (neither $CHROMIUM_BIN nor `chromium` on PATH); install it: apt-get install -y chromium");
+  return found;
+}
+
+/** The demo binary: `$NATSBRIDGE_DEMO_BIN`, else target/debug/natsbridge-demo; throws with the build command when missing. */
+export function demoBin(fallback = join(REPO_ROOT, "target/debug/natsbridge-demo")) {
+  const bin = process.env.NATSBRIDGE_DEMO_BIN || fallback;
+  if (!existsSync(bin)) throw new Error(`${bin} is missing; build it: cargo build -p natsbridge-demo (or set NATSBRIDGE_DEMO_BIN)`);
+  return bin;
+}
+
+/** A 16-bit mono PCM WAV of a sine: the fake microphone's input. */
+export function writeToneWav(path, { hz = 880, seconds = 3, sampleRate = 44_100, amplitude = 0.5 } = {}) {
+  const n = Math.round(seconds * sampleRate);
+  const buf = Buffer.alloc(44 + n * 2);
+  buf.write("RIFF", 0, "ascii");
+  buf.writeUInt32LE(36 + n * 2, 4);
+  buf.write("WAVE", 8, "ascii");
+  buf.write("fmt ", 12, "ascii");
+  buf.writeUInt32LE(16, 16);
+  buf.writeUInt16LE(1, 20); // PCM
+  buf.writeUInt16LE(1, 22); // mono
+  buf.writeUInt32LE(sampleRate, 24);
+  buf.writeUInt32LE(sampleRate * 2, 28);
+  buf.writeUInt16LE(2, 32);
+  buf.writeUInt16LE(16, 34);
+  buf.write("data", 36, "ascii");
+  buf.writeUInt32LE(n * 2, 40);
+  for (let i = 0; i < n; i++) buf.writeInt16LE(Math.round(amplitude * 32767 * Math.sin((2 * Math.PI * hz * i) / sampleRate)), 44 + i * 2);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, buf);
+  return path;
+}
+
+/** Headless Chromium with a fake microphone playing `wav`. */
+export async function launchChromium(wav, { width = 1400, height = 1000 } = {}) {
+  return puppeteer.launch({
+    executablePath: chromiumBin(),
+    headless: true,
+    defaultViewport: { width, height },
+    args: [
+      "--no-sandbox",
+      "--use-fake-ui-for-media-stream",
+      "--use-fake-device-for-media-stream",
+      `--use-file-for-fake-audio-capture=${wav}`,
+      "--autoplay-policy=no-user-gesture-required",
+      "--enable-precise-memory-info",
+    ],
+  });
+}
+
+/**
+ * Starts `natsbridge-demo dashboard ARGS` and resolves with its ready line
+ * (`{dashboard, nats_ws_url, fileserver_url, log_file}`) and a `stop()`.
+ */
+export async function startDashboard(bin, args, { timeoutMs = 120_000 } = {}) {
+  const child = spawn(bin, ["dashboard", ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env } });
+  let stderr = "";
+  child.stderr.on("data", (d) => {
+    stderr += d.toString();
+    if (stderr.length > 200_000) stderr = stderr.slice(-100_000);
+  });
+  const ready = await new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`natsbridge-demo dashboard printed no ready line within ${timeoutMs} ms; stderr:\n${stderr.slice(-4000)}`)), timeoutMs);
+    child.stdout.on("data", (d) => {
+      out += d.toString();
+      const nl = out.indexOf("\n");
+      if (nl >= 0) {
+        clearTimeout(timer);
+        try {
+          resolve(JSON.parse(out.slice(0, nl)));
+        } catch (e) {
+          reject(new Error(`not a JSON ready line: ${out.slice(0, nl)} (${e})`));
+        }
+      }
+    });
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`natsbridge-demo dashboard exited (${code ?? signal}) before its ready line; stderr:\n${stderr.slice(-4000)}`));
+    });
+  });
+  for (const k of ["dashboard", "nats_ws_url", "fileserver_url", "log_file"]) {
+    if (typeof ready[k] !== "string") throw new Error(`the ready line has no \`${k}\`: ${JSON.stringify(ready)}`);
+  }
+  const exited = new Promise((r) => child.once("exit", r));
+  return {
+    ready,
+    child,
+    stderr: () => stderr,
+    stop: async () => {
+      // SIGINT (Ctrl-C) is what the service shuts down on, stopping its nats-server with it;
+      // SIGTERM, then SIGKILL, only if it does not exit.
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGINT");
+        const term = setTimeout(() => child.kill("SIGTERM"), 10_000);
+        const kill = setTimeout(() => child.kill("SIGKILL"), 15_000);
+        await exited;
+        clearTimeout(term);
+        clearTimeout(kill);
+      }
+    },
+  };
+}
+
+/** Collects console errors and uncaught page errors (and failed requests) of `page`. */
+export function collectErrors(page) {
+  const errors = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(`console.error: ${m.text()} ${JSON.stringify(m.location())}`);
+  });
+  page.on("pageerror", (e) => errors.push(`pageerror: ${e?.message ?? e}`));
+  page.on("requestfailed", (r) => {
+    // A pending pull cut by closing the page is not an error of the page.
+    const why = r.failure()?.errorText ?? "";
+    if (why !== "net::ERR_ABORTED") errors.push(`requestfailed: ${r.url()} ${why}`);
+  });
+  return errors;
+}
+
+/** Text of a figure (trimmed). */
+export async function text(page, selector) {
+  return page.$eval(selector, (e) => (e.textContent ?? "").trim());
+}
+
+/** Waits until panel `name` leaves `busy`/`idle` for `done` or `error`; returns the state. */
+export async function panelSettled(page, name, timeoutMs) {
+  await page.waitForFunction(
+    (sel) => ["done", "error"].includes(document.querySelector(sel)?.getAttribute("data-state") ?? ""),
+    { timeout: timeoutMs, polling: 100 },
+    `#panel-${name}`,
+  );
+  return page.$eval(`#panel-${name}`, (e) => e.getAttribute("data-state"));
+}
+
+/**
+ * Peak and current RSS (VmHWM / VmRSS from Linux /proc, bytes) of the browser's renderer
+ * processes, found with CDP `SystemInfo.getProcessInfo`.
+ */
+export async function rendererMemory(browser) {
+  const session = await browser.target().createCDPSession();
+  try {
+    const { processInfo } = await session.send("SystemInfo.getProcessInfo");
+    const out = [];
+    for (const p of processInfo) {
+      if (p.type !== "renderer") continue;
+      try {
+        const status = readFileSync(`/proc/${p.id}/status`, "utf8");
+        const hwm = status.match(/VmHWM:\s+(\d+) kB/);
+        const rss = status.match(/VmRSS:\s+(\d+) kB/);
+        out.push({ pid: p.id, peakRssBytes: hwm ? Number(hwm[1]) * 1024 : NaN, rssBytes: rss ? Number(rss[1]) * 1024 : NaN });
+      } catch {
+        // gone, or not Linux
+      }
+    }
+    return out;
+  } finally {
+    await session.detach().catch(() => {});
+  }
+}
