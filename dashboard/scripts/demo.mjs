@@ -6,6 +6,7 @@
 //
 //   node scripts/demo.mjs [--url http://127.0.0.1:8090/ [--log-file PATH]] [--closed-secs S] [--tone HZ] [--json]
 //                         [--rows N] [--window SECS] [--interval-ms MS]   (the last three: when it starts the service)
+//                         [--small]   (1 000 000 rows instead of 10 000 000)
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -25,7 +26,8 @@ const { values: opt } = parseArgs({
   options: {
     url: { type: "string" },
     "log-file": { type: "string" },
-    rows: { type: "string", default: "10000000" },
+    rows: { type: "string" },
+    small: { type: "boolean", default: false },
     window: { type: "string", default: "600" },
     "interval-ms": { type: "string", default: "1000" },
     "closed-secs": { type: "string", default: "3" },
@@ -33,6 +35,7 @@ const { values: opt } = parseArgs({
     json: { type: "boolean", default: false },
   },
 });
+opt.rows ??= opt.small ? "1000000" : "10000000";
 const toneHz = Number(opt.tone);
 const closedSecs = Number(opt["closed-secs"]);
 
