@@ -70,8 +70,13 @@ pub(crate) fn of_received(r: &Received) -> String {
 
 /// The line printed for an envelope that could not be received.
 pub(crate) fn of_error(e: &natsbridge::Error) -> String {
-    json!({ "error": e.code().as_str(), "correlation_id": e.correlation_id(), "message": e.report() })
-        .to_string()
+    let mut line =
+        json!({ "error": e.code().as_str(), "correlation_id": e.correlation_id(), "message": e.report() });
+    if e.is_remote() {
+        // The responder's error_response_v1, not a failure here.
+        line["remote"] = true.into();
+    }
+    line.to_string()
 }
 
 /// `line` with `"headers": {name: value or null}` appended, for the headers asked for.

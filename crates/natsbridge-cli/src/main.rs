@@ -4,15 +4,21 @@
 //! ```text
 //! natsbridge fileserver [--listen 127.0.0.1:8080] [--dir DIR] [--ttl SECS] [--max-bytes N] [--token T]
 //!                       [--allow-origin ORIGIN]...
-//! natsbridge send --server URL --subject S [--fileserver URL] [--threshold N] [--purpose P]
-//!                 [--correlation-id ID] [--header K=V]... [--stream NAME]
-//!                 --payload NAME:TYPE:SOURCE [--payload ...]
-//! natsbridge receive --server URL --subject S [--count N] [--timeout SECS] [--allow-host HOST]...
-//!                    [--show-header NAME]... [--stream NAME [--since RFC3339]]
+//! natsbridge send    --subject S --payload NAME:TYPE:SOURCE... [envelope fields] [--stream NAME [--max-age SECS]]
+//!                    [--no-publish] [--from-stdin NAME:TYPE] [--store plik|dir:PATH|nats-os:BUCKET]
+//! natsbridge receive --subject S [--count N] [--timeout SECS] [--allow-host HOST]... [--show-header NAME]...
+//!                    [--stream NAME [--since TIME|10m] [--durable NAME]] [--out DIR] [--envelope]
+//! natsbridge request --subject S --payload ... [--timeout SECS] [--out DIR]
+//! natsbridge reply   --subject S [--payload ...] [--fail CODE[:MESSAGE]] [--queue GROUP] [--count N]
 //! natsbridge validate FILE...
 //! ```
+//!
+//! `send` and `request` build the envelope ([`send`]); `receive` and `reply` decode and
+//! print ([`receive`]); every side prints the same digest line ([`digest`]).
 
 mod digest;
+mod receive;
+mod send;
 mod source;
 
 use std::path::PathBuf;
@@ -20,15 +26,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use futures::StreamExt as _;
-use natsbridge::config;
 use natsbridge::fileserver::{FileServer, FileServerConfig};
-use natsbridge::jetstream::{self, ConsumerOptions, EnvelopeConsumer, Start, StreamOptions};
-use natsbridge::types::MsgPurpose;
-use natsbridge::{ReceiveOptions, SendOptions};
-
-/// How long a stream that `send --stream` creates keeps its messages.
-const DEFAULT_STREAM_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Debug, Parser)]
 #[command(
@@ -76,61 +74,25 @@ enum Command {
         #[arg(long = "allow-origin")]
         allow_origins: Vec<String>,
     },
-    /// Publish one envelope and print its digest line.
-    Send {
-        #[arg(long, env = "NATS_URL", default_value = config::DEFAULT_NATS_URL)]
-        server: String,
-        #[arg(long)]
-        subject: String,
-        /// Plik-compatible file server for link payloads.
-        #[arg(long, env = "FILESERVER_URL", default_value = config::DEFAULT_FILESERVER_URL)]
-        fileserver: String,
-        /// Payloads of this many serialized bytes or more go by link (default: SIZE_THRESHOLD,
-        /// read as the runtime reads it, or 500000).
-        #[arg(long, default_value_t = config::size_threshold())]
-        threshold: usize,
-        /// msg_purpose: ACK, NACK, updateStatus, shutdown, chat, command, event.
-        #[arg(long, default_value = "chat")]
-        purpose: String,
-        #[arg(long)]
-        correlation_id: Option<String>,
-        /// Extra NATS header, repeatable.
-        #[arg(long = "header", value_name = "K=V")]
-        headers: Vec<String>,
-        /// NAME:TYPE:SOURCE, where SOURCE is literal text or @PATH. Repeatable.
-        #[arg(long = "payload", value_name = "NAME:TYPE:SOURCE", required = true)]
-        payloads: Vec<String>,
-        /// Publish through JetStream into this stream (created for the subject when missing)
-        /// and wait for the ack; its stream sequence is printed on stderr.
-        #[arg(long)]
-        stream: Option<String>,
-    },
-    /// Subscribe and print a digest line per envelope (an error line per bad one).
-    Receive {
-        #[arg(long, env = "NATS_URL", default_value = config::DEFAULT_NATS_URL)]
-        server: String,
-        #[arg(long)]
-        subject: String,
-        /// Stop after this many envelopes (good or bad).
-        #[arg(long)]
-        count: Option<u64>,
-        /// Give up after this many seconds; exits 1 if fewer than --count arrived.
-        #[arg(long)]
-        timeout: Option<u64>,
-        /// Also accept links to this host (host, host:port or URL). Repeatable.
-        #[arg(long = "allow-host")]
-        allow_hosts: Vec<String>,
-        /// Append `"headers": {NAME: value}` to each digest line for these NATS headers.
-        #[arg(long = "show-header")]
-        show_headers: Vec<String>,
-        /// Replay this JetStream stream through a pull consumer (filtered on the subject)
-        /// instead of subscribing: from its start, or from --since.
-        #[arg(long)]
-        stream: Option<String>,
-        /// With --stream: only envelopes stored at or after this RFC 3339 time.
-        #[arg(long, requires = "stream", value_parser = parse_time)]
-        since: Option<natsbridge::chrono::DateTime<natsbridge::chrono::Utc>>,
-    },
+    /// Publish one envelope and print its digest line (or, with --no-publish, its JSON).
+    ///
+    /// Example: `natsbridge send --subject demo --payload note:text:hi --payload table:arrowtable:@t.arrows`
+    Send(send::SendArgs),
+    /// Subscribe (or replay a stream) and print a digest line per envelope (an error line
+    /// per bad one).
+    ///
+    /// Example: `natsbridge receive --subject health --stream HEALTH --since 10m --out ./got --count 5`
+    Receive(receive::ReceiveArgs),
+    /// Send a request and print the reply's digest line (the responder's error line and
+    /// exit 1 when it answers with an error_response_v1).
+    ///
+    /// Example: `natsbridge request --subject sim.command --payload 'config:dictionary:{"iterations":10}'`
+    Request(send::RequestArgs),
+    /// Answer requests: print each one's digest line and reply with payloads (the request's
+    /// own, echoed, by default) or, with --fail, an error_response_v1.
+    ///
+    /// Example: `natsbridge reply --subject sim.command --payload 'status:dictionary:{"status":"Running"}'`
+    Reply(receive::ReplyArgs),
     /// Check envelope files against the schema.
     Validate {
         #[arg(required = true)]
@@ -166,24 +128,10 @@ async fn main() -> ExitCode {
             };
             fileserver(config).await
         }
-        Command::Send {
-            server,
-            subject,
-            fileserver,
-            threshold,
-            purpose,
-            correlation_id,
-            headers,
-            payloads,
-            stream,
-        } => {
-            let sink = Sink { server, subject, stream };
-            send(sink, fileserver, threshold, purpose, correlation_id, headers, payloads).await
-        }
-        Command::Receive { server, subject, count, timeout, allow_hosts, show_headers, stream, since } => {
-            let source = Sink { server, subject, stream };
-            receive(source, since, count, timeout, allow_hosts, show_headers).await
-        }
+        Command::Send(args) => send::send(args).await,
+        Command::Receive(args) => receive::receive(args).await,
+        Command::Request(args) => send::request(args).await,
+        Command::Reply(args) => receive::reply(args).await,
         Command::Validate { files } => validate(files),
     };
     match result {
@@ -195,7 +143,8 @@ async fn main() -> ExitCode {
     }
 }
 
-type CliResult = Result<ExitCode, Box<dyn std::error::Error>>;
+/// What every command returns: its exit code, or an error `main` prints.
+pub(crate) type CliResult = Result<ExitCode, Box<dyn std::error::Error>>;
 
 async fn fileserver(config: FileServerConfig) -> CliResult {
     let server = FileServer::start(config).await?;
@@ -203,138 +152,6 @@ async fn fileserver(config: FileServerConfig) -> CliResult {
     println!("{}", serde_json::json!({ "fileserver": server.url() }));
     server.run_until_ctrl_c().await;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Where `send` publishes and `receive` listens: a subject on a server, through a stream or not.
-struct Sink {
-    server: String,
-    subject: String,
-    stream: Option<String>,
-}
-
-fn parse_time(text: &str) -> Result<natsbridge::chrono::DateTime<natsbridge::chrono::Utc>, String> {
-    natsbridge::chrono::DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&natsbridge::chrono::Utc))
-        .map_err(|e| format!("not an RFC 3339 time (e.g. 2026-11-30T08:00:00Z): {e}"))
-}
-
-async fn send(
-    sink: Sink,
-    fileserver: String,
-    threshold: usize,
-    purpose: String,
-    correlation_id: Option<String>,
-    headers: Vec<String>,
-    payload_specs: Vec<String>,
-) -> CliResult {
-    let mut payloads = Vec::new();
-    for spec in &payload_specs {
-        payloads.push(source::parse_payload(spec)?);
-    }
-    let client = natsbridge::connect(&sink.server).await?;
-    let mut options = SendOptions::default()
-        .connection(client.clone())
-        .fileserver(fileserver)
-        .size_threshold(threshold)
-        .purpose(MsgPurpose::from(purpose.as_str()));
-    if let Some(id) = correlation_id {
-        options = options.correlation_id(id);
-    }
-    for h in headers {
-        let (k, v) = h.split_once('=').ok_or_else(|| format!("--header `{h}` is not K=V"))?;
-        options = options.header(k, v);
-    }
-    let rows: Vec<Option<usize>> = payloads.iter().map(|(_, p)| source::rows_of(p)).collect();
-    let sent = match &sink.stream {
-        None => natsbridge::smartsend(&sink.subject, payloads, &options).await?,
-        Some(stream) => {
-            let js = async_nats::jetstream::new(client);
-            if js.get_stream(stream).await.is_err() {
-                let config = StreamOptions::new(stream, vec![sink.subject.clone()], DEFAULT_STREAM_MAX_AGE);
-                jetstream::ensure_stream(&js, &config).await?;
-            }
-            let sent = jetstream::publish_to_stream(&js, &sink.subject, payloads, &options).await?;
-            eprintln!("{}", serde_json::json!({ "stream": stream, "stream_sequence": sent.stream_sequence }));
-            sent
-        }
-    };
-    println!("{}", digest::of_sent(&sent.envelope, &rows));
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn receive(
-    source: Sink,
-    since: Option<natsbridge::chrono::DateTime<natsbridge::chrono::Utc>>,
-    count: Option<u64>,
-    timeout: Option<u64>,
-    allow_hosts: Vec<String>,
-    show_headers: Vec<String>,
-) -> CliResult {
-    let client = natsbridge::connect(&source.server).await?;
-    let mut options = ReceiveOptions::default();
-    for h in &allow_hosts {
-        options = options.allow_host(h);
-    }
-    let deadline = timeout.map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
-    let mut seen = 0u64;
-    match source.stream {
-        None => {
-            let mut sub = client.subscribe(source.subject).await?;
-            natsbridge::transport::subscriptions_registered(&client).await?;
-            // Readiness line on stderr, so a driver can start sending.
-            eprintln!("{}", serde_json::json!({ "subscribed": true }));
-            while count.is_none_or(|c| seen < c) {
-                let Some(Some(msg)) = within(deadline, sub.next()).await else { break };
-                seen += 1;
-                match natsbridge::smartreceive(&msg, &options).await {
-                    Ok(r) => println!(
-                        "{}",
-                        digest::with_headers(digest::of_received(&r), msg.headers.as_ref(), &show_headers)
-                    ),
-                    Err(e) => println!("{}", digest::of_error(&e)),
-                }
-            }
-        }
-        Some(stream) => {
-            let js = async_nats::jetstream::new(client);
-            // A missing stream is the user's mistake, not an outage to wait out.
-            js.get_stream(&stream).await.map_err(|e| format!("the stream `{stream}`: {e}"))?;
-            let start = since.map_or(Start::All, Start::Since);
-            let consumer_options =
-                ConsumerOptions { filter_subject: Some(source.subject), start, ..ConsumerOptions::default() };
-            let stream_name = stream.clone();
-            let mut consumer = EnvelopeConsumer::new(js, stream, consumer_options, options);
-            // The consumer is created by its first pull; the stream must exist already.
-            eprintln!("{}", serde_json::json!({ "subscribed": true, "stream": stream_name }));
-            while count.is_none_or(|c| seen < c) {
-                let Some(next) = within(deadline, consumer.next()).await else { break };
-                seen += 1;
-                match next {
-                    Ok(d) => {
-                        println!(
-                            "{}",
-                            digest::with_headers(
-                                digest::of_received(&d.received),
-                                d.headers(),
-                                &show_headers
-                            )
-                        );
-                        d.ack().await?;
-                    }
-                    Err(e) => println!("{}", digest::of_error(&e)),
-                }
-            }
-        }
-    }
-    Ok(if count.is_some_and(|c| seen < c) { ExitCode::FAILURE } else { ExitCode::SUCCESS })
-}
-
-/// `work`, unless `deadline` passes first (then `None`).
-async fn within<F: Future>(deadline: Option<tokio::time::Instant>, work: F) -> Option<F::Output> {
-    match deadline {
-        Some(d) => tokio::time::timeout_at(d, work).await.ok(),
-        None => Some(work.await),
-    }
 }
 
 fn validate(files: Vec<PathBuf>) -> CliResult {

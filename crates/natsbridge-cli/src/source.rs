@@ -18,6 +18,16 @@ pub(crate) fn parse_payload(spec: &str) -> Result<(String, Payload), Error> {
         Some(path) => std::fs::read(path).map_err(|e| format!("reading {path}: {e}"))?,
         None => source.as_bytes().to_vec(),
     };
+    payload(name, ty, bytes)
+}
+
+/// `NAME:TYPE` (`--from-stdin`) with the bytes read elsewhere.
+pub(crate) fn parse_bytes(spec: &str, bytes: Vec<u8>) -> Result<(String, Payload), Error> {
+    let (name, ty) = spec.split_once(':').ok_or_else(|| format!("`{spec}` is not NAME:TYPE"))?;
+    payload(name, ty, bytes)
+}
+
+fn payload(name: &str, ty: &str, bytes: Vec<u8>) -> Result<(String, Payload), Error> {
     let json = |b: &[u8]| {
         serde_json::from_slice::<serde_json::Value>(b).map_err(|e| format!("{name}: not JSON: {e}"))
     };

@@ -15,6 +15,7 @@ pub struct Error {
     message: String,
     correlation_id: Option<String>,
     dataname: Option<String>,
+    remote: bool,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
@@ -24,7 +25,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// A new error with `code` and a human-readable `message`.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Error { code, message: message.into(), correlation_id: None, dataname: None, source: None }
+        Error {
+            code,
+            message: message.into(),
+            correlation_id: None,
+            dataname: None,
+            remote: false,
+            source: None,
+        }
     }
 
     /// Attaches the underlying cause (kept out of [`Display`](fmt::Display); see [`Error::report`]).
@@ -52,6 +60,23 @@ impl Error {
     pub fn with_dataname(mut self, name: impl Into<String>) -> Self {
         self.dataname.get_or_insert_with(|| name.into());
         self
+    }
+
+    /// The error a responder reported in an `error_response_v1` (see
+    /// [`smartreply_error`](crate::smartreply_error)): its code, message and correlation id.
+    pub fn remote(body: &natsbridge_types::ErrorBody, correlation_id: impl Into<String>) -> Self {
+        let mut e = Error::new(body.code.clone(), body.message.clone()).with_correlation_id(correlation_id);
+        if let Some(name) = body.details.as_ref().and_then(|d| d.get("dataname")).and_then(|n| n.as_str()) {
+            e = e.with_dataname(name);
+        }
+        e.remote = true;
+        e
+    }
+
+    /// Whether the peer reported this error (an `error_response_v1` answered a request)
+    /// rather than this process running into it.
+    pub fn is_remote(&self) -> bool {
+        self.remote
     }
 
     /// The reference error code.
@@ -103,7 +128,11 @@ impl Error {
 /// [`std::error::Error::source`], and [`Error::report`] prints the whole chain once.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)?;
+        write!(f, "{}: ", self.code)?;
+        if self.remote {
+            write!(f, "the responder answered: ")?;
+        }
+        write!(f, "{}", self.message)?;
         if let Some(name) = &self.dataname {
             write!(f, " (payload `{name}`)")?;
         }

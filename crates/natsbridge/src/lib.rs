@@ -34,7 +34,7 @@
 //! The root holds what every user needs:
 //!
 //! - the calls: [`smartsend`] (returns [`Sent`]), [`smartreceive`] / [`smartreceive_bytes`]
-//!   (return [`Received`]), [`smartrequest`] / [`smartreply`], [`publish_message`],
+//!   (return [`Received`]), [`smartrequest`] / [`smartreply`] / [`smartreply_error`], [`publish_message`],
 //!   [`connect`], and the two the reference names, [`fetch_with_backoff`] and
 //!   [`plik_oneshot_upload`];
 //! - the options: [`SendOptions`] (connection, blob store, `size_threshold`, envelope
@@ -140,7 +140,7 @@ pub use fetch::fetch_with_backoff;
 pub use options::{ReceiveOptions, SendOptions};
 pub use payload::{Payload, PayloadType};
 pub use receive::{Received, ReceivedPayload, smartreceive, smartreceive_bytes};
-pub use request::{smartreply, smartrequest};
+pub use request::{smartreply, smartreply_error, smartrequest};
 pub use send::{Sent, smartsend};
 pub use table::Table;
 pub use transport::{Connection, connect, publish_message};
