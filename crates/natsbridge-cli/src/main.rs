@@ -11,6 +11,8 @@
 //! natsbridge request --subject S --payload ... [--timeout SECS] [--out DIR]
 //! natsbridge reply   --subject S [--payload ...] [--fail CODE[:MESSAGE]] [--queue GROUP] [--count N]
 //! natsbridge validate FILE...
+//! natsbridge completions bash|zsh|fish
+//! natsbridge man
 //! ```
 //!
 //! `send` and `request` build the envelope ([`send`]); `receive` and `reply` decode and
@@ -32,7 +34,8 @@ use natsbridge::fileserver::{FileServer, FileServerConfig};
 #[command(
     name = "natsbridge",
     version,
-    about = "Send and receive NATSBridge envelopes; run the embedded file server"
+    about = "Send and receive NATSBridge envelopes; run the embedded file server",
+    after_help = "Examples:\n  natsbridge fileserver --listen 127.0.0.1:8080 &\n  natsbridge receive --subject demo --count 1 --allow-host http://127.0.0.1:8080 &\n  natsbridge send --subject demo --payload note:text:hello --payload table:arrowtable:@table.arrows\n  natsbridge request --subject sim.command --payload 'config:dictionary:{\"iterations\":10}'\n\nEnvironment: NATS_URL, FILESERVER_URL, SIZE_THRESHOLD, RUST_LOG."
 )]
 struct Cli {
     /// Log format on stderr.
@@ -54,6 +57,8 @@ enum LogFormat {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the embedded Plik-compatible file server until interrupted.
+    ///
+    /// Example: `natsbridge fileserver --listen 127.0.0.1:8080 --dir /var/lib/natsbridge`
     Fileserver {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
@@ -94,10 +99,23 @@ enum Command {
     /// Example: `natsbridge reply --subject sim.command --payload 'status:dictionary:{"status":"Running"}'`
     Reply(receive::ReplyArgs),
     /// Check envelope files against the schema.
+    ///
+    /// Example: `natsbridge validate envelope.json`
     Validate {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Print a shell completion script.
+    ///
+    /// Example: `natsbridge completions bash > /etc/bash_completion.d/natsbridge`
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    ///
+    /// Example: `natsbridge man > /usr/local/share/man/man1/natsbridge.1`
+    Man,
 }
 
 fn init_logging(format: LogFormat, filter: &str) {
@@ -133,6 +151,19 @@ async fn main() -> ExitCode {
         Command::Request(args) => send::request(args).await,
         Command::Reply(args) => receive::reply(args).await,
         Command::Validate { files } => validate(files),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "natsbridge",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+            .render(&mut std::io::stdout())
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(Into::into),
     };
     match result {
         Ok(code) => code,

@@ -20,7 +20,7 @@ from .jetstream import Delivered, EnvelopeConsumer, StreamSent, ensure_stream, p
 from .payload import TableLimits, encode_table
 from .plik import PlikUpload, plik_oneshot_upload, plik_upload
 from .receive import ReceiveOptions, Received, ReceivedPayload, smartreceive
-from .request import smartreply, smartrequest
+from .request import smartreply, smartreply_error, smartrequest
 from .send import SendOptions, Sent, smartsend
 from .transport import connect, publish_message
 from .wire import HEADER_CORRELATION_ID, HEADER_MSG_ID
@@ -57,6 +57,7 @@ __all__ = [
     "report",
     "smartreceive",
     "smartreply",
+    "smartreply_error",
     "smartrequest",
     "smartsend",
 ]

@@ -1,7 +1,8 @@
 """One exception for the whole runtime: :class:`NatsBridgeError`, carrying a wire error code
 (``natsbridge_types.ErrorCode``), the correlation id of the message concerned and the
 payload's ``dataname``. Its cause is ``__cause__`` (``raise ... from``), never formatted into
-the message; :meth:`NatsBridgeError.report` prints the chain, each cause once.
+the message; :meth:`NatsBridgeError.report` prints the chain, each cause once. An error a
+responder reported in an ``error_response_v1`` is one too, with ``remote`` set.
 """
 
 from __future__ import annotations
@@ -17,13 +18,17 @@ class NatsBridgeError(Exception):
     """A failed send, receive, upload or download.
 
     ``code`` is one of the generated ``ErrorCode`` values; ``correlation_id`` and
-    ``dataname`` are set when known (the innermost call that knew them wins).
+    ``dataname`` are set when known (the innermost call that knew them wins). ``remote`` is
+    true when the peer reported the error (an ``error_response_v1`` answered a request, see
+    :func:`natsbridge.smartreply_error`) rather than this process running into it; such an
+    error keeps the responder's code as sent, which may be one a newer schema added.
     """
 
-    code: ErrorCode
+    code: ErrorCode | str
     message: str
     correlation_id: str | None
     dataname: str | None
+    remote: bool
 
     def __init__(
         self,
@@ -40,6 +45,26 @@ class NatsBridgeError(Exception):
         self.message = message
         self.correlation_id = correlation_id
         self.dataname = dataname
+        self.remote = False
+
+    @classmethod
+    def from_error_body(cls, body: ErrorBody, correlation_id: str | None) -> NatsBridgeError:
+        """The error a responder reported in an ``error_response_v1``'s ``error`` object: its
+        code (kept as sent), message and ``details.dataname``, with ``correlation_id`` (the
+        request's), ``remote`` set."""
+        name = (body.get("details") or {}).get("dataname")
+        e = cls("INVALID_ENVELOPE", body["message"], correlation_id=correlation_id,
+                dataname=name if isinstance(name, str) else None)
+        # The constructor takes only codes this version knows (its own errors); the
+        # responder's code is kept as sent.
+        e.code = body["code"]
+        e.args = (e.code, e.message)
+        e.remote = True
+        return e
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Unpickled without the constructor, which would refuse a remote code it does not know.
+        return (_rebuild, (type(self), self.args), self.__dict__)
 
     def with_correlation_id(self, correlation_id: str | None) -> NatsBridgeError:
         """Sets the correlation id unless one is already set; returns ``self``."""
@@ -54,7 +79,8 @@ class NatsBridgeError(Exception):
         return self
 
     def __str__(self) -> str:
-        text = f"{self.code}: {self.message}"
+        """``CODE: message (payload `x`)``; a remote error reads ``CODE: the responder answered: ...``."""
+        text = f"{self.code}: {'the responder answered: ' if self.remote else ''}{self.message}"
         if self.dataname is not None:
             text += f" (payload `{self.dataname}`)"
         return text
@@ -62,7 +88,8 @@ class NatsBridgeError(Exception):
     def __repr__(self) -> str:
         return (
             f"NatsBridgeError(code={self.code!r}, message={self.message!r}, "
-            f"correlation_id={self.correlation_id!r}, dataname={self.dataname!r})"
+            f"correlation_id={self.correlation_id!r}, dataname={self.dataname!r}"
+            + (", remote=True)" if self.remote else ")")
         )
 
     def report(self) -> str:
@@ -77,6 +104,11 @@ class NatsBridgeError(Exception):
         if self.dataname is not None:
             details["dataname"] = self.dataname
         return {"code": self.code, "message": self.report(), "details": details}
+
+
+def _rebuild(cls: type[NatsBridgeError], args: tuple[Any, ...]) -> NatsBridgeError:
+    """A pickled :class:`NatsBridgeError` back (its attributes follow as its state)."""
+    return cls.__new__(cls, *args)
 
 
 def report(error: BaseException) -> str:

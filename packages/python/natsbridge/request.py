@@ -1,23 +1,27 @@
 """Request/reply on top of smartsend and smartreceive: a request carries a fresh inbox in
 ``reply_to``; the reply keeps the request's correlation id and names the request's
-``msg_id`` in ``reply_to_msg_id``."""
+``msg_id`` in ``reply_to_msg_id``. A responder that cannot handle a request answers with an
+``error_response_v1`` (:func:`smartreply_error`); :func:`smartrequest` raises it as a remote
+:class:`NatsBridgeError` with the responder's code (``remote`` set)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import nats.errors
+from nats.aio.msg import Msg
 
-from natsbridge_types import MsgEnvelopeV1
+from natsbridge_types import ErrorResponseV1, MsgEnvelopeV1, dump_error_response_v1, validate_error_response_v1
 
 from .errors import NatsBridgeError
 from .receive import ReceiveOptions, Received, smartreceive
 from .send import PayloadInput, Sent, smartsend
-from .transport import Client
-from .wire import checked_uuid
+from .transport import Client, publish_core
+from .wire import build_headers, checked_uuid, now_timestamp
 
-__all__ = ["smartreply", "smartrequest"]
+__all__ = ["smartreply", "smartreply_error", "smartrequest"]
 
 
 async def smartrequest(
@@ -52,7 +56,55 @@ async def smartrequest(
             await sub.unsubscribe()
         except Exception:  # already gone after max_msgs, or the connection closed
             pass
-    return await smartreceive(msg, receive_options)
+    try:
+        return await smartreceive(msg, receive_options)
+    except NatsBridgeError as e:
+        # Not an envelope: perhaps the responder's error_response_v1. Looked at only then, so
+        # a good reply costs nothing more.
+        remote = _error_response(msg, cid) if e.code == "INVALID_ENVELOPE" else None
+        if remote is None:
+            raise e.with_correlation_id(cid)
+        raise remote from None
+
+
+def _error_response(msg: Msg, cid: str) -> NatsBridgeError | None:
+    """The remote error in an ``error_response_v1`` answering the request ``cid``; ``None``
+    when ``msg`` is not one."""
+    try:
+        value: object = json.loads(msg.data)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    if validate_error_response_v1(value, reader=True):
+        return None
+    return NatsBridgeError.from_error_body(cast(ErrorResponseV1, value)["error"], cid)
+
+
+async def smartreply_error(nc: Client, request: MsgEnvelopeV1, error: NatsBridgeError) -> ErrorResponseV1:
+    """Answers ``request`` with an ``error_response_v1`` on its ``reply_to``: ``error``'s code
+    and message (its :meth:`~NatsBridgeError.report`), the request's correlation id (also in
+    ``error.details``), a new ``msg_id``, with the ``Nats-Msg-Id`` and ``Correlation-Id``
+    headers. The requester's :func:`smartrequest` raises it as a remote
+    :class:`NatsBridgeError`. Returns what was published."""
+    cid = request["correlation_id"]
+    subject = request.get("reply_to")
+    if not subject:
+        raise NatsBridgeError("INVALID_ENVELOPE", "the request has no `reply_to`", correlation_id=cid)
+    body = error.to_error_body()
+    body["details"] = {**body.get("details", {}), "correlation_id": cid}
+    msg_id = checked_uuid(None, "msg_id")
+    response: ErrorResponseV1 = {
+        "correlation_id": cid,
+        "msg_id": msg_id,
+        "timestamp": now_timestamp(),
+        "send_to": subject,
+        "error": body,
+    }
+    try:
+        data = dump_error_response_v1(response).encode("utf-8")
+    except (TypeError, ValueError, UnicodeEncodeError) as e:  # a lone surrogate, a detail that is not JSON
+        raise NatsBridgeError("SERIALIZATION_ERROR", "serializing the error response", correlation_id=cid) from e
+    await publish_core(nc, subject, data, build_headers(msg_id, cid), True, cid)
+    return response
 
 
 async def smartreply(

@@ -1,9 +1,10 @@
 /**
  * One error class for everything that can go wrong: a {@link NatsBridgeError} carries the
  * generated error code, the correlation id of the exchange and the payload's dataname.
- * Nothing from the network makes a public call throw anything else.
+ * Nothing from the network makes a public call throw anything else. An error a responder
+ * reported in an `error_response_v1` is one too, marked {@link NatsBridgeError.remote}.
  */
-import type { ErrorCode } from "@natsbridge/types";
+import type { ErrorBody, ErrorCode } from "@natsbridge/types";
 
 export type { ErrorCode };
 
@@ -14,12 +15,21 @@ export interface ErrorContext {
 }
 
 export class NatsBridgeError extends Error {
-  /** The machine-readable code (the generated `ErrorCode` union). */
-  readonly code: ErrorCode;
+  /**
+   * The machine-readable code (the generated `ErrorCode` union). Errors this process raises
+   * always use a known code; a {@link remote} error keeps the responder's code as sent, which
+   * may be one a newer schema added (the generated types keep enums open the same way).
+   */
+  readonly code: ErrorCode | (string & {});
   /** The correlation id of the message being sent or received, when known. */
   correlationId: string | undefined;
   /** The payload the failure is about, when it is about one. */
   dataname: string | undefined;
+  /**
+   * True when the peer reported this error (an `error_response_v1` answered a request, see
+   * `smartreplyError`) rather than this process running into it.
+   */
+  readonly remote: boolean;
 
   constructor(code: ErrorCode, message: string, context: ErrorContext = {}) {
     super(message, context.cause === undefined ? undefined : { cause: context.cause });
@@ -27,6 +37,33 @@ export class NatsBridgeError extends Error {
     this.code = code;
     this.correlationId = context.correlationId;
     this.dataname = context.dataname;
+    this.remote = false;
+  }
+
+  /**
+   * The error a responder reported in an `error_response_v1`'s `error` object: its code
+   * (kept as sent), message and `details.dataname`, with `correlationId` (the request's),
+   * marked {@link remote}.
+   */
+  static fromErrorBody(body: ErrorBody, correlationId: string | undefined): NatsBridgeError {
+    const name = body.details?.["dataname"];
+    const e = new NatsBridgeError(body.code as ErrorCode, body.message, {
+      correlationId,
+      dataname: typeof name === "string" ? name : undefined,
+    });
+    (e as { remote: boolean }).remote = true;
+    return e;
+  }
+
+  /**
+   * The error as the wire's `error` object `{code, message, details}`: the message is
+   * {@link report}, `details` holds `correlation_id` and `dataname` when known.
+   */
+  toErrorBody(): ErrorBody {
+    const details: Record<string, unknown> = {};
+    if (this.correlationId !== undefined) details["correlation_id"] = this.correlationId;
+    if (this.dataname !== undefined) details["dataname"] = this.dataname;
+    return { code: this.code, message: this.report(), details };
   }
 
   /** Sets the correlation id unless one is already set; returns `this`. */
@@ -56,12 +93,13 @@ export class NatsBridgeError extends Error {
     return text;
   }
 
+  /** `CODE: message (payload `name`)`; a remote error reads `CODE: the responder answered: message …`. */
   override toString(): string {
-    return `${this.code}: ${this.message}${this.dataname === undefined ? "" : ` (payload \`${this.dataname}\`)`}`;
+    return `${this.code}: ${this.remote ? "the responder answered: " : ""}${this.message}${this.dataname === undefined ? "" : ` (payload \`${this.dataname}\`)`}`;
   }
 
   /** The CLI's error line: `{"error", "correlation_id", "message"}` (`null` when the id is unknown, as in Rust). */
-  toJSON(): { error: ErrorCode; correlation_id: string | null; message: string } {
+  toJSON(): { error: ErrorCode | (string & {}); correlation_id: string | null; message: string } {
     return { error: this.code, correlation_id: this.correlationId ?? null, message: this.report() };
   }
 }

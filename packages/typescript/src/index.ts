@@ -35,7 +35,7 @@ export { fetchWithBackoff, fetchHashed, type FetchOptions, type Fetched } from "
 export { plikOneshotUpload, plikUpload, plikUploader, type PlikUpload, type PlikUploadOptions, type Uploader } from "./plik.js";
 export { publishMessage, smartsend, type SendOptions, type Sent } from "./send.js";
 export { payloadNamed, payloadTuples, smartreceive, type MessageLike, type ReceiveOptions, type Received, type ReceivedPayload } from "./receive.js";
-export { smartreply, smartrequest } from "./request.js";
+export { smartreply, smartreplyError, smartrequest } from "./request.js";
 export {
   EnvelopeConsumer,
   LINK_TTL_SLACK_SECONDS,
@@ -46,4 +46,4 @@ export {
   type StreamOptions,
 } from "./jetstream.js";
 export { digestOfReceived, digestOfSent } from "./digest.js";
-export type { MsgEnvelopeV1, MsgPayloadV1, MsgPurpose } from "@natsbridge/types";
+export type { ErrorBody, ErrorResponseV1, MsgEnvelopeV1, MsgPayloadV1, MsgPurpose } from "@natsbridge/types";

@@ -1,14 +1,18 @@
 /**
  * Request/reply on top of smartsend and smartreceive: a request carries a fresh inbox in
  * `reply_to`; the reply keeps the request's correlation id and names it in `reply_to_msg_id`.
+ * A responder that cannot handle a request answers with an `error_response_v1`
+ * ({@link smartreplyError}); {@link smartrequest} throws it as a remote NatsBridgeError with
+ * the responder's code (`remote: true`).
  */
-import { createInbox, type NatsConnection } from "@nats-io/nats-core";
-import type { MsgEnvelopeV1 } from "@natsbridge/types";
+import { createInbox, headers as natsHeaders, type NatsConnection } from "@nats-io/nats-core";
+import { validateErrorResponseV1, type ErrorResponseV1, type MsgEnvelopeV1 } from "@natsbridge/types";
 import { NatsBridgeError, asBridgeError } from "./errors.js";
+import { log } from "./log.js";
 import type { PayloadTuple } from "./payload.js";
-import { smartreceive, type ReceiveOptions, type Received } from "./receive.js";
+import { smartreceive, type MessageLike, type ReceiveOptions, type Received } from "./receive.js";
 import { smartsend, type SendOptions, type Sent } from "./send.js";
-import { checkedUuid } from "./wire.js";
+import { buildHeaders, checkedUuid, jsonHasLoneSurrogate, nowTimestamp } from "./wire.js";
 
 /** Sends a request envelope and waits for the first reply envelope (decoded) on a fresh inbox. */
 export async function smartrequest(
@@ -40,13 +44,72 @@ export async function smartrequest(
     const m = await Promise.race([first, timeout]);
     if (m === "timeout") throw new NatsBridgeError("TIMEOUT", `no reply on \`${subject}\` within ${timeoutMs} ms`, { correlationId: cid });
     if (m === undefined) throw new NatsBridgeError("NATS_CONNECTION_FAILED", "reply subscription closed", { correlationId: cid });
-    return await smartreceive(m, receive);
+    try {
+      return await smartreceive(m, receive);
+    } catch (e) {
+      // Not an envelope: perhaps the responder's error_response_v1. Looked at only then, so a
+      // good reply costs nothing more.
+      if (e instanceof NatsBridgeError && e.code === "INVALID_ENVELOPE") throw errorResponse(m, cid) ?? e;
+      throw e;
+    }
   } catch (e) {
     throw asBridgeError(e, "NATS_CONNECTION_FAILED", `request on \`${subject}\``, { correlationId: cid });
   } finally {
     clearTimeout(timer);
     sub.unsubscribe();
   }
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** The remote error in an `error_response_v1` answering the request `cid`; `undefined` when `msg` is not one. */
+function errorResponse(msg: MessageLike, cid: string): NatsBridgeError | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(strictUtf8.decode(msg.data));
+  } catch {
+    return undefined;
+  }
+  const checked = validateErrorResponseV1(value, { reader: true });
+  return checked.ok ? NatsBridgeError.fromErrorBody(checked.value.error, cid) : undefined;
+}
+
+/**
+ * Answers `request` with an `error_response_v1` on its `reply_to`: `error`'s code and message
+ * (its {@link NatsBridgeError.report}), the request's correlation id (also in
+ * `error.details`), a new `msg_id`, with the `Nats-Msg-Id` and `Correlation-Id` headers. The
+ * requester's {@link smartrequest} throws it as a remote NatsBridgeError. Returns what was
+ * published.
+ */
+export async function smartreplyError(nc: NatsConnection, request: MsgEnvelopeV1, error: NatsBridgeError): Promise<ErrorResponseV1> {
+  const cid = request.correlation_id;
+  if (!request.reply_to) {
+    throw new NatsBridgeError("INVALID_ENVELOPE", "the request has no `reply_to`", { correlationId: cid });
+  }
+  const body = error.toErrorBody();
+  body.details = { ...body.details, correlation_id: cid };
+  const msgId = checkedUuid(undefined, "msg_id");
+  const response: ErrorResponseV1 = {
+    correlation_id: cid,
+    msg_id: msgId,
+    timestamp: nowTimestamp(),
+    send_to: request.reply_to,
+    error: body,
+  };
+  const json = JSON.stringify(response);
+  if (jsonHasLoneSurrogate(json)) {
+    throw new NatsBridgeError("SERIALIZATION_ERROR", "the error response holds text that is not valid Unicode (a lone surrogate)", { correlationId: cid });
+  }
+  try {
+    const h = natsHeaders();
+    for (const [k, v] of buildHeaders(msgId, cid)) h.set(k, v);
+    nc.publish(request.reply_to, json, { headers: h });
+    await nc.flush();
+  } catch (e) {
+    throw new NatsBridgeError("PUBLISH_FAILED", `publish on \`${request.reply_to}\``, { correlationId: cid, cause: e });
+  }
+  log("info", "published error response", cid, { stage: "publish", subject: request.reply_to, bytes: json.length, code: body.code });
+  return response;
 }
 
 /** Answers `request` on its `reply_to`, same correlation id, `reply_to_msg_id` = its `msg_id`. */

@@ -271,3 +271,28 @@ fn request_and_reply_including_an_error_response() {
 
     assert_eq!(run(&["reply", "--subject", "x", "--fail", "NOPE"]).status.code(), Some(1));
 }
+
+#[test]
+fn completions_a_man_page_and_help_with_examples() {
+    let bash = run(&["completions", "bash"]);
+    assert!(bash.status.success());
+    let script = String::from_utf8(bash.stdout).unwrap();
+    for sub in ["fileserver", "send", "receive", "request", "reply", "validate", "--stream", "--out"] {
+        assert!(script.contains(sub), "bash completion lacks {sub}");
+    }
+    for shell in ["zsh", "fish"] {
+        assert!(run(&["completions", shell]).status.success(), "{shell}");
+    }
+    let man = String::from_utf8(run(&["man"]).stdout).unwrap();
+    assert!(man.starts_with(".ie") || man.contains(".TH natsbridge"), "{}", &man[..man.len().min(200)]);
+    let help = String::from_utf8(run(&["--help"]).stdout).unwrap();
+    for sub in
+        ["fileserver", "send", "receive", "request", "reply", "validate", "completions", "man", "Examples:"]
+    {
+        assert!(help.contains(sub), "--help lacks {sub}");
+    }
+    for sub in ["fileserver", "send", "receive", "request", "reply", "validate", "completions", "man"] {
+        let text = String::from_utf8(run(&[sub, "--help"]).stdout).unwrap();
+        assert!(text.contains("Example: `natsbridge"), "`{sub} --help` shows no example");
+    }
+}
