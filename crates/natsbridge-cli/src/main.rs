@@ -19,6 +19,7 @@
 //! print ([`receive`]); every side prints the same digest line ([`digest`]).
 
 mod digest;
+mod progress;
 mod receive;
 mod send;
 mod source;
@@ -44,6 +45,9 @@ struct Cli {
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `natsbridge=debug`.
     #[arg(long, default_value = "warn", global = true, env = "RUST_LOG")]
     log_level: String,
+    /// No progress bars (they are drawn only when stderr is a terminal anyway).
+    #[arg(long, short, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -133,6 +137,7 @@ fn init_logging(format: LogFormat, filter: &str) {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format, &cli.log_level);
+    progress::init(cli.quiet);
     let result = match cli.command {
         Command::Fileserver { listen, dir, ttl, max_bytes, token, allow_origins } => {
             let config = FileServerConfig {

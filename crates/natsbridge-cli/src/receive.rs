@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 use natsbridge::chrono::{DateTime, Utc};
+use natsbridge::fetch::FetchOptions;
 use natsbridge::jetstream::{ConsumerOptions, EnvelopeConsumer, Start};
 use natsbridge::types::{MsgPurpose, PayloadType};
 use natsbridge::{Error, ErrorCode, Payload, ReceiveOptions, Received, SendOptions, config};
 
-use crate::{CliResult, digest, source};
+use crate::{CliResult, digest, progress, source};
 
 /// What to do with each received envelope besides its digest line.
 #[derive(Debug, clap::Args)]
@@ -53,8 +54,12 @@ impl OutputArgs {
         Ok(())
     }
 
-    fn receive_options(&self) -> ReceiveOptions {
+    /// The receive options these flags ask for (progress bars on a terminal).
+    pub(crate) fn receive_options(&self) -> ReceiveOptions {
         let mut options = ReceiveOptions::default();
+        if let Some(bars) = progress::reporter() {
+            options = options.fetch(FetchOptions { progress: Some(bars), ..FetchOptions::default() });
+        }
         for h in &self.allow_hosts {
             options = options.allow_host(h);
         }

@@ -6,12 +6,12 @@ use std::io::Read as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use natsbridge::blob::{FsStore, NatsObjectStore};
+use natsbridge::blob::{FsStore, NatsObjectStore, PlikStore};
 use natsbridge::jetstream::{self, StreamOptions};
 use natsbridge::types::MsgPurpose;
-use natsbridge::{Payload, ReceiveOptions, SendOptions, config};
+use natsbridge::{Payload, SendOptions, config};
 
-use crate::{CliResult, digest, receive, source};
+use crate::{CliResult, digest, progress, receive, source};
 
 /// How long a stream that `send --stream` creates keeps its messages, unless `--max-age`.
 const DEFAULT_STREAM_MAX_AGE_SECS: u64 = 24 * 3600;
@@ -138,7 +138,13 @@ async fn prepare(
         options = options.connection(c.clone());
     }
     options = match args.store.split_once(':') {
-        _ if args.store == "plik" => options.fileserver(args.fileserver.as_str()),
+        _ if args.store == "plik" => {
+            let store = PlikStore::new(args.fileserver.as_str());
+            options.blob_store(Arc::new(match progress::reporter() {
+                Some(bars) => store.progress(bars),
+                None => store,
+            }))
+        }
         Some(("dir", path)) => options.blob_store(Arc::new(FsStore::new(path)?)),
         Some(("nats-os", bucket)) => {
             let client =
@@ -227,13 +233,7 @@ pub(crate) async fn request(args: RequestArgs) -> CliResult {
     let env = &args.envelope;
     let client = natsbridge::connect(&env.server).await?;
     let (payloads, _, options) = prepare(env, Some(&client)).await?;
-    let mut receive = ReceiveOptions::default();
-    for h in &args.output.allow_hosts {
-        receive = receive.allow_host(h);
-    }
-    for d in &args.output.allow_dirs {
-        receive = receive.allow_dir(d);
-    }
+    let receive = args.output.receive_options();
     let timeout = Duration::from_secs(args.timeout);
     match natsbridge::smartrequest(&client, &env.subject, payloads, options, &receive, timeout).await {
         Ok(reply) => {

@@ -53,6 +53,32 @@ pub fn host_of(url: &str) -> Option<String> {
     Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?))
 }
 
+/// How far one upload or download has come, for progress displays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes moved so far.
+    pub done: u64,
+    /// Bytes in all, when known.
+    pub total: Option<u64>,
+}
+
+/// A progress callback: called with the transfer's file name (the last URL segment) after
+/// every chunk, so it must be cheap. `natsbridge send` and `receive` draw bars with it.
+#[derive(Clone)]
+pub struct ProgressFn(pub std::sync::Arc<dyn Fn(&str, Progress) + Send + Sync>);
+
+impl std::fmt::Debug for ProgressFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressFn")
+    }
+}
+
+/// The last path segment of `url`, without its query: what a progress display names.
+pub(crate) fn transfer_name(url: &str) -> &str {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    path.rsplit('/').next().unwrap_or(path)
+}
+
 /// Retry schedule and limits for downloads.
 #[derive(Debug, Clone)]
 pub struct FetchOptions {
@@ -66,6 +92,8 @@ pub struct FetchOptions {
     pub deadline: Duration,
     /// Largest body accepted, whatever the payload declares.
     pub max_bytes: u64,
+    /// Called as the body arrives (see [`ProgressFn`]); `None`: nothing is reported.
+    pub progress: Option<ProgressFn>,
 }
 
 impl Default for FetchOptions {
@@ -76,6 +104,7 @@ impl Default for FetchOptions {
             max_delay: Duration::from_millis(5000),
             deadline: Duration::from_secs(120),
             max_bytes: 4 << 30,
+            progress: None,
         }
     }
 }
@@ -279,6 +308,7 @@ async fn attempt_once(
     let mut buf = MutableBuffer::with_capacity(usize::try_from(capacity).unwrap_or(0));
     let mut hasher = Sha256::new();
     let mut stream = resp.bytes_stream();
+    let total = expected.or(content_length);
     while let Some(chunk) = stream.next().await {
         let chunk = match chunk {
             Ok(c) => c,
@@ -298,6 +328,9 @@ async fn attempt_once(
         }
         hasher.update(&chunk);
         buf.extend_from_slice(&chunk);
+        if let Some(progress) = &options.progress {
+            (progress.0)(transfer_name(url), Progress { done: buf.len() as u64, total });
+        }
     }
     if let Some(len) = content_length.filter(|l| *l != buf.len() as u64) {
         return Attempt::Retry {

@@ -296,3 +296,48 @@ fn completions_a_man_page_and_help_with_examples() {
         assert!(text.contains("Example: `natsbridge"), "`{sub} --help` shows no example");
     }
 }
+
+/// A big send in a terminal (a pseudo-terminal from util-linux's `script`) draws a moving
+/// progress bar on stderr; the same send piped prints nothing there, and neither does
+/// `--quiet` in a terminal.
+#[test]
+fn a_big_send_shows_a_progress_bar_only_on_a_terminal() {
+    let script = ["/usr/bin/script", "/bin/script"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).is_file())
+        .unwrap_or_else(|| panic!("util-linux `script` is missing: apt-get install -y bsdutils"));
+    let server = NatsServer::spawn();
+    let dir = tempfile::tempdir().unwrap();
+    let (_files, files_url) = crate::common::start_fileserver(bin(), &dir.path().join("files"));
+    let big = dir.path().join("big.bin");
+    std::fs::write(
+        &big,
+        (0..64_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let send = format!(
+        "{} send --server {} --subject bar --fileserver {files_url} --payload big:binary:@{}",
+        bin(),
+        server.url(),
+        big.display()
+    );
+    let in_terminal = |cmd: &str| {
+        let out = command(script).args(["-qfec", cmd, "/dev/null"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let shown = in_terminal(&send);
+    // Several redraws of one bar: it moved.
+    let redraws = shown.matches("big.bin").count();
+    assert!(redraws >= 2 && shown.contains("MiB/61.04 MiB"), "no moving bar in: {shown:?}");
+    assert!(shown.contains("\"transport\":\"link\""), "the digest line is still printed");
+    assert!(!in_terminal(&format!("{send} --quiet")).contains("big.bin"), "--quiet draws no bar");
+
+    let piped = command(bin())
+        .args(["send", "--server", &server.url(), "--subject", "bar", "--fileserver", &files_url])
+        .arg(format!("--payload=big:binary:@{}", big.display()))
+        .output()
+        .unwrap();
+    assert!(piped.status.success());
+    assert!(piped.stderr.is_empty(), "piped stderr: {}", String::from_utf8_lossy(&piped.stderr));
+}

@@ -11,7 +11,7 @@ use tracing::{Instrument as _, debug, info_span};
 
 use super::{BlobStore, PutRequest};
 use crate::error::{Error, ErrorCode, Result};
-use crate::fetch::{http_client, redact};
+use crate::fetch::{Progress, ProgressFn, http_client, redact};
 use crate::wire::new_uuid;
 
 /// Where an upload landed.
@@ -25,6 +25,9 @@ pub struct PlikUpload {
     pub url: String,
 }
 
+/// Upload progress granularity: the payload goes to reqwest in slices of this size.
+const UPLOAD_CHUNK: usize = 256 << 10;
+
 /// A Plik-compatible file server as a [`BlobStore`]. Its `Debug` shows neither the token
 /// nor user info in the URL.
 #[derive(Clone)]
@@ -33,6 +36,7 @@ pub struct PlikStore {
     client: reqwest::Client,
     token: Option<String>,
     default_ttl: Option<Duration>,
+    progress: Option<ProgressFn>,
 }
 
 impl std::fmt::Debug for PlikStore {
@@ -53,6 +57,7 @@ impl PlikStore {
             client: http_client(),
             token: None,
             default_ttl: None,
+            progress: None,
         }
     }
 
@@ -81,6 +86,12 @@ impl PlikStore {
 }
 
 impl PlikStore {
+    /// Reports upload progress to `progress` (see [`ProgressFn`]).
+    pub fn progress(mut self, progress: ProgressFn) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
     /// Uploads one file: `POST /upload` (one-shot and TTL as asked, else the store's
     /// default TTL), then the multipart `POST /file/{uploadId}`.
     pub async fn upload(&self, request: PutRequest) -> Result<PlikUpload> {
@@ -102,7 +113,20 @@ impl PlikStore {
                 .ok_or_else(|| fail("POST /upload: no `uploadToken` in the answer"))?;
 
             let len = bytes.len() as u64;
-            let part = reqwest::multipart::Part::stream_with_length(reqwest::Body::from(bytes), len)
+            let body = match &self.progress {
+                None => reqwest::Body::from(bytes),
+                // Zero-copy slices of the payload, counted as reqwest takes them.
+                Some(progress) => {
+                    let (progress, name) = (progress.clone(), name.clone());
+                    let chunks = (0..bytes.len()).step_by(UPLOAD_CHUNK).map(move |at| {
+                        let chunk = bytes.slice(at..(at + UPLOAD_CHUNK).min(bytes.len()));
+                        (progress.0)(&name, Progress { done: (at + chunk.len()) as u64, total: Some(len) });
+                        Ok::<_, std::io::Error>(chunk)
+                    });
+                    reqwest::Body::wrap_stream(futures::stream::iter(chunks))
+                }
+            };
+            let part = reqwest::multipart::Part::stream_with_length(body, len)
                 .file_name(name.clone())
                 .mime_str("application/octet-stream")
                 .expect("a valid mime type");
