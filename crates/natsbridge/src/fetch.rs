@@ -65,7 +65,10 @@ pub struct Progress {
 /// A progress callback: called with the transfer's file name (the last URL segment) after
 /// every chunk, so it must be cheap. `natsbridge send` and `receive` draw bars with it.
 #[derive(Clone)]
-pub struct ProgressFn(pub std::sync::Arc<dyn Fn(&str, Progress) + Send + Sync>);
+pub struct ProgressFn(pub std::sync::Arc<ProgressCallback>);
+
+/// What a [`ProgressFn`] calls: the file name and how far it has come.
+pub type ProgressCallback = dyn Fn(&str, Progress) + Send + Sync;
 
 impl std::fmt::Debug for ProgressFn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
