@@ -131,6 +131,26 @@ pub(crate) fn test_all() -> Result<()> {
         }
     })?;
 
+    // docs/: the CLI reference is what `natsbridge --help` says, and every example in the
+    // book runs (node, python, sh blocks against a real nats-server and file server; the
+    // Rust ones are doctests of the runtime crate, run by `cargo test` above).
+    step("docs", &mut || {
+        let natsbridge = target_dir().join("debug/natsbridge");
+        run_checked(
+            Command::new("node")
+                .args(["docs/tools/cli-reference.mjs", "--check"])
+                .current_dir(&root)
+                .env("NATSBRIDGE_BIN", &natsbridge),
+        )?;
+        run_checked(
+            Command::new("node")
+                .args(["--test", "docs/tests/"])
+                .current_dir(&root)
+                .env("NATS_SERVER_BIN", &tools.nats_server)
+                .env("NATSBRIDGE_BIN", &natsbridge),
+        )
+    })?;
+
     step("fuzz (bounded)", &mut || {
         let args = crate::fuzz::Args { seconds: FUZZ_SECONDS, targets: Vec::new(), merge: false };
         crate::fuzz::fuzz(&args).map(drop)

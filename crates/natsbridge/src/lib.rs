@@ -149,3 +149,9 @@ pub use transport::{Connection, connect, publish_message};
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 struct ReadmeDoctests;
+
+/// The Rust getting-started page of the docs (`docs/getting-started/rust.md`), compiled and
+/// run as doctests like the README.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/getting-started/rust.md")]
+struct DocsRustDoctests;
