@@ -54,9 +54,10 @@ impl OutputArgs {
         Ok(())
     }
 
-    /// The receive options these flags ask for (progress bars on a terminal).
-    pub(crate) fn receive_options(&self) -> ReceiveOptions {
-        let mut options = ReceiveOptions::default();
+    /// The receive options these flags ask for (progress bars on a terminal); `nats-os://`
+    /// links resolve through `client`'s JetStream.
+    pub(crate) fn receive_options(&self, client: &async_nats::Client) -> ReceiveOptions {
+        let mut options = ReceiveOptions::default().jetstream(async_nats::jetstream::new(client.clone()));
         if let Some(bars) = progress::reporter() {
             options = options.fetch(FetchOptions { progress: Some(bars), ..FetchOptions::default() });
         }
@@ -169,7 +170,7 @@ fn outcome(count: Option<u64>, seen: u64) -> ExitCode {
 pub(crate) async fn receive(args: ReceiveArgs) -> CliResult {
     let listen = &args.listen;
     let client = natsbridge::connect(&listen.server).await?;
-    let options = listen.output.receive_options();
+    let options = listen.output.receive_options(&client);
     let deadline = deadline(listen.timeout);
     let mut seen = 0u64;
     match &args.stream {
@@ -251,7 +252,7 @@ pub(crate) async fn reply(args: ReplyArgs) -> CliResult {
     };
     natsbridge::transport::subscriptions_registered(&client).await?;
     eprintln!("{}", serde_json::json!({ "subscribed": true }));
-    let options = listen.output.receive_options();
+    let options = listen.output.receive_options(&client);
     let deadline = deadline(listen.timeout);
     let mut seen = 0u64;
     while listen.count.is_none_or(|c| seen < c) {

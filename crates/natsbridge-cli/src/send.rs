@@ -233,7 +233,7 @@ pub(crate) async fn request(args: RequestArgs) -> CliResult {
     let env = &args.envelope;
     let client = natsbridge::connect(&env.server).await?;
     let (payloads, _, options) = prepare(env, Some(&client)).await?;
-    let receive = args.output.receive_options();
+    let receive = args.output.receive_options(&client);
     let timeout = Duration::from_secs(args.timeout);
     match natsbridge::smartrequest(&client, &env.subject, payloads, options, &receive, timeout).await {
         Ok(reply) => {

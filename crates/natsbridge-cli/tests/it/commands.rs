@@ -12,7 +12,7 @@ use natsbridge_testkit::process::command;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
-use crate::common::wait_subscribed;
+use crate::common::spawn_ready;
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_natsbridge")
@@ -208,7 +208,7 @@ fn a_durable_consumer_goes_on_where_it_stopped() {
 fn request_and_reply_including_an_error_response() {
     let server = NatsServer::spawn();
     let responder = |extra: &[&str]| {
-        let mut child = natsbridge_testkit::KillOnDrop(
+        spawn_ready(
             command(bin())
                 .args([
                     "reply",
@@ -221,14 +221,8 @@ fn request_and_reply_including_an_error_response() {
                     "--timeout",
                     "30",
                 ])
-                .args(extra)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap(),
-        );
-        wait_subscribed(&mut child);
-        child
+                .args(extra),
+        )
     };
     let request = || {
         run(&[
@@ -340,4 +334,106 @@ fn a_big_send_shows_a_progress_bar_only_on_a_terminal() {
         .unwrap();
     assert!(piped.status.success());
     assert!(piped.stderr.is_empty(), "piped stderr: {}", String::from_utf8_lossy(&piped.stderr));
+}
+
+/// `--one-shot`, `--link-ttl`, `--max-age`, `--store nats-os:BUCKET` and `reply --queue`
+/// reach the file server, the stream, the Object Store and the server's queue groups.
+#[test]
+fn link_and_stream_options_take_effect() {
+    let server = NatsServer::spawn();
+    let dir = tempfile::tempdir().unwrap();
+    let (_files, files_url) = crate::common::start_fileserver(bin(), &dir.path().join("files"));
+    let big = dir.path().join("big.bin");
+    std::fs::write(&big, vec![3u8; 600_000]).unwrap();
+    let payload = format!("--payload=big:binary:@{}", big.display());
+    let link_of = |extra: &[&str]| {
+        let out = command(bin())
+            .args(["send", "--subject", "opts", "--no-publish", "--fileserver", &files_url, &payload])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        stdout_lines(&out)[0]["payloads"][0]["data"].as_str().unwrap().to_owned()
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let status = |url: &str| {
+        rt.block_on(async {
+            natsbridge::fetch::http_client().get(url).send().await.unwrap().status().as_u16()
+        })
+    };
+
+    let once = link_of(&["--one-shot"]);
+    assert_eq!((status(&once), status(&once)), (200, 404), "a one-shot link serves one download");
+    let short = link_of(&["--link-ttl", "1"]);
+    assert_eq!(status(&short), 200);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(status(&short), 404, "a 1 s link is gone after 1.5 s");
+
+    // --max-age shapes the stream `send --stream` creates.
+    let out = run(&[
+        "send",
+        "--server",
+        &server.url(),
+        "--subject",
+        "aged",
+        "--stream",
+        "AGED",
+        "--max-age",
+        "120",
+        "--payload",
+        "n:text:x",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let max_age = rt.block_on(async {
+        let js = async_nats::jetstream::new(async_nats::connect(server.url()).await.unwrap());
+        js.get_stream("AGED").await.unwrap().cached_info().config.max_age
+    });
+    assert_eq!(max_age, std::time::Duration::from_secs(120));
+
+    // The Object Store: a nats-os:// link that `receive` resolves through the same server.
+    let mut rx = spawn_ready(command(bin()).args([
+        "receive",
+        "--server",
+        &server.url(),
+        "--subject",
+        "os",
+        "--count",
+        "1",
+        "--timeout",
+        "30",
+    ]));
+    let sent = command(bin())
+        .args(["send", "--server", &server.url(), "--subject", "os", "--store", "nats-os:blobs", &payload])
+        .output()
+        .unwrap();
+    assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
+    let (ok, got) = rx.finish();
+    assert!(ok.success(), "{got}");
+    assert_eq!(got.lines().next().unwrap(), stdout_lines(&sent)[0].to_string());
+
+    // Two responders in one queue group: each request is answered once.
+    let responders: Vec<_> = (0..2)
+        .map(|_| {
+            spawn_ready(command(bin()).args([
+                "reply",
+                "--server",
+                &server.url(),
+                "--subject",
+                "q",
+                "--queue",
+                "sim",
+                "--timeout",
+                "5",
+            ]))
+        })
+        .collect();
+    for _ in 0..6 {
+        assert!(
+            run(&["request", "--server", &server.url(), "--subject", "q", "--payload", "n:text:hi"])
+                .status
+                .success()
+        );
+    }
+    let answered: usize = responders.into_iter().map(|mut r| r.finish().1.lines().count()).sum();
+    assert_eq!(answered, 6, "each request reached one responder of the group");
 }

@@ -42,16 +42,18 @@ pub(crate) fn spawn_receive(
     timeout: u32,
     extra: &[&str],
 ) -> KillOnDrop {
-    let mut child = KillOnDrop(
+    spawn_ready(
         command(bin)
             .args(["receive", "--server", server, "--subject", subject])
             .args(["--count", &count.to_string(), "--timeout", &timeout.to_string()])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
+            .args(extra),
+    )
+}
+
+/// `cmd` (a `receive` or `reply`) started with its output piped, once it has printed its
+/// readiness line.
+pub(crate) fn spawn_ready(cmd: &mut std::process::Command) -> KillOnDrop {
+    let mut child = KillOnDrop(cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap());
     wait_subscribed(&mut child);
     child
 }
