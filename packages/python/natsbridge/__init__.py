@@ -22,12 +22,13 @@ from .plik import PlikUpload, plik_oneshot_upload, plik_upload
 from .receive import ReceiveOptions, Received, ReceivedPayload, smartreceive
 from .request import smartreply, smartreply_error, smartrequest
 from .send import SendOptions, Sent, smartsend
-from .transport import connect, publish_message
+from .transport import connect, publish_message, subscriptions_registered
 from .wire import HEADER_CORRELATION_ID, HEADER_MSG_ID
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "subscriptions_registered",
     "CorrelationFilter",
     "DEFAULT_FILESERVER_URL",
     "DEFAULT_NATS_URL",

@@ -41,7 +41,7 @@ from .jetstream import EnvelopeConsumer, ensure_stream, publish_to_stream
 from .payload import decode_table
 from .receive import ReceiveOptions, smartreceive
 from .send import smartsend
-from .transport import connect
+from .transport import connect, subscriptions_registered
 
 
 class UsageError(Exception):
@@ -169,7 +169,7 @@ async def receive(a: argparse.Namespace) -> int:
     nc = await connect(a.server)
     try:
         sub = await nc.subscribe(a.subject)
-        await nc.flush()
+        await subscriptions_registered(nc)
         options = receive_options(a)
         subscribed()
         loop = asyncio.get_running_loop()

@@ -18,7 +18,7 @@ from .errors import NatsBridgeError
 from .fetch import redact
 from .wire import header_len
 
-__all__ = ["Client", "broker_url_of", "connect", "publish_message"]
+__all__ = ["Client", "broker_url_of", "connect", "publish_message", "subscriptions_registered"]
 
 
 async def connect(url: str, *, name: str = "natsbridge-python", connect_timeout: float = 5.0) -> Client:
@@ -48,6 +48,23 @@ async def connect(url: str, *, name: str = "natsbridge-python", connect_timeout:
         raise NatsBridgeError("NATS_CONNECTION_FAILED", f"connecting to {shown}") from e
     nc.options["max_reconnect_attempts"] = -1
     return nc
+
+
+async def subscriptions_registered(nc: Client, timeout: float = 5.0) -> None:
+    """Returns once the server has registered every subscription ``nc`` made before the call.
+
+    ``await nc.flush()`` does not prove it: nats-py writes its PING straight to the socket,
+    ahead of SUBs still waiting for the background flusher, so the PONG can come back before
+    the server saw them (a request published right after is then lost). A message to a fresh
+    inbox of this connection travels behind those SUBs, so its return proves they arrived,
+    as the Rust runtime's ``transport::subscriptions_registered`` does."""
+    probe = nc.new_inbox()
+    sub = await nc.subscribe(probe, max_msgs=1)
+    try:
+        await nc.publish(probe, b"")
+        await sub.next_msg(timeout=timeout)
+    except Exception as e:
+        raise NatsBridgeError("NATS_CONNECTION_FAILED", "the server did not confirm the subscriptions") from e
 
 
 def shown_url(url: str) -> str:

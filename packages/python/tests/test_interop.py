@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from natsbridge import ReceiveOptions, encode_table, smartreceive, smartsend
 from natsbridge import digest
+from natsbridge.transport import subscriptions_registered
 
 from .conftest import cli_env, natsbridge_bin, python_cli, run
 
@@ -99,7 +100,7 @@ def test_rust_send_to_python_smartreceive(nats_url: str, fileserver: str, tmp_pa
         nc = await nats.connect(nats_url)
         try:
             sub = await nc.subscribe("interop.rs2py")
-            await nc.flush()
+            await subscriptions_registered(nc)
             args = [natsbridge_bin(), "send", "--server", nats_url, "--subject", "interop.rs2py",
                     "--fileserver", fileserver, "--header", "Sample-Rate=44100", "--header", "Channels=1"]
             for s in specs:

@@ -17,6 +17,7 @@ from natsbridge import (
 )
 from natsbridge.jetstream import link_ttl_for
 from natsbridge.wire import new_uuid
+from natsbridge.transport import subscriptions_registered
 
 from .conftest import run
 
@@ -33,7 +34,7 @@ def test_request_reply(nats_url: str, fileserver: str) -> None:
             await smartreply(server, request.envelope, [("status", "Running", "text")], msg_purpose="ACK")
 
         await server.subscribe("cmd.run", cb=handler)
-        await server.flush()
+        await subscriptions_registered(server)
         try:
             reply = await smartrequest(client, "cmd.run", [("config", {"step_size": 0.1, "iterations": 10}, "dictionary")],
                                        msg_purpose="command", timeout=5)

@@ -12,6 +12,7 @@ import pytest
 
 import natsbridge_types as t
 from natsbridge import ReceiveOptions, encode_table, smartreceive, smartsend
+from natsbridge.transport import subscriptions_registered
 
 from .conftest import run
 
@@ -110,7 +111,7 @@ def test_a_url_connection_is_opened_and_closed_per_call(nats_url: str) -> None:
     async def go() -> Any:
         nc = await nats.connect(nats_url)
         sub = await nc.subscribe("by.url")
-        await nc.flush()
+        await subscriptions_registered(nc)
         sent = await smartsend("by.url", [("n", 1, "dictionary")], connection=nats_url)
         msg = await sub.next_msg(timeout=5)
         await nc.close()
