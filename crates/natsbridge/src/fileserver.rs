@@ -481,30 +481,22 @@ async fn download(
         .into_response()
 }
 
-/// Streams a one-shot file; deletes it once the last byte was handed over, and releases
+/// Streams a one-shot file; consumes it as the last byte is handed over, and releases
 /// the claim if the transfer is abandoned, so a retry can still fetch it.
 ///
 /// "Handed over" is counted in bytes: with a `Content-Length`, hyper stops polling the
-/// body after the last byte and never sees its end.
+/// body after the last byte and never sees its end. The file is consumed in the same
+/// poll that yields the last chunk, before a client can have read it, so a second GET
+/// that follows a complete download always finds it gone.
 struct OneShotStream<S> {
     inner: S,
     remaining: u64,
     guard: Option<(Shared, String, String)>,
 }
 
-impl<S: Stream<Item = std::io::Result<axum::body::Bytes>> + Unpin> Stream for OneShotStream<S> {
-    type Item = S::Item;
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
-        let item = Pin::new(&mut self.inner).poll_next(cx);
-        if let Poll::Ready(Some(Ok(chunk))) = &item {
-            self.remaining = self.remaining.saturating_sub(chunk.len() as u64);
-        }
-        item
-    }
-}
-
-impl<S> Drop for OneShotStream<S> {
-    fn drop(&mut self) {
+impl<S> OneShotStream<S> {
+    /// Deletes the file once fully handed over, or releases the claim for a retry.
+    fn settle(&mut self) {
         let Some((inner, upload, file)) = self.guard.take() else { return };
         let mut uploads = inner.uploads.lock().expect("lock");
         let Some(u) = uploads.get_mut(&upload) else { return };
@@ -519,6 +511,26 @@ impl<S> Drop for OneShotStream<S> {
         } else if let Some(f) = u.files.get_mut(&file) {
             f.busy = false;
         }
+    }
+}
+
+impl<S: Stream<Item = std::io::Result<axum::body::Bytes>> + Unpin> Stream for OneShotStream<S> {
+    type Item = S::Item;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        let item = Pin::new(&mut self.inner).poll_next(cx);
+        if let Poll::Ready(Some(Ok(chunk))) = &item {
+            self.remaining = self.remaining.saturating_sub(chunk.len() as u64);
+            if self.remaining == 0 {
+                self.settle();
+            }
+        }
+        item
+    }
+}
+
+impl<S> Drop for OneShotStream<S> {
+    fn drop(&mut self) {
+        self.settle();
     }
 }
 

@@ -376,6 +376,34 @@ async fn a_one_shot_file_survives_a_broken_download_and_goes_after_a_whole_one()
     assert!(files_under(dir.path()).is_empty(), "a consumed one-shot file stayed on disk");
 }
 
+/// A second GET right after a complete download, on another connection, never gets the
+/// file again: the server consumes it as it hands over the last byte, not when hyper
+/// later drops the body (that race once served a one-shot link twice in CI).
+#[tokio::test]
+async fn a_one_shot_file_is_gone_as_soon_as_it_was_read() {
+    let (server, dir) = start(FileServerConfig::default()).await;
+    let store = PlikStore::new(server.url());
+    let (first, second) = (http(), http());
+    for i in 0..40u64 {
+        let body = bytes(i, 300_000 + i as usize);
+        let url = store
+            .put(PutRequest {
+                name: format!("once-{i}.bin"),
+                bytes: Bytes::from(body.clone()),
+                ttl: None,
+                one_shot: true,
+                correlation_id: format!("once-{i}"),
+            })
+            .await
+            .unwrap();
+        let got = first.get(&url).send().await.unwrap().bytes().await.unwrap();
+        assert_eq!(&got[..], &body[..], "download {i}");
+        let again = second.get(&url).send().await.unwrap().status();
+        assert_eq!(again, 404, "one-shot file {i} served twice");
+    }
+    assert!(files_under(dir.path()).is_empty(), "a consumed one-shot file stayed on disk");
+}
+
 /// A page on an allowed origin may upload (preflight for the token header) and download,
 /// and reads `Content-Length`; any other origin gets no CORS grant, and a server without
 /// origins grants none.

@@ -356,9 +356,13 @@ fn link_and_stream_options_take_effect() {
         stdout_lines(&out)[0]["payloads"][0]["data"].as_str().unwrap().to_owned()
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
+    // A download read to its end: a one-shot link is consumed only by a complete transfer.
     let status = |url: &str| {
         rt.block_on(async {
-            natsbridge::fetch::http_client().get(url).send().await.unwrap().status().as_u16()
+            let resp = natsbridge::fetch::http_client().get(url).send().await.unwrap();
+            let code = resp.status().as_u16();
+            resp.bytes().await.unwrap();
+            code
         })
     };
 
