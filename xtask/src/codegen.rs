@@ -8,6 +8,7 @@ mod docs;
 mod julia;
 pub(crate) mod model;
 pub(crate) mod names;
+mod pattern;
 pub(crate) mod python;
 mod rust;
 #[cfg(test)]

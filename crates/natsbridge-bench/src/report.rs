@@ -76,6 +76,7 @@ fn target_text(f: &Figure) -> String {
         Some(Target::MaxOverBaseline(d)) => format!("≤ baseline + {d} {}", f.unit),
         Some(Target::MaxRatio(r)) => format!("≤ {r}× {}", f.baseline_name),
         Some(Target::MinAbsolute(v)) => format!("≥ {v} {}", f.unit),
+        Some(Target::MaxAbsolute(v)) => format!("≤ {v} {}", f.unit),
     }
 }
 
@@ -166,6 +167,7 @@ fn relative_target(f: &Figure) -> Option<f64> {
         Target::MaxOverBaseline(d) => Some(f.baseline / (f.baseline + d)),
         Target::MinAbsolute(v) => Some(v / f.baseline),
         Target::MaxRatio(r) => Some(r),
+        Target::MaxAbsolute(_) => None,
     }
 }
 

@@ -49,6 +49,8 @@ pub(crate) enum Target {
     MaxRatio(f64),
     /// bridge ≥ value, in the figure's unit.
     MinAbsolute(f64),
+    /// bridge ≤ value, in the figure's unit (CPU time with no baseline).
+    MaxAbsolute(f64),
 }
 
 /// One measured figure: the bridge's median next to its baseline's.
@@ -85,6 +87,7 @@ impl Figure {
             Target::MaxOverBaseline(d) => self.bridge <= self.baseline + d,
             Target::MaxRatio(r) => self.ratio() <= r,
             Target::MinAbsolute(v) => self.bridge >= v,
+            Target::MaxAbsolute(v) => self.bridge <= v,
         })
     }
 }
@@ -249,6 +252,8 @@ mod tests {
         assert_eq!(figure(500.0, 651.0, false, Target::MaxRatio(1.3)).met(), Some(false));
         assert_eq!(figure(20.0, 1.5, true, Target::MinAbsolute(1.5)).met(), Some(true));
         assert_eq!(figure(20.0, 1.4, true, Target::MinAbsolute(1.5)).met(), Some(false));
+        assert_eq!(figure(f64::NAN, 2.5, false, Target::MaxAbsolute(2.5)).met(), Some(true));
+        assert_eq!(figure(f64::NAN, 2.6, false, Target::MaxAbsolute(2.5)).met(), Some(false));
         // Relative speed is "higher is better" whatever the unit.
         assert_eq!(figure(200.0, 400.0, false, Target::MaxRatio(9.0)).relative(), 0.5);
         assert_eq!(figure(200.0, 400.0, true, Target::MinRatio(0.1)).relative(), 2.0);

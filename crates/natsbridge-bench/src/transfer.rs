@@ -262,7 +262,7 @@ pub(crate) async fn run_tables(ctx: &Ctx) -> Result<Vec<Figure>, Error> {
             baseline: median(&raw_mb),
             bridge: median(&bridge_mb),
             higher_is_better: true,
-            target: Some(Target::MinRatio(0.75)),
+            target: Some(Target::MinRatio(0.8)),
             baseline_samples: raw_mb,
             bridge_samples: bridge_mb,
         });
@@ -284,7 +284,7 @@ pub(crate) async fn run_tables(ctx: &Ctx) -> Result<Vec<Figure>, Error> {
                 bridge: median(&samples),
                 higher_is_better: false,
                 // Against a few MB, a process's own baseline (~15 MB) dominates: judge the largest.
-                target: (who == "receiver" && rows == largest).then_some(Target::MaxRatio(1.3)),
+                target: (rows == largest).then_some(Target::MaxRatio(1.3)),
                 baseline_samples: vec![ipc],
                 bridge_samples: samples,
             });

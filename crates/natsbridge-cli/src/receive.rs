@@ -289,6 +289,11 @@ pub(crate) async fn reply(args: ReplyArgs) -> CliResult {
             println!("{}", digest::of_error(&e));
         }
     }
+    // Replies are queued, not flushed one by one: the last ones must leave before exit.
+    client
+        .flush()
+        .await
+        .map_err(|e| Error::new(ErrorCode::PublishFailed, "flushing the replies").with_source(e))?;
     Ok(outcome(listen.count, seen))
 }
 

@@ -207,7 +207,8 @@ pub(crate) async fn send(args: SendArgs) -> CliResult {
     let client = natsbridge::connect(&env.server).await?;
     let (payloads, rows, options) = prepare(env, Some(&client)).await?;
     let sent = match &args.stream {
-        None => natsbridge::smartsend(&env.subject, payloads, &options).await?,
+        // One envelope, then the process exits: it must be on the wire first.
+        None => natsbridge::smartsend(&env.subject, payloads, &options.flush(true)).await?,
         Some(stream) => {
             let js = async_nats::jetstream::new(client);
             if js.get_stream(stream).await.is_err() {

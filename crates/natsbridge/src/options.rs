@@ -58,7 +58,8 @@ pub struct SendOptions {
 
 /// Connects to `NATS_URL` when publishing, uploads links to a Plik-compatible server at
 /// `FILESERVER_URL`, threshold `SIZE_THRESHOLD` (500 000 bytes), purpose `chat`, sender
-/// `natsbridge-rust` with this process's [`config::sender_id`], flushes after publishing.
+/// `natsbridge-rust` with this process's [`config::sender_id`], no flush per envelope on a
+/// connection you pass in (see [`SendOptions::flush`]).
 impl Default for SendOptions {
     fn default() -> Self {
         SendOptions {
@@ -78,7 +79,7 @@ impl Default for SendOptions {
             metadata: Metadata::new(),
             headers: Vec::new(),
             publish: true,
-            flush: true,
+            flush: false,
             link_ttl: None,
             one_shot: false,
             max_payload: None,
@@ -206,9 +207,14 @@ impl SendOptions {
         self.publish(false)
     }
 
-    /// Whether `smartsend` waits until the envelope is written to the socket (default
-    /// `true`). Turn it off to stream many messages: they are then written in batches,
-    /// and a final `client.flush()` makes sure the last ones left.
+    /// Whether `smartsend` waits until the envelope is written to the socket. Default
+    /// `false`, as NATS clients publish: the envelope is queued on the connection, which
+    /// writes it out at once and batches what arrives meanwhile, so a loop of sends runs
+    /// at full speed. Errors still surface: a closed connection or an envelope over the
+    /// server's `max_payload` fails the call. Before the process exits, `client.flush()`
+    /// (or [`crate::Sender::flush`]) makes sure the last envelopes left; turn this on for
+    /// a single send that must be on the wire when it returns. A send that opens its own
+    /// connection (a URL in [`SendOptions::connection`]) always flushes before closing it.
     pub fn flush(mut self, flush: bool) -> Self {
         self.flush = flush;
         self

@@ -52,7 +52,7 @@ impl Payload {
     /// The serialized bytes that travel (inline as base64, or uploaded).
     pub fn to_bytes(&self) -> Result<Bytes> {
         let json = |v: &Value| {
-            serde_json::to_vec(v)
+            sonic_rs::to_vec(v)
                 .map(Bytes::from)
                 .map_err(|e| Error::new(ErrorCode::SerializationError, "serializing JSON").with_source(e))
         };

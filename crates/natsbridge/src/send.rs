@@ -10,7 +10,7 @@ use crate::codec;
 use crate::error::{Error, ErrorCode, Result, ResultExt as _};
 use crate::options::SendOptions;
 use crate::payload::Payload;
-use crate::transport::{broker_url_of, client_for, publish_envelope, publish_jetstream};
+use crate::transport::{Connection, broker_url_of, publish_envelope, publish_jetstream, publish_target};
 use crate::wire::{build_headers, checked_uuid, file_name, header_len, new_uuid, now_timestamp, sha256_hex};
 
 /// NATS's default `max_payload`, used when no connection tells otherwise.
@@ -91,24 +91,20 @@ async fn smartsend_inner(
     }
 
     // 2. Connect (to learn max_payload) when publishing.
-    let (client, broker_url) = match (&options.jetstream, options.publish) {
+    let (client, broker_url, server_max) = match (&options.jetstream, options.publish) {
         (Some(js), true) => {
             let client = js.client();
-            let url = broker_url_of(&client.server_info());
-            (Some(client), url)
+            let info = client.server_info();
+            (Some(client), broker_url_of(&info), info.max_payload)
         }
         (None, true) => {
-            let (client, url) = client_for(&options.connection).await?;
-            (Some(client), url)
+            let (client, url, max) = publish_target(&options.connection).await?;
+            (Some(client), url, max)
         }
-        (_, false) => (None, options.connection.broker_url()),
+        (_, false) => (None, options.connection.broker_url(), 0),
     };
-    let max_payload = client
-        .as_ref()
-        .map(|c| c.server_info().max_payload)
-        .filter(|m| *m > 0)
-        .or(options.max_payload)
-        .unwrap_or(DEFAULT_MAX_PAYLOAD);
+    let max_payload =
+        Some(server_max).filter(|m| *m > 0).or(options.max_payload).unwrap_or(DEFAULT_MAX_PAYLOAD);
 
     let msg_id = checked_uuid(options.msg_id.as_deref(), "msg_id")?;
     let headers = build_headers(msg_id.as_str(), &cid, &options.headers);
@@ -132,14 +128,47 @@ async fn smartsend_inner(
         extra: Default::default(),
     };
 
-    // 3. Fit the budget: move the largest direct payloads to link until the message fits.
-    fit_max_payload(&mut envelope, &mut prepared, header_bytes, max_payload)?;
+    // 3. Everything inline and within budget (the common case): one serialization sizes
+    // and writes the message.
+    let nonce = new_uuid();
+    let json = match all_inline(&mut envelope, &prepared, &nonce, header_bytes, max_payload)? {
+        Some(json) => json,
+        None => {
+            // 4. Fit the budget: move the largest direct payloads to link until the message
+            // fits, then upload the links and inline the rest.
+            fit_max_payload(&mut envelope, &mut prepared, header_bytes, max_payload)?;
+            upload_links(&mut envelope, &mut prepared, options, &cid, &nonce).await?
+        }
+    };
 
-    // 4. Upload links, inline the rest.
+    // 5. Publish.
+    let mut stream_sequence = None;
+    if let Some(client) = &client {
+        let body = Bytes::from(json.clone());
+        match &options.jetstream {
+            Some(js) => stream_sequence = Some(publish_jetstream(js, subject, headers, body, &cid).await?),
+            None => {
+                // A connection opened for this call closes with it: flush it first.
+                let own = matches!(options.connection, Connection::Url(_));
+                publish_envelope(client, subject, headers, body, options.flush || own, &cid).await?;
+            }
+        }
+        info!(bytes = json.len(), payloads = envelope.payloads.len(), "published");
+    }
+    Ok(Sent { envelope, json, stream_sequence })
+}
+
+/// Uploads every payload marked as link, inlines the rest, and writes the envelope JSON.
+async fn upload_links(
+    envelope: &mut MsgEnvelopeV1,
+    prepared: &mut [Prepared],
+    options: &SendOptions,
+    cid: &str,
+    nonce: &str,
+) -> Result<String> {
     let mut store = None;
     let mut wire = Vec::with_capacity(prepared.len());
     let mut inline = Vec::new();
-    let nonce = new_uuid();
     for (i, p) in prepared.iter_mut().enumerate() {
         let data = if p.link {
             let name = format!("{}.{}", file_name(&p.dataname), p.payload.extension());
@@ -155,7 +184,7 @@ async fn smartsend_inner(
                     bytes: p.bytes.clone(),
                     ttl: options.link_ttl,
                     one_shot: options.one_shot,
-                    correlation_id: cid.clone(),
+                    correlation_id: cid.to_owned(),
                 })
                 .await
                 .payload(&p.dataname)?;
@@ -168,24 +197,100 @@ async fn smartsend_inner(
         } else {
             p.sha256.get_or_insert_with(|| sha256_hex(&p.bytes));
             inline.push((i, codec::encode(&p.bytes)));
-            placeholder(&nonce, i)
+            placeholder(nonce, i)
         };
         wire.push(wire_payload(p, data));
     }
     envelope.payloads = wire;
-    let json = to_json_spliced(&mut envelope, inline, &nonce)?;
+    let skeleton = to_json(envelope)?;
+    splice(envelope, &skeleton, inline, nonce)
+}
 
-    // 5. Publish.
-    let mut stream_sequence = None;
-    if let Some(client) = &client {
-        let body = Bytes::from(json.clone());
-        match &options.jetstream {
-            Some(js) => stream_sequence = Some(publish_jetstream(js, subject, headers, body, &cid).await?),
-            None => publish_envelope(client, subject, headers, body, options.flush, &cid).await?,
-        }
-        info!(bytes = json.len(), payloads = envelope.payloads.len(), "published");
+/// When no payload is a link and the message fits `max_payload`, the envelope JSON from a
+/// single serialization; `None` sends the caller down the budget-fitting path.
+fn all_inline(
+    envelope: &mut MsgEnvelopeV1,
+    prepared: &[Prepared],
+    nonce: &str,
+    header_bytes: usize,
+    max_payload: usize,
+) -> Result<Option<String>> {
+    if prepared.iter().any(|p| p.link) {
+        return Ok(None);
     }
-    Ok(Sent { envelope, json, stream_sequence })
+    envelope.payloads =
+        prepared.iter().enumerate().map(|(i, p)| wire_payload(p, placeholder(nonce, i))).collect();
+    let skeleton = to_json(envelope)?;
+    let placeholders: usize = envelope.payloads.iter().map(|p| p.data.len()).sum();
+    let inline: usize = prepared.iter().map(|p| codec::encoded_len(p.bytes.len())).sum();
+    if skeleton.len() - placeholders + inline + header_bytes > max_payload {
+        return Ok(None);
+    }
+    let inline = prepared.iter().enumerate().map(|(i, p)| (i, codec::encode(&p.bytes))).collect();
+    splice(envelope, &skeleton, inline, nonce).map(Some)
+}
+
+/// A sender for a stream of envelopes: one connection, one set of options, the blob store
+/// resolved once (a Plik store builds its HTTP client once, not per envelope). Cheap to
+/// clone; clones share the connection.
+///
+/// ```no_run
+/// # async fn run() -> natsbridge::Result<()> {
+/// use natsbridge::{Payload, SendOptions, Sender};
+///
+/// let sender = Sender::connect("nats://127.0.0.1:4222", SendOptions::default()).await?;
+/// for i in 0..1_000 {
+///     let reading = Payload::Dictionary(natsbridge::serde_json::json!({ "i": i, "celsius": 21.5 }));
+///     sender.send("sensors.temperature", [("reading", reading)]).await?;
+/// }
+/// sender.flush().await?; // the last envelopes are on the wire before we go
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Sender {
+    client: async_nats::Client,
+    options: SendOptions,
+}
+
+impl Sender {
+    /// A sender publishing on `client` with `options` (their connection is replaced).
+    pub fn new(client: async_nats::Client, options: SendOptions) -> Self {
+        let store = options.store();
+        let options = options.connection(client.clone()).blob_store(store);
+        Sender { client, options }
+    }
+
+    /// Connects to `url` (comma-separated seeds) and makes a sender on that connection.
+    pub async fn connect(url: &str, options: SendOptions) -> Result<Self> {
+        Ok(Self::new(crate::transport::connect(url).await?, options))
+    }
+
+    /// [`smartsend`] with this sender's connection and options.
+    pub async fn send<S: Into<String>>(
+        &self,
+        subject: &str,
+        payloads: impl IntoIterator<Item = (S, Payload)>,
+    ) -> Result<Sent> {
+        smartsend(subject, payloads, &self.options).await
+    }
+
+    /// Waits until every envelope sent so far is written to the socket.
+    pub async fn flush(&self) -> Result<()> {
+        self.client
+            .flush()
+            .await
+            .map_err(|e| Error::new(ErrorCode::PublishFailed, "flushing to the server").with_source(e))
+    }
+
+    /// The connection.
+    pub fn client(&self) -> &async_nats::Client {
+        &self.client
+    }
+
+    /// The options every send uses.
+    pub fn options(&self) -> &SendOptions {
+        &self.options
+    }
 }
 
 /// Room kept in the budget for each link's URL, which is only known after the upload.
@@ -203,7 +308,7 @@ fn fit_max_payload(
 ) -> Result<()> {
     loop {
         envelope.payloads = prepared.iter().map(|p| wire_payload(p, String::new())).collect();
-        let skeleton = serde_json::to_vec(&*envelope).map_err(json_err)?.len();
+        let skeleton = to_json(envelope)?.len();
         let inline: usize =
             prepared.iter().filter(|p| !p.link).map(|p| codec::encoded_len(p.bytes.len())).sum();
         let links = prepared.iter().filter(|p| p.link).count() * LINK_URL_ALLOWANCE;
@@ -226,18 +331,24 @@ fn placeholder(nonce: &str, index: usize) -> String {
     format!("natsbridge-inline-{nonce}-{index}")
 }
 
-/// Serializes the envelope with each direct payload's base64 text copied in rather than
-/// escaped: base64 has nothing to escape, and serde_json's escaping scan is the slowest
-/// step of serializing a large direct payload. The payloads hold placeholders (with a
-/// per-call random nonce) while the skeleton is serialized, and their text afterwards.
-fn to_json_spliced(
+/// The envelope's JSON text, written with sonic-rs (SIMD string escaping).
+fn to_json(envelope: &MsgEnvelopeV1) -> Result<String> {
+    sonic_rs::to_string(envelope)
+        .map_err(|e| Error::new(ErrorCode::SerializationError, "serializing the envelope").with_source(e))
+}
+
+/// Writes the envelope JSON with each direct payload's base64 text copied in rather than
+/// escaped: base64 has nothing to escape, and escaping is the slowest step of serializing
+/// a large direct payload. `skeleton` is the envelope serialized with placeholders (with
+/// a per-call random nonce) in `data`; the envelope gets the real text too.
+fn splice(
     envelope: &mut MsgEnvelopeV1,
+    skeleton: &str,
     inline: Vec<(usize, String)>,
     nonce: &str,
 ) -> Result<String> {
-    let skeleton = serde_json::to_string(&*envelope).map_err(json_err)?;
     let mut out = String::with_capacity(skeleton.len() + inline.iter().map(|(_, t)| t.len()).sum::<usize>());
-    let mut rest = skeleton.as_str();
+    let mut rest = skeleton;
     for (i, text) in &inline {
         let token = format!("\"{}\"", placeholder(nonce, *i));
         let at = rest.find(&token).ok_or_else(|| {
@@ -272,10 +383,6 @@ fn wire_payload(p: &Prepared, data: String) -> MsgPayloadV1 {
         metadata: Some(metadata),
         extra: Default::default(),
     }
-}
-
-fn json_err(e: serde_json::Error) -> Error {
-    Error::new(ErrorCode::SerializationError, "serializing the envelope").with_source(e)
 }
 
 #[cfg(test)]
@@ -322,7 +429,8 @@ mod tests {
                 p.data = placeholder(&nonce, i);
             }
             let inline: Vec<(usize, String)> = texts.iter().map(|t| (*t).to_owned()).enumerate().collect();
-            let json = to_json_spliced(&mut spliced, inline, &nonce).unwrap();
+            let skeleton = to_json(&spliced).unwrap();
+            let json = splice(&mut spliced, &skeleton, inline, &nonce).unwrap();
 
             let mut plain = envelope_with(texts.len());
             for (p, t) in plain.payloads.iter_mut().zip(&texts) {
@@ -331,6 +439,24 @@ mod tests {
             assert_eq!(json, serde_json::to_string(&plain).unwrap());
             assert_eq!(serde_json::to_string(&spliced).unwrap(), json, "the envelope holds the text too");
         }
+    }
+
+    /// sonic-rs writes what serde_json writes, byte for byte, for the awkward corners:
+    /// escapes, control characters, non-ASCII text, numbers and nested metadata.
+    #[test]
+    fn sonic_rs_writes_what_serde_json_writes() {
+        let mut envelope = envelope_with(2);
+        envelope.payloads[0].dataname =
+            "quote\" back\\ slash / tab\t nl\n nul\u{0} del\u{7f} é 日本 😀".into();
+        envelope.payloads[1].dataname = "\u{1f}\u{2028}\u{2029}<>&'".into();
+        let metadata = serde_json::json!({
+            "floats": [0.1, 1e21, 1.5e-7, -0.0, 123456789.125, f64::MAX, f64::MIN_POSITIVE],
+            "ints": [0, -1, u64::MAX, i64::MIN],
+            "nested": {"b": [true, false, null], "a": {"z": "x"}},
+            "text": "line\r\nbreak \u{8}\u{c}",
+        });
+        envelope.metadata = Some(serde_json::from_value(metadata).unwrap());
+        assert_eq!(to_json(&envelope).unwrap(), serde_json::to_string(&envelope).unwrap());
     }
 
     fn prepared(sizes: &[usize]) -> Vec<Prepared> {
@@ -392,7 +518,8 @@ mod tests {
     #[test]
     fn a_missing_placeholder_is_an_error_not_a_panic() {
         let mut envelope = envelope_with(1);
-        let err = to_json_spliced(&mut envelope, vec![(0, "QQ==".into())], "nonce").unwrap_err();
+        let skeleton = to_json(&envelope).unwrap();
+        let err = splice(&mut envelope, &skeleton, vec![(0, "QQ==".into())], "nonce").unwrap_err();
         assert_eq!(err.code(), &ErrorCode::SerializationError);
     }
 }

@@ -188,6 +188,22 @@ pub(crate) async fn client_for(connection: &Connection) -> Result<(Client, Optio
     }
 }
 
+/// The connection to publish on, the envelope's `broker_url`, and the server's
+/// `max_payload` (0 when it does not say): the server info is read once, as async-nats
+/// clones it on every read.
+pub(crate) async fn publish_target(connection: &Connection) -> Result<(Client, Option<String>, usize)> {
+    let client = match connection {
+        Connection::Client(c) => c.clone(),
+        Connection::Url(u) => connect(u).await?,
+    };
+    let info = client.server_info();
+    let broker_url = match connection {
+        Connection::Client(_) => broker_url_of(&info),
+        Connection::Url(_) => connection.broker_url(),
+    };
+    Ok((client, broker_url, info.max_payload))
+}
+
 /// The `broker_url` of an envelope sent on a connected client: the server it is connected
 /// to (`tls://` when the server requires TLS). A server listening on every interface
 /// reports `0.0.0.0`; the first URL it advertises to clients stands in then, and without

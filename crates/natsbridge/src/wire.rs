@@ -13,7 +13,12 @@ pub const HEADER_CORRELATION_ID: &str = "Correlation-Id";
 
 /// A random (v4) UUID from the thread-local generator: no system call per id.
 pub(crate) fn new_uuid() -> String {
-    uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string()
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    uuid::Builder::from_random_bytes(rand::random())
+        .into_uuid()
+        .hyphenated()
+        .encode_lower(&mut text)
+        .to_owned()
 }
 
 /// `value` checked as a UUID, or a new one when there is none.
@@ -39,7 +44,7 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 pub(crate) fn hex_of(digest: &[u8; 32]) -> String {
     let mut text = [0u8; 64];
     hex::encode_to_slice(digest, &mut text).expect("64 hex digits for 32 bytes");
-    String::from_utf8_lossy(&text).into_owned()
+    std::str::from_utf8(&text).expect("hex digits are ASCII").to_owned()
 }
 
 /// The headers an envelope travels with: `Nats-Msg-Id`, `Correlation-Id`, then `extra`.

@@ -4,7 +4,6 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::LazyLock;
 
 /// A free-form JSON object; key order is preserved.
 pub type Metadata = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
@@ -599,7 +598,7 @@ impl NonEmptyString {
     /// Checks `value` against the schema's constraints.
     pub fn new(value: impl Into<String>) -> Result<Self, ConstraintError> {
         let value = value.into();
-        if value.chars().count() < 1 {
+        if value.is_empty() {
             return Err(ConstraintError { type_name: "NonEmptyString", value, rule: "minLength 1" });
         }
         Ok(Self(value))
@@ -682,11 +681,7 @@ impl Timestamp {
     /// Checks `value` against the schema's constraints.
     pub fn new(value: impl Into<String>) -> Result<Self, ConstraintError> {
         let value = value.into();
-        static PATTERN: LazyLock<::regress::Regex> = LazyLock::new(|| {
-            ::regress::Regex::new(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?Z$")
-                .expect("the schema's pattern compiles")
-        });
-        if PATTERN.find(&value).is_none() {
+        if !timestamp_pattern(value.as_bytes()) {
             return Err(ConstraintError {
                 type_name: "Timestamp",
                 value,
@@ -764,6 +759,89 @@ impl ::schemars::JsonSchema for Timestamp {
     }
 }
 
+/// Whether `s` matches `^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?Z$`: the pattern compiled by the generator
+/// into one pass over the bytes (it is LL(1): one byte decides every repetition).
+fn timestamp_pattern(s: &[u8]) -> bool {
+    let mut i = 0usize;
+    for _ in 0..4 {
+        if i >= s.len() || !matches!(s[i], b'0'..=b'9') {
+            return false;
+        }
+        i += 1;
+    }
+    if i >= s.len() || !matches!(s[i], b'-') {
+        return false;
+    }
+    i += 1;
+    for _ in 0..2 {
+        if i >= s.len() || !matches!(s[i], b'0'..=b'9') {
+            return false;
+        }
+        i += 1;
+    }
+    if i >= s.len() || !matches!(s[i], b'-') {
+        return false;
+    }
+    i += 1;
+    for _ in 0..2 {
+        if i >= s.len() || !matches!(s[i], b'0'..=b'9') {
+            return false;
+        }
+        i += 1;
+    }
+    if i >= s.len() || !matches!(s[i], b'T') {
+        return false;
+    }
+    i += 1;
+    for _ in 0..2 {
+        if i >= s.len() || !matches!(s[i], b'0'..=b'9') {
+            return false;
+        }
+        i += 1;
+    }
+    if i >= s.len() || !matches!(s[i], b':') {
+        return false;
+    }
+    i += 1;
+    for _ in 0..2 {
+        if i >= s.len() || !matches!(s[i], b'0'..=b'9') {
+            return false;
+        }
+        i += 1;
+    }
+    if i >= s.len() || !matches!(s[i], b':') {
+        return false;
+    }
+    i += 1;
+    for _ in 0..2 {
+        if i >= s.len() || !matches!(s[i], b'0'..=b'9') {
+            return false;
+        }
+        i += 1;
+    }
+    let mut n11 = 0u32;
+    while n11 < 1 && i < s.len() && matches!(s[i], b'.') {
+        if i >= s.len() || !matches!(s[i], b'.') {
+            return false;
+        }
+        i += 1;
+        let mut n13 = 0u32;
+        while n13 < 9 && i < s.len() && matches!(s[i], b'0'..=b'9') {
+            i += 1;
+            n13 += 1;
+        }
+        if n13 < 1 {
+            return false;
+        }
+        n11 += 1;
+    }
+    if i >= s.len() || !matches!(s[i], b'Z') {
+        return false;
+    }
+    i += 1;
+    i == s.len()
+}
+
 /// A UUID in its 8-4-4-4-12 hex form, any version, either case. Kept as written (never re-cased).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize)]
 #[serde(transparent)]
@@ -773,13 +851,7 @@ impl Uuid {
     /// Checks `value` against the schema's constraints.
     pub fn new(value: impl Into<String>) -> Result<Self, ConstraintError> {
         let value = value.into();
-        static PATTERN: LazyLock<::regress::Regex> = LazyLock::new(|| {
-            ::regress::Regex::new(
-                r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
-            )
-            .expect("the schema's pattern compiles")
-        });
-        if PATTERN.find(&value).is_none() {
+        if !uuid_pattern(value.as_bytes()) {
             return Err(ConstraintError {
                 type_name: "Uuid",
                 value,
@@ -854,5 +926,258 @@ impl ::schemars::JsonSchema for Uuid {
         schema_fragment(
             r##"{"title":"Uuid","description":"A UUID in its 8-4-4-4-12 hex form, any version, either case. Kept as written (never re-cased).","type":"string","pattern":"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"}"##,
         )
+    }
+}
+
+/// Whether `s` matches `^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`: the pattern compiled by the generator
+/// into one pass over the bytes (it is LL(1): one byte decides every repetition).
+fn uuid_pattern(s: &[u8]) -> bool {
+    let mut i = 0usize;
+    for _ in 0..8 {
+        if i >= s.len() || !matches!(s[i], b'0'..=b'9' | b'A'..=b'F' | b'a'..=b'f') {
+            return false;
+        }
+        i += 1;
+    }
+    if i >= s.len() || !matches!(s[i], b'-') {
+        return false;
+    }
+    i += 1;
+    for _ in 0..4 {
+        if i >= s.len() || !matches!(s[i], b'0'..=b'9' | b'A'..=b'F' | b'a'..=b'f') {
+            return false;
+        }
+        i += 1;
+    }
+    if i >= s.len() || !matches!(s[i], b'-') {
+        return false;
+    }
+    i += 1;
+    for _ in 0..4 {
+        if i >= s.len() || !matches!(s[i], b'0'..=b'9' | b'A'..=b'F' | b'a'..=b'f') {
+            return false;
+        }
+        i += 1;
+    }
+    if i >= s.len() || !matches!(s[i], b'-') {
+        return false;
+    }
+    i += 1;
+    for _ in 0..4 {
+        if i >= s.len() || !matches!(s[i], b'0'..=b'9' | b'A'..=b'F' | b'a'..=b'f') {
+            return false;
+        }
+        i += 1;
+    }
+    if i >= s.len() || !matches!(s[i], b'-') {
+        return false;
+    }
+    i += 1;
+    for _ in 0..12 {
+        if i >= s.len() || !matches!(s[i], b'0'..=b'9' | b'A'..=b'F' | b'a'..=b'f') {
+            return false;
+        }
+        i += 1;
+    }
+    i == s.len()
+}
+
+#[cfg(test)]
+mod tests {
+    /// Each compiled pattern agrees with an ECMA-262 engine (regress) on strings the
+    /// generator made to sit on both sides of it.
+    #[test]
+    fn compiled_patterns_agree_with_regress() {
+        let cases: &[(&str, fn(&[u8]) -> bool, &[&str])] = &[
+            (
+                r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?Z$",
+                super::timestamp_pattern,
+                &[
+                    "",
+                    " 400-57-72T37:33:71Z",
+                    " 788-23-33T90:34:99.401858737Z",
+                    "/992-02-17T13:97:29.7581810Z",
+                    "00530-18-38T92:77:94.397845Z",
+                    "0420-18-17T58:22:24Z",
+                    "0530-18-3.T92:77:94.397845Z",
+                    "0530-18-388T92:77:94.397845Z",
+                    "0530-18-38T92-77:94.397845Z",
+                    "0530-18-38T9277:94.397845Z",
+                    "0530-18-38T92:77:94.397845",
+                    "0530-18-38T92:77:94.397845 ",
+                    "0530-18-38T92:77:94.397845Z",
+                    "0530-18-38T92:77:94.397845Z\n",
+                    "0530-18-38T92:77:94.397845Z0",
+                    "0530-18-38T92:77:94.397845ZZ",
+                    "0530-18-38T92:77:94.397845Zé",
+                    "0530-18-38T92::77:94.397845Z",
+                    "0530-18-3T92:77:94.397845Z",
+                    "400-57-72T37:33:71Z",
+                    "420-18-17T58:22:24Z",
+                    "530-18-38T92:77:94.397845Z",
+                    "7420-1-17T58:22:24Z",
+                    "7420-10-17T58:22:24Z",
+                    "7420-18-1758:22:24Z",
+                    "7420-18-17T58:22:24",
+                    "7420-18-17T58:22:24Z",
+                    "7420-18-17T58:22:24Z\n",
+                    "7420-18-17T58:22:24Z0",
+                    "7420-18-17T58:22:24ZZ",
+                    "7420-18-17T58:22:24Zé",
+                    "7420-18-17T58:22:24x",
+                    "7420-18-17TT58:22:24Z",
+                    "7420-18-17x58:22:24Z",
+                    "7420-188-17T58:22:24Z",
+                    "77420-18-17T58:22:24Z",
+                    "77788-23-33T90:34:99.401858737Z",
+                    "7788-23-33.90:34:99.401858737Z",
+                    "7788-23-3390:34:99.401858737Z",
+                    "7788-23-33T90:3 :99.401858737Z",
+                    "7788-23-33T90:344:99.401858737Z",
+                    "7788-23-33T90:34:99.401858737",
+                    "7788-23-33T90:34:99.4018587370",
+                    "7788-23-33T90:34:99.401858737Z",
+                    "7788-23-33T90:34:99.401858737Z\n",
+                    "7788-23-33T90:34:99.401858737Z0",
+                    "7788-23-33T90:34:99.401858737ZZ",
+                    "7788-23-33T90:34:99.401858737Zé",
+                    "7788-23-33T90:3:99.401858737Z",
+                    "7788-23-33TT90:34:99.401858737Z",
+                    "788-23-33T90:34:99.401858737Z",
+                    "88992-02-17T13:97:29.7581810Z",
+                    "8992-02-1 T13:97:29.7581810Z",
+                    "8992-02-177T13:97:29.7581810Z",
+                    "8992-02-17T13:07:29.7581810Z",
+                    "8992-02-17T13:7:29.7581810Z",
+                    "8992-02-17T13:97:29.7581810",
+                    "8992-02-17T13:97:29.75818100",
+                    "8992-02-17T13:97:29.7581810Z",
+                    "8992-02-17T13:97:29.7581810Z\n",
+                    "8992-02-17T13:97:29.7581810Z0",
+                    "8992-02-17T13:97:29.7581810ZZ",
+                    "8992-02-17T13:97:29.7581810Zé",
+                    "8992-02-17T13:997:29.7581810Z",
+                    "8992-02-1T13:97:29.7581810Z",
+                    "9400-5-72T37:33:71Z",
+                    "9400-57-72-37:33:71Z",
+                    "9400-57-7237:33:71Z",
+                    "9400-57-72T37:33:71",
+                    "9400-57-72T37:33:71-",
+                    "9400-57-72T37:33:71Z",
+                    "9400-57-72T37:33:71Z\n",
+                    "9400-57-72T37:33:71Z0",
+                    "9400-57-72T37:33:71ZZ",
+                    "9400-57-72T37:33:71Zé",
+                    "9400-57-72TT37:33:71Z",
+                    "9400-577-72T37:33:71Z",
+                    "9400-5x-72T37:33:71Z",
+                    "992-02-17T13:97:29.7581810Z",
+                    "99400-57-72T37:33:71Z",
+                    "Z530-18-38T92:77:94.397845Z",
+                    "x0530-18-38T92:77:94.397845Z",
+                    "x7420-18-17T58:22:24Z",
+                    "x7788-23-33T90:34:99.401858737Z",
+                    "x8992-02-17T13:97:29.7581810Z",
+                    "x9400-57-72T37:33:71Z",
+                ],
+            ),
+            (
+                r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+                super::uuid_pattern,
+                &[
+                    "",
+                    "-230B4e5-1eEF-c59F-CFE2-F1e3B27EB8F7",
+                    "-4bbe7b5-acd6-5426-8Bd0-82D34D5Ff5dE",
+                    ".CDBEcc8-039E-eeA0-1Cf7-f9FAbb63Dee1",
+                    "/0EC6BFA-4F5f-1de9-9db8-78DD7D3f22Be",
+                    "00CDBEcc8-039E-eeA0-1Cf7-f9FAbb63Dee1",
+                    "0CDBEcc8-039-eeA0-1Cf7-f9FAbb63Dee1",
+                    "0CDBEcc8-039.-eeA0-1Cf7-f9FAbb63Dee1",
+                    "0CDBEcc8-039E-eeA0--1Cf7-f9FAbb63Dee1",
+                    "0CDBEcc8-039E-eeA0-1Cf7-f9FAbb63Dee",
+                    "0CDBEcc8-039E-eeA0-1Cf7-f9FAbb63Dee ",
+                    "0CDBEcc8-039E-eeA0-1Cf7-f9FAbb63Dee1",
+                    "0CDBEcc8-039E-eeA0-1Cf7-f9FAbb63Dee1\n",
+                    "0CDBEcc8-039E-eeA0-1Cf7-f9FAbb63Dee10",
+                    "0CDBEcc8-039E-eeA0-1Cf7-f9FAbb63Dee11",
+                    "0CDBEcc8-039E-eeA0-1Cf7-f9FAbb63Dee1é",
+                    "0CDBEcc8-039E-eeA01Cf7-f9FAbb63Dee1",
+                    "0CDBEcc8-039EE-eeA0-1Cf7-f9FAbb63Dee1",
+                    "0EC6BFA-4F5f-1de9-9db8-78DD7D3f22Be",
+                    "230B4e5-1eEF-c59F-CFE2-F1e3B27EB8F7",
+                    "4bbe7b5-acd6-5426-8Bd0-82D34D5Ff5dE",
+                    "66BDe86d4-2D1f-b74E-0A19-fCD59bcB74Fd",
+                    "6BDe86d4-2D1-b74E-0A19-fCD59bcB74Fd",
+                    "6BDe86d4-2D1f-b74E 0A19-fCD59bcB74Fd",
+                    "6BDe86d4-2D1f-b74E--0A19-fCD59bcB74Fd",
+                    "6BDe86d4-2D1f-b74E-0A19-fCD59bcB74F",
+                    "6BDe86d4-2D1f-b74E-0A19-fCD59bcB74F.",
+                    "6BDe86d4-2D1f-b74E-0A19-fCD59bcB74Fd",
+                    "6BDe86d4-2D1f-b74E-0A19-fCD59bcB74Fd\n",
+                    "6BDe86d4-2D1f-b74E-0A19-fCD59bcB74Fd0",
+                    "6BDe86d4-2D1f-b74E-0A19-fCD59bcB74Fdd",
+                    "6BDe86d4-2D1f-b74E-0A19-fCD59bcB74Fdé",
+                    "6BDe86d4-2D1f-b74E0A19-fCD59bcB74Fd",
+                    "6BDe86d4-2D1ff-b74E-0A19-fCD59bcB74Fd",
+                    "6BDe86d4-2D1x-b74E-0A19-fCD59bcB74Fd",
+                    "B0EC6BFA-4F5-1de9-9db8-78DD7D3f22Be",
+                    "B0EC6BFA-4F50-1de9-9db8-78DD7D3f22Be",
+                    "B0EC6BFA-4F5f-1de9 9db8-78DD7D3f22Be",
+                    "B0EC6BFA-4F5f-1de9--9db8-78DD7D3f22Be",
+                    "B0EC6BFA-4F5f-1de9-9db8-78DD7D3f22B",
+                    "B0EC6BFA-4F5f-1de9-9db8-78DD7D3f22B0",
+                    "B0EC6BFA-4F5f-1de9-9db8-78DD7D3f22Be",
+                    "B0EC6BFA-4F5f-1de9-9db8-78DD7D3f22Be\n",
+                    "B0EC6BFA-4F5f-1de9-9db8-78DD7D3f22Be0",
+                    "B0EC6BFA-4F5f-1de9-9db8-78DD7D3f22Bee",
+                    "B0EC6BFA-4F5f-1de9-9db8-78DD7D3f22Beé",
+                    "B0EC6BFA-4F5f-1de99db8-78DD7D3f22Be",
+                    "B0EC6BFA-4F5ff-1de9-9db8-78DD7D3f22Be",
+                    "BB0EC6BFA-4F5f-1de9-9db8-78DD7D3f22Be",
+                    "BDe86d4-2D1f-b74E-0A19-fCD59bcB74Fd",
+                    "CDBEcc8-039E-eeA0-1Cf7-f9FAbb63Dee1",
+                    "a4bbe7b5-acd-5426-8Bd0-82D34D5Ff5dE",
+                    "a4bbe7b5-acd0-5426-8Bd0-82D34D5Ff5dE",
+                    "a4bbe7b5-acd6-5426--8Bd0-82D34D5Ff5dE",
+                    "a4bbe7b5-acd6-5426-8Bd0-82D34D5Ff5d",
+                    "a4bbe7b5-acd6-5426-8Bd0-82D34D5Ff5d/",
+                    "a4bbe7b5-acd6-5426-8Bd0-82D34D5Ff5dE",
+                    "a4bbe7b5-acd6-5426-8Bd0-82D34D5Ff5dE\n",
+                    "a4bbe7b5-acd6-5426-8Bd0-82D34D5Ff5dE0",
+                    "a4bbe7b5-acd6-5426-8Bd0-82D34D5Ff5dEE",
+                    "a4bbe7b5-acd6-5426-8Bd0-82D34D5Ff5dEé",
+                    "a4bbe7b5-acd6-5426.8Bd0-82D34D5Ff5dE",
+                    "a4bbe7b5-acd6-54268Bd0-82D34D5Ff5dE",
+                    "a4bbe7b5-acd66-5426-8Bd0-82D34D5Ff5dE",
+                    "aa4bbe7b5-acd6-5426-8Bd0-82D34D5Ff5dE",
+                    "f230B4e5-1eE-c59F-CFE2-F1e3B27EB8F7",
+                    "f230B4e5-1eEF-c59F--CFE2-F1e3B27EB8F7",
+                    "f230B4e5-1eEF-c59F-CFE2-F1e3B27EB8F",
+                    "f230B4e5-1eEF-c59F-CFE2-F1e3B27EB8F7",
+                    "f230B4e5-1eEF-c59F-CFE2-F1e3B27EB8F7\n",
+                    "f230B4e5-1eEF-c59F-CFE2-F1e3B27EB8F70",
+                    "f230B4e5-1eEF-c59F-CFE2-F1e3B27EB8F77",
+                    "f230B4e5-1eEF-c59F-CFE2-F1e3B27EB8F7é",
+                    "f230B4e5-1eEF-c59F-CFE2-F1e3B27EB8FZ",
+                    "f230B4e5-1eEF-c59F/CFE2-F1e3B27EB8F7",
+                    "f230B4e5-1eEF-c59FCFE2-F1e3B27EB8F7",
+                    "f230B4e5-1eEFF-c59F-CFE2-F1e3B27EB8F7",
+                    "f230B4e5-1eEx-c59F-CFE2-F1e3B27EB8F7",
+                    "ff230B4e5-1eEF-c59F-CFE2-F1e3B27EB8F7",
+                    "x0CDBEcc8-039E-eeA0-1Cf7-f9FAbb63Dee1",
+                    "x6BDe86d4-2D1f-b74E-0A19-fCD59bcB74Fd",
+                    "xB0EC6BFA-4F5f-1de9-9db8-78DD7D3f22Be",
+                    "xBDe86d4-2D1f-b74E-0A19-fCD59bcB74Fd",
+                    "xa4bbe7b5-acd6-5426-8Bd0-82D34D5Ff5dE",
+                    "xf230B4e5-1eEF-c59F-CFE2-F1e3B27EB8F7",
+                ],
+            ),
+        ];
+        for (pattern, matches, samples) in cases {
+            let regex = ::regress::Regex::new(pattern).expect("the schema's pattern compiles");
+            for s in *samples {
+                assert_eq!(matches(s.as_bytes()), regex.find(s).is_some(), "{pattern} on {s:?}");
+            }
+        }
     }
 }

@@ -485,3 +485,61 @@ async fn missing_nats_server_is_a_typed_error() {
     assert_eq!(err.code(), &ErrorCode::NatsConnectionFailed);
     assert!(err.correlation_id().is_some());
 }
+
+/// The default options do not flush per envelope: a `Sender` streams thousands of
+/// envelopes (links among them) with them, one `flush` at the end, and every one
+/// arrives, in order. A send on a connection of its own flushes before closing it, and
+/// a send on a closed connection is a typed error, not a silent loss.
+#[tokio::test]
+async fn a_sender_streams_with_default_options_and_loses_nothing() {
+    let s = setup().await;
+    let subject = format!("stream.{}", uuid_like());
+    let receiver = natsbridge::connect(&s._server.url()).await.unwrap();
+    let mut sub = receiver.subscribe(subject.clone()).await.unwrap();
+    natsbridge::transport::subscriptions_registered(&receiver).await.unwrap();
+    let options = SendOptions::default().fileserver(s.files.url()).size_threshold(4_000);
+    let sender = natsbridge::Sender::connect(&s._server.url(), options).await.unwrap();
+    let count = 3_000u64;
+    let collect = tokio::spawn(async move {
+        let receive = ReceiveOptions::default().allow_host("*");
+        let mut seen = Vec::new();
+        while (seen.len() as u64) < count {
+            let msg = sub.next().await.unwrap();
+            let got = smartreceive(&msg, &receive).await.unwrap();
+            let Payload::Dictionary(v) = &got.payloads[0].data else { panic!("not a dictionary") };
+            seen.push((v["i"].as_u64().unwrap(), got.payloads[0].transport.clone()));
+        }
+        seen
+    });
+    for i in 0..count {
+        // Every 500th envelope carries 5 KB: over the threshold, so it goes by link.
+        let pad = if i % 500 == 0 { "x".repeat(5_000) } else { String::new() };
+        sender.send(&subject, [("n", Payload::Dictionary(json!({ "i": i, "pad": pad })))]).await.unwrap();
+    }
+    sender.flush().await.unwrap();
+    let seen = tokio::time::timeout(Duration::from_secs(30), collect).await.unwrap().unwrap();
+    assert_eq!(seen.iter().map(|(i, _)| *i).collect::<Vec<_>>(), (0..count).collect::<Vec<_>>());
+    assert_eq!(seen.iter().filter(|(_, t)| *t == Transport::Link).count(), 6);
+
+    // A URL connection is opened, flushed and closed by the call itself.
+    let mut sub = receiver.subscribe(format!("{subject}.own")).await.unwrap();
+    natsbridge::transport::subscriptions_registered(&receiver).await.unwrap();
+    let own = SendOptions::default().connection(s._server.url());
+    smartsend(&format!("{subject}.own"), [("t", Payload::Text("last".into()))], &own).await.unwrap();
+    let msg = tokio::time::timeout(Duration::from_secs(10), sub.next()).await.unwrap().unwrap();
+    assert!(
+        matches!(&smartreceive(&msg, &s.receive()).await.unwrap().payloads[0].data, Payload::Text(t) if t == "last")
+    );
+
+    // A closed connection fails the send.
+    sender.client().drain().await.unwrap();
+    // `drain` returns before the connection is closed; wait until it is.
+    let closed = tokio::time::Instant::now() + Duration::from_secs(10);
+    while sender.flush().await.is_ok() {
+        assert!(tokio::time::Instant::now() < closed, "the drained connection never closed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let err = sender.send(&subject, [("t", Payload::Text("late".into()))]).await.unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::PublishFailed, "{err}");
+    assert!(err.correlation_id().is_some());
+}

@@ -8,7 +8,8 @@ use askama::Template;
 use typify::{TypeDetails, TypeSpace, TypeSpaceImpl, TypeSpaceSettings};
 
 use super::model::{Kind, Model, Scalar, ScalarRule};
-use super::names::rust_type_name;
+use super::names::{rust_type_name, snake};
+use super::pattern::compile;
 use super::{GeneratedFile, preamble};
 use crate::util::{project_root, rustfmt};
 
@@ -22,8 +23,10 @@ struct ScalarsView {
     strings: Vec<StringView>,
     /// Any enum or string type (they share `FromStr` and the schema helper).
     has_scalars: bool,
-    /// Any string type with a `pattern` (they share `LazyLock`).
+    /// Any string type whose `pattern` regress checks (they share `LazyLock`).
     has_patterns: bool,
+    /// Any string type whose `pattern` compiled to a matcher (they share a test).
+    has_matchers: bool,
 }
 
 struct EnumView {
@@ -46,8 +49,20 @@ struct StringView {
     schema_name: String,
     description: String,
     pattern: Option<String>,
+    /// The pattern compiled to Rust, when `pattern.rs` can.
+    matcher: Option<MatcherView>,
+    /// `minLength`, when above zero.
     min_length: Option<u64>,
+    /// `minLength - 1`: the index of the last character that must exist.
+    min_index: u64,
     schema_json: String,
+}
+
+struct MatcherView {
+    fn_name: String,
+    body: String,
+    /// The sample strings as a list of Rust string literals.
+    samples: String,
 }
 
 #[derive(Template)]
@@ -98,7 +113,13 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
                 schema_name: s.name.to_owned(),
                 description: s.description.to_owned(),
                 pattern: pattern.map(str::to_owned),
-                min_length,
+                matcher: pattern.and_then(compile).map(|c| MatcherView {
+                    fn_name: format!("{}_pattern", snake(s.name)),
+                    body: c.body,
+                    samples: c.samples.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", "),
+                }),
+                min_length: min_length.filter(|m| *m > 0),
+                min_index: min_length.unwrap_or(1).saturating_sub(1),
                 schema_json: serde_json::to_string(model.definition(s.name)).expect("Value"),
             }),
             ScalarRule::Map => maps.push(rust_type_name(s.name)),
@@ -108,7 +129,8 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
         preamble: pre.clone(),
         maps,
         has_scalars: !enums.is_empty() || !strings.is_empty(),
-        has_patterns: strings.iter().any(|s| s.pattern.is_some()),
+        has_patterns: strings.iter().any(|s| s.pattern.is_some() && s.matcher.is_none()),
+        has_matchers: strings.iter().any(|s| s.matcher.is_some()),
         enums,
         strings,
     };

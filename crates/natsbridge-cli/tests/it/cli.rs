@@ -104,6 +104,8 @@ fn receive_prints_an_error_line_and_goes_on() {
         natsbridge::smartsend("cli.bad", [("t", natsbridge::Payload::Text("fine".into()))], &ok)
             .await
             .unwrap();
+        // The runtime ends here: what is still queued on the connection must leave first.
+        client.flush().await.unwrap();
     });
     let (status, text) = receiver.finish();
     assert!(status.success());
