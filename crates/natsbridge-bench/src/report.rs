@@ -148,6 +148,123 @@ pub(crate) fn write(
     Ok(())
 }
 
+/// How far a figure is towards its target: 1.0 is exactly the target, above is met,
+/// whatever the unit and direction. `None` without a target.
+pub(crate) fn progress(f: &Figure) -> Option<f64> {
+    let p = match f.target? {
+        Target::MinRatio(r) => f.ratio() / r,
+        Target::MaxOverBaseline(d) => (f.baseline + d) / f.bridge,
+        Target::MaxRatio(r) => r / f.ratio(),
+        Target::MinAbsolute(v) => f.bridge / v,
+        Target::MaxAbsolute(v) => v / f.bridge,
+    };
+    p.is_finite().then_some(p)
+}
+
+/// Appends this run to `history.jsonl` (one line per full run: commit, date, machine,
+/// each figure with its ratio and progress towards its target) and draws the last runs
+/// into `history.svg`.
+pub(crate) fn append_history(out: &Path, machine: &Machine, figures: &[Figure]) -> Result<(), Error> {
+    use std::io::Write as _;
+    let line = json!({
+        "commit": machine.commit,
+        "date": machine.date,
+        "machine": machine.summary(),
+        "figures": figures.iter().map(|f| json!({
+            "name": f.name,
+            "unit": f.unit,
+            "baseline": f.baseline.is_finite().then_some(f.baseline),
+            "bridge": f.bridge,
+            "ratio": f.ratio().is_finite().then(|| f.ratio()),
+            "progress": progress(f),
+            "met": f.met(),
+        })).collect::<Vec<_>>(),
+    });
+    let path = out.join("history.jsonl");
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+    writeln!(file, "{}", serde_json::to_string(&line)?)?;
+    let runs: Vec<serde_json::Value> =
+        std::fs::read_to_string(&path)?.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    history_chart(&out.join("history.svg"), &runs[runs.len().saturating_sub(HISTORY_RUNS)..])
+}
+
+/// Runs the history chart shows.
+const HISTORY_RUNS: usize = 12;
+
+/// One line per targeted figure of the latest run: its progress towards the target
+/// (1.0 = met) over the last runs, on a log scale.
+fn history_chart(path: &Path, runs: &[serde_json::Value]) -> Result<(), Error> {
+    let Some(latest) = runs.last() else { return Ok(()) };
+    let names: Vec<&str> = latest["figures"]
+        .as_array()
+        .map(|fs| fs.iter().filter(|f| f["progress"].is_f64()).filter_map(|f| f["name"].as_str()).collect())
+        .unwrap_or_default();
+    let series: Vec<(&str, Vec<(usize, f64)>)> = names
+        .iter()
+        .map(|name| {
+            let points = runs
+                .iter()
+                .enumerate()
+                .filter_map(|(i, run)| {
+                    let f = run["figures"].as_array()?.iter().find(|f| f["name"] == *name)?;
+                    Some((i, f["progress"].as_f64()?))
+                })
+                .collect();
+            (*name, points)
+        })
+        .collect();
+    let values = series.iter().flat_map(|(_, p)| p.iter().map(|(_, v)| *v));
+    let (lo, hi) = values.fold((1.0_f64, 1.0_f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let root = SVGBackend::new(path, (1200, 420 + 18 * series.len() as u32)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let labels: Vec<String> = runs
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["date"].as_str().unwrap_or_default().get(..10).unwrap_or_default(),
+                r["commit"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "Progress towards each target over the last runs (1.0 = target met; log scale)",
+            ("sans-serif", 18),
+        )
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0..runs.len().max(2) - 1, ((lo * 0.8)..(hi * 1.25)).log_scale())?;
+    chart
+        .configure_mesh()
+        .x_labels(runs.len())
+        .x_label_formatter(&|i| labels.get(*i).cloned().unwrap_or_default())
+        .y_desc("share of the target")
+        .label_style(("sans-serif", 11))
+        .draw()?;
+    chart.draw_series(std::iter::once(PathElement::new(
+        vec![(0, 1.0), (runs.len().max(2) - 1, 1.0)],
+        BLACK.stroke_width(2),
+    )))?;
+    for (k, (name, points)) in series.iter().enumerate() {
+        let colour = Palette99::pick(k).to_rgba();
+        chart
+            .draw_series(LineSeries::new(points.iter().copied(), colour.stroke_width(2)).point_size(3))?
+            .label(*name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(200, 200, 200))
+        .label_font(("sans-serif", 11))
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
 const GOOD: RGBColor = RGBColor(46, 139, 87);
 const SHORT: RGBColor = RGBColor(230, 126, 34);
 const PLAIN: RGBColor = RGBColor(110, 130, 160);
@@ -272,4 +389,60 @@ where
         RGBColor(150, 150, 150).stroke_width(1),
     )))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn machine(commit: &str) -> Machine {
+        Machine {
+            cpu: "cpu".into(),
+            cores: 2,
+            memory_gib: 1.0,
+            kernel: "Linux".into(),
+            nats_server: "nats-server: v2".into(),
+            commit: commit.into(),
+            date: "2026-11-30 03:00 UTC".into(),
+        }
+    }
+
+    fn rate(name: &str, ratio: f64, target: Option<Target>) -> Figure {
+        Figure {
+            group: "messaging",
+            name: name.into(),
+            unit: "msgs/s",
+            baseline_name: "raw",
+            baseline: 100.0,
+            bridge: 100.0 * ratio,
+            higher_is_better: true,
+            target,
+            baseline_samples: vec![100.0],
+            bridge_samples: vec![100.0 * ratio],
+        }
+    }
+
+    /// Each full run adds one line; the chart draws every targeted figure of the latest.
+    #[test]
+    fn the_history_grows_by_a_line_per_run_and_is_drawn() {
+        let dir = tempfile::tempdir().unwrap();
+        for (commit, ratio) in [("aaa1111", 0.2), ("bbb2222", 0.4)] {
+            let figures =
+                [rate("targeted case", ratio, Some(Target::MinRatio(0.35))), rate("untargeted case", ratio, None)];
+            append_history(dir.path(), &machine(commit), &figures).unwrap();
+        }
+        let lines: Vec<serde_json::Value> = std::fs::read_to_string(dir.path().join("history.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[1]["commit"], "bbb2222");
+        let progress = lines[1]["figures"][0]["progress"].as_f64().unwrap();
+        assert!((progress - 0.4 / 0.35).abs() < 1e-9, "{progress}");
+        assert!(lines[1]["figures"][1]["progress"].is_null());
+        let svg = std::fs::read_to_string(dir.path().join("history.svg")).unwrap();
+        assert!(svg.contains("targeted case") && !svg.contains("untargeted case"));
+        assert!(svg.contains("bbb2222"));
+    }
 }

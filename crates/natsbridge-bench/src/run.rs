@@ -210,6 +210,10 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), Error> {
     let machine = report::Machine::read(&bin);
     std::fs::create_dir_all(&args.out)?;
     report::write(&args.out, &machine, args.quick, &figures, started.elapsed())?;
+    // The history keeps full runs only: quick and partial runs measure something else.
+    if !args.quick && args.only.is_none() {
+        report::append_history(&args.out, &machine, &figures)?;
+    }
     println!("{}", report::markdown(&machine, &figures));
     eprintln!("bench: wrote {} in {:.0} s", args.out.display(), started.elapsed().as_secs_f64());
     Ok(())
@@ -254,6 +258,17 @@ mod tests {
         assert_eq!(figure(20.0, 1.4, true, Target::MinAbsolute(1.5)).met(), Some(false));
         assert_eq!(figure(f64::NAN, 2.5, false, Target::MaxAbsolute(2.5)).met(), Some(true));
         assert_eq!(figure(f64::NAN, 2.6, false, Target::MaxAbsolute(2.5)).met(), Some(false));
+        // Progress towards a target is 1.0 at the target, above it when met.
+        assert_eq!(crate::report::progress(&figure(100.0, 60.0, true, Target::MinRatio(0.6))), Some(1.0));
+        assert_eq!(
+            crate::report::progress(&figure(200.0, 300.0, false, Target::MaxOverBaseline(100.0))),
+            Some(1.0)
+        );
+        assert_eq!(
+            crate::report::progress(&figure(f64::NAN, 5.0, false, Target::MaxAbsolute(2.5))),
+            Some(0.5)
+        );
+        assert_eq!(crate::report::progress(&figure(500.0, 1000.0, false, Target::MaxRatio(1.0))), Some(0.5));
         // Relative speed is "higher is better" whatever the unit.
         assert_eq!(figure(200.0, 400.0, false, Target::MaxRatio(9.0)).relative(), 0.5);
         assert_eq!(figure(200.0, 400.0, true, Target::MinRatio(0.1)).relative(), 2.0);
