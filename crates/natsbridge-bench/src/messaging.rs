@@ -172,7 +172,18 @@ fn uuid_like() -> String {
 }
 
 /// Sequential request/reply round trips; returns every latency in µs.
-async fn requests_once(ctx: &Ctx, side: Side, count: usize) -> Result<Vec<f64>, Error> {
+/// How the requests of a run are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Requesting {
+    /// `async_nats::Client::request` of the raw bytes, answered with raw bytes.
+    Raw,
+    /// A `natsbridge::Requester` (one reply subscription), answered by `smartreply`.
+    Requester,
+    /// `smartrequest` (a reply subscription per request), answered by `smartreply`.
+    PerCall,
+}
+
+async fn requests_once(ctx: &Ctx, how: Requesting, count: usize) -> Result<Vec<f64>, Error> {
     let requester = natsbridge::connect(&ctx.nats_url).await?;
     let responder = natsbridge::connect(&ctx.nats_url).await?;
     let subject = format!("bench.request.{}", uuid_like());
@@ -183,13 +194,13 @@ async fn requests_once(ctx: &Ctx, side: Side, count: usize) -> Result<Vec<f64>, 
         let (responder, receive) = (responder.clone(), receive.clone());
         tokio::spawn(async move {
             while let Some(msg) = sub.next().await {
-                match side {
-                    Side::Raw | Side::Floor => {
+                match how {
+                    Requesting::Raw => {
                         if let Some(reply) = msg.reply {
                             let _ = responder.publish(reply, Bytes::from_static(b"Running")).await;
                         }
                     }
-                    Side::Bridge | Side::BridgeFlushEach => {
+                    Requesting::Requester | Requesting::PerCall => {
                         let Ok(request) = smartreceive(&msg, &receive).await else { continue };
                         let _ = smartreply(
                             &responder,
@@ -205,26 +216,28 @@ async fn requests_once(ctx: &Ctx, side: Side, count: usize) -> Result<Vec<f64>, 
     };
     let config = dictionary_of(1024);
     let raw_body = Bytes::from(serde_json::to_vec(&config)?);
+    let muxed = natsbridge::Requester::new(requester.clone()).await?;
     let mut latencies = Vec::with_capacity(count);
     for i in 0..count + count / 10 {
         let t = Instant::now();
-        match side {
-            Side::Raw | Side::Floor => {
+        let payloads = || [("config", Payload::Dictionary(config.clone()))];
+        let timeout = Duration::from_secs(10);
+        let reply = match how {
+            Requesting::Raw => {
                 let reply = requester.request(subject.clone(), raw_body.clone()).await?;
                 assert_eq!(&reply.payload[..], b"Running");
+                None
             }
-            Side::Bridge | Side::BridgeFlushEach => {
-                let reply = smartrequest(
-                    &requester,
-                    &subject,
-                    [("config", Payload::Dictionary(config.clone()))],
-                    SendOptions::default(),
-                    &receive,
-                    Duration::from_secs(10),
-                )
-                .await?;
-                assert!(matches!(&reply.payloads[0].data, Payload::Text(t) if t == "Running"));
+            Requesting::Requester => {
+                Some(muxed.request(&subject, payloads(), SendOptions::default(), &receive, timeout).await?)
             }
+            Requesting::PerCall => Some(
+                smartrequest(&requester, &subject, payloads(), SendOptions::default(), &receive, timeout)
+                    .await?,
+            ),
+        };
+        if let Some(reply) = reply {
+            assert!(matches!(&reply.payloads[0].data, Payload::Text(t) if t == "Running"));
         }
         // The first tenth warms up connections, caches and the allocator.
         if i >= count / 10 {
@@ -441,33 +454,32 @@ pub(crate) async fn run(ctx: &Ctx) -> Result<Vec<Figure>, Error> {
     }
 
     // Request/reply: per-run p50 and p99, medians over runs.
-    let (mut p50, mut p99) = ((Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
+    let ways = [Requesting::Raw, Requesting::Requester, Requesting::PerCall];
+    let (mut p50, mut p99) = (vec![Vec::new(); 3], vec![Vec::new(); 3]);
     for rep in 0..sizes.reps {
-        let order = if rep % 2 == 0 { [Side::Raw, Side::Bridge] } else { [Side::Bridge, Side::Raw] };
-        for side in order {
-            let l = requests_once(ctx, side, sizes.requests).await?;
-            let (a, b) = match side {
-                Side::Raw | Side::Floor => (&mut p50.0, &mut p99.0),
-                Side::Bridge | Side::BridgeFlushEach => (&mut p50.1, &mut p99.1),
-            };
-            a.push(percentile(&l, 0.5));
-            b.push(percentile(&l, 0.99));
+        for k in 0..ways.len() {
+            let i = (rep + k) % ways.len();
+            let l = requests_once(ctx, ways[i], sizes.requests).await?;
+            p50[i].push(percentile(&l, 0.5));
+            p99[i].push(percentile(&l, 0.99));
         }
     }
-    for (label, (raw, bridge), target) in
-        [("p50", p50, Some(Target::MaxOverBaseline(40.0))), ("p99", p99, None)]
-    {
+    for (name, samples, bridge, target) in [
+        ("request/reply 1 KB (`Requester`), p50", &p50, 1, Some(Target::MaxOverBaseline(40.0))),
+        ("request/reply 1 KB (`Requester`), p99", &p99, 1, None),
+        ("request/reply 1 KB (`smartrequest`, a reply subscription each), p50", &p50, 2, None),
+    ] {
         figures.push(Figure {
             group: "messaging",
-            name: format!("request/reply 1 KB, {label}"),
+            name: name.into(),
             unit: "µs",
             baseline_name: "raw async-nats request",
-            baseline: median(&raw),
-            bridge: median(&bridge),
+            baseline: median(&samples[0]),
+            bridge: median(&samples[bridge]),
             higher_is_better: false,
             target,
-            baseline_samples: raw,
-            bridge_samples: bridge,
+            baseline_samples: samples[0].clone(),
+            bridge_samples: samples[bridge].clone(),
         });
     }
     eprintln!("  messaging: request/reply done");

@@ -427,8 +427,10 @@ mod tests {
     fn the_history_grows_by_a_line_per_run_and_is_drawn() {
         let dir = tempfile::tempdir().unwrap();
         for (commit, ratio) in [("aaa1111", 0.2), ("bbb2222", 0.4)] {
-            let figures =
-                [rate("targeted case", ratio, Some(Target::MinRatio(0.35))), rate("untargeted case", ratio, None)];
+            let figures = [
+                rate("targeted case", ratio, Some(Target::MinRatio(0.35))),
+                rate("untargeted case", ratio, None),
+            ];
             append_history(dir.path(), &machine(commit), &figures).unwrap();
         }
         let lines: Vec<serde_json::Value> = std::fs::read_to_string(dir.path().join("history.jsonl"))

@@ -140,7 +140,7 @@ pub use fetch::fetch_with_backoff;
 pub use options::{ReceiveOptions, SendOptions};
 pub use payload::{Payload, PayloadType};
 pub use receive::{Received, ReceivedPayload, smartreceive, smartreceive_bytes};
-pub use request::{smartreply, smartreply_error, smartrequest};
+pub use request::{Requester, smartreply, smartreply_error, smartrequest};
 pub use send::{Sender, Sent, smartsend};
 pub use table::Table;
 pub use transport::{Connection, connect, publish_message};

@@ -4,12 +4,16 @@
 //! `error_response_v1` ([`smartreply_error`]); [`smartrequest`] returns it as a remote
 //! [`Error`] with the responder's code ([`Error::is_remote`]).
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::Client;
 use bytes::Bytes;
 use futures::StreamExt as _;
 use natsbridge_types::{ErrorResponseV1, MsgEnvelopeV1};
+use tokio::sync::oneshot;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::options::{ReceiveOptions, SendOptions};
@@ -48,13 +52,131 @@ pub async fn smartrequest<S: Into<String>>(
             Error::new(ErrorCode::NatsConnectionFailed, "reply subscription closed").with_correlation_id(&cid)
         })?;
     let _ = sub.unsubscribe().await;
-    match smartreceive(&msg, receive).await {
+    decode_reply(&msg, receive, &cid).await
+}
+
+/// A reply decoded: an envelope, or the responder's `error_response_v1` as a remote error.
+async fn decode_reply(msg: &async_nats::Message, receive: &ReceiveOptions, cid: &str) -> Result<Received> {
+    match smartreceive(msg, receive).await {
         // Not an envelope: perhaps the responder's error_response_v1. Looked at only then, so
         // a good reply costs nothing more.
         Err(e) if *e.code() == ErrorCode::InvalidEnvelope => {
-            Err(error_response(&msg.payload, &cid).unwrap_or(e))
+            Err(error_response(&msg.payload, cid).unwrap_or(e))
         }
         other => other,
+    }
+}
+
+type Pending = Arc<Mutex<HashMap<String, oneshot::Sender<async_nats::Message>>>>;
+
+/// Requests on one connection through one reply subscription, as `async_nats::Client::request`
+/// does: [`smartrequest`] subscribes to a fresh inbox and unsubscribes for every request,
+/// which costs each round trip two more commands on the connection and a subscription on
+/// the server. Replies go to `<inbox>.<n>` under a wildcard subscription made once, and a
+/// task hands each to its waiting request. Cheap to clone; the subscription ends when the
+/// last clone is dropped.
+///
+/// ```no_run
+/// # async fn run(client: natsbridge::async_nats::Client) -> natsbridge::Result<()> {
+/// use std::time::Duration;
+/// use natsbridge::{Payload, ReceiveOptions, Requester, SendOptions};
+///
+/// let requester = Requester::new(client).await?;
+/// for step in [0.1, 0.01, 0.001] {
+///     let config = Payload::Dictionary(natsbridge::serde_json::json!({ "step_size": step }));
+///     let reply = requester
+///         .request("sim.start", [("config", config)], SendOptions::default(), &ReceiveOptions::default(), Duration::from_secs(5))
+///         .await?;
+///     println!("{:?}", reply.payloads[0].data);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Requester {
+    inner: Arc<RequesterInner>,
+}
+
+#[derive(Debug)]
+struct RequesterInner {
+    client: Client,
+    prefix: String,
+    next: AtomicU64,
+    pending: Pending,
+    dispatch: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for RequesterInner {
+    fn drop(&mut self) {
+        self.dispatch.abort();
+    }
+}
+
+impl Requester {
+    /// Subscribes to `<new inbox>.*` on `client` and starts handing replies out.
+    pub async fn new(client: Client) -> Result<Self> {
+        let prefix = client.new_inbox();
+        let mut sub = client.subscribe(format!("{prefix}.*")).await.map_err(|e| {
+            Error::new(ErrorCode::NatsConnectionFailed, "subscribing to the reply inbox").with_source(e)
+        })?;
+        let pending: Pending = Arc::default();
+        let waiting = pending.clone();
+        let dispatch = tokio::spawn(async move {
+            while let Some(msg) = sub.next().await {
+                let token = msg.subject.rsplit('.').next().unwrap_or_default().to_owned();
+                let waiter = waiting.lock().expect("lock").remove(&token);
+                if let Some(waiter) = waiter {
+                    let _ = waiter.send(msg);
+                }
+            }
+        });
+        Ok(Requester {
+            inner: Arc::new(RequesterInner { client, prefix, next: AtomicU64::new(0), pending, dispatch }),
+        })
+    }
+
+    /// [`smartrequest`] through this requester's reply subscription: sends the request
+    /// with `reply_to` = `<inbox>.<n>` and waits for its reply.
+    pub async fn request<S: Into<String>>(
+        &self,
+        subject: &str,
+        payloads: impl IntoIterator<Item = (S, Payload)>,
+        options: SendOptions,
+        receive: &ReceiveOptions,
+        timeout: Duration,
+    ) -> Result<Received> {
+        let inner = &self.inner;
+        let token = inner.next.fetch_add(1, Ordering::Relaxed).to_string();
+        let (tx, rx) = oneshot::channel();
+        inner.pending.lock().expect("lock").insert(token.clone(), tx);
+        // Whatever happens next, the slot does not outlive the call.
+        let _slot = PendingSlot { pending: &inner.pending, token: &token };
+        let reply_to = format!("{}.{token}", inner.prefix);
+        let options = options.connection(&inner.client).reply_to(reply_to).flush(false);
+        let request = smartsend(subject, payloads, &options).await?;
+        let cid = request.envelope.correlation_id.as_str();
+        let msg = tokio::time::timeout(timeout, rx)
+            .await
+            .map_err(|_| {
+                Error::new(ErrorCode::Timeout, format!("no reply on `{subject}` within {timeout:?}"))
+                    .with_correlation_id(cid)
+            })?
+            .map_err(|_| {
+                Error::new(ErrorCode::NatsConnectionFailed, "reply subscription closed")
+                    .with_correlation_id(cid)
+            })?;
+        decode_reply(&msg, receive, cid).await
+    }
+}
+
+/// Removes a request's entry from the pending map when the request ends, however it ends.
+struct PendingSlot<'a> {
+    pending: &'a Pending,
+    token: &'a str,
+}
+
+impl Drop for PendingSlot<'_> {
+    fn drop(&mut self) {
+        self.pending.lock().expect("lock").remove(self.token);
     }
 }
 
