@@ -28,6 +28,9 @@ use crate::run::{Ctx, Error, Figure, Target, median};
 pub(crate) enum Mode {
     /// Hand-rolled: IPC bytes uploaded with reqwest, URL on plain NATS.
     Raw,
+    /// Hand-rolled on async-nats's own Object Store: IPC bytes `put`, the name on plain
+    /// NATS, `get` read to the end.
+    RawObjectStore,
     /// `smartsend` through the embedded file server.
     Http,
     /// `smartsend` through the JetStream Object Store.
@@ -79,6 +82,13 @@ pub(crate) async fn worker_main(args: WorkerArgs) -> Result<(), Error> {
                 let url = std::str::from_utf8(&msg.payload)?;
                 let bytes = raw_download(url).await?;
                 (bytes, 0, false)
+            } else if args.mode == Mode::RawObjectStore {
+                use tokio::io::AsyncReadExt as _;
+                let store = js.get_object_store(RAW_BUCKET).await?;
+                let mut object = store.get(std::str::from_utf8(&msg.payload)?).await?;
+                let mut buf = Vec::with_capacity(object.info().size);
+                object.read_to_end(&mut buf).await?;
+                (std::hint::black_box(buf).len(), 0, false)
             } else {
                 let options =
                     ReceiveOptions::default().allow_host(&args.files).allow_dir(&args.dir).jetstream(js);
@@ -109,9 +119,32 @@ pub(crate) async fn worker_main(args: WorkerArgs) -> Result<(), Error> {
                 client.publish(args.subject.clone(), url.into()).await?;
                 client.flush().await?;
                 (start, ipc.len() as u64)
+            } else if args.mode == Mode::RawObjectStore {
+                let ipc = encode_table(&table)?;
+                drop(table);
+                let store = match js.get_object_store(RAW_BUCKET).await {
+                    Ok(store) => store,
+                    Err(_) => {
+                        js.create_object_store(async_nats::jetstream::object_store::Config {
+                            bucket: RAW_BUCKET.into(),
+                            max_age: Duration::from_secs(3600),
+                            storage: async_nats::jetstream::stream::StorageType::File,
+                            ..Default::default()
+                        })
+                        .await?
+                    }
+                };
+                let start = now_ns();
+                let name = format!("table-{start}");
+                store.put(name.as_str(), &mut ipc.as_slice()).await?;
+                client.publish(args.subject.clone(), name.into()).await?;
+                client.flush().await?;
+                (start, ipc.len() as u64)
             } else {
                 let store: std::sync::Arc<dyn BlobStore> = match args.mode {
-                    Mode::Http | Mode::Raw => std::sync::Arc::new(PlikStore::new(&args.files)),
+                    Mode::Http | Mode::Raw | Mode::RawObjectStore => {
+                        std::sync::Arc::new(PlikStore::new(&args.files))
+                    }
                     Mode::ObjectStore => std::sync::Arc::new(
                         NatsObjectStore::open(&js, "bench", Duration::from_secs(3600)).await?,
                     ),
@@ -129,6 +162,9 @@ pub(crate) async fn worker_main(args: WorkerArgs) -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// The bucket of the hand-rolled Object Store baseline.
+const RAW_BUCKET: &str = "bench-raw";
 
 /// The hand-rolled upload: Plik's two requests, the body streamed from `Bytes`.
 async fn raw_upload(files: &str, ipc: bytes::Bytes) -> Result<String, Error> {
@@ -220,7 +256,7 @@ async fn transfer_once(ctx: &Ctx, mode: &str, rows: usize) -> Result<Transfer, E
     if got["bytes"].as_u64() != Some(bytes) {
         return Err(format!("{mode}: sent {bytes} bytes, received {}", got["bytes"]).into());
     }
-    if mode != "raw" && (got["rows"].as_u64() != Some(rows as u64) || got["zero_copy"] != true) {
+    if !mode.starts_with("raw") && (got["rows"].as_u64() != Some(rows as u64) || got["zero_copy"] != true) {
         return Err(format!(
             "{mode}: received {} rows (zero-copy {}), expected {rows}",
             got["rows"], got["zero_copy"]
@@ -302,31 +338,45 @@ pub(crate) async fn run_stores(ctx: &Ctx) -> Result<Vec<Figure>, Error> {
         ("JetStream Object Store", "object-store"),
         ("local directory", "dir"),
     ];
-    let mut raw = Vec::new();
+    let (mut raw, mut raw_os) = (Vec::new(), Vec::new());
     let mut per_mode = vec![Vec::new(); modes.len()];
     for _ in 0..ctx.sizes.table_reps {
         raw.push(transfer_once(ctx, "raw", rows).await?.mb_per_s);
+        raw_os.push(transfer_once(ctx, "raw-object-store", rows).await?.mb_per_s);
         for (i, (_, mode)) in modes.iter().enumerate() {
             per_mode[i].push(transfer_once(ctx, mode, rows).await?.mb_per_s);
         }
     }
     let label = format!("{:.0} MB", rows as f64 * 52.0 / 1e6);
-    let figures = modes
+    let mut figures: Vec<Figure> = modes
         .iter()
-        .zip(per_mode)
+        .zip(&per_mode)
         .map(|((name, _), samples)| Figure {
             group: "stores",
             name: format!("blob store: {name}, {label} table"),
             unit: "MB/s",
             baseline_name: "raw HTTP upload + download",
             baseline: median(&raw),
-            bridge: median(&samples),
+            bridge: median(samples),
             higher_is_better: true,
             target: None,
             baseline_samples: raw.clone(),
-            bridge_samples: samples,
+            bridge_samples: samples.clone(),
         })
         .collect();
+    // The Object Store against itself: what async-nats's own put + get of the IPC bytes costs.
+    figures.push(Figure {
+        group: "stores",
+        name: format!("blob store: JetStream Object Store, {label} table, against async-nats's Object Store"),
+        unit: "MB/s",
+        baseline_name: "async-nats object store put + get",
+        baseline: median(&raw_os),
+        bridge: median(&per_mode[1]),
+        higher_is_better: true,
+        target: Some(Target::MinRatio(0.8)),
+        baseline_samples: raw_os,
+        bridge_samples: per_mode[1].clone(),
+    });
     eprintln!("  stores: done");
     Ok(figures)
 }
