@@ -2,7 +2,7 @@
 //! tools (and other languages' tests) can drive it.
 //!
 //! ```text
-//! natsbridge fileserver [--listen 127.0.0.1:8080] [--dir DIR] [--ttl SECS] [--max-bytes N] [--token T]
+//! natsbridge fileserver [--listen 127.0.0.1:8080] [--dir DIR] [--ttl SECS] [--max-ttl SECS] [--max-bytes N] [--token T]
 //!                       [--allow-origin ORIGIN]...
 //! natsbridge send    --subject S --payload NAME:TYPE:SOURCE... [envelope fields] [--stream NAME [--max-age SECS]]
 //!                    [--no-publish] [--from-stdin NAME:TYPE] [--store plik|dir:PATH|nats-os:BUCKET]
@@ -69,9 +69,13 @@ enum Command {
         /// Directory files are spooled to (default: a temporary directory).
         #[arg(long)]
         dir: Option<PathBuf>,
-        /// Default and longest lifetime of an upload, in seconds.
+        /// Lifetime of an upload that does not ask for one, in seconds.
         #[arg(long, default_value_t = 86_400)]
         ttl: u64,
+        /// Longest lifetime an upload may ask for, in seconds; asking for more is refused
+        /// (HTTP 400), never shortened.
+        #[arg(long, default_value_t = 30 * 86_400)]
+        max_ttl: u64,
         /// Largest file accepted, in bytes.
         #[arg(long, default_value_t = 8 << 30)]
         max_bytes: u64,
@@ -139,11 +143,12 @@ async fn main() -> ExitCode {
     init_logging(cli.log_format, &cli.log_level);
     progress::init(cli.quiet);
     let result = match cli.command {
-        Command::Fileserver { listen, dir, ttl, max_bytes, token, allow_origins } => {
+        Command::Fileserver { listen, dir, ttl, max_ttl, max_bytes, token, allow_origins } => {
             let config = FileServerConfig {
                 listen,
                 dir,
                 ttl: Duration::from_secs(ttl),
+                max_ttl: Duration::from_secs(max_ttl),
                 max_bytes,
                 token,
                 allow_origins,

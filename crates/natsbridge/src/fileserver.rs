@@ -2,8 +2,9 @@
 //! so the reference implementations (Julia, JS, Python) can upload to it unchanged.
 //!
 //! - `POST /upload` (JSON `{"oneShot": bool, "ttl": secs}`, keys case-insensitive)
-//!   → `{"id", "uploadToken", ...}`. With a server token, `X-PlikToken: T` or
-//!   `Authorization: Bearer T` is required.
+//!   → `{"id", "uploadToken", "ttl", ...}`. A `ttl` above the server's `max_ttl` is
+//!   refused (400), never shortened: a link must not die before the message carrying it.
+//!   With a server token, `X-PlikToken: T` or `Authorization: Bearer T` is required.
 //! - `POST /file/{uploadId}`, header `X-UploadToken`, multipart field `file` → `{"id", ...}`.
 //! - `GET|HEAD /file/{uploadId}/{fileId}/{fileName}`; HEAD never consumes a one-shot file,
 //!   and a one-shot file is deleted only after a *complete* download (a cut-off transfer
@@ -42,8 +43,12 @@ pub struct FileServerConfig {
     pub listen: SocketAddr,
     /// Where files are spooled; `None` uses a fresh temporary directory removed on shutdown.
     pub dir: Option<PathBuf>,
-    /// Lifetime of uploads that do not ask for one, and the longest one may ask for.
+    /// Lifetime of uploads that do not ask for one.
     pub ttl: Duration,
+    /// The longest lifetime an upload may ask for (at least `ttl`); asking for more is
+    /// refused with HTTP 400, so the sender fails instead of publishing a link that dies
+    /// before its message. Default: 30 days, as Plik's.
+    pub max_ttl: Duration,
     /// Largest file accepted.
     pub max_bytes: u64,
     /// Token required to create uploads.
@@ -64,6 +69,7 @@ impl Default for FileServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             dir: None,
             ttl: Duration::from_secs(24 * 3600),
+            max_ttl: Duration::from_secs(30 * 24 * 3600),
             max_bytes: 8 << 30,
             token: None,
             public_url: None,
@@ -94,6 +100,7 @@ struct StoredFile {
 struct Inner {
     dir: PathBuf,
     ttl: Duration,
+    max_ttl: Duration,
     max_bytes: u64,
     token: Option<String>,
     max_uploads: usize,
@@ -135,6 +142,7 @@ impl FileServer {
         let inner = Arc::new(Inner {
             dir,
             ttl: config.ttl,
+            max_ttl: config.max_ttl.max(config.ttl),
             max_bytes: config.max_bytes,
             token: config.token.clone(),
             max_uploads: config.max_uploads,
@@ -289,7 +297,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 async fn config(State(inner): State<Shared>) -> Response {
     axum::Json(json!({
         "maxFileSize": inner.max_bytes,
-        "maxTTL": inner.ttl.as_secs(),
+        "maxTTL": inner.max_ttl.as_secs(),
         "defaultTTL": inner.ttl.as_secs(),
         "oneShot": true,
         "authentication": inner.token.is_some(),
@@ -311,9 +319,13 @@ async fn create_upload(State(inner): State<Shared>, headers: HeaderMap, body: ax
     };
     let one_shot = get_ci(&params, "oneShot").and_then(Value::as_bool).unwrap_or(false);
     let ttl = match get_ci(&params, "ttl").and_then(Value::as_i64) {
-        Some(s) if s > 0 => Duration::from_secs(s as u64).min(inner.ttl),
+        Some(s) if s > 0 => Duration::from_secs(s as u64),
         _ => inner.ttl,
     };
+    if ttl > inner.max_ttl {
+        let (asked, max) = (ttl.as_secs(), inner.max_ttl.as_secs());
+        return err(StatusCode::BAD_REQUEST, &format!("ttl {asked} s is above this server's maxTTL {max} s"));
+    }
     let id = new_id();
     let token = new_id();
     {
@@ -580,6 +592,7 @@ mod tests {
         let inner = |token: Option<&str>| Inner {
             dir: PathBuf::new(),
             ttl: Duration::from_secs(1),
+            max_ttl: Duration::from_secs(1),
             max_bytes: 0,
             token: token.map(str::to_owned),
             max_uploads: 0,

@@ -65,13 +65,19 @@ async def plik_upload(
         session = new_session()
     headers = {"X-PlikToken": token} if token else {}
     try:
+        asked = None if ttl is None else max(int(ttl), 1)
         body: dict[str, Any] = {"oneShot": one_shot}
-        if ttl is not None:
-            body["ttl"] = max(int(ttl), 1)
+        if asked is not None:
+            body["ttl"] = asked
         created = await _call(session, "POST", f"{base}/upload", "POST /upload", json=body, headers=headers)
         upload_id, upload_token = created.get("id"), created.get("uploadToken")
         if not isinstance(upload_id, str) or not isinstance(upload_token, str):
             raise NatsBridgeError("UPLOAD_FAILED", "POST /upload: no `id` or `uploadToken` in the answer")
+        # Plik answers the TTL it granted (<= 0: never expires); a shorter one would let links die before their messages.
+        granted = created.get("ttl")
+        if asked is not None and isinstance(granted, (int, float)) and 0 < granted < asked:
+            raise NatsBridgeError("UPLOAD_FAILED", f"POST /upload: the file server granted a TTL of {granted} s, "
+                                  f"{asked} s was asked: links would expire before their messages")
         form = aiohttp.FormData()
         form.add_field("file", bytes(data) if isinstance(data, memoryview) else data, filename=name,
                        content_type="application/octet-stream")

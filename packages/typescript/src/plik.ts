@@ -63,8 +63,9 @@ export async function plikUpload(fileserverUrl: string, name: string, bytes: Uin
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const token: Record<string, string> = options.token === undefined ? {} : { "X-PlikToken": options.token };
   try {
+    const ttl = options.ttlSeconds === undefined ? undefined : Math.max(1, Math.ceil(options.ttlSeconds));
     const body: Record<string, unknown> = { oneShot: options.oneShot ?? false };
-    if (options.ttlSeconds !== undefined) body["ttl"] = Math.max(1, Math.ceil(options.ttlSeconds));
+    if (ttl !== undefined) body["ttl"] = ttl;
     const created = await call(
       fetchImpl,
       `${base}/upload`,
@@ -75,6 +76,11 @@ export async function plikUpload(fileserverUrl: string, name: string, bytes: Uin
     const uploadToken = created["uploadToken"];
     if (typeof uploadId !== "string" || uploadId === "") throw new NatsBridgeError("UPLOAD_FAILED", "POST /upload: no `id` in the answer");
     if (typeof uploadToken !== "string") throw new NatsBridgeError("UPLOAD_FAILED", "POST /upload: no `uploadToken` in the answer");
+    // Plik answers the TTL it granted (<= 0: never expires); a shorter one would let links die before their messages.
+    const granted = created["ttl"];
+    if (ttl !== undefined && typeof granted === "number" && granted > 0 && granted < ttl) {
+      throw new NatsBridgeError("UPLOAD_FAILED", `POST /upload: the file server granted a TTL of ${granted} s, ${ttl} s was asked: links would expire before their messages`);
+    }
     const form = new FormData();
     form.append("file", new Blob([bytes as Uint8Array<ArrayBuffer>], { type: "application/octet-stream" }), name);
     const file = await call(

@@ -7,6 +7,7 @@ mod faults;
 mod fileserver;
 mod hostile;
 mod jetstream;
+mod link_lifetimes;
 mod nats_faults;
 mod runtime;
 mod wire_types;

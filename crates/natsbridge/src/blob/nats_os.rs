@@ -25,11 +25,16 @@ const CHUNK_SIZE: usize = 512 * 1024;
 pub struct NatsObjectStore {
     bucket: String,
     store: ObjectStore,
+    /// How long the bucket keeps objects (zero: for ever).
+    max_age: Duration,
 }
 
 impl std::fmt::Debug for NatsObjectStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NatsObjectStore").field("bucket", &self.bucket).finish()
+        f.debug_struct("NatsObjectStore")
+            .field("bucket", &self.bucket)
+            .field("max_age", &self.max_age)
+            .finish()
     }
 }
 
@@ -50,7 +55,12 @@ impl NatsObjectStore {
                     Error::new(ErrorCode::UploadFailed, format!("creating bucket `{bucket}`")).with_source(e)
                 })?,
         };
-        Ok(NatsObjectStore { bucket: bucket.to_owned(), store })
+        // The bucket's own limit (it may have existed with another): what a link can be granted.
+        let max_age = match js.get_stream(format!("OBJ_{bucket}")).await {
+            Ok(stream) => stream.cached_info().config.max_age,
+            Err(_) => max_age,
+        };
+        Ok(NatsObjectStore { bucket: bucket.to_owned(), store, max_age })
     }
 }
 
@@ -59,6 +69,20 @@ impl BlobStore for NatsObjectStore {
         let span = info_span!("upload", correlation_id = %request.correlation_id, bucket = %self.bucket, bytes = request.bytes.len());
         Box::pin(
             async move {
+                // Objects live as long as the bucket keeps them: a longer lifetime is refused,
+                // not silently shortened.
+                if let Some(ttl) = request.ttl.filter(|ttl| !self.max_age.is_zero() && *ttl > self.max_age) {
+                    return Err(Error::new(
+                        ErrorCode::UploadFailed,
+                        format!(
+                            "bucket `{}` keeps objects for {} s, {} s was asked: links would expire before their messages",
+                            self.bucket,
+                            self.max_age.as_secs(),
+                            ttl.as_secs()
+                        ),
+                    )
+                    .with_correlation_id(&request.correlation_id));
+                }
                 let name = format!("{}-{}", uuid::Uuid::new_v4().simple(), request.name);
                 let meta =
                     ObjectMetadata { name: name.clone(), chunk_size: Some(CHUNK_SIZE), ..Default::default() };

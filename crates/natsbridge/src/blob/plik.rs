@@ -101,11 +101,22 @@ impl PlikStore {
         async {
             let fail = |what: &str| Error::new(ErrorCode::UploadFailed, what.to_owned());
             let mut body = json!({ "oneShot": one_shot });
-            if let Some(ttl) = ttl.or(self.default_ttl) {
-                body["ttl"] = json!(ttl.as_secs().max(1));
+            let asked = ttl.or(self.default_ttl).map(|ttl| ttl.as_secs().max(1));
+            if let Some(asked) = asked {
+                body["ttl"] = json!(asked);
             }
             let created =
                 self.call(self.client.post(format!("{base}/upload")).json(&body), "POST /upload").await?;
+            // A server that shortens the lifetime (Plik: 0 or less is "never expires") would
+            // leave links that die before their messages.
+            if let (Some(asked), Some(granted)) = (asked, created["ttl"].as_i64().filter(|g| *g > 0))
+                && (granted as u64) < asked
+            {
+                return Err(fail(&format!(
+                    "POST /upload: the file server granted a TTL of {granted} s, {asked} s was asked: \
+                     links would expire before their messages"
+                )));
+            }
             let upload_id =
                 created["id"].as_str().ok_or_else(|| fail("POST /upload: no `id` in the answer"))?;
             let upload_token = created["uploadToken"]
