@@ -76,6 +76,15 @@ enum Command {
         /// (HTTP 400), never shortened.
         #[arg(long, default_value_t = 30 * 86_400)]
         max_ttl: u64,
+        /// Seconds a client may take to send a request's headers.
+        #[arg(long, default_value_t = 10)]
+        header_timeout: u64,
+        /// Seconds a connection may go without a byte either way before it is closed.
+        #[arg(long, default_value_t = 60)]
+        idle_timeout: u64,
+        /// Most connections served at once; more wait to be accepted.
+        #[arg(long, default_value_t = 1024)]
+        max_connections: usize,
         /// Largest file accepted, in bytes.
         #[arg(long, default_value_t = 8 << 30)]
         max_bytes: u64,
@@ -143,12 +152,26 @@ async fn main() -> ExitCode {
     init_logging(cli.log_format, &cli.log_level);
     progress::init(cli.quiet);
     let result = match cli.command {
-        Command::Fileserver { listen, dir, ttl, max_ttl, max_bytes, token, allow_origins } => {
+        Command::Fileserver {
+            listen,
+            dir,
+            ttl,
+            max_ttl,
+            header_timeout,
+            idle_timeout,
+            max_connections,
+            max_bytes,
+            token,
+            allow_origins,
+        } => {
             let config = FileServerConfig {
                 listen,
                 dir,
                 ttl: Duration::from_secs(ttl),
                 max_ttl: Duration::from_secs(max_ttl),
+                header_timeout: Duration::from_secs(header_timeout),
+                idle_timeout: Duration::from_secs(idle_timeout),
+                max_connections,
                 max_bytes,
                 token,
                 allow_origins,

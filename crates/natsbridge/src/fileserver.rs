@@ -61,6 +61,14 @@ pub struct FileServerConfig {
     /// Browser origins (`http://127.0.0.1:3000`) allowed to upload and download from a page
     /// (CORS); empty: none, browsers refuse cross-origin reads.
     pub allow_origins: Vec<String>,
+    /// How long a client may take to send a request's headers (slow-loris clients are cut
+    /// off after it).
+    pub header_timeout: Duration,
+    /// How long a connection may go without a byte read or written (an idle keep-alive, a
+    /// stalled upload, a reader that stopped reading) before it is closed.
+    pub idle_timeout: Duration,
+    /// Most connections served at once; more wait to be accepted until one closes.
+    pub max_connections: usize,
 }
 
 impl Default for FileServerConfig {
@@ -75,6 +83,9 @@ impl Default for FileServerConfig {
             public_url: None,
             max_uploads: 100_000,
             allow_origins: Vec::new(),
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1024,
         }
     }
 }
@@ -119,6 +130,68 @@ pub struct FileServer {
     temp_dir: Option<PathBuf>,
 }
 
+/// Connection limits: what keeps slow or stalled clients from holding the server.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    header: Duration,
+    idle: Duration,
+    connections: usize,
+}
+
+/// Accepts and serves connections until `shutdown` fires, then lets the requests in flight
+/// finish (for at most the idle timeout). Each connection holds one of `limits.connections`
+/// permits, must send its headers within `limits.header`, and is closed after
+/// `limits.idle` without progress either way.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: Limits,
+    mut shutdown: tokio::sync::oneshot::Receiver<()>,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto;
+    use hyper_util::service::TowerToHyperService;
+
+    let permits = Arc::new(tokio::sync::Semaphore::new(limits.connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header);
+    builder.http2().timer(TokioTimer::new()).keep_alive_interval(Some(limits.idle));
+    loop {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
+            _ = &mut shutdown => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Out of descriptors and the like: back off a little rather than spin.
+                Err(e) => {
+                    debug!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+        stream.set_read_timeout(Some(limits.idle));
+        stream.set_write_timeout(Some(limits.idle));
+        let io = TokioIo::new(Box::pin(stream));
+        let conn = builder.serve_connection_with_upgrades(io, TowerToHyperService::new(app.clone()));
+        let conn = graceful.watch(conn.into_owned());
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                debug!(error = %e, "connection ended");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(limits.idle, graceful.shutdown()).await;
+}
+
 impl FileServer {
     /// Binds and starts serving in the background.
     pub async fn start(config: FileServerConfig) -> Result<FileServer> {
@@ -161,12 +234,13 @@ impl FileServer {
         };
         let app = router(inner).layer(cors(&config.allow_origins)?);
         let (tx, rx) = tokio::sync::oneshot::channel();
+        let limits = Limits {
+            header: config.header_timeout,
+            idle: config.idle_timeout,
+            connections: config.max_connections.max(1),
+        };
         let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
+            serve(listener, app, limits, rx).await;
             sweeper.abort();
         });
         info!(%url, "file server listening");

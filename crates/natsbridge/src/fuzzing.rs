@@ -69,9 +69,7 @@ pub fn offline_receive_options() -> ReceiveOptions {
 
 /// `smartreceive_bytes` on arbitrary bytes: no panic; a typed error that carries the
 /// correlation id whenever the bytes parse as an envelope; on success, every payload
-/// decoded to exactly its declared `size` and came inline. The runtime parses with
-/// sonic-rs and this oracle with serde_json, so the two engines are also checked to
-/// accept the same envelopes.
+/// decoded to exactly its declared `size` and came inline.
 pub fn envelope(data: &[u8]) {
     tolerate_caught_arrow_panics();
     let options = offline_receive_options();

@@ -100,7 +100,7 @@ pub async fn smartreceive_bytes(
             bytes = body.len()
         )
         .entered();
-        sonic_rs::from_slice(body).map_err(|e| {
+        serde_json::from_slice(body).map_err(|e| {
             let err = Error::new(ErrorCode::InvalidEnvelope, "not a valid msg_envelope_v1").with_source(e);
             match loose_correlation_id(body).or(cid_hint.clone()) {
                 Some(c) => err.with_correlation_id(c),

@@ -441,3 +441,102 @@ async fn cors_grants_the_configured_origins_only() {
     let resp = http().get(format!("{}/health", plain.url())).header("Origin", page).send().await.unwrap();
     assert_eq!(allow(&resp, "access-control-allow-origin"), None);
 }
+
+/// Slow-loris clients (headers a byte at a time), uploads that trickle their body and
+/// connections that never send a thing cannot starve the server: header and idle
+/// timeouts cut the first and last off, the connection cap bounds all of them, and a
+/// normal upload and download still succeed within their deadline.
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_clients_cannot_starve_the_server() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let (server, _dir) = start(FileServerConfig {
+        header_timeout: Duration::from_secs(1),
+        idle_timeout: Duration::from_secs(2),
+        max_connections: 48,
+        ..Default::default()
+    })
+    .await;
+    let addr = server.addr();
+    // 150 clients sending their headers a byte every 300 ms, for ever.
+    let header_tricklers: Vec<_> = (0..150)
+        .map(|_| {
+            tokio::spawn(async move {
+                let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+                let started = Instant::now();
+                for b in b"POST /upload HTTP/1.1\r\nHost: x\r\nX-Slow: ".iter().cycle() {
+                    if s.write_all(&[*b]).await.is_err() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    if started.elapsed() > Duration::from_secs(30) {
+                        break;
+                    }
+                }
+                started.elapsed()
+            })
+        })
+        .collect();
+    // 100 clients that connect and never send a byte.
+    let silent: Vec<_> = (0..100)
+        .map(|_| {
+            tokio::spawn(async move {
+                let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+                let started = Instant::now();
+                let mut buf = [0u8; 64];
+                // The server closes: EOF, or a reset.
+                let _ = tokio::time::timeout(Duration::from_secs(30), s.read(&mut buf)).await;
+                started.elapsed()
+            })
+        })
+        .collect();
+    // 16 uploads that send their headers, then a body byte a second (under the cap).
+    let body_tricklers: Vec<_> = (0..16)
+        .map(|_| {
+            tokio::spawn(async move {
+                let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+                let head = "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n";
+                s.write_all(head.as_bytes()).await.unwrap();
+                for _ in 0..8 {
+                    if s.write_all(b" ").await.is_err() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // A normal client meanwhile: a 1 MB upload and its download, within 15 s.
+    let normal = async {
+        let body = bytes(7, 1 << 20);
+        let url = PlikStore::new(server.url())
+            .put(PutRequest {
+                name: "normal.bin".into(),
+                bytes: Bytes::from(body.clone()),
+                ttl: None,
+                one_shot: false,
+                correlation_id: "normal".into(),
+            })
+            .await
+            .unwrap();
+        let got = http().get(&url).send().await.unwrap().bytes().await.unwrap();
+        assert_eq!(sha2::Sha256::digest(&got), sha2::Sha256::digest(&body));
+    };
+    let t = Instant::now();
+    tokio::time::timeout(Duration::from_secs(15), normal).await.expect("the normal client was starved");
+    eprintln!("normal upload + download under attack: {:?}", t.elapsed());
+
+    // Header tricklers are cut off after the header timeout (plus waiting for a slot).
+    for h in header_tricklers {
+        let held = h.await.unwrap();
+        assert!(held < Duration::from_secs(20), "a slow-loris client held a connection {held:?}");
+    }
+    for h in silent {
+        let held = h.await.unwrap();
+        assert!(held < Duration::from_secs(20), "a silent client held a connection {held:?}");
+    }
+    for h in body_tricklers {
+        h.await.unwrap();
+    }
+}
