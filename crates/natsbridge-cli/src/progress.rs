@@ -1,5 +1,6 @@
 //! Progress bars on stderr for uploads and downloads of a few megabytes or more: bytes,
-//! rate and ETA, one bar per file. Only when stderr is a terminal and `--quiet` is not given,
+//! rate and ETA, one bar per file (bytes and rate for a table streamed as it is encoded,
+//! whose length is known only at its end). Only when stderr is a terminal and `--quiet` is not given,
 //! so piped and scripted runs print nothing extra.
 
 use std::collections::HashMap;
@@ -41,13 +42,18 @@ impl Bars {
         }
         let mut open = self.open.lock().expect("progress lock");
         let bar = open.entry(name.to_owned()).or_insert_with(|| {
-            let bar = self.multi.add(ProgressBar::new(p.total.unwrap_or(0)));
-            bar.set_style(
-                ProgressStyle::with_template(
+            // A table streamed while it is encoded has no length until its end: bytes and
+            // rate, no bar.
+            let (bar, template) = match p.total {
+                Some(total) => (
+                    ProgressBar::new(total),
                     "{msg:20!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
-                )
-                .expect("a valid template")
-                .progress_chars("=> "),
+                ),
+                None => (ProgressBar::no_length(), "{msg:20!} {spinner} {bytes} {bytes_per_sec}"),
+            };
+            let bar = self.multi.add(bar);
+            bar.set_style(
+                ProgressStyle::with_template(template).expect("a valid template").progress_chars("=> "),
             );
             bar.set_message(name.to_owned());
             bar

@@ -2,16 +2,21 @@
 //! message fits the server's `max_payload`, upload the links, publish the envelope.
 
 use bytes::Bytes;
+use futures::StreamExt as _;
 use natsbridge_types::{Encoding, MsgEnvelopeV1, MsgPayloadV1, Transport};
 use tracing::{Instrument as _, debug, info, info_span};
 
-use crate::blob::PutRequest;
+use crate::blob::{PutRequest, PutStream};
 use crate::codec;
 use crate::error::{Error, ErrorCode, Result, ResultExt as _};
 use crate::options::SendOptions;
 use crate::payload::Payload;
+use crate::table::Table;
 use crate::transport::{Connection, broker_url_of, publish_envelope, publish_jetstream, publish_target};
-use crate::wire::{build_headers, checked_uuid, file_name, header_len, new_uuid, now_timestamp, sha256_hex};
+use crate::wire::{
+    build_headers, checked_uuid, file_name, header_len, hex_of, new_uuid, now_timestamp, sha256_hex,
+};
+use sha2::{Digest as _, Sha256};
 
 /// NATS's default `max_payload`, used when no connection tells otherwise.
 const DEFAULT_MAX_PAYLOAD: usize = 1024 * 1024;
@@ -31,11 +36,74 @@ pub struct Sent {
 struct Prepared {
     dataname: String,
     payload: Payload,
+    /// The serialized payload (empty while it is still being written: `stream`).
     bytes: Bytes,
+    /// Its length; for a streamed table, known once the upload is done.
+    size: u64,
     link: bool,
     id: natsbridge_types::Uuid,
     /// Hex SHA-256 of `bytes`; for links it is computed while the upload runs.
     sha256: Option<String>,
+    /// An Arrow table over the threshold, still being encoded: it uploads as it is written.
+    stream: Option<TableStream>,
+}
+
+/// Chunks of a table's IPC encoding in flight between the encoder and the upload: memory
+/// for these plus one slice of the table, instead of the whole encoding.
+const STREAM_CHANNEL: usize = 8;
+
+/// An Arrow table whose encoding reached the threshold: the chunks read so far, the rest
+/// still being written on a blocking thread, and the size and SHA-256 it reports at the end.
+struct TableStream {
+    head: Vec<Bytes>,
+    rest: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
+    done: tokio::sync::oneshot::Receiver<(u64, String)>,
+}
+
+/// Encodes `table` on a blocking thread, hashing as it goes. A table whose encoding stays
+/// under `threshold` comes back whole (it may go inline); a larger one comes back as a
+/// [`TableStream`], so the upload starts while the rest is being written.
+async fn encode_table(table: &Table, threshold: usize) -> Result<(Bytes, Option<TableStream>)> {
+    let (tx, mut rest) = tokio::sync::mpsc::channel(STREAM_CHANNEL);
+    let (done_tx, done) = tokio::sync::oneshot::channel();
+    let table = table.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        let written = crate::table::encode_table_chunks(&table, |chunk| {
+            hasher.update(&chunk);
+            size += chunk.len() as u64;
+            tx.blocking_send(Ok(chunk)).is_ok()
+        });
+        match written {
+            Ok(true) => {
+                let _ = done_tx.send((size, hex_of(&hasher.finalize().into())));
+            }
+            // The reader went away (its upload failed): nothing more to do.
+            Ok(false) => {}
+            Err(e) => {
+                let _ = tx.blocking_send(Err(std::io::Error::other(e)));
+            }
+        }
+    });
+    let mut head = Vec::new();
+    let mut got = 0;
+    while got < threshold {
+        match rest.recv().await {
+            Some(Ok(chunk)) => {
+                got += chunk.len();
+                head.push(chunk);
+            }
+            Some(Err(e)) => {
+                return Err(
+                    Error::new(ErrorCode::SerializationError, "writing the Arrow IPC stream").with_source(e)
+                );
+            }
+            // Written in full below the threshold.
+            None => return Ok((Bytes::from(head.concat()), None)),
+        }
+    }
+    Ok((Bytes::new(), Some(TableStream { head, rest, done })))
 }
 
 /// Packs `payloads` into one `msg_envelope_v1` and publishes it on `subject`.
@@ -77,17 +145,22 @@ async fn smartsend_inner(
         Error::new(ErrorCode::InvalidEnvelope, "`sender_name` must not be empty").with_source(e)
     })?;
 
-    // 1. Serialize.
+    // 1. Serialize (a large Arrow table starts streaming into its upload instead).
     let mut prepared = Vec::with_capacity(payloads.len());
     for (dataname, payload) in payloads {
-        let bytes = {
-            let _s = info_span!("serialize", correlation_id = %cid, dataname = %dataname).entered();
-            payload.to_bytes().payload(&dataname)?
+        let span = info_span!("serialize", correlation_id = %cid, dataname = %dataname);
+        let (bytes, stream) = match &payload {
+            Payload::ArrowTable(table) => {
+                encode_table(table, options.size_threshold).instrument(span).await.payload(&dataname)?
+            }
+            other => (span.in_scope(|| other.to_bytes()).payload(&dataname)?, None),
         };
-        let link = bytes.len() >= options.size_threshold;
-        debug!(dataname = %dataname, bytes = bytes.len(), link, "serialized");
+        let link = stream.is_some() || bytes.len() >= options.size_threshold;
+        debug!(dataname = %dataname, bytes = bytes.len(), link, streaming = stream.is_some(), "serialized");
         let sha256 = (!link).then(|| sha256_hex(&bytes));
-        prepared.push(Prepared { dataname, payload, bytes, link, id: checked_uuid(None, "id")?, sha256 });
+        let size = bytes.len() as u64;
+        let id = checked_uuid(None, "id")?;
+        prepared.push(Prepared { dataname, payload, bytes, size, link, id, sha256, stream });
     }
 
     // 2. Connect (to learn max_payload) when publishing.
@@ -170,7 +243,28 @@ async fn upload_links(
     let mut wire = Vec::with_capacity(prepared.len());
     let mut inline = Vec::new();
     for (i, p) in prepared.iter_mut().enumerate() {
-        let data = if p.link {
+        let data = if let Some(TableStream { head, mut rest, done }) = p.stream.take() {
+            let name = format!("{}.{}", file_name(&p.dataname), p.payload.extension());
+            let store = store.get_or_insert_with(|| options.store());
+            let chunks = futures::stream::iter(head.into_iter().map(Ok))
+                .chain(futures::stream::poll_fn(move |cx| rest.poll_recv(cx)));
+            let url = store
+                .put_stream(PutStream {
+                    name,
+                    chunks: Box::pin(chunks),
+                    ttl: options.link_ttl,
+                    one_shot: options.one_shot,
+                    correlation_id: cid.to_owned(),
+                })
+                .await
+                .payload(&p.dataname)?;
+            let (size, sha256) = done.await.map_err(|_| {
+                Error::new(ErrorCode::SerializationError, "the Arrow IPC writer stopped before the end")
+                    .with_dataname(&p.dataname)
+            })?;
+            (p.size, p.sha256) = (size, Some(sha256));
+            url
+        } else if p.link {
             let name = format!("{}.{}", file_name(&p.dataname), p.payload.extension());
             // Hash on another thread while the bytes upload: one pass less on the critical path.
             let hashing = p.sha256.is_none().then(|| {
@@ -378,7 +472,7 @@ fn wire_payload(p: &Prepared, data: String) -> MsgPayloadV1 {
         payload_type: p.payload.payload_type(),
         transport: if p.link { Transport::Link } else { Transport::Direct },
         encoding: if p.link { Encoding::None } else { Encoding::Base64 },
-        size: p.bytes.len() as u64,
+        size: p.size,
         data,
         metadata: Some(metadata),
         extra: Default::default(),
@@ -467,9 +561,11 @@ mod tests {
                 dataname: format!("p{i}"),
                 payload: Payload::Binary(Bytes::from(vec![0u8; *n])),
                 bytes: Bytes::from(vec![0u8; *n]),
+                size: *n as u64,
                 link: false,
                 id: checked_uuid(None, "id").unwrap(),
                 sha256: None,
+                stream: None,
             })
             .collect()
     }

@@ -68,6 +68,83 @@ pub fn encode_table(table: &Table) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Chunks of a streamed IPC encoding are about this size.
+pub const STREAM_CHUNK: usize = 1 << 20;
+
+/// Batches larger than this are written as slices when streaming, so the encoder holds one
+/// slice's encoding at a time rather than a whole batch's.
+const STREAM_SLICE_BYTES: usize = 8 << 20;
+
+/// Writes `table` as an Arrow IPC stream, handing it to `emit` in chunks of
+/// [`STREAM_CHUNK`] bytes as it is written: memory stays at about one slice of the table
+/// instead of the whole encoding. Batches over 8 MiB are written as several smaller
+/// batches (zero-copy slices of the same columns). Stops when `emit` returns `false`
+/// (the reader went away) and then returns `Ok(false)`.
+///
+/// A table that needs no slicing comes out byte for byte as [`encode_table`] writes it.
+pub fn encode_table_chunks(table: &Table, emit: impl FnMut(bytes::Bytes) -> bool) -> Result<bool> {
+    let err = |e| Error::new(ErrorCode::SerializationError, "writing the Arrow IPC stream").with_source(e);
+    let mut sink = ChunkSink { buf: Vec::with_capacity(STREAM_CHUNK), emit, open: true };
+    let written = (|| {
+        let mut writer = StreamWriter::try_new(&mut sink, &table.schema)?;
+        for batch in &table.batches {
+            let bytes = batch.get_array_memory_size();
+            let rows = batch.num_rows();
+            if bytes <= STREAM_SLICE_BYTES || rows < 2 {
+                writer.write(batch)?;
+                continue;
+            }
+            let per_slice = (rows * STREAM_SLICE_BYTES / bytes).max(1);
+            for offset in (0..rows).step_by(per_slice) {
+                writer.write(&batch.slice(offset, per_slice.min(rows - offset)))?;
+            }
+        }
+        writer.finish()
+    })();
+    match written {
+        Ok(()) => Ok(sink.flush_chunk()),
+        Err(_) if !sink.open => Ok(false),
+        Err(e) => Err(err(e)),
+    }
+}
+
+/// A `Write` that hands its bytes on in chunks of [`STREAM_CHUNK`].
+struct ChunkSink<F> {
+    buf: Vec<u8>,
+    emit: F,
+    /// `false` once `emit` refused a chunk.
+    open: bool,
+}
+
+impl<F: FnMut(bytes::Bytes) -> bool> ChunkSink<F> {
+    /// Hands on what is buffered; `false` when the reader is gone.
+    fn flush_chunk(&mut self) -> bool {
+        if self.open && !self.buf.is_empty() {
+            let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(STREAM_CHUNK));
+            self.open = (self.emit)(bytes::Bytes::from(chunk));
+        }
+        self.open
+    }
+}
+
+impl<F: FnMut(bytes::Bytes) -> bool> std::io::Write for ChunkSink<F> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if !self.open {
+            return Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the reader went away"));
+        }
+        let n = data.len().min(STREAM_CHUNK - self.buf.len());
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() >= STREAM_CHUNK && !self.flush_chunk() {
+            return Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the reader went away"));
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Decodes an Arrow IPC stream without copying column data (when the buffer is 8-byte
 /// aligned, which every buffer this crate produces is).
 ///
@@ -218,6 +295,55 @@ mod tests {
 
     fn stream(rows: i64, batches: usize) -> Vec<u8> {
         encode_table(&table(rows, batches)).unwrap()
+    }
+
+    fn chunks_of(t: &Table) -> Vec<bytes::Bytes> {
+        let mut chunks = Vec::new();
+        assert!(
+            encode_table_chunks(t, |c| {
+                chunks.push(c);
+                true
+            })
+            .unwrap()
+        );
+        chunks
+    }
+
+    #[test]
+    fn a_streamed_small_table_is_the_same_stream() {
+        let t = table(1000, 3);
+        assert_eq!(chunks_of(&t).concat(), encode_table(&t).unwrap());
+    }
+
+    /// A 1.2 M-row batch (~20 MB) comes out in 1 MiB chunks, as several batches, holding
+    /// the same rows.
+    #[test]
+    fn a_streamed_large_batch_is_sliced_and_chunked() {
+        let t = table(1_200_000, 1);
+        let chunks = chunks_of(&t);
+        assert!(chunks.len() > 10, "{} chunks", chunks.len());
+        assert!(chunks.iter().all(|c| c.len() <= STREAM_CHUNK));
+        let decoded = decode_table(Buffer::from_vec(chunks.concat()), TableLimits::default()).unwrap();
+        assert!(decoded.batches.len() > 1, "written as slices");
+        assert_eq!(decoded.num_rows(), 1_200_000);
+        let mut offset = 0;
+        for batch in &decoded.batches {
+            assert_eq!(batch, &t.batches[0].slice(offset, batch.num_rows()));
+            offset += batch.num_rows();
+        }
+    }
+
+    #[test]
+    fn streaming_stops_when_the_reader_goes_away() {
+        let t = table(1_200_000, 1);
+        let mut seen = 0;
+        let complete = encode_table_chunks(&t, |_| {
+            seen += 1;
+            seen < 3
+        })
+        .unwrap();
+        assert!(!complete);
+        assert_eq!(seen, 3, "no chunk after the refusal");
     }
 
     #[test]

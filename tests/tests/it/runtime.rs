@@ -543,3 +543,50 @@ async fn a_sender_streams_with_default_options_and_loses_nothing() {
     assert_eq!(err.code(), &ErrorCode::PublishFailed, "{err}");
     assert!(err.correlation_id().is_some());
 }
+
+/// A table over the threshold is encoded while it uploads (in slices, 1 MiB chunks), to
+/// every store: it arrives whole, with the size and SHA-256 of what was uploaded, and
+/// as batches that slice the sender's one batch.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_table_streams_into_every_store() {
+    let s = setup().await;
+    let js = async_nats::jetstream::new(s.client.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let stores: Vec<(&str, Arc<dyn natsbridge::blob::BlobStore>)> = vec![
+        ("file server", Arc::new(natsbridge::blob::PlikStore::new(s.files.url()))),
+        (
+            "object store",
+            Arc::new(
+                natsbridge::blob::NatsObjectStore::open(&js, "tables", Duration::from_secs(600))
+                    .await
+                    .unwrap(),
+            ),
+        ),
+        ("directory", Arc::new(natsbridge::blob::FsStore::new(dir.path()).unwrap())),
+    ];
+    let sent_table = table(600_000);
+    let receive = s.receive().allow_dir(dir.path()).jetstream(js.clone());
+    for (name, store) in stores {
+        let options = SendOptions::default().blob_store(store).no_publish();
+        let sent =
+            smartsend("t", [("big", Payload::ArrowTable(sent_table.clone()))], &options).await.unwrap();
+        let wire = &sent.envelope.payloads[0];
+        assert_eq!(wire.transport, Transport::Link, "{name}");
+        let got = smartreceive_bytes(sent.json.as_bytes(), None, &receive).await.unwrap();
+        let p = &got.payloads[0];
+        assert_eq!(p.bytes().len() as u64, wire.size, "{name}: the declared size is what was uploaded");
+        assert_eq!(
+            Some(p.sha256().as_str()),
+            wire.metadata.as_ref().and_then(|m| m["sha256"].as_str()),
+            "{name}: the declared SHA-256 is what was uploaded"
+        );
+        let Payload::ArrowTable(t) = &p.data else { panic!("{name}: not a table") };
+        assert_eq!(t.num_rows(), 600_000, "{name}");
+        assert!(t.batches.len() > 1, "{name}: the 600 000-row batch went as slices");
+        let mut offset = 0;
+        for batch in &t.batches {
+            assert_eq!(batch, &sent_table.batches[0].slice(offset, batch.num_rows()), "{name}");
+            offset += batch.num_rows();
+        }
+    }
+}

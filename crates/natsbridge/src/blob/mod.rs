@@ -5,6 +5,10 @@
 //! - [`FsStore`]: a local directory; links are `file://` URLs, for single-host setups.
 //! - [`NatsObjectStore`]: the JetStream Object Store; links are `nats-os://bucket/object`,
 //!   so nothing but nats-server is needed.
+//!
+//! Payloads come whole ([`PutRequest`]) or as a stream of chunks ([`PutStream`]: an Arrow
+//! table encoded while it uploads); the Plik and Object Store stores send the chunks as
+//! they come.
 
 mod fs;
 pub(crate) mod nats_os;
@@ -15,8 +19,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
+use futures::stream::BoxStream;
 
-use crate::error::Result;
+use crate::error::{Error, ErrorCode, Result};
 
 pub use fs::FsStore;
 pub use nats_os::NatsObjectStore;
@@ -38,8 +43,51 @@ pub struct PutRequest {
     pub correlation_id: String,
 }
 
+/// What to store, as a stream of chunks whose total length is known only at its end (an
+/// Arrow table encoded while it uploads).
+pub struct PutStream {
+    /// File name for the link.
+    pub name: String,
+    /// The bytes, in order; an `Err` item aborts the upload.
+    pub chunks: BoxStream<'static, std::io::Result<Bytes>>,
+    /// How long the blob must stay downloadable; `None` uses the store's default.
+    pub ttl: Option<Duration>,
+    /// Delete after the first complete download.
+    pub one_shot: bool,
+    /// For logs.
+    pub correlation_id: String,
+}
+
+impl fmt::Debug for PutStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PutStream")
+            .field("name", &self.name)
+            .field("ttl", &self.ttl)
+            .field("one_shot", &self.one_shot)
+            .field("correlation_id", &self.correlation_id)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A place link payloads are uploaded to.
 pub trait BlobStore: Send + Sync + fmt::Debug {
     /// Stores the bytes and returns the URL receivers download them from.
     fn put(&self, request: PutRequest) -> BoxFuture<'_, Result<String>>;
+
+    /// Stores a stream of chunks and returns the URL. The default gathers the chunks and
+    /// calls [`BlobStore::put`]; stores that can upload as the chunks come override it,
+    /// so the sender never holds the whole payload.
+    fn put_stream(&self, request: PutStream) -> BoxFuture<'_, Result<String>> {
+        Box::pin(async move {
+            use futures::TryStreamExt as _;
+            let PutStream { name, chunks, ttl, one_shot, correlation_id } = request;
+            let bytes: Vec<Bytes> = chunks.try_collect().await.map_err(|e| {
+                Error::new(ErrorCode::SerializationError, "producing the payload")
+                    .with_source(e)
+                    .with_correlation_id(&correlation_id)
+            })?;
+            self.put(PutRequest { name, bytes: Bytes::from(bytes.concat()), ttl, one_shot, correlation_id })
+                .await
+        })
+    }
 }

@@ -11,7 +11,7 @@ use futures::future::BoxFuture;
 use tokio::io::AsyncReadExt as _;
 use tracing::{Instrument as _, info_span};
 
-use super::{BlobStore, PutRequest};
+use super::{BlobStore, PutRequest, PutStream};
 use crate::error::{Error, ErrorCode, Result};
 
 /// The URL scheme of Object Store links.
@@ -64,6 +64,42 @@ impl NatsObjectStore {
     }
 }
 
+impl NatsObjectStore {
+    /// Refuses a lifetime longer than the bucket keeps objects: it would not be granted.
+    fn check_ttl(&self, ttl: Option<Duration>, correlation_id: &str) -> Result<()> {
+        match ttl.filter(|ttl| !self.max_age.is_zero() && *ttl > self.max_age) {
+            None => Ok(()),
+            Some(ttl) => Err(Error::new(
+                ErrorCode::UploadFailed,
+                format!(
+                    "bucket `{}` keeps objects for {} s, {} s was asked: links would expire before their messages",
+                    self.bucket,
+                    self.max_age.as_secs(),
+                    ttl.as_secs()
+                ),
+            )
+            .with_correlation_id(correlation_id)),
+        }
+    }
+
+    /// Puts everything `reader` yields as a new object; returns its link.
+    async fn put_reader(
+        &self,
+        name: &str,
+        reader: &mut (impl tokio::io::AsyncRead + Send + Unpin),
+        correlation_id: &str,
+    ) -> Result<String> {
+        let name = format!("{}-{name}", uuid::Uuid::new_v4().simple());
+        let meta = ObjectMetadata { name: name.clone(), chunk_size: Some(CHUNK_SIZE), ..Default::default() };
+        self.store.put(meta, reader).await.map_err(|e| {
+            Error::new(ErrorCode::UploadFailed, format!("object store put into `{}`", self.bucket))
+                .with_source(e)
+                .with_correlation_id(correlation_id)
+        })?;
+        Ok(format!("{SCHEME}://{}/{name}", self.bucket))
+    }
+}
+
 impl BlobStore for NatsObjectStore {
     fn put(&self, request: PutRequest) -> BoxFuture<'_, Result<String>> {
         let span = info_span!("upload", correlation_id = %request.correlation_id, bucket = %self.bucket, bytes = request.bytes.len());
@@ -71,28 +107,21 @@ impl BlobStore for NatsObjectStore {
             async move {
                 // Objects live as long as the bucket keeps them: a longer lifetime is refused,
                 // not silently shortened.
-                if let Some(ttl) = request.ttl.filter(|ttl| !self.max_age.is_zero() && *ttl > self.max_age) {
-                    return Err(Error::new(
-                        ErrorCode::UploadFailed,
-                        format!(
-                            "bucket `{}` keeps objects for {} s, {} s was asked: links would expire before their messages",
-                            self.bucket,
-                            self.max_age.as_secs(),
-                            ttl.as_secs()
-                        ),
-                    )
-                    .with_correlation_id(&request.correlation_id));
-                }
-                let name = format!("{}-{}", uuid::Uuid::new_v4().simple(), request.name);
-                let meta =
-                    ObjectMetadata { name: name.clone(), chunk_size: Some(CHUNK_SIZE), ..Default::default() };
+                self.check_ttl(request.ttl, &request.correlation_id)?;
                 let mut reader: &[u8] = &request.bytes;
-                self.store.put(meta, &mut reader).await.map_err(|e| {
-                    Error::new(ErrorCode::UploadFailed, format!("object store put into `{}`", self.bucket))
-                        .with_source(e)
-                        .with_correlation_id(&request.correlation_id)
-                })?;
-                Ok(format!("{SCHEME}://{}/{name}", self.bucket))
+                self.put_reader(&request.name, &mut reader, &request.correlation_id).await
+            }
+            .instrument(span),
+        )
+    }
+
+    fn put_stream(&self, request: PutStream) -> BoxFuture<'_, Result<String>> {
+        let span = info_span!("upload", correlation_id = %request.correlation_id, bucket = %self.bucket);
+        Box::pin(
+            async move {
+                self.check_ttl(request.ttl, &request.correlation_id)?;
+                let mut reader = tokio_util::io::StreamReader::new(request.chunks);
+                self.put_reader(&request.name, &mut reader, &request.correlation_id).await
             }
             .instrument(span),
         )

@@ -5,11 +5,13 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::StreamExt as _;
 use futures::future::BoxFuture;
+use futures::stream::BoxStream;
 use serde_json::{Value, json};
 use tracing::{Instrument as _, debug, info_span};
 
-use super::{BlobStore, PutRequest};
+use super::{BlobStore, PutRequest, PutStream};
 use crate::error::{Error, ErrorCode, Result};
 use crate::fetch::{Progress, ProgressFn, http_client, redact};
 use crate::wire::new_uuid;
@@ -96,8 +98,31 @@ impl PlikStore {
     /// default TTL), then the multipart `POST /file/{uploadId}`.
     pub async fn upload(&self, request: PutRequest) -> Result<PlikUpload> {
         let PutRequest { name, bytes, ttl, one_shot, correlation_id } = request;
+        self.upload_body(name, Body::Whole(bytes), ttl, one_shot, correlation_id).await
+    }
+
+    /// [`PlikStore::upload`] of a stream of chunks, sent as they come (chunked transfer
+    /// encoding: the length is known only at the end).
+    pub async fn upload_stream(&self, request: PutStream) -> Result<PlikUpload> {
+        let PutStream { name, chunks, ttl, one_shot, correlation_id } = request;
+        self.upload_body(name, Body::Chunks(chunks), ttl, one_shot, correlation_id).await
+    }
+
+    async fn upload_body(
+        &self,
+        name: String,
+        bytes: Body,
+        ttl: Option<Duration>,
+        one_shot: bool,
+        correlation_id: String,
+    ) -> Result<PlikUpload> {
         let base = self.base.as_str();
-        let span = info_span!("upload", correlation_id = %correlation_id, server = %redact(base), name, bytes = bytes.len());
+        let len = match &bytes {
+            Body::Whole(b) => Some(b.len() as u64),
+            Body::Chunks(_) => None,
+        };
+        let span =
+            info_span!("upload", correlation_id = %correlation_id, server = %redact(base), name, bytes = len);
         async {
             let fail = |what: &str| Error::new(ErrorCode::UploadFailed, what.to_owned());
             let mut body = json!({ "oneShot": one_shot });
@@ -123,24 +148,41 @@ impl PlikStore {
                 .as_str()
                 .ok_or_else(|| fail("POST /upload: no `uploadToken` in the answer"))?;
 
-            let len = bytes.len() as u64;
-            let body = match &self.progress {
-                None => reqwest::Body::from(bytes),
-                // Zero-copy slices of the payload, counted as reqwest takes them.
-                Some(progress) => {
-                    let (progress, name) = (progress.clone(), name.clone());
-                    let chunks = (0..bytes.len()).step_by(UPLOAD_CHUNK).map(move |at| {
-                        let chunk = bytes.slice(at..(at + UPLOAD_CHUNK).min(bytes.len()));
-                        (progress.0)(&name, Progress { done: (at + chunk.len()) as u64, total: Some(len) });
-                        Ok::<_, std::io::Error>(chunk)
+            let part = match bytes {
+                Body::Whole(bytes) => {
+                    let len = bytes.len() as u64;
+                    let body = match &self.progress {
+                        None => reqwest::Body::from(bytes),
+                        // Zero-copy slices of the payload, counted as reqwest takes them.
+                        Some(progress) => {
+                            let (progress, name) = (progress.clone(), name.clone());
+                            let chunks = (0..bytes.len()).step_by(UPLOAD_CHUNK).map(move |at| {
+                                let chunk = bytes.slice(at..(at + UPLOAD_CHUNK).min(bytes.len()));
+                                (progress.0)(
+                                    &name,
+                                    Progress { done: (at + chunk.len()) as u64, total: Some(len) },
+                                );
+                                Ok::<_, std::io::Error>(chunk)
+                            });
+                            reqwest::Body::wrap_stream(futures::stream::iter(chunks))
+                        }
+                    };
+                    reqwest::multipart::Part::stream_with_length(body, len)
+                }
+                Body::Chunks(chunks) => {
+                    let progress = self.progress.clone().map(|p| (p, name.clone()));
+                    let mut done = 0u64;
+                    let counted = chunks.inspect(move |chunk| {
+                        if let (Some((progress, name)), Ok(chunk)) = (&progress, chunk) {
+                            done += chunk.len() as u64;
+                            (progress.0)(name, Progress { done, total: None });
+                        }
                     });
-                    reqwest::Body::wrap_stream(futures::stream::iter(chunks))
+                    reqwest::multipart::Part::stream(reqwest::Body::wrap_stream(counted))
                 }
             };
-            let part = reqwest::multipart::Part::stream_with_length(body, len)
-                .file_name(name.clone())
-                .mime_str("application/octet-stream")
-                .expect("a valid mime type");
+            let part =
+                part.file_name(name.clone()).mime_str("application/octet-stream").expect("a valid mime type");
             let form = reqwest::multipart::Form::new().part("file", part);
             let request = self
                 .client
@@ -179,6 +221,16 @@ impl BlobStore for PlikStore {
     fn put(&self, request: PutRequest) -> BoxFuture<'_, Result<String>> {
         Box::pin(async move { self.upload(request).await.map(|u| u.url) })
     }
+
+    fn put_stream(&self, request: PutStream) -> BoxFuture<'_, Result<String>> {
+        Box::pin(async move { self.upload_stream(request).await.map(|u| u.url) })
+    }
+}
+
+/// What an upload sends: bytes in hand, or chunks still being produced.
+enum Body {
+    Whole(Bytes),
+    Chunks(BoxStream<'static, std::io::Result<Bytes>>),
 }
 
 /// The reference's one-shot upload: the file is deleted after its first complete download.
