@@ -77,7 +77,11 @@ pub(crate) async fn worker_main(args: WorkerArgs) -> Result<(), Error> {
             let mut sub = client.subscribe(args.subject.clone()).await?;
             natsbridge::transport::subscriptions_registered(&client).await?;
             println!("{}", json!({"ready": true}));
-            let msg = sub.next().await.ok_or("subscription closed")?;
+            // A sender that never delivers fails the run instead of hanging it.
+            let msg = tokio::time::timeout(Duration::from_secs(120), sub.next())
+                .await
+                .map_err(|_| "the receiver got nothing within 120 s")?
+                .ok_or("subscription closed")?;
             let (bytes, rows, zero_copy) = if args.mode == Mode::Raw {
                 let url = std::str::from_utf8(&msg.payload)?;
                 let bytes = raw_download(url).await?;
@@ -155,6 +159,8 @@ pub(crate) async fn worker_main(args: WorkerArgs) -> Result<(), Error> {
                 let envelope = smartsend(&args.subject, [("table", Payload::ArrowTable(table))], &options)
                     .await?
                     .envelope;
+                // The worker exits next: the envelope must be on the wire first.
+                client.flush().await?;
                 (start, envelope.payloads[0].size)
             };
             println!("{}", json!({"start_ns": start.to_string(), "bytes": bytes, "peak_rss": peak_rss()}));

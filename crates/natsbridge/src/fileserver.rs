@@ -7,8 +7,9 @@
 //!   With a server token, `X-PlikToken: T` or `Authorization: Bearer T` is required.
 //! - `POST /file/{uploadId}`, header `X-UploadToken`, multipart field `file` → `{"id", ...}`.
 //! - `GET|HEAD /file/{uploadId}/{fileId}/{fileName}`; HEAD never consumes a one-shot file,
-//!   and a one-shot file is deleted only after a *complete* download (a cut-off transfer
-//!   leaves it in place for the retry).
+//!   and a one-shot file is deleted once its last chunk is handed to the connection (a
+//!   transfer cut off before that leaves it in place for the retry; one cut during the
+//!   last chunk, at most 256 KiB, loses it: HTTP has no receipt).
 //! - `GET /health`, `GET /config`.
 //!
 //! Files are spooled to disk as they arrive (the server's memory stays flat), ids are 128
@@ -153,6 +154,7 @@ async fn serve(
     use hyper_util::service::TowerToHyperService;
 
     let permits = Arc::new(tokio::sync::Semaphore::new(limits.connections));
+    let mut connections = tokio::task::JoinSet::new();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header);
@@ -175,21 +177,124 @@ async fn serve(
             _ = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
-        stream.set_read_timeout(Some(limits.idle));
-        stream.set_write_timeout(Some(limits.idle));
-        let io = TokioIo::new(Box::pin(stream));
+        let io = TokioIo::new(IdleTimeout::new(stream, limits.idle));
         let conn = builder.serve_connection_with_upgrades(io, TowerToHyperService::new(app.clone()));
         let conn = graceful.watch(conn.into_owned());
-        tokio::spawn(async move {
+        connections.spawn(async move {
             if let Err(e) = conn.await {
                 debug!(error = %e, "connection ended");
             }
             drop(permit);
         });
+        // Reap finished connections as we go, so the set stays as large as what is open.
+        while connections.try_join_next().is_some() {}
     }
     drop(listener);
-    let _ = tokio::time::timeout(limits.idle, graceful.shutdown()).await;
+    // Requests in flight may finish; whatever is still open after the idle timeout is cut.
+    if tokio::time::timeout(limits.idle, graceful.shutdown()).await.is_err() {
+        connections.abort_all();
+    }
+    while connections.join_next().await.is_some() {}
+}
+
+/// A connection closed after `idle` without a byte read or written. One deadline for both
+/// directions: while hyper writes a long download it also keeps a read pending (to notice
+/// the client hanging up), and that read must not time out while the writes go on.
+struct IdleTimeout<S> {
+    inner: S,
+    idle: Duration,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl<S> IdleTimeout<S> {
+    fn new(inner: S, idle: Duration) -> Self {
+        IdleTimeout { inner, idle, deadline: Box::pin(tokio::time::sleep(idle)) }
+    }
+
+    /// Progress was made: the deadline moves.
+    fn progressed(&mut self) {
+        let next = tokio::time::Instant::now() + self.idle;
+        self.deadline.as_mut().reset(next);
+    }
+
+    /// Nothing moved: an error once the deadline has passed, else wait (the deadline's waker
+    /// is registered alongside the socket's).
+    fn stalled<T>(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<T>> {
+        match self.deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                Poll::Ready(Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "connection idle")))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for IdleTimeout<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        match Pin::new(&mut self.inner).poll_read(cx, buf) {
+            Poll::Ready(result) => {
+                if buf.filled().len() > before {
+                    self.progressed();
+                }
+                Poll::Ready(result)
+            }
+            Poll::Pending => self.stalled(cx),
+        }
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for IdleTimeout<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match Pin::new(&mut self.inner).poll_write(cx, data) {
+            Poll::Ready(result) => {
+                if matches!(result, Ok(n) if n > 0) {
+                    self.progressed();
+                }
+                Poll::Ready(result)
+            }
+            Poll::Pending => self.stalled(cx),
+        }
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match Pin::new(&mut self.inner).poll_write_vectored(cx, bufs) {
+            Poll::Ready(result) => {
+                if matches!(result, Ok(n) if n > 0) {
+                    self.progressed();
+                }
+                Poll::Ready(result)
+            }
+            Poll::Pending => self.stalled(cx),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match Pin::new(&mut self.inner).poll_flush(cx) {
+            Poll::Pending => self.stalled(cx),
+            ready => ready,
+        }
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 impl FileServer {

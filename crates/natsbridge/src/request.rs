@@ -67,7 +67,8 @@ async fn decode_reply(msg: &async_nats::Message, receive: &ReceiveOptions, cid: 
     }
 }
 
-type Pending = Arc<Mutex<HashMap<String, oneshot::Sender<async_nats::Message>>>>;
+/// Requests waiting for their reply, by token; `None` once the reply subscription ended.
+type Pending = Arc<Mutex<Option<HashMap<String, oneshot::Sender<async_nats::Message>>>>>;
 
 /// Requests on one connection through one reply subscription, as `async_nats::Client::request`
 /// does: [`smartrequest`] subscribes to a fresh inbox and unsubscribes for every request,
@@ -118,16 +119,19 @@ impl Requester {
         let mut sub = client.subscribe(format!("{prefix}.*")).await.map_err(|e| {
             Error::new(ErrorCode::NatsConnectionFailed, "subscribing to the reply inbox").with_source(e)
         })?;
-        let pending: Pending = Arc::default();
+        let pending: Pending = Arc::new(Mutex::new(Some(HashMap::new())));
         let waiting = pending.clone();
         let dispatch = tokio::spawn(async move {
             while let Some(msg) = sub.next().await {
                 let token = msg.subject.rsplit('.').next().unwrap_or_default().to_owned();
-                let waiter = waiting.lock().expect("lock").remove(&token);
+                let waiter = waiting.lock().expect("lock").as_mut().and_then(|w| w.remove(&token));
                 if let Some(waiter) = waiter {
                     let _ = waiter.send(msg);
                 }
             }
+            // The subscription ended (the connection closed): every request waiting now, and
+            // every later one, fails at once instead of waiting out its timeout.
+            *waiting.lock().expect("lock") = None;
         });
         Ok(Requester {
             inner: Arc::new(RequesterInner { client, prefix, next: AtomicU64::new(0), pending, dispatch }),
@@ -147,7 +151,12 @@ impl Requester {
         let inner = &self.inner;
         let token = inner.next.fetch_add(1, Ordering::Relaxed).to_string();
         let (tx, rx) = oneshot::channel();
-        inner.pending.lock().expect("lock").insert(token.clone(), tx);
+        match inner.pending.lock().expect("lock").as_mut() {
+            Some(waiting) => waiting.insert(token.clone(), tx),
+            None => {
+                return Err(Error::new(ErrorCode::NatsConnectionFailed, "the reply subscription has ended"));
+            }
+        };
         // Whatever happens next, the slot does not outlive the call.
         let _slot = PendingSlot { pending: &inner.pending, token: &token };
         let reply_to = format!("{}.{token}", inner.prefix);
@@ -176,7 +185,9 @@ struct PendingSlot<'a> {
 
 impl Drop for PendingSlot<'_> {
     fn drop(&mut self) {
-        self.pending.lock().expect("lock").remove(self.token);
+        if let Some(waiting) = self.pending.lock().expect("lock").as_mut() {
+            waiting.remove(self.token);
+        }
     }
 }
 

@@ -99,14 +99,27 @@ async fn encode_table(table: &Table, threshold: usize) -> Result<(Bytes, Option<
                     Error::new(ErrorCode::SerializationError, "writing the Arrow IPC stream").with_source(e)
                 );
             }
-            // Written in full below the threshold.
-            None => return Ok((Bytes::from(head.concat()), None)),
+            // Written in full below the threshold, if the encoder says so: a channel closed
+            // by an encoder that died would otherwise pass for a short table.
+            None => {
+                return match done.await {
+                    Ok((size, _)) if size == got as u64 => Ok((Bytes::from(head.concat()), None)),
+                    _ => Err(Error::new(
+                        ErrorCode::SerializationError,
+                        "the Arrow IPC writer stopped before the end of the table",
+                    )),
+                };
+            }
         }
     }
     Ok((Bytes::new(), Some(TableStream { head, rest, done })))
 }
 
 /// Packs `payloads` into one `msg_envelope_v1` and publishes it on `subject`.
+///
+/// Arrow tables are encoded on Tokio's blocking pool (so this needs a Tokio runtime, as
+/// async-nats does); one whose encoding reaches `size_threshold` uploads while it is being
+/// written, with batches over 8 MiB sent as slices.
 ///
 /// Returns [`Sent`]: the envelope and its JSON text (the bytes that were published). Payloads
 /// whose serialized size reaches `size_threshold` go by link; if the direct ones would

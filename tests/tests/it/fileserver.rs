@@ -540,3 +540,59 @@ async fn slow_clients_cannot_starve_the_server() {
         h.await.unwrap();
     }
 }
+
+/// The idle timeout counts bytes either way: a download read slowly but steadily for far
+/// longer than the timeout completes, and one whose reader stops is cut off.
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_readers_finish_and_stopped_readers_are_cut_off() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let (server, _dir) =
+        start(FileServerConfig { idle_timeout: Duration::from_secs(1), ..Default::default() }).await;
+    let body = bytes(11, 32 << 20);
+    let url = PlikStore::new(server.url())
+        .put(PutRequest {
+            name: "slow.bin".into(),
+            bytes: Bytes::from(body.clone()),
+            ttl: None,
+            one_shot: false,
+            correlation_id: "slow".into(),
+        })
+        .await
+        .unwrap();
+    let path = url.strip_prefix(server.url()).unwrap().to_owned();
+    let addr = server.addr();
+    let get = |path: String| async move {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        s
+    };
+
+    // 32 MiB at about 8 MiB/s: four seconds against a one-second idle timeout.
+    let mut s = get(path.clone()).await;
+    let (started, mut got) = (Instant::now(), Vec::new());
+    let mut buf = vec![0u8; 256 << 10];
+    loop {
+        match s.read(&mut buf).await.unwrap() {
+            0 => break,
+            n => got.extend_from_slice(&buf[..n]),
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    let head = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert_eq!(got.len() - head, body.len(), "a slow reader gets the whole file");
+    assert!(started.elapsed() > Duration::from_secs(2), "the read took {:?}", started.elapsed());
+
+    // A reader that stops: the server's writes stall and the connection is closed.
+    let mut s = get(path).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let mut total = 0;
+    loop {
+        match s.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => total += n,
+        }
+    }
+    assert!(total < body.len(), "a stopped reader was still sent everything ({total} bytes)");
+}

@@ -590,3 +590,68 @@ async fn a_large_table_streams_into_every_store() {
         }
     }
 }
+
+/// Fifty concurrent requests through one `Requester` each get their own reply; once its
+/// connection is closed, a request fails at once instead of waiting out its timeout.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_requester_routes_concurrent_replies_and_fails_fast_when_closed() {
+    let s = setup().await;
+    let subject = format!("req.{}", uuid_like());
+    let responder = natsbridge::connect(&s._server.url()).await.unwrap();
+    let mut sub = responder.subscribe(subject.clone()).await.unwrap();
+    natsbridge::transport::subscriptions_registered(&responder).await.unwrap();
+    let serving = tokio::spawn(async move {
+        while let Some(msg) = sub.next().await {
+            let request = smartreceive(&msg, &ReceiveOptions::default()).await.unwrap();
+            let echo = request.payloads[0].data.clone();
+            natsbridge::smartreply(&responder, &request.envelope, [("echo", echo)], SendOptions::default())
+                .await
+                .unwrap();
+        }
+    });
+    let client = natsbridge::connect(&s._server.url()).await.unwrap();
+    let requester = natsbridge::Requester::new(client.clone()).await.unwrap();
+    let replies = futures::future::join_all((0..50).map(|i| {
+        let (requester, subject) = (requester.clone(), subject.clone());
+        async move {
+            let payload = Payload::Dictionary(json!({ "i": i }));
+            let reply = requester
+                .request(
+                    &subject,
+                    [("n", payload)],
+                    SendOptions::default(),
+                    &ReceiveOptions::default(),
+                    Duration::from_secs(10),
+                )
+                .await
+                .unwrap();
+            (i, reply)
+        }
+    }))
+    .await;
+    for (i, reply) in replies {
+        assert!(matches!(&reply.payloads[0].data, Payload::Dictionary(v) if v["i"] == i), "request {i}");
+    }
+
+    client.drain().await.unwrap();
+    let closed = tokio::time::Instant::now() + Duration::from_secs(10);
+    let err = loop {
+        let t = std::time::Instant::now();
+        let attempt = requester
+            .request(
+                &subject,
+                [("n", Payload::Text("late".into()))],
+                SendOptions::default(),
+                &ReceiveOptions::default(),
+                Duration::from_secs(5),
+            )
+            .await;
+        if let Err(e) = attempt {
+            assert!(t.elapsed() < Duration::from_secs(2), "waited {:?} on a closed connection", t.elapsed());
+            break e;
+        }
+        assert!(tokio::time::Instant::now() < closed, "the drained connection never closed");
+    };
+    assert!(matches!(err.code(), ErrorCode::NatsConnectionFailed | ErrorCode::PublishFailed), "{err}");
+    serving.abort();
+}

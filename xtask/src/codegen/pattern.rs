@@ -188,6 +188,10 @@ impl Parser<'_> {
             Some(b'{') => {
                 let close = self.i + self.s[self.i..].iter().position(|c| *c == b'}')?;
                 let text = std::str::from_utf8(&self.s[self.i + 1..close]).ok()?;
+                // Digits and one comma only: `{+3}` is text to an ECMA-262 engine, not a count.
+                if !text.bytes().all(|c| c.is_ascii_digit() || c == b',') {
+                    return None;
+                }
                 self.i = close;
                 match text.split_once(',') {
                     None => {
