@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import math
 import urllib.parse
 from typing import Any, NamedTuple
 
@@ -65,7 +66,8 @@ async def plik_upload(
         session = new_session()
     headers = {"X-PlikToken": token} if token else {}
     try:
-        asked = None if ttl is None else max(int(ttl), 1)
+        # Whole seconds, rounded up: a link may outlive its message, never the reverse.
+        asked = None if ttl is None else max(math.ceil(ttl), 1)
         body: dict[str, Any] = {"oneShot": one_shot}
         if asked is not None:
             body["ttl"] = asked

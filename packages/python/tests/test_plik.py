@@ -78,3 +78,9 @@ def test_a_refused_ttl_carries_the_servers_message() -> None:
     assert isinstance(got, NatsBridgeError)
     assert got.code == "UPLOAD_FAILED" and got.correlation_id == "c-1"
     assert "HTTP 400" in got.message and "maxTTL 60 s" in got.message
+
+
+def test_a_fractional_ttl_is_asked_rounded_up() -> None:
+    got, seen = upload(200, {"id": "u1", "uploadToken": "t1", "ttl": 10}, ttl=10.5)
+    assert isinstance(got, NatsBridgeError), "10.5 s asked is more than 10 s granted"
+    assert seen == [{"oneShot": False, "ttl": 11}]

@@ -78,6 +78,9 @@ async fn the_plik_client_refuses_a_server_that_grants_less_than_asked() {
     let err = store.put(put(Some(Duration::from_secs(120)))).await.unwrap_err();
     assert_eq!(err.code(), &ErrorCode::UploadFailed, "{err}");
     assert!(err.message().contains("granted a TTL of 10 s, 120 s was asked"), "{err}");
+    // A fraction of a second counts as a whole one: 10.5 s asked is more than 10 granted.
+    let err = store.put(put(Some(Duration::from_millis(10_500)))).await.unwrap_err();
+    assert!(err.message().contains("granted a TTL of 10 s, 11 s was asked"), "{err}");
     // Asking for no more than was granted goes through to the file upload.
     let link = store.put(put(Some(Duration::from_secs(5)))).await.unwrap();
     assert_eq!(link, format!("{url}/file/u1/f1/blob.bin"));

@@ -126,7 +126,8 @@ impl PlikStore {
         async {
             let fail = |what: &str| Error::new(ErrorCode::UploadFailed, what.to_owned());
             let mut body = json!({ "oneShot": one_shot });
-            let asked = ttl.or(self.default_ttl).map(|ttl| ttl.as_secs().max(1));
+            // Whole seconds, rounded up: a link may outlive its message, never the reverse.
+            let asked = ttl.or(self.default_ttl).map(|ttl| ttl.as_millis().div_ceil(1000).max(1) as u64);
             if let Some(asked) = asked {
                 body["ttl"] = json!(asked);
             }
