@@ -389,17 +389,14 @@ pub(crate) async fn run(ctx: &Ctx) -> Result<Vec<Figure>, Error> {
     let samples =
         interleaved(sizes.reps, &sides, |side| stream_once(ctx, side, n, small.clone(), WINDOW)).await?;
     let [raw, floor, bridge, flushed] = <[Vec<f64>; 4]>::try_from(samples).map_err(|_| "four sides")?;
-    let rate = |name: &str, baseline_name: &'static str, baseline: &[f64], bridge: &[f64], target| Figure {
-        group: "messaging",
-        name: name.into(),
-        unit: "msgs/s",
-        baseline_name,
-        baseline: median(baseline),
-        bridge: median(bridge),
-        higher_is_better: true,
-        target,
-        baseline_samples: baseline.to_vec(),
-        bridge_samples: bridge.to_vec(),
+    let rate = |name: &str,
+                baseline_name: &'static str,
+                baseline: &[f64],
+                bridge: &[f64],
+                target: Option<Target>| {
+        let figure =
+            Figure::rate("messaging", name, "msgs/s", baseline_name, baseline.to_vec(), bridge.to_vec());
+        Figure { target, ..figure }
     };
     figures.push(rate(
         "1 KB dictionary, publish → subscribe (default options)",

@@ -71,6 +71,35 @@ pub(crate) struct Figure {
 }
 
 impl Figure {
+    /// A rate (higher is better) against its baseline, from the samples of each, with no
+    /// target; [`Figure::target`] adds one.
+    pub(crate) fn rate(
+        group: &'static str,
+        name: impl Into<String>,
+        unit: &'static str,
+        baseline_name: &'static str,
+        baseline_samples: Vec<f64>,
+        bridge_samples: Vec<f64>,
+    ) -> Figure {
+        Figure {
+            group,
+            name: name.into(),
+            unit,
+            baseline_name,
+            baseline: median(&baseline_samples),
+            bridge: median(&bridge_samples),
+            higher_is_better: true,
+            target: None,
+            baseline_samples,
+            bridge_samples,
+        }
+    }
+
+    /// The same figure, checked against `target`.
+    pub(crate) fn target(self, target: Target) -> Figure {
+        Figure { target: Some(target), ..self }
+    }
+
     /// bridge / baseline.
     pub(crate) fn ratio(&self) -> f64 {
         if self.baseline == 0.0 { f64::NAN } else { self.bridge / self.baseline }

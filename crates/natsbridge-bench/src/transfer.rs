@@ -357,32 +357,19 @@ pub(crate) async fn run_stores(ctx: &Ctx) -> Result<Vec<Figure>, Error> {
     let mut figures: Vec<Figure> = modes
         .iter()
         .zip(&per_mode)
-        .map(|((name, _), samples)| Figure {
-            group: "stores",
-            name: format!("blob store: {name}, {label} table"),
-            unit: "MB/s",
-            baseline_name: "raw HTTP upload + download",
-            baseline: median(&raw),
-            bridge: median(samples),
-            higher_is_better: true,
-            target: None,
-            baseline_samples: raw.clone(),
-            bridge_samples: samples.clone(),
+        .map(|((name, _), samples)| {
+            let name = format!("blob store: {name}, {label} table");
+            Figure::rate("stores", name, "MB/s", "raw HTTP upload + download", raw.clone(), samples.clone())
         })
         .collect();
     // The Object Store against itself: what async-nats's own put + get of the IPC bytes costs.
-    figures.push(Figure {
-        group: "stores",
-        name: format!("blob store: JetStream Object Store, {label} table, against async-nats's Object Store"),
-        unit: "MB/s",
-        baseline_name: "async-nats object store put + get",
-        baseline: median(&raw_os),
-        bridge: median(&per_mode[1]),
-        higher_is_better: true,
-        target: Some(Target::MinRatio(0.8)),
-        baseline_samples: raw_os,
-        bridge_samples: per_mode[1].clone(),
-    });
+    let name =
+        format!("blob store: JetStream Object Store, {label} table, against async-nats's Object Store");
+    let baseline = "async-nats object store put + get";
+    figures.push(
+        Figure::rate("stores", name, "MB/s", baseline, raw_os, per_mode[1].clone())
+            .target(Target::MinRatio(0.8)),
+    );
     eprintln!("  stores: done");
     Ok(figures)
 }

@@ -60,10 +60,17 @@ struct TableStream {
     done: tokio::sync::oneshot::Receiver<(u64, String)>,
 }
 
+/// A table's encoding: whole, with its SHA-256, or still being written.
+enum Encoded {
+    Whole(Bytes, String),
+    Streaming(TableStream),
+}
+
 /// Encodes `table` on a blocking thread, hashing as it goes. A table whose encoding stays
-/// under `threshold` comes back whole (it may go inline); a larger one comes back as a
-/// [`TableStream`], so the upload starts while the rest is being written.
-async fn encode_table(table: &Table, threshold: usize) -> Result<(Bytes, Option<TableStream>)> {
+/// under `threshold` comes back whole with the encoder's hash (it may go inline); a larger
+/// one comes back as a [`TableStream`], so the upload starts while the rest is being
+/// written.
+async fn encode_table(table: &Table, threshold: usize) -> Result<Encoded> {
     let (tx, mut rest) = tokio::sync::mpsc::channel(STREAM_CHANNEL);
     let (done_tx, done) = tokio::sync::oneshot::channel();
     let table = table.clone();
@@ -103,7 +110,9 @@ async fn encode_table(table: &Table, threshold: usize) -> Result<(Bytes, Option<
             // by an encoder that died would otherwise pass for a short table.
             None => {
                 return match done.await {
-                    Ok((size, _)) if size == got as u64 => Ok((Bytes::from(head.concat()), None)),
+                    Ok((size, sha256)) if size == got as u64 => {
+                        Ok(Encoded::Whole(Bytes::from(head.concat()), sha256))
+                    }
                     _ => Err(Error::new(
                         ErrorCode::SerializationError,
                         "the Arrow IPC writer stopped before the end of the table",
@@ -112,7 +121,7 @@ async fn encode_table(table: &Table, threshold: usize) -> Result<(Bytes, Option<
             }
         }
     }
-    Ok((Bytes::new(), Some(TableStream { head, rest, done })))
+    Ok(Encoded::Streaming(TableStream { head, rest, done }))
 }
 
 /// Packs `payloads` into one `msg_envelope_v1` and publishes it on `subject`.
@@ -162,15 +171,19 @@ async fn smartsend_inner(
     let mut prepared = Vec::with_capacity(payloads.len());
     for (dataname, payload) in payloads {
         let span = info_span!("serialize", correlation_id = %cid, dataname = %dataname);
-        let (bytes, stream) = match &payload {
+        // The table encoder hashes as it writes; other payloads are hashed here when inline.
+        let (bytes, sha256, stream) = match &payload {
             Payload::ArrowTable(table) => {
-                encode_table(table, options.size_threshold).instrument(span).await.payload(&dataname)?
+                match encode_table(table, options.size_threshold).instrument(span).await.payload(&dataname)? {
+                    Encoded::Whole(bytes, sha256) => (bytes, Some(sha256), None),
+                    Encoded::Streaming(stream) => (Bytes::new(), None, Some(stream)),
+                }
             }
-            other => (span.in_scope(|| other.to_bytes()).payload(&dataname)?, None),
+            other => (span.in_scope(|| other.to_bytes()).payload(&dataname)?, None, None),
         };
         let link = stream.is_some() || bytes.len() >= options.size_threshold;
         debug!(dataname = %dataname, bytes = bytes.len(), link, streaming = stream.is_some(), "serialized");
-        let sha256 = (!link).then(|| sha256_hex(&bytes));
+        let sha256 = sha256.or_else(|| (!link).then(|| sha256_hex(&bytes)));
         let size = bytes.len() as u64;
         let id = checked_uuid(None, "id")?;
         prepared.push(Prepared { dataname, payload, bytes, size, link, id, sha256, stream });
