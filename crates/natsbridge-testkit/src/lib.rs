@@ -6,6 +6,8 @@
 //!   restartable on the same port ([`NatsServer`]).
 //! - [`file_server`], [`file_server_in`]: the embedded Plik-compatible file server on a
 //!   free port.
+//! - [`s3`]: a real S3 API server (`s3s-fs`, SigV4 and presigned expiry enforced) on a
+//!   free port, in-process ([`S3Server`]).
 //! - [`faults`]: a fault-injecting HTTP server (statuses, truncation, resets, trickles,
 //!   stalls, wrong bytes, redirects), scripted per blob.
 //! - [`process`]: child processes that are killed when dropped, and the one place that
@@ -31,10 +33,12 @@ pub mod data;
 pub mod faults;
 pub mod nats;
 pub mod process;
+pub mod s3;
 pub mod schema;
 
 pub use nats::NatsServer;
 pub use process::KillOnDrop;
+pub use s3::S3Server;
 
 /// A component that could not be started, with what to do about it.
 #[derive(Debug)]

@@ -25,7 +25,7 @@ use crate::wire::hex_of;
 /// One per process (building one loads the system's root certificates); clones share it.
 pub fn http_client() -> reqwest::Client {
     static CLIENT: std::sync::LazyLock<reqwest::Client> = std::sync::LazyLock::new(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        install_crypto_provider();
         reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
@@ -34,6 +34,12 @@ pub fn http_client() -> reqwest::Client {
             .expect("an HTTP client with static settings")
     });
     CLIENT.clone()
+}
+
+/// Makes ring rustls's process-wide provider (reqwest is built without one), unless the
+/// application installed another first.
+pub(crate) fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// A URL kept whole for use, shown redacted by `Debug` (for options that print).

@@ -8,7 +8,8 @@
 //! - [`EnvelopeConsumer`] pulls bounded batches (`max_messages`, `max_bytes`), downloads
 //!   and decodes each envelope, and only then hands it over; the application acks it
 //!   ([`Delivered::ack`]). Envelopes that can never decode are terminated (and reported),
-//!   transient download failures are nak'ed for redelivery. If the consumer or the server
+//!   transient download failures are nak'ed for redelivery, up to `max_deliver`
+//!   deliveries; then the envelope is terminated and reported too, and replay goes on. If the consumer or the server
 //!   goes away, it is recreated where it left off, and nothing already handed over is
 //!   handed over again.
 
@@ -151,6 +152,9 @@ pub struct ConsumerOptions {
     pub max_ack_pending: i64,
     /// Delay before a nak'ed (transiently failing) message comes back.
     pub nak_delay: Duration,
+    /// Deliveries of a message whose payloads fail to download before it is given up:
+    /// terminated on the server and returned as the error (0 = never give up).
+    pub max_deliver: u32,
 }
 
 impl Default for ConsumerOptions {
@@ -164,6 +168,7 @@ impl Default for ConsumerOptions {
             ack_wait: Duration::from_secs(300),
             max_ack_pending: 1024,
             nak_delay: Duration::from_secs(1),
+            max_deliver: 10,
         }
     }
 }
@@ -274,6 +279,7 @@ impl EnvelopeConsumer {
             max_ack_pending: self.options.max_ack_pending,
             filter_subject: self.options.filter_subject.clone().unwrap_or_default(),
             inactive_threshold: Duration::from_secs(600),
+            max_deliver: if self.options.max_deliver == 0 { -1 } else { i64::from(self.options.max_deliver) },
             ..Default::default()
         };
         let consumer = match &self.options.durable_name {
@@ -373,8 +379,8 @@ impl EnvelopeConsumer {
                 Ok(Some(Ok(m))) => m,
             };
             failures = 0;
-            let (seq, published) = match message.info() {
-                Ok(info) => (info.stream_sequence, info.published),
+            let (seq, published, delivered) = match message.info() {
+                Ok(info) => (info.stream_sequence, info.published, info.delivered),
                 Err(e) => {
                     warn!(error = %e, "message without JetStream info; skipping");
                     continue;
@@ -399,7 +405,7 @@ impl EnvelopeConsumer {
                     self.remember(seq);
                     return Ok(Delivered { received, stream_sequence: seq, published, message });
                 }
-                Err(e) if transient(&e) => {
+                Err(e) if transient(&e) && !last_delivery(delivered, self.options.max_deliver) => {
                     warn!(seq, error = %e.report(), "envelope not available yet; will be redelivered");
                     let _ = message.ack_with(AckKind::Nak(Some(self.options.nak_delay))).await;
                 }
@@ -424,6 +430,11 @@ fn link_ttl_for(asked: Option<Duration>, max_age: Duration) -> Option<Duration> 
     }
 }
 
+/// Whether delivery number `delivered` (1-based) is the last one allowed.
+fn last_delivery(delivered: i64, max_deliver: u32) -> bool {
+    max_deliver != 0 && delivered >= i64::from(max_deliver)
+}
+
 /// Failures a redelivery may cure (the blob not there yet, a slow store).
 fn transient(e: &Error) -> bool {
     matches!(e.code(), ErrorCode::DownloadFailed | ErrorCode::Timeout)
@@ -446,6 +457,15 @@ mod tests {
         ] {
             assert_eq!(link_ttl_for(asked, max_age), expected, "{asked:?} {max_age:?}");
         }
+    }
+
+    #[test]
+    fn a_failing_message_is_given_up_at_its_last_delivery() {
+        assert!(!last_delivery(1, 3));
+        assert!(!last_delivery(2, 3));
+        assert!(last_delivery(3, 3));
+        assert!(last_delivery(4, 3), "a consumer created with a larger limit");
+        assert!(!last_delivery(1_000, 0), "0: never given up");
     }
 
     #[test]

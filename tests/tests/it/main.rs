@@ -10,4 +10,5 @@ mod jetstream;
 mod link_lifetimes;
 mod nats_faults;
 mod runtime;
+mod s3;
 mod wire_types;

@@ -31,7 +31,7 @@ fn table(rows: usize) -> Table {
     )
 }
 
-fn all_types() -> Vec<(String, Payload)> {
+pub(crate) fn all_types() -> Vec<(String, Payload)> {
     vec![
         ("greeting".into(), Payload::Text("Hello World — ünïcødé ✓".into())),
         (
@@ -94,7 +94,7 @@ fn uuid_like() -> String {
     format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos())
 }
 
-fn assert_same(sent: &Payload, got: &Payload) {
+pub(crate) fn assert_same(sent: &Payload, got: &Payload) {
     match (sent, got) {
         (Payload::Text(a), Payload::Text(b)) => assert_eq!(a, b),
         (Payload::Dictionary(a), Payload::Dictionary(b)) | (Payload::JsonTable(a), Payload::JsonTable(b)) => {

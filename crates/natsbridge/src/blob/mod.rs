@@ -5,14 +5,17 @@
 //! - [`FsStore`]: a local directory; links are `file://` URLs, for single-host setups.
 //! - [`NatsObjectStore`]: the JetStream Object Store; links are `nats-os://bucket/object`,
 //!   so nothing but nats-server is needed.
+//! - [`S3Store`]: S3-compatible object storage; links are presigned HTTPS `GET` URLs any
+//!   language downloads without credentials, valid for at most 7 days.
 //!
 //! Payloads come whole ([`PutRequest`]) or as a stream of chunks ([`PutStream`]: an Arrow
-//! table encoded while it uploads); the Plik and Object Store stores send the chunks as
-//! they come.
+//! table encoded while it uploads); the Plik, Object Store and S3 stores send the chunks
+//! as they come.
 
 mod fs;
 pub(crate) mod nats_os;
 mod plik;
+mod s3;
 
 use std::fmt;
 use std::time::Duration;
@@ -25,7 +28,9 @@ use crate::error::{Error, ErrorCode, Result};
 
 pub use fs::FsStore;
 pub use nats_os::NatsObjectStore;
+pub use object_store::aws::AmazonS3Builder;
 pub use plik::{PlikStore, PlikUpload, plik_oneshot_upload};
+pub use s3::{MAX_LINK_TTL as S3_MAX_LINK_TTL, S3Store};
 
 /// What to store.
 #[derive(Debug, Clone)]
