@@ -3,7 +3,8 @@
 //!
 //! - [`nats`]: finds `nats-server` (one documented order, [`nats::nats_server_bin`]) and
 //!   runs it with JetStream on a free port, its own store, killed and deleted on drop,
-//!   restartable on the same port ([`NatsServer`]).
+//!   restartable on the same port ([`NatsServer`]), or three of them as a JetStream
+//!   cluster whose nodes can be killed and restarted ([`NatsCluster`]).
 //! - [`file_server`], [`file_server_in`]: the embedded Plik-compatible file server on a
 //!   free port.
 //! - [`s3`]: a real S3 API server (`s3s-fs`, SigV4 and presigned expiry enforced) on a
@@ -36,7 +37,7 @@ pub mod process;
 pub mod s3;
 pub mod schema;
 
-pub use nats::NatsServer;
+pub use nats::{NatsCluster, NatsServer};
 pub use process::KillOnDrop;
 pub use s3::S3Server;
 

@@ -1,5 +1,7 @@
 //! `nats-server` with JetStream, started on a free loopback port for one test, one demo
 //! run or one benchmark, with its own store directory; killed and deleted on drop.
+//! [`NatsCluster`] runs several of them as one JetStream cluster (routes on free loopback
+//! ports, a store per node), any node killed and restarted at will.
 
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
@@ -68,13 +70,18 @@ impl NatsServer {
             Some(bin) => bin,
             None => nats_server_bin()?,
         };
+        let mut server = NatsServer::prepared(bin, 0, extra_config)?;
+        server.run()?;
+        Ok(server)
+    }
+
+    /// A server not started yet, on `port` (0: a free one at the first start).
+    fn prepared(bin: PathBuf, port: u16, extra_config: &str) -> Result<NatsServer, Error> {
         let dir = tempfile::Builder::new()
             .prefix("natsbridge-nats-")
             .tempdir()
             .map_err(|e| Error::new(format!("a temporary directory: {e}")))?;
-        let mut server = NatsServer { bin, child: None, port: 0, dir, extra_config: extra_config.to_owned() };
-        server.run()?;
-        Ok(server)
+        Ok(NatsServer { bin, child: None, port, dir, extra_config: extra_config.to_owned() })
     }
 
     /// [`NatsServer::start`] for tests: panics with the install command when it fails.
@@ -177,6 +184,140 @@ impl NatsServer {
     }
 }
 
+/// The cluster's name in every node's config.
+const CLUSTER_NAME: &str = "natsbridge-test";
+
+/// A JetStream cluster of nats-servers on loopback, named `n0`, `n1`, … Nodes can be
+/// killed (SIGKILL: no goodbye to the cluster) and restarted on the same ports and store.
+#[derive(Debug)]
+pub struct NatsCluster {
+    nodes: Vec<NatsServer>,
+    monitoring: Vec<u16>,
+}
+
+impl NatsCluster {
+    /// Starts `size` nodes and waits until JetStream is ready on every one.
+    pub fn start(size: usize) -> Result<NatsCluster, Error> {
+        let bin = nats_server_bin()?;
+        let routes: Vec<u16> = (0..size).map(|_| crate::free_port()).collect();
+        let monitoring: Vec<u16> = (0..size).map(|_| crate::free_port()).collect();
+        let mut nodes = Vec::with_capacity(size);
+        for i in 0..size {
+            let others: Vec<String> =
+                (0..size).filter(|j| *j != i).map(|j| format!("nats://127.0.0.1:{}", routes[j])).collect();
+            let config = format!(
+                "server_name: n{i}\nhttp: \"127.0.0.1:{}\"\ncluster {{\n  name: {CLUSTER_NAME}\n  listen: \"127.0.0.1:{}\"\n  routes: [{}]\n}}\n",
+                monitoring[i],
+                routes[i],
+                others.join(", ")
+            );
+            nodes.push(NatsServer::prepared(bin.clone(), crate::free_port(), &config)?);
+        }
+        let mut cluster = NatsCluster { nodes, monitoring };
+        for node in &mut cluster.nodes {
+            node.run()?;
+        }
+        cluster.wait_ready(&(0..size).collect::<Vec<_>>())?;
+        Ok(cluster)
+    }
+
+    /// [`NatsCluster::start`] for tests: panics with the install command when it fails.
+    #[track_caller]
+    pub fn spawn(size: usize) -> NatsCluster {
+        NatsCluster::start(size).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Every node's URL, comma-separated: what a client connects to (it reconnects to
+    /// another node when one dies).
+    pub fn urls(&self) -> String {
+        self.nodes.iter().map(NatsServer::url).collect::<Vec<_>>().join(",")
+    }
+
+    /// Node `i`.
+    pub fn node(&self, i: usize) -> &NatsServer {
+        &self.nodes[i]
+    }
+
+    /// How many nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Always false: a cluster has nodes.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// The index of the node with this server name (`n1` → 1).
+    pub fn index_of(&self, server_name: &str) -> Option<usize> {
+        server_name.strip_prefix('n')?.parse().ok().filter(|i| *i < self.nodes.len())
+    }
+
+    /// Kills node `i` with SIGKILL; its store stays on disk.
+    pub fn kill(&mut self, i: usize) {
+        self.nodes[i].stop();
+    }
+
+    /// Starts node `i` again (same ports, same store) and waits until it serves JetStream.
+    #[track_caller]
+    pub fn restart(&mut self, i: usize) {
+        if let Err(e) = self.nodes[i].run().and_then(|()| self.wait_ready(&[i])) {
+            panic!("node n{i} did not restart: {e}");
+        }
+    }
+
+    /// Kills every node, then starts them all again (a full outage), and waits for JetStream.
+    #[track_caller]
+    pub fn restart_all(&mut self) {
+        for node in &mut self.nodes {
+            node.stop();
+        }
+        for node in &mut self.nodes {
+            if let Err(e) = node.run() {
+                panic!("the cluster did not restart: {e}");
+            }
+        }
+        if let Err(e) = self.wait_ready(&(0..self.nodes.len()).collect::<Vec<_>>()) {
+            panic!("the cluster did not restart: {e}");
+        }
+    }
+
+    /// Waits (30 s at most) until `/healthz` says JetStream is current on these nodes.
+    fn wait_ready(&self, nodes: &[usize]) -> Result<(), Error> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for &i in nodes {
+            loop {
+                match healthz(self.monitoring[i]) {
+                    Ok(()) => break,
+                    Err(why) if Instant::now() > deadline => {
+                        return Err(Error::new(format!(
+                            "node n{i} not healthy within 30 s ({why}); log:\n{}",
+                            self.nodes[i].log()
+                        )));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(100)),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `GET /healthz` on a monitoring port: `Ok` when the server says `{"status":"ok"}`.
+fn healthz(port: u16) -> Result<(), String> {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
+    write!(s, "GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).map_err(|e| e.to_string())?;
+    if answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200") {
+        Ok(())
+    } else {
+        Err(answer.lines().last().unwrap_or_default().to_owned())
+    }
+}
+
 impl Drop for NatsServer {
     fn drop(&mut self) {
         self.stop();
@@ -199,6 +340,21 @@ mod tests {
         drop(server);
         assert!(!dir.exists(), "the store is deleted");
         assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "the server is gone");
+    }
+
+    #[test]
+    fn a_cluster_starts_and_a_killed_node_comes_back_on_its_ports() {
+        let mut cluster = NatsCluster::spawn(3);
+        assert_eq!(cluster.urls().split(',').count(), 3);
+        assert_eq!(cluster.index_of("n2"), Some(2));
+        assert_eq!(cluster.index_of("n3"), None);
+        let url = cluster.node(1).url();
+        cluster.kill(1);
+        let port = cluster.node(1).port;
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "killed");
+        cluster.restart(1);
+        assert_eq!(cluster.node(1).url(), url);
+        assert!(healthz(cluster.monitoring[1]).is_ok(), "JetStream current again");
     }
 
     #[test]

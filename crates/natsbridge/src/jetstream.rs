@@ -4,8 +4,12 @@
 //! - [`ensure_stream`] creates or updates a stream (limits retention, `max_age`, subjects).
 //! - [`publish_to_stream`] is `smartsend` through JetStream: `Nats-Msg-Id` = `msg_id`,
 //!   waits for the ack, and gives link uploads a TTL of at least the stream's `max_age`
-//!   (never one-shot), so links still resolve when a late joiner replays.
-//! - [`EnvelopeConsumer`] pulls bounded batches (`max_messages`, `max_bytes`), downloads
+//!   (never one-shot), so links still resolve when a late joiner replays. A publish the
+//!   stream did not acknowledge (a cluster electing a new leader) is sent again with the
+//!   same `Nats-Msg-Id`, so the stream keeps one copy. [`StreamPublisher`] does the same
+//!   for many envelopes, looking the stream up once.
+//! - Streams can be replicated ([`StreamOptions::replicas`]: R3 survives any one server).
+//! - [`EnvelopeConsumer`] pulls in bounded requests (`max_messages`, `max_bytes`), downloads
 //!   and decodes each envelope, and only then hands it over; the application acks it
 //!   ([`Delivered::ack`]). Envelopes that can never decode are terminated (and reported),
 //!   transient download failures are nak'ed for redelivery, up to `max_deliver`
@@ -47,10 +51,13 @@ pub struct StreamOptions {
     pub duplicate_window: Duration,
     /// File (default) or memory storage.
     pub memory: bool,
+    /// Copies kept on distinct servers of a cluster (1: no replication; 3 survives the
+    /// loss of any one server).
+    pub replicas: usize,
 }
 
 impl StreamOptions {
-    /// A file-backed stream keeping `subjects` for `max_age`.
+    /// A file-backed stream keeping `subjects` for `max_age`, one replica.
     pub fn new(name: impl Into<String>, subjects: Vec<String>, max_age: Duration) -> Self {
         StreamOptions {
             name: name.into(),
@@ -59,6 +66,7 @@ impl StreamOptions {
             max_bytes: None,
             duplicate_window: Duration::from_secs(120),
             memory: false,
+            replicas: 1,
         }
     }
 }
@@ -78,6 +86,7 @@ pub async fn ensure_stream(js: &Context, options: &StreamOptions) -> Result<jets
             options.duplicate_window.min(options.max_age)
         },
         storage: if options.memory { StorageType::Memory } else { StorageType::File },
+        num_replicas: options.replicas.max(1),
         ..Default::default()
     };
     js.create_or_update_stream(config).await.map_err(|e| {
@@ -90,6 +99,9 @@ pub async fn ensure_stream(js: &Context, options: &StreamOptions) -> Result<jets
 ///
 /// Link uploads get a TTL of at least the stream's `max_age` plus [`LINK_TTL_SLACK`] and
 /// are never one-shot. [`Sent::stream_sequence`] is the message's place in the stream.
+/// An unacknowledged publish is retried with the same `Nats-Msg-Id` (see
+/// [`SendOptions::publish_retry`]). For many envelopes, [`StreamPublisher`] looks the
+/// stream up once.
 pub async fn publish_to_stream<S: Into<String>>(
     js: &Context,
     subject: &str,
@@ -98,26 +110,89 @@ pub async fn publish_to_stream<S: Into<String>>(
 ) -> Result<Sent> {
     // Fix the correlation id first, so that every error below carries it.
     let cid = options.correlation_id.clone().unwrap_or_else(new_uuid);
-    let name = js.stream_by_subject(subject).await.map_err(|e| {
-        Error::new(ErrorCode::PublishFailed, format!("no stream captures `{subject}`"))
-            .with_source(e)
-            .with_correlation_id(&cid)
-    })?;
-    let stream = js.get_stream(&name).await.map_err(|e| {
-        Error::new(ErrorCode::PublishFailed, format!("stream `{name}`"))
-            .with_source(e)
-            .with_correlation_id(&cid)
-    })?;
-    let max_age = stream.cached_info().config.max_age;
-    let options = SendOptions {
-        link_ttl: link_ttl_for(options.link_ttl, max_age),
-        one_shot: false,
-        publish: true,
-        jetstream: Some(js.clone()),
-        correlation_id: Some(cid),
-        ..options.clone()
-    };
-    smartsend(subject, payloads, &options).await
+    let options = options.clone().correlation_id(&cid);
+    let publisher =
+        StreamPublisher::new(js, subject, &options).await.map_err(|e| e.with_correlation_id(&cid))?;
+    publisher.publish(subject, payloads).await
+}
+
+/// Publishes envelopes into one stream, acknowledged and de-duplicated: the stream (and
+/// the link lifetime its `max_age` needs) is looked up once, not per envelope.
+///
+/// ```no_run
+/// # async fn demo(js: async_nats::jetstream::Context) -> natsbridge::Result<()> {
+/// use natsbridge::jetstream::StreamPublisher;
+/// use natsbridge::{Payload, SendOptions};
+/// let health = StreamPublisher::new(&js, "health.feed", &SendOptions::default()).await?;
+/// for cpu in [0.31, 0.42] {
+///     let reading = serde_json::json!({"cpu": cpu});
+///     health.publish("health.feed", [("health", Payload::Dictionary(reading))]).await?;
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct StreamPublisher {
+    options: SendOptions,
+    stream: String,
+}
+
+impl StreamPublisher {
+    /// A publisher into the stream that captures `subject`, with `options` (their link
+    /// lifetime raised to the stream's `max_age` plus [`LINK_TTL_SLACK`]). The lookups
+    /// are retried for [`SendOptions::publish_retry`] while the cluster elects a leader.
+    pub async fn new(js: &Context, subject: &str, options: &SendOptions) -> Result<Self> {
+        let retry_for = options.publish_retry;
+        let name = with_retries(retry_for, || js.stream_by_subject(subject)).await.map_err(|e| {
+            Error::new(ErrorCode::PublishFailed, format!("no stream captures `{subject}`")).with_source(e)
+        })?;
+        let stream = with_retries(retry_for, || js.get_stream(&name))
+            .await
+            .map_err(|e| Error::new(ErrorCode::PublishFailed, format!("stream `{name}`")).with_source(e))?;
+        let max_age = stream.cached_info().config.max_age;
+        let options = SendOptions {
+            link_ttl: link_ttl_for(options.link_ttl, max_age),
+            one_shot: false,
+            publish: true,
+            jetstream: Some(js.clone()),
+            ..options.clone()
+        };
+        Ok(StreamPublisher { options, stream: name })
+    }
+
+    /// `smartsend` into the stream; waits for the ack.
+    pub async fn publish<S: Into<String>>(
+        &self,
+        subject: &str,
+        payloads: impl IntoIterator<Item = (S, Payload)>,
+    ) -> Result<Sent> {
+        smartsend(subject, payloads, &self.options).await
+    }
+
+    /// The stream's name.
+    pub fn stream(&self) -> &str {
+        &self.stream
+    }
+}
+
+/// Runs a JetStream API call until it succeeds or `retry_for` has passed (leader
+/// elections make the API time out for a few seconds); returns the last error.
+async fn with_retries<T, E: std::fmt::Display, F: std::future::Future<Output = std::result::Result<T, E>>>(
+    retry_for: Duration,
+    mut call: impl FnMut() -> F,
+) -> std::result::Result<T, E> {
+    let started = std::time::Instant::now();
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match call().await {
+            Ok(v) => return Ok(v),
+            Err(e) if started.elapsed() + delay < retry_for => {
+                debug!(error = %e, "JetStream API call failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Where a consumer starts.
@@ -155,6 +230,10 @@ pub struct ConsumerOptions {
     /// Deliveries of a message whose payloads fail to download before it is given up:
     /// terminated on the server and returned as the error (0 = never give up).
     pub max_deliver: u32,
+    /// Copies of the consumer's state in a cluster; 0: the server's choice (a durable
+    /// consumer as many as its stream, an ephemeral one 1; either is recreated where it
+    /// left off when its server goes away).
+    pub replicas: usize,
 }
 
 impl Default for ConsumerOptions {
@@ -169,6 +248,7 @@ impl Default for ConsumerOptions {
             max_ack_pending: 1024,
             nak_delay: Duration::from_secs(1),
             max_deliver: 10,
+            replicas: 0,
         }
     }
 }
@@ -208,7 +288,7 @@ pub struct EnvelopeConsumer {
     options: ConsumerOptions,
     receive: ReceiveOptions,
     consumer: Option<async_nats::jetstream::consumer::PullConsumer>,
-    batch: Option<pull::Batch>,
+    pulling: Option<pull::Stream>,
     /// Redeliveries of already handed messages seen in a row (acks that do not land).
     duplicates_in_a_row: usize,
     /// Next stream sequence to ask for when the consumer must be recreated.
@@ -230,8 +310,11 @@ impl std::fmt::Debug for EnvelopeConsumer {
 }
 
 const REMEMBERED: usize = 1 << 20;
-const BATCH_EXPIRES: Duration = Duration::from_secs(5);
-const BATCH_WATCHDOG: Duration = Duration::from_secs(20);
+/// The server sends an idle heartbeat this often while a pull waits; two missed mean the
+/// pull was lost (its server died, the connection moved), and it is made again.
+const PULL_HEARTBEAT: Duration = Duration::from_secs(5);
+/// Lifetime of each pull request the stream of pulls makes.
+const PULL_EXPIRES: Duration = Duration::from_secs(30);
 
 impl EnvelopeConsumer {
     /// A consumer on `stream`; nothing is fetched until [`Self::next`].
@@ -247,7 +330,7 @@ impl EnvelopeConsumer {
             options,
             receive,
             consumer: None,
-            batch: None,
+            pulling: None,
             duplicates_in_a_row: 0,
             next_sequence: None,
             handed: HashSet::new(),
@@ -280,6 +363,7 @@ impl EnvelopeConsumer {
             filter_subject: self.options.filter_subject.clone().unwrap_or_default(),
             inactive_threshold: Duration::from_secs(600),
             max_deliver: if self.options.max_deliver == 0 { -1 } else { i64::from(self.options.max_deliver) },
+            num_replicas: self.options.replicas,
             ..Default::default()
         };
         let consumer = match &self.options.durable_name {
@@ -296,10 +380,10 @@ impl EnvelopeConsumer {
         Ok(())
     }
 
-    /// Drops the consumer and its batch: the next call recreates it from the next sequence.
+    /// Drops the consumer and its pulls: the next call recreates it from the next sequence.
     fn reset(&mut self, why: &str) {
         warn!(stream = %self.stream, next_sequence = ?self.next_sequence, "{why}; recreating the consumer");
-        self.batch = None;
+        self.pulling = None;
         self.consumer = None;
         self.duplicates_in_a_row = 0;
     }
@@ -333,19 +417,23 @@ impl EnvelopeConsumer {
                 tokio::time::sleep(Duration::from_millis(250 * u64::from(failures.min(8)))).await;
                 continue;
             }
-            // One bounded pull request at a time (backpressure: at most `max_messages` and
-            // `max_bytes` in flight). A request is self-contained, so a server restart costs
-            // at most the batch in flight, which is redelivered after `ack_wait`.
-            if self.batch.is_none() {
+            // Pull requests of at most `max_messages` and `max_bytes` (backpressure: a new
+            // one goes out as the application takes messages), idle heartbeats from the
+            // server. A server restart or a node dying costs at most the messages in flight,
+            // which are redelivered after `ack_wait`. Statuses such as "409 Batch Completed"
+            // (which in a cluster can overtake the messages it completes) are handled by the
+            // stream of pulls, not taken for failures.
+            if self.pulling.is_none() {
                 let consumer = self.consumer.as_ref().expect("opened above");
                 let request = consumer
-                    .batch()
-                    .max_messages(self.options.max_messages)
-                    .max_bytes(self.options.max_bytes)
-                    .expires(BATCH_EXPIRES)
+                    .stream()
+                    .max_messages_per_batch(self.options.max_messages)
+                    .max_bytes_per_batch(self.options.max_bytes)
+                    .heartbeat(PULL_HEARTBEAT)
+                    .expires(PULL_EXPIRES)
                     .messages();
                 match request.await {
-                    Ok(b) => self.batch = Some(b),
+                    Ok(p) => self.pulling = Some(p),
                     Err(e) => {
                         failures += 1;
                         if failures > 60 {
@@ -359,24 +447,16 @@ impl EnvelopeConsumer {
                     }
                 }
             }
-            // A batch ends by itself when it expires; silence well beyond that means the
-            // request was lost with its connection.
-            let pulled =
-                tokio::time::timeout(BATCH_WATCHDOG, self.batch.as_mut().expect("requested above").next());
-            let message = match pulled.await {
-                Err(_) => {
-                    self.reset(&format!("pull request silent for {BATCH_WATCHDOG:?}"));
+            let message = match self.pulling.as_mut().expect("requested above").next().await {
+                None => {
+                    self.pulling = None;
                     continue;
                 }
-                Ok(None) => {
-                    self.batch = None;
-                    continue;
-                }
-                Ok(Some(Err(e))) => {
+                Some(Err(e)) => {
                     self.reset(&format!("pull failed: {e}"));
                     continue;
                 }
-                Ok(Some(Ok(m))) => m,
+                Some(Ok(m)) => m,
             };
             failures = 0;
             let (seq, published, delivered) = match message.info() {

@@ -54,6 +54,7 @@ pub struct SendOptions {
     pub(crate) one_shot: bool,
     pub(crate) max_payload: Option<usize>,
     pub(crate) jetstream: Option<async_nats::jetstream::Context>,
+    pub(crate) publish_retry: Duration,
 }
 
 /// Connects to `NATS_URL` when publishing, uploads links to a Plik-compatible server at
@@ -84,6 +85,7 @@ impl Default for SendOptions {
             one_shot: false,
             max_payload: None,
             jetstream: None,
+            publish_retry: crate::transport::PUBLISH_RETRY_FOR,
         }
     }
 }
@@ -244,6 +246,15 @@ impl SendOptions {
     /// Publishes through JetStream and waits for the ack (see [`crate::jetstream`]).
     pub fn jetstream(mut self, context: async_nats::jetstream::Context) -> Self {
         self.jetstream = Some(context);
+        self
+    }
+
+    /// How long a JetStream publish keeps retrying a message the stream has not
+    /// acknowledged (a leader election, a reconnect), always with the same `Nats-Msg-Id`,
+    /// so the stream keeps one copy. Keep it below the stream's duplicate window (2 min by
+    /// default). Default: 30 s; zero tries once.
+    pub fn publish_retry(mut self, retry_for: Duration) -> Self {
+        self.publish_retry = retry_for;
         self
     }
 }

@@ -245,7 +245,10 @@ async fn smartsend_inner(
     if let Some(client) = &client {
         let body = Bytes::from(json.clone());
         match &options.jetstream {
-            Some(js) => stream_sequence = Some(publish_jetstream(js, subject, headers, body, &cid).await?),
+            Some(js) => {
+                let retry_for = options.publish_retry;
+                stream_sequence = Some(publish_jetstream(js, subject, headers, body, &cid, retry_for).await?)
+            }
             None => {
                 // A connection opened for this call closes with it: flush it first.
                 let own = matches!(options.connection, Connection::Url(_));

@@ -101,16 +101,28 @@ async fn connect_with(
     options: async_nats::ConnectOptions,
     events: Option<tokio::sync::broadcast::Sender<async_nats::Event>>,
 ) -> Result<Client> {
-    let shown = redact(url);
+    // A comma-separated list names the seeds of a cluster: the client connects to one and
+    // moves to another when it goes away.
+    let seeds: Vec<&str> = url.split(',').map(str::trim).filter(|u| !u.is_empty()).collect();
+    let shown = seeds.iter().map(|u| shown_url(u)).collect::<Vec<_>>().join(",");
     let server = shown.clone();
-    // Credentials leave the URL before async-nats sees it: its debug logs print server URLs.
-    let (url, credentials) = split_credentials(url);
+    // Credentials leave the URLs before async-nats sees them: its debug logs print server
+    // URLs. The first seed that carries credentials gives them for the whole cluster.
+    let mut credentials = None;
+    let mut addrs = Vec::with_capacity(seeds.len());
+    for seed in &seeds {
+        let (clean, found) = split_credentials(seed);
+        credentials = credentials.or(found);
+        addrs.push(clean.parse::<async_nats::ServerAddr>().map_err(|e| {
+            Error::new(ErrorCode::NatsConnectionFailed, format!("server URL {}", shown_url(seed)))
+                .with_source(e)
+        })?);
+    }
     let options = match credentials {
         Some(Credentials::UserPassword(user, password)) => options.user_and_password(user, password),
         Some(Credentials::Token(token)) => options.token(token),
         None => options,
     };
-    let url = url.as_str();
     // async-nats reports every dropped message; the log gets one line per second with a count.
     let dropped = std::sync::Arc::new(std::sync::Mutex::new((0u64, None::<std::time::Instant>)));
     options
@@ -142,7 +154,7 @@ async fn connect_with(
                 }
             }
         })
-        .connect(url)
+        .connect(addrs)
         .await
         .map_err(|e| {
             Error::new(ErrorCode::NatsConnectionFailed, format!("connecting to {shown}")).with_source(e)
@@ -253,25 +265,79 @@ pub(crate) async fn publish_envelope(
     .await
 }
 
+/// How long a JetStream publish retries an unacknowledged message by default: a stream
+/// leader election after a node dies takes 5–6 s.
+pub const PUBLISH_RETRY_FOR: Duration = Duration::from_secs(30);
+
+/// Publishes into a stream and waits for the ack. A publish that is not acknowledged (no
+/// ack in time, no stream leader answering, the connection lost) is sent again, with the
+/// same headers and so the same `Nats-Msg-Id`, until `retry_for` has passed: the stream
+/// stores it once even when an earlier attempt landed and only its ack was lost.
 pub(crate) async fn publish_jetstream(
     js: &async_nats::jetstream::Context,
     subject: &str,
     headers: HeaderMap,
     body: Bytes,
     correlation_id: &str,
+    retry_for: Duration,
 ) -> Result<u64> {
     let span = info_span!("publish", correlation_id = %correlation_id, subject, bytes = body.len(), jetstream = true);
     async {
-        let fail = || Error::new(ErrorCode::PublishFailed, format!("JetStream publish to `{subject}`"));
-        let ack = js
-            .publish_with_headers(subject.to_owned(), headers, body)
-            .await
-            .map_err(|e| fail().with_source(e))?;
-        let ack = ack.await.map_err(|e| fail().with_source(e))?;
-        Ok(ack.sequence)
+        let started = std::time::Instant::now();
+        let mut delay = Duration::from_millis(100);
+        let mut attempt = 1u32;
+        loop {
+            let result = async {
+                js.publish_with_headers(subject.to_owned(), headers.clone(), body.clone()).await?.await
+            }
+            .await;
+            match result {
+                Ok(ack) => {
+                    if attempt > 1 {
+                        tracing::info!(attempt, duplicate = ack.duplicate, seq = ack.sequence, "JetStream publish acknowledged after retrying");
+                    }
+                    return Ok(ack.sequence);
+                }
+                Err(e) if unacknowledged(&e) && started.elapsed() + delay < retry_for => {
+                    tracing::warn!(attempt, error = %e, "JetStream publish not acknowledged; retrying with the same Nats-Msg-Id");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                    attempt += 1;
+                }
+                Err(e) => {
+                    let code = match e.kind() {
+                        async_nats::jetstream::context::PublishErrorKind::MaxPayloadExceeded => {
+                            ErrorCode::PayloadTooLarge
+                        }
+                        _ => ErrorCode::PublishFailed,
+                    };
+                    let tried = if attempt > 1 {
+                        format!(" (not acknowledged after {attempt} attempts in {:.1} s)", started.elapsed().as_secs_f64())
+                    } else {
+                        String::new()
+                    };
+                    return Err(Error::new(code, format!("JetStream publish to `{subject}`{tried}")).with_source(e));
+                }
+            }
+        }
     }
     .instrument(span)
     .await
+}
+
+/// Publish failures after which the message may or may not be in the stream, and a new
+/// attempt may succeed: no ack in time, no responder (no stream leader yet), a lost
+/// connection, a server saying JetStream is temporarily unavailable.
+fn unacknowledged(e: &async_nats::jetstream::context::PublishError) -> bool {
+    use async_nats::jetstream::context::PublishErrorKind as Kind;
+    match e.kind() {
+        Kind::TimedOut | Kind::BrokenPipe | Kind::StreamNotFound | Kind::MaxAckPending => true,
+        Kind::Other => {
+            let text = std::error::Error::source(e).map(|s| s.to_string()).unwrap_or_default();
+            text.contains("temporarily unavailable") || text.contains("no responders")
+        }
+        _ => false,
+    }
 }
 
 /// Publishes already-serialized envelope text (the reference's `publish_message`), with

@@ -2,6 +2,7 @@
 //! one test executable here instead of one per file). Every test that needs a server
 //! starts its own on free loopback ports: `natsbridge_testkit`.
 
+mod cluster;
 mod credentials;
 mod faults;
 mod fileserver;
