@@ -74,6 +74,8 @@ impl OutputArgs {
 /// Where and how long to listen.
 #[derive(Debug, clap::Args)]
 pub(crate) struct ListenArgs {
+    /// NATS server URL, or a cluster's seeds separated by commas (the client moves to
+    /// another when one goes away).
     #[arg(long, env = "NATS_URL", default_value = config::DEFAULT_NATS_URL)]
     server: String,
     #[arg(long)]

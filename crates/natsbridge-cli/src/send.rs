@@ -6,7 +6,7 @@ use std::io::Read as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use natsbridge::blob::{FsStore, NatsObjectStore, PlikStore};
+use natsbridge::blob::{AmazonS3Builder, FsStore, NatsObjectStore, PlikStore, S3Store};
 use natsbridge::jetstream::{self, StreamOptions};
 use natsbridge::types::MsgPurpose;
 use natsbridge::{Payload, SendOptions, config};
@@ -19,6 +19,8 @@ const DEFAULT_STREAM_MAX_AGE_SECS: u64 = 24 * 3600;
 /// The envelope `send` and `request` build: its fields, payloads and where links go.
 #[derive(Debug, clap::Args)]
 pub(crate) struct EnvelopeArgs {
+    /// NATS server URL, or a cluster's seeds separated by commas (the client moves to
+    /// another when one goes away).
     #[arg(long, env = "NATS_URL", default_value = config::DEFAULT_NATS_URL)]
     pub(crate) server: String,
     #[arg(long)]
@@ -33,8 +35,10 @@ pub(crate) struct EnvelopeArgs {
     #[arg(long, env = "FILESERVER_URL", default_value = config::DEFAULT_FILESERVER_URL)]
     fileserver: String,
     /// Where link payloads go: `plik` (the --fileserver), `dir:PATH` (file:// links a
-    /// receiver on this machine reads with --allow-dir) or `nats-os:BUCKET` (the JetStream
-    /// Object Store of --server).
+    /// receiver on this machine reads with --allow-dir), `nats-os:BUCKET` (the JetStream
+    /// Object Store of --server) or `s3:BUCKET[/PREFIX]` (presigned links; region,
+    /// endpoint and credentials from AWS_REGION, AWS_ENDPOINT, AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_ALLOW_HTTP).
     #[arg(long, default_value = "plik")]
     store: String,
     /// Payloads of this many serialized bytes or more go by link (default: SIZE_THRESHOLD,
@@ -93,6 +97,10 @@ pub(crate) struct SendArgs {
     /// With --stream, when it creates the stream: how long it keeps messages, in seconds.
     #[arg(long, requires = "stream", value_name = "SECS", default_value_t = DEFAULT_STREAM_MAX_AGE_SECS)]
     max_age: u64,
+    /// With --stream, when it creates the stream: copies kept on distinct servers of a
+    /// cluster (3 survives the loss of any one).
+    #[arg(long, requires = "stream", value_name = "N", default_value_t = 1)]
+    replicas: usize,
     /// Do not publish: print the envelope JSON instead of the digest line (links are
     /// still uploaded).
     #[arg(long, conflicts_with = "stream")]
@@ -153,7 +161,23 @@ async fn prepare(
             let ttl = Duration::from_secs(args.link_ttl.unwrap_or(DEFAULT_STREAM_MAX_AGE_SECS));
             options.blob_store(Arc::new(NatsObjectStore::open(&js, bucket, ttl).await?))
         }
-        _ => return Err(format!("--store `{}`: use plik, dir:PATH or nats-os:BUCKET", args.store).into()),
+        Some(("s3", target)) => {
+            let (bucket, prefix) = target.split_once('/').unwrap_or((target, ""));
+            let store = S3Store::new(AmazonS3Builder::from_env().with_bucket_name(bucket))?;
+            let prefix = if prefix.is_empty() || prefix.ends_with('/') {
+                prefix.to_owned()
+            } else {
+                format!("{prefix}/")
+            };
+            options.blob_store(Arc::new(store.prefix(prefix)))
+        }
+        _ => {
+            return Err(format!(
+                "--store `{}`: use plik, dir:PATH, nats-os:BUCKET or s3:BUCKET[/PREFIX]",
+                args.store
+            )
+            .into());
+        }
     };
     type Set = fn(SendOptions, String) -> SendOptions;
     let fields: [(&Option<String>, Set); 8] = [
@@ -213,11 +237,11 @@ pub(crate) async fn send(args: SendArgs) -> CliResult {
             let js = async_nats::jetstream::new(client);
             if js.get_stream(stream).await.is_err() {
                 let max_age = Duration::from_secs(args.max_age);
-                jetstream::ensure_stream(
-                    &js,
-                    &StreamOptions::new(stream, vec![env.subject.clone()], max_age),
-                )
-                .await?;
+                let options = StreamOptions {
+                    replicas: args.replicas,
+                    ..StreamOptions::new(stream, vec![env.subject.clone()], max_age)
+                };
+                jetstream::ensure_stream(&js, &options).await?;
             }
             let sent = jetstream::publish_to_stream(&js, &env.subject, payloads, &options).await?;
             eprintln!("{}", serde_json::json!({ "stream": stream, "stream_sequence": sent.stream_sequence }));

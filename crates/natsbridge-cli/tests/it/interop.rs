@@ -196,3 +196,60 @@ fn every_sender_to_every_receiver_over_core_nats_and_jetstream() {
         writeln!(out).unwrap();
     }
 }
+
+/// On a three-node cluster (every CLI given all three seeds) with links in S3: the Rust
+/// CLI publishes the full envelope into an R3 stream with presigned links, and each
+/// receiver (Rust, TypeScript, Python) replays it and downloads the links with plain
+/// HTTP, no S3 credentials of its own.
+#[test]
+fn presigned_s3_links_on_a_cluster_reach_every_receiver() {
+    let cluster = natsbridge_testkit::NatsCluster::spawn(3);
+    let s3 = natsbridge_testkit::S3Server::spawn("interop");
+    let dir = tempfile::tempdir().unwrap();
+    let payloads = payloads(dir.path());
+    let seeds = cluster.urls();
+    let mut tx = cli("rust");
+    tx.args(["send", "--server", &seeds, "--subject", "cluster.s3", "--store", "s3:interop/runs/7"])
+        .args(["--stream", "CLUSTER_S3", "--replicas", "3", "--purpose", "event"])
+        .args(["--header", "Sample-Rate=44100", "--header", "Channels=1"])
+        .env("AWS_ENDPOINT", s3.endpoint())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", natsbridge_testkit::s3::ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", natsbridge_testkit::s3::SECRET_KEY)
+        .env("AWS_ALLOW_HTTP", "true");
+    for p in &payloads {
+        tx.arg(format!("--payload={p}"));
+    }
+    let sent = tx.output().unwrap();
+    let stderr = String::from_utf8_lossy(&sent.stderr);
+    assert!(sent.status.success(), "send failed: {stderr}");
+    assert!(!stderr.contains(natsbridge_testkit::s3::SECRET_KEY));
+    let sent = digest(&String::from_utf8(sent.stdout).unwrap());
+    assert_full_envelope(&sent, "rust → S3");
+    let objects = std::fs::read_dir(s3.dir().join("interop/runs/7")).unwrap().count();
+    assert_eq!(objects, 2, "the table and the audio went to S3 under the prefix");
+    for to in LANGS {
+        let mut rx = cli(to);
+        rx.args([
+            "receive",
+            "--server",
+            &seeds,
+            "--subject",
+            "cluster.s3",
+            "--count",
+            "1",
+            "--timeout",
+            "120",
+        ])
+        .args(["--stream", "CLUSTER_S3", "--allow-host", &s3.endpoint()])
+        .args(["--show-header", "Sample-Rate", "--show-header", "Channels"])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY");
+        let out = rx.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{to}: {text} {}", String::from_utf8_lossy(&out.stderr));
+        let mut got = digest(&text);
+        got.as_object_mut().unwrap().remove("headers");
+        assert_eq!(got, sent, "{to}: digests differ");
+    }
+}
