@@ -10,11 +10,14 @@
 //! - [`transfer`]: Arrow tables over the link path against a hand-rolled HTTP upload and
 //!   download of the same IPC bytes, and each blob store; sender and receiver are
 //!   processes of their own (`natsbridge-bench worker`), so their peak memory is their own.
+//! - [`cluster`]: JetStream publish and replay on one node (R1) against a three-node
+//!   cluster (R3), the cluster from the test kit.
 //! - [`codec`]: base64 against `memcpy`.
 //! - [`report`]: `results.json`, the chart (SVG) and the Markdown table.
 //! - [`run`]: one run: nats-server and the embedded file server from the test kit, the
 //!   cases, the report.
 
+mod cluster;
 mod codec;
 mod messaging;
 mod report;
@@ -47,7 +50,7 @@ struct Cli {
     /// `cargo xtask codegen` wall time to include, in ms (xtask measures it).
     #[arg(long)]
     codegen_ms: Option<f64>,
-    /// Only the groups starting with this: codec, messaging, link, stores.
+    /// Only the groups starting with this: codec, messaging, link, stores, cluster.
     #[arg(long)]
     only: Option<String>,
     #[command(subcommand)]

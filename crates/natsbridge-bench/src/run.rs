@@ -10,6 +10,8 @@
 //! - [`transfer`]: Arrow tables over the link path against a hand-rolled HTTP upload and
 //!   download of the same IPC bytes, and each blob store; sender and receiver are
 //!   processes of their own, so their peak memory is measured alone.
+//! - [`cluster`]: JetStream publish and replay on one node (R1) against a three-node
+//!   cluster (R3).
 //! - [`codec`]: base64 against `memcpy`.
 //! - [`report`]: `results.json`, the chart (SVG) and the Markdown table.
 
@@ -19,7 +21,7 @@ use std::time::Instant;
 use natsbridge_testkit::NatsServer;
 use serde::Serialize;
 
-use crate::{codec, messaging, report, transfer};
+use crate::{cluster, codec, messaging, report, transfer};
 
 pub(crate) type Error = Box<dyn std::error::Error>;
 
@@ -143,6 +145,7 @@ pub(crate) struct Sizes {
     pub(crate) table_reps: usize,
     /// Rows of the table every blob store carries.
     pub(crate) store_rows: usize,
+    pub(crate) stream_messages: usize,
     pub(crate) codec_sizes: [usize; 2],
 }
 
@@ -157,6 +160,7 @@ impl Sizes {
                 tables: [("2 MB", 40_000), ("5 MB", 100_000)],
                 table_reps: 1,
                 store_rows: 40_000,
+                stream_messages: 400,
                 codec_sizes: [1 << 20, 4 << 20],
             }
         } else {
@@ -168,6 +172,7 @@ impl Sizes {
                 tables: [("100 MB", 2_000_000), ("500 MB, 10 M rows", 10_000_000)],
                 table_reps: 3,
                 store_rows: 2_000_000,
+                stream_messages: 10_000,
                 codec_sizes: [1 << 20, 64 << 20],
             }
         }
@@ -179,6 +184,7 @@ impl Sizes {
 pub(crate) struct Ctx {
     pub(crate) nats_url: String,
     pub(crate) files_url: String,
+    pub(crate) s3_endpoint: String,
     pub(crate) scratch: PathBuf,
     pub(crate) sizes: Sizes,
 }
@@ -193,9 +199,15 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), Error> {
     let scratch_dir = tempfile::Builder::new().prefix("natsbridge-bench-").tempdir()?;
     let scratch = scratch_dir.path().to_owned();
     let files = natsbridge_testkit::file_server_in(scratch.join("files")).await?;
+    let s3 = natsbridge_testkit::S3Server::start(transfer::S3_BUCKET)?;
     let sizes = Sizes::new(args.quick);
-    let ctx =
-        Ctx { nats_url: nats.url(), files_url: files.url().to_owned(), scratch: scratch.clone(), sizes };
+    let ctx = Ctx {
+        nats_url: nats.url(),
+        files_url: files.url().to_owned(),
+        s3_endpoint: s3.endpoint(),
+        scratch: scratch.clone(),
+        sizes,
+    };
     eprintln!(
         "bench{}: nats-server {} at {}, file server at {}",
         if args.quick { " --quick" } else { "" },
@@ -218,6 +230,9 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), Error> {
     if wanted("stores") {
         figures.extend(transfer::run_stores(&ctx).await?);
     }
+    if wanted("cluster") {
+        figures.extend(cluster::run(&ctx).await?);
+    }
     if let Some(ms) = args.codegen_ms {
         figures.push(Figure {
             group: "codegen",
@@ -233,6 +248,7 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), Error> {
         });
     }
     files.shutdown().await;
+    drop(s3);
     drop(nats);
     drop(scratch_dir);
 

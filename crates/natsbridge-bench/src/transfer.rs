@@ -13,7 +13,7 @@ use std::process::Stdio;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt as _;
-use natsbridge::blob::{BlobStore, FsStore, NatsObjectStore, PlikStore};
+use natsbridge::blob::{BlobStore, FsStore, NatsObjectStore, PlikStore, S3Store};
 use natsbridge::fetch::http_client;
 use natsbridge::table::encode_table;
 use natsbridge::{Payload, ReceiveOptions, SendOptions, smartreceive, smartsend};
@@ -37,6 +37,8 @@ pub(crate) enum Mode {
     ObjectStore,
     /// `smartsend` through a local directory (`file://` links).
     Dir,
+    /// `smartsend` through S3 (the test kit's s3s-fs server, presigned links).
+    S3,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -58,6 +60,9 @@ pub(crate) struct WorkerArgs {
     files: String,
     #[arg(long)]
     dir: PathBuf,
+    /// The S3 endpoint (bucket `bench`).
+    #[arg(long)]
+    s3: String,
     #[arg(long)]
     subject: String,
     #[arg(long)]
@@ -94,8 +99,11 @@ pub(crate) async fn worker_main(args: WorkerArgs) -> Result<(), Error> {
                 object.read_to_end(&mut buf).await?;
                 (std::hint::black_box(buf).len(), 0, false)
             } else {
-                let options =
-                    ReceiveOptions::default().allow_host(&args.files).allow_dir(&args.dir).jetstream(js);
+                let options = ReceiveOptions::default()
+                    .allow_host(&args.files)
+                    .allow_host(&args.s3)
+                    .allow_dir(&args.dir)
+                    .jetstream(js);
                 let received = smartreceive(&msg, &options).await?;
                 let p = &received.payloads[0];
                 let Payload::ArrowTable(t) = &p.data else { return Err("not a table".into()) };
@@ -153,6 +161,9 @@ pub(crate) async fn worker_main(args: WorkerArgs) -> Result<(), Error> {
                         NatsObjectStore::open(&js, "bench", Duration::from_secs(3600)).await?,
                     ),
                     Mode::Dir => std::sync::Arc::new(FsStore::new(&args.dir)?),
+                    Mode::S3 => std::sync::Arc::new(S3Store::new(natsbridge_testkit::s3::builder_for(
+                        &args.s3, S3_BUCKET,
+                    ))?),
                 };
                 let options = SendOptions::default().connection(&client).blob_store(store);
                 let start = now_ns();
@@ -168,6 +179,9 @@ pub(crate) async fn worker_main(args: WorkerArgs) -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// The bucket of the S3 store's runs.
+pub(crate) const S3_BUCKET: &str = "bench";
 
 /// The bucket of the hand-rolled Object Store baseline.
 const RAW_BUCKET: &str = "bench-raw";
@@ -229,6 +243,7 @@ fn spawn_worker(ctx: &Ctx, role: &str, mode: &str, subject: &str, rows: usize) -
             ])
             .arg("--dir")
             .arg(ctx.scratch.join("blobs"))
+            .args(["--s3", &ctx.s3_endpoint])
             .args(["--subject", subject, "--rows", &rows.to_string()])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit()),
@@ -343,6 +358,7 @@ pub(crate) async fn run_stores(ctx: &Ctx) -> Result<Vec<Figure>, Error> {
         ("embedded HTTP file server", "http"),
         ("JetStream Object Store", "object-store"),
         ("local directory", "dir"),
+        ("S3 (s3s-fs, presigned links)", "s3"),
     ];
     let (mut raw, mut raw_os) = (Vec::new(), Vec::new());
     let mut per_mode = vec![Vec::new(); modes.len()];

@@ -73,13 +73,7 @@ impl S3Server {
 
     /// A builder for this server: endpoint, bucket, region, the test credentials, plain HTTP.
     pub fn builder(&self) -> AmazonS3Builder {
-        AmazonS3Builder::new()
-            .with_endpoint(self.endpoint())
-            .with_bucket_name(&self.bucket)
-            .with_region("us-east-1")
-            .with_access_key_id(ACCESS_KEY)
-            .with_secret_access_key(SECRET_KEY)
-            .with_allow_http(true)
+        builder_for(&self.endpoint(), &self.bucket)
     }
 
     /// The runtime's S3 store on this server.
@@ -103,6 +97,18 @@ impl S3Server {
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
+}
+
+/// A builder for a test kit S3 server at `endpoint` (from another process, e.g. a bench
+/// worker): the bucket, region `us-east-1`, the test credentials, plain HTTP.
+pub fn builder_for(endpoint: &str, bucket: &str) -> AmazonS3Builder {
+    AmazonS3Builder::new()
+        .with_endpoint(endpoint)
+        .with_bucket_name(bucket)
+        .with_region("us-east-1")
+        .with_access_key_id(ACCESS_KEY)
+        .with_secret_access_key(SECRET_KEY)
+        .with_allow_http(true)
 }
 
 fn serve(listener: std::net::TcpListener, fs: s3s_fs::FileSystem, stopped: oneshot::Receiver<()>) {
