@@ -1,9 +1,9 @@
-//! `cargo xtask demo [--small] [--serve | --rust] [-- extra args]`: the product's main job on
+//! `cargo xtask demo [--small] [--serve | --rust | --cluster] [-- extra args]`: the product's main job on
 //! a fresh machine. Installs what it needs (`cargo xtask setup`: nats-server, the Node
 //! packages and the built dashboard page; Chromium), builds `natsbridge-demo` in release
 //! mode, and drives the dashboard page in headless Chromium against it
 //! (`dashboard/scripts/demo.mjs`); `--serve` leaves the dashboard up for a person,
-//! `--rust` runs the Rust-only scenarios.
+//! `--rust` runs the Rust-only scenarios, `--cluster` those on a three-node JetStream cluster.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -54,6 +54,10 @@ pub(crate) struct Args {
     /// The Rust-only run of the four scenarios (both sides in Rust), as before the dashboard.
     #[arg(long, conflicts_with = "serve")]
     rust: bool,
+    /// The Rust-only run on a three-node JetStream cluster (`natsbridge-demo --cluster`):
+    /// the catch-up stream is R3 and its leader is killed before the replay.
+    #[arg(long, conflicts_with = "serve")]
+    cluster: bool,
     /// Reduced sizes (seconds instead of minutes).
     #[arg(long)]
     small: bool,
@@ -69,9 +73,12 @@ pub(crate) fn demo(args: &Args) -> Result<()> {
     eprintln!("building natsbridge-demo (release; the first build takes a few minutes)");
     run_checked(cargo().args(["build", "--release", "-p", "natsbridge-demo"]))?;
     let bin = target_dir().join("release/natsbridge-demo");
-    let mut cmd = if args.rust {
+    let mut cmd = if args.rust || args.cluster {
         let mut c = Command::new(&bin);
         c.arg("--nats-server-bin").arg(&tools.nats_server);
+        if args.cluster {
+            c.arg("--cluster");
+        }
         if args.small {
             c.arg("--small");
         }

@@ -85,6 +85,7 @@ pub(crate) async fn run(args: DashboardArgs) -> Result<bool, Box<dyn std::error:
     .await?;
     let ctx = Ctx {
         nats_url: nats.url(),
+        cluster: None,
         files_url: files.url().to_owned(),
         receive: ReceiveOptions::default().allow_host(files.url()),
     };

@@ -55,11 +55,12 @@ pub(crate) async fn run(
 ) -> Result<Outcome, Box<dyn std::error::Error>> {
     let client = natsbridge::connect(&ctx.nats_url).await?;
     let js = async_nats::jetstream::new(client);
-    ensure_stream(
-        &js,
-        &StreamOptions::new("DEMO_HEALTH", vec!["demo.health.>".into()], Duration::from_secs(3600)),
-    )
-    .await?;
+    let replicas = if ctx.cluster.is_some() { 3 } else { 1 };
+    let stream = StreamOptions {
+        replicas,
+        ..StreamOptions::new("DEMO_HEALTH", vec!["demo.health.>".into()], Duration::from_secs(3600))
+    };
+    ensure_stream(&js, &stream).await?;
     let send = SendOptions::default()
         .fileserver(&ctx.files_url)
         .sender_name("health-monitor")
@@ -88,6 +89,12 @@ pub(crate) async fn run(
     let wake = old_end + window + Duration::from_millis(50);
     tokio::time::sleep_until(wake.max(Instant::now()).into()).await;
     let since = chrono::Utc::now() - chrono::Duration::from_std(window)?;
+    // On a cluster the stream's leader dies while the dashboard is away: the replay has to
+    // find the stream on the other two nodes.
+    let killed = match &ctx.cluster {
+        Some(cluster) => Some(kill_stream_leader(&js, cluster).await?),
+        None => None,
+    };
 
     let started = Instant::now();
     let options = ConsumerOptions {
@@ -100,7 +107,9 @@ pub(crate) async fn run(
     let mut got = Vec::new();
     let (mut direct, mut link) = (0, 0);
     loop {
-        match tokio::time::timeout(Duration::from_millis(1500), consumer.next()).await {
+        // Caught up after 1.5 s of silence; after a leader kill the election comes first.
+        let quiet = if killed.is_some() && got.is_empty() { 20_000 } else { 1500 };
+        match tokio::time::timeout(Duration::from_millis(quiet), consumer.next()).await {
             Ok(Ok(d)) => {
                 for p in &d.received.payloads {
                     if p.transport == Transport::Link {
@@ -126,6 +135,26 @@ pub(crate) async fn run(
             expected.len(),
             window.as_secs_f64()
         ),
-        figure: format!("replayed in {:.2} s through the pull consumer", secs.max(0.0)),
+        figure: match killed {
+            Some(leader) => format!(
+                "R3 stream, leader {leader} killed before the replay; replayed in {:.2} s",
+                secs.max(0.0)
+            ),
+            None => format!("replayed in {:.2} s through the pull consumer", secs.max(0.0)),
+        },
     })
+}
+
+/// Kills the node leading `DEMO_HEALTH` (SIGKILL); returns its name.
+async fn kill_stream_leader(
+    js: &async_nats::jetstream::Context,
+    cluster: &std::sync::Mutex<natsbridge_testkit::NatsCluster>,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let info = js.get_stream("DEMO_HEALTH").await?.info().await?.clone();
+    let leader = info.cluster.and_then(|c| c.leader).ok_or("the stream has no leader")?;
+    let mut nodes = cluster.lock().map_err(|_| "cluster lock")?;
+    let i = nodes.index_of(&leader).ok_or("unknown leader")?;
+    nodes.kill(i);
+    eprintln!("scenario 4: killed {leader}, the stream's leader");
+    Ok(leader)
 }

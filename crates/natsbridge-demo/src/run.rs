@@ -1,11 +1,14 @@
 //! One demo run: starts what the scenarios need (nats-server through the test kit unless
-//! `--nats-url` is given, the embedded file server), runs them, prints the summary.
+//! `--nats-url` is given, or a three-node cluster with `--cluster`; the embedded file
+//! server), runs them, prints the summary.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use natsbridge::ReceiveOptions;
-use natsbridge_testkit::NatsServer;
+use std::sync::{Arc, Mutex};
+
+use natsbridge_testkit::{NatsCluster, NatsServer};
 
 use crate::{audio, command, health, table};
 
@@ -15,6 +18,7 @@ pub(crate) struct DemoArgs {
     pub(crate) small: bool,
     pub(crate) nats_url: Option<String>,
     pub(crate) nats_server_bin: Option<PathBuf>,
+    pub(crate) cluster: bool,
     pub(crate) health_window: Duration,
     pub(crate) only: Option<u8>,
 }
@@ -22,7 +26,10 @@ pub(crate) struct DemoArgs {
 /// What every scenario shares.
 #[derive(Debug, Clone)]
 pub(crate) struct Ctx {
+    /// One URL, or every seed of the cluster.
     pub(crate) nats_url: String,
+    /// With `--cluster`: the nodes (scenario 4 kills its stream's leader) and R3 streams.
+    pub(crate) cluster: Option<Arc<Mutex<NatsCluster>>>,
     pub(crate) files_url: String,
     pub(crate) receive: ReceiveOptions,
 }
@@ -40,8 +47,16 @@ pub(crate) struct Outcome {
 pub(crate) async fn run(args: DemoArgs) -> Result<bool, Box<dyn std::error::Error>> {
     let started = Instant::now();
     let _nats;
+    let mut cluster = None;
     let nats_url = match &args.nats_url {
         Some(u) => u.clone(),
+        None if args.cluster => {
+            let nodes = NatsCluster::start_with(args.nats_server_bin.clone(), 3)?;
+            eprintln!("nats-server cluster of 3 with JetStream at {}", nodes.urls());
+            let urls = nodes.urls();
+            cluster = Some(Arc::new(Mutex::new(nodes)));
+            urls
+        }
         None => {
             let server = NatsServer::start_with(args.nats_server_bin.clone(), "")?;
             eprintln!("nats-server ({}) with JetStream at {}", server.bin().display(), server.url());
@@ -53,6 +68,7 @@ pub(crate) async fn run(args: DemoArgs) -> Result<bool, Box<dyn std::error::Erro
     eprintln!("embedded file server at {}", files.url());
     let ctx = Ctx {
         nats_url,
+        cluster,
         files_url: files.url().to_owned(),
         receive: ReceiveOptions::default().allow_host(files.url()),
     };

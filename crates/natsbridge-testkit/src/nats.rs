@@ -198,7 +198,15 @@ pub struct NatsCluster {
 impl NatsCluster {
     /// Starts `size` nodes and waits until JetStream is ready on every one.
     pub fn start(size: usize) -> Result<NatsCluster, Error> {
-        let bin = nats_server_bin()?;
+        NatsCluster::start_with(None, size)
+    }
+
+    /// [`NatsCluster::start`] with this binary (default: [`nats_server_bin`]'s).
+    pub fn start_with(bin: Option<PathBuf>, size: usize) -> Result<NatsCluster, Error> {
+        let bin = match bin {
+            Some(bin) => bin,
+            None => nats_server_bin()?,
+        };
         let routes: Vec<u16> = (0..size).map(|_| crate::free_port()).collect();
         let monitoring: Vec<u16> = (0..size).map(|_| crate::free_port()).collect();
         let mut nodes = Vec::with_capacity(size);
