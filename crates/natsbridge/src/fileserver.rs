@@ -500,14 +500,26 @@ async fn create_upload(State(inner): State<Shared>, headers: HeaderMap, body: ax
         }
     };
     let one_shot = get_ci(&params, "oneShot").and_then(Value::as_bool).unwrap_or(false);
+    // Plik: a positive ttl in seconds, 0 (or none) the default, -1 "never expires". Files
+    // here always expire, so a lifetime above `max_ttl` (never-expiring included) is refused,
+    // never silently shortened.
     let ttl = match get_ci(&params, "ttl").and_then(Value::as_i64) {
         Some(s) if s > 0 => Duration::from_secs(s as u64),
+        Some(s) if s < 0 => Duration::MAX,
         _ => inner.ttl,
     };
     if ttl > inner.max_ttl {
-        let (asked, max) = (ttl.as_secs(), inner.max_ttl.as_secs());
-        return err(StatusCode::BAD_REQUEST, &format!("ttl {asked} s is above this server's maxTTL {max} s"));
+        let max = inner.max_ttl.as_secs();
+        let asked = if ttl == Duration::MAX {
+            "-1 (never expires)".to_owned()
+        } else {
+            format!("{} s", ttl.as_secs())
+        };
+        return err(StatusCode::BAD_REQUEST, &format!("ttl {asked} is above this server's maxTTL {max} s"));
     }
+    let Some(expires) = Instant::now().checked_add(ttl) else {
+        return err(StatusCode::BAD_REQUEST, "ttl is too large");
+    };
     let id = new_id();
     let token = new_id();
     {
@@ -515,10 +527,7 @@ async fn create_upload(State(inner): State<Shared>, headers: HeaderMap, body: ax
         if uploads.len() >= inner.max_uploads {
             return err(StatusCode::SERVICE_UNAVAILABLE, "too many live uploads; try again later");
         }
-        uploads.insert(
-            id.clone(),
-            Upload { token: token.clone(), one_shot, expires: Instant::now() + ttl, files: HashMap::new() },
-        );
+        uploads.insert(id.clone(), Upload { token: token.clone(), one_shot, expires, files: HashMap::new() });
     }
     axum::Json(
         json!({ "id": id, "uploadToken": token, "oneShot": one_shot, "ttl": ttl.as_secs(), "files": {} }),

@@ -36,6 +36,12 @@ use crate::wire::new_uuid;
 /// Extra lifetime given to link uploads beyond the stream's `max_age`.
 pub const LINK_TTL_SLACK: Duration = Duration::from_secs(3600);
 
+/// The link lifetime asked for a stream that keeps messages for ever (`max_age` zero):
+/// only a store that never deletes grants it (a directory, an Object Store bucket without
+/// `max_age`, a Plik server allowing uploads that never expire); the others refuse the
+/// publish rather than hold links that die before their messages.
+pub const LINK_TTL_FOREVER: Duration = Duration::MAX;
+
 /// A stream to create or update.
 #[derive(Debug, Clone)]
 pub struct StreamOptions {
@@ -500,14 +506,11 @@ impl EnvelopeConsumer {
 }
 
 /// The lifetime links published into a stream keeping messages for `max_age` need: at
-/// least `max_age` plus [`LINK_TTL_SLACK`] (zero `max_age`: kept forever, the store's
-/// default applies), or longer when the caller asked for longer.
+/// least `max_age` plus [`LINK_TTL_SLACK`] (zero `max_age`: kept for ever,
+/// [`LINK_TTL_FOREVER`]), or longer when the caller asked for longer.
 fn link_ttl_for(asked: Option<Duration>, max_age: Duration) -> Option<Duration> {
-    let needed = (!max_age.is_zero()).then(|| max_age + LINK_TTL_SLACK);
-    match (asked, needed) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
-    }
+    let needed = if max_age.is_zero() { LINK_TTL_FOREVER } else { max_age.saturating_add(LINK_TTL_SLACK) };
+    Some(asked.map_or(needed, |a| a.max(needed)))
 }
 
 /// Whether delivery number `delivered` (1-based) is the last one allowed.
@@ -532,8 +535,8 @@ mod tests {
             (None, day, Some(day + LINK_TTL_SLACK)),
             (Some(hour), day, Some(day + LINK_TTL_SLACK)),
             (Some(day * 7), day, Some(day * 7)),
-            (None, Duration::ZERO, None),
-            (Some(hour), Duration::ZERO, Some(hour)),
+            (None, Duration::ZERO, Some(LINK_TTL_FOREVER)),
+            (Some(hour), Duration::ZERO, Some(LINK_TTL_FOREVER)),
         ] {
             assert_eq!(link_ttl_for(asked, max_age), expected, "{asked:?} {max_age:?}");
         }

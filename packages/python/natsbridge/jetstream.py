@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import math
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -75,12 +76,11 @@ async def ensure_stream(
         raise NatsBridgeError("NATS_CONNECTION_FAILED", f"creating the stream `{name}`") from e
 
 
-def link_ttl_for(asked: float | None, max_age: float) -> float | None:
-    """The lifetime links in a stream keeping messages ``max_age`` seconds need."""
-    needed = max_age + LINK_TTL_SLACK if max_age > 0 else None
-    if asked is not None and needed is not None:
-        return max(asked, needed)
-    return asked if asked is not None else needed
+def link_ttl_for(asked: float | None, max_age: float) -> float:
+    """The lifetime links in a stream keeping messages ``max_age`` seconds need: ``math.inf``
+    when it keeps them for ever (a store that cannot keep links that long fails the publish)."""
+    needed = max_age + LINK_TTL_SLACK if max_age > 0 else math.inf
+    return needed if asked is None else max(asked, needed)
 
 
 async def publish_to_stream(

@@ -67,10 +67,11 @@ async def plik_upload(
     headers = {"X-PlikToken": token} if token else {}
     try:
         # Whole seconds, rounded up: a link may outlive its message, never the reverse.
-        asked = None if ttl is None else max(math.ceil(ttl), 1)
+        # math.inf (a stream that keeps messages for ever) is Plik's -1, "never expires".
+        asked = None if ttl is None else ttl if math.isinf(ttl) else max(math.ceil(ttl), 1)
         body: dict[str, Any] = {"oneShot": one_shot}
         if asked is not None:
-            body["ttl"] = asked
+            body["ttl"] = -1 if math.isinf(asked) else asked
         created = await _call(session, "POST", f"{base}/upload", "POST /upload", json=body, headers=headers)
         upload_id, upload_token = created.get("id"), created.get("uploadToken")
         if not isinstance(upload_id, str) or not isinstance(upload_token, str):
@@ -78,8 +79,9 @@ async def plik_upload(
         # Plik answers the TTL it granted (<= 0: never expires); a shorter one would let links die before their messages.
         granted = created.get("ttl")
         if asked is not None and isinstance(granted, (int, float)) and 0 < granted < asked:
+            shown = "for ever" if math.isinf(asked) else f"{asked} s"
             raise NatsBridgeError("UPLOAD_FAILED", f"POST /upload: the file server granted a TTL of {granted} s, "
-                                  f"{asked} s was asked: links would expire before their messages")
+                                  f"{shown} was asked: links would expire before their messages")
         form = aiohttp.FormData()
         form.add_field("file", bytes(data) if isinstance(data, memoryview) else data, filename=name,
                        content_type="application/octet-stream")

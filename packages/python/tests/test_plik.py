@@ -3,6 +3,8 @@ the server grants in its ``POST /upload`` answer must cover the TTL asked."""
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -84,3 +86,17 @@ def test_a_fractional_ttl_is_asked_rounded_up() -> None:
     got, seen = upload(200, {"id": "u1", "uploadToken": "t1", "ttl": 10}, ttl=10.5)
     assert isinstance(got, NatsBridgeError), "10.5 s asked is more than 10 s granted"
     assert seen == [{"oneShot": False, "ttl": 11}]
+
+
+@pytest.mark.parametrize("granted", [{"ttl": 0}, {"ttl": -1}, {}])
+def test_for_ever_is_asked_as_plik_never_expires(granted: dict[str, Any]) -> None:
+    got, seen = upload(200, {"id": "u1", "uploadToken": "t1", **granted}, ttl=math.inf)
+    assert isinstance(got, PlikUpload), "a server granting never-expiring uploads"
+    assert seen == [{"oneShot": False, "ttl": -1}, "/file/u1"]
+
+
+def test_for_ever_is_more_than_any_granted_number() -> None:
+    got, seen = upload(200, {"id": "u1", "uploadToken": "t1", "ttl": 10 ** 9}, ttl=math.inf)
+    assert isinstance(got, NatsBridgeError)
+    assert "granted a TTL of 1000000000 s, for ever was asked" in got.message
+    assert seen == [{"oneShot": False, "ttl": -1}], "no file was sent"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import math
 from typing import Any
 
 import nats
@@ -142,4 +143,5 @@ def test_link_ttl_outlives_the_stream() -> None:
     assert link_ttl_for(None, 86_400) == 86_400 + 3600
     assert link_ttl_for(3600, 86_400) == 86_400 + 3600
     assert link_ttl_for(7 * 86_400, 86_400) == 7 * 86_400
-    assert link_ttl_for(None, 0) is None
+    assert link_ttl_for(None, 0) == math.inf, "a stream without max_age keeps its links for ever"
+    assert link_ttl_for(3600, 0) == math.inf

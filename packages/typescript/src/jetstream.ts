@@ -67,8 +67,9 @@ export async function ensureStream(nc: NatsConnection, options: StreamOptions): 
 
 /**
  * Publishes an envelope into the stream that captures `subject` and waits for the ack. Link
- * uploads live at least the stream's `max_age` plus LINK_TTL_SLACK_SECONDS and are never
- * one-shot, so a late consumer can still download them.
+ * uploads live at least the stream's `max_age` plus LINK_TTL_SLACK_SECONDS (for ever when the
+ * stream has no `max_age`: a store that cannot keep them that long fails the publish) and are
+ * never one-shot, so a late consumer can still download them.
  */
 export async function publishToStream(nc: NatsConnection, subject: string, payloads: readonly PayloadTuple[], options: SendOptions = {}): Promise<Sent> {
   let ttl = options.linkTtlSeconds;
@@ -77,7 +78,8 @@ export async function publishToStream(nc: NatsConnection, subject: string, paylo
     const stream = await jsm.streams.find(subject);
     const info = await jsm.streams.info(stream);
     const maxAgeS = info.config.max_age / 1e9;
-    if (maxAgeS > 0) ttl = Math.max(ttl ?? 0, Math.ceil(maxAgeS) + LINK_TTL_SLACK_SECONDS);
+    // A stream without max_age keeps messages for ever: so must its links (Infinity), or the store refuses.
+    ttl = Math.max(ttl ?? 0, maxAgeS > 0 ? Math.ceil(maxAgeS) + LINK_TTL_SLACK_SECONDS : Infinity);
   } catch (e) {
     throw asBridgeError(e, "PUBLISH_FAILED", `no stream captures \`${subject}\``, { correlationId: options.correlationId });
   }

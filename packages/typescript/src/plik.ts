@@ -63,9 +63,10 @@ export async function plikUpload(fileserverUrl: string, name: string, bytes: Uin
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const token: Record<string, string> = options.token === undefined ? {} : { "X-PlikToken": options.token };
   try {
+    // Whole seconds, rounded up; Infinity (a stream that keeps messages for ever) is Plik's -1, "never expires".
     const ttl = options.ttlSeconds === undefined ? undefined : Math.max(1, Math.ceil(options.ttlSeconds));
     const body: Record<string, unknown> = { oneShot: options.oneShot ?? false };
-    if (ttl !== undefined) body["ttl"] = ttl;
+    if (ttl !== undefined) body["ttl"] = ttl === Infinity ? -1 : ttl;
     const created = await call(
       fetchImpl,
       `${base}/upload`,
@@ -79,7 +80,8 @@ export async function plikUpload(fileserverUrl: string, name: string, bytes: Uin
     // Plik answers the TTL it granted (<= 0: never expires); a shorter one would let links die before their messages.
     const granted = created["ttl"];
     if (ttl !== undefined && typeof granted === "number" && granted > 0 && granted < ttl) {
-      throw new NatsBridgeError("UPLOAD_FAILED", `POST /upload: the file server granted a TTL of ${granted} s, ${ttl} s was asked: links would expire before their messages`);
+      const asked = ttl === Infinity ? "for ever" : `${ttl} s`;
+      throw new NatsBridgeError("UPLOAD_FAILED", `POST /upload: the file server granted a TTL of ${granted} s, ${asked} was asked: links would expire before their messages`);
     }
     const form = new FormData();
     form.append("file", new Blob([bytes as Uint8Array<ArrayBuffer>], { type: "application/octet-stream" }), name);

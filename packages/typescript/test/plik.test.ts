@@ -76,3 +76,13 @@ test("a TTL the server refuses (400) fails with the server's message", async () 
     return true;
   });
 });
+
+test("for ever (a stream without max_age) is asked as Plik's -1 and refused when a number is granted", async () => {
+  for (const granted of [{ ttl: 0 }, { ttl: -1 }, {}]) {
+    const got = await upload(200, { id: "u1", uploadToken: "t1", ...granted }, Infinity);
+    assert.equal(got.fileId, "f1");
+    assert.deepEqual(seen, [{ oneShot: false, ttl: -1 }, "/file/u1"]);
+  }
+  await assert.rejects(upload(200, { id: "u1", uploadToken: "t1", ttl: 1e9 }, Infinity), /granted a TTL of 1000000000 s, for ever was asked/);
+  assert.deepEqual(seen, [{ oneShot: false, ttl: -1 }], "no file was sent");
+});

@@ -81,6 +81,9 @@ async fn the_plik_client_refuses_a_server_that_grants_less_than_asked() {
     // A fraction of a second counts as a whole one: 10.5 s asked is more than 10 granted.
     let err = store.put(put(Some(Duration::from_millis(10_500)))).await.unwrap_err();
     assert!(err.message().contains("granted a TTL of 10 s, 11 s was asked"), "{err}");
+    // Asking for ever (a stream without max_age) is more than any granted number.
+    let err = store.put(put(Some(Duration::MAX))).await.unwrap_err();
+    assert!(err.message().contains("granted a TTL of 10 s, for ever was asked"), "{err}");
     // Asking for no more than was granted goes through to the file upload.
     let link = store.put(put(Some(Duration::from_secs(5)))).await.unwrap();
     assert_eq!(link, format!("{url}/file/u1/f1/blob.bin"));
@@ -108,6 +111,38 @@ async fn a_stream_that_outlives_the_file_server_s_links_refuses_the_publish() {
     let receive = ReceiveOptions::default().allow_host(files.url());
     let got = natsbridge::smartreceive_bytes(sent.json.as_bytes(), None, &receive).await.unwrap();
     assert_eq!(got.payloads[0].bytes().len(), 600_000);
+}
+
+/// A stream that keeps messages for ever asks links that never expire: the embedded file
+/// server (its files always expire) refuses the publish; a directory and an Object Store
+/// bucket without `max_age` keep them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_without_max_age_needs_links_that_never_expire() {
+    let server = NatsServer::spawn();
+    let js = js(&server).await;
+    ensure_stream(&js, &StreamOptions::new("FOREVER", vec!["forever.>".into()], Duration::ZERO))
+        .await
+        .unwrap();
+    let files = file_server(24 * 365 * HOUR).await;
+    let send = SendOptions::default().fileserver(files.url());
+    let err = publish_to_stream(&js, "forever.a", big(), &send).await.unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::UploadFailed, "{err}");
+    assert!(err.report().contains("-1 (never expires)"), "{}", err.report());
+    assert_eq!(js.get_stream("FOREVER").await.unwrap().info().await.unwrap().state.messages, 0);
+
+    let dir = tempfile::tempdir().unwrap();
+    let to_dir = SendOptions::default().blob_store(Arc::new(FsStore::new(dir.path()).unwrap()));
+    assert_eq!(publish_to_stream(&js, "forever.b", big(), &to_dir).await.unwrap().stream_sequence, Some(1));
+    let keeps_all = NatsObjectStore::open(&js, "keeps-all", Duration::ZERO).await.unwrap();
+    let to_bucket = SendOptions::default().blob_store(Arc::new(keeps_all));
+    assert_eq!(
+        publish_to_stream(&js, "forever.c", big(), &to_bucket).await.unwrap().stream_sequence,
+        Some(2)
+    );
+    let short_bucket = NatsObjectStore::open(&js, "keeps-a-day", 24 * HOUR).await.unwrap();
+    let to_short = SendOptions::default().blob_store(Arc::new(short_bucket));
+    let err = publish_to_stream(&js, "forever.d", big(), &to_short).await.unwrap_err();
+    assert!(err.message().contains("for ever was asked"), "{err}");
 }
 
 /// An Object Store bucket keeps objects for its `max_age`; a longer lifetime is refused.

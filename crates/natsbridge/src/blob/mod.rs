@@ -32,6 +32,11 @@ pub use object_store::aws::AmazonS3Builder;
 pub use plik::{PlikStore, PlikUpload, plik_oneshot_upload};
 pub use s3::{MAX_LINK_TTL as S3_MAX_LINK_TTL, S3Store};
 
+/// A lifetime as error messages show it: whole seconds rounded up, or "for ever".
+pub(crate) fn shown_ttl(ttl: Duration) -> String {
+    if ttl == Duration::MAX { "for ever".into() } else { format!("{} s", ttl.as_millis().div_ceil(1000)) }
+}
+
 /// What to store.
 #[derive(Debug, Clone)]
 pub struct PutRequest {
@@ -39,7 +44,8 @@ pub struct PutRequest {
     pub name: String,
     /// The serialized payload.
     pub bytes: Bytes,
-    /// How long the blob must stay downloadable; `None` uses the store's default.
+    /// How long the blob must stay downloadable; `None` uses the store's default,
+    /// `Duration::MAX` for ever (a store that cannot keep it for ever refuses the put).
     pub ttl: Option<Duration>,
     /// Delete after the first complete download. Off by default: a one-shot link does not
     /// survive a retry, a second subscriber or a JetStream replay.

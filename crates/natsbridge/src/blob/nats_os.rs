@@ -72,10 +72,10 @@ impl NatsObjectStore {
             Some(ttl) => Err(Error::new(
                 ErrorCode::UploadFailed,
                 format!(
-                    "bucket `{}` keeps objects for {} s, {} s was asked: links would expire before their messages",
+                    "bucket `{}` keeps objects for {} s, {} was asked: links would expire before their messages",
                     self.bucket,
                     self.max_age.as_secs(),
-                    ttl.as_secs()
+                    super::shown_ttl(ttl)
                 ),
             )
             .with_correlation_id(correlation_id)),

@@ -127,20 +127,22 @@ impl PlikStore {
             let fail = |what: &str| Error::new(ErrorCode::UploadFailed, what.to_owned());
             let mut body = json!({ "oneShot": one_shot });
             // Whole seconds, rounded up: a link may outlive its message, never the reverse.
-            let asked = ttl.or(self.default_ttl).map(|ttl| ttl.as_millis().div_ceil(1000).max(1) as u64);
+            // Plik's -1 is "never expires".
+            let asked = ttl.or(self.default_ttl);
             if let Some(asked) = asked {
-                body["ttl"] = json!(asked);
+                body["ttl"] = json!(plik_ttl(asked));
             }
             let created =
                 self.call(self.client.post(format!("{base}/upload")).json(&body), "POST /upload").await?;
             // A server that shortens the lifetime (Plik: 0 or less is "never expires") would
             // leave links that die before their messages.
             if let (Some(asked), Some(granted)) = (asked, created["ttl"].as_i64().filter(|g| *g > 0))
-                && (granted as u64) < asked
+                && (asked == Duration::MAX || (granted as u64) < plik_ttl(asked) as u64)
             {
                 return Err(fail(&format!(
-                    "POST /upload: the file server granted a TTL of {granted} s, {asked} s was asked: \
-                     links would expire before their messages"
+                    "POST /upload: the file server granted a TTL of {granted} s, {} was asked: \
+                     links would expire before their messages",
+                    super::shown_ttl(asked)
                 )));
             }
             let upload_id =
@@ -244,6 +246,15 @@ pub async fn plik_oneshot_upload(fileserver_url: &str, dataname: &str, data: Byt
         correlation_id: new_uuid(),
     };
     PlikStore::new(fileserver_url).upload(request).await
+}
+
+/// A lifetime as Plik's `ttl` field: whole seconds rounded up, -1 for ever.
+fn plik_ttl(ttl: Duration) -> i64 {
+    if ttl == Duration::MAX {
+        -1
+    } else {
+        i64::try_from(ttl.as_millis().div_ceil(1000).max(1)).unwrap_or(i64::MAX)
+    }
 }
 
 /// Percent-encodes a file name for a URL path segment.

@@ -121,9 +121,9 @@ impl S3Store {
         }
         match ttl {
             Some(ttl) if ttl > MAX_LINK_TTL => refuse(format!(
-                "S3 presigned links last at most {} s (SigV4), {} s was asked: links would expire before their messages",
+                "S3 presigned links last at most {} s (SigV4), {} was asked: links would expire before their messages",
                 MAX_LINK_TTL.as_secs(),
-                ttl.as_secs_f64().ceil()
+                super::shown_ttl(ttl)
             )),
             Some(ttl) => Ok(ttl.max(Duration::from_secs(1))),
             None => Ok(self.default_ttl),
