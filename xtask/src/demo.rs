@@ -1,5 +1,5 @@
-//! `cargo xtask demo [--small] [--serve | --rust | --cluster] [-- extra args]`: the product's main job on
-//! a fresh machine. Installs what it needs (`cargo xtask setup`: nats-server, the Node
+//! `cargo xtask demo [--small] [--serve | --rust | --cluster] [-- extra args]`: the
+//! product's main job on a fresh machine. Installs what it needs (`cargo xtask setup`: nats-server, the Node
 //! packages and the built dashboard page; Chromium), builds `natsbridge-demo` in release
 //! mode, and drives the dashboard page in headless Chromium against it
 //! (`dashboard/scripts/demo.mjs`); `--serve` leaves the dashboard up for a person,

@@ -59,9 +59,11 @@
 //! any error with its causes), [`config`] (environment and
 //! defaults), [`wire`] (header names), [`codec`] (base64), [`table`] (Arrow IPC and its
 //! limits), [`fetch`] (downloads, the HTTP client), [`blob`] (blob stores: Plik-compatible
-//! HTTP, a local directory, the JetStream Object Store), [`transport`] (connections and
-//! their events), [`jetstream`] (streams, acknowledged publishing, the replaying pull
-//! consumer), and [`fileserver`] (the embedded Plik-compatible server).
+//! HTTP, a local directory, the JetStream Object Store, S3 with presigned links),
+//! [`transport`] (connections, to one server or a cluster's seeds, and their events),
+//! [`jetstream`] (replicated streams, acknowledged publishing retried across leader
+//! elections, the replaying pull consumer), and [`fileserver`] (the embedded
+//! Plik-compatible server). `docs/cluster.md` says how to run on a cluster with S3.
 //!
 //! The whole message (base64 growth and headers included) is fitted to the server's
 //! `max_payload` by moving the largest payloads to link; only an envelope whose fields
@@ -79,7 +81,8 @@
 //! `arrow_buffer::Buffer` (received bytes, aliased by tables), `bytes::Bytes` (payload
 //! bytes), `serde_json::Value` (JSON payloads, metadata), `chrono::DateTime<Utc>` (replay
 //! start, publish times), `reqwest::Client` ([`blob::PlikStore::http_client`],
-//! [`fetch_with_backoff`]), `futures::future::BoxFuture` (what a [`blob::BlobStore`]
+//! [`fetch_with_backoff`]), `object_store::aws::AmazonS3Builder` ([`blob::S3Store`]),
+//! `futures::future::BoxFuture` (what a [`blob::BlobStore`]
 //! returns), `tokio::sync::broadcast::Receiver` ([`transport::NatsEvents`]). Each crate is
 //! re-exported under its own name at the version this crate uses, e.g. [`async_nats`].
 //!
@@ -131,7 +134,8 @@ pub mod fuzzing;
 
 pub use natsbridge_types as types;
 pub use {
-    arrow_array, arrow_buffer, arrow_schema, async_nats, bytes, chrono, futures, reqwest, serde_json, tokio,
+    arrow_array, arrow_buffer, arrow_schema, async_nats, bytes, chrono, futures, object_store, reqwest,
+    serde_json, tokio,
 };
 
 pub use blob::plik_oneshot_upload;
@@ -155,3 +159,8 @@ struct ReadmeDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/getting-started/rust.md")]
 struct DocsRustDoctests;
+
+/// The cluster and S3 runbook (`docs/cluster.md`): its Rust examples compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/cluster.md")]
+struct DocsClusterDoctests;

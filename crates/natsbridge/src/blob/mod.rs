@@ -30,7 +30,7 @@ pub use fs::FsStore;
 pub use nats_os::NatsObjectStore;
 pub use object_store::aws::AmazonS3Builder;
 pub use plik::{PlikStore, PlikUpload, plik_oneshot_upload};
-pub use s3::{MAX_LINK_TTL as S3_MAX_LINK_TTL, S3Store};
+pub use s3::{MAX_LINK_TTL as S3_MAX_LINK_TTL, PART_SIZE as S3_PART_SIZE, S3Store};
 
 /// A lifetime as error messages show it: whole seconds rounded up, or "for ever".
 pub(crate) fn shown_ttl(ttl: Duration) -> String {
