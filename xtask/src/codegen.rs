@@ -6,6 +6,7 @@
 
 mod docs;
 mod julia;
+mod micropython;
 pub(crate) mod model;
 pub(crate) mod names;
 mod pattern;
@@ -53,6 +54,7 @@ pub(crate) struct Layout {
     pub(crate) typescript: String,
     pub(crate) python: String,
     pub(crate) julia: String,
+    pub(crate) micropython: String,
     pub(crate) docs: String,
 }
 
@@ -63,6 +65,7 @@ impl Default for Layout {
             typescript: "generated/typescript".into(),
             python: "generated/python".into(),
             julia: "generated/julia".into(),
+            micropython: "generated/micropython".into(),
             docs: "docs/reference".into(),
         }
     }
@@ -75,6 +78,7 @@ pub(crate) fn generate_all(model: &Model, layout: &Layout) -> Result<Vec<Generat
     files.extend(typescript::generate(model, &layout.typescript).context("typescript")?);
     files.extend(python::generate(model, &layout.python).context("python")?);
     files.extend(julia::generate(model, &layout.julia).context("julia")?);
+    files.extend(micropython::generate(model, &layout.micropython).context("micropython")?);
     files.extend(docs::generate(model, &layout.docs).context("docs")?);
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)

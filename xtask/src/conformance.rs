@@ -20,13 +20,13 @@ use crate::util::{cargo, project_root, run_checked, target_dir};
 mod writer;
 
 /// The language lanes, in matrix order.
-const LANES: &[&str] = &["rust", "typescript", "python", "julia"];
+const LANES: &[&str] = &["rust", "typescript", "python", "micropython", "julia"];
 
 /// Arguments of `cargo xtask conformance`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Run only these lanes (repeatable); default: all.
-    #[arg(long = "lang", value_parser = ["rust", "typescript", "python", "julia"])]
+    #[arg(long = "lang", value_parser = ["rust", "typescript", "python", "micropython", "julia"])]
     langs: Vec<String>,
     /// Print every failing check, not only the first few.
     #[arg(long)]
@@ -105,6 +105,9 @@ struct Testee {
     child: Child,
     stdin: ChildStdin,
     lines: mpsc::Receiver<String>,
+    /// The payload types it handles, from its `hello` answer; `None`: every type (a testee
+    /// that does not know `hello`).
+    payload_types: Option<BTreeSet<String>>,
 }
 
 impl Testee {
@@ -125,7 +128,25 @@ impl Testee {
                 }
             }
         });
-        Ok(Testee { child, stdin, lines })
+        let mut testee = Testee { child, stdin, lines, payload_types: None };
+        // The handshake: a lane declares what it handles (a small device: no Arrow). One
+        // that answers anything else handles everything.
+        let hello = testee.request(&json!({"op": "hello"}))?;
+        if hello["ok"] == true
+            && let Some(types) = hello["capabilities"]["payload_types"].as_array()
+        {
+            testee.payload_types = Some(types.iter().filter_map(Value::as_str).map(str::to_owned).collect());
+        }
+        Ok(testee)
+    }
+
+    /// Whether this lane handles every payload type in `types` that the schema knows (an
+    /// unknown type is a test of the reader's error, which every lane must give).
+    fn handles<'a>(&self, known: &BTreeSet<String>, mut types: impl Iterator<Item = &'a str>) -> bool {
+        match &self.payload_types {
+            None => true,
+            Some(mine) => types.all(|t| !known.contains(t) || mine.contains(t)),
+        }
     }
 
     fn ask(&mut self, op: &str, text: &str) -> Result<Value> {
@@ -221,9 +242,38 @@ fn start_lane(lane: &str, root: &Path, allow: &str) -> Result<Option<Testee>> {
                     std::env::join_paths([root.join("generated/python"), root.join("packages/python")])?,
                 ),
         )?,
+        "micropython" => {
+            // The real MicroPython (the WebAssembly port) in Node: node_modules must hold it.
+            tool(root, "node_modules/@micropython/micropython-webassembly-pyscript")?;
+            Testee::spawn(
+                Command::new("node")
+                    .arg(root.join("packages/micropython/testee.mjs"))
+                    .args(["--allow-host", allow])
+                    .current_dir(root),
+            )?
+        }
         _ => return Ok(None), // julia: no runtime here
     };
     Ok(Some(testee))
+}
+
+/// The `payload_type`s an envelope text names (none when it is not JSON).
+fn payload_types_in(text: &str) -> Vec<String> {
+    let Ok(envelope) = serde_json::from_str::<Value>(text) else { return Vec::new() };
+    envelope["payloads"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["payload_type"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The payload types the schema knows (`PayloadType` of `schema/common_v1.schema.json`).
+fn known_payload_types(root: &Path) -> Result<BTreeSet<String>> {
+    let common: Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("schema/common_v1.schema.json"))?)?;
+    let values = common["definitions"]["PayloadType"]["enum"].as_array().context("PayloadType enum")?;
+    Ok(values.iter().filter_map(Value::as_str).map(str::to_owned).collect())
 }
 
 /// The checks of one vector on one lane; `Err` lists what disagreed.
@@ -298,6 +348,8 @@ struct Cell {
     pass: usize,
     xfail: usize,
     fail: usize,
+    /// Not applicable: the lane declared it does not handle a payload type involved.
+    na: usize,
 }
 
 /// Runs the suite; returns the exit status (0 when every lane that ran passed).
@@ -309,6 +361,7 @@ pub(crate) fn run(args: &Args) -> Result<u8> {
         .copied()
         .filter(|l| args.langs.is_empty() || args.langs.iter().any(|a| a == l))
         .collect();
+    let known = known_payload_types(&root)?;
     let python = tool(&root, ".venv/bin/python")?;
     let blobs = BlobServer::start(&python, &root.join("conformance/v1"))?;
     let allow = format!("http://{}", blobs.base);
@@ -335,6 +388,13 @@ pub(crate) fn run(args: &Args) -> Result<u8> {
         for v in &vectors {
             let text = v.text.replace("{{BLOBS}}", &blobs.base);
             let cell = matrix.entry((v.group.clone(), lane)).or_default();
+            if !testee.handles(&known, payload_types_in(&text).iter().map(String::as_str)) {
+                cell.na += 1;
+                if expected_failures.contains_key(&v.id) {
+                    failures.push(format!("{lane} {}: not applicable but in the ledger; remove it", v.id));
+                }
+                continue;
+            }
             let outcome = check(testee, v, &text).with_context(|| format!("{lane}: {}", v.id))?;
             if let Ok(valid) = outcome {
                 verdicts.entry(v.id.as_str()).or_default().insert(lane, valid);
@@ -345,15 +405,20 @@ pub(crate) fn run(args: &Args) -> Result<u8> {
 
     // The writer side: each lane's smartsend, read back by every lane.
     let cases = writer::cases(&vectors);
-    let outcomes = writer::run(&cases, &mut testees)?;
+    let outcomes = writer::run(&cases, &mut testees, &known)?;
     let mut writer_matrix: BTreeMap<(String, &str), Cell> = BTreeMap::new();
     for (id, pairs) in &outcomes {
-        for ((w, r), problems) in pairs {
+        for ((w, r), outcome) in pairs {
             let (w, r) = (*ran.iter().find(|l| *l == w).expect("a lane that ran"), r.as_str());
             let key = format!("{id}@{r}");
             let cell = writer_matrix.entry((r.to_owned(), w)).or_default();
-            let problems = (!problems.is_empty()).then(|| problems.clone());
-            tally(cell, &mut failures, w, &key, problems, ledgers[w].get(&key));
+            match outcome {
+                writer::Outcome::NotApplicable => cell.na += 1,
+                writer::Outcome::Checked(problems) => {
+                    let problems = (!problems.is_empty()).then(|| problems.clone());
+                    tally(cell, &mut failures, w, &key, problems, ledgers[w].get(&key));
+                }
+            }
         }
     }
     for (lane, expected_failures) in &ledgers {
@@ -386,6 +451,11 @@ pub(crate) fn run(args: &Args) -> Result<u8> {
     }
 
     print_matrix(&groups, &lanes, &matrix, &ran);
+    if ran.contains(&"micropython") {
+        println!(
+            "micropython: the real MicroPython 1.27 (WebAssembly port) in Node; `na` = not applicable (arrowtable: no Arrow on the device), never counted as passing"
+        );
+    }
     if lanes.contains(&"julia") {
         println!(
             "julia: not run — no Julia runtime here; its stubs are only syntax-checked (tree-sitter), never counted as passing"
@@ -453,6 +523,7 @@ fn validator_name(lane: &str) -> &'static str {
     match lane {
         "rust" => "jsonschema (Rust)",
         "typescript" => "ajv",
+        "micropython" => "natsbridge_mp.codec.validate",
         _ => "python-jsonschema",
     }
 }
@@ -470,12 +541,15 @@ fn print_matrix(groups: &[String], lanes: &[&str], matrix: &BTreeMap<(String, &s
             let text = if !ran.contains(l) {
                 "not run".to_owned()
             } else {
-                let c = matrix.get(&(g.clone(), *l)).map_or((0, 0, 0), |c| (c.pass, c.xfail, c.fail));
+                let c =
+                    matrix.get(&(g.clone(), *l)).map_or((0, 0, 0, 0), |c| (c.pass, c.xfail, c.fail, c.na));
                 let total = c.0 + c.1 + c.2;
+                let na = if c.3 > 0 { format!(" +{}na", c.3) } else { String::new() };
                 match c {
-                    (p, 0, 0) => format!("pass {p}/{total}"),
-                    (p, x, 0) => format!("pass {p}/{total} +{x}xf"),
-                    (_, _, f) => format!("FAIL {f}/{total}"),
+                    (0, 0, 0, n) if n > 0 => format!("n/a {n}"),
+                    (p, 0, 0, _) => format!("pass {p}/{total}{na}"),
+                    (p, x, 0, _) => format!("pass {p}/{total} +{x}xf{na}"),
+                    (_, _, f, _) => format!("FAIL {f}/{total}"),
                 }
             };
             print!("  {text:<16}");

@@ -123,6 +123,12 @@ pub(crate) fn test_all() -> Result<()> {
                 .env("NATSBRIDGE_DEMO_BIN", target_dir().join("debug/natsbridge-demo")),
         )
     })?;
+    // The MicroPython codec (packages/micropython) under the real MicroPython (the
+    // WebAssembly port in Node): every vector, its envelopes read back by CPython and
+    // TypeScript, the NATS frame parser, the README example; the socket code compiled only.
+    step("micropython", &mut || {
+        run_checked(Command::new("node").args(["--test", "packages/micropython/test/"]).current_dir(&root))
+    })?;
     step("conformance", &mut || {
         let args = crate::conformance::Args::all_lanes();
         match crate::conformance::run(&args)? {

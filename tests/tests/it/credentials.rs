@@ -14,8 +14,26 @@ use serde_json::json;
 const PASSWORD: &str = "pw-s3cret-4711";
 const TOKEN: &str = "qtok-9f8e7d";
 
+/// Every log line written while it is installed (`tracing::subscriber::set_default`), for
+/// tests that search logs for secrets (here and in `s3.rs`).
 #[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    /// A TRACE-level subscriber writing into this buffer.
+    pub(crate) fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + 'static {
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(self.clone())
+            .with_ansi(false)
+            .finish()
+    }
+
+    /// What was logged so far.
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
 
 impl Write for Captured {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -48,12 +66,7 @@ fn envelope(url: &str, size: usize) -> String {
 #[tokio::test]
 async fn secrets_in_urls_never_reach_logs_or_errors() {
     let logs = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(logs.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = tracing::subscriber::set_default(logs.subscriber());
 
     let server = FaultServer::start().await;
     let body = vec![9u8; 1000];
@@ -103,7 +116,7 @@ async fn secrets_in_urls_never_reach_logs_or_errors() {
     errors.push(format!("{nats}"));
 
     assert_eq!(errors.len(), 6, "{errors:#?}");
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(logs.contains("download"), "nothing was logged, the check would be vacuous:\n{logs}");
     assert!(logs.contains("retrying"), "the retry warnings are part of the check:\n{logs}");
     for secret in [PASSWORD, TOKEN] {

@@ -3,8 +3,7 @@
 //! wrong-length objects, lifetimes a presigned URL cannot carry, a deleted object in a
 //! replayed stream, and credentials kept out of every log.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,6 +17,7 @@ use natsbridge::{ErrorCode, Payload, ReceiveOptions, SendOptions, smartreceive_b
 use natsbridge_testkit::s3::SECRET_KEY;
 use natsbridge_testkit::{NatsServer, S3Server};
 
+use crate::credentials::Captured;
 use crate::runtime::{all_types, assert_same};
 
 const DAY: Duration = Duration::from_secs(86_400);
@@ -203,37 +203,12 @@ async fn a_deleted_object_fails_its_message_and_replay_goes_on() {
     assert!(failed[0].correlation_id().is_some());
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
-    }
-}
-
 /// Uploads (single and multipart), downloads, an expired link and a refused lifetime, all
 /// logged at TRACE: neither the secret key nor a link's signature reaches a log line.
 #[tokio::test(flavor = "multi_thread")]
 async fn s3_credentials_and_signatures_never_reach_the_logs() {
     let logs = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(logs.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = tracing::subscriber::set_default(logs.subscriber());
     let s3 = S3Server::spawn("quiet");
     let big = vec![("big".to_owned(), Payload::Binary(Bytes::from(vec![3u8; 20 << 20])))];
     let mut errors = Vec::new();
@@ -254,7 +229,7 @@ async fn s3_credentials_and_signatures_never_reach_the_logs() {
     errors.push(format!("{} {refused:?}", refused.report()));
     assert_eq!(errors.len(), 2, "the expired link and the refused lifetime: {errors:#?}");
 
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(logs.contains("upload") && logs.contains("download"), "nothing logged: the check is vacuous");
     for secret in std::iter::once(SECRET_KEY.to_owned()).chain(signatures) {
         assert!(!logs.contains(&secret), "{secret} reached the logs");

@@ -56,6 +56,32 @@ pub(crate) fn compile(pattern: &str) -> Option<Compiled> {
     Some(Compiled { body, samples: samples(&seq) })
 }
 
+/// `pattern` as a Python tuple of greedy steps `(characters, min, max)` (a group's
+/// characters are a nested tuple; an unbounded `max` is 2**31), or `None` when greedy
+/// matching would not be exact: the same LL(1) condition as [`compile`].
+pub(crate) fn steps(pattern: &str) -> Option<String> {
+    compile(pattern)?;
+    Some(steps_of(&parse(pattern)?))
+}
+
+fn steps_of(seq: &[Item]) -> String {
+    let items: Vec<String> = seq
+        .iter()
+        .map(|item| {
+            let what = match &item.atom {
+                Atom::Set(set) => {
+                    let chars: String =
+                        (0..128u32).filter(|c| set & (1 << c) != 0).filter_map(char::from_u32).collect();
+                    format!("{chars:?}")
+                }
+                Atom::Group(inner) => steps_of(inner),
+            };
+            format!("({what}, {}, {})", item.min, item.max.map_or("2147483648".to_owned(), |m| m.to_string()))
+        })
+        .collect();
+    if items.len() == 1 { format!("({},)", items[0]) } else { format!("({})", items.join(", ")) }
+}
+
 fn parse(pattern: &str) -> Option<Vec<Item>> {
     let inner = pattern.strip_prefix('^')?.strip_suffix('$')?;
     if !inner.is_ascii() || inner.ends_with('\\') {

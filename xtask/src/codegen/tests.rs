@@ -23,6 +23,7 @@ fn fixture_layout(case: &str) -> Layout {
         typescript: format!("target/xtask-fixtures/{case}/typescript"),
         python: format!("target/xtask-fixtures/{case}/python"),
         julia: format!("target/xtask-fixtures/{case}/julia"),
+        micropython: format!("target/xtask-fixtures/{case}/micropython"),
         docs: format!("target/xtask-fixtures/{case}/docs"),
     }
 }
@@ -182,6 +183,7 @@ fn adding_an_optional_field_changes_every_language() {
         "generated/typescript/src/index.ts",
         "generated/python/natsbridge_types/__init__.py",
         "generated/julia/src/NATSBridgeTypes.jl",
+        "generated/micropython/schema_v1.py",
         "docs/reference/wire-types.md",
     ] {
         let old = before.iter().find(|f| f.path == target).unwrap();

@@ -9,7 +9,7 @@
 //! IPC) are compared as values (`json`, `num_rows`, `arrow_schema`); bytes it carries
 //! unchanged (text, image, audio, video, binary) by size and sha256 too.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
@@ -98,26 +98,57 @@ fn decode_problems(case: &Case, decoded: &Value) -> Vec<String> {
 }
 
 /// The outcome of one (writer, reader) pair on one case.
-type Outcomes = BTreeMap<(String, String), Vec<String>>;
+pub(super) enum Outcome {
+    /// The problems found (none: a pass).
+    Checked(Vec<String>),
+    /// The writer or the reader does not handle a payload type of the case.
+    NotApplicable,
+}
+
+/// Outcomes per (writer, reader).
+type Outcomes = BTreeMap<(String, String), Outcome>;
 
 /// Runs every case through every writer and every reader. Returns, per (case id, writer,
 /// reader), the problems found (empty = pass); a writer that cannot encode a case fails it
 /// for every reader.
-pub(super) fn run(cases: &[Case], testees: &mut [(&str, Testee)]) -> Result<BTreeMap<String, Outcomes>> {
+pub(super) fn run(
+    cases: &[Case],
+    testees: &mut [(&str, Testee)],
+    known: &BTreeSet<String>,
+) -> Result<BTreeMap<String, Outcomes>> {
     let mut out: BTreeMap<String, Outcomes> = BTreeMap::new();
     let lanes: Vec<String> = testees.iter().map(|(l, _)| (*l).to_owned()).collect();
     for case in cases {
         let results = out.entry(case.id.clone()).or_default();
+        let types: Vec<&str> = case.request["payloads"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["payload_type"].as_str())
+            .collect();
+        let handled: Vec<bool> =
+            testees.iter().map(|(_, t)| t.handles(known, types.iter().copied())).collect();
         for w in 0..testees.len() {
             let writer = lanes[w].clone();
+            if !handled[w] {
+                for r in &lanes {
+                    results.insert((writer.clone(), r.clone()), Outcome::NotApplicable);
+                }
+                continue;
+            }
             let answer = testees[w]
                 .1
                 .request(&case.request)
                 .with_context(|| format!("{writer} encode {}", case.id))?;
             let Some(text) = answer["text"].as_str().filter(|_| answer["ok"] == true).map(str::to_owned)
             else {
-                for r in &lanes {
-                    results.insert((writer.clone(), r.clone()), vec![format!("encode failed: {answer}")]);
+                for (r, reader) in lanes.iter().enumerate() {
+                    let outcome = if handled[r] {
+                        Outcome::Checked(vec![format!("encode failed: {answer}")])
+                    } else {
+                        Outcome::NotApplicable
+                    };
+                    results.insert((writer.clone(), reader.clone()), outcome);
                 }
                 continue;
             };
@@ -131,6 +162,10 @@ pub(super) fn run(cases: &[Case], testees: &mut [(&str, Testee)]) -> Result<BTre
             }
             let mut first_decode: Option<(String, Value)> = None;
             for (r, (reader, testee)) in testees.iter_mut().enumerate() {
+                if !handled[r] {
+                    results.insert((writer.clone(), (*reader).to_owned()), Outcome::NotApplicable);
+                    continue;
+                }
                 let mut problems = ids.clone();
                 if testee.ask("validate", &text)?["valid"] != true {
                     problems.push(format!("{}'s validator rejects it", super::validator_name(reader)));
@@ -145,7 +180,7 @@ pub(super) fn run(cases: &[Case], testees: &mut [(&str, Testee)]) -> Result<BTre
                     }
                     Some(_) => {}
                 }
-                results.insert((writer.clone(), (*reader).to_owned()), problems);
+                results.insert((writer.clone(), (*reader).to_owned()), Outcome::Checked(problems));
             }
         }
     }
