@@ -1,6 +1,6 @@
-//! `cargo xtask spec-diff --against <git-ref> | --against-dir DIR`: who does a schema change
-//! break? Compares the schema of the working tree (`schema/`, or `--dir`) with an older one,
-//! per message type, and classifies every change by direction:
+//! `cargo xtask spec-diff --against <git-ref> | --against-dir DIR | --against-releases`: who
+//! does a schema change break? Compares the schema of the working tree (`schema/`, or `--dir`)
+//! with an older one, per message type, and classifies every change by direction:
 //!
 //! - **forward**: an old reader receives a new writer's message;
 //! - **backward**: a new reader receives an old writer's message.
@@ -9,6 +9,13 @@
 //! do; `specdiff/tests.rs` checks the key ones by running generated readers of both
 //! versions on each other's messages. A breaking change that the policy forbids fails (exit
 //! 3) unless the AsyncAPI `info.version` major goes up.
+//!
+//! `--against-releases` checks against **every released version**, not only the last one
+//! (transitive, as Confluent Schema Registry's `*_TRANSITIVE` modes): each directory of
+//! `schema/releases/` (or `--releases DIR`) holds one release's files, and `--tags GLOB`
+//! adds the `schema/` of every matching git tag. The report names each release whose
+//! readers or writers the candidate breaks. A release of another major version than the
+//! candidate is reported, never forbidden: a major version is a new contract.
 
 mod asyncapi;
 mod rules;
@@ -238,11 +245,21 @@ pub(crate) fn render_table(r: &Report) -> String {
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// The git ref whose `schema/` is the old side (e.g. `origin/main`, a merge base, a tag).
-    #[arg(long, conflicts_with = "against_dir", required_unless_present = "against_dir")]
+    #[arg(long, conflicts_with_all = ["against_dir", "against_releases"], required_unless_present_any = ["against_dir", "against_releases"])]
     against: Option<String>,
     /// A directory holding the old side's schema files instead of a git ref.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "against_releases")]
     against_dir: Option<PathBuf>,
+    /// Check against every released version: each directory of `--releases` and the
+    /// `schema/` of every git tag matching `--tags`.
+    #[arg(long)]
+    against_releases: bool,
+    /// Where released schemas are kept, one directory per version (default `schema/releases`).
+    #[arg(long, requires = "against_releases")]
+    releases: Option<PathBuf>,
+    /// Git tags whose `schema/` is a release too (e.g. `schema-v*`).
+    #[arg(long, requires = "against_releases")]
+    tags: Option<String>,
     /// The new side (default: `schema/` of the working tree).
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -264,10 +281,20 @@ pub(crate) enum Format {
 pub(crate) fn run(args: &Args) -> Result<u8> {
     let root = project_root();
     let new = Spec::from_dir(&args.dir.clone().unwrap_or_else(|| root.join("schema")))?;
+    if args.against_releases {
+        let dir = args.releases.clone().unwrap_or_else(|| root.join("schema/releases"));
+        let releases = load_releases(&root, &dir, args.tags.as_deref())?;
+        let history = compare_history(&releases, &new, args.policy);
+        match args.format {
+            Format::Table => print!("{}", render_history(&history)),
+            Format::Json => println!("{}", serde_json::to_string_pretty(&history)?),
+        }
+        return Ok(if history.breaks.iter().any(|b| b.forbidden) { BREAKING } else { 0 });
+    }
     let old = match (&args.against, &args.against_dir) {
         (Some(r), _) => Spec::from_git(&root, r)?,
         (None, Some(d)) => Spec::from_dir(d)?,
-        (None, None) => bail!("give --against <git-ref> or --against-dir DIR"),
+        (None, None) => bail!("give --against <git-ref>, --against-dir DIR or --against-releases"),
     };
     let report = compare(&old, &new, args.policy);
     match args.format {
@@ -286,4 +313,141 @@ pub(crate) fn run(args: &Args) -> Result<u8> {
         }
     }
     Ok(if report.errors() > 0 { BREAKING } else { 0 })
+}
+
+/// Every released schema: the directories of `dir` (each named by its version) and the
+/// `schema/` of the git tags matching `tags`, oldest version first.
+pub(crate) fn load_releases(root: &Path, dir: &Path, tags: Option<&str>) -> Result<Vec<Spec>> {
+    let mut out = Vec::new();
+    if dir.is_dir() {
+        for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+            let path = entry?.path();
+            if path.is_dir() {
+                let mut spec = Spec::from_dir(&path)?;
+                spec.label = format!("release {}", path.file_name().unwrap_or_default().to_string_lossy());
+                out.push(spec);
+            }
+        }
+    }
+    if let Some(pattern) = tags {
+        let listed = read_output(Command::new("git").args(["tag", "--list", pattern]).current_dir(root))?;
+        for tag in listed.lines().map(str::trim).filter(|t| !t.is_empty()) {
+            let mut spec = Spec::from_git(root, tag)?;
+            spec.label = format!("tag {tag}");
+            out.push(spec);
+        }
+    }
+    if out.is_empty() {
+        bail!(
+            "no released schema in {} (one directory per version){}",
+            dir.display(),
+            match tags {
+                Some(t) => format!(" and no git tag matches `{t}`"),
+                None => String::new(),
+            }
+        );
+    }
+    out.sort_by_key(|s| version_key(&s.asyncapi));
+    Ok(out)
+}
+
+/// `info.version` as numbers, for ordering releases (missing parts count as 0).
+fn version_key(asyncapi: &Value) -> Vec<u64> {
+    asyncapi
+        .pointer("/info/version")
+        .and_then(Value::as_str)
+        .unwrap_or("0")
+        .split(['.', '-', '+'])
+        .map(|p| p.parse().unwrap_or(0))
+        .collect()
+}
+
+/// One release the candidate breaks.
+#[derive(Debug, Serialize)]
+pub(crate) struct Break {
+    pub(crate) release: String,
+    pub(crate) version: Option<String>,
+    /// Its readers cannot read the candidate's messages (forward).
+    pub(crate) breaks_readers: bool,
+    /// The candidate's readers cannot read its writers' messages (backward).
+    pub(crate) breaks_writers: bool,
+    /// Forbidden by the policy (same major version); otherwise reported only.
+    pub(crate) forbidden: bool,
+    /// The breaking changes, `rule at location`.
+    pub(crate) changes: Vec<String>,
+}
+
+/// The candidate against every release.
+#[derive(Debug, Serialize)]
+pub(crate) struct History {
+    pub(crate) new: String,
+    pub(crate) policy: Policy,
+    pub(crate) reports: Vec<Report>,
+    pub(crate) breaks: Vec<Break>,
+}
+
+/// Compares `new` with every release, each on its own (transitively: a chain of compatible
+/// steps can still break an old release, and this catches it).
+pub(crate) fn compare_history(releases: &[Spec], new: &Spec, policy: Policy) -> History {
+    let reports: Vec<Report> = releases.iter().map(|old| compare(old, new, policy)).collect();
+    let breaks = reports
+        .iter()
+        .filter_map(|r| {
+            let breaking: Vec<&Judged> = r.changes.iter().filter(|c| c.change.breaking()).collect();
+            if breaking.is_empty() {
+                return None;
+            }
+            Some(Break {
+                release: r.old.clone(),
+                version: r.old_version.clone(),
+                breaks_readers: breaking.iter().any(|c| c.change.forward == Compat::Breaks),
+                breaks_writers: breaking.iter().any(|c| c.change.backward == Compat::Breaks),
+                forbidden: r.errors() > 0,
+                changes: breaking
+                    .iter()
+                    .map(|c| format!("{} at {}", c.change.rule, c.change.location))
+                    .collect(),
+            })
+        })
+        .collect();
+    History { new: new.label.clone(), policy, reports, breaks }
+}
+
+/// Renders one line per release, then the changes of each broken one.
+pub(crate) fn render_history(h: &History) -> String {
+    let mut out =
+        format!("spec-diff: {} against {} release(s), policy {:?}\n", h.new, h.reports.len(), h.policy);
+    let w = h.reports.iter().map(|r| r.old.len()).max().unwrap_or(7).max(7);
+    out.push_str(&format!(
+        "{:<w$}  {:<8}  {:<18}  {:<18}  verdict\n",
+        "release", "version", "its readers", "its writers"
+    ));
+    for r in &h.reports {
+        let b = h.breaks.iter().find(|b| b.release == r.old);
+        let word = |broken: bool| if broken { "BROKEN" } else { "ok" };
+        out.push_str(&format!(
+            "{:<w$}  {:<8}  {:<18}  {:<18}  {}\n",
+            r.old,
+            r.old_version.as_deref().unwrap_or("?"),
+            word(b.is_some_and(|b| b.breaks_readers)),
+            word(b.is_some_and(|b| b.breaks_writers)),
+            r.verdict
+        ));
+    }
+    for b in &h.breaks {
+        out.push_str(&format!(
+            "{} ({}) {}: {}\n",
+            b.release,
+            b.version.as_deref().unwrap_or("?"),
+            if b.forbidden { "is broken" } else { "is broken, allowed (major version or policy)" },
+            b.changes.join("; ")
+        ));
+    }
+    let forbidden = h.breaks.iter().filter(|b| b.forbidden).count();
+    out.push_str(&if forbidden == 0 {
+        "compatible with every release the policy protects\n".to_owned()
+    } else {
+        format!("{forbidden} release(s) broken: keep compatibility or bump the major version\n")
+    });
+    out
 }

@@ -4,13 +4,13 @@
 //! ```text
 //! natsbridge fileserver [--listen 127.0.0.1:8080] [--dir DIR] [--ttl SECS] [--max-ttl SECS] [--max-bytes N] [--token T]
 //!                       [--allow-origin ORIGIN]...
-//! natsbridge send    --subject S --payload NAME:TYPE:SOURCE... [envelope fields] [--stream NAME [--max-age SECS]]
-//!                    [--no-publish] [--from-stdin NAME:TYPE] [--store plik|dir:PATH|nats-os:BUCKET]
+//! natsbridge send    --subject S --payload NAME:TYPE:SOURCE... [envelope fields] [--stream NAME [--max-age SECS] [--replicas N]]
+//!                    [--no-publish] [--from-stdin NAME:TYPE] [--store plik|dir:PATH|nats-os:BUCKET|s3:BUCKET[/PREFIX]]
 //! natsbridge receive --subject S [--count N] [--timeout SECS] [--allow-host HOST]... [--show-header NAME]...
 //!                    [--stream NAME [--since TIME|10m] [--durable NAME]] [--out DIR] [--envelope]
 //! natsbridge request --subject S --payload ... [--timeout SECS] [--out DIR]
 //! natsbridge reply   --subject S [--payload ...] [--fail CODE[:MESSAGE]] [--queue GROUP] [--count N]
-//! natsbridge validate FILE...
+//! natsbridge validate [FILE|-]... [--spec DIR] [--message NAME] [--ndjson] [--profile reference]
 //! natsbridge completions bash|zsh|fish
 //! natsbridge man
 //! ```
@@ -23,6 +23,7 @@ mod progress;
 mod receive;
 mod send;
 mod source;
+mod validate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -115,13 +116,11 @@ enum Command {
     ///
     /// Example: `natsbridge reply --subject sim.command --payload 'status:dictionary:{"status":"Running"}'`
     Reply(receive::ReplyArgs),
-    /// Check envelope files against the schema.
+    /// Check JSON documents (files, stdin, NDJSON) against a message of the v1 contract or
+    /// of your own spec; every failure with its JSON pointer and rule.
     ///
-    /// Example: `natsbridge validate envelope.json`
-    Validate {
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-    },
+    /// Example: `natsbridge validate envelope.json`, `natsbridge validate --ndjson --profile reference - < log.ndjson`
+    Validate(validate::ValidateArgs),
     /// Print a shell completion script.
     ///
     /// Example: `natsbridge completions bash > /etc/bash_completion.d/natsbridge`
@@ -183,7 +182,7 @@ async fn main() -> ExitCode {
         Command::Receive(args) => receive::receive(args).await,
         Command::Request(args) => send::request(args).await,
         Command::Reply(args) => receive::reply(args).await,
-        Command::Validate { files } => validate(files),
+        Command::Validate(args) => validate::run(args),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
@@ -216,32 +215,4 @@ async fn fileserver(config: FileServerConfig) -> CliResult {
     println!("{}", serde_json::json!({ "fileserver": server.url() }));
     server.run_until_ctrl_c().await;
     Ok(ExitCode::SUCCESS)
-}
-
-fn validate(files: Vec<PathBuf>) -> CliResult {
-    let mut bundle: serde_json::Value = serde_json::from_str(natsbridge::types::SCHEMA_JSON)?;
-    bundle["$ref"] = "#/definitions/MsgEnvelopeV1".into();
-    let validator = jsonschema::draft7::new(&bundle)?;
-    let mut bad = 0;
-    for file in &files {
-        let verdict = std::fs::read(file)
-            .map_err(|e| format!("unreadable: {e}"))
-            .and_then(|b| {
-                serde_json::from_slice::<serde_json::Value>(&b).map_err(|e| format!("not JSON: {e}"))
-            })
-            .and_then(|v| match validator.iter_errors(&v).next() {
-                None => Ok(()),
-                Some(e) => Err(format!(
-                    "breaks `{}` at {}: {}",
-                    e.kind().keyword(),
-                    if e.instance_path().as_str().is_empty() { "/" } else { e.instance_path().as_str() },
-                    e
-                )),
-            });
-        if let Err(why) = verdict {
-            bad += 1;
-            println!("{}: invalid: {why}", file.display());
-        }
-    }
-    Ok(if bad == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

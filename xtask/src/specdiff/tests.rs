@@ -562,6 +562,71 @@ fn policy_and_major_bump_decide_the_severity() {
     assert_eq!(bumped.changes.iter().map(|c| c.severity).collect::<Vec<_>>(), ["warn"]);
 }
 
+// ---- Against the released history. ----
+
+/// Writes one release directory (`thing_v1.schema.json`, `asyncapi.yaml` at `version`).
+fn write_release(dir: &Path, version: &str, schema: &Value) {
+    let mut a = base_asyncapi();
+    a["info"]["version"] = json!(version);
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("thing_v1.schema.json"), serde_json::to_string_pretty(schema).unwrap()).unwrap();
+    std::fs::write(dir.join("asyncapi.yaml"), serde_norway::to_string(&a).unwrap()).unwrap();
+}
+
+/// 1.9.0, then 1.10.0 tightened `label` (released under a forward policy: writers first),
+/// then the candidate adds an optional field. The last step is compatible, yet the
+/// candidate's readers still reject what 1.9.0 writers send: only a check against every
+/// release (transitive) names 1.9.0.
+#[test]
+fn a_change_compatible_with_the_last_release_can_still_break_an_older_one() {
+    let root = project_root().join("target/xtask-fixtures/spec-diff/history");
+    let _ = std::fs::remove_dir_all(&root);
+    let older = base_schema();
+    let mut last = base_schema();
+    last["properties"]["label"]["maxLength"] = json!(8);
+    let mut candidate = last.clone();
+    props(&mut candidate).insert("owner".into(), json!({"type": "string"}));
+    write_release(&root.join("releases/1.10.0"), "1.10.0", &last);
+    write_release(&root.join("releases/1.9.0"), "1.9.0", &older);
+    write_release(&root.join("candidate"), "1.11.0", &candidate);
+
+    let releases = super::load_releases(&root, &root.join("releases"), None).unwrap();
+    let order: Vec<&str> = releases.iter().map(|r| r.label.as_str()).collect();
+    assert_eq!(order, ["release 1.9.0", "release 1.10.0"], "ordered by version, not by name");
+    let new = Spec::from_dir(&root.join("candidate")).unwrap();
+    assert_eq!(compare(&releases[1], &new, Policy::Backward).verdict, "compatible", "the last step is fine");
+    let history = super::compare_history(&releases, &new, Policy::Backward);
+    assert_eq!(history.breaks.len(), 1, "{}", super::render_history(&history));
+    let broken = &history.breaks[0];
+    assert_eq!((broken.release.as_str(), broken.version.as_deref()), ("release 1.9.0", Some("1.9.0")));
+    assert!(broken.breaks_writers && !broken.breaks_readers && broken.forbidden);
+    assert_eq!(broken.changes, ["constraint-tightened at ThingV1.label"]);
+    let table = super::render_history(&history);
+    assert!(
+        table.contains("release 1.9.0 (1.9.0) is broken: constraint-tightened at ThingV1.label"),
+        "{table}"
+    );
+
+    // Through the command: exit 3; a major version leaves the old release reported only.
+    let args = |dir: &str| super::Args {
+        against: None,
+        against_dir: None,
+        against_releases: true,
+        releases: Some(root.join("releases")),
+        tags: None,
+        dir: Some(root.join(dir)),
+        policy: Policy::Backward,
+        format: super::Format::Json,
+    };
+    assert_eq!(super::run(&args("candidate")).unwrap(), super::BREAKING);
+    write_release(&root.join("major"), "2.0.0", &candidate);
+    assert_eq!(super::run(&args("major")).unwrap(), 0);
+    // The repository's own history: the working tree breaks no release.
+    let own = super::load_releases(&project_root(), &project_root().join("schema/releases"), None).unwrap();
+    let current = Spec::from_dir(&project_root().join("schema")).unwrap();
+    assert!(super::compare_history(&own, &current, Policy::Full).breaks.iter().all(|b| !b.forbidden));
+}
+
 // ---- The acceptance edits on a scratch copy of the real schema, through the command. ----
 
 fn scratch_copy(name: &str) -> std::path::PathBuf {
@@ -570,7 +635,9 @@ fn scratch_copy(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     for entry in std::fs::read_dir(project_root().join("schema")).unwrap() {
         let path = entry.unwrap().path();
-        std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+        if path.is_file() {
+            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+        }
     }
     dir
 }
@@ -585,6 +652,9 @@ fn run_spec_diff(dir: &Path) -> (u8, Value) {
     let args = super::Args {
         against: None,
         against_dir: Some(project_root().join("schema")),
+        against_releases: false,
+        releases: None,
+        tags: None,
         dir: Some(dir.to_owned()),
         policy: Policy::Full,
         format: super::Format::Json,

@@ -190,3 +190,98 @@ fn send_and_receive_through_a_stream() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("NO_SUCH"));
     assert!(started.elapsed().as_secs() < 10, "a missing stream must fail at once");
 }
+
+fn envelope(sender_id: &str) -> serde_json::Value {
+    serde_json::json!({
+        "correlation_id": "0b7d8f6e-3f52-4f0e-9a59-0d2b7b1f6c11", "msg_id": "5f0c3b8e-2a0d-4d59-8c1e-6b2f4c1d9e20",
+        "timestamp": "2026-03-13T07:02:50.443Z", "send_to": "s", "msg_purpose": "chat", "sender_name": "a",
+        "sender_id": sender_id, "receiver_name": "", "receiver_id": "", "reply_to": "", "reply_to_msg_id": "", "payloads": []
+    })
+}
+
+fn validate_stdin(args: &[&str], input: &str) -> (Option<i32>, String) {
+    use std::io::Write as _;
+    let mut child = command(natsbridge_bin())
+        .arg("validate")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out.status.code(), String::from_utf8(out.stdout).unwrap())
+}
+
+/// NDJSON on stdin: each failing line named, every broken rule with its JSON pointer.
+#[test]
+fn validate_reads_ndjson_from_stdin_and_names_every_failure() {
+    let good = envelope("").to_string();
+    let mut bad = envelope("");
+    bad["msg_purpose"] = "gossip".into();
+    bad.as_object_mut().unwrap().remove("send_to");
+    let input = format!("{good}\n\n{bad}\nnot json\n");
+    let (code, text) = validate_stdin(&["--ndjson", "-"], &input);
+    assert_eq!(code, Some(1), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines.iter().any(|l| l.starts_with("<stdin>:3: invalid: /msg_purpose: breaks `enum`")), "{text}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("<stdin>:3: invalid: /: breaks `required`") && l.contains("send_to")),
+        "{text}"
+    );
+    assert!(lines.iter().any(|l| l.starts_with("<stdin>:4: invalid: /: breaks `json`")), "{text}");
+    // JSON output: one object per document.
+    let (_, json) = validate_stdin(&["--ndjson", "--format", "json"], &input);
+    let records: Vec<serde_json::Value> = json.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(records.iter().map(|r| r["valid"] == true).collect::<Vec<_>>(), [true, false, false]);
+    assert_eq!(records[1]["errors"].as_array().unwrap().len(), 2);
+}
+
+/// The schema accepts the ids real senders write; the reference profile holds writers to
+/// the reference field table (UUID v4 ids), as a team checking its writers wants.
+#[test]
+fn the_reference_profile_refuses_what_the_schema_leaves_loose() {
+    let placeholder = envelope("sender-uuid...").to_string();
+    let (code, text) = validate_stdin(&[], &placeholder);
+    assert_eq!(code, Some(0), "the schema accepts it: {text}");
+    let (code, text) = validate_stdin(&["--profile", "reference"], &placeholder);
+    assert_eq!(code, Some(1));
+    assert!(text.contains("/sender_id: breaks `reference/uuid-v4`"), "{text}");
+    let conforming = envelope("7c9e6679-7425-40de-944b-e07fc1f90ae7").to_string();
+    assert_eq!(validate_stdin(&["--profile", "reference"], &conforming).0, Some(0));
+}
+
+/// A team's own spec, outside this repository: its messages by AsyncAPI name.
+#[test]
+fn validate_checks_documents_against_a_team_s_own_spec() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = serde_json::json!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "$id": "https://example.invalid/sim/command_v1.schema.json",
+        "type": "object",
+        "required": ["step_size", "iterations"],
+        "properties": {"step_size": {"type": "number"}, "iterations": {"type": "integer", "minimum": 1}}
+    });
+    std::fs::write(dir.path().join("command_v1.schema.json"), schema.to_string()).unwrap();
+    std::fs::write(
+        dir.path().join("asyncapi.yaml"),
+        "asyncapi: 3.0.0\ninfo: {title: sim, version: 1.0.0}\ncomponents:\n  messages:\n    Command:\n      name: sim_command\n      payload:\n        schema:\n          $ref: ./command_v1.schema.json\n",
+    )
+    .unwrap();
+    let spec = dir.path().join("asyncapi.yaml");
+    let spec = spec.to_str().unwrap();
+    let ok = r#"{"step_size": 0.01, "iterations": 10}"#;
+    assert_eq!(validate_stdin(&["--spec", spec, "--message", "sim_command"], ok).0, Some(0));
+    let (code, text) = validate_stdin(&["--spec", spec], r#"{"step_size": "fast", "iterations": 0}"#);
+    assert_eq!(code, Some(1));
+    assert!(
+        text.contains("/step_size: breaks `type`") && text.contains("/iterations: breaks `minimum`"),
+        "{text}"
+    );
+    let (code, _) = validate_stdin(&["--spec", spec, "--message", "nope"], ok);
+    assert_eq!(code, Some(1), "an unknown message is an error");
+}
