@@ -31,12 +31,35 @@ pub(crate) struct Args {
     /// Print every failing check, not only the first few.
     #[arg(long)]
     verbose: bool,
+    /// An outside implementation's testee: a shell command that speaks the testee protocol
+    /// (`conformance/README.md`); it is run with `--allow-host URL` appended. Runs beside
+    /// the lanes chosen with `--lang` (default: all), so theirs read its envelopes.
+    #[arg(long, value_name = "CMD", requires = "lane")]
+    testee: Option<String>,
+    /// The outside testee's lane name in the matrices (its ledger, if any:
+    /// `conformance/expected-failures/NAME.txt`, or `--ledger`).
+    #[arg(long, value_name = "NAME", requires = "testee", value_parser = lane_name)]
+    lane: Option<String>,
+    /// The outside lane's ledger of known failures (`vector-id  # reason` lines).
+    #[arg(long, value_name = "FILE", requires = "testee")]
+    ledger: Option<PathBuf>,
 }
 
 impl Args {
     /// Every lane, short failure list: what `cargo xtask test` runs.
     pub(crate) fn all_lanes() -> Args {
-        Args { langs: Vec::new(), verbose: false }
+        Args { langs: Vec::new(), verbose: false, testee: None, lane: None, ledger: None }
+    }
+}
+
+/// A lane name: lowercase letters, digits, `-`, `_`, and not a built-in lane's.
+fn lane_name(s: &str) -> std::result::Result<String, String> {
+    let ok = !s.is_empty()
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    match (ok, LANES.contains(&s)) {
+        (false, _) => Err("use lowercase letters, digits, `-` and `_`".into()),
+        (_, true) => Err(format!("`{s}` is a built-in lane; pick another name")),
+        _ => Ok(s.to_owned()),
     }
 }
 
@@ -328,10 +351,9 @@ fn decode_matches(got: &Value, want: &Value) -> bool {
         })
 }
 
-/// `vector-id  # reason` lines; a reason is required.
-fn ledger(root: &Path, lane: &str) -> Result<BTreeMap<String, String>> {
-    let path = root.join(format!("conformance/expected-failures/{lane}.txt"));
-    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(BTreeMap::new()) };
+/// `vector-id  # reason` lines; a reason is required. A missing file is an empty ledger.
+fn ledger(path: &Path) -> Result<BTreeMap<String, String>> {
+    let Ok(text) = std::fs::read_to_string(path) else { return Ok(BTreeMap::new()) };
     let mut out = BTreeMap::new();
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
         let (id, reason) = line.split_once('#').map(|(a, b)| (a.trim(), b.trim())).unwrap_or((line, ""));
@@ -356,11 +378,14 @@ struct Cell {
 pub(crate) fn run(args: &Args) -> Result<u8> {
     let root = project_root();
     let vectors = load_vectors(&root.join("conformance/v1"))?;
-    let lanes: Vec<&str> = LANES
+    let mut lanes: Vec<&str> = LANES
         .iter()
         .copied()
         .filter(|l| args.langs.is_empty() || args.langs.iter().any(|a| a == l))
         .collect();
+    // The outside lane's name lives as long as the run.
+    let outside: Option<&str> = args.lane.as_deref();
+    lanes.extend(outside);
     let known = known_payload_types(&root)?;
     let python = tool(&root, ".venv/bin/python")?;
     let blobs = BlobServer::start(&python, &root.join("conformance/v1"))?;
@@ -373,14 +398,30 @@ pub(crate) fn run(args: &Args) -> Result<u8> {
     let mut failures = Vec::new();
     let mut testees: Vec<(&str, Testee)> = Vec::new();
     for &lane in &lanes {
-        if let Some(t) = start_lane(lane, &root, &allow)? {
+        let started = match (outside, &args.testee) {
+            (Some(name), Some(cmd)) if name == lane => Some(
+                // `sh -c 'CMD "$@"' sh --allow-host URL`: the command as typed, the flag appended.
+                Testee::spawn(
+                    Command::new("sh")
+                        .args(["-c", &format!("{cmd} \"$@\""), "sh", "--allow-host", &allow])
+                        .current_dir(&root),
+                )
+                .with_context(|| format!("starting the {lane} testee `{cmd}`"))?,
+            ),
+            _ => start_lane(lane, &root, &allow)?,
+        };
+        if let Some(t) = started {
             testees.push((lane, t));
         }
     }
     let ran: Vec<&str> = testees.iter().map(|(l, _)| *l).collect();
     let mut ledgers = BTreeMap::new();
     for &lane in &ran {
-        ledgers.insert(lane, ledger(&root, lane)?);
+        let file = match (&args.ledger, outside) {
+            (Some(file), Some(name)) if name == lane => file.clone(),
+            _ => root.join(format!("conformance/expected-failures/{lane}.txt")),
+        };
+        ledgers.insert(lane, ledger(&file)?);
     }
     for (i, (_, testee)) in testees.iter_mut().enumerate() {
         let lane = ran[i];
@@ -519,12 +560,13 @@ fn tally(
     }
 }
 
-fn validator_name(lane: &str) -> &'static str {
+fn validator_name(lane: &str) -> String {
     match lane {
-        "rust" => "jsonschema (Rust)",
-        "typescript" => "ajv",
-        "micropython" => "natsbridge_mp.codec.validate",
-        _ => "python-jsonschema",
+        "rust" => "jsonschema (Rust)".into(),
+        "typescript" => "ajv".into(),
+        "python" => "python-jsonschema".into(),
+        "micropython" => "natsbridge_mp.codec.validate".into(),
+        other => format!("the {other} lane"),
     }
 }
 
@@ -555,5 +597,71 @@ fn print_matrix(groups: &[String], lanes: &[&str], matrix: &BTreeMap<(String, &s
             print!("  {text:<16}");
         }
         println!();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An implementation outside the sources (here: a proxy in a scratch directory in front of the
+    /// Python runtime's testee, declaring no Arrow in its own `hello`) runs as its own lane
+    /// beside the Python one, which reads its envelopes; its Arrow vectors are `na`.
+    #[test]
+    fn an_outside_testee_runs_as_its_own_lane() {
+        let root = project_root();
+        // Outside the sources: a scratch directory under target/, as the other fixtures.
+        let dir = root.join("target/xtask-fixtures/outside-testee");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let adapter = dir.join("team_testee.py");
+        std::fs::write(
+            &adapter,
+            format!(
+                r#"import json, os, subprocess, sys
+env = dict(os.environ, PYTHONPATH="{gen}:{pkg}")
+inner = subprocess.Popen([sys.executable, "{testee}", *sys.argv[1:]], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True, env=env)
+for line in sys.stdin:
+    try:
+        op = json.loads(line).get("op")
+    except ValueError:
+        op = None
+    if op == "hello":
+        types = ["text", "dictionary", "jsontable", "image", "audio", "video", "binary"]
+        print(json.dumps({{"ok": True, "lane": "team", "protocol": 1, "capabilities": {{"payload_types": types}}}}), flush=True)
+        continue
+    inner.stdin.write(line)
+    inner.stdin.flush()
+    print(inner.stdout.readline(), end="", flush=True)
+"#,
+                gen = root.join("generated/python").display(),
+                pkg = root.join("packages/python").display(),
+                testee = root.join("conformance/testees/python_testee.py").display(),
+            ),
+        )
+        .unwrap();
+        let python = root.join(".venv/bin/python");
+        let cmd = format!("{} {}", python.display(), adapter.display());
+        let t = Testee::spawn(Command::new("sh").args([
+            "-c",
+            &format!("{cmd} \"$@\""),
+            "sh",
+            "--allow-host",
+            "http://127.0.0.1:9",
+        ]))
+        .unwrap();
+        let declared = t.payload_types.clone().expect("its hello was read");
+        assert!(declared.contains("text") && !declared.contains("arrowtable"), "{declared:?}");
+        drop(t);
+        let args = Args {
+            langs: vec!["python".into()],
+            verbose: true,
+            testee: Some(cmd),
+            lane: Some("team-py".into()),
+            ledger: None,
+        };
+        assert_eq!(run(&args).unwrap(), 0, "the outside lane passes every applicable vector");
+        assert!(lane_name("python").is_err() && lane_name("Team").is_err() && lane_name("team-py").is_ok());
     }
 }
