@@ -206,9 +206,9 @@ pub(crate) async fn worker_main(args: WorkerArgs) -> Result<(), Error> {
 }
 
 /// `object_store`'s own S3 client on the bench's server (reqwest is built without a TLS
-/// provider: making the runtime's HTTP client first installs ring's, as `S3Store` does).
+/// provider: ring's is installed first, as `S3Store` does).
 fn raw_s3(endpoint: &str) -> Result<natsbridge::object_store::aws::AmazonS3, Error> {
-    let _ = natsbridge::fetch::http_client();
+    natsbridge::fetch::install_crypto_provider();
     Ok(natsbridge_testkit::s3::builder_for(endpoint, S3_BUCKET).build()?)
 }
 

@@ -150,8 +150,7 @@ async fn kill_stream_leader(
     js: &async_nats::jetstream::Context,
     cluster: &std::sync::Mutex<natsbridge_testkit::NatsCluster>,
 ) -> Result<String, Box<dyn std::error::Error>> {
-    let info = js.get_stream("DEMO_HEALTH").await?.info().await?.clone();
-    let leader = info.cluster.and_then(|c| c.leader).ok_or("the stream has no leader")?;
+    let leader = natsbridge_testkit::nats::stream_leader(js, "DEMO_HEALTH").await?;
     let mut nodes = cluster.lock().map_err(|_| "cluster lock")?;
     let i = nodes.index_of(&leader).ok_or("unknown leader")?;
     nodes.kill(i);

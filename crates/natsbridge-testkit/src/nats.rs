@@ -311,6 +311,27 @@ impl NatsCluster {
     }
 }
 
+/// The server name (`n0`…) of the node leading `stream`, asked until the cluster names
+/// one (20 s at most: right after a node dies there is none until the election).
+pub async fn stream_leader(
+    js: &natsbridge::async_nats::jetstream::Context,
+    stream: &str,
+) -> Result<String, Error> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(mut s) = js.get_stream(stream).await
+            && let Ok(info) = s.info().await
+            && let Some(leader) = info.cluster.as_ref().and_then(|c| c.leader.clone())
+        {
+            return Ok(leader);
+        }
+        if Instant::now() > deadline {
+            return Err(Error::new(format!("no leader for stream `{stream}` within 20 s")));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// `GET /healthz` on a monitoring port: `Ok` when the server says `{"status":"ok"}`.
 fn healthz(port: u16) -> Result<(), String> {
     use std::io::{Read as _, Write as _};

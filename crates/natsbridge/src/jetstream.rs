@@ -31,6 +31,7 @@ use crate::options::{ReceiveOptions, SendOptions};
 use crate::payload::Payload;
 use crate::receive::{Received, smartreceive};
 use crate::send::{Sent, smartsend};
+use crate::transport::with_retries;
 use crate::wire::new_uuid;
 
 /// Extra lifetime given to link uploads beyond the stream's `max_age`.
@@ -148,11 +149,16 @@ impl StreamPublisher {
     /// are retried for [`SendOptions::publish_retry`] while the cluster elects a leader.
     pub async fn new(js: &Context, subject: &str, options: &SendOptions) -> Result<Self> {
         let retry_for = options.publish_retry;
-        let name = with_retries(retry_for, || js.stream_by_subject(subject)).await.map_err(|e| {
+        // Leader elections make the JetStream API time out for a few seconds: retried.
+        let retried = |attempt: u32, e: &dyn std::fmt::Display| debug!(attempt, error = %e, "JetStream API call failed; retrying");
+        let (name, _) =
+            with_retries(retry_for, |_| true, |a, e| retried(a, e), || js.stream_by_subject(subject)).await;
+        let name = name.map_err(|e| {
             Error::new(ErrorCode::PublishFailed, format!("no stream captures `{subject}`")).with_source(e)
         })?;
-        let stream = with_retries(retry_for, || js.get_stream(&name))
-            .await
+        let (stream, _) =
+            with_retries(retry_for, |_| true, |a, e| retried(a, e), || js.get_stream(&name)).await;
+        let stream = stream
             .map_err(|e| Error::new(ErrorCode::PublishFailed, format!("stream `{name}`")).with_source(e))?;
         let max_age = stream.cached_info().config.max_age;
         let options = SendOptions {
@@ -177,27 +183,6 @@ impl StreamPublisher {
     /// The stream's name.
     pub fn stream(&self) -> &str {
         &self.stream
-    }
-}
-
-/// Runs a JetStream API call until it succeeds or `retry_for` has passed (leader
-/// elections make the API time out for a few seconds); returns the last error.
-async fn with_retries<T, E: std::fmt::Display, F: std::future::Future<Output = std::result::Result<T, E>>>(
-    retry_for: Duration,
-    mut call: impl FnMut() -> F,
-) -> std::result::Result<T, E> {
-    let started = std::time::Instant::now();
-    let mut delay = Duration::from_millis(100);
-    loop {
-        match call().await {
-            Ok(v) => return Ok(v),
-            Err(e) if started.elapsed() + delay < retry_for => {
-                debug!(error = %e, "JetStream API call failed; retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
-            }
-            Err(e) => return Err(e),
-        }
     }
 }
 

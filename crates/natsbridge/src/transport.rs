@@ -36,9 +36,7 @@ impl Connection {
     pub(crate) fn broker_url(&self) -> Option<String> {
         match self {
             Connection::Client(c) => broker_url_of(&c.server_info()),
-            Connection::Url(u) => {
-                Some(u.split(',').map(|u| shown_url(u.trim())).collect::<Vec<_>>().join(","))
-            }
+            Connection::Url(u) => Some(shown_urls(u)),
         }
     }
 }
@@ -103,8 +101,8 @@ async fn connect_with(
 ) -> Result<Client> {
     // A comma-separated list names the seeds of a cluster: the client connects to one and
     // moves to another when it goes away.
-    let seeds: Vec<&str> = url.split(',').map(str::trim).filter(|u| !u.is_empty()).collect();
-    let shown = seeds.iter().map(|u| shown_url(u)).collect::<Vec<_>>().join(",");
+    let seeds = seeds(url);
+    let shown = shown_urls(url);
     let server = shown.clone();
     // Credentials leave the URLs before async-nats sees them: its debug logs print server
     // URLs. The first seed that carries credentials gives them for the whole cluster.
@@ -230,6 +228,16 @@ pub(crate) fn broker_url_of(info: &async_nats::ServerInfo) -> Option<String> {
     Some(format!("{scheme}://{host}:{}", info.port))
 }
 
+/// The URLs of a comma-separated list of seeds (one URL is a list of one).
+fn seeds(url: &str) -> Vec<&str> {
+    url.split(',').map(str::trim).filter(|u| !u.is_empty()).collect()
+}
+
+/// A list of seeds as logs and envelopes show it: [`shown_url`] of each, comma-separated.
+fn shown_urls(url: &str) -> String {
+    seeds(url).into_iter().map(shown_url).collect::<Vec<_>>().join(",")
+}
+
 /// A broker URL as an envelope may show it: without user info, `nats://` added when the
 /// URL has no scheme (`demo.nats.io:4222`, as async-nats accepts).
 fn shown_url(url: &str) -> String {
@@ -284,45 +292,64 @@ pub(crate) async fn publish_jetstream(
     let span = info_span!("publish", correlation_id = %correlation_id, subject, bytes = body.len(), jetstream = true);
     async {
         let started = std::time::Instant::now();
-        let mut delay = Duration::from_millis(100);
-        let mut attempt = 1u32;
-        loop {
-            let result = async {
-                js.publish_with_headers(subject.to_owned(), headers.clone(), body.clone()).await?.await
+        let (result, attempts) = with_retries(
+            retry_for,
+            unacknowledged,
+            |attempt, e| {
+                tracing::warn!(attempt, error = %e, "JetStream publish not acknowledged; retrying with the same Nats-Msg-Id")
+            },
+            || async { js.publish_with_headers(subject.to_owned(), headers.clone(), body.clone()).await?.await },
+        )
+        .await;
+        match result {
+            Ok(ack) => {
+                if attempts > 1 {
+                    tracing::info!(attempts, duplicate = ack.duplicate, seq = ack.sequence, "JetStream publish acknowledged after retrying");
+                }
+                Ok(ack.sequence)
             }
-            .await;
-            match result {
-                Ok(ack) => {
-                    if attempt > 1 {
-                        tracing::info!(attempt, duplicate = ack.duplicate, seq = ack.sequence, "JetStream publish acknowledged after retrying");
-                    }
-                    return Ok(ack.sequence);
-                }
-                Err(e) if unacknowledged(&e) && started.elapsed() + delay < retry_for => {
-                    tracing::warn!(attempt, error = %e, "JetStream publish not acknowledged; retrying with the same Nats-Msg-Id");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(2));
-                    attempt += 1;
-                }
-                Err(e) => {
-                    let code = match e.kind() {
-                        async_nats::jetstream::context::PublishErrorKind::MaxPayloadExceeded => {
-                            ErrorCode::PayloadTooLarge
-                        }
-                        _ => ErrorCode::PublishFailed,
-                    };
-                    let tried = if attempt > 1 {
-                        format!(" (not acknowledged after {attempt} attempts in {:.1} s)", started.elapsed().as_secs_f64())
-                    } else {
-                        String::new()
-                    };
-                    return Err(Error::new(code, format!("JetStream publish to `{subject}`{tried}")).with_source(e));
-                }
+            Err(e) => {
+                let code = match e.kind() {
+                    async_nats::jetstream::context::PublishErrorKind::MaxPayloadExceeded => ErrorCode::PayloadTooLarge,
+                    _ => ErrorCode::PublishFailed,
+                };
+                let tried = if attempts > 1 {
+                    format!(" (not acknowledged after {attempts} attempts in {:.1} s)", started.elapsed().as_secs_f64())
+                } else {
+                    String::new()
+                };
+                Err(Error::new(code, format!("JetStream publish to `{subject}`{tried}")).with_source(e))
             }
         }
     }
     .instrument(span)
     .await
+}
+
+/// Calls `call` until it succeeds, fails in a way `retryable` says will not change, or
+/// `retry_for` has passed, waiting 100 ms between attempts, doubling up to 2 s (a JetStream
+/// leader election takes 5–6 s); `on_retry` hears of each failure that is retried, with its
+/// attempt number. Returns the last result and how many attempts were made.
+pub(crate) async fn with_retries<T, E, F: std::future::Future<Output = std::result::Result<T, E>>>(
+    retry_for: Duration,
+    retryable: impl Fn(&E) -> bool,
+    mut on_retry: impl FnMut(u32, &E),
+    mut call: impl FnMut() -> F,
+) -> (std::result::Result<T, E>, u32) {
+    let started = std::time::Instant::now();
+    let mut delay = Duration::from_millis(100);
+    let mut attempt = 1u32;
+    loop {
+        match call().await {
+            Err(e) if retryable(&e) && started.elapsed() + delay < retry_for => {
+                on_retry(attempt, &e);
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+                attempt += 1;
+            }
+            result => return (result, attempt),
+        }
+    }
 }
 
 /// Publish failures after which the message may or may not be in the stream, and a new

@@ -29,19 +29,9 @@ async fn r3_stream(js: &async_nats::jetstream::Context, name: &str, subject: &st
     assert_eq!(info.config.num_replicas, 3);
 }
 
-/// The server name of the stream's leader (`n0`…), asked until the cluster names one.
+/// The server name of the stream's leader (`n0`…).
 async fn stream_leader(js: &async_nats::jetstream::Context, stream: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(mut s) = js.get_stream(stream).await
-            && let Ok(info) = s.info().await
-            && let Some(leader) = info.cluster.as_ref().and_then(|c| c.leader.clone())
-        {
-            return leader;
-        }
-        assert!(Instant::now() < deadline, "no leader for {stream}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    natsbridge_testkit::nats::stream_leader(js, stream).await.unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Every message of the stream, in order: (sequence, `Nats-Msg-Id`).

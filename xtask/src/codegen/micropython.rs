@@ -19,7 +19,7 @@ use askama::Template;
 
 use super::model::{FieldType, Model, ScalarRule};
 use super::names::{snake, upper_snake};
-use super::pattern;
+use super::pattern::{self, Step, StepAtom};
 use super::{GeneratedFile, preamble};
 
 #[derive(Template)]
@@ -67,6 +67,18 @@ fn kind(ty: &FieldType) -> String {
     }
 }
 
+/// Steps as the codec reads them: `(characters, min, max)`, a group's characters a nested
+/// tuple of steps, an unbounded `max` 2**31.
+fn steps_literal(steps: &[Step]) -> String {
+    tuple(steps.iter().map(|step| {
+        let what = match &step.what {
+            StepAtom::Chars(chars) => format!("{chars:?}"),
+            StepAtom::Group(inner) => steps_literal(inner),
+        };
+        format!("({what}, {}, {})", step.min, step.max.map_or("2147483648".to_owned(), |m| m.to_string()))
+    }))
+}
+
 fn tuple(items: impl IntoIterator<Item = String>) -> String {
     let items: Vec<String> = items.into_iter().collect();
     match items.len() {
@@ -96,7 +108,7 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
             ScalarRule::String { pattern, min_length } => {
                 let steps = match pattern {
                     None => "None".to_owned(),
-                    Some(p) => match pattern::steps(p) {
+                    Some(p) => match pattern::steps(p).map(|s| steps_literal(&s)) {
                         Some(steps) => {
                             let konst = format!("{}_STEPS", upper_snake(s.name));
                             strings.push(StringView { konst: konst.clone(), pattern: p.to_owned(), steps });

@@ -56,30 +56,44 @@ pub(crate) fn compile(pattern: &str) -> Option<Compiled> {
     Some(Compiled { body, samples: samples(&seq) })
 }
 
-/// `pattern` as a Python tuple of greedy steps `(characters, min, max)` (a group's
-/// characters are a nested tuple; an unbounded `max` is 2**31), or `None` when greedy
-/// matching would not be exact: the same LL(1) condition as [`compile`].
-pub(crate) fn steps(pattern: &str) -> Option<String> {
+/// One step of a pattern matched greedily, left to right: `min..=max` repetitions (`max`
+/// `None`: unbounded) of one of `chars` or of a group of steps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Step {
+    pub(crate) what: StepAtom,
+    pub(crate) min: u32,
+    pub(crate) max: Option<u32>,
+}
+
+/// What a [`Step`] repeats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StepAtom {
+    /// One of these ASCII characters, in byte order.
+    Chars(String),
+    /// A group.
+    Group(Vec<Step>),
+}
+
+/// `pattern` as greedy steps, or `None` when greedy matching would not be exact: the same
+/// LL(1) condition as [`compile`] (one byte of lookahead decides every repetition).
+pub(crate) fn steps(pattern: &str) -> Option<Vec<Step>> {
     compile(pattern)?;
     Some(steps_of(&parse(pattern)?))
 }
 
-fn steps_of(seq: &[Item]) -> String {
-    let items: Vec<String> = seq
-        .iter()
-        .map(|item| {
-            let what = match &item.atom {
-                Atom::Set(set) => {
-                    let chars: String =
-                        (0..128u32).filter(|c| set & (1 << c) != 0).filter_map(char::from_u32).collect();
-                    format!("{chars:?}")
-                }
-                Atom::Group(inner) => steps_of(inner),
-            };
-            format!("({what}, {}, {})", item.min, item.max.map_or("2147483648".to_owned(), |m| m.to_string()))
+fn steps_of(seq: &[Item]) -> Vec<Step> {
+    seq.iter()
+        .map(|item| Step {
+            what: match &item.atom {
+                Atom::Set(set) => StepAtom::Chars(
+                    (0..128u32).filter(|c| set & (1 << c) != 0).filter_map(char::from_u32).collect(),
+                ),
+                Atom::Group(inner) => StepAtom::Group(steps_of(inner)),
+            },
+            min: item.min,
+            max: item.max,
         })
-        .collect();
-    if items.len() == 1 { format!("({},)", items[0]) } else { format!("({})", items.join(", ")) }
+        .collect()
 }
 
 fn parse(pattern: &str) -> Option<Vec<Item>> {
