@@ -1,7 +1,9 @@
 /**
- * Panel 1, command & control: `[["config", {step_size, iterations}, "dictionary"]]` with
- * msg_purpose "command", sent direct; the service answers `status` ("Running") through
- * reply_to. Shows the status and the round trip (send → reply decoded).
+ * Panel 1, command & control, on the example team spec's command channel
+ * (examples/simulation/asyncapi.yaml, `sendCommand`): `[["command", {step_size, iterations},
+ * "dictionary"]]` with msg_purpose "command", sent direct; the service (generated Rust
+ * operations) answers `status` (`{state: "Running", detail}`) through reply_to. Shows the
+ * state and the round trip (send → reply decoded).
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import { payloadNamed } from "@natsbridge/client/browser";
@@ -25,7 +27,7 @@ export async function runCommand(nc: NatsConnection, config: DashboardConfig): P
   try {
     if (!Number.isFinite(stepSize) || stepSize <= 0) throw new Error("step_size must be a positive number");
     if (!Number.isSafeInteger(iterations) || iterations < 1) throw new Error("iterations must be a positive integer");
-    const r = await request(nc, config, config.subjects.command, [["config", { step_size: stepSize, iterations }, "dictionary"]], {
+    const r = await request(nc, config, config.subjects.command, [["command", { step_size: stepSize, iterations }, "dictionary"]], {
       scenario: "command",
       msgPurpose: "command",
       timeoutMs: 10_000,
@@ -33,7 +35,7 @@ export async function runCommand(nc: NatsConnection, config: DashboardConfig): P
     const rttMs = r.tDecoded - r.t0;
     const reply = payloadNamed(r.received, "status");
     const data = reply?.payload_type === "dictionary" ? reply.data : undefined;
-    const status = typeof data === "object" && data !== null && !Array.isArray(data) ? data["status"] : undefined;
+    const status = typeof data === "object" && data !== null && !Array.isArray(data) ? data["state"] : undefined;
     setText("cmd-transport", r.sent.envelope.payloads.map((p) => p.transport).join(", "));
     setText("cmd-cid", r.received.envelope.correlation_id);
     setText("cmd-rtt-ms", fixed(rttMs, 1));

@@ -110,7 +110,7 @@ test("command & control: Start Simulation answers Running through reply_to, with
   const cid = await text(page, "#cmd-cid");
   const entries = await page.$$eval(`#log li[data-correlation-id="${cid}"]`, (lis) => lis.map((li) => [li.dataset.direction, li.dataset.subject]));
   assert.deepEqual(entries.map((e) => e[0]).sort(), ["received", "sent"]);
-  assert.ok(entries.some(([d, s]) => d === "sent" && s === "dashboard.sim.command"));
+  assert.ok(entries.some(([d, s]) => d === "sent" && s === "sim.dashboard.command"));
   assert.ok(entries.some(([d, s]) => d === "received" && s.startsWith("_INBOX.")), "the reply came to the request's inbox");
 });
 

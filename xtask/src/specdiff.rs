@@ -30,8 +30,8 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::codegen::model::{Model, read_schema_dir};
 use crate::util::{project_root, read_output};
+use natsbridge_codegen::model::{Model, read_schema_dir};
 pub(crate) use rules::{Change, Compat};
 
 /// Exit status when a forbidden breaking change is found.

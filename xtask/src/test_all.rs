@@ -129,6 +129,9 @@ pub(crate) fn test_all() -> Result<()> {
     step("micropython", &mut || {
         run_checked(Command::new("node").args(["--test", "packages/micropython/test/"]).current_dir(&root))
     })?;
+    // A team's view of the generator: `natsbridge codegen` on the example spec in a scratch
+    // directory outside the repository, the Rust crate built against this runtime.
+    step("team codegen", &mut || crate::codegen::scratch_check(&root))?;
     step("conformance", &mut || {
         let args = crate::conformance::Args::all_lanes();
         match crate::conformance::run(&args)? {

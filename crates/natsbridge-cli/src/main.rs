@@ -11,6 +11,7 @@
 //! natsbridge request --subject S --payload ... [--timeout SECS] [--out DIR]
 //! natsbridge reply   --subject S [--payload ...] [--fail CODE[:MESSAGE]] [--queue GROUP] [--count N]
 //! natsbridge validate [FILE|-]... [--spec DIR] [--message NAME] [--ndjson] [--profile reference]
+//! natsbridge conformance --testee CMD --lane NAME [--ledger FILE] [--vectors DIR] [--format json]
 //! natsbridge completions bash|zsh|fish
 //! natsbridge man
 //! ```
@@ -18,6 +19,8 @@
 //! `send` and `request` build the envelope ([`send`]); `receive` and `reply` decode and
 //! print ([`receive`]); every side prints the same digest line ([`digest`]).
 
+mod codegen;
+mod conformance;
 mod digest;
 mod progress;
 mod receive;
@@ -36,8 +39,8 @@ use natsbridge::fileserver::{FileServer, FileServerConfig};
 #[command(
     name = "natsbridge",
     version,
-    about = "Send and receive NATSBridge envelopes; run the embedded file server",
-    after_help = "Examples:\n  natsbridge fileserver --listen 127.0.0.1:8080 &\n  natsbridge receive --subject demo --count 1 --allow-host http://127.0.0.1:8080 &\n  natsbridge send --subject demo --payload note:text:hello --payload table:arrowtable:@table.arrows\n  natsbridge request --subject sim.command --payload 'config:dictionary:{\"iterations\":10}'\n\nEnvironment: NATS_URL, FILESERVER_URL, SIZE_THRESHOLD, RUST_LOG."
+    about = "Send and receive NATSBridge envelopes; run the embedded file server; generate typed packages from your AsyncAPI spec; validate and conformance-test your own implementation",
+    after_help = "Examples:\n  natsbridge fileserver --listen 127.0.0.1:8080 &\n  natsbridge receive --subject demo --count 1 --allow-host http://127.0.0.1:8080 &\n  natsbridge send --subject demo --payload note:text:hello --payload table:arrowtable:@table.arrows\n  natsbridge request --subject sim.command --payload 'config:dictionary:{\"iterations\":10}'\n  natsbridge codegen --spec asyncapi.yaml --out generated\n\nEnvironment: NATS_URL, FILESERVER_URL, SIZE_THRESHOLD, RUST_LOG."
 )]
 struct Cli {
     /// Log format on stderr.
@@ -121,6 +124,16 @@ enum Command {
     ///
     /// Example: `natsbridge validate envelope.json`, `natsbridge validate --ndjson --profile reference - < log.ndjson`
     Validate(validate::ValidateArgs),
+    /// Generate typed packages (Rust, TypeScript, Python, Julia) from your AsyncAPI
+    /// document: subjects, payload and header types, and one function per operation.
+    ///
+    /// Example: `natsbridge codegen --spec asyncapi.yaml --out gen --lang rust,typescript`
+    Codegen(codegen::CodegenArgs),
+    /// Run your implementation's testee against the golden vectors built into this binary
+    /// and print the matrices (reader and writer side); exit 1 on a failure.
+    ///
+    /// Example: `natsbridge conformance --testee "python3 my_testee.py" --lane team`
+    Conformance(conformance::ConformanceArgs),
     /// Print a shell completion script.
     ///
     /// Example: `natsbridge completions bash > /etc/bash_completion.d/natsbridge`
@@ -183,6 +196,8 @@ async fn main() -> ExitCode {
         Command::Request(args) => send::request(args).await,
         Command::Reply(args) => receive::reply(args).await,
         Command::Validate(args) => validate::run(args),
+        Command::Codegen(args) => codegen::run(args),
+        Command::Conformance(args) => conformance::run(args),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -1,62 +1,78 @@
 //! Scenario 1, command & control: a dashboard sends a small JSON config as a command;
 //! the simulation service answers "Running" at once through `reply_to`.
+//!
+//! Both sides are written on the operations generated from the example team spec
+//! (`examples/simulation/asyncapi.yaml` → the `simulation-api` crate): the subject is
+//! `channels::command`, the payloads are the typed `Command` and `CommandStatus`, and a
+//! command that does not fit the spec arrives as a typed error.
 
+use std::num::NonZeroU64;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 use natsbridge::types::MsgPurpose;
-use natsbridge::{Payload, ReceiveOptions, SendOptions, smartreceive, smartreply, smartrequest};
-use serde_json::json;
+use natsbridge::{SendOptions, Sent};
+use simulation_api::{Bridge, Command, CommandStatus, RunState, Subscription, operations};
 use tracing::{info, warn};
 
 use crate::measure::{bar, percentile};
 use crate::run::{Ctx, Outcome};
 
-const SUBJECT: &str = "demo.sim.command";
+/// The `service` parameter of the command channel in the CLI demo.
+const SERVICE: &str = "demo";
 
-/// Subscribes the simulation service to `subject` (queue group `simulation`), registered
-/// with the server when it returns.
+/// The simulation service's side of `bridge`: replies go out as `updateStatus` from
+/// "simulation".
+pub(crate) fn service_bridge(client: async_nats::Client, ctx: &Ctx) -> Bridge {
+    Bridge::new(client)
+        .send_options(SendOptions::default().sender_name("simulation").purpose(MsgPurpose::UpdateStatus))
+        .receive_options(ctx.receive.clone())
+}
+
+/// Subscribes the simulation service to the commands of `service` (the spec's queue
+/// group), registered with the server when it returns.
 pub(crate) async fn subscribe(
-    service: &async_nats::Client,
-    subject: &'static str,
-) -> Result<async_nats::Subscriber, Box<dyn std::error::Error>> {
-    let sub = service.queue_subscribe(subject, "simulation".into()).await?;
-    natsbridge::transport::subscriptions_registered(service).await?;
+    bridge: &Bridge,
+    service: &str,
+) -> Result<Subscription<Command>, Box<dyn std::error::Error>> {
+    let sub = operations::handle_command(bridge, service).await?;
+    natsbridge::transport::subscriptions_registered(bridge.client()).await?;
     Ok(sub)
 }
 
+/// The reply to a command: running, with the settings it runs with.
+fn status_of(command: &Command) -> CommandStatus {
+    CommandStatus {
+        state: RunState::Running,
+        detail: Some(format!("step_size {} iterations {}", command.step_size, command.iterations)),
+    }
+}
+
 /// The simulation service: answers every command on `sub` with "Running" through
-/// `reply_to`; returns how many requests it could not answer (when the subscription ends).
-pub(crate) async fn serve(
-    service: async_nats::Client,
-    mut sub: async_nats::Subscriber,
-    subject: &'static str,
-    receive: ReceiveOptions,
-) -> usize {
+/// `reply_to`; returns how many it could not answer (when the subscription ends). A
+/// command that does not fit the spec is a typed error here, and its sender gets it as an
+/// error response.
+pub(crate) async fn serve(bridge: Bridge, mut sub: Subscription<Command>) -> usize {
     let mut bad = 0usize;
-    while let Some(msg) = sub.next().await {
-        let req = match smartreceive(&msg, &receive).await {
-            Ok(req) => req,
+    while let Some(next) = sub.next().await {
+        let command = match next {
+            Ok(command) => command,
             Err(e) => {
-                warn!(correlation_id = e.correlation_id().unwrap_or_default(), subject, error = %e.report(), "bad command");
+                warn!(correlation_id = e.correlation_id().unwrap_or_default(), error = %e.report(), "bad command");
                 bad += 1;
                 continue;
             }
         };
-        let Some(Payload::Dictionary(cfg)) = req.payloads.first().map(|p| &p.data) else {
-            bad += 1;
-            continue;
-        };
-        info!(correlation_id = req.correlation_id(), subject, config = %cfg, "command received");
-        let status =
-            json!({"status": "Running", "step_size": cfg["step_size"], "iterations": cfg["iterations"]});
-        let opts = SendOptions::default().sender_name("simulation").purpose(MsgPurpose::UpdateStatus);
-        match smartreply(&service, &req.envelope, [("status", Payload::Dictionary(status))], opts).await {
+        let cid = command.correlation_id().to_owned();
+        info!(correlation_id = cid, step_size = command.message.step_size, iterations = %command.message.iterations, "command received");
+        let replied: natsbridge::Result<Sent> =
+            operations::handle_command_reply(&bridge, &command, &status_of(&command.message)).await;
+        match replied {
             Ok(_) => {
-                info!(correlation_id = req.correlation_id(), subject = %req.envelope.reply_to, "answered Running")
+                info!(correlation_id = cid, subject = %command.received.envelope.reply_to, "answered Running")
             }
             Err(e) => {
-                warn!(correlation_id = req.correlation_id(), error = %e.report(), "reply failed");
+                warn!(correlation_id = cid, error = %e.report(), "reply failed");
                 bad += 1;
             }
         }
@@ -65,30 +81,26 @@ pub(crate) async fn serve(
 }
 
 pub(crate) async fn run(ctx: &Ctx, commands: usize) -> Result<Outcome, Box<dyn std::error::Error>> {
-    let service = natsbridge::connect(&ctx.nats_url).await?;
-    let sub = subscribe(&service, SUBJECT).await?;
-    let task = tokio::spawn(serve(service, sub, SUBJECT, ctx.receive.clone()));
+    let service = service_bridge(natsbridge::connect(&ctx.nats_url).await?, ctx);
+    let sub = subscribe(&service, SERVICE).await?;
+    let task = tokio::spawn(serve(service, sub));
 
-    let dashboard = natsbridge::connect(&ctx.nats_url).await?;
-    let send = SendOptions::default().sender_name("dashboard").purpose(MsgPurpose::Command);
+    let dashboard = Bridge::new(natsbridge::connect(&ctx.nats_url).await?)
+        .send_options(SendOptions::default().sender_name("dashboard"))
+        .receive_options(ctx.receive.clone())
+        .timeout(Duration::from_secs(5));
     let mut rtts = Vec::with_capacity(commands);
     let progress = bar(commands as u64, "scenario 1: commands");
     let mut wrong = 0;
     for i in 0..commands + 20 {
-        let cfg = json!({"step_size": 0.01 * (1 + i % 10) as f64, "iterations": 1000 + i});
+        let command = Command {
+            step_size: 0.01 * (1 + i % 10) as f64,
+            iterations: NonZeroU64::new(1000 + i as u64).expect("not zero"),
+        };
         let started = Instant::now();
-        let reply = smartrequest(
-            &dashboard,
-            SUBJECT,
-            [("config", Payload::Dictionary(cfg))],
-            send.clone(),
-            &ctx.receive,
-            Duration::from_secs(5),
-        )
-        .await?;
+        let reply = operations::send_command(&dashboard, SERVICE, &command).await?;
         let rtt = started.elapsed();
-        let ok = matches!(&reply.payloads[0].data, Payload::Dictionary(v) if v["status"] == "Running" && v["iterations"] == 1000 + i)
-            && !reply.envelope.reply_to_msg_id.is_empty();
+        let ok = reply.message == status_of(&command) && !reply.received.envelope.reply_to_msg_id.is_empty();
         if !ok {
             wrong += 1;
         }

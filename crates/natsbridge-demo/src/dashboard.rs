@@ -35,8 +35,10 @@ use tracing::{info, warn};
 use crate::run::Ctx;
 use crate::{audio, command};
 
-/// The subjects the page and the service agree on (also served in `/config.json`).
-pub(crate) const COMMAND_SUBJECT: &str = "dashboard.sim.command";
+/// The subjects the page and the service agree on (also served in `/config.json`). The
+/// command channel is the example spec's (`simulation_api::channels::command`), for the
+/// service named here.
+const COMMAND_SERVICE: &str = "dashboard";
 pub(crate) const TABLE_SUBJECT: &str = "dashboard.analysis.table";
 pub(crate) const AUDIO_SUBJECT: &str = "dashboard.audio.analyze";
 pub(crate) const HEALTH_SUBJECT: &str = "dashboard.health.metrics";
@@ -91,8 +93,9 @@ pub(crate) async fn run(args: DashboardArgs) -> Result<bool, Box<dyn std::error:
     };
 
     let service = natsbridge::connect(&ctx.nats_url).await?;
-    let commands = command::subscribe(&service, COMMAND_SUBJECT).await?;
-    tokio::spawn(command::serve(service.clone(), commands, COMMAND_SUBJECT, ctx.receive.clone()));
+    let bridge = command::service_bridge(service.clone(), &ctx);
+    let commands = command::subscribe(&bridge, COMMAND_SERVICE).await?;
+    tokio::spawn(command::serve(bridge, commands));
     let audio_sub = service.subscribe(AUDIO_SUBJECT).await?;
     let tables = service.subscribe(TABLE_SUBJECT).await?;
     natsbridge::transport::subscriptions_registered(&service).await?;
@@ -115,7 +118,7 @@ pub(crate) async fn run(args: DashboardArgs) -> Result<bool, Box<dyn std::error:
         "health_window_secs": args.health_window_secs,
         "health_stream": HEALTH_STREAM,
         "subjects": {
-            "command": COMMAND_SUBJECT, "table": TABLE_SUBJECT, "audio": AUDIO_SUBJECT, "health": HEALTH_SUBJECT,
+            "command": simulation_api::channels::command(COMMAND_SERVICE)?, "table": TABLE_SUBJECT, "audio": AUDIO_SUBJECT, "health": HEALTH_SUBJECT,
         },
     });
     let app = axum::Router::new()

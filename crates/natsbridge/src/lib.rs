@@ -62,7 +62,8 @@
 //! HTTP, a local directory, the JetStream Object Store, S3 with presigned links),
 //! [`transport`] (connections, to one server or a cluster's seeds, and their events),
 //! [`jetstream`] (replicated streams, acknowledged publishing retried across leader
-//! elections, the replaying pull consumer), and [`fileserver`] (the embedded
+//! elections, the replaying pull consumer), [`typed`] (what code generated from a team's
+//! AsyncAPI document by `natsbridge codegen` calls), and [`fileserver`] (the embedded
 //! Plik-compatible server). `docs/cluster.md` says how to run on a cluster with S3.
 //!
 //! The whole message (base64 growth and headers included) is fitted to the server's
@@ -90,7 +91,7 @@
 //!
 //! Modules import in one direction only, in this order (`ARCHITECTURE.md` lists it and a
 //! test keeps it): `error`, `wire`, `config`, `codec`, `table`, `payload`, `fetch`, `blob`,
-//! `transport`, `options`, `send`, `receive`, `request`, `jetstream`, `fileserver`,
+//! `transport`, `options`, `send`, `receive`, `request`, `jetstream`, `typed`, `fileserver`,
 //! `fuzzing`.
 
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]
@@ -125,6 +126,8 @@ mod receive;
 mod request;
 
 pub mod jetstream;
+
+pub mod typed;
 
 pub mod fileserver;
 

@@ -8,6 +8,8 @@ verifying every payload's size and sha256. Every failure is a :class:`NatsBridge
 carrying a wire error code and the correlation id.
 
 The wire types and validators come from the generated ``natsbridge_types`` package.
+:mod:`natsbridge.typed` (:class:`Bridge`, :class:`MessageCodec`, :class:`Incoming`, ...) is
+the runtime of the typed packages ``natsbridge codegen`` writes from a team's AsyncAPI document.
 """
 
 from __future__ import annotations
@@ -23,12 +25,15 @@ from .receive import ReceiveOptions, Received, ReceivedPayload, smartreceive
 from .request import smartreply, smartreply_error, smartrequest
 from .send import SendOptions, Sent, smartsend
 from .transport import connect, publish_message, subscriptions_registered
+from . import typed
+from .typed import Bridge, Incoming, MessageCodec, Replay, Subscription
 from .wire import HEADER_CORRELATION_ID, HEADER_MSG_ID
 
 __version__ = "0.1.0"
 
 __all__ = [
     "subscriptions_registered",
+    "Bridge",
     "CorrelationFilter",
     "DEFAULT_FILESERVER_URL",
     "DEFAULT_NATS_URL",
@@ -38,14 +43,18 @@ __all__ = [
     "FetchOptions",
     "HEADER_CORRELATION_ID",
     "HEADER_MSG_ID",
+    "Incoming",
+    "MessageCodec",
     "NatsBridgeError",
     "PlikUpload",
     "ReceiveOptions",
     "Received",
     "ReceivedPayload",
+    "Replay",
     "SendOptions",
     "Sent",
     "StreamSent",
+    "Subscription",
     "TableLimits",
     "connect",
     "encode_table",
@@ -61,4 +70,5 @@ __all__ = [
     "smartreply_error",
     "smartrequest",
     "smartsend",
+    "typed",
 ]

@@ -47,3 +47,20 @@ export {
 } from "./jetstream.js";
 export { digestOfReceived, digestOfSent } from "./digest.js";
 export type { ErrorBody, ErrorResponseV1, MsgEnvelopeV1, MsgPayloadV1, MsgPurpose } from "@natsbridge/types";
+/**
+ * Typed operations (what code generated from a team's AsyncAPI document calls), as the
+ * namespace `typed` (`typed.request`, `typed.publishToStream`, … : the Rust runtime's
+ * `natsbridge::typed`); the types and classes an application names are exported here too.
+ */
+export * as typed from "./typed.js";
+export {
+  Bridge,
+  Replay,
+  Subscription,
+  type BridgeOptions,
+  type DeliveredMessage,
+  type Incoming,
+  type MessageCodec,
+  type SendOverrides,
+  type SubscribeOptions,
+} from "./typed.js";

@@ -118,10 +118,14 @@ export interface Delivered {
   received: Received;
   /** Its stream sequence. */
   seq: number;
+  /** The subject it was published on. */
+  subject: string;
   /** When the server stored it. */
   timestamp: Date;
   /** Acknowledges the message and waits for the server's confirmation. */
   ack(): Promise<void>;
+  /** Tells the server never to deliver it again (the application cannot use it). */
+  term(reason?: string): void;
 }
 
 /** A pull consumer of envelopes with backpressure. */
@@ -212,6 +216,7 @@ export class EnvelopeConsumer {
       return {
         received,
         seq: m.seq,
+        subject: m.subject,
         timestamp: new Date(m.info.timestampNanos / NANOS_PER_MS),
         ack: async () => {
           try {
@@ -219,6 +224,10 @@ export class EnvelopeConsumer {
           } catch (e) {
             throw new NatsBridgeError("NATS_CONNECTION_FAILED", "acknowledging", { correlationId: received.envelope.correlation_id, cause: e });
           }
+        },
+        term: (reason?: string) => {
+          m.term(reason);
+          log("warn", "term: the application cannot use it", received.envelope.correlation_id, { stage: "receive", seq: m.seq });
         },
       };
     }

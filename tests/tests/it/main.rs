@@ -6,6 +6,7 @@ mod cluster;
 mod credentials;
 mod faults;
 mod fileserver;
+mod generated_api;
 mod hostile;
 mod jetstream;
 mod link_lifetimes;

@@ -684,8 +684,8 @@ fn t(r: &str, l: &str, f: &str, b: &str) -> (String, String, String, String) {
 
 /// Generates the Python package of `schema_dir` into `out` and returns its parent for PYTHONPATH.
 fn python_package(schema_dir: &Path, out: &Path) -> std::path::PathBuf {
-    let model = crate::codegen::model::Model::load(schema_dir).unwrap();
-    for f in crate::codegen::python::generate(&model, "py").unwrap() {
+    let model = natsbridge_codegen::model::Model::load(schema_dir).unwrap();
+    for f in natsbridge_codegen::contract::python(&model, "py").unwrap() {
         let path = out.join(&f.path);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, &f.contents).unwrap();

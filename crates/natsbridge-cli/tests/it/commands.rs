@@ -280,12 +280,22 @@ fn completions_a_man_page_and_help_with_examples() {
     let man = String::from_utf8(run(&["man"]).stdout).unwrap();
     assert!(man.starts_with(".ie") || man.contains(".TH natsbridge"), "{}", &man[..man.len().min(200)]);
     let help = String::from_utf8(run(&["--help"]).stdout).unwrap();
-    for sub in
-        ["fileserver", "send", "receive", "request", "reply", "validate", "completions", "man", "Examples:"]
-    {
+    let subcommands = [
+        "fileserver",
+        "send",
+        "receive",
+        "request",
+        "reply",
+        "validate",
+        "codegen",
+        "conformance",
+        "completions",
+        "man",
+    ];
+    for sub in subcommands.iter().chain(&["Examples:"]) {
         assert!(help.contains(sub), "--help lacks {sub}");
     }
-    for sub in ["fileserver", "send", "receive", "request", "reply", "validate", "completions", "man"] {
+    for sub in subcommands {
         let text = String::from_utf8(run(&[sub, "--help"]).stdout).unwrap();
         assert!(text.contains("Example: `natsbridge"), "`{sub} --help` shows no example");
     }

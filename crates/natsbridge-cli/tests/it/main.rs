@@ -1,10 +1,13 @@
 //! The `natsbridge` CLI's end-to-end tests, one binary: the digest contract against a real
 //! nats-server and file server (`cli`), the everyday commands and flags (`commands`), the
-//! CLI against the other languages' runtimes (`interop`), and README's examples in the
-//! other languages (`readme`).
+//! CLI against the other languages' runtimes (`interop`), README's examples in the other
+//! languages (`readme`), and `natsbridge conformance` on a testee outside the checkout
+//! (`conformance`).
 
 mod cli;
+mod codegen;
 mod commands;
 mod common;
+mod conformance;
 mod interop;
 mod readme;

@@ -1,0 +1,213 @@
+//! Python: a typed package (`py.typed`) of TypedDicts, open `Literal` unions and
+//! jsonschema-backed parse / validate / dump functions.
+//!
+//! TypedDicts, not dataclasses or pydantic: an envelope stays the dict that came off
+//! the wire, so unknown fields survive a relay and re-serializing changes nothing, and
+//! users need no model library beyond `jsonschema`.
+
+use anyhow::Result;
+use askama::Template;
+
+use super::model::{FieldType, Kind, Model, ScalarRule};
+use super::names::{pascal, python_field_ok, python_ident, snake, upper_snake};
+use super::{GeneratedFile, preamble};
+
+#[derive(Template)]
+#[template(path = "python/__init__.py", escape = "none")]
+struct InitView {
+    preamble: String,
+    /// The module docstring's first line.
+    title: String,
+    enums: Vec<EnumView>,
+    aliases: Vec<AliasView>,
+    structs: Vec<StructView>,
+    exports: Vec<String>,
+}
+
+struct EnumView {
+    name: String,
+    doc: String,
+    literal: String,
+    values_const: String,
+    values: String,
+}
+
+struct AliasView {
+    name: String,
+    doc: String,
+    ty: String,
+}
+
+struct StructView {
+    name: String,
+    schema_name: String,
+    snake: String,
+    doc: String,
+    /// Class syntax works only when every key is a usable identifier.
+    class_syntax: bool,
+    fields: Vec<FieldView>,
+}
+
+struct FieldView {
+    key: String,
+    ty: String,
+    doc: String,
+}
+
+#[derive(Template)]
+#[template(path = "python/_schema.py", escape = "none")]
+struct SchemaView {
+    preamble: String,
+    schema: String,
+    /// Python tuple items, each followed by a comma.
+    open_enums: String,
+}
+
+#[derive(Template)]
+#[template(path = "python/pyproject.toml", escape = "none")]
+struct PyprojectView {
+    preamble: String,
+}
+
+#[derive(Template)]
+#[template(path = "python/py.typed", escape = "none")]
+struct PyTypedView {
+    preamble: String,
+}
+
+fn py_type(model: &Model, ty: &FieldType) -> String {
+    match ty {
+        FieldType::Named(n) => {
+            let name = pascal(n);
+            match model.kind(n) {
+                Kind::Enum(_) => format!("{name} | str"),
+                Kind::Struct(_) | Kind::Scalar(_) => name,
+            }
+        }
+        FieldType::String => "str".into(),
+        FieldType::Integer { .. } => "int".into(),
+        FieldType::Number => "float".into(),
+        FieldType::Boolean => "bool".into(),
+        FieldType::Array(inner) => format!("list[{}]", py_type(model, inner)),
+        FieldType::Any => "Any".into(),
+    }
+}
+
+pub(crate) fn docstring(text: &str) -> String {
+    text.replace('\\', "\\\\").replace("\"\"\"", "\\\"\\\"\\\"")
+}
+
+/// The types module and the bundled-schema module of a package, rendered; `exports` are the
+/// names the types module defines (its `__all__`, sorted).
+pub(crate) struct TypesModule {
+    /// The types module (`__init__.py` of `natsbridge_types`); it imports `._schema`.
+    pub(crate) types: String,
+    /// `_schema.py`.
+    pub(crate) schema: String,
+    /// Every name the types module exports, sorted.
+    pub(crate) exports: Vec<String>,
+}
+
+pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile>> {
+    let pre = preamble("#", model);
+    let TypesModule { types: init, schema, .. } =
+        types_module(model, "NATSBridge wire types: the envelope, its payloads and the error response.")?;
+    let pyproject = PyprojectView { preamble: pre.clone() }.render()?;
+    let py_typed = PyTypedView { preamble: pre }.render()?;
+    Ok(vec![
+        GeneratedFile::new(format!("{out_dir}/natsbridge_types/__init__.py"), init),
+        GeneratedFile::new(format!("{out_dir}/natsbridge_types/_schema.py"), schema),
+        GeneratedFile::new(format!("{out_dir}/natsbridge_types/py.typed"), py_typed),
+        GeneratedFile::new(format!("{out_dir}/pyproject.toml"), pyproject),
+    ])
+}
+
+/// The TypedDicts, enums and validators of `model` as one module whose docstring starts
+/// with `title`, and the `_schema` module it imports.
+pub(crate) fn types_module(model: &Model, title: &str) -> Result<TypesModule> {
+    let pre = preamble("#", model);
+    let mut exports = Vec::new();
+    let mut enums = Vec::new();
+    for e in model.enums() {
+        let name = pascal(e.name);
+        let values_const = format!("{}_VALUES", upper_snake(e.name));
+        exports.push(name.clone());
+        exports.push(values_const.clone());
+        enums.push(EnumView {
+            doc: docstring(e.description),
+            literal: e.values.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", "),
+            values: e.values.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", "),
+            values_const,
+            name,
+        });
+    }
+    let mut aliases = Vec::new();
+    for s in model.scalars() {
+        let name = pascal(s.name);
+        exports.push(name.clone());
+        let ty = match s.rule {
+            ScalarRule::String { .. } => "str",
+            ScalarRule::Map => "dict[str, Any]",
+        };
+        aliases.push(AliasView { doc: docstring(s.description), ty: ty.to_owned(), name });
+    }
+    let structs: Vec<StructView> = model
+        .structs_in_dependency_order()
+        .into_iter()
+        .map(|t| {
+            let fields: Vec<FieldView> = t
+                .fields
+                .iter()
+                .map(|f| {
+                    let ty = py_type(model, &f.ty);
+                    FieldView {
+                        key: f.name.clone(),
+                        ty: if f.required { ty } else { format!("NotRequired[{ty}]") },
+                        doc: docstring(&f.description),
+                    }
+                })
+                .collect();
+            let name = pascal(t.name);
+            let sn = python_ident(&snake(t.name));
+            exports.extend([
+                name.clone(),
+                format!("parse_{sn}"),
+                format!("validate_{sn}"),
+                format!("dump_{sn}"),
+            ]);
+            StructView {
+                class_syntax: fields.iter().all(|f| python_field_ok(&f.key)),
+                doc: docstring(t.description),
+                schema_name: t.name.to_owned(),
+                snake: sn,
+                name,
+                fields,
+            }
+        })
+        .collect();
+    exports.extend([
+        "SCHEMA".into(),
+        "SchemaValidationError".into(),
+        "ValidationIssue".into(),
+        "validate".into(),
+    ]);
+    exports.sort();
+    exports.dedup();
+    let init = InitView {
+        preamble: pre.clone(),
+        title: docstring(title),
+        enums,
+        aliases,
+        structs,
+        exports: exports.clone(),
+    }
+    .render()?;
+    let open_enums: String = model.open_enums().iter().map(|n| format!("{n:?}, ")).collect();
+    let schema = SchemaView {
+        preamble: pre,
+        schema: model.bundled_text().trim_end().to_owned(),
+        open_enums: open_enums.trim_end().to_owned(),
+    }
+    .render()?;
+    Ok(TypesModule { types: init, schema, exports })
+}

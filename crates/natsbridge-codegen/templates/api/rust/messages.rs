@@ -1,0 +1,93 @@
+{{ preamble -}}
+//! The spec's messages as [`Message`]s: the payload `dataname` and type each one travels
+//! as, and its declared NATS headers.
+
+use natsbridge::typed::{self, Headers, Message};
+use natsbridge::{Payload, PayloadType, Received, Result};
+{% for m in messages %}
+{%- if m.json_only %}
+
+/// Message `{{ m.key }}`: payload `{{ m.name }}` (`{{ m.payload_type }}`).
+impl Message for crate::{{ m.ty }} {
+    const NAME: &'static str = "{{ m.name }}";
+    const PAYLOAD_TYPE: PayloadType = PayloadType::{{ m.payload_variant }};
+
+    fn encode(&self) -> Result<(Payload, Headers)> {
+        Ok((typed::encode_json(Self::NAME, self)?, Vec::new()))
+    }
+
+    fn decode(received: &Received) -> Result<Self> {
+        typed::decode_json(received, Self::NAME)
+    }
+}
+{%- else %}
+{%- if !m.headers.is_empty() %}
+
+/// The NATS headers of message `{{ m.key }}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct {{ m.ty }}Headers {
+{%- for h in m.headers %}
+    /// `{{ h.name }}`{% if !h.doc.is_empty() %}: {{ h.doc }}{% endif %}
+    pub {{ h.ident }}: {{ h.ty }},
+{%- endfor %}
+}
+{%- endif %}
+
+/// Message `{{ m.key }}`: payload `{{ m.name }}` (`{{ m.payload_type }}`){% if !m.headers.is_empty() %} and its headers{% endif %}.
+{%- if !m.doc.is_empty() %}
+///
+/// {{ m.doc }}
+{%- endif %}
+#[derive(Debug, Clone)]
+pub struct {{ m.ty }} {
+    /// The payload.
+    pub {{ m.field }}: {{ m.field_ty }},
+{%- if !m.headers.is_empty() %}
+    /// The declared headers.
+    pub headers: {{ m.ty }}Headers,
+{%- endif %}
+}
+
+impl Message for {{ m.ty }} {
+    const NAME: &'static str = "{{ m.name }}";
+    const PAYLOAD_TYPE: PayloadType = PayloadType::{{ m.payload_variant }};
+
+    fn encode(&self) -> Result<(Payload, Headers)> {
+        #[allow(unused_mut)]
+        let mut headers = Headers::new();
+{%- for h in m.headers %}
+{%- if h.required %}
+        headers.push(("{{ h.name }}".to_owned(), self.headers.{{ h.ident }}.to_string()));
+{%- else %}
+        if let Some(value) = &self.headers.{{ h.ident }} {
+            headers.push(("{{ h.name }}".to_owned(), value.to_string()));
+        }
+{%- endif %}
+{%- endfor %}
+        Ok(({{ m.encode }}, headers))
+    }
+
+    fn decode(received: &Received) -> Result<Self> {
+        let found = typed::payload(received, Self::NAME, Self::PAYLOAD_TYPE)?;
+        let {{ m.field }} = match &found.data {
+            {{ m.decode_pattern }} => {{ m.decode_value }},
+            _ => unreachable!("a `{{ m.payload_type }}` payload decodes to its own variant"),
+        };
+        Ok({{ m.ty }} {
+            {{ m.field }},
+{%- if !m.headers.is_empty() %}
+            headers: {{ m.ty }}Headers {
+{%- for h in m.headers %}
+{%- if h.required %}
+                {{ h.ident }}: typed::required_header(received, "{{ h.name }}")?,
+{%- else %}
+                {{ h.ident }}: typed::header(received, "{{ h.name }}")?,
+{%- endif %}
+{%- endfor %}
+            },
+{%- endif %}
+        })
+    }
+}
+{%- endif %}
+{% endfor %}

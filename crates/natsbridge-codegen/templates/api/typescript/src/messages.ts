@@ -1,0 +1,74 @@
+{{ preamble }}
+/**
+ * The messages of {{ title }} and how each travels: one `msg_envelope_v1` payload named after
+ * the message (its `dataname`) and, when it declares headers, NATS headers. A JSON message is
+ * checked against its schema on both sides: SERIALIZATION_ERROR when sending a value the
+ * schema refuses, DESERIALIZATION_ERROR when receiving one; an envelope without the payload is
+ * INVALID_PAYLOAD_TYPE.
+ */
+{{ client_imports }}
+{%- if !type_imports.is_empty() %}
+{{ type_imports }}
+{%- endif %}
+{%- for m in messages %}
+{%- if let Some(w) = m.wrapper %}
+{%- if !m.headers.is_empty() %}
+
+/** The headers of `{{ m.name }}`, as NATS headers on the wire. */
+export interface {{ w.headers_type }} {
+{%- for h in m.headers %}
+{{ h.doc }}  {{ h.field }}{% if !h.required %}?{% endif %}: {{ h.ts_type }};
+{%- endfor %}
+}
+{%- endif %}
+
+{{ m.doc }}export interface {{ m.ts_type }} {
+  {{ w.field }}: {{ w.field_type }};
+{%- if !m.headers.is_empty() %}
+  headers: {{ w.headers_type }};
+{%- endif %}
+}
+{%- if let Some(json) = w.json %}
+
+const {{ m.codec }}Body: MessageCodec<{{ json.ty }}> = typed.jsonCodec<{{ json.ty }}>({{ m.name_lit }}, {{ json.validator }});
+{%- endif %}
+
+/** How `{{ m.name }}` travels: as the `{{ m.payload_type }}` payload `{{ m.name }}`{% if !m.headers.is_empty() %}, with its headers{% endif %}. */
+export const {{ m.codec }}: MessageCodec<{{ m.ts_type }}> = {
+  name: {{ m.name_lit }},
+  payloadType: "{{ m.payload_type }}",
+  encode(message: {{ m.ts_type }}): typed.Encoded {
+    const headers: Record<string, string> = {};
+{%- for h in m.headers %}
+{%- if h.required %}
+    headers[{{ h.wire }}] = typed.writeHeader({{ h.wire }}, "{{ h.kind }}", message.headers.{{ h.field }}, {{ m.name_lit }});
+{%- else %}
+    if (message.headers.{{ h.field }} !== undefined) {
+      headers[{{ h.wire }}] = typed.writeHeader({{ h.wire }}, "{{ h.kind }}", message.headers.{{ h.field }}, {{ m.name_lit }});
+    }
+{%- endif %}
+{%- endfor %}
+    return { payload: {{ w.encode }}, headers };
+  },
+  decode(received: Received): {{ m.ts_type }} {
+    return {
+      {{ w.field }}: {{ w.decode }},
+{%- if !m.headers.is_empty() %}
+      headers: {
+{%- for h in m.headers %}
+{%- if h.required %}
+        {{ h.field }}: typed.requireHeader(received, {{ h.wire }}, "{{ h.kind }}", {{ m.name_lit }}),
+{%- else %}
+        {{ h.field }}: typed.readHeader(received, {{ h.wire }}, "{{ h.kind }}", {{ m.name_lit }}),
+{%- endif %}
+{%- endfor %}
+      },
+{%- endif %}
+    };
+  },
+};
+{%- else %}
+
+{{ m.doc }}export const {{ m.codec }}: MessageCodec<{{ m.ts_type }}> = typed.jsonCodec<{{ m.ts_type }}>({{ m.name_lit }}, {{ m.validator }});
+{%- endif %}
+{%- endfor %}

@@ -1,0 +1,161 @@
+//! The golden vectors: loaded from the embedded copy of `conformance/v1/` or from a
+//! directory laid out the same way (`<group>.json` files and `blobs/`), and checked for the
+//! keys every vector needs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use axum::body::Bytes;
+use serde_json::Value;
+
+use crate::embedded;
+
+/// One golden vector.
+#[derive(Debug, Clone)]
+pub struct Vector {
+    /// Its id, unique across all groups (`bad-data/size-too-small`).
+    pub id: String,
+    /// Its group (the `group` of its file).
+    pub group: String,
+    /// The envelope text as sent (`{{BLOBS}}` not yet replaced by the blob server's host).
+    pub text: String,
+    /// The whole vector: `valid`, `reader`, `decode`, `relay`, ...
+    pub expect: Value,
+}
+
+/// Every vector of one schema version, with the blobs its link vectors point at.
+#[derive(Debug, Clone)]
+pub struct Vectors {
+    /// In file-name order, then in file order.
+    pub vectors: Vec<Vector>,
+    /// `blobs/<name>` by name.
+    pub blobs: BTreeMap<String, Bytes>,
+    /// Where they came from, for messages: `embedded v1` or the directory.
+    pub source: String,
+}
+
+impl Vectors {
+    /// The v1 vectors compiled into this library (`conformance/v1/` when it was built).
+    pub fn embedded() -> Result<Vectors> {
+        let vectors = parse(embedded::VECTOR_FILES.iter().map(|(n, t)| ((*n).to_owned(), (*t).to_owned())))?;
+        let blobs =
+            embedded::BLOB_FILES.iter().map(|(n, b)| ((*n).to_owned(), Bytes::from_static(b))).collect();
+        Ok(Vectors { vectors, blobs, source: "embedded v1".into() })
+    }
+
+    /// The vectors of a directory laid out as `conformance/v1/`: `*.json` files, one group
+    /// each, and `blobs/` (optional) for the link vectors.
+    pub fn from_dir(dir: &Path) -> Result<Vectors> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .with_context(|| format!("reading {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        files.sort();
+        let mut texts = Vec::new();
+        for file in files {
+            let text =
+                std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            texts.push((file.display().to_string(), text));
+        }
+        let vectors = parse(texts.into_iter())?;
+        let mut blobs = BTreeMap::new();
+        let blob_dir = dir.join("blobs");
+        if blob_dir.is_dir() {
+            for entry in
+                std::fs::read_dir(&blob_dir).with_context(|| format!("reading {}", blob_dir.display()))?
+            {
+                let path = entry?.path();
+                if path.is_file() {
+                    let name = path.file_name().context("a file name")?.to_string_lossy().into_owned();
+                    let bytes =
+                        std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+                    blobs.insert(name, Bytes::from(bytes));
+                }
+            }
+        }
+        Ok(Vectors { vectors, blobs, source: dir.display().to_string() })
+    }
+
+    /// The groups, sorted.
+    pub fn groups(&self) -> Vec<String> {
+        self.vectors.iter().map(|v| v.group.clone()).collect::<BTreeSet<_>>().into_iter().collect()
+    }
+}
+
+/// Parses vector files given as (name for messages, text), in that order.
+fn parse(files: impl Iterator<Item = (String, String)>) -> Result<Vec<Vector>> {
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (file, text) in files {
+        let doc: Value = serde_json::from_str(&text).with_context(|| format!("parsing {file}"))?;
+        let group = doc["group"].as_str().with_context(|| format!("{file}: a vector file needs `group`"))?;
+        let vectors =
+            doc["vectors"].as_array().with_context(|| format!("{file}: a vector file needs `vectors`"))?;
+        for v in vectors {
+            let id = v["id"].as_str().with_context(|| format!("{file}: a vector needs `id`"))?.to_owned();
+            if !seen.insert(id.clone()) {
+                bail!("duplicate vector id {id}");
+            }
+            for key in ["description", "valid", "reader", "decode"] {
+                if v.get(key).is_none() {
+                    bail!("vector {id} has no `{key}`");
+                }
+            }
+            if v["valid"] == false && v.get("rule").is_none() {
+                bail!("invalid vector {id} does not name the rule it breaks");
+            }
+            let text = match (v.get("envelope_text"), v.get("envelope")) {
+                (Some(Value::String(t)), _) => t.clone(),
+                (_, Some(e)) => serde_json::to_string(e)?,
+                _ => bail!("vector {id} has neither `envelope` nor `envelope_text`"),
+            };
+            out.push(Vector { id, group: group.to_owned(), text, expect: v.clone() });
+        }
+    }
+    Ok(out)
+}
+
+/// The payload types the schema knows (`PayloadType` of `schema/common_v1.schema.json`,
+/// embedded).
+pub fn known_payload_types() -> BTreeSet<String> {
+    let common: Value = serde_json::from_str(embedded::COMMON_SCHEMA).expect("the embedded schema is JSON");
+    common["definitions"]["PayloadType"]["enum"]
+        .as_array()
+        .expect("the schema's PayloadType enum")
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The `payload_type`s an envelope text names (none when it is not JSON).
+pub(crate) fn payload_types_in(text: &str) -> Vec<String> {
+    let Ok(envelope) = serde_json::from_str::<Value>(text) else { return Vec::new() };
+    envelope["payloads"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["payload_type"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The embedded vectors and the ones read from the checkout are the same.
+    #[test]
+    fn embedded_and_on_disk_load_the_same() {
+        let embedded = Vectors::embedded().unwrap();
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conformance/v1");
+        let disk = Vectors::from_dir(&dir).unwrap();
+        assert!(embedded.vectors.len() > 100);
+        let ids = |v: &Vectors| v.vectors.iter().map(|v| (v.id.clone(), v.text.clone())).collect::<Vec<_>>();
+        assert_eq!(ids(&embedded), ids(&disk));
+        assert_eq!(embedded.blobs, disk.blobs);
+        assert_eq!(embedded.groups().len(), 9);
+        assert!(known_payload_types().contains("arrowtable"));
+    }
+}

@@ -1,0 +1,646 @@
+"""Typed operations: the runtime under the packages ``natsbridge codegen`` generates from a
+team's AsyncAPI document (the Python twin of the Rust runtime's ``natsbridge::typed``).
+
+A generated package describes each message with a :class:`MessageCodec` (its ``dataname``,
+its ``payload_type``, how its value and declared headers become one envelope payload and
+NATS headers, and back) and each operation as a call of one of the functions here:
+
+- :func:`publish` (core NATS), :func:`request` (wait for the typed reply),
+  :func:`publish_to_stream` (JetStream, acknowledged);
+- :func:`subscribe`: a :class:`Subscription`, an async iterator of :class:`Incoming`
+  messages or, for a message that does not decode, the :class:`NatsBridgeError` saying why
+  (with its correlation id and dataname); a bad message never ends the subscription;
+- :func:`reply` / :func:`reply_error` answer an :class:`Incoming` request;
+- :func:`replay`: a :class:`Replay` pull consumer of a stream, yielding :class:`Delivered`
+  messages to :meth:`Delivered.ack`.
+
+Everything travels as an ordinary ``msg_envelope_v1`` carrying one payload named after the
+message, so typed code and plain ``smartsend`` / ``smartreceive`` interoperate both ways.
+Receiving checks, in order: the envelope (``smartreceive``), the payload named
+``codec.name`` with ``codec.payload_type`` (missing: ``INVALID_PAYLOAD_TYPE``), then the
+value and headers (schema or header violations: ``DESERIALIZATION_ERROR``). Channel
+parameters go through :func:`token`: one NATS subject token or ``INVALID_ENVELOPE``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import re
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from types import TracebackType
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar, cast
+
+import nats.errors
+import nats.js
+import pyarrow as pa
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription as NatsSubscription
+
+from natsbridge_types import ErrorResponseV1, MsgEnvelopeV1
+
+from .errors import NatsBridgeError
+from .jetstream import Delivered as EnvelopeDelivered
+from .jetstream import EnvelopeConsumer, Start, StreamSent
+from .jetstream import publish_to_stream as _publish_to_stream
+from .receive import ReceiveOptions, Received, ReceivedPayload, smartreceive
+from .request import smartreply, smartreply_error, smartrequest
+from .send import PayloadInput, SendOptions, Sent, send_with
+from .transport import Client, subscriptions_registered
+from .wire import checked_uuid
+
+__all__ = [
+    "Bridge",
+    "ConsumerOptions",
+    "Delivered",
+    "Encoded",
+    "Incoming",
+    "JsonCodec",
+    "MessageCodec",
+    "Replay",
+    "Subscription",
+    "bytes_payload",
+    "header_text",
+    "json_payload",
+    "optional_header",
+    "parse_bool",
+    "parse_float",
+    "parse_int",
+    "parse_str",
+    "parse_uint",
+    "payload_of",
+    "publish",
+    "publish_to_stream",
+    "replay",
+    "reply",
+    "reply_error",
+    "request",
+    "required_header",
+    "subscribe",
+    "table_payload",
+    "text_payload",
+    "token",
+]
+
+M = TypeVar("M")
+R = TypeVar("R")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Bridge:
+    """A connection and the options every typed operation on it uses.
+
+    ``send`` supplies the envelope fields and blob-store settings of every send (its
+    ``connection``, ``msg_purpose`` and ``reply_to`` are set by each operation; its
+    ``headers`` are sent beside each message's declared ones); ``receive`` what a receiver
+    accepts; ``timeout`` how long :func:`request` waits for a reply, in seconds. Change one
+    with :func:`dataclasses.replace`.
+    """
+
+    client: Client
+    send: SendOptions = field(default_factory=SendOptions)
+    receive: ReceiveOptions = field(default_factory=ReceiveOptions)
+    timeout: float = 10.0
+
+    @property
+    def jetstream(self) -> nats.js.JetStreamContext:
+        """The connection's JetStream context."""
+        return self.client.jetstream()
+
+
+class Encoded(NamedTuple):
+    """A message as it travels: one ``(dataname, data, payload_type)`` payload and the NATS
+    headers it declares (values as text)."""
+
+    payload: PayloadInput
+    headers: dict[str, str]
+
+
+class MessageCodec(Protocol[M]):
+    """How one message of a spec travels. ``encode`` and ``decode`` raise
+    :class:`NatsBridgeError` (``SERIALIZATION_ERROR`` / ``INVALID_PAYLOAD_TYPE`` /
+    ``DESERIALIZATION_ERROR``); the operations add the correlation id and dataname."""
+
+    @property
+    def name(self) -> str:
+        """The payload's ``dataname`` (the message's ``name``)."""
+        ...
+
+    @property
+    def payload_type(self) -> str:
+        """The payload's ``payload_type``."""
+        ...
+
+    def encode(self, message: M) -> Encoded: ...
+
+    def decode(self, received: Received) -> M: ...
+
+
+@dataclass(frozen=True)
+class Incoming(Generic[M]):
+    """A received message, decoded: the typed ``message`` and the envelope it came in."""
+
+    message: M
+    received: Received
+
+    @property
+    def correlation_id(self) -> str:
+        return self.received.correlation_id
+
+    @property
+    def envelope(self) -> MsgEnvelopeV1:
+        return self.received.envelope
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """The NATS headers the message came with (empty when none)."""
+        return self.received.headers or {}
+
+
+# --- values on the wire ------------------------------------------------------------------
+
+_FORBIDDEN_TOKEN = re.compile(r"[.*>\s\x00-\x1f\x7f]")
+
+
+def token(param: str, value: str, wildcard_ok: bool = False) -> str:
+    """``value`` when it can stand for the channel parameter ``param`` in a subject: one
+    NATS token (non-empty; no ``.``, ``*``, ``>``, whitespace or control characters). With
+    ``wildcard_ok`` (receiving) ``*`` alone is allowed too, matching every value. Otherwise
+    ``INVALID_ENVELOPE``."""
+    if wildcard_ok and value == "*":
+        return value
+    if not isinstance(value, str) or not value or _FORBIDDEN_TOKEN.search(value):
+        raise NatsBridgeError(
+            "INVALID_ENVELOPE",
+            f"channel parameter `{param}` must be one NATS subject token (non-empty, no `.`, `*`, `>` or "
+            f"whitespace), got {value!r:.100}",
+        )
+    return value
+
+
+def header_text(value: str | int | float | bool) -> str:
+    """A declared header's value as sent: integers and numbers in decimal, booleans ``true`` /
+    ``false``, text as is (``SERIALIZATION_ERROR`` for a line break or a non-finite number)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise NatsBridgeError("SERIALIZATION_ERROR", f"header value {value} is not a finite number")
+        return repr(value)
+    if "\r" in value or "\n" in value:
+        raise NatsBridgeError("SERIALIZATION_ERROR", "a header value cannot hold a line break")
+    return value
+
+
+_INT = re.compile(r"-?[0-9]+")
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+
+
+def parse_str(text: str) -> str:
+    """A text header: as is."""
+    return text
+
+
+def parse_int(text: str) -> int:
+    """A decimal integer header (``ValueError`` otherwise)."""
+    text = text.strip()
+    if not _INT.fullmatch(text):
+        raise ValueError("not a decimal integer")
+    return int(text)
+
+
+def parse_uint(text: str) -> int:
+    """A decimal integer header of 0 or more (``ValueError`` otherwise)."""
+    value = parse_int(text)
+    if value < 0:
+        raise ValueError("negative")
+    return value
+
+
+def parse_float(text: str) -> float:
+    """A decimal number header (``ValueError`` otherwise)."""
+    text = text.strip()
+    if not _NUMBER.fullmatch(text):
+        raise ValueError("not a decimal number")
+    return float(text)
+
+
+def parse_bool(text: str) -> bool:
+    """``true`` or ``false`` (``ValueError`` otherwise)."""
+    text = text.strip()
+    if text == "true":
+        return True
+    if text == "false":
+        return False
+    raise ValueError("not `true` or `false`")
+
+
+def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    if not headers:
+        return None
+    if name in headers:
+        return headers[name]
+    lower = name.lower()  # header names are case-insensitive for some clients
+    return next((v for k, v in headers.items() if k.lower() == lower), None)
+
+
+def optional_header(headers: Mapping[str, str] | None, name: str, parse: Callable[[str], T]) -> T | None:
+    """The header ``name`` parsed by ``parse``, ``None`` when absent; ``DESERIALIZATION_ERROR``
+    when it does not parse."""
+    text = _header(headers, name)
+    if text is None:
+        return None
+    try:
+        return parse(text)
+    except ValueError as e:
+        raise NatsBridgeError("DESERIALIZATION_ERROR", f"header `{name}`: {e} ({text[:100]!r})") from None
+
+
+def required_header(headers: Mapping[str, str] | None, name: str, parse: Callable[[str], T]) -> T:
+    """The header ``name`` parsed by ``parse``; ``DESERIALIZATION_ERROR`` when it is missing or
+    does not parse."""
+    value = optional_header(headers, name, parse)
+    if value is None:
+        raise NatsBridgeError("DESERIALIZATION_ERROR", f"required header `{name}` is missing")
+    return value
+
+
+def payload_of(received: Received, name: str, payload_type: str) -> ReceivedPayload:
+    """The payload named ``name`` with ``payload_type``; ``INVALID_PAYLOAD_TYPE`` when the
+    envelope has none."""
+    p = received.payload(name)
+    if p is None:
+        raise NatsBridgeError("INVALID_PAYLOAD_TYPE", f"the envelope has no payload `{name}` ({payload_type})",
+                              dataname=name)
+    if p.payload_type != payload_type:
+        raise NatsBridgeError("INVALID_PAYLOAD_TYPE",
+                              f"payload `{name}` is {p.payload_type[:100]}, expected {payload_type}", dataname=name)
+    return p
+
+
+def json_payload(received: Received, name: str, payload_type: str = "dictionary") -> object:
+    """The JSON value of the payload ``name`` (not yet checked against a schema)."""
+    data: object = payload_of(received, name, payload_type).data
+    return data
+
+
+def table_payload(received: Received, name: str) -> pa.Table:
+    """The Arrow table of the ``arrowtable`` payload ``name``."""
+    data = payload_of(received, name, "arrowtable").data
+    if not isinstance(data, pa.Table):
+        raise NatsBridgeError("DESERIALIZATION_ERROR", f"payload `{name}` is not an Arrow table", dataname=name)
+    return data
+
+
+def text_payload(received: Received, name: str) -> str:
+    """The text of the ``text`` payload ``name``."""
+    data = payload_of(received, name, "text").data
+    if not isinstance(data, str):
+        raise NatsBridgeError("DESERIALIZATION_ERROR", f"payload `{name}` is not text", dataname=name)
+    return data
+
+
+def bytes_payload(received: Received, name: str, payload_type: str) -> bytes:
+    """The bytes of the ``binary`` / ``audio`` / ``image`` / ``video`` payload ``name``."""
+    data = payload_of(received, name, payload_type).data
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise NatsBridgeError("DESERIALIZATION_ERROR", f"payload `{name}` is not bytes", dataname=name)
+    return bytes(data)
+
+
+class Issue(Protocol):
+    """One schema violation (a generated package's ``ValidationIssue``)."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def message(self) -> str: ...
+
+
+class Validator(Protocol):
+    """A generated ``validate_x`` function."""
+
+    def __call__(self, value: object, *, reader: bool = ...) -> Sequence[Issue]: ...
+
+
+def _issues_text(issues: Sequence[Issue]) -> str:
+    return "; ".join(f"{i.path or '/'} {i.message}" for i in issues[:3])[:500]
+
+
+class JsonCodec(Generic[M]):
+    """A message whose value is a JSON document of a schema type (a ``TypedDict``), sent as
+    is and checked with the generated validator both ways: as a writer before sending
+    (``SERIALIZATION_ERROR``), as a reader on receipt (``DESERIALIZATION_ERROR``; enum values
+    a newer writer added are accepted)."""
+
+    def __init__(self, name: str, payload_type: str, type_name: str, validate: Validator) -> None:
+        self.name = name
+        self.payload_type = payload_type
+        self.type_name = type_name
+        self._validate = validate
+
+    def encode(self, message: M) -> Encoded:
+        issues = self._validate(message, reader=False)
+        if issues:
+            raise NatsBridgeError("SERIALIZATION_ERROR", f"not a valid {self.type_name}: {_issues_text(issues)}",
+                                  dataname=self.name)
+        return Encoded((self.name, message, self.payload_type), {})
+
+    def decode(self, received: Received) -> M:
+        value = json_payload(received, self.name, self.payload_type)
+        issues = self._validate(value, reader=True)
+        if issues:
+            raise NatsBridgeError("DESERIALIZATION_ERROR", f"not a valid {self.type_name}: {_issues_text(issues)}",
+                                  dataname=self.name)
+        return cast(M, value)
+
+
+def _encode(codec: MessageCodec[M], message: M) -> Encoded:
+    try:
+        return codec.encode(message)
+    except NatsBridgeError as e:
+        raise e.with_dataname(codec.name)
+    except Exception as e:
+        raise NatsBridgeError("SERIALIZATION_ERROR", f"encoding `{codec.name}`", dataname=codec.name) from e
+
+
+def _decode(codec: MessageCodec[M], received: Received) -> Incoming[M]:
+    try:
+        return Incoming(codec.decode(received), received)
+    except NatsBridgeError as e:
+        raise e.with_dataname(codec.name).with_correlation_id(received.correlation_id)
+    except Exception as e:  # a codec's own failure is still this message's problem, not the subscriber's
+        raise NatsBridgeError("DESERIALIZATION_ERROR", f"decoding `{codec.name}`", dataname=codec.name,
+                              correlation_id=received.correlation_id) from e
+
+
+def _send_options(bridge: Bridge, purpose: str, headers: Mapping[str, str]) -> SendOptions:
+    merged = {**(bridge.send.headers or {}), **headers}
+    return replace(bridge.send, connection=bridge.client, msg_purpose=purpose, headers=merged or None)
+
+
+def _kwargs(options: SendOptions, *drop: str) -> dict[str, Any]:
+    """The options as ``smartsend`` keyword arguments, without ``drop``."""
+    return {f.name: getattr(options, f.name) for f in fields(options) if f.name not in drop}
+
+
+# --- operations ------------------------------------------------------------------------
+
+
+async def publish(
+    bridge: Bridge, subject: str, codec: MessageCodec[M], message: M, *, purpose: str = "event",
+    correlation_id: str | None = None,
+) -> Sent:
+    """Publishes ``message`` on ``subject`` (core NATS) as one envelope."""
+    cid = checked_uuid(correlation_id, "correlation_id")
+    try:
+        encoded = _encode(codec, message)
+        return await send_with(subject, [encoded.payload], cid, _send_options(bridge, purpose, encoded.headers))
+    except NatsBridgeError as e:
+        raise e.with_correlation_id(cid)
+
+
+async def request(
+    bridge: Bridge, subject: str, codec: MessageCodec[M], message: M, reply_codec: MessageCodec[R], *,
+    purpose: str = "command", correlation_id: str | None = None, timeout: float | None = None,
+) -> Incoming[R]:
+    """Sends ``message`` as a request and returns the typed reply (``TIMEOUT`` after
+    ``timeout`` seconds, default the bridge's; a responder's ``error_response_v1`` is raised
+    as a remote :class:`NatsBridgeError`)."""
+    cid = checked_uuid(correlation_id, "correlation_id")
+    try:
+        encoded = _encode(codec, message)
+        options = _kwargs(_send_options(bridge, purpose, encoded.headers), "connection", "reply_to", "flush")
+        received = await smartrequest(
+            bridge.client, subject, [encoded.payload], timeout=bridge.timeout if timeout is None else timeout,
+            receive_options=bridge.receive, correlation_id=cid, **options,
+        )
+    except NatsBridgeError as e:
+        raise e.with_correlation_id(cid)
+    return _decode(reply_codec, received)
+
+
+class Subscription(Generic[M]):
+    """Messages on a subject, decoded. ``async for item in sub`` yields an :class:`Incoming`
+    for each good message and the :class:`NatsBridgeError` for each bad one (it has the
+    correlation id and dataname when they could be read), and ends only when
+    unsubscribed. Use it as an async context manager to unsubscribe on exit."""
+
+    def __init__(self, bridge: Bridge, codec: MessageCodec[M], sub: NatsSubscription) -> None:
+        self._bridge = bridge
+        self._codec = codec
+        self._sub = sub
+        self._messages = sub.messages
+
+    @property
+    def subject(self) -> str:
+        return self._sub.subject
+
+    async def _handle(self, msg: Msg) -> Incoming[M]:
+        received = await smartreceive(msg, self._bridge.receive)
+        return _decode(self._codec, received)
+
+    def __aiter__(self) -> AsyncIterator[Incoming[M] | NatsBridgeError]:
+        return self
+
+    async def __anext__(self) -> Incoming[M] | NatsBridgeError:
+        msg = await self._messages.__anext__()
+        try:
+            return await self._handle(msg)
+        except NatsBridgeError as e:
+            return e
+
+    async def next(self, timeout: float | None = None) -> Incoming[M]:
+        """The next message, raising the error of a bad one (the call after goes on with the
+        next message); ``TIMEOUT`` when none comes within ``timeout`` seconds."""
+        try:
+            msg = await self._sub.next_msg(timeout=timeout)
+        except nats.errors.TimeoutError as e:
+            raise NatsBridgeError("TIMEOUT", f"no message on `{self.subject}` within {timeout} s") from e
+        except Exception as e:
+            raise NatsBridgeError("NATS_CONNECTION_FAILED", f"subscription to `{self.subject}` closed") from e
+        return await self._handle(msg)
+
+    async def unsubscribe(self) -> None:
+        """Stops the subscription (iteration ends)."""
+        try:
+            await self._sub.unsubscribe()
+        except Exception:  # already gone, or the connection is closed
+            pass
+
+    async def __aenter__(self) -> Subscription[M]:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.unsubscribe()
+
+
+async def subscribe(
+    bridge: Bridge, subject: str, codec: MessageCodec[M], *, queue: str | None = None
+) -> Subscription[M]:
+    """Subscribes to ``subject`` (in the queue group ``queue`` when given); returns once the
+    server has registered the subscription."""
+    try:
+        sub = await bridge.client.subscribe(subject, queue=queue or "")
+    except Exception as e:
+        raise NatsBridgeError("NATS_CONNECTION_FAILED", f"subscribing to `{subject}`") from e
+    await subscriptions_registered(bridge.client)
+    return Subscription(bridge, codec, sub)
+
+
+async def reply(
+    bridge: Bridge, to: Incoming[Any], codec: MessageCodec[R], message: R, *, purpose: str = "event"
+) -> Sent:
+    """Answers the request ``to`` with ``message``: on its ``reply_to``, with its correlation
+    id and ``reply_to_msg_id`` = its ``msg_id``."""
+    cid = to.correlation_id
+    try:
+        encoded = _encode(codec, message)
+        # The receiver fields name the requester (smartreply's defaults), unless the bridge sets them.
+        drop = ["connection", "reply_to_msg_id"] + [k for k in ("receiver_name", "receiver_id")
+                                                    if not getattr(bridge.send, k)]
+        options = _kwargs(_send_options(bridge, purpose, encoded.headers), *drop)
+        return await smartreply(bridge.client, to.envelope, [encoded.payload], **options)
+    except NatsBridgeError as e:
+        raise e.with_correlation_id(cid)
+
+
+async def reply_error(bridge: Bridge, to: Incoming[Any], error: NatsBridgeError) -> ErrorResponseV1:
+    """Answers the request ``to`` with an ``error_response_v1``: the requester's
+    :func:`request` raises it as a remote :class:`NatsBridgeError` with ``error``'s code."""
+    return await smartreply_error(bridge.client, to.envelope, error)
+
+
+async def publish_to_stream(
+    bridge: Bridge, subject: str, codec: MessageCodec[M], message: M, *, purpose: str = "event",
+    correlation_id: str | None = None, msg_id: str | None = None,
+) -> StreamSent:
+    """Publishes ``message`` into the JetStream stream that captures ``subject`` and waits for
+    the ack (``msg_id`` to retry without duplicating)."""
+    cid = checked_uuid(correlation_id, "correlation_id")
+    try:
+        encoded = _encode(codec, message)
+        options = _kwargs(_send_options(bridge, purpose, encoded.headers), "jetstream", "publish", "one_shot")
+        if msg_id is not None:
+            options["msg_id"] = msg_id
+        return await _publish_to_stream(bridge.jetstream, subject, [encoded.payload], correlation_id=cid, **options)
+    except NatsBridgeError as e:
+        raise e.with_correlation_id(cid)
+
+
+@dataclass(frozen=True)
+class ConsumerOptions:
+    """How :func:`replay` consumes a stream (see :class:`natsbridge.EnvelopeConsumer`):
+    ``start`` is ``"all"``, ``"new"``, a time or a stream sequence; a ``durable_name``
+    keeps the position across restarts."""
+
+    start: Start = "all"
+    durable_name: str | None = None
+    max_messages: int = 64
+    ack_wait: float = 300.0
+    max_ack_pending: int = 1024
+    nak_delay: float = 1.0
+    pull_expires: float = 5.0
+
+
+@dataclass(frozen=True)
+class Delivered(Generic[M]):
+    """A message replayed from a stream, decoded; :meth:`ack` it when done."""
+
+    message: M
+    delivered: EnvelopeDelivered
+
+    @property
+    def received(self) -> Received:
+        return self.delivered.received
+
+    @property
+    def correlation_id(self) -> str:
+        return self.delivered.received.correlation_id
+
+    @property
+    def stream_sequence(self) -> int:
+        return self.delivered.stream_sequence
+
+    @property
+    def published(self) -> datetime.datetime:
+        return self.delivered.published
+
+    async def ack(self) -> None:
+        """Acknowledges the message and waits for the server's confirmation."""
+        await self.delivered.ack()
+
+
+class Replay(Generic[M]):
+    """A pull consumer of one message type on a stream. :meth:`next` returns the next
+    message or raises the error of a bad one (terminated on the server, so it is not
+    redelivered; the call after goes on). ``async for`` yields :class:`Delivered` messages and
+    the errors of bad ones, waiting for new messages for ever; it raises only when the
+    connection fails. Close it (or use ``async with``) to delete an ephemeral consumer."""
+
+    def __init__(self, bridge: Bridge, stream: str, codec: MessageCodec[M], consumer: EnvelopeConsumer) -> None:
+        self.stream = stream
+        self._bridge = bridge
+        self._codec = codec
+        self._consumer = consumer
+
+    async def open(self) -> None:
+        """Creates the consumer now (``next`` otherwise does it on first use)."""
+        await self._consumer.open()
+
+    async def next(self, timeout: float | None = None) -> Delivered[M]:
+        delivered = await self._consumer.next(timeout)
+        try:
+            incoming = _decode(self._codec, delivered.received)
+        except NatsBridgeError:
+            try:
+                await delivered.message.term()
+            except Exception:  # the connection is gone: it is redelivered and fails again
+                pass
+            raise
+        return Delivered(incoming.message, delivered)
+
+    def __aiter__(self) -> AsyncIterator[Delivered[M] | NatsBridgeError]:
+        return self
+
+    async def __anext__(self) -> Delivered[M] | NatsBridgeError:
+        try:
+            return await self.next()
+        except NatsBridgeError as e:
+            if e.code == "NATS_CONNECTION_FAILED":
+                raise
+            return e
+
+    async def close(self) -> None:
+        await self._consumer.close()
+
+    async def __aenter__(self) -> Replay[M]:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+
+def replay(
+    bridge: Bridge, stream: str, codec: MessageCodec[M], *, filter_subject: str | None = None,
+    options: ConsumerOptions | None = None,
+) -> Replay[M]:
+    """A :class:`Replay` of the messages of ``stream`` (those on ``filter_subject`` when
+    given); nothing is created on the server until :meth:`Replay.open` or the first
+    :meth:`Replay.next`."""
+    o = options or ConsumerOptions()
+    consumer = EnvelopeConsumer(
+        bridge.jetstream, stream, start=o.start, durable_name=o.durable_name, filter_subject=filter_subject,
+        max_messages=o.max_messages, ack_wait=o.ack_wait, max_ack_pending=o.max_ack_pending,
+        nak_delay=o.nak_delay, pull_expires=o.pull_expires, receive_options=bridge.receive,
+    )
+    return Replay(bridge, stream, codec, consumer)

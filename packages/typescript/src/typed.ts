@@ -1,0 +1,471 @@
+/**
+ * Typed operations: what the code `natsbridge codegen` writes from a team's AsyncAPI document
+ * calls. A generated package describes each message with a {@link MessageCodec} (its
+ * `dataname`, its payload type, how its value and headers become one envelope payload plus
+ * NATS headers and back) and each operation as one call of this module over a {@link Bridge}:
+ * {@link publish}, {@link request}, {@link subscribe} with {@link reply} / {@link replyError},
+ * {@link publishToStream} and {@link replay}. Subjects are built with {@link token}.
+ *
+ * The wire mapping, the same in every language: one message is one `msg_envelope_v1` with
+ * one payload named after the message; its declared headers travel as NATS headers (integers
+ * and numbers in decimal, booleans `true` / `false`). So typed code and plain `smartsend`
+ * interoperate in both directions.
+ *
+ * Errors are {@link NatsBridgeError}s with the exchange's correlation id and the message's
+ * dataname. A subscription yields a bad message's error in its place and goes on: nothing
+ * ends it but `unsubscribe` / `drain` or the connection closing.
+ */
+import type { NatsConnection, Subscription as NatsSubscription } from "@nats-io/nats-core";
+import { NatsBridgeError, asBridgeError } from "./errors.js";
+import { EnvelopeConsumer, publishToStream as publishEnvelopeToStream, type ConsumerOptions } from "./jetstream.js";
+import type { DecodedData, PayloadTuple, PayloadType } from "./payload.js";
+import { smartreceive, type ReceiveOptions, type Received } from "./receive.js";
+import { smartreply, smartreplyError, smartrequest } from "./request.js";
+import { smartsend, type SendOptions, type Sent } from "./send.js";
+
+export type { Table } from "apache-arrow";
+
+/** What every typed operation shares: the connection, default options and the request timeout. */
+export interface BridgeOptions {
+  /** Defaults for every send (file server, size threshold, sender name, …). */
+  send?: SendOptions;
+  /** Options for every receive (allowed link hosts, limits, …). */
+  receive?: ReceiveOptions;
+  /** How long a request waits for its reply, ms. Default 10 000. */
+  timeoutMs?: number;
+}
+
+/** A NATS connection with the options typed operations send and receive with. */
+export class Bridge {
+  readonly connection: NatsConnection;
+  readonly sendOptions: SendOptions;
+  readonly receiveOptions: ReceiveOptions;
+  readonly timeoutMs: number;
+
+  constructor(connection: NatsConnection, options: BridgeOptions = {}) {
+    this.connection = connection;
+    this.sendOptions = options.send ?? {};
+    this.receiveOptions = options.receive ?? {};
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+  }
+}
+
+/** One message as it travels: its single envelope payload and its NATS headers. */
+export interface Encoded {
+  payload: PayloadTuple;
+  headers: Record<string, string>;
+}
+
+/**
+ * How one message type maps to the envelope (generated per message). `encode` and `decode`
+ * throw {@link NatsBridgeError}s: SERIALIZATION_ERROR for a value the schema refuses,
+ * INVALID_PAYLOAD_TYPE when the envelope has no payload of this name and type,
+ * DESERIALIZATION_ERROR for data or headers the schema refuses.
+ */
+export interface MessageCodec<M> {
+  /** The payload's `dataname`. */
+  readonly name: string;
+  /** The payload's `payload_type`. */
+  readonly payloadType: PayloadType;
+  encode(message: M): Encoded;
+  decode(received: Received): M;
+}
+
+/** A typed message as received, with the envelope it came in. */
+export interface Incoming<M> {
+  readonly message: M;
+  /** The decoded envelope (its headers, every payload). */
+  readonly received: Received;
+  /** The exchange's correlation id. */
+  readonly correlationId: string;
+  /** The subject it arrived on. */
+  readonly subject: string;
+}
+
+/** Options of one send: anything of {@link SendOptions} over the bridge's defaults. */
+export type SendOverrides = Omit<SendOptions, "connection" | "jetstream" | "publish">;
+
+function sendOptions(bridge: Bridge, purpose: string, encoded: Encoded, overrides: SendOverrides): SendOptions {
+  return {
+    ...bridge.sendOptions,
+    msgPurpose: purpose,
+    ...overrides,
+    headers: { ...bridge.sendOptions.headers, ...overrides.headers, ...encoded.headers },
+    connection: bridge.connection,
+  };
+}
+
+function encode<M>(codec: MessageCodec<M>, message: M, correlationId: string | undefined): Encoded {
+  try {
+    return codec.encode(message);
+  } catch (e) {
+    throw asBridgeError(e, "SERIALIZATION_ERROR", `encoding \`${codec.name}\``, { correlationId, dataname: codec.name });
+  }
+}
+
+function decode<M>(codec: MessageCodec<M>, received: Received, subject: string): Incoming<M> {
+  const correlationId = received.envelope.correlation_id;
+  try {
+    return { message: codec.decode(received), received, correlationId, subject };
+  } catch (e) {
+    throw asBridgeError(e, "DESERIALIZATION_ERROR", `decoding \`${codec.name}\``, { correlationId, dataname: codec.name });
+  }
+}
+
+/** Publishes `message` on `subject` (core NATS). */
+export async function publish<M>(
+  bridge: Bridge,
+  subject: string,
+  codec: MessageCodec<M>,
+  message: M,
+  purpose = "event",
+  options: SendOverrides = {},
+): Promise<Sent> {
+  const encoded = encode(codec, message, options.correlationId);
+  return smartsend(subject, [encoded.payload], sendOptions(bridge, purpose, encoded, options));
+}
+
+/**
+ * Sends `message` as a request on `subject` and waits (the bridge's `timeoutMs`) for the
+ * typed reply. A responder's `error_response_v1` is thrown as a remote NatsBridgeError; a
+ * reply that is not a `reply` message is INVALID_PAYLOAD_TYPE / DESERIALIZATION_ERROR.
+ */
+export async function request<M, R>(
+  bridge: Bridge,
+  subject: string,
+  codec: MessageCodec<M>,
+  replyCodec: MessageCodec<R>,
+  message: M,
+  purpose = "command",
+  options: SendOverrides = {},
+): Promise<Incoming<R>> {
+  const encoded = encode(codec, message, options.correlationId);
+  const received = await smartrequest(bridge.connection, subject, [encoded.payload], sendOptions(bridge, purpose, encoded, options), bridge.receiveOptions, bridge.timeoutMs);
+  return decode(replyCodec, received, received.envelope.send_to);
+}
+
+/** Options of {@link subscribe}. */
+export interface SubscribeOptions {
+  /** A queue group: each message goes to one member. */
+  queue?: string;
+  /**
+   * Answer a request that cannot be decoded with an `error_response_v1` (when it is an
+   * envelope with a `reply_to`), so the requester fails at once instead of timing out. The
+   * error is yielded all the same. Generated serve operations set it.
+   */
+  answerErrors?: boolean;
+}
+
+/**
+ * Typed messages from a subject: iterate it with `for await`. Each item is an
+ * {@link Incoming} message or, for a message that could not be decoded, the
+ * {@link NatsBridgeError} saying why (with its correlation id when the envelope had one); the
+ * iteration goes on after an error and ends only when the subscription is closed.
+ */
+export class Subscription<M> implements AsyncIterable<Incoming<M> | NatsBridgeError> {
+  /** @internal Made by {@link subscribe}. */
+  constructor(
+    private readonly bridge: Bridge,
+    private readonly sub: NatsSubscription,
+    private readonly codec: MessageCodec<M>,
+    private readonly options: SubscribeOptions,
+  ) {}
+
+  /** The subject (or wildcard) subscribed to. */
+  get subject(): string {
+    return this.sub.getSubject();
+  }
+
+  /** Stops at once; messages not yet yielded are dropped. */
+  unsubscribe(): void {
+    this.sub.unsubscribe();
+  }
+
+  /** Stops after the messages already received are yielded. */
+  async drain(): Promise<void> {
+    try {
+      await this.sub.drain();
+    } catch (e) {
+      throw asBridgeError(e, "NATS_CONNECTION_FAILED", `draining \`${this.subject}\``);
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Incoming<M> | NatsBridgeError> {
+    for await (const m of this.sub) {
+      let received: Received;
+      try {
+        received = await smartreceive(m, this.bridge.receiveOptions);
+      } catch (e) {
+        yield asBridgeError(e, "DESERIALIZATION_ERROR", `receiving on \`${m.subject}\``, { dataname: this.codec.name });
+        continue;
+      }
+      try {
+        yield decode(this.codec, received, m.subject);
+      } catch (e) {
+        const err = asBridgeError(e, "DESERIALIZATION_ERROR", `decoding \`${this.codec.name}\``);
+        if (this.options.answerErrors === true && received.envelope.reply_to !== "") {
+          try {
+            await smartreplyError(this.bridge.connection, received.envelope, err);
+          } catch {
+            // The requester times out instead; the error is yielded either way.
+          }
+        }
+        yield err;
+      }
+    }
+  }
+}
+
+/**
+ * Subscribes to `subject` (parameters may be the wildcard `*`). Resolves once the server has
+ * the subscription, so a message published afterwards is received.
+ */
+export async function subscribe<M>(bridge: Bridge, subject: string, codec: MessageCodec<M>, options: SubscribeOptions = {}): Promise<Subscription<M>> {
+  let sub: NatsSubscription;
+  try {
+    sub = bridge.connection.subscribe(subject, options.queue === undefined ? {} : { queue: options.queue });
+    await bridge.connection.flush();
+  } catch (e) {
+    throw asBridgeError(e, "NATS_CONNECTION_FAILED", `subscribing to \`${subject}\``);
+  }
+  return new Subscription(bridge, sub, codec, options);
+}
+
+/** Answers a received request with `message` (same correlation id, `reply_to_msg_id` = the request's `msg_id`). */
+export async function reply<M, R>(
+  bridge: Bridge,
+  to: Incoming<M>,
+  codec: MessageCodec<R>,
+  message: R,
+  purpose = "event",
+  options: SendOverrides = {},
+): Promise<Sent> {
+  const encoded = encode(codec, message, to.correlationId);
+  return smartreply(bridge.connection, to.received.envelope, [encoded.payload], sendOptions(bridge, purpose, encoded, options));
+}
+
+/** Answers a received request with an `error_response_v1`; the requester's {@link request} throws it (`remote: true`). */
+export async function replyError<M>(bridge: Bridge, to: Incoming<M>, error: NatsBridgeError): Promise<void> {
+  await smartreplyError(bridge.connection, to.received.envelope, error.withCorrelationId(to.correlationId));
+}
+
+/** Publishes `message` into the JetStream stream that captures `subject` and waits for the ack. */
+export async function publishToStream<M>(
+  bridge: Bridge,
+  subject: string,
+  codec: MessageCodec<M>,
+  message: M,
+  purpose = "event",
+  options: SendOverrides = {},
+): Promise<Sent> {
+  const encoded = encode(codec, message, options.correlationId);
+  return publishEnvelopeToStream(bridge.connection, subject, [encoded.payload], sendOptions(bridge, purpose, encoded, options));
+}
+
+/** A typed message from a stream; acknowledge it when done. */
+export interface DeliveredMessage<M> extends Incoming<M> {
+  /** Its stream sequence. */
+  readonly seq: number;
+  /** When the server stored it. */
+  readonly timestamp: Date;
+  /** Acknowledges the message and waits for the server's confirmation. */
+  ack(): Promise<void>;
+}
+
+/**
+ * Typed messages replayed from a stream by a pull consumer ({@link EnvelopeConsumer}).
+ * `next()` throws a bad message's NatsBridgeError (the message is terminated on the server,
+ * or nak'ed when its download failed transiently); the next call goes on.
+ */
+export class Replay<M> {
+  /** @internal Made by {@link replay}. */
+  constructor(
+    private readonly consumer: EnvelopeConsumer,
+    private readonly codec: MessageCodec<M>,
+  ) {}
+
+  /** The next message, waiting at most `timeoutMs` (TIMEOUT after). */
+  async next(timeoutMs = 30_000): Promise<DeliveredMessage<M>> {
+    let d;
+    try {
+      d = await this.consumer.next(timeoutMs);
+    } catch (e) {
+      throw asBridgeError(e, "DESERIALIZATION_ERROR", "replaying", { dataname: this.codec.name });
+    }
+    let incoming: Incoming<M>;
+    try {
+      incoming = decode(this.codec, d.received, d.subject);
+    } catch (e) {
+      // Decoded as an envelope but not as this message: it never will be.
+      const err = asBridgeError(e, "DESERIALIZATION_ERROR", `decoding \`${this.codec.name}\``);
+      d.term(`${err.code}: ${err.message}`);
+      throw err;
+    }
+    return { ...incoming, seq: d.seq, timestamp: d.timestamp, ack: d.ack };
+  }
+
+  /** Stops pulling; deletes an ephemeral consumer. */
+  async close(): Promise<void> {
+    await this.consumer.close();
+  }
+}
+
+/** Replays `stream` (only `filterSubject` when given, e.g. a channel's subject) as typed messages. */
+export async function replay<M>(bridge: Bridge, stream: string, codec: MessageCodec<M>, options: ConsumerOptions = {}): Promise<Replay<M>> {
+  const consumer = await EnvelopeConsumer.create(bridge.connection, stream, { receive: bridge.receiveOptions, ...options });
+  return new Replay(consumer, codec);
+}
+
+/**
+ * `value` when it can stand for the channel parameter `param` in a subject: one NATS token,
+ * non-empty, without `.`, `*`, `>` or whitespace (`*` alone is allowed with `wildcardOk`, for
+ * subscribing). INVALID_ENVELOPE otherwise.
+ */
+export function token(param: string, value: string, wildcardOk = false): string {
+  if (wildcardOk && value === "*") return value;
+  if (typeof value !== "string" || value === "" || /[.*>\s]/u.test(value)) {
+    throw new NatsBridgeError(
+      "INVALID_ENVELOPE",
+      `channel parameter \`${param}\` must be one subject token (non-empty, no \`.\`, \`*\`, \`>\` or whitespace), got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}
+
+// ---- helpers for generated codecs ----
+
+/** A validator as the generated packages write them (`validateX(value, { reader })`). */
+export type Validator<T> = (
+  value: unknown,
+  options?: { reader?: boolean },
+) => { ok: true; value: T } | { ok: false; issues: { path: string; message: string }[] };
+
+function issuesText(issues: { path: string; message: string }[]): string {
+  return issues
+    .slice(0, 5)
+    .map((i) => `${i.path || "/"} ${i.message}`)
+    .join("; ");
+}
+
+/** The payload named `name` of type `payloadType`; INVALID_PAYLOAD_TYPE when the envelope has none. */
+export function payloadOf<K extends PayloadType>(received: Received, name: string, payloadType: K): DecodedData[K] {
+  const p = received.payloads.find((x) => x.dataname === name && x.payload_type === payloadType);
+  if (p === undefined) {
+    const found = received.payloads.map((x) => `\`${x.dataname}\` (${x.payload_type})`).join(", ") || "none";
+    throw new NatsBridgeError("INVALID_PAYLOAD_TYPE", `no ${payloadType} payload named \`${name}\` (payloads: ${found})`, {
+      correlationId: received.envelope.correlation_id,
+      dataname: name,
+    });
+  }
+  return p.data as DecodedData[K];
+}
+
+/**
+ * A codec for a JSON message (`dictionary`): the value checked by `validate` on both sides
+ * (as a writer when sending, SERIALIZATION_ERROR; as a reader when receiving, so unknown
+ * enum values pass, DESERIALIZATION_ERROR).
+ */
+export function jsonCodec<M>(name: string, validate: Validator<M>, payloadType: "dictionary" | "jsontable" = "dictionary"): MessageCodec<M> {
+  return {
+    name,
+    payloadType,
+    encode(message: M): Encoded {
+      const checked = validate(message);
+      if (!checked.ok) throw new NatsBridgeError("SERIALIZATION_ERROR", `not a valid \`${name}\`: ${issuesText(checked.issues)}`, { dataname: name });
+      return { payload: [name, message, payloadType] as PayloadTuple, headers: {} };
+    },
+    decode(received: Received): M {
+      const data = payloadOf(received, name, payloadType);
+      const checked = validate(data, { reader: true });
+      if (!checked.ok) {
+        throw new NatsBridgeError("DESERIALIZATION_ERROR", `not a valid \`${name}\`: ${issuesText(checked.issues)}`, {
+          correlationId: received.envelope.correlation_id,
+          dataname: name,
+        });
+      }
+      return checked.value;
+    },
+  };
+}
+
+/** How a declared header's value is written: `unsigned` is an integer of 0 or more. */
+export type HeaderKind = "string" | "integer" | "unsigned" | "number" | "boolean";
+/** The TypeScript type of a header kind. */
+export type HeaderValue<K extends HeaderKind> = K extends "string" ? string : K extends "boolean" ? boolean : number;
+
+/** A header's text for `value`; SERIALIZATION_ERROR when it is not of its kind. */
+export function writeHeader<K extends HeaderKind>(name: string, kind: K, value: HeaderValue<K>, dataname: string): string {
+  const bad = (why: string) => new NatsBridgeError("SERIALIZATION_ERROR", `header \`${name}\`: ${why}, got ${String(value)}`, { dataname });
+  switch (kind) {
+    case "string":
+      if (typeof value !== "string") throw bad("needs a string");
+      if (/[\r\n]/u.test(value)) throw bad("a header value cannot hold a line break");
+      return value;
+    case "boolean":
+      if (typeof value !== "boolean") throw bad("needs a boolean");
+      return value ? "true" : "false";
+    case "integer":
+    case "unsigned":
+      if (typeof value !== "number" || !Number.isSafeInteger(value)) throw bad("needs an integer");
+      if (kind === "unsigned" && value < 0) throw bad("needs an integer of 0 or more");
+      return String(value);
+    case "number":
+      if (typeof value !== "number" || !Number.isFinite(value)) throw bad("needs a finite number");
+      return String(value);
+  }
+  throw bad(`unknown header kind ${String(kind)}`);
+}
+
+function headerText(received: Received, name: string): string | undefined {
+  const exact = received.headers[name];
+  if (exact !== undefined) return exact;
+  const lower = name.toLowerCase();
+  for (const [k, v] of Object.entries(received.headers)) if (k.toLowerCase() === lower) return v;
+  return undefined;
+}
+
+/** A declared header of a received message, parsed; `undefined` when absent. DESERIALIZATION_ERROR when unparsable. */
+export function readHeader<K extends HeaderKind>(received: Received, name: string, kind: K, dataname: string): HeaderValue<K> | undefined {
+  const text = headerText(received, name);
+  if (text === undefined) return undefined;
+  const bad = (why: string) =>
+    new NatsBridgeError("DESERIALIZATION_ERROR", `header \`${name}\`: ${why}, got ${JSON.stringify(text)}`, {
+      correlationId: received.envelope.correlation_id,
+      dataname,
+    });
+  switch (kind) {
+    case "string":
+      return text as HeaderValue<K>;
+    case "boolean":
+      if (text === "true") return true as HeaderValue<K>;
+      if (text === "false") return false as HeaderValue<K>;
+      throw bad("not `true` or `false`");
+    case "integer":
+    case "unsigned": {
+      const t = text.trim();
+      if (!(kind === "unsigned" ? /^\+?[0-9]+$/u : /^[+-]?[0-9]+$/u).test(t)) throw bad(kind === "unsigned" ? "not an integer of 0 or more" : "not an integer");
+      const n = Number(t);
+      if (!Number.isSafeInteger(n)) throw bad("out of range");
+      return n as HeaderValue<K>;
+    }
+    case "number": {
+      const t = text.trim();
+      const n = t === "" ? NaN : Number(t);
+      if (!Number.isFinite(n) || !/^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$/u.test(t)) throw bad("not a decimal number");
+      return n as HeaderValue<K>;
+    }
+  }
+  throw bad(`unknown header kind ${String(kind)}`);
+}
+
+/** A required header: DESERIALIZATION_ERROR when absent or unparsable. */
+export function requireHeader<K extends HeaderKind>(received: Received, name: string, kind: K, dataname: string): HeaderValue<K> {
+  const value = readHeader(received, name, kind, dataname);
+  if (value === undefined) {
+    throw new NatsBridgeError("DESERIALIZATION_ERROR", `required header \`${name}\` is missing`, {
+      correlationId: received.envelope.correlation_id,
+      dataname,
+    });
+  }
+  return value;
+}
