@@ -63,31 +63,18 @@ pub(crate) fn run(root: &Path, check: bool) -> Result<Staleness> {
     Ok(report)
 }
 
-/// What a team does, in a scratch directory outside the repository: `natsbridge codegen`
-/// (the binary `cargo test` built) on the example spec, then the Rust crate is checked
-/// against this checkout's runtime. Run by `cargo xtask test` outside cargo's own lock,
-/// into the shared target directory.
-pub(crate) fn scratch_check(root: &Path) -> Result<()> {
-    use crate::util::{cargo, run_checked, target_dir};
-    let dir = std::env::temp_dir().join(format!("natsbridge-team-codegen-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    run_checked(
-        std::process::Command::new(target_dir().join("debug/natsbridge"))
-            .arg("codegen")
-            .arg("--spec")
-            .arg(root.join(EXAMPLE_SPEC))
-            .arg("--out")
-            .arg(&dir)
-            .arg("--runtime-checkout")
-            .arg(root),
-    )?;
-    for lang in ["rust", "typescript", "python", "julia"] {
-        anyhow::ensure!(dir.join(lang).is_dir(), "natsbridge codegen wrote no {lang}/");
-    }
-    let krate = dir.join("rust");
-    std::fs::copy(root.join("Cargo.lock"), krate.join("Cargo.lock"))?;
-    run_checked(cargo().args(["check", "--offline", "--manifest-path"]).arg(krate.join("Cargo.toml")))?;
-    std::fs::remove_dir_all(&dir)?;
-    Ok(())
+/// The example spec with a field added to the command message (`seed`, optional), as a
+/// team would edit it: the `team codegen` step and the tests regenerate from it.
+pub(crate) fn with_seed_field(example: &str) -> Result<String> {
+    let anchor = "        iterations:\n          type: integer\n          minimum: 1\n          description: Number of steps to run.\n";
+    anyhow::ensure!(
+        example.contains(anchor),
+        "the example's Command schema moved; update codegen::with_seed_field"
+    );
+    Ok(example.replace(
+        anchor,
+        &format!(
+            "{anchor}        seed:\n          type: integer\n          description: Random seed of the run.\n"
+        ),
+    ))
 }

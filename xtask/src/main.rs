@@ -16,6 +16,7 @@ mod demo;
 mod fuzz;
 mod setup;
 mod specdiff;
+mod team;
 mod test_all;
 mod tidy;
 mod util;
@@ -65,6 +66,11 @@ enum Command {
     /// new messages (forward) or new readers of old messages (backward). Exit 3 when the
     /// policy forbids a change and the major version did not go up.
     SpecDiff(specdiff::Args),
+    /// `cargo xtask test`'s `team codegen` step alone: `natsbridge codegen` on the example
+    /// spec (a field added) outside the repository, and Rust, TypeScript and Python services
+    /// built on the generated operations exchanging the new field. Needs the debug
+    /// `natsbridge` binary (`cargo build -p natsbridge-cli`).
+    TeamCodegen,
     /// Run the whole test suite: codegen --check, AsyncAPI validation, fmt, clippy, tests.
     Test,
 }
@@ -81,6 +87,9 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }),
         Command::Test => test_all::test_all().map(|()| ExitCode::SUCCESS),
+        Command::TeamCodegen => setup::setup()
+            .and_then(|tools| team::team_codegen(&util::project_root(), &tools))
+            .map(|()| ExitCode::SUCCESS),
         Command::Conformance(args) => conformance::run(&args).map(ExitCode::from),
         Command::SpecDiff(args) => specdiff::run(&args).map(ExitCode::from),
         Command::Demo(args) => demo::demo(&args).map(|()| ExitCode::SUCCESS),

@@ -129,9 +129,10 @@ pub(crate) fn test_all() -> Result<()> {
     step("micropython", &mut || {
         run_checked(Command::new("node").args(["--test", "packages/micropython/test/"]).current_dir(&root))
     })?;
-    // A team's view of the generator: `natsbridge codegen` on the example spec in a scratch
-    // directory outside the repository, the Rust crate built against this runtime.
-    step("team codegen", &mut || crate::codegen::scratch_check(&root))?;
+    // A team's view of the generator: `natsbridge codegen` on the example spec (a field
+    // added) in a scratch directory outside the repository; Rust, TypeScript and Python
+    // services built on the generated operations exchange the new field.
+    step("team codegen", &mut || crate::team::team_codegen(&root, &tools))?;
     step("conformance", &mut || {
         let args = crate::conformance::Args::all_lanes();
         match crate::conformance::run(&args)? {

@@ -428,8 +428,8 @@ async def request(
 class Subscription(Generic[M]):
     """Messages on a subject, decoded. ``async for item in sub`` yields an :class:`Incoming`
     for each good message and the :class:`NatsBridgeError` for each bad one (it has the
-    correlation id and dataname when they could be read), and ends only when
-    unsubscribed. Use it as an async context manager to unsubscribe on exit."""
+    correlation id and dataname when they could be read; a bad request is also answered
+    with it as an ``error_response_v1``), and ends only when unsubscribed. Use it as an async context manager to unsubscribe on exit."""
 
     def __init__(self, bridge: Bridge, codec: MessageCodec[M], sub: NatsSubscription) -> None:
         self._bridge = bridge
@@ -443,7 +443,18 @@ class Subscription(Generic[M]):
 
     async def _handle(self, msg: Msg) -> Incoming[M]:
         received = await smartreceive(msg, self._bridge.receive)
-        return _decode(self._codec, received)
+        try:
+            return _decode(self._codec, received)
+        except NatsBridgeError as e:
+            # A request that does not fit the spec is answered with its error, so the
+            # requester does not wait for its timeout (best effort: the error is raised
+            # to the application either way).
+            if received.envelope.get("reply_to"):
+                try:
+                    await smartreply_error(self._bridge.client, received.envelope, e)
+                except NatsBridgeError:
+                    pass
+            raise
 
     def __aiter__(self) -> AsyncIterator[Incoming[M] | NatsBridgeError]:
         return self

@@ -197,6 +197,31 @@ def test_a_responder_error_reaches_the_requester_as_a_remote_error(nats_url: str
     run(go())
 
 
+def test_a_bad_request_is_answered_with_its_typed_error_instead_of_a_timeout(nats_url: str) -> None:
+    async def go() -> None:
+        async with bridges(nats_url) as (service, client):
+            sub = await sim.handle_command(service, service="echo")
+            seen: list[sim.Incoming[sim.Command] | NatsBridgeError] = []
+
+            async def handle(item: sim.Incoming[sim.Command] | NatsBridgeError) -> None:
+                seen.append(item)
+
+            task = serve(sub, handle)
+            try:
+                with pytest.raises(NatsBridgeError) as e:
+                    await smartrequest(client.client, "sim.echo.command",
+                                       [("command", {"step_size": "fast", "iterations": 3}, "dictionary")],
+                                       timeout=5.0)
+            finally:
+                await sub.unsubscribe()
+                await task
+            assert e.value.remote and e.value.code == "DESERIALIZATION_ERROR"
+            assert len(seen) == 1 and isinstance(seen[0], NatsBridgeError)
+            assert seen[0].code == "DESERIALIZATION_ERROR"
+
+    run(go())
+
+
 def test_analyze_audio_round_trip_with_typed_headers(nats_url: str) -> None:
     async def go() -> None:
         async with bridges(nats_url) as (service, client):

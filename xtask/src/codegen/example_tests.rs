@@ -6,7 +6,7 @@ use natsbridge_codegen::api::{Options, Spec};
 use natsbridge_codegen::{GeneratedFile, api};
 
 use super::tests::julia_parses;
-use super::{EXAMPLE_SPEC, example_options, repo_rustfmt};
+use super::{EXAMPLE_SPEC, example_options, repo_rustfmt, with_seed_field};
 use crate::util::project_root;
 
 fn example_text() -> String {

@@ -606,6 +606,7 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
         }
         let reply_name = reply.map(|r| r.name.clone()).unwrap_or_default();
         let address = format!("`{}`", c.address);
+        let wild = if c.params.is_empty() { "" } else { " (a parameter may be `*`)" };
         let what = match o.kind {
             OpKind::Publish => format!("Publishes `{}` on {address}.", m.name),
             OpKind::Request => {
@@ -619,17 +620,18 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
                 m.name,
                 c.stream.as_deref().unwrap_or_default()
             ),
-            OpKind::Subscribe => format!("Subscribes to `{}` on {address} (a parameter may be `*`).", m.name),
+            OpKind::Subscribe => format!("Subscribes to `{}` on {address}{wild}.", m.name),
             OpKind::Serve => format!(
-                "Subscribes to the requests `{}` on {address} (a parameter may be `*`){}; answer each with \
+                "Subscribes to the requests `{}` on {address}{wild}{}; answer each with \
                  `{name}Reply`. A request that cannot be decoded is answered with an `error_response_v1`.",
                 m.name,
                 o.queue.as_deref().map(|q| format!(" in the queue group `{q}`")).unwrap_or_default(),
             ),
             OpKind::StreamConsume => format!(
-                "Replays `{}` from the JetStream stream `{}` (subjects {address}, a parameter may be `*`) with a pull consumer.",
+                "Replays `{}` from the JetStream stream `{}` (subjects {address}) with a pull consumer{}.",
                 m.name,
-                c.stream.as_deref().unwrap_or_default()
+                c.stream.as_deref().unwrap_or_default(),
+                if c.params.is_empty() { "" } else { "; a parameter may be `*`" },
             ),
         };
         let text = if o.doc.is_empty() { what } else { format!("{}\n\n{what}", o.doc) };

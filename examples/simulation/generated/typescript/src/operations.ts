@@ -109,8 +109,8 @@ export async function publishHealth(bridge: Bridge, params: HealthParams, messag
 /**
  * Replay health reports from the stream (pull consumer).
  *
- * Replays `health` from the JetStream stream `SIM_HEALTH` (subjects `sim.{service}.health`, a
- * parameter may be `*`) with a pull consumer.
+ * Replays `health` from the JetStream stream `SIM_HEALTH` (subjects `sim.{service}.health`) with a
+ * pull consumer; a parameter may be `*`.
  */
 export async function replayHealth(bridge: Bridge, params: HealthParams, options: ConsumerOptions = {}): Promise<Replay<Health>> {
   return typed.replay(bridge, HEALTH_STREAM, healthCodec, { filterSubject: healthSubject(params, { wildcard: true }), ...options });
