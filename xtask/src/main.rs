@@ -68,8 +68,8 @@ enum Command {
     SpecDiff(specdiff::Args),
     /// `cargo xtask test`'s `team codegen` step alone: `natsbridge codegen` on the example
     /// spec (a field added) outside the repository, and Rust, TypeScript and Python services
-    /// built on the generated operations exchanging the new field. Needs the debug
-    /// `natsbridge` binary (`cargo build -p natsbridge-cli`).
+    /// built on the generated operations exchanging the new field. Needs the TypeScript
+    /// runtime built (`npm run build --workspaces`).
     TeamCodegen,
     /// Run the whole test suite: codegen --check, AsyncAPI validation, fmt, clippy, tests.
     Test,

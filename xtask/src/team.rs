@@ -1,8 +1,8 @@
 //! `cargo xtask test`'s `team codegen` step: what a team does with `natsbridge codegen`,
 //! in a scratch directory outside the repository.
 //!
-//! The example spec gets a new optional field in its command message (`seed`); the binary
-//! `cargo test` built generates the four packages from it against this checkout's
+//! The example spec gets a new optional field in its command message (`seed`); the
+//! `natsbridge` binary generates the four packages from it against this checkout's
 //! runtimes; the Rust crate gets a responder on the generated `handle_command`; the
 //! TypeScript package is installed with npm and built with `tsc`, the Python one checked
 //! with `mypy --strict`; then, against a real nats-server, a TypeScript and a Python client
@@ -42,8 +42,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 "#;
 
 const TS_CLIENT: &str = r#"// Sends one command with a seed through the generated TypeScript operations.
-import { Bridge, connect } from "@natsbridge/client";
-import { sendCommand } from "./dist/index.js";
+import { connect } from "@natsbridge/client";
+import { Bridge, sendCommand } from "./dist/index.js";
 
 const nc = await connect({ servers: process.env.NATS_URL });
 const reply = await sendCommand(new Bridge(nc), { service: "team" }, { step_size: 0.1, iterations: 5, seed: 42 });
@@ -113,6 +113,8 @@ pub(crate) fn team_codegen(root: &Path, tools: &Tools) -> Result<()> {
     std::fs::create_dir_all(spec.parent().expect("has a parent"))?;
     std::fs::write(&spec, with_seed_field(&std::fs::read_to_string(root.join(EXAMPLE_SPEC))?)?)?;
     let out = dir.join("out");
+    // The binary of this checkout (already built by `cargo test` in `cargo xtask test`).
+    run_checked(cargo().args(["build", "--quiet", "-p", "natsbridge-cli"]))?;
     run_checked(
         Command::new(target_dir().join("debug/natsbridge"))
             .args(["codegen", "--spec"])

@@ -22,14 +22,7 @@ fn generate(text: &str, options: impl Fn(&Spec) -> Options) -> Vec<GeneratedFile
 #[test]
 fn adding_a_field_to_the_command_changes_all_four_languages() {
     let text = example_text();
-    let anchor = "        iterations:\n          type: integer\n          minimum: 1\n          description: Number of steps to run.\n";
-    assert!(text.contains(anchor), "the example's Command schema moved; update this test");
-    let edited = text.replace(
-        anchor,
-        &format!(
-            "{anchor}        seed:\n          type: integer\n          description: Random seed of the run.\n"
-        ),
-    );
+    let edited = with_seed_field(&text).unwrap();
     let before = generate(&text, example_options);
     let after = generate(&edited, example_options);
     for lang in ["rust/", "typescript/", "python/", "julia/"] {

@@ -354,8 +354,12 @@ impl Spec {
         let mut files = BTreeMap::new();
         files.insert("asyncapi.schema.json".to_owned(), bundle.to_string());
         let mut types = Model::from_files(&files).context("payload schemas")?;
-        types.schema_hash = hash.clone();
-        types.origin = format!("`natsbridge codegen` from {source}");
+        // The validators derive their reader schema's id from this one (`.json` → `.reader.json`).
+        let id = format!(
+            "https://natsbridge.dev/codegen/{}/{version}/bundle.json",
+            snake(&title).replace('_', "-")
+        );
+        types.relabel(format!("`natsbridge codegen` from {source}"), hash.clone(), id);
         Ok(Spec {
             title,
             version,
@@ -799,4 +803,125 @@ pub fn generate(spec: &Spec, options: &Options, rustfmt: &Rustfmt) -> Result<Vec
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPEC: &str = r#"
+asyncapi: 3.0.0
+info: {title: Weather Station, version: 0.3.0}
+channels:
+  readings:
+    address: 'weather.{site}.{sensor}.readings'
+    parameters: {site: {description: Where}, sensor: {}}
+    messages: {reading: {$ref: '#/components/messages/Reading'}}
+  alerts:
+    address: weather.alerts
+    messages: {alert: {$ref: '#/components/messages/Alert'}}
+operations:
+  publishReading: {action: send, channel: {$ref: '#/channels/readings'}}
+  watchAlerts:
+    action: receive
+    channel: {$ref: '#/channels/alerts'}
+    messages: [{$ref: '#/channels/alerts/messages/alert'}]
+components:
+  messages:
+    Reading:
+      payload: {$ref: './reading.schema.json'}
+    Alert:
+      name: alert
+      payload:
+        type: object
+        required: [level]
+        properties: {level: {type: string}}
+"#;
+
+    const READING: &str = r##"{"title": "Reading", "type": "object", "required": ["value"],
+        "properties": {"value": {"type": "number"}, "unit": {"$ref": "#/definitions/Unit"}},
+        "definitions": {"Unit": {"type": "string", "enum": ["C", "F"]}}}"##;
+
+    /// Parses `text` beside `reading.schema.json`, in a directory of its own.
+    fn parse(text: &str, case: &str) -> Result<Spec> {
+        let dir = std::env::temp_dir().join(format!("natsbridge-codegen-api-{case}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("reading.schema.json"), READING).unwrap();
+        let spec = Spec::parse("asyncapi.yaml", text, &dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        spec
+    }
+
+    fn spec() -> Spec {
+        parse(SPEC, &format!("{:?}", std::thread::current().id()).replace(['(', ')'], "")).unwrap()
+    }
+
+    #[test]
+    fn external_inline_and_component_payloads_and_channels_without_parameters() {
+        let spec = spec();
+        let reading = spec.message("Reading");
+        assert_eq!(reading.name, "Reading", "no `name`: the key");
+        assert_eq!(
+            reading.body,
+            Body::Json { type_name: "Reading".into(), payload_type: "dictionary".into() }
+        );
+        let alert = spec.message("Alert");
+        assert_eq!(
+            alert.body,
+            Body::Json { type_name: "AlertPayload".into(), payload_type: "dictionary".into() }
+        );
+        let names: Vec<String> = spec.types.kinds().map(|k| k.name().to_owned()).collect();
+        assert_eq!(names, ["AlertPayload", "Reading", "Unit"]);
+
+        let readings = spec.channel("readings");
+        assert_eq!(readings.wildcard(), "weather.*.*.readings");
+        assert_eq!(
+            readings.segments(),
+            [
+                Segment::Literal("weather."),
+                Segment::Param("site"),
+                Segment::Literal("."),
+                Segment::Param("sensor"),
+                Segment::Literal(".readings")
+            ]
+        );
+        assert!(spec.channel("alerts").params.is_empty());
+        let kinds: Vec<(&str, OpKind)> = spec.operations.iter().map(|o| (o.key.as_str(), o.kind)).collect();
+        assert_eq!(kinds, [("publishReading", OpKind::Publish), ("watchAlerts", OpKind::Subscribe)]);
+        let options = Options::from_spec(&spec);
+        assert_eq!(options.names["rust"], "weather-station-api");
+        assert_eq!(options.names["julia"], "WeatherStationApi");
+        assert_eq!(options.version, "0.3.0");
+    }
+
+    #[test]
+    fn every_language_generates_and_output_is_deterministic() {
+        let spec = spec();
+        let options = Options::from_spec(&spec);
+        let a = generate(&spec, &options, &Rustfmt::default()).unwrap();
+        let b = generate(&spec, &options, &Rustfmt::default()).unwrap();
+        assert_eq!(a, b);
+        for lang in LANGUAGES {
+            assert!(a.iter().any(|f| f.path.starts_with(&format!("{lang}/"))), "{lang}");
+        }
+        let ops = a.iter().find(|f| f.path == "rust/src/operations.rs").unwrap();
+        assert!(ops.contents.contains("pub async fn publish_reading("), "{}", ops.contents);
+        assert!(ops.contents.contains("site: &str"), "{}", ops.contents);
+    }
+
+    #[test]
+    fn operations_the_generator_cannot_express_are_errors() {
+        let two = SPEC.replace(
+            "messages: [{$ref: '#/channels/alerts/messages/alert'}]",
+            "messages: [{$ref: '#/channels/alerts/messages/alert'}, {$ref: '#/channels/alerts/messages/alert'}]",
+        );
+        let err = parse(&two, "two").unwrap_err();
+        assert!(format!("{err:#}").contains("one message per operation"), "{err:#}");
+        let bad_param = SPEC.replace(
+            "parameters: {site: {description: Where}, sensor: {}}",
+            "parameters: {site: {}, sensor: {}, floor: {}}",
+        );
+        let err = parse(&bad_param, "param").unwrap_err();
+        assert!(format!("{err:#}").contains("`floor` is declared but not in the address"), "{err:#}");
+    }
 }
