@@ -1,8 +1,8 @@
 //! The operations generated from the example team spec (`examples/simulation/asyncapi.yaml`
 //! → the `simulation-api` crate) against a real nats-server: typed request/reply, typed
 //! errors for bad messages without ending the subscription, declared headers, Arrow
-//! tables, JetStream publish and replay, subject parameters, and interoperation with
-//! plain `smartsend`.
+//! tables, JetStream publish and replay, subject parameters, a responder's error, and
+//! interoperation with plain `smartsend`.
 
 use std::num::NonZeroU64;
 use std::sync::Arc;
@@ -233,4 +233,25 @@ async fn channel_parameters_must_be_one_subject_token() {
     assert_eq!(channels::command("sim1").unwrap(), "sim.sim1.command");
     assert_eq!(channels::command_filter("*").unwrap(), "sim.*.command");
     assert!(channels::command_filter("a.*").is_err());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_responder_error_reaches_the_requester_as_a_remote_error() {
+    let server = NatsServer::spawn();
+    let service = bridge(&server).await;
+    let mut commands = operations::handle_command(&service, "delta").await.unwrap();
+    service.client().flush().await.unwrap();
+    let responder = service.clone();
+    tokio::spawn(async move {
+        while let Some(Ok(command)) = commands.next().await {
+            let refusal =
+                natsbridge::Error::new(ErrorCode::InvalidPayloadType, "this service runs no commands today");
+            operations::handle_command_error(&responder, &command, &refusal).await.unwrap();
+        }
+    });
+    let client = bridge(&server).await;
+    let err = operations::send_command(&client, "delta", &command(2)).await.unwrap_err();
+    assert!(err.is_remote(), "{err}");
+    assert_eq!(err.code(), &ErrorCode::InvalidPayloadType);
+    assert!(err.message().contains("no commands today"), "{err}");
 }

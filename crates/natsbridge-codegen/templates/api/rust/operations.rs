@@ -37,6 +37,12 @@ pub async fn {{ o.ident }}(bridge: &Bridge{{ o.args_tail }}) -> Result<Subscript
 pub async fn {{ o.ident }}_reply(bridge: &Bridge, to: &Incoming<{{ o.message }}>, reply: &{{ o.reply }}) -> Result<Sent> {
     typed::reply(bridge, to, reply).await
 }
+
+/// Answers a message of [`{{ o.ident }}`] it cannot serve with an `error_response_v1`; the
+/// requester gets `error` as a remote error.
+pub async fn {{ o.ident }}_error(bridge: &Bridge, to: &Incoming<{{ o.message }}>, error: &natsbridge::Error) -> Result<()> {
+    typed::reply_error(bridge, to, error).await
+}
 {%- when _ %}
 pub fn {{ o.ident }}(bridge: &Bridge{{ o.args_tail }}, options: ConsumerOptions) -> Result<Replay<{{ o.message }}>> {
     let options = ConsumerOptions { filter_subject: Some(channels::{{ o.channel }}_filter({{ o.call }})?), ..options };

@@ -35,6 +35,16 @@ pub async fn handle_command_reply(
     typed::reply(bridge, to, reply).await
 }
 
+/// Answers a message of [`handle_command`] it cannot serve with an `error_response_v1`; the
+/// requester gets `error` as a remote error.
+pub async fn handle_command_error(
+    bridge: &Bridge,
+    to: &Incoming<crate::Command>,
+    error: &natsbridge::Error,
+) -> Result<()> {
+    typed::reply_error(bridge, to, error).await
+}
+
 /// `requestTable`: Ask for a result table.
 ///
 /// Sends a request on `sim.{service}.table` and waits for the [`crate::messages::Results`] reply (the bridge's timeout).
@@ -62,6 +72,16 @@ pub async fn serve_table_reply(
     typed::reply(bridge, to, reply).await
 }
 
+/// Answers a message of [`serve_table`] it cannot serve with an `error_response_v1`; the
+/// requester gets `error` as a remote error.
+pub async fn serve_table_error(
+    bridge: &Bridge,
+    to: &Incoming<crate::TableRequest>,
+    error: &natsbridge::Error,
+) -> Result<()> {
+    typed::reply_error(bridge, to, error).await
+}
+
 /// `analyzeAudio`: Send a clip and wait for its spectrum.
 ///
 /// Sends a request on `sim.{device}.audio` and waits for the [`crate::Spectrum`] reply (the bridge's timeout).
@@ -87,6 +107,16 @@ pub async fn serve_audio_reply(
     reply: &crate::Spectrum,
 ) -> Result<Sent> {
     typed::reply(bridge, to, reply).await
+}
+
+/// Answers a message of [`serve_audio`] it cannot serve with an `error_response_v1`; the
+/// requester gets `error` as a remote error.
+pub async fn serve_audio_error(
+    bridge: &Bridge,
+    to: &Incoming<crate::messages::AudioClip>,
+    error: &natsbridge::Error,
+) -> Result<()> {
+    typed::reply_error(bridge, to, error).await
 }
 
 /// `publishHealth`: Publish a health report into the stream.
