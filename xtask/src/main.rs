@@ -1,7 +1,8 @@
 //! `cargo xtask`: the project's automation. See `cargo xtask --help`.
 //!
 //! - `bench [--quick]`: the bridge against raw async-nats and raw HTTP, with a chart.
-//! - `codegen [--check]`: regenerate `generated/` and `docs/reference/` from `schema/`.
+//! - `codegen [--check]`: regenerate `generated/` and `docs/reference/` from `schema/`, and
+//!   `examples/simulation/generated/` from the example team spec.
 //! - `conformance [--lang L]`: the golden vectors through every language's testee.
 //! - `demo [--small] [--serve | --rust]`: the four scenarios end to end through the browser
 //!   dashboard in headless Chromium (the product's main job).
@@ -35,7 +36,7 @@ struct Flags {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Regenerate the Rust, TypeScript, Python and Julia types and the reference docs
-    /// from schema/.
+    /// from schema/, and the example team spec's packages (examples/simulation/generated).
     Codegen {
         /// Write nothing; exit 2 with a unified diff when anything generated is stale.
         #[arg(long)]
