@@ -97,7 +97,7 @@ fn jl_default(ty: &str) -> String {
     }
 }
 
-fn jl_doc(text: &str) -> String {
+pub(crate) fn jl_doc(text: &str) -> String {
     text.replace('\\', "\\\\").replace('"', "\\\"").replace('$', "\\$")
 }
 

@@ -45,6 +45,13 @@ pub fn pascal(s: &str) -> String {
     out
 }
 
+/// [`pascal`] with a lowercase first letter: `send_command` → `sendCommand`.
+pub fn camel(s: &str) -> String {
+    let p = pascal(s);
+    let mut c = p.chars();
+    c.next().map(|f| f.to_ascii_lowercase().to_string() + c.as_str()).unwrap_or_default()
+}
+
 pub fn snake(s: &str) -> String {
     let out = words(s).iter().map(|w| w.to_ascii_lowercase()).collect::<Vec<_>>().join("_");
     if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) { format!("v_{out}") } else { out }

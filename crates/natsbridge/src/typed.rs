@@ -126,6 +126,12 @@ impl Bridge {
     fn options_for(&self, headers: Headers) -> SendOptions {
         headers.into_iter().fold(self.send.clone().connection(&self.client), |o, (k, v)| o.header(k, v))
     }
+
+    /// `message` encoded, and the options to send it with as `purpose`.
+    fn prepare<M: Message>(&self, message: &M, purpose: MsgPurpose) -> Result<(Payload, SendOptions)> {
+        let (payload, headers) = message.encode()?;
+        Ok((payload, self.options_for(headers).purpose(purpose)))
+    }
 }
 
 /// A typed message and the envelope it came in.
@@ -228,8 +234,7 @@ pub async fn publish<M: Message>(
     message: &M,
     purpose: MsgPurpose,
 ) -> Result<Sent> {
-    let (payload, headers) = message.encode()?;
-    let options = bridge.options_for(headers).purpose(purpose);
+    let (payload, options) = bridge.prepare(message, purpose)?;
     smartsend(subject, [(M::NAME, payload)], &options).await
 }
 
@@ -241,8 +246,7 @@ pub async fn request<M: Message, R: Message>(
     message: &M,
     purpose: MsgPurpose,
 ) -> Result<Incoming<R>> {
-    let (payload, headers) = message.encode()?;
-    let options = bridge.options_for(headers).purpose(purpose);
+    let (payload, options) = bridge.prepare(message, purpose)?;
     let received =
         smartrequest(&bridge.client, subject, [(M::NAME, payload)], options, &bridge.receive, bridge.timeout)
             .await?;
@@ -324,8 +328,7 @@ pub async fn publish_to_stream<M: Message>(
     message: &M,
     purpose: MsgPurpose,
 ) -> Result<Sent> {
-    let (payload, headers) = message.encode()?;
-    let options = bridge.options_for(headers).purpose(purpose);
+    let (payload, options) = bridge.prepare(message, purpose)?;
     js_publish(&bridge.jetstream(), subject, [(M::NAME, payload)], &options).await
 }
 

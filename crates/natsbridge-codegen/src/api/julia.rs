@@ -8,7 +8,7 @@ use askama::Template;
 use sha2::{Digest, Sha256};
 
 use super::{Body, OpKind, Options, Scalar, Segment, Spec};
-use crate::julia::render_module;
+use crate::julia::{jl_doc, render_module};
 use crate::names::{pascal, snake, upper_snake};
 use crate::{GeneratedFile, preamble};
 
@@ -66,10 +66,6 @@ struct OpView {
     signature: String,
 }
 
-fn jl_doc(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('"', "\\\"").replace('$', "\\$")
-}
-
 /// A stable UUID for the package, from its name (Julia packages need one).
 fn package_uuid(name: &str) -> String {
     let h = Sha256::digest(format!("natsbridge-codegen julia package {name}").as_bytes());
@@ -82,10 +78,7 @@ fn package_uuid(name: &str) -> String {
 
 fn message_type(spec: &Spec, key: &str) -> String {
     let m = spec.message(key);
-    match &m.body {
-        Body::Json { type_name, .. } if m.headers.is_empty() => pascal(type_name),
-        _ => pascal(&m.type_name),
-    }
+    pascal(m.plain_json().unwrap_or(&m.type_name))
 }
 
 pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<Vec<GeneratedFile>> {
@@ -120,7 +113,7 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
     let messages = spec
         .used_messages()
         .into_iter()
-        .filter(|m| !(matches!(m.body, Body::Json { .. }) && m.headers.is_empty()))
+        .filter(|m| m.plain_json().is_none())
         .map(|m| {
             let (field, field_ty) = match &m.body {
                 Body::Json { type_name, .. } => ("payload", pascal(type_name)),

@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::model::Model;
-use crate::names::{pascal, snake};
+use crate::names::{camel, pascal, snake};
 use crate::{GeneratedFile, Rustfmt};
 
 /// A team's spec, read and checked.
@@ -70,8 +70,21 @@ pub struct Message {
     /// Headers the message declares, in schema order.
     pub headers: Vec<Header>,
     /// The generated type name for the whole message when it is not a plain JSON value
-    /// (headers, bytes, tables): PascalCase of the key.
+    /// (headers, bytes, tables): PascalCase of the key, with `Message` appended when a
+    /// payload type already has that name.
     pub type_name: String,
+}
+
+impl Message {
+    /// The payload type, when the message is nothing but a JSON value of it (no declared
+    /// headers): every language then uses that type itself for the message, and
+    /// [`Message::type_name`] only for the others.
+    pub fn plain_json(&self) -> Option<&str> {
+        match &self.body {
+            Body::Json { type_name, .. } if self.headers.is_empty() => Some(type_name),
+            _ => None,
+        }
+    }
 }
 
 /// The application data of a message and the envelope payload type that carries it.
@@ -354,6 +367,11 @@ impl Spec {
         let mut files = BTreeMap::new();
         files.insert("asyncapi.schema.json".to_owned(), bundle.to_string());
         let mut types = Model::from_files(&files).context("payload schemas")?;
+        for m in &mut messages {
+            if m.plain_json().is_none() && types.kinds().any(|k| pascal(k.name()) == m.type_name) {
+                m.type_name.push_str("Message");
+            }
+        }
         // The validators derive their reader schema's id from this one (`.json` → `.reader.json`).
         let id = format!(
             "https://natsbridge.dev/codegen/{}/{version}/bundle.json",
@@ -679,16 +697,10 @@ fn operation(
         op.get("x-natsbridge-purpose").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| {
             if kind == OpKind::Request || kind == OpKind::Serve { "command" } else { "event" }.to_owned()
         });
-    let snake_name = snake(key);
-    let camel = {
-        let p = pascal(key);
-        let mut c = p.chars();
-        c.next().map(|f| f.to_ascii_lowercase().to_string() + c.as_str()).unwrap_or_default()
-    };
     Ok(Operation {
         key: key.to_owned(),
-        snake: snake_name,
-        camel,
+        snake: snake(key),
+        camel: camel(key),
         doc: doc_of(op),
         kind,
         channel,

@@ -280,13 +280,6 @@ fn channel_view(c: &Channel) -> ChannelView {
     }
 }
 
-/// The Python class name of a message that is not a bare TypedDict, clear of the payload
-/// type names.
-fn class_name(spec: &Spec, m: &Message) -> String {
-    let taken = spec.types.kinds().any(|k| pascal(k.name()) == m.type_name);
-    if taken { format!("{}Message", m.type_name) } else { m.type_name.clone() }
-}
-
 fn header_view(h: &super::Header) -> HeaderView {
     let (ty, parse) = match h.ty {
         Scalar::String => ("str", "parse_str"),
@@ -306,7 +299,7 @@ fn header_view(h: &super::Header) -> HeaderView {
     }
 }
 
-fn message_view(spec: &Spec, m: &Message) -> MessageView {
+fn message_view(m: &Message) -> MessageView {
     let upper = upper_snake(&m.key);
     let name = py_str(&m.name);
     let payload_type = m.body.payload_type().to_owned();
@@ -326,9 +319,8 @@ fn message_view(spec: &Spec, m: &Message) -> MessageView {
         }
         _ => None,
     };
-    let plain_json = json.is_some() && m.headers.is_empty();
-    let class = (!plain_json).then(|| {
-        let cname = class_name(spec, m);
+    let class = m.plain_json().is_none().then(|| {
+        let cname = m.type_name.clone();
         let pt = py_str(&payload_type);
         let (field, field_type, field_doc, encode, decode) = match &m.body {
             Body::Json { .. } => {
@@ -422,8 +414,7 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
 
     let types = types_module(&spec.types, &format!("{}: the payload types of its messages.", spec.title))?;
     let channels: Vec<ChannelView> = spec.channels.iter().map(channel_view).collect();
-    let messages: Vec<MessageView> =
-        spec.used_messages().into_iter().map(|m| message_view(spec, m)).collect();
+    let messages: Vec<MessageView> = spec.used_messages().into_iter().map(message_view).collect();
 
     let mut message_type_imports = BTreeSet::new();
     for m in &messages {

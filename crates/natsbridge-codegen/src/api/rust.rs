@@ -123,10 +123,7 @@ struct OpView {
 
 /// The Rust type a message is read and written as.
 pub(crate) fn message_type(m: &Message) -> String {
-    match &m.body {
-        Body::Json { type_name, .. } if m.headers.is_empty() => rust_type_name(type_name),
-        _ => rust_type_name(&m.type_name),
-    }
+    rust_type_name(m.plain_json().unwrap_or(&m.type_name))
 }
 
 fn payload_variant(payload_type: &str) -> String {
@@ -171,12 +168,9 @@ fn channel_view(c: &Channel) -> ChannelView {
     }
 }
 
-fn message_view(spec: &Spec, m: &Message) -> Result<MessageView> {
+fn message_view(m: &Message) -> MessageView {
     let ty = message_type(m);
-    let json_only = matches!(m.body, Body::Json { .. }) && m.headers.is_empty();
-    if !json_only && spec.types.structs().iter().any(|s| rust_type_name(s.name) == ty) {
-        bail!("message `{}` needs a type `{ty}`, which is also a payload schema's name: rename one", m.key);
-    }
+    let json_only = m.plain_json().is_some();
     let payload_type = m.body.payload_type().to_owned();
     let variant = payload_variant(&payload_type);
     let (field, field_ty, encode, decode_pattern, decode_value) = match &m.body {
@@ -209,7 +203,7 @@ fn message_view(spec: &Spec, m: &Message) -> Result<MessageView> {
             "data.clone()".to_owned(),
         ),
     };
-    Ok(MessageView {
+    MessageView {
         key: m.key.clone(),
         name: m.name.clone(),
         doc: m.doc.clone(),
@@ -233,7 +227,7 @@ fn message_view(spec: &Spec, m: &Message) -> Result<MessageView> {
         encode,
         decode_pattern,
         decode_value,
-    })
+    }
 }
 
 fn op_view(spec: &Spec, o: &super::Operation) -> OpView {
@@ -338,7 +332,7 @@ fn example(spec: &Spec, crate_ident: &str) -> String {
 /// Where a message's Rust type lives, relative to the crate root.
 fn path_of(m: &Message) -> String {
     let ty = message_type(m);
-    if matches!(m.body, Body::Json { .. }) && m.headers.is_empty() { ty } else { format!("messages::{ty}") }
+    if m.plain_json().is_some() { ty } else { format!("messages::{ty}") }
 }
 
 pub(crate) fn generate(
@@ -398,10 +392,8 @@ pub(crate) fn generate(
     ));
 
     let used = spec.used_messages();
-    let messages = MessagesView {
-        preamble: pre.clone(),
-        messages: used.iter().map(|m| message_view(spec, m)).collect::<Result<_>>()?,
-    };
+    let messages =
+        MessagesView { preamble: pre.clone(), messages: used.iter().map(|m| message_view(m)).collect() };
     let mut seen = std::collections::BTreeSet::new();
     for m in &messages.messages {
         if !seen.insert(m.ty.clone()) {

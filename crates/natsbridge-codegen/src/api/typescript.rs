@@ -21,7 +21,7 @@ use askama::Template;
 
 use super::{Body, Channel, Message, OpKind, Options, Scalar, Segment, Spec};
 use crate::model::Kind;
-use crate::names::{pascal, ts_type_name, upper_snake};
+use crate::names::{camel, pascal, ts_type_name, upper_snake};
 use crate::typescript::{doc, render_types};
 use crate::{GeneratedFile, preamble};
 
@@ -213,12 +213,6 @@ const JS_RESERVED: &[&str] = &[
     "eval",
 ];
 
-fn camel(s: &str) -> String {
-    let p = pascal(s);
-    let mut c = p.chars();
-    c.next().map(|f| f.to_ascii_lowercase().to_string() + c.as_str()).unwrap_or_default()
-}
-
 fn js_ident(s: String) -> String {
     if JS_RESERVED.contains(&s.as_str()) { format!("{s}_") } else { s }
 }
@@ -248,19 +242,11 @@ struct MessageNames {
     wrapper: bool,
 }
 
-fn message_names(spec: &Spec, m: &Message) -> MessageNames {
+fn message_names(m: &Message) -> MessageNames {
     let codec = format!("{}Codec", camel(&m.key));
-    match &m.body {
-        Body::Json { type_name, .. } if m.headers.is_empty() => {
-            MessageNames { ts_type: ts_type_name(type_name), codec, wrapper: false }
-        }
-        _ => {
-            let mut ts_type = ts_type_name(&m.type_name);
-            if spec.types.kinds().any(|k| ts_type_name(k.name()) == ts_type) {
-                ts_type.push_str("Message");
-            }
-            MessageNames { ts_type, codec, wrapper: true }
-        }
+    match m.plain_json() {
+        Some(type_name) => MessageNames { ts_type: ts_type_name(type_name), codec, wrapper: false },
+        None => MessageNames { ts_type: ts_type_name(&m.type_name), codec, wrapper: true },
     }
 }
 
@@ -414,7 +400,7 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
     let messages: Vec<MessageView> = used
         .iter()
         .map(|m| {
-            let names = message_names(spec, m);
+            let names = message_names(m);
             let name_lit = lit(&m.name);
             let payload_type = m.body.payload_type().to_owned();
             let mut text = if m.doc.is_empty() { format!("The `{}` message.", m.key) } else { m.doc.clone() };
@@ -531,7 +517,7 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
         let c = spec.channel(&o.channel);
         let (upper, subject_fn, params_type) = channel_names(c);
         let m = spec.message(&o.message);
-        let names = message_names(spec, m);
+        let names = message_names(m);
         let mut use_type = |n: &MessageNames| {
             if n.wrapper {
                 op_codecs.insert((true, n.ts_type.clone()));
@@ -542,7 +528,7 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
         };
         use_type(&names);
         let reply = o.reply.as_deref().map(|r| spec.message(r));
-        let reply_names = reply.map(|r| message_names(spec, r));
+        let reply_names = reply.map(message_names);
         if let Some(r) = &reply_names {
             use_type(r);
         }
