@@ -13,7 +13,6 @@ mod tests;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use natsbridge_codegen::model::Model;
 use natsbridge_codegen::{GeneratedFile, Rustfmt, Staleness, api, contract, write_or_check_owned};
 
 use crate::util::{project_root, rustfmt};
@@ -39,8 +38,8 @@ pub(crate) fn example_options(spec: &api::Spec) -> api::Options {
 /// Every file `cargo xtask codegen` writes, relative to the repository root.
 pub(crate) fn all_files(root: &Path) -> Result<Vec<GeneratedFile>> {
     let fmt = repo_rustfmt()?;
-    let model = Model::load(&root.join("schema"))?;
-    let mut files = contract::generate_all(&model, &contract::Layout::default(), &fmt)?;
+    let contract = contract::Contract::load(&root.join("schema"))?;
+    let mut files = contract::generate_all(&contract, &contract::Layout::default(), &fmt)?;
     let spec = api::Spec::load(&root.join(EXAMPLE_SPEC)).context(EXAMPLE_SPEC)?;
     for mut f in api::generate(&spec, &example_options(&spec), &fmt).context(EXAMPLE_SPEC)? {
         f.path = format!("{EXAMPLE_OUT}/{}", f.path);

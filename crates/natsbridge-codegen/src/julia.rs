@@ -4,11 +4,12 @@
 //! There is no Julia runtime on the build machines; the output is syntax-checked with
 //! tree-sitter-julia and reported as "syntax-checked, not run".
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use askama::Template;
 
 use super::model::{FieldType, Kind, Model, ScalarRule};
 use super::names::{julia_field, pascal, snake, upper_snake};
+use super::profile::{self, Profile};
 use super::{GeneratedFile, preamble};
 
 #[derive(Template)]
@@ -101,17 +102,27 @@ pub(crate) fn jl_doc(text: &str) -> String {
     text.replace('\\', "\\\\").replace('"', "\\\"").replace('$', "\\$")
 }
 
-pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile>> {
-    let module = render_module(
+/// The contract's Julia package: the wire types and the runtime profile (`profile.jl`,
+/// included by the module).
+pub(crate) fn generate(model: &Model, profile: Option<&Profile>, out_dir: &str) -> Result<Vec<GeneratedFile>> {
+    let mut module = render_module(
         model,
         "NATSBridgeTypes",
         "NATSBridge wire types: the envelope, its payloads and the error response",
     )?;
+    if profile.is_some() {
+        let end = module.rfind("end # module").context("the module template ends in `end # module`")?;
+        module.insert_str(end, "include(\"profile.jl\")\n\n");
+    }
     let project = ProjectView { preamble: preamble("#", model) }.render()?;
-    Ok(vec![
+    let mut files = vec![
         GeneratedFile::new(format!("{out_dir}/src/NATSBridgeTypes.jl"), module),
         GeneratedFile::new(format!("{out_dir}/Project.toml"), project),
-    ])
+    ];
+    if let Some(profile) = profile {
+        files.push(GeneratedFile::new(format!("{out_dir}/src/profile.jl"), profile::julia(profile)?));
+    }
+    Ok(files)
 }
 
 /// The module of `model`'s types, named `module`, its docstring opening with `title`.

@@ -35,6 +35,7 @@ mod micropython;
 pub mod model;
 pub mod names;
 mod pattern;
+pub mod profile;
 mod python;
 mod rust;
 mod typescript;

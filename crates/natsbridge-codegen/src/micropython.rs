@@ -20,6 +20,7 @@ use askama::Template;
 use super::model::{FieldType, Model, ScalarRule};
 use super::names::{snake, upper_snake};
 use super::pattern::{self, Step, StepAtom};
+use super::profile::{self, Profile};
 use super::{GeneratedFile, preamble};
 
 #[derive(Template)]
@@ -87,7 +88,7 @@ fn tuple(items: impl IntoIterator<Item = String>) -> String {
     }
 }
 
-pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile>> {
+pub(crate) fn generate(model: &Model, profile: Option<&Profile>, out_dir: &str) -> Result<Vec<GeneratedFile>> {
     let enums: Vec<EnumView> = model
         .enums()
         .map(|e| EnumView {
@@ -155,5 +156,9 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
         unchecked: tuple(unchecked),
         structs,
     };
-    Ok(vec![GeneratedFile::new(format!("{out_dir}/schema_v1.py"), view.render()?)])
+    let mut text = view.render()?;
+    if let Some(profile) = profile {
+        text.push_str(&profile::python(profile, false)?);
+    }
+    Ok(vec![GeneratedFile::new(format!("{out_dir}/schema_v1.py"), text)])
 }

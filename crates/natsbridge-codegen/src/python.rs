@@ -10,6 +10,7 @@ use askama::Template;
 
 use super::model::{FieldType, Kind, Model, ScalarRule};
 use super::names::{pascal, python_field_ok, python_ident, snake, upper_snake};
+use super::profile::{self, Profile};
 use super::{GeneratedFile, preamble};
 
 #[derive(Template)]
@@ -21,6 +22,7 @@ struct InitView {
     enums: Vec<EnumView>,
     aliases: Vec<AliasView>,
     structs: Vec<StructView>,
+    patterns: Vec<PatternView>,
     exports: Vec<String>,
 }
 
@@ -46,12 +48,24 @@ struct StructView {
     /// Class syntax works only when every key is a usable identifier.
     class_syntax: bool,
     fields: Vec<FieldView>,
+    /// For a closed struct (`additionalProperties: false`), its keys as a Python set body.
+    closed_keys: Option<String>,
 }
 
 struct FieldView {
     key: String,
     ty: String,
     doc: String,
+    required: bool,
+    /// A Python expression over `x` (the field's value, `reader` in scope) that is true only
+    /// when the schema accepts the value: the generated fast check.
+    check: String,
+}
+
+/// A compiled ECMA-262 pattern of a constrained string type, for the fast checks.
+struct PatternView {
+    konst: String,
+    pattern: String,
 }
 
 #[derive(Template)]
@@ -93,6 +107,44 @@ fn py_type(model: &Model, ty: &FieldType) -> String {
     }
 }
 
+/// The fast check of a value of type `ty` held in `x` (see [`FieldView::check`]): exact for
+/// every kind the model has, patterns matched by `regress` (ECMA-262), integers only as
+/// `int` (schema/README.md, rule 9), enums closed unless `reader`.
+fn py_check(model: &Model, ty: &FieldType, x: &str, depth: usize) -> String {
+    match ty {
+        FieldType::Named(n) => match model.kind(n) {
+            Kind::Struct(_) => format!("_plain_{}({x}, reader)", python_ident(&snake(n))),
+            Kind::Enum(_) => format!("(type({x}) is str and (reader or {x} in {}_VALUES))", upper_snake(n)),
+            Kind::Scalar(s) => match s.rule {
+                ScalarRule::Map => format!("type({x}) is dict"),
+                ScalarRule::String { pattern, min_length } => {
+                    let mut parts = vec![format!("type({x}) is str")];
+                    if let Some(min) = min_length.filter(|m| *m > 0) {
+                        parts.push(format!("len({x}) >= {min}"));
+                    }
+                    if pattern.is_some() {
+                        parts.push(format!("_PATTERN_{}.find({x}) is not None", upper_snake(n)));
+                    }
+                    format!("({})", parts.join(" and "))
+                }
+            },
+        },
+        FieldType::String => format!("type({x}) is str"),
+        FieldType::Integer { minimum: Some(min) } => format!("(type({x}) is int and {x} >= {min})"),
+        FieldType::Integer { minimum: None } => format!("type({x}) is int"),
+        FieldType::Number => format!("(type({x}) is int or type({x}) is float)"),
+        FieldType::Boolean => format!("type({x}) is bool"),
+        FieldType::Array(inner) => {
+            let item = format!("i{depth}");
+            format!(
+                "(type({x}) is list and all({} for {item} in {x}))",
+                py_check(model, inner, &item, depth + 1)
+            )
+        }
+        FieldType::Any => "True".into(),
+    }
+}
+
 pub(crate) fn docstring(text: &str) -> String {
     text.replace('\\', "\\\\").replace("\"\"\"", "\\\"\\\"\\\"")
 }
@@ -108,18 +160,26 @@ pub(crate) struct TypesModule {
     pub(crate) exports: Vec<String>,
 }
 
-pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile>> {
+/// The types package of `model`; with a `profile` (the contract's), also its `profile` module.
+pub(crate) fn generate(model: &Model, profile: Option<&Profile>, out_dir: &str) -> Result<Vec<GeneratedFile>> {
     let pre = preamble("#", model);
     let TypesModule { types: init, schema, .. } =
         types_module(model, "NATSBridge wire types: the envelope, its payloads and the error response.")?;
     let pyproject = PyprojectView { preamble: pre.clone() }.render()?;
     let py_typed = PyTypedView { preamble: pre }.render()?;
-    Ok(vec![
+    let mut files = vec![
         GeneratedFile::new(format!("{out_dir}/natsbridge_types/__init__.py"), init),
         GeneratedFile::new(format!("{out_dir}/natsbridge_types/_schema.py"), schema),
         GeneratedFile::new(format!("{out_dir}/natsbridge_types/py.typed"), py_typed),
         GeneratedFile::new(format!("{out_dir}/pyproject.toml"), pyproject),
-    ])
+    ];
+    if let Some(profile) = profile {
+        files.push(GeneratedFile::new(
+            format!("{out_dir}/natsbridge_types/profile.py"),
+            profile::python(profile, true)?,
+        ));
+    }
+    Ok(files)
 }
 
 /// The TypedDicts, enums and validators of `model` as one module whose docstring starts
@@ -164,6 +224,8 @@ pub(crate) fn types_module(model: &Model, title: &str) -> Result<TypesModule> {
                         key: f.name.clone(),
                         ty: if f.required { ty } else { format!("NotRequired[{ty}]") },
                         doc: docstring(&f.description),
+                        required: f.required,
+                        check: py_check(model, &f.ty, "x", 0),
                     }
                 })
                 .collect();
@@ -173,9 +235,12 @@ pub(crate) fn types_module(model: &Model, title: &str) -> Result<TypesModule> {
                 name.clone(),
                 format!("parse_{sn}"),
                 format!("validate_{sn}"),
+                format!("plainly_valid_{sn}"),
                 format!("dump_{sn}"),
             ]);
             StructView {
+                closed_keys: (!t.open)
+                    .then(|| t.fields.iter().map(|f| format!("{:?}", f.name)).collect::<Vec<_>>().join(", ")),
                 class_syntax: fields.iter().all(|f| python_field_ok(&f.key)),
                 doc: docstring(t.description),
                 schema_name: t.name.to_owned(),
@@ -193,12 +258,22 @@ pub(crate) fn types_module(model: &Model, title: &str) -> Result<TypesModule> {
     ]);
     exports.sort();
     exports.dedup();
+    let patterns = model
+        .scalars()
+        .filter_map(|s| match s.rule {
+            ScalarRule::String { pattern: Some(p), .. } => {
+                Some(PatternView { konst: format!("_PATTERN_{}", upper_snake(s.name)), pattern: format!("{p:?}") })
+            }
+            _ => None,
+        })
+        .collect();
     let init = InitView {
         preamble: pre.clone(),
         title: docstring(title),
         enums,
         aliases,
         structs,
+        patterns,
         exports: exports.clone(),
     }
     .render()?;

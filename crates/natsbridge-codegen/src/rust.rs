@@ -10,6 +10,7 @@ use typify::{TypeDetails, TypeSpace, TypeSpaceImpl, TypeSpaceSettings};
 use super::model::{Kind, Model, Scalar, ScalarRule};
 use super::names::{rust_type_name, snake};
 use super::pattern::compile;
+use super::profile::{self, Profile};
 use super::{GeneratedFile, Rustfmt, preamble};
 
 #[derive(Template)]
@@ -68,6 +69,8 @@ struct MatcherView {
 #[template(path = "rust/lib.rs", escape = "none")]
 struct LibView {
     preamble: String,
+    /// Whether the crate has the runtime profile module.
+    profile: bool,
     hash: String,
     /// The root type names as a Rust list of string literals.
     roots: String,
@@ -87,7 +90,13 @@ struct ManifestView {
     preamble: String,
 }
 
-pub(crate) fn generate(model: &Model, out_dir: &str, rustfmt: &Rustfmt) -> Result<Vec<GeneratedFile>> {
+/// The types crate of `model`; with a `profile` (the contract's), also its `profile` module.
+pub(crate) fn generate(
+    model: &Model,
+    profile: Option<&Profile>,
+    out_dir: &str,
+    rustfmt: &Rustfmt,
+) -> Result<Vec<GeneratedFile>> {
     let pre = preamble("//", model);
     let enums: Vec<EnumView> = model
         .enums()
@@ -138,18 +147,24 @@ pub(crate) fn generate(model: &Model, out_dir: &str, rustfmt: &Rustfmt) -> Resul
     let types = format_rust(rustfmt, &types.render()?).context("formatting types.rs")?;
     let lib = LibView {
         preamble: pre,
+        profile: profile.is_some(),
         hash: model.schema_hash.clone(),
         roots: model.roots.iter().map(|r| format!("{r:?}")).collect::<Vec<_>>().join(", "),
     };
     let lib = format_rust(rustfmt, &lib.render()?).context("formatting lib.rs")?;
     let manifest = ManifestView { preamble: preamble("#", model) }.render()?;
-    Ok(vec![
+    let mut files = vec![
         GeneratedFile::new(format!("{out_dir}/Cargo.toml"), manifest),
         GeneratedFile::new(format!("{out_dir}/src/lib.rs"), lib),
         GeneratedFile::new(format!("{out_dir}/src/scalars.rs"), scalars),
         GeneratedFile::new(format!("{out_dir}/src/types.rs"), types),
         GeneratedFile::new(format!("{out_dir}/src/schema.json"), model.bundled_text()),
-    ])
+    ];
+    if let Some(profile) = profile {
+        let text = format_rust(rustfmt, &profile::rust(profile)?).context("formatting profile.rs")?;
+        files.push(GeneratedFile::new(format!("{out_dir}/src/profile.rs"), text));
+    }
+    Ok(files)
 }
 
 /// Runs typify over the bundled schema, with every non-struct named type replaced by

@@ -6,6 +6,7 @@ use askama::Template;
 
 use super::model::{FieldType, Kind, Model, ScalarRule};
 use super::names::{ts_property, ts_type_name, upper_snake};
+use super::profile::{self, Profile};
 use super::{GeneratedFile, preamble};
 
 #[derive(Template)]
@@ -107,17 +108,26 @@ fn ts_type(model: &Model, ty: &FieldType) -> String {
     }
 }
 
-pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile>> {
-    let (index, schema) =
+/// The contract's types package: the wire types and the runtime profile (`profile.ts`,
+/// re-exported by the index).
+pub(crate) fn generate(model: &Model, profile: Option<&Profile>, out_dir: &str) -> Result<Vec<GeneratedFile>> {
+    let (mut index, schema) =
         render_types(model, "NATSBridge wire types: the envelope, its payloads and the error response.")?;
+    if profile.is_some() {
+        index.push_str("\n/** The runtime profile: constants and rules every runtime shares. */\nexport * from \"./profile.js\";\n");
+    }
     let package = PackageView { hash: model.schema_hash.clone() }.render()?;
     let tsconfig = TsconfigView { preamble: preamble("//", model) }.render()?;
-    Ok(vec![
+    let mut files = vec![
         GeneratedFile::new(format!("{out_dir}/src/index.ts"), index),
         GeneratedFile::new(format!("{out_dir}/src/schema.ts"), schema),
         GeneratedFile::new(format!("{out_dir}/package.json"), package),
         GeneratedFile::new(format!("{out_dir}/tsconfig.json"), tsconfig),
-    ])
+    ];
+    if let Some(profile) = profile {
+        files.push(GeneratedFile::new(format!("{out_dir}/src/profile.ts"), profile::typescript(profile)?));
+    }
+    Ok(files)
 }
 
 /// The types module (interfaces, open string unions, ajv validators; its module doc opens

@@ -319,4 +319,6 @@ parse_error_response_v1(text::AbstractString) = JSON3.read(text, ErrorResponseV1
 """Serialize any wire type to JSON text."""
 dump_json(x) = JSON3.write(x)
 
+include("profile.jl")
+
 end # module

@@ -13,6 +13,7 @@
 //! ```
 #![allow(clippy::all, clippy::pedantic, missing_docs, unreachable_pub)]
 
+pub mod profile;
 mod scalars;
 mod types;
 

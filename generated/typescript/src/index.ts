@@ -420,3 +420,6 @@ export function parseErrorBody(text: string): ErrorBody {
 export function dumpErrorBody(value: ErrorBody): string {
   return JSON.stringify(value);
 }
+
+/** The runtime profile: constants and rules every runtime shares. */
+export * from "./profile.js";

@@ -348,7 +348,7 @@ pub(crate) fn generate(
 
     // The payload types: exactly what the contract's crate has, under src/.
     let mut files = Vec::new();
-    for f in crate::rust::generate(model, out_dir, rustfmt).context("payload types")? {
+    for f in crate::rust::generate(model, None, out_dir, rustfmt).context("payload types")? {
         let rel = f.path.strip_prefix(out_dir).unwrap_or(&f.path);
         if ["/src/types.rs", "/src/scalars.rs", "/src/schema.json"].contains(&rel) {
             files.push(f);

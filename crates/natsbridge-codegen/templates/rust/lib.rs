@@ -13,6 +13,9 @@
 //! ```
 #![allow(clippy::all, clippy::pedantic, missing_docs, unreachable_pub)]
 
+{% if profile -%}
+pub mod profile;
+{% endif -%}
 mod scalars;
 mod types;
 

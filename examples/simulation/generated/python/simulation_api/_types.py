@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any, Final, Literal, NotRequired, TypedDict, cast
 
 import jsonschema
+import regress
 
 from ._schema import OPEN_ENUMS, SCHEMA
 
@@ -39,6 +41,11 @@ __all__ = [
     "parse_health",
     "parse_spectrum",
     "parse_table_request",
+    "plainly_valid_command",
+    "plainly_valid_command_status",
+    "plainly_valid_health",
+    "plainly_valid_spectrum",
+    "plainly_valid_table_request",
     "validate",
     "validate_command",
     "validate_command_status",
@@ -118,7 +125,34 @@ class SchemaValidationError(ValueError):
         self.issues = issues
 
 
-_VALIDATORS: dict[tuple[str, bool], jsonschema.Draft7Validator] = {}
+_PATTERNS: dict[str, regress.Regex] = {}
+
+
+def _ecma_pattern(
+    validator: Any, pattern: str, instance: object, schema: Any
+) -> Iterator[jsonschema.ValidationError]:
+    """``pattern`` with ECMA-262 semantics, as JSON Schema says (Python's ``re`` lets ``$``
+    match before a final newline): the ``regress`` engine, the same as Rust's validators."""
+    if not isinstance(instance, str):
+        return
+    compiled = _PATTERNS.get(pattern)
+    if compiled is None:
+        compiled = _PATTERNS[pattern] = regress.Regex(pattern)
+    if compiled.find(instance) is None:
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _is_integer(checker: Any, instance: object) -> bool:
+    """An integer is written as one (schema/README.md, rule 9): 5.0 is not an ``integer``."""
+    return type(instance) is int
+
+
+_Validator: Any = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+    jsonschema.Draft7Validator,
+    validators={"pattern": _ecma_pattern},
+    type_checker=jsonschema.Draft7Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+)
+_VALIDATORS: dict[tuple[str, bool], Any] = {}
 
 
 def _definitions(reader: bool) -> dict[str, Any]:
@@ -132,11 +166,11 @@ def _definitions(reader: bool) -> dict[str, Any]:
     }
 
 
-def _validator(type_name: str, reader: bool) -> jsonschema.Draft7Validator:
+def _validator(type_name: str, reader: bool) -> Any:
     v = _VALIDATORS.get((type_name, reader))
     if v is None:
         schema = {"$ref": f"#/definitions/{type_name}", "definitions": _definitions(reader)}
-        v = jsonschema.Draft7Validator(schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
+        v = _Validator(schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
         _VALIDATORS[(type_name, reader)] = v
     return v
 
@@ -151,6 +185,90 @@ def validate(type_name: str, value: object, *, reader: bool = False) -> list[Val
         issues.append(ValidationIssue(path=path, keyword=str(err.validator), message=err.message))
     return sorted(issues, key=lambda i: (i.path, i.keyword))
 
+
+
+def _plain_command(v: object, reader: bool) -> bool:
+    if type(v) is not dict:
+        return False
+    if "step_size" not in v:
+        return False
+    x = v["step_size"]
+    if not (type(x) is int or type(x) is float):
+        return False
+    if "iterations" not in v:
+        return False
+    x = v["iterations"]
+    if not (type(x) is int and x >= 1):
+        return False
+    return True
+
+
+def _plain_command_status(v: object, reader: bool) -> bool:
+    if type(v) is not dict:
+        return False
+    if "state" not in v:
+        return False
+    x = v["state"]
+    if not (type(x) is str and (reader or x in RUN_STATE_VALUES)):
+        return False
+    if "detail" in v:
+        x = v["detail"]
+        if not type(x) is str:
+            return False
+    return True
+
+
+def _plain_health(v: object, reader: bool) -> bool:
+    if type(v) is not dict:
+        return False
+    if "status" not in v:
+        return False
+    x = v["status"]
+    if not type(x) is str:
+        return False
+    if "uptime_s" not in v:
+        return False
+    x = v["uptime_s"]
+    if not (type(x) is int and x >= 0):
+        return False
+    if "load" in v:
+        x = v["load"]
+        if not (type(x) is int or type(x) is float):
+            return False
+    return True
+
+
+def _plain_spectrum(v: object, reader: bool) -> bool:
+    if type(v) is not dict:
+        return False
+    if "peak_hz" not in v:
+        return False
+    x = v["peak_hz"]
+    if not (type(x) is int or type(x) is float):
+        return False
+    if "bins" not in v:
+        return False
+    x = v["bins"]
+    if not (type(x) is list and all((type(i0) is int or type(i0) is float) for i0 in x)):
+        return False
+    return True
+
+
+def _plain_table_request(v: object, reader: bool) -> bool:
+    if type(v) is not dict:
+        return False
+    if "rows" not in v:
+        return False
+    x = v["rows"]
+    if not (type(x) is int and x >= 1):
+        return False
+    return True
+
+
+def plainly_valid_command(value: object, *, reader: bool = False) -> bool:
+    """The verdict of ``validate_command`` (no issues: ``True``), without its messages, at
+    a fraction of its cost: the check for hot paths, generated from the schema."""
+    return _plain_command(value, reader)
 
 def validate_command(value: object, *, reader: bool = False) -> list[ValidationIssue]:
     """Validates a value as a Command; returns the issues (empty when valid)."""
@@ -172,6 +290,11 @@ def dump_command(value: Command) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def plainly_valid_command_status(value: object, *, reader: bool = False) -> bool:
+    """The verdict of ``validate_command_status`` (no issues: ``True``), without its messages, at
+    a fraction of its cost: the check for hot paths, generated from the schema."""
+    return _plain_command_status(value, reader)
+
 def validate_command_status(value: object, *, reader: bool = False) -> list[ValidationIssue]:
     """Validates a value as a CommandStatus; returns the issues (empty when valid)."""
     return validate("CommandStatus", value, reader=reader)
@@ -191,6 +314,11 @@ def dump_command_status(value: CommandStatus) -> str:
     """Serializes a CommandStatus to compact JSON text."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
+
+def plainly_valid_health(value: object, *, reader: bool = False) -> bool:
+    """The verdict of ``validate_health`` (no issues: ``True``), without its messages, at
+    a fraction of its cost: the check for hot paths, generated from the schema."""
+    return _plain_health(value, reader)
 
 def validate_health(value: object, *, reader: bool = False) -> list[ValidationIssue]:
     """Validates a value as a Health; returns the issues (empty when valid)."""
@@ -212,6 +340,11 @@ def dump_health(value: Health) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def plainly_valid_spectrum(value: object, *, reader: bool = False) -> bool:
+    """The verdict of ``validate_spectrum`` (no issues: ``True``), without its messages, at
+    a fraction of its cost: the check for hot paths, generated from the schema."""
+    return _plain_spectrum(value, reader)
+
 def validate_spectrum(value: object, *, reader: bool = False) -> list[ValidationIssue]:
     """Validates a value as a Spectrum; returns the issues (empty when valid)."""
     return validate("Spectrum", value, reader=reader)
@@ -231,6 +364,11 @@ def dump_spectrum(value: Spectrum) -> str:
     """Serializes a Spectrum to compact JSON text."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
+
+def plainly_valid_table_request(value: object, *, reader: bool = False) -> bool:
+    """The verdict of ``validate_table_request`` (no issues: ``True``), without its messages, at
+    a fraction of its cost: the check for hot paths, generated from the schema."""
+    return _plain_table_request(value, reader)
 
 def validate_table_request(value: object, *, reader: bool = False) -> list[ValidationIssue]:
     """Validates a value as a TableRequest; returns the issues (empty when valid)."""
