@@ -14,7 +14,7 @@ use natsbridge::{Payload, SendOptions, config};
 use crate::{CliResult, digest, progress, receive, source};
 
 /// How long a stream that `send --stream` creates keeps its messages, unless `--max-age`.
-const DEFAULT_STREAM_MAX_AGE_SECS: u64 = 24 * 3600;
+const DEFAULT_STREAM_MAX_AGE_SECS: u64 = natsbridge::types::profile::CLI_STREAM_MAX_AGE_SECONDS;
 
 /// The envelope `send` and `request` build: its fields, payloads and where links go.
 #[derive(Debug, clap::Args)]

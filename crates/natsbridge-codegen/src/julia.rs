@@ -104,7 +104,11 @@ pub(crate) fn jl_doc(text: &str) -> String {
 
 /// The contract's Julia package: the wire types and the runtime profile (`profile.jl`,
 /// included by the module).
-pub(crate) fn generate(model: &Model, profile: Option<&Profile>, out_dir: &str) -> Result<Vec<GeneratedFile>> {
+pub(crate) fn generate(
+    model: &Model,
+    profile: Option<&Profile>,
+    out_dir: &str,
+) -> Result<Vec<GeneratedFile>> {
     let mut module = render_module(
         model,
         "NATSBridgeTypes",

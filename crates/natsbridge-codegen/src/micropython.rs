@@ -88,7 +88,11 @@ fn tuple(items: impl IntoIterator<Item = String>) -> String {
     }
 }
 
-pub(crate) fn generate(model: &Model, profile: Option<&Profile>, out_dir: &str) -> Result<Vec<GeneratedFile>> {
+pub(crate) fn generate(
+    model: &Model,
+    profile: Option<&Profile>,
+    out_dir: &str,
+) -> Result<Vec<GeneratedFile>> {
     let enums: Vec<EnumView> = model
         .enums()
         .map(|e| EnumView {

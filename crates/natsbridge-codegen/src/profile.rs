@@ -57,7 +57,11 @@ pub enum ConstValue {
     /// A value of the schema's `ErrorCode`.
     ErrorCode(String),
     /// HTTP statuses: listed ones, inclusive ranges, exceptions.
-    Statuses { statuses: Vec<u16>, ranges: Vec<(u16, u16)>, except: Vec<u16> },
+    Statuses {
+        statuses: Vec<u16>,
+        ranges: Vec<(u16, u16)>,
+        except: Vec<u16>,
+    },
 }
 
 /// What an integer constant counts.
@@ -106,16 +110,30 @@ impl Profile {
         let mut names = std::collections::BTreeSet::new();
         let mut groups = Vec::new();
         let str_of = |v: &Value, key: &str, at: &str| -> Result<String> {
-            v.get(key).and_then(Value::as_str).map(str::to_owned).ok_or_else(|| format_err!("{at}: `{key}` must be a string"))
+            v.get(key)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| format_err!("{at}: `{key}` must be a string"))
         };
-        for g in root.get("groups").and_then(Value::as_array).ok_or_else(|| format_err!("`groups` must be an array"))? {
+        for g in root
+            .get("groups")
+            .and_then(Value::as_array)
+            .ok_or_else(|| format_err!("`groups` must be an array"))?
+        {
             let name = str_of(g, "name", "a group")?;
             let doc = str_of(g, "doc", &name)?;
             let mut constants = Vec::new();
-            for c in g.get("constants").and_then(Value::as_array).ok_or_else(|| format_err!("{name}: `constants` must be an array"))? {
+            for c in g
+                .get("constants")
+                .and_then(Value::as_array)
+                .ok_or_else(|| format_err!("{name}: `constants` must be an array"))?
+            {
                 let cname = str_of(c, "name", &name)?;
                 ensure!(
-                    !cname.is_empty() && cname.chars().all(|ch| ch.is_ascii_uppercase() || ch.is_ascii_digit() || ch == '_'),
+                    !cname.is_empty()
+                        && cname
+                            .chars()
+                            .all(|ch| ch.is_ascii_uppercase() || ch.is_ascii_digit() || ch == '_'),
                     "{cname}: a constant's name is UPPER_SNAKE"
                 );
                 ensure!(names.insert(cname.clone()), "{cname}: defined twice");
@@ -123,8 +141,12 @@ impl Profile {
                 let kind = str_of(c, "kind", &cname)?;
                 let v = c.get("value").ok_or_else(|| format_err!("{cname}: no `value`"))?;
                 let value = match kind.as_str() {
-                    "string" => ConstValue::Str(v.as_str().ok_or_else(|| format_err!("{cname}: a string"))?.to_owned()),
-                    "boolean" => ConstValue::Bool(v.as_bool().ok_or_else(|| format_err!("{cname}: a boolean"))?),
+                    "string" => ConstValue::Str(
+                        v.as_str().ok_or_else(|| format_err!("{cname}: a string"))?.to_owned(),
+                    ),
+                    "boolean" => {
+                        ConstValue::Bool(v.as_bool().ok_or_else(|| format_err!("{cname}: a boolean"))?)
+                    }
                     "error_code" => {
                         let code = v.as_str().ok_or_else(|| format_err!("{cname}: an error code"))?;
                         ensure!(error_codes.contains(&code), "{cname}: `{code}` is not a value of ErrorCode");
@@ -421,7 +443,11 @@ pub(crate) fn julia(profile: &Profile) -> Result<String> {
 /// `docs/reference/runtime-profile.md`.
 pub(crate) fn docs(profile: &Profile, out_dir: &str) -> Result<GeneratedFile> {
     let (groups, _) = views(profile);
-    let page = DocsView { preamble: profile.preamble("<!--").trim_end().to_owned() + " -->", hash: profile.hash.clone(), groups };
+    let page = DocsView {
+        preamble: profile.preamble("<!--").trim_end().to_owned() + " -->",
+        hash: profile.hash.clone(),
+        groups,
+    };
     Ok(GeneratedFile::new(format!("{out_dir}/runtime-profile.md"), page.render()?))
 }
 

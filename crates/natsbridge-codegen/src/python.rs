@@ -108,8 +108,9 @@ fn py_type(model: &Model, ty: &FieldType) -> String {
 }
 
 /// The fast check of a value of type `ty` held in `x` (see [`FieldView::check`]): exact for
-/// every kind the model has, patterns matched by `regress` (ECMA-262), integers only as
-/// `int` (schema/README.md, rule 9), enums closed unless `reader`.
+/// every kind the model has, patterns matched by `regress` (ECMA-262), enums closed unless
+/// `reader`; conservative for integers (only `int`: a float such as 5.0 is left to the
+/// validator).
 fn py_check(model: &Model, ty: &FieldType, x: &str, depth: usize) -> String {
     match ty {
         FieldType::Named(n) => match model.kind(n) {
@@ -161,7 +162,11 @@ pub(crate) struct TypesModule {
 }
 
 /// The types package of `model`; with a `profile` (the contract's), also its `profile` module.
-pub(crate) fn generate(model: &Model, profile: Option<&Profile>, out_dir: &str) -> Result<Vec<GeneratedFile>> {
+pub(crate) fn generate(
+    model: &Model,
+    profile: Option<&Profile>,
+    out_dir: &str,
+) -> Result<Vec<GeneratedFile>> {
     let pre = preamble("#", model);
     let TypesModule { types: init, schema, .. } =
         types_module(model, "NATSBridge wire types: the envelope, its payloads and the error response.")?;
@@ -261,9 +266,10 @@ pub(crate) fn types_module(model: &Model, title: &str) -> Result<TypesModule> {
     let patterns = model
         .scalars()
         .filter_map(|s| match s.rule {
-            ScalarRule::String { pattern: Some(p), .. } => {
-                Some(PatternView { konst: format!("_PATTERN_{}", upper_snake(s.name)), pattern: format!("{p:?}") })
-            }
+            ScalarRule::String { pattern: Some(p), .. } => Some(PatternView {
+                konst: format!("_PATTERN_{}", upper_snake(s.name)),
+                pattern: format!("{p:?}"),
+            }),
             _ => None,
         })
         .collect();

@@ -110,7 +110,11 @@ fn ts_type(model: &Model, ty: &FieldType) -> String {
 
 /// The contract's types package: the wire types and the runtime profile (`profile.ts`,
 /// re-exported by the index).
-pub(crate) fn generate(model: &Model, profile: Option<&Profile>, out_dir: &str) -> Result<Vec<GeneratedFile>> {
+pub(crate) fn generate(
+    model: &Model,
+    profile: Option<&Profile>,
+    out_dir: &str,
+) -> Result<Vec<GeneratedFile>> {
     let (mut index, schema) =
         render_types(model, "NATSBridge wire types: the envelope, its payloads and the error response.")?;
     if profile.is_some() {

@@ -32,6 +32,14 @@ pub(crate) fn check(
 ) -> Result<std::result::Result<bool, Vec<String>>> {
     let e = &v.expect;
     let mut problems = Vec::new();
+    if let Some(bytes) = &v.bytes {
+        let decoded = t.ask_bytes("decode", bytes)?;
+        if !decode_matches(&decoded, &e["decode"]) {
+            problems.push(format!("decode: {decoded}, expected {}", e["decode"]));
+        }
+        // A byte vector has no schema verdict: it counts as valid only when it decodes.
+        return Ok(if problems.is_empty() { Ok(e["decode"]["ok"] == true) } else { Err(problems) });
+    }
     let validated = t.ask("validate", text)?;
     let valid = validated["valid"].as_bool().unwrap_or(false);
     if valid != e["valid"].as_bool().unwrap_or(false) {

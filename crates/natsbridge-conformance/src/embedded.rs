@@ -6,6 +6,7 @@
 pub(crate) const VECTOR_FILES: &[(&str, &str)] = &[
     ("bad-data.json", include_str!("../../../conformance/v1/bad-data.json")),
     ("enums.json", include_str!("../../../conformance/v1/enums.json")),
+    ("hostile.json", include_str!("../../../conformance/v1/hostile.json")),
     ("payload-types.json", include_str!("../../../conformance/v1/payload-types.json")),
     ("reference-examples.json", include_str!("../../../conformance/v1/reference-examples.json")),
     ("required.json", include_str!("../../../conformance/v1/required.json")),

@@ -85,6 +85,11 @@ impl Testee {
         }
     }
 
+    /// `{"op": op, "bytes": base64 of bytes}`: a message body that need not be UTF-8.
+    pub fn ask_bytes(&mut self, op: &str, bytes: &[u8]) -> Result<Value> {
+        self.request(&json!({"op": op, "bytes": base64_simd::STANDARD.encode_to_string(bytes)}))
+    }
+
     /// `{"op": op, "text": text}`.
     pub fn ask(&mut self, op: &str, text: &str) -> Result<Value> {
         self.request(&json!({"op": op, "text": text}))

@@ -18,8 +18,14 @@ pub struct Vector {
     pub id: String,
     /// Its group (the `group` of its file).
     pub group: String,
-    /// The envelope text as sent (`{{BLOBS}}` not yet replaced by the blob server's host).
+    /// The envelope text as sent (`{{BLOBS}}` not yet replaced by the blob server's host);
+    /// for a byte vector, its bytes read as UTF-8 with replacement characters.
     pub text: String,
+    /// A byte vector (`"decode_only": true`, the `hostile` group): the exact bytes of the
+    /// message body (`envelope_base64`, or the text's UTF-8), sent as `{"op": "decode",
+    /// "bytes": B64}` and only decoded: a schema validator has no verdict on bytes that are
+    /// not strict JSON.
+    pub bytes: Option<Vec<u8>>,
     /// The whole vector: `valid`, `reader`, `decode`, `relay`, ...
     pub expect: Value,
 }
@@ -98,20 +104,37 @@ fn parse(files: impl Iterator<Item = (String, String)>) -> Result<Vec<Vector>> {
             if !seen.insert(id.clone()) {
                 bail!("duplicate vector id {id}");
             }
-            for key in ["description", "valid", "reader", "decode"] {
-                if v.get(key).is_none() {
+            let decode_only = v.get("decode_only") == Some(&Value::Bool(true));
+            let keys: &[&str] = if decode_only {
+                &["description", "decode"]
+            } else {
+                &["description", "valid", "reader", "decode"]
+            };
+            for key in keys {
+                if v.get(*key).is_none() {
                     bail!("vector {id} has no `{key}`");
                 }
             }
             if v["valid"] == false && v.get("rule").is_none() {
                 bail!("invalid vector {id} does not name the rule it breaks");
             }
-            let text = match (v.get("envelope_text"), v.get("envelope")) {
-                (Some(Value::String(t)), _) => t.clone(),
-                (_, Some(e)) => serde_json::to_string(e)?,
-                _ => bail!("vector {id} has neither `envelope` nor `envelope_text`"),
+            let (text, bytes) = match (v.get("envelope_base64"), v.get("envelope_text"), v.get("envelope")) {
+                (Some(Value::String(b)), _, _) if decode_only => {
+                    let bytes = base64_simd::STANDARD
+                        .decode_to_vec(b)
+                        .with_context(|| format!("vector {id}: `envelope_base64` is not base64"))?;
+                    (String::from_utf8_lossy(&bytes).into_owned(), Some(bytes))
+                }
+                (Some(_), _, _) => bail!("vector {id}: `envelope_base64` needs `decode_only`"),
+                (_, Some(Value::String(t)), _) => (t.clone(), decode_only.then(|| t.as_bytes().to_vec())),
+                (_, _, Some(e)) => {
+                    let t = serde_json::to_string(e)?;
+                    let bytes = decode_only.then(|| t.as_bytes().to_vec());
+                    (t, bytes)
+                }
+                _ => bail!("vector {id} has neither `envelope`, `envelope_text` nor `envelope_base64`"),
             };
-            out.push(Vector { id, group: group.to_owned(), text, expect: v.clone() });
+            out.push(Vector { id, group: group.to_owned(), text, bytes, expect: v.clone() });
         }
     }
     Ok(out)

@@ -8,26 +8,26 @@
 
 use std::sync::LazyLock;
 
-/// Default `size_threshold`: payloads of this many serialized bytes or more go by link.
-pub const DEFAULT_SIZE_THRESHOLD: usize = 500_000;
-/// Default NATS URL.
-pub const DEFAULT_NATS_URL: &str = "nats://localhost:4222";
-/// Default file server URL.
-pub const DEFAULT_FILESERVER_URL: &str = "http://localhost:8080";
+pub use natsbridge_types::profile::{DEFAULT_FILESERVER_URL, DEFAULT_NATS_URL};
+use natsbridge_types::profile::{ENV_FILESERVER_URL, ENV_NATS_URL, ENV_SIZE_THRESHOLD};
+
+/// Default `size_threshold`: payloads of this many serialized bytes or more go by link
+/// (the profile's `DEFAULT_SIZE_THRESHOLD`).
+pub const DEFAULT_SIZE_THRESHOLD: usize = natsbridge_types::profile::DEFAULT_SIZE_THRESHOLD as usize;
 
 /// `NATS_URL`, or the default when unset or empty.
 pub fn nats_url() -> String {
-    non_empty("NATS_URL").unwrap_or_else(|| DEFAULT_NATS_URL.into())
+    non_empty(ENV_NATS_URL).unwrap_or_else(|| DEFAULT_NATS_URL.into())
 }
 
 /// `FILESERVER_URL`, or the default when unset or empty.
 pub fn fileserver_url() -> String {
-    non_empty("FILESERVER_URL").unwrap_or_else(|| DEFAULT_FILESERVER_URL.into())
+    non_empty(ENV_FILESERVER_URL).unwrap_or_else(|| DEFAULT_FILESERVER_URL.into())
 }
 
 /// `SIZE_THRESHOLD` in bytes, or the default when unset or not a number.
 pub fn size_threshold() -> usize {
-    parse_threshold(non_empty("SIZE_THRESHOLD").as_deref())
+    parse_threshold(non_empty(ENV_SIZE_THRESHOLD).as_deref())
 }
 
 /// This process's `sender_id`: a UUID v4 made once.

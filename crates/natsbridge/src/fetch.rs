@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use arrow_buffer::{Buffer, MutableBuffer};
 use futures::StreamExt as _;
+use natsbridge_types::profile;
 use reqwest::StatusCode;
 use sha2::{Digest as _, Sha256};
 use tracing::{Instrument as _, debug, info_span, warn};
@@ -110,11 +111,11 @@ pub struct FetchOptions {
 impl Default for FetchOptions {
     fn default() -> Self {
         FetchOptions {
-            max_attempts: 5,
-            base_delay: Duration::from_millis(100),
-            max_delay: Duration::from_millis(5000),
-            deadline: Duration::from_secs(120),
-            max_bytes: 4 << 30,
+            max_attempts: profile::FETCH_MAX_ATTEMPTS as u32,
+            base_delay: Duration::from_millis(profile::FETCH_BASE_DELAY_MS),
+            max_delay: Duration::from_millis(profile::FETCH_MAX_DELAY_MS),
+            deadline: Duration::from_millis(profile::FETCH_DEADLINE_MS),
+            max_bytes: profile::MAX_PAYLOAD_SIZE,
             progress: None,
         }
     }
@@ -248,17 +249,14 @@ fn backoff_cap(attempt: u32, options: &FetchOptions) -> Duration {
 /// 404 is retried: a link can be published before its blob is visible (a late upload, an
 /// eventually consistent store), and the attempts are bounded. 410 Gone is not.
 fn retryable_status(status: StatusCode) -> bool {
-    status == StatusCode::NOT_FOUND
-        || status == StatusCode::REQUEST_TIMEOUT
-        || status == StatusCode::TOO_MANY_REQUESTS
-        || (status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED)
+    profile::is_retryable_status(status.as_u16())
 }
 
 /// The most a download reserves before bytes arrive. Up to this, the buffer is presized
 /// from the declared length (no regrowth for tables of hundreds of megabytes); beyond it,
 /// memory follows the bytes actually received, so a hostile `size` or `Content-Length`
 /// cannot make the receiver allocate.
-const MAX_PRESIZE: u64 = 1 << 30;
+const MAX_PRESIZE: u64 = profile::FETCH_MAX_PRESIZE;
 
 fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
     parse_retry_after(resp.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?)
@@ -267,7 +265,11 @@ fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
 /// `Retry-After` in delay-seconds form, capped at an hour (an HTTP date is ignored: the
 /// backoff applies).
 fn parse_retry_after(value: &str) -> Option<Duration> {
-    value.trim().parse::<u64>().ok().map(|s| Duration::from_secs(s.min(3600)))
+    value
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(|s| Duration::from_secs(s.min(profile::FETCH_RETRY_AFTER_CAP_SECONDS)))
 }
 
 async fn attempt_once(
@@ -433,7 +435,7 @@ mod tests {
     #[test]
     fn hosts_carry_their_port() {
         for (url, expected) in [
-            ("http://localhost:8080", Some("localhost:8080")),
+            ("http://localhost:8081", Some("localhost:8081")),
             ("http://files.example.com/x", Some("files.example.com:80")),
             ("https://files.example.com/x", Some("files.example.com:443")),
             ("http://127.0.0.1:9/a?b", Some("127.0.0.1:9")),

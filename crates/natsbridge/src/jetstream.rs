@@ -35,7 +35,7 @@ use crate::transport::with_retries;
 use crate::wire::new_uuid;
 
 /// Extra lifetime given to link uploads beyond the stream's `max_age`.
-pub const LINK_TTL_SLACK: Duration = Duration::from_secs(3600);
+pub const LINK_TTL_SLACK: Duration = Duration::from_secs(natsbridge_types::profile::LINK_TTL_SLACK_SECONDS);
 
 /// The link lifetime asked for a stream that keeps messages for ever (`max_age` zero):
 /// only a store that never deletes grants it (a directory, an Object Store bucket without

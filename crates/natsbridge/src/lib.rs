@@ -99,6 +99,7 @@
 // In reading order (lowest layer first); rustfmt sorts each group.
 // Foundations, no I/O.
 pub mod error;
+pub mod json;
 pub mod wire;
 
 pub mod config;

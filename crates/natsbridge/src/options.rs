@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use natsbridge_types::{Metadata, MsgPurpose};
+use natsbridge_types::{Metadata, MsgPurpose, profile};
 
 use crate::blob::{BlobStore, PlikStore};
 use crate::config;
@@ -294,8 +294,8 @@ impl Default for ReceiveOptions {
             allowed_dirs: Vec::new(),
             fetch: FetchOptions::default(),
             http: http_client(),
-            max_envelope_bytes: 64 << 20,
-            max_payloads: 10_000,
+            max_envelope_bytes: profile::MAX_ENVELOPE_BYTES as usize,
+            max_payloads: profile::MAX_PAYLOADS,
             table_limits: TableLimits::default(),
             verify_sha256: true,
             jetstream: None,

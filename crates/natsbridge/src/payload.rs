@@ -7,9 +7,11 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::json;
 use crate::table::{Table, TableLimits, decode_table, encode_table};
 
 pub use natsbridge_types::PayloadType;
+use natsbridge_types::profile;
 
 /// One payload's data, typed. The variant is the wire `payload_type`.
 #[derive(Debug, Clone)]
@@ -32,6 +34,15 @@ pub enum Payload {
     Video(Bytes),
     /// `binary`: raw bytes.
     Binary(Bytes),
+}
+
+/// A JSON payload's bytes as a value: strict JSON (schema/README.md, rule 8) or
+/// `DESERIALIZATION_ERROR`.
+fn strict_json(bytes: &[u8]) -> Result<Value> {
+    json::check(bytes)
+        .map_err(|why| Error::new(profile::ERROR_BAD_BYTES, format!("payload is not strict JSON: {why}")))?;
+    serde_json::from_slice(bytes)
+        .map_err(|e| Error::new(profile::ERROR_BAD_BYTES, "payload is not JSON").with_source(e))
 }
 
 impl Payload {
@@ -88,11 +99,9 @@ impl Payload {
             PayloadType::Text => {
                 Payload::Text(String::from_utf8(bytes.to_vec()).map_err(|e| bad("UTF-8 text", e.into()))?)
             }
-            PayloadType::Dictionary => Payload::Dictionary(
-                serde_json::from_slice(bytes.as_slice()).map_err(|e| bad("JSON", e.into()))?,
-            ),
+            PayloadType::Dictionary => Payload::Dictionary(strict_json(bytes.as_slice())?),
             PayloadType::Jsontable => {
-                let v: Value = serde_json::from_slice(bytes.as_slice()).map_err(|e| bad("JSON", e.into()))?;
+                let v: Value = strict_json(bytes.as_slice())?;
                 if !v.as_array().is_some_and(|rows| rows.iter().all(Value::is_object)) {
                     return Err(Error::new(
                         ErrorCode::DeserializationError,

@@ -5,13 +5,14 @@ use std::path::Path;
 
 use arrow_buffer::Buffer;
 use async_nats::HeaderMap;
-use natsbridge_types::{MsgEnvelopeV1, MsgPayloadV1, PayloadType, Transport};
+use natsbridge_types::{MsgEnvelopeV1, MsgPayloadV1, PayloadType, Transport, profile};
 use tracing::{Instrument as _, debug, info_span};
 
 use crate::blob::nats_os;
 use crate::codec;
 use crate::error::{Error, ErrorCode, Result, ResultExt as _};
 use crate::fetch::{fetch_hashed, host_of, redact};
+use crate::json;
 use crate::options::ReceiveOptions;
 use crate::payload::Payload;
 use crate::wire::{HEADER_CORRELATION_ID, sha256_hex};
@@ -85,7 +86,7 @@ pub async fn smartreceive_bytes(
     let cid_hint = headers.as_ref().and_then(|h| h.get(HEADER_CORRELATION_ID).map(|v| v.as_str().to_owned()));
     if body.len() > options.max_envelope_bytes {
         let err = Error::new(
-            ErrorCode::PayloadTooLarge,
+            profile::ERROR_ENVELOPE_TOO_LARGE,
             format!("envelope of {} bytes exceeds the limit {}", body.len(), options.max_envelope_bytes),
         );
         return Err(match cid_hint {
@@ -100,12 +101,18 @@ pub async fn smartreceive_bytes(
             bytes = body.len()
         )
         .entered();
+        let with_cid = |err: Error| match loose_correlation_id(body).or(cid_hint.clone()) {
+            Some(c) => err.with_correlation_id(c),
+            None => err,
+        };
+        json::check(body).map_err(|why| {
+            with_cid(Error::new(
+                profile::ERROR_NOT_JSON,
+                format!("not a valid msg_envelope_v1: not strict JSON: {why}"),
+            ))
+        })?;
         serde_json::from_slice(body).map_err(|e| {
-            let err = Error::new(ErrorCode::InvalidEnvelope, "not a valid msg_envelope_v1").with_source(e);
-            match loose_correlation_id(body).or(cid_hint.clone()) {
-                Some(c) => err.with_correlation_id(c),
-                None => err,
-            }
+            with_cid(Error::new(profile::ERROR_NOT_ENVELOPE, "not a valid msg_envelope_v1").with_source(e))
         })?
     };
     let cid = envelope.correlation_id.as_str().to_owned();
@@ -114,7 +121,7 @@ pub async fn smartreceive_bytes(
     async move {
         if envelope.payloads.len() > options.max_payloads {
             return Err(Error::new(
-                ErrorCode::PayloadTooLarge,
+                profile::ERROR_ENVELOPE_TOO_LARGE,
                 format!("{} payloads, more than the limit {}", envelope.payloads.len(), options.max_payloads),
             ));
         }
@@ -138,13 +145,13 @@ fn loose_correlation_id(body: &[u8]) -> Option<String> {
 async fn receive_payload(p: &MsgPayloadV1, options: &ReceiveOptions, cid: &str) -> Result<ReceivedPayload> {
     if !p.payload_type.is_known() {
         return Err(Error::new(
-            ErrorCode::InvalidPayloadType,
+            profile::ERROR_UNKNOWN_PAYLOAD_TYPE,
             format!("unknown payload_type `{}`", p.payload_type),
         ));
     }
     if p.size > options.fetch.max_bytes {
         return Err(Error::new(
-            ErrorCode::PayloadTooLarge,
+            profile::ERROR_PAYLOAD_TOO_LARGE,
             format!("declared size {} exceeds the limit {}", p.size, options.fetch.max_bytes),
         ));
     }

@@ -16,6 +16,7 @@ use natsbridge_types::{ErrorResponseV1, MsgEnvelopeV1};
 use tokio::sync::oneshot;
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::json;
 use crate::options::{ReceiveOptions, SendOptions};
 use crate::payload::Payload;
 use crate::receive::{Received, smartreceive};
@@ -193,6 +194,7 @@ impl Drop for PendingSlot<'_> {
 
 /// The remote error in an `error_response_v1` answering the request `cid`.
 fn error_response(body: &[u8], cid: &str) -> Option<Error> {
+    json::check(body).ok()?;
     let response: ErrorResponseV1 = serde_json::from_slice(body).ok()?;
     Some(Error::remote(&response.error, cid))
 }

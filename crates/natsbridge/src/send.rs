@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use futures::StreamExt as _;
-use natsbridge_types::{Encoding, MsgEnvelopeV1, MsgPayloadV1, Transport};
+use natsbridge_types::{Encoding, MsgEnvelopeV1, MsgPayloadV1, MsgPurpose, Transport, profile};
 use tracing::{Instrument as _, debug, info, info_span};
 
 use crate::blob::{PutRequest, PutStream};
@@ -19,7 +19,7 @@ use crate::wire::{
 use sha2::{Digest as _, Sha256};
 
 /// NATS's default `max_payload`, used when no connection tells otherwise.
-const DEFAULT_MAX_PAYLOAD: usize = 1024 * 1024;
+const DEFAULT_MAX_PAYLOAD: usize = profile::DEFAULT_MAX_PAYLOAD as usize;
 
 /// What [`smartsend`] sent.
 #[derive(Debug, Clone)]
@@ -160,12 +160,20 @@ async fn smartsend_inner(
     correlation_id: natsbridge_types::Uuid,
 ) -> Result<Sent> {
     let cid = correlation_id.as_str().to_owned();
+    // Writers are strict (schema/README.md, rule 12): the generated types hold the ids, the
+    // timestamp and the non-empty strings to the schema; the open enum is checked here.
     let send_to = natsbridge_types::NonEmptyString::new(subject).map_err(|e| {
-        Error::new(ErrorCode::InvalidEnvelope, "the subject must not be empty").with_source(e)
+        Error::new(profile::ERROR_WRITER_RULE, "the subject (`send_to`) must not be empty").with_source(e)
     })?;
     let sender_name = natsbridge_types::NonEmptyString::new(options.sender_name.clone()).map_err(|e| {
-        Error::new(ErrorCode::InvalidEnvelope, "`sender_name` must not be empty").with_source(e)
+        Error::new(profile::ERROR_WRITER_RULE, "`sender_name` must not be empty").with_source(e)
     })?;
+    if let MsgPurpose::Unknown(purpose) = &options.msg_purpose {
+        return Err(Error::new(
+            profile::ERROR_WRITER_RULE,
+            format!("`msg_purpose` `{purpose}` is not a v1 value (one of {})", MsgPurpose::KNOWN.join(", ")),
+        ));
+    }
 
     // 1. Serialize (a large Arrow table starts streaming into its upload instead).
     let mut prepared = Vec::with_capacity(payloads.len());
@@ -417,7 +425,7 @@ impl Sender {
 }
 
 /// Room kept in the budget for each link's URL, which is only known after the upload.
-const LINK_URL_ALLOWANCE: usize = 1024;
+const LINK_URL_ALLOWANCE: usize = profile::LINK_URL_ALLOWANCE as usize;
 
 /// Moves the largest direct payloads to link until the whole message fits `max_payload`:
 /// the envelope's JSON (a link's URL counted as [`LINK_URL_ALLOWANCE`]), every direct
@@ -441,7 +449,7 @@ fn fit_max_payload(
         }
         let Some(largest) = prepared.iter_mut().filter(|p| !p.link).max_by_key(|p| p.bytes.len()) else {
             return Err(Error::new(
-                ErrorCode::PayloadTooLarge,
+                profile::ERROR_TOO_LARGE_TO_SEND,
                 format!("the envelope alone is {total} bytes, over the server's max_payload {max_payload}"),
             ));
         };

@@ -10,6 +10,7 @@ use arrow_buffer::Buffer;
 use arrow_ipc::reader::StreamDecoder;
 use arrow_ipc::writer::StreamWriter;
 use arrow_schema::SchemaRef;
+use natsbridge_types::profile;
 
 use crate::error::{Error, ErrorCode, Result};
 
@@ -50,7 +51,7 @@ pub struct TableLimits {
 
 impl Default for TableLimits {
     fn default() -> Self {
-        TableLimits { max_batches: 1_000_000, max_columns: 10_000 }
+        TableLimits { max_batches: profile::TABLE_MAX_BATCHES, max_columns: profile::TABLE_MAX_COLUMNS }
     }
 }
 
@@ -241,7 +242,7 @@ fn decode_checked(bytes: Buffer, limits: TableLimits) -> Result<Table> {
             Some(batch) => {
                 if batches.len() >= limits.max_batches {
                     return Err(Error::new(
-                        ErrorCode::PayloadTooLarge,
+                        profile::ERROR_TABLE_LIMITS,
                         format!("more than {} record batches", limits.max_batches),
                     ));
                 }
@@ -250,7 +251,7 @@ fn decode_checked(bytes: Buffer, limits: TableLimits) -> Result<Table> {
             None => {
                 if let Some(schema) = decoder.schema().filter(|s| s.fields().len() > limits.max_columns) {
                     return Err(Error::new(
-                        ErrorCode::PayloadTooLarge,
+                        profile::ERROR_TABLE_LIMITS,
                         format!("{} columns (limit {})", schema.fields().len(), limits.max_columns),
                     ));
                 }

@@ -4,12 +4,11 @@
 use async_nats::HeaderMap;
 use sha2::{Digest as _, Sha256};
 
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, Result};
 
-/// NATS header carrying the envelope's `msg_id` (JetStream de-duplication).
-pub const HEADER_MSG_ID: &str = "Nats-Msg-Id";
-/// NATS header carrying the envelope's `correlation_id`.
-pub const HEADER_CORRELATION_ID: &str = "Correlation-Id";
+/// NATS header carrying the envelope's `msg_id` (JetStream de-duplication); the
+/// correlation id's header, from the runtime profile.
+pub use natsbridge_types::profile::{HEADER_CORRELATION_ID, HEADER_MSG_ID};
 
 /// A random (v4) UUID from the thread-local generator: no system call per id.
 pub(crate) fn new_uuid() -> String {
@@ -25,7 +24,8 @@ pub(crate) fn new_uuid() -> String {
 pub(crate) fn checked_uuid(value: Option<&str>, field: &str) -> Result<natsbridge_types::Uuid> {
     let text = value.map_or_else(new_uuid, str::to_owned);
     natsbridge_types::Uuid::new(text).map_err(|e| {
-        Error::new(ErrorCode::InvalidEnvelope, format!("`{field}` must be a UUID")).with_source(e)
+        Error::new(natsbridge_types::profile::ERROR_WRITER_RULE, format!("`{field}` must be a UUID"))
+            .with_source(e)
     })
 }
 
@@ -85,6 +85,7 @@ pub(crate) fn file_name(dataname: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
 
     #[test]
     fn uuids_are_v4_and_checked() {
@@ -95,7 +96,7 @@ mod tests {
         assert_eq!(checked_uuid(Some(&id), "msg_id").unwrap().as_str(), id);
         for bad in ["", "not-a-uuid", "5f0c3b8e-2a0d-4d59-8c1e-6b2f4c1d9e2"] {
             let err = checked_uuid(Some(bad), "msg_id").unwrap_err();
-            assert_eq!(err.code(), &ErrorCode::InvalidEnvelope, "{bad:?}");
+            assert_eq!(err.code(), &ErrorCode::SerializationError, "{bad:?}");
             assert!(err.message().contains("`msg_id`"), "{err}");
         }
         assert!(checked_uuid(None, "id").is_ok());
@@ -124,7 +125,9 @@ mod tests {
     /// with the HPUB header block as the protocol defines it.
     #[test]
     fn header_len_counts_the_wire_bytes() {
-        let cases: &[&[(&str, &str)]] = &[&[], &[("Sample-Rate", "44100")], &[("A", ""), ("Channels", "1")]];
+        use natsbridge_types::profile::{HEADER_CHANNELS, HEADER_SAMPLE_RATE};
+        let cases: &[&[(&str, &str)]] =
+            &[&[], &[(HEADER_SAMPLE_RATE, "44100")], &[("A", ""), (HEADER_CHANNELS, "1")]];
         for extra in cases {
             let extra: Vec<(String, String)> =
                 extra.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
@@ -143,10 +146,11 @@ mod tests {
 
     #[test]
     fn headers_carry_ids_and_extras() {
-        let headers = build_headers("m-1", "c-1", &[("Channels".into(), "1".into())]);
+        use natsbridge_types::profile::HEADER_CHANNELS;
+        let headers = build_headers("m-1", "c-1", &[(HEADER_CHANNELS.into(), "1".into())]);
         assert_eq!(headers.get(HEADER_MSG_ID).map(|v| v.as_str()), Some("m-1"));
         assert_eq!(headers.get(HEADER_CORRELATION_ID).map(|v| v.as_str()), Some("c-1"));
-        assert_eq!(headers.get("Channels").map(|v| v.as_str()), Some("1"));
+        assert_eq!(headers.get(HEADER_CHANNELS).map(|v| v.as_str()), Some("1"));
     }
 
     #[test]

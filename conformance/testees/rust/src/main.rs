@@ -158,12 +158,25 @@ async fn run(allow_hosts: Vec<String>) -> Result<(), Box<dyn std::error::Error>>
             continue;
         };
         let text = req["text"].as_str().unwrap_or_default();
+        // A message body that need not be UTF-8 comes as `bytes` (base64).
+        let body = match req["bytes"].as_str().map(|b| base64_simd::STANDARD.decode_to_vec(b)) {
+            Some(Ok(bytes)) => bytes,
+            Some(Err(_)) => {
+                writeln!(
+                    out,
+                    "{}",
+                    json!({"ok": false, "error": "INVALID_REQUEST", "message": "`bytes` is not base64"})
+                )?;
+                continue;
+            }
+            None => text.as_bytes().to_vec(),
+        };
         let answer = match req["op"].as_str() {
             Some("validate") => {
                 let valid = serde_json::from_str::<Value>(text).is_ok_and(|v| validator.is_valid(&v));
                 json!({"valid": valid})
             }
-            Some("decode") => match natsbridge::smartreceive_bytes(text.as_bytes(), None, &options).await {
+            Some("decode") => match natsbridge::smartreceive_bytes(&body, None, &options).await {
                 Ok(r) => decoded(&r),
                 Err(e) => json!({"ok": false, "error": e.code().as_str()}),
             },
