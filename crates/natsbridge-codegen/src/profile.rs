@@ -62,6 +62,8 @@ pub enum ConstValue {
         ranges: Vec<(u16, u16)>,
         except: Vec<u16>,
     },
+    /// Strings by string, in file order (`keys` names the enum whose values they must be).
+    StringMap(Vec<(String, String)>),
 }
 
 /// What an integer constant counts.
@@ -153,6 +155,24 @@ impl Profile {
                         ConstValue::ErrorCode(code.to_owned())
                     }
                     "statuses" => statuses(v).with_context(|| cname.clone())?,
+                    "string_map" => {
+                        let map = v.as_object().ok_or_else(|| format_err!("{cname}: an object of strings"))?;
+                        let mut pairs = Vec::new();
+                        for (k, s) in map {
+                            let s = s.as_str().ok_or_else(|| format_err!("{cname}.{k}: a string"))?;
+                            pairs.push((k.clone(), s.to_owned()));
+                        }
+                        if let Some(keys) = c.get("keys").and_then(Value::as_str) {
+                            let e = model
+                                .enums()
+                                .find(|e| e.name == keys)
+                                .ok_or_else(|| format_err!("{cname}: `keys` names no enum `{keys}`"))?;
+                            let got: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+                            let want: Vec<&str> = e.values.iter().map(String::as_str).collect();
+                            ensure!(got == want, "{cname}: its keys must be the values of {keys}, in order: {want:?}");
+                        }
+                        ConstValue::StringMap(pairs)
+                    }
                     other => match Unit::from_kind(other) {
                         Some(unit) => ConstValue::Int(
                             unit,
@@ -319,6 +339,17 @@ fn const_view(c: &Constant) -> ConstView {
             format!("{code:?}"),
             format!("`{code}`"),
         ),
+        ConstValue::StringMap(pairs) => {
+            let items = |sep: &str| list(pairs.iter().map(|(k, v)| format!("{k:?}{sep}{v:?}")));
+            (
+                "&[(&str, &str)]".into(),
+                format!("&[{}]", list(pairs.iter().map(|(k, v)| format!("({k:?}, {v:?})")))),
+                format!("{{ {} }} as const", items(": ")),
+                format!("{{{}}}", items(": ")),
+                format!("Dict({})", items(" => ")),
+                list(pairs.iter().map(|(k, v)| format!("`{k}` {v}"))),
+            )
+        }
         ConstValue::Statuses { statuses, ranges, except } => {
             let nums = |v: &[u16]| list(v.iter().map(u16::to_string));
             let pairs = |sep: &str, open: &str, close: &str| {

@@ -1,26 +1,53 @@
-//! The HTTP server the link vectors point at (`http://{{BLOBS}}/blobs/NAME`): the vectors'
-//! blobs from memory at `/blobs/NAME` (200 with `Content-Length`, or 404), on a free
+//! The HTTP server the link vectors point at (`http://{{BLOBS}}/blobs/NAME`), on a free
 //! 127.0.0.1 port, with axum on a Tokio runtime of its own thread, so the runner needs
-//! neither Python nor an async caller.
+//! neither Python nor an async caller:
+//!
+//! - the vectors' blobs from memory at `/blobs/NAME` (200 with `Content-Length`, or 404);
+//! - a Plik-compatible upload (`POST /upload`, multipart `POST /file/{uploadId}`, `GET
+//!   /file/{uploadId}/{fileId}/{name}`) in memory, where the `send` cases' links go;
+//! - scripted answers for the `fetch` cases at `/script/{key}`: the n-th request gets the
+//!   n-th step of the script (the last one repeats), and the requests are counted.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use anyhow::{Context as _, Result};
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::body::{Body, Bytes};
+use axum::extract::{Multipart, Path, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
 use tokio::sync::oneshot;
+
+/// One scripted answer.
+#[derive(Debug, Clone, Default)]
+pub struct Step {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+    /// Announce the whole body's `Content-Length`, send this many bytes, then cut the
+    /// connection.
+    pub truncate: Option<usize>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    blobs: BTreeMap<String, Bytes>,
+    uploads: Mutex<HashMap<String, Bytes>>,
+    next_id: AtomicU64,
+    scripts: Mutex<HashMap<String, (Vec<Step>, usize)>>,
+}
 
 /// The running server; stopped when dropped.
 #[derive(Debug)]
 pub struct BlobServer {
     addr: SocketAddr,
+    shared: Arc<Shared>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -32,7 +59,14 @@ impl BlobServer {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        let app = Router::new().route("/blobs/{name}", get(blob)).with_state(Arc::new(blobs));
+        let shared = Arc::new(Shared { blobs, ..Shared::default() });
+        let app = Router::new()
+            .route("/blobs/{name}", get(blob))
+            .route("/upload", post(create_upload))
+            .route("/file/{upload}", post(upload_file))
+            .route("/file/{upload}/{file}/{name}", get(uploaded))
+            .route("/script/{*key}", get(scripted))
+            .with_state(shared.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new().name("blob-server".into()).spawn(move || {
             runtime.block_on(async move {
@@ -51,7 +85,17 @@ impl BlobServer {
             });
             // Dropping the runtime here ends the connections still open.
         })?;
-        Ok(BlobServer { addr, stop: Some(stop), thread: Some(thread) })
+        Ok(BlobServer { addr, shared, stop: Some(stop), thread: Some(thread) })
+    }
+
+    /// Installs `steps` at `/script/{key}` with its request count at zero.
+    pub fn script(&self, key: &str, steps: Vec<Step>) {
+        self.shared.scripts.lock().expect("not poisoned").insert(key.to_owned(), (steps, 0));
+    }
+
+    /// How many requests `/script/{key}` has answered.
+    pub fn requests(&self, key: &str) -> usize {
+        self.shared.scripts.lock().expect("not poisoned").get(key).map_or(0, |s| s.1)
     }
 
     /// `127.0.0.1:PORT`, what replaces `{{BLOBS}}` in the vectors.
@@ -65,12 +109,83 @@ impl BlobServer {
     }
 }
 
-async fn blob(State(blobs): State<Arc<BTreeMap<String, Bytes>>>, Path(name): Path<String>) -> Response {
-    match blobs.get(&name) {
+async fn blob(State(shared): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
+    match shared.blobs.get(&name) {
         // A `Bytes` body has an exact size: hyper sends `Content-Length`, never chunks.
         Some(bytes) => ([(header::CONTENT_TYPE, "application/octet-stream")], bytes.clone()).into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+/// `POST /upload`: a new upload, any TTL granted as asked (the store keeps nothing past
+/// the run).
+async fn create_upload(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let asked: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let n = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    let ttl = asked.get("ttl").cloned().unwrap_or(json!(86_400));
+    axum::Json(json!({"id": format!("u{n}"), "uploadToken": format!("t{n}"), "ttl": ttl})).into_response()
+}
+
+/// `POST /file/{uploadId}`: the multipart field `file`, kept in memory.
+async fn upload_file(
+    State(shared): State<Arc<Shared>>,
+    Path(upload): Path<String>,
+    mut form: Multipart,
+) -> Response {
+    while let Ok(Some(field)) = form.next_field().await {
+        if field.name() != Some("file") {
+            continue;
+        }
+        let name = field.file_name().unwrap_or("blob").to_owned();
+        let Ok(bytes) = field.bytes().await else { break };
+        let file = format!("f{}", shared.next_id.fetch_add(1, Ordering::Relaxed));
+        shared.uploads.lock().expect("not poisoned").insert(format!("{upload}/{file}"), bytes);
+        return axum::Json(json!({"id": file, "fileName": name})).into_response();
+    }
+    (StatusCode::BAD_REQUEST, "a multipart field `file` is needed").into_response()
+}
+
+/// `GET /file/{uploadId}/{fileId}/{name}`.
+async fn uploaded(
+    State(shared): State<Arc<Shared>>,
+    Path((upload, file, _name)): Path<(String, String, String)>,
+) -> Response {
+    match shared.uploads.lock().expect("not poisoned").get(&format!("{upload}/{file}")) {
+        Some(bytes) => ([(header::CONTENT_TYPE, "application/octet-stream")], bytes.clone()).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// `GET /script/{key}`: the next step of the script, counted.
+async fn scripted(State(shared): State<Arc<Shared>>, Path(key): Path<String>) -> Response {
+    let step = {
+        let mut scripts = shared.scripts.lock().expect("not poisoned");
+        let Some((steps, count)) = scripts.get_mut(&key) else { return StatusCode::NOT_FOUND.into_response() };
+        *count += 1;
+        steps.get(*count - 1).or(steps.last()).cloned().unwrap_or_default()
+    };
+    let status = StatusCode::from_u16(step.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let full = step.body.len();
+    let body = match step.truncate {
+        None => Body::from(step.body),
+        Some(n) => {
+            let head = step.body.slice(..n.min(full));
+            let cut = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "cut off by the script");
+            Body::from_stream(futures::stream::iter([Ok(head), Err(cut)]))
+        }
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    if step.truncate.is_some() {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(full));
+    }
+    for (k, v) in &step.headers {
+        if let (Ok(k), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::try_from(v.as_str())) {
+            headers.insert(k, v);
+        }
+    }
+    response
 }
 
 impl Drop for BlobServer {

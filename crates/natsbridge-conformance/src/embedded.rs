@@ -5,7 +5,9 @@
 /// `conformance/v1/*.json`: (file name, text).
 pub(crate) const VECTOR_FILES: &[(&str, &str)] = &[
     ("bad-data.json", include_str!("../../../conformance/v1/bad-data.json")),
+    ("budget.json", include_str!("../../../conformance/v1/budget.json")),
     ("enums.json", include_str!("../../../conformance/v1/enums.json")),
+    ("fetch.json", include_str!("../../../conformance/v1/fetch.json")),
     ("hostile.json", include_str!("../../../conformance/v1/hostile.json")),
     ("payload-types.json", include_str!("../../../conformance/v1/payload-types.json")),
     ("reference-examples.json", include_str!("../../../conformance/v1/reference-examples.json")),
@@ -14,6 +16,7 @@ pub(crate) const VECTOR_FILES: &[(&str, &str)] = &[
     ("transports.json", include_str!("../../../conformance/v1/transports.json")),
     ("types.json", include_str!("../../../conformance/v1/types.json")),
     ("unknown-fields.json", include_str!("../../../conformance/v1/unknown-fields.json")),
+    ("writer-api.json", include_str!("../../../conformance/v1/writer-api.json")),
 ];
 
 /// `conformance/v1/blobs/*`, what the link vectors point at: (file name, bytes).

@@ -24,17 +24,20 @@
 //! ```
 
 mod blobs;
+mod cases;
 mod compare;
 mod embedded;
+mod lane;
 mod report;
 mod run;
 mod testee;
 mod vectors;
 mod writer;
 
-pub use blobs::BlobServer;
+pub use blobs::{BlobServer, Step};
 pub use compare::{Ledger, parse_ledger, read_ledger, same};
 pub use report::{Cell, Report};
-pub use run::{Lane, check_lane_name, run};
+pub use lane::{Lane, check_lane_name};
+pub use run::run;
 pub use testee::{PROTOCOL, Testee, testee_command};
 pub use vectors::{Vector, Vectors, known_payload_types};

@@ -1,94 +1,20 @@
 //! One run of the suite: start the blob server and every lane's testee, put every vector
-//! through every lane (reader side), every writer case through every lane as writer and as
-//! reader (writer side), cross-check the schema validators, and collect a [`Report`].
+//! through every lane (reader side), every behaviour case (`send`, `fetch`) through every
+//! lane, every writer case through every lane as writer and as reader (writer side),
+//! cross-check the schema validators, and collect a [`Report`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
-use std::process::Command;
 
 use anyhow::{Context as _, Result, bail};
 
 use crate::blobs::BlobServer;
+use crate::cases;
 use crate::compare::{Ledger, check};
+use crate::lane::{Lane, Running};
 use crate::report::{Cell, Report};
 use crate::testee::Testee;
 use crate::vectors::{Vectors, known_payload_types, payload_types_in};
 use crate::writer;
-
-/// One lane of the matrices.
-pub struct Lane {
-    name: String,
-    command: Option<Command>,
-    ledger: Ledger,
-    validator: String,
-    cross_check: bool,
-    note: Option<String>,
-}
-
-impl fmt::Debug for Lane {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Lane")
-            .field("name", &self.name)
-            .field("command", &self.command)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Lane {
-    /// A lane run by `command` (`--allow-host http://127.0.0.1:PORT` is appended), or listed
-    /// as `not run` when `None`. No known failures; its validator is named after it and
-    /// takes no part in the cross-check.
-    pub fn new(name: impl Into<String>, command: Option<Command>) -> Lane {
-        let name = name.into();
-        Lane {
-            validator: format!("the {name} lane"),
-            name,
-            command,
-            ledger: Ledger::new(),
-            cross_check: false,
-            note: None,
-        }
-    }
-
-    /// Its known failures (see [`crate::read_ledger`]).
-    pub fn ledger(mut self, ledger: Ledger) -> Lane {
-        self.ledger = ledger;
-        self
-    }
-
-    /// Names its schema validator (`ajv`) in messages; with `cross_check`, its verdicts must
-    /// agree with the other cross-checked lanes' on every vector.
-    pub fn validator(mut self, name: impl Into<String>, cross_check: bool) -> Lane {
-        self.validator = name.into();
-        self.cross_check = cross_check;
-        self
-    }
-
-    /// A line printed under the reader matrix (what its `na` or `not run` means).
-    pub fn note(mut self, note: impl Into<String>) -> Lane {
-        self.note = Some(note.into());
-        self
-    }
-
-    /// Its name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-}
-
-/// A lane name: lowercase letters, digits, `-` and `_`.
-pub fn check_lane_name(s: &str) -> std::result::Result<(), String> {
-    let ok = !s.is_empty()
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    if ok { Ok(()) } else { Err("use lowercase letters, digits, `-` and `_`".into()) }
-}
-
-/// A lane whose testee runs.
-pub(crate) struct Running {
-    pub(crate) name: String,
-    pub(crate) validator: String,
-    pub(crate) testee: Testee,
-}
 
 /// Runs `vectors` through `lanes` (in matrix order). An `Err` is a run that could not happen
 /// (a testee that does not start or stops answering); disagreements are in the report.
@@ -145,6 +71,23 @@ pub fn run(vectors: &Vectors, lanes: Vec<Lane>) -> Result<Report> {
         }
     }
 
+    // The behaviour groups: the same call to every lane.
+    for c in cases::run(&vectors.cases, &mut running, &blobs, &known)? {
+        let cell = reader.entry((c.group, c.lane.clone())).or_default();
+        match c.outcome {
+            writer::Outcome::NotApplicable => {
+                cell.na += 1;
+                if ledgers[&c.lane].contains_key(&c.id) {
+                    failures.push(format!("{} {}: not applicable but in the ledger; remove it", c.lane, c.id));
+                }
+            }
+            writer::Outcome::Checked(problems) => {
+                let problems = (!problems.is_empty()).then_some(problems);
+                tally(cell, &mut failures, &c.lane, &c.id, problems, ledgers[&c.lane].get(&c.id));
+            }
+        }
+    }
+
     // The writer side: each lane's smartsend, read back by every lane.
     let cases = writer::cases(&vectors.vectors);
     let outcomes = writer::run(&cases, &mut running, &known)?;
@@ -165,6 +108,7 @@ pub fn run(vectors: &Vectors, lanes: Vec<Lane>) -> Result<Report> {
     for (lane, expected_failures) in &ledgers {
         let known = |id: &str| {
             vectors.vectors.iter().any(|v| v.id == id)
+                || vectors.cases.iter().any(|c| c.id == id)
                 || id.split_once('@').is_some_and(|(case, r)| {
                     cases.iter().any(|c| c.id == case) && names.iter().any(|n| n == r)
                 })

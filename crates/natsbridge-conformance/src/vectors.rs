@@ -30,11 +30,34 @@ pub struct Vector {
     pub expect: Value,
 }
 
+/// One case of a behaviour group: a call given to every lane, not an envelope.
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// Its id, unique across all groups (`writer-api/every-field`).
+    pub id: String,
+    /// Its group.
+    pub group: String,
+    /// What it asks of a lane: `send` (`smartsend` from API-level inputs) or `fetch`
+    /// (`fetch_with_backoff` against a scripted server).
+    pub op: CaseOp,
+    /// The whole case: `send` or `script` and `options`, and `expect`.
+    pub body: Value,
+}
+
+/// The kinds of behaviour case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseOp {
+    Send,
+    Fetch,
+}
+
 /// Every vector of one schema version, with the blobs its link vectors point at.
 #[derive(Debug, Clone)]
 pub struct Vectors {
     /// In file-name order, then in file order.
     pub vectors: Vec<Vector>,
+    /// The behaviour cases (files with `"cases"`), in file-name order, then in file order.
+    pub cases: Vec<Case>,
     /// `blobs/<name>` by name.
     pub blobs: BTreeMap<String, Bytes>,
     /// Where they came from, for messages: `embedded v1` or the directory.
@@ -44,10 +67,11 @@ pub struct Vectors {
 impl Vectors {
     /// The v1 vectors compiled into this library (`conformance/v1/` when it was built).
     pub fn embedded() -> Result<Vectors> {
-        let vectors = parse(embedded::VECTOR_FILES.iter().map(|(n, t)| ((*n).to_owned(), (*t).to_owned())))?;
+        let (vectors, cases) =
+            parse(embedded::VECTOR_FILES.iter().map(|(n, t)| ((*n).to_owned(), (*t).to_owned())))?;
         let blobs =
             embedded::BLOB_FILES.iter().map(|(n, b)| ((*n).to_owned(), Bytes::from_static(b))).collect();
-        Ok(Vectors { vectors, blobs, source: "embedded v1".into() })
+        Ok(Vectors { vectors, cases, blobs, source: "embedded v1".into() })
     }
 
     /// The vectors of a directory laid out as `conformance/v1/`: `*.json` files, one group
@@ -65,7 +89,7 @@ impl Vectors {
                 std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
             texts.push((file.display().to_string(), text));
         }
-        let vectors = parse(texts.into_iter())?;
+        let (vectors, cases) = parse(texts.into_iter())?;
         let mut blobs = BTreeMap::new();
         let blob_dir = dir.join("blobs");
         if blob_dir.is_dir() {
@@ -81,22 +105,53 @@ impl Vectors {
                 }
             }
         }
-        Ok(Vectors { vectors, blobs, source: dir.display().to_string() })
+        Ok(Vectors { vectors, cases, blobs, source: dir.display().to_string() })
     }
 
-    /// The groups, sorted.
+    /// The groups, vectors' and cases', sorted.
     pub fn groups(&self) -> Vec<String> {
-        self.vectors.iter().map(|v| v.group.clone()).collect::<BTreeSet<_>>().into_iter().collect()
+        self.vectors
+            .iter()
+            .map(|v| v.group.clone())
+            .chain(self.cases.iter().map(|c| c.group.clone()))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
     }
 }
 
 /// Parses vector files given as (name for messages, text), in that order.
-fn parse(files: impl Iterator<Item = (String, String)>) -> Result<Vec<Vector>> {
+fn parse(files: impl Iterator<Item = (String, String)>) -> Result<(Vec<Vector>, Vec<Case>)> {
     let mut out = Vec::new();
+    let mut cases = Vec::new();
     let mut seen = BTreeSet::new();
     for (file, text) in files {
         let doc: Value = serde_json::from_str(&text).with_context(|| format!("parsing {file}"))?;
         let group = doc["group"].as_str().with_context(|| format!("{file}: a vector file needs `group`"))?;
+        if let Some(list) = doc.get("cases") {
+            let op = match doc["op"].as_str() {
+                Some("send") => CaseOp::Send,
+                Some("fetch") => CaseOp::Fetch,
+                other => bail!("{file}: a case file's `op` is `send` or `fetch`, not {other:?}"),
+            };
+            for c in list.as_array().with_context(|| format!("{file}: `cases` must be an array"))? {
+                let id = c["id"].as_str().with_context(|| format!("{file}: a case needs `id`"))?.to_owned();
+                if !seen.insert(id.clone()) {
+                    bail!("duplicate vector id {id}");
+                }
+                let needs: &[&str] = match op {
+                    CaseOp::Send => &["description", "send", "expect"],
+                    CaseOp::Fetch => &["description", "script", "options", "expect"],
+                };
+                for key in needs {
+                    if c.get(*key).is_none() {
+                        bail!("case {id} has no `{key}`");
+                    }
+                }
+                cases.push(Case { id, group: group.to_owned(), op, body: c.clone() });
+            }
+            continue;
+        }
         let vectors =
             doc["vectors"].as_array().with_context(|| format!("{file}: a vector file needs `vectors`"))?;
         for v in vectors {
@@ -137,7 +192,7 @@ fn parse(files: impl Iterator<Item = (String, String)>) -> Result<Vec<Vector>> {
             out.push(Vector { id, group: group.to_owned(), text, bytes, expect: v.clone() });
         }
     }
-    Ok(out)
+    Ok((out, cases))
 }
 
 /// The payload types the schema knows (`PayloadType` of `schema/common_v1.schema.json`,

@@ -15,7 +15,7 @@ use anyhow::{Context as _, Result};
 use serde_json::{Value, json};
 
 use crate::compare::same;
-use crate::run::Running;
+use crate::lane::Running;
 use crate::vectors::Vector;
 
 /// Vector groups whose valid, decodable, all-direct vectors become writer cases.

@@ -36,7 +36,7 @@ pub(crate) fn now_timestamp() -> natsbridge_types::Timestamp {
 }
 
 /// Lowercase hex SHA-256 (`hex::encode`'s iterator is slow on the small-message path).
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+pub fn sha256_hex(bytes: &[u8]) -> String {
     hex_of(&Sha256::digest(bytes).into())
 }
 

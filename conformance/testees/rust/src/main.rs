@@ -7,7 +7,10 @@
 //! - `decode`: `smartreceive` on the envelope text (downloads included);
 //! - `roundtrip`: parse into the generated `MsgEnvelopeV1` and serialize it again;
 //! - `encode`: the writer side: the payloads as native values through `smartsend` without
-//!   publishing (`SendOptions::no_publish`), answering the envelope text it produced.
+//!   publishing (`SendOptions::no_publish`), answering the envelope text it produced;
+//! - `send`: `smartsend` from API-level inputs (the options by their conformance names mapped
+//!   to `SendOptions` setters), links uploaded to the runner's file server;
+//! - `fetch`: `fetch_with_backoff` with the given schedule.
 
 use std::io::{BufRead as _, Write as _};
 use std::process::ExitCode;
@@ -16,7 +19,10 @@ use clap::Parser;
 
 use arrow_schema::DataType;
 use natsbridge::table::TableLimits;
-use natsbridge::types::MsgEnvelopeV1;
+use std::time::Duration;
+
+use natsbridge::fetch::FetchOptions;
+use natsbridge::types::{MsgEnvelopeV1, MsgPurpose};
 use natsbridge::{Payload, PayloadType, ReceiveOptions, Received, SendOptions};
 use serde_json::{Value, json};
 
@@ -75,7 +81,8 @@ fn decoded(r: &Received) -> Value {
     json!({"ok": true, "payloads": payloads})
 }
 
-/// The bytes an `encode` request gives for one payload: `text`, `json` or `base64`.
+/// The bytes an `encode` or `send` request gives for one payload: `text`, `json`, `base64`
+/// or `fill` (`count` bytes of value `byte`).
 fn request_bytes(p: &Value) -> Option<Vec<u8>> {
     if let Some(t) = p.get("text") {
         return t.as_str().map(|t| t.as_bytes().to_vec());
@@ -83,29 +90,112 @@ fn request_bytes(p: &Value) -> Option<Vec<u8>> {
     if let Some(j) = p.get("json") {
         return serde_json::to_vec(j).ok();
     }
+    if let Some(fill) = p.get("fill") {
+        let byte = u8::try_from(fill["byte"].as_u64()?).ok()?;
+        return Some(vec![byte; usize::try_from(fill["count"].as_u64()?).ok()?]);
+    }
     natsbridge::codec::decode(p.get("base64")?.as_str()?).ok().map(|b| b.to_vec())
 }
 
-/// `encode`: each payload becomes the native value a Rust caller would hand over (a `String`,
-/// a `serde_json::Value`, an Arrow `Table` read from the given IPC bytes, `Bytes`), then
-/// `smartsend` builds the envelope without publishing, every payload direct.
-async fn encode(req: &Value) -> Value {
-    let Some(list) = req["payloads"].as_array() else {
-        return json!({"ok": false, "error": "INVALID_REQUEST", "message": "`payloads` must be an array"});
-    };
+fn failed(e: &natsbridge::Error) -> Value {
+    json!({"ok": false, "error": e.code().as_str(), "message": e.to_string()})
+}
+
+fn invalid_request(message: &str) -> Value {
+    json!({"ok": false, "error": "INVALID_REQUEST", "message": message})
+}
+
+/// The payloads of a request as the native values a Rust caller would hand over.
+fn native_payloads(req: &Value) -> Result<Vec<(String, Payload)>, Value> {
+    let list = req["payloads"].as_array().ok_or_else(|| invalid_request("`payloads` must be an array"))?;
     let mut payloads = Vec::with_capacity(list.len());
     for p in list {
         let name = p["dataname"].as_str().unwrap_or_default().to_owned();
         let (Ok(kind), Some(bytes)) =
             (serde_json::from_value::<PayloadType>(p["payload_type"].clone()), request_bytes(p))
         else {
-            return json!({"ok": false, "error": "INVALID_REQUEST", "message": format!("payload {name:?}")});
+            return Err(invalid_request(&format!("payload {name:?}")));
         };
-        match Payload::from_bytes(&kind, bytes.into(), TableLimits::default()) {
-            Ok(payload) => payloads.push((name, payload)),
-            Err(e) => return json!({"ok": false, "error": e.code().as_str(), "message": e.to_string()}),
-        }
+        payloads.push((name, Payload::from_bytes(&kind, bytes.into(), TableLimits::default()).map_err(|e| failed(&e))?));
     }
+    Ok(payloads)
+}
+
+/// `send`: the conformance option names mapped onto `SendOptions`; nothing published.
+async fn send(req: &Value) -> Value {
+    let payloads = match native_payloads(req) {
+        Ok(p) => p,
+        Err(answer) => return answer,
+    };
+    let mut options = SendOptions::default().no_publish();
+    if let Some(url) = req["fileserver"].as_str() {
+        options = options.fileserver(url);
+    }
+    for (key, v) in req["options"].as_object().into_iter().flatten() {
+        let text = v.as_str().unwrap_or_default();
+        let count = v.as_u64().and_then(|n| usize::try_from(n).ok()).unwrap_or(usize::MAX);
+        options = match key.as_str() {
+            "correlation_id" => options.correlation_id(text),
+            "msg_id" => options.msg_id(text),
+            "msg_purpose" => options.purpose(MsgPurpose::from(text)),
+            "sender_name" => options.sender_name(text),
+            "sender_id" => options.sender_id(text),
+            "receiver_name" => options.receiver_name(text),
+            "receiver_id" => options.receiver_id(text),
+            "reply_to" => options.reply_to(text),
+            "reply_to_msg_id" => options.reply_to_msg_id(text),
+            "metadata" => match serde_json::from_value(v.clone()) {
+                Ok(m) => options.metadata(m),
+                Err(_) => return invalid_request("`metadata` must be an object"),
+            },
+            "size_threshold" => options.size_threshold(count),
+            "max_payload" => options.max_payload(count),
+            "headers" => {
+                let mut o = options;
+                for (name, value) in v.as_object().into_iter().flatten() {
+                    o = o.header(name, value.as_str().unwrap_or_default());
+                }
+                o
+            }
+            other => return invalid_request(&format!("unknown option {other:?}")),
+        };
+    }
+    let subject = req["subject"].as_str().unwrap_or_default();
+    match natsbridge::smartsend(subject, payloads, &options).await {
+        Ok(sent) => json!({"ok": true, "text": sent.json}),
+        Err(e) => failed(&e),
+    }
+}
+
+/// `fetch`: `fetch_with_backoff` with the request's schedule (milliseconds), answering the
+/// body's size and SHA-256.
+async fn fetch(req: &Value) -> Value {
+    let o = &req["options"];
+    let mut options = FetchOptions::default();
+    if let Some(n) = o["max_attempts"].as_u64() {
+        options.max_attempts = u32::try_from(n).unwrap_or(u32::MAX);
+    }
+    let ms = |k: &str| o[k].as_u64().map(Duration::from_millis);
+    options.base_delay = ms("base_delay_ms").unwrap_or(options.base_delay);
+    options.max_delay = ms("max_delay_ms").unwrap_or(options.max_delay);
+    options.deadline = ms("deadline_ms").unwrap_or(options.deadline);
+    options.max_bytes = o["max_bytes"].as_u64().unwrap_or(options.max_bytes);
+    let url = req["url"].as_str().unwrap_or_default();
+    let client = natsbridge::fetch::http_client();
+    match natsbridge::fetch::fetch_with_backoff(&client, url, o["expected_size"].as_u64(), &options, "").await {
+        Ok(body) => json!({"ok": true, "size": body.len(), "sha256": natsbridge::wire::sha256_hex(body.as_slice())}),
+        Err(e) => failed(&e),
+    }
+}
+
+/// `encode`: each payload becomes the native value a Rust caller would hand over (a `String`,
+/// a `serde_json::Value`, an Arrow `Table` read from the given IPC bytes, `Bytes`), then
+/// `smartsend` builds the envelope without publishing, every payload direct.
+async fn encode(req: &Value) -> Value {
+    let payloads = match native_payloads(req) {
+        Ok(p) => p,
+        Err(answer) => return answer,
+    };
     let mut options = SendOptions::default().no_publish().size_threshold(usize::MAX);
     if let Some(cid) = req["correlation_id"].as_str() {
         options = options.correlation_id(cid);
@@ -115,7 +205,7 @@ async fn encode(req: &Value) -> Value {
     }
     match natsbridge::smartsend("conformance.encode", payloads, &options).await {
         Ok(sent) => json!({"ok": true, "text": sent.json}),
-        Err(e) => json!({"ok": false, "error": e.code().as_str(), "message": e.to_string()}),
+        Err(e) => failed(&e),
     }
 }
 
@@ -185,6 +275,8 @@ async fn run(allow_hosts: Vec<String>) -> Result<(), Box<dyn std::error::Error>>
                 Err(_) => json!({"ok": false}),
             },
             Some("encode") => encode(&req).await,
+            Some("send") => send(&req).await,
+            Some("fetch") => fetch(&req).await,
             other => {
                 json!({"ok": false, "error": "INVALID_REQUEST", "message": format!("unknown op {other:?}")})
             }
