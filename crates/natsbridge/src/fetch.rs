@@ -206,7 +206,7 @@ pub(crate) async fn fetch_hashed(
                     let delay = retry_after.map_or(jittered, |ra| ra.max(jittered));
                     if started.elapsed() + delay >= options.deadline {
                         let err = Error::new(
-                            ErrorCode::DownloadFailed,
+                            profile::ERROR_DEADLINE,
                             format!(
                                 "{reason}; the next attempt ({} ms away) would pass the {:?} deadline",
                                 delay.as_millis(),
@@ -233,7 +233,7 @@ pub(crate) async fn fetch_hashed(
     match tokio::time::timeout(options.deadline, run.instrument(span)).await {
         Ok(r) => r.map_err(|e| e.with_correlation_id(correlation_id)),
         Err(_) => Err(Error::new(
-            ErrorCode::Timeout,
+            profile::ERROR_DEADLINE,
             format!("download of {shown} did not finish within {:?}", options.deadline),
         )
         .with_correlation_id(correlation_id)),

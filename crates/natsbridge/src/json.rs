@@ -161,9 +161,9 @@ mod tests {
             (br#"{"m":{"x":1,"\u0078":2}}"#, "duplicate key `x`"),
             (br#"{"a":1e400}"#, "out of range"),
             (br#"{"a":NaN}"#, "expected value"),
-            (br#"{"a":"\ud800"}"#, "surrogate"),
+            (br#"{"a":"\ud800"}"#, "escape"),
             (br#"{"a":"\udc00\ud800"}"#, "surrogate"),
-            (b"{\"a\":\"\xff\"}", "UTF-8"),
+            (b"{\"a\":\"\xff\"}", "invalid unicode"),
             (b"{\"a\":\"\x00\"}", "control character"),
             (b"{} {}", "trailing"),
         ] {
