@@ -4,8 +4,42 @@ use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::Stdio;
 
+use std::path::PathBuf;
+use std::process::Command;
+
 use natsbridge_testkit::process::command;
-use natsbridge_testkit::{KillOnDrop, free_port};
+use natsbridge_testkit::{KillOnDrop, free_port, project_root, project_tool};
+
+/// The three shipped CLIs, by the language they are written in.
+pub(crate) const LANGS: [&str; 3] = ["rust", "node", "python"];
+
+/// The CLI of `lang`, as its users run it: the Rust binary, the TypeScript package's compiled
+/// JavaScript under plain `node`, the Python package with `python -m`.
+pub(crate) fn cli(lang: &str) -> Command {
+    let root = project_root();
+    match lang {
+        "rust" => command(env!("CARGO_BIN_EXE_natsbridge")),
+        "node" => {
+            let js = root.join("packages/typescript/dist/cli.js");
+            assert!(js.exists(), "{} is missing: run `cargo xtask setup` (it builds dist/)", js.display());
+            let mut c = command("node");
+            c.arg(js);
+            c
+        }
+        _ => {
+            let mut c = command(tool(".venv/bin/python"));
+            c.args(["-m", "natsbridge"]).env(
+                "PYTHONPATH",
+                std::env::join_paths([root.join("generated/python"), root.join("packages/python")]).unwrap(),
+            );
+            c
+        }
+    }
+}
+
+pub(crate) fn tool(rel: &str) -> PathBuf {
+    project_tool(rel).unwrap_or_else(|e| panic!("{e}"))
+}
 
 /// Writes the test kit's Arrow table of `rows` rows as an IPC stream.
 pub(crate) fn write_table(path: &std::path::Path, rows: usize) {

@@ -9,47 +9,17 @@
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::time::Instant;
 
-use natsbridge_testkit::process::command;
-use natsbridge_testkit::{KillOnDrop, NatsServer, project_root, project_tool};
+use natsbridge_testkit::{KillOnDrop, NatsServer};
 use serde_json::{Value, json};
 
-use crate::common::{start_fileserver, wait_subscribed, write_table};
+use crate::common::{LANGS, cli, start_fileserver, wait_subscribed, write_table};
 
 const ROWS: usize = 1_000_000;
 const AUDIO_BYTES: usize = 5_000_000;
-const LANGS: [&str; 3] = ["rust", "node", "python"];
-
-/// The CLI of `lang`, as its users run it: the Rust binary, the TypeScript package's compiled
-/// JavaScript under plain `node`, the Python package with `python -m`.
-fn cli(lang: &str) -> Command {
-    let root = project_root();
-    match lang {
-        "rust" => command(env!("CARGO_BIN_EXE_natsbridge")),
-        "node" => {
-            let js = root.join("packages/typescript/dist/cli.js");
-            assert!(js.exists(), "{} is missing: run `cargo xtask setup` (it builds dist/)", js.display());
-            let mut c = command("node");
-            c.arg(js);
-            c
-        }
-        _ => {
-            let mut c = command(tool(".venv/bin/python"));
-            c.args(["-m", "natsbridge"]).env(
-                "PYTHONPATH",
-                std::env::join_paths([root.join("generated/python"), root.join("packages/python")]).unwrap(),
-            );
-            c
-        }
-    }
-}
-
-fn tool(rel: &str) -> PathBuf {
-    project_tool(rel).unwrap_or_else(|e| panic!("{e}"))
-}
 
 /// The eight `--payload` arguments every sender gets (files written once).
 fn payloads(dir: &Path) -> Vec<String> {

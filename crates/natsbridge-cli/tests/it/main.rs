@@ -1,6 +1,6 @@
 //! The `natsbridge` CLI's end-to-end tests, one binary: the digest contract against a real
 //! nats-server and file server (`cli`), the everyday commands and flags (`commands`), the
-//! CLI against the other languages' runtimes (`interop`), README's examples in the other
+//! CLI against the other languages' runtimes (`interop`), the hostile conformance group through every CLI's `receive` (`hostile`), README's examples in the other
 //! languages (`readme`), and `natsbridge conformance` on a testee outside the checkout
 //! (`conformance`).
 
@@ -9,5 +9,6 @@ mod codegen;
 mod commands;
 mod common;
 mod conformance;
+mod hostile;
 mod interop;
 mod readme;
