@@ -335,3 +335,118 @@ fn the_profile_check_sees_every_spelling() {
         assert_eq!(profile_offences("f", line, &strings, &numbers), Vec::<String>::new(), "{line}");
     }
 }
+
+/// The crates whose modules are a driver and the modules it drives; each must import in one
+/// direction (the shared context lives in a module of its own).
+const ONE_WAY_CRATES: &[&str] = &[
+    "crates/natsbridge-bench/src",
+    "crates/natsbridge-demo/src",
+    "crates/natsbridge-conformance/src",
+    "crates/natsbridge-cli/src",
+    "crates/natsbridge-codegen/src",
+];
+
+/// The sibling modules a module's text names through `crate::` (`use crate::{a, b::C}`,
+/// `crate::a::f()`), among `modules`.
+fn crate_refs(text: &str, modules: &[String]) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for (i, _) in text.match_indices("crate::") {
+        let rest = &text[i + "crate::".len()..];
+        let names: Vec<&str> = if let Some(group) = rest.strip_prefix('{') {
+            let end = group.find('}').unwrap_or(group.len());
+            group[..end].split(',').map(|s| s.trim().split("::").next().unwrap_or("")).collect()
+        } else {
+            vec![rest.split(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap_or("")]
+        };
+        out.extend(names.into_iter().filter(|n| modules.iter().any(|m| m == n)).map(str::to_owned));
+    }
+    out
+}
+
+/// A cycle in `graph` (module → modules it names), as a path, if there is one.
+fn find_cycle(
+    graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut std::collections::BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|p| p == node) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(node.to_owned());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_owned());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(c) = visit(next, graph, path, done) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        done.insert(node.to_owned());
+        None
+    }
+    let mut done = std::collections::BTreeSet::new();
+    graph.keys().find_map(|k| visit(k, graph, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn driver_crates_import_one_way() {
+    let root = project_root();
+    let mut cycles = Vec::new();
+    for dir in ONE_WAY_CRATES {
+        // Top-level modules: `src/x.rs` and `src/x/` (their submodules count as `x`).
+        let files = files_under(&root, dir, SKIP_DIRS);
+        let module_of = |f: &str| -> Option<String> {
+            let rel = f.strip_prefix(&format!("{dir}/"))?;
+            let first = rel.split('/').next()?;
+            let name = first.strip_suffix(".rs").unwrap_or(first);
+            (!["main", "lib"].contains(&name)).then(|| name.to_owned())
+        };
+        let modules: Vec<String> =
+            files.iter().filter(|f| f.ends_with(".rs")).filter_map(|f| module_of(f)).collect();
+        let mut graph: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+            Default::default();
+        for f in files.iter().filter(|f| f.ends_with(".rs")) {
+            let Some(m) = module_of(f) else { continue };
+            let text = read(&root, f);
+            // Tests may reach anywhere; docs may link anywhere.
+            let code: String = text
+                .split("#[cfg(test)]")
+                .next()
+                .unwrap_or(&text)
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("//"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let code = code.as_str();
+            let refs: Vec<String> = crate_refs(code, &modules).into_iter().filter(|r| *r != m).collect();
+            graph.entry(m).or_default().extend(refs);
+        }
+        if let Some(cycle) = find_cycle(&graph) {
+            cycles.push(format!("{dir}: {}", cycle.join(" → ")));
+        }
+    }
+    assert!(
+        cycles.is_empty(),
+        "modules that import each other (give what they share a module of its own):\n  {}",
+        cycles.join("\n  ")
+    );
+}
+
+#[test]
+fn the_cycle_check_sees_a_cycle() {
+    let modules: Vec<String> = ["run", "ctx", "audio"].iter().map(|s| (*s).to_owned()).collect();
+    assert_eq!(crate_refs("use crate::{audio, ctx::Ctx};\nlet x = crate::run::go();", &modules).len(), 3);
+    let mut graph = std::collections::BTreeMap::new();
+    graph.insert("run".to_owned(), ["audio".to_owned()].into());
+    graph.insert("audio".to_owned(), ["ctx".to_owned()].into());
+    assert_eq!(find_cycle(&graph), None);
+    graph.insert("ctx".to_owned(), ["run".to_owned()].into());
+    assert!(find_cycle(&graph).is_some());
+}

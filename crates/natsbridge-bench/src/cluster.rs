@@ -15,7 +15,7 @@ use natsbridge::{Payload, ReceiveOptions, SendOptions};
 use natsbridge_testkit::NatsCluster;
 use serde_json::json;
 
-use crate::run::{Ctx, Error, Figure};
+use crate::ctx::{Ctx, Error, Figure};
 
 /// Publishers in flight.
 const TASKS: usize = 16;

@@ -4,7 +4,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use crate::run::{Ctx, Figure, Target, median};
+use crate::ctx::{Ctx, Figure, Target, median};
 
 /// GB/s (decimal) of raw bytes.
 fn rate(bytes: usize, iterations: usize, secs: f64) -> f64 {

@@ -19,6 +19,7 @@
 
 mod cluster;
 mod codec;
+mod ctx;
 mod messaging;
 mod report;
 mod run;

@@ -13,7 +13,7 @@ use natsbridge::{Payload, ReceiveOptions, SendOptions, smartreceive, smartreply,
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-use crate::run::{Ctx, Error, Figure, Target, median};
+use crate::ctx::{Ctx, Error, Figure, Target, median};
 
 /// Messages in flight between publisher and subscriber.
 const WINDOW: usize = 2_048;

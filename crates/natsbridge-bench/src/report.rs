@@ -12,7 +12,7 @@ use serde_json::json;
 
 use natsbridge_testkit::process::command;
 
-use crate::run::{Error, Figure, Target};
+use crate::ctx::{Error, Figure, Target};
 
 /// The machine and software a run was taken on.
 #[derive(Debug, Clone, Serialize)]

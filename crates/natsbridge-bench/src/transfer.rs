@@ -21,7 +21,7 @@ use natsbridge_testkit::KillOnDrop;
 use natsbridge_testkit::process::{peak_rss, this_executable};
 use serde_json::{Value, json};
 
-use crate::run::{Ctx, Error, Figure, Target, median};
+use crate::ctx::{Ctx, Error, Figure, Target, median};
 
 /// How a table travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -160,7 +160,9 @@ async fn uploaded(
 async fn scripted(State(shared): State<Arc<Shared>>, Path(key): Path<String>) -> Response {
     let step = {
         let mut scripts = shared.scripts.lock().expect("not poisoned");
-        let Some((steps, count)) = scripts.get_mut(&key) else { return StatusCode::NOT_FOUND.into_response() };
+        let Some((steps, count)) = scripts.get_mut(&key) else {
+            return StatusCode::NOT_FOUND.into_response();
+        };
         *count += 1;
         steps.get(*count - 1).or(steps.last()).cloned().unwrap_or_default()
     };

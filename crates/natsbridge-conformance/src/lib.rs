@@ -36,8 +36,8 @@ mod writer;
 
 pub use blobs::{BlobServer, Step};
 pub use compare::{Ledger, parse_ledger, read_ledger, same};
-pub use report::{Cell, Report};
 pub use lane::{Lane, check_lane_name};
+pub use report::{Cell, Report};
 pub use run::run;
 pub use testee::{PROTOCOL, Testee, testee_command};
 pub use vectors::{Vector, Vectors, known_payload_types};

@@ -78,7 +78,8 @@ pub fn run(vectors: &Vectors, lanes: Vec<Lane>) -> Result<Report> {
             writer::Outcome::NotApplicable => {
                 cell.na += 1;
                 if ledgers[&c.lane].contains_key(&c.id) {
-                    failures.push(format!("{} {}: not applicable but in the ledger; remove it", c.lane, c.id));
+                    failures
+                        .push(format!("{} {}: not applicable but in the ledger; remove it", c.lane, c.id));
                 }
             }
             writer::Outcome::Checked(problems) => {

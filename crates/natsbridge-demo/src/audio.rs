@@ -17,7 +17,7 @@ use serde_json::json;
 
 use tracing::{info, warn};
 
-use crate::run::{Ctx, Outcome};
+use crate::ctx::{Ctx, Outcome};
 
 const SUBJECT: &str = "demo.audio.analyze";
 const SAMPLE_RATE: u32 = 44_100;

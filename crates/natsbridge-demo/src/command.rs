@@ -15,8 +15,8 @@ use natsbridge::{SendOptions, Sent};
 use simulation_api::{Bridge, Command, CommandStatus, RunState, Subscription, operations};
 use tracing::{info, warn};
 
+use crate::ctx::{Ctx, Outcome};
 use crate::measure::{bar, percentile};
-use crate::run::{Ctx, Outcome};
 
 /// The `service` parameter of the command channel in the CLI demo.
 const SERVICE: &str = "demo";

@@ -32,7 +32,7 @@ use natsbridge_testkit::{NatsServer, free_port};
 use serde_json::{Value, json};
 use tracing::{info, warn};
 
-use crate::run::Ctx;
+use crate::ctx::Ctx;
 use crate::{audio, command};
 
 /// The subjects the page and the service agree on (also served in `/config.json`). The

@@ -15,8 +15,8 @@ use natsbridge::types::{MsgPurpose, Transport};
 use natsbridge::{Payload, SendOptions, Table};
 use serde_json::json;
 
+use crate::ctx::{Ctx, Outcome};
 use crate::measure::bar;
-use crate::run::{Ctx, Outcome};
 
 fn snapshot(i: usize) -> Table {
     let rows = 40_000;

@@ -20,6 +20,7 @@
 
 mod audio;
 mod command;
+mod ctx;
 mod dashboard;
 mod health;
 mod measure;

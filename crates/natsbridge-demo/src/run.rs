@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use natsbridge_testkit::{NatsCluster, NatsServer};
 
+use crate::ctx::{Ctx, Outcome};
 use crate::{audio, command, health, table};
 
 /// Sizes and switches of one demo run.
@@ -21,26 +22,6 @@ pub(crate) struct DemoArgs {
     pub(crate) cluster: bool,
     pub(crate) health_window: Duration,
     pub(crate) only: Option<u8>,
-}
-
-/// What every scenario shares.
-#[derive(Debug, Clone)]
-pub(crate) struct Ctx {
-    /// One URL, or every seed of the cluster.
-    pub(crate) nats_url: String,
-    /// With `--cluster`: the nodes (scenario 4 kills its stream's leader) and R3 streams.
-    pub(crate) cluster: Option<Arc<Mutex<NatsCluster>>>,
-    pub(crate) files_url: String,
-    pub(crate) receive: ReceiveOptions,
-}
-
-/// One row of the summary.
-#[derive(Debug)]
-pub(crate) struct Outcome {
-    pub(crate) name: &'static str,
-    pub(crate) ok: bool,
-    pub(crate) result: String,
-    pub(crate) figure: String,
 }
 
 /// Runs the scenarios, prints the summary; `Ok(true)` when every one passed.

@@ -13,8 +13,8 @@ use natsbridge_testkit::KillOnDrop;
 use natsbridge_testkit::data::BATCH_ROWS;
 use serde_json::json;
 
+use crate::ctx::{Ctx, Outcome};
 use crate::measure;
-use crate::run::{Ctx, Outcome};
 
 const SUBJECT: &str = "demo.analysis.table";
 
