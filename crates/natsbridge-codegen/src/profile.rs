@@ -156,7 +156,8 @@ impl Profile {
                     }
                     "statuses" => statuses(v).with_context(|| cname.clone())?,
                     "string_map" => {
-                        let map = v.as_object().ok_or_else(|| format_err!("{cname}: an object of strings"))?;
+                        let map =
+                            v.as_object().ok_or_else(|| format_err!("{cname}: an object of strings"))?;
                         let mut pairs = Vec::new();
                         for (k, s) in map {
                             let s = s.as_str().ok_or_else(|| format_err!("{cname}.{k}: a string"))?;
@@ -169,7 +170,10 @@ impl Profile {
                                 .ok_or_else(|| format_err!("{cname}: `keys` names no enum `{keys}`"))?;
                             let got: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
                             let want: Vec<&str> = e.values.iter().map(String::as_str).collect();
-                            ensure!(got == want, "{cname}: its keys must be the values of {keys}, in order: {want:?}");
+                            ensure!(
+                                got == want,
+                                "{cname}: its keys must be the values of {keys}, in order: {want:?}"
+                            );
                         }
                         ConstValue::StringMap(pairs)
                     }

@@ -116,7 +116,10 @@ fn native_payloads(req: &Value) -> Result<Vec<(String, Payload)>, Value> {
         else {
             return Err(invalid_request(&format!("payload {name:?}")));
         };
-        payloads.push((name, Payload::from_bytes(&kind, bytes.into(), TableLimits::default()).map_err(|e| failed(&e))?));
+        payloads.push((
+            name,
+            Payload::from_bytes(&kind, bytes.into(), TableLimits::default()).map_err(|e| failed(&e))?,
+        ));
     }
     Ok(payloads)
 }
@@ -182,8 +185,11 @@ async fn fetch(req: &Value) -> Value {
     options.max_bytes = o["max_bytes"].as_u64().unwrap_or(options.max_bytes);
     let url = req["url"].as_str().unwrap_or_default();
     let client = natsbridge::fetch::http_client();
-    match natsbridge::fetch::fetch_with_backoff(&client, url, o["expected_size"].as_u64(), &options, "").await {
-        Ok(body) => json!({"ok": true, "size": body.len(), "sha256": natsbridge::wire::sha256_hex(body.as_slice())}),
+    match natsbridge::fetch::fetch_with_backoff(&client, url, o["expected_size"].as_u64(), &options, "").await
+    {
+        Ok(body) => {
+            json!({"ok": true, "size": body.len(), "sha256": natsbridge::wire::sha256_hex(body.as_slice())})
+        }
         Err(e) => failed(&e),
     }
 }

