@@ -96,6 +96,7 @@ pub(crate) async fn run(ctx: &Ctx, commands: usize) -> Result<Outcome, Box<dyn s
         let command = Command {
             step_size: 0.01 * (1 + i % 10) as f64,
             iterations: NonZeroU64::new(1000 + i as u64).expect("not zero"),
+            label: None,
         };
         let started = Instant::now();
         let reply = operations::send_command(&dashboard, SERVICE, &command).await?;

@@ -22,11 +22,16 @@
 //!     const NAME: &'static str = "command";
 //!     const PAYLOAD_TYPE: PayloadType = PayloadType::Dictionary;
 //!     fn encode(&self) -> Result<(Payload, typed::Headers)> {
-//!         Ok((typed::encode_json(Self::NAME, self)?, Vec::new()))
+//!         Ok((typed::encode_json(Self::NAME, self, positive_iterations)?, Vec::new()))
 //!     }
 //!     fn decode(received: &Received) -> Result<Self> {
-//!         typed::decode_json(received, Self::NAME)
+//!         typed::decode_json(received, Self::NAME, positive_iterations)
 //!     }
+//! }
+//!
+//! // Generated crates check with their spec's JSON Schema; by hand, any rule will do.
+//! fn positive_iterations(v: &serde_json::Value, _reader: bool) -> std::result::Result<(), String> {
+//!     if v["iterations"].as_u64().is_some_and(|n| n > 0) { Ok(()) } else { Err("/iterations: minimum 1".into()) }
 //! }
 //!
 //! # async fn demo() -> Result<()> {
@@ -44,7 +49,7 @@ use std::time::Duration;
 
 use async_nats::Client;
 use futures::stream::{BoxStream, Stream, StreamExt as _};
-use natsbridge_types::MsgPurpose;
+use natsbridge_types::{MsgPurpose, profile};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -187,21 +192,36 @@ pub fn payload<'a>(received: &'a Received, name: &str, ty: PayloadType) -> Resul
 }
 
 /// A JSON payload (`dictionary`) from a value of a generated type.
-pub fn encode_json<T: Serialize>(name: &str, value: &T) -> Result<Payload> {
-    serde_json::to_value(value).map(Payload::Dictionary).map_err(|e| {
+pub fn encode_json<T: Serialize>(name: &str, value: &T, check: Check) -> Result<Payload> {
+    let value = serde_json::to_value(value).map_err(|e| {
         Error::new(ErrorCode::SerializationError, "serializing the message")
             .with_source(e)
             .with_dataname(name)
-    })
+    })?;
+    check(&value, false).map_err(|why| {
+        Error::new(profile::ERROR_WRITER_RULE, format!("not a valid `{name}`: {why}")).with_dataname(name)
+    })?;
+    Ok(Payload::Dictionary(value))
 }
+
+/// A generated payload type's schema check (`value`, `reader`): `Err` names what breaks the
+/// schema. Generated crates check with the JSON Schema of their spec, so the constraints
+/// Rust's types cannot hold (`maximum`, `maxLength`, …) are enforced as in TypeScript and
+/// Python; a reader (`true`) accepts enum values it does not know.
+pub type Check = fn(&serde_json::Value, bool) -> std::result::Result<(), String>;
 
 /// The `dictionary` payload `name` as a value of a generated type; `DESERIALIZATION_ERROR`
 /// when it does not fit the type's schema.
-pub fn decode_json<T: DeserializeOwned>(received: &Received, name: &str) -> Result<T> {
+pub fn decode_json<T: DeserializeOwned>(received: &Received, name: &str, check: Check) -> Result<T> {
     let found = payload(received, name, PayloadType::Dictionary)?;
     let Payload::Dictionary(value) = &found.data else {
         unreachable!("a dictionary payload decodes to Payload::Dictionary")
     };
+    check(value, true).map_err(|why| {
+        Error::new(profile::ERROR_BAD_BYTES, format!("payload `{name}` does not fit its schema: {why}"))
+            .with_correlation_id(received.correlation_id())
+            .with_dataname(name)
+    })?;
     T::deserialize(value).map_err(|e| {
         Error::new(ErrorCode::DeserializationError, format!("payload `{name}` does not fit its schema: {e}"))
             .with_correlation_id(received.correlation_id())

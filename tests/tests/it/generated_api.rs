@@ -28,7 +28,46 @@ async fn bridge(server: &NatsServer) -> Bridge {
 }
 
 fn command(iterations: u64) -> Command {
-    Command { step_size: 0.01, iterations: NonZeroU64::new(iterations).unwrap() }
+    Command { step_size: 0.01, iterations: NonZeroU64::new(iterations).unwrap(), label: None }
+}
+
+/// The constraints Rust's types cannot hold (`maximum`, `exclusiveMinimum`, `maxLength`)
+/// are checked on send and on receive with the spec's JSON Schema, as the TypeScript and
+/// Python packages check them with ajv and jsonschema: a typed sender cannot publish what a
+/// typed receiver in another language refuses.
+#[tokio::test(flavor = "multi_thread")]
+async fn constraints_the_types_cannot_hold_are_checked_both_ways() {
+    let server = NatsServer::spawn();
+    let client = bridge(&server).await;
+    let mut commands = operations::handle_command(&client, "sim2").await.unwrap();
+    client.client().flush().await.unwrap();
+
+    let label = |s: &str| Some(simulation_api::RunLabel::try_from(s).unwrap());
+    let too_many = command(1_000_001);
+    let zero_step = Command { step_size: 0.0, ..command(10) };
+    let big_step = Command { step_size: 10.5, ..command(10) };
+    let long_label = Command { label: label(&"a".repeat(33)), ..command(10) };
+    for (what, bad) in [("maximum", too_many), ("exclusiveMinimum", zero_step), ("maximum", big_step), ("maxLength", long_label)] {
+        let err = operations::send_command(&client, "sim2", &bad).await.unwrap_err();
+        assert_eq!(err.code(), &ErrorCode::SerializationError, "{what}: {err}");
+        assert!(err.message().contains("not a valid `command`"), "{what}: {err}");
+    }
+    assert!(simulation_api::RunLabel::try_from("Not Lower").is_err(), "the pattern is the type's own");
+
+    // The edges pass; a plain sender's value over the maximum is the receiver's typed error.
+    let edge = Command { step_size: 10.0, label: label(&"a".repeat(32)), ..command(1_000_000) };
+    let plain = SendOptions::default().connection(client.client()).purpose(MsgPurpose::Command);
+    let value = serde_json::to_value(&edge).unwrap();
+    smartsend("sim.sim2.command", [("command", Payload::Dictionary(value))], &plain).await.unwrap();
+    let over = json!({"step_size": 0.5, "iterations": 2_000_000});
+    let bad = smartsend("sim.sim2.command", [("command", Payload::Dictionary(over))], &plain).await.unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(10), commands.next()).await.unwrap().unwrap();
+    assert_eq!(first.unwrap().message, edge);
+    let second = tokio::time::timeout(Duration::from_secs(10), commands.next()).await.unwrap().unwrap();
+    let err = second.unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::DeserializationError, "{err}");
+    assert_eq!(err.correlation_id(), Some(bad.envelope.correlation_id.as_str()));
+    assert!(err.message().contains("/iterations"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

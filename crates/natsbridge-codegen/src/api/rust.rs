@@ -33,6 +33,9 @@ struct LibView {
     schema_types: String,
     example: String,
     hash: String,
+    /// The enum types a reader keeps open (`enum` dropped when reading), as Rust string
+    /// literals.
+    open_enums: String,
 }
 
 #[derive(Template)]
@@ -77,6 +80,8 @@ struct MessageView {
     payload_variant: String,
     /// A JSON value without headers: `Message` is implemented on the payload type itself.
     json_only: bool,
+    /// The schema type of a JSON body (`Command`), checked by `crate::check`.
+    schema_type: String,
     ty: String,
     headers: Vec<HeaderView>,
     field: String,
@@ -177,9 +182,9 @@ fn message_view(m: &Message) -> MessageView {
         Body::Json { type_name, .. } => (
             "payload".to_owned(),
             format!("crate::{}", rust_type_name(type_name)),
-            "typed::encode_json(Self::NAME, &self.payload)?".to_owned(),
+            format!("typed::encode_json(Self::NAME, &self.payload, |v, r| crate::check({type_name:?}, v, r))?"),
             "Payload::Dictionary(_)".to_owned(),
-            "typed::decode_json(received, Self::NAME)?".to_owned(),
+            format!("typed::decode_json(received, Self::NAME, |v, r| crate::check({type_name:?}, v, r))?"),
         ),
         Body::Table => (
             "table".to_owned(),
@@ -210,6 +215,10 @@ fn message_view(m: &Message) -> MessageView {
         payload_type,
         payload_variant: variant,
         json_only,
+        schema_type: match &m.body {
+            Body::Json { type_name, .. } => type_name.clone(),
+            _ => String::new(),
+        },
         ty,
         headers: m
             .headers
@@ -377,6 +386,7 @@ pub(crate) fn generate(
         schema_types: model.structs().iter().map(|s| rust_type_name(s.name)).collect::<Vec<_>>().join("`, `"),
         example: example(spec, &crate_ident),
         hash: spec.hash.clone(),
+        open_enums: model.open_enums().iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", "),
     }
     .render()?;
     files.push(GeneratedFile::new(

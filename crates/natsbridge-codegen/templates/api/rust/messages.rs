@@ -13,11 +13,11 @@ impl Message for crate::{{ m.ty }} {
     const PAYLOAD_TYPE: PayloadType = PayloadType::{{ m.payload_variant }};
 
     fn encode(&self) -> Result<(Payload, Headers)> {
-        Ok((typed::encode_json(Self::NAME, self)?, Vec::new()))
+        Ok((typed::encode_json(Self::NAME, self, |v, r| crate::check("{{ m.schema_type }}", v, r))?, Vec::new()))
     }
 
     fn decode(received: &Received) -> Result<Self> {
-        typed::decode_json(received, Self::NAME)
+        typed::decode_json(received, Self::NAME, |v, r| crate::check("{{ m.schema_type }}", v, r))
     }
 }
 {%- else %}
