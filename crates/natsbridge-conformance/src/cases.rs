@@ -9,6 +9,10 @@
 //! - `fetch` cases: `fetch_with_backoff` against a scripted server (statuses, `Retry-After`,
 //!   cut-off and wrong-length bodies, redirects). The runner counts the attempts the server
 //!   saw and times the call; the lane answers with the outcome.
+//! - `typed` cases: one message value through the package generated from a team spec
+//!   (`examples/simulation`), sent (the package's check before publishing) or received (its
+//!   check of a payload another sender wrote); only lanes whose `hello` lists the spec under
+//!   `capabilities.typed` run them, the others count them `na`.
 
 use std::collections::BTreeSet;
 use std::time::Instant;
@@ -44,6 +48,7 @@ pub(crate) fn run(
             let outcome = match case.op {
                 CaseOp::Send => send(case, w, running, blobs, known),
                 CaseOp::Fetch => fetch(case, &mut running[w], blobs),
+                CaseOp::Typed => typed(case, &mut running[w]),
             }
             .with_context(|| format!("{}: {}", running[w].name, case.id))?;
             out.push(Checked {
@@ -212,4 +217,20 @@ fn fetch(case: &Case, lane: &mut Running, blobs: &BlobServer) -> Result<Outcome>
         problems.push(format!("answered after {elapsed} ms, later than {max} ms"));
     }
     Ok(Outcome::Checked(problems))
+}
+
+fn typed(case: &Case, lane: &mut Running) -> Result<Outcome> {
+    let b = &case.body;
+    if !lane.testee.has_typed(b["spec"].as_str().unwrap_or_default()) {
+        return Ok(Outcome::NotApplicable);
+    }
+    let request = json!({
+        "op": "typed",
+        "spec": b["spec"],
+        "message": b["message"],
+        "value": b["value"],
+        "direction": b["direction"],
+    });
+    let answer = lane.testee.request(&request)?;
+    Ok(Outcome::Checked(verdict_problem(&answer, &b["expect"]).into_iter().collect()))
 }

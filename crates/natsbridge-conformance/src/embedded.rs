@@ -14,6 +14,7 @@ pub(crate) const VECTOR_FILES: &[(&str, &str)] = &[
     ("required.json", include_str!("../../../conformance/v1/required.json")),
     ("strings.json", include_str!("../../../conformance/v1/strings.json")),
     ("transports.json", include_str!("../../../conformance/v1/transports.json")),
+    ("typed.json", include_str!("../../../conformance/v1/typed.json")),
     ("types.json", include_str!("../../../conformance/v1/types.json")),
     ("unknown-fields.json", include_str!("../../../conformance/v1/unknown-fields.json")),
     ("writer-api.json", include_str!("../../../conformance/v1/writer-api.json")),

@@ -34,6 +34,9 @@ pub struct Testee {
     /// The payload types it handles, from its `hello` answer; `None`: every type (a testee
     /// that does not know `hello`).
     payload_types: Option<BTreeSet<String>>,
+    /// The team specs whose generated packages it carries for the `typed` cases (its
+    /// `hello`'s `capabilities.typed`, e.g. `["simulation"]`); none by default.
+    typed_specs: BTreeSet<String>,
 }
 
 impl Testee {
@@ -55,7 +58,7 @@ impl Testee {
                 }
             }
         });
-        let mut testee = Testee { child, stdin, lines, payload_types: None };
+        let mut testee = Testee { child, stdin, lines, payload_types: None, typed_specs: BTreeSet::new() };
         // The handshake: a lane declares what it handles (a small device: no Arrow). One
         // that answers anything else handles everything.
         let hello = testee.request(&json!({"op": "hello"}))?;
@@ -67,8 +70,16 @@ impl Testee {
                 testee.payload_types =
                     Some(types.iter().filter_map(Value::as_str).map(str::to_owned).collect());
             }
+            if let Some(specs) = hello["capabilities"]["typed"].as_array() {
+                testee.typed_specs = specs.iter().filter_map(Value::as_str).map(str::to_owned).collect();
+            }
         }
         Ok(testee)
+    }
+
+    /// Whether it carries the generated packages of the team spec `spec` (`typed` cases).
+    pub fn has_typed(&self, spec: &str) -> bool {
+        self.typed_specs.contains(spec)
     }
 
     /// The payload types its `hello` declared; `None`: every type.

@@ -37,8 +37,9 @@ pub struct Case {
     pub id: String,
     /// Its group.
     pub group: String,
-    /// What it asks of a lane: `send` (`smartsend` from API-level inputs) or `fetch`
-    /// (`fetch_with_backoff` against a scripted server).
+    /// What it asks of a lane: `send` (`smartsend` from API-level inputs), `fetch`
+    /// (`fetch_with_backoff` against a scripted server) or `typed` (a generated package's
+    /// encode or decode of one message value).
     pub op: CaseOp,
     /// The whole case: `send` or `script` and `options`, and `expect`.
     pub body: Value,
@@ -49,6 +50,7 @@ pub struct Case {
 pub enum CaseOp {
     Send,
     Fetch,
+    Typed,
 }
 
 /// Every vector of one schema version, with the blobs its link vectors point at.
@@ -132,7 +134,8 @@ fn parse(files: impl Iterator<Item = (String, String)>) -> Result<(Vec<Vector>, 
             let op = match doc["op"].as_str() {
                 Some("send") => CaseOp::Send,
                 Some("fetch") => CaseOp::Fetch,
-                other => bail!("{file}: a case file's `op` is `send` or `fetch`, not {other:?}"),
+                Some("typed") => CaseOp::Typed,
+                other => bail!("{file}: a case file's `op` is `send`, `fetch` or `typed`, not {other:?}"),
             };
             for c in list.as_array().with_context(|| format!("{file}: `cases` must be an array"))? {
                 let id = c["id"].as_str().with_context(|| format!("{file}: a case needs `id`"))?.to_owned();
@@ -142,6 +145,7 @@ fn parse(files: impl Iterator<Item = (String, String)>) -> Result<(Vec<Vector>, 
                 let needs: &[&str] = match op {
                     CaseOp::Send => &["description", "send", "expect"],
                     CaseOp::Fetch => &["description", "script", "options", "expect"],
+                    CaseOp::Typed => &["description", "spec", "message", "value", "direction", "expect"],
                 };
                 for key in needs {
                     if c.get(*key).is_none() {

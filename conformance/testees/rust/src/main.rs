@@ -215,6 +215,50 @@ async fn encode(req: &Value) -> Value {
     }
 }
 
+/// `typed`: one value of a message of the example spec (`simulation-api`) through the
+/// generated package: `send` builds the Rust value (a value the types cannot hold cannot
+/// be built: `SERIALIZATION_ERROR`, as a refused send) and encodes it; `receive` has
+/// `smartsend` carry it as another sender would and the message's `decode` read it.
+async fn typed(req: &Value) -> Value {
+    use simulation_api::{Command, CommandStatus};
+    match req["message"].as_str() {
+        Some("command") => typed_case::<Command>(req).await,
+        Some("status") => typed_case::<CommandStatus>(req).await,
+        other => invalid_request(&format!("unknown message {other:?}")),
+    }
+}
+
+async fn typed_case<M: natsbridge::typed::Message + serde::de::DeserializeOwned>(req: &Value) -> Value {
+    let value = req["value"].clone();
+    if req["direction"] == "send" {
+        let message: M = match serde_json::from_value(value) {
+            Ok(m) => m,
+            Err(e) => return json!({"ok": false, "error": "SERIALIZATION_ERROR", "message": e.to_string()}),
+        };
+        return match message.encode() {
+            Ok(_) => json!({"ok": true}),
+            Err(e) => failed(&e),
+        };
+    }
+    let options = SendOptions::default().no_publish();
+    let sent =
+        match natsbridge::smartsend("conformance.typed", [(M::NAME, Payload::Dictionary(value))], &options)
+            .await
+        {
+            Ok(sent) => sent,
+            Err(e) => return failed(&e),
+        };
+    let received =
+        match natsbridge::smartreceive_bytes(sent.json.as_bytes(), None, &ReceiveOptions::default()).await {
+            Ok(r) => r,
+            Err(e) => return failed(&e),
+        };
+    match M::decode(&received) {
+        Ok(_) => json!({"ok": true}),
+        Err(e) => failed(&e),
+    }
+}
+
 /// The Rust testee: JSON-lines requests on stdin, one answer line each on stdout.
 #[derive(Debug, Parser)]
 #[command(name = "natsbridge-testee", version)]
@@ -268,6 +312,10 @@ async fn run(allow_hosts: Vec<String>) -> Result<(), Box<dyn std::error::Error>>
             None => text.as_bytes().to_vec(),
         };
         let answer = match req["op"].as_str() {
+            Some("hello") => {
+                json!({"ok": true, "lane": "rust", "protocol": 1, "capabilities": {"typed": ["simulation"]}})
+            }
+            Some("typed") => typed(&req).await,
             Some("validate") => {
                 let valid = serde_json::from_str::<Value>(text).is_ok_and(|v| validator.is_valid(&v));
                 json!({"valid": valid})
