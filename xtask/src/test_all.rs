@@ -125,9 +125,16 @@ pub(crate) fn test_all() -> Result<()> {
     })?;
     // The MicroPython codec (packages/micropython) under the real MicroPython (the
     // WebAssembly port in Node): every vector, its envelopes read back by CPython and
-    // TypeScript, the NATS frame parser, the README example; the socket code compiled only.
+    // TypeScript, the NATS frame parser, the README example; and the device client's socket
+    // code under MicroPython's unix port against a real nats-server and file server.
     step("micropython", &mut || {
-        run_checked(Command::new("node").args(["--test", "packages/micropython/test/"]).current_dir(&root))
+        run_checked(
+            Command::new("node")
+                .args(["--test", "packages/micropython/test/"])
+                .current_dir(&root)
+                .env("NATS_SERVER_BIN", &tools.nats_server)
+                .env("NATSBRIDGE_BIN", target_dir().join("debug/natsbridge")),
+        )
     })?;
     // A team's view of the generator: `natsbridge codegen` on the example spec (a field
     // added) in a scratch directory outside the repository; Rust, TypeScript and Python
