@@ -199,11 +199,10 @@ pub(crate) async fn receive(args: ReceiveArgs) -> CliResult {
                 filter_subject: Some(listen.subject.clone()),
                 start: args.since.map_or(Start::All, Start::Since),
                 durable_name: args.durable.clone(),
-                // Pull no more than --count: what this run pulls but does not hand over stays
-                // unacknowledged, and a durable consumer's next run would wait for its redelivery.
-                max_messages: listen
-                    .count
-                    .map_or(defaults.max_messages, |c| (c as usize).clamp(1, defaults.max_messages)),
+                // Pull no more than --count: what this run pulls but does not hand over would
+                // stay unacknowledged, and a durable consumer's next run would wait for its
+                // redelivery (ack_wait).
+                limit: listen.count.map(|c| usize::try_from(c).unwrap_or(usize::MAX)),
                 ..defaults
             };
             let mut consumer = EnvelopeConsumer::new(js, stream.clone(), consumer_options, options);

@@ -24,6 +24,7 @@ use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use async_nats::jetstream::stream::{Config as StreamConfig, RetentionPolicy, StorageType};
 use async_nats::jetstream::{self, AckKind, Context};
 use futures::StreamExt as _;
+use natsbridge_types::profile;
 use tracing::{debug, warn};
 
 use crate::error::{Error, ErrorCode, Result};
@@ -225,6 +226,11 @@ pub struct ConsumerOptions {
     /// consumer as many as its stream, an ephemeral one 1; either is recreated where it
     /// left off when its server goes away).
     pub replicas: usize,
+    /// Hand over at most this many envelopes (decode failures included). Pull requests
+    /// then never ask the server for more than are still to be handed over, so nothing
+    /// is left pulled but unacknowledged: a durable consumer's next run starts right after
+    /// the last one handed over instead of waiting out `ack_wait`. `None`: no end.
+    pub limit: Option<usize>,
 }
 
 impl Default for ConsumerOptions {
@@ -237,6 +243,7 @@ impl Default for ConsumerOptions {
             max_bytes: 8 << 20,
             ack_wait: Duration::from_secs(300),
             max_ack_pending: 1024,
+            limit: None,
             nak_delay: Duration::from_secs(1),
             max_deliver: 10,
             replicas: 0,
@@ -279,7 +286,9 @@ pub struct EnvelopeConsumer {
     options: ConsumerOptions,
     receive: ReceiveOptions,
     consumer: Option<async_nats::jetstream::consumer::PullConsumer>,
-    pulling: Option<pull::Stream>,
+    pulling: Option<Pulling>,
+    /// Envelopes handed over (for [`ConsumerOptions::limit`]).
+    returned: usize,
     /// Redeliveries of already handed messages seen in a row (acks that do not land).
     duplicates_in_a_row: usize,
     /// Next stream sequence to ask for when the consumer must be recreated.
@@ -322,6 +331,7 @@ impl EnvelopeConsumer {
             receive,
             consumer: None,
             pulling: None,
+            returned: 0,
             duplicates_in_a_row: 0,
             next_sequence: None,
             handed: HashSet::new(),
@@ -393,8 +403,21 @@ impl EnvelopeConsumer {
 
     /// The next decoded envelope. Waits while the stream is empty; returns an error for
     /// an envelope that can never be decoded (after terminating it on the server) and
-    /// goes on with the next one on the following call. Reconnects by itself.
+    /// goes on with the next one on the following call. Reconnects by itself. Past
+    /// [`ConsumerOptions::limit`], an error (nothing more is pulled).
     pub async fn next(&mut self) -> Result<Delivered> {
+        if self.options.limit.is_some_and(|limit| self.returned >= limit) {
+            return Err(Error::new(
+                profile::ERROR_BAD_OPTION,
+                format!("the consumer's limit of {} envelopes is reached", self.returned),
+            ));
+        }
+        let next = self.next_unlimited().await;
+        self.returned += 1;
+        next
+    }
+
+    async fn next_unlimited(&mut self) -> Result<Delivered> {
         let mut failures = 0u32;
         loop {
             if self.consumer.is_none()
@@ -416,21 +439,38 @@ impl EnvelopeConsumer {
             // stream of pulls, not taken for failures.
             if self.pulling.is_none() {
                 let consumer = self.consumer.as_ref().expect("opened above");
-                let request = consumer
-                    .stream()
-                    .max_messages_per_batch(self.options.max_messages)
-                    .max_bytes_per_batch(self.options.max_bytes)
-                    .heartbeat(PULL_HEARTBEAT)
-                    .expires(PULL_EXPIRES)
-                    .messages();
-                match request.await {
+                // With a limit: one batch at a time, of no more than is still to be handed over.
+                let request = match self.options.limit {
+                    None => consumer
+                        .stream()
+                        .max_messages_per_batch(self.options.max_messages)
+                        .max_bytes_per_batch(self.options.max_bytes)
+                        .heartbeat(PULL_HEARTBEAT)
+                        .expires(PULL_EXPIRES)
+                        .messages()
+                        .await
+                        .map(|s| Pulling::Stream(Box::new(s)))
+                        .map_err(|e| e.to_string()),
+                    Some(limit) => consumer
+                        .batch()
+                        .max_messages(self.options.max_messages.min(limit - self.returned).max(1))
+                        .max_bytes(self.options.max_bytes)
+                        .heartbeat(PULL_HEARTBEAT)
+                        .expires(PULL_EXPIRES)
+                        .messages()
+                        .await
+                        .map(|b| Pulling::Batch(Box::new(b)))
+                        .map_err(|e| e.to_string()),
+                };
+                match request {
                     Ok(p) => self.pulling = Some(p),
                     Err(e) => {
                         failures += 1;
                         if failures > 60 {
-                            return Err(
-                                Error::new(ErrorCode::NatsConnectionFailed, "pull request").with_source(e)
-                            );
+                            return Err(Error::new(
+                                ErrorCode::NatsConnectionFailed,
+                                format!("pull request: {e}"),
+                            ));
                         }
                         self.reset(&format!("pull request failed: {e}"));
                         tokio::time::sleep(Duration::from_millis(250 * u64::from(failures.min(8)))).await;
@@ -486,6 +526,22 @@ impl EnvelopeConsumer {
                     return Err(e);
                 }
             }
+        }
+    }
+}
+
+/// The pull requests in flight: async-nats's heartbeat stream of pulls, or (with a limit)
+/// one batch.
+enum Pulling {
+    Stream(Box<pull::Stream>),
+    Batch(Box<pull::Batch>),
+}
+
+impl Pulling {
+    async fn next(&mut self) -> Option<std::result::Result<async_nats::jetstream::Message, String>> {
+        match self {
+            Pulling::Stream(s) => s.next().await.map(|r| r.map_err(|e| e.to_string())),
+            Pulling::Batch(b) => b.next().await.map(|r| r.map_err(|e| e.to_string())),
         }
     }
 }
