@@ -8,13 +8,24 @@
  * - `validate`: strict v1 validation with the generated validator (ajv);
  * - `roundtrip`: the generated reader's parse, then its dump;
  * - `decode`: the runtime's `smartreceive` (links only from the `--allow-host` hosts), its
- *   result mapped to the answer format; no decoding logic of its own;
+ *   result mapped to the answer format; no decoding logic of its own. The envelope is `text`,
+ *   or `bytes` (standard base64 of the exact bytes, which may be invalid UTF-8 or start with a
+ *   BOM), handed to `smartreceive` as the `Uint8Array` a NATS message body is;
  * - `encode`: each payload becomes the value a TypeScript caller hands over (a string, a JSON
  *   value, an apache-arrow `Table` read from the given IPC stream, a `Uint8Array`), then the
  *   runtime's `smartsend` builds the envelope without publishing, every payload direct, and the
- *   answer is its JSON text as produced.
+ *   answer is its JSON text as produced;
+ * - `send` (groups `writer-api`, `budget`): `smartsend` from API-level inputs, the options by
+ *   their language-neutral names mapped to `SendOptions`, nothing published, links uploaded to
+ *   the request's `fileserver`; the answer is the envelope text or the runtime's error code;
+ * - `fetch` (group `fetch`): `fetchWithBackoff` (as `fetchHashed`) with the request's schedule;
+ *   the answer is the body's size and SHA-256, or the error code;
+ * - `typed` (group `typed`): a message value through the package generated from the example
+ *   spec (`@simulation/api`, declared in `hello`'s `capabilities.typed`): its codec's encode
+ *   for `send`, `smartsend` → `smartreceive` → its codec's decode for `receive`.
  *
  * A request that is not understood is answered `{"ok": false, "error": "INVALID_REQUEST"}`.
+ * The testee never dies on a request: anything thrown is an answer `{"ok": false, "error"}`.
  *
  * Usage (from the repository root): tsx conformance/testees/typescript_testee.ts --allow-host http://127.0.0.1:PORT ...
  */
@@ -31,7 +42,7 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
  */
 function checkBuilds(): void {
   const stale: string[] = [];
-  for (const pkg of ["generated/typescript", "packages/typescript"]) {
+  for (const pkg of ["generated/typescript", "packages/typescript", "examples/simulation/generated/typescript"]) {
     for (const f of readdirSync(`${ROOT}${pkg}/src`).filter((f) => f.endsWith(".ts"))) {
       const src = statSync(`${ROOT}${pkg}/src/${f}`).mtimeMs;
       let built = -1;
@@ -53,7 +64,9 @@ function checkBuilds(): void {
 
 checkBuilds();
 const t = await import("@natsbridge/types");
-const { NatsBridgeError, base64Encode, decodeTable, smartreceive, smartsend } = await import("@natsbridge/client");
+const { NatsBridgeError, base64Encode, decodeTable, fetchHashed, smartreceive, smartsend } = await import("@natsbridge/client");
+// The package generated from the example team spec, for the `typed` cases.
+const simulation = await import("@simulation/api");
 type PayloadTuple = import("@natsbridge/client").PayloadTuple;
 type Received = import("@natsbridge/client").Received;
 
@@ -122,9 +135,9 @@ function failure(e: unknown): Answer {
   return { ok: false, error: "NOT_A_NATSBRIDGE_ERROR", message: String(e) };
 }
 
-async function decode(text: string, allowedHosts: string[]): Promise<Answer> {
+async function decode(body: string | Uint8Array, allowedHosts: string[]): Promise<Answer> {
   try {
-    return decoded(await smartreceive(text, { allowedHosts }));
+    return decoded(await smartreceive(body, { allowedHosts }));
   } catch (e) {
     const f = failure(e);
     return { ok: false, error: f["error"] };
@@ -144,6 +157,15 @@ function requestBytes(text: unknown, dataname: string): Uint8Array {
   const bytes = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   if (base64Encode(bytes) !== text) throw new BadRequest(`${dataname}: \`base64\` is not canonical padded standard base64`);
   return bytes;
+}
+
+/** `{"byte": B, "count": N}`: N bytes of value B. */
+function filled(fill: unknown, dataname: string): Uint8Array {
+  if (!isObject(fill)) throw new BadRequest(`${dataname}: \`fill\` must be an object`);
+  const { byte, count } = fill;
+  if (typeof byte !== "number" || !Number.isInteger(byte) || byte < 0 || byte > 255) throw new BadRequest(`${dataname}: \`fill.byte\` must be 0..255`);
+  if (typeof count !== "number" || !Number.isSafeInteger(count) || count < 0) throw new BadRequest(`${dataname}: \`fill.count\` must be a count`);
+  return new Uint8Array(count).fill(byte);
 }
 
 const BY_KEY: Record<string, "text" | "json" | "base64"> = {
@@ -167,13 +189,14 @@ function nativePayload(p: unknown): PayloadTuple {
   const { dataname, payload_type: type } = p;
   if (typeof dataname !== "string") throw new BadRequest("`dataname` must be a string");
   if (typeof type !== "string") throw new BadRequest(`${dataname}: \`payload_type\` must be a string`);
-  const given = (["text", "json", "base64"] as const).filter((k) => k in p);
-  if (given.length !== 1) throw new BadRequest(`${dataname}: give exactly one of \`text\`, \`json\`, \`base64\``);
+  const given = (["text", "json", "base64", "fill"] as const).filter((k) => k in p);
+  if (given.length !== 1) throw new BadRequest(`${dataname}: give exactly one of \`text\`, \`json\`, \`base64\`, \`fill\``);
   const key = given[0]!;
   const want = BY_KEY[type];
-  if (want !== undefined && want !== key) throw new BadRequest(`${dataname}: a ${type} payload is given as \`${want}\`, not \`${key}\``);
+  if (want !== undefined && want !== (key === "fill" ? "base64" : key)) throw new BadRequest(`${dataname}: a ${type} payload is given as \`${want}\`, not \`${key}\``);
   if (key === "text" && typeof p["text"] !== "string") throw new BadRequest(`${dataname}: \`text\` must be a string`);
-  const value: unknown = key === "text" ? p["text"] : key === "json" ? p["json"] : requestBytes(p["base64"], dataname);
+  const value: unknown =
+    key === "text" ? p["text"] : key === "json" ? p["json"] : key === "fill" ? filled(p["fill"], dataname) : requestBytes(p["base64"], dataname);
   switch (type) {
     case "text":
       return [dataname, value as string, "text"];
@@ -221,6 +244,109 @@ async function encode(req: Record<string, unknown>): Promise<Answer> {
   }
 }
 
+/** The language-neutral option names of a `send` request, as the runtime's `SendOptions` call them. */
+const SEND_OPTION_NAMES: Record<string, string> = {
+  correlation_id: "correlationId",
+  msg_id: "msgId",
+  msg_purpose: "msgPurpose",
+  sender_name: "senderName",
+  sender_id: "senderId",
+  receiver_name: "receiverName",
+  receiver_id: "receiverId",
+  reply_to: "replyTo",
+  reply_to_msg_id: "replyToMsgId",
+  metadata: "metadata",
+  size_threshold: "sizeThreshold",
+  max_payload: "maxPayload",
+  headers: "headers",
+};
+
+/**
+ * `send`: `smartsend` from API-level inputs, nothing published; links go to the request's
+ * `fileserver`. The values are handed over as given: the runtime's own option and writer
+ * checks answer for them.
+ */
+async function send(req: Record<string, unknown>): Promise<Answer> {
+  const list = req["payloads"];
+  if (!Array.isArray(list)) return { ok: false, error: "INVALID_REQUEST", message: "`payloads` must be an array" };
+  const given = req["options"] ?? {};
+  if (!isObject(given)) return { ok: false, error: "INVALID_REQUEST", message: "`options` must be an object" };
+  const options: Record<string, unknown> = { publish: false };
+  for (const [key, value] of Object.entries(given)) {
+    const name = SEND_OPTION_NAMES[key];
+    if (name === undefined) return { ok: false, error: "INVALID_REQUEST", message: `unknown option ${JSON.stringify(key)}` };
+    options[name] = value;
+  }
+  if (typeof req["fileserver"] === "string") options["fileserverUrl"] = req["fileserver"];
+  try {
+    const payloads = list.map(nativePayload);
+    const sent = await smartsend(req["subject"] as string, payloads, options);
+    return { ok: true, text: sent.json };
+  } catch (e) {
+    if (e instanceof BadRequest) return { ok: false, error: "INVALID_REQUEST", message: e.message };
+    return failure(e);
+  }
+}
+
+/** The language-neutral names of a `fetch` request's options, as `FetchOptions` calls them. */
+const FETCH_OPTION_NAMES: Record<string, string> = {
+  max_attempts: "maxAttempts",
+  base_delay_ms: "baseDelayMs",
+  max_delay_ms: "maxDelayMs",
+  deadline_ms: "deadlineMs",
+  max_bytes: "maxBytes",
+  expected_size: "expectedSize",
+};
+
+/** `fetch`: `fetchWithBackoff` (its hashing form) with the request's schedule; the body's size and SHA-256. */
+async function fetchOp(req: Record<string, unknown>): Promise<Answer> {
+  const url = req["url"];
+  if (typeof url !== "string") return { ok: false, error: "INVALID_REQUEST", message: "`url` must be a string" };
+  const given = req["options"] ?? {};
+  if (!isObject(given)) return { ok: false, error: "INVALID_REQUEST", message: "`options` must be an object" };
+  const options: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(given)) {
+    const name = FETCH_OPTION_NAMES[key];
+    if (name === undefined) return { ok: false, error: "INVALID_REQUEST", message: `unknown option ${JSON.stringify(key)}` };
+    options[name] = value;
+  }
+  try {
+    const fetched = await fetchHashed(url, options);
+    return { ok: true, size: fetched.bytes.byteLength, sha256: fetched.sha256 };
+  } catch (e) {
+    return failure(e);
+  }
+}
+
+/** The messages of the `simulation` spec the `typed` cases name, by their conformance names. */
+const TYPED_CODECS: Record<string, import("@natsbridge/client").MessageCodec<unknown>> = {
+  command: simulation.commandCodec as import("@natsbridge/client").MessageCodec<unknown>,
+  status: simulation.commandStatusCodec as import("@natsbridge/client").MessageCodec<unknown>,
+};
+
+/**
+ * `typed`: one message value through the generated package. `send`: its codec's encode (what a
+ * typed send does before anything is published); `receive`: the value as another sender wrote
+ * it (a plain `smartsend`), read back by `smartreceive` and the codec's decode.
+ */
+async function typedOp(req: Record<string, unknown>): Promise<Answer> {
+  if (req["spec"] !== "simulation") return { ok: false, error: "INVALID_REQUEST", message: `unknown spec ${JSON.stringify(req["spec"])}` };
+  const codec = typeof req["message"] === "string" ? TYPED_CODECS[req["message"]] : undefined;
+  if (codec === undefined) return { ok: false, error: "INVALID_REQUEST", message: `unknown message ${JSON.stringify(req["message"])}` };
+  try {
+    if (req["direction"] === "send") {
+      codec.encode(req["value"]);
+      return { ok: true };
+    }
+    if (req["direction"] !== "receive") return { ok: false, error: "INVALID_REQUEST", message: "`direction` is `send` or `receive`" };
+    const sent = await smartsend("conformance.typed", [[codec.name, req["value"], codec.payloadType]] as PayloadTuple[], { publish: false });
+    codec.decode(await smartreceive(sent.json));
+    return { ok: true };
+  } catch (e) {
+    return failure(e);
+  }
+}
+
 async function answer(line: string, allowedHosts: string[]): Promise<Answer> {
   let req: unknown;
   try {
@@ -231,10 +357,26 @@ async function answer(line: string, allowedHosts: string[]): Promise<Answer> {
   if (!isObject(req)) return { ok: false, error: "INVALID_REQUEST", message: "not a JSON object" };
   const op = req["op"];
   const text = req["text"];
+  if (op === "decode" && "bytes" in req) {
+    if ("text" in req) return { ok: false, error: "INVALID_REQUEST", message: "give `text` or `bytes`, not both" };
+    const b64 = req["bytes"];
+    if (typeof b64 !== "string") return { ok: false, error: "INVALID_REQUEST", message: "`bytes` must be a base64 string" };
+    let bytes: Uint8Array;
+    try {
+      bytes = requestBytes(b64, "bytes");
+    } catch (e) {
+      return { ok: false, error: "INVALID_REQUEST", message: e instanceof Error ? e.message : String(e) };
+    }
+    return decode(bytes, allowedHosts);
+  }
   if ((op === "validate" || op === "roundtrip" || op === "decode") && typeof text !== "string") {
     return { ok: false, error: "INVALID_REQUEST", message: "`text` must be a string" };
   }
   switch (op) {
+    case "hello":
+      return { ok: true, lane: "typescript", protocol: 1, capabilities: { typed: ["simulation"] } };
+    case "typed":
+      return typedOp(req);
     case "validate":
       try {
         return { valid: t.validateMsgEnvelopeV1(JSON.parse(text as string)).ok };
@@ -251,10 +393,18 @@ async function answer(line: string, allowedHosts: string[]): Promise<Answer> {
       return decode(text as string, allowedHosts);
     case "encode":
       return encode(req);
+    case "send":
+      return send(req);
+    case "fetch":
+      return fetchOp(req);
     default:
       return { ok: false, error: "INVALID_REQUEST", message: `unknown op ${JSON.stringify(op) ?? "undefined"}` };
   }
 }
+
+// Nothing a request causes may end the lane: a stray failure is logged and the next line read.
+process.on("uncaughtException", (e) => process.stderr.write(`typescript_testee: ${String(e)}\n`));
+process.on("unhandledRejection", (e) => process.stderr.write(`typescript_testee: ${String(e)}\n`));
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -268,7 +418,13 @@ async function main(): Promise<void> {
     } catch (e) {
       out = { ok: false, error: "INVALID_REQUEST", message: `the testee failed: ${String(e)}` };
     }
-    process.stdout.write(JSON.stringify(out) + "\n");
+    let text: string;
+    try {
+      text = JSON.stringify(out);
+    } catch (e) {
+      text = JSON.stringify({ ok: false, error: "INVALID_REQUEST", message: `the answer could not be written: ${String(e)}` });
+    }
+    process.stdout.write(text + "\n");
   }
 }
 

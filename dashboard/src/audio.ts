@@ -155,7 +155,7 @@ export async function sendAudio(nc: NatsConnection, config: DashboardConfig, pcm
   try {
     const r = await request(nc, config, config.subjects.audio, [["recording", pcm, "audio"]], {
       scenario: "audio",
-      msgPurpose: "request",
+      msgPurpose: "command",
       headers,
       timeoutMs: 30_000,
     });

@@ -11,6 +11,7 @@ import {
   newUuid,
   smartreceive,
   smartsend,
+  type MsgPurpose,
   type PayloadTuple,
   type ReceiveOptions,
   type Received,
@@ -81,7 +82,8 @@ export interface Timed {
 
 export interface RequestOptions {
   scenario: string;
-  msgPurpose: string;
+  /** A v1 value (writers are strict: anything else is refused before it is sent). */
+  msgPurpose: MsgPurpose;
   headers?: Record<string, string>;
   timeoutMs: number;
   receive?: ReceiveOptions;

@@ -82,7 +82,7 @@ export async function runTable(nc: NatsConnection, config: DashboardConfig): Pro
   try {
     const r = await request(nc, config, config.subjects.table, [["request", { rows }, "dictionary"]], {
       scenario: "table",
-      msgPurpose: "request",
+      msgPurpose: "command",
       timeoutMs: 300_000,
       receive: { fetch: { fetch: timedFetch, deadlineMs: 300_000 } },
     });

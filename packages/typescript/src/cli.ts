@@ -22,6 +22,7 @@ import { parseArgs } from "node:util";
 import { JetStreamApiCodes, JetStreamApiError, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Table, tableFromIPC } from "apache-arrow";
+import { CLI_STREAM_MAX_AGE_SECONDS, DEFAULT_MSG_PURPOSE, ERROR_BAD_BYTES } from "@natsbridge/types";
 import {
   EnvelopeConsumer,
   NatsBridgeError,
@@ -49,8 +50,11 @@ class Usage extends Error {}
 /** A failure that is not the runtime's (no error code): exit 1. */
 class Failure extends Error {}
 
-/** How long a stream that `send --stream` creates keeps its messages (as the Rust and Python CLIs). */
-const CREATED_STREAM_MAX_AGE_MS = 24 * 3600 * 1000;
+const MS_PER_SECOND = 1000;
+/** How long a stream that `send --stream` creates keeps its messages (the profile's, as the Rust and Python CLIs). */
+const CREATED_STREAM_MAX_AGE_MS = CLI_STREAM_MAX_AGE_SECONDS * MS_PER_SECOND;
+/** The longest one wait of a stream receive for the next message. */
+const MAX_PULL_WAIT_MS = 30 * MS_PER_SECOND;
 
 type Command = "send" | "receive";
 
@@ -253,7 +257,7 @@ async function send(p: Flags): Promise<number> {
     brokerUrl: server,
     fileserverUrl: one(p, "fileserver", fileserverUrl()),
     sizeThreshold: int(one(p, "threshold", String(sizeThreshold())), "threshold"),
-    msgPurpose: one(p, "purpose", "chat"),
+    msgPurpose: one(p, "purpose", DEFAULT_MSG_PURPOSE),
     headers,
     ...(correlationId === undefined ? {} : { correlationId }),
   };
@@ -262,31 +266,50 @@ async function send(p: Flags): Promise<number> {
   try {
     let sent;
     if (stream === undefined) {
-      sent = await smartsend(subject, tuples, { ...options, connection: nc });
+      // The connection closes right after: flushed, so the envelope is on the server first.
+      sent = await smartsend(subject, tuples, { ...options, connection: nc, flush: true });
     } else {
       await streamCapturing(nc, stream, subject);
       sent = await publishToStream(nc, subject, tuples, options);
       // The ack, as the Rust and Python CLIs print it.
-      console.error(JSON.stringify({ stream, stream_sequence: sent.streamSequence }));
+      console.error(asciiJson({ stream, stream_sequence: sent.streamSequence }));
     }
-    console.log(digestOfSent(sent.envelope, parsed.map((x) => x.rows)));
+    console.log(asciiLine(digestOfSent(sent.envelope, parsed.map((x) => x.rows))));
     return 0;
   } finally {
     await nc.close().catch(() => {});
   }
 }
 
+/**
+ * JSON text with every character outside printable ASCII written as a `\uXXXX` escape: a line
+ * that any terminal, pipe or reader takes, whatever a hostile envelope carried (NUL, lone
+ * surrogates, which `JSON.stringify` already escapes, line separators).
+ */
+function asciiLine(json: string): string {
+  return json.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+function asciiJson(value: unknown): string {
+  return asciiLine(JSON.stringify(value));
+}
+
 /** The digest line of a received envelope, with `"headers"` when `--show-header` asks for them. */
 function received(r: Received, show: string[]): string {
   const out = digestOfReceived(r);
-  if (show.length === 0) return out;
+  if (show.length === 0) return asciiLine(out);
   const v = JSON.parse(out) as Record<string, unknown>;
   v["headers"] = Object.fromEntries(show.map((n) => [n, r.headers[n] ?? null]));
-  return JSON.stringify(v);
+  return asciiJson(v);
 }
 
+/** The error line of a message that could not be received: `{"error", "correlation_id", "message"}`. */
 function errorLine(e: unknown): string {
-  return JSON.stringify(e instanceof NatsBridgeError ? e.toJSON() : { error: "DESERIALIZATION_ERROR", correlation_id: null, message: String(e) });
+  try {
+    return asciiJson(e instanceof NatsBridgeError ? e.toJSON() : { error: ERROR_BAD_BYTES, correlation_id: null, message: String(e) });
+  } catch {
+    return asciiJson({ error: ERROR_BAD_BYTES, correlation_id: null, message: "the error could not be described" });
+  }
 }
 
 async function receive(p: Flags): Promise<number> {
@@ -319,13 +342,14 @@ async function receiveCore(
 ): Promise<number> {
   const sub = nc.subscribe(subject);
   await nc.flush();
-  console.error(JSON.stringify({ subscribed: true }));
+  console.error(asciiJson({ subscribed: true }));
   const timer = timeout === undefined ? undefined : setTimeout(() => sub.unsubscribe(), timeout * 1000);
   let seen = 0;
   try {
     if (count === 0) return 0;
     for await (const msg of sub) {
       seen++;
+      // A hostile message gives its error line; nothing it carries stops the receiver.
       let out: string;
       try {
         out = received(await smartreceive(msg, { allowedHosts }), showHeaders);
@@ -363,7 +387,7 @@ async function receiveStream(
     ...(start === undefined ? {} : { startTime: start }),
     receive: { allowedHosts },
   });
-  console.error(JSON.stringify({ subscribed: true, stream }));
+  console.error(asciiJson({ subscribed: true, stream }));
   const deadline = timeout === undefined ? Infinity : Date.now() + timeout * 1000;
   let seen = 0;
   try {
@@ -372,7 +396,7 @@ async function receiveStream(
       if (remaining <= 0) break;
       let out: string;
       try {
-        const delivered = await consumer.next(Math.min(remaining, 30_000));
+        const delivered = await consumer.next(Math.min(remaining, MAX_PULL_WAIT_MS));
         out = received(delivered.received, showHeaders);
         console.log(out);
         await delivered.ack();

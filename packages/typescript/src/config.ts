@@ -5,14 +5,21 @@
  * a connection: WebSocket (`wsconnect`) in the core, TCP in the Node entry point.
  */
 import { wsconnect, type ConnectionOptions, type NatsConnection } from "@nats-io/nats-core";
+import {
+  DEFAULT_FILESERVER_URL,
+  DEFAULT_NATS_URL,
+  DEFAULT_SIZE_THRESHOLD,
+  ENV_FILESERVER_URL,
+  ENV_NATS_URL,
+  ENV_SIZE_THRESHOLD,
+  ERROR_BAD_OPTION,
+} from "@natsbridge/types";
 import { NatsBridgeError } from "./errors.js";
+import { checkOptions, type OptionSpec } from "./options.js";
 import { newUuid, redact } from "./wire.js";
 
-export const DEFAULT_NATS_URL = "nats://localhost:4222";
-export const DEFAULT_FILESERVER_URL = "http://localhost:8080";
-export const DEFAULT_SIZE_THRESHOLD = 500_000;
-/** NATS's default `max_payload`, used when no connection tells otherwise. */
-export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+/** The profile's defaults (`@natsbridge/types`), re-exported under the names this package always had. */
+export { DEFAULT_FILESERVER_URL, DEFAULT_NATS_URL, DEFAULT_SIZE_THRESHOLD };
 
 function env(name: string): string | undefined {
   const e = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
@@ -21,18 +28,25 @@ function env(name: string): string | undefined {
 }
 
 export function natsUrl(): string {
-  return env("NATS_URL") ?? DEFAULT_NATS_URL;
+  return env(ENV_NATS_URL) ?? DEFAULT_NATS_URL;
 }
 
 export function fileserverUrl(): string {
-  return env("FILESERVER_URL") ?? DEFAULT_FILESERVER_URL;
+  return env(ENV_FILESERVER_URL) ?? DEFAULT_FILESERVER_URL;
 }
 
-/** `SIZE_THRESHOLD` when it is a non-negative integer, else 500 000. */
+/**
+ * `SIZE_THRESHOLD` (DEFAULT_SIZE_THRESHOLD when unset). A value that is not a non-negative
+ * integer is a SERIALIZATION_ERROR naming it, never a silent default.
+ */
 export function sizeThreshold(): number {
-  const v = env("SIZE_THRESHOLD");
-  const n = v === undefined ? NaN : Number(v);
-  return Number.isSafeInteger(n) && n >= 0 ? n : DEFAULT_SIZE_THRESHOLD;
+  const v = env(ENV_SIZE_THRESHOLD);
+  if (v === undefined) return DEFAULT_SIZE_THRESHOLD;
+  const n = /^[0-9]+$/.test(v.trim()) ? Number(v.trim()) : NaN;
+  if (!Number.isSafeInteger(n)) {
+    throw new NatsBridgeError(ERROR_BAD_OPTION, `${ENV_SIZE_THRESHOLD}=${JSON.stringify(v)} is not a non-negative integer`);
+  }
+  return n;
 }
 
 let senderId: string | undefined;
@@ -51,8 +65,47 @@ export function setConnector(c: Connector): void {
   connector = c;
 }
 
-/** Connects to `url` (a NATS URL or a comma-separated list); NATS_CONNECTION_FAILED on failure. */
-export async function connectTo(url: string, options: Omit<ConnectionOptions, "servers"> = {}): Promise<NatsConnection> {
+/** The options {@link connectTo} takes: nats.js's connection options but `servers`. */
+export type ConnectToOptions = Omit<ConnectionOptions, "servers">;
+
+export const CONNECT_TO_OPTIONS = {
+  authenticator: "function-or-functions",
+  debug: "boolean",
+  maxPingOut: "number",
+  maxReconnectAttempts: "number",
+  name: "string",
+  noEcho: "boolean",
+  noRandomize: "boolean",
+  pass: "string",
+  pedantic: "boolean",
+  pingInterval: "number",
+  port: "number",
+  reconnect: "boolean",
+  reconnectDelayHandler: "function",
+  reconnectJitter: "number",
+  reconnectJitterTLS: "number",
+  reconnectTimeWait: "number",
+  timeout: "number",
+  tls: "object-or-null",
+  token: "string",
+  user: "string",
+  verbose: "boolean",
+  waitOnFirstConnect: "boolean",
+  ignoreClusterUpdates: "boolean",
+  inboxPrefix: "string",
+  ignoreAuthErrorAbort: "boolean",
+  noAsyncTraces: "boolean",
+  resolve: "boolean",
+  reconnectToServer: "function",
+} as const satisfies OptionSpec<ConnectToOptions>;
+
+/**
+ * Connects to `url` (a NATS URL or a comma-separated list); NATS_CONNECTION_FAILED on failure,
+ * SERIALIZATION_ERROR for an option nats.js does not know or of the wrong type.
+ */
+export async function connectTo(url: string, options: ConnectToOptions = {}): Promise<NatsConnection> {
+  if (typeof url !== "string") throw new NatsBridgeError(ERROR_BAD_OPTION, `the URL of connectTo must be a string, got ${typeof url}`);
+  checkOptions(options, CONNECT_TO_OPTIONS, "connectTo");
   const servers = url.split(",").map((s) => s.trim()).filter((s) => s !== "");
   try {
     return await connector({ ...options, servers });

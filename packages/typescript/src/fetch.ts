@@ -8,20 +8,36 @@
  * the SHA-256 of the body is computed with WebCrypto. Uses only `fetch`, so it runs in a
  * browser as well as in Node.
  */
+import {
+  ERROR_DEADLINE,
+  ERROR_DOWNLOAD,
+  ERROR_HOST_NOT_ALLOWED,
+  ERROR_INTEGRITY,
+  ERROR_PAYLOAD_TOO_LARGE,
+  FETCH_BASE_DELAY_MS,
+  FETCH_DEADLINE_MS,
+  FETCH_MAX_ATTEMPTS,
+  FETCH_MAX_DELAY_MS,
+  FETCH_MAX_PRESIZE,
+  FETCH_RETRY_AFTER_CAP_SECONDS,
+  MAX_PAYLOAD_SIZE,
+  isRetryableStatus,
+} from "@natsbridge/types";
 import { NatsBridgeError, asBridgeError } from "./errors.js";
 import { log } from "./log.js";
+import { checkOptions, type OptionSpec } from "./options.js";
 import { redact, sha256Hex } from "./wire.js";
 
 export interface FetchOptions {
-  /** Attempts in all (the reference's `max_retries`), at least 1. Default 5. */
+  /** Attempts in all (the reference's `max_retries`), at least 1. Default FETCH_MAX_ATTEMPTS (5). */
   maxAttempts?: number;
-  /** Bound of the delay before the second attempt, doubling per attempt. Default 100 ms. */
+  /** Bound of the delay before the second attempt, doubling per attempt. Default FETCH_BASE_DELAY_MS (100 ms). */
   baseDelayMs?: number;
-  /** Cap on any one backoff delay. Default 5 000 ms. */
+  /** Cap on any one backoff delay. Default FETCH_MAX_DELAY_MS (5 000 ms). */
   maxDelayMs?: number;
-  /** Deadline for the whole download, all attempts and delays included. Default 120 s. */
+  /** Deadline for the whole download, all attempts and delays included. Default FETCH_DEADLINE_MS (120 s). */
   deadlineMs?: number;
-  /** Largest body accepted, whatever the payload declares. Default 4 GiB. */
+  /** Largest body accepted, whatever the payload declares. Default MAX_PAYLOAD_SIZE (4 GiB). */
   maxBytes?: number;
   /** The payload's declared size: presizes the buffer; a body of another length is INTEGRITY_MISMATCH. */
   expectedSize?: number;
@@ -33,16 +49,27 @@ export interface FetchOptions {
   fetch?: typeof fetch;
 }
 
-export const DEFAULT_FETCH = {
-  maxAttempts: 5,
-  baseDelayMs: 100,
-  maxDelayMs: 5000,
-  deadlineMs: 120_000,
-  maxBytes: 4 * 2 ** 30,
-} as const;
+/** Every key of {@link FetchOptions} with its kind: unknown keys and wrong types are refused. */
+export const FETCH_OPTIONS = {
+  maxAttempts: "number",
+  baseDelayMs: "number",
+  maxDelayMs: "number",
+  deadlineMs: "number",
+  maxBytes: "number",
+  expectedSize: "number",
+  correlationId: "string",
+  hash: "boolean",
+  fetch: "function",
+} as const satisfies OptionSpec<FetchOptions>;
 
-/** The most a download reserves before bytes arrive. */
-const MAX_PRESIZE = 2 ** 30;
+/** The download schedule and limit of the runtime profile. */
+export const DEFAULT_FETCH = {
+  maxAttempts: FETCH_MAX_ATTEMPTS,
+  baseDelayMs: FETCH_BASE_DELAY_MS,
+  maxDelayMs: FETCH_MAX_DELAY_MS,
+  deadlineMs: FETCH_DEADLINE_MS,
+  maxBytes: MAX_PAYLOAD_SIZE,
+} as const;
 
 export interface Fetched {
   /** The body. Its `.buffer` is the one buffer the download streamed into. */
@@ -58,18 +85,18 @@ type Attempt =
   | { kind: "retry"; reason: string; cause?: unknown; retryAfterMs?: number }
   | { kind: "fail"; error: NatsBridgeError };
 
-/** 404 is retried (a link may be published before its blob is visible); 410 is not. */
-export function retryableStatus(status: number): boolean {
-  return status === 404 || status === 408 || status === 429 || (status >= 500 && status <= 599 && status !== 501);
-}
+/** The profile's FETCH_RETRYABLE_STATUSES: 404 is retried (a link may be published before its blob is visible); 410 is not. */
+export const retryableStatus: (status: number) => boolean = isRetryableStatus;
 
-/** `Retry-After` in delay-seconds form, capped at an hour (an HTTP date is ignored). */
+/** `Retry-After` in delay-seconds form, in ms, capped at FETCH_RETRY_AFTER_CAP_SECONDS (an HTTP date is ignored). */
 export function parseRetryAfter(value: string | null): number | undefined {
   if (value === null) return undefined;
   const t = value.trim();
   if (!/^\d+$/.test(t)) return undefined;
-  return Math.min(Number(t), 3600) * 1000;
+  return Math.min(Number(t), FETCH_RETRY_AFTER_CAP_SECONDS) * MS_PER_SECOND;
 }
+
+const MS_PER_SECOND = 1000;
 
 /** The bound of the full-jitter delay after failed attempt `attempt` (0-based). */
 export function backoffCapMs(attempt: number, baseDelayMs: number, maxDelayMs: number): number {
@@ -78,11 +105,13 @@ export function backoffCapMs(attempt: number, baseDelayMs: number, maxDelayMs: n
 
 /** Downloads `url` with retries; returns the body. */
 export async function fetchWithBackoff(url: string, options: FetchOptions = {}): Promise<Uint8Array> {
+  checkOptions(options, FETCH_OPTIONS, "fetchWithBackoff");
   return (await fetchHashed(url, { ...options, hash: false })).bytes;
 }
 
 /** {@link fetchWithBackoff}, also returning the SHA-256 of the body and the attempts made. */
 export async function fetchHashed(url: string, options: FetchOptions = {}): Promise<Fetched> {
+  checkOptions(options, FETCH_OPTIONS, "fetchHashed");
   const cid = options.correlationId ?? "";
   const shown = redact(url);
   const maxAttempts = Math.max(1, options.maxAttempts ?? DEFAULT_FETCH.maxAttempts);
@@ -93,7 +122,7 @@ export async function fetchHashed(url: string, options: FetchOptions = {}): Prom
   const expected = options.expectedSize;
   const ctx = { correlationId: cid === "" ? undefined : cid };
   if (expected !== undefined && expected > maxBytes) {
-    throw new NatsBridgeError("PAYLOAD_TOO_LARGE", `declared size ${expected} exceeds the download limit ${maxBytes}`, ctx);
+    throw new NatsBridgeError(ERROR_PAYLOAD_TOO_LARGE, `declared size ${expected} exceeds the download limit ${maxBytes}`, ctx);
   }
   const started = Date.now();
   const controller = new AbortController();
@@ -103,7 +132,7 @@ export async function fetchHashed(url: string, options: FetchOptions = {}): Prom
     controller.abort();
   }, deadlineMs);
   const timeoutError = () =>
-    new NatsBridgeError("TIMEOUT", `download of ${shown} did not finish within ${deadlineMs} ms`, ctx);
+    new NatsBridgeError(ERROR_DEADLINE, `download of ${shown} did not finish within ${deadlineMs} ms`, ctx);
   try {
     let last: { reason: string; cause?: unknown } = { reason: "" };
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
@@ -122,7 +151,7 @@ export async function fetchHashed(url: string, options: FetchOptions = {}): Prom
       const delay = result.retryAfterMs === undefined ? jittered : Math.max(result.retryAfterMs, jittered);
       if (Date.now() - started + delay >= deadlineMs) {
         throw new NatsBridgeError(
-          "DOWNLOAD_FAILED",
+          ERROR_DEADLINE,
           `${result.reason}; the next attempt (${Math.round(delay)} ms away) would pass the ${deadlineMs} ms deadline`,
           { ...ctx, cause: result.cause },
         );
@@ -130,17 +159,20 @@ export async function fetchHashed(url: string, options: FetchOptions = {}): Prom
       log("warn", "download failed, retrying", cid, { stage: "download", url: shown, attempt, delay_ms: Math.round(delay), reason: result.reason });
       await new Promise((r) => setTimeout(r, delay));
     }
-    throw new NatsBridgeError("DOWNLOAD_FAILED", `failed to fetch ${shown} after ${maxAttempts} attempts: ${last.reason}`, {
+    throw new NatsBridgeError(ERROR_DOWNLOAD, `failed to fetch ${shown} after ${maxAttempts} attempts: ${last.reason}`, {
       ...ctx,
       cause: last.cause,
     });
   } catch (e) {
-    if (timedOut && !(e instanceof NatsBridgeError && e.code === "TIMEOUT")) throw timeoutError();
-    throw asBridgeError(e, "DOWNLOAD_FAILED", `downloading ${shown}`, ctx);
+    if (timedOut && !(e instanceof NatsBridgeError && e.code === ERROR_DEADLINE)) throw timeoutError();
+    throw asBridgeError(e, ERROR_DOWNLOAD, `downloading ${shown}`, ctx);
   } finally {
     clearTimeout(timer);
   }
 }
+
+/** The smallest buffer a body of unknown length grows to (64 KiB). */
+const MIN_GROWTH = 0x10000;
 
 async function attemptOnce(
   url: string,
@@ -158,17 +190,17 @@ async function attemptOnce(
   const status = resp.status;
   if (resp.type === "opaqueredirect" || (status >= 300 && status < 400)) {
     await resp.body?.cancel().catch(() => {});
-    return { kind: "fail", error: new NatsBridgeError("URL_NOT_ALLOWED", `download answered ${status}: redirects are not followed`) };
+    return { kind: "fail", error: new NatsBridgeError(ERROR_HOST_NOT_ALLOWED, `download answered ${status}: redirects are not followed`) };
   }
   if (status < 200 || status > 299) {
     await resp.body?.cancel().catch(() => {});
     const reason = `HTTP ${status}`;
-    return retryableStatus(status)
+    return isRetryableStatus(status)
       ? { kind: "retry", reason, retryAfterMs: parseRetryAfter(resp.headers.get("retry-after")) }
-      : { kind: "fail", error: new NatsBridgeError("DOWNLOAD_FAILED", reason) };
+      : { kind: "fail", error: new NatsBridgeError(ERROR_DOWNLOAD, reason) };
   }
   const limit = Math.min(expected ?? maxBytes, maxBytes);
-  const tooLong = expected !== undefined ? "INTEGRITY_MISMATCH" : "PAYLOAD_TOO_LARGE";
+  const tooLong = expected !== undefined ? ERROR_INTEGRITY : ERROR_PAYLOAD_TOO_LARGE;
   const lengthHeader = resp.headers.get("content-length");
   const contentLength = lengthHeader !== null && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
   if (contentLength !== undefined && contentLength > limit) {
@@ -177,9 +209,9 @@ async function attemptOnce(
   }
   if (contentLength !== undefined && expected !== undefined && contentLength !== expected) {
     await resp.body?.cancel().catch(() => {});
-    return { kind: "fail", error: new NatsBridgeError("INTEGRITY_MISMATCH", `server announces ${contentLength} bytes, the payload declares ${expected}`) };
+    return { kind: "fail", error: new NatsBridgeError(ERROR_INTEGRITY, `server announces ${contentLength} bytes, the payload declares ${expected}`) };
   }
-  let buf = new Uint8Array(Math.min(expected ?? contentLength ?? 0, limit, MAX_PRESIZE));
+  let buf = new Uint8Array(Math.min(expected ?? contentLength ?? 0, limit, FETCH_MAX_PRESIZE));
   let filled = 0;
   if (resp.body === null) {
     // no body: zero bytes
@@ -194,7 +226,7 @@ async function attemptOnce(
           return { kind: "fail", error: new NatsBridgeError(tooLong, `body is longer than the ${limit} bytes expected`) };
         }
         if (filled + value.byteLength > buf.byteLength) {
-          const grown = new Uint8Array(Math.min(limit, Math.max(buf.byteLength * 2, filled + value.byteLength, 64 * 1024)));
+          const grown = new Uint8Array(Math.min(limit, Math.max(buf.byteLength * 2, filled + value.byteLength, MIN_GROWTH)));
           grown.set(buf.subarray(0, filled));
           buf = grown;
         }
@@ -209,7 +241,7 @@ async function attemptOnce(
     return { kind: "retry", reason: `body truncated: ${filled} of ${contentLength} bytes` };
   }
   if (expected !== undefined && filled !== expected) {
-    return { kind: "fail", error: new NatsBridgeError("INTEGRITY_MISMATCH", `body has ${filled} bytes, the payload declares ${expected}`) };
+    return { kind: "fail", error: new NatsBridgeError(ERROR_INTEGRITY, `body has ${filled} bytes, the payload declares ${expected}`) };
   }
   return { kind: "done", bytes: filled === buf.byteLength ? buf : buf.subarray(0, filled) };
 }

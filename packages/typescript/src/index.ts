@@ -17,6 +17,7 @@ export {
   natsUrl,
   setConnector,
   sizeThreshold,
+  type ConnectToOptions,
   type Connector,
 } from "./config.js";
 export { HEADER_CORRELATION_ID, HEADER_MSG_ID, base64Decode, base64Encode, hostOf, newUuid, sha256Hex, sha256HexSync } from "./wire.js";
@@ -32,9 +33,18 @@ export {
   type TableLimits,
 } from "./payload.js";
 export { fetchWithBackoff, fetchHashed, type FetchOptions, type Fetched } from "./fetch.js";
-export { plikOneshotUpload, plikUpload, plikUploader, type PlikUpload, type PlikUploadOptions, type Uploader } from "./plik.js";
+export { plikOneshotUpload, plikUpload, plikUploader, type PlikUpload, type PlikUploadOptions, type PlikUploaderOptions, type Uploader } from "./plik.js";
 export { publishMessage, smartsend, type SendOptions, type Sent } from "./send.js";
-export { payloadNamed, payloadTuples, smartreceive, type MessageLike, type ReceiveOptions, type Received, type ReceivedPayload } from "./receive.js";
+export {
+  payloadNamed,
+  payloadTuples,
+  smartreceive,
+  type MessageLike,
+  type ReceiveFetchOptions,
+  type ReceiveOptions,
+  type Received,
+  type ReceivedPayload,
+} from "./receive.js";
 export { smartreply, smartreplyError, smartrequest } from "./request.js";
 export {
   EnvelopeConsumer,

@@ -17,16 +17,24 @@ import {
   type JsMsg,
   type StreamInfo,
 } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/nats-core";
+import { millis, nanos, type NatsConnection } from "@nats-io/nats-core";
+import { ERROR_BAD_BYTES, ERROR_DEADLINE, ERROR_DOWNLOAD, LINK_TTL_SLACK_SECONDS } from "@natsbridge/types";
 import { NatsBridgeError, asBridgeError } from "./errors.js";
+import { checkNumberArgument, checkOptions, type OptionSpec } from "./options.js";
 import type { PayloadTuple } from "./payload.js";
-import { smartreceive, type ReceiveOptions, type Received } from "./receive.js";
-import { smartsend, type SendOptions, type Sent } from "./send.js";
+import { RECEIVE_OPTIONS, smartreceive, type ReceiveOptions, type Received } from "./receive.js";
+import { SEND_OPTIONS, smartsend, type SendOptions, type Sent } from "./send.js";
 import { log } from "./log.js";
 
-const NANOS_PER_MS = 1_000_000;
-/** Extra lifetime given to link uploads beyond the stream's `max_age`, seconds. */
-export const LINK_TTL_SLACK_SECONDS = 3600;
+/** The profile's extra lifetime of link uploads beyond the stream's `max_age`, seconds (re-exported). */
+export { LINK_TTL_SLACK_SECONDS };
+
+const MS_PER_SECOND = 1000;
+const MS_PER_MINUTE = 60 * MS_PER_SECOND;
+/** The duplicate window of {@link ensureStream} by default: 2 minutes. */
+const DEFAULT_DUPLICATE_WINDOW_MS = 2 * MS_PER_MINUTE;
+/** How long a pull waits at most, and {@link EnvelopeConsumer.next}'s default wait: 30 s. */
+const MAX_PULL_WAIT_MS = 30 * MS_PER_SECOND;
 
 export interface StreamOptions {
   name: string;
@@ -40,20 +48,31 @@ export interface StreamOptions {
   storage?: "file" | "memory";
 }
 
+/** Every key of {@link StreamOptions} with its kind: unknown keys and wrong types are refused. */
+export const STREAM_OPTIONS = {
+  name: "string",
+  subjects: "strings",
+  maxAgeMs: "number",
+  maxBytes: "number",
+  duplicateWindowMs: "number",
+  storage: { oneOf: ["file", "memory"] },
+} as const satisfies OptionSpec<StreamOptions>;
+
 /** Creates the stream, or updates it to these options. */
 export async function ensureStream(nc: NatsConnection, options: StreamOptions): Promise<StreamInfo> {
+  checkOptions(options, STREAM_OPTIONS, "ensureStream");
   try {
     const jsm = await jetstreamManager(nc);
-    const window = options.duplicateWindowMs ?? 120_000;
+    const window = options.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS;
     const config = {
       name: options.name,
       subjects: options.subjects,
       retention: RetentionPolicy.Limits,
       storage: options.storage === "memory" ? StorageType.Memory : StorageType.File,
-      max_age: options.maxAgeMs * NANOS_PER_MS,
+      max_age: nanos(options.maxAgeMs),
       max_bytes: options.maxBytes ?? -1,
       // The window cannot outlast the messages (the server refuses it); max age 0 = no limit.
-      duplicate_window: (options.maxAgeMs > 0 ? Math.min(window, options.maxAgeMs) : window) * NANOS_PER_MS,
+      duplicate_window: nanos(options.maxAgeMs > 0 ? Math.min(window, options.maxAgeMs) : window),
     };
     try {
       return await jsm.streams.info(options.name).then(() => jsm.streams.update(options.name, config));
@@ -72,12 +91,13 @@ export async function ensureStream(nc: NatsConnection, options: StreamOptions): 
  * never one-shot, so a late consumer can still download them.
  */
 export async function publishToStream(nc: NatsConnection, subject: string, payloads: readonly PayloadTuple[], options: SendOptions = {}): Promise<Sent> {
+  checkOptions(options, SEND_OPTIONS, "publishToStream");
   let ttl = options.linkTtlSeconds;
   try {
     const jsm = await jetstreamManager(nc);
     const stream = await jsm.streams.find(subject);
     const info = await jsm.streams.info(stream);
-    const maxAgeS = info.config.max_age / 1e9;
+    const maxAgeS = millis(info.config.max_age) / MS_PER_SECOND;
     // A stream without max_age keeps messages for ever: so must its links (Infinity), or the store refuses.
     ttl = Math.max(ttl ?? 0, maxAgeS > 0 ? Math.ceil(maxAgeS) + LINK_TTL_SLACK_SECONDS : Infinity);
   } catch (e) {
@@ -113,6 +133,20 @@ export interface ConsumerOptions {
   receive?: ReceiveOptions;
 }
 
+/** Every key of {@link ConsumerOptions} with its kind: unknown keys and wrong types are refused. */
+export const CONSUMER_OPTIONS = {
+  durable: "string",
+  filterSubject: "string",
+  startTime: "date",
+  startSequence: "number",
+  deliverNew: "boolean",
+  batch: "number",
+  ackWaitMs: "number",
+  maxAckPending: "number",
+  nakDelayMs: "number",
+  receive: { nested: RECEIVE_OPTIONS },
+} as const satisfies OptionSpec<ConsumerOptions>;
+
 /** An envelope handed to the application, decoded; ack it when done. */
 export interface Delivered {
   received: Received;
@@ -143,16 +177,17 @@ export class EnvelopeConsumer {
 
   /** Creates (or binds to) the consumer on `stream`; nothing is fetched until `next()`. */
   static async create(nc: NatsConnection, stream: string, options: ConsumerOptions = {}): Promise<EnvelopeConsumer> {
+    checkOptions(options, CONSUMER_OPTIONS, "EnvelopeConsumer.create");
     try {
       const jsm = await jetstreamManager(nc);
       const config: Partial<ConsumerConfig> = {
         ack_policy: AckPolicy.Explicit,
-        ack_wait: (options.ackWaitMs ?? 60_000) * NANOS_PER_MS,
+        ack_wait: nanos(options.ackWaitMs ?? MS_PER_MINUTE),
         max_ack_pending: options.maxAckPending ?? 256,
         deliver_policy: DeliverPolicy.All,
       };
       if (options.durable !== undefined) config.durable_name = options.durable;
-      else config.inactive_threshold = 300_000 * NANOS_PER_MS;
+      else config.inactive_threshold = nanos(5 * MS_PER_MINUTE);
       if (options.filterSubject !== undefined) config.filter_subject = options.filterSubject;
       if (options.startTime !== undefined) {
         config.deliver_policy = DeliverPolicy.StartTime;
@@ -175,7 +210,8 @@ export class EnvelopeConsumer {
    * can never be decoded is terminated on the server and its error thrown; one that failed
    * transiently (download) is nak'ed for redelivery and its error thrown. The next call goes on.
    */
-  async next(timeoutMs = 30_000): Promise<Delivered> {
+  async next(timeoutMs = MAX_PULL_WAIT_MS): Promise<Delivered> {
+    checkNumberArgument(timeoutMs, "timeoutMs", "EnvelopeConsumer.next");
     const until = Date.now() + timeoutMs;
     for (;;) {
       const remaining = until - Date.now();
@@ -184,7 +220,7 @@ export class EnvelopeConsumer {
         try {
           const js = jetstream(this.nc);
           const consumer = await js.consumers.get(this.stream, this.name);
-          this.batchMsgs = await consumer.fetch({ max_messages: this.options.batch ?? 16, expires: Math.max(1000, Math.min(remaining, 30_000)) });
+          this.batchMsgs = await consumer.fetch({ max_messages: this.options.batch ?? 16, expires: Math.max(MS_PER_SECOND, Math.min(remaining, MAX_PULL_WAIT_MS)) });
           this.batchIter = this.batchMsgs[Symbol.asyncIterator]();
         } catch (e) {
           throw asBridgeError(e, "NATS_CONNECTION_FAILED", `pulling from stream \`${this.stream}\``);
@@ -206,9 +242,9 @@ export class EnvelopeConsumer {
       try {
         received = await smartreceive(m, this.options.receive ?? {});
       } catch (e) {
-        const err = asBridgeError(e, "DESERIALIZATION_ERROR", "decoding a stream message");
-        const transient = err.code === "DOWNLOAD_FAILED" || err.code === "TIMEOUT";
-        if (transient) m.nak(this.options.nakDelayMs ?? 1000);
+        const err = asBridgeError(e, ERROR_BAD_BYTES, "decoding a stream message");
+        const transient = err.code === ERROR_DOWNLOAD || err.code === ERROR_DEADLINE;
+        if (transient) m.nak(this.options.nakDelayMs ?? MS_PER_SECOND);
         else m.term(`${err.code}: ${err.message}`);
         log("warn", transient ? "nak: will be redelivered" : "term: can never be decoded", err.correlationId ?? "", { stage: "receive", seq: m.seq, code: err.code });
         throw err;
@@ -217,7 +253,7 @@ export class EnvelopeConsumer {
         received,
         seq: m.seq,
         subject: m.subject,
-        timestamp: new Date(m.info.timestampNanos / NANOS_PER_MS),
+        timestamp: new Date(millis(m.info.timestampNanos)),
         ack: async () => {
           try {
             await m.ackAck();

@@ -5,8 +5,20 @@
  * are what the type says (DESERIALIZATION_ERROR otherwise).
  */
 import { Table, tableFromIPC, tableToIPC } from "apache-arrow";
-import { isKnownPayloadType, type PayloadType } from "@natsbridge/types";
+import {
+  ERROR_BAD_BYTES,
+  ERROR_TABLE_LIMITS,
+  ERROR_UNKNOWN_PAYLOAD_TYPE,
+  ERROR_WRITER_RULE,
+  PAYLOAD_SERIALIZATION,
+  TABLE_MAX_BATCHES,
+  TABLE_MAX_COLUMNS,
+  isKnownPayloadType,
+  type PayloadType,
+} from "@natsbridge/types";
 import { NatsBridgeError } from "./errors.js";
+import { parseStrictJson } from "./json.js";
+import { checkOptions, type OptionSpec } from "./options.js";
 import { isWellFormed, jsonHasLoneSurrogate } from "./wire.js";
 
 export type { PayloadType };
@@ -47,7 +59,7 @@ function bytesOf(data: unknown, dataname: string, type: string): Uint8Array {
   if (data instanceof Uint8Array) return data;
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  throw new NatsBridgeError("SERIALIZATION_ERROR", `a ${type} payload needs a Uint8Array or ArrayBuffer`, { dataname });
+  throw new NatsBridgeError(ERROR_WRITER_RULE, `a ${type} payload needs a Uint8Array or ArrayBuffer`, { dataname });
 }
 
 function json(data: unknown, dataname: string): Uint8Array {
@@ -55,11 +67,11 @@ function json(data: unknown, dataname: string): Uint8Array {
   try {
     text = JSON.stringify(data);
   } catch (e) {
-    throw new NatsBridgeError("SERIALIZATION_ERROR", "the value cannot be written as JSON", { dataname, cause: e });
+    throw new NatsBridgeError(ERROR_WRITER_RULE, "the value cannot be written as JSON", { dataname, cause: e });
   }
-  if (text === undefined) throw new NatsBridgeError("SERIALIZATION_ERROR", "the value cannot be written as JSON", { dataname });
+  if (text === undefined) throw new NatsBridgeError(ERROR_WRITER_RULE, "the value cannot be written as JSON", { dataname });
   if (jsonHasLoneSurrogate(text)) {
-    throw new NatsBridgeError("SERIALIZATION_ERROR", "the value holds a string that is not valid Unicode (a lone surrogate)", { dataname });
+    throw new NatsBridgeError(ERROR_WRITER_RULE, "the value holds a string that is not valid Unicode (a lone surrogate)", { dataname });
   }
   return utf8.encode(text);
 }
@@ -68,53 +80,56 @@ function isRow(v: unknown): boolean {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** How the bytes of a payload type are made (the profile's PAYLOAD_SERIALIZATION). */
+export type Serialization = (typeof PAYLOAD_SERIALIZATION)[PayloadType];
+
+/**
+ * The serialization of `type` from the profile, `undefined` for a type it does not list
+ * (refused with INVALID_PAYLOAD_TYPE, reading or writing: never guessed).
+ */
+export function serializationOf(type: string): Serialization | undefined {
+  return Object.prototype.hasOwnProperty.call(PAYLOAD_SERIALIZATION, type) ? PAYLOAD_SERIALIZATION[type as PayloadType] : undefined;
+}
+
 /** Serializes one payload to the bytes that travel (before base64) or get uploaded. */
 export function serializePayload(type: string, data: unknown, dataname: string): Uint8Array {
-  switch (type) {
-    case "text":
-      if (typeof data !== "string") throw new NatsBridgeError("SERIALIZATION_ERROR", "a text payload needs a string", { dataname });
-      if (!isWellFormed(data)) throw new NatsBridgeError("SERIALIZATION_ERROR", "the text is not valid Unicode (a lone surrogate)", { dataname });
+  const serialization = serializationOf(type);
+  switch (serialization) {
+    case "utf8":
+      if (typeof data !== "string") throw new NatsBridgeError(ERROR_WRITER_RULE, "a text payload needs a string", { dataname });
+      if (!isWellFormed(data)) throw new NatsBridgeError(ERROR_WRITER_RULE, "the text is not valid Unicode (a lone surrogate)", { dataname });
       return utf8.encode(data);
-    case "dictionary":
+    case "json":
       return json(data, dataname);
-    case "jsontable":
+    case "json_rows":
       if (!Array.isArray(data) || !data.every(isRow)) {
-        throw new NatsBridgeError("SERIALIZATION_ERROR", "a jsontable payload needs an array of row objects", { dataname });
+        throw new NatsBridgeError(ERROR_WRITER_RULE, `a ${type} payload needs an array of row objects`, { dataname });
       }
       return json(data, dataname);
-    case "arrowtable":
+    case "arrow_ipc":
       if (data instanceof Table) {
         try {
           return tableToIPC(data, "stream");
         } catch (e) {
-          throw new NatsBridgeError("SERIALIZATION_ERROR", "writing the Arrow IPC stream", { dataname, cause: e });
+          throw new NatsBridgeError(ERROR_WRITER_RULE, "writing the Arrow IPC stream", { dataname, cause: e });
         }
       }
       if (data instanceof Uint8Array) return data; // already an Arrow IPC stream
-      throw new NatsBridgeError("SERIALIZATION_ERROR", "an arrowtable payload needs an apache-arrow Table (or IPC stream bytes)", { dataname });
-    case "image":
-    case "audio":
-    case "video":
-    case "binary":
+      throw new NatsBridgeError(ERROR_WRITER_RULE, `an ${type} payload needs an apache-arrow Table (or IPC stream bytes)`, { dataname });
+    case "bytes":
       return bytesOf(data, dataname, type);
-    default:
-      throw new NatsBridgeError("INVALID_PAYLOAD_TYPE", `unknown payload_type \`${type}\``, { dataname });
+    case undefined:
+      throw new NatsBridgeError(ERROR_UNKNOWN_PAYLOAD_TYPE, `unknown payload_type \`${String(type)}\``, { dataname });
   }
 }
 
+/** File-name extension of uploads, by serialization. */
+const EXTENSIONS: Record<Serialization, string> = { utf8: "txt", json: "json", json_rows: "json", arrow_ipc: "arrow", bytes: "bin" };
+
 /** File-name extension for uploads of this type. */
 export function extensionOf(type: string): string {
-  switch (type) {
-    case "text":
-      return "txt";
-    case "dictionary":
-    case "jsontable":
-      return "json";
-    case "arrowtable":
-      return "arrow";
-    default:
-      return "bin";
-  }
+  const serialization = serializationOf(type);
+  return serialization === undefined ? "bin" : EXTENSIONS[serialization];
 }
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -123,17 +138,15 @@ function text(bytes: Uint8Array): string {
   try {
     return strictUtf8.decode(bytes);
   } catch (e) {
-    throw new NatsBridgeError("DESERIALIZATION_ERROR", "the bytes are not UTF-8", { cause: e });
+    throw new NatsBridgeError(ERROR_BAD_BYTES, "the bytes are not UTF-8", { cause: e });
   }
 }
 
+/** The bytes as strict JSON (reader rule 8, depth counted from the payload's own root). */
 function parseJson(bytes: Uint8Array): JsonValue {
-  try {
-    return JSON.parse(text(bytes)) as JsonValue;
-  } catch (e) {
-    if (e instanceof NatsBridgeError) throw e;
-    throw new NatsBridgeError("DESERIALIZATION_ERROR", "the bytes are not JSON", { cause: e });
-  }
+  const parsed = parseStrictJson(bytes);
+  if (!parsed.ok) throw new NatsBridgeError(ERROR_BAD_BYTES, `the bytes are not strict JSON: ${parsed.reason}`, { cause: parsed.cause });
+  return parsed.value as JsonValue;
 }
 
 /** Limits on an Arrow stream, checked while decoding. */
@@ -142,63 +155,64 @@ export interface TableLimits {
   maxBatches: number;
 }
 
-export const DEFAULT_TABLE_LIMITS: TableLimits = { maxColumns: 10_000, maxBatches: 1_000_000 };
+export const TABLE_LIMITS_OPTIONS = { maxColumns: "number", maxBatches: "number" } as const satisfies OptionSpec<TableLimits>;
+
+export const DEFAULT_TABLE_LIMITS: TableLimits = { maxColumns: TABLE_MAX_COLUMNS, maxBatches: TABLE_MAX_BATCHES };
 
 /**
  * Decodes an Arrow IPC stream with `tableFromIPC` over `bytes` as they are: the column
  * buffers of the table are views into `bytes.buffer` (no copy of column data).
  */
 export function decodeTable(bytes: Uint8Array, limits: TableLimits = DEFAULT_TABLE_LIMITS): Table {
+  checkOptions(limits, TABLE_LIMITS_OPTIONS, "decodeTable");
   // A stream starts with a continuation marker (0xFFFFFFFF) or, pre-0.15, a metadata length.
-  if (bytes.byteLength < 8) throw new NatsBridgeError("DESERIALIZATION_ERROR", "too short for an Arrow IPC stream");
+  if (bytes.byteLength < 8) throw new NatsBridgeError(ERROR_BAD_BYTES, "too short for an Arrow IPC stream");
   if (bytes[0] === 0x41 && bytes[1] === 0x52 && bytes[2] === 0x52 && bytes[3] === 0x4f && bytes[4] === 0x57 && bytes[5] === 0x31) {
-    throw new NatsBridgeError("DESERIALIZATION_ERROR", "an Arrow IPC *file* where a stream is expected");
+    throw new NatsBridgeError(ERROR_BAD_BYTES, "an Arrow IPC *file* where a stream is expected");
   }
   let table: Table;
   try {
     table = tableFromIPC(bytes);
   } catch (e) {
-    throw new NatsBridgeError("DESERIALIZATION_ERROR", "the bytes are not an Arrow IPC stream", { cause: e });
+    throw new NatsBridgeError(ERROR_BAD_BYTES, "the bytes are not an Arrow IPC stream", { cause: e });
   }
   if (table.schema.fields.length === 0 && table.batches.length === 0) {
-    throw new NatsBridgeError("DESERIALIZATION_ERROR", "the bytes hold no Arrow schema");
+    throw new NatsBridgeError(ERROR_BAD_BYTES, "the bytes hold no Arrow schema");
   }
   if (table.schema.fields.length > limits.maxColumns || table.batches.length > limits.maxBatches) {
-    throw new NatsBridgeError("PAYLOAD_TOO_LARGE", `the table has ${table.schema.fields.length} columns in ${table.batches.length} batches, over the limits`);
+    throw new NatsBridgeError(ERROR_TABLE_LIMITS, `the table has ${table.schema.fields.length} columns in ${table.batches.length} batches, over the limits`);
   }
   return table;
 }
 
 /** Decodes the bytes of one payload to its typed value. */
 export function deserializePayload(type: string, bytes: Uint8Array, limits: TableLimits = DEFAULT_TABLE_LIMITS): DecodedData[PayloadType] {
-  switch (type) {
-    case "text":
+  switch (serializationOf(type)) {
+    case "utf8":
       return text(bytes);
-    case "dictionary":
+    case "json":
       return parseJson(bytes);
-    case "jsontable": {
+    case "json_rows": {
       const rows = parseJson(bytes);
       if (!Array.isArray(rows) || !rows.every(isRow)) {
-        throw new NatsBridgeError("DESERIALIZATION_ERROR", "a jsontable must be an array of row objects");
+        throw new NatsBridgeError(ERROR_BAD_BYTES, `a ${type} must be an array of row objects`);
       }
       return rows as Record<string, JsonValue>[];
     }
-    case "arrowtable":
+    case "arrow_ipc":
       return decodeTable(bytes, limits);
-    case "image":
-    case "audio":
-    case "video":
-    case "binary":
+    case "bytes":
       return bytes;
-    default:
-      throw new NatsBridgeError("INVALID_PAYLOAD_TYPE", `unknown payload_type \`${type}\``);
+    case undefined:
+      throw new NatsBridgeError(ERROR_UNKNOWN_PAYLOAD_TYPE, `unknown payload_type \`${String(type)}\``);
   }
 }
 
 /** Rows of a decoded table payload (arrowtable, jsontable), for digests. */
 export function numRows(type: string, data: unknown): number | undefined {
-  if (type === "arrowtable" && data instanceof Table) return data.numRows;
-  if (type === "jsontable" && Array.isArray(data)) return data.length;
+  const serialization = serializationOf(type);
+  if (serialization === "arrow_ipc" && data instanceof Table) return data.numRows;
+  if (serialization === "json_rows" && Array.isArray(data)) return data.length;
   return undefined;
 }
 

@@ -4,8 +4,11 @@
  * `X-UploadToken` → file id; download at `/file/{id}/{fileId}/{name}`. Only `fetch`,
  * `FormData` and `Blob`: runs in a browser too.
  */
+import { ERROR_UPLOAD } from "@natsbridge/types";
 import { NatsBridgeError, asBridgeError } from "./errors.js";
+import { parseStrictJson } from "./json.js";
 import { log } from "./log.js";
+import { checkOptions, type OptionSpec } from "./options.js";
 import { newUuid, redact } from "./wire.js";
 
 export interface PlikUpload {
@@ -26,6 +29,20 @@ export interface PlikUploadOptions {
   fetch?: typeof fetch;
 }
 
+/** Every key of {@link PlikUploadOptions} with its kind: unknown keys and wrong types are refused. */
+export const PLIK_UPLOAD_OPTIONS = {
+  oneShot: "boolean",
+  ttlSeconds: "number",
+  token: "string",
+  correlationId: "string",
+  fetch: "function",
+} as const satisfies OptionSpec<PlikUploadOptions>;
+
+/** The options of {@link plikUploader}. */
+export type PlikUploaderOptions = Pick<PlikUploadOptions, "token" | "fetch">;
+
+export const PLIK_UPLOADER_OPTIONS = { token: "string", fetch: "function" } as const satisfies OptionSpec<PlikUploaderOptions>;
+
 /** What a blob store does for `smartsend`: store the bytes, return the download URL. */
 export type Uploader = (
   name: string,
@@ -38,26 +55,24 @@ async function call(fetchImpl: typeof fetch, url: string, init: RequestInit, wha
   try {
     resp = await fetchImpl(url, { ...init, redirect: "manual" });
   } catch (e) {
-    throw new NatsBridgeError("UPLOAD_FAILED", what, { cause: e });
+    throw new NatsBridgeError(ERROR_UPLOAD, what, { cause: e });
   }
   let text: string;
   try {
     text = await resp.text();
   } catch (e) {
-    throw new NatsBridgeError("UPLOAD_FAILED", `${what}: reading the answer`, { cause: e });
+    throw new NatsBridgeError(ERROR_UPLOAD, `${what}: reading the answer`, { cause: e });
   }
-  if (!resp.ok) throw new NatsBridgeError("UPLOAD_FAILED", `${what}: HTTP ${resp.status}: ${text.slice(0, 200)}`);
-  try {
-    const v: unknown = JSON.parse(text);
-    if (typeof v === "object" && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
-  } catch {
-    // fall through
-  }
-  throw new NatsBridgeError("UPLOAD_FAILED", `${what}: the answer is not a JSON object`);
+  if (!resp.ok) throw new NatsBridgeError(ERROR_UPLOAD, `${what}: HTTP ${resp.status}: ${text.slice(0, 200)}`);
+  const parsed = parseStrictJson(text);
+  const v = parsed.ok ? parsed.value : undefined;
+  if (typeof v === "object" && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
+  throw new NatsBridgeError(ERROR_UPLOAD, `${what}: the answer is not a strict JSON object${parsed.ok ? "" : ` (${parsed.reason})`}`);
 }
 
 /** Uploads one file to a Plik-compatible server. */
 export async function plikUpload(fileserverUrl: string, name: string, bytes: Uint8Array, options: PlikUploadOptions = {}): Promise<PlikUpload> {
+  checkOptions(options, PLIK_UPLOAD_OPTIONS, "plikUpload");
   const base = fileserverUrl.replace(/\/+$/, "");
   const cid = options.correlationId ?? "";
   const fetchImpl = options.fetch ?? globalThis.fetch;
@@ -75,13 +90,13 @@ export async function plikUpload(fileserverUrl: string, name: string, bytes: Uin
     );
     const uploadId = created["id"];
     const uploadToken = created["uploadToken"];
-    if (typeof uploadId !== "string" || uploadId === "") throw new NatsBridgeError("UPLOAD_FAILED", "POST /upload: no `id` in the answer");
-    if (typeof uploadToken !== "string") throw new NatsBridgeError("UPLOAD_FAILED", "POST /upload: no `uploadToken` in the answer");
+    if (typeof uploadId !== "string" || uploadId === "") throw new NatsBridgeError(ERROR_UPLOAD, "POST /upload: no `id` in the answer");
+    if (typeof uploadToken !== "string") throw new NatsBridgeError(ERROR_UPLOAD, "POST /upload: no `uploadToken` in the answer");
     // Plik answers the TTL it granted (<= 0: never expires); a shorter one would let links die before their messages.
     const granted = created["ttl"];
     if (ttl !== undefined && typeof granted === "number" && granted > 0 && granted < ttl) {
       const asked = ttl === Infinity ? "for ever" : `${ttl} s`;
-      throw new NatsBridgeError("UPLOAD_FAILED", `POST /upload: the file server granted a TTL of ${granted} s, ${asked} was asked: links would expire before their messages`);
+      throw new NatsBridgeError(ERROR_UPLOAD, `POST /upload: the file server granted a TTL of ${granted} s, ${asked} was asked: links would expire before their messages`);
     }
     const form = new FormData();
     form.append("file", new Blob([bytes as Uint8Array<ArrayBuffer>], { type: "application/octet-stream" }), name);
@@ -92,12 +107,12 @@ export async function plikUpload(fileserverUrl: string, name: string, bytes: Uin
       "POST /file",
     );
     const fileId = file["id"];
-    if (typeof fileId !== "string" || fileId === "") throw new NatsBridgeError("UPLOAD_FAILED", "POST /file: no `id` in the answer");
+    if (typeof fileId !== "string" || fileId === "") throw new NatsBridgeError(ERROR_UPLOAD, "POST /file: no `id` in the answer");
     const url = `${base}/file/${encodeURIComponent(uploadId)}/${encodeURIComponent(fileId)}/${encodeURIComponent(name)}`;
     log("info", "uploaded", cid, { stage: "upload", url: redact(url), bytes: bytes.byteLength });
     return { uploadId, fileId, url };
   } catch (e) {
-    throw asBridgeError(e, "UPLOAD_FAILED", `uploading to ${redact(base)}`, { correlationId: cid === "" ? undefined : cid });
+    throw asBridgeError(e, ERROR_UPLOAD, `uploading to ${redact(base)}`, { correlationId: cid === "" ? undefined : cid });
   }
 }
 
@@ -107,7 +122,8 @@ export async function plikOneshotUpload(fileserverUrl: string, dataname: string,
 }
 
 /** An {@link Uploader} for a Plik-compatible server. */
-export function plikUploader(fileserverUrl: string, options: Pick<PlikUploadOptions, "token" | "fetch"> = {}): Uploader {
+export function plikUploader(fileserverUrl: string, options: PlikUploaderOptions = {}): Uploader {
+  checkOptions(options, PLIK_UPLOADER_OPTIONS, "plikUploader");
   return async (name, bytes, ctx) =>
     (await plikUpload(fileserverUrl, name, bytes, {
       ...options,

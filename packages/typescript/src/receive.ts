@@ -4,27 +4,61 @@
  * only, `fetchWithBackoff`), verify `size` and `metadata.sha256`, and deserialize. A link
  * Arrow table is decoded over the downloaded buffer without copying its column data.
  */
-import { validateMsgEnvelopeV1, type MsgEnvelopeV1, type MsgPayloadV1, type PayloadType } from "@natsbridge/types";
+import {
+  ERROR_BAD_BYTES,
+  ERROR_ENVELOPE_TOO_LARGE,
+  ERROR_HOST_NOT_ALLOWED,
+  ERROR_INTEGRITY,
+  ERROR_NOT_ENVELOPE,
+  ERROR_NOT_JSON,
+  ERROR_PAYLOAD_TOO_LARGE,
+  ERROR_UNKNOWN_PAYLOAD_TYPE,
+  ERROR_UNKNOWN_TRANSPORT,
+  HEADER_CORRELATION_ID,
+  MAX_ENVELOPE_BYTES,
+  MAX_PAYLOADS,
+  validateMsgEnvelopeV1,
+  type MsgEnvelopeV1,
+  type MsgPayloadV1,
+  type PayloadType,
+} from "@natsbridge/types";
 import { fileserverUrl } from "./config.js";
 import { NatsBridgeError, asBridgeError } from "./errors.js";
-import { DEFAULT_FETCH, fetchHashed, type FetchOptions } from "./fetch.js";
+import { DEFAULT_FETCH, FETCH_OPTIONS, fetchHashed, type FetchOptions } from "./fetch.js";
+import { parseStrictJson } from "./json.js";
 import { log } from "./log.js";
-import { DEFAULT_TABLE_LIMITS, deserializePayload, isKnownPayloadType, numRows, type DecodedData, type TableLimits } from "./payload.js";
-import { HEADER_CORRELATION_ID, base64Decode, hostAllowed, hostOf, normalizeHost, redact, sha256Hex, utf8Length } from "./wire.js";
+import { checkOptions, type OptionSpec } from "./options.js";
+import { DEFAULT_TABLE_LIMITS, TABLE_LIMITS_OPTIONS, deserializePayload, isKnownPayloadType, numRows, type DecodedData, type TableLimits } from "./payload.js";
+import { base64Decode, hostAllowed, hostOf, normalizeHost, redact, sha256Hex, utf8Length } from "./wire.js";
 
 export interface ReceiveOptions {
   /** Hosts links may be downloaded from (`host`, `host:port` or a URL; `*` = any). Default: the host of `FILESERVER_URL`. */
   allowedHosts?: string[];
   /** Retry schedule and limits of downloads (`maxBytes` also bounds declared sizes). */
-  fetch?: Omit<FetchOptions, "expectedSize" | "correlationId" | "hash">;
-  /** Largest envelope accepted, bytes. Default 64 MiB. */
+  fetch?: ReceiveFetchOptions;
+  /** Largest envelope accepted, bytes. Default MAX_ENVELOPE_BYTES (64 MiB). */
   maxEnvelopeBytes?: number;
-  /** Most payloads per envelope. Default 10 000. */
+  /** Most payloads per envelope. Default MAX_PAYLOADS (10 000). */
   maxPayloads?: number;
   /** Verify `metadata.sha256` when present. Default true. */
   verifySha256?: boolean;
   tableLimits?: TableLimits;
 }
+
+/** The download options a receive takes (the rest are the payload's). */
+export type ReceiveFetchOptions = Omit<FetchOptions, "expectedSize" | "correlationId" | "hash">;
+
+const { expectedSize: _e, correlationId: _c, hash: _h, ...RECEIVE_FETCH_OPTIONS } = FETCH_OPTIONS;
+
+/** Every key of {@link ReceiveOptions} with its kind: unknown keys and wrong types are refused. */
+export const RECEIVE_OPTIONS = {
+  allowedHosts: "strings",
+  fetch: { nested: RECEIVE_FETCH_OPTIONS satisfies OptionSpec<ReceiveFetchOptions> },
+  maxEnvelopeBytes: "number",
+  maxPayloads: "number",
+  verifySha256: "boolean",
+  tableLimits: { nested: TABLE_LIMITS_OPTIONS },
+} as const satisfies OptionSpec<ReceiveOptions>;
 
 /** A message as NATS delivers it (`Msg` from nats.js, a `JsMsg`, or anything with `data`). */
 export interface MessageLike {
@@ -66,9 +100,6 @@ export function payloadTuples(received: Received): [string, unknown, PayloadType
   return received.payloads.map((p) => [p.dataname, p.data, p.payload_type]);
 }
 
-const MAX_ENVELOPE_BYTES = 64 * 2 ** 20;
-const MAX_PAYLOADS = 10_000;
-
 function headersOf(msg: MessageLike): Record<string, string> {
   const out: Record<string, string> = {};
   const h = msg.headers;
@@ -84,10 +115,9 @@ function looseCorrelationId(value: unknown): string | undefined {
   return typeof c === "string" ? Array.from(c).slice(0, 100).join("") : undefined;
 }
 
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-
 /** Decodes a NATS message (or raw envelope bytes / text) carrying a `msg_envelope_v1`. */
 export async function smartreceive(msg: MessageLike | Uint8Array | string, options: ReceiveOptions = {}): Promise<Received> {
+  checkOptions(options, RECEIVE_OPTIONS, "smartreceive");
   const isMsg = typeof msg === "object" && !(msg instanceof Uint8Array);
   const headers = isMsg ? headersOf(msg) : {};
   const hint = headers[HEADER_CORRELATION_ID];
@@ -99,26 +129,31 @@ export async function smartreceive(msg: MessageLike | Uint8Array | string, optio
     let length = typeof body === "string" ? body.length : body.byteLength;
     if (typeof body === "string" && length <= maxEnvelope && length * 3 > maxEnvelope) length = utf8Length(body);
     if (length > maxEnvelope) {
-      throw new NatsBridgeError("PAYLOAD_TOO_LARGE", `envelope of ${length} bytes exceeds the limit ${maxEnvelope}`);
+      throw new NatsBridgeError(ERROR_ENVELOPE_TOO_LARGE, `envelope of ${length} bytes exceeds the limit ${maxEnvelope}`);
     }
-    let value: unknown;
-    try {
-      value = JSON.parse(typeof body === "string" ? body : strictUtf8.decode(body));
-    } catch (e) {
-      throw new NatsBridgeError("INVALID_ENVELOPE", "not a valid msg_envelope_v1: not JSON", { cause: e });
+    const parsed = parseStrictJson(body, { envelope: true });
+    if (!parsed.ok) {
+      // Sound JSON with an integer written 5.0 is a schema failure, naming its correlation id;
+      // nothing is read from JSON that is not strict.
+      if (parsed.value !== undefined) {
+        cid = looseCorrelationId(parsed.value) ?? hint;
+        throw new NatsBridgeError(ERROR_NOT_ENVELOPE, `not a valid msg_envelope_v1: ${parsed.reason}`);
+      }
+      throw new NatsBridgeError(ERROR_NOT_JSON, `not a valid msg_envelope_v1: not strict JSON: ${parsed.reason}`, { cause: parsed.cause });
     }
+    const value = parsed.value;
     const checked = validateMsgEnvelopeV1(value, { reader: true });
     if (!checked.ok) {
       cid = looseCorrelationId(value) ?? hint;
       const why = checked.issues.slice(0, 3).map((i) => `${i.path || "/"} ${i.message}`).join("; ");
-      throw new NatsBridgeError("INVALID_ENVELOPE", `not a valid msg_envelope_v1: ${why}`);
+      throw new NatsBridgeError(ERROR_NOT_ENVELOPE, `not a valid msg_envelope_v1: ${why}`);
     }
     const envelope = checked.value;
     cid = envelope.correlation_id;
     log("info", "received", cid, { stage: "receive", subject: envelope.send_to, bytes: length, payloads: envelope.payloads.length });
     const maxPayloads = options.maxPayloads ?? MAX_PAYLOADS;
     if (envelope.payloads.length > maxPayloads) {
-      throw new NatsBridgeError("PAYLOAD_TOO_LARGE", `${envelope.payloads.length} payloads, more than the limit ${maxPayloads}`);
+      throw new NatsBridgeError(ERROR_ENVELOPE_TOO_LARGE, `${envelope.payloads.length} payloads, more than the limit ${maxPayloads}`);
     }
     const allowed = (options.allowedHosts ?? [fileserverUrl()]).map(normalizeHost);
     const payloads: ReceivedPayload[] = [];
@@ -126,12 +161,12 @@ export async function smartreceive(msg: MessageLike | Uint8Array | string, optio
       try {
         payloads.push(await receivePayload(p, options, allowed, cid));
       } catch (e) {
-        throw asBridgeError(e, "DESERIALIZATION_ERROR", "decoding", { dataname: p.dataname });
+        throw asBridgeError(e, ERROR_BAD_BYTES, "decoding", { dataname: p.dataname });
       }
     }
     return { envelope, payloads, headers };
   } catch (e) {
-    const err = asBridgeError(e, "DESERIALIZATION_ERROR", "receiving", { correlationId: cid });
+    const err = asBridgeError(e, ERROR_BAD_BYTES, "receiving", { correlationId: cid });
     log("warn", "receive failed", cid ?? "", { stage: "receive", code: err.code, dataname: err.dataname, error: err.message });
     throw err;
   }
@@ -139,14 +174,14 @@ export async function smartreceive(msg: MessageLike | Uint8Array | string, optio
 
 async function receivePayload(p: MsgPayloadV1, options: ReceiveOptions, allowed: string[], cid: string): Promise<ReceivedPayload> {
   if (!isKnownPayloadType(p.payload_type)) {
-    throw new NatsBridgeError("INVALID_PAYLOAD_TYPE", `unknown payload_type \`${p.payload_type}\``);
+    throw new NatsBridgeError(ERROR_UNKNOWN_PAYLOAD_TYPE, `unknown payload_type \`${p.payload_type}\``);
   }
   const maxBytes = options.fetch?.maxBytes ?? DEFAULT_FETCH.maxBytes;
   if (p.size > maxBytes) {
-    throw new NatsBridgeError("PAYLOAD_TOO_LARGE", `declared size ${p.size} exceeds the limit ${maxBytes}`);
+    throw new NatsBridgeError(ERROR_PAYLOAD_TOO_LARGE, `declared size ${p.size} exceeds the limit ${maxBytes}`);
   }
   if (!Number.isSafeInteger(p.size) || p.size < 0) {
-    throw new NatsBridgeError("INVALID_ENVELOPE", `\`size\` ${p.size} is not a byte count`);
+    throw new NatsBridgeError(ERROR_NOT_ENVELOPE, `\`size\` ${p.size} is not a byte count`);
   }
   let bytes: Uint8Array;
   let sha256: string | undefined;
@@ -154,21 +189,21 @@ async function receivePayload(p: MsgPayloadV1, options: ReceiveOptions, allowed:
     bytes = base64Decode(p.data, p.size);
   } else if (p.transport === "link") {
     if (hostOf(p.data) === undefined) {
-      throw new NatsBridgeError("URL_NOT_ALLOWED", `link payload \`data\` is not an http(s) URL: ${redact(p.data)}`);
+      throw new NatsBridgeError(ERROR_HOST_NOT_ALLOWED, `link payload \`data\` is not an http(s) URL: ${redact(p.data)}`);
     }
     if (!hostAllowed(p.data, allowed)) {
-      throw new NatsBridgeError("URL_NOT_ALLOWED", `links to ${hostOf(p.data) ?? "?"} are not allowed (allowed: ${allowed.join(", ")})`);
+      throw new NatsBridgeError(ERROR_HOST_NOT_ALLOWED, `links to ${hostOf(p.data) ?? "?"} are not allowed (allowed: ${allowed.join(", ")})`);
     }
     const fetched = await fetchHashed(p.data, { ...options.fetch, expectedSize: p.size, correlationId: cid });
     bytes = fetched.bytes;
     sha256 = fetched.sha256;
   } else {
-    throw new NatsBridgeError("INVALID_TRANSPORT", `unknown transport \`${p.transport}\``);
+    throw new NatsBridgeError(ERROR_UNKNOWN_TRANSPORT, `unknown transport \`${p.transport}\``);
   }
   sha256 ??= await sha256Hex(bytes);
   const declared = p.metadata?.["sha256"];
   if (typeof declared === "string" && (options.verifySha256 ?? true) && declared.toLowerCase() !== sha256) {
-    throw new NatsBridgeError("INTEGRITY_MISMATCH", `sha256 of the bytes is ${sha256}, the payload declares ${declared}`);
+    throw new NatsBridgeError(ERROR_INTEGRITY, `sha256 of the bytes is ${sha256}, the payload declares ${declared}`);
   }
   const data = deserializePayload(p.payload_type, bytes, options.tableLimits ?? DEFAULT_TABLE_LIMITS);
   log("debug", "decoded", cid, { stage: "deserialize", dataname: p.dataname, transport: p.transport, bytes: bytes.byteLength, rows: numRows(p.payload_type, data) });

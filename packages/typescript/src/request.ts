@@ -6,13 +6,28 @@
  * the responder's code (`remote: true`).
  */
 import { createInbox, headers as natsHeaders, type NatsConnection } from "@nats-io/nats-core";
-import { validateErrorResponseV1, type ErrorResponseV1, type MsgEnvelopeV1 } from "@natsbridge/types";
+import {
+  DEFAULT_FLUSH,
+  ERROR_NOT_ENVELOPE,
+  ERROR_NOT_JSON,
+  ERROR_WRITER_RULE,
+  validateErrorResponseV1,
+  type ErrorResponseV1,
+  type MsgEnvelopeV1,
+} from "@natsbridge/types";
 import { NatsBridgeError, asBridgeError } from "./errors.js";
+import { parseStrictJson } from "./json.js";
 import { log } from "./log.js";
+import { checkNumberArgument, checkOptions } from "./options.js";
 import type { PayloadTuple } from "./payload.js";
-import { smartreceive, type MessageLike, type ReceiveOptions, type Received } from "./receive.js";
-import { smartsend, type SendOptions, type Sent } from "./send.js";
+import { RECEIVE_OPTIONS, smartreceive, type MessageLike, type ReceiveOptions, type Received } from "./receive.js";
+import { SEND_OPTIONS, smartsend, type SendOptions, type Sent } from "./send.js";
 import { buildHeaders, checkedUuid, jsonHasLoneSurrogate, nowTimestamp } from "./wire.js";
+import { checkErrorResponseToWrite } from "./writer.js";
+
+const MS_PER_SECOND = 1000;
+/** How long {@link smartrequest} waits for its reply by default: 10 s. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10 * MS_PER_SECOND;
 
 /** Sends a request envelope and waits for the first reply envelope (decoded) on a fresh inbox. */
 export async function smartrequest(
@@ -21,8 +36,11 @@ export async function smartrequest(
   payloads: readonly PayloadTuple[],
   options: SendOptions = {},
   receive: ReceiveOptions = {},
-  timeoutMs = 10_000,
+  timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
 ): Promise<Received> {
+  checkOptions(options, SEND_OPTIONS, "smartrequest");
+  checkOptions(receive, RECEIVE_OPTIONS, "smartrequest (receive options)");
+  checkNumberArgument(timeoutMs, "timeoutMs", "smartrequest");
   const cid = checkedUuid(options.correlationId, "correlation_id");
   const inbox = createInbox();
   let sub;
@@ -49,7 +67,7 @@ export async function smartrequest(
     } catch (e) {
       // Not an envelope: perhaps the responder's error_response_v1. Looked at only then, so a
       // good reply costs nothing more.
-      if (e instanceof NatsBridgeError && e.code === "INVALID_ENVELOPE") throw errorResponse(m, cid) ?? e;
+      if (e instanceof NatsBridgeError && (e.code === ERROR_NOT_ENVELOPE || e.code === ERROR_NOT_JSON)) throw errorResponse(m, cid) ?? e;
       throw e;
     }
   } catch (e) {
@@ -60,17 +78,11 @@ export async function smartrequest(
   }
 }
 
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-
-/** The remote error in an `error_response_v1` answering the request `cid`; `undefined` when `msg` is not one. */
+/** The remote error in an `error_response_v1` answering the request `cid`; `undefined` when `msg` is not one (in strict JSON). */
 function errorResponse(msg: MessageLike, cid: string): NatsBridgeError | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(strictUtf8.decode(msg.data));
-  } catch {
-    return undefined;
-  }
-  const checked = validateErrorResponseV1(value, { reader: true });
+  const parsed = parseStrictJson(msg.data);
+  if (!parsed.ok) return undefined;
+  const checked = validateErrorResponseV1(parsed.value, { reader: true });
   return checked.ok ? NatsBridgeError.fromErrorBody(checked.value.error, cid) : undefined;
 }
 
@@ -84,7 +96,7 @@ function errorResponse(msg: MessageLike, cid: string): NatsBridgeError | undefin
 export async function smartreplyError(nc: NatsConnection, request: MsgEnvelopeV1, error: NatsBridgeError): Promise<ErrorResponseV1> {
   const cid = request.correlation_id;
   if (!request.reply_to) {
-    throw new NatsBridgeError("INVALID_ENVELOPE", "the request has no `reply_to`", { correlationId: cid });
+    throw new NatsBridgeError(ERROR_NOT_ENVELOPE, "the request has no `reply_to`", { correlationId: cid });
   }
   const body = error.toErrorBody();
   body.details = { ...body.details, correlation_id: cid };
@@ -96,15 +108,16 @@ export async function smartreplyError(nc: NatsConnection, request: MsgEnvelopeV1
     send_to: request.reply_to,
     error: body,
   };
+  checkErrorResponseToWrite(response, cid);
   const json = JSON.stringify(response);
   if (jsonHasLoneSurrogate(json)) {
-    throw new NatsBridgeError("SERIALIZATION_ERROR", "the error response holds text that is not valid Unicode (a lone surrogate)", { correlationId: cid });
+    throw new NatsBridgeError(ERROR_WRITER_RULE, "the error response holds text that is not valid Unicode (a lone surrogate)", { correlationId: cid });
   }
   try {
     const h = natsHeaders();
     for (const [k, v] of buildHeaders(msgId, cid)) h.set(k, v);
     nc.publish(request.reply_to, json, { headers: h });
-    await nc.flush();
+    if (DEFAULT_FLUSH) await nc.flush();
   } catch (e) {
     throw new NatsBridgeError("PUBLISH_FAILED", `publish on \`${request.reply_to}\``, { correlationId: cid, cause: e });
   }
@@ -119,8 +132,9 @@ export async function smartreply(
   payloads: readonly PayloadTuple[],
   options: SendOptions = {},
 ): Promise<Sent> {
+  checkOptions(options, SEND_OPTIONS, "smartreply");
   if (request.reply_to === "") {
-    throw new NatsBridgeError("INVALID_ENVELOPE", "the request has no `reply_to`", { correlationId: request.correlation_id });
+    throw new NatsBridgeError(ERROR_NOT_ENVELOPE, "the request has no `reply_to`", { correlationId: request.correlation_id });
   }
   return smartsend(request.reply_to, payloads, {
     ...options,

@@ -5,10 +5,25 @@
  */
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/nats-core";
 import type { JetStreamClient } from "@nats-io/jetstream";
-import type { MsgEnvelopeV1, MsgPayloadV1, MsgPurpose } from "@natsbridge/types";
-import { DEFAULT_MAX_PAYLOAD, connectTo, fileserverUrl, natsUrl, processSenderId, sizeThreshold } from "./config.js";
+import {
+  DEFAULT_FLUSH,
+  DEFAULT_MAX_PAYLOAD,
+  DEFAULT_MSG_PURPOSE,
+  ERROR_TOO_LARGE_TO_SEND,
+  ERROR_UPLOAD,
+  ERROR_WRITER_RULE,
+  HEADER_CORRELATION_ID,
+  HEADER_MSG_ID,
+  LINK_URL_ALLOWANCE,
+  type MsgEnvelopeV1,
+  type MsgPayloadV1,
+  type MsgPurpose,
+} from "@natsbridge/types";
+import { connectTo, fileserverUrl, natsUrl, processSenderId, sizeThreshold } from "./config.js";
 import { NatsBridgeError, asBridgeError } from "./errors.js";
+import { parseStrictJson } from "./json.js";
 import { log } from "./log.js";
+import { checkOptions, type OptionSpec } from "./options.js";
 import { extensionOf, serializePayload, type PayloadTuple } from "./payload.js";
 import { plikUploader, type Uploader } from "./plik.js";
 import {
@@ -23,6 +38,7 @@ import {
   redact,
   sha256Hex,
 } from "./wire.js";
+import { checkEnvelopeToWrite } from "./writer.js";
 
 export interface SendOptions {
   /** An open connection, or a broker URL to connect to (and close again). Default: `NATS_URL`. */
@@ -59,9 +75,40 @@ export interface SendOptions {
   linkTtlSeconds?: number;
   /** One-shot link uploads (deleted after the first download). Default false. */
   oneShot?: boolean;
-  /** Flush after a core publish so errors surface here (default true). */
+  /**
+   * Wait for the server to have read the envelope (a flush round trip) after a core publish on
+   * the connection given, so that errors surface here. Default false (the profile's
+   * DEFAULT_FLUSH): publishes are queued, as NATS clients publish. A connection smartsend opens
+   * itself (a URL in `connection`, or none) is always flushed before it is closed.
+   */
   flush?: boolean;
 }
+
+/** Every key of {@link SendOptions} with its kind: unknown keys and wrong types are refused. */
+export const SEND_OPTIONS = {
+  connection: "object-or-string",
+  publish: "boolean",
+  jetstream: "object",
+  fileserverUrl: "string",
+  uploader: "function",
+  sizeThreshold: "number",
+  maxPayload: "number",
+  correlationId: "string",
+  msgId: "string",
+  msgPurpose: "string",
+  senderName: "string",
+  senderId: "string",
+  receiverName: "string",
+  receiverId: "string",
+  replyTo: "string",
+  replyToMsgId: "string",
+  brokerUrl: "string",
+  metadata: "object",
+  headers: "strings-record",
+  linkTtlSeconds: "number",
+  oneShot: "boolean",
+  flush: "boolean",
+} as const satisfies OptionSpec<SendOptions>;
 
 /** What {@link smartsend} sent. */
 export interface Sent {
@@ -84,9 +131,6 @@ interface Prepared {
   link: boolean;
   id: string;
 }
-
-/** Room kept in the budget for each link's URL, which is only known after the upload. */
-const LINK_URL_ALLOWANCE = 1024;
 
 const utf8 = new TextEncoder();
 
@@ -123,7 +167,7 @@ function fitMaxPayload(envelope: MsgEnvelopeV1, prepared: Prepared[], headerByte
     let largest: Prepared | undefined;
     for (const p of prepared) if (!p.link && (largest === undefined || p.bytes.byteLength > largest.bytes.byteLength)) largest = p;
     if (largest === undefined) {
-      throw new NatsBridgeError("PAYLOAD_TOO_LARGE", `the envelope alone is ${total} bytes, over the server's max_payload ${maxPayload}`);
+      throw new NatsBridgeError(ERROR_TOO_LARGE_TO_SEND, `the envelope alone is ${total} bytes, over the server's max_payload ${maxPayload}`);
     }
     log("debug", "moving payload to link to fit max_payload", envelope.correlation_id, {
       stage: "serialize",
@@ -142,36 +186,106 @@ function fitMaxPayload(envelope: MsgEnvelopeV1, prepared: Prepared[], headerByte
  * 4/3, headers count too), the largest are moved to link until the message fits.
  */
 export async function smartsend(subject: string, payloads: readonly PayloadTuple[], options: SendOptions = {}): Promise<Sent> {
+  checkOptions(options, SEND_OPTIONS, "smartsend");
   let cid: string | undefined = options.correlationId;
   try {
     cid = checkedUuid(options.correlationId, "correlation_id");
     return await smartsendInner(subject, payloads, options, cid);
   } catch (e) {
-    throw asBridgeError(e, "PUBLISH_FAILED", `sending on \`${subject}\``, { correlationId: cid });
+    throw asBridgeError(e, "PUBLISH_FAILED", `sending on \`${String(subject)}\``, { correlationId: cid });
   }
 }
 
+/** The envelope's fields before `broker_url`, in schema order. */
+type EnvelopeHead = Pick<
+  MsgEnvelopeV1,
+  "correlation_id" | "msg_id" | "timestamp" | "send_to" | "msg_purpose" | "sender_name" | "sender_id" | "receiver_name" | "receiver_id" | "reply_to" | "reply_to_msg_id"
+>;
+
+/**
+ * The envelope's fields in schema order, `broker_url` in its place when known. Written out
+ * (no spread) so the object has one fast shape for the validator and JSON.stringify.
+ */
+function envelopeOf(f: EnvelopeHead, brokerUrl: string | undefined, metadata: Record<string, unknown>, payloads: MsgPayloadV1[]): MsgEnvelopeV1 {
+  if (brokerUrl === undefined) {
+    return {
+      correlation_id: f.correlation_id,
+      msg_id: f.msg_id,
+      timestamp: f.timestamp,
+      send_to: f.send_to,
+      msg_purpose: f.msg_purpose,
+      sender_name: f.sender_name,
+      sender_id: f.sender_id,
+      receiver_name: f.receiver_name,
+      receiver_id: f.receiver_id,
+      reply_to: f.reply_to,
+      reply_to_msg_id: f.reply_to_msg_id,
+      metadata,
+      payloads,
+    };
+  }
+  return {
+    correlation_id: f.correlation_id,
+    msg_id: f.msg_id,
+    timestamp: f.timestamp,
+    send_to: f.send_to,
+    msg_purpose: f.msg_purpose,
+    sender_name: f.sender_name,
+    sender_id: f.sender_id,
+    receiver_name: f.receiver_name,
+    receiver_id: f.receiver_id,
+    reply_to: f.reply_to,
+    reply_to_msg_id: f.reply_to_msg_id,
+    broker_url: brokerUrl,
+    metadata,
+    payloads,
+  };
+}
+
 async function smartsendInner(subject: string, payloads: readonly PayloadTuple[], options: SendOptions, cid: string): Promise<Sent> {
-  if (subject === "") throw new NatsBridgeError("INVALID_ENVELOPE", "the subject must not be empty");
-  const senderName = options.senderName ?? "natsbridge-js";
-  if (senderName === "") throw new NatsBridgeError("INVALID_ENVELOPE", "`sender_name` must not be empty");
+  if (!Array.isArray(payloads)) throw new NatsBridgeError(ERROR_WRITER_RULE, "the payloads must be an array of [dataname, data, payloadType] tuples");
   const threshold = options.sizeThreshold ?? sizeThreshold();
   const publish = options.publish ?? true;
 
   // 1. Serialize.
-  const prepared: Prepared[] = payloads.map(([dataname, data, payloadType]) => {
+  const prepared: Prepared[] = payloads.map((tuple) => {
+    if (!Array.isArray(tuple)) throw new NatsBridgeError(ERROR_WRITER_RULE, "each payload must be a [dataname, data, payloadType] tuple");
+    const [dataname, data, payloadType] = tuple;
     let bytes: Uint8Array;
     try {
       bytes = serializePayload(payloadType, data, dataname);
     } catch (e) {
-      throw asBridgeError(e, "SERIALIZATION_ERROR", "serializing", { dataname });
+      throw asBridgeError(e, ERROR_WRITER_RULE, "serializing", { dataname });
     }
     const link = bytes.byteLength >= threshold;
     log("debug", "serialized", cid, { stage: "serialize", dataname, bytes: bytes.byteLength, link });
     return { dataname, payloadType, bytes, link, id: checkedUuid(undefined, "id") };
   });
 
-  // 2. Connect (to learn max_payload) when publishing.
+  // 2. The writer rules, before connecting, uploading or publishing: every field but the
+  // payloads' data (base64 or URLs, made here) and broker_url (a URL) is final.
+  const msgId = checkedUuid(options.msgId, "msg_id");
+  const fields: EnvelopeHead = {
+    correlation_id: cid,
+    msg_id: msgId,
+    timestamp: nowTimestamp(),
+    send_to: subject,
+    msg_purpose: options.msgPurpose ?? DEFAULT_MSG_PURPOSE,
+    sender_name: options.senderName ?? "natsbridge-js",
+    sender_id: options.senderId ?? processSenderId(),
+    receiver_name: options.receiverName ?? "",
+    receiver_id: options.receiverId ?? "",
+    reply_to: options.replyTo ?? "",
+    reply_to_msg_id: options.replyToMsgId ?? "",
+  };
+  const metadata = options.metadata ?? {};
+  const skeleton = envelopeOf(fields, options.brokerUrl, metadata, prepared.map((p) => wirePayload(p, "", "")));
+  checkEnvelopeToWrite(skeleton, cid);
+  if (jsonHasLoneSurrogate(JSON.stringify(skeleton))) {
+    throw new NatsBridgeError(ERROR_WRITER_RULE, "the envelope holds text that is not valid Unicode (a lone surrogate)");
+  }
+
+  // 3. Connect (to learn max_payload) when publishing.
   let nc: NatsConnection | undefined;
   let owned = false;
   let brokerUrl = options.brokerUrl;
@@ -194,34 +308,13 @@ async function smartsendInner(subject: string, payloads: readonly PayloadTuple[]
   try {
     const serverMax = nc?.info?.max_payload;
     const maxPayload = serverMax !== undefined && serverMax > 0 ? serverMax : (options.maxPayload ?? DEFAULT_MAX_PAYLOAD);
-
-    const msgId = checkedUuid(options.msgId, "msg_id");
     const headerList = buildHeaders(msgId, cid, options.headers);
-    const envelope: MsgEnvelopeV1 = {
-      correlation_id: cid,
-      msg_id: msgId,
-      timestamp: nowTimestamp(),
-      send_to: subject,
-      msg_purpose: options.msgPurpose ?? "chat",
-      sender_name: senderName,
-      sender_id: options.senderId ?? processSenderId(),
-      receiver_name: options.receiverName ?? "",
-      receiver_id: options.receiverId ?? "",
-      reply_to: options.replyTo ?? "",
-      reply_to_msg_id: options.replyToMsgId ?? "",
-      ...(brokerUrl === undefined ? {} : { broker_url: brokerUrl }),
-      metadata: options.metadata ?? {},
-      payloads: [],
-    };
+    const envelope = envelopeOf(fields, brokerUrl, metadata, []);
 
-    // 3. Fit the budget.
+    // 4. Fit the budget.
     fitMaxPayload(envelope, prepared, headerLen(headerList), maxPayload);
-    // Every field but the payloads' data (base64 or URLs) is in the skeleton fitMaxPayload left.
-    if (jsonHasLoneSurrogate(JSON.stringify(envelope))) {
-      throw new NatsBridgeError("SERIALIZATION_ERROR", "the envelope holds text that is not valid Unicode (a lone surrogate)");
-    }
 
-    // 4. Upload links (hashing meanwhile), inline the rest.
+    // 5. Upload links (hashing meanwhile), inline the rest.
     let uploader = options.uploader;
     envelope.payloads = await Promise.all(
       prepared.map(async (p) => {
@@ -229,7 +322,7 @@ async function smartsendInner(subject: string, payloads: readonly PayloadTuple[]
         if (!p.link) return wirePayload(p, base64Encode(p.bytes), await hashing);
         uploader ??= plikUploader(options.fileserverUrl ?? fileserverUrl());
         const name = `${fileName(p.dataname)}.${extensionOf(p.payloadType)}`;
-        let url: string;
+        let url: unknown;
         try {
           url = await uploader(name, p.bytes, {
             correlationId: cid,
@@ -237,7 +330,10 @@ async function smartsendInner(subject: string, payloads: readonly PayloadTuple[]
             ...(options.linkTtlSeconds === undefined ? {} : { ttlSeconds: options.linkTtlSeconds }),
           });
         } catch (e) {
-          throw asBridgeError(e, "UPLOAD_FAILED", "uploading", { dataname: p.dataname });
+          throw asBridgeError(e, ERROR_UPLOAD, "uploading", { dataname: p.dataname });
+        }
+        if (typeof url !== "string" || url === "") {
+          throw new NatsBridgeError(ERROR_UPLOAD, "the uploader did not answer a URL", { dataname: p.dataname });
         }
         return wirePayload(p, url, await hashing);
       }),
@@ -245,7 +341,7 @@ async function smartsendInner(subject: string, payloads: readonly PayloadTuple[]
     const json = JSON.stringify(envelope);
     const headerRecord = Object.fromEntries(headerList);
 
-    // 5. Publish.
+    // 6. Publish.
     const sent: Sent = { envelope, json, headers: headerRecord };
     if (publish && (nc !== undefined || options.jetstream !== undefined)) {
       const h = natsHeaders();
@@ -262,7 +358,8 @@ async function smartsendInner(subject: string, payloads: readonly PayloadTuple[]
         try {
           if (nc === undefined) throw new Error("no connection");
           nc.publish(subject, json, { headers: h });
-          if (options.flush ?? true) await nc.flush();
+          // A connection opened for this call is closed next: flushed first, so nothing is lost.
+          if (owned || (options.flush ?? DEFAULT_FLUSH)) await nc.flush();
         } catch (e) {
           throw new NatsBridgeError("PUBLISH_FAILED", `publish on \`${subject}\``, { cause: e });
         }
@@ -277,24 +374,25 @@ async function smartsendInner(subject: string, payloads: readonly PayloadTuple[]
 
 /**
  * Publishes already-serialized envelope text (the reference's `publish_message`) with the
- * `Correlation-Id` header, and `Nats-Msg-Id` when the text is an envelope with a `msg_id`.
+ * `Correlation-Id` header and `Nats-Msg-Id` (its `msg_id`); flushed as smartsend flushes. The text must be a
+ * `msg_envelope_v1` a v1 writer may publish, in strict JSON (SERIALIZATION_ERROR otherwise):
+ * this runtime publishes nothing another one refuses.
  */
 export async function publishMessage(connection: NatsConnection | string, subject: string, text: string, correlationId: string): Promise<void> {
   let nc: NatsConnection | undefined;
   const owned = typeof connection === "string";
   try {
+    if (typeof text !== "string") throw new NatsBridgeError(ERROR_WRITER_RULE, "the envelope text must be a string");
+    const parsed = parseStrictJson(text, { envelope: true });
+    if (!parsed.ok) throw new NatsBridgeError(ERROR_WRITER_RULE, `the envelope text is not strict JSON: ${parsed.reason}`);
+    checkEnvelopeToWrite(parsed.value, correlationId);
+    const msgId = (parsed.value as MsgEnvelopeV1).msg_id;
     nc = typeof connection === "string" ? await connectTo(connection) : connection;
     const h = natsHeaders();
-    h.set("Correlation-Id", correlationId);
-    try {
-      const v: unknown = JSON.parse(text);
-      const msgId = typeof v === "object" && v !== null ? (v as Record<string, unknown>)["msg_id"] : undefined;
-      if (typeof msgId === "string" && msgId !== "") h.set("Nats-Msg-Id", msgId);
-    } catch {
-      // not JSON: sent as is
-    }
+    h.set(HEADER_CORRELATION_ID, correlationId);
+    h.set(HEADER_MSG_ID, msgId);
     nc.publish(subject, text, { headers: h });
-    await nc.flush();
+    if (owned || DEFAULT_FLUSH) await nc.flush();
     log("info", "published", correlationId, { stage: "publish", subject, bytes: text.length });
   } catch (e) {
     throw asBridgeError(e, "PUBLISH_FAILED", `publish on \`${subject}\``, { correlationId });

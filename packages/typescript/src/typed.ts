@@ -16,12 +16,14 @@
  * ends it but `unsubscribe` / `drain` or the connection closing.
  */
 import type { NatsConnection, Subscription as NatsSubscription } from "@nats-io/nats-core";
+import { ERROR_BAD_BYTES, ERROR_NOT_ENVELOPE, ERROR_UNKNOWN_PAYLOAD_TYPE, ERROR_WRITER_RULE } from "@natsbridge/types";
 import { NatsBridgeError, asBridgeError } from "./errors.js";
-import { EnvelopeConsumer, publishToStream as publishEnvelopeToStream, type ConsumerOptions } from "./jetstream.js";
+import { CONSUMER_OPTIONS, EnvelopeConsumer, publishToStream as publishEnvelopeToStream, type ConsumerOptions } from "./jetstream.js";
+import { checkNumberArgument, checkOptions, type OptionSpec } from "./options.js";
 import type { DecodedData, PayloadTuple, PayloadType } from "./payload.js";
-import { smartreceive, type ReceiveOptions, type Received } from "./receive.js";
-import { smartreply, smartreplyError, smartrequest } from "./request.js";
-import { smartsend, type SendOptions, type Sent } from "./send.js";
+import { RECEIVE_OPTIONS, smartreceive, type ReceiveOptions, type Received } from "./receive.js";
+import { DEFAULT_REQUEST_TIMEOUT_MS, smartreply, smartreplyError, smartrequest } from "./request.js";
+import { SEND_OPTIONS, smartsend, type SendOptions, type Sent } from "./send.js";
 
 export type { Table } from "apache-arrow";
 
@@ -35,6 +37,13 @@ export interface BridgeOptions {
   timeoutMs?: number;
 }
 
+/** Every key of {@link BridgeOptions} with its kind: unknown keys and wrong types are refused. */
+export const BRIDGE_OPTIONS = {
+  send: { nested: SEND_OPTIONS },
+  receive: { nested: RECEIVE_OPTIONS },
+  timeoutMs: "number",
+} as const satisfies OptionSpec<BridgeOptions>;
+
 /** A NATS connection with the options typed operations send and receive with. */
 export class Bridge {
   readonly connection: NatsConnection;
@@ -43,10 +52,11 @@ export class Bridge {
   readonly timeoutMs: number;
 
   constructor(connection: NatsConnection, options: BridgeOptions = {}) {
+    checkOptions(options, BRIDGE_OPTIONS, "Bridge");
     this.connection = connection;
     this.sendOptions = options.send ?? {};
     this.receiveOptions = options.receive ?? {};
-    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   }
 }
 
@@ -85,7 +95,12 @@ export interface Incoming<M> {
 /** Options of one send: anything of {@link SendOptions} over the bridge's defaults. */
 export type SendOverrides = Omit<SendOptions, "connection" | "jetstream" | "publish">;
 
+const { connection: _c, jetstream: _j, publish: _p, ...SEND_OVERRIDES_SPEC } = SEND_OPTIONS;
+/** Every key of {@link SendOverrides} with its kind: unknown keys and wrong types are refused. */
+export const SEND_OVERRIDES = SEND_OVERRIDES_SPEC satisfies OptionSpec<SendOverrides>;
+
 function sendOptions(bridge: Bridge, purpose: string, encoded: Encoded, overrides: SendOverrides): SendOptions {
+  checkOptions(overrides, SEND_OVERRIDES, "a typed send");
   return {
     ...bridge.sendOptions,
     msgPurpose: purpose,
@@ -99,7 +114,7 @@ function encode<M>(codec: MessageCodec<M>, message: M, correlationId: string | u
   try {
     return codec.encode(message);
   } catch (e) {
-    throw asBridgeError(e, "SERIALIZATION_ERROR", `encoding \`${codec.name}\``, { correlationId, dataname: codec.name });
+    throw asBridgeError(e, ERROR_WRITER_RULE, `encoding \`${codec.name}\``, { correlationId, dataname: codec.name });
   }
 }
 
@@ -108,7 +123,7 @@ function decode<M>(codec: MessageCodec<M>, received: Received, subject: string):
   try {
     return { message: codec.decode(received), received, correlationId, subject };
   } catch (e) {
-    throw asBridgeError(e, "DESERIALIZATION_ERROR", `decoding \`${codec.name}\``, { correlationId, dataname: codec.name });
+    throw asBridgeError(e, ERROR_BAD_BYTES, `decoding \`${codec.name}\``, { correlationId, dataname: codec.name });
   }
 }
 
@@ -156,6 +171,9 @@ export interface SubscribeOptions {
   answerErrors?: boolean;
 }
 
+/** Every key of {@link SubscribeOptions} with its kind: unknown keys and wrong types are refused. */
+export const SUBSCRIBE_OPTIONS = { queue: "string", answerErrors: "boolean" } as const satisfies OptionSpec<SubscribeOptions>;
+
 /**
  * Typed messages from a subject: iterate it with `for await`. Each item is an
  * {@link Incoming} message or, for a message that could not be decoded, the
@@ -196,13 +214,13 @@ export class Subscription<M> implements AsyncIterable<Incoming<M> | NatsBridgeEr
       try {
         received = await smartreceive(m, this.bridge.receiveOptions);
       } catch (e) {
-        yield asBridgeError(e, "DESERIALIZATION_ERROR", `receiving on \`${m.subject}\``, { dataname: this.codec.name });
+        yield asBridgeError(e, ERROR_BAD_BYTES, `receiving on \`${m.subject}\``, { dataname: this.codec.name });
         continue;
       }
       try {
         yield decode(this.codec, received, m.subject);
       } catch (e) {
-        const err = asBridgeError(e, "DESERIALIZATION_ERROR", `decoding \`${this.codec.name}\``);
+        const err = asBridgeError(e, ERROR_BAD_BYTES, `decoding \`${this.codec.name}\``);
         if (this.options.answerErrors === true && received.envelope.reply_to !== "") {
           try {
             await smartreplyError(this.bridge.connection, received.envelope, err);
@@ -221,6 +239,7 @@ export class Subscription<M> implements AsyncIterable<Incoming<M> | NatsBridgeEr
  * the subscription, so a message published afterwards is received.
  */
 export async function subscribe<M>(bridge: Bridge, subject: string, codec: MessageCodec<M>, options: SubscribeOptions = {}): Promise<Subscription<M>> {
+  checkOptions(options, SUBSCRIBE_OPTIONS, "typed.subscribe");
   let sub: NatsSubscription;
   try {
     sub = bridge.connection.subscribe(subject, options.queue === undefined ? {} : { queue: options.queue });
@@ -285,19 +304,20 @@ export class Replay<M> {
   ) {}
 
   /** The next message, waiting at most `timeoutMs` (TIMEOUT after). */
-  async next(timeoutMs = 30_000): Promise<DeliveredMessage<M>> {
+  async next(timeoutMs?: number): Promise<DeliveredMessage<M>> {
+    checkNumberArgument(timeoutMs, "timeoutMs", "Replay.next");
     let d;
     try {
       d = await this.consumer.next(timeoutMs);
     } catch (e) {
-      throw asBridgeError(e, "DESERIALIZATION_ERROR", "replaying", { dataname: this.codec.name });
+      throw asBridgeError(e, ERROR_BAD_BYTES, "replaying", { dataname: this.codec.name });
     }
     let incoming: Incoming<M>;
     try {
       incoming = decode(this.codec, d.received, d.subject);
     } catch (e) {
       // Decoded as an envelope but not as this message: it never will be.
-      const err = asBridgeError(e, "DESERIALIZATION_ERROR", `decoding \`${this.codec.name}\``);
+      const err = asBridgeError(e, ERROR_BAD_BYTES, `decoding \`${this.codec.name}\``);
       d.term(`${err.code}: ${err.message}`);
       throw err;
     }
@@ -312,6 +332,7 @@ export class Replay<M> {
 
 /** Replays `stream` (only `filterSubject` when given, e.g. a channel's subject) as typed messages. */
 export async function replay<M>(bridge: Bridge, stream: string, codec: MessageCodec<M>, options: ConsumerOptions = {}): Promise<Replay<M>> {
+  checkOptions(options, CONSUMER_OPTIONS, "typed.replay");
   const consumer = await EnvelopeConsumer.create(bridge.connection, stream, { receive: bridge.receiveOptions, ...options });
   return new Replay(consumer, codec);
 }
@@ -325,7 +346,7 @@ export function token(param: string, value: string, wildcardOk = false): string 
   if (wildcardOk && value === "*") return value;
   if (typeof value !== "string" || value === "" || /[.*>\s]/u.test(value)) {
     throw new NatsBridgeError(
-      "INVALID_ENVELOPE",
+      ERROR_NOT_ENVELOPE,
       `channel parameter \`${param}\` must be one subject token (non-empty, no \`.\`, \`*\`, \`>\` or whitespace), got ${JSON.stringify(value)}`,
     );
   }
@@ -352,7 +373,7 @@ export function payloadOf<K extends PayloadType>(received: Received, name: strin
   const p = received.payloads.find((x) => x.dataname === name && x.payload_type === payloadType);
   if (p === undefined) {
     const found = received.payloads.map((x) => `\`${x.dataname}\` (${x.payload_type})`).join(", ") || "none";
-    throw new NatsBridgeError("INVALID_PAYLOAD_TYPE", `no ${payloadType} payload named \`${name}\` (payloads: ${found})`, {
+    throw new NatsBridgeError(ERROR_UNKNOWN_PAYLOAD_TYPE, `no ${payloadType} payload named \`${name}\` (payloads: ${found})`, {
       correlationId: received.envelope.correlation_id,
       dataname: name,
     });
@@ -371,14 +392,14 @@ export function jsonCodec<M>(name: string, validate: Validator<M>, payloadType: 
     payloadType,
     encode(message: M): Encoded {
       const checked = validate(message);
-      if (!checked.ok) throw new NatsBridgeError("SERIALIZATION_ERROR", `not a valid \`${name}\`: ${issuesText(checked.issues)}`, { dataname: name });
+      if (!checked.ok) throw new NatsBridgeError(ERROR_WRITER_RULE, `not a valid \`${name}\`: ${issuesText(checked.issues)}`, { dataname: name });
       return { payload: [name, message, payloadType] as PayloadTuple, headers: {} };
     },
     decode(received: Received): M {
       const data = payloadOf(received, name, payloadType);
       const checked = validate(data, { reader: true });
       if (!checked.ok) {
-        throw new NatsBridgeError("DESERIALIZATION_ERROR", `not a valid \`${name}\`: ${issuesText(checked.issues)}`, {
+        throw new NatsBridgeError(ERROR_BAD_BYTES, `not a valid \`${name}\`: ${issuesText(checked.issues)}`, {
           correlationId: received.envelope.correlation_id,
           dataname: name,
         });
@@ -395,7 +416,7 @@ export type HeaderValue<K extends HeaderKind> = K extends "string" ? string : K 
 
 /** A header's text for `value`; SERIALIZATION_ERROR when it is not of its kind. */
 export function writeHeader<K extends HeaderKind>(name: string, kind: K, value: HeaderValue<K>, dataname: string): string {
-  const bad = (why: string) => new NatsBridgeError("SERIALIZATION_ERROR", `header \`${name}\`: ${why}, got ${String(value)}`, { dataname });
+  const bad = (why: string) => new NatsBridgeError(ERROR_WRITER_RULE, `header \`${name}\`: ${why}, got ${String(value)}`, { dataname });
   switch (kind) {
     case "string":
       if (typeof value !== "string") throw bad("needs a string");
@@ -429,7 +450,7 @@ export function readHeader<K extends HeaderKind>(received: Received, name: strin
   const text = headerText(received, name);
   if (text === undefined) return undefined;
   const bad = (why: string) =>
-    new NatsBridgeError("DESERIALIZATION_ERROR", `header \`${name}\`: ${why}, got ${JSON.stringify(text)}`, {
+    new NatsBridgeError(ERROR_BAD_BYTES, `header \`${name}\`: ${why}, got ${JSON.stringify(text)}`, {
       correlationId: received.envelope.correlation_id,
       dataname,
     });
@@ -462,7 +483,7 @@ export function readHeader<K extends HeaderKind>(received: Received, name: strin
 export function requireHeader<K extends HeaderKind>(received: Received, name: string, kind: K, dataname: string): HeaderValue<K> {
   const value = readHeader(received, name, kind, dataname);
   if (value === undefined) {
-    throw new NatsBridgeError("DESERIALIZATION_ERROR", `required header \`${name}\` is missing`, {
+    throw new NatsBridgeError(ERROR_BAD_BYTES, `required header \`${name}\` is missing`, {
       correlationId: received.envelope.correlation_id,
       dataname,
     });

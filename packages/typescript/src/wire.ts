@@ -3,12 +3,11 @@
  * beside an envelope and their exact wire length, safe file names, host rules. Pure
  * functions over web-platform APIs (no Node-only API), so they run in a browser too.
  */
+import { ERROR_BAD_BYTES, ERROR_INTEGRITY, ERROR_WRITER_RULE, HEADER_CORRELATION_ID, HEADER_MSG_ID } from "@natsbridge/types";
 import { NatsBridgeError } from "./errors.js";
 
-/** NATS header carrying the envelope's `msg_id` (JetStream de-duplication). */
-export const HEADER_MSG_ID = "Nats-Msg-Id";
-/** NATS header carrying the envelope's `correlation_id`. */
-export const HEADER_CORRELATION_ID = "Correlation-Id";
+/** The profile's header names (`@natsbridge/types`), re-exported under the names this package always had. */
+export { HEADER_CORRELATION_ID, HEADER_MSG_ID };
 
 const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
@@ -21,10 +20,12 @@ export function isUuid(text: string): boolean {
   return UUID_RE.test(text);
 }
 
-/** `value` checked as a UUID, or a new one when there is none (INVALID_ENVELOPE otherwise). */
+/** `value` checked as a UUID, or a new one when there is none (SERIALIZATION_ERROR, a writer rule, otherwise). */
 export function checkedUuid(value: string | undefined, field: string): string {
   if (value === undefined) return newUuid();
-  if (!isUuid(value)) throw new NatsBridgeError("INVALID_ENVELOPE", `\`${field}\` must be a UUID`);
+  if (typeof value !== "string" || !isUuid(value)) {
+    throw new NatsBridgeError(ERROR_WRITER_RULE, `\`${field}\` must be a UUID (8-4-4-4-12 hex), got ${JSON.stringify(value)}`);
+  }
   return value;
 }
 
@@ -139,10 +140,10 @@ const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
  */
 export function base64Decode(text: string, size: number): Uint8Array {
   if (text.length !== encodedLen(size)) {
-    throw new NatsBridgeError("INTEGRITY_MISMATCH", `\`size\` is ${size} but \`data\` holds ${text.length} base64 characters`);
+    throw new NatsBridgeError(ERROR_INTEGRITY, `\`size\` is ${size} but \`data\` holds ${text.length} base64 characters`);
   }
   if (!BASE64_RE.test(text)) {
-    throw new NatsBridgeError("DESERIALIZATION_ERROR", "`data` is not standard padded base64");
+    throw new NatsBridgeError(ERROR_BAD_BYTES, "`data` is not standard padded base64");
   }
   let bytes: Uint8Array;
   if (NodeBuffer !== undefined) {
@@ -161,17 +162,17 @@ export function base64Decode(text: string, size: number): Uint8Array {
         for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
       }
     } catch (e) {
-      throw new NatsBridgeError("DESERIALIZATION_ERROR", "`data` is not standard padded base64", { cause: e });
+      throw new NatsBridgeError(ERROR_BAD_BYTES, "`data` is not standard padded base64", { cause: e });
     }
   }
   if (bytes.length !== size) {
-    throw new NatsBridgeError("INTEGRITY_MISMATCH", `\`size\` is ${size} but \`data\` decodes to ${bytes.length} bytes`);
+    throw new NatsBridgeError(ERROR_INTEGRITY, `\`size\` is ${size} but \`data\` decodes to ${bytes.length} bytes`);
   }
   // Canonical: the last quantum must re-encode to exactly what was sent (padding, zero bits).
   if (size > 0) {
     const lastStart = Math.floor((size - 1) / 3) * 3;
     if (base64Encode(bytes.subarray(lastStart)) !== text.slice((lastStart / 3) * 4)) {
-      throw new NatsBridgeError("DESERIALIZATION_ERROR", "`data` is not canonical base64");
+      throw new NatsBridgeError(ERROR_BAD_BYTES, "`data` is not canonical base64");
     }
   }
   return bytes;

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { after, before, test } from "node:test";
+import { ERROR_DEADLINE } from "@natsbridge/types";
 import { NatsBridgeError, fetchHashed, fetchWithBackoff } from "../dist/node.js";
 import { backoffCapMs, parseRetryAfter, retryableStatus } from "../dist/fetch.js";
 import { bytes } from "./samples.ts";
@@ -109,17 +110,17 @@ test("a body cut off mid-way is retried", async () => {
   assert.equal(got.sha256, SHA);
 });
 
-test("the overall deadline: a Retry-After past it fails at once, a stalled server times out", async () => {
+test("the overall deadline (ERROR_DEADLINE, TIMEOUT): a Retry-After past it fails at once, a stalled server times out", async () => {
   routes.set("/later", (_req, res) => res.writeHead(503, { "Retry-After": "30" }).end());
   let started = Date.now();
-  await assert.rejects(fetchWithBackoff(`${base}/later`, { deadlineMs: 2000 }), (e: unknown) => e instanceof NatsBridgeError && e.code === "DOWNLOAD_FAILED" && /deadline/.test(e.message));
+  await assert.rejects(fetchWithBackoff(`${base}/later`, { deadlineMs: 2000 }), (e: unknown) => e instanceof NatsBridgeError && e.code === ERROR_DEADLINE && /deadline/.test(e.message));
   assert.ok(Date.now() - started < 1000);
   routes.set("/stall", (_req, res) => {
     res.writeHead(200, { "Content-Length": "1000" });
     res.write("x");
   });
   started = Date.now();
-  await assert.rejects(fetchWithBackoff(`${base}/stall`, { deadlineMs: 500 }), (e: unknown) => e instanceof NatsBridgeError && e.code === "TIMEOUT");
+  await assert.rejects(fetchWithBackoff(`${base}/stall`, { deadlineMs: 500 }), (e: unknown) => e instanceof NatsBridgeError && e.code === ERROR_DEADLINE);
   const took = Date.now() - started;
   assert.ok(took >= 450 && took < 2000, `${took} ms`);
 });

@@ -134,7 +134,7 @@ test("bad sender input is a typed error too", async () => {
       return e instanceof NatsBridgeError && e.code === code && e.correlationId === CID && e.dataname === payloads[0]![0];
     });
   }
-  await assert.rejects(smartsend("s", [], { publish: false, correlationId: "nope" }), (e: unknown) => e instanceof NatsBridgeError && e.code === "INVALID_ENVELOPE");
+  await assert.rejects(smartsend("s", [], { publish: false, correlationId: "nope" }), (e: unknown) => e instanceof NatsBridgeError && e.code === "SERIALIZATION_ERROR");
   // ... in an envelope field either; well-formed text (a pair, an escaped backslash before "ud800") goes through.
   for (const [dataname, metadata] of [["\ud800", {}], ["ok", { note: "x\udbff" }]] as const) {
     await assert.rejects(smartsend("s", [[dataname, "hi", "text"]], { publish: false, correlationId: CID, metadata }), (e: unknown) => {

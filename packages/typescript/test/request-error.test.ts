@@ -119,6 +119,15 @@ const notErrorResponses: [string, (req: MsgEnvelopeV1) => string][] = [
     "an error response without its msg_id",
     (req) => JSON.stringify({ correlation_id: req.correlation_id, timestamp: "2026-01-01T00:00:00.000Z", send_to: req.reply_to, error: { code: "TIMEOUT", message: "m" } }),
   ],
+  [
+    // Strict JSON (reader rule 8) for error responses too: two readers must not see two errors.
+    "an error response with a duplicate key",
+    (req) =>
+      JSON.stringify({ correlation_id: req.correlation_id, msg_id: newUuid(), timestamp: "2026-01-01T00:00:00.000Z", send_to: req.reply_to, error: { code: "TIMEOUT", message: "m" } }).replace(
+        '"message":"m"',
+        '"message":"m","message":"n"',
+      ),
+  ],
 ];
 for (const [what, body] of notErrorResponses) {
   test(`a reply that is ${what} is still INVALID_ENVELOPE, not remote`, async () => {
