@@ -4,13 +4,25 @@
  * comparison (`same`, `decodeMatches`), ported from xtask/src/conformance.rs.
  */
 import { spawn } from "node:child_process";
-import { createReadStream, readdirSync, readFileSync, statSync } from "node:fs";
+import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const VECTORS_DIR = `${ROOT}conformance/v1/`;
+
+/** The value of a runtime profile constant (schema/runtime_profile_v1.json), by name. */
+export function profile(name) {
+  const doc = JSON.parse(readFileSync(`${ROOT}schema/runtime_profile_v1.json`, "utf8"));
+  for (const g of doc.groups) {
+    const c = g.constants.find((c) => c.name === name);
+    if (c) return c.value;
+  }
+  throw new Error(`no profile constant ${name}`);
+}
 
 // --- vectors --------------------------------------------------------------------------------
 
@@ -101,30 +113,75 @@ function writeSerde(v) {
   return JSON.stringify(v);
 }
 
-/** Every vector of conformance/v1, as xtask's load_vectors reads them: {id, group, text, expect}. */
+/**
+ * Every vector of conformance/v1, as the engine's vectors.rs reads them: {id, group, text, bytes,
+ * expect}. A byte vector (`"decode_only": true`, the `hostile` group) has `bytes`, the exact
+ * message body (`envelope_base64`, or its text's UTF-8), and `text` is those bytes read as UTF-8
+ * with replacement characters; every other vector has `bytes` null.
+ */
 export function loadVectors() {
   const out = [];
   for (const f of readdirSync(VECTORS_DIR).filter((f) => f.endsWith(".json")).sort()) {
     const source = readFileSync(VECTORS_DIR + f, "utf8");
     const doc = JSON.parse(source);
+    if (!Array.isArray(doc.vectors)) continue; // a behaviour group (cases: loadCases)
     const lossless = parseLossless(source);
     doc.vectors.forEach((v, k) => {
-      const raw = lossless.get("vectors")[k];
-      const text = typeof v.envelope_text === "string" ? v.envelope_text : writeSerde(raw.get("envelope"));
-      out.push({ id: v.id, group: doc.group, text, expect: v });
+      let text;
+      let bytes = null;
+      if (typeof v.envelope_base64 === "string") {
+        bytes = Buffer.from(v.envelope_base64, "base64");
+        text = bytes.toString("utf8");
+      } else {
+        text = typeof v.envelope_text === "string" ? v.envelope_text : writeSerde(lossless.get("vectors")[k].get("envelope"));
+        if (v.decode_only === true) bytes = Buffer.from(text, "utf8");
+      }
+      out.push({ id: v.id, group: doc.group, text, bytes, expect: v });
     });
+  }
+  return out;
+}
+
+/**
+ * The behaviour cases of conformance/v1 (files with `cases` instead of `vectors`: the groups
+ * writer-api and budget, op `send`; fetch, op `fetch`), as the engine's vectors.rs reads them:
+ * {id, group, op, body} where body is the case object.
+ */
+export function loadCases() {
+  const out = [];
+  for (const f of readdirSync(VECTORS_DIR).filter((f) => f.endsWith(".json")).sort()) {
+    const doc = JSON.parse(readFileSync(VECTORS_DIR + f, "utf8"));
+    if (!Array.isArray(doc.cases)) continue;
+    for (const c of doc.cases) out.push({ id: c.id, group: doc.group, op: c.op ?? doc.op, body: c });
   }
   return out;
 }
 
 /** Whether a vector's envelope carries an arrowtable payload (which this lane does not decode). */
 export function involvesArrow(v) {
+  if (v.bytes) return false; // a byte vector's verdict comes before any payload is decoded
   try {
     const env = JSON.parse(v.text);
     return Array.isArray(env?.payloads) && env.payloads.some((p) => p?.payload_type === "arrowtable");
   } catch {
     return false;
   }
+}
+
+/**
+ * A lane's ledger of known failures, `conformance/expected-failures/<lane>.txt` (the engine's
+ * `parse_ledger`): `vector-id  # reason` lines; a line without a reason is an error.
+ */
+export function readLedger(lane) {
+  const out = new Map();
+  const text = readFileSync(`${ROOT}conformance/expected-failures/${lane}.txt`, "utf8");
+  for (const line of text.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"))) {
+    const k = line.indexOf("#");
+    const [id, reason] = k < 0 ? [line, ""] : [line.slice(0, k).trim(), line.slice(k + 1).trim()];
+    if (!reason) throw new Error(`ledger ${lane}: \`${id}\` needs a reason after \`#\``);
+    out.set(id, reason);
+  }
+  return out;
 }
 
 // --- the runner's comparison -------------------------------------------------------------------
@@ -155,10 +212,21 @@ export function decodeMatches(got, want) {
   });
 }
 
-/** xtask `check`: validate, reader/relay, decode. Returns the problems (empty: pass). */
+/**
+ * The engine's `check` (crates/natsbridge-conformance/src/compare.rs): validate, reader/relay,
+ * decode; a byte vector is only decoded, sent as `{"op": "decode", "bytes": B64}`. Returns the
+ * problems (empty: pass).
+ */
 export async function checkVector(t, v, text) {
   const e = v.expect;
   const problems = [];
+  if (v.bytes) {
+    const decoded = await t.request({ op: "decode", bytes: Buffer.from(v.bytes).toString("base64") });
+    if (!decodeMatches(decoded, e.decode)) {
+      problems.push(`decode: ${JSON.stringify(decoded).slice(0, 400)}, expected ${JSON.stringify(e.decode).slice(0, 400)}`);
+    }
+    return { problems, decoded };
+  }
   const validated = await t.ask("validate", text);
   if ((validated.valid === true) !== (e.valid === true)) problems.push(`validate: ${validated.valid}, expected ${e.valid}`);
   const readerAccepts = e.reader === "accept";
@@ -199,6 +267,97 @@ export async function startBlobServer() {
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   const base = `127.0.0.1:${server.address().port}`;
   return { base, close: () => new Promise((resolve) => server.close(resolve)) };
+}
+
+/**
+ * The scripted server of the `fetch` cases (the engine's blobs.rs `/script/{key}`): the n-th
+ * request to `/script/KEY` gets the n-th step of its script (the last one repeats) and is
+ * counted. A step is {status, headers, body, truncate}: `truncate` announces the whole body's
+ * Content-Length, sends that many bytes and cuts the connection.
+ */
+export async function startScriptServer() {
+  const scripts = new Map();
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
+    const s = path.startsWith("/script/") ? scripts.get(path.slice("/script/".length)) : undefined;
+    if (!s) {
+      res.writeHead(404, { "Content-Length": 0 });
+      res.end();
+      return;
+    }
+    s.count++;
+    const step = s.steps[Math.min(s.count, s.steps.length) - 1] ?? {};
+    const body = Buffer.from(step.body ?? "", "utf8");
+    res.writeHead(step.status ?? 200, { ...(step.headers ?? {}), "Content-Length": body.length });
+    if (typeof step.truncate === "number") {
+      res.write(body.subarray(0, step.truncate), () => res.destroy());
+    } else {
+      res.end(body);
+    }
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${server.address().port}`;
+  return {
+    url,
+    /** Installs `steps` at `/script/KEY`, its count at zero; returns the URL. */
+    script(key, steps) {
+      scripts.set(key, { steps, count: 0 });
+      return `${url}/script/${key}`;
+    },
+    requests: (key) => scripts.get(key)?.count ?? 0,
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
+/** A tool: the environment variable's path, else the default; a loud failure when missing. */
+export function tool(env, fallback, how) {
+  const path = process.env[env] || fallback;
+  if (!existsSync(path)) throw new Error(`${path} is missing ($${env}): ${how}`);
+  return path;
+}
+
+/**
+ * The real Plik-compatible file server, `natsbridge fileserver` (target/debug/natsbridge;
+ * $NATSBRIDGE_BIN wins), on a free loopback port over a scratch directory: {url, close}.
+ */
+export async function startFileserver() {
+  const bin = tool("NATSBRIDGE_BIN", `${ROOT}target/debug/natsbridge`, "build it with `cargo build -p natsbridge-cli`");
+  const dir = mkdtempSync(join(tmpdir(), "natsbridge-mp-files-"));
+  const probe = createServer();
+  await new Promise((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const { port } = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  const child = spawn(bin, ["fileserver", "--listen", `127.0.0.1:${port}`, "--dir", dir], { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d) => {
+    stderr = (stderr + d).slice(-4000);
+  });
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`natsbridge fileserver did not start\n${stderr}`)), 15000);
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      try {
+        const event = JSON.parse(line);
+        if (typeof event.fileserver === "string") {
+          clearTimeout(timer);
+          resolve(event.fileserver);
+        }
+      } catch {
+        // not an event line
+      }
+    });
+    child.on("exit", (code) => reject(new Error(`natsbridge fileserver exited (${code})\n${stderr}`)));
+  });
+  return {
+    url,
+    close: async () => {
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.on("exit", resolve));
+        child.kill();
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** A testee process: one JSON request line in, one JSON answer line out. */
@@ -249,7 +408,7 @@ export class Testee {
 
   async close() {
     this.child.stdin.end();
-    const timer = setTimeout(() => this.child.kill(), 5000);
+    const timer = setTimeout(() => this.child.kill(), 4000);
     await this.exited;
     clearTimeout(timer);
   }

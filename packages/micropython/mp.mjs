@@ -32,7 +32,7 @@ export function packageSources() {
  * in `/lib`) to their sources. Output of `print` goes to `stdout`/`stderr` (default: the
  * process's stderr, so that a testee's stdout carries answers only).
  */
-export async function startMicroPython({ heapsize = 64 << 20, extra = {}, stdout, stderr } = {}) {
+export async function startMicroPython({ heapsize = 80 << 20, extra = {}, stdout, stderr } = {}) {
   const toErr = (s) => process.stderr.write(`${s}\n`);
   const mp = await loadMicroPython({ heapsize, stdout: stdout ?? toErr, stderr: stderr ?? toErr });
   mp.FS.mkdir("/lib");

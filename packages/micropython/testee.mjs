@@ -1,15 +1,17 @@
 #!/usr/bin/env node
 /**
  * The MicroPython lane of the conformance suite: the JSON-lines testee protocol of
- * conformance/README.md (`validate`, `roundtrip`, `decode`, `encode`, plus `hello`), answered by
- * the natsbridge_mp codec running inside the real MicroPython v1.27 (the WebAssembly port,
- * `@micropython/micropython-webassembly-pyscript`). This file only moves lines in and out;
- * the protocol adapter is `testee_adapter.py`, which runs in MicroPython too.
+ * conformance/README.md (`validate`, `roundtrip`, `decode`, `encode`, `send`, `fetch`, plus
+ * `hello`), answered by the natsbridge_mp codec running inside the real MicroPython v1.27 (the
+ * WebAssembly port, `@micropython/micropython-webassembly-pyscript`). This file only moves
+ * lines in and out; the protocol adapter is `testee_adapter.py`, which runs in MicroPython too.
  *
- * Links: the WebAssembly port has no sockets, so this host carries the TCP bytes for it
- * (`nbhost.exchange`: a short child process sends the request head MicroPython built and
- * returns what the server answered, at most `cap` bytes); MicroPython's http.py reads that
- * answer. `hello` says so: `"link_download": "host-tcp"`.
+ * HTTP (link downloads, `fetch`, the Plik uploads of `send`): the WebAssembly port has no
+ * sockets, so this host carries the TCP bytes for it (`nbhost.exchange`: a short child process
+ * sends the request bytes MicroPython's http.py made, read from a file of MicroPython's file
+ * system, and returns what the server answered, at most `cap` bytes, in another file);
+ * MicroPython's http.py reads that answer. `hello` says so: `"link_download": "host-tcp"`,
+ * `"link_upload": "host-tcp"`.
  *
  * Usage: node packages/micropython/testee.mjs --allow-host http://127.0.0.1:PORT [...]
  */
@@ -22,15 +24,18 @@ const allowedHosts = process.argv.slice(2).filter((_, i, a) => a[i - 1] === "--a
 const ADAPTER = readFileSync(`${HERE}testee_adapter.py`, "utf8");
 const RESPONSE_FILE = "/tmp/nbhost_response";
 
-/** Sends `head` to host:port over TCP and returns what came back (at most `cap` bytes). */
+/**
+ * Sends stdin to host:port over TCP and writes what came back (at most `cap` + 1 bytes) to
+ * stdout; exit status 1 (the error on stderr) when the connection fails, is cut, or times out.
+ */
 const CHILD = `
 const net = require("node:net");
-const [host, port, cap] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3])];
-const head = require("node:fs").readFileSync(0);
+const [host, port, cap, timeoutMs] = process.argv.slice(1).map((a, i) => (i === 0 ? a : Number(a)));
+const request = require("node:fs").readFileSync(0);
 const chunks = [];
 let size = 0;
-const sock = net.connect({ host, port }, () => sock.write(head));
-sock.setTimeout(20000, () => sock.destroy(new Error("timed out")));
+const sock = net.connect({ host, port }, () => sock.write(request));
+sock.setTimeout(timeoutMs, () => sock.destroy(new Error("timed out")));
 sock.on("data", (d) => {
   chunks.push(d);
   size += d.length;
@@ -47,11 +52,11 @@ let answer;
 async function start() {
   mp = await startMicroPython({ extra: { "testee_adapter.py": ADAPTER } });
   mp.registerJsModule("nbhost", {
-    exchange(host, port, head, cap) {
-      const r = spawnSync(process.execPath, ["-e", CHILD, String(host), String(port), String(cap)], {
-        input: head,
-        maxBuffer: cap + (1 << 20),
-        timeout: 30000,
+    exchange(host, port, requestFile, cap, timeoutMs) {
+      const r = spawnSync(process.execPath, ["-e", CHILD, String(host), String(port), String(cap), String(timeoutMs)], {
+        input: mp.FS.readFile(requestFile),
+        maxBuffer: cap + (4 << 20),
+        timeout: timeoutMs + 10000,
       });
       if (r.status !== 0 || r.error) {
         lastError = r.error ? String(r.error.message) : String(r.stderr);

@@ -88,25 +88,30 @@ impl<'de> Visitor<'de> for Walk {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let inner = self.enter()?;
-        // Few keys: a linear scan; many: a set (a hostile object of 100 000 keys must not
-        // cost 10^10 comparisons).
-        let mut few: Vec<Cow<'de, str>> = Vec::new();
+        // Few keys (an envelope has 14): on the stack, no allocation; many: a set (a hostile
+        // object of 100 000 keys must not cost 10^10 comparisons).
+        const FEW: usize = 32;
+        let mut few: [Option<Cow<'de, str>>; FEW] = Default::default();
+        let mut len = 0;
         let mut many: HashSet<Cow<'de, str>> = HashSet::new();
         while let Some(Key(key)) = map.next_key()? {
-            let dup = if many.is_empty() && few.len() < 32 {
-                few.contains(&key)
+            let dup = if len < FEW {
+                few[..len].iter().any(|k| k.as_ref() == Some(&key))
             } else {
-                many.extend(few.drain(..));
+                if many.is_empty() {
+                    many.extend(few.iter_mut().filter_map(Option::take));
+                }
                 many.contains(&key)
             };
             if dup {
                 return Err(de::Error::custom(format_args!("duplicate key `{}`", key.escape_debug())));
             }
-            if many.is_empty() {
-                few.push(key)
+            if len < FEW {
+                few[len] = Some(key);
             } else {
                 many.insert(key);
             }
+            len += 1;
             map.next_value_seed(inner)?;
         }
         Ok(())

@@ -1,34 +1,42 @@
 """msg_envelope_v1 for small devices: the envelope `smartsend` publishes and the decoding
 `smartreceive` does, in plain MicroPython (json, binascii, hashlib; no typing, no
 dataclasses). No I/O here: links go through caller-supplied `upload` and `download`
-functions (see http.py), publishing through a connection (see nats.py).
+functions (see http.py), publishing through a connection (see nats.py). Every constant and
+error code of the runtime profile comes from the generated schema_v1 (`S.NAME`).
 
-Sending: each payload is serialized (text -> UTF-8, dictionary -> JSON, jsontable -> a JSON
-array of row objects, image/audio/video/binary -> the bytes as given). Below `size_threshold`
-bytes it travels inline (`direct`, `encoding` "base64"), otherwise `upload` stores it and
-only its URL travels (`link`, `encoding` "none"). `metadata.sha256` is the hex SHA-256 of the
-serialized bytes. `arrowtable` is refused with a typed error: there is no Arrow here.
+Sending: each payload is serialized by its payload type's kind (S.PAYLOAD_SERIALIZATION: text
+-> UTF-8, dictionary -> JSON, jsontable -> a JSON array of row objects, image/audio/video/
+binary -> the bytes as given). Below `size_threshold` bytes it travels inline (`direct`,
+`encoding` "base64"), otherwise `upload` stores it and only its URL travels (`link`,
+`encoding` "none"). `metadata.sha256` is the hex SHA-256 of the serialized bytes. A payload
+type of another kind (`arrowtable`: there is no Arrow here) is refused with a typed error,
+as is one v1 does not know. The envelope is checked as a writer before anything leaves.
 
-Receiving follows "Decoding rules every lane follows" in conformance/README.md, in order:
-not JSON or not a v1 envelope for a reader -> INVALID_ENVELOPE; then per payload, the first
-failure wins: unknown payload_type -> INVALID_PAYLOAD_TYPE; size above the limit (4 GiB) ->
-PAYLOAD_TOO_LARGE; direct: `data` not exactly as long as base64 of `size` bytes ->
-INTEGRITY_MISMATCH, not canonical padded standard base64 -> DESERIALIZATION_ERROR; link:
-host not allowed -> URL_NOT_ALLOWED, download failure -> DOWNLOAD_FAILED, another length
-than `size` -> INTEGRITY_MISMATCH; unknown transport -> INVALID_TRANSPORT; a differing
-`metadata.sha256` -> INTEGRITY_MISMATCH; bytes that are not what payload_type says
-(strict UTF-8, strict JSON, rows) -> DESERIALIZATION_ERROR. An arrowtable that gets this far
-raises INVALID_PAYLOAD_TYPE with `unsupported` set: the message is fine, this codec is not.
+Receiving follows the reader rules of schema/README.md (8-13) and "Decoding rules every lane
+follows" in conformance/README.md, in order: not strict JSON (UTF-8, no BOM, no duplicate
+keys, finite numbers, no lone surrogate, depth <= JSON_MAX_DEPTH) or not a v1 envelope for a
+reader (`size` written as an integer) -> INVALID_ENVELOPE; then per payload, the first
+failure fails the envelope: unknown payload_type -> INVALID_PAYLOAD_TYPE; size above
+MAX_PAYLOAD_SIZE -> PAYLOAD_TOO_LARGE; direct: `data` not exactly as long as base64 of `size`
+bytes -> INTEGRITY_MISMATCH, not canonical padded standard base64 -> DESERIALIZATION_ERROR;
+link: host not allowed -> URL_NOT_ALLOWED, download failure -> DOWNLOAD_FAILED, another
+length than `size` -> INTEGRITY_MISMATCH; unknown transport -> INVALID_TRANSPORT; a differing
+`metadata.sha256` -> INTEGRITY_MISMATCH; bytes that are not what payload_type says (strict
+UTF-8, strict JSON, rows) -> DESERIALIZATION_ERROR. An arrowtable that gets this far raises
+INVALID_PAYLOAD_TYPE with `unsupported` set: the message is fine, this codec is not.
 
 MicroPython's own json and UTF-8 decoders are lenient (`[1,]`, `01`, overlong UTF-8 and
-surrogates pass; escaped surrogate pairs decode wrongly), so JSON text is checked against
-RFC 8259 and UTF-8 strictly before they run.
+surrogates pass; escaped surrogate pairs decode wrongly; a repeated key keeps the last), so
+JSON text is checked against RFC 8259 and UTF-8 strictly before they run, and duplicate keys
+are found by counting members.
 
 Memory: base64 is decoded once into the bytes that are then hashed, checked and handed
 over; its canonical form is checked by re-encoding small slices, never the whole; a str is
 hashed and base64-encoded through a memoryview of its UTF-8 bytes (no encoded copy); JSON
-payloads are parsed straight from the decoded bytes; the base64 text of a decoded payload
-is released from the parsed envelope unless `keep_data` is set.
+payloads are parsed straight from the decoded bytes; the strict JSON check keeps a stack of
+open brackets and two counters, the duplicate-key count one iterator per nesting level; the
+base64 text of a decoded payload is released from the parsed envelope unless `keep_data`
+is set.
 """
 
 import binascii
@@ -38,45 +46,81 @@ import time
 
 from . import schema_v1 as S
 
-DEFAULT_SIZE_THRESHOLD = 100_000
-"""Serialized payloads of this many bytes or more travel as links."""
-MAX_SIZE = 4 << 30
-"""A payload `size` above this is refused (PAYLOAD_TOO_LARGE) before anything is allocated."""
-MAX_ENVELOPE_BYTES = 64 << 20
-MAX_PAYLOADS = 10_000
-DEFAULT_MAX_PAYLOAD = 1024 * 1024
-"""NATS's default max_payload: the whole message must fit it."""
-LINK_URL_ALLOWANCE = 1024
-"""Room kept for each link's URL when fitting max_payload (the URL is known only after upload)."""
-JSON_MAX_DEPTH = 128
-SUPPORTED_PAYLOAD_TYPES = tuple(t for t in S.PAYLOAD_TYPE if t != "arrowtable")
-BINARY_TYPES = ("image", "audio", "video", "binary")
-HEADER_MSG_ID = "Nats-Msg-Id"
-HEADER_CORRELATION_ID = "Correlation-Id"
+# How the bytes of each payload type are made and read: the profile's S.PAYLOAD_SERIALIZATION
+# ("utf8" text, "json" any JSON value, "json_rows" a JSON array of row objects, "bytes" the
+# bytes as given, "arrow_ipc" an Arrow IPC stream, not implemented here), looked up on every
+# call. A payload type v1 knows that is missing there, or of a kind this codec does not
+# implement, is refused both ways (INVALID_PAYLOAD_TYPE, `unsupported`): it is never sent as
+# raw bytes nor read as JSON.
+IMPLEMENTED_KINDS = ("utf8", "json", "json_rows", "bytes")
+JSON_KINDS = ("json", "json_rows")
 
 
 class NatsBridgeError(Exception):
-    """A typed failure: `code` (a schema ErrorCode), `message`, `correlation_id` (or None).
-    `unsupported` is True when the input is valid v1 that this codec does not implement
-    (arrowtable)."""
+    """A typed failure: `code` (a schema ErrorCode), `message`, `correlation_id` (or None),
+    `dataname` (the payload that failed an envelope, or None). `unsupported` is True when the
+    input is valid v1 that this codec does not implement (arrowtable)."""
 
-    def __init__(self, code, message, correlation_id=None, unsupported=False):
+    def __init__(self, code, message, correlation_id=None, unsupported=False, dataname=None):
         super().__init__(code, message)
         self.code = code
         self.message = message
         self.correlation_id = correlation_id
         self.unsupported = unsupported
+        self.dataname = dataname
 
     def __str__(self):
         return "%s: %s" % (self.code, self.message)
 
 
-def _unsupported(payload_type):
+def _unsupported(payload_type, kind):
     return NatsBridgeError(
-        "INVALID_PAYLOAD_TYPE",
-        "payload_type `%s` is valid v1 but not supported by the MicroPython codec (no Arrow IPC here)" % payload_type,
+        S.ERROR_UNKNOWN_PAYLOAD_TYPE,
+        "payload_type `%s` is valid v1 but not supported by the MicroPython codec (%s)" % (
+            payload_type, "no Arrow IPC here" if kind == "arrow_ipc" else "its bytes are not a kind this codec knows"),
         unsupported=True,
     )
+
+
+def payload_kind(payload_type):
+    """How the bytes of `payload_type` are made and read: one of IMPLEMENTED_KINDS. A type
+    v1 does not know is INVALID_PAYLOAD_TYPE; one it knows that this codec does not implement
+    (arrowtable, or a type newer than this codec) is INVALID_PAYLOAD_TYPE with `unsupported`
+    set. Looked up on every call, in schema_v1's PAYLOAD_TYPE and PAYLOAD_SERIALIZATION:
+    nothing guesses."""
+    if type(payload_type) is not str or payload_type not in S.PAYLOAD_TYPE:
+        raise NatsBridgeError(S.ERROR_UNKNOWN_PAYLOAD_TYPE, "unknown payload_type %s" % _shown(payload_type))
+    kind = S.PAYLOAD_SERIALIZATION.get(payload_type)
+    if kind not in IMPLEMENTED_KINDS:
+        raise _unsupported(payload_type, kind)
+    return kind
+
+
+def supported_payload_types():
+    """The payload types of schema_v1 this codec sends and decodes, in schema order."""
+    return [t for t in S.PAYLOAD_TYPE if S.PAYLOAD_SERIALIZATION.get(t) in IMPLEMENTED_KINDS]
+
+
+def _shown(value):
+    """A caller's or a sender's value in an error message: JSON, ASCII only, at most 100
+    characters."""
+    try:
+        text = json.dumps(value) if type(value) in (str, int, float, bool) or value is None else "a " + type(value).__name__
+    except Exception:
+        text = "a value"
+    if len(text) > 100:
+        text = text[:97] + "..."
+    return "".join(_ascii(c) for c in text)
+
+
+def _ascii(c):
+    o = ord(c)
+    if 0x20 <= o < 0x7F:
+        return c
+    if o < 0x10000:
+        return "\\u%04x" % o
+    o -= 0x10000
+    return "\\u%04x\\u%04x" % (0xD800 + (o >> 10), 0xDC00 + (o & 0x3FF))
 
 
 # --- bytes, base64, UTF-8 ---------------------------------------------------------------------
@@ -100,13 +144,26 @@ def encoded_len(n):
     return (n + 2) // 3 * 4
 
 
+_B64_SLICE = 48 if hasattr(binascii, "__file__") else 3 * 1024
+"""Bytes given to binascii.b2a_base64 at a time (a multiple of 3), when encoding and when
+checking that base64 text is canonical. 48 where binascii is micropython-lib's pure-Python
+module (the WebAssembly port): its b2a_base64 never trims the integer it shifts bits through,
+so one call on n bytes of non-zero data costs O(n**2) time and memory; 3 KiB where binascii
+is C (device ports, the unix port)."""
+
+
 def b64encode(data):
-    """Padded standard base64 of a bytes-like object, as str."""
-    return binascii.b2a_base64(data, newline=False).decode()
-
-
-_B64_CHECK = 3 * 1024
-"""Bytes re-encoded at a time when checking that base64 text is canonical."""
+    """Padded standard base64 of a bytes-like object, as str; encoded _B64_SLICE bytes at a
+    time into one buffer."""
+    mv = memoryview(data)
+    n = len(mv)
+    out = bytearray(encoded_len(n))
+    pos = 0
+    for off in range(0, n, _B64_SLICE):
+        chunk = binascii.b2a_base64(mv[off:off + _B64_SLICE], newline=False)
+        out[pos:pos + len(chunk)] = chunk
+        pos += len(chunk)
+    return str(out, "ascii")
 
 
 def b64decode(text):
@@ -120,16 +177,16 @@ def b64decode(text):
     except MemoryError:
         raise
     except Exception:  # binascii.Error: a ValueError in C ports, an Exception in micropython-lib's
-        raise NatsBridgeError("DESERIALIZATION_ERROR", "`data` is not valid base64")
+        raise NatsBridgeError(S.ERROR_BAD_BYTES, "`data` is not valid base64")
     size = len(raw)
     if encoded_len(size) != len(view) or len(view) != len(text):
-        raise NatsBridgeError("DESERIALIZATION_ERROR", "`data` is not canonical base64")
+        raise NatsBridgeError(S.ERROR_BAD_BYTES, "`data` is not canonical base64")
     mv = memoryview(raw)
     pos = 0
-    for off in range(0, size, _B64_CHECK):
-        chunk = binascii.b2a_base64(mv[off:off + _B64_CHECK], newline=False)
+    for off in range(0, size, _B64_SLICE):
+        chunk = binascii.b2a_base64(mv[off:off + _B64_SLICE], newline=False)
         if chunk != bytes(view[pos:pos + len(chunk)]):
-            raise NatsBridgeError("DESERIALIZATION_ERROR", "`data` is not canonical padded standard base64")
+            raise NatsBridgeError(S.ERROR_BAD_BYTES, "`data` is not canonical padded standard base64")
         pos += len(chunk)
     return raw
 
@@ -213,11 +270,12 @@ def _hex4(b, i, n):
     return int(bytes(b[i:i + 4]), 16)
 
 
-def _string(b, mv, i, n, pairs):
+def _string(b, mv, i, n, fixes):
     """Scans the string starting at the quote b[i]; returns the index after its closing
     quote. Runs of plain characters are skipped with find() and checked with min() (C loops);
-    an escaped surrogate pair is recorded in `pairs` as (start, end, UTF-8 bytes); a lone
-    surrogate cannot be held by a MicroPython str and is an error."""
+    an escaped surrogate pair is recorded in `fixes` as (start, end, UTF-8 bytes); a lone
+    surrogate escape is not a Unicode scalar value and is an error (rule 8). `\\u0000` is a
+    character like any other."""
     i += 1
     while True:
         q = b.find(b'"', i)
@@ -249,7 +307,7 @@ def _string(b, mv, i, n, pairs):
                 raise ValueError("unpaired surrogate escape")
             cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00)
             utf8 = bytes((0xF0 | cp >> 18, 0x80 | (cp >> 12) & 0x3F, 0x80 | (cp >> 6) & 0x3F, 0x80 | cp & 0x3F))
-            pairs.append((e, i + 6, utf8))
+            fixes.append((e, i + 6, utf8))
             i += 6
 
 
@@ -262,9 +320,12 @@ def _digits(b, i, n):
     return i
 
 
-def _number(b, i, n):
+def _number(b, i, n, fixes):
     """-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?, whose value fits a double (as
-    serde_json: 1e400 is refused, not turned into an infinity no JSON can carry on)."""
+    serde_json: 1e400 is refused, not turned into an infinity no JSON can carry on). The
+    integer literal `-0` is recorded in `fixes`, to be read as the float -0.0 (as serde_json
+    and JavaScript do): MicroPython's json would make it the integer 0, and an integer field
+    written `-0` would pass for `0`."""
     start = i
     if b[i] == 0x2D:
         i += 1
@@ -273,14 +334,19 @@ def _number(b, i, n):
     else:
         i = _digits(b, i, n)
     big = i - start > 300
+    integer = True
     if i < n and b[i] == 0x2E:
         i = _digits(b, i + 1, n)
+        integer = False
     if i < n and b[i] in b"eE":
         i += 1
         if i < n and b[i] in b"+-":
             i += 1
         i = _digits(b, i, n)
         big = True
+        integer = False
+    if integer and i - start == 2 and b[start] == 0x2D and b[start + 1] == 0x30:  # -0
+        fixes.append((start, i, b"-0.0"))
     if big:
         x = float(bytes(b[start:i]))
         if x - x != 0:
@@ -288,23 +354,27 @@ def _number(b, i, n):
     return i
 
 
-def _key(b, mv, i, n, pairs):
+def _key(b, mv, i, n, fixes):
     """A member's key and colon at `i`; returns where its value starts."""
     if i >= n or b[i] != 0x22:
         raise ValueError("string key expected")
-    i = _skip_ws(b, _string(b, mv, i, n, pairs), n)
+    i = _skip_ws(b, _string(b, mv, i, n, fixes), n)
     if i >= n or b[i] != 0x3A:
         raise ValueError("':' expected")
     return _skip_ws(b, i + 1, n)
 
 
-def check_json(b, max_depth=JSON_MAX_DEPTH):
-    """Checks that bytes `b` hold exactly one JSON value (RFC 8259, no NaN or Infinity,
-    nesting up to `max_depth`); ValueError otherwise. Returns the escaped surrogate pairs
-    found, as (start, end, UTF-8 bytes)."""
+def check_json(b, max_depth=S.JSON_MAX_DEPTH):
+    """Checks that bytes `b` hold exactly one JSON value (RFC 8259: no BOM, NaN or
+    Infinity, finite numbers, no lone surrogate escape, nesting up to `max_depth` with the
+    outermost value at depth 1); ValueError otherwise. Returns (fixes, members): the spans to
+    rewrite before MicroPython's json reads the text, as (start, end, bytes) in text order
+    (escaped surrogate pairs as UTF-8, `-0` as `-0.0`), and the number of object members
+    written, which `loads` compares with what the parser kept to find duplicate keys."""
     n = len(b)
     mv = memoryview(b)
-    pairs = []
+    fixes = []
+    members = 0
     stack = []  # the closing brackets of the open containers
     i = _skip_ws(b, 0, n)
     while True:
@@ -314,7 +384,7 @@ def check_json(b, max_depth=JSON_MAX_DEPTH):
         c = b[i]
         if c == 0x7B or c == 0x5B:  # { [
             if len(stack) >= max_depth:
-                raise ValueError("nested too deeply")
+                raise ValueError("nested deeper than %d" % max_depth)
             close = 0x7D if c == 0x7B else 0x5D
             i = _skip_ws(b, i + 1, n)
             if i < n and b[i] == close:
@@ -322,12 +392,13 @@ def check_json(b, max_depth=JSON_MAX_DEPTH):
             else:
                 stack.append(close)
                 if close == 0x7D:
-                    i = _key(b, mv, i, n, pairs)
+                    i = _key(b, mv, i, n, fixes)
+                    members += 1
                 continue
         elif c == 0x22:
-            i = _string(b, mv, i, n, pairs)
+            i = _string(b, mv, i, n, fixes)
         elif c == 0x2D or 0x30 <= c <= 0x39:
-            i = _number(b, i, n)
+            i = _number(b, i, n, fixes)
         elif b[i:i + 4] == b"true" or b[i:i + 4] == b"null":
             i += 4
         elif b[i:i + 5] == b"false":
@@ -340,13 +411,14 @@ def check_json(b, max_depth=JSON_MAX_DEPTH):
             if not stack:
                 if i != n:
                     raise ValueError("data after the JSON value")
-                return pairs
+                return fixes, members
             if i >= n:
                 raise ValueError("unterminated container")
             if b[i] == 0x2C:
                 i = _skip_ws(b, i + 1, n)
                 if stack[-1] == 0x7D:
-                    i = _key(b, mv, i, n, pairs)
+                    i = _key(b, mv, i, n, fixes)
+                    members += 1
                 break
             if b[i] != stack[-1]:
                 raise ValueError("',' or closing bracket expected")
@@ -354,52 +426,82 @@ def check_json(b, max_depth=JSON_MAX_DEPTH):
             i += 1
 
 
-def loads(data, max_depth=JSON_MAX_DEPTH):
-    """Strict JSON: `data` (bytes-like or str) checked by check_json, then parsed by
-    MicroPython's json; escaped surrogate pairs are rewritten as UTF-8 first (MicroPython
-    would decode each half on its own). ValueError on anything that is not JSON."""
+def _members_kept(value):
+    """The members of every object in a parsed JSON value, counted without recursion (the
+    stack holds one iterator per open container, so at most JSON_MAX_DEPTH)."""
+    count = 0
+    stack = [iter((value,))]
+    while stack:
+        for v in stack[-1]:
+            t = type(v)
+            if t is dict:
+                count += len(v)
+                stack.append(iter(v.values()))
+                break
+            if t is list:
+                stack.append(iter(v))
+                break
+        else:
+            stack.pop()
+    return count
+
+
+def loads(data, max_depth=S.JSON_MAX_DEPTH):
+    """Strict JSON (schema/README.md, reader rule 8): `data` (bytes-like or str) checked by
+    check_json, then parsed by MicroPython's json, after the rare rewrites check_json asks
+    for (MicroPython would decode each half of an escaped surrogate pair on its own, and read
+    `-0` as the integer 0). Duplicate member names, at any depth and compared after
+    unescaping, are found by counting: the parser keeps one member per name, so fewer members
+    than were written means a name came twice. ValueError on anything that is not strict
+    JSON."""
     if type(data) is str:
         data = data.encode("utf-8")
     elif type(data) is not bytes and type(data) is not bytearray:
         data = bytes(data)
-    pairs = check_json(data, max_depth)
-    if pairs:  # rare: rebuilt once, with each pair as the UTF-8 it stands for
+    fixes, members = check_json(data, max_depth)
+    if fixes:  # rare: rebuilt once, with each span replaced
         parts = []
         pos = 0
-        for start, end, utf8 in pairs:
+        for start, end, replacement in fixes:
             parts.append(data[pos:start])
-            parts.append(utf8)
+            parts.append(replacement)
             pos = end
         parts.append(data[pos:])
         data = b"".join(parts)
-    return json.loads(data)
+    value = json.loads(data)
+    if members and _members_kept(value) != members:
+        raise ValueError("duplicate member name in an object")
+    return value
 
 
-def check_jsonable(value, depth=0):
+def check_jsonable(value, depth=1):
     """SERIALIZATION_ERROR unless `value` is plain JSON: dicts with str keys, lists, str,
     int, finite float, bool, None (MicroPython's json.dumps would write bytes as a string,
-    int keys as strings and inf as `inf`)."""
+    int keys as strings and inf as `inf`), nested no deeper than readers accept
+    (JSON_MAX_DEPTH; `depth` is where `value` sits, the outermost value being 1)."""
     t = type(value)
-    if depth > JSON_MAX_DEPTH:
-        raise NatsBridgeError("SERIALIZATION_ERROR", "nested too deeply")
-    if t is dict:
-        for k, v in value.items():
-            if type(k) is not str:
-                raise NatsBridgeError("SERIALIZATION_ERROR", "JSON object keys must be str")
-            check_jsonable(v, depth + 1)
-    elif t is list or t is tuple:
-        for v in value:
-            check_jsonable(v, depth + 1)
+    if t is dict or t is list or t is tuple:
+        if depth > S.JSON_MAX_DEPTH:
+            raise NatsBridgeError(S.ERROR_WRITER_RULE, "JSON nested deeper than %d" % S.JSON_MAX_DEPTH)
+        if t is dict:
+            for k, v in value.items():
+                if type(k) is not str:
+                    raise NatsBridgeError(S.ERROR_WRITER_RULE, "JSON object keys must be str")
+                check_jsonable(v, depth + 1)
+        else:
+            for v in value:
+                check_jsonable(v, depth + 1)
     elif t is float:
         if value != value or value - value != 0:
-            raise NatsBridgeError("SERIALIZATION_ERROR", "NaN and infinities are not JSON")
+            raise NatsBridgeError(S.ERROR_WRITER_RULE, "NaN and infinities are not JSON")
     elif not (t is str or t is int or t is bool or value is None):
-        raise NatsBridgeError("SERIALIZATION_ERROR", "%s is not JSON" % t.__name__)
+        raise NatsBridgeError(S.ERROR_WRITER_RULE, "%s is not JSON" % t.__name__)
 
 
-def dumps(value):
-    """Compact JSON text (UTF-8 kept as is) of a value check_jsonable accepts."""
-    check_jsonable(value)
+def dumps(value, depth=1):
+    """Compact JSON text (UTF-8 kept as is) of a value check_jsonable accepts; `depth` is
+    where the value will sit in the document it is written into."""
+    check_jsonable(value, depth)
     return json.dumps(value, separators=(",", ":"))
 
 
@@ -441,12 +543,16 @@ def is_integer(v):
 
 
 def kind_ok(v, kind, strict):
-    """Whether `v` is a value of the schema_v1 field kind `kind`; `strict` also enforces
-    enum values (a writer's duty; readers accept values they do not know)."""
+    """Whether `v` is a value of the schema_v1 field kind `kind`. `strict`: the v1 schema's
+    verdict for a writer (enum values closed; an integer is what JSON Schema counts as one,
+    11.0 included, as every lane's schema validator says). Otherwise the reader's rules
+    (schema/README.md): enum values it does not know are accepted (rule 3), and an integer
+    must have been written as one (rule 9: `5.0`, `5e0` and `-0`, which loads reads as
+    floats, are refused)."""
     if kind == "string":
         return type(v) is str
     if kind == "nonneg_integer":
-        return is_integer(v) and v >= 0
+        return (is_integer(v) if strict else type(v) is int) and v >= 0
     if kind == "list:msg_payload_v1":
         return type(v) is list
     if kind in S.OBJECT_KINDS:
@@ -474,7 +580,7 @@ def _check_object(obj, fields, strict, where, problems):
 def envelope_problems(value, strict=True):
     """What keeps `value` (parsed JSON) from being a msg_envelope_v1: a list of
     "path: problem" strings, empty when it is one. `strict=False` is the reader's view
-    (unknown enum values accepted)."""
+    (unknown enum values accepted, integers written as integers: see kind_ok)."""
     problems = []
     _check_object(value, S.MSG_ENVELOPE_V1_FIELDS, strict, "envelope", problems)
     payloads = value.get("payloads") if type(value) is dict else None
@@ -497,7 +603,8 @@ def validate(text):
 # --- writing: the envelope's JSON text ---------------------------------------------------------
 
 
-def _write_object(parts, obj, fields, trusted_data):
+def _write_object(parts, obj, fields, trusted_data, depth):
+    """Writes `obj` (at nesting `depth`) into `parts`, its known `fields` in schema order."""
     parts.append("{")
     sep = ""
     for name, kind, _ in fields:
@@ -512,20 +619,20 @@ def _write_object(parts, obj, fields, trusted_data):
                 if k:
                     parts.append(",")
                 if type(p) is dict:
-                    _write_object(parts, p, S.MSG_PAYLOAD_V1_FIELDS, trusted_data)
+                    _write_object(parts, p, S.MSG_PAYLOAD_V1_FIELDS, trusted_data, depth + 2)
                 else:
-                    parts.append(dumps(p))
+                    parts.append(dumps(p, depth + 2))
             parts.append("]")
         elif name == "data" and trusted_data and obj.get("transport") == "direct":
             parts.append('"')
             parts.append(v)  # base64 this codec wrote: nothing to escape, no escaped copy
             parts.append('"')
         else:
-            parts.append(dumps(v))
+            parts.append(dumps(v, depth + 1))
     known = [f[0] for f in fields]
     for name in obj:  # unknown fields are kept (a relay passes them on)
         if name not in known:
-            parts.append(sep + json.dumps(name) + ":" + dumps(obj[name]))
+            parts.append(sep + json.dumps(name) + ":" + dumps(obj[name], depth + 1))
             sep = ","
     parts.append("}")
 
@@ -534,7 +641,7 @@ def envelope_text(envelope, trusted_data=False):
     """The envelope as compact JSON text, fields in schema order, unknown fields after
     them. `trusted_data`: direct `data` is base64 this codec produced, written unescaped."""
     parts = []
-    _write_object(parts, envelope, S.MSG_ENVELOPE_V1_FIELDS, trusted_data)
+    _write_object(parts, envelope, S.MSG_ENVELOPE_V1_FIELDS, trusted_data, 1)
     return "".join(parts)
 
 
@@ -561,7 +668,7 @@ def now_timestamp():
     set, e.g. by ntptime; pass `timestamp` to smartsend otherwise)."""
     try:
         ns = time.time_ns()
-        secs, ms = ns // 1_000_000_000, ns // 1_000_000 % 1000
+        secs, ms = ns // 1_000_000_000, ns // 1000 // 1000 % 1000
     except AttributeError:
         secs, ms = int(time.time()), 0
     t = time.gmtime(secs)
@@ -582,8 +689,61 @@ def _checked_uuid(value, field):
     if value is None:
         return new_uuid()
     if type(value) is not str or not matches(value, S.UUID_STEPS):
-        raise NatsBridgeError("INVALID_ENVELOPE", "`%s` must be a UUID" % field)
+        raise NatsBridgeError(S.ERROR_WRITER_RULE, "`%s` must be a UUID, not %s" % (field, _shown(value)))
     return value
+
+
+# --- options ---------------------------------------------------------------------------------
+
+
+def _distance(a, b):
+    """Levenshtein distance of two short str."""
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a):
+        prev, row[0] = row[0], i + 1
+        for j, cb in enumerate(b):
+            prev, row[j + 1] = row[j + 1], min(row[j + 1] + 1, row[j] + 1, prev + (ca != cb))
+    return row[-1]
+
+
+def bad_option(name, known):
+    """The ERROR_BAD_OPTION error for an option `name` that a call does not know: named,
+    with the closest of `known` when it looks like a misspelling of it."""
+    plain = name.replace("_", "").lower()
+    best = min(known, key=lambda k: _distance(plain, k.replace("_", "").lower()))
+    hint = ""
+    if _distance(plain, best.replace("_", "").lower()) <= max(2, len(plain) // 3):
+        hint = " (did you mean `%s`?)" % best
+    return NatsBridgeError(S.ERROR_BAD_OPTION, "unknown option `%s`%s" % (_shown(name)[1:-1], hint))
+
+
+def _check_options(unknown, known, typed):
+    """ERROR_BAD_OPTION for the first unknown option, or the first option of `typed`
+    ((name, value, check, what) tuples) whose value fails its check."""
+    for name in unknown:
+        raise bad_option(name, known)
+    for name, value, check, what in typed:
+        if not check(value):
+            raise NatsBridgeError(S.ERROR_BAD_OPTION, "option `%s` must be %s, not %s" % (name, what, _shown(value)))
+
+
+def _is_count(v):
+    return type(v) is int and v >= 0
+
+
+def _opt(check):
+    return lambda v: v is None or check(v)
+
+
+def _is_str_dict(v):
+    return type(v) is dict and all(type(k) is str and type(x) is str for k, x in v.items())
+
+
+SEND_OPTIONS = ("connection", "upload", "size_threshold", "correlation_id", "msg_id", "msg_purpose", "sender_name",
+                "sender_id", "receiver_name", "receiver_id", "reply_to", "reply_to_msg_id", "broker_url", "metadata",
+                "headers", "max_payload", "timestamp", "flush")
+RECEIVE_OPTIONS = ("allowed_hosts", "download", "max_size", "max_envelope_bytes", "max_payloads", "verify_sha256",
+                   "keep_data")
 
 
 # --- smartsend -----------------------------------------------------------------------------
@@ -591,29 +751,29 @@ def _checked_uuid(value, field):
 
 def serialize(data, payload_type):
     """The bytes that travel for `data` as `payload_type` (a memoryview for str data)."""
-    if payload_type not in S.PAYLOAD_TYPE:
-        raise NatsBridgeError("INVALID_PAYLOAD_TYPE", "unknown payload_type `%s`" % str(payload_type)[:100])
-    if payload_type not in SUPPORTED_PAYLOAD_TYPES:
-        raise _unsupported(payload_type)
-    if payload_type in ("text", "dictionary", "jsontable"):
-        if payload_type == "text" and type(data) is not str:
-            raise NatsBridgeError("SERIALIZATION_ERROR", "a text payload must be a str")
-        if payload_type == "jsontable" and (type(data) is not list or any(type(r) is not dict for r in data)):
-            raise NatsBridgeError("SERIALIZATION_ERROR", "a jsontable must be a list of row dicts")
-        view = utf8_view(data if payload_type == "text" else dumps(data))
-        try:
-            check_utf8(view)  # a MicroPython str can hold lone surrogates (e.g. from eval)
-        except ValueError:
-            raise NatsBridgeError("SERIALIZATION_ERROR", "the %s holds text that is not valid Unicode" % payload_type)
-        return view
-    if type(data) in (bytes, bytearray, memoryview):
-        return data
-    raise NatsBridgeError("SERIALIZATION_ERROR", "a %s payload must be bytes-like" % payload_type)
+    kind = payload_kind(payload_type)
+    if kind == "bytes":
+        if type(data) in (bytes, bytearray, memoryview):
+            return data
+        raise NatsBridgeError(S.ERROR_WRITER_RULE, "a %s payload must be bytes-like" % payload_type)
+    if kind == "utf8" and type(data) is not str:
+        raise NatsBridgeError(S.ERROR_WRITER_RULE, "a %s payload must be a str" % payload_type)
+    if kind == "json_rows" and (type(data) is not list or any(type(r) is not dict for r in data)):
+        raise NatsBridgeError(S.ERROR_WRITER_RULE, "a %s must be a list of row dicts" % payload_type)
+    view = utf8_view(data if kind == "utf8" else dumps(data))
+    try:
+        check_utf8(view)  # a MicroPython str can hold lone surrogates (e.g. from eval)
+    except ValueError:
+        raise NatsBridgeError(S.ERROR_WRITER_RULE, "the %s holds text that is not valid Unicode" % payload_type)
+    return view
+
+
+_EXTENSION = {"utf8": "txt", "json": "json", "json_rows": "json"}
 
 
 def _file_name(dataname, payload_type):
     safe = "".join(c if c.isalpha() or c.isdigit() or c in "._-" else "_" for c in dataname[:100]) or "payload"
-    return safe + "." + {"text": "txt", "dictionary": "json", "jsontable": "json"}.get(payload_type, "bin")
+    return safe + "." + _EXTENSION.get(S.PAYLOAD_SERIALIZATION.get(payload_type), "bin")
 
 
 def _header_len(headers):
@@ -623,36 +783,50 @@ def _header_len(headers):
     return n
 
 
-def smartsend(subject, payloads, connection=None, upload=None, size_threshold=DEFAULT_SIZE_THRESHOLD,
-              correlation_id=None, msg_id=None, msg_purpose="chat", sender_name="natsbridge-micropython",
+def smartsend(subject, payloads, connection=None, upload=None, size_threshold=S.DEVICE_SIZE_THRESHOLD,
+              correlation_id=None, msg_id=None, msg_purpose=S.DEFAULT_MSG_PURPOSE, sender_name="natsbridge-micropython",
               sender_id=None, receiver_name="", receiver_id="", reply_to="", reply_to_msg_id="",
-              broker_url=None, metadata=None, headers=None, max_payload=None, timestamp=None):
+              broker_url=None, metadata=None, headers=None, max_payload=None, timestamp=None,
+              flush=S.DEFAULT_FLUSH, **unknown):
     """Packs `payloads` ((dataname, data, payload_type) triples) into a msg_envelope_v1.
     Returns (envelope, text); publishes `text` on `subject` when `connection` is given
     (anything with publish(subject, body, headers=...), e.g. nats.Client), with the
-    Nats-Msg-Id and Correlation-Id headers.
+    Nats-Msg-Id and Correlation-Id headers; `flush=True` then waits for the server to have
+    read it (connection.flush()).
 
     `upload(file_name, data, correlation_id)` -> URL stores a payload of `size_threshold`
-    bytes or more (e.g. http.plik_oneshot_upload). If the direct payloads would still not fit
-    `max_payload` (default: the connection's, else 1 MiB; base64 grows data by 4/3 and the
-    headers count too), the largest move to link until the message fits: PAYLOAD_TOO_LARGE
-    when there is nothing left to move or no `upload`. Raises NatsBridgeError carrying the
-    correlation id."""
+    bytes or more (default: the profile's DEVICE_SIZE_THRESHOLD; e.g.
+    http.plik_oneshot_upload). If the direct payloads would still not fit `max_payload`
+    (default: the connection's, else the profile's DEFAULT_MAX_PAYLOAD; base64 grows data by
+    4/3 and the headers count too), the largest move to link until the message fits:
+    PAYLOAD_TOO_LARGE when there is nothing left to move or no `upload`.
+
+    Writers are strict (schema/README.md rule 12): the envelope is checked against the v1
+    schema as a writer before anything is uploaded or published, SERIALIZATION_ERROR naming
+    the field; an unknown option or one of the wrong type is SERIALIZATION_ERROR naming it.
+    Raises NatsBridgeError carrying the correlation id."""
+    _check_options(unknown, SEND_OPTIONS, (
+        ("connection", connection, _opt(lambda v: hasattr(v, "publish")), "None or an object with publish()"),
+        ("upload", upload, _opt(callable), "None or a function"),
+        ("size_threshold", size_threshold, _is_count, "a non-negative int"),
+        ("max_payload", max_payload, _opt(_is_count), "None or a non-negative int"),
+        ("metadata", metadata, _opt(lambda v: type(v) is dict), "None or a dict"),
+        ("headers", headers, _opt(_is_str_dict), "None or a dict of str to str"),
+        ("flush", flush, lambda v: type(v) is bool, "a bool"),
+    ))
     cid = _checked_uuid(correlation_id, "correlation_id")
     try:
-        if type(subject) is not str or not subject:
-            raise NatsBridgeError("INVALID_ENVELOPE", "the subject must be a non-empty str")
         prepared = []  # [dataname, payload_type, serialized bytes, goes as a link]
         for item in payloads:
             if type(item) not in (tuple, list) or len(item) != 3 or type(item[0]) is not str:
-                raise NatsBridgeError("SERIALIZATION_ERROR", "each payload must be a (dataname: str, data, payload_type) triple")
+                raise NatsBridgeError(S.ERROR_WRITER_RULE, "each payload must be a (dataname: str, data, payload_type) triple")
             raw = serialize(item[1], item[2])
             prepared.append([item[0], item[2], raw, len(raw) >= size_threshold])
         mid = _checked_uuid(msg_id, "msg_id")
         envelope = {
             "correlation_id": cid,
             "msg_id": mid,
-            "timestamp": timestamp or now_timestamp(),
+            "timestamp": now_timestamp() if timestamp is None else timestamp,
             "send_to": subject,
             "msg_purpose": msg_purpose,
             "sender_name": sender_name,
@@ -668,29 +842,31 @@ def smartsend(subject, payloads, connection=None, upload=None, size_threshold=DE
             envelope["broker_url"] = broker_url
         problems = envelope_problems(envelope, strict=True)  # a writer writes valid v1 only
         if problems:
-            raise NatsBridgeError("INVALID_ENVELOPE", "; ".join(problems[:3]))
-        wire_headers = {HEADER_MSG_ID: mid, HEADER_CORRELATION_ID: cid}
+            raise NatsBridgeError(S.ERROR_WRITER_RULE, "not a valid msg_envelope_v1: " + "; ".join(problems[:3]))
+        wire_headers = {S.HEADER_MSG_ID: mid, S.HEADER_CORRELATION_ID: cid}
         wire_headers.update(headers or {})
         if max_payload is None:
-            max_payload = getattr(connection, "max_payload", None) or DEFAULT_MAX_PAYLOAD
+            max_payload = getattr(connection, "max_payload", None) or S.DEFAULT_MAX_PAYLOAD
         _fit(envelope, prepared, _header_len(wire_headers), max_payload, upload is not None)
         for p, w in zip(prepared, envelope["payloads"]):
             if not p[3]:
                 w["data"] = b64encode(p[2])
             elif upload is None:
-                raise NatsBridgeError("UPLOAD_FAILED", "`%s` (%d bytes) must travel as a link: give `upload`" % (p[0], len(p[2])))
+                raise NatsBridgeError(S.ERROR_UPLOAD, "`%s` (%d bytes) must travel as a link: give `upload`" % (p[0], len(p[2])))
             else:
                 try:
                     w["data"] = upload(_file_name(p[0], p[1]), p[2], cid)
                 except NatsBridgeError:
                     raise
                 except Exception as e:
-                    raise NatsBridgeError("UPLOAD_FAILED", "uploading `%s`: %r" % (p[0], e))
+                    raise NatsBridgeError(S.ERROR_UPLOAD, "uploading `%s`: %r" % (p[0], e))
             p[2] = None  # the serialized bytes are no longer needed here
         text = envelope_text(envelope, trusted_data=True)
         if connection is not None:
             try:
                 connection.publish(subject, text, headers=wire_headers)
+                if flush:
+                    connection.flush()
             except NatsBridgeError:
                 raise
             except Exception as e:
@@ -700,7 +876,7 @@ def smartsend(subject, payloads, connection=None, upload=None, size_threshold=DE
         e.correlation_id = cid
         raise
     except MemoryError:
-        raise NatsBridgeError("PAYLOAD_TOO_LARGE", "out of memory while building the envelope", cid)
+        raise NatsBridgeError(S.ERROR_PAYLOAD_TOO_LARGE, "out of memory while building the envelope", cid)
 
 
 def _wire_payload(p, sha):
@@ -724,12 +900,12 @@ def _fit(envelope, prepared, header_bytes, max_payload, can_link):
     while True:
         total = header_bytes + len(utf8_view(envelope_text(envelope)))
         for p in prepared:
-            total += LINK_URL_ALLOWANCE if p[3] else encoded_len(len(p[2]))
+            total += S.LINK_URL_ALLOWANCE if p[3] else encoded_len(len(p[2]))
         if total <= max_payload:
             return
         direct = [k for k, p in enumerate(prepared) if not p[3]]
         if not direct or not can_link:
-            raise NatsBridgeError("PAYLOAD_TOO_LARGE", "the message would be %d bytes, over max_payload %d" % (total, max_payload))
+            raise NatsBridgeError(S.ERROR_TOO_LARGE_TO_SEND, "the message would be %d bytes, over max_payload %d" % (total, max_payload))
         k = max(direct, key=lambda k: len(prepared[k][2]))
         prepared[k][3] = True
         wire[k]["transport"], wire[k]["encoding"] = "link", "none"
@@ -816,47 +992,47 @@ def host_allowed(url, allowed_hosts):
 
 
 def decode_bytes(raw, payload_type):
-    """The value serialized bytes stand for: str (text), a JSON value (dictionary), a list
-    of row dicts (jsontable), the bytes themselves (image/audio/video/binary)."""
-    if payload_type in BINARY_TYPES:
+    """The value serialized bytes stand for, by payload_kind: str (utf8: text), a JSON value
+    (json: dictionary), a list of row dicts (json_rows: jsontable), the bytes themselves
+    (bytes: image/audio/video/binary). Payload JSON is read by the strict reader (rule 8),
+    its depth counted from its own root; any failure is ERROR_BAD_BYTES."""
+    kind = payload_kind(payload_type)
+    if kind == "bytes":
         return raw
-    if payload_type not in SUPPORTED_PAYLOAD_TYPES:
-        raise _unsupported(payload_type)
     try:
-        if payload_type == "text":
+        if kind == "utf8":
             return utf8_text(raw)
         check_utf8(raw)  # strict UTF-8 first: json would pass what UTF-8 forbids
         value = loads(raw)
     except ValueError as e:
-        raise NatsBridgeError("DESERIALIZATION_ERROR", "payload is not %s: %s" % (
-            "UTF-8 text" if payload_type == "text" else "JSON", e))
-    if payload_type == "jsontable" and (type(value) is not list or any(type(r) is not dict for r in value)):
-        raise NatsBridgeError("DESERIALIZATION_ERROR", "a jsontable must be a JSON array of row objects")
+        raise NatsBridgeError(S.ERROR_BAD_BYTES, "payload is not %s: %s" % ("UTF-8 text" if kind == "utf8" else "strict JSON", e))
+    if kind == "json_rows" and (type(value) is not list or any(type(r) is not dict for r in value)):
+        raise NatsBridgeError(S.ERROR_BAD_BYTES, "a %s must be a JSON array of row objects" % payload_type)
     return value
 
 
 def _payload(p, allowed_hosts, download, max_size, verify_sha256, keep_data, cid):
-    kind = p["payload_type"]
-    if kind not in S.PAYLOAD_TYPE:
-        raise NatsBridgeError("INVALID_PAYLOAD_TYPE", "unknown payload_type `%s`" % kind[:100])
-    size = int(p["size"])  # the reader check made sure it is integral (11.0 means 11)
+    payload_type = p["payload_type"]
+    if payload_type not in S.PAYLOAD_TYPE:
+        raise NatsBridgeError(S.ERROR_UNKNOWN_PAYLOAD_TYPE, "unknown payload_type %s" % _shown(payload_type))
+    size = p["size"]  # an int: the reader check refuses any other form (rule 9)
     if size > max_size:
-        raise NatsBridgeError("PAYLOAD_TOO_LARGE", "declared size %d exceeds the limit %d" % (size, max_size))
+        raise NatsBridgeError(S.ERROR_PAYLOAD_TOO_LARGE, "declared size %d exceeds the limit %d" % (size, max_size))
     transport = p["transport"]
     data = p["data"]
     if transport == "direct":
         if len(data) != encoded_len(size):
-            raise NatsBridgeError("INTEGRITY_MISMATCH", "`size` is %d but `data` holds %d base64 characters" % (size, len(data)))
+            raise NatsBridgeError(S.ERROR_INTEGRITY, "`size` is %d but `data` holds %d base64 characters" % (size, len(data)))
         raw = b64decode(data)
         if len(raw) != size:
-            raise NatsBridgeError("INTEGRITY_MISMATCH", "`size` is %d but `data` decodes to %d bytes" % (size, len(raw)))
+            raise NatsBridgeError(S.ERROR_INTEGRITY, "`size` is %d but `data` decodes to %d bytes" % (size, len(raw)))
         if not keep_data:
             p["data"] = None  # the text is decoded: let the GC have it
     elif transport == "link":
         if not host_allowed(data, allowed_hosts):
-            raise NatsBridgeError("URL_NOT_ALLOWED", "links to %s are not allowed" % (host_of(data) or data[:100]))
+            raise NatsBridgeError(S.ERROR_HOST_NOT_ALLOWED, "links to %s are not allowed" % _shown(host_of(data) or data))
         if download is None:
-            raise NatsBridgeError("DOWNLOAD_FAILED", "a link payload and no `download` function")
+            raise NatsBridgeError(S.ERROR_DOWNLOAD, "a link payload and no `download` function")
         try:
             raw = download(data, size, cid)
         except NatsBridgeError:
@@ -864,50 +1040,66 @@ def _payload(p, allowed_hosts, download, max_size, verify_sha256, keep_data, cid
         except MemoryError:
             raise
         except Exception as e:
-            raise NatsBridgeError("DOWNLOAD_FAILED", "downloading %s: %r" % (host_of(data), e))
+            raise NatsBridgeError(S.ERROR_DOWNLOAD, "downloading from %s: %r" % (host_of(data), e))
         if len(raw) != size:
-            raise NatsBridgeError("INTEGRITY_MISMATCH", "the link served %d bytes, `size` is %d" % (len(raw), size))
+            raise NatsBridgeError(S.ERROR_INTEGRITY, "the link served %d bytes, `size` is %d" % (len(raw), size))
     else:
-        raise NatsBridgeError("INVALID_TRANSPORT", "unknown transport `%s`" % transport[:100])
+        raise NatsBridgeError(S.ERROR_UNKNOWN_TRANSPORT, "unknown transport %s" % _shown(transport))
     sha = sha256_hex(raw)
     declared = (p.get("metadata") or {}).get("sha256")
     if verify_sha256 and type(declared) is str and declared.lower() != sha:
-        raise NatsBridgeError("INTEGRITY_MISMATCH", "sha256 of the bytes is %s, the payload declares %s" % (sha, declared[:100]))
-    return ReceivedPayload(p["dataname"], decode_bytes(raw, kind), kind, transport, size, sha)
+        raise NatsBridgeError(S.ERROR_INTEGRITY, "sha256 of the bytes is %s, the payload declares %s" % (sha, _shown(declared)))
+    return ReceivedPayload(p["dataname"], decode_bytes(raw, payload_type), payload_type, transport, size, sha)
 
 
-def smartreceive(body, allowed_hosts=(), download=None, max_size=MAX_SIZE, max_envelope_bytes=MAX_ENVELOPE_BYTES,
-                 max_payloads=MAX_PAYLOADS, verify_sha256=True, keep_data=False):
+def smartreceive(body, allowed_hosts=(), download=None, max_size=S.MAX_PAYLOAD_SIZE,
+                 max_envelope_bytes=S.MAX_ENVELOPE_BYTES, max_payloads=S.MAX_PAYLOADS, verify_sha256=True,
+                 keep_data=False, **unknown):
     """Decodes a received msg_envelope_v1 (`body`: the message bytes, or str) into a
-    Received. Links are fetched only from `allowed_hosts` through
-    `download(url, size, correlation_id)` -> bytes (e.g. http.download). Raises
-    NatsBridgeError with the envelope's correlation id when it has one."""
+    Received, by the reader rules of schema/README.md and the decoding rules of
+    conformance/README.md, in order. Links are fetched only from `allowed_hosts` through
+    `download(url, size, correlation_id)` -> bytes (e.g. http.download). The first payload
+    that fails fails the envelope (rule 11). Raises NatsBridgeError with the envelope's
+    correlation id when it has one, and the failing payload's `dataname`."""
+    _check_options(unknown, RECEIVE_OPTIONS, (
+        ("allowed_hosts", allowed_hosts, lambda v: type(v) in (tuple, list) and all(type(h) is str for h in v),
+         "a tuple or list of str"),
+        ("download", download, _opt(callable), "None or a function"),
+        ("max_size", max_size, _is_count, "a non-negative int"),
+        ("max_envelope_bytes", max_envelope_bytes, _is_count, "a non-negative int"),
+        ("max_payloads", max_payloads, _is_count, "a non-negative int"),
+        ("verify_sha256", verify_sha256, lambda v: type(v) is bool, "a bool"),
+        ("keep_data", keep_data, lambda v: type(v) is bool, "a bool"),
+    ))
     cid = None
+    dataname = None
     try:
         if len(body) > max_envelope_bytes:
-            raise NatsBridgeError("PAYLOAD_TOO_LARGE", "envelope of %d bytes exceeds the limit %d" % (len(body), max_envelope_bytes))
+            raise NatsBridgeError(S.ERROR_ENVELOPE_TOO_LARGE, "envelope of %d bytes exceeds the limit %d" % (len(body), max_envelope_bytes))
         try:
             if type(body) is not str:
                 check_utf8(body)
             value = loads(body)
         except ValueError as e:
-            raise NatsBridgeError("INVALID_ENVELOPE", "not JSON: %s" % e)
+            raise NatsBridgeError(S.ERROR_NOT_JSON, "not strict JSON: %s" % e)
         if type(value) is dict and type(value.get("correlation_id")) is str:
             cid = value["correlation_id"][:100]
         if type(value) is dict and type(value.get("payloads")) is list and len(value["payloads"]) > max_payloads:
-            raise NatsBridgeError("PAYLOAD_TOO_LARGE", "more than %d payloads" % max_payloads)
+            raise NatsBridgeError(S.ERROR_ENVELOPE_TOO_LARGE, "more than %d payloads" % max_payloads)
         problems = envelope_problems(value, strict=False)
         if problems:
-            raise NatsBridgeError("INVALID_ENVELOPE", "not a valid msg_envelope_v1: " + "; ".join(problems[:3]))
+            raise NatsBridgeError(S.ERROR_NOT_ENVELOPE, "not a valid msg_envelope_v1: " + "; ".join(problems[:3]))
         out = []
         for p in value["payloads"]:
+            dataname = p["dataname"]
             try:
                 out.append(_payload(p, allowed_hosts, download, max_size, verify_sha256, keep_data, cid))
             except MemoryError:
-                raise NatsBridgeError("PAYLOAD_TOO_LARGE", "payload `%s` (%d bytes) does not fit in memory" % (p["dataname"][:100], int(p["size"])))
+                raise NatsBridgeError(S.ERROR_PAYLOAD_TOO_LARGE, "payload %s (%d bytes) does not fit in memory" % (_shown(dataname), p["size"]))
         return Received(value, out)
     except NatsBridgeError as e:
         e.correlation_id = cid
+        e.dataname = dataname
         raise
     except MemoryError:
-        raise NatsBridgeError("PAYLOAD_TOO_LARGE", "the envelope does not fit in memory", cid)
+        raise NatsBridgeError(S.ERROR_PAYLOAD_TOO_LARGE, "the envelope does not fit in memory", cid)

@@ -12,10 +12,10 @@ With codec.py: smartsend(subject, payloads, connection=client) publishes through
 Client.publish; codec.smartreceive(msg.data) decodes what Client.next_msg returns.
 """
 
+from . import schema_v1 as S
 from .codec import NatsBridgeError, dumps, loads, utf8_view
 
 MAX_CONTROL_LINE = 4096
-DEFAULT_MAX_PAYLOAD = 1024 * 1024
 CRLF = b"\r\n"
 VERSION = "0.1.0"
 
@@ -136,7 +136,7 @@ class Parser:
     ("+OK", None), ("-ERR", message). A control line longer than `max_control`, a payload
     larger than `max_payload` or anything malformed raises ProtocolError."""
 
-    def __init__(self, max_payload=DEFAULT_MAX_PAYLOAD, max_control=MAX_CONTROL_LINE):
+    def __init__(self, max_payload=S.DEFAULT_MAX_PAYLOAD, max_control=MAX_CONTROL_LINE):
         self.buf = bytearray()
         self.pos = 0
         self.max_payload = max_payload
@@ -229,12 +229,12 @@ class Client:
         self.sock = None
         self.parser = None
         self.info = {}
-        self.max_payload = DEFAULT_MAX_PAYLOAD
+        self.max_payload = S.DEFAULT_MAX_PAYLOAD
         self.headers_ok = False
         self.next_sid = 1
         self.pending = []  # messages read while waiting for something else
 
-    def connect(self, url="nats://localhost:4222", user=None, password=None, token=None, timeout_s=10):
+    def connect(self, url=S.DEFAULT_NATS_URL, user=None, password=None, token=None, timeout_s=10):
         import socket
         if not url.startswith("nats://"):
             raise NatsBridgeError("NATS_CONNECTION_FAILED", "only nats:// URLs (no TLS here)")
@@ -273,7 +273,7 @@ class Client:
 
     def _on_info(self, info):
         self.info = info
-        self.max_payload = info.get("max_payload") or DEFAULT_MAX_PAYLOAD
+        self.max_payload = info.get("max_payload") or S.DEFAULT_MAX_PAYLOAD
         self.headers_ok = bool(info.get("headers"))
         self.parser.max_payload = self.max_payload
 
@@ -316,7 +316,7 @@ class Client:
         body = utf8_view(data) if type(data) is str else data
         hdr = header_block(headers) if headers and self.headers_ok else b""
         if len(hdr) + len(body) > self.max_payload:
-            raise NatsBridgeError("PAYLOAD_TOO_LARGE", "message of %d bytes, server max_payload %d" % (
+            raise NatsBridgeError(S.ERROR_TOO_LARGE_TO_SEND, "message of %d bytes, server max_payload %d" % (
                 len(hdr) + len(body), self.max_payload))
         try:
             if hdr:

@@ -1,9 +1,10 @@
 /**
- * nats.py and http.py under the real MicroPython: every module of the package compiles
- * (`compile(source, name, "exec")` inside MicroPython); their socket code cannot run here (the
- * WebAssembly port has no `socket` module, which this test shows); their pure parts (NATS frame
- * parsing and commands, HTTP responses, retries, Plik bodies) run on sample byte strings, a NATS
- * frame split across two reads included (test/protocol_cases.py).
+ * nats.py and http.py under the real MicroPython (WebAssembly port): every module of the package
+ * compiles (`compile(source, name, "exec")` inside MicroPython); their socket code cannot run in
+ * this port (it has no `socket` module, which this test shows: device.test.mjs runs it under the
+ * MicroPython unix port against real servers); their pure parts (NATS frame parsing and commands,
+ * HTTP responses, retries, Retry-After, the deadline, Plik bodies) run on sample byte strings, a
+ * NATS frame split across two reads included (test/protocol_cases.py).
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
