@@ -3,13 +3,25 @@ runtime (`packages/python`, import name `natsbridge`) and the generated `natsbri
 One JSON request per line on stdin, one JSON answer per line on stdout; the protocol and the
 decoding rules are in conformance/README.md.
 
-- `validate`: strict v1 validation with the generated validator (python-jsonschema).
+- `validate`: strict v1 validation with the generated validator (python-jsonschema), of the
+  value the runtime's strict JSON reader makes of the text (not strict JSON: not valid).
 - `roundtrip`: parsed as a reader with the generated types and dumped again.
-- `decode`: the runtime's `smartreceive`, links allowed only from the `--allow-host` hosts.
+- `decode`: the runtime's `smartreceive`, links allowed only from the `--allow-host` hosts, of
+  `text` or of `bytes` (standard base64 of the exact body, which may be invalid UTF-8 or start
+  with a BOM), handed over exactly as a NATS message body would be.
 - `encode`: the runtime's `smartsend` without publishing, every payload direct; the answer
   carries the envelope's JSON text exactly as `smartsend` produced it.
+- `send`: `smartsend` from API-level inputs (options by their language-neutral names, which
+  are the runtime's keyword names), not published, links uploaded to the request's `fileserver`;
+  the values are handed over as given, so the runtime's own option and writer checks answer.
+- `fetch`: the runtime's `fetch_with_backoff` (its hashing form) with the request's schedule.
+- `typed`: a message value through the package generated from the example spec
+  (`examples/simulation/generated/python`): its codec's encode (`send`), or a plain `smartsend`
+  of the value read back by `smartreceive` and the codec's decode (`receive`).
+- `hello`: the lane's name and capabilities (every payload type; the `simulation` spec).
 
 No decoding or encoding logic lives here: what the runtime answers is the lane's answer.
+The testee never dies on a request: anything unexpected is `{"ok": false, "error": CODE}`.
 
 Usage: python_testee.py --allow-host http://127.0.0.1:PORT ...
 
@@ -30,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-for _dir in (ROOT / "generated/python", ROOT / "packages/python"):
+for _dir in (ROOT / "generated/python", ROOT / "packages/python", ROOT / "examples/simulation/generated/python"):
     if str(_dir) not in sys.path:
         sys.path.insert(1, str(_dir))
 
@@ -38,7 +50,10 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.ipc  # noqa: E402
 
 import natsbridge_types as t  # noqa: E402
-from natsbridge import NatsBridgeError, ReceiveOptions, Received, smartreceive, smartsend  # noqa: E402
+import simulation_api as simulation  # noqa: E402
+from natsbridge import FetchOptions, NatsBridgeError, ReceiveOptions, Received, smartreceive, smartsend  # noqa: E402
+from natsbridge import strict_json  # noqa: E402
+from natsbridge.fetch import fetch_hashed  # noqa: E402
 
 ARROW_NAMES = {
     pa.bool_(): "bool", pa.int8(): "int8", pa.int16(): "int16", pa.int32(): "int32", pa.int64(): "int64",
@@ -59,17 +74,13 @@ class BadRequest(Exception):
     """A request that does not follow the protocol: answered `INVALID_REQUEST`."""
 
 
-def no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 # --- validate, roundtrip: the generated package -------------------------------------------
 
 
 def validate(text: str) -> dict[str, Any]:
     try:
-        value = json.loads(text, parse_constant=no_constants)
-    except (ValueError, RecursionError):
+        value = strict_json.loads(text)
+    except strict_json.StrictJsonError:
         return {"valid": False}
     return {"valid": not t.validate_msg_envelope_v1(value)}
 
@@ -103,9 +114,9 @@ def answer_of(received: Received) -> dict[str, Any]:
     return {"ok": True, "payloads": payloads}
 
 
-async def decode(text: str, options: ReceiveOptions) -> dict[str, Any]:
+async def decode(body: str | bytes, options: ReceiveOptions) -> dict[str, Any]:
     try:
-        return answer_of(await smartreceive(text, options))
+        return answer_of(await smartreceive(body, options))
     except NatsBridgeError as e:
         return {"ok": False, "error": e.code, "message": e.report()}
 
@@ -113,14 +124,26 @@ async def decode(text: str, options: ReceiveOptions) -> dict[str, Any]:
 # --- encode: the runtime's smartsend, not published ---------------------------------------
 
 
+def filled(fill: object, dataname: str) -> bytes:
+    """`{"byte": B, "count": N}`: N bytes of value B."""
+    if not isinstance(fill, dict):
+        raise BadRequest(f"{dataname}: `fill` must be an object")
+    byte, count = fill.get("byte"), fill.get("count")
+    if type(byte) is not int or not 0 <= byte <= 255:
+        raise BadRequest(f"{dataname}: `fill.byte` must be 0..255")
+    if type(count) is not int or count < 0:
+        raise BadRequest(f"{dataname}: `fill.count` must be a count")
+    return bytes([byte]) * count
+
+
 def native_value(p: dict[str, Any]) -> Any:
     """The Python value a user would hand `smartsend` for payload request `p`."""
-    given = [k for k in ("text", "json", "base64") if k in p]
+    given = [k for k in ("text", "json", "base64", "fill") if k in p]
     if len(given) != 1:
-        raise BadRequest("a payload needs exactly one of `text`, `json`, `base64`")
+        raise BadRequest("a payload needs exactly one of `text`, `json`, `base64`, `fill`")
     key = given[0]
     kind = p["payload_type"]
-    if kind in VALUE_KEY and VALUE_KEY[kind] != key:
+    if kind in VALUE_KEY and VALUE_KEY[kind] != ("base64" if key == "fill" else key):
         raise BadRequest(f"a {kind} payload carries `{VALUE_KEY[kind]}`, not `{key}`")
     value = p[key]
     if key == "text":
@@ -129,12 +152,15 @@ def native_value(p: dict[str, Any]) -> Any:
         return value
     if key == "json":
         return value  # dictionary: the value; jsontable: the list of row objects
-    if not isinstance(value, str):
-        raise BadRequest("`base64` must be a string")
-    try:
-        raw = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as e:
-        raise BadRequest(f"`base64` is not base64: {e}") from e
+    if key == "fill":
+        raw = filled(value, p["dataname"])
+    else:
+        if not isinstance(value, str):
+            raise BadRequest("`base64` must be a string")
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as e:
+            raise BadRequest(f"`base64` is not base64: {e}") from e
     if kind == "arrowtable":  # a pyarrow Table, so that the runtime's own writer makes the bytes
         try:
             return pa.ipc.open_stream(pa.py_buffer(raw)).read_all()
@@ -143,19 +169,23 @@ def native_value(p: dict[str, Any]) -> Any:
     return raw
 
 
-async def encode(req: dict[str, Any]) -> dict[str, Any]:
-    payloads = req.get("payloads")
+def native_payloads(payloads: object) -> list[tuple[str, Any, str]]:
     if not isinstance(payloads, list):
         raise BadRequest("`payloads` must be a list")
-    ids = {k: req.get(k) for k in ("correlation_id", "msg_id")}
-    subject = req.get("subject", ENCODE_SUBJECT)
-    if not all(v is None or isinstance(v, str) for v in ids.values()) or not isinstance(subject, str):
-        raise BadRequest("`correlation_id`, `msg_id` and `subject` must be strings")
     items: list[tuple[str, Any, str]] = []
     for p in payloads:
         if not isinstance(p, dict) or not isinstance(p.get("dataname"), str) or not isinstance(p.get("payload_type"), str):
             raise BadRequest("a payload needs a string `dataname` and `payload_type`")
         items.append((p["dataname"], native_value(p), p["payload_type"]))
+    return items
+
+
+async def encode(req: dict[str, Any]) -> dict[str, Any]:
+    ids = {k: req.get(k) for k in ("correlation_id", "msg_id")}
+    subject = req.get("subject", ENCODE_SUBJECT)
+    if not all(v is None or isinstance(v, str) for v in ids.values()) or not isinstance(subject, str):
+        raise BadRequest("`correlation_id`, `msg_id` and `subject` must be strings")
+    items = native_payloads(req.get("payloads"))
     try:
         sent = await smartsend(subject, items, publish=False, size_threshold=NEVER_LINK, max_payload=NEVER_LINK,
                                correlation_id=ids["correlation_id"], msg_id=ids["msg_id"])
@@ -164,7 +194,100 @@ async def encode(req: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "text": sent.json}
 
 
+SEND_OPTIONS = ("correlation_id", "msg_id", "msg_purpose", "sender_name", "sender_id", "receiver_name", "receiver_id",
+                "reply_to", "reply_to_msg_id", "metadata", "size_threshold", "max_payload", "headers")
+"""The option names of a `send` request: the runtime's own keyword names."""
+
+
+async def send(req: dict[str, Any]) -> dict[str, Any]:
+    options = req.get("options", {})
+    if not isinstance(options, dict):
+        raise BadRequest("`options` must be an object")
+    unknown = [k for k in options if k not in SEND_OPTIONS]
+    if unknown:
+        raise BadRequest(f"unknown option {unknown[0]!r}")
+    fileserver = req.get("fileserver")
+    if fileserver is not None and not isinstance(fileserver, str):
+        raise BadRequest("`fileserver` must be a string")
+    items = native_payloads(req.get("payloads"))
+    try:
+        subject: Any = req.get("subject")  # as given: the runtime answers for what is not a subject
+        sent = await smartsend(subject, items, publish=False, fileserver_url=fileserver,
+                               **options)
+    except NatsBridgeError as e:
+        return {"ok": False, "error": e.code, "message": e.report()}
+    return {"ok": True, "text": sent.json}
+
+
+FETCH_OPTIONS = {"max_attempts": "max_attempts", "base_delay_ms": "base_delay", "max_delay_ms": "max_delay",
+                 "deadline_ms": "deadline", "max_bytes": "max_bytes"}
+"""A `fetch` request's option names (but `expected_size`) → `FetchOptions`' (times in seconds there)."""
+
+
+async def fetch(req: dict[str, Any]) -> dict[str, Any]:
+    url = req.get("url")
+    if not isinstance(url, str):
+        raise BadRequest("`url` must be a string")
+    given = req.get("options", {})
+    if not isinstance(given, dict):
+        raise BadRequest("`options` must be an object")
+    unknown = [k for k in given if k not in FETCH_OPTIONS and k != "expected_size"]
+    if unknown:
+        raise BadRequest(f"unknown option {unknown[0]!r}")
+    values: dict[str, Any] = {}
+    for key, value in given.items():
+        if key in FETCH_OPTIONS:
+            ms = key.endswith("_ms") and isinstance(value, (int, float)) and not isinstance(value, bool)
+            values[FETCH_OPTIONS[key]] = value / 1000 if ms else value  # anything else: the runtime's check answers
+    try:
+        fetched = await fetch_hashed(url, expected_size=given.get("expected_size"), options=FetchOptions(**values))
+    except NatsBridgeError as e:
+        return {"ok": False, "error": e.code, "message": e.report()}
+    return {"ok": True, "size": len(fetched.data), "sha256": fetched.sha256}
+
+
+TYPED_CODECS: dict[str, Any] = {"command": simulation.COMMAND_CODEC, "status": simulation.COMMAND_STATUS_CODEC}
+"""The messages of the `simulation` spec the `typed` cases name."""
+
+
+async def typed(req: dict[str, Any]) -> dict[str, Any]:
+    if req.get("spec") != "simulation":
+        raise BadRequest(f"unknown spec {req.get('spec')!r}")
+    codec = TYPED_CODECS.get(str(req.get("message")))
+    if codec is None:
+        raise BadRequest(f"unknown message {req.get('message')!r}")
+    direction = req.get("direction")
+    if direction not in ("send", "receive"):
+        raise BadRequest("`direction` is `send` or `receive`")
+    try:
+        if direction == "send":
+            codec.encode(req.get("value"))
+        else:
+            sent = await smartsend("conformance.typed", [(codec.name, req.get("value"), codec.payload_type)],
+                                   publish=False)
+            codec.decode(await smartreceive(sent.json, ReceiveOptions(allowed_hosts=())))
+    except NatsBridgeError as e:
+        return {"ok": False, "error": e.code, "message": e.report()}
+    return {"ok": True}
+
+
+HELLO = {"ok": True, "lane": "python", "protocol": 1, "capabilities": {"typed": ["simulation"]}}
+
+
 # --- the loop ------------------------------------------------------------------------------
+
+
+def body_bytes(value: object) -> bytes:
+    """The exact body of a `decode` request's `bytes` (canonical standard padded base64)."""
+    if not isinstance(value, str):
+        raise BadRequest("`bytes` must be a base64 string")
+    try:
+        body = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise BadRequest(f"`bytes` is not base64: {e}") from e
+    if base64.b64encode(body).decode("ascii") != value:
+        raise BadRequest("`bytes` is not canonical padded standard base64")
+    return body
 
 
 async def answer(line: str, options: ReceiveOptions) -> dict[str, Any]:
@@ -176,11 +299,23 @@ async def answer(line: str, options: ReceiveOptions) -> dict[str, Any]:
         if not isinstance(req, dict):
             raise BadRequest("a request is a JSON object")
         op = req.get("op")
+        if op == "hello":
+            return HELLO
         if op == "encode":
             return await encode(req)
-        text = req.get("text")
+        if op == "send":
+            return await send(req)
+        if op == "fetch":
+            return await fetch(req)
+        if op == "typed":
+            return await typed(req)
         if op not in ("validate", "roundtrip", "decode"):
             raise BadRequest(f"unknown op {op!r}")
+        if op == "decode" and "bytes" in req:
+            if "text" in req:
+                raise BadRequest("give `text` or `bytes`, not both")
+            return await decode(body_bytes(req["bytes"]), options)
+        text = req.get("text")
         if not isinstance(text, str):
             raise BadRequest("`text` must be a string")
         if op == "validate":
@@ -191,7 +326,20 @@ async def answer(line: str, options: ReceiveOptions) -> dict[str, Any]:
     except BadRequest as e:
         return {"ok": False, "error": "INVALID_REQUEST", "message": str(e)[:500]}
     except Exception as e:  # a runtime bug (it raises only NatsBridgeError): reported, and the lane goes on
-        return {"ok": False, "error": "UNEXPECTED_EXCEPTION", "message": f"{type(e).__name__}: {e}"[:500]}
+        return unexpected(e)
+
+
+def unexpected(e: BaseException) -> dict[str, Any]:
+    return {"ok": False, "error": "UNEXPECTED_EXCEPTION", "message": f"{type(e).__name__}: {e}"[:500]}
+
+
+def written(answered: dict[str, Any]) -> str:
+    """The answer's line: JSON with ASCII escapes (a lone surrogate a runtime let through
+    cannot make writing it fail)."""
+    try:
+        return json.dumps(answered) + "\n"
+    except (TypeError, ValueError, RecursionError) as e:
+        return json.dumps(unexpected(e)) + "\n"
 
 
 async def main() -> None:
@@ -203,12 +351,19 @@ async def main() -> None:
             options = options.allow_host(value)
     loop = asyncio.get_running_loop()
     while True:
-        line = await loop.run_in_executor(None, sys.stdin.readline)
-        if not line:
+        raw = await loop.run_in_executor(None, sys.stdin.buffer.readline)
+        if not raw:
             break
+        line = raw.decode("utf-8", "replace")  # a request that is not UTF-8 is answered INVALID_REQUEST
         if not line.strip():
             continue
-        sys.stdout.write(json.dumps(await answer(line, options)) + "\n")
+        try:
+            answered = await answer(line, options)
+        except BaseException as e:  # e.g. RecursionError raised outside `answer`'s own guard
+            if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                raise
+            answered = unexpected(e)
+        sys.stdout.write(written(answered))
         sys.stdout.flush()
 
 

@@ -34,11 +34,19 @@ import nats.js.errors
 import pyarrow as pa
 import pyarrow.ipc
 
+from natsbridge_types.profile import (
+    CLI_STREAM_MAX_AGE_SECONDS,
+    DEFAULT_MSG_PURPOSE,
+    DEFAULT_SIZE_THRESHOLD,
+    ENV_SIZE_THRESHOLD,
+    ERROR_DEADLINE,
+)
+
 from . import config, digest
 from ._log import CorrelationFilter
 from .errors import NatsBridgeError, report
 from .jetstream import EnvelopeConsumer, ensure_stream, publish_to_stream
-from .payload import decode_table
+from .payload import BINARY_TYPES, decode_table
 from .receive import ReceiveOptions, smartreceive
 from .send import smartsend
 from .transport import connect, subscriptions_registered
@@ -46,6 +54,12 @@ from .transport import connect, subscriptions_registered
 
 class UsageError(Exception):
     pass
+
+
+def out(line: str) -> None:
+    """Prints a JSON line on stdout with ASCII escapes: nothing a peer sent can make printing
+    fail (a lone surrogate, a character the terminal's encoding lacks)."""
+    print(digest.ascii_line(line), flush=True)
 
 
 def parse_payload(spec: str) -> tuple[str, Any, str, int | None]:
@@ -87,7 +101,7 @@ def parse_payload(spec: str) -> tuple[str, Any, str, int | None]:
             return name, raw, kind, decode_table(raw).num_rows  # a stream: sent unchanged
         except (pa.ArrowException, NatsBridgeError) as e:
             raise UsageError(f"{name}: {e}") from e
-    if kind in ("image", "audio", "video", "binary"):
+    if kind in BINARY_TYPES:
         return name, raw, kind, None
     raise UsageError(f"{name}: unknown payload type `{kind}`")
 
@@ -101,11 +115,12 @@ async def send(a: argparse.Namespace) -> int:
             raise UsageError(f"--header `{h}` is not K=V")
         headers[k] = v
     items = [(n, d, t) for n, d, t, _ in specs]
+    threshold = config.size_threshold() if a.threshold is None else a.threshold
     nc = await connect(a.server)
     try:
         if a.stream is None:
             sent = await smartsend(
-                a.subject, items, connection=nc, fileserver_url=a.fileserver, size_threshold=a.threshold,
+                a.subject, items, connection=nc, fileserver_url=a.fileserver, size_threshold=threshold,
                 msg_purpose=a.purpose, correlation_id=a.correlation_id, headers=headers,
             )
             envelope = sent.envelope
@@ -113,7 +128,7 @@ async def send(a: argparse.Namespace) -> int:
             js = nc.jetstream()
             await stream_capturing(js, a.stream, a.subject)
             in_stream = await publish_to_stream(
-                js, a.subject, items, fileserver_url=a.fileserver, size_threshold=a.threshold,
+                js, a.subject, items, fileserver_url=a.fileserver, size_threshold=threshold,
                 msg_purpose=a.purpose, correlation_id=a.correlation_id, headers=headers,
             )
             envelope = in_stream.envelope
@@ -121,12 +136,12 @@ async def send(a: argparse.Namespace) -> int:
             print(json.dumps(ack), file=sys.stderr, flush=True)
     finally:
         await nc.close()
-    print(digest.of_sent(envelope, [r for *_, r in specs]), flush=True)
+    out(digest.of_sent(envelope, [r for *_, r in specs]))
     return 0
 
 
-# How long a stream that `send --stream` creates keeps its messages (as in every CLI).
-DEFAULT_STREAM_MAX_AGE = 24 * 3600.0
+DEFAULT_STREAM_MAX_AGE = float(CLI_STREAM_MAX_AGE_SECONDS)
+"""How long a stream that ``send --stream`` creates keeps its messages (as in every CLI)."""
 
 
 async def stream_capturing(js: nats.js.JetStreamContext, name: str, subject: str) -> None:
@@ -187,15 +202,22 @@ async def receive(a: argparse.Namespace) -> int:
             except Exception:  # nats.errors.TimeoutError at the deadline, or the connection closed
                 break
             seen += 1
-            try:
-                received = await smartreceive(msg, options)
-                line = digest.with_headers(digest.of_received(received), received.headers, a.show_header)
-            except NatsBridgeError as e:
-                line = digest.of_error(e)
-            print(line, flush=True)
+            out(await receive_line(msg, options, a.show_header))
         return 1 if a.count is not None and seen < a.count else 0
     finally:
         await nc.close()
+
+
+async def receive_line(msg: Any, options: ReceiveOptions, show_header: list[str]) -> str:
+    """The line for one message: its digest, or its error. Never raises: a hostile message
+    costs one error line, and the receiver goes on."""
+    try:
+        received = await smartreceive(msg, options)
+        return digest.with_headers(digest.of_received(received), received.headers, show_header)
+    except NatsBridgeError as e:
+        return digest.of_error(e)
+    except Exception as e:  # a bug in this package: reported on the message's line, not fatal
+        return digest.of_unexpected(e)
 
 
 async def receive_stream(a: argparse.Namespace) -> int:
@@ -218,16 +240,20 @@ async def receive_stream(a: argparse.Namespace) -> int:
             try:
                 delivered = await consumer.next(timeout=left)
             except NatsBridgeError as e:
-                if e.code == "TIMEOUT":  # nothing more before the deadline
+                if e.code == ERROR_DEADLINE:  # nothing more before the deadline
                     break
                 if e.code == "NATS_CONNECTION_FAILED":
                     raise
                 seen += 1  # an envelope that can never decode (the consumer terminated it)
-                print(digest.of_error(e), flush=True)
+                out(digest.of_error(e))
                 continue
             seen += 1
             received = delivered.received
-            print(digest.with_headers(digest.of_received(received), received.headers, a.show_header), flush=True)
+            try:
+                line = digest.with_headers(digest.of_received(received), received.headers, a.show_header)
+            except Exception as e:  # a bug in this package: reported on the message's line, not fatal
+                line = digest.of_unexpected(e)
+            out(line)
             await delivered.ack()
         return 1 if a.count is not None and seen < a.count else 0
     finally:
@@ -263,8 +289,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--server", default=config.nats_url())
     s.add_argument("--subject", required=True)
     s.add_argument("--fileserver", default=config.fileserver_url())
-    s.add_argument("--threshold", type=int, default=config.size_threshold())
-    s.add_argument("--purpose", default="chat")
+    s.add_argument("--threshold", type=int, help=f"default: ${ENV_SIZE_THRESHOLD}, else {DEFAULT_SIZE_THRESHOLD}")
+    s.add_argument("--purpose", default=DEFAULT_MSG_PURPOSE)
     s.add_argument("--correlation-id")
     s.add_argument("--header", action="append", default=[], metavar="K=V")
     s.add_argument("--payload", action="append", required=True, metavar="NAME:TYPE:SOURCE")

@@ -1,6 +1,6 @@
-"""Configuration from the environment, with the reference names and defaults: ``NATS_URL``
-(``nats://localhost:4222``), ``FILESERVER_URL`` (``http://localhost:8080``),
-``SIZE_THRESHOLD`` (500 000 bytes). Read when options are made, never during a call.
+"""Configuration from the environment, with the profile's names and defaults (``NATS_URL``,
+``FILESERVER_URL``, ``SIZE_THRESHOLD``; ``natsbridge_types.profile``). Read when options
+are made, never during a call.
 """
 
 from __future__ import annotations
@@ -8,10 +8,17 @@ from __future__ import annotations
 import os
 import uuid
 
-DEFAULT_SIZE_THRESHOLD = 500_000
-"""Payloads of this many serialized bytes or more go by link."""
-DEFAULT_NATS_URL = "nats://localhost:4222"
-DEFAULT_FILESERVER_URL = "http://localhost:8080"
+from natsbridge_types.profile import (
+    DEFAULT_FILESERVER_URL,
+    DEFAULT_NATS_URL,
+    DEFAULT_SIZE_THRESHOLD,
+    ENV_FILESERVER_URL,
+    ENV_NATS_URL,
+    ENV_SIZE_THRESHOLD,
+)
+
+__all__ = ["DEFAULT_FILESERVER_URL", "DEFAULT_NATS_URL", "DEFAULT_SIZE_THRESHOLD", "fileserver_url", "nats_url",
+           "parse_threshold", "sender_id", "size_threshold"]
 
 _SENDER_ID = str(uuid.uuid4())
 
@@ -23,12 +30,12 @@ def _non_empty(name: str) -> str | None:
 
 def nats_url() -> str:
     """``NATS_URL``, or the default when unset or empty."""
-    return _non_empty("NATS_URL") or DEFAULT_NATS_URL
+    return _non_empty(ENV_NATS_URL) or DEFAULT_NATS_URL
 
 
 def fileserver_url() -> str:
     """``FILESERVER_URL``, or the default when unset or empty."""
-    return _non_empty("FILESERVER_URL") or DEFAULT_FILESERVER_URL
+    return _non_empty(ENV_FILESERVER_URL) or DEFAULT_FILESERVER_URL
 
 
 def parse_threshold(value: str | None) -> int:
@@ -41,7 +48,7 @@ def parse_threshold(value: str | None) -> int:
 
 def size_threshold() -> int:
     """``SIZE_THRESHOLD`` in bytes, or the default when unset or not a number."""
-    return parse_threshold(_non_empty("SIZE_THRESHOLD"))
+    return parse_threshold(_non_empty(ENV_SIZE_THRESHOLD))
 
 
 def sender_id() -> str:

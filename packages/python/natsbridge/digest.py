@@ -6,6 +6,7 @@ describing each payload's serialized bytes as carried."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,7 +15,7 @@ from natsbridge_types import MsgEnvelopeV1
 from .errors import NatsBridgeError
 from .receive import Received
 
-__all__ = ["of_error", "of_received", "of_sent", "payload_digest", "with_headers"]
+__all__ = ["ascii_line", "of_error", "of_received", "of_sent", "of_unexpected", "payload_digest", "with_headers"]
 
 
 def _dumps(value: Any) -> str:
@@ -58,6 +59,25 @@ def of_received(received: Received) -> str:
 def of_error(error: NatsBridgeError) -> str:
     """The line printed for an envelope that could not be received."""
     return _dumps({"error": error.code, "correlation_id": error.correlation_id, "message": error.report()})
+
+
+def of_unexpected(error: BaseException) -> str:
+    """The line printed for an envelope whose handling raised something other than a
+    :class:`NatsBridgeError` (a bug: the receiver reports it and goes on)."""
+    text = f"{type(error).__name__}: {error}"[:500]
+    return _dumps({"error": "UNEXPECTED_EXCEPTION", "correlation_id": None, "message": text})
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def ascii_line(line: str) -> str:
+    """``line`` (JSON) with every non-ASCII character as its JSON escape (``\\u00e9``, a
+    surrogate pair for one outside the BMP, ``\\ud800`` for a lone surrogate): the same
+    JSON value, printable whatever the output's encoding and whatever a peer sent."""
+    if line.isascii():
+        return line
+    return _NON_ASCII.sub(lambda m: json.dumps(m.group())[1:-1], line)
 
 
 def with_headers(line: str, headers: Mapping[str, str] | None, names: Sequence[str]) -> str:

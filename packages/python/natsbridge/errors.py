@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from natsbridge_types import ERROR_CODE_VALUES, ErrorBody, ErrorCode
+from natsbridge_types.profile import ERROR_NOT_ENVELOPE
 
 __all__ = ["NatsBridgeError", "report"]
 
@@ -53,7 +54,7 @@ class NatsBridgeError(Exception):
         code (kept as sent), message and ``details.dataname``, with ``correlation_id`` (the
         request's), ``remote`` set."""
         name = (body.get("details") or {}).get("dataname")
-        e = cls("INVALID_ENVELOPE", body["message"], correlation_id=correlation_id,
+        e = cls(ERROR_NOT_ENVELOPE, body["message"], correlation_id=correlation_id,
                 dataname=name if isinstance(name, str) else None)
         # The constructor takes only codes this version knows (its own errors); the
         # responder's code is kept as sent.
@@ -111,13 +112,22 @@ def _rebuild(cls: type[NatsBridgeError], args: tuple[Any, ...]) -> NatsBridgeErr
     return cls.__new__(cls, *args)
 
 
+def _cause(error: BaseException) -> BaseException | None:
+    """What Python's traceback shows as the cause: ``__cause__``, else ``__context__`` unless
+    suppressed (``raise ... from None``)."""
+    if error.__cause__ is not None:
+        return error.__cause__
+    return None if error.__suppress_context__ else error.__context__
+
+
 def report(error: BaseException) -> str:
-    """``error`` followed by each cause (``__cause__`` or ``__context__``), each printed once."""
+    """``error`` followed by each cause (``__cause__``, or ``__context__`` unless ``raise ...
+    from None`` suppressed it), each printed once."""
     parts = [str(error) or type(error).__name__]
     seen = {id(error)}
-    cause = error.__cause__ or error.__context__
+    cause = _cause(error)
     while cause is not None and id(cause) not in seen:
         seen.add(id(cause))
         parts.append(str(cause) or type(cause).__name__)
-        cause = cause.__cause__ or cause.__context__
+        cause = _cause(cause)
     return ": ".join(parts)

@@ -1,9 +1,10 @@
 """Downloading link payloads: :func:`fetch_with_backoff` and the URL helpers.
 
-The reference schedule (100 ms base, doubling, 5 000 ms cap, 5 attempts) with full jitter;
-only transient failures are retried (connection errors, timeouts, cut-off bodies, 404, 408,
-429 and 5xx other than 501); ``Retry-After`` (seconds) is honoured; one overall deadline
-bounds everything. Redirects are refused, a body longer than expected is cut off, never
+The profile's schedule (``FETCH_*`` in ``natsbridge_types.profile``: 100 ms base, doubling,
+5 000 ms cap, 5 attempts) with full jitter; only transient failures are retried (connection
+errors, timeouts, cut-off bodies, and the statuses of ``FETCH_RETRYABLE_STATUSES``: 404,
+408, 429 and 5xx other than 501); ``Retry-After`` (seconds, capped) is honoured; one overall
+deadline bounds everything. Redirects are refused, a body longer than expected is cut off, never
 buffered, and the body is hashed while it streams in.
 """
 
@@ -20,26 +21,45 @@ from typing import NamedTuple
 import aiohttp
 
 from natsbridge_types import ErrorCode
+from natsbridge_types.profile import (
+    ERROR_DEADLINE,
+    ERROR_DOWNLOAD,
+    ERROR_HOST_NOT_ALLOWED,
+    ERROR_INTEGRITY,
+    ERROR_PAYLOAD_TOO_LARGE,
+    FETCH_BASE_DELAY_MS,
+    FETCH_DEADLINE_MS,
+    FETCH_MAX_ATTEMPTS,
+    FETCH_MAX_DELAY_MS,
+    FETCH_MAX_PRESIZE,
+    FETCH_RETRY_AFTER_CAP_SECONDS,
+    MAX_PAYLOAD_SIZE,
+    is_retryable_status,
+)
 
 from . import _log
 from .errors import NatsBridgeError
+from .options import checked, checked_options
 
 __all__ = ["FetchOptions", "Fetched", "fetch_hashed", "fetch_with_backoff", "host_of", "redact"]
 
-MAX_PRESIZE = 1 << 30
+MAX_PRESIZE = FETCH_MAX_PRESIZE
 """The most a download reserves before bytes arrive."""
-CHUNK = 1 << 20
+CHUNK = 256 << 10
+"""Bytes read from the socket at a time."""
 
 
+@checked_options
 @dataclass(frozen=True)
 class FetchOptions:
-    """Retry schedule and limits for downloads (seconds for times)."""
+    """Retry schedule and limits for downloads (seconds for times), the profile's ``FETCH_*``
+    and ``MAX_PAYLOAD_SIZE`` by default."""
 
-    max_attempts: int = 5
-    base_delay: float = 0.1
-    max_delay: float = 5.0
-    deadline: float = 120.0
-    max_bytes: int = 4 << 30
+    max_attempts: int = FETCH_MAX_ATTEMPTS
+    base_delay: float = FETCH_BASE_DELAY_MS / 1000
+    max_delay: float = FETCH_MAX_DELAY_MS / 1000
+    deadline: float = FETCH_DEADLINE_MS / 1000
+    max_bytes: int = MAX_PAYLOAD_SIZE
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
 
@@ -84,18 +104,20 @@ def backoff_cap(attempt: int, options: FetchOptions) -> float:
 
 
 def retryable_status(status: int) -> bool:
-    """404 (a link may be published before its blob is visible), 408, 429, 5xx except 501."""
-    return status in (404, 408, 429) or (500 <= status <= 599 and status != 501)
+    """The profile's ``FETCH_RETRYABLE_STATUSES``: 404 (a link may be published before its
+    blob is visible), 408, 429, 5xx except 501."""
+    return is_retryable_status(status)
 
 
 def parse_retry_after(value: str | None) -> float | None:
-    """``Retry-After`` in delay-seconds form, capped at an hour; an HTTP date is ignored."""
+    """``Retry-After`` in delay-seconds form, capped at ``FETCH_RETRY_AFTER_CAP_SECONDS`` (an
+    hour); an HTTP date is ignored."""
     if value is None:
         return None
     text = value.strip()
     if not text.isdigit() or not text.isascii():
         return None
-    return float(min(int(text), 3600))
+    return float(min(int(text), FETCH_RETRY_AFTER_CAP_SECONDS))
 
 
 class _Retry(Exception):
@@ -110,19 +132,19 @@ async def _attempt(session: aiohttp.ClientSession, url: str, expected: int | Non
         async with session.get(url, allow_redirects=False) as resp:
             status = resp.status
             if 300 <= status < 400:
-                raise NatsBridgeError("URL_NOT_ALLOWED", f"download answered HTTP {status}: redirects are not followed")
+                raise NatsBridgeError(ERROR_HOST_NOT_ALLOWED, f"download answered HTTP {status}: redirects are not followed")
             if not 200 <= status < 300:
                 reason = f"HTTP {status}"
                 if retryable_status(status):
                     raise _Retry(reason, parse_retry_after(resp.headers.get("Retry-After")))
-                raise NatsBridgeError("DOWNLOAD_FAILED", reason)
+                raise NatsBridgeError(ERROR_DOWNLOAD, reason)
             limit = min(expected if expected is not None else options.max_bytes, options.max_bytes)
-            too_long: ErrorCode = "INTEGRITY_MISMATCH" if expected is not None else "PAYLOAD_TOO_LARGE"
+            too_long: ErrorCode = ERROR_INTEGRITY if expected is not None else ERROR_PAYLOAD_TOO_LARGE
             length = resp.content_length
             if length is not None and length > limit:
                 raise NatsBridgeError(too_long, f"server announces {length} bytes, more than the {limit} expected")
             if length is not None and expected is not None and length != expected:
-                raise NatsBridgeError("INTEGRITY_MISMATCH", f"server announces {length} bytes, the payload declares {expected}")
+                raise NatsBridgeError(ERROR_INTEGRITY, f"server announces {length} bytes, the payload declares {expected}")
             capacity = min(expected if expected is not None else (length or 0), limit, MAX_PRESIZE)
             buf = bytearray(capacity)
             pos = 0
@@ -141,12 +163,12 @@ async def _attempt(session: aiohttp.ClientSession, url: str, expected: int | Non
             if length is not None and length != pos:
                 raise _Retry(f"body truncated: {pos} of {length} bytes")
             if expected is not None and expected != pos:
-                raise NatsBridgeError("INTEGRITY_MISMATCH", f"body has {pos} bytes, the payload declares {expected}")
+                raise NatsBridgeError(ERROR_INTEGRITY, f"body has {pos} bytes, the payload declares {expected}")
             return Fetched(buf, hasher.hexdigest())
     except (NatsBridgeError, _Retry):
         raise
     except aiohttp.InvalidURL as e:  # asking again will not make it a URL
-        raise NatsBridgeError("URL_NOT_ALLOWED", f"not a URL aiohttp can fetch: {type(e).__name__}") from e
+        raise NatsBridgeError(ERROR_HOST_NOT_ALLOWED, f"not a URL aiohttp can fetch: {type(e).__name__}") from e
     except asyncio.TimeoutError as e:
         raise _Retry(f"request timed out: {e}") from e
     except (aiohttp.ClientError, OSError, ValueError) as e:
@@ -165,7 +187,7 @@ async def fetch_hashed(
     shown = redact(url)
     if expected_size is not None and expected_size > options.max_bytes:
         raise NatsBridgeError(
-            "PAYLOAD_TOO_LARGE",
+            ERROR_PAYLOAD_TOO_LARGE,
             f"declared size {expected_size} exceeds the download limit {options.max_bytes}",
             correlation_id=correlation_id,
         )
@@ -192,7 +214,7 @@ async def fetch_hashed(
                         delay = max(delay, r.retry_after)
                     if time.monotonic() - started + delay >= options.deadline:
                         raise NatsBridgeError(
-                            "DOWNLOAD_FAILED",
+                            ERROR_DEADLINE,
                             f"{r.reason}; the next attempt ({delay * 1000:.0f} ms away) would pass the {options.deadline} s deadline",
                         ) from r.__cause__
                     _log.warning(
@@ -201,11 +223,12 @@ async def fetch_hashed(
                     )
                     await asyncio.sleep(delay)
             raise NatsBridgeError(
-                "DOWNLOAD_FAILED", f"failed to fetch {shown} after {attempts} attempts: {last}"
+                ERROR_DOWNLOAD, f"failed to fetch {shown} after {attempts} attempts: {last}"
             ) from last_cause
     except TimeoutError as e:
         raise NatsBridgeError(
-            "TIMEOUT", f"download of {shown} did not finish within {options.deadline} s", correlation_id=correlation_id
+            ERROR_DEADLINE, f"download of {shown} did not finish within the {options.deadline} s deadline",
+            correlation_id=correlation_id,
         ) from e
     except NatsBridgeError as e:
         raise e.with_correlation_id(correlation_id)
@@ -214,6 +237,7 @@ async def fetch_hashed(
             await session.close()
 
 
+@checked("fetch_with_backoff")
 async def fetch_with_backoff(
     url: str,
     *,
@@ -224,8 +248,10 @@ async def fetch_with_backoff(
 ) -> bytearray:
     """Downloads ``url`` with retries (see the module doc). ``expected_size`` (the payload's
     declared ``size``) presizes the buffer, and a body of another length is an error.
-    Raises :class:`NatsBridgeError` (``DOWNLOAD_FAILED``, ``TIMEOUT``, ``INTEGRITY_MISMATCH``,
-    ``PAYLOAD_TOO_LARGE``, ``URL_NOT_ALLOWED`` for a redirect)."""
+    Raises :class:`NatsBridgeError`: ``DOWNLOAD_FAILED`` (retries spent, a status not retried),
+    ``TIMEOUT`` (the deadline passed, or the next attempt would start after it),
+    ``INTEGRITY_MISMATCH``, ``PAYLOAD_TOO_LARGE``, ``URL_NOT_ALLOWED`` (a redirect, never
+    followed; what is not an http(s) URL)."""
     fetched = await fetch_hashed(
         url, expected_size=expected_size, options=options, correlation_id=correlation_id, session=session
     )

@@ -28,17 +28,22 @@ from nats.aio.msg import Msg
 from nats.js import api
 
 from natsbridge_types import MsgEnvelopeV1
+from natsbridge_types.profile import ERROR_DEADLINE, ERROR_DOWNLOAD, LINK_TTL_SLACK_SECONDS
 
 from . import _log
 from .errors import NatsBridgeError
+from .options import checked
 from .receive import ReceiveOptions, Received, smartreceive
-from .send import PayloadInput, SendOptions, send_with
+from .send import SEND_OPTION_NAMES, PayloadInput, SendOptions, send_with
 from .wire import checked_uuid, new_uuid
 
 __all__ = ["Delivered", "EnvelopeConsumer", "LINK_TTL_SLACK", "StreamSent", "ensure_stream", "publish_to_stream"]
 
-LINK_TTL_SLACK = 3600.0
-"""Extra lifetime (seconds) given to link uploads beyond the stream's ``max_age``."""
+LINK_TTL_SLACK = float(LINK_TTL_SLACK_SECONDS)
+"""Extra lifetime (seconds) given to link uploads beyond the stream's ``max_age`` (the
+profile's ``LINK_TTL_SLACK_SECONDS``)."""
+
+_STREAM_SEND_OPTIONS = SEND_OPTION_NAMES - {"jetstream", "publish", "one_shot"}
 
 
 class StreamSent(NamedTuple):
@@ -49,6 +54,7 @@ class StreamSent(NamedTuple):
     stream_sequence: int
 
 
+@checked("ensure_stream")
 async def ensure_stream(
     js: nats.js.JetStreamContext,
     name: str,
@@ -83,6 +89,7 @@ def link_ttl_for(asked: float | None, max_age: float) -> float:
     return needed if asked is None else max(asked, needed)
 
 
+@checked("publish_to_stream", forwards=_STREAM_SEND_OPTIONS)
 async def publish_to_stream(
     js: nats.js.JetStreamContext,
     subject: str,
@@ -91,7 +98,8 @@ async def publish_to_stream(
 ) -> StreamSent:
     """Publishes an envelope into the stream that captures ``subject`` and waits for the ack.
     ``send_options`` are :func:`smartsend`'s keyword arguments (``msg_id`` to retry without
-    duplicating; ``link_ttl`` is raised to the stream's ``max_age`` plus an hour)."""
+    duplicating; ``link_ttl`` is raised to the stream's ``max_age`` plus an hour; not
+    ``jetstream``, ``publish`` or ``one_shot``)."""
     cid = checked_uuid(send_options.pop("correlation_id", None), "correlation_id")
     try:
         name = await js.find_stream_name_by_subject(subject)
@@ -99,7 +107,7 @@ async def publish_to_stream(
     except Exception as e:
         raise NatsBridgeError("PUBLISH_FAILED", f"no stream captures `{subject}`", correlation_id=cid) from e
     max_age = float(info.config.max_age or 0)
-    options = SendOptions(**send_options)  # an unknown option is a TypeError, as for smartsend
+    options = SendOptions(**send_options)  # the values' types checked
     options = replace(options, link_ttl=link_ttl_for(options.link_ttl, max_age), one_shot=False, publish=True,
                       jetstream=js)
     seq: list[int] = []
@@ -136,6 +144,7 @@ class EnvelopeConsumer:
     """A pull consumer of envelopes on ``stream``, with backpressure: one pull request of
     at most ``max_messages`` in flight, the next only once those are handed over."""
 
+    @checked("EnvelopeConsumer")
     def __init__(
         self,
         js: nats.js.JetStreamContext,
@@ -221,7 +230,7 @@ class EnvelopeConsumer:
                 sub = await self._open()
                 wait = self._expires if deadline is None else min(self._expires, deadline - loop.time())
                 if wait <= 0:
-                    raise NatsBridgeError("TIMEOUT", f"no envelope on `{self.stream}` within {timeout} s")
+                    raise NatsBridgeError(ERROR_DEADLINE, f"no envelope on `{self.stream}` within {timeout} s")
                 try:
                     self._pending.extend(await sub.fetch(self._max_messages, timeout=max(wait, 0.01)))
                 except nats.errors.TimeoutError:
@@ -234,7 +243,7 @@ class EnvelopeConsumer:
             try:
                 received = await smartreceive(msg, self._receive)
             except NatsBridgeError as e:
-                if e.code in ("DOWNLOAD_FAILED", "TIMEOUT"):
+                if e.code in (ERROR_DOWNLOAD, ERROR_DEADLINE):
                     _log.warning("envelope not available yet; will be redelivered", e.correlation_id, "receive",
                                  seq=meta.sequence.stream, error=e.report())
                     await msg.nak(delay=self._nak_delay)

@@ -11,6 +11,8 @@ from typing import Any, NamedTuple
 
 import aiohttp
 
+from natsbridge_types.profile import ERROR_UPLOAD
+
 from . import _log
 from .errors import NatsBridgeError
 from .fetch import new_session, redact
@@ -33,17 +35,17 @@ async def _call(session: aiohttp.ClientSession, method: str, url: str, what: str
         async with session.request(method, url, allow_redirects=False, **kwargs) as resp:
             text = await resp.text(errors="replace")
             if not 200 <= resp.status < 300:
-                raise NatsBridgeError("UPLOAD_FAILED", f"{what}: HTTP {resp.status}: {text[:200]}")
+                raise NatsBridgeError(ERROR_UPLOAD, f"{what}: HTTP {resp.status}: {text[:200]}")
     except NatsBridgeError:
         raise
     except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as e:
-        raise NatsBridgeError("UPLOAD_FAILED", what) from e
+        raise NatsBridgeError(ERROR_UPLOAD, what) from e
     try:
         value = json.loads(text)
     except ValueError as e:
-        raise NatsBridgeError("UPLOAD_FAILED", f"{what}: the answer is not JSON") from e
+        raise NatsBridgeError(ERROR_UPLOAD, f"{what}: the answer is not JSON") from e
     if not isinstance(value, dict):
-        raise NatsBridgeError("UPLOAD_FAILED", f"{what}: the answer is not a JSON object")
+        raise NatsBridgeError(ERROR_UPLOAD, f"{what}: the answer is not a JSON object")
     return value
 
 
@@ -75,12 +77,12 @@ async def plik_upload(
         created = await _call(session, "POST", f"{base}/upload", "POST /upload", json=body, headers=headers)
         upload_id, upload_token = created.get("id"), created.get("uploadToken")
         if not isinstance(upload_id, str) or not isinstance(upload_token, str):
-            raise NatsBridgeError("UPLOAD_FAILED", "POST /upload: no `id` or `uploadToken` in the answer")
+            raise NatsBridgeError(ERROR_UPLOAD, "POST /upload: no `id` or `uploadToken` in the answer")
         # Plik answers the TTL it granted (<= 0: never expires); a shorter one would let links die before their messages.
         granted = created.get("ttl")
         if asked is not None and isinstance(granted, (int, float)) and 0 < granted < asked:
             shown = "for ever" if math.isinf(asked) else f"{asked} s"
-            raise NatsBridgeError("UPLOAD_FAILED", f"POST /upload: the file server granted a TTL of {granted} s, "
+            raise NatsBridgeError(ERROR_UPLOAD, f"POST /upload: the file server granted a TTL of {granted} s, "
                                   f"{shown} was asked: links would expire before their messages")
         form = aiohttp.FormData()
         form.add_field("file", bytes(data) if isinstance(data, memoryview) else data, filename=name,
@@ -90,7 +92,7 @@ async def plik_upload(
                            headers={**headers, "X-UploadToken": upload_token})
         file_id = file.get("id")
         if not isinstance(file_id, str):
-            raise NatsBridgeError("UPLOAD_FAILED", "POST /file: no `id` in the answer")
+            raise NatsBridgeError(ERROR_UPLOAD, "POST /file: no `id` in the answer")
         url = f"{base}/file/{quoted_id}/{urllib.parse.quote(file_id, safe='')}/{urllib.parse.quote(name, safe='')}"
         _log.debug("uploaded", cid, "upload", url=redact(url), bytes=len(data))
         return PlikUpload(upload_id, file_id, url)

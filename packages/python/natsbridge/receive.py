@@ -3,22 +3,34 @@
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from typing import Any
 
 import aiohttp
 from nats.aio.msg import Msg
 
-from natsbridge_types import SCHEMA, MsgEnvelopeV1, MsgPayloadV1, validate_msg_envelope_v1
+from natsbridge_types import MsgEnvelopeV1, MsgPayloadV1
+from natsbridge_types.profile import (
+    ERROR_ENVELOPE_TOO_LARGE,
+    ERROR_HOST_NOT_ALLOWED,
+    ERROR_INTEGRITY,
+    ERROR_NOT_JSON,
+    ERROR_PAYLOAD_TOO_LARGE,
+    ERROR_UNKNOWN_PAYLOAD_TYPE,
+    ERROR_UNKNOWN_TRANSPORT,
+    HEADER_CORRELATION_ID,
+    MAX_ENVELOPE_BYTES,
+    MAX_PAYLOADS,
+)
 
-from . import _log, config
+from . import _log, config, strict_json
 from .errors import NatsBridgeError
 from .fetch import FetchOptions, fetch_hashed, host_of, new_session, redact
+from .options import checked, checked_options
 from .payload import TableLimits, decode_payload, is_known_payload_type, num_rows
-from .wire import HEADER_CORRELATION_ID, b64decode, encoded_len, sha256_hex
+from .schema_check import loose_correlation_id, readable_envelope
+from .wire import b64decode, encoded_len, sha256_hex
 
 __all__ = ["ReceiveOptions", "Received", "ReceivedPayload", "smartreceive"]
 
@@ -28,19 +40,22 @@ def _default_hosts() -> tuple[str, ...]:
     return (host,) if host else ()
 
 
+@checked_options
 @dataclass(frozen=True)
 class ReceiveOptions:
     """What a receiver accepts from the network.
 
-    ``allowed_hosts``: ``host:port`` or bare ``host`` entries (``*`` allows all); default the
-    host of ``FILESERVER_URL``. Envelopes up to 64 MiB with up to 10 000 payloads;
-    ``metadata.sha256`` verified when present.
+    ``allowed_hosts``: ``host:port`` or bare ``host`` entries (``*`` allows all; a list is
+    kept as a tuple, a plain string is an error); default the host of ``FILESERVER_URL``.
+    Envelopes up to the profile's ``MAX_ENVELOPE_BYTES`` (64 MiB) with up to ``MAX_PAYLOADS``
+    (10 000) payloads; ``metadata.sha256`` verified when present. An unknown option or a
+    value of the wrong type is ``SERIALIZATION_ERROR`` naming it.
     """
 
     allowed_hosts: tuple[str, ...] = field(default_factory=_default_hosts)
     fetch: FetchOptions = FetchOptions()
-    max_envelope_bytes: int = 64 << 20
-    max_payloads: int = 10_000
+    max_envelope_bytes: int = MAX_ENVELOPE_BYTES
+    max_payloads: int = MAX_PAYLOADS
     table_limits: TableLimits = TableLimits()
     verify_sha256: bool = True
     http: aiohttp.ClientSession | None = None
@@ -104,70 +119,7 @@ class Received:
         return [p.as_tuple() for p in self.payloads]
 
 
-_DEFS = SCHEMA["definitions"]
-_UUID = re.compile(_DEFS["Uuid"]["pattern"])
-_TIMESTAMP = re.compile(_DEFS["Timestamp"]["pattern"])
-_ENVELOPE_STRINGS = ("sender_id", "receiver_name", "receiver_id", "reply_to", "reply_to_msg_id")
-_PAYLOAD_STRINGS = ("dataname", "payload_type", "transport", "encoding", "data")
-
-
-def _plainly_valid(value: object) -> bool:
-    """A fast, conservative reader check of the v1 schema (patterns taken from it): ``True``
-    only for an envelope the schema accepts; anything else goes to the generated validator
-    (which also words the error). Keeps jsonschema off the hot path of small messages."""
-    if not isinstance(value, dict):
-        return False
-    get = value.get
-    for key in ("correlation_id", "msg_id"):
-        v = get(key)
-        if not isinstance(v, str) or not _UUID.search(v):
-            return False
-    ts = get("timestamp")
-    if not isinstance(ts, str) or not _TIMESTAMP.search(ts):
-        return False
-    for key in ("send_to", "sender_name"):
-        v = get(key)
-        if not isinstance(v, str) or not v:
-            return False
-    if not isinstance(get("msg_purpose"), str):
-        return False
-    if not all(isinstance(get(k), str) for k in _ENVELOPE_STRINGS):
-        return False
-    if "broker_url" in value and not isinstance(value["broker_url"], str):
-        return False
-    if "metadata" in value and not isinstance(value["metadata"], dict):
-        return False
-    payloads = get("payloads")
-    if not isinstance(payloads, list):
-        return False
-    for p in payloads:
-        if not isinstance(p, dict):
-            return False
-        pid = p.get("id")
-        if not isinstance(pid, str) or not _UUID.search(pid):
-            return False
-        if not all(isinstance(p.get(k), str) for k in _PAYLOAD_STRINGS):
-            return False
-        size = p.get("size")
-        if type(size) is not int or size < 0:
-            return False
-        if "metadata" in p and not isinstance(p["metadata"], dict):
-            return False
-    return True
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _loose_correlation_id(value: object) -> str | None:
-    if isinstance(value, dict):
-        cid = value.get("correlation_id")
-        if isinstance(cid, str):
-            return cid[:100]
-    return None
-
-
+@checked("smartreceive")
 async def smartreceive(
     msg: Msg | bytes | bytearray | str,
     options: ReceiveOptions | None = None,
@@ -190,30 +142,23 @@ async def smartreceive(
         size = len(body.encode("utf-8", "surrogatepass"))
     if size > opts.max_envelope_bytes:
         raise NatsBridgeError(
-            "PAYLOAD_TOO_LARGE", f"envelope of {size} bytes exceeds the limit {opts.max_envelope_bytes}",
+            ERROR_ENVELOPE_TOO_LARGE, f"envelope of {size} bytes exceeds the limit {opts.max_envelope_bytes}",
             correlation_id=cid_hint,
         )
     _log.debug("received", cid_hint, "receive", bytes=size)
     try:
-        value: object = json.loads(body, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError, RecursionError) as e:
-        raise NatsBridgeError("INVALID_ENVELOPE", "not JSON", correlation_id=cid_hint) from e
+        value: object = strict_json.loads(body)
+    except strict_json.StrictJsonError as e:
+        raise NatsBridgeError(ERROR_NOT_JSON, f"not strict JSON: {e}", correlation_id=cid_hint) from None
     # The payload count before any per-payload work (the schema check included).
     if isinstance(value, dict) and isinstance(value.get("payloads"), list) and len(value["payloads"]) > opts.max_payloads:
         raise NatsBridgeError(
-            "PAYLOAD_TOO_LARGE", f"{len(value['payloads'])} payloads, more than the limit {opts.max_payloads}",
-            correlation_id=_loose_correlation_id(value) or cid_hint,
+            ERROR_ENVELOPE_TOO_LARGE, f"{len(value['payloads'])} payloads, more than the limit {opts.max_payloads}",
+            correlation_id=loose_correlation_id(value) or cid_hint,
         )
     # The generated reader check (unknown enum values and fields accepted, types enforced),
     # skipped for envelopes the fast check already proved valid.
-    issues = [] if _plainly_valid(value) else validate_msg_envelope_v1(value, reader=True)
-    if issues or not isinstance(value, dict):
-        detail = "; ".join(f"{i.path or '/'} {i.message}" for i in issues[:3])[:500]
-        raise NatsBridgeError(
-            "INVALID_ENVELOPE", f"not a valid msg_envelope_v1: {detail}",
-            correlation_id=_loose_correlation_id(value) or cid_hint,
-        )
-    envelope = cast(MsgEnvelopeV1, value)
+    envelope = readable_envelope(value, cid_hint)
     cid = envelope["correlation_id"]
     try:
         session = opts.http
@@ -249,16 +194,10 @@ async def _receive_payload(
     p: MsgPayloadV1, opts: ReceiveOptions, cid: str, session: aiohttp.ClientSession | None
 ) -> ReceivedPayload:
     if not is_known_payload_type(p["payload_type"]):
-        raise NatsBridgeError("INVALID_PAYLOAD_TYPE", f"unknown payload_type `{p['payload_type'][:100]}`")
-    declared_size: object = p["size"]
-    # The schema's `integer` admits 11.0 (JSON has one number type); it means 11.
-    if isinstance(declared_size, float) and declared_size.is_integer():
-        declared_size = int(declared_size)
-    if not isinstance(declared_size, int) or isinstance(declared_size, bool) or declared_size < 0:
-        raise NatsBridgeError("INVALID_ENVELOPE", "`size` must be a non-negative integer")
-    size = declared_size
+        raise NatsBridgeError(ERROR_UNKNOWN_PAYLOAD_TYPE, f"unknown payload_type `{p['payload_type'][:100]}`")
+    size = p["size"]  # an int >= 0 (checked with the envelope)
     if size > opts.fetch.max_bytes:
-        raise NatsBridgeError("PAYLOAD_TOO_LARGE", f"declared size {size} exceeds the limit {opts.fetch.max_bytes}")
+        raise NatsBridgeError(ERROR_PAYLOAD_TOO_LARGE, f"declared size {size} exceeds the limit {opts.fetch.max_bytes}")
     transport = p["transport"]
     data = p["data"]
     sha: str | None = None
@@ -266,28 +205,28 @@ async def _receive_payload(
     if transport == "direct":
         if len(data) != encoded_len(size):
             raise NatsBridgeError(
-                "INTEGRITY_MISMATCH", f"`size` is {size} but `data` holds {len(data)} base64 characters"
+                ERROR_INTEGRITY, f"`size` is {size} but `data` holds {len(data)} base64 characters"
             )
         raw = b64decode(data)
         if len(raw) != size:
-            raise NatsBridgeError("INTEGRITY_MISMATCH", f"`size` is {size} but `data` decodes to {len(raw)} bytes")
+            raise NatsBridgeError(ERROR_INTEGRITY, f"`size` is {size} but `data` decodes to {len(raw)} bytes")
     elif transport == "link":
         if not host_allowed(data, opts.allowed_hosts):
             raise NatsBridgeError(
-                "URL_NOT_ALLOWED",
+                ERROR_HOST_NOT_ALLOWED,
                 f"links to {host_of(data) or redact(data)} are not allowed (allowed: {', '.join(opts.allowed_hosts)})",
             )
         fetched = await fetch_hashed(data, expected_size=size, options=opts.fetch, correlation_id=cid, session=session)
         raw, sha = fetched.data, fetched.sha256
     else:
-        raise NatsBridgeError("INVALID_TRANSPORT", f"unknown transport `{transport[:100]}`")
+        raise NatsBridgeError(ERROR_UNKNOWN_TRANSPORT, f"unknown transport `{transport[:100]}`")
     declared = (p.get("metadata") or {}).get("sha256")
     if opts.verify_sha256 and isinstance(declared, str):
         if sha is None:
             sha = sha256_hex(raw)
         if sha != declared.lower():
             raise NatsBridgeError(
-                "INTEGRITY_MISMATCH", f"sha256 of the bytes is {sha}, the payload declares {declared[:100]}"
+                ERROR_INTEGRITY, f"sha256 of the bytes is {sha}, the payload declares {declared[:100]}"
             )
     decoded = decode_payload(raw, p["payload_type"], opts.table_limits)
     _log.debug("decoded", cid, "deserialize", dataname=p["dataname"], transport=transport, bytes=len(raw))

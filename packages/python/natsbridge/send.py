@@ -5,28 +5,34 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple
 
 import aiohttp
 import nats.js
 
 from natsbridge_types import MsgEnvelopeV1, MsgPayloadV1
+from natsbridge_types.profile import (
+    DEFAULT_FLUSH,
+    DEFAULT_MAX_PAYLOAD,
+    DEFAULT_MSG_PURPOSE,
+    ERROR_TOO_LARGE_TO_SEND,
+    ERROR_WRITER_RULE,
+    LINK_URL_ALLOWANCE,
+)
 
-from . import _log, config
+from . import _log, config, strict_json
 from .errors import NatsBridgeError
 from .fetch import new_session
+from .options import checked, checked_options, unchecked
 from .payload import encode_payload, extension
 from .plik import plik_upload
+from .schema_check import check_writable_envelope
 from .transport import Client, broker_url_of, connect, publish_core, publish_jetstream, shown_url
 from .wire import b64encode, build_headers, checked_uuid, encoded_len, file_name, header_len, new_uuid, now_timestamp, sha256_hex
 
-__all__ = ["DEFAULT_MAX_PAYLOAD", "LINK_URL_ALLOWANCE", "SendOptions", "Sent", "send_with", "smartsend"]
-
-DEFAULT_MAX_PAYLOAD = 1024 * 1024
-"""NATS's default ``max_payload``, used when no connection tells otherwise."""
-LINK_URL_ALLOWANCE = 1024
-"""Room kept in the budget for each link's URL, known only after the upload."""
+__all__ = ["DEFAULT_MAX_PAYLOAD", "LINK_URL_ALLOWANCE", "SEND_OPTION_NAMES", "SendOptions", "Sent", "send_with",
+           "smartsend"]
 
 PayloadInput = tuple[str, Any, str]
 """``(dataname, data, payload_type)``"""
@@ -49,11 +55,17 @@ class _Prepared:
     sha256: str = ""
 
 
-def _dumps(value: Any) -> str:
+def _dumps(value: Any, strict: bool = False) -> str:
+    """The envelope's JSON; ``strict``: checked as a strict reader would read it (no NaN,
+    nesting within the profile's ``JSON_MAX_DEPTH``, integers a double holds);
+    ``SERIALIZATION_ERROR`` otherwise."""
     try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        if strict:
+            strict_json.check_written(text)
+        return text
     except (TypeError, ValueError, RecursionError) as e:
-        raise NatsBridgeError("SERIALIZATION_ERROR", "serializing the envelope") from e
+        raise NatsBridgeError(ERROR_WRITER_RULE, f"serializing the envelope: {str(e)[:200]}") from e
 
 
 def _utf8_len(text: str) -> int:
@@ -62,7 +74,7 @@ def _utf8_len(text: str) -> int:
     try:
         return len(text.encode("utf-8"))
     except UnicodeEncodeError as e:
-        raise NatsBridgeError("SERIALIZATION_ERROR", "the envelope holds text that is not valid Unicode") from e
+        raise NatsBridgeError(ERROR_WRITER_RULE, "the envelope holds text that is not valid Unicode") from e
 
 
 def _wire_payload(p: _Prepared, data: str) -> MsgPayloadV1:
@@ -83,9 +95,13 @@ def fit_max_payload(envelope: MsgEnvelopeV1, prepared: list[_Prepared], header_b
     ``max_payload``: the envelope's JSON (a link's URL counted as
     :data:`LINK_URL_ALLOWANCE`), every direct payload's base64, and the headers.
     ``PAYLOAD_TOO_LARGE`` only when even all links do not fit."""
+    first = True
     while True:
         envelope["payloads"] = [_wire_payload(p, "") for p in prepared]
-        skeleton = _utf8_len(_dumps(envelope))  # every field but the payloads' data (base64 or URLs)
+        # Every field but the payloads' data (base64 or URLs, strings that change neither the
+        # depth nor the numbers): checked as a strict reader reads it, once.
+        skeleton = _utf8_len(_dumps(envelope, strict=first))
+        first = False
         inline = sum(encoded_len(len(p.raw)) for p in prepared if not p.link)
         links = sum(LINK_URL_ALLOWANCE for p in prepared if p.link)
         total = skeleton + inline + links + header_bytes
@@ -94,7 +110,7 @@ def fit_max_payload(envelope: MsgEnvelopeV1, prepared: list[_Prepared], header_b
         direct = [p for p in prepared if not p.link]
         if not direct:
             raise NatsBridgeError(
-                "PAYLOAD_TOO_LARGE", f"the envelope alone is {total} bytes, over the server's max_payload {max_payload}"
+                ERROR_TOO_LARGE_TO_SEND, f"the envelope alone is {total} bytes, over the server's max_payload {max_payload}"
             )
         largest = max(direct, key=lambda p: len(p.raw))
         _log.debug("moving payload to link to fit max_payload", envelope["correlation_id"], "serialize",
@@ -102,6 +118,7 @@ def fit_max_payload(envelope: MsgEnvelopeV1, prepared: list[_Prepared], header_b
         largest.link = True
 
 
+@checked("smartsend")
 async def smartsend(
     subject: str,
     payloads: Iterable[PayloadInput],
@@ -112,7 +129,7 @@ async def smartsend(
     size_threshold: int | None = None,
     correlation_id: str | None = None,
     msg_id: str | None = None,
-    msg_purpose: str = "chat",
+    msg_purpose: str = DEFAULT_MSG_PURPOSE,
     sender_name: str = "natsbridge-python",
     sender_id: str | None = None,
     receiver_name: str = "",
@@ -122,7 +139,7 @@ async def smartsend(
     metadata: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
     publish: bool = True,
-    flush: bool = True,
+    flush: bool = DEFAULT_FLUSH,
     max_payload: int | None = None,
     link_ttl: float | None = None,
     one_shot: bool = False,
@@ -138,12 +155,20 @@ async def smartsend(
     server's ``max_payload`` (base64 grows data by 4/3, headers count too), the largest
     are moved to link until the message fits. ``connection`` is a client (reused) or a URL
     (default ``NATS_URL``) connected to for this call. With ``publish=False`` nothing is
-    published (links are still uploaded). Returns :class:`Sent` ``(envelope, json)``.
-    Raises :class:`NatsBridgeError` carrying the correlation id.
+    published (links are still uploaded). ``flush`` (default false, the profile's
+    ``DEFAULT_FLUSH``) waits for the server to have read the message on a connection the
+    caller gave; a connection opened for this call is always flushed and closed before
+    returning. Returns :class:`Sent` ``(envelope, json)``.
+
+    Before anything is uploaded or published the envelope is checked as a v1 writer must
+    write it (closed enums, UUID ids, non-empty ``subject`` and ``sender_name``):
+    ``SERIALIZATION_ERROR`` naming the field. An unknown keyword or a value of the wrong type
+    is ``SERIALIZATION_ERROR`` naming it. Raises :class:`NatsBridgeError` carrying the
+    correlation id.
     """
     cid = checked_uuid(correlation_id, "correlation_id")
-    options = SendOptions(
-        connection=connection, fileserver_url=fileserver_url, fileserver_token=fileserver_token,
+    options = unchecked(  # smartsend's own arguments, checked by @checked
+        SendOptions, connection=connection, fileserver_url=fileserver_url, fileserver_token=fileserver_token,
         size_threshold=size_threshold, msg_id=msg_id, msg_purpose=msg_purpose, sender_name=sender_name,
         sender_id=sender_id, receiver_name=receiver_name, receiver_id=receiver_id, reply_to=reply_to,
         reply_to_msg_id=reply_to_msg_id, metadata=metadata, headers=headers, publish=publish, flush=flush,
@@ -155,6 +180,7 @@ async def smartsend(
         raise e.with_correlation_id(cid)
 
 
+@checked_options
 @dataclass(frozen=True)
 class SendOptions:
     """:func:`smartsend`'s keyword arguments but ``correlation_id``, as one value (used by
@@ -165,7 +191,7 @@ class SendOptions:
     fileserver_token: str | None = None
     size_threshold: int | None = None
     msg_id: str | None = None
-    msg_purpose: str = "chat"
+    msg_purpose: str = DEFAULT_MSG_PURPOSE
     sender_name: str = "natsbridge-python"
     sender_id: str | None = None
     receiver_name: str = ""
@@ -175,12 +201,16 @@ class SendOptions:
     metadata: Mapping[str, Any] | None = None
     headers: Mapping[str, str] | None = None
     publish: bool = True
-    flush: bool = True
+    flush: bool = DEFAULT_FLUSH
     max_payload: int | None = None
     link_ttl: float | None = None
     one_shot: bool = False
     jetstream: nats.js.JetStreamContext | None = None
     http: aiohttp.ClientSession | None = None
+
+
+SEND_OPTION_NAMES: frozenset[str] = frozenset({*(f.name for f in fields(SendOptions)), "correlation_id"})
+"""Every keyword :func:`smartsend` takes (what the calls that forward ``**send_options`` accept)."""
 
 
 async def send_with(
@@ -193,20 +223,18 @@ async def send_with(
     sender_id, receiver_name, receiver_id, reply_to = o.sender_id, o.receiver_name, o.receiver_id, o.reply_to
     reply_to_msg_id, metadata, headers, publish, flush = o.reply_to_msg_id, o.metadata, o.headers, o.publish, o.flush
     max_payload, link_ttl, one_shot, jetstream, http = o.max_payload, o.link_ttl, o.one_shot, o.jetstream, o.http
-    if not isinstance(subject, str) or not subject:
-        raise NatsBridgeError("INVALID_ENVELOPE", "the subject must not be empty")
-    if not sender_name:
-        raise NatsBridgeError("INVALID_ENVELOPE", "`sender_name` must not be empty")
+    if not isinstance(subject, str):
+        raise NatsBridgeError(ERROR_WRITER_RULE, f"the subject must be a str, not {type(subject).__name__}")
     threshold = config.size_threshold() if size_threshold is None else size_threshold
 
     # 1. Serialize.
     prepared: list[_Prepared] = []
     for item in payloads:
         if not isinstance(item, (tuple, list)) or len(item) != 3:
-            raise NatsBridgeError("SERIALIZATION_ERROR", "each payload must be a (dataname, data, payload_type) triple")
+            raise NatsBridgeError(ERROR_WRITER_RULE, "each payload must be a (dataname, data, payload_type) triple")
         dataname, data, payload_type = item
         if not isinstance(dataname, str):
-            raise NatsBridgeError("SERIALIZATION_ERROR", "a dataname must be a str")
+            raise NatsBridgeError(ERROR_WRITER_RULE, "a dataname must be a str")
         try:
             raw = encode_payload(data, payload_type)
         except NatsBridgeError as e:
@@ -215,7 +243,27 @@ async def send_with(
         _log.debug("serialized", cid, "serialize", dataname=dataname, bytes=len(raw), link=link)
         prepared.append(_Prepared(dataname, payload_type, raw, link, sha256=sha256_hex(raw)))
 
-    # 2. Connect (to learn max_payload) when publishing.
+    # 2. The envelope, checked as a v1 writer must write it, before anything is uploaded or published.
+    mid = checked_uuid(msg_id, "msg_id")
+    wire_headers = build_headers(mid, cid, headers)
+    envelope: MsgEnvelopeV1 = {
+        "correlation_id": cid,
+        "msg_id": mid,
+        "timestamp": now_timestamp(),
+        "send_to": subject,
+        "msg_purpose": msg_purpose,
+        "sender_name": sender_name,
+        "sender_id": config.sender_id() if sender_id is None else sender_id,
+        "receiver_name": receiver_name,
+        "receiver_id": receiver_id,
+        "reply_to": reply_to,
+        "reply_to_msg_id": reply_to_msg_id,
+        "metadata": dict(metadata or {}),
+        "payloads": [_wire_payload(p, "") for p in prepared],
+    }
+    check_writable_envelope(envelope)
+
+    # 3. Connect (to learn max_payload) when publishing.
     nc: Client | None = None
     own_nc = False
     if publish:
@@ -233,31 +281,13 @@ async def send_with(
         else:
             broker_url = broker_url_of(connection) if isinstance(connection, Client) else shown_url(connection or config.nats_url())
             budget = max_payload or DEFAULT_MAX_PAYLOAD
-
-        mid = checked_uuid(msg_id, "msg_id")
-        wire_headers = build_headers(mid, cid, headers)
-        envelope: MsgEnvelopeV1 = {
-            "correlation_id": cid,
-            "msg_id": mid,
-            "timestamp": now_timestamp(),
-            "send_to": subject,
-            "msg_purpose": msg_purpose,
-            "sender_name": sender_name,
-            "sender_id": config.sender_id() if sender_id is None else sender_id,
-            "receiver_name": receiver_name,
-            "receiver_id": receiver_id,
-            "reply_to": reply_to,
-            "reply_to_msg_id": reply_to_msg_id,
-            "metadata": dict(metadata or {}),
-            "payloads": [],
-        }
         if broker_url is not None:
             envelope["broker_url"] = broker_url
 
-        # 3. Fit the budget.
+        # 4. Fit the budget.
         fit_max_payload(envelope, prepared, header_len(wire_headers), budget)
 
-        # 4. Upload links, inline the rest.
+        # 5. Upload links, inline the rest.
         wire: list[MsgPayloadV1] = []
         session = http
         try:
@@ -282,7 +312,7 @@ async def send_with(
         envelope["payloads"] = wire
         text = _dumps(envelope)
 
-        # 5. Publish.
+        # 6. Publish.
         if nc is not None:
             body = text.encode("utf-8")
             if jetstream is not None:

@@ -13,14 +13,18 @@ import nats.js
 import nats.js.errors
 from nats.aio.client import Client
 
+from natsbridge_types.profile import DEFAULT_FLUSH, ERROR_TOO_LARGE_TO_SEND, ERROR_WRITER_RULE, HEADER_CORRELATION_ID
+
 from . import _log
 from .errors import NatsBridgeError
 from .fetch import redact
+from .options import checked
 from .wire import header_len
 
 __all__ = ["Client", "broker_url_of", "connect", "publish_message", "subscriptions_registered"]
 
 
+@checked("connect")
 async def connect(url: str, *, name: str = "natsbridge-python", connect_timeout: float = 5.0) -> Client:
     """Connects to ``url`` (a comma-separated list is allowed); ``NATS_CONNECTION_FAILED``
     when no server answers. Reconnects by itself after that."""
@@ -82,6 +86,7 @@ def broker_url_of(nc: Client) -> str | None:
     return f"{scheme}://{host}:{u.port or 4222}"
 
 
+@checked("publish_message")
 async def publish_message(
     connection: Client | str,
     subject: str,
@@ -89,15 +94,20 @@ async def publish_message(
     correlation_id: str,
     *,
     headers: Mapping[str, str] | None = None,
-    flush: bool = True,
+    flush: bool = DEFAULT_FLUSH,
 ) -> None:
     """Publishes ``text`` (an envelope's JSON) on ``subject``, with ``Correlation-Id`` and any
-    ``headers``. ``connection`` is a client, or a URL to connect to for this call."""
-    nc = await connect(connection) if isinstance(connection, str) else connection
+    ``headers``. ``connection`` is a client, or a URL to connect to for this call (then
+    flushed and closed before returning, whatever ``flush`` says)."""
     try:
         body = text.encode("utf-8") if isinstance(text, str) else text
-        all_headers = {"Correlation-Id": correlation_id, **(headers or {})}
-        await publish_core(nc, subject, body, all_headers, flush, correlation_id)
+    except UnicodeEncodeError as e:
+        raise NatsBridgeError(ERROR_WRITER_RULE, "the text is not valid Unicode", correlation_id=correlation_id) from e
+    own = isinstance(connection, str)
+    nc = await connect(connection) if isinstance(connection, str) else connection
+    try:
+        all_headers = {HEADER_CORRELATION_ID: correlation_id, **(headers or {})}
+        await publish_core(nc, subject, body, all_headers, flush or own, correlation_id)
     finally:
         if isinstance(connection, str):
             await nc.close()
@@ -111,7 +121,7 @@ async def publish_core(
     total = len(body) + header_len(headers)
     if total > nc.max_payload:
         raise NatsBridgeError(
-            "PAYLOAD_TOO_LARGE", f"message of {total} bytes is over the server's max_payload {nc.max_payload}",
+            ERROR_TOO_LARGE_TO_SEND, f"message of {total} bytes is over the server's max_payload {nc.max_payload}",
             correlation_id=correlation_id,
         )
     try:
@@ -119,7 +129,7 @@ async def publish_core(
         if flush:
             await nc.flush(timeout=10)
     except nats.errors.MaxPayloadError as e:
-        raise NatsBridgeError("PAYLOAD_TOO_LARGE", f"publishing to `{subject}`", correlation_id=correlation_id) from e
+        raise NatsBridgeError(ERROR_TOO_LARGE_TO_SEND, f"publishing to `{subject}`", correlation_id=correlation_id) from e
     except Exception as e:  # connection closed, bad subject, flush timeout, ...
         raise NatsBridgeError("PUBLISH_FAILED", f"publishing to `{subject}`",
                               correlation_id=correlation_id) from e

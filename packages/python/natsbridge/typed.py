@@ -39,11 +39,19 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription as NatsSubscription
 
 from natsbridge_types import ErrorResponseV1, MsgEnvelopeV1
+from natsbridge_types.profile import (
+    ERROR_BAD_BYTES,
+    ERROR_DEADLINE,
+    ERROR_NOT_ENVELOPE,
+    ERROR_UNKNOWN_PAYLOAD_TYPE,
+    ERROR_WRITER_RULE,
+)
 
 from .errors import NatsBridgeError
 from .jetstream import Delivered as EnvelopeDelivered
 from .jetstream import EnvelopeConsumer, Start, StreamSent
 from .jetstream import publish_to_stream as _publish_to_stream
+from .options import checked, checked_options
 from .receive import ReceiveOptions, Received, ReceivedPayload, smartreceive
 from .request import smartreply, smartreply_error, smartrequest
 from .send import PayloadInput, SendOptions, Sent, send_with
@@ -88,6 +96,7 @@ R = TypeVar("R")
 T = TypeVar("T")
 
 
+@checked_options
 @dataclass(frozen=True)
 class Bridge:
     """A connection and the options every typed operation on it uses.
@@ -173,7 +182,7 @@ def token(param: str, value: str, wildcard_ok: bool = False) -> str:
         return value
     if not isinstance(value, str) or not value or _FORBIDDEN_TOKEN.search(value):
         raise NatsBridgeError(
-            "INVALID_ENVELOPE",
+            ERROR_NOT_ENVELOPE,
             f"channel parameter `{param}` must be one NATS subject token (non-empty, no `.`, `*`, `>` or "
             f"whitespace), got {value!r:.100}",
         )
@@ -189,10 +198,10 @@ def header_text(value: str | int | float | bool) -> str:
         return str(value)
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise NatsBridgeError("SERIALIZATION_ERROR", f"header value {value} is not a finite number")
+            raise NatsBridgeError(ERROR_WRITER_RULE, f"header value {value} is not a finite number")
         return repr(value)
     if "\r" in value or "\n" in value:
-        raise NatsBridgeError("SERIALIZATION_ERROR", "a header value cannot hold a line break")
+        raise NatsBridgeError(ERROR_WRITER_RULE, "a header value cannot hold a line break")
     return value
 
 
@@ -257,7 +266,7 @@ def optional_header(headers: Mapping[str, str] | None, name: str, parse: Callabl
     try:
         return parse(text)
     except ValueError as e:
-        raise NatsBridgeError("DESERIALIZATION_ERROR", f"header `{name}`: {e} ({text[:100]!r})") from None
+        raise NatsBridgeError(ERROR_BAD_BYTES, f"header `{name}`: {e} ({text[:100]!r})") from None
 
 
 def required_header(headers: Mapping[str, str] | None, name: str, parse: Callable[[str], T]) -> T:
@@ -265,7 +274,7 @@ def required_header(headers: Mapping[str, str] | None, name: str, parse: Callabl
     does not parse."""
     value = optional_header(headers, name, parse)
     if value is None:
-        raise NatsBridgeError("DESERIALIZATION_ERROR", f"required header `{name}` is missing")
+        raise NatsBridgeError(ERROR_BAD_BYTES, f"required header `{name}` is missing")
     return value
 
 
@@ -274,10 +283,10 @@ def payload_of(received: Received, name: str, payload_type: str) -> ReceivedPayl
     envelope has none."""
     p = received.payload(name)
     if p is None:
-        raise NatsBridgeError("INVALID_PAYLOAD_TYPE", f"the envelope has no payload `{name}` ({payload_type})",
+        raise NatsBridgeError(ERROR_UNKNOWN_PAYLOAD_TYPE, f"the envelope has no payload `{name}` ({payload_type})",
                               dataname=name)
     if p.payload_type != payload_type:
-        raise NatsBridgeError("INVALID_PAYLOAD_TYPE",
+        raise NatsBridgeError(ERROR_UNKNOWN_PAYLOAD_TYPE,
                               f"payload `{name}` is {p.payload_type[:100]}, expected {payload_type}", dataname=name)
     return p
 
@@ -292,7 +301,7 @@ def table_payload(received: Received, name: str) -> pa.Table:
     """The Arrow table of the ``arrowtable`` payload ``name``."""
     data = payload_of(received, name, "arrowtable").data
     if not isinstance(data, pa.Table):
-        raise NatsBridgeError("DESERIALIZATION_ERROR", f"payload `{name}` is not an Arrow table", dataname=name)
+        raise NatsBridgeError(ERROR_BAD_BYTES, f"payload `{name}` is not an Arrow table", dataname=name)
     return data
 
 
@@ -300,7 +309,7 @@ def text_payload(received: Received, name: str) -> str:
     """The text of the ``text`` payload ``name``."""
     data = payload_of(received, name, "text").data
     if not isinstance(data, str):
-        raise NatsBridgeError("DESERIALIZATION_ERROR", f"payload `{name}` is not text", dataname=name)
+        raise NatsBridgeError(ERROR_BAD_BYTES, f"payload `{name}` is not text", dataname=name)
     return data
 
 
@@ -308,7 +317,7 @@ def bytes_payload(received: Received, name: str, payload_type: str) -> bytes:
     """The bytes of the ``binary`` / ``audio`` / ``image`` / ``video`` payload ``name``."""
     data = payload_of(received, name, payload_type).data
     if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise NatsBridgeError("DESERIALIZATION_ERROR", f"payload `{name}` is not bytes", dataname=name)
+        raise NatsBridgeError(ERROR_BAD_BYTES, f"payload `{name}` is not bytes", dataname=name)
     return bytes(data)
 
 
@@ -347,7 +356,7 @@ class JsonCodec(Generic[M]):
     def encode(self, message: M) -> Encoded:
         issues = self._validate(message, reader=False)
         if issues:
-            raise NatsBridgeError("SERIALIZATION_ERROR", f"not a valid {self.type_name}: {_issues_text(issues)}",
+            raise NatsBridgeError(ERROR_WRITER_RULE, f"not a valid {self.type_name}: {_issues_text(issues)}",
                                   dataname=self.name)
         return Encoded((self.name, message, self.payload_type), {})
 
@@ -355,7 +364,7 @@ class JsonCodec(Generic[M]):
         value = json_payload(received, self.name, self.payload_type)
         issues = self._validate(value, reader=True)
         if issues:
-            raise NatsBridgeError("DESERIALIZATION_ERROR", f"not a valid {self.type_name}: {_issues_text(issues)}",
+            raise NatsBridgeError(ERROR_BAD_BYTES, f"not a valid {self.type_name}: {_issues_text(issues)}",
                                   dataname=self.name)
         return cast(M, value)
 
@@ -366,7 +375,7 @@ def _encode(codec: MessageCodec[M], message: M) -> Encoded:
     except NatsBridgeError as e:
         raise e.with_dataname(codec.name)
     except Exception as e:
-        raise NatsBridgeError("SERIALIZATION_ERROR", f"encoding `{codec.name}`", dataname=codec.name) from e
+        raise NatsBridgeError(ERROR_WRITER_RULE, f"encoding `{codec.name}`", dataname=codec.name) from e
 
 
 def _decode(codec: MessageCodec[M], received: Received) -> Incoming[M]:
@@ -375,7 +384,7 @@ def _decode(codec: MessageCodec[M], received: Received) -> Incoming[M]:
     except NatsBridgeError as e:
         raise e.with_dataname(codec.name).with_correlation_id(received.correlation_id)
     except Exception as e:  # a codec's own failure is still this message's problem, not the subscriber's
-        raise NatsBridgeError("DESERIALIZATION_ERROR", f"decoding `{codec.name}`", dataname=codec.name,
+        raise NatsBridgeError(ERROR_BAD_BYTES, f"decoding `{codec.name}`", dataname=codec.name,
                               correlation_id=received.correlation_id) from e
 
 
@@ -392,6 +401,7 @@ def _kwargs(options: SendOptions, *drop: str) -> dict[str, Any]:
 # --- operations ------------------------------------------------------------------------
 
 
+@checked("publish")
 async def publish(
     bridge: Bridge, subject: str, codec: MessageCodec[M], message: M, *, purpose: str = "event",
     correlation_id: str | None = None,
@@ -405,6 +415,7 @@ async def publish(
         raise e.with_correlation_id(cid)
 
 
+@checked("request")
 async def request(
     bridge: Bridge, subject: str, codec: MessageCodec[M], message: M, reply_codec: MessageCodec[R], *,
     purpose: str = "command", correlation_id: str | None = None, timeout: float | None = None,
@@ -472,7 +483,7 @@ class Subscription(Generic[M]):
         try:
             msg = await self._sub.next_msg(timeout=timeout)
         except nats.errors.TimeoutError as e:
-            raise NatsBridgeError("TIMEOUT", f"no message on `{self.subject}` within {timeout} s") from e
+            raise NatsBridgeError(ERROR_DEADLINE, f"no message on `{self.subject}` within {timeout} s") from e
         except Exception as e:
             raise NatsBridgeError("NATS_CONNECTION_FAILED", f"subscription to `{self.subject}` closed") from e
         return await self._handle(msg)
@@ -493,6 +504,7 @@ class Subscription(Generic[M]):
         await self.unsubscribe()
 
 
+@checked("subscribe")
 async def subscribe(
     bridge: Bridge, subject: str, codec: MessageCodec[M], *, queue: str | None = None
 ) -> Subscription[M]:
@@ -506,6 +518,7 @@ async def subscribe(
     return Subscription(bridge, codec, sub)
 
 
+@checked("reply")
 async def reply(
     bridge: Bridge, to: Incoming[Any], codec: MessageCodec[R], message: R, *, purpose: str = "event"
 ) -> Sent:
@@ -523,12 +536,14 @@ async def reply(
         raise e.with_correlation_id(cid)
 
 
+@checked("reply_error")
 async def reply_error(bridge: Bridge, to: Incoming[Any], error: NatsBridgeError) -> ErrorResponseV1:
     """Answers the request ``to`` with an ``error_response_v1``: the requester's
     :func:`request` raises it as a remote :class:`NatsBridgeError` with ``error``'s code."""
     return await smartreply_error(bridge.client, to.envelope, error)
 
 
+@checked("publish_to_stream")
 async def publish_to_stream(
     bridge: Bridge, subject: str, codec: MessageCodec[M], message: M, *, purpose: str = "event",
     correlation_id: str | None = None, msg_id: str | None = None,
@@ -546,6 +561,7 @@ async def publish_to_stream(
         raise e.with_correlation_id(cid)
 
 
+@checked_options
 @dataclass(frozen=True)
 class ConsumerOptions:
     """How :func:`replay` consumes a stream (see :class:`natsbridge.EnvelopeConsumer`):
@@ -641,6 +657,7 @@ class Replay(Generic[M]):
         await self.close()
 
 
+@checked("replay")
 def replay(
     bridge: Bridge, stream: str, codec: MessageCodec[M], *, filter_subject: str | None = None,
     options: ConsumerOptions | None = None,

@@ -11,14 +11,16 @@ import re
 import uuid
 from collections.abc import Mapping
 
+from natsbridge_types import SCHEMA
+from natsbridge_types.profile import ERROR_BAD_BYTES, ERROR_WRITER_RULE, HEADER_CORRELATION_ID, HEADER_MSG_ID
+
 from .errors import NatsBridgeError
 
-HEADER_MSG_ID = "Nats-Msg-Id"
-"""NATS header carrying the envelope's ``msg_id`` (JetStream de-duplication)."""
-HEADER_CORRELATION_ID = "Correlation-Id"
-"""NATS header carrying the envelope's ``correlation_id``."""
+__all__ = ["HEADER_CORRELATION_ID", "HEADER_MSG_ID", "b64decode", "b64encode", "build_headers", "checked_uuid",
+           "encoded_len", "file_name", "header_len", "is_uuid", "new_uuid", "now_timestamp", "sha256_hex"]
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# The schema's pattern, matched whole (`fullmatch`: ECMA-262 `$` does not match before a final "\n").
+_UUID = re.compile(SCHEMA["definitions"]["Uuid"]["pattern"])
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -28,16 +30,18 @@ def new_uuid() -> str:
 
 
 def checked_uuid(value: str | None, field: str) -> str:
-    """``value`` checked as a UUID, or a new one when ``None``."""
+    """``value`` checked as a UUID to write, or a new one when ``None``;
+    ``SERIALIZATION_ERROR`` (profile ``ERROR_WRITER_RULE``) naming ``field`` otherwise."""
     if value is None:
         return new_uuid()
-    if not isinstance(value, str) or not _UUID.match(value):
-        raise NatsBridgeError("INVALID_ENVELOPE", f"`{field}` must be a UUID")
+    if not is_uuid(value):
+        raise NatsBridgeError(ERROR_WRITER_RULE, f"`{field}` must be a UUID (8-4-4-4-12 hex), not {value!r:.60}")
     return value
 
 
 def is_uuid(value: object) -> bool:
-    return isinstance(value, str) and _UUID.match(value) is not None
+    """Whether ``value`` is a UUID string as the schema's ``Uuid`` (matched whole)."""
+    return isinstance(value, str) and _UUID.fullmatch(value) is not None
 
 
 def now_timestamp() -> str:
@@ -67,12 +71,12 @@ def b64decode(text: str) -> bytes:
     try:
         raw = binascii.a2b_base64(text.encode("ascii"), strict_mode=True)
     except (binascii.Error, UnicodeEncodeError, ValueError) as e:
-        raise NatsBridgeError("DESERIALIZATION_ERROR", "`data` is not valid base64") from e
+        raise NatsBridgeError(ERROR_BAD_BYTES, "`data` is not valid base64") from e
     if len(text) % 4 != 0:
-        raise NatsBridgeError("DESERIALIZATION_ERROR", "`data` is not valid base64: bad length")
+        raise NatsBridgeError(ERROR_BAD_BYTES, "`data` is not valid base64: bad length")
     # Canonical: the last quantum must re-encode to itself (no non-zero trailing bits).
     if text and base64.b64encode(raw[3 * (len(text) // 4 - 1):]).decode("ascii") != text[-4:]:
-        raise NatsBridgeError("DESERIALIZATION_ERROR", "`data` is not canonical base64")
+        raise NatsBridgeError(ERROR_BAD_BYTES, "`data` is not canonical base64")
     return raw
 
 

@@ -12,6 +12,8 @@ import pytest
 
 from natsbridge import NatsBridgeError, ReceiveOptions, smartreceive, smartsend
 from natsbridge.send import LINK_URL_ALLOWANCE
+from natsbridge_types import profile
+from natsbridge_types.profile import ERROR_PAYLOAD_TOO_LARGE
 
 from .conftest import NatsServer, run
 
@@ -77,5 +79,5 @@ def test_an_envelope_too_big_on_its_own_is_payload_too_large(small_server: NatsS
 
     with pytest.raises(NatsBridgeError) as e:
         run(go())
-    assert e.value.code == "PAYLOAD_TOO_LARGE" and e.value.correlation_id
-    assert LINK_URL_ALLOWANCE == 1024
+    assert e.value.code == ERROR_PAYLOAD_TOO_LARGE and e.value.correlation_id
+    assert LINK_URL_ALLOWANCE == profile.LINK_URL_ALLOWANCE, "the runtime's allowance is the profile's"

@@ -16,6 +16,7 @@ import pyarrow as pa
 from nats.js import api
 
 from natsbridge import encode_table
+from natsbridge_types.profile import ERROR_NOT_ENVELOPE, HEADER_CORRELATION_ID, HEADER_SAMPLE_RATE
 
 from .conftest import cli_env, python_cli, run
 
@@ -69,9 +70,9 @@ def test_a_late_receiver_replays_what_send_stream_published(nats_url: str, tmp_p
 
     # Started only now, it replays both, in order, with the sender's digest lines.
     code, lines = receive(nats_url, "jscli.orders", "JSCLI", "--count", "2", "--timeout", "30",
-                          "--show-header", "Sample-Rate")
+                          "--show-header", HEADER_SAMPLE_RATE)
     assert code == 0
-    assert [json.loads(line).pop("headers") for line in lines] == [{"Sample-Rate": "44100"}, {"Sample-Rate": None}]
+    assert [json.loads(line).pop("headers") for line in lines] == [{HEADER_SAMPLE_RATE: "44100"}, {HEADER_SAMPLE_RATE: None}]
     assert [json.dumps({k: v for k, v in json.loads(line).items() if k != "headers"}, ensure_ascii=False,
                        separators=(",", ":")) for line in lines] == [first, second]
     parsed = json.loads(first)
@@ -114,7 +115,7 @@ def test_an_envelope_that_does_not_decode_gets_an_error_line_and_the_replay_goes
     async def poison() -> None:
         nc = await nats.connect(nats_url)
         try:
-            await nc.jetstream().publish("jsbad.x", b"{not an envelope", headers={"Correlation-Id": "c-bad"})
+            await nc.jetstream().publish("jsbad.x", b"{not an envelope", headers={HEADER_CORRELATION_ID: "c-bad"})
         finally:
             await nc.close()
 
@@ -123,7 +124,7 @@ def test_an_envelope_that_does_not_decode_gets_an_error_line_and_the_replay_goes
     code, lines = receive(nats_url, "jsbad.x", "JSBAD", "--count", "3", "--timeout", "30")
     assert code == 0 and len(lines) == 3 and lines[0] == good and lines[2] == later
     error = json.loads(lines[1])
-    assert error["error"] == "INVALID_ENVELOPE" and error["correlation_id"] == "c-bad"
+    assert error["error"] == ERROR_NOT_ENVELOPE and error["correlation_id"] == "c-bad"
 
 
 def test_receive_from_a_missing_stream_fails(nats_url: str) -> None:

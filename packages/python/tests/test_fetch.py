@@ -15,6 +15,14 @@ from natsbridge import FetchOptions, NatsBridgeError, fetch_with_backoff
 from natsbridge.fetch import backoff_cap, parse_retry_after, retryable_status
 from natsbridge.wire import sha256_hex
 from natsbridge.fetch import fetch_hashed
+from natsbridge_types.profile import (
+    ERROR_DEADLINE,
+    ERROR_DOWNLOAD,
+    ERROR_HOST_NOT_ALLOWED,
+    ERROR_INTEGRITY,
+    ERROR_PAYLOAD_TOO_LARGE,
+    FETCH_RETRY_AFTER_CAP_SECONDS,
+)
 
 from .conftest import free_port, run
 
@@ -112,7 +120,7 @@ def test_permanent_statuses_fail_at_once(code: int) -> None:
             return e.value, len(s.hits["/b"])
 
     err, hits = run(go())
-    assert err.code == "DOWNLOAD_FAILED" and err.correlation_id == "c-2" and hits == 1
+    assert err.code == ERROR_DOWNLOAD and err.correlation_id == "c-2" and hits == 1
 
 
 def test_five_attempts_then_download_failed() -> None:
@@ -123,7 +131,7 @@ def test_five_attempts_then_download_failed() -> None:
             return e.value, len(s.hits["/b"])
 
     err, hits = run(go())
-    assert err.code == "DOWNLOAD_FAILED" and hits == 5 and "after 5 attempts" in err.message
+    assert err.code == ERROR_DOWNLOAD and hits == 5 and "after 5 attempts" in err.message
 
 
 def test_redirects_are_not_followed() -> None:
@@ -134,7 +142,7 @@ def test_redirects_are_not_followed() -> None:
             return e.value, len(s.hits.get("/b", []))
 
     err, followed = run(go())
-    assert err.code == "URL_NOT_ALLOWED" and followed == 0
+    assert err.code == ERROR_HOST_NOT_ALLOWED and followed == 0
 
 
 def test_lengths_and_the_size_cap() -> None:
@@ -159,7 +167,7 @@ def test_lengths_and_the_size_cap() -> None:
             assert fetched.sha256 == sha256_hex(BODY)
         return codes
 
-    assert run(go()) == ["INTEGRITY_MISMATCH"] * 4 + ["PAYLOAD_TOO_LARGE"] * 3
+    assert run(go()) == [ERROR_INTEGRITY] * 4 + [ERROR_PAYLOAD_TOO_LARGE] * 3
 
 
 def test_the_overall_deadline_bounds_everything() -> None:
@@ -171,7 +179,7 @@ def test_the_overall_deadline_bounds_everything() -> None:
             return e.value, time.monotonic() - started
 
     err, took = run(go())
-    assert err.code == "DOWNLOAD_FAILED" and err.correlation_id == "c-4" and "deadline" in err.message
+    assert err.code == ERROR_DEADLINE and err.correlation_id == "c-4" and "deadline" in err.message
     assert took < 1.0
 
 
@@ -179,14 +187,14 @@ def test_connection_refused_is_retried_then_fails() -> None:
     port = free_port()
     with pytest.raises(NatsBridgeError) as e:
         run(fetch_with_backoff(f"http://127.0.0.1:{port}/x", options=FAST))
-    assert e.value.code == "DOWNLOAD_FAILED" and "5 attempts" in e.value.message
+    assert e.value.code == ERROR_DOWNLOAD and "5 attempts" in e.value.message
 
 
 def test_schedule_rules() -> None:
     opts = FetchOptions()
     assert [round(backoff_cap(a, opts) * 1000) for a in range(7)] == [100, 200, 400, 800, 1600, 3200, 5000]
     assert [retryable_status(s) for s in (404, 408, 429, 500, 503, 501, 400, 410)] == [True] * 5 + [False] * 3
-    values: dict[str, Any] = {"3": 3.0, " 120 ": 120.0, "86400": 3600.0, "Wed, 21 Oct 2015 07:28:00 GMT": None,
+    values: dict[str, Any] = {"3": 3.0, " 120 ": 120.0, "86400000": float(FETCH_RETRY_AFTER_CAP_SECONDS), "Wed, 21 Oct 2015 07:28:00 GMT": None,
                               "-1": None, "": None}
     for text, expected in values.items():
         assert parse_retry_after(text) == expected, text

@@ -19,6 +19,7 @@ import pyarrow as pa
 from natsbridge import ReceiveOptions, encode_table, smartreceive, smartsend
 from natsbridge import digest
 from natsbridge.transport import subscriptions_registered
+from natsbridge_types.profile import HEADER_CHANNELS, HEADER_SAMPLE_RATE
 
 from .conftest import cli_env, natsbridge_bin, python_cli, run
 
@@ -73,16 +74,16 @@ def test_python_smartsend_to_rust_receive(nats_url: str, fileserver: str) -> Non
     async def go() -> tuple[str, str, dict[str, Any]]:
         proc = await start_receiver([natsbridge_bin(), "receive", "--server", nats_url, "--subject", "interop.py2rs",
                                      "--count", "1", "--timeout", "60", "--allow-host", fileserver,
-                                     "--show-header", "Sample-Rate", "--show-header", "Channels"])
+                                     "--show-header", HEADER_SAMPLE_RATE, "--show-header", HEADER_CHANNELS])
         sent = await smartsend("interop.py2rs", items, connection=nats_url, fileserver_url=fileserver,
-                               headers={"Sample-Rate": "44100", "Channels": "1"}, msg_purpose="event")
+                               headers={HEADER_SAMPLE_RATE: "44100", HEADER_CHANNELS: "1"}, msg_purpose="event")
         return await finish(proc), digest.of_sent(sent.envelope, rows_of(items)), dict(sent.envelope)
 
     theirs, ours, envelope = run(go())
     transports = {p["dataname"]: p["transport"] for p in envelope["payloads"]}
     assert transports["table"] == "link" and transports["audio"] == "link" and transports["note"] == "direct"
-    assert json.loads(theirs).pop("headers") == {"Sample-Rate": "44100", "Channels": "1"}
-    assert theirs == digest.with_headers(ours, {"Sample-Rate": "44100", "Channels": "1"}, ["Sample-Rate", "Channels"])
+    assert json.loads(theirs).pop("headers") == {HEADER_SAMPLE_RATE: "44100", HEADER_CHANNELS: "1"}
+    assert theirs == digest.with_headers(ours, {HEADER_SAMPLE_RATE: "44100", HEADER_CHANNELS: "1"}, [HEADER_SAMPLE_RATE, HEADER_CHANNELS])
 
 
 def test_rust_send_to_python_smartreceive(nats_url: str, fileserver: str, tmp_path: Path) -> None:
@@ -115,7 +116,7 @@ def test_rust_send_to_python_smartreceive(nats_url: str, fileserver: str, tmp_pa
 
     theirs, ours, received = run(go())
     assert ours == theirs
-    assert received.headers["Sample-Rate"] == "44100"
+    assert received.headers[HEADER_SAMPLE_RATE] == "44100"
     table = received.payload("table")
     assert table.transport == "link" and table.data.num_rows == ROWS
     assert table.data.column("value")[3].as_py() == 1.0

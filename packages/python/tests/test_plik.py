@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 
 from natsbridge import NatsBridgeError, PlikUpload, plik_upload
+from natsbridge_types.profile import ERROR_UPLOAD
 
 from .conftest import free_port, run
 
@@ -57,12 +58,12 @@ def upload(status: int, answer: dict[str, Any], ttl: float | None = 120) -> tupl
 def test_a_shorter_granted_ttl_fails_the_upload() -> None:
     got, seen = upload(200, {"id": "u1", "uploadToken": "t1", "ttl": 10})
     assert isinstance(got, NatsBridgeError)
-    assert got.code == "UPLOAD_FAILED" and got.correlation_id == "c-1"
+    assert got.code == ERROR_UPLOAD and got.correlation_id == "c-1"
     assert "granted a TTL of 10 s, 120 s was asked" in got.message
     assert seen == [{"oneShot": False, "ttl": 120}], "no file was sent"
 
 
-@pytest.mark.parametrize("granted", [{"ttl": 120}, {"ttl": 3600}, {"ttl": 0}, {"ttl": -1}, {}])
+@pytest.mark.parametrize("granted", [{"ttl": 120}, {"ttl": 7200}, {"ttl": 0}, {"ttl": -1}, {}])
 def test_a_covering_or_unlimited_or_missing_ttl_proceeds(granted: dict[str, Any]) -> None:
     got, seen = upload(200, {"id": "u1", "uploadToken": "t1", **granted})
     assert isinstance(got, PlikUpload)
@@ -78,7 +79,7 @@ def test_no_ttl_asked_takes_any_granted() -> None:
 def test_a_refused_ttl_carries_the_servers_message() -> None:
     got, _ = upload(400, {"message": "ttl 120 s is above this server's maxTTL 60 s"})
     assert isinstance(got, NatsBridgeError)
-    assert got.code == "UPLOAD_FAILED" and got.correlation_id == "c-1"
+    assert got.code == ERROR_UPLOAD and got.correlation_id == "c-1"
     assert "HTTP 400" in got.message and "maxTTL 60 s" in got.message
 
 

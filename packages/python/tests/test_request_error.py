@@ -23,6 +23,13 @@ from natsbridge import NatsBridgeError, smartreceive, smartreply, smartreply_err
 from natsbridge.transport import subscriptions_registered
 from natsbridge.wire import new_uuid
 from natsbridge_types import MsgEnvelopeV1, validate_error_response_v1
+from natsbridge_types.profile import (
+    ERROR_DEADLINE,
+    ERROR_NOT_ENVELOPE,
+    ERROR_UPLOAD,
+    HEADER_CORRELATION_ID,
+    HEADER_MSG_ID,
+)
 
 from .conftest import natsbridge_bin, run
 
@@ -71,11 +78,11 @@ def test_an_error_response_is_raised_as_a_remote_error_with_code_message_and_cor
     inbox: list[Msg] = []
 
     async def fail(nc: Client, request: MsgEnvelopeV1) -> None:
-        await smartreply_error(nc, request, NatsBridgeError("TIMEOUT", "busy", dataname="config"))
+        await smartreply_error(nc, request, NatsBridgeError(ERROR_DEADLINE, "busy", dataname="config"))
 
     err, request = run(request_answered_by(nats_url, fail, cid, inbox))
     assert isinstance(err, NatsBridgeError), err
-    assert err.code == "TIMEOUT"
+    assert err.code == ERROR_DEADLINE
     assert err.remote is True
     assert err.correlation_id == cid
     assert err.message == "TIMEOUT: busy (payload `config`)"
@@ -93,24 +100,24 @@ def test_an_error_response_is_raised_as_a_remote_error_with_code_message_and_cor
     assert response["msg_id"] != request["msg_id"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", response["timestamp"])
     assert response["error"] == {
-        "code": "TIMEOUT",
+        "code": ERROR_DEADLINE,
         "message": "TIMEOUT: busy (payload `config`)",
         "details": {"correlation_id": cid, "dataname": "config"},
     }
     assert msg.headers is not None
-    assert msg.headers["Nats-Msg-Id"] == response["msg_id"]
-    assert msg.headers["Correlation-Id"] == cid
+    assert msg.headers[HEADER_MSG_ID] == response["msg_id"]
+    assert msg.headers[HEADER_CORRELATION_ID] == cid
 
 
 def test_smartreply_error_returns_what_it_published_with_the_requests_correlation_id(nats_url: str) -> None:
     returned: list[Any] = []
 
     async def fail(nc: Client, request: MsgEnvelopeV1) -> None:
-        error = NatsBridgeError("UPLOAD_FAILED", "disk full", correlation_id=new_uuid())
+        error = NatsBridgeError(ERROR_UPLOAD, "disk full", correlation_id=new_uuid())
         returned.append(await smartreply_error(nc, request, error))
 
     err, request = run(request_answered_by(nats_url, fail))
-    assert isinstance(err, NatsBridgeError) and err.remote and err.code == "UPLOAD_FAILED", err
+    assert isinstance(err, NatsBridgeError) and err.remote and err.code == ERROR_UPLOAD, err
     assert request is not None
     assert validate_error_response_v1(returned[0]) == []
     assert returned[0]["correlation_id"] == request["correlation_id"] == err.correlation_id
@@ -139,7 +146,7 @@ def _other_json(request: MsgEnvelopeV1) -> bytes:
 
 def _error_response_without_msg_id(request: MsgEnvelopeV1) -> bytes:
     return json.dumps({"correlation_id": request["correlation_id"], "timestamp": "2026-01-01T00:00:00.000Z",
-                       "send_to": request["reply_to"], "error": {"code": "TIMEOUT", "message": "m"}}).encode()
+                       "send_to": request["reply_to"], "error": {"code": ERROR_DEADLINE, "message": "m"}}).encode()
 
 
 @pytest.mark.parametrize("body", [_not_json, _other_json, _error_response_without_msg_id])
@@ -150,7 +157,7 @@ def test_a_reply_that_is_neither_is_still_invalid_envelope(nats_url: str, body: 
     cid = new_uuid()
     err, _ = run(request_answered_by(nats_url, answer, cid))
     assert isinstance(err, NatsBridgeError), err
-    assert err.code == "INVALID_ENVELOPE", (str(err), err.remote)
+    assert err.code == ERROR_NOT_ENVELOPE, (str(err), err.remote)
     assert err.remote is False
     assert err.correlation_id == cid
 
@@ -180,13 +187,13 @@ def test_smartreply_error_needs_a_reply_to(nats_url: str) -> None:
     async def go() -> None:
         nc = await nats.connect(nats_url)
         try:
-            await smartreply_error(nc, request, NatsBridgeError("TIMEOUT", "busy"))
+            await smartreply_error(nc, request, NatsBridgeError(ERROR_DEADLINE, "busy"))
         finally:
             await nc.close()
 
     with pytest.raises(NatsBridgeError) as e:
         run(go())
-    assert e.value.code == "INVALID_ENVELOPE" and e.value.correlation_id == cid and not e.value.remote
+    assert e.value.code == ERROR_NOT_ENVELOPE and e.value.correlation_id == cid and not e.value.remote
 
 
 def test_the_rust_cli_reply_fail_answers_smartrequest_with_a_remote_error(nats_url: str) -> None:
@@ -226,17 +233,17 @@ def test_the_rust_cli_reply_fail_answers_smartrequest_with_a_remote_error(nats_u
     cid = new_uuid()
     err, inbox, out = run(go())
     assert isinstance(err, NatsBridgeError), err
-    assert (err.code, err.message, err.correlation_id, err.remote) == ("TIMEOUT", "TIMEOUT: busy", cid, True)
+    assert (err.code, err.message, err.correlation_id, err.remote) == (ERROR_DEADLINE, "TIMEOUT: busy", cid, True)
     assert len(inbox) == 1
     response = json.loads(inbox[0].data)
     assert validate_error_response_v1(response) == []
     assert response["correlation_id"] == cid and response["error"]["details"]["correlation_id"] == cid
-    assert inbox[0].headers is not None and inbox[0].headers["Correlation-Id"] == cid
+    assert inbox[0].headers is not None and inbox[0].headers[HEADER_CORRELATION_ID] == cid
     assert cid in out.decode()  # the CLI's digest line of the request
 
 
 def test_errors_this_process_raises_are_not_remote() -> None:
-    e = NatsBridgeError("TIMEOUT", "late")
+    e = NatsBridgeError(ERROR_DEADLINE, "late")
     assert e.remote is False
     assert str(e) == "TIMEOUT: late"
-    assert e.to_error_body() == {"code": "TIMEOUT", "message": "TIMEOUT: late", "details": {}}
+    assert e.to_error_body() == {"code": ERROR_DEADLINE, "message": "TIMEOUT: late", "details": {}}

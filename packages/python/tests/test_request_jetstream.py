@@ -19,6 +19,7 @@ from natsbridge import (
 from natsbridge.jetstream import link_ttl_for
 from natsbridge.wire import new_uuid
 from natsbridge.transport import subscriptions_registered
+from natsbridge_types.profile import ERROR_DEADLINE, ERROR_NOT_ENVELOPE, HEADER_CORRELATION_ID, LINK_TTL_SLACK_SECONDS
 
 from .conftest import run
 
@@ -63,7 +64,7 @@ def test_a_request_nobody_answers_times_out_with_the_correlation_id(nats_url: st
 
     with pytest.raises(NatsBridgeError) as e:
         run(go())
-    assert e.value.code == "TIMEOUT" and e.value.correlation_id == "5f0c3b8e-2a0d-4d59-8c1e-6b2f4c1d9e20"
+    assert e.value.code == ERROR_DEADLINE and e.value.correlation_id == "5f0c3b8e-2a0d-4d59-8c1e-6b2f4c1d9e20"
 
 
 def test_jetstream_publish_dedup_and_late_replay_since_a_start_time(nats_url: str, fileserver: str) -> None:
@@ -71,7 +72,7 @@ def test_jetstream_publish_dedup_and_late_replay_since_a_start_time(nats_url: st
         nc = await nats.connect(nats_url)
         js = nc.jetstream()
         try:
-            await ensure_stream(js, "HEALTH", ["health.>"], max_age=3600)
+            await ensure_stream(js, "HEALTH", ["health.>"], max_age=7200)
             old = await publish_to_stream(js, "health.cpu", [("reading", {"cpu": 0.1}, "dictionary")],
                                           fileserver_url=fileserver, msg_purpose="updateStatus")
             await asyncio.sleep(1.1)
@@ -113,7 +114,7 @@ def test_jetstream_publish_dedup_and_late_replay_since_a_start_time(nats_url: st
     assert [d.stream_sequence for d in got] == sorted(d.stream_sequence for d in got)
     links = [d for d in got if any(p.transport == "link" for p in d.received.payloads)]
     assert len(links) == 3 and all(len(d.received.payload("dump").data) == 600_000 for d in links)
-    assert r["empty"].code == "TIMEOUT"
+    assert r["empty"].code == ERROR_DEADLINE
 
 
 def test_a_poisoned_message_is_terminated_and_the_consumer_goes_on(nats_url: str) -> None:
@@ -122,7 +123,7 @@ def test_a_poisoned_message_is_terminated_and_the_consumer_goes_on(nats_url: str
         js = nc.jetstream()
         try:
             await ensure_stream(js, "POISON", ["poison.>"], max_age=600)
-            await js.publish("poison.a", b"{not an envelope", headers={"Correlation-Id": "c-bad"})
+            await js.publish("poison.a", b"{not an envelope", headers={HEADER_CORRELATION_ID: "c-bad"})
             good = await publish_to_stream(js, "poison.b", [("ok", "fine", "text")])
             consumer = EnvelopeConsumer(js, "POISON")
             with pytest.raises(NatsBridgeError) as e:
@@ -135,13 +136,14 @@ def test_a_poisoned_message_is_terminated_and_the_consumer_goes_on(nats_url: str
             await nc.close()
 
     err, d = run(go())
-    assert err.code == "INVALID_ENVELOPE" and err.correlation_id == "c-bad"
+    assert err.code == ERROR_NOT_ENVELOPE and err.correlation_id == "c-bad"
     assert d.received.tuples() == [("ok", "fine", "text")]
 
 
 def test_link_ttl_outlives_the_stream() -> None:
-    assert link_ttl_for(None, 86_400) == 86_400 + 3600
-    assert link_ttl_for(3600, 86_400) == 86_400 + 3600
-    assert link_ttl_for(7 * 86_400, 86_400) == 7 * 86_400
+    day = 24 * 60 * 60.0
+    assert link_ttl_for(None, day) == day + LINK_TTL_SLACK_SECONDS
+    assert link_ttl_for(60, day) == day + LINK_TTL_SLACK_SECONDS
+    assert link_ttl_for(7 * day, day) == 7 * day
     assert link_ttl_for(None, 0) == math.inf, "a stream without max_age keeps its links for ever"
-    assert link_ttl_for(3600, 0) == math.inf
+    assert link_ttl_for(60, 0) == math.inf

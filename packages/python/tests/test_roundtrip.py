@@ -13,6 +13,13 @@ import pytest
 import natsbridge_types as t
 from natsbridge import ReceiveOptions, encode_table, smartreceive, smartsend
 from natsbridge.transport import subscriptions_registered
+from natsbridge_types.profile import (
+    DEFAULT_SIZE_THRESHOLD,
+    HEADER_CHANNELS,
+    HEADER_CORRELATION_ID,
+    HEADER_MSG_ID,
+    HEADER_SAMPLE_RATE,
+)
 
 from .conftest import run
 
@@ -50,8 +57,8 @@ def check(sent: Any, received: Any, payloads: list[tuple[str, Any, str]], transp
     assert t.validate_msg_envelope_v1(sent.envelope) == [], "a v1 writer's envelope"
     assert t.parse_msg_envelope_v1(sent.json) == sent.envelope
     assert received.envelope == sent.envelope
-    assert received.headers["Nats-Msg-Id"] == sent.envelope["msg_id"]
-    assert received.headers["Correlation-Id"] == sent.envelope["correlation_id"]
+    assert received.headers[HEADER_MSG_ID] == sent.envelope["msg_id"]
+    assert received.headers[HEADER_CORRELATION_ID] == sent.envelope["correlation_id"]
     for wire, got, (name, data, kind) in zip(sent.envelope["payloads"], received.payloads, payloads):
         assert wire["transport"] == transport, name
         assert wire["encoding"] == ("base64" if transport == "direct" else "none")
@@ -67,7 +74,7 @@ def check(sent: Any, received: Any, payloads: list[tuple[str, Any, str]], transp
 @pytest.mark.parametrize("transport", ["direct", "link"])
 def test_every_payload_type_round_trips(nats_url: str, fileserver: str, transport: str) -> None:
     payloads = sample(3)
-    threshold = 500_000 if transport == "direct" else 1
+    threshold = DEFAULT_SIZE_THRESHOLD if transport == "direct" else 1
     sent, received = run(send_and_receive(nats_url, fileserver, payloads, threshold))
     check(sent, received, payloads, transport)
 
@@ -84,9 +91,9 @@ def test_extra_headers_travel_and_every_log_record_carries_the_correlation_id(
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="natsbridge")
     payloads = [("pcm", b"\x01\x02" * 400_000, "audio"), ("cfg", {"a": 1}, "dictionary")]
-    sent, received = run(send_and_receive(nats_url, fileserver, payloads, 500_000,
-                                          headers={"Sample-Rate": "44100", "Channels": "1"}))
-    assert received.headers["Sample-Rate"] == "44100" and received.headers["Channels"] == "1"
+    sent, received = run(send_and_receive(nats_url, fileserver, payloads, DEFAULT_SIZE_THRESHOLD,
+                                          headers={HEADER_SAMPLE_RATE: "44100", HEADER_CHANNELS: "1"}))
+    assert received.headers[HEADER_SAMPLE_RATE] == "44100" and received.headers[HEADER_CHANNELS] == "1"
     records = [r for r in caplog.records if r.name.startswith("natsbridge")]
     stages = {getattr(r, "stage") for r in records}
     assert {"serialize", "upload", "publish", "receive", "download", "deserialize"} <= stages, stages
@@ -161,4 +168,4 @@ def test_publish_message_sends_envelope_text_as_is(nats_url: str) -> None:
 
     sent, msg = run(go())
     assert msg.data.decode() == sent.json
-    assert msg.headers["Correlation-Id"] == sent.envelope["correlation_id"]
+    assert msg.headers[HEADER_CORRELATION_ID] == sent.envelope["correlation_id"]

@@ -26,6 +26,16 @@ from natsbridge import NatsBridgeError, ReceiveOptions, SendOptions, ensure_stre
 from natsbridge import smartreply, smartrequest, smartsend, typed
 from natsbridge.transport import subscriptions_registered
 from natsbridge.wire import new_uuid
+from natsbridge_types.profile import (
+    ERROR_BAD_BYTES,
+    ERROR_DEADLINE,
+    ERROR_NOT_ENVELOPE,
+    ERROR_UNKNOWN_PAYLOAD_TYPE,
+    ERROR_WRITER_RULE,
+    HEADER_CHANNELS,
+    HEADER_CORRELATION_ID,
+    HEADER_SAMPLE_RATE,
+)
 
 from .conftest import ROOT, run
 
@@ -105,8 +115,8 @@ def test_bad_messages_yield_typed_errors_and_the_subscription_goes_on(nats_url: 
             items = [await next_item(sub) for _ in sends]
             await sub.unsubscribe()
 
-            expected = [("DESERIALIZATION_ERROR", "iterations"), ("DESERIALIZATION_ERROR", "step_size"),
-                        ("INVALID_PAYLOAD_TYPE", "command")]
+            expected = [(ERROR_BAD_BYTES, "iterations"), (ERROR_BAD_BYTES, "step_size"),
+                        (ERROR_UNKNOWN_PAYLOAD_TYPE, "command")]
             for item, cid, (code, word) in zip(items, ids, expected):
                 assert isinstance(item, NatsBridgeError), item
                 assert (item.code, item.correlation_id, item.dataname) == (code, cid, "command")
@@ -122,20 +132,20 @@ def test_not_an_envelope_is_an_error_too_and_next_raises_it(nats_url: str) -> No
     async def go() -> None:
         async with bridges(nats_url) as (service, client):
             sub = await sim.handle_command(service, service="gamma", queue=None)
-            await client.client.publish("sim.gamma.command", b"{not json", headers={"Correlation-Id": "c-1"})
+            await client.client.publish("sim.gamma.command", b"{not json", headers={HEADER_CORRELATION_ID: "c-1"})
             await client.client.publish("sim.gamma.command", b"[]")
             await smartsend("sim.gamma.command", [("command", {"step_size": 1, "iterations": 1}, "dictionary")],
                             connection=client.client)
             with pytest.raises(NatsBridgeError) as e:
                 await sub.next(timeout=5)
-            assert e.value.code == "INVALID_ENVELOPE" and e.value.correlation_id == "c-1"
+            assert e.value.code == ERROR_NOT_ENVELOPE and e.value.correlation_id == "c-1"
             second = await next_item(sub)
-            assert isinstance(second, NatsBridgeError) and second.code == "INVALID_ENVELOPE"
+            assert isinstance(second, NatsBridgeError) and second.code == ERROR_NOT_ENVELOPE
             third = await sub.next(timeout=5)
             assert third.message == {"step_size": 1, "iterations": 1}
             with pytest.raises(NatsBridgeError) as e:
                 await sub.next(timeout=0.2)
-            assert e.value.code == "TIMEOUT"
+            assert e.value.code == ERROR_DEADLINE
             await sub.unsubscribe()
 
     run(go())
@@ -147,7 +157,7 @@ def test_a_typed_sender_refuses_a_message_its_schema_rejects(nats_url: str) -> N
             with pytest.raises(NatsBridgeError) as e:
                 await sim.send_command(client, {"step_size": 0.1, "iterations": 0}, service="alpha",
                                        correlation_id="5f0c3b8e-2a0d-4d59-8c1e-6b2f4c1d9e20")
-            assert e.value.code == "SERIALIZATION_ERROR" and e.value.dataname == "command"
+            assert e.value.code == ERROR_WRITER_RULE and e.value.dataname == "command"
             assert e.value.correlation_id == "5f0c3b8e-2a0d-4d59-8c1e-6b2f4c1d9e20"
 
     run(go())
@@ -159,7 +169,7 @@ def test_channel_parameters_must_be_one_token(nats_url: str) -> None:
             for bad in ("a.b", "", "*", "a b", ">"):
                 with pytest.raises(NatsBridgeError) as e:
                     await sim.send_command(client, {"step_size": 0.1, "iterations": 1}, service=bad, timeout=0.5)
-                assert e.value.code == "INVALID_ENVELOPE", bad
+                assert e.value.code == ERROR_NOT_ENVELOPE, bad
                 assert "service" in e.value.message
             with pytest.raises(NatsBridgeError):
                 await sim.handle_command(service, service="a.b")
@@ -181,7 +191,7 @@ def test_a_responder_error_reaches_the_requester_as_a_remote_error(nats_url: str
             async def handle(item: sim.Incoming[sim.Command] | NatsBridgeError) -> None:
                 assert isinstance(item, sim.Incoming)
                 await sim.handle_command_error(
-                    service, item, NatsBridgeError("INVALID_PAYLOAD_TYPE", "this service runs no commands today"))
+                    service, item, NatsBridgeError(ERROR_UNKNOWN_PAYLOAD_TYPE, "this service runs no commands today"))
 
             sub = await sim.handle_command(service, service="delta")
             task = serve(sub, handle)
@@ -191,7 +201,7 @@ def test_a_responder_error_reaches_the_requester_as_a_remote_error(nats_url: str
             finally:
                 await sub.unsubscribe()
                 await task
-            assert e.value.remote and e.value.code == "INVALID_PAYLOAD_TYPE"
+            assert e.value.remote and e.value.code == ERROR_UNKNOWN_PAYLOAD_TYPE
             assert "no commands today" in e.value.message
 
     run(go())
@@ -215,9 +225,9 @@ def test_a_bad_request_is_answered_with_its_typed_error_instead_of_a_timeout(nat
             finally:
                 await sub.unsubscribe()
                 await task
-            assert e.value.remote and e.value.code == "DESERIALIZATION_ERROR"
+            assert e.value.remote and e.value.code == ERROR_BAD_BYTES
             assert len(seen) == 1 and isinstance(seen[0], NatsBridgeError)
-            assert seen[0].code == "DESERIALIZATION_ERROR"
+            assert seen[0].code == ERROR_BAD_BYTES
 
     run(go())
 
@@ -248,7 +258,7 @@ def test_analyze_audio_round_trip_with_typed_headers(nats_url: str) -> None:
             clip = clips[0]
             assert clip.message.data == samples
             assert clip.message.headers == sim.AudioClipHeaders(sample_rate=48_000, channels=2)
-            assert clip.headers["Sample-Rate"] == "48000" and clip.headers["Channels"] == "2"
+            assert clip.headers[HEADER_SAMPLE_RATE] == "48000" and clip.headers[HEADER_CHANNELS] == "2"
             assert clip.received.payloads[0].payload_type == "audio"
             assert clip.envelope["send_to"] == "sim.mic1.audio"
 
@@ -260,10 +270,10 @@ def test_a_bad_or_missing_header_is_a_typed_error(nats_url: str) -> None:
         async with bridges(nats_url) as (service, client):
             sub = await sim.serve_audio(service, device="mic2")
             cases = [
-                {"Sample-Rate": "fast", "Channels": "2"},
-                {"Sample-Rate": "-44100", "Channels": "2"},
-                {"Channels": "2"},
-                {"Sample-Rate": "44100", "Channels": "1"},
+                {HEADER_SAMPLE_RATE: "fast", HEADER_CHANNELS: "2"},
+                {HEADER_SAMPLE_RATE: "-44100", HEADER_CHANNELS: "2"},
+                {HEADER_CHANNELS: "2"},
+                {HEADER_SAMPLE_RATE: "44100", HEADER_CHANNELS: "1"},
             ]
             ids = [new_uuid() for _ in cases]
             for cid, headers in zip(ids, cases):
@@ -271,9 +281,9 @@ def test_a_bad_or_missing_header_is_a_typed_error(nats_url: str) -> None:
                                 correlation_id=cid, headers=headers)
             items = [await next_item(sub) for _ in cases]
             await sub.unsubscribe()
-            for item, cid, word in zip(items, ids, ["Sample-Rate", "Sample-Rate", "Sample-Rate"]):
+            for item, cid, word in zip(items, ids, [HEADER_SAMPLE_RATE, HEADER_SAMPLE_RATE, HEADER_SAMPLE_RATE]):
                 assert isinstance(item, NatsBridgeError), item
-                assert (item.code, item.correlation_id, item.dataname) == ("DESERIALIZATION_ERROR", cid, "clip")
+                assert (item.code, item.correlation_id, item.dataname) == (ERROR_BAD_BYTES, cid, "clip")
                 assert word in item.message
             last = items[3]
             assert isinstance(last, sim.Incoming)
@@ -285,7 +295,7 @@ def test_a_bad_or_missing_header_is_a_typed_error(nats_url: str) -> None:
 def test_publish_health_and_replay_health_through_jetstream(nats_url: str) -> None:
     async def go() -> None:
         async with bridges(nats_url) as (service, client):
-            await ensure_stream(service.jetstream, sim.HEALTH_STREAM, [sim.HEALTH_WILDCARD], max_age=3600)
+            await ensure_stream(service.jetstream, sim.HEALTH_STREAM, [sim.HEALTH_WILDCARD], max_age=7200)
             first = await sim.publish_health(service, {"status": "ok", "uptime_s": 10}, service="sim1")
             await sim.publish_health(service, {"status": "degraded", "uptime_s": 20, "load": 0.9}, service="sim2")
             # A message the schema rejects, put into the stream by plain code.
@@ -299,7 +309,7 @@ def test_publish_health_and_replay_health_through_jetstream(nats_url: str) -> No
                     if isinstance(d, sim.Delivered):
                         await d.ack()
             statuses = [d.message["status"] if isinstance(d, sim.Delivered) else d.code for d in got]
-            assert statuses == ["ok", "degraded", "DESERIALIZATION_ERROR", "ok"]
+            assert statuses == ["ok", "degraded", ERROR_BAD_BYTES, "ok"]
             err = got[2]
             assert isinstance(err, NatsBridgeError) and err.correlation_id == bad.envelope["correlation_id"]
             delivered = got[0]
@@ -312,7 +322,7 @@ def test_publish_health_and_replay_health_through_jetstream(nats_url: str) -> No
                 await d.ack()
                 with pytest.raises(NatsBridgeError) as e:
                     await only_sim2.next(timeout=0.5)
-                assert e.value.code == "TIMEOUT"
+                assert e.value.code == ERROR_DEADLINE
             finally:
                 await only_sim2.close()
 
@@ -402,12 +412,12 @@ def test_bridge_send_options_and_headers_apply(nats_url: str) -> None:
                 await sim.analyze_audio(
                     client, sim.AudioClip(b"\x01", sim.AudioClipHeaders(sample_rate=8000, channels=1)), device="mic3",
                     timeout=0.5)
-            assert e.value.code == "TIMEOUT"
+            assert e.value.code == ERROR_DEADLINE
             item = await task
             await sub.unsubscribe()
             assert isinstance(item, sim.Incoming)
             assert item.envelope["sender_name"] == "dashboard"
-            assert item.headers["X-Team"] == "sim" and item.headers["Sample-Rate"] == "8000"
+            assert item.headers["X-Team"] == "sim" and item.headers[HEADER_SAMPLE_RATE] == "8000"
 
     run(go())
 
