@@ -56,9 +56,9 @@
 //! `jetstream::stream::Config`. No type is both.
 //!
 //! The rest lives in modules named for what they are: [`error`] (also [`error::report`],
-//! any error with its causes), [`config`] (environment and
-//! defaults), [`wire`] (header names), [`codec`] (base64), [`table`] (Arrow IPC and its
-//! limits), [`fetch`] (downloads, the HTTP client), [`blob`] (blob stores: Plik-compatible
+//! any error with its causes), [`config`] (environment and defaults), [`wire`] (header
+//! names), [`json`] (strict JSON: what every runtime refuses), [`codec`] (base64),
+//! [`table`] (Arrow IPC and its limits), [`fetch`] (downloads, the HTTP client), [`blob`] (blob stores: Plik-compatible
 //! HTTP, a local directory, the JetStream Object Store, S3 with presigned links),
 //! [`transport`] (connections, to one server or a cluster's seeds, and their events),
 //! [`jetstream`] (replicated streams, acknowledged publishing retried across leader
@@ -90,7 +90,7 @@
 //! ## Reading the code
 //!
 //! Modules import in one direction only, in this order (`ARCHITECTURE.md` lists it and a
-//! test keeps it): `error`, `wire`, `config`, `codec`, `table`, `payload`, `fetch`, `blob`,
+//! test keeps it): `error`, `wire`, `json`, `config`, `codec`, `table`, `payload`, `fetch`, `blob`,
 //! `transport`, `options`, `send`, `receive`, `request`, `jetstream`, `typed`, `fileserver`,
 //! `fuzzing`.
 
