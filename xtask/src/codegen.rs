@@ -65,7 +65,7 @@ pub(crate) fn run(root: &Path, check: bool) -> Result<Staleness> {
 /// The example spec with a field added to the command message (`seed`, optional), as a
 /// team would edit it: the `team codegen` step and the tests regenerate from it.
 pub(crate) fn with_seed_field(example: &str) -> Result<String> {
-    let anchor = "        iterations:\n          type: integer\n          minimum: 1\n          description: Number of steps to run.\n";
+    let anchor = "        iterations:\n          type: integer\n          minimum: 1\n          maximum: 1000000\n          description: Number of steps to run.\n";
     anyhow::ensure!(
         example.contains(anchor),
         "the example's Command schema moved; update codegen::with_seed_field"

@@ -237,7 +237,10 @@ mod tests {
         let ids = |v: &Vectors| v.vectors.iter().map(|v| (v.id.clone(), v.text.clone())).collect::<Vec<_>>();
         assert_eq!(ids(&embedded), ids(&disk));
         assert_eq!(embedded.blobs, disk.blobs);
-        assert_eq!(embedded.groups().len(), 9);
+        let cases = |v: &Vectors| v.cases.iter().map(|c| (c.id.clone(), c.body.clone())).collect::<Vec<_>>();
+        assert_eq!(cases(&embedded), cases(&disk));
+        assert!(embedded.cases.len() > 60);
+        assert_eq!(embedded.groups().len(), 14);
         assert!(known_payload_types().contains("arrowtable"));
     }
 }

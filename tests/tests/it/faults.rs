@@ -96,7 +96,8 @@ async fn service_unavailable_with_retry_after_is_waited_out() {
 #[tokio::test]
 async fn retry_after_beyond_the_deadline_fails_at_once() {
     let (server, outcome, took) = receive(vec![Fault::Status(503, Some(3600)), Fault::Serve]).await;
-    let err = assert_error(outcome, ErrorCode::DownloadFailed);
+    // The deadline decides: TIMEOUT (profile ERROR_DEADLINE), as when it passes mid-attempt.
+    let err = assert_error(outcome, ErrorCode::Timeout);
     assert!(err.to_string().contains("deadline"), "{err}");
     assert_eq!(server.requests("blob"), 1);
     assert!(took < Duration::from_millis(500), "it waited {took:?} for nothing");

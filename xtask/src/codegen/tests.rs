@@ -89,7 +89,7 @@ fn every_file_has_the_preamble() {
         let head: String = f.contents.lines().take(3).collect::<Vec<_>>().join("\n");
         // Profile files name the profile's hash, the rest the wire schema's.
         let hash = match &contract.profile {
-            Some(p) if f.contents.contains("runtime_profile_v1.json (sha256") => p.hash.clone(),
+            Some(p) if head.contains("runtime_profile_v1.json (sha256") => p.hash.clone(),
             _ => contract.model.schema_hash.clone(),
         };
         assert!(
@@ -293,7 +293,12 @@ fn python_output_typechecks_strict() {
             .args(["--strict", "--no-incremental", "testees/python_testee.py"])
             .env(
                 "MYPYPATH",
-                std::env::join_paths([root.join("generated/python"), root.join("packages/python")]).unwrap(),
+                std::env::join_paths([
+                    root.join("generated/python"),
+                    root.join("packages/python"),
+                    root.join("examples/simulation/generated/python"),
+                ])
+                .unwrap(),
             )
             .current_dir(project_root().join("conformance")),
     );
