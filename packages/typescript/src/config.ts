@@ -65,6 +65,25 @@ export function setConnector(c: Connector): void {
   connector = c;
 }
 
+/**
+ * Reads the bytes of a `file://` link that must lie inside one of `allowedDirs` and be `size`
+ * bytes long (URL_NOT_ALLOWED, DOWNLOAD_FAILED or INTEGRITY_MISMATCH otherwise). Only Node
+ * has one: the Node entry point installs it; in a browser `file://` links are refused.
+ */
+export type FileLinkReader = (url: string, size: number, allowedDirs: readonly string[]) => Promise<Uint8Array>;
+
+let fileLinkReader: FileLinkReader | undefined;
+
+/** Installs how `file://` links are read (the Node entry point does). */
+export function setFileLinkReader(reader: FileLinkReader): void {
+  fileLinkReader = reader;
+}
+
+/** The installed `file://` link reader, if any. */
+export function installedFileLinkReader(): FileLinkReader | undefined {
+  return fileLinkReader;
+}
+
 /** The options {@link connectTo} takes: nats.js's connection options but `servers`. */
 export type ConnectToOptions = Omit<ConnectionOptions, "servers">;
 

@@ -98,9 +98,13 @@ export class NatsBridgeError extends Error {
     return `${this.code}: ${this.remote ? "the responder answered: " : ""}${this.message}${this.dataname === undefined ? "" : ` (payload \`${this.dataname}\`)`}`;
   }
 
-  /** The CLI's error line: `{"error", "correlation_id", "message"}` (`null` when the id is unknown, as in Rust). */
-  toJSON(): { error: ErrorCode | (string & {}); correlation_id: string | null; message: string } {
-    return { error: this.code, correlation_id: this.correlationId ?? null, message: this.report() };
+  /**
+   * The CLI's error line: `{"error", "correlation_id", "message"}` (`null` when the id is
+   * unknown), plus `"remote": true` for a {@link remote} error, as every CLI prints it.
+   */
+  toJSON(): { error: ErrorCode | (string & {}); correlation_id: string | null; message: string; remote?: true } {
+    const line = { error: this.code, correlation_id: this.correlationId ?? null, message: this.report() };
+    return this.remote ? { ...line, remote: true } : line;
   }
 }
 

@@ -43,6 +43,7 @@ export {
   type ReceiveFetchOptions,
   type ReceiveOptions,
   type Received,
+  type ReceivedFields,
   type ReceivedPayload,
 } from "./receive.js";
 export { smartreply, smartreplyError, smartrequest } from "./request.js";
@@ -72,5 +73,6 @@ export {
   type Incoming,
   type MessageCodec,
   type SendOverrides,
+  type Stored,
   type SubscribeOptions,
 } from "./typed.js";

@@ -18,7 +18,7 @@ import {
   type StreamInfo,
 } from "@nats-io/jetstream";
 import { millis, nanos, type NatsConnection } from "@nats-io/nats-core";
-import { ERROR_BAD_BYTES, ERROR_DEADLINE, ERROR_DOWNLOAD, LINK_TTL_SLACK_SECONDS } from "@natsbridge/types";
+import { ERROR_BAD_BYTES, ERROR_BAD_OPTION, ERROR_DEADLINE, ERROR_DOWNLOAD, LINK_TTL_SLACK_SECONDS } from "@natsbridge/types";
 import { NatsBridgeError, asBridgeError } from "./errors.js";
 import { checkNumberArgument, checkOptions, type OptionSpec } from "./options.js";
 import type { PayloadTuple } from "./payload.js";
@@ -46,6 +46,8 @@ export interface StreamOptions {
   /** Window in which a repeated `Nats-Msg-Id` is dropped, ms. Default 2 minutes; at most `maxAgeMs` when that is not 0. */
   duplicateWindowMs?: number;
   storage?: "file" | "memory";
+  /** Copies kept on distinct servers of a cluster (3 survives the loss of any one). Default: the server's (1). */
+  replicas?: number;
 }
 
 /** Every key of {@link StreamOptions} with its kind: unknown keys and wrong types are refused. */
@@ -56,6 +58,7 @@ export const STREAM_OPTIONS = {
   maxBytes: "number",
   duplicateWindowMs: "number",
   storage: { oneOf: ["file", "memory"] },
+  replicas: "number",
 } as const satisfies OptionSpec<StreamOptions>;
 
 /** Creates the stream, or updates it to these options. */
@@ -73,6 +76,7 @@ export async function ensureStream(nc: NatsConnection, options: StreamOptions): 
       max_bytes: options.maxBytes ?? -1,
       // The window cannot outlast the messages (the server refuses it); max age 0 = no limit.
       duplicate_window: nanos(options.maxAgeMs > 0 ? Math.min(window, options.maxAgeMs) : window),
+      ...(options.replicas === undefined ? {} : { num_replicas: options.replicas }),
     };
     try {
       return await jsm.streams.info(options.name).then(() => jsm.streams.update(options.name, config));
@@ -130,6 +134,13 @@ export interface ConsumerOptions {
   maxAckPending?: number;
   /** Delay before a nak'ed (transiently failing) message comes back, ms. Default 1 s. */
   nakDelayMs?: number;
+  /**
+   * Hand over at most this many envelopes (decode failures included). Pull requests then never
+   * ask the server for more than are still to be handed over, so nothing is left pulled but
+   * unacknowledged: a durable consumer's next run starts right after the last one handed over
+   * instead of waiting out `ackWaitMs`. Past it, `next()` throws SERIALIZATION_ERROR. Absent: no end.
+   */
+  limit?: number;
   receive?: ReceiveOptions;
 }
 
@@ -144,6 +155,7 @@ export const CONSUMER_OPTIONS = {
   ackWaitMs: "number",
   maxAckPending: "number",
   nakDelayMs: "number",
+  limit: "number",
   receive: { nested: RECEIVE_OPTIONS },
 } as const satisfies OptionSpec<ConsumerOptions>;
 
@@ -166,6 +178,8 @@ export interface Delivered {
 export class EnvelopeConsumer {
   private batchIter: AsyncIterator<JsMsg> | undefined;
   private batchMsgs: ConsumerMessages | undefined;
+  /** Envelopes handed over, decode failures included (for {@link ConsumerOptions.limit}). */
+  private returned = 0;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -178,6 +192,9 @@ export class EnvelopeConsumer {
   /** Creates (or binds to) the consumer on `stream`; nothing is fetched until `next()`. */
   static async create(nc: NatsConnection, stream: string, options: ConsumerOptions = {}): Promise<EnvelopeConsumer> {
     checkOptions(options, CONSUMER_OPTIONS, "EnvelopeConsumer.create");
+    if (options.limit !== undefined && !(Number.isSafeInteger(options.limit) && options.limit >= 0)) {
+      throw new NatsBridgeError(ERROR_BAD_OPTION, `option \`limit\` of EnvelopeConsumer.create must be a non-negative integer, got ${options.limit}`);
+    }
     try {
       const jsm = await jetstreamManager(nc);
       const config: Partial<ConsumerConfig> = {
@@ -209,9 +226,14 @@ export class EnvelopeConsumer {
    * The next decoded envelope, waiting at most `timeoutMs` (TIMEOUT after). An envelope that
    * can never be decoded is terminated on the server and its error thrown; one that failed
    * transiently (download) is nak'ed for redelivery and its error thrown. The next call goes on.
+   * Past {@link ConsumerOptions.limit}, SERIALIZATION_ERROR (nothing more is pulled).
    */
   async next(timeoutMs = MAX_PULL_WAIT_MS): Promise<Delivered> {
     checkNumberArgument(timeoutMs, "timeoutMs", "EnvelopeConsumer.next");
+    const limit = this.options.limit;
+    if (limit !== undefined && this.returned >= limit) {
+      throw new NatsBridgeError(ERROR_BAD_OPTION, `the consumer's limit of ${limit} envelopes is reached`);
+    }
     const until = Date.now() + timeoutMs;
     for (;;) {
       const remaining = until - Date.now();
@@ -220,7 +242,11 @@ export class EnvelopeConsumer {
         try {
           const js = jetstream(this.nc);
           const consumer = await js.consumers.get(this.stream, this.name);
-          this.batchMsgs = await consumer.fetch({ max_messages: this.options.batch ?? 16, expires: Math.max(MS_PER_SECOND, Math.min(remaining, MAX_PULL_WAIT_MS)) });
+          // With a limit, no more than is still to be handed over: the batch in flight and the
+          // envelopes handed over never add up to more than `limit`.
+          const batch = this.options.batch ?? 16;
+          const max = limit === undefined ? batch : Math.max(1, Math.min(batch, limit - this.returned));
+          this.batchMsgs = await consumer.fetch({ max_messages: max, expires: Math.max(MS_PER_SECOND, Math.min(remaining, MAX_PULL_WAIT_MS)) });
           this.batchIter = this.batchMsgs[Symbol.asyncIterator]();
         } catch (e) {
           throw asBridgeError(e, "NATS_CONNECTION_FAILED", `pulling from stream \`${this.stream}\``);
@@ -238,6 +264,7 @@ export class EnvelopeConsumer {
         continue;
       }
       const m = r.value;
+      this.returned++;
       let received: Received;
       try {
         received = await smartreceive(m, this.options.receive ?? {});

@@ -22,7 +22,7 @@ import {
   type MsgPayloadV1,
   type PayloadType,
 } from "@natsbridge/types";
-import { fileserverUrl } from "./config.js";
+import { fileserverUrl, installedFileLinkReader } from "./config.js";
 import { NatsBridgeError, asBridgeError } from "./errors.js";
 import { DEFAULT_FETCH, FETCH_OPTIONS, fetchHashed, type FetchOptions } from "./fetch.js";
 import { parseStrictJson } from "./json.js";
@@ -34,6 +34,12 @@ import { base64Decode, hostAllowed, hostOf, normalizeHost, redact, sha256Hex, ut
 export interface ReceiveOptions {
   /** Hosts links may be downloaded from (`host`, `host:port` or a URL; `*` = any). Default: the host of `FILESERVER_URL`. */
   allowedHosts?: string[];
+  /**
+   * Directories `file://` links may be read from (a sender's local blob store on the same
+   * machine, e.g. `natsbridge send --store dir:PATH`). Node only; none by default, and a
+   * `file://` link outside them is URL_NOT_ALLOWED without the file system being touched.
+   */
+  allowedDirs?: string[];
   /** Retry schedule and limits of downloads (`maxBytes` also bounds declared sizes). */
   fetch?: ReceiveFetchOptions;
   /** Largest envelope accepted, bytes. Default MAX_ENVELOPE_BYTES (64 MiB). */
@@ -53,6 +59,7 @@ const { expectedSize: _e, correlationId: _c, hash: _h, ...RECEIVE_FETCH_OPTIONS 
 /** Every key of {@link ReceiveOptions} with its kind: unknown keys and wrong types are refused. */
 export const RECEIVE_OPTIONS = {
   allowedHosts: "strings",
+  allowedDirs: "strings",
   fetch: { nested: RECEIVE_FETCH_OPTIONS satisfies OptionSpec<ReceiveFetchOptions> },
   maxEnvelopeBytes: "number",
   maxPayloads: "number",
@@ -88,10 +95,34 @@ export interface Received {
   payloads: ReceivedPayload[];
   /** The NATS headers of the message. */
   headers: Record<string, string>;
+  /**
+   * The first payload named `dataname` (`received.payload(name)`, as in every runtime). A
+   * non-enumerable own method: the object stays plain data for `JSON.stringify`,
+   * `structuredClone` and `assert.deepStrictEqual`; a copy made by spreading (`{...received}`)
+   * does not keep it (use {@link payloadNamed} there).
+   */
+  readonly payload: (dataname: string) => ReceivedPayload | undefined;
 }
 
-/** The first payload named `dataname`. */
-export function payloadNamed(received: Received, dataname: string): ReceivedPayload | undefined {
+/** The fields of a {@link Received}, without its `payload` lookup. */
+export type ReceivedFields = Omit<Received, "payload">;
+
+/** `fields` as a {@link Received}: the same object, given its non-enumerable `payload(dataname)` lookup. */
+export function withPayloadLookup(fields: ReceivedFields): Received {
+  return Object.defineProperty(fields, "payload", {
+    value: (dataname: string) => fields.payloads.find((p) => p.dataname === dataname),
+    enumerable: false,
+    writable: false,
+    configurable: true,
+  }) as Received;
+}
+
+/**
+ * The first payload named `dataname`.
+ * @deprecated Use `received.payload(dataname)`, the name every runtime uses; `payloadNamed`
+ * stays for one release.
+ */
+export function payloadNamed(received: ReceivedFields, dataname: string): ReceivedPayload | undefined {
   return received.payloads.find((p) => p.dataname === dataname);
 }
 
@@ -164,12 +195,22 @@ export async function smartreceive(msg: MessageLike | Uint8Array | string, optio
         throw asBridgeError(e, ERROR_BAD_BYTES, "decoding", { dataname: p.dataname });
       }
     }
-    return { envelope, payloads, headers };
+    return withPayloadLookup({ envelope, payloads, headers });
   } catch (e) {
     const err = asBridgeError(e, ERROR_BAD_BYTES, "receiving", { correlationId: cid });
     log("warn", "receive failed", cid ?? "", { stage: "receive", code: err.code, dataname: err.dataname, error: err.message });
     throw err;
   }
+}
+
+/** The bytes of a `file://` link, read by the installed reader (Node) from an allowed directory. */
+async function readFileLink(url: string, size: number, allowedDirs: readonly string[]): Promise<Uint8Array> {
+  if (allowedDirs.length === 0) {
+    throw new NatsBridgeError(ERROR_HOST_NOT_ALLOWED, `file:// links are not allowed (no allowed directory): ${redact(url)}`);
+  }
+  const reader = installedFileLinkReader();
+  if (reader === undefined) throw new NatsBridgeError(ERROR_HOST_NOT_ALLOWED, `file:// links are read only in Node: ${redact(url)}`);
+  return reader(url, size, allowedDirs);
 }
 
 async function receivePayload(p: MsgPayloadV1, options: ReceiveOptions, allowed: string[], cid: string): Promise<ReceivedPayload> {
@@ -187,6 +228,8 @@ async function receivePayload(p: MsgPayloadV1, options: ReceiveOptions, allowed:
   let sha256: string | undefined;
   if (p.transport === "direct") {
     bytes = base64Decode(p.data, p.size);
+  } else if (p.transport === "link" && /^file:/i.test(p.data)) {
+    bytes = await readFileLink(p.data, p.size, options.allowedDirs ?? []);
   } else if (p.transport === "link") {
     if (hostOf(p.data) === undefined) {
       throw new NatsBridgeError(ERROR_HOST_NOT_ALLOWED, `link payload \`data\` is not an http(s) URL: ${redact(p.data)}`);

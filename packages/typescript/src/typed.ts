@@ -281,8 +281,8 @@ export async function publishToStream<M>(
   return publishEnvelopeToStream(bridge.connection, subject, [encoded.payload], sendOptions(bridge, purpose, encoded, options));
 }
 
-/** A typed message from a stream; acknowledge it when done. */
-export interface DeliveredMessage<M> extends Incoming<M> {
+/** A typed message from a stream (the name every runtime uses: Rust's `Stored<M>`); acknowledge it when done. */
+export interface Stored<M> extends Incoming<M> {
   /** Its stream sequence. */
   readonly seq: number;
   /** When the server stored it. */
@@ -290,6 +290,12 @@ export interface DeliveredMessage<M> extends Incoming<M> {
   /** Acknowledges the message and waits for the server's confirmation. */
   ack(): Promise<void>;
 }
+
+/**
+ * @deprecated Renamed {@link Stored} (the name every runtime uses); this alias stays for one
+ * release.
+ */
+export type DeliveredMessage<M> = Stored<M>;
 
 /**
  * Typed messages replayed from a stream by a pull consumer ({@link EnvelopeConsumer}).
@@ -304,7 +310,7 @@ export class Replay<M> {
   ) {}
 
   /** The next message, waiting at most `timeoutMs` (TIMEOUT after). */
-  async next(timeoutMs?: number): Promise<DeliveredMessage<M>> {
+  async next(timeoutMs?: number): Promise<Stored<M>> {
     checkNumberArgument(timeoutMs, "timeoutMs", "Replay.next");
     let d;
     try {

@@ -1,7 +1,11 @@
 /** Bad input is a NatsBridgeError with its code, the correlation id and the dataname; nothing else is thrown. */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { NatsBridgeError, smartreceive, smartsend, type ErrorCode } from "../dist/node.js";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { NatsBridgeError, directoryUploader, smartreceive, smartsend, type ErrorCode } from "../dist/node.js";
 import { startFileServer, type Running } from "./helpers.ts";
 import { bytes } from "./samples.ts";
 
@@ -148,4 +152,39 @@ test("bad sender input is a typed error too", async () => {
     smartsend("s", [["big", bytes(10), "binary"]], { publish: false, correlationId: CID, sizeThreshold: 1, fileserverUrl: "http://127.0.0.1:1" }),
     (e: unknown) => e instanceof NatsBridgeError && e.code === "UPLOAD_FAILED" && e.correlationId === CID && e.dataname === "big",
   );
+});
+
+test("file:// links are read only from allowedDirs: outside, through .. or a symbolic link out, refused; a wrong length is INTEGRITY_MISMATCH", async () => {
+  const root = mkdtempSync(join(tmpdir(), "nb-ts-file-links-"));
+  try {
+    const store = join(root, "store");
+    const sent = await smartsend("bad.files", [["blob", bytes(5000), "binary"]], {
+      publish: false,
+      correlationId: CID,
+      sizeThreshold: 100,
+      uploader: directoryUploader(store),
+    });
+    const env = JSON.parse(sent.json) as { payloads: Record<string, unknown>[] };
+    const link = String(env.payloads[0]!["data"]);
+    assert.match(link, /^file:\/\//);
+    const got = await smartreceive(sent.json, { allowedDirs: [store] });
+    assert.deepEqual(got.payload("blob")?.data, bytes(5000));
+    assert.equal(got.payload("blob")?.transport, "link");
+
+    await expectError(sent.json, "URL_NOT_ALLOWED", "blob", {}); // no allowed directory
+    mkdirSync(join(root, "other"));
+    await expectError(sent.json, "URL_NOT_ALLOWED", "blob", { allowedDirs: [join(root, "other")] });
+    // A file outside, reached by a symbolic link inside the allowed directory.
+    writeFileSync(join(root, "secret.bin"), bytes(5000));
+    symlinkSync(join(root, "secret.bin"), join(store, "escape.bin"));
+    const withLink = (url: string) => JSON.stringify({ ...env, payloads: [{ ...env.payloads[0], data: url }] });
+    await expectError(withLink(pathToFileURL(join(store, "escape.bin")).href), "URL_NOT_ALLOWED", "blob", { allowedDirs: [store] });
+    await expectError(withLink(`file://${store}/../secret.bin`), "URL_NOT_ALLOWED", "blob", { allowedDirs: [store] });
+    // Inside, but not the bytes declared.
+    writeFileSync(join(store, "short.bin"), bytes(10));
+    await expectError(withLink(pathToFileURL(join(store, "short.bin")).href), "INTEGRITY_MISMATCH", "blob", { allowedDirs: [store] });
+    await expectError(withLink(pathToFileURL(join(store, "missing.bin")).href), "DOWNLOAD_FAILED", "blob", { allowedDirs: [store] });
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });

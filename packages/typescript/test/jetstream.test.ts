@@ -97,3 +97,41 @@ test("an envelope that can never be decoded is terminated and reported; the next
   await d.ack();
   await consumer.close();
 });
+
+test("a durable consumer with a limit pulls no more than it hands over: its next run goes on at once", async () => {
+  const subject = `health.limit.${newUuid().slice(0, 8)}`;
+  const sent = [];
+  for (let i = 0; i < 5; i++) sent.push(await publishToStream(nc, subject, [["n", String(i), "text"]], { fileserverUrl: files.url }));
+  const durable = `limit-${newUuid().slice(0, 8)}`;
+  const jsm = await jetstreamManager(nc);
+  const first = await EnvelopeConsumer.create(nc, "HEALTH", { durable, filterSubject: subject, limit: 2, batch: 16, ackWaitMs: 60_000 });
+  const a = await first.next(5000);
+  await a.ack();
+  // At most what is still to be handed over is pulled (here the one more the limit allows).
+  assert.ok((await jsm.consumers.info("HEALTH", durable)).num_ack_pending <= 1);
+  const b = await first.next(5000);
+  await b.ack();
+  await assert.rejects(first.next(1000), (e: unknown) => e instanceof NatsBridgeError && e.code === "SERIALIZATION_ERROR" && /limit of 2/.test(e.message));
+  // Nothing pulled but unacknowledged: the other three were never delivered (with a batch of 16
+  // and no limit they would be, and wait out ack_wait before the next run could have them).
+  const info = await jsm.consumers.info("HEALTH", durable);
+  assert.deepEqual([info.num_ack_pending, info.num_pending], [0, 3]);
+  await first.close();
+
+  // The next run, well within ack_wait: the third message at once, not after a redelivery.
+  const second = await EnvelopeConsumer.create(nc, "HEALTH", { durable, filterSubject: subject, limit: 3, ackWaitMs: 60_000 });
+  const started = Date.now();
+  const rest = [];
+  for (let i = 0; i < 3; i++) {
+    const d = await second.next(5000);
+    await d.ack();
+    rest.push(d);
+  }
+  assert.ok(Date.now() - started < 5000, "no wait for ack_wait");
+  assert.deepEqual([a, b, ...rest].map((d) => d.received.envelope.msg_id), sent.map((s) => s.envelope.msg_id), "each once, in order");
+  await second.close();
+  await assert.rejects(
+    EnvelopeConsumer.create(nc, "HEALTH", { filterSubject: subject, limit: -1 }),
+    (e: unknown) => e instanceof NatsBridgeError && e.code === "SERIALIZATION_ERROR" && /`limit`/.test(e.message),
+  );
+});

@@ -7,6 +7,7 @@ import {
   NatsBridgeError,
   connect,
   newUuid,
+  payloadNamed,
   publishMessage,
   setLogger,
   smartreceive,
@@ -72,6 +73,22 @@ for (const [label, threshold, transport] of [
     }
   });
 }
+
+test("received.payload(name) finds a payload by dataname and leaves the received object plain data", async () => {
+  const { received } = await sendAndReceive([["a", "first", "text"], ["b", { x: 1 }, "dictionary"], ["a", "second", "text"]], 500_000);
+  assert.equal(received.payload("a")?.data, "first", "the first of that name");
+  assert.deepEqual(received.payload("b")?.data, { x: 1 });
+  assert.equal(received.payload("missing"), undefined);
+  assert.equal(payloadNamed(received, "b"), received.payload("b"), "the deprecated payloadNamed is the same lookup");
+  // Not enumerable: JSON, structuredClone and deep equality see only the data.
+  const data = { envelope: received.envelope, payloads: received.payloads, headers: received.headers };
+  assert.deepEqual(Object.keys(received), ["envelope", "payloads", "headers"]);
+  assert.equal(JSON.stringify(received), JSON.stringify(data));
+  const clone = structuredClone(received);
+  assert.deepEqual(clone, data);
+  assert.equal((clone as { payload?: unknown }).payload, undefined, "a clone is data only");
+  assert.deepEqual(received, data);
+});
 
 test("a link Arrow table is decoded without copying its column data", async () => {
   const table = sampleTable(200_000);

@@ -26,6 +26,7 @@ import {
   serveTable,
   serveTableReply,
   type Command,
+  type Health,
 } from "@simulation/api";
 import {
   Bridge,
@@ -39,7 +40,9 @@ import {
   smartrequest,
   smartsend,
   typed,
+  type DeliveredMessage,
   type Incoming,
+  type Stored,
   type Subscription,
 } from "../dist/node.js";
 import { startNats, type Running } from "./helpers.ts";
@@ -318,7 +321,10 @@ test("publishHealth / replayHealth through JetStream: acked, replayed typed, a b
 
   const all = await replayHealth(bridge, { service: "*" }, { batch: 2 });
   try {
-    const first = await all.next(5_000);
+    // `Stored`, the name every runtime gives a typed replayed message; the old name still types it.
+    const first: Stored<Health> = await all.next(5_000);
+    const legacy: DeliveredMessage<Health> = first;
+    assert.equal(legacy, first);
     assert.deepEqual(first.message, { status: "ok", uptime_s: 1 });
     assert.equal(first.subject, "sim.a.health");
     assert.equal(first.seq, a1.streamSequence);
