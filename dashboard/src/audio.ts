@@ -6,7 +6,7 @@
  * frequency_hz and magnitude), or one `error` dictionary, which is shown.
  */
 import type { NatsConnection } from "@nats-io/nats-core";
-import { payloadNamed, type Received } from "@natsbridge/client/browser";
+import { type Received } from "@natsbridge/client/browser";
 import type { Table } from "apache-arrow";
 import { request, type DashboardConfig } from "./bridge.js";
 import { drawLines } from "./chart.js";
@@ -111,7 +111,7 @@ function floatColumn(table: Table, name: string): Float64Array {
 function showReply(received: Received, rttMs: number): AudioResult {
   const correlationId = received.envelope.correlation_id;
   setText("audio-rtt-ms", fixed(rttMs, 1));
-  const error = asObject(payloadNamed(received, "error")?.data);
+  const error = asObject(received.payload("error")?.data);
   if (error !== undefined) {
     const message = String(error["error"] ?? JSON.stringify(error));
     setText("audio-status", `error: ${message}`);
@@ -119,7 +119,7 @@ function showReply(received: Received, rttMs: number): AudioResult {
     setState("audio", "error");
     return { ok: false, error: message, rttMs, correlationId };
   }
-  const result = asObject(payloadNamed(received, "result")?.data);
+  const result = asObject(received.payload("result")?.data);
   if (result === undefined) throw new Error(`the reply has neither \`result\` nor \`error\`: ${received.envelope.payloads.map((p) => p.dataname).join(", ")}`);
   const peakHz = Number(result["peak_hz"]);
   const sampleRate = Number(result["sample_rate"]);
@@ -129,7 +129,7 @@ function showReply(received: Received, rttMs: number): AudioResult {
   setText("audio-samples", samples);
   const arrived = typeof result["received_by"] === "string" ? ` (the recording arrived ${result["received_by"]})` : "";
   setText("audio-status", `analysed ${fixed(Number(result["seconds"]), 2)} s, ${String(result["channels"] ?? "?")} channel${arrived}`);
-  const spectrum = payloadNamed(received, "spectrum");
+  const spectrum = received.payload("spectrum");
   if (spectrum !== undefined && spectrum.payload_type === "arrowtable") {
     const freq = floatColumn(spectrum.data, "frequency_hz");
     const mag = floatColumn(spectrum.data, "magnitude");

@@ -6,7 +6,6 @@
  * state and the round trip (send → reply decoded).
  */
 import type { NatsConnection } from "@nats-io/nats-core";
-import { payloadNamed } from "@natsbridge/client/browser";
 import { request, type DashboardConfig } from "./bridge.js";
 import { byId, describe, fixed, setState, setText, showError } from "./ui.js";
 
@@ -33,14 +32,14 @@ export async function runCommand(nc: NatsConnection, config: DashboardConfig): P
       timeoutMs: 10_000,
     });
     const rttMs = r.tDecoded - r.t0;
-    const reply = payloadNamed(r.received, "status");
+    const reply = r.received.payload("status");
     const data = reply?.payload_type === "dictionary" ? reply.data : undefined;
     const status = typeof data === "object" && data !== null && !Array.isArray(data) ? data["state"] : undefined;
     setText("cmd-transport", r.sent.envelope.payloads.map((p) => p.transport).join(", "));
     setText("cmd-cid", r.received.envelope.correlation_id);
     setText("cmd-rtt-ms", fixed(rttMs, 1));
     if (typeof status !== "string") {
-      const err = payloadNamed(r.received, "error")?.data;
+      const err = r.received.payload("error")?.data;
       throw new Error(`the reply has no status: ${JSON.stringify(err ?? r.received.envelope.payloads.map((p) => p.dataname))}`);
     }
     setText("cmd-status", status);

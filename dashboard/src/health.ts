@@ -7,7 +7,7 @@
  */
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { EnvelopeConsumer, NatsBridgeError, payloadNamed, type Delivered } from "@natsbridge/client/browser";
+import { EnvelopeConsumer, NatsBridgeError, type Delivered } from "@natsbridge/client/browser";
 import type { DashboardConfig } from "./bridge.js";
 import { drawLines, type Marker } from "./chart.js";
 import { logEnvelope, payloadSummary } from "./log.js";
@@ -127,7 +127,7 @@ export function startHealth(nc: NatsConnection, config: DashboardConfig): Health
 
   const handle = (d: Delivered, replay: boolean) => {
     const env = d.received.envelope;
-    const health = asObject(payloadNamed(d.received, "health")?.data);
+    const health = asObject(d.received.payload("health")?.data);
     const link = d.received.payloads.some((p) => p.transport === "link");
     const hseq = Number(health?.["seq"]);
     const time = typeof health?.["time"] === "string" ? health["time"] : d.timestamp.toISOString();

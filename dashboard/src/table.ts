@@ -6,7 +6,6 @@
  * the rows, the size, the MB/s of download + verify + decode, and draws column `value`.
  */
 import type { NatsConnection } from "@nats-io/nats-core";
-import { payloadNamed } from "@natsbridge/client/browser";
 import type { Table } from "apache-arrow";
 import { request, type DashboardConfig } from "./bridge.js";
 import { drawEnvelope, minMaxBuckets } from "./chart.js";
@@ -86,9 +85,9 @@ export async function runTable(nc: NatsConnection, config: DashboardConfig): Pro
       timeoutMs: 300_000,
       receive: { fetch: { fetch: timedFetch, deadlineMs: 300_000 } },
     });
-    const p = payloadNamed(r.received, "results");
+    const p = r.received.payload("results");
     if (p === undefined || p.payload_type !== "arrowtable") {
-      const err = payloadNamed(r.received, "error")?.data;
+      const err = r.received.payload("error")?.data;
       throw new Error(`the reply has no \`results\` table: ${JSON.stringify(err ?? r.received.envelope.payloads.map((x) => x.dataname))}`);
     }
     const table = p.data;
