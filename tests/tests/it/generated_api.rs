@@ -47,7 +47,12 @@ async fn constraints_the_types_cannot_hold_are_checked_both_ways() {
     let zero_step = Command { step_size: 0.0, ..command(10) };
     let big_step = Command { step_size: 10.5, ..command(10) };
     let long_label = Command { label: label(&"a".repeat(33)), ..command(10) };
-    for (what, bad) in [("maximum", too_many), ("exclusiveMinimum", zero_step), ("maximum", big_step), ("maxLength", long_label)] {
+    for (what, bad) in [
+        ("maximum", too_many),
+        ("exclusiveMinimum", zero_step),
+        ("maximum", big_step),
+        ("maxLength", long_label),
+    ] {
         let err = operations::send_command(&client, "sim2", &bad).await.unwrap_err();
         assert_eq!(err.code(), &ErrorCode::SerializationError, "{what}: {err}");
         assert!(err.message().contains("not a valid `command`"), "{what}: {err}");

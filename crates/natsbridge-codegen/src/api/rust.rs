@@ -182,7 +182,9 @@ fn message_view(m: &Message) -> MessageView {
         Body::Json { type_name, .. } => (
             "payload".to_owned(),
             format!("crate::{}", rust_type_name(type_name)),
-            format!("typed::encode_json(Self::NAME, &self.payload, |v, r| crate::check({type_name:?}, v, r))?"),
+            format!(
+                "typed::encode_json(Self::NAME, &self.payload, |v, r| crate::check({type_name:?}, v, r))?"
+            ),
             "Payload::Dictionary(_)".to_owned(),
             format!("typed::decode_json(received, Self::NAME, |v, r| crate::check({type_name:?}, v, r))?"),
         ),
