@@ -57,8 +57,12 @@ def of_received(received: Received) -> str:
 
 
 def of_error(error: NatsBridgeError) -> str:
-    """The line printed for an envelope that could not be received."""
-    return _dumps({"error": error.code, "correlation_id": error.correlation_id, "message": error.report()})
+    """The line printed for an envelope that could not be received; ``"remote": true`` when
+    the error is a responder's ``error_response_v1``, not a failure here."""
+    line: dict[str, Any] = {"error": error.code, "correlation_id": error.correlation_id, "message": error.report()}
+    if error.remote:
+        line["remote"] = True
+    return _dumps(line)
 
 
 def of_unexpected(error: BaseException) -> str:

@@ -8,7 +8,9 @@ application with backpressure and can replay from a start time.
 - :class:`EnvelopeConsumer` pulls bounded batches (``max_messages`` at a time, one pull in
   flight), decodes each envelope, and only then hands it over; the application acks it.
   Envelopes that can never decode are terminated and raised; transient download failures
-  are nak'ed for redelivery.
+  are nak'ed for redelivery. With a ``limit`` it hands over at most that many and never
+  pulls more than are still to be handed over (a durable consumer's next run starts right
+  after the last one handed over).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from nats.aio.msg import Msg
 from nats.js import api
 
 from natsbridge_types import MsgEnvelopeV1
-from natsbridge_types.profile import ERROR_DEADLINE, ERROR_DOWNLOAD, LINK_TTL_SLACK_SECONDS
+from natsbridge_types.profile import ERROR_BAD_OPTION, ERROR_DEADLINE, ERROR_DOWNLOAD, LINK_TTL_SLACK_SECONDS
 
 from . import _log
 from .errors import NatsBridgeError
@@ -64,14 +66,16 @@ async def ensure_stream(
     max_bytes: int | None = None,
     duplicate_window: float = 120.0,
     memory: bool = False,
+    replicas: int = 1,
 ) -> api.StreamInfo:
     """Creates the stream (limits retention, ``max_age`` seconds, ``0`` for no age limit), or
-    updates it. The de-duplication window is at most ``max_age`` (the server's rule)."""
+    updates it. The de-duplication window is at most ``max_age`` (the server's rule).
+    ``replicas``: copies kept on distinct servers of a cluster (3 survives the loss of any one)."""
     config = api.StreamConfig(
         name=name, subjects=subjects, retention=api.RetentionPolicy.LIMITS, max_age=max_age,
         max_bytes=max_bytes if max_bytes is not None else -1,
         duplicate_window=duplicate_window if max_age <= 0 else min(duplicate_window, max(max_age, 1.0)),
-        storage=api.StorageType.MEMORY if memory else api.StorageType.FILE,
+        storage=api.StorageType.MEMORY if memory else api.StorageType.FILE, num_replicas=replicas,
     )
     try:
         try:
@@ -142,7 +146,14 @@ Start = str | datetime.datetime | int
 
 class EnvelopeConsumer:
     """A pull consumer of envelopes on ``stream``, with backpressure: one pull request of
-    at most ``max_messages`` in flight, the next only once those are handed over."""
+    at most ``max_messages`` in flight, the next only once those are handed over.
+
+    ``limit``: hand over at most this many envelopes (decode failures included); pull
+    requests then never ask the server for more than are still to be handed over, so
+    nothing is left pulled but unacknowledged: a durable consumer's next run starts right
+    after the last one handed over instead of waiting out ``ack_wait``. Past it,
+    :meth:`next` raises ``SERIALIZATION_ERROR`` (the profile's ``ERROR_BAD_OPTION``) and
+    pulls nothing. ``None``: no end."""
 
     @checked("EnvelopeConsumer")
     def __init__(
@@ -159,6 +170,7 @@ class EnvelopeConsumer:
         nak_delay: float = 1.0,
         pull_expires: float = 5.0,
         receive_options: ReceiveOptions | None = None,
+        limit: int | None = None,
     ) -> None:
         self._js = js
         self.stream = stream
@@ -171,6 +183,8 @@ class EnvelopeConsumer:
         self._nak_delay = nak_delay
         self._expires = pull_expires
         self._receive = receive_options
+        self._limit = limit
+        self._returned = 0
         self._sub: nats.js.JetStreamContext.PullSubscription | None = None
         self._ephemeral: str | None = None
         self._pending: deque[Msg] = deque()
@@ -222,7 +236,10 @@ class EnvelopeConsumer:
     async def next(self, timeout: float | None = None) -> Delivered:
         """The next decoded envelope. Waits while the stream has nothing new (up to
         ``timeout`` seconds, then ``TIMEOUT``). An envelope that can never decode is
-        terminated on the server and raised; the next call goes on with the next one."""
+        terminated on the server and raised; the next call goes on with the next one.
+        Past the ``limit``, ``SERIALIZATION_ERROR`` (nothing more is pulled)."""
+        if self._limit is not None and self._returned >= self._limit:
+            raise NatsBridgeError(ERROR_BAD_OPTION, f"the consumer's limit of {self._returned} envelopes is reached")
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while True:
@@ -232,7 +249,7 @@ class EnvelopeConsumer:
                 if wait <= 0:
                     raise NatsBridgeError(ERROR_DEADLINE, f"no envelope on `{self.stream}` within {timeout} s")
                 try:
-                    self._pending.extend(await sub.fetch(self._max_messages, timeout=max(wait, 0.01)))
+                    self._pending.extend(await sub.fetch(self._batch(), timeout=max(wait, 0.01)))
                 except nats.errors.TimeoutError:
                     continue
                 except Exception as e:
@@ -248,9 +265,18 @@ class EnvelopeConsumer:
                                  seq=meta.sequence.stream, error=e.report())
                     await msg.nak(delay=self._nak_delay)
                     continue
+                self._returned += 1  # handed over as its error
                 await msg.term()
                 raise
+            self._returned += 1
             return Delivered(received, meta.sequence.stream, meta.timestamp, msg)
+
+    def _batch(self) -> int:
+        """How many envelopes the next pull request asks for: ``max_messages``, and with a
+        ``limit`` no more than are still to be handed over."""
+        if self._limit is None:
+            return self._max_messages
+        return max(min(self._max_messages, self._limit - self._returned), 1)
 
     async def close(self) -> None:
         """Unsubscribes, and deletes the consumer unless it is durable (the server would

@@ -27,6 +27,7 @@ from natsbridge_types.profile import (
 from . import _log, config, strict_json
 from .errors import NatsBridgeError
 from .fetch import FetchOptions, fetch_hashed, host_of, new_session, redact
+from .file_links import is_file_link, read_file_link
 from .options import checked, checked_options
 from .payload import TableLimits, decode_payload, is_known_payload_type, num_rows
 from .schema_check import loose_correlation_id, readable_envelope
@@ -47,12 +48,15 @@ class ReceiveOptions:
 
     ``allowed_hosts``: ``host:port`` or bare ``host`` entries (``*`` allows all; a list is
     kept as a tuple, a plain string is an error); default the host of ``FILESERVER_URL``.
+    ``allowed_dirs``: directories ``file://`` links may point into (none by default; see
+    :mod:`natsbridge.file_links`).
     Envelopes up to the profile's ``MAX_ENVELOPE_BYTES`` (64 MiB) with up to ``MAX_PAYLOADS``
     (10 000) payloads; ``metadata.sha256`` verified when present. An unknown option or a
     value of the wrong type is ``SERIALIZATION_ERROR`` naming it.
     """
 
     allowed_hosts: tuple[str, ...] = field(default_factory=_default_hosts)
+    allowed_dirs: tuple[str, ...] = ()
     fetch: FetchOptions = FetchOptions()
     max_envelope_bytes: int = MAX_ENVELOPE_BYTES
     max_payloads: int = MAX_PAYLOADS
@@ -68,6 +72,12 @@ class ReceiveOptions:
         if host in self.allowed_hosts:
             return self
         return replace(self, allowed_hosts=(*self.allowed_hosts, host))
+
+    def allow_dir(self, directory: str) -> ReceiveOptions:
+        """These options, also allowing ``file://`` links into ``directory``."""
+        if directory in self.allowed_dirs:
+            return self
+        return replace(self, allowed_dirs=(*self.allowed_dirs, directory))
 
 
 @dataclass
@@ -165,7 +175,7 @@ async def smartreceive(
         try:
             out = []
             for p in envelope["payloads"]:
-                if session is None and p.get("transport") == "link":
+                if session is None and p.get("transport") == "link" and not is_file_link(p["data"]):
                     session = new_session(opts.fetch)
                 try:
                     out.append(await _receive_payload(p, opts, cid, session))
@@ -210,6 +220,8 @@ async def _receive_payload(
         raw = b64decode(data)
         if len(raw) != size:
             raise NatsBridgeError(ERROR_INTEGRITY, f"`size` is {size} but `data` decodes to {len(raw)} bytes")
+    elif transport == "link" and is_file_link(data):
+        raw = await read_file_link(data, size, opts.allowed_dirs)
     elif transport == "link":
         if not host_allowed(data, opts.allowed_hosts):
             raise NatsBridgeError(

@@ -54,8 +54,10 @@ async def smartrequest(
         await smartsend(subject, payloads, connection=nc, reply_to=inbox, correlation_id=cid, **send_options)
         try:
             msg = await sub.next_msg(timeout=timeout)
-        except nats.errors.TimeoutError as e:
-            raise NatsBridgeError(ERROR_DEADLINE, f"no reply on `{subject}` within {timeout} s", correlation_id=cid) from e
+        except nats.errors.TimeoutError:
+            # The whole story (nats-py's own timeout adds nothing; the message is Rust's).
+            raise NatsBridgeError(ERROR_DEADLINE, f"no reply on `{subject}` within {timeout:g}s",
+                                  correlation_id=cid) from None
         except Exception as e:
             raise NatsBridgeError("NATS_CONNECTION_FAILED", "reply subscription closed", correlation_id=cid) from e
     finally:

@@ -34,7 +34,12 @@ async def connect(url: str, *, name: str = "natsbridge-python", connect_timeout:
     async def on_error(e: Exception) -> None:
         _log.warning("NATS connection event", None, "connect", server=shown, error=f"{type(e).__name__}: {e}")
 
+    connected: list[Client] = []
+
     async def on_disconnect() -> None:
+        if connected and connected[0].is_closed:  # closed by its owner, not lost
+            _log.debug("NATS connection closed", None, "connect", server=shown)
+            return
         _log.warning("NATS disconnected", None, "connect", server=shown)
 
     async def on_reconnect() -> None:
@@ -51,6 +56,7 @@ async def connect(url: str, *, name: str = "natsbridge-python", connect_timeout:
     except Exception as e:  # nats-py raises errors of several families while connecting
         raise NatsBridgeError("NATS_CONNECTION_FAILED", f"connecting to {shown}") from e
     nc.options["max_reconnect_attempts"] = -1
+    connected.append(nc)
     return nc
 
 

@@ -11,8 +11,10 @@ NATS headers, and back) and each operation as a call of one of the functions her
   messages or, for a message that does not decode, the :class:`NatsBridgeError` saying why
   (with its correlation id and dataname); a bad message never ends the subscription;
 - :func:`reply` / :func:`reply_error` answer an :class:`Incoming` request;
-- :func:`replay`: a :class:`Replay` pull consumer of a stream, yielding :class:`Delivered`
-  messages to :meth:`Delivered.ack`.
+- :func:`replay`: a :class:`Replay` pull consumer of a stream, yielding :class:`Stored`
+  messages to :meth:`Stored.ack` (``Delivered``, its former name, is a deprecated alias kept
+  for one release: :class:`natsbridge.Delivered` is the untyped envelope a consumer hands
+  over, which a :class:`Stored` wraps).
 
 Everything travels as an ordinary ``msg_envelope_v1`` carrying one payload named after the
 message, so typed code and plain ``smartsend`` / ``smartreceive`` interoperate both ways.
@@ -67,6 +69,7 @@ __all__ = [
     "JsonCodec",
     "MessageCodec",
     "Replay",
+    "Stored",
     "Subscription",
     "bytes_payload",
     "header_text",
@@ -566,7 +569,8 @@ async def publish_to_stream(
 class ConsumerOptions:
     """How :func:`replay` consumes a stream (see :class:`natsbridge.EnvelopeConsumer`):
     ``start`` is ``"all"``, ``"new"``, a time or a stream sequence; a ``durable_name``
-    keeps the position across restarts."""
+    keeps the position across restarts; ``limit``: hand over at most this many messages,
+    pulling no more (``None``: no end)."""
 
     start: Start = "all"
     durable_name: str | None = None
@@ -575,11 +579,14 @@ class ConsumerOptions:
     max_ack_pending: int = 1024
     nak_delay: float = 1.0
     pull_expires: float = 5.0
+    limit: int | None = None
 
 
 @dataclass(frozen=True)
-class Delivered(Generic[M]):
-    """A message replayed from a stream, decoded; :meth:`ack` it when done."""
+class Stored(Generic[M]):
+    """A message replayed from a stream, decoded (``natsbridge::typed::Stored`` in Rust);
+    :meth:`ack` it when done. ``delivered`` is the untyped :class:`natsbridge.Delivered`
+    envelope it came in."""
 
     message: M
     delivered: EnvelopeDelivered
@@ -605,10 +612,15 @@ class Delivered(Generic[M]):
         await self.delivered.ack()
 
 
+Delivered = Stored
+"""Deprecated alias of :class:`Stored`, its former name (which clashed with the untyped
+:class:`natsbridge.Delivered`); kept for one release, then removed."""
+
+
 class Replay(Generic[M]):
     """A pull consumer of one message type on a stream. :meth:`next` returns the next
     message or raises the error of a bad one (terminated on the server, so it is not
-    redelivered; the call after goes on). ``async for`` yields :class:`Delivered` messages and
+    redelivered; the call after goes on). ``async for`` yields :class:`Stored` messages and
     the errors of bad ones, waiting for new messages for ever; it raises only when the
     connection fails. Close it (or use ``async with``) to delete an ephemeral consumer."""
 
@@ -622,7 +634,7 @@ class Replay(Generic[M]):
         """Creates the consumer now (``next`` otherwise does it on first use)."""
         await self._consumer.open()
 
-    async def next(self, timeout: float | None = None) -> Delivered[M]:
+    async def next(self, timeout: float | None = None) -> Stored[M]:
         delivered = await self._consumer.next(timeout)
         try:
             incoming = _decode(self._codec, delivered.received)
@@ -632,12 +644,12 @@ class Replay(Generic[M]):
             except Exception:  # the connection is gone: it is redelivered and fails again
                 pass
             raise
-        return Delivered(incoming.message, delivered)
+        return Stored(incoming.message, delivered)
 
-    def __aiter__(self) -> AsyncIterator[Delivered[M] | NatsBridgeError]:
+    def __aiter__(self) -> AsyncIterator[Stored[M] | NatsBridgeError]:
         return self
 
-    async def __anext__(self) -> Delivered[M] | NatsBridgeError:
+    async def __anext__(self) -> Stored[M] | NatsBridgeError:
         try:
             return await self.next()
         except NatsBridgeError as e:
@@ -669,6 +681,6 @@ def replay(
     consumer = EnvelopeConsumer(
         bridge.jetstream, stream, start=o.start, durable_name=o.durable_name, filter_subject=filter_subject,
         max_messages=o.max_messages, ack_wait=o.ack_wait, max_ack_pending=o.max_ack_pending,
-        nak_delay=o.nak_delay, pull_expires=o.pull_expires, receive_options=bridge.receive,
+        nak_delay=o.nak_delay, pull_expires=o.pull_expires, receive_options=bridge.receive, limit=o.limit,
     )
     return Replay(bridge, stream, codec, consumer)

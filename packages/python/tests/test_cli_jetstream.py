@@ -136,7 +136,13 @@ def test_receive_from_a_missing_stream_fails(nats_url: str) -> None:
 def test_usage_errors_exit_2_with_a_message() -> None:
     cases = [
         (["receive", "--subject", "s", "--since", "2026-01-31T12:00:00Z"], "--since needs --stream"),
-        (["receive", "--subject", "s", "--stream", "S", "--since", "yesterday"], "not an RFC 3339 time"),
+        (["receive", "--subject", "s", "--stream", "S", "--since", "yesterday"], "neither an RFC 3339 time"),
+        (["receive", "--subject", "s", "--stream", "S", "--since", "10 minutes"], "nor a duration (90s, 10m"),
+        (["receive", "--subject", "s", "--durable", "D"], "--durable needs --stream"),
+        (["send", "--subject", "s", "--max-age", "60", "--payload", "x:text:y"], "--max-age needs --stream"),
+        (["send", "--subject", "s", "--replicas", "3", "--payload", "x:text:y"], "--replicas needs --stream"),
+        (["send", "--subject", "s", "--stream", "S", "--no-publish", "--payload", "x:text:y"],
+         "--no-publish cannot go with --stream"),
         (["receive", "--subject", "s", "--stream", "S", "--since", "2026-01-31T12:00:00"], "no UTC offset"),
         (["send", "--subject", "s", "--stream", "S", "--payload", "no-colons"], "is not NAME:TYPE:SOURCE"),
         (["send", "--subject", "s", "--stream"], "--stream"),

@@ -22,7 +22,8 @@ import pyarrow as pa
 import pytest
 
 import simulation_api as sim
-from natsbridge import NatsBridgeError, ReceiveOptions, SendOptions, ensure_stream, publish_to_stream, smartreceive
+from natsbridge import Delivered, NatsBridgeError, ReceiveOptions, SendOptions, ensure_stream, publish_to_stream
+from natsbridge import smartreceive
 from natsbridge import smartreply, smartrequest, smartsend, typed
 from natsbridge.transport import subscriptions_registered
 from natsbridge.wire import new_uuid
@@ -304,16 +305,18 @@ def test_publish_health_and_replay_health_through_jetstream(nats_url: str) -> No
             assert first.stream_sequence >= 1
 
             async with sim.replay_health(client, service="*") as everything:
-                got: list[sim.Delivered[sim.Health] | NatsBridgeError] = [await next_item(everything) for _ in range(4)]
+                got: list[typed.Stored[sim.Health] | NatsBridgeError] = [await next_item(everything) for _ in range(4)]
                 for d in got:
-                    if isinstance(d, sim.Delivered):
+                    if isinstance(d, typed.Stored):
                         await d.ack()
-            statuses = [d.message["status"] if isinstance(d, sim.Delivered) else d.code for d in got]
+            statuses = [d.message["status"] if isinstance(d, typed.Stored) else d.code for d in got]
             assert statuses == ["ok", "degraded", ERROR_BAD_BYTES, "ok"]
             err = got[2]
             assert isinstance(err, NatsBridgeError) and err.correlation_id == bad.envelope["correlation_id"]
-            delivered = got[0]
-            assert isinstance(delivered, sim.Delivered) and delivered.correlation_id == first.envelope["correlation_id"]
+            stored = got[0]
+            assert isinstance(stored, typed.Stored) and stored.correlation_id == first.envelope["correlation_id"]
+            # The untyped envelope it wraps is natsbridge.Delivered, the concept's name in every runtime.
+            assert isinstance(stored.delivered, Delivered) and stored.received is stored.delivered.received
 
             only_sim2 = sim.replay_health(client, service="sim2", options=sim.ConsumerOptions(start="all"))
             try:
@@ -472,3 +475,11 @@ def test_the_generated_package_pip_installs_into_a_fresh_venv(nats_url: str, tmp
     checked = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--python-executable", py, str(user)],
                              env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert checked.returncode == 0, checked.stdout
+
+
+def test_stored_is_the_typed_replayed_message_and_delivered_its_deprecated_alias() -> None:
+    # Stored (Rust natsbridge::typed::Stored) is the typed message; typed.Delivered, its former
+    # name, stays one release as an alias, and is not the untyped natsbridge.Delivered.
+    assert "Stored" in typed.__all__ and typed.Stored.__name__ == "Stored"
+    untyped: object = Delivered
+    assert typed.Delivered is typed.Stored and typed.Delivered is not untyped

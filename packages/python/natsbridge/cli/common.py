@@ -1,0 +1,108 @@
+"""What every command of ``python -m natsbridge`` shares: printing JSON lines that cannot fail,
+the readiness line, usage errors, deadlines, and the parsing of argument values (stream
+names, ``--since``, ``K=V`` pairs)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import json
+import re
+import sys
+
+from .. import digest, strict_json
+
+__all__ = ["Deadline", "UsageError", "key_value", "metadata_of", "out", "since", "stream_name", "subscribed"]
+
+
+class UsageError(Exception):
+    """A command line that cannot be acted on (exit status 2, the message on stderr)."""
+
+
+def out(line: str) -> None:
+    """Prints a JSON line on stdout with ASCII escapes: nothing a peer sent can make printing
+    fail (a lone surrogate, a character the terminal's encoding lacks)."""
+    print(digest.ascii_line(line), flush=True)
+
+
+def subscribed(stream: str | None = None) -> None:
+    """The readiness line on stderr: a driver may start sending."""
+    line: dict[str, object] = {"subscribed": True} if stream is None else {"subscribed": True, "stream": stream}
+    print(json.dumps(line), file=sys.stderr, flush=True)
+
+
+class Deadline:
+    """``--timeout``: the seconds left, ``None`` without a timeout."""
+
+    def __init__(self, timeout: float | None) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._at = None if timeout is None else self._loop.time() + timeout
+
+    def left(self) -> float | None:
+        return None if self._at is None else self._at - self._loop.time()
+
+    def passed(self) -> bool:
+        left = self.left()
+        return left is not None and left <= 0
+
+
+def stream_name(text: str) -> str:
+    """``--stream``: a name nats-server accepts (1 to 255 characters, none of whitespace,
+    ``.``, ``*``, ``>``, ``/``, ``\\``)."""
+    if not 0 < len(text) <= 255 or any(c.isspace() or c in ".*>/\\" for c in text):
+        raise argparse.ArgumentTypeError(
+            f"`{text}` is not a stream name (1 to 255 characters, none of whitespace . * > / \\)")
+    return text
+
+
+_DURATION = re.compile(r"([0-9]+)([smhd])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 24 * 3600}
+
+
+def since(text: str) -> datetime.datetime:
+    """``--since``: an RFC 3339 time with its offset (``2026-11-30T08:00:00Z``), or a
+    duration back from now (``90s``, ``10m``, ``2h``, ``1d``), as the Rust CLI reads it."""
+    duration = _DURATION.fullmatch(text)
+    if duration is not None:
+        seconds = int(duration[1]) * _UNIT_SECONDS[duration[2]]
+        return datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=seconds)
+    try:
+        when = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"`{text}` is neither an RFC 3339 time (2026-11-30T08:00:00Z) nor a duration (90s, 10m, 2h, 1d)"
+        ) from None
+    if when.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"`{text}` has no UTC offset (end it with Z or +hh:mm)")
+    return when
+
+
+def key_value(flag: str, text: str) -> tuple[str, str]:
+    """``K=V`` → ``(K, V)`` (the value may hold ``=``)."""
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise UsageError(f"{flag} `{text}` is not {'KEY=VALUE' if flag == '--metadata' else 'K=V'}")
+    return key, value
+
+
+def metadata_of(metadata_json: str | None, entries: list[str]) -> dict[str, object]:
+    """The envelope's ``metadata``: ``--metadata-json`` (an object), then each ``--metadata
+    KEY=VALUE`` added, VALUE read as JSON when it parses as JSON (``run=7`` is 7), else kept
+    as a string."""
+    metadata: dict[str, object] = {}
+    if metadata_json is not None:
+        try:
+            value = strict_json.loads(metadata_json)
+        except strict_json.StrictJsonError as e:
+            raise UsageError(f"--metadata-json: not JSON: {e}") from None
+        if not isinstance(value, dict):
+            raise UsageError("--metadata-json must be a JSON object")
+        metadata.update(value)
+    for entry in entries:
+        key, text = key_value("--metadata", entry)
+        try:
+            metadata[key] = strict_json.loads(text)
+        except strict_json.StrictJsonError:
+            metadata[key] = text
+    return metadata
