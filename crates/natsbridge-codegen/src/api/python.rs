@@ -498,7 +498,7 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
         }
     }
     let runtime: Vec<String> =
-        ["Bridge", "ConsumerOptions", "Delivered", "Incoming", "Replay", "Subscription"]
+        ["Bridge", "ConsumerOptions", "Incoming", "Replay", "Stored", "Subscription"]
             .iter()
             .map(|s| (*s).to_owned())
             .collect();

@@ -17,9 +17,9 @@ from __future__ import annotations
 from natsbridge.typed import (
     Bridge,
     ConsumerOptions,
-    Delivered,
     Incoming,
     Replay,
+    Stored,
     Subscription,
 )
 
@@ -122,7 +122,6 @@ __all__ = [
     "Command",
     "CommandStatus",
     "ConsumerOptions",
-    "Delivered",
     "HEALTH_ADDRESS",
     "HEALTH_CODEC",
     "HEALTH_STREAM",
@@ -140,6 +139,7 @@ __all__ = [
     "SPECTRUM_CODEC",
     "SchemaValidationError",
     "Spectrum",
+    "Stored",
     "Subscription",
     "TABLE_ADDRESS",
     "TABLE_REQUEST_CODEC",
