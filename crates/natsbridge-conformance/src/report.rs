@@ -45,6 +45,8 @@ pub struct Report {
     pub writer_cases: usize,
     /// How many vectors there are.
     pub vectors: usize,
+    /// How many behaviour cases there are (`send`, `fetch`, `typed`).
+    pub cases: usize,
     /// The cross-checked schema validators.
     pub validators: Vec<String>,
     /// On how many vectors they agree.
@@ -78,11 +80,12 @@ impl Report {
             self.writer.iter().map(|((r, w), c)| ((format!("read by {r}"), w.clone()), *c)).collect();
         print_matrix(&readers, &self.lanes, &writer, &self.ran);
         if self.validators.is_empty() {
-            println!("\n{} vectors ({})", self.vectors, self.source);
+            println!("\n{} vectors and {} behaviour cases ({})", self.vectors, self.cases, self.source);
         } else {
             println!(
-                "\n{} vectors; schema validators ({}) agree on {} of {}",
+                "\n{} vectors and {} behaviour cases; schema validators ({}) agree on {} of {} vectors",
                 self.vectors,
+                self.cases,
                 self.validators.join(", "),
                 self.agree,
                 self.vectors
@@ -122,6 +125,7 @@ impl Report {
         json!({
             "passed": self.passed(),
             "vectors": self.vectors,
+            "cases": self.cases,
             "source": self.source,
             "lanes": self.lanes.iter().map(|l| json!({"name": l, "ran": self.ran.contains(l)})).collect::<Vec<_>>(),
             "reader": nested(&self.reader),

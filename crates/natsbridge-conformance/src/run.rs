@@ -143,6 +143,7 @@ pub fn run(vectors: &Vectors, lanes: Vec<Lane>) -> Result<Report> {
         writer: writer_matrix,
         writer_cases: cases.len(),
         vectors: vectors.vectors.len(),
+        cases: vectors.cases.len(),
         validators: cross_checked.into_iter().map(|(_, v)| v).collect(),
         agree,
         notes,
