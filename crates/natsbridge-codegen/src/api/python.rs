@@ -497,11 +497,10 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
             operation_names.push(format!("{}_error", op.name));
         }
     }
-    let runtime: Vec<String> =
-        ["Bridge", "ConsumerOptions", "Incoming", "Replay", "Stored", "Subscription"]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect();
+    let runtime: Vec<String> = ["Bridge", "ConsumerOptions", "Incoming", "Replay", "Stored", "Subscription"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
     let mut exports: Vec<String> = types
         .exports
         .iter()
