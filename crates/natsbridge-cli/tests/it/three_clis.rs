@@ -253,39 +253,13 @@ fn one_script_three_clis() {
     let mut outputs = Vec::new();
     for lang in LANGS {
         let durable = format!("three-{lang}");
-        let first = [
-            "receive",
-            "--server",
-            &url,
-            "--subject",
-            "three.health",
-            "--stream",
-            "THREE",
-            "--durable",
-            &durable,
-            "--count",
-            "2",
-            "--timeout",
-            "30",
-        ];
-        let (code, lines) = run(lang, &first);
+        let durable_run = |count: &str| {
+            let args = ["receive", "--server", &url, "--subject", "three.health", "--stream", "THREE"];
+            run(lang, &[&args[..], &["--durable", &durable, "--count", count, "--timeout", "30"]].concat())
+        };
+        let (code, lines) = durable_run("2");
         assert_eq!((code, lines.len()), (0, 2), "{lang} --durable, first run: {lines:?}");
-        let second = [
-            "receive",
-            "--server",
-            &url,
-            "--subject",
-            "three.health",
-            "--stream",
-            "THREE",
-            "--durable",
-            &durable,
-            "--count",
-            "1",
-            "--timeout",
-            "30",
-        ];
-        let (code, more) = run(lang, &second);
+        let (code, more) = durable_run("1");
         assert_eq!((code, more.len()), (0, 1), "{lang} --durable, second run: {more:?}");
         assert_eq!(
             more[0]["correlation_id"], "00000002-0000-4000-8000-000000000002",
