@@ -72,6 +72,9 @@ pub(crate) fn of_received(r: &Received) -> String {
 pub(crate) fn of_error(e: &natsbridge::Error) -> String {
     let mut line =
         json!({ "error": e.code().as_str(), "correlation_id": e.correlation_id(), "message": e.report() });
+    if let Some(code) = e.application_code() {
+        line["application_code"] = code.into();
+    }
     if e.is_remote() {
         // The responder's error_response_v1, not a failure here.
         line["remote"] = true.into();

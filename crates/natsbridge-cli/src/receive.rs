@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use futures::StreamExt as _;
-use natsbridge::chrono::{DateTime, Utc};
 use natsbridge::fetch::FetchOptions;
 use natsbridge::jetstream::{ConsumerOptions, EnvelopeConsumer, Start};
 use natsbridge::types::{MsgPurpose, PayloadType};
@@ -19,8 +18,9 @@ use crate::{CliResult, digest, progress, source};
 /// What to do with each received envelope besides its digest line.
 #[derive(Debug, clap::Args)]
 pub(crate) struct OutputArgs {
-    /// Also accept links to this host (host, host:port or URL). Repeatable.
-    #[arg(long = "allow-host")]
+    /// Also accept links to this host, given as an http(s) URL or origin
+    /// (`http://files.example:8080`), or `*` for every host. Repeatable.
+    #[arg(long = "allow-host", value_parser = allowed_host)]
     pub(crate) allow_hosts: Vec<String>,
     /// Also accept file:// links under this directory. Repeatable.
     #[arg(long = "allow-dir")]
@@ -99,10 +99,11 @@ pub(crate) struct ReceiveArgs {
     /// instead of subscribing: from its start, or from --since.
     #[arg(long)]
     stream: Option<String>,
-    /// With --stream: only envelopes stored since then, an RFC 3339 time
-    /// (`2026-11-30T08:00:00Z`) or a duration back from now (`90s`, `10m`, `2h`, `1d`).
+    /// With --stream: where the replay starts: `all` (the default), `new`, a stream
+    /// sequence (`42`), a duration back from now (`90s`, `10m`, `1h30m`, `2d`) or an RFC 3339
+    /// time with its offset (`2026-11-30T08:00:00Z`).
     #[arg(long, requires = "stream", value_parser = parse_since)]
-    since: Option<DateTime<Utc>>,
+    since: Option<Start>,
     /// With --stream: a durable consumer of this name (a later run goes on where this one
     /// stopped) instead of an ephemeral one.
     #[arg(long, requires = "stream")]
@@ -130,26 +131,14 @@ pub(crate) struct ReplyArgs {
     fileserver: String,
 }
 
-/// `--since`: an RFC 3339 time, or a duration back from now.
-fn parse_since(text: &str) -> Result<DateTime<Utc>, String> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (n, unit) = text.split_at(split);
-    let seconds = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => 0,
-    };
-    match n.parse::<u64>() {
-        Ok(n) if seconds > 0 => Ok(Utc::now() - Duration::from_secs(n * seconds)),
-        _ => Err(format!(
-            "`{text}` is neither an RFC 3339 time (2026-11-30T08:00:00Z) nor a duration (90s, 10m, 2h, 1d)"
-        )),
-    }
+/// `--allow-host`: the one form every runtime takes ([`natsbridge::fetch::allowed_host`]).
+fn allowed_host(text: &str) -> Result<String, String> {
+    natsbridge::fetch::allowed_host(text).map(|_| text.to_owned()).map_err(|e| e.message().to_owned())
+}
+
+/// `--since`: the replay grammar every runtime reads ([`Start::parse`]).
+fn parse_since(text: &str) -> Result<Start, String> {
+    Start::parse(text).map_err(|e| e.message().to_owned())
 }
 
 /// `work`, unless `deadline` passes first (then `None`).
@@ -197,7 +186,7 @@ pub(crate) async fn receive(args: ReceiveArgs) -> CliResult {
             let defaults = ConsumerOptions::default();
             let consumer_options = ConsumerOptions {
                 filter_subject: Some(listen.subject.clone()),
-                start: args.since.map_or(Start::All, Start::Since),
+                start: args.since.unwrap_or(Start::All),
                 durable_name: args.durable.clone(),
                 // Pull no more than --count: what this run pulls but does not hand over would
                 // stay unacknowledged, and a durable consumer's next run would wait for its
@@ -359,11 +348,13 @@ mod tests {
     }
 
     #[test]
-    fn since_takes_times_and_durations() {
-        assert_eq!(parse_since("2026-11-30T08:00:00Z").unwrap().to_rfc3339(), "2026-11-30T08:00:00+00:00");
-        let ten = Utc::now() - parse_since("10m").unwrap();
-        assert!((599..=601).contains(&ten.num_seconds()), "{ten}");
-        assert!(parse_since("10 minutes").is_err());
-        assert!(parse_since("m").is_err());
+    fn since_reads_the_replay_grammar() {
+        use natsbridge::chrono::Utc;
+        assert_eq!(parse_since("all").unwrap(), Start::All);
+        assert_eq!(parse_since("42").unwrap(), Start::Sequence(42));
+        let Start::Since(t) = parse_since("10m").unwrap() else { panic!("a time") };
+        assert!((599..=601).contains(&(Utc::now() - t).num_seconds()), "{t}");
+        let refused = parse_since("10 minutes").unwrap_err();
+        assert!(refused.contains("\"10 minutes\"") && refused.contains("`1h30m`"), "{refused}");
     }
 }

@@ -64,6 +64,8 @@ pub enum ConstValue {
     },
     /// Strings by string, in file order (`keys` names the enum whose values they must be).
     StringMap(Vec<(String, String)>),
+    /// Milliseconds by name, in file order (e.g. duration units).
+    MsMap(Vec<(String, u64)>),
 }
 
 /// What an integer constant counts.
@@ -176,6 +178,16 @@ impl Profile {
                             );
                         }
                         ConstValue::StringMap(pairs)
+                    }
+                    "ms_map" => {
+                        let map =
+                            v.as_object().ok_or_else(|| format_err!("{cname}: an object of integers"))?;
+                        let mut pairs = Vec::new();
+                        for (k, n) in map {
+                            let n = n.as_u64().ok_or_else(|| format_err!("{cname}.{k}: a non-negative integer"))?;
+                            pairs.push((k.clone(), n));
+                        }
+                        ConstValue::MsMap(pairs)
                     }
                     other => match Unit::from_kind(other) {
                         Some(unit) => ConstValue::Int(
@@ -354,6 +366,17 @@ fn const_view(c: &Constant) -> ConstView {
                 list(pairs.iter().map(|(k, v)| format!("`{k}` {v}"))),
             )
         }
+        ConstValue::MsMap(pairs) => {
+            let items = |sep: &str| list(pairs.iter().map(|(k, v)| format!("{k:?}{sep}{}", grouped(*v))));
+            (
+                "&[(&str, u64)]".into(),
+                format!("&[{}]", list(pairs.iter().map(|(k, v)| format!("({k:?}, {})", grouped(*v))))),
+                format!("{{ {} }} as const", items(": ")),
+                format!("{{{}}}", items(": ")),
+                format!("Dict({})", items(" => ")),
+                list(pairs.iter().map(|(k, v)| format!("`{k}` {} ms", grouped_md(*v)))),
+            )
+        }
         ConstValue::Statuses { statuses, ranges, except } => {
             let nums = |v: &[u16]| list(v.iter().map(u16::to_string));
             let pairs = |sep: &str, open: &str, close: &str| {
@@ -399,6 +422,7 @@ fn const_view(c: &Constant) -> ConstView {
     };
     let mp = match &c.value {
         ConstValue::Int(_, n) => n.to_string(),
+        ConstValue::MsMap(pairs) => format!("{{{}}}", list(pairs.iter().map(|(k, v)| format!("{k:?}: {v}")))),
         _ => py.clone(),
     };
     ConstView { name: c.name.clone(), doc, rust_ty, rust, ts, py, mp, jl, md }

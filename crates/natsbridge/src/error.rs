@@ -4,6 +4,7 @@
 use std::fmt;
 
 pub use natsbridge_types::ErrorCode;
+use natsbridge_types::profile::{ERROR_APPLICATION, ERROR_BAD_OPTION, ERROR_HANDLER};
 
 /// A failed `smartsend`, `smartreceive`, upload or download.
 ///
@@ -15,6 +16,7 @@ pub struct Error {
     message: String,
     correlation_id: Option<String>,
     dataname: Option<String>,
+    application_code: Option<String>,
     remote: bool,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
@@ -30,6 +32,7 @@ impl Error {
             message: message.into(),
             correlation_id: None,
             dataname: None,
+            application_code: None,
             remote: false,
             source: None,
         }
@@ -62,15 +65,50 @@ impl Error {
         self
     }
 
+    /// A failure of the responder's application, answered to the requester as
+    /// `APPLICATION_ERROR` with `application_code` = `code` (e.g. `UNKNOWN_COLUMN`; a letter,
+    /// then up to 63 letters, digits, `_`, `.`, `:` or `-`, checked when it is answered).
+    ///
+    /// ```
+    /// let e = natsbridge::Error::application("UNKNOWN_COLUMN", "no column `speed`");
+    /// assert_eq!(e.application_code(), Some("UNKNOWN_COLUMN"));
+    /// assert_eq!(e.to_string(), "APPLICATION_ERROR UNKNOWN_COLUMN: no column `speed`");
+    /// ```
+    pub fn application(code: impl Into<String>, message: impl Into<String>) -> Self {
+        let mut e = Error::new(ERROR_APPLICATION, message);
+        e.application_code = Some(code.into());
+        e
+    }
+
+    /// A responder's handler failed with `cause` (anything but a NATSBridge error): answered as
+    /// `HANDLER_FAILED`, `the handler failed: <cause and its causes>`, never a backtrace.
+    pub fn handler_failed(cause: &(dyn std::error::Error + 'static)) -> Self {
+        Error::new(ERROR_HANDLER, format!("the handler failed: {}", report(cause)))
+    }
+
     /// The error a responder reported in an `error_response_v1` (see
-    /// [`smartreply_error`](crate::smartreply_error)): its code, message and correlation id.
+    /// [`smartreply_error`](crate::smartreply_error)): its code, application code, message
+    /// and correlation id. A 1.0 responder's message repeated its code and payload name; they
+    /// are dropped, so each is said once.
     pub fn remote(body: &natsbridge_types::ErrorBody, correlation_id: impl Into<String>) -> Self {
-        let mut e = Error::new(body.code.clone(), body.message.clone()).with_correlation_id(correlation_id);
-        if let Some(name) = body.details.as_ref().and_then(|d| d.get("dataname")).and_then(|n| n.as_str()) {
-            e = e.with_dataname(name);
+        let dataname =
+            body.details.as_ref().and_then(|d| d.get("dataname")).and_then(|n| n.as_str()).map(str::to_owned);
+        let mut message = body.message.as_str();
+        message = message.strip_prefix(&format!("{}: ", body.code)).unwrap_or(message);
+        if let Some(name) = &dataname {
+            message = message.strip_suffix(&format!(" (payload `{name}`)")).unwrap_or(message);
         }
+        let mut e = Error::new(body.code.clone(), message).with_correlation_id(correlation_id);
+        e.dataname = dataname;
+        e.application_code = body.application_code.as_ref().map(|c| c.as_str().to_owned());
         e.remote = true;
         e
+    }
+
+    /// The application's own code of an `APPLICATION_ERROR` ([`Error::application`], or a
+    /// responder's), else `None`.
+    pub fn application_code(&self) -> Option<&str> {
+        self.application_code.as_deref()
     }
 
     /// Whether the peer reported this error (an `error_response_v1` answered a request)
@@ -105,9 +143,24 @@ impl Error {
         report(self)
     }
 
-    /// The error as the reference `error` object: `{code, message, details}`, the message
-    /// being [`Error::report`].
-    pub fn to_error_body(&self) -> natsbridge_types::ErrorBody {
+    /// The message followed by each cause (`message: cause: cause's cause`), without the
+    /// code and the payload name: what an error response's `message` says.
+    pub fn message_with_causes(&self) -> String {
+        let mut text = self.message.clone();
+        let mut cause = std::error::Error::source(self);
+        while let Some(c) = cause {
+            text.push_str(": ");
+            text.push_str(&c.to_string());
+            cause = c.source();
+        }
+        text
+    }
+
+    /// The error as the reference `error` object: `{code, application_code, message,
+    /// details}`; the message is [`Error::message_with_causes`] (the code and the payload
+    /// name travel in their own fields, so the requester says each once). An application code
+    /// outside its pattern is an `INVALID_ARGUMENT` error.
+    pub fn to_error_body(&self) -> Result<natsbridge_types::ErrorBody> {
         let mut details = serde_json::Map::new();
         if let Some(id) = &self.correlation_id {
             details.insert("correlation_id".into(), id.clone().into());
@@ -115,24 +168,42 @@ impl Error {
         if let Some(name) = &self.dataname {
             details.insert("dataname".into(), name.clone().into());
         }
-        natsbridge_types::ErrorBody {
+        let application_code = match &self.application_code {
+            None => None,
+            Some(c) => Some(natsbridge_types::ApplicationCode::new(c.as_str()).map_err(|e| {
+                Error::new(
+                    ERROR_BAD_OPTION,
+                    format!(
+                        "the application code `{c}` cannot be answered: it must be a letter, then up to 63 letters, digits, `_`, `.`, `:` or `-`"
+                    ),
+                )
+                .with_source(e)
+            })?),
+        };
+        Ok(natsbridge_types::ErrorBody {
             code: self.code.clone(),
-            message: self.report(),
+            application_code,
+            message: self.message_with_causes(),
             details: Some(details),
             extra: Default::default(),
-        }
+        })
     }
 }
 
-/// `CODE: message (payload `name`)`. The cause is not repeated here: it is
+/// `CODE: message (payload `name`)`; an application error names its code too
+/// (`APPLICATION_ERROR UNKNOWN_COLUMN: …`), and a remote one says so
+/// (`CODE from the responder: …`). The cause is not repeated here: it is
 /// [`std::error::Error::source`], and [`Error::report`] prints the whole chain once.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: ", self.code)?;
-        if self.remote {
-            write!(f, "the responder answered: ")?;
+        write!(f, "{}", self.code)?;
+        if let Some(code) = &self.application_code {
+            write!(f, " {code}")?;
         }
-        write!(f, "{}", self.message)?;
+        if self.remote {
+            write!(f, " from the responder")?;
+        }
+        write!(f, ": {}", self.message)?;
         if let Some(name) = &self.dataname {
             write!(f, " (payload `{name}`)")?;
         }
@@ -224,11 +295,46 @@ mod tests {
             .with_source(Cause("HTTP 503", None))
             .with_correlation_id("c-1")
             .with_dataname("d");
-        let body = err.to_error_body();
+        let body = err.to_error_body().unwrap();
         assert_eq!(body.code, ErrorCode::UploadFailed);
-        assert_eq!(body.message, err.report());
+        assert_eq!(body.message, "POST /upload: HTTP 503", "no code, no payload name: they have fields");
+        assert_eq!(body.application_code, None);
         let details = body.details.unwrap();
         assert_eq!(details["correlation_id"], "c-1");
         assert_eq!(details["dataname"], "d");
+    }
+
+    #[test]
+    fn application_errors_carry_their_code_and_refuse_a_bad_one() {
+        let body = Error::application("UNKNOWN_COLUMN", "no column `x`").to_error_body().unwrap();
+        assert_eq!((body.code, body.application_code.unwrap().as_str()), (ErrorCode::ApplicationError, "UNKNOWN_COLUMN"));
+        let bad = Error::application("unknown column", "x").to_error_body().unwrap_err();
+        assert_eq!(bad.code(), &ErrorCode::InvalidArgument);
+        assert!(bad.message().contains("`unknown column`"), "{bad}");
+    }
+
+    #[test]
+    fn remote_errors_say_code_and_payload_once() {
+        // A 1.0 responder's message: its report(), code and payload name included.
+        let old = natsbridge_types::ErrorBody {
+            code: ErrorCode::DeserializationError,
+            application_code: None,
+            message: "DESERIALIZATION_ERROR: bad query (payload `query`)".into(),
+            details: Some(serde_json::json!({"dataname": "query"}).as_object().unwrap().clone()),
+            extra: Default::default(),
+        };
+        let e = Error::remote(&old, "c-1");
+        assert_eq!(e.to_string(), "DESERIALIZATION_ERROR from the responder: bad query (payload `query`)");
+        let app = Error::application("UNKNOWN_COLUMN", "no column `x`").to_error_body().unwrap();
+        let e = Error::remote(&app, "c-2");
+        assert_eq!(e.to_string(), "APPLICATION_ERROR UNKNOWN_COLUMN from the responder: no column `x`");
+        assert!(e.is_remote());
+    }
+
+    #[test]
+    fn a_failed_handler_is_answered_without_a_backtrace() {
+        let cause = Cause("boom", Some(Box::new(Cause("disk full", None))));
+        let e = Error::handler_failed(&cause);
+        assert_eq!(e.to_string(), "HANDLER_FAILED: the handler failed: boom: disk full");
     }
 }

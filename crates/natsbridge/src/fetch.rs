@@ -55,12 +55,41 @@ impl std::fmt::Debug for SecretUrl {
     }
 }
 
-/// `host:port` of a URL with a host (the port defaulted from the scheme), `None` for
+/// `host:port` of an `http(s)` URL (the port defaulted from the scheme), `None` for
 /// anything else.
 pub fn host_of(url: &str) -> Option<String> {
     let u = url::Url::parse(url).ok()?;
+    if !matches!(u.scheme(), "http" | "https") {
+        return None;
+    }
     Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?))
 }
+
+/// An allowed host as every runtime takes it (schema/README.md, rule 15): an `http(s)` URL
+/// or origin, normalized to `host:port` (a path is ignored, the default port filled in), or
+/// `*` for every host. Anything else, a bare `host:port` included, is `INVALID_ARGUMENT`.
+///
+/// ```
+/// assert_eq!(natsbridge::fetch::allowed_host("https://files.example/x").unwrap(), "files.example:443");
+/// assert!(natsbridge::fetch::allowed_host("files.example:8080").is_err());
+/// ```
+pub fn allowed_host(value: &str) -> crate::Result<String> {
+    if value == "*" {
+        return Ok(value.to_owned());
+    }
+    host_of(value).ok_or_else(|| {
+        let try_instead = if value.contains("://") || value.is_empty() {
+            "an http:// or https:// URL such as `http://files.example:8080`".to_owned()
+        } else {
+            format!("`http://{value}` (or `https://{value}`)")
+        };
+        crate::Error::new(
+            natsbridge_types::profile::ERROR_BAD_OPTION,
+            format!("the allowed host {value:?} is not a URL: write {try_instead}, or `*` for every host"),
+        )
+    })
+}
+
 
 /// How far one upload or download has come, for progress displays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -187,18 +187,7 @@ impl StreamPublisher {
     }
 }
 
-/// Where a consumer starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Start {
-    /// Everything the stream holds.
-    All,
-    /// Only messages published from now on.
-    New,
-    /// Everything published at or after this time ("the last 10 minutes").
-    Since(chrono::DateTime<chrono::Utc>),
-    /// From this stream sequence on.
-    Sequence(u64),
-}
+pub use crate::start::Start;
 
 /// Settings of an [`EnvelopeConsumer`].
 #[derive(Debug, Clone)]

@@ -127,6 +127,7 @@ mod receive;
 mod request;
 
 pub mod jetstream;
+mod start;
 
 pub mod typed;
 
@@ -148,7 +149,7 @@ pub use fetch::fetch_with_backoff;
 pub use options::{ReceiveOptions, SendOptions};
 pub use payload::{Payload, PayloadType};
 pub use receive::{Received, ReceivedPayload, smartreceive, smartreceive_bytes};
-pub use request::{Requester, smartreply, smartreply_error, smartrequest};
+pub use request::{Requester, decode_reply, error_response, smartreply, smartreply_error, smartrequest};
 pub use send::{Sender, Sent, smartsend};
 pub use table::Table;
 pub use transport::{Connection, connect, publish_message};

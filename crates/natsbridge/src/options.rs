@@ -9,7 +9,8 @@ use natsbridge_types::{Metadata, MsgPurpose, profile};
 
 use crate::blob::{BlobStore, PlikStore};
 use crate::config;
-use crate::fetch::{FetchOptions, SecretUrl, host_of, http_client};
+use crate::error::{Error, Result};
+use crate::fetch::{FetchOptions, SecretUrl, allowed_host, host_of, http_client};
 use crate::table::TableLimits;
 use crate::transport::Connection;
 
@@ -274,6 +275,9 @@ impl SendOptions {
 #[derive(Debug, Clone)]
 pub struct ReceiveOptions {
     pub(crate) allowed_hosts: Vec<String>,
+    /// The first allowed host given outside the one form ([`allowed_host`]): every receive
+    /// with these options fails with it, rather than allow something nobody meant.
+    pub(crate) refused_host: Option<String>,
     pub(crate) allowed_dirs: Vec<PathBuf>,
     pub(crate) fetch: FetchOptions,
     pub(crate) http: reqwest::Client,
@@ -291,6 +295,7 @@ impl Default for ReceiveOptions {
     fn default() -> Self {
         ReceiveOptions {
             allowed_hosts: host_of(&config::fileserver_url()).into_iter().collect(),
+            refused_host: None,
             allowed_dirs: Vec::new(),
             fetch: FetchOptions::default(),
             http: http_client(),
@@ -304,20 +309,36 @@ impl Default for ReceiveOptions {
 }
 
 impl ReceiveOptions {
-    /// Also allows downloads from the host of `url` (or a bare `host[:port]`; `*` allows
-    /// every host).
-    pub fn allow_host(mut self, url_or_host: &str) -> Self {
-        let host = host_of(url_or_host).unwrap_or_else(|| url_or_host.to_owned());
-        if !self.allowed_hosts.contains(&host) {
-            self.allowed_hosts.push(host);
+    /// Also allows downloads from the host of `url`: an `http(s)` URL or origin, or `*` for
+    /// every host ([`allowed_host`]). Anything else (a bare `host:port`) is kept as a mistake:
+    /// every receive with these options then fails with `INVALID_ARGUMENT` naming it.
+    pub fn allow_host(mut self, url: &str) -> Self {
+        match allowed_host(url) {
+            Ok(host) if !self.allowed_hosts.contains(&host) => self.allowed_hosts.push(host),
+            Ok(_) => {}
+            Err(e) => {
+                self.refused_host.get_or_insert_with(|| e.message().to_owned());
+            }
         }
         self
     }
 
-    /// Replaces the allowed hosts (`host` or `host:port`; empty refuses every HTTP link).
-    pub fn allowed_hosts<S: Into<String>>(mut self, hosts: impl IntoIterator<Item = S>) -> Self {
-        self.allowed_hosts = hosts.into_iter().map(Into::into).collect();
+    /// Replaces the allowed hosts (each as [`ReceiveOptions::allow_host`] takes it; none
+    /// refuses every HTTP link).
+    pub fn allowed_hosts<S: AsRef<str>>(mut self, urls: impl IntoIterator<Item = S>) -> Self {
+        self.allowed_hosts.clear();
+        for url in urls {
+            self = self.allow_host(url.as_ref());
+        }
         self
+    }
+
+    /// The allowed-host mistake these options carry, as an error.
+    pub(crate) fn check(&self) -> Result<()> {
+        match &self.refused_host {
+            Some(m) => Err(Error::new(profile::ERROR_BAD_OPTION, m.clone())),
+            None => Ok(()),
+        }
     }
 
     /// Allows `file://` links into `dir` (none by default).
@@ -381,7 +402,11 @@ mod tests {
             .allow_host("https://secure.example")
             .allow_host("bare-host")
             .allow_host("http://files:8080");
-        assert_eq!(options.allowed_hosts, ["files:8080", "secure.example:443", "bare-host"]);
+        assert_eq!(options.allowed_hosts, ["files:8080", "secure.example:443"]);
+        let refused = options.check().unwrap_err();
+        assert_eq!(refused.code(), &natsbridge_types::ErrorCode::InvalidArgument);
+        assert!(refused.message().contains("\"files:8080\"") && refused.message().contains("`http://files:8080`"), "{refused}");
+        assert!(ReceiveOptions::default().allow_host("*").check().is_ok());
     }
 
     #[test]

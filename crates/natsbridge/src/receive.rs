@@ -84,6 +84,7 @@ pub async fn smartreceive_bytes(
     options: &ReceiveOptions,
 ) -> Result<Received> {
     let cid_hint = headers.as_ref().and_then(|h| h.get(HEADER_CORRELATION_ID).map(|v| v.as_str().to_owned()));
+    options.check()?;
     if body.len() > options.max_envelope_bytes {
         let err = Error::new(
             profile::ERROR_ENVELOPE_TOO_LARGE,
@@ -208,7 +209,7 @@ async fn receive_payload(p: &MsgPayloadV1, options: &ReceiveOptions, cid: &str) 
 fn host_allowed(url: &url::Url, allowed: &[String]) -> bool {
     let Some(host) = url.host_str() else { return false };
     let with_port = format!("{host}:{}", url.port_or_known_default().unwrap_or(0));
-    allowed.iter().any(|a| a == "*" || *a == with_port || a == host)
+    allowed.iter().any(|a| a == "*" || *a == with_port)
 }
 
 /// The bytes behind a link, and their SHA-256 (hex) when it was computed on the way in.

@@ -12,10 +12,11 @@ use std::time::Duration;
 use async_nats::Client;
 use bytes::Bytes;
 use futures::StreamExt as _;
+use natsbridge_types::profile::{ERROR_NOT_ENVELOPE, ERROR_WRITER_RULE};
 use natsbridge_types::{ErrorResponseV1, MsgEnvelopeV1};
 use tokio::sync::oneshot;
 
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, ErrorCode, Result, ResultExt as _};
 use crate::json;
 use crate::options::{ReceiveOptions, SendOptions};
 use crate::payload::Payload;
@@ -56,13 +57,14 @@ pub async fn smartrequest<S: Into<String>>(
     decode_reply(&msg, receive, &cid).await
 }
 
-/// A reply decoded: an envelope, or the responder's `error_response_v1` as a remote error.
-async fn decode_reply(msg: &async_nats::Message, receive: &ReceiveOptions, cid: &str) -> Result<Received> {
+/// A reply to the request `cid` decoded, as [`smartrequest`] does once it arrived: an
+/// envelope, or the responder's `error_response_v1` as a remote [`Error`].
+pub async fn decode_reply(msg: &async_nats::Message, receive: &ReceiveOptions, cid: &str) -> Result<Received> {
     match smartreceive(msg, receive).await {
         // Not an envelope: perhaps the responder's error_response_v1. Looked at only then, so
         // a good reply costs nothing more.
         Err(e) if *e.code() == ErrorCode::InvalidEnvelope => {
-            Err(error_response(&msg.payload, cid).unwrap_or(e))
+            Err(remote_error(&msg.payload, cid).unwrap_or(e))
         }
         other => other,
     }
@@ -193,40 +195,44 @@ impl Drop for PendingSlot<'_> {
 }
 
 /// The remote error in an `error_response_v1` answering the request `cid`.
-fn error_response(body: &[u8], cid: &str) -> Option<Error> {
+fn remote_error(body: &[u8], cid: &str) -> Option<Error> {
     json::check(body).ok()?;
     let response: ErrorResponseV1 = serde_json::from_slice(body).ok()?;
     Some(Error::remote(&response.error, cid))
 }
 
-/// Answers `request` with an `error_response_v1` on its `reply_to`: `error`'s code and
-/// message, the request's correlation id (also in `details`), a new `msg_id`. The requester's
-/// [`smartrequest`] returns it as a remote [`Error`].
-pub async fn smartreply_error(client: &Client, request: &MsgEnvelopeV1, error: &Error) -> Result<()> {
+/// The `error_response_v1` answering `request` with `error`: its code (and application code),
+/// its message with causes (the code and the payload name travel in their own fields), the
+/// request's correlation id (also in `details`), a new `msg_id`, sent to the request's
+/// `reply_to`. [`smartreply_error`] publishes it.
+pub fn error_response(request: &MsgEnvelopeV1, error: &Error) -> Result<ErrorResponseV1> {
     let cid = request.correlation_id.as_str();
     let subject = natsbridge_types::NonEmptyString::new(request.reply_to.as_str()).map_err(|e| {
-        Error::new(ErrorCode::InvalidEnvelope, "the request has no `reply_to`")
-            .with_source(e)
-            .with_correlation_id(cid)
+        Error::new(ERROR_NOT_ENVELOPE, "the request has no `reply_to`").with_source(e).with_correlation_id(cid)
     })?;
-    let mut body = error.to_error_body();
+    let mut body = error.to_error_body().correlation(cid)?;
     body.details.get_or_insert_with(Default::default).insert("correlation_id".into(), cid.into());
-    let msg_id = checked_uuid(None, "msg_id")?;
-    let response = ErrorResponseV1 {
+    Ok(ErrorResponseV1 {
         correlation_id: request.correlation_id.clone(),
         error: body,
-        msg_id: msg_id.clone(),
+        msg_id: checked_uuid(None, "msg_id")?,
         send_to: subject,
         timestamp: now_timestamp(),
         extra: Default::default(),
-    };
+    })
+}
+
+/// Answers `request` with [`error_response`] on its `reply_to`, with the `Nats-Msg-Id` and
+/// `Correlation-Id` headers. The requester's [`smartrequest`] returns it as a remote [`Error`]
+/// (an application error keeps its [`Error::application_code`]).
+pub async fn smartreply_error(client: &Client, request: &MsgEnvelopeV1, error: &Error) -> Result<()> {
+    let response = error_response(request, error)?;
+    let cid = request.correlation_id.as_str();
     let json = serde_json::to_vec(&response).map_err(|e| {
-        Error::new(ErrorCode::SerializationError, "serializing the error response")
-            .with_source(e)
-            .with_correlation_id(cid)
+        Error::new(ERROR_WRITER_RULE, "serializing the error response").with_source(e).with_correlation_id(cid)
     })?;
     let mut headers = async_nats::HeaderMap::new();
-    headers.insert(HEADER_MSG_ID, msg_id.as_str());
+    headers.insert(HEADER_MSG_ID, response.msg_id.as_str());
     headers.insert(HEADER_CORRELATION_ID, cid);
     publish_envelope(client, &request.reply_to, headers, Bytes::from(json), true, cid).await
 }
