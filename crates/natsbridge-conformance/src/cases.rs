@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
 use crate::blobs::{BlobServer, Step};
+use crate::calls;
 use crate::compare::same;
 use crate::lane::Running;
 use crate::vectors::{Case, CaseOp};
@@ -49,6 +50,9 @@ pub(crate) fn run(
                 CaseOp::Send => send(case, w, running, blobs, known),
                 CaseOp::Fetch => fetch(case, &mut running[w], blobs),
                 CaseOp::Typed => typed(case, &mut running[w]),
+                CaseOp::Start | CaseOp::AllowHost => calls::argument(case, &mut running[w]),
+                CaseOp::ReplyError => calls::reply_error(case, w, running),
+                CaseOp::DecodeReply => calls::decode_reply(case, &mut running[w]),
             }
             .with_context(|| format!("{}: {}", running[w].name, case.id))?;
             out.push(Checked {
@@ -81,7 +85,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Compares an answer's `ok`/`error` with `expect`; the problem when they differ.
-fn verdict_problem(answer: &Value, expect: &Value) -> Option<String> {
+pub(crate) fn verdict_problem(answer: &Value, expect: &Value) -> Option<String> {
     if answer["ok"] != expect["ok"] {
         return Some(format!("answered {answer}, expected {expect}"));
     }

@@ -4,6 +4,8 @@
 
 /// `conformance/v1/*.json`: (file name, text).
 pub(crate) const VECTOR_FILES: &[(&str, &str)] = &[
+    ("arguments-allow-host.json", include_str!("../../../conformance/v1/arguments-allow-host.json")),
+    ("arguments-start.json", include_str!("../../../conformance/v1/arguments-start.json")),
     ("bad-data.json", include_str!("../../../conformance/v1/bad-data.json")),
     ("budget.json", include_str!("../../../conformance/v1/budget.json")),
     ("enums.json", include_str!("../../../conformance/v1/enums.json")),
@@ -11,6 +13,8 @@ pub(crate) const VECTOR_FILES: &[(&str, &str)] = &[
     ("hostile.json", include_str!("../../../conformance/v1/hostile.json")),
     ("payload-types.json", include_str!("../../../conformance/v1/payload-types.json")),
     ("reference-examples.json", include_str!("../../../conformance/v1/reference-examples.json")),
+    ("replies-build.json", include_str!("../../../conformance/v1/replies-build.json")),
+    ("replies-read.json", include_str!("../../../conformance/v1/replies-read.json")),
     ("required.json", include_str!("../../../conformance/v1/required.json")),
     ("strings.json", include_str!("../../../conformance/v1/strings.json")),
     ("transports.json", include_str!("../../../conformance/v1/transports.json")),

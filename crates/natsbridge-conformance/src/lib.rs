@@ -24,6 +24,7 @@
 //! ```
 
 mod blobs;
+mod calls;
 mod cases;
 mod compare;
 mod embedded;

@@ -37,6 +37,9 @@ pub struct Testee {
     /// The team specs whose generated packages it carries for the `typed` cases (its
     /// `hello`'s `capabilities.typed`, e.g. `["simulation"]`); none by default.
     typed_specs: BTreeSet<String>,
+    /// The call ops it answers beyond the envelope ones (its `hello`'s `capabilities.ops`:
+    /// `start`, `allow_host`, `reply_error`, `decode_reply`); none by default.
+    ops: BTreeSet<String>,
 }
 
 impl Testee {
@@ -58,7 +61,7 @@ impl Testee {
                 }
             }
         });
-        let mut testee = Testee { child, stdin, lines, payload_types: None, typed_specs: BTreeSet::new() };
+        let mut testee = Testee { child, stdin, lines, payload_types: None, typed_specs: BTreeSet::new(), ops: BTreeSet::new() };
         // The handshake: a lane declares what it handles (a small device: no Arrow). One
         // that answers anything else handles everything.
         let hello = testee.request(&json!({"op": "hello"}))?;
@@ -70,6 +73,9 @@ impl Testee {
                 testee.payload_types =
                     Some(types.iter().filter_map(Value::as_str).map(str::to_owned).collect());
             }
+            if let Some(ops) = hello["capabilities"]["ops"].as_array() {
+                testee.ops = ops.iter().filter_map(Value::as_str).map(str::to_owned).collect();
+            }
             if let Some(specs) = hello["capabilities"]["typed"].as_array() {
                 testee.typed_specs = specs.iter().filter_map(Value::as_str).map(str::to_owned).collect();
             }
@@ -80,6 +86,11 @@ impl Testee {
     /// Whether it carries the generated packages of the team spec `spec` (`typed` cases).
     pub fn has_typed(&self, spec: &str) -> bool {
         self.typed_specs.contains(spec)
+    }
+
+    /// Whether its `hello` listed the call op `op` under `capabilities.ops`.
+    pub fn answers(&self, op: &str) -> bool {
+        self.ops.contains(op)
     }
 
     /// The payload types its `hello` declared; `None`: every type.

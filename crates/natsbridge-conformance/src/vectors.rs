@@ -51,6 +51,29 @@ pub enum CaseOp {
     Send,
     Fetch,
     Typed,
+    /// A replay start read in the one grammar (`arguments`).
+    Start,
+    /// An allowed host read in its one form (`arguments`).
+    AllowHost,
+    /// A responder's error response built from an error (`replies`).
+    ReplyError,
+    /// A requester's reading of a reply (`replies`).
+    DecodeReply,
+}
+
+impl CaseOp {
+    /// The protocol's name of the op.
+    pub fn name(self) -> &'static str {
+        match self {
+            CaseOp::Send => "send",
+            CaseOp::Fetch => "fetch",
+            CaseOp::Typed => "typed",
+            CaseOp::Start => "start",
+            CaseOp::AllowHost => "allow_host",
+            CaseOp::ReplyError => "reply_error",
+            CaseOp::DecodeReply => "decode_reply",
+        }
+    }
 }
 
 /// Every vector of one schema version, with the blobs its link vectors point at.
@@ -135,7 +158,13 @@ fn parse(files: impl Iterator<Item = (String, String)>) -> Result<(Vec<Vector>, 
                 Some("send") => CaseOp::Send,
                 Some("fetch") => CaseOp::Fetch,
                 Some("typed") => CaseOp::Typed,
-                other => bail!("{file}: a case file's `op` is `send`, `fetch` or `typed`, not {other:?}"),
+                Some("start") => CaseOp::Start,
+                Some("allow_host") => CaseOp::AllowHost,
+                Some("reply_error") => CaseOp::ReplyError,
+                Some("decode_reply") => CaseOp::DecodeReply,
+                other => bail!(
+                    "{file}: a case file's `op` is send, fetch, typed, start, allow_host, reply_error or decode_reply, not {other:?}"
+                ),
             };
             for c in list.as_array().with_context(|| format!("{file}: `cases` must be an array"))? {
                 let id = c["id"].as_str().with_context(|| format!("{file}: a case needs `id`"))?.to_owned();
@@ -146,6 +175,9 @@ fn parse(files: impl Iterator<Item = (String, String)>) -> Result<(Vec<Vector>, 
                     CaseOp::Send => &["description", "send", "expect"],
                     CaseOp::Fetch => &["description", "script", "options", "expect"],
                     CaseOp::Typed => &["description", "spec", "message", "value", "direction", "expect"],
+                    CaseOp::Start | CaseOp::AllowHost => &["description", "value", "expect"],
+                    CaseOp::ReplyError => &["description", "request", "error", "expect"],
+                    CaseOp::DecodeReply => &["description", "reply", "expect"],
                 };
                 for key in needs {
                     if c.get(*key).is_none() {

@@ -17,6 +17,7 @@ pub struct Error {
     correlation_id: Option<String>,
     dataname: Option<String>,
     application_code: Option<String>,
+    details: serde_json::Map<String, serde_json::Value>,
     remote: bool,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
@@ -33,6 +34,7 @@ impl Error {
             correlation_id: None,
             dataname: None,
             application_code: None,
+            details: serde_json::Map::new(),
             remote: false,
             source: None,
         }
@@ -101,8 +103,16 @@ impl Error {
         let mut e = Error::new(body.code.clone(), message).with_correlation_id(correlation_id);
         e.dataname = dataname;
         e.application_code = body.application_code.as_ref().map(|c| c.as_str().to_owned());
+        e.details = body.details.clone().unwrap_or_default();
         e.remote = true;
         e
+    }
+
+    /// Adds context for an error response's `details` (an application's `{"order": 17}`);
+    /// `correlation_id` and `dataname` are set from the error's own fields.
+    pub fn with_details(mut self, details: serde_json::Map<String, serde_json::Value>) -> Self {
+        self.details.extend(details);
+        self
     }
 
     /// The application's own code of an `APPLICATION_ERROR` ([`Error::application`], or a
@@ -130,6 +140,12 @@ impl Error {
     /// The payload this error concerns, if any.
     pub fn dataname(&self) -> Option<&str> {
         self.dataname.as_deref()
+    }
+
+    /// The `details` of a remote error as the responder sent them, or those given with
+    /// [`Error::with_details`].
+    pub fn details(&self) -> &serde_json::Map<String, serde_json::Value> {
+        &self.details
     }
 
     /// The message without code or cause.
@@ -161,7 +177,7 @@ impl Error {
     /// name travel in their own fields, so the requester says each once). An application code
     /// outside its pattern is an `INVALID_ARGUMENT` error.
     pub fn to_error_body(&self) -> Result<natsbridge_types::ErrorBody> {
-        let mut details = serde_json::Map::new();
+        let mut details = self.details.clone();
         if let Some(id) = &self.correlation_id {
             details.insert("correlation_id".into(), id.clone().into());
         }

@@ -20,7 +20,7 @@ use crate::error::{Error, ErrorCode, Result, ResultExt as _};
 use crate::json;
 use crate::options::{ReceiveOptions, SendOptions};
 use crate::payload::Payload;
-use crate::receive::{Received, smartreceive};
+use crate::receive::{Received, smartreceive_bytes};
 use crate::send::{Sent, smartsend};
 use crate::transport::publish_envelope;
 use crate::wire::{HEADER_CORRELATION_ID, HEADER_MSG_ID, checked_uuid, now_timestamp};
@@ -54,18 +54,22 @@ pub async fn smartrequest<S: Into<String>>(
             Error::new(ErrorCode::NatsConnectionFailed, "reply subscription closed").with_correlation_id(&cid)
         })?;
     let _ = sub.unsubscribe().await;
-    decode_reply(&msg, receive, &cid).await
+    decode_reply(&msg.payload, msg.headers.clone(), receive, &cid).await
 }
 
 /// A reply to the request `cid` decoded, as [`smartrequest`] does once it arrived: an
 /// envelope, or the responder's `error_response_v1` as a remote [`Error`].
-pub async fn decode_reply(msg: &async_nats::Message, receive: &ReceiveOptions, cid: &str) -> Result<Received> {
-    match smartreceive(msg, receive).await {
+/// `body` and `headers` are the reply message's.
+pub async fn decode_reply(
+    body: &[u8],
+    headers: Option<async_nats::HeaderMap>,
+    receive: &ReceiveOptions,
+    cid: &str,
+) -> Result<Received> {
+    match smartreceive_bytes(body, headers, receive).await {
         // Not an envelope: perhaps the responder's error_response_v1. Looked at only then, so
         // a good reply costs nothing more.
-        Err(e) if *e.code() == ErrorCode::InvalidEnvelope => {
-            Err(remote_error(&msg.payload, cid).unwrap_or(e))
-        }
+        Err(e) if *e.code() == ErrorCode::InvalidEnvelope => Err(remote_error(body, cid).unwrap_or(e)),
         other => other,
     }
 }
@@ -176,7 +180,7 @@ impl Requester {
                 Error::new(ErrorCode::NatsConnectionFailed, "reply subscription closed")
                     .with_correlation_id(cid)
             })?;
-        decode_reply(&msg, receive, cid).await
+        decode_reply(&msg.payload, msg.headers.clone(), receive, cid).await
     }
 }
 

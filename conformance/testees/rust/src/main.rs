@@ -10,7 +10,10 @@
 //!   publishing (`SendOptions::no_publish`), answering the envelope text it produced;
 //! - `send`: `smartsend` from API-level inputs (the options by their conformance names mapped
 //!   to `SendOptions` setters), links uploaded to the runner's file server;
-//! - `fetch`: `fetch_with_backoff` with the given schedule.
+//! - `fetch`: `fetch_with_backoff` with the given schedule;
+//! - `start`, `allow_host`: `Start::parse_at` and `fetch::allowed_host` (a Rust caller's
+//!   dynamic input is text: a JSON number is given as its digits, anything else is refused);
+//! - `reply_error`, `decode_reply`: `error_response` for an `Error` and `decode_reply`.
 
 use std::io::{BufRead as _, Write as _};
 use std::process::ExitCode;
@@ -268,6 +271,82 @@ struct Args {
     allow_hosts: Vec<String>,
 }
 
+fn start(req: &Value) -> Value {
+    use natsbridge::jetstream::Start;
+    let text = match &req["value"] {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        other => return wrong_type("start", other),
+    };
+    let now = req["now"].as_str().and_then(|t| t.parse().ok()).unwrap_or_else(natsbridge::chrono::Utc::now);
+    match Start::parse_at(&text, now) {
+        Ok(Start::All) => json!({"ok": true, "start": "all"}),
+        Ok(Start::New) => json!({"ok": true, "start": "new"}),
+        Ok(Start::Sequence(n)) => json!({"ok": true, "start": {"sequence": n}}),
+        Ok(Start::Since(t)) => {
+            json!({"ok": true, "start": {"time": t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()}})
+        }
+        Err(e) => failed(&e),
+    }
+}
+
+/// What Rust's types refuse before any call: a value of the wrong JSON type.
+fn wrong_type(what: &str, value: &Value) -> Value {
+    json!({"ok": false, "error": "INVALID_ARGUMENT", "message": format!("{what} must be text, not {value}")})
+}
+
+fn allow_host(req: &Value) -> Value {
+    match &req["value"] {
+        Value::String(s) => match natsbridge::fetch::allowed_host(s) {
+            Ok(host) => json!({"ok": true, "host": host}),
+            Err(e) => failed(&e),
+        },
+        other => wrong_type("an allowed host", other),
+    }
+}
+
+fn reply_error(req: &Value) -> Value {
+    let Ok(request) = serde_json::from_value::<MsgEnvelopeV1>(req["request"].clone()) else {
+        return invalid_request("`request` is not an envelope");
+    };
+    let e = &req["error"];
+    let text = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+    let mut error = match e["kind"].as_str() {
+        Some("application") => natsbridge::Error::application(text("application_code"), text("message"))
+            .with_details(e["details"].as_object().cloned().unwrap_or_default()),
+        Some("bridge") => {
+            let Ok(code) = serde_json::from_value::<natsbridge::ErrorCode>(e["code"].clone()) else {
+                return invalid_request("unknown `code`");
+            };
+            natsbridge::Error::new(code, text("message"))
+        }
+        Some("raise") => natsbridge::Error::handler_failed(&std::io::Error::other(text("message"))),
+        _ => return invalid_request("`error.kind` is application, bridge or raise"),
+    };
+    if let Some(name) = e["dataname"].as_str() {
+        error = error.with_dataname(name);
+    }
+    match natsbridge::error_response(&request, &error) {
+        Ok(response) => json!({"ok": true, "text": serde_json::to_string(&response).unwrap_or_default()}),
+        Err(e) => failed(&e),
+    }
+}
+
+async fn decode_reply(body: &[u8], req: &Value, options: &ReceiveOptions) -> Value {
+    let cid = req["correlation_id"].as_str().unwrap_or_default();
+    match natsbridge::decode_reply(body, None, options, cid).await {
+        Ok(_) => json!({"ok": true}),
+        Err(e) => json!({
+            "ok": false,
+            "error": e.code().as_str(),
+            "remote": e.is_remote(),
+            "application_code": e.application_code(),
+            "message": e.message(),
+            "display": e.to_string(),
+        }),
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     match run(Args::parse().allow_hosts).await {
@@ -313,7 +392,15 @@ async fn run(allow_hosts: Vec<String>) -> Result<(), Box<dyn std::error::Error>>
         };
         let answer = match req["op"].as_str() {
             Some("hello") => {
-                json!({"ok": true, "lane": "rust", "protocol": 1, "capabilities": {"typed": ["simulation"]}})
+                json!({
+                    "ok": true,
+                    "lane": "rust",
+                    "protocol": 1,
+                    "capabilities": {
+                        "typed": ["simulation"],
+                        "ops": ["start", "allow_host", "reply_error", "decode_reply"],
+                    },
+                })
             }
             Some("typed") => typed(&req).await,
             Some("validate") => {
@@ -331,6 +418,10 @@ async fn run(allow_hosts: Vec<String>) -> Result<(), Box<dyn std::error::Error>>
             Some("encode") => encode(&req).await,
             Some("send") => send(&req).await,
             Some("fetch") => fetch(&req).await,
+            Some("start") => start(&req),
+            Some("allow_host") => allow_host(&req),
+            Some("reply_error") => reply_error(&req),
+            Some("decode_reply") => decode_reply(&body, &req, &options).await,
             other => {
                 json!({"ok": false, "error": "INVALID_REQUEST", "message": format!("unknown op {other:?}")})
             }
