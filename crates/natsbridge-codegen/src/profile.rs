@@ -184,7 +184,9 @@ impl Profile {
                             v.as_object().ok_or_else(|| format_err!("{cname}: an object of integers"))?;
                         let mut pairs = Vec::new();
                         for (k, n) in map {
-                            let n = n.as_u64().ok_or_else(|| format_err!("{cname}.{k}: a non-negative integer"))?;
+                            let n = n
+                                .as_u64()
+                                .ok_or_else(|| format_err!("{cname}.{k}: a non-negative integer"))?;
                             pairs.push((k.clone(), n));
                         }
                         ConstValue::MsMap(pairs)

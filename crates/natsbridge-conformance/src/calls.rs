@@ -54,8 +54,9 @@ pub(crate) fn reply_error(case: &Case, w: usize, running: &mut [Running]) -> Res
     }
     let b = &case.body;
     let expect = &b["expect"];
-    let answer =
-        running[w].testee.request(&json!({"op": "reply_error", "request": b["request"], "error": b["error"]}))?;
+    let answer = running[w]
+        .testee
+        .request(&json!({"op": "reply_error", "request": b["request"], "error": b["error"]}))?;
     if let Some(problem) = verdict_problem(&answer, expect) {
         return Ok(Outcome::Checked(vec![problem]));
     }

@@ -61,7 +61,14 @@ impl Testee {
                 }
             }
         });
-        let mut testee = Testee { child, stdin, lines, payload_types: None, typed_specs: BTreeSet::new(), ops: BTreeSet::new() };
+        let mut testee = Testee {
+            child,
+            stdin,
+            lines,
+            payload_types: None,
+            typed_specs: BTreeSet::new(),
+            ops: BTreeSet::new(),
+        };
         // The handshake: a lane declares what it handles (a small device: no Arrow). One
         // that answers anything else handles everything.
         let hello = testee.request(&json!({"op": "hello"}))?;

@@ -323,7 +323,10 @@ mod tests {
     #[test]
     fn application_errors_carry_their_code_and_refuse_a_bad_one() {
         let body = Error::application("UNKNOWN_COLUMN", "no column `x`").to_error_body().unwrap();
-        assert_eq!((body.code, body.application_code.unwrap().as_str()), (ErrorCode::ApplicationError, "UNKNOWN_COLUMN"));
+        assert_eq!(
+            (body.code, body.application_code.unwrap().as_str()),
+            (ErrorCode::ApplicationError, "UNKNOWN_COLUMN")
+        );
         let bad = Error::application("unknown column", "x").to_error_body().unwrap_err();
         assert_eq!(bad.code(), &ErrorCode::InvalidArgument);
         assert!(bad.message().contains("`unknown column`"), "{bad}");

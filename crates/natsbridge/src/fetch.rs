@@ -90,7 +90,6 @@ pub fn allowed_host(value: &str) -> crate::Result<String> {
     })
 }
 
-
 /// How far one upload or download has come, for progress displays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {

@@ -127,6 +127,7 @@ mod receive;
 mod request;
 
 pub mod jetstream;
+pub mod serve;
 mod start;
 
 pub mod typed;

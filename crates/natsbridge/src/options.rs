@@ -405,7 +405,10 @@ mod tests {
         assert_eq!(options.allowed_hosts, ["files:8080", "secure.example:443"]);
         let refused = options.check().unwrap_err();
         assert_eq!(refused.code(), &natsbridge_types::ErrorCode::InvalidArgument);
-        assert!(refused.message().contains("\"files:8080\"") && refused.message().contains("`http://files:8080`"), "{refused}");
+        assert!(
+            refused.message().contains("\"files:8080\"") && refused.message().contains("`http://files:8080`"),
+            "{refused}"
+        );
         assert!(ReceiveOptions::default().allow_host("*").check().is_ok());
     }
 

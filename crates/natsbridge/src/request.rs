@@ -212,7 +212,9 @@ fn remote_error(body: &[u8], cid: &str) -> Option<Error> {
 pub fn error_response(request: &MsgEnvelopeV1, error: &Error) -> Result<ErrorResponseV1> {
     let cid = request.correlation_id.as_str();
     let subject = natsbridge_types::NonEmptyString::new(request.reply_to.as_str()).map_err(|e| {
-        Error::new(ERROR_NOT_ENVELOPE, "the request has no `reply_to`").with_source(e).with_correlation_id(cid)
+        Error::new(ERROR_NOT_ENVELOPE, "the request has no `reply_to`")
+            .with_source(e)
+            .with_correlation_id(cid)
     })?;
     let mut body = error.to_error_body().correlation(cid)?;
     body.details.get_or_insert_with(Default::default).insert("correlation_id".into(), cid.into());
@@ -233,7 +235,9 @@ pub async fn smartreply_error(client: &Client, request: &MsgEnvelopeV1, error: &
     let response = error_response(request, error)?;
     let cid = request.correlation_id.as_str();
     let json = serde_json::to_vec(&response).map_err(|e| {
-        Error::new(ERROR_WRITER_RULE, "serializing the error response").with_source(e).with_correlation_id(cid)
+        Error::new(ERROR_WRITER_RULE, "serializing the error response")
+            .with_source(e)
+            .with_correlation_id(cid)
     })?;
     let mut headers = async_nats::HeaderMap::new();
     headers.insert(HEADER_MSG_ID, response.msg_id.as_str());

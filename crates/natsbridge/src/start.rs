@@ -50,7 +50,9 @@ impl Start {
         if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
             return match text.parse::<u64>() {
                 Ok(n) if n >= 1 && !text.starts_with('0') => Ok(Start::Sequence(n)),
-                _ => Err(refused(text, "a stream sequence is a whole number from 1 on, without leading zeros")),
+                _ => {
+                    Err(refused(text, "a stream sequence is a whole number from 1 on, without leading zeros"))
+                }
             };
         }
         if let Some(ms) = duration_ms(text) {
@@ -71,7 +73,8 @@ impl Start {
         } else if chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").is_ok()
             || chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()
         {
-            "a time needs its offset, `Z` for UTC or `+09:00`: which zone it is in cannot be guessed".to_owned()
+            "a time needs its offset, `Z` for UTC or `+09:00`: which zone it is in cannot be guessed"
+                .to_owned()
         } else {
             "it is none of those".to_owned()
         };

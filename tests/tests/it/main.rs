@@ -13,4 +13,5 @@ mod link_lifetimes;
 mod nats_faults;
 mod runtime;
 mod s3;
+mod serve;
 mod wire_types;
