@@ -25,6 +25,14 @@ pub fn fileserver_url() -> String {
     non_empty(ENV_FILESERVER_URL).unwrap_or_else(|| DEFAULT_FILESERVER_URL.into())
 }
 
+/// Where [`fileserver_url`] comes from, for messages: `FILESERVER_URL`, or the default.
+pub fn fileserver_url_source() -> String {
+    match non_empty(ENV_FILESERVER_URL) {
+        Some(_) => format!("from {ENV_FILESERVER_URL}"),
+        None => format!("the default: {ENV_FILESERVER_URL} is unset"),
+    }
+}
+
 /// `SIZE_THRESHOLD` in bytes, or the default when unset or not a number.
 pub fn size_threshold() -> usize {
     parse_threshold(non_empty(ENV_SIZE_THRESHOLD).as_deref())

@@ -16,10 +16,18 @@ pub struct Error {
     message: String,
     correlation_id: Option<String>,
     dataname: Option<String>,
+    /// What only application and remote errors carry (boxed: `Result`s stay small).
+    app: Option<Box<AppContext>>,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+/// An application error's code and any error's details for the wire.
+#[derive(Debug, Default)]
+struct AppContext {
+    /// Reported by the peer in an `error_response_v1`.
+    remote: bool,
     application_code: Option<String>,
     details: serde_json::Map<String, serde_json::Value>,
-    remote: bool,
-    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 /// `Result` with this crate's [`Error`].
@@ -28,16 +36,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// A new error with `code` and a human-readable `message`.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Error {
-            code,
-            message: message.into(),
-            correlation_id: None,
-            dataname: None,
-            application_code: None,
-            details: serde_json::Map::new(),
-            remote: false,
-            source: None,
-        }
+        Error { code, message: message.into(), correlation_id: None, dataname: None, app: None, source: None }
     }
 
     /// Attaches the underlying cause (kept out of [`Display`](fmt::Display); see [`Error::report`]).
@@ -78,7 +77,7 @@ impl Error {
     /// ```
     pub fn application(code: impl Into<String>, message: impl Into<String>) -> Self {
         let mut e = Error::new(ERROR_APPLICATION, message);
-        e.application_code = Some(code.into());
+        e.app_mut().application_code = Some(code.into());
         e
     }
 
@@ -102,29 +101,35 @@ impl Error {
         }
         let mut e = Error::new(body.code.clone(), message).with_correlation_id(correlation_id);
         e.dataname = dataname;
-        e.application_code = body.application_code.as_ref().map(|c| c.as_str().to_owned());
-        e.details = body.details.clone().unwrap_or_default();
-        e.remote = true;
+        e.app = Some(Box::new(AppContext {
+            remote: true,
+            application_code: body.application_code.as_ref().map(|c| c.as_str().to_owned()),
+            details: body.details.clone().unwrap_or_default(),
+        }));
         e
     }
 
     /// Adds context for an error response's `details` (an application's `{"order": 17}`);
     /// `correlation_id` and `dataname` are set from the error's own fields.
     pub fn with_details(mut self, details: serde_json::Map<String, serde_json::Value>) -> Self {
-        self.details.extend(details);
+        self.app_mut().details.extend(details);
         self
+    }
+
+    fn app_mut(&mut self) -> &mut AppContext {
+        self.app.get_or_insert_with(Default::default)
     }
 
     /// The application's own code of an `APPLICATION_ERROR` ([`Error::application`], or a
     /// responder's), else `None`.
     pub fn application_code(&self) -> Option<&str> {
-        self.application_code.as_deref()
+        self.app.as_ref().and_then(|a| a.application_code.as_deref())
     }
 
     /// Whether the peer reported this error (an `error_response_v1` answered a request)
     /// rather than this process running into it.
     pub fn is_remote(&self) -> bool {
-        self.remote
+        self.app.as_ref().is_some_and(|a| a.remote)
     }
 
     /// The reference error code.
@@ -143,9 +148,9 @@ impl Error {
     }
 
     /// The `details` of a remote error as the responder sent them, or those given with
-    /// [`Error::with_details`].
-    pub fn details(&self) -> &serde_json::Map<String, serde_json::Value> {
-        &self.details
+    /// [`Error::with_details`]; `None` when there are none.
+    pub fn details(&self) -> Option<&serde_json::Map<String, serde_json::Value>> {
+        self.app.as_ref().map(|a| &a.details)
     }
 
     /// The message without code or cause.
@@ -177,16 +182,16 @@ impl Error {
     /// name travel in their own fields, so the requester says each once). An application code
     /// outside its pattern is an `INVALID_ARGUMENT` error.
     pub fn to_error_body(&self) -> Result<natsbridge_types::ErrorBody> {
-        let mut details = self.details.clone();
+        let mut details = self.app.as_ref().map(|a| a.details.clone()).unwrap_or_default();
         if let Some(id) = &self.correlation_id {
             details.insert("correlation_id".into(), id.clone().into());
         }
         if let Some(name) = &self.dataname {
             details.insert("dataname".into(), name.clone().into());
         }
-        let application_code = match &self.application_code {
+        let application_code = match self.application_code() {
             None => None,
-            Some(c) => Some(natsbridge_types::ApplicationCode::new(c.as_str()).map_err(|e| {
+            Some(c) => Some(natsbridge_types::ApplicationCode::new(c).map_err(|e| {
                 Error::new(
                     ERROR_BAD_OPTION,
                     format!(
@@ -213,10 +218,10 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.code)?;
-        if let Some(code) = &self.application_code {
+        if let Some(code) = self.application_code() {
             write!(f, " {code}")?;
         }
-        if self.remote {
+        if self.is_remote() {
             write!(f, " from the responder")?;
         }
         write!(f, ": {}", self.message)?;
@@ -244,6 +249,16 @@ pub fn report(error: &(dyn std::error::Error + 'static)) -> String {
         cause = c.source();
     }
     text
+}
+
+/// The innermost cause of `error`, as text (`Connection refused (os error 111)`): what a
+/// message says as its "why" when the chain is long.
+pub(crate) fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = error;
+    while let Some(c) = last.source() {
+        last = c;
+    }
+    last.to_string()
 }
 
 /// Adds context to results on their way out.

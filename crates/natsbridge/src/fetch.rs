@@ -73,7 +73,7 @@ pub fn host_of(url: &str) -> Option<String> {
 /// assert_eq!(natsbridge::fetch::allowed_host("https://files.example/x").unwrap(), "files.example:443");
 /// assert!(natsbridge::fetch::allowed_host("files.example:8080").is_err());
 /// ```
-pub fn allowed_host(value: &str) -> crate::Result<String> {
+pub fn allowed_host(value: &str) -> Result<String> {
     if value == "*" {
         return Ok(value.to_owned());
     }
@@ -83,7 +83,7 @@ pub fn allowed_host(value: &str) -> crate::Result<String> {
         } else {
             format!("`http://{value}` (or `https://{value}`)")
         };
-        crate::Error::new(
+        Error::new(
             natsbridge_types::profile::ERROR_BAD_OPTION,
             format!("the allowed host {value:?} is not a URL: write {try_instead}, or `*` for every host"),
         )

@@ -34,7 +34,7 @@
 //! The root holds what every user needs:
 //!
 //! - the calls: [`smartsend`] (returns [`Sent`]), [`smartreceive`] / [`smartreceive_bytes`]
-//!   (return [`Received`]), [`smartrequest`] / [`smartreply`] / [`smartreply_error`], [`publish_message`],
+//!   (return [`Received`]), [`smartrequest`] / [`smartreply`] / [`smartreply_error`] (an application error: [`Error::application`]), [`serve::serve`] (a responder loop that answers every failure), [`publish_message`],
 //!   [`connect`], and the two the reference names, [`fetch_with_backoff`] and
 //!   [`plik_oneshot_upload`];
 //! - the options: [`SendOptions`] (connection, blob store, `size_threshold`, envelope
@@ -91,7 +91,7 @@
 //!
 //! Modules import in one direction only, in this order (`ARCHITECTURE.md` lists it and a
 //! test keeps it): `error`, `wire`, `json`, `config`, `codec`, `table`, `payload`, `fetch`, `blob`,
-//! `transport`, `options`, `send`, `receive`, `request`, `jetstream`, `typed`, `fileserver`,
+//! `transport`, `options`, `send`, `receive`, `request`, `serve`, `start`, `jetstream`, `typed`, `fileserver`,
 //! `fuzzing`.
 
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]

@@ -110,13 +110,13 @@ impl SendOptions {
     pub(crate) fn store(&self) -> Arc<dyn BlobStore> {
         match &self.blob_store {
             Some(store) => store.clone(),
-            None => Arc::new(PlikStore::new(&self.fileserver_url.0)),
+            None => Arc::new(PlikStore::new(&self.fileserver_url.0).source(config::fileserver_url_source())),
         }
     }
 
     /// Uploads link payloads to a Plik-compatible file server at `url`.
     pub fn fileserver(self, url: impl Into<String>) -> Self {
-        self.blob_store(Arc::new(PlikStore::new(url)))
+        self.blob_store(Arc::new(PlikStore::new(url).source("the `fileserver` option")))
     }
 
     /// Payloads whose serialized size is at least this many bytes go by link.

@@ -318,7 +318,7 @@ mod tests {
         assert!(!allowed(&["files:8080"], "http://files:8081/file/a/b/c"));
         assert!(allowed(&["files.example.com:443"], "https://files.example.com/x"));
         assert!(!allowed(&["files.example.com:443"], "http://files.example.com/x"));
-        assert!(allowed(&["files"], "http://files:9999/x"), "a bare host allows every port");
+        assert!(!allowed(&["files"], "http://files:9999/x"), "a host is compared with its port");
         assert!(!allowed(&["files"], "http://files.evil/x"));
         assert!(!allowed(&["files:8080"], "http://files:8080@evil:8080/x"));
         assert!(allowed(&["*"], "http://anything/x"));

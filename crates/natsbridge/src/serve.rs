@@ -29,7 +29,7 @@ use natsbridge_types::profile::ERROR_HANDLER;
 use tokio::task::JoinHandle;
 use tracing::warn;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::options::{ReceiveOptions, SendOptions};
 use crate::payload::Payload;
 use crate::receive::{Received, smartreceive};
@@ -82,12 +82,10 @@ where
         None => client.subscribe(subject.to_owned()).await,
     };
     let mut requests = subscribe.map_err(|e| {
-        Error::new(crate::ErrorCode::NatsConnectionFailed, format!("subscribing to `{subject}`"))
-            .with_source(e)
+        Error::new(ErrorCode::NatsConnectionFailed, format!("subscribing to `{subject}`")).with_source(e)
     })?;
     client.flush().await.map_err(|e| {
-        Error::new(crate::ErrorCode::NatsConnectionFailed, format!("subscribing to `{subject}`"))
-            .with_source(e)
+        Error::new(ErrorCode::NatsConnectionFailed, format!("subscribing to `{subject}`")).with_source(e)
     })?;
     let handler = Arc::new(handler);
     let options = Arc::new(options);

@@ -155,7 +155,14 @@ async fn connect_with(
         .connect(addrs)
         .await
         .map_err(|e| {
-            Error::new(ErrorCode::NatsConnectionFailed, format!("connecting to {shown}")).with_source(e)
+            let why = crate::error::root_cause(&e);
+            Error::new(
+                ErrorCode::NatsConnectionFailed,
+                format!(
+                    "connecting to the NATS server {shown} failed: {why}. Is nats-server running there? Start one (`nats-server -js`), or pass the server's URL (NATS_URL for the CLIs)"
+                ),
+            )
+            .with_source(e)
         })
 }
 

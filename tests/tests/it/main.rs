@@ -10,6 +10,7 @@ mod generated_api;
 mod hostile;
 mod jetstream;
 mod link_lifetimes;
+mod messages;
 mod nats_faults;
 mod runtime;
 mod s3;

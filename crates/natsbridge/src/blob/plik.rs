@@ -39,6 +39,8 @@ pub struct PlikStore {
     token: Option<String>,
     default_ttl: Option<Duration>,
     progress: Option<ProgressFn>,
+    /// Where the URL came from, for messages (`from FILESERVER_URL`).
+    source: Option<String>,
 }
 
 impl std::fmt::Debug for PlikStore {
@@ -58,6 +60,7 @@ impl PlikStore {
             base: base_url.into().trim_end_matches('/').to_owned(),
             client: http_client(),
             token: None,
+            source: None,
             default_ttl: None,
             progress: None,
         }
@@ -132,8 +135,12 @@ impl PlikStore {
             if let Some(asked) = asked {
                 body["ttl"] = json!(plik_ttl(asked));
             }
-            let created =
-                self.call(self.client.post(format!("{base}/upload")).json(&body), "POST /upload").await?;
+            let created = self
+                .call(
+                    self.client.post(format!("{base}/upload")).json(&body),
+                    "creating an upload (POST /upload)",
+                )
+                .await?;
             // A server that shortens the lifetime (Plik: 0 or less is "never expires") would
             // leave links that die before their messages.
             if let (Some(asked), Some(granted)) = (asked, created["ttl"].as_i64().filter(|g| *g > 0))
@@ -192,7 +199,7 @@ impl PlikStore {
                 .post(format!("{base}/file/{upload_id}"))
                 .header("X-UploadToken", upload_token)
                 .multipart(form);
-            let file = self.call(request, "POST /file").await?;
+            let file = self.call(request, "sending the bytes (POST /file)").await?;
             let file_id = file["id"].as_str().ok_or_else(|| fail("POST /file: no `id` in the answer"))?;
             let url = format!("{base}/file/{upload_id}/{file_id}/{}", urlencode(&name));
             debug!(url = %redact(&url), "uploaded");
@@ -203,13 +210,30 @@ impl PlikStore {
         .map_err(|e: Error| e.with_correlation_id(&correlation_id))
     }
 
+    /// Says where the server's URL came from in error messages (`from FILESERVER_URL`).
+    pub fn source(mut self, source: impl Into<String>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
     /// Sends one API request (with the account token, if any) and reads its JSON answer.
     async fn call(&self, mut request: reqwest::RequestBuilder, what: &str) -> Result<Value> {
         if let Some(t) = &self.token {
             request = request.header("X-PlikToken", t);
         }
-        let fail = |detail: String| Error::new(ErrorCode::UploadFailed, format!("{what}{detail}"));
-        let response = request.send().await.map_err(|e| fail(String::new()).with_source(e.without_url()))?;
+        let server = match &self.source {
+            Some(source) => format!("the file server {} ({source})", redact(&self.base)),
+            None => format!("the file server {}", redact(&self.base)),
+        };
+        let fail =
+            |detail: String| Error::new(ErrorCode::UploadFailed, format!("{what} to {server}{detail}"));
+        let response = request.send().await.map_err(|e| {
+            let why = crate::error::root_cause(&e);
+            fail(format!(
+                " failed: {why}. Is a Plik-compatible file server running there? Start one with `natsbridge fileserver`, or point the `fileserver` option or FILESERVER_URL at yours"
+            ))
+            .with_source(e.without_url())
+        })?;
         let status = response.status();
         let text = response.text().await.map_err(|e| fail(String::new()).with_source(e.without_url()))?;
         if !status.is_success() {
