@@ -22,7 +22,13 @@
  *   the answer is the body's size and SHA-256, or the error code;
  * - `typed` (group `typed`): a message value through the package generated from the example
  *   spec (`@simulation/api`, declared in `hello`'s `capabilities.typed`): its codec's encode
- *   for `send`, `smartsend` → `smartreceive` → its codec's decode for `receive`.
+ *   for `send`, `smartsend` → `smartreceive` → its codec's decode for `receive`;
+ * - `start`, `allow_host` (group `arguments`): the runtime's `parseStart` (with the request's
+ *   `now`) and `allowedHost`, the value handed over as given;
+ * - `reply_error`, `decode_reply` (group `replies`): the runtime's `errorResponse` for an
+ *   `ApplicationError`, a `NatsBridgeError` or a plain `Error`, and `decodeReply`, the
+ *   requester's handling of the reply bytes (its remote error's code, application code, message
+ *   and display). These four ops are declared in `hello`'s `capabilities.ops`.
  *
  * A request that is not understood is answered `{"ok": false, "error": "INVALID_REQUEST"}`.
  * The testee never dies on a request: anything thrown is an answer `{"ok": false, "error"}`.
@@ -64,7 +70,8 @@ function checkBuilds(): void {
 
 checkBuilds();
 const t = await import("@natsbridge/types");
-const { NatsBridgeError, base64Encode, decodeTable, fetchHashed, smartreceive, smartsend } = await import("@natsbridge/client");
+const { ApplicationError, NatsBridgeError, allowedHost, base64Encode, decodeReply, decodeTable, errorResponse, fetchHashed, parseStart, smartreceive, smartsend } =
+  await import("@natsbridge/client");
 // The package generated from the example team spec, for the `typed` cases.
 const simulation = await import("@simulation/api");
 type PayloadTuple = import("@natsbridge/client").PayloadTuple;
@@ -347,6 +354,104 @@ async function typedOp(req: Record<string, unknown>): Promise<Answer> {
   }
 }
 
+/** The ops of the `arguments` and `replies` groups this lane answers (`hello`'s `capabilities.ops`). */
+const OPS = ["start", "allow_host", "reply_error", "decode_reply"];
+
+/** A UTC instant as `YYYY-MM-DDTHH:MM:SS.mmmZ`. */
+function utc(time: Date): string {
+  return time.toISOString();
+}
+
+/** `start`: `parseStart(value, now)`, the value as given. */
+function startOp(req: Record<string, unknown>): Answer {
+  let now: Date | undefined;
+  if ("now" in req) {
+    now = typeof req["now"] === "string" ? new Date(req["now"]) : undefined;
+    if (now === undefined || Number.isNaN(now.getTime())) return { ok: false, error: "INVALID_REQUEST", message: "`now` must be an RFC 3339 time" };
+  }
+  try {
+    const start = parseStart(req["value"], now);
+    switch (start.kind) {
+      case "all":
+      case "new":
+        return { ok: true, start: start.kind };
+      case "sequence":
+        return { ok: true, start: { sequence: start.sequence } };
+      case "time":
+        return { ok: true, start: { time: utc(start.time) } };
+    }
+  } catch (e) {
+    return failure(e);
+  }
+}
+
+/** `allow_host`: `allowedHost(value)`, the value as given. */
+function allowHostOp(req: Record<string, unknown>): Answer {
+  try {
+    return { ok: true, host: allowedHost(req["value"]) };
+  } catch (e) {
+    return failure(e);
+  }
+}
+
+/** The error a `reply_error` request describes, as a TypeScript responder would have it. */
+function requestError(spec: unknown): unknown {
+  if (!isObject(spec)) throw new BadRequest("`error` must be an object");
+  const message = spec["message"];
+  if (typeof message !== "string") throw new BadRequest("`error.message` must be a string");
+  const dataname = spec["dataname"];
+  if (dataname !== undefined && typeof dataname !== "string") throw new BadRequest("`error.dataname` must be a string");
+  switch (spec["kind"]) {
+    case "application": {
+      const details = spec["details"];
+      if (details !== undefined && !isObject(details)) throw new BadRequest("`error.details` must be an object");
+      // The code is handed over as given: the runtime's own check answers for it.
+      return new ApplicationError(spec["application_code"] as string, message, {
+        ...(details === undefined ? {} : { details }),
+        ...(dataname === undefined ? {} : { dataname }),
+      });
+    }
+    case "bridge":
+      if (typeof spec["code"] !== "string") throw new BadRequest("`error.code` must be a string");
+      return new NatsBridgeError(spec["code"] as import("@natsbridge/client").ErrorCode, message, dataname === undefined ? {} : { dataname });
+    case "raise":
+      return new Error(message);
+    default:
+      throw new BadRequest("`error.kind` is `application`, `bridge` or `raise`");
+  }
+}
+
+/** `reply_error`: `errorResponse(request, error)`, the JSON a responder would publish. */
+function replyErrorOp(req: Record<string, unknown>): Answer {
+  try {
+    const error = requestError(req["error"]);
+    return { ok: true, text: JSON.stringify(errorResponse(req["request"] as import("@natsbridge/client").MsgEnvelopeV1, error)) };
+  } catch (e) {
+    if (e instanceof BadRequest) return { ok: false, error: "INVALID_REQUEST", message: e.message };
+    return failure(e);
+  }
+}
+
+/** `decode_reply`: `decodeReply(bytes, correlationId)`, what a requester makes of the reply message. */
+async function decodeReplyOp(req: Record<string, unknown>, allowedHosts: string[]): Promise<Answer> {
+  // A reply that is not JSON has no correlation id of its own to give: then none is.
+  const cid = req["correlation_id"] ?? undefined;
+  if (cid !== undefined && typeof cid !== "string") return { ok: false, error: "INVALID_REQUEST", message: "`correlation_id` must be a string" };
+  let bytes: Uint8Array;
+  try {
+    bytes = requestBytes(req["bytes"], "bytes");
+  } catch (e) {
+    return { ok: false, error: "INVALID_REQUEST", message: e instanceof Error ? e.message : String(e) };
+  }
+  try {
+    await decodeReply(bytes, cid, { allowedHosts });
+    return { ok: true };
+  } catch (e) {
+    if (!(e instanceof NatsBridgeError)) return failure(e);
+    return { ok: false, error: e.code, remote: e.remote, application_code: e.applicationCode ?? null, message: e.message, display: e.toString() };
+  }
+}
+
 async function answer(line: string, allowedHosts: string[]): Promise<Answer> {
   let req: unknown;
   try {
@@ -374,7 +479,15 @@ async function answer(line: string, allowedHosts: string[]): Promise<Answer> {
   }
   switch (op) {
     case "hello":
-      return { ok: true, lane: "typescript", protocol: 1, capabilities: { typed: ["simulation"] } };
+      return { ok: true, lane: "typescript", protocol: 1, capabilities: { typed: ["simulation"], ops: OPS } };
+    case "start":
+      return startOp(req);
+    case "allow_host":
+      return allowHostOp(req);
+    case "reply_error":
+      return replyErrorOp(req);
+    case "decode_reply":
+      return decodeReplyOp(req, allowedHosts);
     case "typed":
       return typedOp(req);
     case "validate":

@@ -176,7 +176,7 @@ export function startHealth(nc: NatsConnection, config: DashboardConfig): Health
     panel.dataset["lastSeq"] = String(lastSeq);
     const t0 = performance.now();
     consumer = await EnvelopeConsumer.create(nc, config.health_stream, {
-      startTime: start,
+      start: start,
       filterSubject: config.subjects.health,
       batch: 64,
       receive: { allowedHosts: [config.fileserver_url] },

@@ -214,7 +214,7 @@ test("catch-up: the replay is exactly the window, then the feed is followed live
   try {
     const windowStart = new Date(s.windowStart);
     const consumer = await EnvelopeConsumer.create(nc, "DASHBOARD_HEALTH", {
-      startTime: windowStart,
+      start: windowStart,
       filterSubject: "dashboard.health.metrics",
       receive: { allowedHosts: [service.ready.fileserver_url] },
     });

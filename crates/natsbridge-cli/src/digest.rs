@@ -3,7 +3,7 @@
 
 use natsbridge::Received;
 use natsbridge::types::MsgEnvelopeV1;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 /// One payload's digest object, keys in the contract's order.
 pub(crate) fn payload_digest(
@@ -70,16 +70,19 @@ pub(crate) fn of_received(r: &Received) -> String {
 
 /// The line printed for an envelope that could not be received.
 pub(crate) fn of_error(e: &natsbridge::Error) -> String {
-    let mut line =
-        json!({ "error": e.code().as_str(), "correlation_id": e.correlation_id(), "message": e.report() });
+    // Keys in the order every CLI prints them.
+    let mut line = Map::new();
+    line.insert("error".into(), e.code().as_str().into());
     if let Some(code) = e.application_code() {
-        line["application_code"] = code.into();
+        line.insert("application_code".into(), code.into());
     }
+    line.insert("correlation_id".into(), e.correlation_id().into());
+    line.insert("message".into(), e.report().into());
     if e.is_remote() {
         // The responder's error_response_v1, not a failure here.
-        line["remote"] = true.into();
+        line.insert("remote".into(), true.into());
     }
-    line.to_string()
+    Value::Object(line).to_string()
 }
 
 /// `line` with `"headers": {name: value or null}` appended, for the headers asked for.

@@ -164,8 +164,11 @@ pub fn token<'a>(param: &str, value: &'a str, wildcard_ok: bool) -> Result<&'a s
         || (value.contains('*') && !(wildcard_ok && value == "*"));
     if bad {
         return Err(Error::new(
-            ErrorCode::InvalidEnvelope,
-            format!("channel parameter `{param}` = {value:?} is not one subject token"),
+            natsbridge_types::profile::ERROR_BAD_OPTION,
+            format!(
+                "channel parameter `{param}` = {value:?} is not one subject token: it must be non-empty, without `.`, `>` or whitespace{}",
+                if wildcard_ok { ", or `*` for any value" } else { "" }
+            ),
         ));
     }
     Ok(value)

@@ -15,7 +15,8 @@ import {
   ERROR_BAD_OPTION,
 } from "@natsbridge/types";
 import { NatsBridgeError } from "./errors.js";
-import { checkOptions, type OptionSpec } from "./options.js";
+import { networkReason } from "./net.js";
+import { checkArgument, checkOptions, checkText, type OptionSpec } from "./options.js";
 import { newUuid, redact } from "./wire.js";
 
 /** The profile's defaults (`@natsbridge/types`), re-exported under the names this package always had. */
@@ -35,9 +36,33 @@ export function fileserverUrl(): string {
   return env(ENV_FILESERVER_URL) ?? DEFAULT_FILESERVER_URL;
 }
 
+/** A URL and where it came from, said in errors: `(the NATS URL comes from NATS_URL)`. */
+export interface SourcedUrl {
+  url: string;
+  /** `the file server URL is the default http://localhost:8080: FILESERVER_URL is unset`, … */
+  source: string;
+}
+
+function sourced(what: string, given: string | undefined, option: string, envName: string, fallback: string): SourcedUrl {
+  if (given !== undefined) return { url: given, source: `the ${what} comes from the ${option} argument` };
+  const fromEnv = env(envName);
+  if (fromEnv !== undefined) return { url: fromEnv, source: `the ${what} comes from ${envName}` };
+  return { url: fallback, source: `the ${what} is the default ${fallback}: ${envName} is unset` };
+}
+
+/** The file server URL: `given` (the `fileserverUrl` option), else `FILESERVER_URL`, else the default; with its source. */
+export function fileserverUrlSourced(given?: string): SourcedUrl {
+  return sourced("file server URL", given, "fileserverUrl", ENV_FILESERVER_URL, DEFAULT_FILESERVER_URL);
+}
+
+/** The NATS URL: `given` (a `connection` URL), else `NATS_URL`, else the default; with its source. */
+export function natsUrlSourced(given?: string): SourcedUrl {
+  return sourced("NATS URL", given, "connection", ENV_NATS_URL, DEFAULT_NATS_URL);
+}
+
 /**
  * `SIZE_THRESHOLD` (DEFAULT_SIZE_THRESHOLD when unset). A value that is not a non-negative
- * integer is a SERIALIZATION_ERROR naming it, never a silent default.
+ * integer is an INVALID_ARGUMENT naming it, never a silent default.
  */
 export function sizeThreshold(): number {
   const v = env(ENV_SIZE_THRESHOLD);
@@ -62,6 +87,7 @@ let connector: Connector = wsconnect;
 
 /** Replaces how broker URLs are connected to (the Node entry point installs TCP). */
 export function setConnector(c: Connector): void {
+  checkArgument(c, "function", "connector", "setConnector");
   connector = c;
 }
 
@@ -120,15 +146,28 @@ export const CONNECT_TO_OPTIONS = {
 
 /**
  * Connects to `url` (a NATS URL or a comma-separated list); NATS_CONNECTION_FAILED on failure,
- * SERIALIZATION_ERROR for an option nats.js does not know or of the wrong type.
+ * naming the URL and the reason (`connection refused`, a failed DNS lookup); INVALID_ARGUMENT
+ * for an option nats.js does not know or of the wrong type.
  */
 export async function connectTo(url: string, options: ConnectToOptions = {}): Promise<NatsConnection> {
-  if (typeof url !== "string") throw new NatsBridgeError(ERROR_BAD_OPTION, `the URL of connectTo must be a string, got ${typeof url}`);
+  checkText(url, "url", "connectTo");
   checkOptions(options, CONNECT_TO_OPTIONS, "connectTo");
-  const servers = url.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  return connectSourced({ url, source: "" }, "check the URL", options);
+}
+
+/**
+ * Connects to `target.url`; a failure names the URL, the reason, where the URL came from
+ * (`target.source`, e.g. `the NATS URL is the default …: NATS_URL is unset`) and what to try
+ * (`pass`: how to give another URL).
+ */
+export async function connectSourced(target: SourcedUrl, pass: string, options: ConnectToOptions = {}): Promise<NatsConnection> {
+  const servers = target.url.split(",").map((s) => s.trim()).filter((s) => s !== "");
   try {
     return await connector({ ...options, servers });
   } catch (e) {
-    throw new NatsBridgeError("NATS_CONNECTION_FAILED", `cannot connect to ${servers.map(redact).join(", ")}`, { cause: e });
+    const reason = networkReason(e);
+    const source = target.source === "" ? "" : ` (${target.source})`;
+    const advice = reason.kind === "unreachable" ? `Start a NATS server (\`nats-server -js\`) or ${pass}` : `Check the server and its URL, or ${pass}`;
+    throw new NatsBridgeError("NATS_CONNECTION_FAILED", `connecting to ${servers.map(redact).join(", ")} failed: ${reason.why}${source}. ${advice}.`, { cause: e });
   }
 }

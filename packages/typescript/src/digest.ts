@@ -6,7 +6,10 @@
  */
 import type { MsgEnvelopeV1 } from "@natsbridge/types";
 import { numRows } from "./payload.js";
-import type { Received } from "./receive.js";
+import { ERROR_BAD_OPTION } from "@natsbridge/types";
+import { NatsBridgeError } from "./errors.js";
+import { describe } from "./options.js";
+import { checkReceived, type Received } from "./receive.js";
 
 function payloadDigest(dataname: string, payloadType: string, transport: string, size: number, sha256: string, rows: number | undefined): Record<string, unknown> {
   const d: Record<string, unknown> = { dataname, payload_type: payloadType, transport, size, sha256 };
@@ -20,6 +23,13 @@ function line(correlationId: string, purpose: string, payloads: Record<string, u
 
 /** The sender's digest: sizes and hashes as smartsend recorded them; `rows` per payload (tables). */
 export function digestOfSent(envelope: MsgEnvelopeV1, rows: readonly (number | undefined)[] = []): string {
+  const e = envelope as { correlation_id?: unknown; payloads?: unknown } | null;
+  if (typeof e !== "object" || e === null || typeof e.correlation_id !== "string" || !Array.isArray(e.payloads)) {
+    throw new NatsBridgeError(ERROR_BAD_OPTION, `calling digestOfSent: \`envelope\` must be an envelope (\`sent.envelope\`), got ${describe(envelope)}`);
+  }
+  if (!Array.isArray(rows) || !rows.every((r) => r === undefined || (typeof r === "number" && Number.isSafeInteger(r) && r >= 0))) {
+    throw new NatsBridgeError(ERROR_BAD_OPTION, `calling digestOfSent: \`rows\` must be an array of row counts (or undefined), got ${describe(rows)}`);
+  }
   return line(
     envelope.correlation_id,
     envelope.msg_purpose,
@@ -32,6 +42,7 @@ export function digestOfSent(envelope: MsgEnvelopeV1, rows: readonly (number | u
 
 /** The receiver's digest: sizes and hashes of the bytes it actually got. */
 export function digestOfReceived(received: Received): string {
+  checkReceived(received, "received", "digestOfReceived");
   return line(
     received.envelope.correlation_id,
     received.envelope.msg_purpose,

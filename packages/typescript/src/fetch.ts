@@ -25,7 +25,7 @@ import {
 } from "@natsbridge/types";
 import { NatsBridgeError, asBridgeError } from "./errors.js";
 import { log } from "./log.js";
-import { checkOptions, type OptionSpec } from "./options.js";
+import { checkOptions, checkText, type OptionSpec } from "./options.js";
 import { redact, sha256Hex } from "./wire.js";
 
 export interface FetchOptions {
@@ -51,12 +51,12 @@ export interface FetchOptions {
 
 /** Every key of {@link FetchOptions} with its kind: unknown keys and wrong types are refused. */
 export const FETCH_OPTIONS = {
-  maxAttempts: "number",
-  baseDelayMs: "number",
-  maxDelayMs: "number",
-  deadlineMs: "number",
-  maxBytes: "number",
-  expectedSize: "number",
+  maxAttempts: "positive",
+  baseDelayMs: "duration",
+  maxDelayMs: "duration",
+  deadlineMs: "duration",
+  maxBytes: "count",
+  expectedSize: "count",
   correlationId: "string",
   hash: "boolean",
   fetch: "function",
@@ -105,12 +105,14 @@ export function backoffCapMs(attempt: number, baseDelayMs: number, maxDelayMs: n
 
 /** Downloads `url` with retries; returns the body. */
 export async function fetchWithBackoff(url: string, options: FetchOptions = {}): Promise<Uint8Array> {
+  checkText(url, "url", "fetchWithBackoff");
   checkOptions(options, FETCH_OPTIONS, "fetchWithBackoff");
   return (await fetchHashed(url, { ...options, hash: false })).bytes;
 }
 
 /** {@link fetchWithBackoff}, also returning the SHA-256 of the body and the attempts made. */
 export async function fetchHashed(url: string, options: FetchOptions = {}): Promise<Fetched> {
+  checkText(url, "url", "fetchHashed");
   checkOptions(options, FETCH_OPTIONS, "fetchHashed");
   const cid = options.correlationId ?? "";
   const shown = redact(url);

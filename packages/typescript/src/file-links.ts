@@ -12,6 +12,7 @@ import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { ERROR_DOWNLOAD, ERROR_HOST_NOT_ALLOWED, ERROR_INTEGRITY, ERROR_UPLOAD } from "@natsbridge/types";
 import { NatsBridgeError } from "./errors.js";
+import { checkText } from "./options.js";
 import type { Uploader } from "./plik.js";
 import { fileName, newUuid } from "./wire.js";
 
@@ -87,6 +88,7 @@ export async function readFileLink(url: string, size: number, allowedDirs: reado
  * enforced: the files stay until removed.
  */
 export function directoryUploader(dir: string): Uploader {
+  checkText(dir, "dir", "directoryUploader");
   let ready: Promise<string> | undefined;
   return async (name, bytes, context) => {
     try {

@@ -6,7 +6,9 @@
  * connected over WebSocket (`wsconnect`). In Node, the package's `node` export condition
  * loads `node.js` instead, which connects URLs over TCP (`@nats-io/transport-node`).
  */
-export { NatsBridgeError, type ErrorCode } from "./errors.js";
+export { ApplicationError, NatsBridgeError, type ApplicationErrorOptions, type ErrorCode } from "./errors.js";
+export { allowedHost } from "./hosts.js";
+export { parseStart, type Start } from "./start.js";
 export { jsonLogger, log, setLogger, type LogLevel, type LogRecord, type Logger } from "./log.js";
 export {
   DEFAULT_FILESERVER_URL,
@@ -46,7 +48,18 @@ export {
   type ReceivedFields,
   type ReceivedPayload,
 } from "./receive.js";
-export { smartreply, smartreplyError, smartrequest } from "./request.js";
+export {
+  decodeReply,
+  errorResponse,
+  serve,
+  smartreply,
+  smartreplyError,
+  smartrequest,
+  type Handler,
+  type RequestOptions,
+  type Server,
+  type ServeOptions,
+} from "./request.js";
 export {
   EnvelopeConsumer,
   LINK_TTL_SLACK_SECONDS,

@@ -3,7 +3,7 @@
  * `msg_id`, link uploads kept at least as long as the stream keeps the message) and
  * `EnvelopeConsumer`, a pull consumer with backpressure (at most `batch` messages asked for
  * at a time, the next pull only when they are handled), ack after decode, replay from a
- * start time ("the last 10 minutes").
+ * start (`start: "10m"`, "the last 10 minutes"; the grammar of `parseStart`).
  */
 import {
   AckPolicy,
@@ -18,9 +18,10 @@ import {
   type StreamInfo,
 } from "@nats-io/jetstream";
 import { millis, nanos, type NatsConnection } from "@nats-io/nats-core";
-import { ERROR_BAD_BYTES, ERROR_BAD_OPTION, ERROR_DEADLINE, ERROR_DOWNLOAD, LINK_TTL_SLACK_SECONDS } from "@natsbridge/types";
+import { ERROR_BAD_BYTES, ERROR_BAD_OPTION, ERROR_DEADLINE, ERROR_DOWNLOAD, LINK_TTL_SLACK_SECONDS, START_ALL, START_NEW } from "@natsbridge/types";
 import { NatsBridgeError, asBridgeError } from "./errors.js";
-import { checkNumberArgument, checkOptions, type OptionSpec } from "./options.js";
+import { checkArgument, checkConnection, checkNumberArgument, checkOptions, checkText, type OptionSpec } from "./options.js";
+import { startOf, type Start } from "./start.js";
 import type { PayloadTuple } from "./payload.js";
 import { RECEIVE_OPTIONS, smartreceive, type ReceiveOptions, type Received } from "./receive.js";
 import { SEND_OPTIONS, smartsend, type SendOptions, type Sent } from "./send.js";
@@ -54,16 +55,22 @@ export interface StreamOptions {
 export const STREAM_OPTIONS = {
   name: "string",
   subjects: "strings",
-  maxAgeMs: "number",
+  maxAgeMs: "duration",
   maxBytes: "number",
-  duplicateWindowMs: "number",
+  duplicateWindowMs: "duration",
   storage: { oneOf: ["file", "memory"] },
-  replicas: "number",
+  replicas: "positive",
 } as const satisfies OptionSpec<StreamOptions>;
 
 /** Creates the stream, or updates it to these options. */
 export async function ensureStream(nc: NatsConnection, options: StreamOptions): Promise<StreamInfo> {
+  checkConnection(nc, "nc", "ensureStream");
+  checkArgument(options, "object", "options", "ensureStream");
   checkOptions(options, STREAM_OPTIONS, "ensureStream");
+  for (const key of ["name", "subjects", "maxAgeMs"] as const) {
+    if (options[key] === undefined) checkArgument(undefined, "string", `options.${key}`, "ensureStream");
+  }
+  checkText(options.name, "options.name", "ensureStream");
   try {
     const jsm = await jetstreamManager(nc);
     const window = options.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS;
@@ -95,6 +102,9 @@ export async function ensureStream(nc: NatsConnection, options: StreamOptions): 
  * never one-shot, so a late consumer can still download them.
  */
 export async function publishToStream(nc: NatsConnection, subject: string, payloads: readonly PayloadTuple[], options: SendOptions = {}): Promise<Sent> {
+  checkConnection(nc, "nc", "publishToStream");
+  checkText(subject, "subject", "publishToStream");
+  checkArgument(payloads, "array", "payloads", "publishToStream");
   checkOptions(options, SEND_OPTIONS, "publishToStream");
   let ttl = options.linkTtlSeconds;
   try {
@@ -120,12 +130,14 @@ export interface ConsumerOptions {
   /** Durable name (survives restarts on the server); ephemeral when absent. */
   durable?: string;
   filterSubject?: string;
-  /** Replay everything published at or after this time. */
-  startTime?: Date;
-  /** Replay from this stream sequence. */
-  startSequence?: number;
-  /** Only messages published from now on. */
-  deliverNew?: boolean;
+  /**
+   * Where the replay starts (see `parseStart`): `"all"` (the default: the whole stream),
+   * `"new"` (only what is published from now on), a stream sequence (`42` or `"42"`), a
+   * duration back from now (`"10m"`, `"1h30m"`), an RFC 3339 time with its offset
+   * (`"2026-12-06T09:00:00Z"`) or a `Date`. Anything else is INVALID_ARGUMENT when the
+   * consumer is created, before any server call.
+   */
+  start?: string | number | Date;
   /** Most messages per pull request (backpressure). Default 16. */
   batch?: number;
   /** Redelivery timer, ms; must exceed the worst-case download. Default 60 s. */
@@ -138,7 +150,7 @@ export interface ConsumerOptions {
    * Hand over at most this many envelopes (decode failures included). Pull requests then never
    * ask the server for more than are still to be handed over, so nothing is left pulled but
    * unacknowledged: a durable consumer's next run starts right after the last one handed over
-   * instead of waiting out `ackWaitMs`. Past it, `next()` throws SERIALIZATION_ERROR. Absent: no end.
+   * instead of waiting out `ackWaitMs`. Past it, `next()` throws INVALID_ARGUMENT. Absent: no end.
    */
   limit?: number;
   receive?: ReceiveOptions;
@@ -148,16 +160,17 @@ export interface ConsumerOptions {
 export const CONSUMER_OPTIONS = {
   durable: "string",
   filterSubject: "string",
-  startTime: "date",
-  startSequence: "number",
-  deliverNew: "boolean",
-  batch: "number",
-  ackWaitMs: "number",
+  start: "start",
+  batch: "positive",
+  ackWaitMs: "duration",
   maxAckPending: "number",
-  nakDelayMs: "number",
-  limit: "number",
+  nakDelayMs: "duration",
+  limit: "count",
   receive: { nested: RECEIVE_OPTIONS },
 } as const satisfies OptionSpec<ConsumerOptions>;
+
+/** Options the consumer used to take, or other names for a start, and the option meant. */
+export const CONSUMER_HINTS = { startTime: "start", startSequence: "start", deliverNew: "start", since: "start", deliverPolicy: "start" };
 
 /** An envelope handed to the application, decoded; ack it when done. */
 export interface Delivered {
@@ -191,10 +204,11 @@ export class EnvelopeConsumer {
 
   /** Creates (or binds to) the consumer on `stream`; nothing is fetched until `next()`. */
   static async create(nc: NatsConnection, stream: string, options: ConsumerOptions = {}): Promise<EnvelopeConsumer> {
-    checkOptions(options, CONSUMER_OPTIONS, "EnvelopeConsumer.create");
-    if (options.limit !== undefined && !(Number.isSafeInteger(options.limit) && options.limit >= 0)) {
-      throw new NatsBridgeError(ERROR_BAD_OPTION, `option \`limit\` of EnvelopeConsumer.create must be a non-negative integer, got ${options.limit}`);
-    }
+    const where = "EnvelopeConsumer.create";
+    checkConnection(nc, "nc", where);
+    checkText(stream, "stream", where);
+    checkOptions(options, CONSUMER_OPTIONS, where, CONSUMER_HINTS);
+    const start: Start = options.start === undefined ? { kind: START_ALL } : startOf(options.start, `option \`start\` of ${where}`);
     try {
       const jsm = await jetstreamManager(nc);
       const config: Partial<ConsumerConfig> = {
@@ -206,19 +220,19 @@ export class EnvelopeConsumer {
       if (options.durable !== undefined) config.durable_name = options.durable;
       else config.inactive_threshold = nanos(5 * MS_PER_MINUTE);
       if (options.filterSubject !== undefined) config.filter_subject = options.filterSubject;
-      if (options.startTime !== undefined) {
+      if (start.kind === "time") {
         config.deliver_policy = DeliverPolicy.StartTime;
-        config.opt_start_time = options.startTime.toISOString();
-      } else if (options.startSequence !== undefined) {
+        config.opt_start_time = start.time.toISOString();
+      } else if (start.kind === "sequence") {
         config.deliver_policy = DeliverPolicy.StartSequence;
-        config.opt_start_seq = options.startSequence;
-      } else if (options.deliverNew === true) {
+        config.opt_start_seq = start.sequence;
+      } else if (start.kind === START_NEW) {
         config.deliver_policy = DeliverPolicy.New;
       }
       const info = await jsm.consumers.add(stream, config);
       return new EnvelopeConsumer(nc, stream, info.name, options.durable === undefined, options);
     } catch (e) {
-      throw asBridgeError(e, "NATS_CONNECTION_FAILED", `creating a consumer on stream \`${stream}\``);
+      throw asBridgeError(e, "NATS_CONNECTION_FAILED", `creating a consumer on stream \`${stream}\` failed: ${e instanceof Error ? e.message : String(e)}. Check that the stream exists (ensureStream) and the server runs JetStream`);
     }
   }
 
@@ -226,7 +240,7 @@ export class EnvelopeConsumer {
    * The next decoded envelope, waiting at most `timeoutMs` (TIMEOUT after). An envelope that
    * can never be decoded is terminated on the server and its error thrown; one that failed
    * transiently (download) is nak'ed for redelivery and its error thrown. The next call goes on.
-   * Past {@link ConsumerOptions.limit}, SERIALIZATION_ERROR (nothing more is pulled).
+   * Past {@link ConsumerOptions.limit}, INVALID_ARGUMENT (nothing more is pulled).
    */
   async next(timeoutMs = MAX_PULL_WAIT_MS): Promise<Delivered> {
     checkNumberArgument(timeoutMs, "timeoutMs", "EnvelopeConsumer.next");

@@ -1,6 +1,6 @@
 /**
  * Option objects checked at run time (schema/README.md, rule 12): a key a call does not know,
- * or a value of the wrong type, is a SERIALIZATION_ERROR (`ERROR_BAD_OPTION`) naming it and,
+ * or a value of the wrong type, is an INVALID_ARGUMENT (`ERROR_BAD_OPTION`) naming it and,
  * for a likely misspelling, the closest known key (`fileserver_url` → "did you mean
  * `fileserverUrl`?"). TypeScript catches these at compile time; JavaScript callers, and
  * values built at run time, would otherwise see the option silently ignored.
@@ -10,13 +10,30 @@
  * spec, or a spec key the interface does not have, is a compile error, so the two cannot drift.
  */
 import { ERROR_BAD_OPTION } from "@natsbridge/types";
-import { NatsBridgeError } from "./errors.js";
+import { NatsBridgeError, shownValue } from "./errors.js";
+import { allowedHost } from "./hosts.js";
 
 /** What an option's value must be (`undefined` is always accepted: the option is absent). */
 export type OptionKind =
   | "string"
   /** A number (not NaN; Infinity allowed where a lifetime may be unbounded). */
   | "number"
+  /** An integer of 0 or more (a size, a count). */
+  | "count"
+  /** An integer of 1 or more. */
+  | "positive"
+  /** A finite number of 0 or more (a delay or timeout in ms). */
+  | "duration"
+  /** A number above 0, Infinity allowed (a lifetime that may be unbounded). */
+  | "lifetime"
+  /** A list of allowed hosts: each an http(s) URL or origin, or `*` (see `allowedHost`). */
+  | "hosts"
+  /** An array (of anything: what is in it is checked where it is used). */
+  | "array"
+  /** A Uint8Array. */
+  | "bytes"
+  /** A replay start: a string of the grammar, an integer sequence, or a Date (see `parseStart`). */
+  | "start"
   | "boolean"
   | "function"
   /** A non-null object that is not an array (a connection, a client, a plain record). */
@@ -43,12 +60,24 @@ export type OptionKind =
 /** The spec of an options type: exactly its keys, each with its kind. */
 export type OptionSpec<T> = { readonly [K in keyof T]-?: OptionKind };
 
-function describe(value: unknown): string {
+/** What was given, for a message: `the string "x"`, `the number -1`, `NaN`, `null`, `an array (2 items)`, … */
+export function describe(value: unknown): string {
   if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  if (value instanceof Date) return "a Date";
-  const t = typeof value;
-  return t === "object" ? "an object" : t === "undefined" ? "undefined" : `a ${t}${t === "number" && Number.isNaN(value) ? " (NaN)" : ""}`;
+  if (value === undefined) return "undefined";
+  switch (typeof value) {
+    case "string":
+      return `the string ${shownValue(value)}`;
+    case "number":
+      return Number.isNaN(value) ? "NaN" : `the number ${String(value)}`;
+    case "boolean":
+      return `the boolean ${String(value)}`;
+    case "symbol":
+      return `the symbol ${shownValue(value)}`;
+    case "bigint":
+      return `the bigint ${shownValue(value)}`;
+    default:
+      return shownValue(value);
+  }
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -68,6 +97,14 @@ function mismatch(kind: OptionKind, value: unknown): string | undefined {
       return typeof value === "string" ? undefined : "a string";
     case "number":
       return typeof value === "number" && !Number.isNaN(value) ? undefined : "a number";
+    case "count":
+      return typeof value === "number" && Number.isSafeInteger(value) && value >= 0 ? undefined : "an integer of 0 or more";
+    case "positive":
+      return typeof value === "number" && Number.isSafeInteger(value) && value >= 1 ? undefined : "an integer of 1 or more";
+    case "duration":
+      return typeof value === "number" && Number.isFinite(value) && value >= 0 ? undefined : "a finite number of milliseconds, 0 or more";
+    case "lifetime":
+      return typeof value === "number" && value > 0 ? undefined : "a number above 0 (Infinity: no end)";
     case "boolean":
       return typeof value === "boolean" ? undefined : "a boolean";
     case "function":
@@ -77,9 +114,17 @@ function mismatch(kind: OptionKind, value: unknown): string | undefined {
     case "object-or-null":
       return value === null || isPlainObject(value) ? undefined : "an object or null";
     case "strings-record":
-      return isPlainObject(value) && Object.values(value).every((v) => typeof v === "string") ? undefined : "an object of strings";
+      return isPlainObject(value) ? undefined : "an object of strings";
     case "strings":
       return Array.isArray(value) && value.every((v) => typeof v === "string") ? undefined : "an array of strings";
+    case "hosts":
+      return Array.isArray(value) ? undefined : "a list of URLs";
+    case "array":
+      return Array.isArray(value) ? undefined : "an array";
+    case "bytes":
+      return value instanceof Uint8Array ? undefined : "a Uint8Array";
+    case "start":
+      return typeof value === "string" || typeof value === "number" || value instanceof Date ? undefined : "a start: `all`, `new`, a sequence, a duration (`10m`), an RFC 3339 time, or a Date";
     case "date":
       return value instanceof Date && !Number.isNaN(value.getTime()) ? undefined : "a valid Date";
     case "object-or-string":
@@ -126,37 +171,94 @@ export function closestKey(key: string, known: readonly string[]): string | unde
 
 /**
  * Checks `options` (what `where`, e.g. `smartsend`, was given) against `spec`: throws
- * SERIALIZATION_ERROR (`ERROR_BAD_OPTION`) for something that is not an options object, an
- * unknown key or a value of the wrong kind. `undefined` stands for "no options".
+ * INVALID_ARGUMENT (`ERROR_BAD_OPTION`) for something that is not an options object, an
+ * unknown key or a value of the wrong kind. `undefined` stands for "no options". `hints` maps
+ * a key that is not an option (one a call used to take, or a name from elsewhere) to the one
+ * to use instead.
  */
-export function checkOptions(options: unknown, spec: { readonly [key: string]: OptionKind }, where: string): void {
+export function checkOptions(options: unknown, spec: { readonly [key: string]: OptionKind }, where: string, hints: Readonly<Record<string, string>> = {}): void {
   if (options === undefined) return;
-  if (!isPlainObject(options)) {
-    throw new NatsBridgeError(ERROR_BAD_OPTION, `the options of ${where} must be an object, got ${describe(options)}`);
+  if (!isPlainObject(options) || options instanceof Date) {
+    throw new NatsBridgeError(ERROR_BAD_OPTION, `calling ${where}: its options must be an object ({ key: value, … }), got ${describe(options)}`);
   }
   for (const key in options) {
     if (!Object.prototype.hasOwnProperty.call(options, key)) continue;
     const kind = Object.prototype.hasOwnProperty.call(spec, key) ? spec[key] : undefined;
     if (kind === undefined) {
       const known = Object.keys(spec);
-      const guess = closestKey(key, known);
+      const guess = Object.prototype.hasOwnProperty.call(hints, key) ? hints[key] : closestKey(key, known);
       const hint = guess !== undefined ? `: did you mean \`${guess}\`?` : ` (known options: ${known.map((k) => `\`${k}\``).join(", ")})`;
       throw new NatsBridgeError(ERROR_BAD_OPTION, `unknown option \`${key}\` of ${where}${hint}`);
     }
     const value = options[key];
     if (value === undefined) continue;
-    const wrong = mismatch(kind, value);
-    if (wrong !== undefined) {
-      throw new NatsBridgeError(ERROR_BAD_OPTION, `option \`${key}\` of ${where} must be ${wrong}, got ${describe(value)}`);
-    }
+    checkKind(value, kind, `option \`${key}\` of ${where}`, key);
     if (typeof kind === "object" && "nested" in kind) checkOptions(value, kind.nested, `${where} \`${key}\``);
   }
 }
 
+/** Throws INVALID_ARGUMENT unless `value` is of `kind`; `what` names it (`option `x` of f`, `` `timeout` of f``). */
+function checkKind(value: unknown, kind: OptionKind, what: string, name: string): void {
+  if (kind === "hosts" && typeof value === "string") {
+    throw new NatsBridgeError(
+      ERROR_BAD_OPTION,
+      `${what}: ${name} must be a list of URLs; got the string \`${value}\`: wrap it in a list ([${JSON.stringify(value)}])`,
+    );
+  }
+  const wrong = mismatch(kind, value);
+  if (wrong !== undefined) throw new NatsBridgeError(ERROR_BAD_OPTION, `${what} must be ${wrong}, got ${describe(value)}`);
+  if (kind === "strings-record") {
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      if (typeof v !== "string") {
+        const as = typeof v === "number" || typeof v === "boolean" ? `: write it as text (${JSON.stringify(String(v))})` : "";
+        throw new NatsBridgeError(ERROR_BAD_OPTION, `\`${k}\` in ${what} must be a string, got ${describe(v)}${as}`);
+      }
+    }
+  }
+  if (kind === "hosts") {
+    (value as unknown[]).forEach((v, i) => {
+      try {
+        allowedHost(v);
+      } catch (e) {
+        throw new NatsBridgeError(ERROR_BAD_OPTION, `${what}, item ${i}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    });
+  }
+}
+
+/** A positional argument that must be of `kind` (`undefined` accepted when `optional`), checked as an option is. */
+export function checkArgument(value: unknown, kind: OptionKind, name: string, where: string, optional = false): void {
+  if (value === undefined && optional) return;
+  if (value === undefined) throw new NatsBridgeError(ERROR_BAD_OPTION, `calling ${where}: \`${name}\` is missing`);
+  checkKind(value, kind, `\`${name}\` of ${where}`, name);
+}
+
 /** A positional argument that must be a number (a timeout), checked as an option is. */
 export function checkNumberArgument(value: unknown, name: string, where: string): void {
-  if (value === undefined) return;
-  if (typeof value !== "number" || Number.isNaN(value)) {
-    throw new NatsBridgeError(ERROR_BAD_OPTION, `\`${name}\` of ${where} must be a number, got ${describe(value)}`);
+  checkArgument(value, "duration", name, where, true);
+}
+
+/** A non-empty string argument (a subject, a stream name, a URL). */
+export function checkText(value: unknown, name: string, where: string): asserts value is string {
+  if (typeof value !== "string" || value === "") {
+    throw new NatsBridgeError(ERROR_BAD_OPTION, `calling ${where}: \`${name}\` must be a non-empty string, got ${describe(value)}`);
+  }
+}
+
+/** A NATS connection argument (an object with `publish` and `subscribe`, as nats.js's `connect` returns). */
+export function checkConnection(value: unknown, name: string, where: string): void {
+  const c = value as { publish?: unknown; subscribe?: unknown } | null | undefined;
+  if (typeof c !== "object" || c === null || typeof c.publish !== "function" || typeof c.subscribe !== "function") {
+    throw new NatsBridgeError(
+      ERROR_BAD_OPTION,
+      `calling ${where}: \`${name}\` must be a NATS connection (\`await connect({ servers })\`), got ${describe(value)}`,
+    );
+  }
+}
+
+/** Refuses arguments past the last one a function takes (a JavaScript caller of an older signature). */
+export function checkNoMoreArguments(extra: readonly unknown[], where: string, hint: string): void {
+  if (extra.length > 0 && extra.some((v) => v !== undefined)) {
+    throw new NatsBridgeError(ERROR_BAD_OPTION, `calling ${where} with ${extra.length} argument${extra.length === 1 ? "" : "s"} too many: ${hint}`);
   }
 }

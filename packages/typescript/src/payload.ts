@@ -18,7 +18,7 @@ import {
 } from "@natsbridge/types";
 import { NatsBridgeError } from "./errors.js";
 import { parseStrictJson } from "./json.js";
-import { checkOptions, type OptionSpec } from "./options.js";
+import { checkArgument, checkOptions, type OptionSpec } from "./options.js";
 import { isWellFormed, jsonHasLoneSurrogate } from "./wire.js";
 
 export type { PayloadType };
@@ -93,6 +93,8 @@ export function serializationOf(type: string): Serialization | undefined {
 
 /** Serializes one payload to the bytes that travel (before base64) or get uploaded. */
 export function serializePayload(type: string, data: unknown, dataname: string): Uint8Array {
+  checkArgument(type, "string", "type", "serializePayload");
+  checkArgument(dataname, "string", "dataname", "serializePayload");
   const serialization = serializationOf(type);
   switch (serialization) {
     case "utf8":
@@ -164,6 +166,7 @@ export const DEFAULT_TABLE_LIMITS: TableLimits = { maxColumns: TABLE_MAX_COLUMNS
  * buffers of the table are views into `bytes.buffer` (no copy of column data).
  */
 export function decodeTable(bytes: Uint8Array, limits: TableLimits = DEFAULT_TABLE_LIMITS): Table {
+  checkArgument(bytes, "bytes", "bytes", "decodeTable");
   checkOptions(limits, TABLE_LIMITS_OPTIONS, "decodeTable");
   // A stream starts with a continuation marker (0xFFFFFFFF) or, pre-0.15, a metadata length.
   if (bytes.byteLength < 8) throw new NatsBridgeError(ERROR_BAD_BYTES, "too short for an Arrow IPC stream");
@@ -187,6 +190,9 @@ export function decodeTable(bytes: Uint8Array, limits: TableLimits = DEFAULT_TAB
 
 /** Decodes the bytes of one payload to its typed value. */
 export function deserializePayload(type: string, bytes: Uint8Array, limits: TableLimits = DEFAULT_TABLE_LIMITS): DecodedData[PayloadType] {
+  checkArgument(type, "string", "type", "deserializePayload");
+  checkArgument(bytes, "bytes", "bytes", "deserializePayload");
+  checkOptions(limits, TABLE_LIMITS_OPTIONS, "deserializePayload");
   switch (serializationOf(type)) {
     case "utf8":
       return text(bytes);

@@ -6,6 +6,7 @@
  */
 import {
   ERROR_BAD_BYTES,
+  ERROR_BAD_OPTION,
   ERROR_ENVELOPE_TOO_LARGE,
   ERROR_HOST_NOT_ALLOWED,
   ERROR_INTEGRITY,
@@ -22,17 +23,22 @@ import {
   type MsgPayloadV1,
   type PayloadType,
 } from "@natsbridge/types";
-import { fileserverUrl, installedFileLinkReader } from "./config.js";
+import { fileserverUrlSourced, installedFileLinkReader } from "./config.js";
+import { allowedHost } from "./hosts.js";
 import { NatsBridgeError, asBridgeError } from "./errors.js";
 import { DEFAULT_FETCH, FETCH_OPTIONS, fetchHashed, type FetchOptions } from "./fetch.js";
 import { parseStrictJson } from "./json.js";
 import { log } from "./log.js";
-import { checkOptions, type OptionSpec } from "./options.js";
+import { checkArgument, checkOptions, describe, type OptionSpec } from "./options.js";
 import { DEFAULT_TABLE_LIMITS, TABLE_LIMITS_OPTIONS, deserializePayload, isKnownPayloadType, numRows, type DecodedData, type TableLimits } from "./payload.js";
-import { base64Decode, hostAllowed, hostOf, normalizeHost, redact, sha256Hex, utf8Length } from "./wire.js";
+import { base64Decode, hostAllowed, hostOf, redact, sha256Hex, utf8Length } from "./wire.js";
 
 export interface ReceiveOptions {
-  /** Hosts links may be downloaded from (`host`, `host:port` or a URL; `*` = any). Default: the host of `FILESERVER_URL`. */
+  /**
+   * Hosts links may be downloaded from: a list of http(s) URLs or origins (`http://files:8080`,
+   * `https://secure.example`; see `allowedHost`), or `*` for any. Default: the host of
+   * `FILESERVER_URL` (or of its default).
+   */
   allowedHosts?: string[];
   /**
    * Directories `file://` links may be read from (a sender's local blob store on the same
@@ -58,7 +64,7 @@ const { expectedSize: _e, correlationId: _c, hash: _h, ...RECEIVE_FETCH_OPTIONS 
 
 /** Every key of {@link ReceiveOptions} with its kind: unknown keys and wrong types are refused. */
 export const RECEIVE_OPTIONS = {
-  allowedHosts: "strings",
+  allowedHosts: "hosts",
   allowedDirs: "strings",
   fetch: { nested: RECEIVE_FETCH_OPTIONS satisfies OptionSpec<ReceiveFetchOptions> },
   maxEnvelopeBytes: "number",
@@ -123,18 +129,21 @@ export function withPayloadLookup(fields: ReceivedFields): Received {
  * stays for one release.
  */
 export function payloadNamed(received: ReceivedFields, dataname: string): ReceivedPayload | undefined {
+  checkReceived(received, "received", "payloadNamed");
+  checkArgument(dataname, "string", "dataname", "payloadNamed");
   return received.payloads.find((p) => p.dataname === dataname);
 }
 
 /** The reference's shape: `[dataname, data, payload_type]` per payload. */
 export function payloadTuples(received: Received): [string, unknown, PayloadType][] {
+  checkReceived(received, "received", "payloadTuples");
   return received.payloads.map((p) => [p.dataname, p.data, p.payload_type]);
 }
 
 function headersOf(msg: MessageLike): Record<string, string> {
   const out: Record<string, string> = {};
   const h = msg.headers;
-  if (h === undefined) return out;
+  if (h === undefined || h === null) return out;
   for (const k of h.keys()) out[k] = h.get(k);
   return out;
 }
@@ -146,9 +155,31 @@ function looseCorrelationId(value: unknown): string | undefined {
   return typeof c === "string" ? Array.from(c).slice(0, 100).join("") : undefined;
 }
 
+/** INVALID_ARGUMENT unless `value` is what smartreceive returned (an object with `envelope` and `payloads`). */
+export function checkReceived(value: unknown, name: string, where: string): void {
+  const r = value as { envelope?: unknown; payloads?: unknown } | null;
+  if (typeof r !== "object" || r === null || typeof r.envelope !== "object" || r.envelope === null || !Array.isArray(r.payloads)) {
+    throw new NatsBridgeError(ERROR_BAD_OPTION, `calling ${where}: \`${name}\` must be what smartreceive returned ({ envelope, payloads, … }), got ${describe(value)}`);
+  }
+}
+
+/** INVALID_ARGUMENT unless `msg` is a NATS message (an object with `data` bytes), bytes or text. */
+export function checkMessage(msg: unknown, where: string): void {
+  if (typeof msg === "string" || msg instanceof Uint8Array) return;
+  const m = msg as { data?: unknown; headers?: { get?: unknown; keys?: unknown } } | null;
+  if (typeof m === "object" && m !== null && m.data instanceof Uint8Array) {
+    if (m.headers === undefined || m.headers === null || (typeof m.headers.get === "function" && typeof m.headers.keys === "function")) return;
+  }
+  throw new NatsBridgeError(
+    ERROR_BAD_OPTION,
+    `calling ${where}: \`msg\` must be a NATS message (what a subscription yields), envelope bytes (a Uint8Array) or envelope text, got ${describe(msg)}`,
+  );
+}
+
 /** Decodes a NATS message (or raw envelope bytes / text) carrying a `msg_envelope_v1`. */
 export async function smartreceive(msg: MessageLike | Uint8Array | string, options: ReceiveOptions = {}): Promise<Received> {
   checkOptions(options, RECEIVE_OPTIONS, "smartreceive");
+  checkMessage(msg, "smartreceive");
   const isMsg = typeof msg === "object" && !(msg instanceof Uint8Array);
   const headers = isMsg ? headersOf(msg) : {};
   const hint = headers[HEADER_CORRELATION_ID];
@@ -186,7 +217,7 @@ export async function smartreceive(msg: MessageLike | Uint8Array | string, optio
     if (envelope.payloads.length > maxPayloads) {
       throw new NatsBridgeError(ERROR_ENVELOPE_TOO_LARGE, `${envelope.payloads.length} payloads, more than the limit ${maxPayloads}`);
     }
-    const allowed = (options.allowedHosts ?? [fileserverUrl()]).map(normalizeHost);
+    const allowed = allowedList(options.allowedHosts);
     const payloads: ReceivedPayload[] = [];
     for (const p of envelope.payloads) {
       try {
@@ -213,7 +244,21 @@ async function readFileLink(url: string, size: number, allowedDirs: readonly str
   return reader(url, size, allowedDirs);
 }
 
-async function receivePayload(p: MsgPayloadV1, options: ReceiveOptions, allowed: string[], cid: string): Promise<ReceivedPayload> {
+/** The allowed hosts as `host:port` (or `*`): those given, else the host of the file server URL, with where they came from. */
+interface Allowed {
+  hosts: string[];
+  /** How to allow another host, and where the list came from, for URL_NOT_ALLOWED. */
+  source: string;
+}
+
+function allowedList(given: readonly string[] | undefined): Allowed {
+  if (given !== undefined) return { hosts: given.map(allowedHost), source: "the allowedHosts option" };
+  const { url, source } = fileserverUrlSourced();
+  const host = hostOf(url);
+  return { hosts: host === undefined ? [] : [host], source: `the host of the file server URL; ${source}` };
+}
+
+async function receivePayload(p: MsgPayloadV1, options: ReceiveOptions, allowed: Allowed, cid: string): Promise<ReceivedPayload> {
   if (!isKnownPayloadType(p.payload_type)) {
     throw new NatsBridgeError(ERROR_UNKNOWN_PAYLOAD_TYPE, `unknown payload_type \`${p.payload_type}\``);
   }
@@ -234,8 +279,12 @@ async function receivePayload(p: MsgPayloadV1, options: ReceiveOptions, allowed:
     if (hostOf(p.data) === undefined) {
       throw new NatsBridgeError(ERROR_HOST_NOT_ALLOWED, `link payload \`data\` is not an http(s) URL: ${redact(p.data)}`);
     }
-    if (!hostAllowed(p.data, allowed)) {
-      throw new NatsBridgeError(ERROR_HOST_NOT_ALLOWED, `links to ${hostOf(p.data) ?? "?"} are not allowed (allowed: ${allowed.join(", ")})`);
+    if (!hostAllowed(p.data, allowed.hosts)) {
+      const host = hostOf(p.data) ?? "?";
+      throw new NatsBridgeError(
+        ERROR_HOST_NOT_ALLOWED,
+        `downloading ${redact(p.data)}: links to ${host} are not allowed (allowed: ${allowed.hosts.join(", ") || "none"}, ${allowed.source}). If you trust it, add its origin to allowedHosts (\`http://${host}\`)`,
+      );
     }
     const fetched = await fetchHashed(p.data, { ...options.fetch, expectedSize: p.size, correlationId: cid });
     bytes = fetched.bytes;

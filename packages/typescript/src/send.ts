@@ -8,6 +8,7 @@ import type { JetStreamClient } from "@nats-io/jetstream";
 import {
   DEFAULT_FLUSH,
   DEFAULT_MAX_PAYLOAD,
+  ERROR_BAD_OPTION,
   DEFAULT_MSG_PURPOSE,
   ERROR_TOO_LARGE_TO_SEND,
   ERROR_UPLOAD,
@@ -19,13 +20,13 @@ import {
   type MsgPayloadV1,
   type MsgPurpose,
 } from "@natsbridge/types";
-import { connectTo, fileserverUrl, natsUrl, processSenderId, sizeThreshold } from "./config.js";
+import { connectSourced, connectTo, fileserverUrlSourced, natsUrlSourced, processSenderId, sizeThreshold } from "./config.js";
 import { NatsBridgeError, asBridgeError } from "./errors.js";
 import { parseStrictJson } from "./json.js";
 import { log } from "./log.js";
-import { checkOptions, type OptionSpec } from "./options.js";
+import { checkArgument, checkConnection, checkOptions, checkText, describe, type OptionSpec } from "./options.js";
 import { extensionOf, serializePayload, type PayloadTuple } from "./payload.js";
-import { plikUploader, type Uploader } from "./plik.js";
+import { UploadFailure, plikUploader, uploadAdvice, type Uploader } from "./plik.js";
 import {
   base64Encode,
   buildHeaders,
@@ -91,8 +92,8 @@ export const SEND_OPTIONS = {
   jetstream: "object",
   fileserverUrl: "string",
   uploader: "function",
-  sizeThreshold: "number",
-  maxPayload: "number",
+  sizeThreshold: "count",
+  maxPayload: "positive",
   correlationId: "string",
   msgId: "string",
   msgPurpose: "string",
@@ -105,10 +106,13 @@ export const SEND_OPTIONS = {
   brokerUrl: "string",
   metadata: "object",
   headers: "strings-record",
-  linkTtlSeconds: "number",
+  linkTtlSeconds: "lifetime",
   oneShot: "boolean",
   flush: "boolean",
 } as const satisfies OptionSpec<SendOptions>;
+
+/** Names from other runtimes or older versions, and the option meant. */
+export const SEND_HINTS = { fileServerUrl: "fileserverUrl", sizeThreshhold: "sizeThreshold", fileserver: "fileserverUrl" };
 
 /** What {@link smartsend} sent. */
 export interface Sent {
@@ -186,7 +190,9 @@ function fitMaxPayload(envelope: MsgEnvelopeV1, prepared: Prepared[], headerByte
  * 4/3, headers count too), the largest are moved to link until the message fits.
  */
 export async function smartsend(subject: string, payloads: readonly PayloadTuple[], options: SendOptions = {}): Promise<Sent> {
-  checkOptions(options, SEND_OPTIONS, "smartsend");
+  checkArgument(subject, "string", "subject", "smartsend");
+  checkArgument(payloads, "array", "payloads", "smartsend");
+  checkOptions(options, SEND_OPTIONS, "smartsend", SEND_HINTS);
   let cid: string | undefined = options.correlationId;
   try {
     cid = checkedUuid(options.correlationId, "correlation_id");
@@ -243,13 +249,15 @@ function envelopeOf(f: EnvelopeHead, brokerUrl: string | undefined, metadata: Re
 }
 
 async function smartsendInner(subject: string, payloads: readonly PayloadTuple[], options: SendOptions, cid: string): Promise<Sent> {
-  if (!Array.isArray(payloads)) throw new NatsBridgeError(ERROR_WRITER_RULE, "the payloads must be an array of [dataname, data, payloadType] tuples");
+  if (!Array.isArray(payloads)) throw new NatsBridgeError(ERROR_BAD_OPTION, "the payloads must be an array of [dataname, data, payloadType] tuples");
   const threshold = options.sizeThreshold ?? sizeThreshold();
   const publish = options.publish ?? true;
 
   // 1. Serialize.
   const prepared: Prepared[] = payloads.map((tuple) => {
-    if (!Array.isArray(tuple)) throw new NatsBridgeError(ERROR_WRITER_RULE, "each payload must be a [dataname, data, payloadType] tuple");
+    if (!Array.isArray(tuple)) throw new NatsBridgeError(ERROR_BAD_OPTION, `calling smartsend: each payload must be a [dataname, data, payloadType] tuple, got ${describe(tuple)}`);
+    if (typeof tuple[0] !== "string") throw new NatsBridgeError(ERROR_BAD_OPTION, `calling smartsend: a payload's dataname must be a string, got ${describe(tuple[0])}`);
+    if (typeof tuple[2] !== "string") throw new NatsBridgeError(ERROR_BAD_OPTION, `calling smartsend: the payload_type of \`${tuple[0]}\` must be a string, got ${describe(tuple[2])}`);
     const [dataname, data, payloadType] = tuple;
     let bytes: Uint8Array;
     try {
@@ -292,10 +300,10 @@ async function smartsendInner(subject: string, payloads: readonly PayloadTuple[]
   if (typeof options.connection === "object") {
     nc = options.connection; // also tells max_payload when not publishing
   } else if (publish && options.jetstream === undefined) {
-    const url = options.connection ?? natsUrl();
-    nc = await connectTo(url);
+    const target = natsUrlSourced(options.connection);
+    nc = await connectSourced(target, "pass an open connection (`connection`)");
     owned = true;
-    brokerUrl ??= redact(url.split(",")[0] ?? url);
+    brokerUrl ??= redact(target.url.split(",")[0] ?? target.url);
   } else if (typeof options.connection === "string") {
     brokerUrl ??= redact(options.connection);
   }
@@ -316,11 +324,12 @@ async function smartsendInner(subject: string, payloads: readonly PayloadTuple[]
 
     // 5. Upload links (hashing meanwhile), inline the rest.
     let uploader = options.uploader;
+    const fileserver = fileserverUrlSourced(options.fileserverUrl);
     envelope.payloads = await Promise.all(
       prepared.map(async (p) => {
         const hashing = sha256Hex(p.bytes);
         if (!p.link) return wirePayload(p, base64Encode(p.bytes), await hashing);
-        uploader ??= plikUploader(options.fileserverUrl ?? fileserverUrl());
+        uploader ??= plikUploader(fileserver.url);
         const name = `${fileName(p.dataname)}.${extensionOf(p.payloadType)}`;
         let url: unknown;
         try {
@@ -330,7 +339,14 @@ async function smartsendInner(subject: string, payloads: readonly PayloadTuple[]
             ...(options.linkTtlSeconds === undefined ? {} : { ttlSeconds: options.linkTtlSeconds }),
           });
         } catch (e) {
-          throw asBridgeError(e, ERROR_UPLOAD, "uploading", { dataname: p.dataname });
+          const what = `uploading payload \`${p.dataname}\` (${p.bytes.byteLength} bytes)`;
+          if (e instanceof UploadFailure && options.uploader === undefined) {
+            throw new NatsBridgeError(ERROR_UPLOAD, `${what} to ${e.target} failed: ${e.why} (${fileserver.source}). ${uploadAdvice(e.kind, e.status, "pass fileserverUrl")}.`, {
+              dataname: p.dataname,
+              cause: e.cause,
+            });
+          }
+          throw asBridgeError(e, ERROR_UPLOAD, `${what} with the uploader failed`, { dataname: p.dataname });
         }
         if (typeof url !== "string" || url === "") {
           throw new NatsBridgeError(ERROR_UPLOAD, "the uploader did not answer a URL", { dataname: p.dataname });
@@ -379,6 +395,10 @@ async function smartsendInner(subject: string, payloads: readonly PayloadTuple[]
  * this runtime publishes nothing another one refuses.
  */
 export async function publishMessage(connection: NatsConnection | string, subject: string, text: string, correlationId: string): Promise<void> {
+  if (typeof connection !== "string") checkConnection(connection, "connection", "publishMessage");
+  checkText(subject, "subject", "publishMessage");
+  checkArgument(text, "string", "text", "publishMessage");
+  checkArgument(correlationId, "string", "correlationId", "publishMessage");
   let nc: NatsConnection | undefined;
   const owned = typeof connection === "string";
   try {

@@ -16,13 +16,13 @@
  * ends it but `unsubscribe` / `drain` or the connection closing.
  */
 import type { NatsConnection, Subscription as NatsSubscription } from "@nats-io/nats-core";
-import { ERROR_BAD_BYTES, ERROR_NOT_ENVELOPE, ERROR_UNKNOWN_PAYLOAD_TYPE, ERROR_WRITER_RULE } from "@natsbridge/types";
+import { ERROR_BAD_BYTES, ERROR_BAD_OPTION, ERROR_UNKNOWN_PAYLOAD_TYPE, ERROR_WRITER_RULE } from "@natsbridge/types";
 import { NatsBridgeError, asBridgeError } from "./errors.js";
-import { CONSUMER_OPTIONS, EnvelopeConsumer, publishToStream as publishEnvelopeToStream, type ConsumerOptions } from "./jetstream.js";
-import { checkNumberArgument, checkOptions, type OptionSpec } from "./options.js";
+import { CONSUMER_HINTS, CONSUMER_OPTIONS, EnvelopeConsumer, publishToStream as publishEnvelopeToStream, type ConsumerOptions } from "./jetstream.js";
+import { checkArgument, checkConnection, checkNumberArgument, checkOptions, checkText, describe, type OptionSpec } from "./options.js";
 import type { DecodedData, PayloadTuple, PayloadType } from "./payload.js";
-import { RECEIVE_OPTIONS, smartreceive, type ReceiveOptions, type Received } from "./receive.js";
-import { DEFAULT_REQUEST_TIMEOUT_MS, smartreply, smartreplyError, smartrequest } from "./request.js";
+import { RECEIVE_OPTIONS, checkReceived, smartreceive, type ReceiveOptions, type Received } from "./receive.js";
+import { DEFAULT_REQUEST_TIMEOUT_MS, smartreply, smartreplyError, smartrequest, type RequestOptions } from "./request.js";
 import { SEND_OPTIONS, smartsend, type SendOptions, type Sent } from "./send.js";
 
 export type { Table } from "apache-arrow";
@@ -41,7 +41,7 @@ export interface BridgeOptions {
 export const BRIDGE_OPTIONS = {
   send: { nested: SEND_OPTIONS },
   receive: { nested: RECEIVE_OPTIONS },
-  timeoutMs: "number",
+  timeoutMs: "duration",
 } as const satisfies OptionSpec<BridgeOptions>;
 
 /** A NATS connection with the options typed operations send and receive with. */
@@ -52,6 +52,7 @@ export class Bridge {
   readonly timeoutMs: number;
 
   constructor(connection: NatsConnection, options: BridgeOptions = {}) {
+    checkConnection(connection, "connection", "new Bridge");
     checkOptions(options, BRIDGE_OPTIONS, "Bridge");
     this.connection = connection;
     this.sendOptions = options.send ?? {};
@@ -99,6 +100,38 @@ const { connection: _c, jetstream: _j, publish: _p, ...SEND_OVERRIDES_SPEC } = S
 /** Every key of {@link SendOverrides} with its kind: unknown keys and wrong types are refused. */
 export const SEND_OVERRIDES = SEND_OVERRIDES_SPEC satisfies OptionSpec<SendOverrides>;
 
+/** INVALID_ARGUMENT unless `bridge` is a {@link Bridge}. */
+function checkBridge(bridge: unknown, where: string): void {
+  if (!(bridge instanceof Bridge)) {
+    throw new NatsBridgeError(ERROR_BAD_OPTION, `calling ${where}: \`bridge\` must be a Bridge (\`new Bridge(nc)\`), got ${describe(bridge)}`);
+  }
+}
+
+/** INVALID_ARGUMENT unless `codec` is a {@link MessageCodec} (what generated packages export). */
+function checkCodec(codec: unknown, name: string, where: string): void {
+  const c = codec as Partial<MessageCodec<unknown>> | null;
+  if (typeof c !== "object" || c === null || typeof c.name !== "string" || typeof c.payloadType !== "string" || typeof c.encode !== "function" || typeof c.decode !== "function") {
+    throw new NatsBridgeError(ERROR_BAD_OPTION, `calling ${where}: \`${name}\` must be a message codec ({ name, payloadType, encode, decode }), got ${describe(codec)}`);
+  }
+}
+
+/** INVALID_ARGUMENT unless `to` is an {@link Incoming} (a request a subscription yielded). */
+function checkIncoming(to: unknown, where: string): void {
+  const i = to as Partial<Incoming<unknown>> | null;
+  if (typeof i !== "object" || i === null || typeof i.correlationId !== "string") {
+    throw new NatsBridgeError(ERROR_BAD_OPTION, `calling ${where}: \`to\` must be the request a subscription yielded (an Incoming), got ${describe(to)}`);
+  }
+  checkReceived(i.received, "to.received", where);
+}
+
+/** The checks every typed send shares: bridge, subject, codec, purpose. */
+function checkSend(where: string, bridge: unknown, subject: unknown, codec: unknown, purpose: unknown): void {
+  checkBridge(bridge, where);
+  checkText(subject, "subject", where);
+  checkCodec(codec, "codec", where);
+  checkArgument(purpose, "string", "purpose", where);
+}
+
 function sendOptions(bridge: Bridge, purpose: string, encoded: Encoded, overrides: SendOverrides): SendOptions {
   checkOptions(overrides, SEND_OVERRIDES, "a typed send");
   return {
@@ -136,6 +169,8 @@ export async function publish<M>(
   purpose = "event",
   options: SendOverrides = {},
 ): Promise<Sent> {
+  checkSend("typed.publish", bridge, subject, codec, purpose);
+  checkOptions(options, SEND_OVERRIDES, "a typed send");
   const encoded = encode(codec, message, options.correlationId);
   return smartsend(subject, [encoded.payload], sendOptions(bridge, purpose, encoded, options));
 }
@@ -154,8 +189,13 @@ export async function request<M, R>(
   purpose = "command",
   options: SendOverrides = {},
 ): Promise<Incoming<R>> {
+  checkSend("typed.request", bridge, subject, codec, purpose);
+  checkCodec(replyCodec, "replyCodec", "typed.request");
+  checkOptions(options, SEND_OVERRIDES, "a typed send");
   const encoded = encode(codec, message, options.correlationId);
-  const received = await smartrequest(bridge.connection, subject, [encoded.payload], sendOptions(bridge, purpose, encoded, options), bridge.receiveOptions, bridge.timeoutMs);
+  const { connection: _c, publish: _p, jetstream: _j, replyTo: _r, ...send } = sendOptions(bridge, purpose, encoded, options);
+  const requestOptions: RequestOptions = { ...send, timeout: bridge.timeoutMs, receive: bridge.receiveOptions };
+  const received = await smartrequest(bridge.connection, subject, [encoded.payload], requestOptions);
   return decode(replyCodec, received, received.envelope.send_to);
 }
 
@@ -239,6 +279,9 @@ export class Subscription<M> implements AsyncIterable<Incoming<M> | NatsBridgeEr
  * the subscription, so a message published afterwards is received.
  */
 export async function subscribe<M>(bridge: Bridge, subject: string, codec: MessageCodec<M>, options: SubscribeOptions = {}): Promise<Subscription<M>> {
+  checkBridge(bridge, "typed.subscribe");
+  checkText(subject, "subject", "typed.subscribe");
+  checkCodec(codec, "codec", "typed.subscribe");
   checkOptions(options, SUBSCRIBE_OPTIONS, "typed.subscribe");
   let sub: NatsSubscription;
   try {
@@ -259,13 +302,24 @@ export async function reply<M, R>(
   purpose = "event",
   options: SendOverrides = {},
 ): Promise<Sent> {
+  checkBridge(bridge, "typed.reply");
+  checkIncoming(to, "typed.reply");
+  checkCodec(codec, "codec", "typed.reply");
+  checkArgument(purpose, "string", "purpose", "typed.reply");
+  checkOptions(options, SEND_OVERRIDES, "a typed send");
   const encoded = encode(codec, message, to.correlationId);
   return smartreply(bridge.connection, to.received.envelope, [encoded.payload], sendOptions(bridge, purpose, encoded, options));
 }
 
-/** Answers a received request with an `error_response_v1`; the requester's {@link request} throws it (`remote: true`). */
-export async function replyError<M>(bridge: Bridge, to: Incoming<M>, error: NatsBridgeError): Promise<void> {
-  await smartreplyError(bridge.connection, to.received.envelope, error.withCorrelationId(to.correlationId));
+/**
+ * Answers a received request with an `error_response_v1` (an `ApplicationError`, any other
+ * NatsBridgeError, or anything thrown: see `errorResponse`); the requester's {@link request}
+ * throws it (`remote: true`).
+ */
+export async function replyError<M>(bridge: Bridge, to: Incoming<M>, error: unknown): Promise<void> {
+  checkBridge(bridge, "typed.replyError");
+  checkIncoming(to, "typed.replyError");
+  await smartreplyError(bridge.connection, to.received.envelope, error instanceof NatsBridgeError ? error.withCorrelationId(to.correlationId) : error);
 }
 
 /** Publishes `message` into the JetStream stream that captures `subject` and waits for the ack. */
@@ -277,6 +331,8 @@ export async function publishToStream<M>(
   purpose = "event",
   options: SendOverrides = {},
 ): Promise<Sent> {
+  checkSend("typed.publishToStream", bridge, subject, codec, purpose);
+  checkOptions(options, SEND_OVERRIDES, "a typed send");
   const encoded = encode(codec, message, options.correlationId);
   return publishEnvelopeToStream(bridge.connection, subject, [encoded.payload], sendOptions(bridge, purpose, encoded, options));
 }
@@ -338,7 +394,10 @@ export class Replay<M> {
 
 /** Replays `stream` (only `filterSubject` when given, e.g. a channel's subject) as typed messages. */
 export async function replay<M>(bridge: Bridge, stream: string, codec: MessageCodec<M>, options: ConsumerOptions = {}): Promise<Replay<M>> {
-  checkOptions(options, CONSUMER_OPTIONS, "typed.replay");
+  checkBridge(bridge, "typed.replay");
+  checkText(stream, "stream", "typed.replay");
+  checkCodec(codec, "codec", "typed.replay");
+  checkOptions(options, CONSUMER_OPTIONS, "typed.replay", CONSUMER_HINTS);
   const consumer = await EnvelopeConsumer.create(bridge.connection, stream, { receive: bridge.receiveOptions, ...options });
   return new Replay(consumer, codec);
 }
@@ -346,14 +405,16 @@ export async function replay<M>(bridge: Bridge, stream: string, codec: MessageCo
 /**
  * `value` when it can stand for the channel parameter `param` in a subject: one NATS token,
  * non-empty, without `.`, `*`, `>` or whitespace (`*` alone is allowed with `wildcardOk`, for
- * subscribing). INVALID_ENVELOPE otherwise.
+ * subscribing). INVALID_ARGUMENT otherwise.
  */
 export function token(param: string, value: string, wildcardOk = false): string {
+  checkArgument(param, "string", "param", "typed.token");
+  checkArgument(wildcardOk, "boolean", "wildcardOk", "typed.token");
   if (wildcardOk && value === "*") return value;
   if (typeof value !== "string" || value === "" || /[.*>\s]/u.test(value)) {
     throw new NatsBridgeError(
-      ERROR_NOT_ENVELOPE,
-      `channel parameter \`${param}\` must be one subject token (non-empty, no \`.\`, \`*\`, \`>\` or whitespace), got ${JSON.stringify(value)}`,
+      ERROR_BAD_OPTION,
+      `channel parameter \`${param}\` must be one subject token (non-empty, no \`.\`, \`*\`, \`>\` or whitespace), got ${describe(value)}`,
     );
   }
   return value;
@@ -376,6 +437,9 @@ function issuesText(issues: { path: string; message: string }[]): string {
 
 /** The payload named `name` of type `payloadType`; INVALID_PAYLOAD_TYPE when the envelope has none. */
 export function payloadOf<K extends PayloadType>(received: Received, name: string, payloadType: K): DecodedData[K] {
+  checkReceived(received, "received", "typed.payloadOf");
+  checkArgument(name, "string", "name", "typed.payloadOf");
+  checkArgument(payloadType, "string", "payloadType", "typed.payloadOf");
   const p = received.payloads.find((x) => x.dataname === name && x.payload_type === payloadType);
   if (p === undefined) {
     const found = received.payloads.map((x) => `\`${x.dataname}\` (${x.payload_type})`).join(", ") || "none";
@@ -393,6 +457,9 @@ export function payloadOf<K extends PayloadType>(received: Received, name: strin
  * enum values pass, DESERIALIZATION_ERROR).
  */
 export function jsonCodec<M>(name: string, validate: Validator<M>, payloadType: "dictionary" | "jsontable" = "dictionary"): MessageCodec<M> {
+  checkText(name, "name", "typed.jsonCodec");
+  checkArgument(validate, "function", "validate", "typed.jsonCodec");
+  checkArgument(payloadType, { oneOf: ["dictionary", "jsontable"] }, "payloadType", "typed.jsonCodec");
   return {
     name,
     payloadType,
@@ -422,7 +489,8 @@ export type HeaderValue<K extends HeaderKind> = K extends "string" ? string : K 
 
 /** A header's text for `value`; SERIALIZATION_ERROR when it is not of its kind. */
 export function writeHeader<K extends HeaderKind>(name: string, kind: K, value: HeaderValue<K>, dataname: string): string {
-  const bad = (why: string) => new NatsBridgeError(ERROR_WRITER_RULE, `header \`${name}\`: ${why}, got ${String(value)}`, { dataname });
+  checkHeaderCall("typed.writeHeader", name, kind, dataname);
+  const bad = (why: string) => new NatsBridgeError(ERROR_WRITER_RULE, `header \`${name}\`: ${why}, got ${describe(value)}`, { dataname });
   switch (kind) {
     case "string":
       if (typeof value !== "string") throw bad("needs a string");
@@ -443,6 +511,14 @@ export function writeHeader<K extends HeaderKind>(name: string, kind: K, value: 
   throw bad(`unknown header kind ${String(kind)}`);
 }
 
+const HEADER_KINDS: readonly HeaderKind[] = ["string", "integer", "unsigned", "number", "boolean"];
+
+function checkHeaderCall(where: string, name: unknown, kind: unknown, dataname: unknown): void {
+  checkText(name, "name", where);
+  checkArgument(kind, { oneOf: HEADER_KINDS }, "kind", where);
+  checkArgument(dataname, "string", "dataname", where);
+}
+
 function headerText(received: Received, name: string): string | undefined {
   const exact = received.headers[name];
   if (exact !== undefined) return exact;
@@ -453,6 +529,8 @@ function headerText(received: Received, name: string): string | undefined {
 
 /** A declared header of a received message, parsed; `undefined` when absent. DESERIALIZATION_ERROR when unparsable. */
 export function readHeader<K extends HeaderKind>(received: Received, name: string, kind: K, dataname: string): HeaderValue<K> | undefined {
+  checkReceived(received, "received", "typed.readHeader");
+  checkHeaderCall("typed.readHeader", name, kind, dataname);
   const text = headerText(received, name);
   if (text === undefined) return undefined;
   const bad = (why: string) =>
@@ -487,6 +565,8 @@ export function readHeader<K extends HeaderKind>(received: Received, name: strin
 
 /** A required header: DESERIALIZATION_ERROR when absent or unparsable. */
 export function requireHeader<K extends HeaderKind>(received: Received, name: string, kind: K, dataname: string): HeaderValue<K> {
+  checkReceived(received, "received", "typed.requireHeader");
+  checkHeaderCall("typed.requireHeader", name, kind, dataname);
   const value = readHeader(received, name, kind, dataname);
   if (value === undefined) {
     throw new NatsBridgeError(ERROR_BAD_BYTES, `required header \`${name}\` is missing`, {

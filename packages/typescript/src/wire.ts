@@ -5,6 +5,7 @@
  */
 import { ERROR_BAD_BYTES, ERROR_INTEGRITY, ERROR_WRITER_RULE, HEADER_CORRELATION_ID, HEADER_MSG_ID } from "@natsbridge/types";
 import { NatsBridgeError } from "./errors.js";
+import { checkArgument } from "./options.js";
 
 /** The profile's header names (`@natsbridge/types`), re-exported under the names this package always had. */
 export { HEADER_CORRELATION_ID, HEADER_MSG_ID };
@@ -29,6 +30,11 @@ export function checkedUuid(value: string | undefined, field: string): string {
   return value;
 }
 
+/** INVALID_ARGUMENT unless `value` is a Uint8Array. */
+export function checkBytes(value: unknown, name: string, where: string): void {
+  if (!(value instanceof Uint8Array)) checkArgument(value, "bytes", name, where);
+}
+
 /** Now, as an ISO 8601 UTC timestamp with milliseconds (`2026-11-29T21:58:30.123Z`). */
 export function nowTimestamp(): string {
   return new Date().toISOString();
@@ -50,6 +56,7 @@ const SMALL_HASH = 16 * 1024;
 
 /** Lowercase hex SHA-256: WebCrypto (`crypto.subtle.digest`), or {@link sha256HexSync} for small inputs. */
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  checkBytes(bytes, "bytes", "sha256Hex");
   if (bytes.byteLength < SMALL_HASH) return sha256HexSync(bytes);
   const digest = await globalThis.crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
   return hex(new Uint8Array(digest));
@@ -68,6 +75,7 @@ const W = new Uint32Array(64);
 
 /** SHA-256 (FIPS 180-4) in JavaScript, synchronous; lowercase hex. */
 export function sha256HexSync(bytes: Uint8Array): string {
+  checkBytes(bytes, "bytes", "sha256HexSync");
   const n = bytes.byteLength;
   const blocks = Math.ceil((n + 9) / 64);
   const padded = new Uint8Array(blocks * 64);
@@ -118,6 +126,7 @@ type Base64Ctor = { fromBase64?: (s: string) => Uint8Array };
 
 /** Standard, padded base64 of `bytes`. */
 export function base64Encode(bytes: Uint8Array): string {
+  checkBytes(bytes, "bytes", "base64Encode");
   if (NodeBuffer !== undefined) {
     return NodeBuffer.from(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength).toString("base64");
   }
@@ -139,6 +148,8 @@ const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
  * and trailing bits (DESERIALIZATION_ERROR).
  */
 export function base64Decode(text: string, size: number): Uint8Array {
+  checkArgument(text, "string", "text", "base64Decode");
+  checkArgument(size, "count", "size", "base64Decode");
   if (text.length !== encodedLen(size)) {
     throw new NatsBridgeError(ERROR_INTEGRITY, `\`size\` is ${size} but \`data\` holds ${text.length} base64 characters`);
   }
@@ -249,6 +260,7 @@ export function fileName(dataname: string): string {
 
 /** `host:port` of an http(s) URL (the port defaulted from the scheme), `undefined` otherwise. */
 export function hostOf(url: string): string | undefined {
+  checkArgument(url, "string", "url", "hostOf");
   let u: URL;
   try {
     u = new URL(url);
@@ -260,17 +272,10 @@ export function hostOf(url: string): string | undefined {
   return `${u.hostname}:${port}`;
 }
 
-/** An allowed-host entry from a URL, `host:port` or a bare host (kept as given). */
-export function normalizeHost(urlOrHost: string): string {
-  return hostOf(urlOrHost) ?? urlOrHost;
-}
-
-/** Whether a link may be downloaded: its `host:port` or bare host is allowed, or `*` is. */
+/** Whether a link may be downloaded: its `host:port` is one of `allowed` (normalized by `allowedHost`), or `*` is. */
 export function hostAllowed(url: string, allowed: readonly string[]): boolean {
   const hp = hostOf(url);
-  if (hp === undefined) return false;
-  const host = new URL(url).hostname;
-  return allowed.some((a) => a === "*" || a === hp || a === host);
+  return hp !== undefined && allowed.some((a) => a === "*" || a === hp);
 }
 
 /** The URL without user info and with its query redacted, for logs and errors. */

@@ -7,7 +7,7 @@
  * costs under a microsecond on a one-payload envelope (about 2 % of a 1 KB smartsend), so
  * every send pays it.
  */
-import { ERROR_WRITER_RULE, validateErrorResponseV1, validateMsgEnvelopeV1, type Validated, type ValidationIssue } from "@natsbridge/types";
+import { ERROR_APPLICATION, ERROR_WRITER_RULE, validateErrorResponseV1, validateMsgEnvelopeV1, type Validated, type ValidationIssue } from "@natsbridge/types";
 import { NatsBridgeError } from "./errors.js";
 
 /** `/payloads/0/dataname` → `payloads[0].dataname`; the root is `the envelope`. */
@@ -68,7 +68,22 @@ export function checkEnvelopeToWrite(envelope: unknown, correlationId?: string):
   refuse("the envelope", envelope, validateMsgEnvelopeV1(envelope), correlationId);
 }
 
-/** Throws SERIALIZATION_ERROR unless `response` is an `error_response_v1` a v1 writer may publish. */
+/**
+ * Throws SERIALIZATION_ERROR unless `response` is an `error_response_v1` a v1 writer may
+ * publish: the schema, and `error.application_code` present exactly when `error.code` is
+ * APPLICATION_ERROR.
+ */
 export function checkErrorResponseToWrite(response: unknown, correlationId?: string): void {
   refuse("the error response", response, validateErrorResponseV1(response), correlationId);
+  const error = (response as { error: { code: string; application_code?: unknown } }).error;
+  const app = error.application_code !== undefined;
+  if (app !== (error.code === ERROR_APPLICATION)) {
+    throw new NatsBridgeError(
+      ERROR_WRITER_RULE,
+      app
+        ? `the error response breaks the v1 writer rules: \`error.application_code\` is only for code ${ERROR_APPLICATION}, not ${error.code}`
+        : `the error response breaks the v1 writer rules: code ${ERROR_APPLICATION} needs \`error.application_code\``,
+      { correlationId },
+    );
+  }
 }

@@ -197,7 +197,7 @@ test("request → reply --fail prints the responder's error as the Rust CLI does
     assert.deepEqual(asked.lines, [{
       error: "DESERIALIZATION_ERROR",
       correlation_id: CID,
-      message: "DESERIALIZATION_ERROR: the responder answered: DESERIALIZATION_ERROR: no thanks",
+      message: "DESERIALIZATION_ERROR from the responder: no thanks",
       remote: true,
     }], `${asker} → ${responder}`);
     assert.equal(answered.code, 0, answered.stderr);
@@ -206,7 +206,7 @@ test("request → reply --fail prints the responder's error as the Rust CLI does
   }
   // Without a message: the Rust CLI's.
   const { asked } = await exchange("node", "node", ["--fail", "TIMEOUT"]);
-  assert.equal(asked.lines[0]!["message"], "TIMEOUT: the responder answered: TIMEOUT: the responder was told to fail");
+  assert.equal(asked.lines[0]!["message"], "TIMEOUT from the responder: the responder was told to fail");
   const bad = await lines("node", "reply", "--server", nats.url, "--subject", "x", "--fail", "NO_SUCH_CODE");
   assert.equal(bad.code, 1);
   assert.match(bad.r.stderr, /--fail `NO_SUCH_CODE`: the code is not one of INVALID_PAYLOAD_TYPE, /);
@@ -290,7 +290,9 @@ test("--help lists every flag of each command; usage errors exit 2, bad values 1
     [["send", "--subject", subject, "--stream", "S", "--no-publish", "--payload", "n:text:x"], 2, /--stream cannot go with --no-publish/],
     [["receive", "--subject", subject, "--durable", "d"], 2, /--durable needs --stream/],
     [["receive", "--subject", subject, "--count", "-1"], 2, /--count must be a non-negative integer/],
-    [["receive", "--subject", subject, "--stream", "S", "--since", "10 minutes"], 2, /--since `10 minutes` is not an RFC 3339 time .* nor a duration/],
+    [["receive", "--subject", subject, "--stream", "S", "--since", "10 minutes"], 2, /reading the replay start "10 minutes" \(--since\): .*Give `all`, `new`/],
+    [["receive", "--subject", subject, "--allow-host", "files:8080"], 2, /--allow-host: allowed host `files:8080` is not a URL; write `http:\/\/files:8080` \(or https:\/\/\.\.\.\)/],
+    [["request", "--subject", subject, "--payload", "n:text:x", "--allow-host", "ftp://x"], 2, /--allow-host: allowed host `ftp:\/\/x` is not an http\(s\) URL/],
     [["send", "--server", nats.url, "--subject", subject, "--payload", "n:text"], 1, /--payload `n:text` is not NAME:TYPE:SOURCE/],
     [["send", "--server", nats.url, "--subject", subject, "--payload", "n:dictionary:{\"a\":1,\"a\":2}"], 1, /n: not JSON: .*duplicate/],
     [["send", "--server", nats.url, "--subject", subject, "--payload", "n:text:x", "--purpose", "request"], 1, /--purpose `request` is not one of ACK, NACK/],

@@ -133,7 +133,7 @@ test("bad stream names and other usage errors exit 2 with a message, before anyt
     [["send", "--server", nats.url, "--subject", subject, "--stream", "bad.name", "--payload", "n:text:x"], /--stream `bad\.name` is not a stream name/],
     [["send", "--server", nats.url, "--subject", subject, "--stream", "has space", "--payload", "n:text:x"], /--stream `has space` is not a stream name/],
     [["receive", "--server", nats.url, "--subject", subject, "--stream", "a*b"], /--stream `a\*b` is not a stream name/],
-    [["receive", "--server", nats.url, "--subject", subject, "--stream", stream, "--since", "yesterday"], /--since `yesterday` is not an RFC 3339 time/],
+    [["receive", "--server", nats.url, "--subject", subject, "--stream", stream, "--since", "yesterday"], /reading the replay start "yesterday" \(--since\): not a start/],
     [["receive", "--server", nats.url, "--subject", subject, "--since", "2026-01-01T00:00:00Z"], /--since needs --stream/],
     [["send", "--server", nats.url, "--subject", subject, "--since", "2026-01-01T00:00:00Z", "--payload", "n:text:x"], /unknown flag --since for send/],
     [["receive", "--server", nats.url, "--subject", subject, "--stream"], /--stream needs a value/],

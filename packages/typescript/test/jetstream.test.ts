@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { jetstreamManager } from "@nats-io/jetstream";
+import { ERROR_BAD_OPTION } from "@natsbridge/types";
 import { EnvelopeConsumer, NatsBridgeError, connect, ensureStream, newUuid, publishToStream, type PayloadTuple } from "../dist/node.js";
 import { startFileServer, startNats, type Running } from "./helpers.ts";
 import { bytes } from "./samples.ts";
@@ -64,7 +65,7 @@ test("a late consumer replays the last minutes (direct and link) with backpressu
 
   const consumer = await EnvelopeConsumer.create(nc, "HEALTH", {
     filterSubject: "health.node1",
-    startTime: since,
+    start: since,
     batch: 2,
     receive: { allowedHosts: [files.url] },
   });
@@ -111,7 +112,7 @@ test("a durable consumer with a limit pulls no more than it hands over: its next
   assert.ok((await jsm.consumers.info("HEALTH", durable)).num_ack_pending <= 1);
   const b = await first.next(5000);
   await b.ack();
-  await assert.rejects(first.next(1000), (e: unknown) => e instanceof NatsBridgeError && e.code === "SERIALIZATION_ERROR" && /limit of 2/.test(e.message));
+  await assert.rejects(first.next(1000), (e: unknown) => e instanceof NatsBridgeError && e.code === ERROR_BAD_OPTION && /limit of 2/.test(e.message));
   // Nothing pulled but unacknowledged: the other three were never delivered (with a batch of 16
   // and no limit they would be, and wait out ack_wait before the next run could have them).
   const info = await jsm.consumers.info("HEALTH", durable);
@@ -132,6 +133,6 @@ test("a durable consumer with a limit pulls no more than it hands over: its next
   await second.close();
   await assert.rejects(
     EnvelopeConsumer.create(nc, "HEALTH", { filterSubject: subject, limit: -1 }),
-    (e: unknown) => e instanceof NatsBridgeError && e.code === "SERIALIZATION_ERROR" && /`limit`/.test(e.message),
+    (e: unknown) => e instanceof NatsBridgeError && e.code === ERROR_BAD_OPTION && /`limit`/.test(e.message),
   );
 });

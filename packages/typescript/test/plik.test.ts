@@ -72,7 +72,7 @@ test("a TTL the server refuses (400) fails with the server's message", async () 
     assert.ok(e instanceof NatsBridgeError);
     assert.equal(e.code, "UPLOAD_FAILED");
     assert.equal(e.correlationId, "c-1");
-    assert.match(e.message, /HTTP 400: .*maxTTL 60 s/);
+    assert.match(e.message, /HTTP 400 .*maxTTL 60 s/);
     return true;
   });
 });

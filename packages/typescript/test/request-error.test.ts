@@ -8,8 +8,21 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { validateErrorResponseV1 } from "@natsbridge/types";
-import { NatsBridgeError, connect, newUuid, smartreceive, smartreply, smartreplyError, smartrequest, type MsgEnvelopeV1 } from "../dist/node.js";
+import { ERROR_APPLICATION, ERROR_BAD_OPTION, ERROR_HANDLER, validateErrorResponseV1 } from "@natsbridge/types";
+import {
+  ApplicationError,
+  NatsBridgeError,
+  connect,
+  decodeReply,
+  errorResponse,
+  newUuid,
+  smartreceive,
+  smartreply,
+  smartreplyError,
+  smartrequest,
+  smartsend,
+  type MsgEnvelopeV1,
+} from "../dist/node.js";
 import { natsbridgeBin, startNats, startProcess, type Running } from "./helpers.ts";
 
 let nats: Running;
@@ -56,7 +69,7 @@ test("a responder's error_response_v1 is thrown as a remote error with its code,
     await smartreplyError(nc, req, new NatsBridgeError("TIMEOUT", "busy", { dataname: "config" }));
   });
 
-  const err = await smartrequest(nc, subject, [["config", { a: 1 }, "dictionary"]], { correlationId: cid }, {}, 5000).then(
+  const err = await smartrequest(nc, subject, [["config", { a: 1 }, "dictionary"]], { correlationId: cid, timeout: 5000 }).then(
     () => assert.fail("the request succeeded"),
     (e: unknown) => e,
   );
@@ -64,9 +77,10 @@ test("a responder's error_response_v1 is thrown as a remote error with its code,
   assert.equal(err.code, "TIMEOUT");
   assert.equal(err.remote, true);
   assert.equal(err.correlationId, cid);
-  assert.equal(err.message, "TIMEOUT: busy (payload `config`)");
+  // The code and the payload name have their own fields: the message says neither.
+  assert.equal(err.message, "busy");
   assert.equal(err.dataname, "config");
-  assert.match(err.toString(), /^TIMEOUT: the responder answered: TIMEOUT: busy/);
+  assert.equal(err.toString(), "TIMEOUT from the responder: busy (payload `config`)");
 
   const req = await request;
   const m = await published;
@@ -81,7 +95,7 @@ test("a responder's error_response_v1 is thrown as a remote error with its code,
   assert.match(response.timestamp, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
   assert.deepEqual(response.error, {
     code: "TIMEOUT",
-    message: "TIMEOUT: busy (payload `config`)",
+    message: "busy",
     details: { correlation_id: cid, dataname: "config" },
   });
   assert.equal(m.headers?.get("Nats-Msg-Id"), response.msg_id);
@@ -93,7 +107,7 @@ test("smartreplyError returns what it published, and the error's own correlation
   const { subject } = responder(async (req) => {
     returned = await smartreplyError(nc, req, new NatsBridgeError("UPLOAD_FAILED", "disk full", { correlationId: newUuid() }));
   });
-  const err = await smartrequest(nc, subject, [["x", "y", "text"]], {}, {}, 5000).catch((e: unknown) => e);
+  const err = await smartrequest(nc, subject, [["x", "y", "text"]], { timeout: 5000 }).catch((e: unknown) => e);
   assert.ok(err instanceof NatsBridgeError && err.remote && err.code === "UPLOAD_FAILED", String(err));
   const checked = validateErrorResponseV1(returned);
   assert.ok(checked.ok, JSON.stringify(checked));
@@ -107,7 +121,7 @@ test("a normal reply still works and is not remote", async () => {
     await smartreply(nc, req, [["status", "Running", "text"]], { msgPurpose: "ACK" });
   });
   const cid = newUuid();
-  const reply = await smartrequest(nc, subject, [["x", "y", "text"]], { correlationId: cid }, {}, 5000);
+  const reply = await smartrequest(nc, subject, [["x", "y", "text"]], { correlationId: cid, timeout: 5000 });
   assert.equal(reply.payloads[0]!.data, "Running");
   assert.equal(reply.envelope.correlation_id, cid);
 });
@@ -136,7 +150,7 @@ for (const [what, body] of notErrorResponses) {
       await nc.flush();
     });
     const cid = newUuid();
-    const err = await smartrequest(nc, subject, [["x", "y", "text"]], { correlationId: cid }, {}, 5000).catch((e: unknown) => e);
+    const err = await smartrequest(nc, subject, [["x", "y", "text"]], { correlationId: cid, timeout: 5000 }).catch((e: unknown) => e);
     assert.ok(err instanceof NatsBridgeError, String(err));
     assert.equal(err.code, "INVALID_ENVELOPE");
     assert.equal(err.remote, false);
@@ -156,7 +170,7 @@ test("a remote code this version does not know is kept as sent", async () => {
     nc.publish(req.reply_to, JSON.stringify(response));
     await nc.flush();
   });
-  const err = await smartrequest(nc, subject, [["x", "y", "text"]], {}, {}, 5000).catch((e: unknown) => e);
+  const err = await smartrequest(nc, subject, [["x", "y", "text"]], { timeout: 5000 }).catch((e: unknown) => e);
   assert.ok(err instanceof NatsBridgeError, String(err));
   assert.equal(err.code, "QUOTA_EXCEEDED");
   assert.equal(err.remote, true);
@@ -183,9 +197,10 @@ test("the Rust CLI's `reply --fail` answers smartrequest with a remote error", a
       throw new Error("nothing on the inbox");
     })();
     const cid = newUuid();
-    const err = await smartrequest(nc, subject, [["config", { a: 1 }, "dictionary"]], { correlationId: cid }, {}, 10_000).catch((e: unknown) => e);
+    const err = await smartrequest(nc, subject, [["config", { a: 1 }, "dictionary"]], { correlationId: cid, timeout: 10_000 }).catch((e: unknown) => e);
     assert.ok(err instanceof NatsBridgeError, String(err));
-    assert.deepEqual([err.code, err.message, err.correlationId, err.remote], ["TIMEOUT", "TIMEOUT: busy", cid, true]);
+    // A 1.0 responder wrote `TIMEOUT: busy`: the repeated code is taken off.
+    assert.deepEqual([err.code, err.message, err.correlationId, err.remote], ["TIMEOUT", "busy", cid, true]);
     const m = await published;
     const checked = validateErrorResponseV1(JSON.parse(utf8.decode(m.data)));
     assert.ok(checked.ok, JSON.stringify(checked));
@@ -204,5 +219,99 @@ test("errors this process raises are not remote", () => {
   const e = new NatsBridgeError("TIMEOUT", "late");
   assert.equal(e.remote, false);
   assert.equal(e.toString(), "TIMEOUT: late");
-  assert.deepEqual(e.toErrorBody(), { code: "TIMEOUT", message: "TIMEOUT: late", details: {} });
+  assert.deepEqual(e.toErrorBody(), { code: "TIMEOUT", message: "late", details: {} });
+});
+
+const CID = "0d6c6f1e-8b1a-4c8e-9a51-1f0f5b0b7c11";
+const REQUEST = { correlation_id: CID, msg_id: newUuid(), reply_to: "_INBOX.r", sender_name: "t" } as MsgEnvelopeV1;
+
+test("errorResponse: an ApplicationError is APPLICATION_ERROR with its application_code and details", () => {
+  const r = errorResponse(REQUEST, new ApplicationError("UNKNOWN_COLUMN", "no column `x`", { details: { column: "x" }, dataname: "query" }));
+  assert.deepEqual([r.correlation_id, r.send_to], [CID, "_INBOX.r"]);
+  assert.notEqual(r.msg_id, REQUEST.msg_id);
+  assert.deepEqual(r.error, {
+    code: ERROR_APPLICATION,
+    application_code: "UNKNOWN_COLUMN",
+    message: "no column `x`",
+    details: { column: "x", correlation_id: CID, dataname: "query" },
+  });
+  assert.ok(validateErrorResponseV1(r).ok);
+});
+
+test("errorResponse: a NatsBridgeError keeps its code; the message carries its causes, not its code or payload name", () => {
+  const e = new NatsBridgeError("DOWNLOAD_FAILED", "fetching `t`", { dataname: "t", cause: new Error("connection reset", { cause: new Error("os error 104") }) });
+  const r = errorResponse(REQUEST, e);
+  assert.deepEqual(r.error, { code: "DOWNLOAD_FAILED", message: "fetching `t`: connection reset: os error 104", details: { correlation_id: CID, dataname: "t" } });
+});
+
+test("errorResponse: anything else thrown is HANDLER_FAILED, `the handler raised <name>: <text>`, never a stack trace", () => {
+  const cases: [unknown, string][] = [
+    [new TypeError("cannot read `x`"), "the handler raised TypeError: cannot read `x`"],
+    [new RangeError("too far", { cause: new Error("at the edge") }), "the handler raised RangeError: too far: at the edge"],
+    [new Error(""), "the handler raised Error"],
+    ["a string", "the handler threw a string"],
+    [42, "the handler threw 42"],
+    [undefined, "the handler threw undefined"],
+    [null, "the handler threw null"],
+    [Symbol("s"), "the handler threw Symbol(s)"],
+    [Object.create(null), "the handler threw an object"],
+  ];
+  for (const [thrown, message] of cases) {
+    const r = errorResponse(REQUEST, thrown);
+    assert.deepEqual(r.error, { code: ERROR_HANDLER, message, details: { correlation_id: CID } }, String(message));
+    assert.ok(!JSON.stringify(r).includes("    at "), "no stack trace");
+    assert.ok(validateErrorResponseV1(r).ok);
+  }
+});
+
+test("errorResponse: no reply_to is INVALID_ENVELOPE; not an envelope is INVALID_ARGUMENT; the writer rule holds application_code to APPLICATION_ERROR", () => {
+  assert.throws(() => errorResponse({ ...REQUEST, reply_to: "" }, new Error("x")), (e: unknown) => e instanceof NatsBridgeError && e.code === "INVALID_ENVELOPE" && e.correlationId === CID);
+  for (const bad of [undefined, null, "req", 5, [], {}]) {
+    assert.throws(() => errorResponse(bad as MsgEnvelopeV1, new Error("x")), (e: unknown) => e instanceof NatsBridgeError && e.code === ERROR_BAD_OPTION && e.message.includes("`request`"));
+  }
+  // A remote application error relayed as is keeps its code; one without application_code cannot be written.
+  const relayed = NatsBridgeError.fromErrorBody({ code: ERROR_APPLICATION, message: "m" }, CID);
+  assert.ok(relayed instanceof ApplicationError && relayed.applicationCode === undefined);
+  assert.throws(() => errorResponse(REQUEST, relayed), (e: unknown) => e instanceof NatsBridgeError && e.code === "SERIALIZATION_ERROR" && e.message.includes("application_code"));
+});
+
+test("an application code outside its pattern is INVALID_ARGUMENT naming it", () => {
+  for (const bad of ["unknown column", "", "1ABC", "x".repeat(65), 5, undefined]) {
+    assert.throws(
+      () => new ApplicationError(bad as string, "m"),
+      (e: unknown) => e instanceof NatsBridgeError && e.code === ERROR_BAD_OPTION && e.message.includes(typeof bad === "string" ? JSON.stringify(bad.slice(0, 20)).slice(0, -1) : String(bad)),
+    );
+  }
+  const ok = new ApplicationError("orders.not_found", "no order 7");
+  assert.deepEqual([ok.code, ok.applicationCode, ok.remote, ok.name], [ERROR_APPLICATION, "orders.not_found", false, "ApplicationError"]);
+  assert.ok(ok instanceof Error && ok instanceof NatsBridgeError);
+  assert.equal(ok.toString(), "APPLICATION_ERROR orders.not_found: no order 7");
+  assert.deepEqual(ok.toJSON(), { error: ERROR_APPLICATION, application_code: "orders.not_found", correlation_id: null, message: "APPLICATION_ERROR orders.not_found: no order 7" });
+});
+
+test("a remote application error is an ApplicationError; a 1.0 responder's repeated code and payload name are taken off", async () => {
+  const { subject } = responder(async (req) => {
+    await smartreplyError(nc, req, new ApplicationError("UNKNOWN_COLUMN", "no column `x`", { dataname: "query" }));
+  });
+  const cid = newUuid();
+  const err = await smartrequest(nc, subject, [["query", { column: "x" }, "dictionary"]], { correlationId: cid, timeout: 5000 }).catch((e: unknown) => e);
+  assert.ok(err instanceof ApplicationError, String(err));
+  assert.deepEqual([err.code, err.applicationCode, err.remote, err.correlationId, err.message, err.dataname], [ERROR_APPLICATION, "UNKNOWN_COLUMN", true, cid, "no column `x`", "query"]);
+  assert.equal(err.toString(), "APPLICATION_ERROR UNKNOWN_COLUMN from the responder: no column `x` (payload `query`)");
+  assert.deepEqual(Object.keys(err.toJSON()), ["error", "application_code", "correlation_id", "message", "remote"]);
+
+  const old = NatsBridgeError.fromErrorBody({ code: "DESERIALIZATION_ERROR", message: "DESERIALIZATION_ERROR: bad query (payload `query`)", details: { dataname: "query" } }, cid);
+  assert.equal(old.message, "bad query");
+  assert.equal(old.toString(), "DESERIALIZATION_ERROR from the responder: bad query (payload `query`)");
+  assert.equal(old.applicationCode, undefined);
+});
+
+test("decodeReply: what a requester makes of the reply bytes", async () => {
+  const good = await smartsend("r", [["x", "y", "text"]], { publish: false, correlationId: CID });
+  assert.equal((await decodeReply(good.json, CID)).payload("x")?.data, "y");
+  const response = errorResponse(REQUEST, new ApplicationError("UNKNOWN_COLUMN", "no column `x`"));
+  const remote = await decodeReply(new TextEncoder().encode(JSON.stringify(response)), CID).catch((e: unknown) => e);
+  assert.ok(remote instanceof ApplicationError && remote.remote && remote.applicationCode === "UNKNOWN_COLUMN", String(remote));
+  const junk = await decodeReply("not json", CID).catch((e: unknown) => e);
+  assert.ok(junk instanceof NatsBridgeError && junk.code === "INVALID_ENVELOPE" && !junk.remote && junk.correlationId === CID, String(junk));
 });

@@ -126,14 +126,14 @@ test("request/reply: the reply keeps the correlation id and names the request", 
       await smartreply(nc, req.envelope, [["status", "Running", "text"]], { msgPurpose: "ACK" });
     }
   })();
-  const reply = await smartrequest(nc, "svc.run", [["config", { step_size: 0.1, iterations: 10 }, "dictionary"]], { correlationId: "6f0c3b8e-2a0d-4d59-8c1e-6b2f4c1d9e20", msgPurpose: "command" }, {}, 5000);
+  const reply = await smartrequest(nc, "svc.run", [["config", { step_size: 0.1, iterations: 10 }, "dictionary"]], { correlationId: "6f0c3b8e-2a0d-4d59-8c1e-6b2f4c1d9e20", msgPurpose: "command", timeout: 5000 });
   assert.equal(reply.payloads[0]!.data, "Running");
   assert.equal(reply.envelope.correlation_id, "6f0c3b8e-2a0d-4d59-8c1e-6b2f4c1d9e20");
   assert.equal(reply.envelope.msg_purpose, "ACK");
   assert.notEqual(reply.envelope.reply_to_msg_id, "");
   sub.unsubscribe();
   await server;
-  await assert.rejects(smartrequest(nc, "nobody.listens", [["x", "y", "text"]], {}, {}, 300), (e: unknown) => e instanceof NatsBridgeError && e.code === "TIMEOUT" && e.correlationId !== undefined);
+  await assert.rejects(smartrequest(nc, "nobody.listens", [["x", "y", "text"]], { timeout: 300 }), (e: unknown) => e instanceof NatsBridgeError && e.code === "TIMEOUT" && e.correlationId !== undefined);
 });
 
 test("publishMessage publishes envelope text with Correlation-Id and Nats-Msg-Id", async () => {

@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { tableFromArrays } from "apache-arrow";
+import { ERROR_BAD_OPTION } from "@natsbridge/types";
 import {
   COMMAND_WILDCARD,
   HEALTH_STREAM,
@@ -182,7 +183,7 @@ test("a bad request is answered with an error response, so the requester fails a
     const correlationId = newUuid();
     const started = Date.now();
     await assert.rejects(
-      smartrequest(nc, commandSubject({ service: "answers" }), [["command", { step_size: 1, iterations: -1 }, "dictionary"]], { correlationId }, {}, 5_000),
+      smartrequest(nc, commandSubject({ service: "answers" }), [["command", { step_size: 1, iterations: -1 }, "dictionary"]], { correlationId, timeout: 5_000 }),
       (e: unknown) => e instanceof NatsBridgeError && e.remote && e.code === "DESERIALIZATION_ERROR" && e.correlationId === correlationId,
     );
     assert.ok(Date.now() - started < 4_000);
@@ -358,12 +359,12 @@ test("channel parameters are one subject token: `a.b`, empty, `*`, `>` and space
   for (const service of ["a.b", "", "*", ">", "two words", "tab\t"]) {
     assert.throws(
       () => commandSubject({ service }),
-      (e: unknown) => e instanceof NatsBridgeError && e.code === "INVALID_ENVELOPE",
+      (e: unknown) => e instanceof NatsBridgeError && e.code === ERROR_BAD_OPTION,
       JSON.stringify(service),
     );
     await assert.rejects(
       sendCommand(bridge, { service }, { step_size: 1, iterations: 1 }),
-      (e: unknown) => e instanceof NatsBridgeError && e.code === "INVALID_ENVELOPE" && e.message.includes("service"),
+      (e: unknown) => e instanceof NatsBridgeError && e.code === ERROR_BAD_OPTION && e.message.includes("service"),
     );
   }
   assert.equal(commandSubject({ service: "sim-1_x" }), "sim.sim-1_x.command");
@@ -397,7 +398,7 @@ test("requestTable / serveTable: an apache-arrow Table as the typed reply", asyn
     assert.equal(reply.received.payloads[0]?.dataname, "results");
     // A request the schema refuses (rows: 0) is answered with an error at once.
     await assert.rejects(
-      smartrequest(nc, "sim.sim1.table", [["table_request", { rows: 0 }, "dictionary"]], {}, {}, 5_000),
+      smartrequest(nc, "sim.sim1.table", [["table_request", { rows: 0 }, "dictionary"]], { timeout: 5_000 }),
       (e: unknown) => e instanceof NatsBridgeError && e.remote && e.code === "DESERIALIZATION_ERROR",
     );
   } finally {

@@ -3,7 +3,9 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { test } from "node:test";
 import { NatsBridgeError, base64Decode, base64Encode, sha256Hex, sha256HexSync } from "../dist/node.js";
-import { buildHeaders, fileName, headerLen, hostAllowed, isWellFormed, jsonHasLoneSurrogate, normalizeHost, utf8Length } from "../dist/wire.js";
+import { buildHeaders, fileName, headerLen, hostAllowed, isWellFormed, jsonHasLoneSurrogate, utf8Length } from "../dist/wire.js";
+import { allowedHost } from "../dist/hosts.js";
+import { ERROR_BAD_OPTION } from "@natsbridge/types";
 import { bytes } from "./samples.ts";
 
 test("SHA-256 (JavaScript and WebCrypto) equals node:crypto at every padding boundary", async () => {
@@ -52,18 +54,45 @@ test("file names are one safe path segment", () => {
 });
 
 test("allowed hosts match host and port", () => {
-  const allowed = (list: string[], url: string) => hostAllowed(url, list.map(normalizeHost));
-  assert.ok(allowed(["files:8080"], "http://files:8080/file/a/b/c"));
-  assert.ok(!allowed(["files:8080"], "http://files:8081/file/a/b/c"));
-  assert.ok(allowed(["files.example.com:443"], "https://files.example.com/x"));
-  assert.ok(!allowed(["files.example.com:443"], "http://files.example.com/x"));
-  assert.ok(allowed(["files"], "http://files:9999/x"), "a bare host allows every port");
-  assert.ok(!allowed(["files"], "http://files.evil/x"));
-  assert.ok(!allowed(["files:8080"], "http://files:8080@evil:8080/x"));
+  const allowed = (list: string[], url: string) => hostAllowed(url, list.map(allowedHost));
+  assert.ok(allowed(["http://files:8080"], "http://files:8080/file/a/b/c"));
+  assert.ok(!allowed(["http://files:8080"], "http://files:8081/file/a/b/c"));
+  assert.ok(allowed(["https://files.example.com"], "https://files.example.com/x"));
+  assert.ok(!allowed(["https://files.example.com"], "http://files.example.com/x"));
+  assert.ok(allowed(["http://files"], "http://files/x"), "the default port is filled in");
+  assert.ok(!allowed(["http://files"], "http://files:9999/x"));
+  assert.ok(!allowed(["http://files"], "http://files.evil/x"));
+  assert.ok(!allowed(["http://files:8080"], "http://files:8080@evil:8080/x"));
   assert.ok(allowed(["http://files:8080/some/path"], "http://files:8080/x"));
   assert.ok(allowed(["*"], "http://anything/x"));
   assert.ok(!allowed([], "http://localhost/x"));
   assert.ok(!allowed(["*"], "file:///etc/passwd"));
+});
+
+test("allowedHost: an http(s) URL or origin is host:port, `*` is every host, anything else says how to write it", () => {
+  const good: [string, string][] = [
+    ["http://files:8080", "files:8080"],
+    ["https://secure.example", "secure.example:443"],
+    ["http://files", "files:80"],
+    ["http://files:8080/file/a/b", "files:8080"],
+    ["HTTP://Files:8080", "files:8080"],
+    ["http://[::1]:8080", "[::1]:8080"],
+    ["*", "*"],
+  ];
+  for (const [value, want] of good) assert.equal(allowedHost(value), want, value);
+  const bad: [unknown, RegExp][] = [
+    ["files:8080", /allowed host `files:8080` is not a URL; write `http:\/\/files:8080` \(or https:\/\/\.\.\.\)/],
+    ["bare-host", /allowed host `bare-host` is not a URL; write `http:\/\/bare-host`/],
+    ["ftp://x", /allowed host `ftp:\/\/x` is not an http\(s\) URL; write `http:\/\/x`/],
+    ["", /allowed host `` is empty/],
+    [["http://a"], /one host was expected, got an array/],
+    [8080, /got the number 8080/],
+    [undefined, /got undefined/],
+    [null, /got null/],
+  ];
+  for (const [value, message] of bad) {
+    assert.throws(() => allowedHost(value), (e: unknown) => e instanceof NatsBridgeError && e.code === ERROR_BAD_OPTION && message.test(e.message), String(value));
+  }
 });
 
 test("lone surrogates are found in text and in JSON.stringify output; UTF-8 length without encoding", () => {

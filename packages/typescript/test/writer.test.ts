@@ -3,7 +3,7 @@
  * nats-server: what breaks the v1 writer schema is refused with SERIALIZATION_ERROR
  * (ERROR_WRITER_RULE) naming the field, before anything is uploaded or published, by
  * smartsend, smartreply, smartreplyError, publishToStream, publishMessage and typed sends; an
- * unknown option key or an option of the wrong type is SERIALIZATION_ERROR (ERROR_BAD_OPTION)
+ * unknown option key or an option of the wrong type is INVALID_ARGUMENT (ERROR_BAD_OPTION)
  * naming it and the likely intended key, in every call that takes options. Options are passed
  * as plain JavaScript would (`as any`). flush is false by default: a caller's connection is
  * not flushed unless asked; a connection smartsend opens is flushed before it is closed.
@@ -107,7 +107,7 @@ test("smartsend refuses what the v1 writer schema refuses, naming the field, bef
     await refusedAsWriter(() => smartsend(subject, [["x", "hi", "text"]], { ...base, msgId: "m1" }), /`msg_id` must be a UUID/);
     await refusedAsWriter(() => smartsend(subject, [["x", "hi", "text"]], { ...base, senderName: "" }), /`sender_name` must NOT have fewer than 1 characters/);
     await refusedAsWriter(() => smartsend("", [["x", "hi", "text"]], { ...base }), /`send_to` must NOT have fewer than 1 characters/);
-    await refusedAsWriter(() => smartsend(subject, [["x", "hi", "text"]], { ...base, metadata: [] as Any }), /option `metadata`|`metadata` must be object/);
+    await refusedOption(() => smartsend(subject, [["x", "hi", "text"]], { ...base, metadata: [] as Any }), /option `metadata` of smartsend must be an object, got an array/);
     // And the one that is right goes.
     await smartsend(subject, [["x", "hi", "text"]], { ...base, msgPurpose: "command", uploader: async () => "http://127.0.0.1:1/f/x.txt" });
   });
@@ -125,8 +125,8 @@ test("the error names the correlation id; a bad correlation id is the writer's o
 test("smartreply, smartrequest, smartreplyError, publishToStream, publishMessage and typed sends are strict writers too", async () => {
   const request = (await smartsend("w.req", [["x", "hi", "text"]], { publish: false, replyTo: "w.inbox" })).envelope;
   await refusedAsWriter(() => smartreply(nc, request, [["s", "ok", "text"]], { msgPurpose: "request" }), /msg_purpose/);
-  await refusedAsWriter(() => smartrequest(nc, "w.nobody", [["x", "hi", "text"]], { msgPurpose: "request" }, {}, 200), /msg_purpose/);
-  await refusedAsWriter(() => smartrequest(nc, "w.nobody", [["x", "hi", "text"]], { correlationId: "nope" }, {}, 200), /correlation_id/);
+  await refusedAsWriter(() => smartrequest(nc, "w.nobody", [["x", "hi", "text"]], { msgPurpose: "request", timeout: 200 }), /msg_purpose/);
+  await refusedAsWriter(() => smartrequest(nc, "w.nobody", [["x", "hi", "text"]], { correlationId: "nope", timeout: 200 }), /correlation_id/);
   // An error response with a code v1 does not define is refused: no runtime could read it as v1.
   const published = await publishedDuring("w.inbox", async () => {
     const remote = NatsBridgeError.fromErrorBody({ code: "QUOTA_EXCEEDED", message: "m" }, request.correlation_id);
@@ -152,22 +152,26 @@ test("unknown option keys name the closest known one; wrong types name the type"
   await refusedOption(() => smartsend("o.a", payloads, { publish: false, sizeTreshold: 10 } as Any), /did you mean `sizeThreshold`\?/);
   await refusedOption(() => smartsend("o.a", payloads, { publish: false, correlation_id: newUuid() } as Any), /did you mean `correlationId`\?/);
   await refusedOption(() => smartsend("o.a", payloads, { publish: false, banana: 1 } as Any), /unknown option `banana` of smartsend \(known options: `connection`, `publish`/);
-  await refusedOption(() => smartsend("o.a", payloads, { publish: false, sizeThreshold: "1000" } as Any), /option `sizeThreshold` of smartsend must be a number, got a string/);
+  await refusedOption(() => smartsend("o.a", payloads, { publish: false, sizeThreshold: "1000" } as Any), /option `sizeThreshold` of smartsend must be an integer of 0 or more, got the string "1000"/);
   await refusedOption(() => smartsend("o.a", payloads, { publish: "no" } as Any), /`publish` of smartsend must be a boolean/);
-  await refusedOption(() => smartsend("o.a", payloads, { publish: false, headers: { [HEADER_SAMPLE_RATE]: 44100 } } as Any), /`headers` of smartsend must be an object of strings/);
-  await refusedOption(() => smartsend("o.a", payloads, nats.url as Any), /the options of smartsend must be an object, got a string/);
+  await refusedOption(() => smartsend("o.a", payloads, { publish: false, headers: { [HEADER_SAMPLE_RATE]: 44100 } } as Any), /`Sample-Rate` in option `headers` of smartsend must be a string, got the number 44100: write it as text \("44100"\)/);
+  await refusedOption(() => smartsend("o.a", payloads, nats.url as Any), /calling smartsend: its options must be an object \(\{ key: value, … \}\), got the string/);
   // undefined stands for an absent option.
   await smartsend("o.a", payloads, { publish: false, correlationId: undefined });
 
   const envelope = (await smartsend("o.a", payloads, { publish: false })).json;
-  await refusedOption(() => smartreceive(envelope, { allowedHosts: "127.0.0.1:8080" } as Any), /option `allowedHosts` of smartreceive must be an array of strings, got a string/);
+  await refusedOption(() => smartreceive(envelope, { allowedHosts: "127.0.0.1:8080" } as Any), /option `allowedHosts` of smartreceive: allowedHosts must be a list of URLs; got the string `127.0.0.1:8080`: wrap it in a list/);
   await refusedOption(() => smartreceive(envelope, { allowed_hosts: ["x"] } as Any), /did you mean `allowedHosts`\?/);
   await refusedOption(() => smartreceive(envelope, { fetch: { max_attempts: 2 } } as Any), /unknown option `max_attempts` of smartreceive `fetch`: did you mean `maxAttempts`\?/);
   await refusedOption(() => smartreceive(envelope, { fetch: { expectedSize: 2 } } as Any), /unknown option `expectedSize` of smartreceive `fetch`/);
-  await refusedOption(() => smartreceive(envelope, { tableLimits: { maxColumns: "9" } } as Any), /`maxColumns` of smartreceive `tableLimits` must be a number/);
-  await refusedOption(() => smartrequest(nc, "o.r", payloads, {}, { allowedHost: ["x"] } as Any, 100), /did you mean `allowedHosts`\?/);
-  await refusedOption(() => smartrequest(nc, "o.r", payloads, { timeout: 5 } as Any), /unknown option `timeout` of smartrequest/);
-  await refusedOption(() => smartrequest(nc, "o.r", payloads, {}, {}, "100" as Any), /`timeoutMs` of smartrequest must be a number/);
+  await refusedOption(() => smartreceive(envelope, { tableLimits: { maxColumns: "9" } } as Any), /`maxColumns` of smartreceive `tableLimits` must be/);
+  await refusedOption(() => smartrequest(nc, "o.r", payloads, { receive: { allowedHost: ["x"] } } as Any), /unknown option `allowedHost` of smartrequest `receive`: did you mean `allowedHosts`\?/);
+  await refusedOption(() => smartrequest(nc, "o.r", payloads, { timout: 5 } as Any), /unknown option `timout` of smartrequest: did you mean `timeout`\?/);
+  await refusedOption(() => smartrequest(nc, "o.r", payloads, { timeoutMs: 5 } as Any), /unknown option `timeoutMs` of smartrequest: did you mean `timeout`\?/);
+  await refusedOption(() => smartrequest(nc, "o.r", payloads, { timeout: "100" } as Any), /option `timeout` of smartrequest must be a finite number of milliseconds, 0 or more, got the string "100"/);
+  await refusedOption(() => smartrequest(nc, "o.r", payloads, { timeout: -1 } as Any), /option `timeout` of smartrequest must be a finite number/);
+  // The old positional form (send options, receive options, timeout) is refused, saying the new one.
+  await refusedOption(() => (smartrequest as (...a: unknown[]) => Promise<unknown>)(nc, "o.r", payloads, {}, {}, 100), /too many: smartrequest\(nc, subject, payloads, \{ timeout, receive, \.\.\.sendOptions \}\)/);
   const request = (await smartsend("o.req", payloads, { publish: false, replyTo: "o.inbox" })).envelope;
   await refusedOption(() => smartreply(nc, request, payloads, { msg_purpose: "ACK" } as Any), /did you mean `msgPurpose`\?/);
   await refusedOption(() => connectTo(nats.url, { servers: ["x"] } as Any), /unknown option `servers` of connectTo/);
@@ -176,25 +180,27 @@ test("unknown option keys name the closest known one; wrong types name the type"
   await refusedOption(() => ensureStream(nc, { name: "X", subjects: "x.>", maxAgeMs: 0 } as Any), /`subjects` of ensureStream must be an array of strings/);
   await refusedOption(() => ensureStream(nc, { name: "X", subjects: ["x.>"], maxAgeMs: 0, storage: "disk" } as Any), /`storage` of ensureStream must be one of "file", "memory"/);
   await refusedOption(() => EnvelopeConsumer.create(nc, "WSTRICT", { filter_subject: "wstrict.a" } as Any), /did you mean `filterSubject`\?/);
-  await refusedOption(() => EnvelopeConsumer.create(nc, "WSTRICT", { startTime: "2026-01-01" } as Any), /`startTime` of EnvelopeConsumer.create must be a valid Date/);
-  await refusedOption(() => EnvelopeConsumer.create(nc, "WSTRICT", { receive: { allowedHosts: "x" } } as Any), /`allowedHosts` of EnvelopeConsumer.create `receive` must be an array of strings/);
-  const consumer = await EnvelopeConsumer.create(nc, "WSTRICT", { deliverNew: true });
-  await refusedOption(() => consumer.next("5" as Any), /`timeoutMs` of EnvelopeConsumer.next must be a number/);
+  await refusedOption(() => EnvelopeConsumer.create(nc, "WSTRICT", { startTime: "2026-01-01" } as Any), /unknown option `startTime` of EnvelopeConsumer.create: did you mean `start`\?/);
+  await refusedOption(() => EnvelopeConsumer.create(nc, "WSTRICT", { start: "2026-01-01" } as Any), /replay start "2026-01-01" \(option `start` of EnvelopeConsumer.create\): a date alone/);
+  await refusedOption(() => EnvelopeConsumer.create(nc, "WSTRICT", { receive: { allowedHosts: "x" } } as Any), /allowedHosts must be a list of URLs; got the string `x`: wrap it in a list/);
+  await refusedOption(() => EnvelopeConsumer.create(nc, "WSTRICT", { receive: { allowedHosts: ["files:8080"] } } as Any), /allowed host `files:8080` is not a URL; write `http:\/\/files:8080`/);
+  const consumer = await EnvelopeConsumer.create(nc, "WSTRICT", { start: "new" });
+  await refusedOption(() => consumer.next("5" as Any), /`timeoutMs` of EnvelopeConsumer.next must be a finite number/);
   await consumer.close();
   await refusedOption(() => fetchWithBackoff("http://127.0.0.1:1/x", { retries: 3 } as Any), /unknown option `retries` of fetchWithBackoff/);
-  await refusedOption(() => fetchWithBackoff("http://127.0.0.1:1/x", { deadlineMs: "1s" } as Any), /`deadlineMs` of fetchWithBackoff must be a number/);
+  await refusedOption(() => fetchWithBackoff("http://127.0.0.1:1/x", { deadlineMs: "1s" } as Any), /`deadlineMs` of fetchWithBackoff must be/);
   await refusedOption(() => plikUpload("http://127.0.0.1:1", "n", new Uint8Array(1), { oneshot: true } as Any), /did you mean `oneShot`\?/);
   await refusedOption(() => plikUploader("http://127.0.0.1:1", { tokn: "t" } as Any), /did you mean `token`\?/);
   await refusedOption(() => decodeTable(new Uint8Array(8), { max_columns: 1 } as Any), /did you mean `maxColumns`\?/);
   await refusedOption(() => new Bridge(nc, { timeout: 5 } as Any), /did you mean `timeoutMs`\?/);
   await refusedOption(() => new Bridge(nc, { send: { fileserver_url: "x" } } as Any), /unknown option `fileserver_url` of Bridge `send`: did you mean `fileserverUrl`\?/);
-  await refusedOption(() => new Bridge(nc, { receive: { maxPayloads: "10" } } as Any), /`maxPayloads` of Bridge `receive` must be a number/);
+  await refusedOption(() => new Bridge(nc, { receive: { maxPayloads: "10" } } as Any), /`maxPayloads` of Bridge `receive` must be/);
   const bridge = new Bridge(nc, {});
   const codec = typed.jsonCodec("thing", (v: unknown) => ({ ok: true as const, value: v }));
   await refusedOption(() => typed.publish(bridge, "o.t", codec, { a: 1 }, "event", { connection: nc } as Any), /unknown option `connection` of a typed send/);
   await refusedOption(() => typed.publish(bridge, "o.t", codec, { a: 1 }, "event", { sender_name: "x" } as Any), /did you mean `senderName`\?/);
   await refusedOption(() => typed.subscribe(bridge, "o.t", codec, { group: "g" } as Any), /unknown option `group` of typed.subscribe/);
-  await refusedOption(() => typed.replay(bridge, "WSTRICT", codec, { batch: "16" } as Any), /`batch` of typed.replay must be a number/);
+  await refusedOption(() => typed.replay(bridge, "WSTRICT", codec, { batch: "16" } as Any), /`batch` of typed.replay must be an integer of 1 or more/);
 });
 
 test(`${ENV_SIZE_THRESHOLD} that is not a non-negative integer is an error naming it, never a silent default`, async () => {

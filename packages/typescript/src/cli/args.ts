@@ -81,7 +81,7 @@ const ENVELOPE: Flag[] = [
 
 /** What to do with each received envelope besides its digest line. */
 const OUTPUT: Flag[] = [
-  { name: "allow-host", value: "ALLOW_HOSTS", repeat: true, help: "Also accept links to this host (host, host:port or URL). Repeatable" },
+  { name: "allow-host", value: "ALLOW_HOSTS", repeat: true, help: "Also accept links to this host: an http(s) URL or origin (`http://files:8080`), or `*` for every host. Repeatable" },
   { name: "allow-dir", value: "ALLOW_DIRS", repeat: true, help: "Also accept file:// links under this directory. Repeatable" },
   { name: "show-header", value: "SHOW_HEADERS", repeat: true, help: 'Append `"headers": {NAME: value}` to each digest line for these NATS headers. Repeatable' },
   {
@@ -133,7 +133,7 @@ export const COMMANDS: Record<Command, CommandSpec> = {
       {
         name: "since",
         value: "SINCE",
-        help: "With --stream: only envelopes stored since then, an RFC 3339 time (`2026-11-30T08:00:00Z`) or a duration back from now (`90s`, `10m`, `2h`, `1d`)",
+        help: "With --stream: where the replay starts: `all`, `new`, a stream sequence (`42`), a duration back from now (`90s`, `10m`, `1h30m`, `2d`) or an RFC 3339 time with its offset (`2026-11-30T08:00:00Z`)",
         requires: "stream",
       },
       {

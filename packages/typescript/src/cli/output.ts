@@ -13,7 +13,9 @@ import { digestOfReceived } from "../digest.js";
 import { NatsBridgeError } from "../errors.js";
 import type { Received, ReceiveOptions } from "../receive.js";
 import { fileserverUrl } from "../config.js";
-import type { Flags } from "./args.js";
+import { allowedHost } from "../hosts.js";
+import { hostOf } from "../wire.js";
+import { Usage, type Flags } from "./args.js";
 
 /**
  * JSON text with every character outside printable ASCII written as a `\uXXXX` escape: a line
@@ -28,7 +30,10 @@ export function asciiJson(value: unknown): string {
   return asciiLine(JSON.stringify(value));
 }
 
-/** The error line of something that failed: `{"error", "correlation_id", "message"}` (and `"remote": true`). */
+/**
+ * The error line of something that failed: `{"error", "application_code"?, "correlation_id",
+ * "message"}` (and `"remote": true`); `application_code` only for an application error.
+ */
 export function errorLine(e: unknown): string {
   try {
     return asciiJson(e instanceof NatsBridgeError ? e.toJSON() : { error: ERROR_BAD_BYTES, correlation_id: null, message: String(e) });
@@ -48,7 +53,8 @@ export class Output {
   ) {}
 
   static of(flags: Flags): Output {
-    const receive: ReceiveOptions = { allowedHosts: [fileserverUrl(), ...flags.many("allow-host")] };
+    const base = hostOf(fileserverUrl());
+    const receive: ReceiveOptions = { allowedHosts: [...(base === undefined ? [] : [base]), ...flags.many("allow-host").map(allowHost)].map(asOrigin) };
     const dirs = flags.many("allow-dir");
     if (dirs.length > 0) receive.allowedDirs = dirs;
     return new Output(flags.many("show-header"), flags.opt("out"), flags.on("envelope"), receive);
@@ -66,6 +72,20 @@ export class Output {
     if (this.envelope) console.log(asciiJson(received.envelope));
     if (this.out !== undefined) save(this.out, received);
   }
+}
+
+/** `--allow-host VALUE` as `host:port` (or `*`); a usage error for anything but an http(s) URL or origin. */
+function allowHost(value: string): string {
+  try {
+    return allowedHost(value);
+  } catch (e) {
+    throw new Usage(`--allow-host: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/** A normalized `host:port` back as the origin `allowedHosts` takes (`*` as is). */
+function asOrigin(hostPort: string): string {
+  return hostPort === "*" ? hostPort : `http://${hostPort}`;
 }
 
 /**

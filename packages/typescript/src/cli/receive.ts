@@ -6,7 +6,7 @@
  * default) or an `error_response_v1` (`--fail CODE[:MESSAGE]`).
  */
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
-import { ERROR_CODE_VALUES, ERROR_DEADLINE, isKnownErrorCode, type MsgPurpose } from "@natsbridge/types";
+import { ERROR_APPLICATION, ERROR_CODE_VALUES, ERROR_DEADLINE, isKnownErrorCode, type MsgPurpose } from "@natsbridge/types";
 import { NatsBridgeError } from "../errors.js";
 import { EnvelopeConsumer } from "../jetstream.js";
 import type { PayloadTuple } from "../payload.js";
@@ -98,7 +98,7 @@ export async function receive(flags: Flags): Promise<number> {
 interface StreamReceive {
   stream: string;
   subject: string;
-  start: Date | undefined;
+  start: string | number | Date | undefined;
   durable: string | undefined;
   count: number | undefined;
   deadline: number;
@@ -107,7 +107,7 @@ interface StreamReceive {
 
 /**
  * Replays `stream` through the runtime's pull consumer, filtered on the subject: ephemeral,
- * from the start of the stream or from `--since`, or durable (`--durable`: a later run goes on
+ * from the start of the stream or from `--since` (`all`, `new`, a sequence, a duration, a time), or durable (`--durable`: a later run goes on
  * where this one stopped; with `--count` no more is pulled than is handed over, so nothing is
  * left pulled but unacknowledged). One digest line per envelope, each acked after it is
  * printed; an envelope that cannot be decoded gives its error line. The stream must exist: a
@@ -117,7 +117,7 @@ async function receiveStream(nc: NatsConnection, r: StreamReceive): Promise<numb
   if (!(await streamExists(nc, r.stream))) throw new Failure(`the stream \`${r.stream}\` does not exist`);
   const consumer = await EnvelopeConsumer.create(nc, r.stream, {
     filterSubject: r.subject,
-    ...(r.start === undefined ? {} : { startTime: r.start }),
+    ...(r.start === undefined ? {} : { start: r.start }),
     ...(r.durable === undefined ? {} : { durable: r.durable }),
     ...(r.count === undefined ? {} : { limit: r.count }),
     receive: r.output.receive,
@@ -155,6 +155,7 @@ function failure(flags: Flags): { code: (typeof ERROR_CODE_VALUES)[number]; mess
   const colon = spec.indexOf(":");
   const [code, message] = colon < 0 ? [spec, DEFAULT_FAIL_MESSAGE] : [spec.slice(0, colon), spec.slice(colon + 1)];
   if (!isKnownErrorCode(code)) throw new Failure(`--fail \`${spec}\`: the code is not one of ${ERROR_CODE_VALUES.join(", ")}`);
+  if (code === ERROR_APPLICATION) throw new Failure(`--fail \`${spec}\`: ${ERROR_APPLICATION} needs an application code, which this CLI does not answer; use another code`);
   return { code, message };
 }
 

@@ -2,7 +2,7 @@
  * `natsbridge-js send` and `request`: build the envelope the flags describe and publish it,
  * through core NATS or a JetStream stream, or print it without publishing; `request` waits for
  * the reply and prints it as `receive` prints an envelope, or prints the responder's error line
- * (`"remote": true`) and exits 1.
+ * (`"remote": true`, and `"application_code"` for an application error) and exits 1.
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import { CLI_STREAM_MAX_AGE_SECONDS } from "@natsbridge/types";
@@ -63,13 +63,14 @@ export async function request(flags: Flags): Promise<number> {
   const subject = flags.one("subject");
   const timeout = flags.count("timeout") ?? REQUEST_TIMEOUT_SECONDS;
   const tuples = payloads(flags).map((x) => x.tuple);
-  const options = sendOptions(flags);
+  // The request sets its own inbox as `reply_to`.
+  const { replyTo: _replyTo, ...options } = sendOptions(flags);
   const output = Output.of(flags);
   const nc = await connectServer(flags);
   try {
     let reply;
     try {
-      reply = await smartrequest(nc, subject, tuples, options, output.receive, timeout * MS_PER_SECOND);
+      reply = await smartrequest(nc, subject, tuples, { ...options, timeout: timeout * MS_PER_SECOND, receive: output.receive });
     } catch (e) {
       if (!(e instanceof NatsBridgeError)) throw e;
       console.log(errorLine(e));

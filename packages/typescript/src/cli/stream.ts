@@ -1,12 +1,13 @@
 /**
- * JetStream from the command line: stream names as nats-server takes them, `--since` (an RFC
- * 3339 time or a duration back from now), and the stream `send --stream` publishes into
+ * JetStream from the command line: stream names as nats-server takes them, `--since` (the
+ * replay start grammar of `parseStart`), and the stream `send --stream` publishes into
  * (created for the subject when missing, as the other CLIs create it).
  */
 import { JetStreamApiCodes, JetStreamApiError, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { NatsBridgeError } from "../errors.js";
 import { ensureStream } from "../jetstream.js";
+import { startOf, type Start } from "../start.js";
 import { Usage, type Flags } from "./args.js";
 
 const MS_PER_SECOND = 1000;
@@ -20,23 +21,28 @@ export function streamName(flags: Flags): string | undefined {
   return name;
 }
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
-const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 24 * 3600 };
-
-/** `--since`: an RFC 3339 time (`2026-11-30T08:00:00Z`), or a duration back from now (`90s`, `10m`, `2h`, `1d`). */
-export function since(flags: Flags, now = Date.now()): Date | undefined {
+/**
+ * `--since`: where the replay starts, the text form every runtime and CLI takes (`all`, `new`,
+ * a stream sequence, a duration back from now such as `10m` or `1h30m`, an RFC 3339 time with
+ * its offset); a usage error for anything else. `undefined` when not given (the whole stream).
+ */
+export function since(flags: Flags, now = new Date()): string | number | Date | undefined {
   const text = flags.opt("since");
   if (text === undefined) return undefined;
-  if (RFC3339.test(text)) {
-    const ms = Date.parse(text.replace(" ", "T"));
-    if (!Number.isNaN(ms)) return new Date(ms);
+  let start: Start;
+  try {
+    start = startOf(text, "--since", now);
+  } catch (e) {
+    throw new Usage(e instanceof Error ? e.message : String(e));
   }
-  const d = /^([0-9]+)([smhd])$/.exec(text);
-  if (d !== null) {
-    const ms = Number(d[1]) * (UNIT_SECONDS[d[2]!] ?? 0) * MS_PER_SECOND;
-    if (Number.isSafeInteger(ms)) return new Date(now - ms);
+  switch (start.kind) {
+    case "time":
+      return start.time;
+    case "sequence":
+      return start.sequence;
+    default:
+      return text;
   }
-  throw new Usage(`--since \`${text}\` is not an RFC 3339 time (2026-11-30T08:00:00Z) nor a duration (90s, 10m, 2h, 1d)`);
 }
 
 export async function streamExists(nc: NatsConnection, name: string): Promise<boolean> {

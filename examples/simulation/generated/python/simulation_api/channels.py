@@ -4,7 +4,7 @@
 Each channel has its address template (``X_ADDRESS``), the subject with every parameter
 as the ``*`` wildcard (``X_WILDCARD``), its JetStream stream when it has one
 (``X_STREAM``), and ``x_subject(...)``: the subject with the parameters filled in, each one
-NATS token (``INVALID_ENVELOPE`` otherwise; ``*`` alone only with ``wildcard_ok``).
+NATS token (``INVALID_ARGUMENT`` otherwise; ``*`` alone only with ``wildcard_ok``).
 """
 
 from __future__ import annotations

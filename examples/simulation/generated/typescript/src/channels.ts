@@ -3,7 +3,7 @@
 /**
  * The channels of Simulation: each address, its wildcard form, and a function that fills in
  * the parameters. A parameter value must be one subject token (non-empty, no `.`, `*`, `>`
- * or whitespace; INVALID_ENVELOPE otherwise); with `{ wildcard: true }` (subscribing,
+ * or whitespace; INVALID_ARGUMENT otherwise); with `{ wildcard: true }` (subscribing,
  * replaying) it may also be `*`, any value.
  */
 import { typed } from "@natsbridge/client";

@@ -130,16 +130,24 @@ function readerSchema(): object {
 }
 const READER_SCHEMA_ID = SCHEMA.$id.replace(/\.json$/, ".reader.json");
 
-const ajv = new Ajv({ allErrors: true, strict: false });
-ajv.addSchema(SCHEMA as unknown as object);
-ajv.addSchema(readerSchema());
+// Made on first use, so importing the package costs nothing and compiles nothing (a page
+// under a Content-Security-Policy without 'unsafe-eval' can import it).
+let ajvInstance: Ajv | undefined;
+function ajv(): Ajv {
+  if (ajvInstance === undefined) {
+    ajvInstance = new Ajv({ allErrors: true, strict: false, validateSchema: false });
+    ajvInstance.addSchema(SCHEMA as unknown as object);
+    ajvInstance.addSchema(readerSchema());
+  }
+  return ajvInstance;
+}
 const validators = new Map<string, ValidateFunction>();
 
 function validatorFor(name: string, reader: boolean): ValidateFunction {
   const key = `${reader ? "reader" : "writer"}:${name}`;
   let v = validators.get(key);
   if (v === undefined) {
-    v = ajv.compile({ $ref: `${reader ? READER_SCHEMA_ID : SCHEMA.$id}#/definitions/${name}` });
+    v = ajv().compile({ $ref: `${reader ? READER_SCHEMA_ID : SCHEMA.$id}#/definitions/${name}` });
     validators.set(key, v);
   }
   return v;
