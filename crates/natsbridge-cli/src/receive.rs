@@ -350,7 +350,7 @@ mod tests {
     #[test]
     fn since_reads_the_replay_grammar() {
         use natsbridge::chrono::Utc;
-        assert_eq!(parse_since("all").unwrap(), Start::All);
+        assert_eq!(parse_since(natsbridge::types::profile::START_ALL).unwrap(), Start::All);
         assert_eq!(parse_since("42").unwrap(), Start::Sequence(42));
         let Start::Since(t) = parse_since("10m").unwrap() else { panic!("a time") };
         assert!((599..=601).contains(&(Utc::now() - t).num_seconds()), "{t}");

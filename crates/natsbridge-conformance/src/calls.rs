@@ -16,8 +16,7 @@
 use anyhow::Result;
 use serde_json::{Value, json};
 
-use crate::cases::verdict_problem;
-use crate::compare::same;
+use crate::compare::{same, verdict_problem};
 use crate::lane::Running;
 use crate::vectors::Case;
 use crate::writer::Outcome;

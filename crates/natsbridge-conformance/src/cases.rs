@@ -23,7 +23,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::blobs::{BlobServer, Step};
 use crate::calls;
-use crate::compare::same;
+use crate::compare::{same, verdict_problem};
 use crate::lane::Running;
 use crate::vectors::{Case, CaseOp};
 use crate::writer::Outcome;
@@ -82,15 +82,6 @@ fn given_bytes(p: &Value) -> Option<Vec<u8>> {
 
 fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Compares an answer's `ok`/`error` with `expect`; the problem when they differ.
-pub(crate) fn verdict_problem(answer: &Value, expect: &Value) -> Option<String> {
-    if answer["ok"] != expect["ok"] {
-        return Some(format!("answered {answer}, expected {expect}"));
-    }
-    (expect["ok"] == false && answer["error"] != expect["error"])
-        .then(|| format!("error {}, expected {}", answer["error"], expect["error"]))
 }
 
 fn send(

@@ -127,3 +127,12 @@ mod tests {
         assert!(parse_ledger("x/y\n").is_err());
     }
 }
+
+/// Compares an answer's `ok`/`error` with `expect`; the problem when they differ.
+pub(crate) fn verdict_problem(answer: &Value, expect: &Value) -> Option<String> {
+    if answer["ok"] != expect["ok"] {
+        return Some(format!("answered {answer}, expected {expect}"));
+    }
+    (expect["ok"] == false && answer["error"] != expect["error"])
+        .then(|| format!("error {}, expected {}", answer["error"], expect["error"]))
+}

@@ -139,8 +139,8 @@ mod tests {
 
     #[test]
     fn every_form_of_the_grammar() {
-        assert_eq!(at("all").unwrap(), Start::All);
-        assert_eq!(at("new").unwrap(), Start::New);
+        assert_eq!(at(START_ALL).unwrap(), Start::All);
+        assert_eq!(at(START_NEW).unwrap(), Start::New);
         assert_eq!(at("7").unwrap(), Start::Sequence(7));
         assert_eq!(at("250ms").unwrap(), since("2026-12-06T09:59:59.750Z"));
         assert_eq!(at("10m").unwrap(), since("2026-12-06T09:50:00Z"));
