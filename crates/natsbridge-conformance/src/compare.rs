@@ -112,6 +112,15 @@ pub fn parse_ledger(text: &str) -> Result<Ledger> {
     Ok(out)
 }
 
+/// Compares an answer's `ok`/`error` with `expect`; the problem when they differ.
+pub(crate) fn verdict_problem(answer: &Value, expect: &Value) -> Option<String> {
+    if answer["ok"] != expect["ok"] {
+        return Some(format!("answered {answer}, expected {expect}"));
+    }
+    (expect["ok"] == false && answer["error"] != expect["error"])
+        .then(|| format!("error {}, expected {}", answer["error"], expect["error"]))
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -126,13 +135,4 @@ mod tests {
         assert_eq!(l["x/y"], "serde's u64");
         assert!(parse_ledger("x/y\n").is_err());
     }
-}
-
-/// Compares an answer's `ok`/`error` with `expect`; the problem when they differ.
-pub(crate) fn verdict_problem(answer: &Value, expect: &Value) -> Option<String> {
-    if answer["ok"] != expect["ok"] {
-        return Some(format!("answered {answer}, expected {expect}"));
-    }
-    (expect["ok"] == false && answer["error"] != expect["error"])
-        .then(|| format!("error {}, expected {}", answer["error"], expect["error"]))
 }
