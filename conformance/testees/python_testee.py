@@ -18,7 +18,15 @@ decoding rules are in conformance/README.md.
 - `typed`: a message value through the package generated from the example spec
   (`examples/simulation/generated/python`): its codec's encode (`send`), or a plain `smartsend`
   of the value read back by `smartreceive` and the codec's decode (`receive`).
-- `hello`: the lane's name and capabilities (every payload type; the `simulation` spec).
+- `start`: the runtime's `parse_start` of `value` (as given) at `now`.
+- `allow_host`: the runtime's `allowed_host` of `value` (as given).
+- `reply_error`: the runtime's `error_response` for `request` and an error made from `error`
+  (an `ApplicationError`, a `NatsBridgeError`, or a plain `RuntimeError` a handler raised),
+  answered as the JSON `smartreply_error` would publish.
+- `decode_reply`: the runtime's `decode_reply` (what `smartrequest` does with the message that
+  answered its request) of `bytes` for the request `correlation_id`.
+- `hello`: the lane's name and capabilities (every payload type; the `simulation` spec; the
+  ops above).
 
 No decoding or encoding logic lives here: what the runtime answers is the lane's answer.
 The testee never dies on a request: anything unexpected is `{"ok": false, "error": CODE}`.
@@ -35,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import datetime
 import json
 import logging
 import sys
@@ -51,9 +60,23 @@ import pyarrow.ipc  # noqa: E402
 
 import natsbridge_types as t  # noqa: E402
 import simulation_api as simulation  # noqa: E402
-from natsbridge import FetchOptions, NatsBridgeError, ReceiveOptions, Received, smartreceive, smartsend  # noqa: E402
+from natsbridge import (  # noqa: E402
+    ApplicationError,
+    FetchOptions,
+    NatsBridgeError,
+    ReceiveOptions,
+    Received,
+    allowed_host,
+    decode_reply,
+    error_response,
+    parse_start,
+    smartreceive,
+    smartsend,
+)
 from natsbridge import strict_json  # noqa: E402
 from natsbridge.fetch import fetch_hashed  # noqa: E402
+from natsbridge.request import error_response_json  # noqa: E402
+from natsbridge.start import SEQUENCE, TIME  # noqa: E402
 
 ARROW_NAMES = {
     pa.bool_(): "bool", pa.int8(): "int8", pa.int16(): "int16", pa.int32(): "int32", pa.int64(): "int64",
@@ -271,7 +294,89 @@ async def typed(req: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True}
 
 
-HELLO = {"ok": True, "lane": "python", "protocol": 1, "capabilities": {"typed": ["simulation"]}}
+# --- arguments and replies: the runtime's parse_start, allowed_host, error_response, decode_reply -------
+
+
+def failed(e: NatsBridgeError) -> dict[str, Any]:
+    return {"ok": False, "error": e.code, "message": e.report()}
+
+
+def utc_text(when: datetime.datetime) -> str:
+    """An instant as RFC 3339 UTC with milliseconds and `Z` (as JavaScript's toISOString)."""
+    utc = when.astimezone(datetime.timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def start(req: dict[str, Any]) -> dict[str, Any]:
+    now_text = req.get("now")
+    if not isinstance(now_text, str):
+        raise BadRequest("`now` must be an RFC 3339 string")
+    try:
+        now = datetime.datetime.fromisoformat(now_text)
+    except ValueError as e:
+        raise BadRequest(f"`now` is not RFC 3339: {e}") from e
+    if now.tzinfo is None:
+        raise BadRequest("`now` needs an offset")
+    if "value" not in req:
+        raise BadRequest("`value` is missing")
+    try:
+        parsed = parse_start(req["value"], now)
+    except NatsBridgeError as e:
+        return failed(e)
+    if parsed.kind == SEQUENCE:
+        return {"ok": True, "start": {"sequence": parsed.sequence}}
+    if parsed.kind == TIME and parsed.time is not None:
+        return {"ok": True, "start": {"time": utc_text(parsed.time)}}
+    return {"ok": True, "start": parsed.kind}
+
+
+def allow_host(req: dict[str, Any]) -> dict[str, Any]:
+    if "value" not in req:
+        raise BadRequest("`value` is missing")
+    try:
+        return {"ok": True, "host": allowed_host(req["value"])}
+    except NatsBridgeError as e:
+        return failed(e)
+
+
+def reply_error(req: dict[str, Any]) -> dict[str, Any]:
+    request, spec = req.get("request"), req.get("error")
+    if not isinstance(request, dict) or not isinstance(spec, dict):
+        raise BadRequest("`request` and `error` must be objects")
+    kind = spec.get("kind")
+    try:
+        error: BaseException
+        if kind == "application":
+            error = ApplicationError(spec.get("application_code"), spec.get("message"), details=spec.get("details"),
+                                     dataname=spec.get("dataname"))
+        elif kind == "bridge":
+            error = NatsBridgeError(spec.get("code"), spec.get("message"), dataname=spec.get("dataname"))
+        elif kind == "raise":
+            if not isinstance(spec.get("message"), str):
+                raise BadRequest("`error.message` must be a string")
+            error = RuntimeError(spec["message"])
+        else:
+            raise BadRequest(f"unknown error kind {kind!r}")
+        return {"ok": True, "text": error_response_json(error_response(request, error))}
+    except NatsBridgeError as e:
+        return failed(e)
+
+
+async def answer_decode_reply(req: dict[str, Any], options: ReceiveOptions) -> dict[str, Any]:
+    cid = req.get("correlation_id")
+    if cid is not None and not isinstance(cid, str):
+        raise BadRequest("`correlation_id` must be a string or null")
+    try:
+        await decode_reply(body_bytes(req.get("bytes")), cid, options)
+    except NatsBridgeError as e:
+        return {"ok": False, "error": e.code, "remote": e.remote, "application_code": e.application_code,
+                "message": e.message, "display": str(e)}
+    return {"ok": True}
+
+
+OPS = ["start", "allow_host", "reply_error", "decode_reply"]
+"""The behaviour ops this lane answers (listed in `hello`)."""
+HELLO = {"ok": True, "lane": "python", "protocol": 1, "capabilities": {"typed": ["simulation"], "ops": OPS}}
 
 
 # --- the loop ------------------------------------------------------------------------------
@@ -309,6 +414,14 @@ async def answer(line: str, options: ReceiveOptions) -> dict[str, Any]:
             return await fetch(req)
         if op == "typed":
             return await typed(req)
+        if op == "start":
+            return start(req)
+        if op == "allow_host":
+            return allow_host(req)
+        if op == "reply_error":
+            return reply_error(req)
+        if op == "decode_reply":
+            return await answer_decode_reply(req, options)
         if op not in ("validate", "roundtrip", "decode"):
             raise BadRequest(f"unknown op {op!r}")
         if op == "decode" and "bytes" in req:

@@ -9,13 +9,15 @@ from typing import Any
 logger = logging.getLogger("natsbridge")
 
 
-def log(level: int, msg: str, correlation_id: str | None, stage: str, stacklevel: int = 2, **fields: Any) -> None:
+def log(level: int, msg: str, correlation_id: str | None, stage: str, stacklevel: int = 2,
+        exc_info: BaseException | None = None, **fields: Any) -> None:
     """Logs ``msg`` with ``correlation_id``, ``stage`` and ``fields`` as record attributes
-    (the record names the caller's line)."""
+    (the record names the caller's line); ``exc_info``: an exception whose stack the record
+    carries."""
     if logger.isEnabledFor(level):
         extra = {"correlation_id": correlation_id or "", "stage": stage}
         extra.update(fields)
-        logger.log(level, msg, extra=extra, stacklevel=stacklevel)
+        logger.log(level, msg, extra=extra, stacklevel=stacklevel, exc_info=exc_info)
 
 
 def debug(msg: str, correlation_id: str | None, stage: str, **fields: Any) -> None:
@@ -26,8 +28,9 @@ def info(msg: str, correlation_id: str | None, stage: str, **fields: Any) -> Non
     log(logging.INFO, msg, correlation_id, stage, 3, **fields)
 
 
-def warning(msg: str, correlation_id: str | None, stage: str, **fields: Any) -> None:
-    log(logging.WARNING, msg, correlation_id, stage, 3, **fields)
+def warning(msg: str, correlation_id: str | None, stage: str, exc_info: BaseException | None = None,
+            **fields: Any) -> None:
+    log(logging.WARNING, msg, correlation_id, stage, 3, exc_info, **fields)
 
 
 class CorrelationFilter(logging.Filter):

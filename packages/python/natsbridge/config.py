@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from typing import NamedTuple
 
 from natsbridge_types.profile import (
     DEFAULT_FILESERVER_URL,
@@ -17,8 +18,8 @@ from natsbridge_types.profile import (
     ENV_SIZE_THRESHOLD,
 )
 
-__all__ = ["DEFAULT_FILESERVER_URL", "DEFAULT_NATS_URL", "DEFAULT_SIZE_THRESHOLD", "fileserver_url", "nats_url",
-           "parse_threshold", "sender_id", "size_threshold"]
+__all__ = ["DEFAULT_FILESERVER_URL", "DEFAULT_NATS_URL", "DEFAULT_SIZE_THRESHOLD", "Setting", "fileserver_setting",
+           "fileserver_url", "nats_setting", "nats_url", "parse_threshold", "sender_id", "size_threshold"]
 
 _SENDER_ID = str(uuid.uuid4())
 
@@ -36,6 +37,46 @@ def nats_url() -> str:
 def fileserver_url() -> str:
     """``FILESERVER_URL``, or the default when unset or empty."""
     return _non_empty(ENV_FILESERVER_URL) or DEFAULT_FILESERVER_URL
+
+
+class Setting(NamedTuple):
+    """A URL and where it came from, as errors name it: ``source`` is ``"argument"``,
+    ``"environment"`` or ``"default"``; ``name`` the argument's or variable's name."""
+
+    value: str
+    source: str
+    name: str
+    variable: str
+
+    def origin(self) -> str:
+        """``the argument `fileserver_url``` / ``FILESERVER_URL`` / ``the default ... :
+        FILESERVER_URL is unset``."""
+        if self.source == "argument":
+            return f"the argument `{self.name}`"
+        if self.source == "environment":
+            return f"{self.variable} (environment)"
+        return f"the default {self.value}: {self.variable} is unset"
+
+
+def fileserver_setting(given: str | None, argument: str = "fileserver_url") -> Setting:
+    """The file server URL a call uses: ``given`` (the argument ``argument``), else
+    ``FILESERVER_URL``, else the default."""
+    return _setting(given, argument, ENV_FILESERVER_URL, DEFAULT_FILESERVER_URL)
+
+
+def nats_setting(given: str | None, argument: str = "connection") -> Setting:
+    """The NATS URL a call uses: ``given`` (the argument ``argument``), else ``NATS_URL``,
+    else the default."""
+    return _setting(given, argument, ENV_NATS_URL, DEFAULT_NATS_URL)
+
+
+def _setting(given: str | None, argument: str, variable: str, default: str) -> Setting:
+    if given is not None:
+        return Setting(given, "argument", argument, variable)
+    env = _non_empty(variable)
+    if env is not None:
+        return Setting(env, "environment", variable, variable)
+    return Setting(default, "default", variable, variable)
 
 
 def parse_threshold(value: str | None) -> int:

@@ -58,8 +58,13 @@ def of_received(received: Received) -> str:
 
 def of_error(error: NatsBridgeError) -> str:
     """The line printed for an envelope that could not be received; ``"remote": true`` when
-    the error is a responder's ``error_response_v1``, not a failure here."""
-    line: dict[str, Any] = {"error": error.code, "correlation_id": error.correlation_id, "message": error.report()}
+    the error is a responder's ``error_response_v1``, not a failure here, and its
+    ``"application_code"`` when it has one."""
+    line: dict[str, Any] = {"error": error.code}
+    if error.application_code is not None:
+        line["application_code"] = error.application_code
+    line["correlation_id"] = error.correlation_id
+    line["message"] = error.report()
     if error.remote:
         line["remote"] = True
     return _dumps(line)

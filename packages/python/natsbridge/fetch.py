@@ -11,8 +11,12 @@ buffered, and the body is hashed while it streams in.
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
+import http
 import random
+import socket
+import ssl
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -39,9 +43,10 @@ from natsbridge_types.profile import (
 
 from . import _log
 from .errors import NatsBridgeError
-from .options import checked, checked_options
+from .options import Count, PositiveCount, PositiveSeconds, Seconds, checked, checked_options
 
-__all__ = ["FetchOptions", "Fetched", "fetch_hashed", "fetch_with_backoff", "host_of", "redact"]
+__all__ = ["FetchOptions", "Fetched", "describe_failure", "fetch_hashed", "fetch_with_backoff", "host_of", "redact",
+           "status_text"]
 
 MAX_PRESIZE = FETCH_MAX_PRESIZE
 """The most a download reserves before bytes arrive."""
@@ -55,13 +60,49 @@ class FetchOptions:
     """Retry schedule and limits for downloads (seconds for times), the profile's ``FETCH_*``
     and ``MAX_PAYLOAD_SIZE`` by default."""
 
-    max_attempts: int = FETCH_MAX_ATTEMPTS
-    base_delay: float = FETCH_BASE_DELAY_MS / 1000
-    max_delay: float = FETCH_MAX_DELAY_MS / 1000
-    deadline: float = FETCH_DEADLINE_MS / 1000
-    max_bytes: int = MAX_PAYLOAD_SIZE
-    connect_timeout: float = 10.0
-    read_timeout: float = 60.0
+    max_attempts: PositiveCount = FETCH_MAX_ATTEMPTS
+    base_delay: Seconds = FETCH_BASE_DELAY_MS / 1000
+    max_delay: Seconds = FETCH_MAX_DELAY_MS / 1000
+    deadline: PositiveSeconds = FETCH_DEADLINE_MS / 1000
+    max_bytes: Count = MAX_PAYLOAD_SIZE
+    connect_timeout: PositiveSeconds = 10.0
+    read_timeout: PositiveSeconds = 60.0
+
+
+def status_text(status: int) -> str:
+    """``HTTP 404 Not Found``: a status with its reason phrase."""
+    try:
+        return f"HTTP {status} {http.HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"HTTP {status}"
+
+
+def describe_failure(error: BaseException) -> str:
+    """Why an HTTP request (or a connection) failed, in words: ``connection refused``, ``the
+    host name does not resolve (DNS)``, ``timed out``, ``TLS failed``, ... (the first cause in
+    the chain that says, else the exception's type and text)."""
+    seen: set[int] = set()
+    e: BaseException | None = error
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, ConnectionRefusedError) or (isinstance(e, OSError) and e.errno == errno.ECONNREFUSED):
+            return "connection refused"
+        if isinstance(e, socket.gaierror):
+            return "the host name does not resolve (DNS lookup failed)"
+        if isinstance(e, (ssl.SSLError, aiohttp.ClientSSLError)):
+            return f"TLS failed ({type(e).__name__})"
+        if isinstance(e, (TimeoutError, asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+            return "timed out"
+        if isinstance(e, aiohttp.ServerDisconnectedError):
+            return "the server closed the connection"
+        if isinstance(e, ConnectionResetError):
+            return "the connection was reset"
+        if isinstance(e, OSError) and e.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+            return "the host is unreachable"
+        os_error = getattr(e, "os_error", None)
+        e = os_error if isinstance(os_error, BaseException) else (e.__cause__ or e.__context__)
+    text = str(error)
+    return f"{type(error).__name__}: {text[:200]}" if text else type(error).__name__
 
 
 class Fetched(NamedTuple):
@@ -96,6 +137,17 @@ def host_of(url: str) -> str | None:
         return None
     host = f"[{u.hostname}]" if ":" in u.hostname else u.hostname
     return f"{host}:{port or (443 if u.scheme == 'https' else 80)}"
+
+
+def _download_hint(why: str) -> str:
+    """What to try after a download failed for ``why``."""
+    if why.startswith("HTTP 404"):
+        return "The link may have expired or been downloaded once already (one-shot); ask the sender to send it again"
+    if why.startswith("HTTP 5"):
+        return "The file server failed; see its log"
+    if why.startswith("HTTP"):
+        return "The file server refused the download; check the link and the server's settings"
+    return "Check that the file server is up and reachable from here"
 
 
 def backoff_cap(attempt: int, options: FetchOptions) -> float:
@@ -134,7 +186,7 @@ async def _attempt(session: aiohttp.ClientSession, url: str, expected: int | Non
             if 300 <= status < 400:
                 raise NatsBridgeError(ERROR_HOST_NOT_ALLOWED, f"download answered HTTP {status}: redirects are not followed")
             if not 200 <= status < 300:
-                reason = f"HTTP {status}"
+                reason = status_text(status)
                 if retryable_status(status):
                     raise _Retry(reason, parse_retry_after(resp.headers.get("Retry-After")))
                 raise NatsBridgeError(ERROR_DOWNLOAD, reason)
@@ -170,9 +222,9 @@ async def _attempt(session: aiohttp.ClientSession, url: str, expected: int | Non
     except aiohttp.InvalidURL as e:  # asking again will not make it a URL
         raise NatsBridgeError(ERROR_HOST_NOT_ALLOWED, f"not a URL aiohttp can fetch: {type(e).__name__}") from e
     except asyncio.TimeoutError as e:
-        raise _Retry(f"request timed out: {e}") from e
+        raise _Retry("timed out") from e
     except (aiohttp.ClientError, OSError, ValueError) as e:
-        raise _Retry(f"request failed: {type(e).__name__}: {e}") from e
+        raise _Retry(describe_failure(e)) from e
 
 
 async def fetch_hashed(
@@ -223,7 +275,7 @@ async def fetch_hashed(
                     )
                     await asyncio.sleep(delay)
             raise NatsBridgeError(
-                ERROR_DOWNLOAD, f"failed to fetch {shown} after {attempts} attempts: {last}"
+                ERROR_DOWNLOAD, f"downloading {shown} failed after {attempts} attempts: {last}. {_download_hint(last)}"
             ) from last_cause
     except TimeoutError as e:
         raise NatsBridgeError(
@@ -241,7 +293,7 @@ async def fetch_hashed(
 async def fetch_with_backoff(
     url: str,
     *,
-    expected_size: int | None = None,
+    expected_size: Count | None = None,
     options: FetchOptions = FetchOptions(),
     correlation_id: str | None = None,
     session: aiohttp.ClientSession | None = None,

@@ -3,6 +3,8 @@
 application with backpressure and can replay from a start time.
 
 - :func:`ensure_stream` creates or updates a stream.
+- Every call takes the connection (a nats-py ``Client``, as TypeScript's take theirs) or, as
+  before, its JetStream context (``nc.jetstream()``).
 - :func:`publish_to_stream` is ``smartsend`` through JetStream: waits for the ack, gives link
   uploads a TTL of at least the stream's ``max_age`` plus an hour, never one-shot.
 - :class:`EnvelopeConsumer` pulls bounded batches (``max_messages`` at a time, one pull in
@@ -10,7 +12,10 @@ application with backpressure and can replay from a start time.
   Envelopes that can never decode are terminated and raised; transient download failures
   are nak'ed for redelivery. With a ``limit`` it hands over at most that many and never
   pulls more than are still to be handed over (a durable consumer's next run starts right
-  after the last one handed over).
+  after the last one handed over). ``start`` is where it begins: :func:`natsbridge.parse_start`'s
+  grammar (``all``, ``new``, ``"5m"``, ``"2026-12-06T09:00:00Z"``, a sequence, an aware
+  ``datetime``, a ``timedelta``). It is an async iterator (``async for d in consumer``) and an
+  async context manager (``async with EnvelopeConsumer(...) as consumer``).
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ import asyncio
 import datetime
 import math
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, replace
+from types import TracebackType
 from typing import Any, NamedTuple
 
 import nats.errors
@@ -34,12 +40,23 @@ from natsbridge_types.profile import ERROR_BAD_OPTION, ERROR_DEADLINE, ERROR_DOW
 
 from . import _log
 from .errors import NatsBridgeError
-from .options import checked
+from .options import Count, PositiveCount, PositiveSeconds, Seconds, checked
 from .receive import ReceiveOptions, Received, smartreceive
 from .send import SEND_OPTION_NAMES, PayloadInput, SendOptions, send_with
+from .start import SEQUENCE, START_ALL, START_NEW, TIME, StartValue, parse_start
+from .transport import Client
 from .wire import checked_uuid, new_uuid
 
-__all__ = ["Delivered", "EnvelopeConsumer", "LINK_TTL_SLACK", "StreamSent", "ensure_stream", "publish_to_stream"]
+__all__ = ["Delivered", "EnvelopeConsumer", "JetStream", "LINK_TTL_SLACK", "StreamSent", "ensure_stream",
+           "publish_to_stream"]
+
+JetStream = Client | nats.js.JetStreamContext
+"""What the JetStream calls take: the connection, or its JetStream context."""
+
+
+def jetstream_of(connection: JetStream) -> nats.js.JetStreamContext:
+    """The JetStream context of ``connection``."""
+    return connection.jetstream() if isinstance(connection, Client) else connection
 
 LINK_TTL_SLACK = float(LINK_TTL_SLACK_SECONDS)
 """Extra lifetime (seconds) given to link uploads beyond the stream's ``max_age`` (the
@@ -55,22 +72,32 @@ class StreamSent(NamedTuple):
     json: str
     stream_sequence: int
 
+    @property
+    def correlation_id(self) -> str:
+        return self.envelope["correlation_id"]
+
+    @property
+    def msg_id(self) -> str:
+        return self.envelope["msg_id"]
+
 
 @checked("ensure_stream")
 async def ensure_stream(
-    js: nats.js.JetStreamContext,
+    nc: JetStream,
     name: str,
     subjects: list[str],
-    max_age: float,
+    max_age: Seconds,
     *,
-    max_bytes: int | None = None,
-    duplicate_window: float = 120.0,
+    max_bytes: Count | None = None,
+    duplicate_window: Seconds = 120.0,
     memory: bool = False,
-    replicas: int = 1,
+    replicas: PositiveCount = 1,
 ) -> api.StreamInfo:
     """Creates the stream (limits retention, ``max_age`` seconds, ``0`` for no age limit), or
     updates it. The de-duplication window is at most ``max_age`` (the server's rule).
-    ``replicas``: copies kept on distinct servers of a cluster (3 survives the loss of any one)."""
+    ``replicas``: copies kept on distinct servers of a cluster (3 survives the loss of any one).
+    ``nc``: the connection (or its JetStream context)."""
+    js = jetstream_of(nc)
     config = api.StreamConfig(
         name=name, subjects=subjects, retention=api.RetentionPolicy.LIMITS, max_age=max_age,
         max_bytes=max_bytes if max_bytes is not None else -1,
@@ -83,7 +110,9 @@ async def ensure_stream(
         except nats.js.errors.BadRequestError:
             return await js.update_stream(config)
     except Exception as e:
-        raise NatsBridgeError("NATS_CONNECTION_FAILED", f"creating the stream `{name}`") from e
+        raise NatsBridgeError("NATS_CONNECTION_FAILED", f"creating the stream `{name}` failed: {type(e).__name__}: "
+                              f"{str(e)[:200]}. Check that the server runs JetStream (nats-server -js) and that the "
+                              "subjects are not captured by another stream") from e
 
 
 def link_ttl_for(asked: float | None, max_age: float) -> float:
@@ -93,9 +122,9 @@ def link_ttl_for(asked: float | None, max_age: float) -> float:
     return needed if asked is None else max(asked, needed)
 
 
-@checked("publish_to_stream", forwards=_STREAM_SEND_OPTIONS)
+@checked("publish_to_stream", forwards=_STREAM_SEND_OPTIONS, forwards_from=SendOptions)
 async def publish_to_stream(
-    js: nats.js.JetStreamContext,
+    nc: JetStream,
     subject: str,
     payloads: Iterable[PayloadInput],
     **send_options: Any,
@@ -103,13 +132,17 @@ async def publish_to_stream(
     """Publishes an envelope into the stream that captures ``subject`` and waits for the ack.
     ``send_options`` are :func:`smartsend`'s keyword arguments (``msg_id`` to retry without
     duplicating; ``link_ttl`` is raised to the stream's ``max_age`` plus an hour; not
-    ``jetstream``, ``publish`` or ``one_shot``)."""
+    ``jetstream``, ``publish`` or ``one_shot``). ``nc``: the connection (or its JetStream
+    context)."""
+    js = jetstream_of(nc)
     cid = checked_uuid(send_options.pop("correlation_id", None), "correlation_id")
     try:
         name = await js.find_stream_name_by_subject(subject)
         info = await js.stream_info(name)
     except Exception as e:
-        raise NatsBridgeError("PUBLISH_FAILED", f"no stream captures `{subject}`", correlation_id=cid) from e
+        raise NatsBridgeError("PUBLISH_FAILED", f"publishing to `{subject}` through JetStream: no stream captures it "
+                              f"({type(e).__name__}). Create one first: ensure_stream(nc, NAME, [\"{subject}\"], "
+                              "max_age=...)", correlation_id=cid) from e
     max_age = float(info.config.max_age or 0)
     options = SendOptions(**send_options)  # the values' types checked
     options = replace(options, link_ttl=link_ttl_for(options.link_ttl, max_age), one_shot=False, publish=True,
@@ -140,10 +173,6 @@ class Delivered:
                                   correlation_id=self.received.correlation_id) from e
 
 
-Start = str | datetime.datetime | int
-"""``"all"``, ``"new"``, a time (everything published at or after it), or a stream sequence."""
-
-
 class EnvelopeConsumer:
     """A pull consumer of envelopes on ``stream``, with backpressure: one pull request of
     at most ``max_messages`` in flight, the next only once those are handed over.
@@ -152,32 +181,46 @@ class EnvelopeConsumer:
     requests then never ask the server for more than are still to be handed over, so
     nothing is left pulled but unacknowledged: a durable consumer's next run starts right
     after the last one handed over instead of waiting out ``ack_wait``. Past it,
-    :meth:`next` raises ``SERIALIZATION_ERROR`` (the profile's ``ERROR_BAD_OPTION``) and
-    pulls nothing. ``None``: no end."""
+    :meth:`next` raises ``INVALID_ARGUMENT`` (the profile's ``ERROR_BAD_OPTION``) and
+    pulls nothing. ``None``: no end.
+
+    ``start`` (default ``all``): where the replay begins, :func:`natsbridge.parse_start`'s
+    forms: ``all``, ``new``, a sequence (``42`` or ``"42"``), a duration back from now
+    (``"5m"``, ``"1h30m"``, a ``timedelta``), a time (``"2026-12-06T09:00:00Z"``, an aware
+    ``datetime``; a naive one is refused). A start outside them is ``INVALID_ARGUMENT`` here,
+    before anything is asked of the server.
+
+    ``async for delivered in consumer`` yields each :class:`Delivered` (ack it) and, for an
+    envelope that can never decode (terminated on the server), its :class:`NatsBridgeError`;
+    it waits for new envelopes for ever, ends at the ``limit``, and raises only when the
+    connection fails. ``async with`` opens the consumer and closes it on exit."""
 
     @checked("EnvelopeConsumer")
     def __init__(
         self,
-        js: nats.js.JetStreamContext,
+        js: JetStream,
         stream: str,
         *,
-        start: Start = "all",
+        start: StartValue = START_ALL,
         durable_name: str | None = None,
         filter_subject: str | None = None,
-        max_messages: int = 64,
-        ack_wait: float = 300.0,
-        max_ack_pending: int = 1024,
-        nak_delay: float = 1.0,
-        pull_expires: float = 5.0,
+        max_messages: PositiveCount = 64,
+        ack_wait: PositiveSeconds = 300.0,
+        max_ack_pending: PositiveCount = 1024,
+        nak_delay: Seconds = 1.0,
+        pull_expires: PositiveSeconds = 5.0,
         receive_options: ReceiveOptions | None = None,
-        limit: int | None = None,
+        limit: Count | None = None,
     ) -> None:
-        self._js = js
+        try:
+            self._start = parse_start(start)
+        except NatsBridgeError as e:
+            raise NatsBridgeError(ERROR_BAD_OPTION, f"EnvelopeConsumer: option `start`: {e.message}") from None
+        self._js = jetstream_of(js)
         self.stream = stream
-        self._start = start
         self._durable = durable_name
         self._filter = filter_subject
-        self._max_messages = max(max_messages, 1)
+        self._max_messages = max_messages
         self._ack_wait = ack_wait
         self._max_ack_pending = max_ack_pending
         self._nak_delay = nak_delay
@@ -197,13 +240,13 @@ class EnvelopeConsumer:
             inactive_threshold=None if self._durable else 600.0,
         )
         start = self._start
-        if isinstance(start, datetime.datetime):
+        if start.kind == TIME:
             config.deliver_policy = api.DeliverPolicy.BY_START_TIME
-            config.opt_start_time = start
-        elif isinstance(start, int):
+            config.opt_start_time = start.time
+        elif start.kind == SEQUENCE:
             config.deliver_policy = api.DeliverPolicy.BY_START_SEQUENCE
-            config.opt_start_seq = start
-        elif start == "new":
+            config.opt_start_seq = start.sequence
+        elif start.kind == START_NEW:
             config.deliver_policy = api.DeliverPolicy.NEW
         else:
             config.deliver_policy = api.DeliverPolicy.ALL
@@ -230,16 +273,20 @@ class EnvelopeConsumer:
                     self._ephemeral = config.name
                     self._sub = await self._js.pull_subscribe_bind(name=config.name, stream=self.stream)
             except Exception as e:
-                raise NatsBridgeError("NATS_CONNECTION_FAILED", f"creating a consumer on `{self.stream}`") from e
+                raise NatsBridgeError("NATS_CONNECTION_FAILED", f"creating a consumer on the stream `{self.stream}` "
+                                      f"failed: {type(e).__name__}: {str(e)[:200]}. Check that the stream exists "
+                                      "(ensure_stream) and the server runs JetStream") from e
         return self._sub
 
-    async def next(self, timeout: float | None = None) -> Delivered:
+    @checked("EnvelopeConsumer.next")
+    async def next(self, timeout: Seconds | None = None) -> Delivered:
         """The next decoded envelope. Waits while the stream has nothing new (up to
         ``timeout`` seconds, then ``TIMEOUT``). An envelope that can never decode is
         terminated on the server and raised; the next call goes on with the next one.
-        Past the ``limit``, ``SERIALIZATION_ERROR`` (nothing more is pulled)."""
+        Past the ``limit``, ``INVALID_ARGUMENT`` (nothing more is pulled)."""
         if self._limit is not None and self._returned >= self._limit:
-            raise NatsBridgeError(ERROR_BAD_OPTION, f"the consumer's limit of {self._returned} envelopes is reached")
+            raise NatsBridgeError(ERROR_BAD_OPTION, f"EnvelopeConsumer.next: the consumer's limit of {self._returned} "
+                                  "envelopes is reached; make a new consumer (a durable one goes on where this stopped)")
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while True:
@@ -247,13 +294,15 @@ class EnvelopeConsumer:
                 sub = await self._open()
                 wait = self._expires if deadline is None else min(self._expires, deadline - loop.time())
                 if wait <= 0:
-                    raise NatsBridgeError(ERROR_DEADLINE, f"no envelope on `{self.stream}` within {timeout} s")
+                    raise NatsBridgeError(ERROR_DEADLINE, f"waiting for an envelope on the stream `{self.stream}`: "
+                                          f"none came within {timeout:g} s")
                 try:
                     self._pending.extend(await sub.fetch(self._batch(), timeout=max(wait, 0.01)))
                 except nats.errors.TimeoutError:
                     continue
                 except Exception as e:
-                    raise NatsBridgeError("NATS_CONNECTION_FAILED", f"pull request on `{self.stream}`") from e
+                    raise NatsBridgeError("NATS_CONNECTION_FAILED", f"a pull request on the stream `{self.stream}` "
+                                          f"failed: {type(e).__name__}. Check the connection") from e
                 continue
             msg = self._pending.popleft()
             meta = msg.metadata
@@ -294,3 +343,25 @@ class EnvelopeConsumer:
                 pass
             self._ephemeral = None
         self._pending.clear()
+
+    def __aiter__(self) -> AsyncIterator[Delivered | NatsBridgeError]:
+        return self
+
+    async def __anext__(self) -> Delivered | NatsBridgeError:
+        if self._limit is not None and self._returned >= self._limit:
+            raise StopAsyncIteration
+        try:
+            return await self.next()
+        except NatsBridgeError as e:
+            if e.code == "NATS_CONNECTION_FAILED":
+                raise
+            return e
+
+    async def __aenter__(self) -> EnvelopeConsumer:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()

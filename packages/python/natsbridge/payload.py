@@ -26,7 +26,7 @@ from natsbridge_types.profile import (
 
 from . import strict_json
 from .errors import NatsBridgeError
-from .options import checked_options
+from .options import Count, checked, checked_options
 
 __all__ = ["BINARY_TYPES", "PayloadType", "TableLimits", "decode_payload", "encode_payload", "encode_table", "num_rows"]
 
@@ -50,8 +50,8 @@ class TableLimits:
     ``TABLE_MAX_BATCHES`` and ``TABLE_MAX_COLUMNS`` by default); a table over them is
     ``PAYLOAD_TOO_LARGE`` (``ERROR_TABLE_LIMITS``)."""
 
-    max_batches: int = TABLE_MAX_BATCHES
-    max_columns: int = TABLE_MAX_COLUMNS
+    max_batches: Count = TABLE_MAX_BATCHES
+    max_columns: Count = TABLE_MAX_COLUMNS
 
 
 def _dumps(value: Any) -> bytes:
@@ -70,6 +70,7 @@ def _is_rows(value: object) -> bool:
     return isinstance(value, list) and all(isinstance(r, dict) for r in value)
 
 
+@checked("encode_table")
 def encode_table(table: pa.Table | pa.RecordBatch) -> bytes:
     """An Arrow table (or one record batch) as an IPC stream, uncompressed."""
     try:

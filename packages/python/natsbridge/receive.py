@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -12,6 +12,7 @@ from nats.aio.msg import Msg
 
 from natsbridge_types import MsgEnvelopeV1, MsgPayloadV1
 from natsbridge_types.profile import (
+    ERROR_BAD_OPTION,
     ERROR_ENVELOPE_TOO_LARGE,
     ERROR_HOST_NOT_ALLOWED,
     ERROR_INTEGRITY,
@@ -28,7 +29,8 @@ from . import _log, config, strict_json
 from .errors import NatsBridgeError
 from .fetch import FetchOptions, fetch_hashed, host_of, new_session, redact
 from .file_links import is_file_link, read_file_link
-from .options import checked, checked_options
+from .hosts import ANY_HOST, allowed_host
+from .options import Count, checked, checked_options
 from .payload import TableLimits, decode_payload, is_known_payload_type, num_rows
 from .schema_check import loose_correlation_id, readable_envelope
 from .wire import b64decode, encoded_len, sha256_hex
@@ -37,8 +39,8 @@ __all__ = ["ReceiveOptions", "Received", "ReceivedPayload", "smartreceive"]
 
 
 def _default_hosts() -> tuple[str, ...]:
-    host = host_of(config.fileserver_url())
-    return (host,) if host else ()
+    url = config.fileserver_url()
+    return (url,) if host_of(url) else ()
 
 
 @checked_options
@@ -46,33 +48,51 @@ def _default_hosts() -> tuple[str, ...]:
 class ReceiveOptions:
     """What a receiver accepts from the network.
 
-    ``allowed_hosts``: ``host:port`` or bare ``host`` entries (``*`` allows all; a list is
-    kept as a tuple, a plain string is an error); default the host of ``FILESERVER_URL``.
+    ``allowed_hosts``: the hosts links may be downloaded from, each an http(s) URL or origin
+    (``http://files:8080``; ``*`` allows all; see :func:`natsbridge.allowed_host`), as a list
+    (kept as a tuple; a plain string is an error); default ``FILESERVER_URL``'s. A bare
+    ``files:8080`` is ``INVALID_ARGUMENT``.
     ``allowed_dirs``: directories ``file://`` links may point into (none by default; see
     :mod:`natsbridge.file_links`).
     Envelopes up to the profile's ``MAX_ENVELOPE_BYTES`` (64 MiB) with up to ``MAX_PAYLOADS``
     (10 000) payloads; ``metadata.sha256`` verified when present. An unknown option or a
-    value of the wrong type is ``SERIALIZATION_ERROR`` naming it.
+    value of the wrong type is ``INVALID_ARGUMENT`` naming it.
     """
 
-    allowed_hosts: tuple[str, ...] = field(default_factory=_default_hosts)
-    allowed_dirs: tuple[str, ...] = ()
+    allowed_hosts: Sequence[str] = field(default_factory=_default_hosts)
+    allowed_dirs: Sequence[str] = ()
     fetch: FetchOptions = FetchOptions()
-    max_envelope_bytes: int = MAX_ENVELOPE_BYTES
-    max_payloads: int = MAX_PAYLOADS
+    max_envelope_bytes: Count = MAX_ENVELOPE_BYTES
+    max_payloads: Count = MAX_PAYLOADS
     table_limits: TableLimits = TableLimits()
     verify_sha256: bool = True
     http: aiohttp.ClientSession | None = None
     """A session to download with (connection reuse); one per call otherwise."""
+    hosts: frozenset[str] = field(init=False, repr=False, compare=False, default=frozenset())
+    """``allowed_hosts`` as ``host:port`` (or ``*``): what a link's host is compared with."""
 
-    def allow_host(self, url_or_host: str) -> ReceiveOptions:
-        """These options, also allowing links to the host of ``url_or_host`` (a URL, or a
-        bare ``host[:port]``)."""
-        host = host_of(url_or_host) or url_or_host
-        if host in self.allowed_hosts:
+    def __post_init__(self) -> None:
+        hosts = []
+        for h in self.allowed_hosts:
+            try:
+                hosts.append(allowed_host(h))
+            except NatsBridgeError as e:
+                raise NatsBridgeError(ERROR_BAD_OPTION, f"ReceiveOptions: option `allowed_hosts`: {e.message}") from None
+        object.__setattr__(self, "hosts", frozenset(hosts))
+
+    @checked("ReceiveOptions.allow_host")
+    def allow_host(self, url: str) -> ReceiveOptions:
+        """These options, also allowing links to the host of ``url`` (an http(s) URL or origin,
+        e.g. ``http://files:8080``, or ``*``; a bare ``files:8080`` is ``INVALID_ARGUMENT``)."""
+        try:
+            host = allowed_host(url)
+        except NatsBridgeError as e:
+            raise NatsBridgeError(ERROR_BAD_OPTION, f"ReceiveOptions.allow_host: {e.message}") from None
+        if host in self.hosts:
             return self
-        return replace(self, allowed_hosts=(*self.allowed_hosts, host))
+        return replace(self, allowed_hosts=(*self.allowed_hosts, url))
 
+    @checked("ReceiveOptions.allow_dir")
     def allow_dir(self, directory: str) -> ReceiveOptions:
         """These options, also allowing ``file://`` links into ``directory``."""
         if directory in self.allowed_dirs:
@@ -120,8 +140,9 @@ class Received:
     def correlation_id(self) -> str:
         return self.envelope["correlation_id"]
 
+    @checked("Received.payload")
     def payload(self, dataname: str) -> ReceivedPayload | None:
-        """The first payload named ``dataname``."""
+        """The first payload named ``dataname`` (``None`` when there is none)."""
         return next((p for p in self.payloads if p.dataname == dataname), None)
 
     def tuples(self) -> list[tuple[str, Any, str]]:
@@ -190,14 +211,13 @@ async def smartreceive(
         raise e.with_correlation_id(cid)
 
 
-def host_allowed(url: str, allowed: tuple[str, ...]) -> bool:
-    """Whether an http(s) link may be downloaded: its ``host:port`` or bare host is allowed,
-    or everything is (``*``)."""
+def host_allowed(url: str, allowed: frozenset[str]) -> bool:
+    """Whether an http(s) link may be downloaded: its ``host:port`` is allowed (``allowed``
+    as :attr:`ReceiveOptions.hosts` holds them), or everything is (``*``)."""
     with_port = host_of(url)
     if with_port is None:
         return False
-    host = with_port.rsplit(":", 1)[0]
-    return any(a == "*" or a == with_port or a == host for a in allowed)
+    return ANY_HOST in allowed or with_port in allowed
 
 
 async def _receive_payload(
@@ -223,10 +243,15 @@ async def _receive_payload(
     elif transport == "link" and is_file_link(data):
         raw = await read_file_link(data, size, opts.allowed_dirs)
     elif transport == "link":
-        if not host_allowed(data, opts.allowed_hosts):
+        if not host_allowed(data, opts.hosts):
+            host = host_of(data)
+            allowed = ", ".join(sorted(opts.hosts)) or "none"
+            try_ = (f"If you trust it, allow it: ReceiveOptions(allowed_hosts=[..., \"http://{host}\"]) "
+                    f"(--allow-host http://{host})") if host else "Only http(s) links can be downloaded"
             raise NatsBridgeError(
                 ERROR_HOST_NOT_ALLOWED,
-                f"links to {host_of(data) or redact(data)} are not allowed (allowed: {', '.join(opts.allowed_hosts)})",
+                f"downloading {redact(data)}: links to {host or 'this URL'} are not allowed (allowed: {allowed}). "
+                f"{try_}",
             )
         fetched = await fetch_hashed(data, expected_size=size, options=opts.fetch, correlation_id=cid, session=session)
         raw, sha = fetched.data, fetched.sha256

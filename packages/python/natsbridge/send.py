@@ -14,6 +14,7 @@ import nats.js
 from natsbridge_types import MsgEnvelopeV1, MsgPayloadV1
 from natsbridge_types.profile import (
     DEFAULT_FLUSH,
+    ERROR_BAD_OPTION,
     DEFAULT_MAX_PAYLOAD,
     DEFAULT_MSG_PURPOSE,
     ERROR_TOO_LARGE_TO_SEND,
@@ -24,11 +25,11 @@ from natsbridge_types.profile import (
 from . import _log, config, strict_json
 from .errors import NatsBridgeError
 from .fetch import new_session
-from .options import checked, checked_options, unchecked
+from .options import Count, PositiveCount, PositiveSeconds, checked, checked_options, shown, unchecked
 from .payload import encode_payload, extension
-from .plik import plik_upload
+from .plik import upload
 from .schema_check import check_writable_envelope
-from .transport import Client, broker_url_of, connect, publish_core, publish_jetstream, shown_url
+from .transport import Client, broker_url_of, open_connection, publish_core, publish_jetstream, shown_url
 from .wire import b64encode, build_headers, checked_uuid, encoded_len, file_name, header_len, new_uuid, now_timestamp, sha256_hex
 
 __all__ = ["DEFAULT_MAX_PAYLOAD", "LINK_URL_ALLOWANCE", "SEND_OPTION_NAMES", "SendOptions", "Sent", "send_with",
@@ -39,10 +40,19 @@ PayloadInput = tuple[str, Any, str]
 
 
 class Sent(NamedTuple):
-    """What :func:`smartsend` sent: the envelope and its JSON text (the published bytes)."""
+    """What :func:`smartsend` sent: the envelope and its JSON text (the published bytes);
+    ``correlation_id`` and ``msg_id`` are the envelope's."""
 
     envelope: MsgEnvelopeV1
     json: str
+
+    @property
+    def correlation_id(self) -> str:
+        return self.envelope["correlation_id"]
+
+    @property
+    def msg_id(self) -> str:
+        return self.envelope["msg_id"]
 
 
 @dataclass
@@ -126,7 +136,7 @@ async def smartsend(
     connection: Client | str | None = None,
     fileserver_url: str | None = None,
     fileserver_token: str | None = None,
-    size_threshold: int | None = None,
+    size_threshold: Count | None = None,
     correlation_id: str | None = None,
     msg_id: str | None = None,
     msg_purpose: str = DEFAULT_MSG_PURPOSE,
@@ -140,8 +150,8 @@ async def smartsend(
     headers: Mapping[str, str] | None = None,
     publish: bool = True,
     flush: bool = DEFAULT_FLUSH,
-    max_payload: int | None = None,
-    link_ttl: float | None = None,
+    max_payload: PositiveCount | None = None,
+    link_ttl: PositiveSeconds | None = None,
     one_shot: bool = False,
     jetstream: nats.js.JetStreamContext | None = None,
     http: aiohttp.ClientSession | None = None,
@@ -163,8 +173,8 @@ async def smartsend(
     Before anything is uploaded or published the envelope is checked as a v1 writer must
     write it (closed enums, UUID ids, non-empty ``subject`` and ``sender_name``):
     ``SERIALIZATION_ERROR`` naming the field. An unknown keyword or a value of the wrong type
-    is ``SERIALIZATION_ERROR`` naming it. Raises :class:`NatsBridgeError` carrying the
-    correlation id.
+    is ``INVALID_ARGUMENT`` naming it. Raises :class:`NatsBridgeError` carrying the
+    correlation id; :class:`Sent` has ``.correlation_id`` and ``.msg_id``.
     """
     cid = checked_uuid(correlation_id, "correlation_id")
     options = unchecked(  # smartsend's own arguments, checked by @checked
@@ -189,7 +199,7 @@ class SendOptions:
     connection: Client | str | None = None
     fileserver_url: str | None = None
     fileserver_token: str | None = None
-    size_threshold: int | None = None
+    size_threshold: Count | None = None
     msg_id: str | None = None
     msg_purpose: str = DEFAULT_MSG_PURPOSE
     sender_name: str = "natsbridge-python"
@@ -202,8 +212,8 @@ class SendOptions:
     headers: Mapping[str, str] | None = None
     publish: bool = True
     flush: bool = DEFAULT_FLUSH
-    max_payload: int | None = None
-    link_ttl: float | None = None
+    max_payload: PositiveCount | None = None
+    link_ttl: PositiveSeconds | None = None
     one_shot: bool = False
     jetstream: nats.js.JetStreamContext | None = None
     http: aiohttp.ClientSession | None = None
@@ -229,12 +239,16 @@ async def send_with(
 
     # 1. Serialize.
     prepared: list[_Prepared] = []
-    for item in payloads:
+    for i, item in enumerate(payloads):
         if not isinstance(item, (tuple, list)) or len(item) != 3:
-            raise NatsBridgeError(ERROR_WRITER_RULE, "each payload must be a (dataname, data, payload_type) triple")
+            raise NatsBridgeError(ERROR_BAD_OPTION, f"payload {i} must be a (dataname, data, payload_type) triple, "
+                                  f"not {shown(item)}")
         dataname, data, payload_type = item
         if not isinstance(dataname, str):
-            raise NatsBridgeError(ERROR_WRITER_RULE, "a dataname must be a str")
+            raise NatsBridgeError(ERROR_BAD_OPTION, f"payload {i}: the dataname must be a str, not {shown(dataname)}")
+        if not isinstance(payload_type, str):
+            raise NatsBridgeError(ERROR_BAD_OPTION, f"payload {i} (`{dataname[:60]}`): the payload_type must be a "
+                                  f"str, not {shown(payload_type)}", dataname=dataname)
         try:
             raw = encode_payload(data, payload_type)
         except NatsBridgeError as e:
@@ -272,7 +286,7 @@ async def send_with(
         elif isinstance(connection, Client):
             nc = connection
         else:
-            nc = await connect(connection or config.nats_url())
+            nc = await open_connection(config.nats_setting(connection))
             own_nc = True
     try:
         if nc is not None:
@@ -297,13 +311,14 @@ async def send_with(
                         session = new_session()
                     name = f"{file_name(p.dataname)}.{extension(p.payload_type)}"
                     try:
-                        upload = await plik_upload(
-                            fileserver_url or config.fileserver_url(), name, p.raw, one_shot=one_shot, ttl=link_ttl,
-                            token=fileserver_token, correlation_id=cid, session=session,
+                        uploaded = await upload(
+                            config.fileserver_setting(fileserver_url), name, p.raw,
+                            what=f"uploading payload `{p.dataname[:100]}` ({len(p.raw)} bytes)", one_shot=one_shot,
+                            ttl=link_ttl, token=fileserver_token, correlation_id=cid, session=session,
                         )
                     except NatsBridgeError as e:
                         raise e.with_dataname(p.dataname)
-                    wire.append(_wire_payload(p, upload.url))
+                    wire.append(_wire_payload(p, uploaded.url))
                 else:
                     wire.append(_wire_payload(p, b64encode(p.raw)))
         finally:

@@ -15,23 +15,46 @@ from nats.aio.client import Client
 
 from natsbridge_types.profile import DEFAULT_FLUSH, ERROR_TOO_LARGE_TO_SEND, ERROR_WRITER_RULE, HEADER_CORRELATION_ID
 
-from . import _log
+from . import _log, config
+from .config import Setting
 from .errors import NatsBridgeError
-from .fetch import redact
-from .options import checked
+from .fetch import describe_failure, redact
+from .options import PositiveSeconds, checked
 from .wire import header_len
 
-__all__ = ["Client", "broker_url_of", "connect", "publish_message", "subscriptions_registered"]
+__all__ = ["Client", "broker_url_of", "connect", "open_connection", "publish_message", "subscriptions_registered"]
 
 
 @checked("connect")
-async def connect(url: str, *, name: str = "natsbridge-python", connect_timeout: float = 5.0) -> Client:
+async def connect(url: str, *, name: str = "natsbridge-python", connect_timeout: PositiveSeconds = 5.0) -> Client:
     """Connects to ``url`` (a comma-separated list is allowed); ``NATS_CONNECTION_FAILED``
-    when no server answers. Reconnects by itself after that."""
+    when no server answers, saying why (refused, DNS, timed out) and what to try. Reconnects by
+    itself after that."""
+    return await open_connection(config.nats_setting(url, "url"), name=name, connect_timeout=connect_timeout)
+
+
+def _connect_hint(setting: Setting, why: str) -> str:
+    if why.startswith("authorization") or "auth" in why.lower():
+        return "Check the credentials the URL or the server's configuration needs"
+    if setting.source == "default":
+        return f"Start a NATS server (`nats-server -js`) or set {setting.variable}"
+    if setting.source == "environment":
+        return f"Start the NATS server at {shown_url(setting.value)} or change {setting.variable}"
+    return f"Start the NATS server at {shown_url(setting.value)} or pass another URL"
+
+
+async def open_connection(setting: Setting, *, name: str = "natsbridge-python", connect_timeout: float = 5.0) -> Client:
+    """:func:`connect` to the URL of ``setting``, whose origin (argument, environment
+    variable, default) an error names."""
+    url = setting.value
     servers = [u.strip() for u in url.split(",") if u.strip()]
     shown = shown_url(url)
+    errors: list[BaseException] = []
 
     async def on_error(e: Exception) -> None:
+        if not connected:
+            errors.append(e)
+            return
         _log.warning("NATS connection event", None, "connect", server=shown, error=f"{type(e).__name__}: {e}")
 
     connected: list[Client] = []
@@ -54,13 +77,22 @@ async def connect(url: str, *, name: str = "natsbridge-python", connect_timeout:
             disconnected_cb=on_disconnect, reconnected_cb=on_reconnect,
         )
     except Exception as e:  # nats-py raises errors of several families while connecting
-        raise NatsBridgeError("NATS_CONNECTION_FAILED", f"connecting to {shown}") from e
+        first = errors[0] if errors else e
+        why = describe_failure(first)
+        if isinstance(first, nats.errors.Error) and "authorization" in str(first).lower():
+            why = "the server refused the credentials (authorization violation)"
+        raise NatsBridgeError(
+            "NATS_CONNECTION_FAILED",
+            f"connecting to NATS at {shown} failed: {why} (the NATS URL is {setting.origin()}). "
+            f"{_connect_hint(setting, why)}",
+        ) from e
     nc.options["max_reconnect_attempts"] = -1
     connected.append(nc)
     return nc
 
 
-async def subscriptions_registered(nc: Client, timeout: float = 5.0) -> None:
+@checked("subscriptions_registered")
+async def subscriptions_registered(nc: Client, timeout: PositiveSeconds = 5.0) -> None:
     """Returns once the server has registered every subscription ``nc`` made before the call.
 
     ``await nc.flush()`` does not prove it: nats-py writes its PING straight to the socket,
@@ -110,7 +142,7 @@ async def publish_message(
     except UnicodeEncodeError as e:
         raise NatsBridgeError(ERROR_WRITER_RULE, "the text is not valid Unicode", correlation_id=correlation_id) from e
     own = isinstance(connection, str)
-    nc = await connect(connection) if isinstance(connection, str) else connection
+    nc = await open_connection(config.nats_setting(connection)) if isinstance(connection, str) else connection
     try:
         all_headers = {HEADER_CORRELATION_ID: correlation_id, **(headers or {})}
         await publish_core(nc, subject, body, all_headers, flush or own, correlation_id)

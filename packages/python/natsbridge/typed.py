@@ -32,7 +32,7 @@ import re
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from types import TracebackType
-from typing import Any, Generic, NamedTuple, Protocol, TypeVar, cast
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar, cast, runtime_checkable
 
 import nats.errors
 import nats.js
@@ -43,6 +43,7 @@ from nats.aio.subscription import Subscription as NatsSubscription
 from natsbridge_types import ErrorResponseV1, MsgEnvelopeV1
 from natsbridge_types.profile import (
     ERROR_BAD_BYTES,
+    ERROR_BAD_OPTION,
     ERROR_DEADLINE,
     ERROR_NOT_ENVELOPE,
     ERROR_UNKNOWN_PAYLOAD_TYPE,
@@ -51,12 +52,13 @@ from natsbridge_types.profile import (
 
 from .errors import NatsBridgeError
 from .jetstream import Delivered as EnvelopeDelivered
-from .jetstream import EnvelopeConsumer, Start, StreamSent
+from .jetstream import EnvelopeConsumer, StreamSent
 from .jetstream import publish_to_stream as _publish_to_stream
-from .options import checked, checked_options
+from .options import Count, PositiveCount, PositiveSeconds, Seconds, checked, checked_options
 from .receive import ReceiveOptions, Received, ReceivedPayload, smartreceive
 from .request import smartreply, smartreply_error, smartrequest
 from .send import PayloadInput, SendOptions, Sent, send_with
+from .start import START_ALL, StartValue, parse_start
 from .transport import Client, subscriptions_registered
 from .wire import checked_uuid
 
@@ -114,7 +116,7 @@ class Bridge:
     client: Client
     send: SendOptions = field(default_factory=SendOptions)
     receive: ReceiveOptions = field(default_factory=ReceiveOptions)
-    timeout: float = 10.0
+    timeout: PositiveSeconds = 10.0
 
     @property
     def jetstream(self) -> nats.js.JetStreamContext:
@@ -130,6 +132,7 @@ class Encoded(NamedTuple):
     headers: dict[str, str]
 
 
+@runtime_checkable
 class MessageCodec(Protocol[M]):
     """How one message of a spec travels. ``encode`` and ``decode`` raise
     :class:`NatsBridgeError` (``SERIALIZATION_ERROR`` / ``INVALID_PAYLOAD_TYPE`` /
@@ -180,12 +183,12 @@ def token(param: str, value: str, wildcard_ok: bool = False) -> str:
     """``value`` when it can stand for the channel parameter ``param`` in a subject: one
     NATS token (non-empty; no ``.``, ``*``, ``>``, whitespace or control characters). With
     ``wildcard_ok`` (receiving) ``*`` alone is allowed too, matching every value. Otherwise
-    ``INVALID_ENVELOPE``."""
+    ``INVALID_ARGUMENT``."""
     if wildcard_ok and value == "*":
         return value
     if not isinstance(value, str) or not value or _FORBIDDEN_TOKEN.search(value):
         raise NatsBridgeError(
-            ERROR_NOT_ENVELOPE,
+            ERROR_BAD_OPTION,
             f"channel parameter `{param}` must be one NATS subject token (non-empty, no `.`, `*`, `>` or "
             f"whitespace), got {value!r:.100}",
         )
@@ -421,7 +424,7 @@ async def publish(
 @checked("request")
 async def request(
     bridge: Bridge, subject: str, codec: MessageCodec[M], message: M, reply_codec: MessageCodec[R], *,
-    purpose: str = "command", correlation_id: str | None = None, timeout: float | None = None,
+    purpose: str = "command", correlation_id: str | None = None, timeout: PositiveSeconds | None = None,
 ) -> Incoming[R]:
     """Sends ``message`` as a request and returns the typed reply (``TIMEOUT`` after
     ``timeout`` seconds, default the bridge's; a responder's ``error_response_v1`` is raised
@@ -480,7 +483,8 @@ class Subscription(Generic[M]):
         except NatsBridgeError as e:
             return e
 
-    async def next(self, timeout: float | None = None) -> Incoming[M]:
+    @checked("Subscription.next")
+    async def next(self, timeout: Seconds | None = None) -> Incoming[M]:
         """The next message, raising the error of a bad one (the call after goes on with the
         next message); ``TIMEOUT`` when none comes within ``timeout`` seconds."""
         try:
@@ -540,9 +544,11 @@ async def reply(
 
 
 @checked("reply_error")
-async def reply_error(bridge: Bridge, to: Incoming[Any], error: NatsBridgeError) -> ErrorResponseV1:
-    """Answers the request ``to`` with an ``error_response_v1``: the requester's
-    :func:`request` raises it as a remote :class:`NatsBridgeError` with ``error``'s code."""
+async def reply_error(bridge: Bridge, to: Incoming[Any], error: BaseException) -> ErrorResponseV1:
+    """Answers the request ``to`` with an ``error_response_v1`` (see
+    :func:`natsbridge.error_response`: an :class:`~natsbridge.ApplicationError` as
+    ``APPLICATION_ERROR``, another :class:`NatsBridgeError` with its code, anything else as
+    ``HANDLER_FAILED``): the requester's :func:`request` raises it as a remote error."""
     return await smartreply_error(bridge.client, to.envelope, error)
 
 
@@ -568,18 +574,25 @@ async def publish_to_stream(
 @dataclass(frozen=True)
 class ConsumerOptions:
     """How :func:`replay` consumes a stream (see :class:`natsbridge.EnvelopeConsumer`):
-    ``start`` is ``"all"``, ``"new"``, a time or a stream sequence; a ``durable_name``
-    keeps the position across restarts; ``limit``: hand over at most this many messages,
-    pulling no more (``None``: no end)."""
+    ``start`` is where the replay begins (:func:`natsbridge.parse_start`'s forms: ``all``,
+    ``new``, ``"5m"``, an RFC 3339 time, a sequence, an aware ``datetime``, a
+    ``timedelta``; checked here); a ``durable_name`` keeps the position across restarts;
+    ``limit``: hand over at most this many messages, pulling no more (``None``: no end)."""
 
-    start: Start = "all"
+    start: StartValue = START_ALL
     durable_name: str | None = None
-    max_messages: int = 64
-    ack_wait: float = 300.0
-    max_ack_pending: int = 1024
-    nak_delay: float = 1.0
-    pull_expires: float = 5.0
-    limit: int | None = None
+    max_messages: PositiveCount = 64
+    ack_wait: PositiveSeconds = 300.0
+    max_ack_pending: PositiveCount = 1024
+    nak_delay: Seconds = 1.0
+    pull_expires: PositiveSeconds = 5.0
+    limit: Count | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            parse_start(self.start)
+        except NatsBridgeError as e:
+            raise NatsBridgeError(ERROR_BAD_OPTION, f"ConsumerOptions: option `start`: {e.message}") from None
 
 
 @dataclass(frozen=True)

@@ -267,9 +267,10 @@ def test_reply_fail_answers_a_remote_error_both_requesters_print_alike(nats_url:
     assert code == 0 and len(printed) == 2 and printed[0]["payloads"][0]["dataname"] == "q"
     (py_code, py_lines, _), (rust_code, rust_lines, _) = asked
     assert (py_code, rust_code) == (1, 1)
+    # The remote error reads `CODE from the responder: message` (no code or payload name repeated).
     assert py_lines == rust_lines == [{
         "error": ERROR_BAD_BYTES, "correlation_id": CID, "remote": True,
-        "message": f"{ERROR_BAD_BYTES}: the responder answered: {ERROR_BAD_BYTES}: no thanks"}]
+        "message": f"{ERROR_BAD_BYTES} from the responder: no thanks"}]
 
     responder = start(python_cli(), "reply", "--server", nats_url, "--subject", "rr.fail2", "--count", "1",
                       "--timeout", "30", "--fail", ERROR_DEADLINE)
@@ -326,7 +327,9 @@ def test_a_request_nobody_answers_prints_a_timeout_line(nats_url: str) -> None:
                          CID, "--payload", "q:text:x", "--timeout", "1")
     assert code == 1
     assert lines == [{"error": ERROR_DEADLINE, "correlation_id": CID,
-                      "message": f"{ERROR_DEADLINE}: no reply on `rr.nobody` within 1s"}]
+                      "message": f"{ERROR_DEADLINE}: waiting for a reply on `rr.nobody`: none came within 1s. Check "
+                                 "that a responder is subscribed to it (e.g. serve()), or raise timeout if it needs "
+                                 "longer"}]
 
 
 # --- help and usage ----------------------------------------------------------------------

@@ -79,7 +79,7 @@ def test_every_vector_decodes_as_the_conformance_suite_expects() -> None:
         await runner.setup()
         port = free_port()
         await web.TCPSite(runner, "127.0.0.1", port).start()
-        options = ReceiveOptions(allowed_hosts=(f"127.0.0.1:{port}",),
+        options = ReceiveOptions(allowed_hosts=(f"http://127.0.0.1:{port}",),
                                  fetch=FetchOptions(max_attempts=2, base_delay=0.01, deadline=10))
         problems = []
         all_vectors = vectors()

@@ -67,5 +67,5 @@ def test_smartreceive_reads_a_file_link_only_with_allow_dir(tmp_path: Path) -> N
     # The sha256 is checked as for any link.
     (tmp_path / "f.bin").write_bytes(b"X" + data[1:])
     with pytest.raises(NatsBridgeError) as raised:
-        run(smartreceive(body, ReceiveOptions(allowed_dirs=[str(tmp_path)])))  # type: ignore[arg-type]
+        run(smartreceive(body, ReceiveOptions(allowed_dirs=[str(tmp_path)])))
     assert raised.value.code == ERROR_INTEGRITY

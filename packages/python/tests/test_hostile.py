@@ -57,7 +57,7 @@ def mutate(value: Any, rng: random.Random) -> Any:
 def test_mutated_envelopes_only_ever_raise_typed_errors() -> None:
     text = base()
     rng = random.Random(1234)
-    options = ReceiveOptions(allowed_hosts=("127.0.0.1:9",), fetch=FetchOptions(max_attempts=1, deadline=2))
+    options = ReceiveOptions(allowed_hosts=("http://127.0.0.1:9",), fetch=FetchOptions(max_attempts=1, deadline=2))
 
     async def go() -> tuple[int, int]:
         ok = bad = 0

@@ -76,8 +76,8 @@ def test_a_subject_that_is_not_a_string_is_named() -> None:
 def test_receive_options_refuse_unknown_keys_and_wrong_types() -> None:
     err = bad_option(lambda: nb.ReceiveOptions(allowed_host=("a",)))
     assert "did you mean `allowed_hosts`?" in err.message
-    err = bad_option(lambda: nb.ReceiveOptions(allowed_hosts="files.example:8080"))
-    assert "`allowed_hosts` must be a list of str" in err.message
+    err = bad_option(lambda: nb.ReceiveOptions(allowed_hosts="http://files.example:8080"))
+    assert "`allowed_hosts` must be a list of str" in err.message and "wrap it in a list" in err.message
     bad_option(lambda: nb.ReceiveOptions(max_payloads="10"))
     bad_option(lambda: nb.ReceiveOptions(verify_sha256=1))
     bad_option(lambda: nb.ReceiveOptions(fetch={"max_attempts": 1}))
@@ -85,11 +85,14 @@ def test_receive_options_refuse_unknown_keys_and_wrong_types() -> None:
 
 
 def test_a_list_of_hosts_is_kept_as_a_tuple() -> None:
-    options = nb.ReceiveOptions(allowed_hosts=["a:1", "b"])
-    assert options.allowed_hosts == ("a:1", "b")
-    assert options.allow_host("http://c:2/x").allowed_hosts == ("a:1", "b", "c:2")
-    assert nb.ReceiveOptions(("x",)).allowed_hosts == ("x",)
-    assert "given twice" in bad_option(lambda: nb.ReceiveOptions(("x",), allowed_hosts=("y",))).message
+    options = nb.ReceiveOptions(allowed_hosts=["http://a:1", "https://b"])
+    assert options.allowed_hosts == ("http://a:1", "https://b")
+    assert options.hosts == {"a:1", "b:443"}
+    more = options.allow_host("http://c:2/x")
+    assert more.allowed_hosts == ("http://a:1", "https://b", "http://c:2/x") and more.hosts == {"a:1", "b:443", "c:2"}
+    assert more.allow_host("http://c:2") is more
+    assert nb.ReceiveOptions(("http://x",)).hosts == {"x:80"}
+    assert "given twice" in bad_option(lambda: nb.ReceiveOptions(("http://x",), allowed_hosts=("http://y",))).message
 
 
 def test_smartreceive_refuses_what_it_cannot_read_as_options() -> None:

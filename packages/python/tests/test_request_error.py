@@ -85,9 +85,10 @@ def test_an_error_response_is_raised_as_a_remote_error_with_code_message_and_cor
     assert err.code == ERROR_DEADLINE
     assert err.remote is True
     assert err.correlation_id == cid
-    assert err.message == "TIMEOUT: busy (payload `config`)"
+    assert err.message == "busy"
     assert err.dataname == "config"
-    assert str(err).startswith("TIMEOUT: the responder answered: TIMEOUT: busy")
+    assert str(err) == "TIMEOUT from the responder: busy (payload `config`)"
+    assert err.application_code is None
     assert "remote=True" in repr(err)
 
     assert request is not None and len(inbox) == 1
@@ -101,7 +102,7 @@ def test_an_error_response_is_raised_as_a_remote_error_with_code_message_and_cor
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", response["timestamp"])
     assert response["error"] == {
         "code": ERROR_DEADLINE,
-        "message": "TIMEOUT: busy (payload `config`)",
+        "message": "busy",
         "details": {"correlation_id": cid, "dataname": "config"},
     }
     assert msg.headers is not None
@@ -233,7 +234,7 @@ def test_the_rust_cli_reply_fail_answers_smartrequest_with_a_remote_error(nats_u
     cid = new_uuid()
     err, inbox, out = run(go())
     assert isinstance(err, NatsBridgeError), err
-    assert (err.code, err.message, err.correlation_id, err.remote) == (ERROR_DEADLINE, "TIMEOUT: busy", cid, True)
+    assert (err.code, err.message, err.correlation_id, err.remote) == (ERROR_DEADLINE, "busy", cid, True)
     assert len(inbox) == 1
     response = json.loads(inbox[0].data)
     assert validate_error_response_v1(response) == []
@@ -246,4 +247,4 @@ def test_errors_this_process_raises_are_not_remote() -> None:
     e = NatsBridgeError(ERROR_DEADLINE, "late")
     assert e.remote is False
     assert str(e) == "TIMEOUT: late"
-    assert e.to_error_body() == {"code": ERROR_DEADLINE, "message": "TIMEOUT: late", "details": {}}
+    assert e.to_error_body() == {"code": ERROR_DEADLINE, "message": "late", "details": {}}

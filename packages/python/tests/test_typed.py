@@ -29,6 +29,7 @@ from natsbridge.transport import subscriptions_registered
 from natsbridge.wire import new_uuid
 from natsbridge_types.profile import (
     ERROR_BAD_BYTES,
+    ERROR_BAD_OPTION,
     ERROR_DEADLINE,
     ERROR_NOT_ENVELOPE,
     ERROR_UNKNOWN_PAYLOAD_TYPE,
@@ -170,7 +171,7 @@ def test_channel_parameters_must_be_one_token(nats_url: str) -> None:
             for bad in ("a.b", "", "*", "a b", ">"):
                 with pytest.raises(NatsBridgeError) as e:
                     await sim.send_command(client, {"step_size": 0.1, "iterations": 1}, service=bad, timeout=0.5)
-                assert e.value.code == ERROR_NOT_ENVELOPE, bad
+                assert e.value.code == ERROR_BAD_OPTION, bad
                 assert "service" in e.value.message
             with pytest.raises(NatsBridgeError):
                 await sim.handle_command(service, service="a.b")

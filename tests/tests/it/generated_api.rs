@@ -272,7 +272,7 @@ async fn channel_parameters_must_be_one_subject_token() {
     let bridge = bridge(&server).await;
     for bad in ["", "a.b", "*", ">", "a b"] {
         let err = operations::send_command(&bridge, bad, &command(1)).await.unwrap_err();
-        assert_eq!(err.code(), &ErrorCode::InvalidEnvelope, "{bad:?}");
+        assert_eq!(err.code(), &ErrorCode::InvalidArgument, "{bad:?}");
     }
     assert_eq!(channels::command("sim1").unwrap(), "sim.sim1.command");
     assert_eq!(channels::command_filter("*").unwrap(), "sim.*.command");

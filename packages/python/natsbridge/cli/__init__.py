@@ -6,9 +6,9 @@ the shared three-CLI script checks that they print the same lines.
     python -m natsbridge send    --subject S --payload NAME:TYPE:SOURCE... [envelope fields]
                                  [--stream NAME [--max-age SECS] [--replicas N]] [--no-publish]
                                  [--from-stdin NAME:TYPE]
-    python -m natsbridge receive --subject S [--count N] [--timeout SECS] [--allow-host HOST]...
+    python -m natsbridge receive --subject S [--count N] [--timeout SECS] [--allow-host URL]...
                                  [--allow-dir DIR]... [--show-header NAME]...
-                                 [--stream NAME [--since TIME|10m] [--durable NAME]] [--out DIR] [--envelope]
+                                 [--stream NAME [--since START] [--durable NAME]] [--out DIR] [--envelope]
     python -m natsbridge request --subject S --payload ... [envelope fields] [--timeout SECS] [--out DIR] [--envelope]
     python -m natsbridge reply   --subject S [--payload ...] [--fail CODE[:MESSAGE]] [--queue GROUP] [--count N]
 

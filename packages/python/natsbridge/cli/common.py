@@ -1,19 +1,21 @@
 """What every command of ``python -m natsbridge`` shares: printing JSON lines that cannot fail,
 the readiness line, usage errors, deadlines, and the parsing of argument values (stream
-names, ``--since``, ``K=V`` pairs)."""
+names, ``--since``, ``--allow-host``, ``K=V`` pairs)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime
 import json
-import re
 import sys
 
 from .. import digest, strict_json
+from ..errors import NatsBridgeError
+from ..hosts import allowed_host
+from ..start import parse_start
 
-__all__ = ["Deadline", "UsageError", "key_value", "metadata_of", "out", "since", "stream_name", "subscribed"]
+__all__ = ["Deadline", "UsageError", "host_url", "key_value", "metadata_of", "out", "since", "stream_name",
+           "subscribed"]
 
 
 class UsageError(Exception):
@@ -56,26 +58,26 @@ def stream_name(text: str) -> str:
     return text
 
 
-_DURATION = re.compile(r"([0-9]+)([smhd])")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 24 * 3600}
-
-
-def since(text: str) -> datetime.datetime:
-    """``--since``: an RFC 3339 time with its offset (``2026-11-30T08:00:00Z``), or a
-    duration back from now (``90s``, ``10m``, ``2h``, ``1d``), as the Rust CLI reads it."""
-    duration = _DURATION.fullmatch(text)
-    if duration is not None:
-        seconds = int(duration[1]) * _UNIT_SECONDS[duration[2]]
-        return datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=seconds)
+def since(text: str) -> str:
+    """``--since``: a replay start in the text grammar every CLI and runtime reads
+    (:func:`natsbridge.parse_start`: ``all``, ``new``, a sequence, a duration back from now such
+    as ``5m``, an RFC 3339 time with its offset), checked here and kept as text (a duration is
+    counted from when the consumer is made)."""
     try:
-        when = datetime.datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"`{text}` is neither an RFC 3339 time (2026-11-30T08:00:00Z) nor a duration (90s, 10m, 2h, 1d)"
-        ) from None
-    if when.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"`{text}` has no UTC offset (end it with Z or +hh:mm)")
-    return when
+        parse_start(text)
+    except NatsBridgeError as e:
+        raise argparse.ArgumentTypeError(e.message) from None
+    return text
+
+
+def host_url(text: str) -> str:
+    """``--allow-host``: an http(s) URL or origin (``http://files:8080``), or ``*``
+    (:func:`natsbridge.allowed_host`)."""
+    try:
+        allowed_host(text)
+    except NatsBridgeError as e:
+        raise argparse.ArgumentTypeError(e.message) from None
+    return text
 
 
 def key_value(flag: str, text: str) -> tuple[str, str]:

@@ -15,14 +15,15 @@ from natsbridge_types.profile import ERROR_DOWNLOAD
 from .. import digest
 from ..errors import NatsBridgeError
 from ..receive import ReceiveOptions, Received
-from .common import out
+from .common import host_url, out
 
 __all__ = ["add_output_flags", "file_name", "receive_options", "save", "show"]
 
 
 def add_output_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--allow-host", action="append", default=[], metavar="HOST",
-                   help="also accept links to this host (host, host:port or URL). Repeatable")
+    p.add_argument("--allow-host", action="append", default=[], metavar="URL", type=host_url,
+                   help="also accept links to this host, given as a URL or origin (http://files:8080), or * for "
+                        "every host. Repeatable")
     p.add_argument("--allow-dir", action="append", default=[], metavar="DIR",
                    help="also accept file:// links under this directory. Repeatable")
     p.add_argument("--show-header", action="append", default=[], metavar="NAME",

@@ -9,7 +9,7 @@ import argparse
 from typing import Any, cast
 
 from natsbridge_types import ERROR_CODE_VALUES, ErrorCode
-from natsbridge_types.profile import ERROR_DEADLINE
+from natsbridge_types.profile import ERROR_APPLICATION, ERROR_DEADLINE, START_ALL
 
 from .. import config, digest
 from ..errors import NatsBridgeError
@@ -42,9 +42,10 @@ def add_receive_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stream", type=stream_name, metavar="NAME",
                    help="replay this JetStream stream through a pull consumer (filtered on the subject) instead of "
                         "subscribing: from its start, or from --since")
-    p.add_argument("--since", type=since, metavar="TIME",
-                   help="with --stream: only envelopes stored since then, an RFC 3339 time (2026-11-30T08:00:00Z) "
-                        "or a duration back from now (90s, 10m, 2h, 1d)")
+    p.add_argument("--since", type=since, metavar="START",
+                   help="with --stream: where the replay starts: all (the default), new, a stream sequence (42), a "
+                        "duration back from now (90s, 10m, 1h30m) or an RFC 3339 time with its offset "
+                        "(2026-11-30T08:00:00Z)")
     p.add_argument("--durable", metavar="NAME",
                    help="with --stream: a durable consumer of this name (a later run goes on where this one "
                         "stopped) instead of an ephemeral one")
@@ -129,7 +130,7 @@ async def _receive_stream(a: argparse.Namespace) -> int:
     printed. With ``--count`` the consumer pulls no more than are still to be printed, so a
     durable consumer's next run starts right after the last one printed."""
     nc = await connect(a.server)
-    consumer = EnvelopeConsumer(nc.jetstream(), a.stream, start=a.since or "all", durable_name=a.durable,
+    consumer = EnvelopeConsumer(nc, a.stream, start=a.since or START_ALL, durable_name=a.durable,
                                 filter_subject=a.subject, receive_options=output.receive_options(a), limit=a.count)
     try:
         await consumer.open()
@@ -169,6 +170,9 @@ def _failure(spec: str | None) -> Failure | None:
     code, sep, message = spec.partition(":")
     if code not in ERROR_CODE_VALUES:
         raise UsageError(f"--fail `{spec}`: the code is not one of {', '.join(ERROR_CODE_VALUES)}")
+    if code == ERROR_APPLICATION:
+        raise UsageError(f"--fail `{spec}`: {ERROR_APPLICATION} needs an application code, which this flag does not "
+                         "take; answer with another code")
     return cast(ErrorCode, code), message if sep else FAIL_MESSAGE
 
 
