@@ -72,7 +72,10 @@ fn an_outside_testee_runs_alone_and_a_wrong_answer_fails() {
     // Every group passes, or is not applicable as a whole (the call groups an adapter without
     // `capabilities.ops` does not answer); the Arrow vectors not applicable (the adapter's hello).
     let rows: Vec<&str> = lines[header + 1..].iter().take_while(|l| !l.trim().is_empty()).copied().collect();
-    assert!(rows.iter().all(|r| (r.contains("pass ") || r.contains("n/a ")) && !r.contains("FAIL")), "{stdout}");
+    assert!(
+        rows.iter().all(|r| (r.contains("pass ") || r.contains("n/a ")) && !r.contains("FAIL")),
+        "{stdout}"
+    );
     assert!(rows.iter().filter(|r| r.contains("pass ")).count() >= 9, "{stdout}");
     let payload_types = rows.iter().find(|r| r.starts_with("payload-types")).expect(&stdout);
     assert!(payload_types.contains("na"), "arrowtable is not applicable: {payload_types}");
