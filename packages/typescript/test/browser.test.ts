@@ -1,7 +1,7 @@
 /**
  * The core (`dist/index.js`, the package's default/browser export) bundles for the browser
  * with esbuild (`platform: "browser"`), pulling in no Node built-in and not the TCP transport.
- * This is a bundling check, not a run in a browser (see README: the run in Chromium is open).
+ * This is a bundling check; the run in Chromium is the browser guide's docs test (docs/getting-started/browser.md).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
