@@ -9,6 +9,7 @@
 //   <!-- expect: contains -->     a ```text block: text that stdout of the last run block above it contains
 //   <!-- not run: REASON -->      a ```js/```python/```sh block deliberately not run (the reason is required)
 //   <!-- run: RUNNER, in: DIR -->  as above, run in DIR instead: `checkout` (the repository root) or `~/path`
+//                                 (a `~/path` block runs without the checkout's PYTHONPATH: a user's directory)
 //                                 (under the page's scratch HOME, outside the repository; created if missing).
 //                                 A node block's file is written into DIR, so its imports resolve from there.
 //   <!-- file: ~/path -->         any block: its text written to that file (under the scratch HOME), not run
@@ -553,7 +554,11 @@ for (const page of pages.filter((p) => p.steps.length > 0)) {
           } else {
             const [cmd, args] =
               runner === "node" ? [process.execPath, [file]] : runner === "python" ? [PYTHON, [file]] : ["bash", ["-e", "-o", "pipefail", file]];
-            r = await runToExit(cmd, args, { cwd, env, out: `${base}.stdout`, err: `${base}.stderr` }, BLOCK_TIMEOUT_MS);
+            // A block that runs as a user outside the checkout (`in: ~/…`) sees none of the
+            // checkout's Python: what it imports, it installed.
+            const stepEnv = step.in?.startsWith("~/") ? { ...env, PYTHONPATH: undefined } : env;
+            if (stepEnv.PYTHONPATH === undefined) delete stepEnv.PYTHONPATH;
+            r = await runToExit(cmd, args, { cwd, env: stepEnv, out: `${base}.stdout`, err: `${base}.stderr` }, BLOCK_TIMEOUT_MS);
           }
           const context = `\n--- docs/${page.rel}:${block.line} (${file}, in ${cwd})\n--- stdout:\n${r.stdout}\n--- stderr:\n${r.stderr}`;
           if (r.timedOut) {
