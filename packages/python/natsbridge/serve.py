@@ -9,9 +9,9 @@ timeout:
 - anything else as ``HANDLER_FAILED`` (``the handler raised KeyError: 'x'``), its stack logged
   here (warning, with the correlation id), never sent.
 
-A request that does not decode is answered with its error when its envelope names a
-``reply_to`` (and a correlation id), else logged with the correlation id of its header and
-skipped: the loop never dies on bad input.
+A request that does not decode is answered with its error when its bytes are a v1 envelope
+naming a ``reply_to`` (its payloads are what failed), else logged with the correlation id of
+its header and skipped: the loop never dies on bad input (schema/README.md, rule 16).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription as NatsSubscription
 
+from natsbridge_types import validate_msg_envelope_v1
 from natsbridge_types.profile import ERROR_HANDLER, ERROR_WRITER_RULE, HEADER_CORRELATION_ID
 
 from . import _log, strict_json
@@ -35,7 +36,6 @@ from .receive import ReceiveOptions, Received, smartreceive
 from .request import smartreply, smartreply_error
 from .send import PayloadInput, SendOptions
 from .transport import Client, subscriptions_registered
-from .wire import is_uuid
 
 __all__ = ["Handler", "Server", "serve"]
 
@@ -181,18 +181,17 @@ class Server:
 
 
 def _answerable(msg: Msg) -> dict[str, Any] | None:
-    """The request's envelope, read loosely, when it names a ``reply_to`` and a UUID
-    ``correlation_id`` (enough to answer with an error); else ``None``."""
+    """The request's envelope when its bytes are a v1 envelope (the reader schema: its payloads
+    are what failed) naming a ``reply_to``; else ``None``. The same rule in every runtime."""
     try:
         value = strict_json.loads(msg.data)
     except (strict_json.StrictJsonError, RecursionError):
         return None
     if not isinstance(value, dict):
         return None
-    reply_to, cid = value.get("reply_to"), value.get("correlation_id")
-    if isinstance(reply_to, str) and reply_to and is_uuid(cid):
-        return value
-    return None
+    if validate_msg_envelope_v1(value, reader=True) or not value.get("reply_to"):
+        return None
+    return value
 
 
 @checked("serve")
