@@ -190,6 +190,12 @@ impl Error {
             details.insert("dataname".into(), name.clone().into());
         }
         let application_code = match self.application_code() {
+            None if self.code == ERROR_APPLICATION => {
+                return Err(Error::new(
+                    ERROR_BAD_OPTION,
+                    "an APPLICATION_ERROR needs its application code: make it with Error::application(code, message)",
+                ));
+            }
             None => None,
             Some(c) => Some(natsbridge_types::ApplicationCode::new(c).map_err(|e| {
                 Error::new(

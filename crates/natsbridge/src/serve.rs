@@ -3,7 +3,8 @@
 //! what the handler returned, or with an `error_response_v1` when it failed (schema/README.md,
 //! rule 16): a returned [`Error`] keeps its code ([`Error::application`] for the
 //! application's own), any other error is `HANDLER_FAILED`, and so is a panic. The requester
-//! always gets an answer, never its timeout.
+//! always gets an answer, never its timeout. A request whose payloads do not decode is
+//! answered with their error; bytes that are no envelope at all are logged and skipped.
 //!
 //! ```no_run
 //! # async fn run(client: natsbridge::async_nats::Client) -> natsbridge::Result<()> {
@@ -95,11 +96,7 @@ where
             tokio::spawn(async move {
                 let request = match smartreceive(&msg, &options.receive).await {
                     Ok(r) => r,
-                    Err(e) => {
-                        // Without a readable envelope there is no reply_to to answer on.
-                        warn!(correlation_id = e.correlation_id().unwrap_or_default(), error = %e.report(), "request not decoded; not answered");
-                        return;
-                    }
+                    Err(e) => return answer_undecodable(&client, &msg.payload, e).await,
                 };
                 let envelope = request.envelope.clone();
                 let cid = envelope.correlation_id.as_str().to_owned();
@@ -132,6 +129,24 @@ where
         }
     });
     Ok(Server { task })
+}
+
+/// A request that does not decode: answered with its error when its bytes are a v1 envelope
+/// naming a `reply_to` (its payloads are what failed), else logged and skipped (rule 16).
+async fn answer_undecodable(client: &Client, body: &[u8], error: Error) {
+    let envelope = crate::json::check(body)
+        .ok()
+        .and_then(|()| serde_json::from_slice::<natsbridge_types::MsgEnvelopeV1>(body).ok())
+        .filter(|env| !env.reply_to.is_empty());
+    let Some(envelope) = envelope else {
+        warn!(correlation_id = error.correlation_id().unwrap_or_default(), error = %error.report(), "request not decoded and no reply_to to answer on; skipped");
+        return;
+    };
+    let error = error.with_correlation_id(envelope.correlation_id.as_str());
+    warn!(correlation_id = %envelope.correlation_id.as_str(), error = %error.report(), "request not decoded; answering with its error");
+    if let Err(e) = smartreply_error(client, &envelope, &error).await {
+        warn!(correlation_id = %envelope.correlation_id.as_str(), error = %e.report(), "error response not sent");
+    }
 }
 
 fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {

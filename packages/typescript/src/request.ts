@@ -12,6 +12,7 @@ import { createInbox, headers as natsHeaders, type Msg, type NatsConnection, typ
 import {
   DEFAULT_FLUSH,
   ERROR_BAD_BYTES,
+  ERROR_APPLICATION,
   ERROR_BAD_OPTION,
   ERROR_HANDLER,
   ERROR_NOT_ENVELOPE,
@@ -167,6 +168,10 @@ function checkRequest(request: unknown, where: string): asserts request is MsgEn
 /** The `error` object answering `error`: a NatsBridgeError's own, or HANDLER_FAILED for anything else thrown. */
 function errorBodyOf(error: unknown, cid: string): ErrorBody {
   if (error instanceof NatsBridgeError) {
+    if (error.code === ERROR_APPLICATION && !(error instanceof ApplicationError)) {
+      // The same answer in every runtime: the caller's mistake, not a writer rule met by chance.
+      throw new NatsBridgeError(ERROR_BAD_OPTION, `an ${ERROR_APPLICATION} needs its application code: throw new ApplicationError(code, message)`, { correlationId: cid });
+    }
     const own = error.toErrorBody();
     const details: Record<string, unknown> = { ...(error instanceof ApplicationError ? error.details : {}), correlation_id: cid };
     if (error.dataname !== undefined) details["dataname"] = error.dataname;

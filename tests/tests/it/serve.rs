@@ -79,3 +79,46 @@ async fn every_handler_outcome_is_answered() {
     .await;
     assert_eq!(after.unwrap_err().code(), &ErrorCode::Timeout, "a stopped server answers nothing");
 }
+
+#[tokio::test]
+async fn a_request_that_does_not_decode_is_answered_when_it_names_a_reply_to() {
+    use futures::StreamExt as _;
+
+    let server = NatsServer::spawn_with_config("");
+    let client = natsbridge::connect(&server.url()).await.unwrap();
+    let responder = serve(client.clone(), "svc.broken", ServeOptions::default(), |_| async move {
+        Ok(vec![("answer".to_owned(), Payload::Text("fine".into()))])
+    })
+    .await
+    .unwrap();
+    let inbox = client.new_inbox();
+    let mut answers = client.subscribe(inbox.clone()).await.unwrap();
+    // A v1 envelope whose payload's bytes are not what its `size` says.
+    let sent = natsbridge::smartsend(
+        "svc.broken",
+        [("q", Payload::Text("hello".into()))],
+        &SendOptions::default().reply_to(&inbox).no_publish(),
+    )
+    .await
+    .unwrap();
+    let mut envelope: serde_json::Value = serde_json::from_str(&sent.json).unwrap();
+    envelope["payloads"][0]["size"] = json!(4);
+    client.publish("svc.broken", envelope.to_string().into()).await.unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(5), answers.next()).await.unwrap().unwrap();
+    let response: serde_json::Value = serde_json::from_slice(&answer.payload).unwrap();
+    assert_eq!(response["error"]["code"], "INTEGRITY_MISMATCH", "{response}");
+    assert_eq!(response["correlation_id"], envelope["correlation_id"]);
+    // Bytes that are no envelope name nobody to answer: skipped, and the loop goes on.
+    client.publish("svc.broken", "not json".into()).await.unwrap();
+    let reply = smartrequest(
+        &client,
+        "svc.broken",
+        [("q", Payload::Text("?".into()))],
+        SendOptions::default().connection(&client),
+        &ReceiveOptions::default(),
+        TIMEOUT,
+    )
+    .await;
+    assert!(matches!(&reply.unwrap().payloads[0].data, Payload::Text(t) if t == "fine"));
+    responder.stop().await;
+}

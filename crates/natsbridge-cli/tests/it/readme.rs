@@ -45,6 +45,8 @@ fn the_typescript_and_python_blocks_print_what_readme_says() {
     let want = expected(&readme);
 
     // Under the repository, so that `@natsbridge/client` resolves to the workspace package.
+    // (`target/` need not exist: the build may use another CARGO_TARGET_DIR.)
+    std::fs::create_dir_all(root.join("target")).unwrap();
     let js = root.join("target/readme-side-by-side.mjs");
     std::fs::write(&js, block(&readme, "typescript")).unwrap();
     let out = command("node")

@@ -250,6 +250,23 @@ fn one_script_three_clis() {
         assert_eq!((*code, lines.len()), (0, 3), "{lang} --since: {lines:?}");
     }
     all_equal("receive --stream --since", &outputs);
+    // A start or an allowed host outside its one form is a usage error naming what was given,
+    // in every CLI (schema/README.md rules 14 and 15), before anything is asked of the server.
+    for (flag, value) in
+        [("--since", "New"), ("--since", "2026-12-06T09:00:00"), ("--allow-host", "files:8080")]
+    {
+        for lang in LANGS {
+            let mut args = vec!["receive", "--server", &url, "--subject", "three.health", "--count", "1"];
+            if flag == "--since" {
+                args.extend(["--stream", "THREE"]);
+            }
+            args.extend([flag, value]);
+            let out = cli(lang).args(&args).output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{lang} {flag} {value}: {stderr}");
+            assert!(stderr.contains(value), "{lang} {flag} {value} names the value: {stderr}");
+        }
+    }
     let mut outputs = Vec::new();
     for lang in LANGS {
         let durable = format!("three-{lang}");
