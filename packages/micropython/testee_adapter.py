@@ -13,6 +13,7 @@ the real MicroPython (WebAssembly port). One JSON request line in, one JSON answ
   options under their own names (the codec's keywords are the conformance names), not
   published, planning for `max_payload` (the codec's default: DEFAULT_MAX_PAYLOAD), links
   uploaded to the request's `fileserver` by http.plik_uploader;
+- allow_host (group arguments): codec.allowed_host, the one form of an allowed host;
 - fetch (group fetch): http.fetch, the codec's fetch_with_backoff over HTTP, with the
   request's schedule, expected size and max_bytes; answers the body's size and SHA-256.
 
@@ -35,7 +36,7 @@ import sys
 from natsbridge_mp import codec, http, schema_v1
 from natsbridge_mp.codec import NatsBridgeError
 
-OPS = ("hello", "validate", "roundtrip", "decode", "encode", "send", "fetch")
+OPS = ("hello", "validate", "roundtrip", "decode", "encode", "send", "fetch", "allow_host")
 ENCODE_SUBJECT = "conformance.encode"
 NEVER_LINK = 1 << 62
 KIND_KEY = {"utf8": "text", "json": "json", "json_rows": "json"}
@@ -295,6 +296,11 @@ def _answer(line):
         return send(req)
     if op == "fetch":
         return fetch(req)
+    if op == "allow_host":
+        try:
+            return {"ok": True, "host": codec.allowed_host(req.get("value"))}
+        except codec.NatsBridgeError as e:
+            return {"ok": False, "error": e.code, "message": e.message}
     if op not in OPS:
         raise BadRequest("unknown op %s" % codec.dumps(op)[:100] if type(op) in (str, int, float, bool) else "no op")
     if op == "decode" and "bytes" in req and "text" not in req:

@@ -977,16 +977,29 @@ def host_of(url):
     return "%s:%d" % (host.lower(), port)
 
 
+def allowed_host(value):
+    """An allowed host in its one form (schema/README.md rule 15): an http(s) URL or origin,
+    normalized to `host:port`, or "*" for every host. Anything else is ERROR_BAD_OPTION."""
+    if value == "*":
+        return value
+    hp = host_of(value)
+    if hp is None:
+        shown = _shown(value) if type(value) is str else type(value).__name__
+        try_instead = "`http://%s`" % value if type(value) is str and value and "://" not in value else \
+            "an http:// or https:// URL"
+        raise NatsBridgeError(S.ERROR_BAD_OPTION, "allowed host %s is not a URL; write %s, or `*` for every host"
+                              % (shown, try_instead))
+    return hp
+
+
 def host_allowed(url, allowed_hosts):
-    """Whether a link may be downloaded: its `host:port` or its bare host is in
-    `allowed_hosts` (URLs or host[:port] entries), or "*" is."""
+    """Whether a link may be downloaded: its `host:port` is one of `allowed_hosts` (each
+    already read by allowed_host), or "*" is."""
     hp = host_of(url)
     if hp is None:
         return False
-    host = hp[:hp.rfind(":")]
     for a in allowed_hosts:
-        a = host_of(a) or a.lower()
-        if a == "*" or a == hp or a == host:
+        if a == "*" or a == hp:
             return True
     return False
 
@@ -1071,6 +1084,7 @@ def smartreceive(body, allowed_hosts=(), download=None, max_size=S.MAX_PAYLOAD_S
         ("verify_sha256", verify_sha256, lambda v: type(v) is bool, "a bool"),
         ("keep_data", keep_data, lambda v: type(v) is bool, "a bool"),
     ))
+    allowed_hosts = [allowed_host(h) for h in allowed_hosts]
     cid = None
     dataname = None
     try:

@@ -280,7 +280,8 @@ def case_links_through_upload_and_download():
     r = codec.smartreceive(text, allowed_hosts=("http://files.local:8080",), download=download)
     assert r.payloads[0].data == big and r.payloads[0].transport == "link"
     store[big_p["data"]] = bytes(threshold - 1)
-    _code(S.ERROR_INTEGRITY, codec.smartreceive, text, allowed_hosts=("files.local",), download=download)
+    _code(S.ERROR_INTEGRITY, codec.smartreceive, text, allowed_hosts=("http://files.local:8080",), download=download)
+    _code(S.ERROR_BAD_OPTION, codec.smartreceive, text, allowed_hosts=("files.local:8080",), download=download)
     _code(S.ERROR_DOWNLOAD, codec.smartreceive, text, allowed_hosts=("*",))
     _code(S.ERROR_UPLOAD, codec.smartsend, "s", [("big", big, "binary")])
 
@@ -396,9 +397,13 @@ def case_ids_time_and_hosts():
     assert codec.host_of("https://h") == "h:443"
     assert codec.host_of("http://a@evil:1@good:2/") == "good:2"
     assert codec.host_of("http://h:99999/") is None and codec.host_of("ftp://h/") is None
-    assert codec.host_allowed("http://127.0.0.1:9/x", ("http://127.0.0.1:9",))
-    assert not codec.host_allowed("http://127.0.0.1:10/x", ("127.0.0.1:9",))
-    assert codec.host_allowed("http://127.0.0.1:10/x", ("127.0.0.1",))
+    # host_allowed takes hosts as allowed_host read them (rule 15): `host:port` or "*".
+    assert codec.host_allowed("http://127.0.0.1:9/x", (codec.allowed_host("http://127.0.0.1:9"),))
+    assert not codec.host_allowed("http://127.0.0.1:10/x", (codec.allowed_host("http://127.0.0.1:9"),))
+    assert codec.host_allowed("http://anything/x", (codec.allowed_host("*"),))
+    assert codec.allowed_host("https://Files.Local/a/b") == "files.local:443"
+    for bare in ("127.0.0.1", "127.0.0.1:9", "ftp://h/", "", 9):
+        _code(S.ERROR_BAD_OPTION, codec.allowed_host, bare)
 
 
 CASES = sorted(name for name in globals() if name.startswith("case_"))

@@ -35,7 +35,7 @@ test("hello declares the lane and what it does not support", async () => {
   assert.equal(hello.protocol, 1);
   const c = hello.capabilities;
   assert.match(c.runtime, /^MicroPython 1\.27\.\d/);
-  assert.deepEqual(c.ops, ["hello", "validate", "roundtrip", "decode", "encode", "send", "fetch"]);
+  assert.deepEqual(c.ops, ["hello", "validate", "roundtrip", "decode", "encode", "send", "fetch", "allow_host"]);
   assert.ok(!c.payload_types.includes("arrowtable"));
   assert.deepEqual(c.not_applicable, ["arrowtable"]);
   assert.equal(c.link_download, "host-tcp");

@@ -186,7 +186,7 @@ function assertDelivered(sent, received) {
 }
 
 test("the socket code runs under the MicroPython unix port (a real MicroPython with sockets)", { timeout: TIMEOUT_MS }, async () => {
-  const d = device("receive", natsUrl, "device.hello", fileserverHost);
+  const d = device("receive", natsUrl, "device.hello", fileserverUrl);
   const ready = await d.event("ready");
   assert.equal(ready.interpreter.name, "micropython");
   assert.match(ready.interpreter.machine, /linux/);
@@ -194,7 +194,7 @@ test("the socket code runs under the MicroPython unix port (a real MicroPython w
 });
 
 test("the device publishes (a link through the file server); the Python runtime receives it", { timeout: TIMEOUT_MS }, async () => {
-  const peer = python("receive", natsUrl, "device.up", fileserverHost);
+  const peer = python("receive", natsUrl, "device.up", fileserverUrl);
   await peer.event("ready");
   const d = device("publish", natsUrl, fileserverUrl, "device.up");
   const { sent, interpreter, max_payload: maxPayload } = await d.event("sent");
@@ -209,7 +209,7 @@ test("the device publishes (a link through the file server); the Python runtime 
 });
 
 test("the Python runtime publishes (a link among the payloads); the device receives it and downloads the link", { timeout: TIMEOUT_MS }, async () => {
-  const d = device("receive", natsUrl, "device.down", fileserverHost);
+  const d = device("receive", natsUrl, "device.down", fileserverUrl);
   await d.event("ready");
   const peer = python("send", natsUrl, fileserverUrl, "device.down");
   const { sent } = await peer.event("sent");
@@ -221,7 +221,7 @@ test("the Python runtime publishes (a link among the payloads); the device recei
 });
 
 test("the device sends a request envelope; the Python runtime answers on its reply_to; the device decodes the answer", { timeout: TIMEOUT_MS }, async () => {
-  const peer = python("reply", natsUrl, "device.service", fileserverHost);
+  const peer = python("reply", natsUrl, "device.service", fileserverUrl);
   await peer.event("ready");
   const d = device("request", natsUrl, fileserverUrl, "device.service");
   const request = (await d.event("sent")).sent;

@@ -58,7 +58,7 @@ async def next_received(nats_url: str, subject: str, allowed_host: str, answer: 
     await subscriptions_registered(nc)
     emit({"ready": True})
     msg = await sub.next_msg(timeout=TIMEOUT_S)
-    received = await smartreceive(msg, ReceiveOptions(allowed_hosts=(f"http://{allowed_host}",)))
+    received = await smartreceive(msg, ReceiveOptions(allowed_hosts=(allowed_host,)))
     emit({"received": summary_of_received(received, dict(msg.headers) if msg.headers else None)})
     if answer:
         items = [("answer", {"temp_c": 19.5, "asked": received.payloads[0].data}, "dictionary")]
