@@ -343,14 +343,16 @@ def reply_error(req: dict[str, Any]) -> dict[str, Any]:
     request, spec = req.get("request"), req.get("error")
     if not isinstance(request, dict) or not isinstance(spec, dict):
         raise BadRequest("`request` and `error` must be objects")
-    kind = spec.get("kind")
+    # Handed to the runtime as the caller gave them: its own checks answer for their types.
+    given: Any = spec
+    kind = given.get("kind")
     try:
         error: BaseException
         if kind == "application":
-            error = ApplicationError(spec.get("application_code"), spec.get("message"), details=spec.get("details"),
-                                     dataname=spec.get("dataname"))
+            error = ApplicationError(given.get("application_code"), given.get("message"), details=given.get("details"),
+                                     dataname=given.get("dataname"))
         elif kind == "bridge":
-            error = NatsBridgeError(spec.get("code"), spec.get("message"), dataname=spec.get("dataname"))
+            error = NatsBridgeError(given.get("code"), given.get("message"), dataname=given.get("dataname"))
         elif kind == "raise":
             if not isinstance(spec.get("message"), str):
                 raise BadRequest("`error.message` must be a string")

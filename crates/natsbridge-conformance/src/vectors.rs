@@ -272,7 +272,7 @@ mod tests {
         let cases = |v: &Vectors| v.cases.iter().map(|c| (c.id.clone(), c.body.clone())).collect::<Vec<_>>();
         assert_eq!(cases(&embedded), cases(&disk));
         assert!(embedded.cases.len() > 60);
-        assert_eq!(embedded.groups().len(), 14);
+        assert_eq!(embedded.groups().len(), 16);
         assert!(known_payload_types().contains("arrowtable"));
     }
 }

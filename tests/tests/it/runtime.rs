@@ -329,7 +329,7 @@ async fn disallowed_link_host_is_refused() {
         .await
         .unwrap()
         .json;
-    let strict = ReceiveOptions::default().allowed_hosts(["files.example.com:443"]);
+    let strict = ReceiveOptions::default().allowed_hosts(["https://files.example.com"]);
     let err = smartreceive_bytes(json.as_bytes(), None, &strict).await.unwrap_err();
     assert_eq!(err.code(), &ErrorCode::UrlNotAllowed);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
