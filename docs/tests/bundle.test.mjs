@@ -68,12 +68,6 @@ test("a page that uses a stream does get JetStream (the check above can fail)", 
   assert.ok(b.packages.has("@nats-io/jetstream"));
 });
 
-test(
-  "a page importing only smartsend and smartreceive carries no ajv",
-  { todo: "smartsend's writer check validates with validators @natsbridge/types compiles with ajv at run time; precompiled (standalone) validators would drop ajv" },
-  async (t) => {
-    const b = await bundle(SEND_RECEIVE);
-    t.diagnostic(`ajv and its helpers: ${kb(["ajv", "fast-uri", "json-schema-traverse", "fast-deep-equal"].reduce((s, n) => s + (b.packages.get(n) ?? 0), 0))}`);
-    assert.ok(!b.packages.has("ajv"), "ajv is in the bundle");
-  },
-);
+// Not yet: smartsend's writer check validates with the validators @natsbridge/types compiles
+// with ajv at run time (about 122 KB of the bundle); precompiled (standalone) validators would
+// drop it. A test for it belongs with that change, not as a `todo` that cannot fail.
