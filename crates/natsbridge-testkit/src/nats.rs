@@ -207,6 +207,18 @@ impl NatsCluster {
             Some(bin) => bin,
             None => nats_server_bin()?,
         };
+        // A free port is free when it is picked, not when the node binds it: another test may
+        // take it in between. That race, and only it, is retried on fresh ports.
+        let mut attempt = 1;
+        loop {
+            match NatsCluster::start_once(&bin, size) {
+                Err(e) if attempt < 3 && e.to_string().contains("address already in use") => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+
+    fn start_once(bin: &std::path::Path, size: usize) -> Result<NatsCluster, Error> {
         let routes: Vec<u16> = (0..size).map(|_| crate::free_port()).collect();
         let monitoring: Vec<u16> = (0..size).map(|_| crate::free_port()).collect();
         let mut nodes = Vec::with_capacity(size);
@@ -219,7 +231,7 @@ impl NatsCluster {
                 routes[i],
                 others.join(", ")
             );
-            nodes.push(NatsServer::prepared(bin.clone(), crate::free_port(), &config)?);
+            nodes.push(NatsServer::prepared(bin.to_path_buf(), crate::free_port(), &config)?);
         }
         let mut cluster = NatsCluster { nodes, monitoring };
         for node in &mut cluster.nodes {
