@@ -103,6 +103,7 @@ pub(crate) fn generate(model: &Model, out_dir: &str) -> Result<Vec<GeneratedFile
                 }
                 ScalarRule::String { pattern: None, min_length: None } => "string".into(),
                 ScalarRule::Map => "JSON object, any keys".into(),
+                ScalarRule::Union(variants) => format!("one of {} types", variants.len()),
             },
         })
         .collect();

@@ -66,6 +66,8 @@ fn jl_scalar(rule: ScalarRule<'_>) -> &'static str {
     match rule {
         ScalarRule::String { .. } => "String",
         ScalarRule::Map => "Dict{String,Any}",
+        // One of several types: checked on the other side's validators.
+        ScalarRule::Union(_) => "Any",
     }
 }
 

@@ -128,6 +128,8 @@ pub(crate) fn generate(
                 string_kinds.push(format!("{:?}: ({}, {steps})", snake(s.name), min_length.unwrap_or(0)));
             }
             ScalarRule::Map => object_kinds.push(format!("{:?}", snake(s.name))),
+            // Only a team's spec has unions; the device codec is the contract's.
+            ScalarRule::Union(_) => unchecked.push(format!("{:?}", snake(s.name))),
         }
     }
     let structs = model

@@ -42,6 +42,7 @@ enum TypeKind {
     Enum { values: Vec<String> },
     String { pattern: Option<String>, min_length: Option<u64> },
     Map,
+    Union { variants: Vec<FieldType> },
 }
 
 /// One named type, by kind. Emitters match on it exhaustively.
@@ -85,6 +86,8 @@ pub enum ScalarRule<'a> {
     String { pattern: Option<&'a str>, min_length: Option<u64> },
     /// A free-form JSON object.
     Map,
+    /// One of several types (`oneOf` / `anyOf` of typed variants; only in a team's spec).
+    Union(&'a [FieldType]),
 }
 
 impl TypeDef {
@@ -101,6 +104,9 @@ impl TypeDef {
                 rule: ScalarRule::String { pattern: pattern.as_deref(), min_length: *min_length },
             }),
             TypeKind::Map => Kind::Scalar(Scalar { name, description, rule: ScalarRule::Map }),
+            TypeKind::Union { variants } => {
+                Kind::Scalar(Scalar { name, description, rule: ScalarRule::Union(variants) })
+            }
         }
     }
 }
@@ -208,10 +214,18 @@ impl Model {
             types.insert(name.clone(), def);
         }
         for (name, def) in &types {
-            if let TypeKind::Struct { fields, .. } = &def.kind {
-                for field in fields {
-                    check_refs(&field.ty, &types).with_context(|| format!("{name}.{}", field.name))?;
+            match &def.kind {
+                TypeKind::Struct { fields, .. } => {
+                    for field in fields {
+                        check_refs(&field.ty, &types).with_context(|| format!("{name}.{}", field.name))?;
+                    }
                 }
+                TypeKind::Union { variants } => {
+                    for v in variants {
+                        check_refs(v, &types).with_context(|| format!("{name}"))?;
+                    }
+                }
+                _ => {}
             }
         }
 
@@ -389,10 +403,22 @@ fn description(schema: &Value) -> String {
 }
 
 fn type_def(name: &str, schema: &Value) -> Result<TypeDef> {
-    for unsupported in ["if", "then", "else", "not", "allOf", "anyOf", "oneOf"] {
-        if schema.get(unsupported).is_some() {
-            bail!("`{unsupported}` is outside the generator's schema profile (see schema/README.md)");
-        }
+    // `not`, `if`/`then`/`else` and untyped `oneOf`/`anyOf` (lists of `required`...) only
+    // constrain values: the validators check them, no type holds them.
+    if schema.get("allOf").is_some() {
+        bail!("`allOf` is outside the generator's schema profile (see schema/README.md)");
+    }
+    if let Some(variants) = typed_union(schema) {
+        let variants = variants
+            .iter()
+            .enumerate()
+            .map(|(i, v)| field_type(v).with_context(|| format!("variant {}", i + 1)))
+            .collect::<Result<Vec<_>>>()?;
+        return Ok(TypeDef {
+            name: name.to_owned(),
+            description: description(schema),
+            kind: TypeKind::Union { variants },
+        });
     }
     let kind = match schema.get("type").and_then(Value::as_str) {
         Some("object") if schema.get("properties").is_some() => {
@@ -450,7 +476,12 @@ fn field_type(schema: &Value) -> Result<FieldType> {
         return Ok(FieldType::Named(name.to_owned()));
     }
     Ok(match schema.get("type").and_then(Value::as_str) {
-        None if schema.as_object().is_some_and(|o| o.keys().all(|k| k == "description")) => FieldType::Any,
+        None if !["properties", "items", "enum", "oneOf", "anyOf", "allOf"]
+            .iter()
+            .any(|k| schema.get(*k).is_some()) =>
+        {
+            FieldType::Any
+        }
         Some("string") if schema.get("enum").is_none() && schema.get("pattern").is_none() => {
             FieldType::String
         }
@@ -464,6 +495,51 @@ fn field_type(schema: &Value) -> Result<FieldType> {
             "inline {other:?} schemas with constraints are outside the profile: give them a name under `definitions`"
         ),
     })
+}
+
+/// The variants of a `oneOf` / `anyOf` whose variants are types (a `$ref`, a `type`...), not
+/// only constraints.
+fn typed_union(schema: &Value) -> Option<&Vec<Value>> {
+    ["oneOf", "anyOf"].iter().filter_map(|k| schema.get(*k).and_then(Value::as_array)).find(|vs| {
+        vs.iter().any(|v| {
+            ["type", "$ref", "properties", "enum", "const", "items"].iter().any(|t| v.get(*t).is_some())
+        })
+    })
+}
+
+/// `schema` without what only constrains values (`format`, `not`, `if`/`then`/`else`,
+/// untyped `oneOf`/`anyOf`, defaults and examples): what typify builds Rust types from. The
+/// validators check the rest on the full schema.
+pub fn shapes_only(schema: &Value) -> Value {
+    match schema {
+        Value::Object(o) => {
+            let union = typed_union(schema).is_some();
+            let mut out = Map::new();
+            for (k, v) in o {
+                let constraint_only = match k.as_str() {
+                    "format" | "not" | "if" | "then" | "else" | "default" | "examples" | "contains"
+                    | "propertyNames" | "dependencies" | "patternProperties" => true,
+                    "oneOf" | "anyOf" => !union,
+                    _ => false,
+                };
+                if constraint_only {
+                    continue;
+                }
+                let value = match (k.as_str(), v) {
+                    // Maps of names to schemas: the names are not keywords.
+                    ("properties" | "definitions", Value::Object(m)) => {
+                        Value::Object(m.iter().map(|(n, s)| (n.clone(), shapes_only(s))).collect())
+                    }
+                    ("items" | "additionalProperties" | "oneOf" | "anyOf", _) => shapes_only(v),
+                    _ => v.clone(),
+                };
+                out.insert(k.clone(), value);
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(shapes_only).collect()),
+        other => other.clone(),
+    }
 }
 
 fn check_refs(ty: &FieldType, types: &BTreeMap<String, TypeDef>) -> Result<()> {

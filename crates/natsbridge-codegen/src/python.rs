@@ -118,6 +118,10 @@ fn py_check(model: &Model, ty: &FieldType, x: &str, depth: usize) -> String {
             Kind::Enum(_) => format!("(type({x}) is str and (reader or {x} in {}_VALUES))", upper_snake(n)),
             Kind::Scalar(s) => match s.rule {
                 ScalarRule::Map => format!("type({x}) is dict"),
+                ScalarRule::Union(variants) => format!(
+                    "({})",
+                    variants.iter().map(|v| py_check(model, v, x, depth)).collect::<Vec<_>>().join(" or ")
+                ),
                 ScalarRule::String { pattern, min_length } => {
                     let mut parts = vec![format!("type({x}) is str")];
                     if let Some(min) = min_length.filter(|m| *m > 0) {
@@ -211,10 +215,14 @@ pub(crate) fn types_module(model: &Model, title: &str) -> Result<TypesModule> {
         let name = pascal(s.name);
         exports.push(name.clone());
         let ty = match s.rule {
-            ScalarRule::String { .. } => "str",
-            ScalarRule::Map => "dict[str, Any]",
+            ScalarRule::String { .. } => "str".to_owned(),
+            ScalarRule::Map => "dict[str, Any]".to_owned(),
+            // A string: the variants may be defined further down.
+            ScalarRule::Union(variants) => {
+                format!("{:?}", variants.iter().map(|v| py_type(model, v)).collect::<Vec<_>>().join(" | "))
+            }
         };
-        aliases.push(AliasView { doc: docstring(s.description), ty: ty.to_owned(), name });
+        aliases.push(AliasView { doc: docstring(s.description), ty, name });
     }
     let structs: Vec<StructView> = model
         .structs_in_dependency_order()

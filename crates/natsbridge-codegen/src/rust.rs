@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail, format_err};
 use askama::Template;
 use typify::{TypeDetails, TypeSpace, TypeSpaceImpl, TypeSpaceSettings};
 
-use super::model::{Kind, Model, Scalar, ScalarRule};
+use super::model::{Kind, Model, Scalar, ScalarRule, shapes_only};
 use super::names::{rust_type_name, snake};
 use super::pattern::compile;
 use super::profile::{self, Profile};
@@ -131,6 +131,8 @@ pub(crate) fn generate(
                 schema_json: serde_json::to_string(model.definition(s.name)).expect("Value"),
             }),
             ScalarRule::Map => maps.push(rust_type_name(s.name)),
+            // typify builds the enum of a union (`typify_structs`).
+            ScalarRule::Union(_) => {}
         }
     }
     let scalars = ScalarsView {
@@ -178,7 +180,7 @@ fn typify_structs(model: &Model) -> Result<String> {
         .with_map_type("::serde_json::Map");
     for kind in model.kinds() {
         let impls = match kind {
-            Kind::Struct(_) => continue,
+            Kind::Struct(_) | Kind::Scalar(Scalar { rule: ScalarRule::Union(_), .. }) => continue,
             Kind::Scalar(Scalar { rule: ScalarRule::Map, .. }) => vec![TypeSpaceImpl::Default],
             Kind::Enum(_) | Kind::Scalar(Scalar { rule: ScalarRule::String { .. }, .. }) => {
                 vec![TypeSpaceImpl::Display, TypeSpaceImpl::FromStr]
@@ -187,8 +189,8 @@ fn typify_structs(model: &Model) -> Result<String> {
         let name = rust_type_name(kind.name());
         settings.with_replacement(&name, format!("crate::{name}"), impls.into_iter());
     }
-    let root: schemars08::schema::RootSchema =
-        serde_json::from_value(model.bundled.clone()).context("bundled schema as a schemars RootSchema")?;
+    let root: schemars08::schema::RootSchema = serde_json::from_value(shapes_only(&model.bundled))
+        .context("bundled schema as a schemars RootSchema")?;
     let mut space = TypeSpace::new(&settings);
     // typify panics on some schema shapes; turn that into an error that names the cause.
     std::panic::catch_unwind(AssertUnwindSafe(|| space.add_root_schema(root)))
@@ -203,7 +205,9 @@ fn typify_structs(model: &Model) -> Result<String> {
         .context("typify")?;
     // typify generates only the structs; anything else means a replacement key missed the
     // name typify gave the type, and the scalar type would silently lose its rules.
-    let structs: Vec<String> = model.structs().iter().map(|s| rust_type_name(s.name)).collect();
+    let unions =
+        model.scalars().filter(|s| matches!(s.rule, ScalarRule::Union(_))).map(|s| rust_type_name(s.name));
+    let structs: Vec<String> = model.structs().iter().map(|s| rust_type_name(s.name)).chain(unions).collect();
     let extra: Vec<String> = space
         .iter_types()
         .filter(|t| {

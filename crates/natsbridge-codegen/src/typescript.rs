@@ -160,11 +160,15 @@ pub(crate) fn render_types(model: &Model, title: &str) -> Result<(String, String
                     if let Some(m) = min_length {
                         text.push_str(&format!("\n\nMinimum length: {m}"));
                     }
-                    (text, "string")
+                    (text, "string".to_owned())
                 }
-                ScalarRule::Map => (s.description.to_owned(), "{ [key: string]: unknown }"),
+                ScalarRule::Map => (s.description.to_owned(), "{ [key: string]: unknown }".to_owned()),
+                ScalarRule::Union(variants) => (
+                    s.description.to_owned(),
+                    variants.iter().map(|v| ts_type(model, v)).collect::<Vec<_>>().join(" | "),
+                ),
             };
-            AliasView { name: ts_type_name(s.name), doc: doc(&text, ""), ty: ty.to_owned() }
+            AliasView { name: ts_type_name(s.name), doc: doc(&text, ""), ty }
         })
         .collect();
     let structs = model

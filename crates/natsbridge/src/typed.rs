@@ -70,6 +70,11 @@ pub trait Message: Sized + Send + Sync + 'static {
     const NAME: &'static str;
     /// The payload's wire type.
     const PAYLOAD_TYPE: PayloadType;
+    /// The `dataname` this value travels as: [`Message::NAME`], or for a union of several
+    /// messages (whose `NAME` lists them all) the one this value is.
+    fn dataname(&self) -> &'static str {
+        Self::NAME
+    }
     /// The payload and the headers to send.
     fn encode(&self) -> Result<(Payload, Headers)>;
     /// Reads the message out of a received envelope; a payload that is missing, of another
@@ -174,6 +179,41 @@ pub fn token<'a>(param: &str, value: &'a str, wildcard_ok: bool) -> Result<&'a s
     Ok(value)
 }
 
+/// [`token`], and one of `allowed` (the parameter's `enum`; `*` passes where `wildcard_ok`).
+pub fn token_of<'a>(param: &str, value: &'a str, allowed: &[&str], wildcard_ok: bool) -> Result<&'a str> {
+    token(param, value, wildcard_ok)?;
+    if !allowed.contains(&value) && !(wildcard_ok && value == "*") {
+        let list = allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ");
+        return Err(Error::new(
+            natsbridge_types::profile::ERROR_BAD_OPTION,
+            format!("channel parameter `{param}` = {value:?} is not one of {list}"),
+        ));
+    }
+    Ok(value)
+}
+
+/// Which of several messages an envelope carries: the index in `names` of the first whose
+/// payload it has; `INVALID_PAYLOAD_TYPE` when it has none of them.
+pub fn which(received: &Received, names: &[&str]) -> Result<usize> {
+    names.iter().position(|n| received.payload(n).is_some()).ok_or_else(|| {
+        let list = names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+        let found = received
+            .payloads
+            .iter()
+            .map(|p| format!("`{}` ({})", p.dataname, p.payload_type))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Error::new(
+            ErrorCode::InvalidPayloadType,
+            format!(
+                "the envelope has none of the payloads {list} (payloads: {})",
+                if found.is_empty() { "none".into() } else { found }
+            ),
+        )
+        .with_correlation_id(received.correlation_id())
+    })
+}
+
 /// The payload named `name`, of type `ty`; `INVALID_PAYLOAD_TYPE` when missing or of
 /// another type.
 pub fn payload<'a>(received: &'a Received, name: &str, ty: PayloadType) -> Result<&'a ReceivedPayload> {
@@ -258,7 +298,7 @@ pub async fn publish<M: Message>(
     purpose: MsgPurpose,
 ) -> Result<Sent> {
     let (payload, options) = bridge.prepare(message, purpose)?;
-    smartsend(subject, [(M::NAME, payload)], &options).await
+    smartsend(subject, [(message.dataname(), payload)], &options).await
 }
 
 /// Sends `message` as a request on `subject` and waits for the typed reply (the bridge's
@@ -270,16 +310,28 @@ pub async fn request<M: Message, R: Message>(
     purpose: MsgPurpose,
 ) -> Result<Incoming<R>> {
     let (payload, options) = bridge.prepare(message, purpose)?;
-    let received =
-        smartrequest(&bridge.client, subject, [(M::NAME, payload)], options, &bridge.receive, bridge.timeout)
-            .await?;
+    let received = smartrequest(
+        &bridge.client,
+        subject,
+        [(message.dataname(), payload)],
+        options,
+        &bridge.receive,
+        bridge.timeout,
+    )
+    .await?;
     Ok(Incoming { message: R::decode(&received)?, received })
 }
 
 /// Answers `to` with `reply` (same correlation id, `reply_to_msg_id` set).
 pub async fn reply<M, R: Message>(bridge: &Bridge, to: &Incoming<M>, reply: &R) -> Result<Sent> {
     let (payload, headers) = reply.encode()?;
-    smartreply(&bridge.client, &to.received.envelope, [(R::NAME, payload)], bridge.options_for(headers)).await
+    smartreply(
+        &bridge.client,
+        &to.received.envelope,
+        [(reply.dataname(), payload)],
+        bridge.options_for(headers),
+    )
+    .await
 }
 
 /// Answers `to` with an `error_response_v1`, which the requester gets as a remote error.
@@ -352,7 +404,7 @@ pub async fn publish_to_stream<M: Message>(
     purpose: MsgPurpose,
 ) -> Result<Sent> {
     let (payload, options) = bridge.prepare(message, purpose)?;
-    js_publish(&bridge.jetstream(), subject, [(M::NAME, payload)], &options).await
+    js_publish(&bridge.jetstream(), subject, [(message.dataname(), payload)], &options).await
 }
 
 /// A typed replay of a stream with a pull consumer ([`EnvelopeConsumer`]).

@@ -120,6 +120,8 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
                 Body::Table => ("table", "Vector{UInt8}".to_owned()),
                 Body::Text => ("text", "String".to_owned()),
                 Body::Bytes { .. } => ("data", "Vector{UInt8}".to_owned()),
+                // One of several messages: the value of whichever it is.
+                Body::Union { .. } => ("value", "Any".to_owned()),
             };
             let headers = m
                 .headers

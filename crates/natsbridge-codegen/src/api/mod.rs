@@ -12,20 +12,23 @@
 //! the headers the message declares travel as NATS headers; subjects are the channel
 //! address with its parameters filled in.
 
+mod docs;
 mod julia;
+mod load;
 mod python;
 mod rust;
+mod schemas;
 mod typescript;
 
+pub use load::{AddressStyle, LoadOptions};
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result, bail, format_err};
-use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 use crate::model::Model;
-use crate::names::{camel, pascal, snake};
+use crate::names::{pascal, snake};
 use crate::{GeneratedFile, Rustfmt};
 
 /// A team's spec, read and checked.
@@ -73,6 +76,19 @@ pub struct Message {
     /// (headers, bytes, tables): PascalCase of the key, with `Message` appended when a
     /// payload type already has that name.
     pub type_name: String,
+    /// Where the message carries its correlation id besides the envelope
+    /// (`correlationId.location`).
+    pub correlation: Option<Correlation>,
+}
+
+/// Where a message's `correlationId` is, besides the envelope's `correlation_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Correlation {
+    /// `$message.header#/Name`: the envelope's correlation id also travels in this header.
+    Header(String),
+    /// `$message.payload#/a/b`: the payload's property at this path is the correlation id
+    /// (a send takes it for the envelope's `correlation_id`).
+    Payload(Vec<String>),
 }
 
 impl Message {
@@ -107,15 +123,22 @@ pub enum Body {
         /// The envelope payload type.
         payload_type: String,
     },
+    /// One of several messages (keys of [`Spec::messages`]), told apart by the payload's
+    /// `dataname`: several messages on one operation or channel.
+    Union {
+        /// The messages, in the order the document lists them.
+        members: Vec<String>,
+    },
 }
 
 impl Body {
-    /// The envelope's `payload_type` for this body.
+    /// The envelope's `payload_type` for this body (a union's members have their own).
     pub fn payload_type(&self) -> &str {
         match self {
             Body::Json { payload_type, .. } | Body::Bytes { payload_type } => payload_type,
             Body::Table => "arrowtable",
             Body::Text => "text",
+            Body::Union { .. } => "one per message",
         }
     }
 }
@@ -215,6 +238,8 @@ pub struct Param {
     pub field: String,
     /// Its description.
     pub doc: String,
+    /// The values it may take (the parameter's `enum`); empty: any subject token.
+    pub allowed: Vec<String>,
 }
 
 /// What an operation does on the wire.
@@ -262,9 +287,13 @@ pub struct Operation {
 
 impl Spec {
     /// Reads `path`: an `asyncapi.yaml` (or `.yml`, `.json`) file, or a directory holding
-    /// one. Payloads may refer to `#/components/schemas/Name` or to `*.schema.json` files
-    /// next to the document.
+    /// one. `$ref`s may point into the document or at files beside it.
     pub fn load(path: &Path) -> Result<Spec> {
+        Spec::load_with(path, &LoadOptions::default())
+    }
+
+    /// [`Spec::load`] with choices about reading it (how addresses become subjects).
+    pub fn load_with(path: &Path, options: &LoadOptions) -> Result<Spec> {
         let file = if path.is_dir() {
             ["asyncapi.yaml", "asyncapi.yml", "asyncapi.json"]
                 .iter()
@@ -277,120 +306,12 @@ impl Spec {
         let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
         let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
         let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("asyncapi.yaml").to_owned();
-        Spec::parse(&name, &text, &dir)
+        load::parse(&name, &text, &dir, options)
     }
 
     /// Parses a document whose relative `$ref`s resolve in `dir`.
     pub fn parse(source: &str, text: &str, dir: &Path) -> Result<Spec> {
-        let doc: Value = serde_norway::from_str(text).with_context(|| format!("parsing {source}"))?;
-        match doc.get("asyncapi").and_then(Value::as_str) {
-            Some(v) if v.starts_with("3.") => {}
-            other => bail!("{source}: `asyncapi` must be 3.x, found {other:?}"),
-        }
-        let mut hasher = Sha256::new();
-        hasher.update(text.as_bytes());
-        let info = doc.get("info").ok_or_else(|| format_err!("{source}: no `info`"))?;
-        let title = str_at(info, "title").ok_or_else(|| format_err!("{source}: no `info.title`"))?;
-        let version = str_at(info, "version").ok_or_else(|| format_err!("{source}: no `info.version`"))?;
-        let package_names = info
-            .get("x-natsbridge-packages")
-            .and_then(Value::as_object)
-            .map(|o| o.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect())
-            .unwrap_or_default();
-
-        let mut loader =
-            Loader { doc: &doc, dir: dir.to_path_buf(), files: BTreeMap::new(), definitions: Map::new() };
-        // Every component schema is a named type.
-        if let Some(schemas) = doc.pointer("/components/schemas").and_then(Value::as_object) {
-            for (name, schema) in schemas {
-                loader.definitions.insert(name.clone(), schema.clone());
-            }
-        }
-        let mut messages = Vec::new();
-        let mut header_types = Vec::new();
-        let component_messages = doc.pointer("/components/messages").and_then(Value::as_object);
-        for (key, m) in component_messages.into_iter().flatten() {
-            let m = loader.resolve(m).with_context(|| format!("message `{key}`"))?;
-            let message = loader.message(key, &m).with_context(|| format!("message `{key}`"))?;
-            if let Some(h) = m.get("headers").and_then(|h| h.get("$ref")).and_then(Value::as_str) {
-                header_types.push(h.rsplit('/').next().unwrap_or_default().to_owned());
-            }
-            messages.push(message);
-        }
-
-        let mut channels = Vec::new();
-        let mut channel_messages: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-        for (key, c) in doc.get("channels").and_then(Value::as_object).into_iter().flatten() {
-            let mut by_key = BTreeMap::new();
-            for (mkey, m) in c.get("messages").and_then(Value::as_object).into_iter().flatten() {
-                let target = m
-                    .get("$ref")
-                    .and_then(Value::as_str)
-                    .and_then(|r| r.strip_prefix("#/components/messages/"))
-                    .ok_or_else(|| {
-                        format_err!("channel `{key}` message `{mkey}`: refer to `#/components/messages/Name`")
-                    })?;
-                if !messages.iter().any(|m: &Message| m.key == target) {
-                    bail!("channel `{key}` message `{mkey}`: no message `{target}` under components");
-                }
-                by_key.insert(mkey.clone(), target.to_owned());
-            }
-            channel_messages.insert(key.clone(), by_key);
-            let Some(address) = c.get("address").and_then(Value::as_str) else { continue };
-            channels.push(channel(key, address, c).with_context(|| format!("channel `{key}`"))?);
-        }
-
-        let mut operations = Vec::new();
-        for (key, op) in doc.get("operations").and_then(Value::as_object).into_iter().flatten() {
-            operations.push(
-                operation(key, op, &channels, &channel_messages)
-                    .with_context(|| format!("operation `{key}`"))?,
-            );
-        }
-
-        // Header schemas become header fields, not payload types.
-        for h in &header_types {
-            let used_elsewhere =
-                messages.iter().any(|m| matches!(&m.body, Body::Json { type_name, .. } if type_name == h));
-            if !used_elsewhere {
-                loader.definitions.remove(h);
-            }
-        }
-        for (name, text) in &loader.files {
-            hasher.update(name.as_bytes());
-            hasher.update(text.as_bytes());
-        }
-        let hash = hex::encode(hasher.finalize());
-        let mut defs = Value::Object(std::mem::take(&mut loader.definitions));
-        rewrite_component_refs(&mut defs);
-        let bundle = serde_json::json!({ "definitions": defs });
-        let mut files = BTreeMap::new();
-        files.insert("asyncapi.schema.json".to_owned(), bundle.to_string());
-        let mut types = Model::from_files(&files).context("payload schemas")?;
-        for m in &mut messages {
-            if m.plain_json().is_none() && types.kinds().any(|k| pascal(k.name()) == m.type_name) {
-                m.type_name.push_str("Message");
-            }
-        }
-        // The validators derive their reader schema's id from this one (`.json` → `.reader.json`).
-        let id = format!(
-            "https://natsbridge.dev/codegen/{}/{version}/bundle.json",
-            snake(&title).replace('_', "-")
-        );
-        types.relabel(format!("`natsbridge codegen` from {source}"), hash.clone(), id);
-        Ok(Spec {
-            title,
-            version,
-            description: str_at(info, "description").unwrap_or_default().trim().to_owned(),
-            license: info.pointer("/license/name").and_then(Value::as_str).map(str::to_owned),
-            package_names,
-            source: source.to_owned(),
-            hash,
-            types,
-            messages,
-            channels,
-            operations,
-        })
+        load::parse(source, text, dir, &LoadOptions::default())
     }
 
     /// The message with component key `key`.
@@ -403,326 +324,21 @@ impl Spec {
         self.channels.iter().find(|c| c.key == key).expect("checked when loading")
     }
 
-    /// The messages some operation sends, receives or replies with, in document order.
+    /// The messages some operation sends, receives or replies with (and the members of
+    /// such unions), in document order.
     pub fn used_messages(&self) -> Vec<&Message> {
+        let direct =
+            |key: &str| self.operations.iter().any(|o| o.message == key || o.reply.as_deref() == Some(key));
         self.messages
             .iter()
             .filter(|m| {
-                self.operations.iter().any(|o| o.message == m.key || o.reply.as_deref() == Some(&m.key))
+                direct(&m.key)
+                    || self.messages.iter().any(|u| {
+                        matches!(&u.body, Body::Union { members } if members.contains(&m.key))
+                            && direct(&u.key)
+                    })
             })
             .collect()
-    }
-}
-
-fn str_at(v: &Value, key: &str) -> Option<String> {
-    v.get(key).and_then(Value::as_str).map(str::to_owned)
-}
-
-fn doc_of(v: &Value) -> String {
-    ["title", "summary", "description"]
-        .iter()
-        .find_map(|k| v.get(*k).and_then(Value::as_str).filter(|s| !s.trim().is_empty()))
-        .unwrap_or_default()
-        .trim()
-        .to_owned()
-}
-
-struct Loader<'a> {
-    doc: &'a Value,
-    dir: PathBuf,
-    /// External schema files read, by name.
-    files: BTreeMap<String, String>,
-    definitions: Map<String, Value>,
-}
-
-impl Loader<'_> {
-    /// `value`, or what its `$ref` (inside the document) points at.
-    fn resolve(&self, value: &Value) -> Result<Value> {
-        match value.get("$ref").and_then(Value::as_str) {
-            Some(r) if r.starts_with("#/") => {
-                self.doc.pointer(&r[1..]).cloned().ok_or_else(|| format_err!("`$ref` {r} points at nothing"))
-            }
-            _ => Ok(value.clone()),
-        }
-    }
-
-    /// The named type a payload schema is: a component schema, an external file's root
-    /// type, or an inline object named `<Key>Payload`.
-    fn payload_type(&mut self, key: &str, schema: &Value) -> Result<String> {
-        let schema = schema.get("schema").filter(|_| schema.get("schemaFormat").is_some()).unwrap_or(schema);
-        if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
-            if let Some(name) = r.strip_prefix("#/components/schemas/") {
-                if !self.definitions.contains_key(name) {
-                    bail!("payload `$ref` {r}: no such schema");
-                }
-                return Ok(name.to_owned());
-            }
-            if r.starts_with('#') {
-                bail!("payload `$ref` {r}: refer to `#/components/schemas/Name` or a `*.schema.json` file");
-            }
-            let path = self.dir.join(r);
-            let text =
-                std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-            let value: Value = serde_json::from_str(&text).with_context(|| format!("parsing {r}"))?;
-            let title = value
-                .get("title")
-                .and_then(Value::as_str)
-                .ok_or_else(|| format_err!("{r}: a payload schema file needs a `title` (its type name)"))?
-                .to_owned();
-            if let Some(defs) = value.get("definitions").and_then(Value::as_object) {
-                for (name, def) in defs {
-                    self.definitions.insert(name.clone(), def.clone());
-                }
-            }
-            let mut root = value.clone();
-            if let Some(o) = root.as_object_mut() {
-                for k in ["$schema", "$id", "definitions"] {
-                    o.remove(k);
-                }
-            }
-            self.definitions.insert(title.clone(), root);
-            self.files.insert(r.to_owned(), text);
-            return Ok(title);
-        }
-        let name = format!("{}Payload", pascal(key));
-        self.definitions.insert(name.clone(), schema.clone());
-        Ok(name)
-    }
-
-    fn message(&mut self, key: &str, m: &Value) -> Result<Message> {
-        let declared = m.get("x-natsbridge-payload-type").and_then(Value::as_str);
-        let body = match (declared, m.get("payload")) {
-            (Some("arrowtable"), _) => Body::Table,
-            (Some("text"), _) => Body::Text,
-            (Some(t @ ("binary" | "audio" | "image" | "video")), _) => {
-                Body::Bytes { payload_type: t.to_owned() }
-            }
-            (None | Some("dictionary" | "jsontable"), Some(payload)) => {
-                let type_name = self.payload_type(key, payload)?;
-                let schema = &self.definitions[&type_name];
-                let payload_type = match (declared, schema.get("type").and_then(Value::as_str)) {
-                    (Some(t), _) => t.to_owned(),
-                    (None, Some("array")) => "jsontable".to_owned(),
-                    (None, Some("object")) => "dictionary".to_owned(),
-                    (None, other) => bail!(
-                        "payload type {other:?}: use an object schema or set `x-natsbridge-payload-type`"
-                    ),
-                };
-                if payload_type == "jsontable" {
-                    bail!("`jsontable` payloads are not generated yet: use `dictionary` with an array field");
-                }
-                Body::Json { type_name, payload_type }
-            }
-            (None | Some("dictionary" | "jsontable"), None) => {
-                bail!("no `payload`: give a schema or set `x-natsbridge-payload-type`")
-            }
-            (Some(other), _) => bail!(
-                "unknown `x-natsbridge-payload-type` `{other}` (dictionary, arrowtable, text, binary, audio, image, video)"
-            ),
-        };
-        let headers = match m.get("headers") {
-            None => Vec::new(),
-            Some(h) => {
-                let h = match h.get("$ref").and_then(Value::as_str) {
-                    Some(r) => {
-                        let name = r.strip_prefix("#/components/schemas/").ok_or_else(|| {
-                            format_err!("headers `$ref` {r}: refer to `#/components/schemas/Name`")
-                        })?;
-                        self.definitions
-                            .get(name)
-                            .cloned()
-                            .ok_or_else(|| format_err!("no schema `{name}`"))?
-                    }
-                    None => h.clone(),
-                };
-                headers(&h).context("headers")?
-            }
-        };
-        Ok(Message {
-            key: key.to_owned(),
-            name: str_at(m, "name").unwrap_or_else(|| key.to_owned()),
-            doc: doc_of(m),
-            body,
-            headers,
-            type_name: pascal(key),
-        })
-    }
-}
-
-fn headers(schema: &Value) -> Result<Vec<Header>> {
-    let props = schema
-        .get("properties")
-        .and_then(Value::as_object)
-        .ok_or_else(|| format_err!("a headers schema is an object with `properties`"))?;
-    let required: Vec<&str> = schema
-        .get("required")
-        .and_then(Value::as_array)
-        .map(|r| r.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let mut out = Vec::new();
-    for (name, p) in props {
-        if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            bail!("header `{name}`: use letters, digits, `-` and `_`");
-        }
-        let ty = match p.get("type").and_then(Value::as_str) {
-            Some("string") => Scalar::String,
-            Some("integer") => Scalar::Integer {
-                unsigned: p.get("minimum").and_then(Value::as_f64).is_some_and(|m| m >= 0.0),
-            },
-            Some("number") => Scalar::Number,
-            Some("boolean") => Scalar::Boolean,
-            other => bail!("header `{name}`: type {other:?}; headers are string, integer, number or boolean"),
-        };
-        out.push(Header {
-            name: name.clone(),
-            field: snake(name),
-            ty,
-            required: required.contains(&name.as_str()),
-            doc: p.get("description").and_then(Value::as_str).unwrap_or_default().trim().to_owned(),
-        });
-    }
-    Ok(out)
-}
-
-fn channel(key: &str, address: &str, c: &Value) -> Result<Channel> {
-    let mut params = Vec::new();
-    let mut rest = address;
-    while let Some(open) = rest.find('{') {
-        let close = rest[open..]
-            .find('}')
-            .map(|c| open + c)
-            .ok_or_else(|| format_err!("unclosed `{{` in address"))?;
-        let name = &rest[open + 1..close];
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            bail!("parameter `{{{name}}}`: use letters, digits and `_`");
-        }
-        if params.iter().any(|p: &Param| p.name == name) {
-            bail!("parameter `{name}` appears twice");
-        }
-        let doc = c
-            .pointer(&format!("/parameters/{name}/description"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .trim()
-            .to_owned();
-        params.push(Param { name: name.to_owned(), field: snake(name), doc });
-        rest = &rest[close + 1..];
-    }
-    for declared in c.get("parameters").and_then(Value::as_object).into_iter().flatten().map(|(k, _)| k) {
-        if !params.iter().any(|p| &p.name == declared) {
-            bail!("parameter `{declared}` is declared but not in the address `{address}`");
-        }
-    }
-    if address.is_empty() || address.contains(char::is_whitespace) {
-        bail!("address `{address}` is not a NATS subject");
-    }
-    Ok(Channel {
-        key: key.to_owned(),
-        address: address.to_owned(),
-        params,
-        doc: doc_of(c),
-        stream: c.pointer("/x-natsbridge-jetstream/stream").and_then(Value::as_str).map(str::to_owned),
-    })
-}
-
-fn operation(
-    key: &str,
-    op: &Value,
-    channels: &[Channel],
-    channel_messages: &BTreeMap<String, BTreeMap<String, String>>,
-) -> Result<Operation> {
-    let channel_key = |v: &Value| -> Result<String> {
-        v.get("$ref")
-            .and_then(Value::as_str)
-            .and_then(|r| r.strip_prefix("#/channels/"))
-            .map(str::to_owned)
-            .ok_or_else(|| format_err!("`channel` must be `$ref: '#/channels/name'`"))
-    };
-    let one_message = |list: Option<&Value>, channel: &str| -> Result<String> {
-        let list = list.and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-        let refs: Vec<&str> = list.iter().filter_map(|m| m.get("$ref").and_then(Value::as_str)).collect();
-        let r = match refs.as_slice() {
-            [one] => *one,
-            [] => {
-                // No list: the channel's only message.
-                let all =
-                    channel_messages.get(channel).map(|m| m.values().collect::<Vec<_>>()).unwrap_or_default();
-                return match all.as_slice() {
-                    [one] => Ok((*one).clone()),
-                    _ => bail!("name exactly one message (channel `{channel}` has {})", all.len()),
-                };
-            }
-            _ => {
-                bail!("one message per operation is generated; split `{key}` into one operation per message")
-            }
-        };
-        let (c, m) =
-            r.strip_prefix("#/channels/").and_then(|rest| rest.split_once("/messages/")).ok_or_else(
-                || format_err!("message `$ref` {r}: refer to `#/channels/<channel>/messages/<name>`"),
-            )?;
-        if c != channel {
-            bail!("message {r} is not a message of channel `{channel}`");
-        }
-        channel_messages
-            .get(c)
-            .and_then(|ms| ms.get(m))
-            .cloned()
-            .ok_or_else(|| format_err!("message `$ref` {r} points at nothing"))
-    };
-    let channel = channel_key(op.get("channel").ok_or_else(|| format_err!("no `channel`"))?)?;
-    let ch = channels
-        .iter()
-        .find(|c| c.key == channel)
-        .ok_or_else(|| format_err!("channel `{channel}` has no address (or does not exist)"))?;
-    let message = one_message(op.get("messages"), &channel)?;
-    let reply = match op.get("reply") {
-        None => None,
-        Some(r) => {
-            let rc = channel_key(r.get("channel").ok_or_else(|| format_err!("`reply` without `channel`"))?)?;
-            Some(one_message(r.get("messages"), &rc)?)
-        }
-    };
-    let action = op.get("action").and_then(Value::as_str);
-    let kind = match (action, reply.is_some(), ch.stream.is_some()) {
-        (Some("send"), true, false) => OpKind::Request,
-        (Some("receive"), true, false) => OpKind::Serve,
-        (Some(_), true, true) => bail!("a JetStream channel has no request/reply"),
-        (Some("send"), false, true) => OpKind::StreamPublish,
-        (Some("receive"), false, true) => OpKind::StreamConsume,
-        (Some("send"), false, false) => OpKind::Publish,
-        (Some("receive"), false, false) => OpKind::Subscribe,
-        (other, ..) => bail!("`action` must be `send` or `receive`, found {other:?}"),
-    };
-    let purpose =
-        op.get("x-natsbridge-purpose").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| {
-            if kind == OpKind::Request || kind == OpKind::Serve { "command" } else { "event" }.to_owned()
-        });
-    Ok(Operation {
-        key: key.to_owned(),
-        snake: snake(key),
-        camel: camel(key),
-        doc: doc_of(op),
-        kind,
-        channel,
-        message,
-        reply,
-        queue: op.pointer("/bindings/nats/queue").and_then(Value::as_str).map(str::to_owned),
-        purpose,
-    })
-}
-
-fn rewrite_component_refs(value: &mut Value) {
-    match value {
-        Value::Object(o) => {
-            if let Some(Value::String(r)) = o.get_mut("$ref")
-                && let Some(name) = r.strip_prefix("#/components/schemas/")
-            {
-                *r = format!("#/definitions/{name}");
-            }
-            o.values_mut().for_each(rewrite_component_refs);
-        }
-        Value::Array(a) => a.iter_mut().for_each(rewrite_component_refs),
-        _ => {}
     }
 }
 
@@ -922,18 +538,35 @@ components:
     }
 
     #[test]
-    fn operations_the_generator_cannot_express_are_errors() {
+    fn several_messages_on_a_channel_become_one_union_and_mistakes_are_refused_with_their_place() {
         let two = SPEC.replace(
+            "messages: {alert: {$ref: '#/components/messages/Alert'}}",
+            "messages: {alert: {$ref: '#/components/messages/Alert'}, clear: {name: clear, payload: {type: object}}}",
+        )
+        .replace(
             "messages: [{$ref: '#/channels/alerts/messages/alert'}]",
-            "messages: [{$ref: '#/channels/alerts/messages/alert'}, {$ref: '#/channels/alerts/messages/alert'}]",
+            "messages: [{$ref: '#/channels/alerts/messages/alert'}, {$ref: '#/channels/alerts/messages/clear'}, {$ref: '#/channels/alerts/messages/alert'}]",
         );
-        let err = parse(&two, "two").unwrap_err();
-        assert!(format!("{err:#}").contains("one message per operation"), "{err:#}");
+        let spec = parse(&two, "two").unwrap();
+        let op = spec.operations.iter().find(|o| o.key == "watchAlerts").unwrap();
+        assert_eq!(op.message, "AlertsMessage", "all of the channel's messages: named after it");
+        assert_eq!(
+            spec.message(&op.message).body,
+            Body::Union { members: vec!["Alert".into(), "clear".into()] }
+        );
+        assert_eq!(spec.message("clear").name, "clear", "an inline message keeps its key");
+        let files = generate(&spec, &Options::from_spec(&spec), &Rustfmt::default()).unwrap();
+        let messages = files.iter().find(|f| f.path == "rust/src/messages.rs").unwrap();
+        assert!(messages.contents.contains("pub enum AlertsMessage {"), "{}", messages.contents);
+
         let bad_param = SPEC.replace(
             "parameters: {site: {description: Where}, sensor: {}}",
             "parameters: {site: {}, sensor: {}, floor: {}}",
         );
-        let err = parse(&bad_param, "param").unwrap_err();
-        assert!(format!("{err:#}").contains("`floor` is declared but not in the address"), "{err:#}");
+        let err = parse(&bad_param, "param").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "`/channels/readings/parameters/floor`: parameter `floor` is declared but not in the address `weather.{site}.{sensor}.readings`"
+        );
     }
 }

@@ -51,6 +51,8 @@ struct ChannelsView<'a> {
     preamble: &'a str,
     title: String,
     channels: Vec<ChannelView>,
+    /// Some parameter has an `enum` (it needs `token_of`).
+    any_allowed: bool,
 }
 
 struct ChannelView {
@@ -85,6 +87,8 @@ struct MessagesView<'a> {
     type_imports: Vec<String>,
     messages: Vec<MessageView>,
     uses_pyarrow: bool,
+    /// Some message is a union (it needs `Literal` and `TypeAlias`).
+    any_union: bool,
 }
 
 struct MessageView {
@@ -100,6 +104,8 @@ struct MessageView {
     json: Option<JsonView>,
     /// For a message with its own dataclass.
     class: Option<ClassView>,
+    /// A union of messages: each member's `(name literal, type, codec)`.
+    union: Vec<(String, String, String)>,
 }
 
 struct JsonView {
@@ -262,7 +268,15 @@ fn channel_view(c: &Channel) -> ChannelView {
             Segment::Literal(t) => py_str(t),
             Segment::Param(name) => {
                 let p = params.iter().find(|p| p.name == *name).expect("every segment is a parameter");
-                format!("token({}, {}, wildcard_ok)", py_str(name), p.arg)
+                match c.params.iter().find(|x| x.name == *name).map(|x| &x.allowed) {
+                    Some(allowed) if !allowed.is_empty() => format!(
+                        "token_of({}, {}, ({},), wildcard_ok)",
+                        py_str(name),
+                        p.arg,
+                        allowed.iter().map(|a| py_str(a)).collect::<Vec<_>>().join(", ")
+                    ),
+                    _ => format!("token({}, {}, wildcard_ok)", py_str(name), p.arg),
+                }
             }
         })
         .collect::<Vec<_>>()
@@ -299,9 +313,28 @@ fn header_view(h: &super::Header) -> HeaderView {
     }
 }
 
-fn message_view(m: &Message) -> MessageView {
+fn message_view(spec: &Spec, m: &Message) -> MessageView {
     let upper = upper_snake(&m.key);
     let name = py_str(&m.name);
+    if let Body::Union { members } = &m.body {
+        return MessageView {
+            name,
+            payload_type: String::new(),
+            doc: docstring(&m.doc),
+            codec: format!("{upper}_CODEC"),
+            ty: m.type_name.clone(),
+            json: None,
+            class: None,
+            union: members
+                .iter()
+                .map(|k| {
+                    let member = spec.message(k);
+                    let v = message_view(spec, member);
+                    (py_str(&member.name), v.ty, v.codec)
+                })
+                .collect(),
+        };
+    }
     let payload_type = m.body.payload_type().to_owned();
     let json = match &m.body {
         Body::Json { type_name, .. } => {
@@ -354,6 +387,7 @@ fn message_view(m: &Message) -> MessageView {
                 format!("({name}, message.data, {pt})"),
                 format!("typed.bytes_payload(received, {name}, {pt})"),
             ),
+            Body::Union { .. } => unreachable!("unions returned above"),
         };
         let mut headers: Vec<HeaderView> = m.headers.iter().map(header_view).collect();
         // Required fields first (a dataclass's defaults come last); keyword-only anyway.
@@ -387,6 +421,7 @@ fn message_view(m: &Message) -> MessageView {
         ty,
         json,
         class,
+        union: Vec::new(),
     }
 }
 
@@ -414,7 +449,8 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
 
     let types = types_module(&spec.types, &format!("{}: the payload types of its messages.", spec.title))?;
     let channels: Vec<ChannelView> = spec.channels.iter().map(channel_view).collect();
-    let messages: Vec<MessageView> = spec.used_messages().into_iter().map(message_view).collect();
+    let messages: Vec<MessageView> =
+        spec.used_messages().into_iter().map(|m| message_view(spec, m)).collect();
 
     let mut message_type_imports = BTreeSet::new();
     for m in &messages {
@@ -551,13 +587,17 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
         exports,
     }
     .render()?;
-    let channels_py = ChannelsView { preamble: &pre, title: title.clone(), channels }.render()?;
+    let any_allowed = spec.channels.iter().any(|c| c.params.iter().any(|p| !p.allowed.is_empty()));
+    let channels_py =
+        ChannelsView { preamble: &pre, title: title.clone(), channels, any_allowed }.render()?;
+    let any_union = messages.iter().any(|m| !m.union.is_empty());
     let messages_py = MessagesView {
         preamble: &pre,
         title: title.clone(),
         type_imports: message_type_imports.into_iter().collect(),
         messages,
         uses_pyarrow,
+        any_union,
     }
     .render()?;
     let operations_py = OperationsView {

@@ -63,6 +63,16 @@ struct ParamView {
     name: String,
     ident: String,
     doc: String,
+    /// The values it may take, as a Rust slice (`&["a", "b"]`); empty: any token.
+    allowed: String,
+}
+
+struct UnionVariant {
+    /// The message's `dataname`.
+    name: String,
+    variant: String,
+    /// The message's Rust type path.
+    ty: String,
 }
 
 #[derive(Template)]
@@ -89,6 +99,8 @@ struct MessageView {
     encode: String,
     decode_pattern: String,
     decode_value: String,
+    /// The messages of a union (empty for any other message).
+    union: Vec<UnionVariant>,
 }
 
 struct HeaderView {
@@ -158,11 +170,20 @@ fn channel_view(c: &Channel) -> ChannelView {
     let params: Vec<ParamView> = c
         .params
         .iter()
-        .map(|p| ParamView { name: p.name.clone(), ident: rust_ident(&p.name), doc: p.doc.clone() })
+        .map(|p| ParamView {
+            name: p.name.clone(),
+            ident: rust_ident(&p.name),
+            doc: rdoc(&p.doc),
+            allowed: if p.allowed.is_empty() {
+                String::new()
+            } else {
+                format!("&[{}]", p.allowed.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(", "))
+            },
+        })
         .collect();
     ChannelView {
         address: c.address.clone(),
-        doc: c.doc.clone(),
+        doc: rdoc(&c.doc),
         upper: upper_snake(&c.key),
         ident: rust_ident(&c.key),
         wildcard: c.wildcard(),
@@ -173,7 +194,12 @@ fn channel_view(c: &Channel) -> ChannelView {
     }
 }
 
-fn message_view(m: &Message) -> MessageView {
+/// `text` continued on every line of a `///` comment.
+fn rdoc(text: &str) -> String {
+    text.replace('\n', "\n/// ")
+}
+
+fn message_view(spec: &Spec, m: &Message) -> MessageView {
     let ty = message_type(m);
     let json_only = m.plain_json().is_some();
     let payload_type = m.body.payload_type().to_owned();
@@ -209,11 +235,26 @@ fn message_view(m: &Message) -> MessageView {
             format!("Payload::{variant}(data)"),
             "data.clone()".to_owned(),
         ),
+        Body::Union { .. } => Default::default(),
+    };
+    let union = match &m.body {
+        Body::Union { members } => members
+            .iter()
+            .map(|k| {
+                let member = spec.message(k);
+                UnionVariant {
+                    name: member.name.clone(),
+                    variant: rust_type_name(&member.key),
+                    ty: format!("crate::{}", path_of(member)),
+                }
+            })
+            .collect(),
+        _ => Vec::new(),
     };
     MessageView {
         key: m.key.clone(),
         name: m.name.clone(),
-        doc: m.doc.clone(),
+        doc: rdoc(&m.doc),
         payload_type,
         payload_variant: variant,
         json_only,
@@ -230,7 +271,7 @@ fn message_view(m: &Message) -> MessageView {
                 ident: rust_ident(&h.field),
                 ty: header_type(h.ty, h.required),
                 required: h.required,
-                doc: h.doc.clone(),
+                doc: rdoc(&h.doc),
             })
             .collect(),
         field,
@@ -238,6 +279,7 @@ fn message_view(m: &Message) -> MessageView {
         encode,
         decode_pattern,
         decode_value,
+        union,
     }
 }
 
@@ -287,7 +329,7 @@ fn op_view(spec: &Spec, o: &super::Operation) -> OpView {
     };
     OpView {
         key: o.key.clone(),
-        doc: o.doc.clone(),
+        doc: rdoc(&o.doc),
         what,
         kind: kind.to_owned(),
         ident: rust_ident(&o.key),
@@ -404,8 +446,10 @@ pub(crate) fn generate(
     ));
 
     let used = spec.used_messages();
-    let messages =
-        MessagesView { preamble: pre.clone(), messages: used.iter().map(|m| message_view(m)).collect() };
+    let messages = MessagesView {
+        preamble: pre.clone(),
+        messages: used.iter().map(|m| message_view(spec, m)).collect(),
+    };
     let mut seen = std::collections::BTreeSet::new();
     for m in &messages.messages {
         if !seen.insert(m.ty.clone()) {

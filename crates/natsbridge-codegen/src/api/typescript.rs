@@ -85,6 +85,8 @@ struct ChannelView {
 struct ParamView {
     doc: String,
     field: String,
+    /// `string`, or the union of the parameter's `enum` values.
+    ty: String,
 }
 
 #[derive(Template)]
@@ -108,6 +110,8 @@ struct MessageView {
     validator: String,
     headers: Vec<HeaderView>,
     wrapper: Option<WrapperView>,
+    /// A union of messages: each member's `(name literal, type, codec)`.
+    union: Vec<(String, String, String)>,
 }
 
 struct HeaderView {
@@ -244,9 +248,10 @@ struct MessageNames {
 
 fn message_names(m: &Message) -> MessageNames {
     let codec = format!("{}Codec", camel(&m.key));
-    match m.plain_json() {
-        Some(type_name) => MessageNames { ts_type: ts_type_name(type_name), codec, wrapper: false },
-        None => MessageNames { ts_type: ts_type_name(&m.type_name), codec, wrapper: true },
+    match (m.plain_json(), &m.body) {
+        (Some(type_name), _) => MessageNames { ts_type: ts_type_name(type_name), codec, wrapper: false },
+        // Wrappers and unions are types of the messages module.
+        (None, _) => MessageNames { ts_type: ts_type_name(&m.type_name), codec, wrapper: true },
     }
 }
 
@@ -358,7 +363,15 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
                     .iter()
                     .map(|s| match s {
                         Segment::Literal(t) => template_text(t),
-                        Segment::Param(p) => format!("${{typed.token({}, params.{}, w)}}", lit(p), camel(p)),
+                        Segment::Param(p) => match c.params.iter().find(|x| x.name == *p) {
+                            Some(x) if !x.allowed.is_empty() => format!(
+                                "${{typed.tokenOf({}, params.{}, [{}], w)}}",
+                                lit(p),
+                                camel(p),
+                                x.allowed.iter().map(|a| lit(a)).collect::<Vec<_>>().join(", ")
+                            ),
+                            _ => format!("${{typed.token({}, params.{}, w)}}", lit(p), camel(p)),
+                        },
                     })
                     .collect::<String>()
             );
@@ -385,7 +398,15 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
                 params: c
                     .params
                     .iter()
-                    .map(|p| ParamView { doc: doc_wrapped(&p.doc, "  "), field: camel(&p.name) })
+                    .map(|p| ParamView {
+                        doc: doc_wrapped(&p.doc, "  "),
+                        field: camel(&p.name),
+                        ty: if p.allowed.is_empty() {
+                            "string".to_owned()
+                        } else {
+                            p.allowed.iter().map(|a| lit(a)).collect::<Vec<_>>().join(" | ")
+                        },
+                    })
                     .collect(),
                 template,
             }
@@ -402,6 +423,29 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
         .map(|m| {
             let names = message_names(m);
             let name_lit = lit(&m.name);
+            if let Body::Union { members } = &m.body {
+                exports.push(names.codec.clone());
+                exports.push(names.ts_type.clone());
+                return MessageView {
+                    doc: doc_wrapped(&m.doc, ""),
+                    name: in_doc(&m.name),
+                    name_lit,
+                    codec: names.codec,
+                    ts_type: names.ts_type,
+                    payload_type: String::new(),
+                    validator: String::new(),
+                    headers: Vec::new(),
+                    wrapper: None,
+                    union: members
+                        .iter()
+                        .map(|k| {
+                            let member = spec.message(k);
+                            let n = message_names(member);
+                            (lit(&member.name), n.ts_type, n.codec)
+                        })
+                        .collect(),
+                };
+            }
             let payload_type = m.body.payload_type().to_owned();
             let mut text = if m.doc.is_empty() { format!("The `{}` message.", m.key) } else { m.doc.clone() };
             text.push_str(&format!("\n\nTravels as the `{payload_type}` payload `{}`.", m.name));
@@ -478,6 +522,7 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
                         decode: take,
                         json: None,
                     },
+                    Body::Union { .. } => unreachable!("unions returned above"),
                 }
             });
             let validator = format!("validate{}", names.ts_type);
@@ -495,6 +540,7 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
                 validator,
                 headers,
                 wrapper,
+                union: Vec::new(),
             }
         })
         .collect();

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from natsbridge.typed import token
+from natsbridge.typed import token{% if any_allowed %}, token_of{% endif %}
 
 __all__ = [
 {%- for c in channels %}

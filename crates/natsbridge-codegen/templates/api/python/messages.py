@@ -12,7 +12,7 @@ headers (``DESERIALIZATION_ERROR``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Final{% if any_union %}, Literal, TypeAlias{% endif %}
 
 {% if uses_pyarrow -%}
 import pyarrow as pa
@@ -35,6 +35,9 @@ __all__ = [
 {%- if let Some(h) = c.headers_class %}
     "{{ h }}",
 {%- endif %}
+{%- endif %}
+{%- if !m.union.is_empty() %}
+    "{{ m.ty }}",
 {%- endif %}
     "{{ m.codec }}",
 {%- endfor %}
@@ -108,6 +111,15 @@ class {{ c.codec_class }}:
 
 {{ m.codec }}: Final = {{ c.codec_class }}()
 """{{ m.doc }}"""
+{%- else if !m.union.is_empty() %}
+
+
+{{ m.ty }}: TypeAlias = {% for (name, ty, _) in m.union %}{% if !loop.first %} | {% endif %}typed.Variant[Literal[{{ name }}], {{ ty }}]{% endfor %}
+"""{{ m.doc }} Each value travels as its own message, told apart by the payload's ``dataname``."""
+
+
+{{ m.codec }}: Final[typed.MessageCodec[{{ m.ty }}]] = typed.UnionCodec({% for (_, _, codec) in m.union %}{% if !loop.first %}, {% endif %}{{ codec }}{% endfor %})
+"""How ``{{ m.ty }}`` travels."""
 {%- else %}
 {%- if let Some(j) = m.json %}
 

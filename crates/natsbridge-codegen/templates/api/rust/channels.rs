@@ -2,7 +2,6 @@
 //! The spec's channels: subject templates, wildcard forms and subject builders.
 
 use natsbridge::Result;
-use natsbridge::typed::token;
 {% for c in channels %}
 /// `{{ c.address }}`{% if !c.doc.is_empty() %}: {{ c.doc }}{% endif %}
 pub const {{ c.upper }}_ADDRESS: &str = "{{ c.address }}";
@@ -21,13 +20,17 @@ pub const {{ c.upper }}_STREAM: &str = "{{ stream }}";
 ///
 /// `{{ p.name }}`: {{ p.doc }}
 {%- endif %}
+{%- if !p.allowed.is_empty() %}
+///
+/// `{{ p.name }}` is one of `{{ p.allowed }}`.
+{%- endif %}
 {%- endfor %}
 pub fn {{ c.ident }}({{ c.args }}) -> Result<String> {
-    Ok(format!("{{ c.format }}"{% for p in c.params %}, token("{{ p.name }}", {{ p.ident }}, false)?{% endfor %}))
+    Ok(format!("{{ c.format }}"{% for p in c.params %}, {% if p.allowed.is_empty() %}natsbridge::typed::token("{{ p.name }}", {{ p.ident }}, false){% else %}natsbridge::typed::token_of("{{ p.name }}", {{ p.ident }}, {{ p.allowed }}, false){% endif %}?{% endfor %}))
 }
 
 /// The subject `{{ c.address }}` to receive on: as [`{{ c.ident }}`], and a parameter may be `*`.
 pub fn {{ c.ident }}_filter({{ c.args }}) -> Result<String> {
-    Ok(format!("{{ c.format }}"{% for p in c.params %}, token("{{ p.name }}", {{ p.ident }}, true)?{% endfor %}))
+    Ok(format!("{{ c.format }}"{% for p in c.params %}, {% if p.allowed.is_empty() %}natsbridge::typed::token("{{ p.name }}", {{ p.ident }}, true){% else %}natsbridge::typed::token_of("{{ p.name }}", {{ p.ident }}, {{ p.allowed }}, true){% endif %}?{% endfor %}))
 }
 {% endfor %}

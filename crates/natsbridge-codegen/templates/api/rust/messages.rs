@@ -5,7 +5,50 @@
 use natsbridge::typed::{self, Headers, Message};
 use natsbridge::{Payload, PayloadType, Received, Result};
 {% for m in messages %}
-{%- if m.json_only %}
+{%- if !m.union.is_empty() %}
+
+/// {{ m.doc }}
+///
+/// One subscription receives them all; each value travels as its own message's payload.
+#[derive(Debug, Clone)]
+pub enum {{ m.ty }} {
+{%- for v in m.union %}
+    /// Message `{{ v.name }}`.
+    {{ v.variant }}({{ v.ty }}),
+{%- endfor %}
+}
+
+impl Message for {{ m.ty }} {
+    const NAME: &'static str = "{{ m.name }}";
+    const PAYLOAD_TYPE: PayloadType = <{{ m.union[0].ty }} as Message>::PAYLOAD_TYPE;
+
+    fn dataname(&self) -> &'static str {
+        match self {
+{%- for v in m.union %}
+            Self::{{ v.variant }}(m) => m.dataname(),
+{%- endfor %}
+        }
+    }
+
+    fn encode(&self) -> Result<(Payload, Headers)> {
+        match self {
+{%- for v in m.union %}
+            Self::{{ v.variant }}(m) => m.encode(),
+{%- endfor %}
+        }
+    }
+
+    fn decode(received: &Received) -> Result<Self> {
+        let names = [{% for v in m.union %}<{{ v.ty }} as Message>::NAME, {% endfor %}];
+        match typed::which(received, &names)? {
+{%- for v in m.union %}
+            {{ loop.index0 }} => Ok(Self::{{ v.variant }}(<{{ v.ty }} as Message>::decode(received)?)),
+{%- endfor %}
+            _ => unreachable!("`which` answers an index of `names`"),
+        }
+    }
+}
+{%- else if m.json_only %}
 
 /// Message `{{ m.key }}`: payload `{{ m.name }}` (`{{ m.payload_type }}`).
 impl Message for crate::{{ m.ty }} {

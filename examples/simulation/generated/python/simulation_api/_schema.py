@@ -84,27 +84,6 @@ SCHEMA: Final[dict[str, Any]] = json.loads(
       },
       "title": "TableRequest"
     },
-    "Health": {
-      "type": "object",
-      "required": [
-        "status",
-        "uptime_s"
-      ],
-      "properties": {
-        "status": {
-          "type": "string",
-          "description": "\"ok\", \"degraded\" or anything the service reports."
-        },
-        "uptime_s": {
-          "type": "integer",
-          "minimum": 0
-        },
-        "load": {
-          "type": "number"
-        }
-      },
-      "title": "Health"
-    },
     "Spectrum": {
       "type": "object",
       "required": [
@@ -125,6 +104,27 @@ SCHEMA: Final[dict[str, Any]] = json.loads(
         }
       },
       "title": "Spectrum"
+    },
+    "Health": {
+      "type": "object",
+      "required": [
+        "status",
+        "uptime_s"
+      ],
+      "properties": {
+        "status": {
+          "type": "string",
+          "description": "\"ok\", \"degraded\" or anything the service reports."
+        },
+        "uptime_s": {
+          "type": "integer",
+          "minimum": 0
+        },
+        "load": {
+          "type": "number"
+        }
+      },
+      "title": "Health"
     }
   }
 }'''

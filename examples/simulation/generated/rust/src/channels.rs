@@ -2,7 +2,6 @@
 //! The spec's channels: subject templates, wildcard forms and subject builders.
 
 use natsbridge::Result;
-use natsbridge::typed::token;
 
 /// `sim.{service}.command`: Commands
 pub const COMMAND_ADDRESS: &str = "sim.{service}.command";
@@ -14,12 +13,12 @@ pub const COMMAND_WILDCARD: &str = "sim.*.command";
 ///
 /// `service`: Name of the service that runs the command.
 pub fn command(service: &str) -> Result<String> {
-    Ok(format!("sim.{}.command", token("service", service, false)?))
+    Ok(format!("sim.{}.command", natsbridge::typed::token("service", service, false)?))
 }
 
 /// The subject `sim.{service}.command` to receive on: as [`command`], and a parameter may be `*`.
 pub fn command_filter(service: &str) -> Result<String> {
-    Ok(format!("sim.{}.command", token("service", service, true)?))
+    Ok(format!("sim.{}.command", natsbridge::typed::token("service", service, true)?))
 }
 
 /// `sim.{service}.table`: Result tables
@@ -32,12 +31,12 @@ pub const TABLE_WILDCARD: &str = "sim.*.table";
 ///
 /// `service`: Name of the service that holds the results.
 pub fn table(service: &str) -> Result<String> {
-    Ok(format!("sim.{}.table", token("service", service, false)?))
+    Ok(format!("sim.{}.table", natsbridge::typed::token("service", service, false)?))
 }
 
 /// The subject `sim.{service}.table` to receive on: as [`table`], and a parameter may be `*`.
 pub fn table_filter(service: &str) -> Result<String> {
-    Ok(format!("sim.{}.table", token("service", service, true)?))
+    Ok(format!("sim.{}.table", natsbridge::typed::token("service", service, true)?))
 }
 
 /// `sim.{device}.audio`: Audio clips
@@ -50,12 +49,12 @@ pub const AUDIO_WILDCARD: &str = "sim.*.audio";
 ///
 /// `device`: The microphone or device that recorded the clip.
 pub fn audio(device: &str) -> Result<String> {
-    Ok(format!("sim.{}.audio", token("device", device, false)?))
+    Ok(format!("sim.{}.audio", natsbridge::typed::token("device", device, false)?))
 }
 
 /// The subject `sim.{device}.audio` to receive on: as [`audio`], and a parameter may be `*`.
 pub fn audio_filter(device: &str) -> Result<String> {
-    Ok(format!("sim.{}.audio", token("device", device, true)?))
+    Ok(format!("sim.{}.audio", natsbridge::typed::token("device", device, true)?))
 }
 
 /// `sim.{service}.health`: Health feed
@@ -71,10 +70,10 @@ pub const HEALTH_STREAM: &str = "SIM_HEALTH";
 ///
 /// `service`: Name of the service reporting.
 pub fn health(service: &str) -> Result<String> {
-    Ok(format!("sim.{}.health", token("service", service, false)?))
+    Ok(format!("sim.{}.health", natsbridge::typed::token("service", service, false)?))
 }
 
 /// The subject `sim.{service}.health` to receive on: as [`health`], and a parameter may be `*`.
 pub fn health_filter(service: &str) -> Result<String> {
-    Ok(format!("sim.{}.health", token("service", service, true)?))
+    Ok(format!("sim.{}.health", natsbridge::typed::token("service", service, true)?))
 }

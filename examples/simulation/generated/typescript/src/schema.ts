@@ -80,27 +80,6 @@ export const SCHEMA = {
       },
       "title": "TableRequest"
     },
-    "Health": {
-      "type": "object",
-      "required": [
-        "status",
-        "uptime_s"
-      ],
-      "properties": {
-        "status": {
-          "type": "string",
-          "description": "\"ok\", \"degraded\" or anything the service reports."
-        },
-        "uptime_s": {
-          "type": "integer",
-          "minimum": 0
-        },
-        "load": {
-          "type": "number"
-        }
-      },
-      "title": "Health"
-    },
     "Spectrum": {
       "type": "object",
       "required": [
@@ -121,6 +100,27 @@ export const SCHEMA = {
         }
       },
       "title": "Spectrum"
+    },
+    "Health": {
+      "type": "object",
+      "required": [
+        "status",
+        "uptime_s"
+      ],
+      "properties": {
+        "status": {
+          "type": "string",
+          "description": "\"ok\", \"degraded\" or anything the service reports."
+        },
+        "uptime_s": {
+          "type": "integer",
+          "minimum": 0
+        },
+        "load": {
+          "type": "number"
+        }
+      },
+      "title": "Health"
     }
   }
 } as const;

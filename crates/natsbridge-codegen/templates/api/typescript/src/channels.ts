@@ -28,7 +28,7 @@ export function {{ c.subject_fn }}(): string {
 /** The parameters of `{{ c.address_raw }}`. */
 export interface {{ c.params_type }} {
 {%- for p in c.params %}
-{{ p.doc }}  {{ p.field }}: string;
+{{ p.doc }}  {{ p.field }}: {{ p.ty }};
 {%- endfor %}
 }
 

@@ -11,7 +11,13 @@
 {{ type_imports }}
 {%- endif %}
 {%- for m in messages %}
-{%- if let Some(w) = m.wrapper %}
+{%- if !m.union.is_empty() %}
+
+{{ m.doc }}export type {{ m.ts_type }} ={% for (name, ty, _) in m.union %} | typed.Variant<{{ name }}, {{ ty }}>{% endfor %};
+
+/** How `{{ m.ts_type }}` travels: each value as its own message, told apart by the payload's `dataname`. */
+export const {{ m.codec }}: MessageCodec<{{ m.ts_type }}> = typed.unionCodec<{{ m.ts_type }}>([{% for (_, _, codec) in m.union %}{{ codec }}, {% endfor %}]);
+{%- else if let Some(w) = m.wrapper %}
 {%- if !m.headers.is_empty() %}
 
 /** The headers of `{{ m.name }}`, as NATS headers on the wire. */
