@@ -269,7 +269,11 @@ async def fetch(req: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "size": len(fetched.data), "sha256": fetched.sha256}
 
 
-TYPED_CODECS: dict[str, Any] = {"command": simulation.COMMAND_CODEC, "status": simulation.COMMAND_STATUS_CODEC}
+TYPED_CODECS: dict[str, Any] = {
+    "command": simulation.COMMAND_CODEC,
+    "status": simulation.COMMAND_STATUS_CODEC,
+    "health": simulation.HEALTH_CODEC,
+}
 """The messages of the `simulation` spec the `typed` cases name."""
 
 

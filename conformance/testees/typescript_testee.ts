@@ -329,6 +329,7 @@ async function fetchOp(req: Record<string, unknown>): Promise<Answer> {
 const TYPED_CODECS: Record<string, import("@natsbridge/client").MessageCodec<unknown>> = {
   command: simulation.commandCodec as import("@natsbridge/client").MessageCodec<unknown>,
   status: simulation.commandStatusCodec as import("@natsbridge/client").MessageCodec<unknown>,
+  health: simulation.healthCodec as import("@natsbridge/client").MessageCodec<unknown>,
 };
 
 /**

@@ -13,6 +13,7 @@
 mod bench;
 mod codegen;
 mod conformance;
+mod corpus;
 mod demo;
 mod fuzz;
 mod setup;
@@ -72,6 +73,10 @@ enum Command {
     /// built on the generated operations exchanging the new field. Needs the TypeScript
     /// runtime built (`npm run build --workspaces`).
     TeamCodegen,
+    /// `cargo xtask test`'s `corpus` step alone: what the real AsyncAPI documents of
+    /// crates/natsbridge-codegen/tests/corpus generate, compiled in Rust, type-checked in
+    /// TypeScript and Python, and two of them exchanging typed messages across the three.
+    Corpus,
     /// Run the whole test suite: codegen --check, AsyncAPI validation, fmt, clippy, tests.
     Test,
 }
@@ -90,6 +95,9 @@ fn main() -> ExitCode {
         Command::Test => test_all::test_all().map(|()| ExitCode::SUCCESS),
         Command::TeamCodegen => setup::setup()
             .and_then(|tools| team::team_codegen(&util::project_root(), &tools))
+            .map(|()| ExitCode::SUCCESS),
+        Command::Corpus => setup::setup()
+            .and_then(|tools| corpus::corpus(&util::project_root(), &tools))
             .map(|()| ExitCode::SUCCESS),
         Command::Conformance(args) => conformance::run(&args).map(ExitCode::from),
         Command::SpecDiff(args) => specdiff::run(&args).map(ExitCode::from),

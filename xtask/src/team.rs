@@ -76,7 +76,7 @@ asyncio.run(main())
 "#;
 
 /// Kills the child when dropped.
-struct Running(Child);
+pub(crate) struct Running(pub(crate) Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -89,7 +89,7 @@ fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn nats_server(tools: &Tools) -> Result<(Running, String)> {
+pub(crate) fn nats_server(tools: &Tools) -> Result<(Running, String)> {
     let port = free_port()?;
     let child = Command::new(&tools.nats_server)
         .args(["-a", "127.0.0.1", "-p", &port.to_string()])

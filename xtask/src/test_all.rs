@@ -140,6 +140,8 @@ pub(crate) fn test_all() -> Result<()> {
     // added) in a scratch directory outside the repository; Rust, TypeScript and Python
     // services built on the generated operations exchange the new field.
     step("team codegen", &mut || crate::team::team_codegen(&root, &tools))?;
+    // Real AsyncAPI documents: what they generate compiles, type-checks and talks.
+    step("corpus", &mut || crate::corpus::corpus(&root, &tools))?;
     step("conformance", &mut || {
         let args = crate::conformance::Args::all_lanes();
         match crate::conformance::run(&args)? {

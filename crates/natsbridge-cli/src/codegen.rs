@@ -39,6 +39,17 @@ pub(crate) struct CodegenArgs {
     /// of the registries' `natsbridge` 0.1, `@natsbridge/client` 0.1 and `natsbridge` 0.1.
     #[arg(long, value_name = "DIR")]
     runtime_checkout: Option<PathBuf>,
+    /// How channel addresses become NATS subjects: `nats` (they are subjects: tokens
+    /// separated by `.`; an address with `/` is refused) or `slash` (addresses written for
+    /// MQTT, Kafka or HTTP: `/` becomes `.`, leading and trailing `/` dropped).
+    #[arg(long, value_enum, default_value_t = AddressStyle::Nats)]
+    address_style: AddressStyle,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum AddressStyle {
+    Nats,
+    Slash,
 }
 
 fn lang_name(s: &str) -> Result<(String, String), String> {
@@ -53,7 +64,14 @@ fn lang_name(s: &str) -> Result<(String, String), String> {
 }
 
 pub(crate) fn run(args: CodegenArgs) -> CliResult {
-    let spec = api::Spec::load(&args.spec).map_err(|e| format!("{}: {e:#}", args.spec.display()))?;
+    let load = api::LoadOptions {
+        address_style: match args.address_style {
+            AddressStyle::Nats => api::AddressStyle::Nats,
+            AddressStyle::Slash => api::AddressStyle::Slash,
+        },
+    };
+    let spec =
+        api::Spec::load_with(&args.spec, &load).map_err(|e| format!("{}: {e:#}", args.spec.display()))?;
     let mut options = api::Options::from_spec(&spec);
     if !args.lang.is_empty() {
         options.languages = args.lang.clone();

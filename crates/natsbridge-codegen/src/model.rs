@@ -518,7 +518,9 @@ pub fn shapes_only(schema: &Value) -> Value {
             for (k, v) in o {
                 let constraint_only = match k.as_str() {
                     "format" | "not" | "if" | "then" | "else" | "default" | "examples" | "contains"
-                    | "propertyNames" | "dependencies" | "patternProperties" => true,
+                    | "propertyNames" | "dependencies" | "patternProperties" | "minLength" | "maxLength" => {
+                        true
+                    }
                     "oneOf" | "anyOf" => !union,
                     _ => false,
                 };

@@ -24,6 +24,11 @@ struct InitView {
     structs: Vec<StructView>,
     patterns: Vec<PatternView>,
     exports: Vec<String>,
+    /// Unions and free-form objects a message can be: `(snake, schema name, type)`, each
+    /// with its `validate_x`.
+    other_roots: Vec<(String, String, String)>,
+    /// Some alias is a union (an explicit `TypeAlias`).
+    any_union: bool,
 }
 
 struct EnumView {
@@ -38,6 +43,8 @@ struct AliasView {
     name: String,
     doc: String,
     ty: String,
+    /// Declared `: TypeAlias` (a union, written as a string: its types come further down).
+    explicit: bool,
 }
 
 struct StructView {
@@ -222,7 +229,8 @@ pub(crate) fn types_module(model: &Model, title: &str) -> Result<TypesModule> {
                 format!("{:?}", variants.iter().map(|v| py_type(model, v)).collect::<Vec<_>>().join(" | "))
             }
         };
-        aliases.push(AliasView { doc: docstring(s.description), ty, name });
+        let explicit = matches!(s.rule, ScalarRule::Union(_));
+        aliases.push(AliasView { doc: docstring(s.description), ty, name, explicit });
     }
     let structs: Vec<StructView> = model
         .structs_in_dependency_order()
@@ -281,6 +289,16 @@ pub(crate) fn types_module(model: &Model, title: &str) -> Result<TypesModule> {
             _ => None,
         })
         .collect();
+    let other_roots: Vec<(String, String, String)> = model
+        .scalars()
+        .filter(|s| matches!(s.rule, ScalarRule::Union(_) | ScalarRule::Map))
+        .map(|s| (python_ident(&snake(s.name)), s.name.to_owned(), pascal(s.name)))
+        .collect();
+    let mut exports = exports;
+    exports.extend(other_roots.iter().map(|(sn, _, _)| format!("validate_{sn}")));
+    exports.sort();
+    exports.dedup();
+    let any_union = aliases.iter().any(|a| a.explicit);
     let init = InitView {
         preamble: pre.clone(),
         title: docstring(title),
@@ -289,6 +307,8 @@ pub(crate) fn types_module(model: &Model, title: &str) -> Result<TypesModule> {
         structs,
         patterns,
         exports: exports.clone(),
+        other_roots,
+        any_union,
     }
     .render()?;
     let open_enums: String = model.open_enums().iter().map(|n| format!("{n:?}, ")).collect();

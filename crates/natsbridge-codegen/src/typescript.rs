@@ -190,10 +190,18 @@ pub(crate) fn render_types(model: &Model, title: &str) -> Result<(String, String
                 .collect(),
         })
         .collect();
+    // Every type a message can be: structs, and a team spec's unions and free-form objects.
     let roots = model
         .structs()
         .into_iter()
-        .map(|s| RootView { name: ts_type_name(s.name), schema_name: s.name.to_owned() })
+        .map(|s| s.name)
+        .chain(
+            model
+                .scalars()
+                .filter(|s| matches!(s.rule, ScalarRule::Union(_) | ScalarRule::Map))
+                .map(|s| s.name),
+        )
+        .map(|name| RootView { name: ts_type_name(name), schema_name: name.to_owned() })
         .collect();
     let index = IndexView { preamble: pre.clone(), title: title.to_owned(), enums, aliases, structs, roots }
         .render()?;

@@ -75,11 +75,29 @@ pub trait Message: Sized + Send + Sync + 'static {
     fn dataname(&self) -> &'static str {
         Self::NAME
     }
+    /// Where this value declares its correlation id (AsyncAPI `correlationId.location`);
+    /// by default nowhere beyond the envelope's `correlation_id`.
+    fn correlation(&self) -> Correlation {
+        Correlation::None
+    }
     /// The payload and the headers to send.
     fn encode(&self) -> Result<(Payload, Headers)>;
     /// Reads the message out of a received envelope; a payload that is missing, of another
     /// type or not of the schema is an [`Error`] with the correlation id and the dataname.
     fn decode(received: &Received) -> Result<Self>;
+}
+
+/// Where a message declares its correlation id (AsyncAPI `correlationId.location`), for the
+/// typed sends: the envelope's `correlation_id` is the exchange's either way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Correlation {
+    /// Nothing beyond the envelope's `correlation_id`.
+    None,
+    /// `$message.payload#/…`: the payload holds it, and a send uses it for the envelope (it
+    /// must then be a correlation id the envelope accepts, a UUID).
+    Id(String),
+    /// `$message.header#/Name`: this NATS header also carries the envelope's correlation id.
+    Header(&'static str),
 }
 
 /// What the generated operations need: the connection, the options every send and receive
@@ -140,7 +158,16 @@ impl Bridge {
     /// `message` encoded, and the options to send it with as `purpose`.
     fn prepare<M: Message>(&self, message: &M, purpose: MsgPurpose) -> Result<(Payload, SendOptions)> {
         let (payload, headers) = message.encode()?;
-        Ok((payload, self.options_for(headers).purpose(purpose)))
+        let options = self.options_for(headers).purpose(purpose);
+        let options = match message.correlation() {
+            Correlation::None => options,
+            Correlation::Id(id) => options.correlation_id(id),
+            Correlation::Header(name) => {
+                let id = crate::wire::new_uuid();
+                with_header(options.correlation_id(id.clone()), name, id)
+            }
+        };
+        Ok((payload, options))
     }
 }
 
@@ -234,6 +261,15 @@ pub fn payload<'a>(received: &'a Received, name: &str, ty: PayloadType) -> Resul
     Ok(found)
 }
 
+/// The correlation id a payload holds at the JSON `pointer` (`$message.payload#/…`), when it
+/// is text there; else [`Correlation::None`].
+pub fn payload_correlation<T: Serialize>(value: &T, pointer: &str) -> Correlation {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.pointer(pointer).and_then(serde_json::Value::as_str).map(str::to_owned))
+        .map_or(Correlation::None, Correlation::Id)
+}
+
 /// A JSON payload (`dictionary`) from a value of a generated type.
 pub fn encode_json<T: Serialize>(name: &str, value: &T, check: Check) -> Result<Payload> {
     let value = serde_json::to_value(value).map_err(|e| {
@@ -325,13 +361,18 @@ pub async fn request<M: Message, R: Message>(
 /// Answers `to` with `reply` (same correlation id, `reply_to_msg_id` set).
 pub async fn reply<M, R: Message>(bridge: &Bridge, to: &Incoming<M>, reply: &R) -> Result<Sent> {
     let (payload, headers) = reply.encode()?;
-    smartreply(
-        &bridge.client,
-        &to.received.envelope,
-        [(reply.dataname(), payload)],
-        bridge.options_for(headers),
-    )
-    .await
+    let mut options = bridge.options_for(headers);
+    // A reply's correlation id is the request's, whatever the reply's payload holds.
+    if let Correlation::Header(name) = reply.correlation() {
+        options = with_header(options, name, to.correlation_id().to_owned());
+    }
+    smartreply(&bridge.client, &to.received.envelope, [(reply.dataname(), payload)], options).await
+}
+
+/// `options` with the header `name` set to `value`, replacing one the message declared.
+fn with_header(mut options: SendOptions, name: &str, value: String) -> SendOptions {
+    options.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+    options.header(name, value)
 }
 
 /// Answers `to` with an `error_response_v1`, which the requester gets as a remote error.

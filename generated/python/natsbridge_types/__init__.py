@@ -58,6 +58,7 @@ __all__ = [
     "validate",
     "validate_error_body",
     "validate_error_response_v1",
+    "validate_metadata",
     "validate_msg_envelope_v1",
     "validate_msg_payload_v1",
 ]
@@ -550,3 +551,8 @@ def parse_error_response_v1(text: str | bytes) -> ErrorResponseV1:
 def dump_error_response_v1(value: ErrorResponseV1) -> str:
     """Serializes a ErrorResponseV1 to compact JSON text."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def validate_metadata(value: object, *, reader: bool = False) -> list[ValidationIssue]:
+    """Validates a value as a Metadata; returns the issues (empty when valid)."""
+    return validate("Metadata", value, reader=reader)

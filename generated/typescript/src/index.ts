@@ -440,5 +440,30 @@ export function dumpErrorBody(value: ErrorBody): string {
   return JSON.stringify(value);
 }
 
+/** Validates a value as a Metadata. */
+export function validateMetadata(value: unknown, options: ValidateOptions = {}): Validated<Metadata> {
+  return validate<Metadata>("Metadata", value, options);
+}
+
+/** Type guard: true when `value` is a valid Metadata. */
+export function isMetadata(value: unknown): value is Metadata {
+  return validateMetadata(value).ok;
+}
+
+/** Parses JSON text and validates it as a Metadata (as a reader: unknown enum values are
+ * accepted); throws SchemaValidationError. */
+export function parseMetadata(text: string): Metadata {
+  const result = validateMetadata(JSON.parse(text), { reader: true });
+  if (!result.ok) {
+    throw new SchemaValidationError("Metadata", result.issues);
+  }
+  return result.value;
+}
+
+/** Serializes a Metadata to JSON text. */
+export function dumpMetadata(value: Metadata): string {
+  return JSON.stringify(value);
+}
+
 /** The runtime profile: constants and rules every runtime shares. */
 export * from "./profile.js";

@@ -17,11 +17,15 @@ NATS headers, and back) and each operation as a call of one of the functions her
   over, which a :class:`Stored` wraps).
 
 Everything travels as an ordinary ``msg_envelope_v1`` carrying one payload named after the
-message, so typed code and plain ``smartsend`` / ``smartreceive`` interoperate both ways.
+message, so typed code and plain ``smartsend`` / ``smartreceive`` interoperate both ways. A
+message's AsyncAPI ``correlationId`` is the envelope's ``correlation_id``, read from its payload
+or carried in a header as its ``location`` says (see :class:`Encoded`).
 Receiving checks, in order: the envelope (``smartreceive``), the payload named
 ``codec.name`` with ``codec.payload_type`` (missing: ``INVALID_PAYLOAD_TYPE``), then the
 value and headers (schema or header violations: ``DESERIALIZATION_ERROR``). Channel
-parameters go through :func:`token`: one NATS subject token or ``INVALID_ENVELOPE``.
+parameters go through :func:`token`: one NATS subject token or ``INVALID_ARGUMENT``
+(:func:`token_of` for a parameter restricted to an enum). Several messages on one channel or
+operation share one :class:`UnionCodec` of :class:`Variant` values, dispatched by message name.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ from .errors import NatsBridgeError
 from .jetstream import Delivered as EnvelopeDelivered
 from .jetstream import EnvelopeConsumer, StreamSent
 from .jetstream import publish_to_stream as _publish_to_stream
-from .options import Count, PositiveCount, PositiveSeconds, Seconds, checked, checked_options
+from .options import Count, PositiveCount, PositiveSeconds, Seconds, bad_argument, check_value, checked, checked_options, shown
 from .receive import ReceiveOptions, Received, ReceivedPayload, smartreceive
 from .request import smartreply, smartreply_error, smartrequest
 from .send import PayloadInput, SendOptions, Sent, send_with
@@ -94,11 +98,16 @@ __all__ = [
     "table_payload",
     "text_payload",
     "token",
+    "token_of",
+    "UnionCodec",
+    "Variant",
 ]
 
 M = TypeVar("M")
 R = TypeVar("R")
 T = TypeVar("T")
+N = TypeVar("N", bound=str)
+V = TypeVar("V", bound="Variant[Any, Any]")
 
 
 @checked_options
@@ -126,10 +135,23 @@ class Bridge:
 
 class Encoded(NamedTuple):
     """A message as it travels: one ``(dataname, data, payload_type)`` payload and the NATS
-    headers it declares (values as text)."""
+    headers it declares (values as text), and what its AsyncAPI ``correlationId`` says (a
+    generated codec sets at most one of the two):
+
+    - ``correlation_id``: the message's own correlation id (``location:
+      $message.payload#/…``, read from its value). A typed send uses it as the envelope's
+      ``correlation_id`` unless the caller passes one (the ``correlation_id`` argument), which
+      wins; it must be a UUID like that argument (the same error when not).
+    - ``correlation_header``: a NATS header that carries the envelope's correlation id
+      (``location: $message.header#/Name``). A typed send sets it to the id the envelope
+      carries (the caller's, else the message's own, else a new UUID), over a declared header
+      of the same name; :func:`reply` sets it to the request's.
+    """
 
     payload: PayloadInput
     headers: dict[str, str]
+    correlation_id: str | None = None
+    correlation_header: str | None = None
 
 
 @runtime_checkable
@@ -192,6 +214,32 @@ def token(param: str, value: str, wildcard_ok: bool = False) -> str:
             f"channel parameter `{param}` must be one NATS subject token (non-empty, no `.`, `*`, `>` or "
             f"whitespace), got {value!r:.100}",
         )
+    return value
+
+
+def _names(names: Sequence[str]) -> str:
+    """`` `a`, `b` ``: names as error messages list them."""
+    return ", ".join(f"`{n}`" for n in names) or "none"
+
+
+def _is_strings(value: object) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray)) and all(
+        isinstance(v, str) for v in value)
+
+
+def token_of(param: str, value: str, allowed: Sequence[str], wildcard_ok: bool = False) -> str:
+    """:func:`token`, for a channel parameter whose schema is an enum: ``value`` when it is one
+    NATS subject token (the same checks and error as :func:`token`) and one of ``allowed``
+    (with ``wildcard_ok``, ``*`` alone passes too). Otherwise ``INVALID_ARGUMENT``, naming the
+    allowed values."""
+    check_value("token_of", "param", param, lambda v: isinstance(v, str), "a str", kind="argument")
+    check_value("token_of", "allowed", allowed, _is_strings, "a list of str", kind="argument")
+    check_value("token_of", "wildcard_ok", wildcard_ok, lambda v: isinstance(v, bool), "a bool", kind="argument")
+    token(param, value, wildcard_ok)
+    if wildcard_ok and value == "*":
+        return value
+    if value not in allowed:
+        raise NatsBridgeError(ERROR_BAD_OPTION, f"parameter `{param}`: `{value}` is not one of {_names(allowed)}")
     return value
 
 
@@ -375,6 +423,91 @@ class JsonCodec(Generic[M]):
         return cast(M, value)
 
 
+@dataclass(frozen=True)
+class Variant(Generic[N, T]):
+    """One of several messages: which (its ``dataname``) and its value."""
+
+    name: N
+    value: T
+
+
+def _is_codec(value: object) -> bool:
+    return isinstance(value, MessageCodec) and isinstance(value.name, str) and isinstance(value.payload_type, str)
+
+
+class UnionCodec(Generic[V]):
+    """Several messages on one channel or operation: a :class:`MessageCodec` of
+    ``Variant[Literal["a"], A] | Variant[Literal["b"], B] | ...`` made of the variants' own
+    codecs and dispatched by message name (the payload's ``dataname``), so one subscription
+    hands each message its own type::
+
+        StreetlightMessage: TypeAlias = Variant[Literal["lightMeasured"], LightMeasured] | Variant[Literal["turnOn"], TurnOn]
+        STREETLIGHT_MESSAGE_CODEC: Final[MessageCodec[StreetlightMessage]] = UnionCodec(LIGHT_MEASURED_CODEC, TURN_ON_CODEC)
+
+    Under mypy a value is built through its variant's alias (``TurnOnVariant: TypeAlias =
+    Variant[Literal["turnOn"], TurnOn]``, then ``TurnOnVariant("turnOn", {...})``): a bare
+    ``Variant("turnOn", ...)`` where the union is expected is inferred ``Variant[str, ...]``.
+
+    :attr:`name` is the variants' names joined with `` | `` and :attr:`payload_type` their
+    common payload type, else the first variant's: both are used only in messages (each
+    variant travels as its own codec writes it). :meth:`encode` hands the value to the codec
+    named ``message.name`` (not a :class:`Variant`, or a name that is no variant's:
+    ``SERIALIZATION_ERROR``); :meth:`decode` uses the first codec, in the order given, whose
+    name is the ``dataname`` of one of the envelope's payloads (none: ``INVALID_PAYLOAD_TYPE``).
+    A variant's own errors pass unchanged. ``INVALID_ARGUMENT`` for no codecs, something that
+    is not a codec, or two codecs of the same name."""
+
+    @checked("UnionCodec")
+    def __init__(self, *codecs: MessageCodec[Any]) -> None:
+        if not codecs:
+            raise bad_argument("UnionCodec", "give at least one message codec, got none")
+        for i, c in enumerate(codecs):
+            check_value("UnionCodec", f"codecs[{i}]", c, _is_codec,
+                        "a message codec (name, payload_type, encode, decode)", kind="argument")
+        names = [c.name for c in codecs]
+        duplicate = next((n for i, n in enumerate(names) if n in names[:i]), None)
+        if duplicate is not None:
+            raise bad_argument("UnionCodec", f"two codecs are named `{duplicate}` (codecs: {_names(names)}); each "
+                               "message of a union needs its own name")
+        self._codecs: tuple[MessageCodec[Any], ...] = codecs
+        self._by_name: dict[str, MessageCodec[Any]] = dict(zip(names, codecs))
+        self._names = names
+        self._name = " | ".join(names)
+        # Their common payload type, else the first variant's: the first's either way.
+        self._payload_type = codecs[0].payload_type
+
+    @property
+    def name(self) -> str:
+        """The variants' names joined with `` | `` (used only in messages)."""
+        return self._name
+
+    @property
+    def payload_type(self) -> str:
+        """The variants' common payload type, else the first variant's (used only in messages)."""
+        return self._payload_type
+
+    def encode(self, message: V) -> Encoded:
+        if not isinstance(message, Variant) or not isinstance(message.name, str):
+            raise NatsBridgeError(ERROR_WRITER_RULE, f"a message of `{self._name}` must be a Variant(name, value) with "
+                                  f"`name` one of {_names(self._names)}, not {shown(message)}")
+        codec = self._by_name.get(message.name)
+        if codec is None:
+            raise NatsBridgeError(ERROR_WRITER_RULE,
+                                  f"message `{message.name[:100]}` is not one of {_names(self._names)}")
+        return codec.encode(message.value)
+
+    @checked("UnionCodec.decode")
+    def decode(self, received: Received) -> V:
+        present = {p.dataname for p in received.payloads}
+        for codec in self._codecs:
+            if codec.name in present:
+                return cast(V, Variant(codec.name, codec.decode(received)))
+        found = ", ".join(f"`{p.dataname[:100]}` ({p.payload_type[:100]})" for p in received.payloads) or "none"
+        raise NatsBridgeError(ERROR_UNKNOWN_PAYLOAD_TYPE,
+                              f"the envelope has none of the payloads {_names(self._names)} (payloads: {found})",
+                              dataname=self._name, correlation_id=received.correlation_id)
+
+
 def _encode(codec: MessageCodec[M], message: M) -> Encoded:
     try:
         return codec.encode(message)
@@ -394,8 +527,28 @@ def _decode(codec: MessageCodec[M], received: Received) -> Incoming[M]:
                               correlation_id=received.correlation_id) from e
 
 
-def _send_options(bridge: Bridge, purpose: str, headers: Mapping[str, str]) -> SendOptions:
-    merged = {**(bridge.send.headers or {}), **headers}
+def _encode_correlated(codec: MessageCodec[M], message: M, correlation_id: str | None) -> tuple[Encoded, str]:
+    """``message`` encoded, and the envelope's correlation id: the caller's ``correlation_id``
+    when given, else the message's own, else a new one; checked as the caller's argument is
+    (the same error for either)."""
+    cid = checked_uuid(correlation_id, "correlation_id")
+    try:
+        encoded = _encode(codec, message)
+    except NatsBridgeError as e:
+        raise e.with_correlation_id(cid)
+    if correlation_id is None and encoded.correlation_id is not None:
+        cid = checked_uuid(encoded.correlation_id, "correlation_id")
+    return encoded, cid
+
+
+def _send_options(bridge: Bridge, purpose: str, encoded: Encoded, cid: str) -> SendOptions:
+    """The bridge's send options with the message's headers, and ``cid`` in its correlation
+    header when it has one (over any header of that name, whatever its case)."""
+    merged = {**(bridge.send.headers or {}), **encoded.headers}
+    header = encoded.correlation_header
+    if header is not None:
+        merged = {k: v for k, v in merged.items() if k.lower() != header.lower()}
+        merged[header] = cid
     return replace(bridge.send, connection=bridge.client, msg_purpose=purpose, headers=merged or None)
 
 
@@ -413,10 +566,9 @@ async def publish(
     correlation_id: str | None = None,
 ) -> Sent:
     """Publishes ``message`` on ``subject`` (core NATS) as one envelope."""
-    cid = checked_uuid(correlation_id, "correlation_id")
+    encoded, cid = _encode_correlated(codec, message, correlation_id)
     try:
-        encoded = _encode(codec, message)
-        return await send_with(subject, [encoded.payload], cid, _send_options(bridge, purpose, encoded.headers))
+        return await send_with(subject, [encoded.payload], cid, _send_options(bridge, purpose, encoded, cid))
     except NatsBridgeError as e:
         raise e.with_correlation_id(cid)
 
@@ -429,10 +581,9 @@ async def request(
     """Sends ``message`` as a request and returns the typed reply (``TIMEOUT`` after
     ``timeout`` seconds, default the bridge's; a responder's ``error_response_v1`` is raised
     as a remote :class:`NatsBridgeError`)."""
-    cid = checked_uuid(correlation_id, "correlation_id")
+    encoded, cid = _encode_correlated(codec, message, correlation_id)
     try:
-        encoded = _encode(codec, message)
-        options = _kwargs(_send_options(bridge, purpose, encoded.headers), "connection", "reply_to", "flush")
+        options = _kwargs(_send_options(bridge, purpose, encoded, cid), "connection", "reply_to", "flush")
         received = await smartrequest(
             bridge.client, subject, [encoded.payload], timeout=bridge.timeout if timeout is None else timeout,
             receive_options=bridge.receive, correlation_id=cid, **options,
@@ -530,14 +681,15 @@ async def reply(
     bridge: Bridge, to: Incoming[Any], codec: MessageCodec[R], message: R, *, purpose: str = "event"
 ) -> Sent:
     """Answers the request ``to`` with ``message``: on its ``reply_to``, with its correlation
-    id and ``reply_to_msg_id`` = its ``msg_id``."""
+    id and ``reply_to_msg_id`` = its ``msg_id`` (and that id in the message's correlation
+    header, when it has one; a correlation id of its own is not used)."""
     cid = to.correlation_id
     try:
         encoded = _encode(codec, message)
         # The receiver fields name the requester (smartreply's defaults), unless the bridge sets them.
         drop = ["connection", "reply_to_msg_id"] + [k for k in ("receiver_name", "receiver_id")
                                                     if not getattr(bridge.send, k)]
-        options = _kwargs(_send_options(bridge, purpose, encoded.headers), *drop)
+        options = _kwargs(_send_options(bridge, purpose, encoded, cid), *drop)
         return await smartreply(bridge.client, to.envelope, [encoded.payload], **options)
     except NatsBridgeError as e:
         raise e.with_correlation_id(cid)
@@ -559,10 +711,9 @@ async def publish_to_stream(
 ) -> StreamSent:
     """Publishes ``message`` into the JetStream stream that captures ``subject`` and waits for
     the ack (``msg_id`` to retry without duplicating)."""
-    cid = checked_uuid(correlation_id, "correlation_id")
+    encoded, cid = _encode_correlated(codec, message, correlation_id)
     try:
-        encoded = _encode(codec, message)
-        options = _kwargs(_send_options(bridge, purpose, encoded.headers), "jetstream", "publish", "one_shot")
+        options = _kwargs(_send_options(bridge, purpose, encoded, cid), "jetstream", "publish", "one_shot")
         if msg_id is not None:
             options["msg_id"] = msg_id
         return await _publish_to_stream(bridge.jetstream, subject, [encoded.payload], correlation_id=cid, **options)

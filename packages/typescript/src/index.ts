@@ -88,4 +88,5 @@ export {
   type SendOverrides,
   type Stored,
   type SubscribeOptions,
+  type Variant,
 } from "./typed.js";

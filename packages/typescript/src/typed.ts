@@ -4,12 +4,16 @@
  * `dataname`, its payload type, how its value and headers become one envelope payload plus
  * NATS headers and back) and each operation as one call of this module over a {@link Bridge}:
  * {@link publish}, {@link request}, {@link subscribe} with {@link reply} / {@link replyError},
- * {@link publishToStream} and {@link replay}. Subjects are built with {@link token}.
+ * {@link publishToStream} and {@link replay}. Subjects are built with {@link token} (or
+ * {@link tokenOf} for a parameter restricted to an enum); several messages on one channel or
+ * operation share one {@link unionCodec} of {@link Variant}s.
  *
  * The wire mapping, the same in every language: one message is one `msg_envelope_v1` with
  * one payload named after the message; its declared headers travel as NATS headers (integers
  * and numbers in decimal, booleans `true` / `false`). So typed code and plain `smartsend`
- * interoperate in both directions.
+ * interoperate in both directions. A message's AsyncAPI `correlationId` is the envelope's
+ * `correlation_id`, read from its payload or carried in a header as its `location` says (see
+ * {@link Encoded}).
  *
  * Errors are {@link NatsBridgeError}s with the exchange's correlation id and the message's
  * dataname. A subscription yields a bad message's error in its place and goes on: nothing
@@ -24,6 +28,7 @@ import type { DecodedData, PayloadTuple, PayloadType } from "./payload.js";
 import { RECEIVE_OPTIONS, checkReceived, smartreceive, type ReceiveOptions, type Received } from "./receive.js";
 import { DEFAULT_REQUEST_TIMEOUT_MS, smartreply, smartreplyError, smartrequest, type RequestOptions } from "./request.js";
 import { SEND_OPTIONS, smartsend, type SendOptions, type Sent } from "./send.js";
+import { newUuid } from "./wire.js";
 
 export type { Table } from "apache-arrow";
 
@@ -61,10 +66,26 @@ export class Bridge {
   }
 }
 
-/** One message as it travels: its single envelope payload and its NATS headers. */
+/**
+ * One message as it travels: its single envelope payload and its NATS headers, and what its
+ * AsyncAPI `correlationId` says (a generated codec sets at most one of the two):
+ *
+ * - `correlationId`: the message's own correlation id (`location: $message.payload#/…`, read
+ *   from its value). A typed send uses it as the envelope's `correlation_id` unless the caller
+ *   passes one (`options.correlationId`), which wins; it must be a UUID like that option (the
+ *   same error when not).
+ * - `correlationHeader`: a NATS header that carries the envelope's correlation id
+ *   (`location: $message.header#/Name`). A typed send sets it to the id the envelope carries
+ *   (the caller's, else the message's own, else a new UUID), over a declared header of the same
+ *   name; a {@link reply} sets it to the request's.
+ */
 export interface Encoded {
   payload: PayloadTuple;
   headers: Record<string, string>;
+  /** The message's own correlation id, read from its payload. */
+  correlationId?: string;
+  /** A NATS header that must carry the envelope's correlation id. */
+  correlationHeader?: string;
 }
 
 /**
@@ -132,13 +153,39 @@ function checkSend(where: string, bridge: unknown, subject: unknown, codec: unkn
   checkArgument(purpose, "string", "purpose", where);
 }
 
-function sendOptions(bridge: Bridge, purpose: string, encoded: Encoded, overrides: SendOverrides): SendOptions {
+/**
+ * The envelope's correlation id for a send of `encoded`: the caller's `correlationId` when
+ * given (or the bridge's default), else the message's own, else a new one when a header must
+ * carry it, else none (smartsend makes one). Not checked here: smartsend / smartrequest check
+ * it as they check the caller's option, with the same error.
+ */
+function correlationOf(encoded: Encoded, callerId: string | undefined): string | undefined {
+  if (callerId !== undefined) return callerId;
+  if (encoded.correlationId !== undefined) return encoded.correlationId;
+  return encoded.correlationHeader !== undefined ? newUuid() : undefined;
+}
+
+/**
+ * The send options: the bridge's, then the caller's, then the message's headers; the
+ * envelope's correlation id (`replyId` for a reply, else {@link correlationOf}), also in the
+ * message's correlation header when it has one (over any header of that name, whatever its case).
+ */
+function sendOptions(bridge: Bridge, purpose: string, encoded: Encoded, overrides: SendOverrides, replyId?: string): SendOptions {
   checkOptions(overrides, SEND_OVERRIDES, "a typed send");
+  const correlationId = replyId ?? correlationOf(encoded, overrides.correlationId ?? bridge.sendOptions.correlationId);
+  const headers: Record<string, string> = { ...bridge.sendOptions.headers, ...overrides.headers, ...encoded.headers };
+  const header = encoded.correlationHeader;
+  if (header !== undefined && correlationId !== undefined) {
+    const lower = header.toLowerCase();
+    for (const k of Object.keys(headers)) if (k.toLowerCase() === lower) delete headers[k];
+    headers[header] = correlationId;
+  }
   return {
     ...bridge.sendOptions,
     msgPurpose: purpose,
     ...overrides,
-    headers: { ...bridge.sendOptions.headers, ...overrides.headers, ...encoded.headers },
+    ...(correlationId === undefined ? {} : { correlationId }),
+    headers,
     connection: bridge.connection,
   };
 }
@@ -308,7 +355,8 @@ export async function reply<M, R>(
   checkArgument(purpose, "string", "purpose", "typed.reply");
   checkOptions(options, SEND_OVERRIDES, "a typed send");
   const encoded = encode(codec, message, to.correlationId);
-  return smartreply(bridge.connection, to.received.envelope, [encoded.payload], sendOptions(bridge, purpose, encoded, options));
+  // A reply always carries the request's correlation id (smartreply sets it), in the header too.
+  return smartreply(bridge.connection, to.received.envelope, [encoded.payload], sendOptions(bridge, purpose, encoded, options, to.correlationId));
 }
 
 /**
@@ -420,6 +468,28 @@ export function token(param: string, value: string, wildcardOk = false): string 
   return value;
 }
 
+/**
+ * {@link token}, for a channel parameter whose schema is an enum: `value` when it is one subject
+ * token (the same checks and error as {@link token}) and one of `allowed` (`*` alone passes
+ * with `wildcardOk`, for subscribing). INVALID_ARGUMENT otherwise, naming the allowed values.
+ */
+export function tokenOf(param: string, value: string, allowed: readonly string[], wildcardOk = false): string {
+  checkArgument(param, "string", "param", "typed.tokenOf");
+  checkArgument(allowed, "strings", "allowed", "typed.tokenOf");
+  checkArgument(wildcardOk, "boolean", "wildcardOk", "typed.tokenOf");
+  token(param, value, wildcardOk);
+  if (wildcardOk && value === "*") return value;
+  if (!allowed.includes(value)) {
+    throw new NatsBridgeError(ERROR_BAD_OPTION, `parameter \`${param}\`: \`${value}\` is not one of ${namesText(allowed)}`);
+  }
+  return value;
+}
+
+/** `` `a`, `b` ``: names as error messages list them. */
+function namesText(names: readonly string[]): string {
+  return names.map((n) => `\`${n}\``).join(", ") || "none";
+}
+
 // ---- helpers for generated codecs ----
 
 /** A validator as the generated packages write them (`validateX(value, { reader })`). */
@@ -478,6 +548,78 @@ export function jsonCodec<M>(name: string, validate: Validator<M>, payloadType: 
         });
       }
       return checked.value;
+    },
+  };
+}
+
+/** One of several messages: which (its `dataname`) and its value. */
+export interface Variant<N extends string, T> {
+  readonly name: N;
+  readonly value: T;
+}
+
+/**
+ * A codec for `Variant<"a", A> | Variant<"b", B> | …` (several messages on one channel or
+ * operation) from the variants' own codecs, dispatched by message name (the payload's
+ * `dataname`), so one subscription hands each message its own type. Its `name` is the
+ * variants' names joined with ` | ` and its `payloadType` their common payload type, else the
+ * first variant's: both are used only in messages (each variant travels as its own codec
+ * writes it).
+ *
+ * `encode` hands `value` to the codec named `name` (anything else, or a name that is no
+ * variant's, is SERIALIZATION_ERROR); `decode` uses the first codec, in the order given, whose
+ * name is the `dataname` of one of the envelope's payloads (none: INVALID_PAYLOAD_TYPE); a
+ * variant's own errors pass unchanged. INVALID_ARGUMENT for no codecs, something that is not
+ * a codec, or two codecs of the same name.
+ */
+export function unionCodec<V extends Variant<string, unknown>>(codecs: readonly MessageCodec<any>[]): MessageCodec<V> {
+  const where = "typed.unionCodec";
+  checkArgument(codecs, "array", "codecs", where);
+  if (codecs.length === 0) {
+    throw new NatsBridgeError(ERROR_BAD_OPTION, `calling ${where}: \`codecs\` must hold at least one message codec, got an empty array`);
+  }
+  const variants: MessageCodec<unknown>[] = [...codecs];
+  variants.forEach((c, i) => checkCodec(c, `codecs[${i}]`, where));
+  const byName = new Map<string, MessageCodec<unknown>>();
+  for (const c of variants) {
+    if (byName.has(c.name)) {
+      throw new NatsBridgeError(
+        ERROR_BAD_OPTION,
+        `calling ${where}: two codecs are named \`${c.name}\` (codecs: ${namesText(variants.map((v) => v.name))}); each message of a union needs its own name`,
+      );
+    }
+    byName.set(c.name, c);
+  }
+  const names = variants.map((c) => c.name);
+  const name = names.join(" | ");
+  // Their common payload type when they share one, else the first variant's: the first's either way (used only in messages).
+  const payloadType = variants[0]!.payloadType;
+  return {
+    name,
+    payloadType,
+    encode(message: V): Encoded {
+      const m = message as Partial<Variant<string, unknown>> | null;
+      if (typeof m !== "object" || m === null || typeof m.name !== "string" || !("value" in m)) {
+        throw new NatsBridgeError(ERROR_WRITER_RULE, `a message of \`${name}\` must be { name, value } with \`name\` one of ${namesText(names)}, got ${describe(message)}`);
+      }
+      const codec = byName.get(m.name);
+      if (codec === undefined) {
+        throw new NatsBridgeError(ERROR_WRITER_RULE, `message \`${m.name}\` is not one of ${namesText(names)}`);
+      }
+      return codec.encode(m.value);
+    },
+    decode(received: Received): V {
+      checkReceived(received, "received", `${where} decode`);
+      const present = new Set(received.payloads.map((p) => p.dataname));
+      const codec = variants.find((c) => present.has(c.name));
+      if (codec === undefined) {
+        const found = received.payloads.map((x) => `\`${x.dataname}\` (${x.payload_type})`).join(", ") || "none";
+        throw new NatsBridgeError(ERROR_UNKNOWN_PAYLOAD_TYPE, `the envelope has none of the payloads ${namesText(names)} (payloads: ${found})`, {
+          correlationId: received.envelope.correlation_id,
+          dataname: name,
+        });
+      }
+      return { name: codec.name, value: codec.decode(received) } as V;
     },
   };
 }

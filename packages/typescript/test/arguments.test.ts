@@ -134,6 +134,8 @@ const ENTRIES: Entry[] = [
   { name: "typed.replay", call: typed.replay as never, args: () => [f("bridge"), "FUZZ", f("codec"), { start: "new" }], accepts: [[], ["string"], [], ["undefined"]] },
   { name: "replay.next", call: (t) => (f("replay") as client.Replay<unknown>).next(t as number), args: () => [50], accepts: [["undefined", "number"]] },
   { name: "typed.token", call: typed.token as never, args: () => ["p", "x", false], accepts: [["string"], ["string"], ["undefined", "boolean"]] },
+  { name: "typed.tokenOf", call: typed.tokenOf as never, args: () => ["p", "x", ["x", "y"], false], accepts: [["string"], ["string"], [], ["undefined", "boolean"]] },
+  { name: "typed.unionCodec", call: typed.unionCodec as never, args: () => [[f("codec")]], accepts: [[]] },
   { name: "typed.payloadOf", call: typed.payloadOf as never, args: () => [f("received"), "x", "text"], accepts: [[], ["string"], ["string"]] },
   { name: "typed.jsonCodec", call: typed.jsonCodec as never, args: () => ["thing", () => ({ ok: true, value: 1 }), "dictionary"], accepts: [["string"], ["function"], ["undefined"]] },
   { name: "typed.writeHeader", call: typed.writeHeader as never, args: () => ["H", "string", "v", "d"], accepts: [["string"], [], ["string"], ["string"]], codes: { 2: [ERROR_WRITER_RULE] } },

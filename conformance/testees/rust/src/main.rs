@@ -223,10 +223,11 @@ async fn encode(req: &Value) -> Value {
 /// be built: `SERIALIZATION_ERROR`, as a refused send) and encodes it; `receive` has
 /// `smartsend` carry it as another sender would and the message's `decode` read it.
 async fn typed(req: &Value) -> Value {
-    use simulation_api::{Command, CommandStatus};
+    use simulation_api::{Command, CommandStatus, Health};
     match req["message"].as_str() {
         Some("command") => typed_case::<Command>(req).await,
         Some("status") => typed_case::<CommandStatus>(req).await,
+        Some("health") => typed_case::<Health>(req).await,
         other => invalid_request(&format!("unknown message {other:?}")),
     }
 }

@@ -108,8 +108,9 @@ impl Docs {
             return Ok(At { file: at.file.clone(), ptr });
         }
         let base = Path::new(&at.file).parent().unwrap_or(Path::new(""));
-        let rel = normalize(&base.join(file))
-            .ok_or_else(|| refuse(at, format!("`$ref: {r}` leaves the document's directory")))?;
+        let rel = normalize(&base.join(file)).ok_or_else(|| {
+            refuse(at, format!("`$ref: {r}` is an absolute path: refer to files relative to the document"))
+        })?;
         if !self.files.contains_key(&rel) {
             let path = self.dir.join(&rel);
             let text = std::fs::read_to_string(&path)
@@ -126,7 +127,8 @@ impl Docs {
     }
 }
 
-/// `a/./b/../c` → `a/c`, with `/` separators; `None` when it climbs out of the directory.
+/// `a/./b/../c` → `a/c`, with `/` separators (`../x` stays: a file beside the document's
+/// directory); `None` for an absolute path.
 fn normalize(path: &Path) -> Option<String> {
     let mut parts: Vec<String> = Vec::new();
     for c in path.components() {
@@ -134,7 +136,11 @@ fn normalize(path: &Path) -> Option<String> {
             Component::Normal(p) => parts.push(p.to_string_lossy().into_owned()),
             Component::CurDir => {}
             Component::ParentDir => {
-                parts.pop()?;
+                if parts.last().is_some_and(|p| p != "..") {
+                    parts.pop();
+                } else {
+                    parts.push("..".into());
+                }
             }
             Component::RootDir | Component::Prefix(_) => return None,
         }
@@ -171,7 +177,8 @@ mod tests {
         let at = At::root("/channels").join("a/b").join("x~y");
         assert_eq!(at.to_string(), "`/channels/a~1b/x~0y`");
         assert_eq!(normalize(Path::new("a/./b/../c.yaml")).as_deref(), Some("a/c.yaml"));
-        assert_eq!(normalize(Path::new("../c.yaml")), None);
+        assert_eq!(normalize(Path::new("a/../../c.yaml")).as_deref(), Some("../c.yaml"));
+        assert_eq!(normalize(Path::new("/etc/c.yaml")), None);
         assert_eq!(percent_decode("/channels/%7Bid%7D"), "/channels/{id}");
     }
 

@@ -12,9 +12,9 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::docs::{At, Docs, refuse};
-use super::schemas::Schemas;
+use super::schemas::{Schemas, merge_all_of};
 use super::{Body, Channel, Correlation, Header, Message, OpKind, Operation, Param, Scalar, Spec};
-use crate::model::Model;
+use crate::model::{Kind, Model, ScalarRule};
 use crate::names::{camel, pascal, snake};
 
 /// How channel addresses become NATS subjects.
@@ -48,9 +48,16 @@ pub(super) fn parse(source: &str, text: &str, dir: &Path, options: &LoadOptions)
         ),
         None => bail!("{source}: no `asyncapi` version: is this an AsyncAPI document?"),
     }
-    let info = doc.get("info").ok_or_else(|| format_err!("{source}: no `info`"))?.clone();
-    let title = str_at(&info, "title").ok_or_else(|| format_err!("{source}: no `info.title`"))?;
-    let version = str_at(&info, "version").ok_or_else(|| format_err!("{source}: no `info.version`"))?;
+    let info = doc
+        .get("info")
+        .ok_or_else(|| {
+            format_err!("`/info` is missing: an AsyncAPI document has `info` with its `title` and `version`")
+        })?
+        .clone();
+    let title = str_at(&info, "title")
+        .ok_or_else(|| format_err!("`/info/title` is missing: it names the packages"))?;
+    let version = str_at(&info, "version")
+        .ok_or_else(|| format_err!("`/info/version` is missing: it versions the packages"))?;
     let default_content_type = str_at(&doc, "defaultContentType");
     let mut r = Reader {
         docs: Docs::new(doc, dir),
@@ -117,6 +124,9 @@ pub(super) fn parse(source: &str, text: &str, dir: &Path, options: &LoadOptions)
     let mut types = Model::from_files(&files).map_err(|e| format_err!("payload schemas: {e:#}"))?;
     let mut messages = r.messages;
     for m in &mut messages {
+        if let Body::Json { type_name, .. } = &m.body {
+            m.wrapped = matches!(types.kind(type_name), Kind::Scalar(s) if matches!(s.rule, ScalarRule::Map));
+        }
         if m.plain_json().is_none() && types.kinds().any(|k| pascal(k.name()) == m.type_name) {
             m.type_name.push_str("Message");
         }
@@ -134,7 +144,7 @@ pub(super) fn parse(source: &str, text: &str, dir: &Path, options: &LoadOptions)
         title,
         version,
         description: str_at(&info, "description").unwrap_or_default().trim().to_owned(),
-        license: info.pointer("/license/name").and_then(Value::as_str).map(str::to_owned),
+        license: info.pointer("/license/name").and_then(Value::as_str).and_then(spdx_id),
         package_names,
         source: source.to_owned(),
         hash,
@@ -287,6 +297,12 @@ impl Reader {
                 Some(correlation(&cat.join("location"), location)?)
             }
         };
+        if matches!(correlation, Some(Correlation::Payload(_))) && !matches!(body, Body::Json { .. }) {
+            return Err(refuse(
+                &at.join("correlationId"),
+                "a correlation id in the payload needs a JSON payload: use `$message.header#/Name`",
+            ));
+        }
         Ok(Message {
             key: key.to_owned(),
             name: str_at(m, "name").unwrap_or_else(|| key.to_owned()),
@@ -295,6 +311,7 @@ impl Reader {
             headers,
             type_name: pascal(key),
             correlation,
+            wrapped: false,
         })
     }
 
@@ -343,6 +360,8 @@ impl Reader {
         let ty = resolved.get("type").and_then(Value::as_str);
         let structured = ["properties", "allOf", "oneOf", "anyOf"].iter().any(|k| resolved.get(*k).is_some());
         let schema = match ty {
+            // A JSON string is carried as text.
+            Some("string") => return Ok(Body::Text),
             Some("object") => schema,
             None if structured => schema,
             None if resolved
@@ -389,6 +408,10 @@ impl Reader {
             Some(_) => schema.get("schema").cloned().unwrap_or_default(),
             None => schema,
         };
+        let schema = match (schema.get("allOf"), schema.as_object()) {
+            (Some(all), Some(obj)) => merge_all_of(&mut self.docs, &hat, obj, all)?,
+            _ => schema,
+        };
         let props = schema
             .get("properties")
             .and_then(Value::as_object)
@@ -421,7 +444,11 @@ impl Reader {
                         format!(
                             "header `{name}` is {}: a NATS header carries one text value, so headers are \
                              `string`, `integer`, `number` or `boolean` (move structured data into the payload)",
-                            other.map_or("untyped".to_owned(), |t| format!("a `{t}`"))
+                            match other {
+                                None => "untyped".to_owned(),
+                                Some(t) if t.starts_with(['a', 'e', 'i', 'o', 'u']) => format!("an `{t}`"),
+                                Some(t) => format!("a `{t}`"),
+                            }
                         ),
                     ));
                 }
@@ -528,6 +555,7 @@ impl Reader {
                     headers: Vec::new(),
                     type_name: pascal(&key),
                     correlation: None,
+                    wrapped: false,
                 });
                 unions.insert(keys, key.clone());
                 Ok(key)
@@ -635,6 +663,16 @@ impl Reader {
     }
 }
 
+/// A license name as an SPDX expression: as written when it is one, else the id an
+/// imprecise name stands for (`Apache 2.0` → `Apache-2.0`), else none (the packages then
+/// declare no license rather than a wrong one).
+fn spdx_id(name: &str) -> Option<String> {
+    if spdx::Expression::parse(name).is_ok() {
+        return Some(name.to_owned());
+    }
+    spdx::imprecise_license_id(name).map(|(id, _)| id.name.to_owned())
+}
+
 /// `application/json; charset=utf-8` → `application/json`.
 fn media_type(ct: &str) -> String {
     ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()
@@ -729,6 +767,23 @@ fn channel(
 pub(super) fn subject(at: &At, address: &str, style: AddressStyle) -> Result<String> {
     let mapped = if address.contains('/') {
         match style {
+            AddressStyle::Slash if address.contains("://") => {
+                return Err(refuse(
+                    at,
+                    format!("`{address}` is a URL, not a topic: give the channel its NATS subject"),
+                ));
+            }
+            AddressStyle::Slash if address.trim_matches('/').is_empty() => {
+                return Err(refuse(
+                    at,
+                    format!(
+                        "`{address}` (a server's root) names no topic: give the channel its NATS subject"
+                    ),
+                ));
+            }
+            AddressStyle::Slash if address.trim_matches('/').contains("//") => {
+                return Err(refuse(at, format!("`{address}` has an empty part between two `/`")));
+            }
             AddressStyle::Slash => address.trim_matches('/').replace('/', "."),
             AddressStyle::Nats => {
                 return Err(refuse(
@@ -802,6 +857,14 @@ mod tests {
         assert!(err.contains("a parameter must be a whole subject token"), "{err}");
         assert!(subject(&at, "a..b", AddressStyle::Nats).is_err());
         assert!(subject(&at, "a.>", AddressStyle::Nats).is_err());
+    }
+
+    #[test]
+    fn license_names_become_spdx_ids() {
+        assert_eq!(spdx_id("Apache-2.0").as_deref(), Some("Apache-2.0"));
+        assert_eq!(spdx_id("Apache 2.0").as_deref(), Some("Apache-2.0"));
+        assert_eq!(spdx_id("MIT OR Apache-2.0").as_deref(), Some("MIT OR Apache-2.0"));
+        assert_eq!(spdx_id("Proprietary, ask legal"), None);
     }
 
     #[test]

@@ -28,7 +28,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail, format_err};
 
 use crate::model::Model;
-use crate::names::{pascal, snake};
+use crate::names::pascal;
 use crate::{GeneratedFile, Rustfmt};
 
 /// A team's spec, read and checked.
@@ -40,7 +40,8 @@ pub struct Spec {
     pub version: String,
     /// `info.description`, trimmed.
     pub description: String,
-    /// `info.license.name`, when given.
+    /// `info.license.name` as an SPDX expression (`Apache 2.0` → `Apache-2.0`); none when
+    /// it names no license SPDX knows.
     pub license: Option<String>,
     /// `info.x-natsbridge-packages`: package name per language (`rust`, `typescript`,
     /// `python`, `julia`).
@@ -79,6 +80,10 @@ pub struct Message {
     /// Where the message carries its correlation id besides the envelope
     /// (`correlationId.location`).
     pub correlation: Option<Correlation>,
+    /// A JSON body whose type cannot carry the message itself (a free-form object is a
+    /// `serde_json::Map` in Rust, which another crate's trait cannot be implemented on): the
+    /// message gets its own type around it, as a message with headers does.
+    pub wrapped: bool,
 }
 
 /// Where a message's `correlationId` is, besides the envelope's `correlation_id`.
@@ -97,7 +102,7 @@ impl Message {
     /// [`Message::type_name`] only for the others.
     pub fn plain_json(&self) -> Option<&str> {
         match &self.body {
-            Body::Json { type_name, .. } if self.headers.is_empty() => Some(type_name),
+            Body::Json { type_name, .. } if self.headers.is_empty() && !self.wrapped => Some(type_name),
             _ => None,
         }
     }
@@ -369,19 +374,25 @@ impl Options {
     /// Defaults from the spec: every language, `info.version`, the declared or derived
     /// package names, the runtimes from their registries.
     pub fn from_spec(spec: &Spec) -> Options {
-        let base = snake(&spec.title).replace('_', "-");
+        // "Streetlights MQTT API" → `streetlights-mqtt`, then `-api` once.
+        let mut words: Vec<String> =
+            crate::names::words(&spec.title).iter().map(|w| w.to_ascii_lowercase()).collect();
+        if words.len() > 1 && words.last().is_some_and(|w| w == "api") {
+            words.pop();
+        }
+        let base = words.join("-");
         let mut names = BTreeMap::new();
         for (lang, default) in [
             ("rust", format!("{base}-api")),
             ("typescript", format!("{base}-api")),
             ("python", format!("{base}-api")),
-            ("julia", format!("{}Api", pascal(&spec.title))),
+            ("julia", format!("{}Api", pascal(&base))),
         ] {
             names.insert(lang.to_owned(), spec.package_names.get(lang).cloned().unwrap_or(default));
         }
         Options {
             languages: LANGUAGES.iter().map(|s| (*s).to_owned()).collect(),
-            version: spec.version.clone(),
+            version: package_version(&spec.version),
             names,
             rust_runtime: format!("\"{}\"", RUNTIME_VERSION),
             typescript_runtime: RUNTIME_VERSION.to_owned(),
@@ -404,6 +415,27 @@ impl Options {
     }
 }
 
+/// `info.version` as a package version: as written when it is semver, `v1.2.3` → `1.2.3`,
+/// `1.2` → `1.2.0`, `1` → `1.0.0`; anything else as written ([`generate`] refuses it).
+fn package_version(v: &str) -> String {
+    let v = v.trim().strip_prefix('v').unwrap_or(v.trim());
+    if semver::Version::parse(v).is_ok() {
+        return v.to_owned();
+    }
+    let parts: Vec<&str> = v.split('.').collect();
+    if parts.len() < 3 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) {
+        let mut parts: Vec<String> = parts.iter().map(|p| p.trim_start_matches('0').to_owned()).collect();
+        for p in &mut parts {
+            if p.is_empty() {
+                *p = "0".into();
+            }
+        }
+        parts.resize(3, "0".into());
+        return parts.join(".");
+    }
+    v.to_owned()
+}
+
 /// The runtime version the generated packages ask for.
 pub const RUNTIME_VERSION: &str = "0.1.0";
 
@@ -414,6 +446,13 @@ pub fn generate(spec: &Spec, options: &Options, rustfmt: &Rustfmt) -> Result<Vec
         if !LANGUAGES.contains(&lang.as_str()) {
             bail!("unknown language `{lang}` (one of {})", LANGUAGES.join(", "));
         }
+    }
+    if semver::Version::parse(&options.version).is_err() {
+        bail!(
+            "`info.version` `{}` is not a semantic version (MAJOR.MINOR.PATCH), which Cargo, npm and PyPI \
+             need for a package: pass `--version 1.0.0`",
+            options.version
+        );
     }
     let mut files = Vec::new();
     let wants = |l: &str| options.languages.iter().any(|x| x == l);
@@ -517,6 +556,16 @@ components:
         let kinds: Vec<(&str, OpKind)> = spec.operations.iter().map(|o| (o.key.as_str(), o.kind)).collect();
         assert_eq!(kinds, [("publishReading", OpKind::Publish), ("watchAlerts", OpKind::Subscribe)]);
         let options = Options::from_spec(&spec);
+        assert_eq!(package_version("v1.2"), "1.2.0");
+        assert_eq!(package_version("2"), "2.0.0");
+        assert_eq!(package_version("1.0.0-rc.1"), "1.0.0-rc.1");
+        assert_eq!(package_version("2024-05"), "2024-05", "no guess: generate refuses it");
+        let api = parse(&SPEC.replace("Weather Station", "Streetlights MQTT API"), "api").unwrap();
+        let names = Options::from_spec(&api).names;
+        assert_eq!(
+            (names["rust"].as_str(), names["julia"].as_str()),
+            ("streetlights-mqtt-api", "StreetlightsMqttApi")
+        );
         assert_eq!(options.names["rust"], "weather-station-api");
         assert_eq!(options.names["julia"], "WeatherStationApi");
         assert_eq!(options.version, "0.3.0");

@@ -104,8 +104,8 @@ struct MessageView {
     json: Option<JsonView>,
     /// For a message with its own dataclass.
     class: Option<ClassView>,
-    /// A union of messages: each member's `(name literal, type, codec)`.
-    union: Vec<(String, String, String)>,
+    /// A union of messages: each member's `(name literal, type, codec, variant alias)`.
+    union: Vec<(String, String, String, String)>,
 }
 
 struct JsonView {
@@ -330,7 +330,7 @@ fn message_view(spec: &Spec, m: &Message) -> MessageView {
                 .map(|k| {
                     let member = spec.message(k);
                     let v = message_view(spec, member);
-                    (py_str(&member.name), v.ty, v.codec)
+                    (py_str(&member.name), v.ty, v.codec, format!("{}{}", m.type_name, pascal(&member.key)))
                 })
                 .collect(),
         };
@@ -342,7 +342,7 @@ fn message_view(spec: &Spec, m: &Message) -> MessageView {
             Some(JsonView {
                 validate: format!("validate_{}", python_ident(&snake(type_name))),
                 schema_name: py_str(type_name),
-                constant: if m.headers.is_empty() {
+                constant: if m.plain_json().is_some() {
                     format!("{upper}_CODEC")
                 } else {
                     format!("_{upper}_BODY")
@@ -500,8 +500,13 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
                 .unwrap_or_default(),
         });
     }
-    let class_imports: Vec<String> =
-        messages.iter().filter_map(|m| m.class.as_ref()).map(|c| c.name.clone()).collect();
+    // Types of the messages module: dataclasses and unions (only those operations use).
+    let class_imports: Vec<String> = messages
+        .iter()
+        .filter_map(|m| {
+            m.class.as_ref().map(|c| c.name.clone()).or_else(|| (!m.union.is_empty()).then(|| m.ty.clone()))
+        })
+        .collect();
 
     let channel_names: Vec<String> = channels
         .iter()
@@ -517,6 +522,10 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
         .iter()
         .flat_map(|m| {
             let mut v = vec![m.codec.clone()];
+            if !m.union.is_empty() {
+                v.push(m.ty.clone());
+                v.extend(m.union.iter().map(|(_, _, _, alias)| alias.clone()));
+            }
             if let Some(c) = &m.class {
                 v.push(c.name.clone());
                 v.push(c.codec_class.clone());

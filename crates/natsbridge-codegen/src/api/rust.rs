@@ -5,7 +5,7 @@
 use anyhow::{Context, Result, bail};
 use askama::Template;
 
-use super::{Body, Channel, Message, OpKind, Options, Scalar, Segment, Spec};
+use super::{Body, Channel, Correlation, Message, OpKind, Options, Scalar, Segment, Spec};
 use crate::names::{rust_ident, rust_type_name, snake, upper_snake};
 use crate::rust::format_rust;
 use crate::{GeneratedFile, Rustfmt, preamble};
@@ -101,6 +101,9 @@ struct MessageView {
     decode_value: String,
     /// The messages of a union (empty for any other message).
     union: Vec<UnionVariant>,
+    /// The body of `Message::correlation`, when the message declares where its correlation
+    /// id is (for a union: when one of its messages does).
+    correlation: Option<String>,
 }
 
 struct HeaderView {
@@ -211,28 +214,28 @@ fn message_view(spec: &Spec, m: &Message) -> MessageView {
             format!(
                 "typed::encode_json(Self::NAME, &self.payload, |v, r| crate::check({type_name:?}, v, r))?"
             ),
-            "Payload::Dictionary(_)".to_owned(),
+            "natsbridge::Payload::Dictionary(_)".to_owned(),
             format!("typed::decode_json(received, Self::NAME, |v, r| crate::check({type_name:?}, v, r))?"),
         ),
         Body::Table => (
             "table".to_owned(),
             "natsbridge::Table".to_owned(),
-            "Payload::ArrowTable(self.table.clone())".to_owned(),
-            "Payload::ArrowTable(table)".to_owned(),
+            "natsbridge::Payload::ArrowTable(self.table.clone())".to_owned(),
+            "natsbridge::Payload::ArrowTable(table)".to_owned(),
             "table.clone()".to_owned(),
         ),
         Body::Text => (
             "text".to_owned(),
             "String".to_owned(),
-            "Payload::Text(self.text.clone())".to_owned(),
-            "Payload::Text(text)".to_owned(),
+            "natsbridge::Payload::Text(self.text.clone())".to_owned(),
+            "natsbridge::Payload::Text(text)".to_owned(),
             "text.clone()".to_owned(),
         ),
         Body::Bytes { .. } => (
             "data".to_owned(),
             "natsbridge::bytes::Bytes".to_owned(),
-            format!("Payload::{variant}(self.data.clone())"),
-            format!("Payload::{variant}(data)"),
+            format!("natsbridge::Payload::{variant}(self.data.clone())"),
+            format!("natsbridge::Payload::{variant}(data)"),
             "data.clone()".to_owned(),
         ),
         Body::Union { .. } => Default::default(),
@@ -279,7 +282,30 @@ fn message_view(spec: &Spec, m: &Message) -> MessageView {
         encode,
         decode_pattern,
         decode_value,
+        correlation: correlation_body(spec, m),
         union,
+    }
+}
+
+/// The body of a message's `Message::correlation`.
+fn correlation_body(spec: &Spec, m: &Message) -> Option<String> {
+    let pointer = |path: &[String]| {
+        path.iter().map(|p| format!("/{}", p.replace('~', "~0").replace('/', "~1"))).collect::<String>()
+    };
+    match (&m.body, &m.correlation) {
+        (Body::Union { members }, _) => members
+            .iter()
+            .any(|k| spec.message(k).correlation.is_some())
+            // The template dispatches to the variants.
+            .then(String::new),
+        (_, Some(Correlation::Header(name))) => Some(format!("typed::Correlation::Header({name:?})")),
+        (_, Some(Correlation::Payload(path))) if m.plain_json().is_some() => {
+            Some(format!("typed::payload_correlation(self, {:?})", pointer(path)))
+        }
+        (_, Some(Correlation::Payload(path))) => {
+            Some(format!("typed::payload_correlation(&self.payload, {:?})", pointer(path)))
+        }
+        (_, None) => None,
     }
 }
 

@@ -13,6 +13,9 @@
 //! - What only constrains values (`not`, `if`/`then`/`else`, `format`, a `oneOf` of `required`
 //!   lists...) stays in the bundle for the validators and shapes no type.
 //! - Keywords that are not JSON Schema (`x-…`, `discriminator`, `example`, `xml`...) are left out.
+//! - A `format` the generator knows ([`FORMATS`]) becomes the equivalent ECMA-262 `pattern`, so
+//!   every language checks it with the same expression (JSON Schema libraries disagree on
+//!   formats, and some check none); any other `format` is an annotation, checked nowhere.
 
 use std::collections::BTreeMap;
 
@@ -52,6 +55,32 @@ const KEYWORDS: &[&str] = &[
     "contentMediaType",
     "contentEncoding",
 ];
+
+/// The formats checked, each as the ECMA-262 pattern every language's validator matches
+/// (RFC 3339 for times, with an offset; RFC 4122's text form for UUIDs; a deliberately
+/// simple e-mail form). A schema's own `pattern` wins over its format.
+pub(super) const FORMATS: &[(&str, &str)] = &[
+    (
+        "date-time",
+        "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$",
+    ),
+    ("date", "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"),
+    (
+        "time",
+        "^([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$",
+    ),
+    ("uuid", "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"),
+    ("email", "^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$"),
+    (
+        "ipv4",
+        "^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$",
+    ),
+];
+
+/// The pattern of a known `format`.
+fn format_pattern(format: &str) -> Option<&'static str> {
+    FORMATS.iter().find(|(f, _)| *f == format).map(|(_, p)| *p)
+}
 
 /// Keywords whose value is one schema.
 const SUBSCHEMA: &[&str] =
@@ -97,6 +126,10 @@ impl Schemas {
             return Ok(json!({}));
         }
         let (place, schema) = docs.deref(at, value)?;
+        let schema = match (schema.get("allOf"), schema.as_object()) {
+            (Some(all), Some(obj)) => merge_all_of(docs, &place, obj, all)?,
+            _ => schema,
+        };
         if needs_name(&schema) {
             let name = self.named(docs, at, value, suggested)?;
             return Ok(json!({ "$ref": format!("#/definitions/{name}") }));
@@ -122,7 +155,7 @@ impl Schemas {
             other => return Err(refuse(at, format!("a schema must be an object, found `{other}`"))),
         };
         if let Some(all) = obj.get("allOf") {
-            let merged = self.merge_all_of(docs, at, &obj, all)?;
+            let merged = merge_all_of(docs, at, &obj, all)?;
             return self.body(docs, at, &merged, name);
         }
         let mut out = Map::new();
@@ -175,12 +208,20 @@ impl Schemas {
                     Value::Object(_) => self.usage(docs, &here, v, &format!("{name}{}", pascal(k)))?,
                     other => other.clone(),
                 },
+                // Known formats become patterns (below); the rest are annotations.
+                "format" => continue,
                 k if KEYWORDS.contains(&k) => v.clone(),
                 // `definitions` are reached through the `$ref`s that use them; the rest is not
                 // JSON Schema (`x-…`, `discriminator`, `example`...).
                 _ => continue,
             };
             out.insert(k.clone(), value);
+        }
+        if let Some(p) = obj.get("format").and_then(Value::as_str).and_then(format_pattern)
+            && !out.contains_key("pattern")
+        {
+            out.insert("pattern".into(), p.into());
+            out.entry("type").or_insert_with(|| "string".into());
         }
         if !out.contains_key("type") {
             if out.contains_key("properties") {
@@ -195,75 +236,80 @@ impl Schemas {
         }
         Ok(Value::Object(out))
     }
+}
 
-    /// One object of the members of `allOf` (each may be a `$ref`) and the schema's own
-    /// properties: `properties` and `required` of all, the first description.
-    fn merge_all_of(
-        &mut self,
-        docs: &mut Docs,
-        at: &At,
-        obj: &Map<String, Value>,
-        all: &Value,
-    ) -> Result<Value> {
-        let here = at.join("allOf");
-        let members = all.as_array().ok_or_else(|| refuse(&here, "must be a list of schemas"))?;
-        let mut merged = obj.clone();
-        merged.remove("allOf");
-        for (i, m) in members.iter().enumerate() {
-            let (_, m) = docs.deref(&here.join(&i.to_string()), m)?;
-            let m = match m.get("allOf") {
-                Some(inner) => {
-                    let mo = m.as_object().cloned().unwrap_or_default();
-                    self.merge_all_of(docs, &here.join(&i.to_string()), &mo, inner)?
-                }
-                None => m,
-            };
-            let Some(m) = m.as_object() else { continue };
-            for k in m.keys() {
-                if matches!(k.as_str(), "oneOf" | "anyOf") {
-                    return Err(refuse(
-                        &here.join(&i.to_string()),
-                        format!(
-                            "`allOf` with a `{k}` member is not generated: name each combination as its own object"
-                        ),
-                    ));
-                }
+/// One schema of the members of `allOf` (each may be a `$ref`) and the schema's own
+/// keywords: `properties` and `required` of all, any other keyword from the first that has
+/// it. Members of different `type`s are refused.
+pub(super) fn merge_all_of(docs: &mut Docs, at: &At, obj: &Map<String, Value>, all: &Value) -> Result<Value> {
+    let here = at.join("allOf");
+    let members = all.as_array().ok_or_else(|| refuse(&here, "must be a list of schemas"))?;
+    let mut merged = obj.clone();
+    merged.remove("allOf");
+    let mut ty = obj.get("type").and_then(Value::as_str).map(str::to_owned);
+    for (i, m) in members.iter().enumerate() {
+        let (_, m) = docs.deref(&here.join(&i.to_string()), m)?;
+        let m = match m.get("allOf") {
+            Some(inner) => {
+                let mo = m.as_object().cloned().unwrap_or_default();
+                merge_all_of(docs, &here.join(&i.to_string()), &mo, inner)?
             }
-            if let Some(t) = m.get("type").and_then(Value::as_str)
-                && t != "object"
-            {
+            None => m,
+        };
+        let Some(m) = m.as_object() else { continue };
+        for k in m.keys() {
+            if matches!(k.as_str(), "oneOf" | "anyOf") {
                 return Err(refuse(
                     &here.join(&i.to_string()),
-                    format!("`allOf` is generated for objects; this member is `{t}`"),
+                    format!(
+                        "`allOf` with a `{k}` member is not generated: name each combination as its own object"
+                    ),
                 ));
             }
-            for (k, v) in m {
-                match k.as_str() {
-                    "properties" => {
-                        let props = merged.entry("properties").or_insert_with(|| json!({}));
-                        for (p, s) in v.as_object().into_iter().flatten() {
-                            props[p] = s.clone();
+        }
+        let member_ty = m
+            .get("type")
+            .and_then(Value::as_str)
+            .or_else(|| m.get("properties").map(|_| "object"))
+            .map(str::to_owned);
+        match (&ty, member_ty) {
+            (Some(a), Some(b)) if *a != b => {
+                return Err(refuse(
+                    &here.join(&i.to_string()),
+                    format!("`allOf` of a `{a}` and a `{b}`: no value is both"),
+                ));
+            }
+            (None, Some(b)) => ty = Some(b),
+            _ => {}
+        }
+        for (k, v) in m {
+            match k.as_str() {
+                "properties" => {
+                    let props = merged.entry("properties").or_insert_with(|| json!({}));
+                    for (p, s) in v.as_object().into_iter().flatten() {
+                        props[p] = s.clone();
+                    }
+                }
+                "required" => {
+                    let req = merged.entry("required").or_insert_with(|| json!([]));
+                    for r in v.as_array().into_iter().flatten() {
+                        if let Some(list) = req.as_array_mut()
+                            && !list.contains(r)
+                        {
+                            list.push(r.clone());
                         }
                     }
-                    "required" => {
-                        let req = merged.entry("required").or_insert_with(|| json!([]));
-                        for r in v.as_array().into_iter().flatten() {
-                            if let Some(list) = req.as_array_mut()
-                                && !list.contains(r)
-                            {
-                                list.push(r.clone());
-                            }
-                        }
-                    }
-                    _ => {
-                        merged.entry(k.clone()).or_insert_with(|| v.clone());
-                    }
+                }
+                _ => {
+                    merged.entry(k.clone()).or_insert_with(|| v.clone());
                 }
             }
         }
-        merged.insert("type".into(), "object".into());
-        Ok(Value::Object(merged))
     }
+    if let Some(t) = ty {
+        merged.insert("type".into(), t.into());
+    }
+    Ok(Value::Object(merged))
 }
 
 /// Whether a schema becomes a named type: objects, string enums, constrained strings, typed
@@ -274,9 +320,10 @@ fn needs_name(schema: &Value) -> bool {
         schema.get("enum").and_then(Value::as_array).is_some_and(|e| e.iter().all(Value::is_string));
     schema.get("properties").is_some()
         || ty == Some("object")
-        || schema.get("allOf").is_some()
         || (string_enum && matches!(ty, None | Some("string")))
-        || (ty == Some("string") && schema.get("pattern").is_some())
+        || (matches!(ty, None | Some("string"))
+            && (schema.get("pattern").is_some()
+                || schema.get("format").and_then(Value::as_str).and_then(format_pattern).is_some()))
         || is_typed_union(schema)
 }
 
@@ -340,11 +387,20 @@ mod tests {
         let keys: Vec<&str> = defs.keys().map(String::as_str).collect();
         assert_eq!(
             keys,
-            ["ReadingPayload", "ReadingPayloadKind", "ReadingPayloadId", "ReadingPayloadTagsItem", "Unit"]
+            [
+                "ReadingPayload",
+                "ReadingPayloadKind",
+                "ReadingPayloadId",
+                "ReadingPayloadAt",
+                "ReadingPayloadTagsItem",
+                "Unit"
+            ]
         );
         let p = &defs["ReadingPayload"];
         assert_eq!(p["properties"]["kind"], json!({"$ref": "#/definitions/ReadingPayloadKind"}));
-        assert_eq!(p["properties"]["at"], json!({"type": "string", "format": "date-time"}));
+        assert_eq!(p["properties"]["at"], json!({"$ref": "#/definitions/ReadingPayloadAt"}));
+        assert_eq!(defs["ReadingPayloadAt"]["pattern"], format_pattern("date-time").unwrap());
+        assert!(defs["ReadingPayloadAt"].get("format").is_none(), "a format is its pattern");
         assert_eq!(p["properties"]["tags"]["items"], json!({"$ref": "#/definitions/ReadingPayloadTagsItem"}));
         assert!(p.get("x-extra").is_none() && p.get("example").is_none(), "{p}");
         assert_eq!(defs["Unit"]["type"], "string", "an enum of strings is a string type");

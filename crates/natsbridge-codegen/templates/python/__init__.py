@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from collections.abc import Iterator
-from typing import Any, Final, Literal, NotRequired, TypedDict, cast
+from typing import Any, Final, Literal, NotRequired,{% if any_union %} TypeAlias,{% endif %} TypedDict, cast
 
 import jsonschema
 import regress
@@ -33,7 +33,7 @@ __all__ = [
 """Every {{ e.name }} value this schema version knows, in schema order."""
 {% endfor %}
 {%- for a in aliases %}
-{{ a.name }} = {{ a.ty }}
+{{ a.name }}{% if a.explicit %}: TypeAlias{% endif %} = {{ a.ty }}
 """{{ a.doc }}"""
 {% endfor %}
 {%- for s in structs %}
@@ -186,4 +186,10 @@ def parse_{{ s.snake }}(text: str | bytes) -> {{ s.name }}:
 def dump_{{ s.snake }}(value: {{ s.name }}) -> str:
     """Serializes a {{ s.name }} to compact JSON text."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+{% endfor -%}
+{%- for (sn, schema_name, name) in other_roots %}
+
+def validate_{{ sn }}(value: object, *, reader: bool = False) -> list[ValidationIssue]:
+    """Validates a value as a {{ name }}; returns the issues (empty when valid)."""
+    return validate("{{ schema_name }}", value, reader=reader)
 {% endfor -%}

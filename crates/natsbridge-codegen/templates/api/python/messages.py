@@ -38,6 +38,9 @@ __all__ = [
 {%- endif %}
 {%- if !m.union.is_empty() %}
     "{{ m.ty }}",
+{%- for (_, _, _, alias) in m.union %}
+    "{{ alias }}",
+{%- endfor %}
 {%- endif %}
     "{{ m.codec }}",
 {%- endfor %}
@@ -114,11 +117,15 @@ class {{ c.codec_class }}:
 {%- else if !m.union.is_empty() %}
 
 
-{{ m.ty }}: TypeAlias = {% for (name, ty, _) in m.union %}{% if !loop.first %} | {% endif %}typed.Variant[Literal[{{ name }}], {{ ty }}]{% endfor %}
+{%- for (name, ty, _, alias) in m.union %}
+{{ alias }}: TypeAlias = typed.Variant[Literal[{{ name }}], {{ ty }}]
+"""``{{ m.ty }}`` holding {{ name }}: ``{{ alias }}({{ name }}, value)``."""
+{%- endfor %}
+{{ m.ty }}: TypeAlias = {% for (_, _, _, alias) in m.union %}{% if !loop.first %} | {% endif %}{{ alias }}{% endfor %}
 """{{ m.doc }} Each value travels as its own message, told apart by the payload's ``dataname``."""
 
 
-{{ m.codec }}: Final[typed.MessageCodec[{{ m.ty }}]] = typed.UnionCodec({% for (_, _, codec) in m.union %}{% if !loop.first %}, {% endif %}{{ codec }}{% endfor %})
+{{ m.codec }}: Final[typed.MessageCodec[{{ m.ty }}]] = typed.UnionCodec({% for (_, _, codec, _) in m.union %}{% if !loop.first %}, {% endif %}{{ codec }}{% endfor %})
 """How ``{{ m.ty }}`` travels."""
 {%- else %}
 {%- if let Some(j) = m.json %}

@@ -1,7 +1,9 @@
 {{ preamble -}}
 //! The spec's channels: subject templates, wildcard forms and subject builders.
 
+{%- if !channels.is_empty() %}
 use natsbridge::Result;
+{%- endif %}
 {% for c in channels %}
 /// `{{ c.address }}`{% if !c.doc.is_empty() %}: {{ c.doc }}{% endif %}
 pub const {{ c.upper }}_ADDRESS: &str = "{{ c.address }}";

@@ -39,7 +39,7 @@ const OPEN_ENUMS: &[&str] = &[{{ open_enums }}];
 /// the Rust types hold the shapes, the validator also the constraints they cannot
 /// (`maximum`, `maxLength`, `exclusiveMinimum`, …). A `reader` accepts unknown enum values.
 /// `Err` names the first place that breaks the schema.
-pub(crate) fn check(type_name: &str, value: &serde_json::Value, reader: bool) -> Result<(), String> {
+pub fn check(type_name: &str, value: &serde_json::Value, reader: bool) -> Result<(), String> {
     use std::collections::HashMap;
     use std::sync::{Arc, LazyLock, Mutex};
     static VALIDATORS: LazyLock<Mutex<HashMap<(String, bool), Arc<jsonschema::Validator>>>> =

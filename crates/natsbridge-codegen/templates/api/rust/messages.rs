@@ -1,9 +1,11 @@
 {{ preamble -}}
-//! The spec's messages as [`Message`]s: the payload `dataname` and type each one travels
+//! The spec's messages as [`Message`](natsbridge::typed::Message)s: the payload `dataname` and type each one travels
 //! as, and its declared NATS headers.
 
-use natsbridge::typed::{self, Headers, Message};
-use natsbridge::{Payload, PayloadType, Received, Result};
+{%- if !messages.is_empty() %}
+// Every name qualified: a message may be called `Message`, `Payload` or `Result`.
+use natsbridge::typed;
+{%- endif %}
 {% for m in messages %}
 {%- if !m.union.is_empty() %}
 
@@ -18,9 +20,9 @@ pub enum {{ m.ty }} {
 {%- endfor %}
 }
 
-impl Message for {{ m.ty }} {
+impl typed::Message for {{ m.ty }} {
     const NAME: &'static str = "{{ m.name }}";
-    const PAYLOAD_TYPE: PayloadType = <{{ m.union[0].ty }} as Message>::PAYLOAD_TYPE;
+    const PAYLOAD_TYPE: natsbridge::PayloadType = <{{ m.union[0].ty }} as typed::Message>::PAYLOAD_TYPE;
 
     fn dataname(&self) -> &'static str {
         match self {
@@ -29,8 +31,18 @@ impl Message for {{ m.ty }} {
 {%- endfor %}
         }
     }
+{%- if m.correlation.is_some() %}
 
-    fn encode(&self) -> Result<(Payload, Headers)> {
+    fn correlation(&self) -> typed::Correlation {
+        match self {
+{%- for v in m.union %}
+            Self::{{ v.variant }}(m) => m.correlation(),
+{%- endfor %}
+        }
+    }
+{%- endif %}
+
+    fn encode(&self) -> natsbridge::Result<(natsbridge::Payload, typed::Headers)> {
         match self {
 {%- for v in m.union %}
             Self::{{ v.variant }}(m) => m.encode(),
@@ -38,11 +50,11 @@ impl Message for {{ m.ty }} {
         }
     }
 
-    fn decode(received: &Received) -> Result<Self> {
-        let names = [{% for v in m.union %}<{{ v.ty }} as Message>::NAME, {% endfor %}];
+    fn decode(received: &natsbridge::Received) -> natsbridge::Result<Self> {
+        let names = [{% for v in m.union %}<{{ v.ty }} as typed::Message>::NAME, {% endfor %}];
         match typed::which(received, &names)? {
 {%- for v in m.union %}
-            {{ loop.index0 }} => Ok(Self::{{ v.variant }}(<{{ v.ty }} as Message>::decode(received)?)),
+            {{ loop.index0 }} => Ok(Self::{{ v.variant }}(<{{ v.ty }} as typed::Message>::decode(received)?)),
 {%- endfor %}
             _ => unreachable!("`which` answers an index of `names`"),
         }
@@ -51,15 +63,21 @@ impl Message for {{ m.ty }} {
 {%- else if m.json_only %}
 
 /// Message `{{ m.key }}`: payload `{{ m.name }}` (`{{ m.payload_type }}`).
-impl Message for crate::{{ m.ty }} {
+impl typed::Message for crate::{{ m.ty }} {
     const NAME: &'static str = "{{ m.name }}";
-    const PAYLOAD_TYPE: PayloadType = PayloadType::{{ m.payload_variant }};
+    const PAYLOAD_TYPE: natsbridge::PayloadType = natsbridge::PayloadType::{{ m.payload_variant }};
+{%- if let Some(c) = m.correlation %}
 
-    fn encode(&self) -> Result<(Payload, Headers)> {
+    fn correlation(&self) -> typed::Correlation {
+        {{ c }}
+    }
+{%- endif %}
+
+    fn encode(&self) -> natsbridge::Result<(natsbridge::Payload, typed::Headers)> {
         Ok((typed::encode_json(Self::NAME, self, |v, r| crate::check("{{ m.schema_type }}", v, r))?, Vec::new()))
     }
 
-    fn decode(received: &Received) -> Result<Self> {
+    fn decode(received: &natsbridge::Received) -> natsbridge::Result<Self> {
         typed::decode_json(received, Self::NAME, |v, r| crate::check("{{ m.schema_type }}", v, r))
     }
 }
@@ -91,13 +109,19 @@ pub struct {{ m.ty }} {
 {%- endif %}
 }
 
-impl Message for {{ m.ty }} {
+impl typed::Message for {{ m.ty }} {
     const NAME: &'static str = "{{ m.name }}";
-    const PAYLOAD_TYPE: PayloadType = PayloadType::{{ m.payload_variant }};
+    const PAYLOAD_TYPE: natsbridge::PayloadType = natsbridge::PayloadType::{{ m.payload_variant }};
+{%- if let Some(c) = m.correlation %}
 
-    fn encode(&self) -> Result<(Payload, Headers)> {
+    fn correlation(&self) -> typed::Correlation {
+        {{ c }}
+    }
+{%- endif %}
+
+    fn encode(&self) -> natsbridge::Result<(natsbridge::Payload, typed::Headers)> {
         #[allow(unused_mut)]
-        let mut headers = Headers::new();
+        let mut headers = typed::Headers::new();
 {%- for h in m.headers %}
 {%- if h.required %}
         headers.push(("{{ h.name }}".to_owned(), self.headers.{{ h.ident }}.to_string()));
@@ -110,7 +134,7 @@ impl Message for {{ m.ty }} {
         Ok(({{ m.encode }}, headers))
     }
 
-    fn decode(received: &Received) -> Result<Self> {
+    fn decode(received: &natsbridge::Received) -> natsbridge::Result<Self> {
         let found = typed::payload(received, Self::NAME, Self::PAYLOAD_TYPE)?;
         let {{ m.field }} = match &found.data {
             {{ m.decode_pattern }} => {{ m.decode_value }},
