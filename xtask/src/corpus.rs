@@ -11,7 +11,9 @@
 //!   The Codegen Project's NATS request/reply document (a Rust responder, TypeScript and
 //!   Python requesters) and the AsyncAPI specification's `oneOf` example, whose `sendTest`
 //!   sends either of two messages on one channel (TypeScript and Python send both, one Rust
-//!   subscription receives each as its own type).
+//!   subscription receives each as its own type), and lerenn/asyncapi-codegen's ping/pong
+//!   document, whose messages carry their correlation id in a `correlationId` header (the
+//!   requests' headers and the Rust replies' headers hold the exchange's correlation id).
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -40,6 +42,7 @@ struct Doc {
 /// The request/reply document and the several-messages document of the exchange.
 const REQUEST_REPLY: &str = "the-codegen-project-cli/asyncapi-request-reply.json";
 const ONE_OF: &str = "asyncapi-spec/oneof-asyncapi.yml";
+const PING: &str = "lerenn-asyncapi-codegen/examples/ping/v3/asyncapi.yaml";
 
 /// `the-codegen-project-cli/asyncapi-request-reply.json` → `the-codegen-project-cli-asyncapi-request-reply`.
 fn slug(file: &str) -> String {
@@ -47,33 +50,60 @@ fn slug(file: &str) -> String {
     stem.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect()
 }
 
-const RESPONDER: &str = r#"//! The Rust side of `cargo xtask corpus`'s exchange (written by xtask).
+const RESPONDER: &str = r#"//! The Rust side of `cargo xtask corpus`'s exchange (written by xtask): each subscription
+//! served by a task of its own, so the requesters' order does not matter.
 use natsbridge::futures::StreamExt as _;
+use natsbridge::tokio;
 use {RR} as rr;
 use {ONE} as one;
+use {PING} as ping;
 use one::messages::Test2message as Test2Message;
 
-#[natsbridge::tokio::main(crate = "natsbridge::tokio")]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+type Failure = Box<dyn std::error::Error + Send + Sync>;
+
+#[tokio::main(crate = "natsbridge::tokio")]
+async fn main() -> Result<(), Failure> {
     let client = natsbridge::connect(&std::env::var("NATS_URL")?).await?;
     let rr_bridge = rr::Bridge::new(client.clone());
     let mut pings = rr::operations::regular_reply(&rr_bridge).await?;
     let one_bridge = one::Bridge::new(client.clone());
     let mut test2 = natsbridge::typed::subscribe::<Test2Message>(&one_bridge, &one::channels::test2()?, None).await?;
+    let ping_bridge = ping::Bridge::new(client.clone());
+    let mut with_ids = ping::operations::ping_request(&ping_bridge).await?;
     natsbridge::transport::subscriptions_registered(&client).await?;
     println!("ready");
-    for _ in 0..2 {
-        let ping = pings.next().await.ok_or("the ping subscription ended")??;
-        let from = ping.message.ping.clone().unwrap_or_default();
-        let pong = rr::PongPayload { pong: Some(format!("pong to {from}")) };
-        rr::operations::regular_reply_reply(&rr_bridge, &ping, &pong).await?;
-    }
+    let correlated = tokio::spawn(async move {
+        for _ in 0..2 {
+            let request = with_ids.next().await.ok_or("the ping/pong subscription ended")??;
+            let header = request.message.headers.correlation_id.clone();
+            if header.as_deref() != Some(request.correlation_id()) {
+                return Err(format!("the correlationId header {header:?} is not {}", request.correlation_id()).into());
+            }
+            let pong = ping::messages::Pong {
+                payload: ping::PongPayload { event: Some("pong".into()) },
+                headers: ping::messages::PongHeaders { correlation_id: None },
+            };
+            ping::operations::ping_request_reply(&ping_bridge, &request, &pong).await?;
+        }
+        Ok::<(), Failure>(())
+    });
+    let answered = tokio::spawn(async move {
+        for _ in 0..2 {
+            let ping = pings.next().await.ok_or("the ping subscription ended")??;
+            let from = ping.message.ping.clone().unwrap_or_default();
+            let pong = rr::PongPayload { pong: Some(format!("pong to {from}")) };
+            rr::operations::regular_reply_reply(&rr_bridge, &ping, &pong).await?;
+        }
+        Ok::<(), Failure>(())
+    });
     for _ in 0..4 {
         match test2.next().await.ok_or("the test2 subscription ended")??.message {
             Test2Message::ObjectWithKey(m) => println!("objectWithKey {}", m.key.unwrap_or_default()),
             Test2Message::ObjectWithKey2(m) => println!("objectWithKey2 {}", m.key2.unwrap_or_default()),
         }
     }
+    correlated.await??;
+    answered.await??;
     client.flush().await?;
     Ok(())
 }
@@ -83,8 +113,14 @@ const TS_CLIENT: &str = r#"// The TypeScript side of `cargo xtask corpus`'s exch
 import { connect } from "@natsbridge/client";
 import * as rr from "./{RR}/typescript/src/index.js";
 import * as one from "./{ONE}/typescript/src/index.js";
+import * as ping from "./{PING}/typescript/src/index.js";
+import { typed } from "@natsbridge/client";
 
 const nc = await connect({ servers: process.env.NATS_URL });
+const pong = await typed.request(new ping.Bridge(nc), ping.PING_ADDRESS, ping.pingCodec, ping.pongCodec, { body: { event: "ping" }, headers: {} });
+if (pong.message.headers.correlationId !== pong.correlationId) {
+  throw new Error(`the reply's correlationId header ${pong.message.headers.correlationId} is not ${pong.correlationId}`);
+}
 const reply = await rr.regularRequest(new rr.Bridge(nc), { ping: "typescript" });
 if (reply.message.pong !== "pong to typescript") {
   throw new Error(`unexpected reply ${JSON.stringify(reply.message)}`);
@@ -104,10 +140,15 @@ import nats
 
 import {RR} as rr
 import {ONE} as one
+import {PING} as ping
+from natsbridge import typed
 
 
 async def main() -> None:
     nc = await nats.connect(os.environ["NATS_URL"])
+    request = ping.Ping({"event": "ping"}, ping.PingHeaders())
+    pong = await typed.request(ping.Bridge(nc), ping.PING_ADDRESS, ping.PING_CODEC, request, ping.PONG_CODEC)
+    assert pong.message.headers.correlation_id == pong.correlation_id, (pong.message.headers, pong.correlation_id)
     reply = await rr.regular_request(rr.Bridge(nc), {"ping": "python"})
     assert reply.message.get("pong") == "pong to python", reply.message
     bridge = one.Bridge(nc)
@@ -158,10 +199,12 @@ pub(crate) fn corpus(root: &Path, tools: &Tools) -> Result<()> {
     );
     let rr = slug(REQUEST_REPLY);
     let one = slug(ONE_OF);
+    let pg = slug(PING);
     let fill = |text: &str, sep: char| {
         let name = |s: &str| format!("corpus-{s}").replace('-', &sep.to_string());
         text.replace("{RR}", &if sep == '-' { rr.clone() } else { name(&rr) })
             .replace("{ONE}", &if sep == '-' { one.clone() } else { name(&one) })
+            .replace("{PING}", &if sep == '-' { pg.clone() } else { name(&pg) })
     };
 
     // Rust: one workspace of every crate, plus the responder.
@@ -178,7 +221,7 @@ pub(crate) fn corpus(root: &Path, tools: &Tools) -> Result<()> {
         format!(
             "[package]\nname = \"exchange\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n[dependencies]\n\
              natsbridge = {{ path = \"{root}/crates/natsbridge\" }}\ncorpus-{rr} = {{ path = \"../{rr}/rust\" }}\n\
-             corpus-{one} = {{ path = \"../{one}/rust\" }}\n",
+             corpus-{one} = {{ path = \"../{one}/rust\" }}\ncorpus-{pg} = {{ path = \"../{pg}/rust\" }}\n",
             root = root.display()
         ),
     )?;

@@ -69,6 +69,8 @@ from .wire import checked_uuid
 __all__ = [
     "Bridge",
     "ConsumerOptions",
+    "Correlation",
+    "correlate",
     "Delivered",
     "Encoded",
     "Incoming",
@@ -395,24 +397,56 @@ def _issues_text(issues: Sequence[Issue]) -> str:
     return "; ".join(f"{i.path or '/'} {i.message}" for i in issues[:3])[:500]
 
 
+@dataclass(frozen=True)
+class Correlation:
+    """Where a message declares its correlation id (AsyncAPI ``correlationId.location``):
+    ``Correlation(header="Name")`` for ``$message.header#/Name``,
+    ``Correlation(payload=("a", "b"))`` for ``$message.payload#/a/b``."""
+
+    header: str | None = None
+    payload: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.header is None) == (self.payload is None) or self.header == "" or self.payload == ():
+            raise NatsBridgeError(ERROR_BAD_OPTION,
+                                  "Correlation: give exactly one of header=\"Name\" or payload=(\"path\", ...)")
+
+
+def correlate(encoded: Encoded, correlation: Correlation | None, value: object) -> Encoded:
+    """``encoded`` with the message's declared correlation (what generated codecs call): a
+    header location sets ``correlation_header``; a payload location sets ``correlation_id``
+    to the text at that path of ``value`` (nothing when it holds no text there)."""
+    if correlation is None:
+        return encoded
+    if correlation.header is not None:
+        return encoded._replace(correlation_header=correlation.header)
+    at: object = value
+    for key in correlation.payload or ():
+        at = at.get(key) if isinstance(at, dict) else None
+    return encoded._replace(correlation_id=at) if isinstance(at, str) else encoded
+
+
 class JsonCodec(Generic[M]):
     """A message whose value is a JSON document of a schema type (a ``TypedDict``), sent as
     is and checked with the generated validator both ways: as a writer before sending
     (``SERIALIZATION_ERROR``), as a reader on receipt (``DESERIALIZATION_ERROR``; enum values
-    a newer writer added are accepted)."""
+    a newer writer added are accepted). ``correlation``: where the message declares its
+    correlation id."""
 
-    def __init__(self, name: str, payload_type: str, type_name: str, validate: Validator) -> None:
+    def __init__(self, name: str, payload_type: str, type_name: str, validate: Validator,
+                 correlation: Correlation | None = None) -> None:
         self.name = name
         self.payload_type = payload_type
         self.type_name = type_name
         self._validate = validate
+        self._correlation = correlation
 
     def encode(self, message: M) -> Encoded:
         issues = self._validate(message, reader=False)
         if issues:
             raise NatsBridgeError(ERROR_WRITER_RULE, f"not a valid {self.type_name}: {_issues_text(issues)}",
                                   dataname=self.name)
-        return Encoded((self.name, message, self.payload_type), {})
+        return correlate(Encoded((self.name, message, self.payload_type), {}), self._correlation, message)
 
     def decode(self, received: Received) -> M:
         value = json_payload(received, self.name, self.payload_type)

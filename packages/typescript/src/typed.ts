@@ -505,6 +505,46 @@ function issuesText(issues: { path: string; message: string }[]): string {
     .join("; ");
 }
 
+/**
+ * Where a message declares its correlation id (AsyncAPI `correlationId.location`):
+ * `{ header: "Name" }` for `$message.header#/Name`, `{ payload: ["a", "b"] }` for
+ * `$message.payload#/a/b`.
+ */
+export type Correlation = { readonly header: string } | { readonly payload: readonly string[] };
+
+function checkCorrelation(correlation: unknown, where: string): void {
+  if (correlation === undefined) return;
+  const c = correlation as { header?: unknown; payload?: unknown } | null;
+  const ok =
+    typeof c === "object" &&
+    c !== null &&
+    ((typeof c.header === "string" && c.header !== "" && c.payload === undefined) ||
+      (Array.isArray(c.payload) && c.payload.length > 0 && c.payload.every((p) => typeof p === "string") && c.header === undefined));
+  if (!ok) {
+    throw new NatsBridgeError(ERROR_BAD_OPTION, `calling ${where}: \`correlation\` must be { header: "Name" } or { payload: ["path", ...] }, got ${describe(correlation)}`);
+  }
+}
+
+/**
+ * `encoded` with the message's declared correlation (what generated codecs call): a header
+ * location sets `correlationHeader`; a payload location sets `correlationId` to the text at
+ * that path of `value` (nothing when it holds no text there).
+ */
+export function correlate(encoded: Encoded, correlation: Correlation | undefined, value: unknown): Encoded {
+  const e = encoded as Partial<Encoded> | null;
+  if (typeof e !== "object" || e === null || !Array.isArray(e.payload) || typeof e.headers !== "object" || e.headers === null) {
+    throw new NatsBridgeError(ERROR_BAD_OPTION, `calling typed.correlate: \`encoded\` must be what a codec's encode returns ({ payload, headers }), got ${describe(encoded)}`);
+  }
+  checkCorrelation(correlation, "typed.correlate");
+  if (correlation === undefined) return encoded;
+  if ("header" in correlation) return { ...encoded, correlationHeader: correlation.header };
+  let at: unknown = value;
+  for (const key of correlation.payload) {
+    at = typeof at === "object" && at !== null && !Array.isArray(at) ? (at as Record<string, unknown>)[key] : undefined;
+  }
+  return typeof at === "string" ? { ...encoded, correlationId: at } : encoded;
+}
+
 /** The payload named `name` of type `payloadType`; INVALID_PAYLOAD_TYPE when the envelope has none. */
 export function payloadOf<K extends PayloadType>(received: Received, name: string, payloadType: K): DecodedData[K] {
   checkReceived(received, "received", "typed.payloadOf");
@@ -526,17 +566,23 @@ export function payloadOf<K extends PayloadType>(received: Received, name: strin
  * (as a writer when sending, SERIALIZATION_ERROR; as a reader when receiving, so unknown
  * enum values pass, DESERIALIZATION_ERROR).
  */
-export function jsonCodec<M>(name: string, validate: Validator<M>, payloadType: "dictionary" | "jsontable" = "dictionary"): MessageCodec<M> {
+export function jsonCodec<M>(
+  name: string,
+  validate: Validator<M>,
+  payloadType: "dictionary" | "jsontable" = "dictionary",
+  correlation?: Correlation,
+): MessageCodec<M> {
   checkText(name, "name", "typed.jsonCodec");
   checkArgument(validate, "function", "validate", "typed.jsonCodec");
   checkArgument(payloadType, { oneOf: ["dictionary", "jsontable"] }, "payloadType", "typed.jsonCodec");
+  checkCorrelation(correlation, "typed.jsonCodec");
   return {
     name,
     payloadType,
     encode(message: M): Encoded {
       const checked = validate(message);
       if (!checked.ok) throw new NatsBridgeError(ERROR_WRITER_RULE, `not a valid \`${name}\`: ${issuesText(checked.issues)}`, { dataname: name });
-      return { payload: [name, message, payloadType] as PayloadTuple, headers: {} };
+      return correlate({ payload: [name, message, payloadType] as PayloadTuple, headers: {} }, correlation, message);
     },
     decode(received: Received): M {
       const data = payloadOf(received, name, payloadType);

@@ -22,7 +22,7 @@ use std::collections::BTreeSet;
 use anyhow::Result;
 use askama::Template;
 
-use super::{Body, Channel, Message, OpKind, Options, Scalar, Segment, Spec};
+use super::{Body, Channel, Correlation, Message, OpKind, Options, Scalar, Segment, Spec};
 use crate::names::{pascal, python_ident, snake, upper_snake};
 use crate::python::{docstring, types_module};
 use crate::{GeneratedFile, preamble};
@@ -106,6 +106,9 @@ struct MessageView {
     class: Option<ClassView>,
     /// A union of messages: each member's `(name literal, type, codec, variant alias)`.
     union: Vec<(String, String, String, String)>,
+    /// Where the message declares its correlation id, as a `typed.Correlation(...)`; empty
+    /// when it does not.
+    correlation: String,
 }
 
 struct JsonView {
@@ -325,6 +328,7 @@ fn message_view(spec: &Spec, m: &Message) -> MessageView {
             ty: m.type_name.clone(),
             json: None,
             class: None,
+            correlation: String::new(),
             union: members
                 .iter()
                 .map(|k| {
@@ -422,6 +426,14 @@ fn message_view(spec: &Spec, m: &Message) -> MessageView {
         json,
         class,
         union: Vec::new(),
+        correlation: match &m.correlation {
+            None => String::new(),
+            Some(Correlation::Header(h)) => format!("typed.Correlation(header={})", py_str(h)),
+            Some(Correlation::Payload(path)) => format!(
+                "typed.Correlation(payload=({},))",
+                path.iter().map(|p| py_str(p)).collect::<Vec<_>>().join(", ")
+            ),
+        },
     }
 }
 

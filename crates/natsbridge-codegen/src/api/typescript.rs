@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::{Result, bail};
 use askama::Template;
 
-use super::{Body, Channel, Message, OpKind, Options, Scalar, Segment, Spec};
+use super::{Body, Channel, Correlation, Message, OpKind, Options, Scalar, Segment, Spec};
 use crate::model::Kind;
 use crate::names::{camel, pascal, ts_type_name, upper_snake};
 use crate::typescript::{doc, render_types};
@@ -112,6 +112,9 @@ struct MessageView {
     wrapper: Option<WrapperView>,
     /// A union of messages: each member's `(name literal, type, codec)`.
     union: Vec<(String, String, String)>,
+    /// Where the message declares its correlation id, as a `typed.Correlation` literal; empty
+    /// when it does not.
+    correlation: String,
 }
 
 struct HeaderView {
@@ -436,6 +439,7 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
                     validator: String::new(),
                     headers: Vec::new(),
                     wrapper: None,
+                    correlation: String::new(),
                     union: members
                         .iter()
                         .map(|k| {
@@ -541,6 +545,16 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
                 headers,
                 wrapper,
                 union: Vec::new(),
+                correlation: match &m.correlation {
+                    None => String::new(),
+                    Some(Correlation::Header(h)) => format!("{{ header: {} }}", lit(h)),
+                    Some(Correlation::Payload(path)) => {
+                        format!(
+                            "{{ payload: [{}] }}",
+                            path.iter().map(|p| lit(p)).collect::<Vec<_>>().join(", ")
+                        )
+                    }
+                },
             }
         })
         .collect();

@@ -85,7 +85,11 @@ class {{ c.codec_class }}:
 
     def encode(self, message: {{ c.name }}) -> typed.Encoded:
 {%- if c.headers.is_empty() %}
+{%- if m.correlation.is_empty() %}
         return typed.Encoded({{ c.encode }}, {})
+{%- else %}
+        return typed.correlate(typed.Encoded({{ c.encode }}, {}), {{ m.correlation }}, message.{{ c.field }})
+{%- endif %}
 {%- else %}
         headers: dict[str, str] = {}
 {%- for h in c.headers %}
@@ -96,7 +100,11 @@ class {{ c.codec_class }}:
             headers[{{ h.name }}] = typed.header_text(message.headers.{{ h.field }})
 {%- endif %}
 {%- endfor %}
+{%- if m.correlation.is_empty() %}
         return typed.Encoded({{ c.encode }}, headers)
+{%- else %}
+        return typed.correlate(typed.Encoded({{ c.encode }}, headers), {{ m.correlation }}, message.{{ c.field }})
+{%- endif %}
 {%- endif %}
 
     def decode(self, received: Received) -> {{ c.name }}:
@@ -131,7 +139,7 @@ class {{ c.codec_class }}:
 {%- if let Some(j) = m.json %}
 
 
-{{ m.codec }}: Final = typed.JsonCodec[{{ j.type_name }}]({{ m.name }}, {{ m.payload_type }}, {{ j.schema_name }}, {{ j.validate }})
+{{ m.codec }}: Final = typed.JsonCodec[{{ j.type_name }}]({{ m.name }}, {{ m.payload_type }}, {{ j.schema_name }}, {{ j.validate }}{% if !m.correlation.is_empty() %}, correlation={{ m.correlation }}{% endif %})
 """{{ m.doc }}"""
 {%- endif %}
 {%- endif %}

@@ -54,7 +54,11 @@ export const {{ m.codec }}: MessageCodec<{{ m.ts_type }}> = {
     }
 {%- endif %}
 {%- endfor %}
+{%- if m.correlation.is_empty() %}
     return { payload: {{ w.encode }}, headers };
+{%- else %}
+    return typed.correlate({ payload: {{ w.encode }}, headers }, {{ m.correlation }}, message.{{ w.field }});
+{%- endif %}
   },
   decode(received: Received): {{ m.ts_type }} {
     return {
@@ -75,6 +79,6 @@ export const {{ m.codec }}: MessageCodec<{{ m.ts_type }}> = {
 };
 {%- else %}
 
-{{ m.doc }}export const {{ m.codec }}: MessageCodec<{{ m.ts_type }}> = typed.jsonCodec<{{ m.ts_type }}>({{ m.name_lit }}, {{ m.validator }});
+{{ m.doc }}export const {{ m.codec }}: MessageCodec<{{ m.ts_type }}> = typed.jsonCodec<{{ m.ts_type }}>({{ m.name_lit }}, {{ m.validator }}{% if !m.correlation.is_empty() %}, "dictionary", {{ m.correlation }}{% endif %});
 {%- endif %}
 {%- endfor %}
