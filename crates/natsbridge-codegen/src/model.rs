@@ -222,7 +222,7 @@ impl Model {
                 }
                 TypeKind::Union { variants } => {
                     for v in variants {
-                        check_refs(v, &types).with_context(|| format!("{name}"))?;
+                        check_refs(v, &types).with_context(|| name.clone())?;
                     }
                 }
                 _ => {}
@@ -465,7 +465,8 @@ fn type_def(name: &str, schema: &Value) -> Result<TypeDef> {
             pattern: schema.get("pattern").and_then(Value::as_str).map(str::to_owned),
             min_length: schema.get("minLength").and_then(Value::as_u64),
         },
-        other => bail!("named types must be objects or strings, found {other:?}"),
+        Some(other) => bail!("a named type is an object or a string, this one is `{other}`"),
+        None => bail!("a named type is an object or a string, this one has no `type`"),
     };
     Ok(TypeDef { name: name.to_owned(), description: description(schema), kind })
 }
@@ -491,9 +492,23 @@ fn field_type(schema: &Value) -> Result<FieldType> {
         Some("array") => FieldType::Array(Box::new(field_type(
             schema.get("items").ok_or_else(|| format_err!("array without `items`"))?,
         )?)),
-        other => bail!(
-            "inline {other:?} schemas with constraints are outside the profile: give them a name under `definitions`"
-        ),
+        Some("string") => {
+            bail!(
+                "an inline string with `enum` or `pattern` is outside the profile: give it a name under `definitions`"
+            )
+        }
+        Some(other) => bail!("`type: {other}` is not generated (a property of that type: leave it out)"),
+        None => match schema.get("type") {
+            Some(Value::Array(types)) => bail!(
+                "`type` lists several types ({}): the generator types one (for \"or null\", make the property optional)",
+                types
+                    .iter()
+                    .map(|t| format!("`{}`", t.as_str().unwrap_or("?")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            _ => bail!("a schema with `properties`, `items` or `enum` but no `type`: give it one"),
+        },
     })
 }
 

@@ -294,7 +294,6 @@ pub(crate) fn types_module(model: &Model, title: &str) -> Result<TypesModule> {
         .filter(|s| matches!(s.rule, ScalarRule::Union(_) | ScalarRule::Map))
         .map(|s| (python_ident(&snake(s.name)), s.name.to_owned(), pascal(s.name)))
         .collect();
-    let mut exports = exports;
     exports.extend(other_roots.iter().map(|(sn, _, _)| format!("validate_{sn}")));
     exports.sort();
     exports.dedup();

@@ -209,7 +209,7 @@ pub fn token<'a>(param: &str, value: &'a str, wildcard_ok: bool) -> Result<&'a s
 /// [`token`], and one of `allowed` (the parameter's `enum`; `*` passes where `wildcard_ok`).
 pub fn token_of<'a>(param: &str, value: &'a str, allowed: &[&str], wildcard_ok: bool) -> Result<&'a str> {
     token(param, value, wildcard_ok)?;
-    if !allowed.contains(&value) && !(wildcard_ok && value == "*") {
+    if !(allowed.contains(&value) || (wildcard_ok && value == "*")) {
         let list = allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ");
         return Err(Error::new(
             natsbridge_types::profile::ERROR_BAD_OPTION,

@@ -246,7 +246,8 @@ async fn health_goes_through_jetstream_and_replays_typed() {
     );
     ensure_stream(&bridge.jetstream(), &stream).await.unwrap();
     for i in 0..5u64 {
-        let health = Health { status: "ok".into(), uptime_s: i, load: Some(0.5) };
+        let health =
+            Health { status: "ok".into(), uptime_s: i, load: Some(0.5), checked_at: None, instance: None };
         let sent =
             operations::publish_health(&bridge, if i % 2 == 0 { "a" } else { "b" }, &health).await.unwrap();
         assert!(sent.stream_sequence.is_some());

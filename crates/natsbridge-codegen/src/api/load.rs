@@ -893,4 +893,145 @@ mod tests {
         assert_eq!(merged["headers"]["properties"].as_object().unwrap().len(), 2);
         assert!(merged.get("traits").is_none());
     }
+
+    /// A document of one channel `c` (address `a.{p}`), operation `op` and whatever `extra`
+    /// adds to its message `m` (YAML flow text).
+    fn one(message: &str, extra: &str) -> Result<Spec> {
+        let text = format!(
+            "asyncapi: 3.0.0\ninfo: {{title: Fixture, version: 1.0.0}}\n\
+             channels:\n  c:\n    address: 'a.{{p}}'\n    parameters: {{p: {{enum: [x, y]}}}}\n    messages: {{m: {message}}}\n\
+             operations:\n  op: {{action: send, channel: {{$ref: '#/channels/c'}}{extra}}}\n"
+        );
+        parse("fixture.yaml", &text, Path::new("."), &LoadOptions::default())
+    }
+
+    fn refusal(message: &str, extra: &str) -> String {
+        one(message, extra).map(|_| ()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn content_types_choose_the_payload_type() {
+        let body = |ct: &str| {
+            one(&format!("{{contentType: '{ct}', payload: {{type: string}}}}"), "").unwrap().messages[0]
+                .body
+                .clone()
+        };
+        assert_eq!(body("text/plain; charset=utf-8"), Body::Text);
+        assert_eq!(body("application/xml"), Body::Text);
+        assert_eq!(body("application/octet-stream"), Body::Bytes { payload_type: "binary".into() });
+        assert_eq!(body("audio/wav"), Body::Bytes { payload_type: "audio".into() });
+        assert_eq!(body("application/vnd.apache.arrow.stream"), Body::Table);
+        let json = one("{contentType: application/cloudevents+json, payload: {type: object}}", "").unwrap();
+        assert!(matches!(json.messages[0].body, Body::Json { .. }));
+        assert_eq!(
+            refusal("{contentType: application/avro, payload: {type: string}}", ""),
+            "`/channels/c/messages/m/contentType`: content type `application/avro` is not one NATSBridge carries \
+             (JSON, text, bytes, Arrow tables): set `x-natsbridge-payload-type: binary` on the message to carry it as bytes"
+        );
+    }
+
+    #[test]
+    fn schema_formats_other_than_json_schema_are_refused_by_name() {
+        for (format, what) in [
+            ("application/vnd.google.protobuf;version=3", "a Protocol Buffers schema"),
+            ("application/vnd.oai.openapi;version=3.0.0", "an OpenAPI schema"),
+            ("application/raml+yaml;version=1.0", "a RAML type"),
+        ] {
+            let err =
+                refusal(&format!("{{payload: {{schemaFormat: '{format}', schema: {{type: object}}}}}}"), "");
+            assert!(
+                err.starts_with("`/channels/c/messages/m/payload/schemaFormat`: ") && err.contains(what),
+                "{err}"
+            );
+        }
+        let ok = one(
+            "{payload: {schemaFormat: 'application/schema+json;version=draft-07', schema: {type: object}}}",
+            "",
+        );
+        assert!(ok.is_ok(), "{ok:?}");
+    }
+
+    #[test]
+    fn parameter_enums_replies_by_reference_and_reply_addresses() {
+        let spec = one("{payload: {type: object}}", "").unwrap();
+        assert_eq!(spec.channels[0].params[0].allowed, ["x", "y"]);
+        let files = super::super::generate(
+            &spec,
+            &super::super::Options::from_spec(&spec),
+            &crate::Rustfmt::default(),
+        )
+        .unwrap();
+        let channels = files.iter().find(|f| f.path == "rust/src/channels.rs").unwrap();
+        assert!(
+            channels.contents.contains(r#"token_of("p", p, &["x", "y"], false)"#),
+            "{}",
+            channels.contents
+        );
+
+        let text = "asyncapi: 3.0.0\ninfo: {title: R, version: '1'}\n\
+            channels:\n  q: {address: q, messages: {ask: {payload: {type: object}}}}\n  r: {address: null, messages: {answer: {payload: {type: object}}}}\n\
+            operations:\n  ask: {action: send, channel: {$ref: '#/channels/q'}, reply: {$ref: '#/components/replies/answer'}}\n\
+            components:\n  replies:\n    answer: {channel: {$ref: '#/channels/r'}, address: {location: '$message.header#/replyTo'}}\n";
+        let spec = parse("r.yaml", text, Path::new("."), &LoadOptions::default()).unwrap();
+        assert_eq!(
+            (spec.operations[0].kind, spec.operations[0].reply.as_deref()),
+            (OpKind::Request, Some("answer"))
+        );
+        let bad = text.replace("$message.header#/replyTo", "$message.payload#/replyTo");
+        let err = parse("r.yaml", &bad, Path::new("."), &LoadOptions::default()).unwrap_err().to_string();
+        assert!(
+            err.starts_with(
+                "`/components/replies/answer/address`: a reply address is the request's `reply_to`"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_payload_correlation_id_needs_a_json_payload_and_is_generated() {
+        let payload = "{type: object, properties: {meta: {type: object, properties: {id: {type: string}}}}}";
+        let spec = one(
+            &format!("{{correlationId: {{location: '$message.payload#/meta/id'}}, payload: {payload}}}"),
+            "",
+        )
+        .unwrap();
+        assert_eq!(
+            spec.messages[0].correlation,
+            Some(Correlation::Payload(vec!["meta".into(), "id".into()]))
+        );
+        let files = super::super::generate(
+            &spec,
+            &super::super::Options::from_spec(&spec),
+            &crate::Rustfmt::default(),
+        )
+        .unwrap();
+        let text = |p: &str| files.iter().find(|f| f.path.ends_with(p)).unwrap().contents.clone();
+        assert!(text("rust/src/messages.rs").contains(r#"typed::payload_correlation(self, "/meta/id")"#));
+        assert!(text("typescript/src/messages.ts").contains(r#""dictionary", { payload: ["meta", "id"] })"#));
+        assert!(text("messages.py").contains(r#"correlation=typed.Correlation(payload=("meta", "id",))"#));
+        assert_eq!(
+            refusal("{contentType: text/plain, correlationId: {location: '$message.payload#/id'}}", ""),
+            "`/channels/c/messages/m/correlationId`: a correlation id in the payload needs a JSON payload: use `$message.header#/Name`"
+        );
+    }
+
+    #[test]
+    fn what_cannot_be_generated_is_refused_with_its_place() {
+        assert_eq!(
+            refusal("{payload: {type: object, properties: {t: {type: array, items: [{type: string}]}}}}", ""),
+            "`/channels/c/messages/m/payload/properties/t/items`: tuple `items` (a list of schemas) is not generated: use one schema for every item"
+        );
+        assert_eq!(
+            refusal("{payload: {type: array, items: {type: object}}}", ""),
+            "`/channels/c/messages/m/payload`: an array payload is not generated (a `jsontable` needs rows of objects): \
+             make the payload an object with an array property"
+        );
+        let v2 = parse(
+            "x.yaml",
+            "asyncapi: 2.6.0\ninfo: {title: X, version: '1'}\n",
+            Path::new("."),
+            &LoadOptions::default(),
+        );
+        assert!(v2.unwrap_err().to_string().contains("convert a 2.x document with `asyncapi convert`"));
+    }
 }

@@ -33,7 +33,9 @@ struct PyprojectView<'a> {
     preamble: &'a str,
     name: String,
     version: String,
-    description: String,
+    /// The spec's title and source, for the description (rendered as one TOML string).
+    title: String,
+    source: String,
     runtime: String,
     license: Option<String>,
     package: &'a str,
@@ -67,8 +69,23 @@ struct ChannelView {
     wildcard: String,
     stream: Option<String>,
     params: Vec<ParamView>,
-    /// The Python expression of the subject (uses `wildcard_ok`).
-    expr: String,
+    /// The subject's parts, for the Python expression of the subject (uses `wildcard_ok`).
+    segments: Vec<SegmentView>,
+}
+
+enum SegmentView {
+    /// Literal text, as a Python literal.
+    Literal(String),
+    /// A parameter: its name as a literal, its keyword argument, its `enum` values as literals.
+    Param { name: String, arg: String, allowed: Vec<String> },
+}
+
+/// Where a message declares its correlation id (a `typed.Correlation`).
+enum CorrelationView {
+    /// The header's name as a literal.
+    Header(String),
+    /// The payload path, each step as a literal.
+    Payload(Vec<String>),
 }
 
 struct ParamView {
@@ -94,6 +111,8 @@ struct MessagesView<'a> {
 struct MessageView {
     /// The message's `name` (the payload's dataname), as a Python literal.
     name: String,
+    /// The message's `name` for a docstring.
+    name_doc: String,
     payload_type: String,
     doc: String,
     /// `COMMAND_CODEC`.
@@ -106,9 +125,8 @@ struct MessageView {
     class: Option<ClassView>,
     /// A union of messages: each member's `(name literal, type, codec, variant alias)`.
     union: Vec<(String, String, String, String)>,
-    /// Where the message declares its correlation id, as a `typed.Correlation(...)`; empty
-    /// when it does not.
-    correlation: String,
+    /// Where the message declares its correlation id.
+    correlation: Option<CorrelationView>,
 }
 
 struct JsonView {
@@ -126,10 +144,6 @@ struct ClassView {
     field: String,
     field_type: String,
     field_doc: String,
-    /// A Python expression: the `(dataname, data, payload_type)` triple from `message`.
-    encode: String,
-    /// A Python expression: the body from `received`.
-    decode: String,
     headers_class: Option<String>,
     headers: Vec<HeaderView>,
 }
@@ -140,8 +154,10 @@ struct HeaderView {
     /// The header name for a docstring.
     wire: String,
     field: String,
-    ty: String,
-    parse: String,
+    /// The Python type (`| None = None` added when the header is optional).
+    ty: &'static str,
+    /// The `typed` function that parses the header's text.
+    parse: &'static str,
     required: bool,
     doc: String,
 }
@@ -161,18 +177,21 @@ struct OpView {
     kind: &'static str,
     name: String,
     doc: String,
-    /// `, service: str` for each parameter: the keyword-only arguments.
-    args: String,
-    /// `channels.command_subject(service=service)` (with `wildcard_ok=True` when receiving).
-    subject: String,
+    /// The keyword-only arguments, one per channel parameter.
+    args: Vec<String>,
+    /// The channel's subject function (`command_subject`), called with `args` (and
+    /// `wildcard_ok=True` when receiving).
+    subject_fn: String,
+    receiving: bool,
     address: String,
     ty: String,
     codec: String,
     reply_ty: String,
     reply_codec: String,
     purpose: String,
-    /// A Python literal: the default queue group (`None` when none).
-    queue: String,
+    /// A Python literal: the default queue group.
+    queue: Option<String>,
+    /// The channel's `X_STREAM` constant (empty: none).
     stream: String,
     /// The stream's name for a docstring.
     stream_name: String,
@@ -227,6 +246,18 @@ fn toml_str(s: &str) -> String {
     out
 }
 
+/// The templates' filters: literals.
+#[expect(unreachable_pub, reason = "askama's `filter_fn` declares each filter `pub`")]
+mod filters {
+    use std::fmt::Display;
+
+    /// `text` as a TOML basic string.
+    #[askama::filter_fn]
+    pub(super) fn toml_str<T: Display>(text: T, _: &dyn askama::Values) -> askama::Result<String> {
+        Ok(super::toml_str(&text.to_string()))
+    }
+}
+
 /// Names an operation function or a subject function already uses for itself.
 const RESERVED_ARGS: &[&str] = &[
     "bridge",
@@ -264,26 +295,26 @@ fn channel_view(c: &Channel) -> ChannelView {
         .iter()
         .map(|p| ParamView { arg: arg_name(&p.field), name: p.name.clone(), doc: docstring(&p.doc) })
         .collect();
-    let expr = c
+    let segments = c
         .segments()
         .iter()
         .map(|s| match s {
-            Segment::Literal(t) => py_str(t),
+            Segment::Literal(t) => SegmentView::Literal(py_str(t)),
             Segment::Param(name) => {
                 let p = params.iter().find(|p| p.name == *name).expect("every segment is a parameter");
-                match c.params.iter().find(|x| x.name == *name).map(|x| &x.allowed) {
-                    Some(allowed) if !allowed.is_empty() => format!(
-                        "token_of({}, {}, ({},), wildcard_ok)",
-                        py_str(name),
-                        p.arg,
-                        allowed.iter().map(|a| py_str(a)).collect::<Vec<_>>().join(", ")
-                    ),
-                    _ => format!("token({}, {}, wildcard_ok)", py_str(name), p.arg),
+                SegmentView::Param {
+                    name: py_str(name),
+                    arg: p.arg.clone(),
+                    allowed: c
+                        .params
+                        .iter()
+                        .find(|x| x.name == *name)
+                        .map(|x| x.allowed.iter().map(|a| py_str(a)).collect())
+                        .unwrap_or_default(),
                 }
             }
         })
-        .collect::<Vec<_>>()
-        .join(" + ");
+        .collect();
     ChannelView {
         upper: upper_snake(&c.key),
         func: format!("{}_subject", python_ident(&c.key)),
@@ -293,7 +324,7 @@ fn channel_view(c: &Channel) -> ChannelView {
         wildcard: py_str(&c.wildcard()),
         stream: c.stream.as_deref().map(py_str),
         params,
-        expr,
+        segments,
     }
 }
 
@@ -309,8 +340,8 @@ fn header_view(h: &super::Header) -> HeaderView {
         name: py_str(&h.name),
         wire: docstring(&h.name),
         field: python_ident(&h.field),
-        ty: if h.required { ty.to_owned() } else { format!("{ty} | None = None") },
-        parse: format!("typed.{parse}"),
+        ty,
+        parse,
         required: h.required,
         doc: docstring(&h.doc),
     }
@@ -322,13 +353,14 @@ fn message_view(spec: &Spec, m: &Message) -> MessageView {
     if let Body::Union { members } = &m.body {
         return MessageView {
             name,
+            name_doc: docstring(&m.name),
             payload_type: String::new(),
             doc: docstring(&m.doc),
             codec: format!("{upper}_CODEC"),
             ty: m.type_name.clone(),
             json: None,
             class: None,
-            correlation: String::new(),
+            correlation: None,
             union: members
                 .iter()
                 .map(|k| {
@@ -358,39 +390,14 @@ fn message_view(spec: &Spec, m: &Message) -> MessageView {
     };
     let class = m.plain_json().is_none().then(|| {
         let cname = m.type_name.clone();
-        let pt = py_str(&payload_type);
-        let (field, field_type, field_doc, encode, decode) = match &m.body {
+        let (field, field_type, field_doc) = match &m.body {
             Body::Json { .. } => {
                 let j = json.as_ref().expect("a JSON body");
-                (
-                    "body",
-                    j.type_name.clone(),
-                    "The message's JSON document.",
-                    format!("{}.encode(message.body).payload", j.constant),
-                    format!("{}.decode(received)", j.constant),
-                )
+                ("body", j.type_name.clone(), "The message's JSON document.")
             }
-            Body::Table => (
-                "table",
-                "pa.Table".to_owned(),
-                "The Arrow table.",
-                format!("({name}, message.table, {pt})"),
-                format!("typed.table_payload(received, {name})"),
-            ),
-            Body::Text => (
-                "text",
-                "str".to_owned(),
-                "The text.",
-                format!("({name}, message.text, {pt})"),
-                format!("typed.text_payload(received, {name})"),
-            ),
-            Body::Bytes { .. } => (
-                "data",
-                "bytes".to_owned(),
-                "The raw bytes.",
-                format!("({name}, message.data, {pt})"),
-                format!("typed.bytes_payload(received, {name}, {pt})"),
-            ),
+            Body::Table => ("table", "pa.Table".to_owned(), "The Arrow table."),
+            Body::Text => ("text", "str".to_owned(), "The text."),
+            Body::Bytes { .. } => ("data", "bytes".to_owned(), "The raw bytes."),
             Body::Union { .. } => unreachable!("unions returned above"),
         };
         let mut headers: Vec<HeaderView> = m.headers.iter().map(header_view).collect();
@@ -403,8 +410,6 @@ fn message_view(spec: &Spec, m: &Message) -> MessageView {
             field: field.to_owned(),
             field_type,
             field_doc: field_doc.to_owned(),
-            encode,
-            decode,
             headers,
         }
     });
@@ -415,41 +420,19 @@ fn message_view(spec: &Spec, m: &Message) -> MessageView {
     };
     MessageView {
         name,
+        name_doc: docstring(&m.name),
         payload_type: py_str(&payload_type),
-        doc: if m.doc.is_empty() {
-            format!("The ``{}`` message.", docstring(&m.name))
-        } else {
-            docstring(&m.doc)
-        },
+        doc: docstring(&m.doc),
         codec: format!("{upper}_CODEC"),
         ty,
         json,
         class,
         union: Vec::new(),
-        correlation: match &m.correlation {
-            None => String::new(),
-            Some(Correlation::Header(h)) => format!("typed.Correlation(header={})", py_str(h)),
-            Some(Correlation::Payload(path)) => format!(
-                "typed.Correlation(payload=({},))",
-                path.iter().map(|p| py_str(p)).collect::<Vec<_>>().join(", ")
-            ),
-        },
+        correlation: m.correlation.as_ref().map(|c| match c {
+            Correlation::Header(h) => CorrelationView::Header(py_str(h)),
+            Correlation::Payload(path) => CorrelationView::Payload(path.iter().map(|p| py_str(p)).collect()),
+        }),
     }
-}
-
-fn subject_call(c: &Channel, receiving: bool) -> String {
-    let mut args: Vec<String> = c
-        .params
-        .iter()
-        .map(|p| {
-            let a = arg_name(&p.field);
-            format!("{a}={a}")
-        })
-        .collect();
-    if receiving && !c.params.is_empty() {
-        args.push("wildcard_ok=True".to_owned());
-    }
-    format!("channels.{}_subject({})", python_ident(&c.key), args.join(", "))
 }
 
 pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<Vec<GeneratedFile>> {
@@ -495,21 +478,18 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
             },
             name: python_ident(&op.snake),
             doc: docstring(&op.doc),
-            args: c.params.iter().map(|p| format!(", {}: str", arg_name(&p.field))).collect(),
-            subject: subject_call(c, receiving),
+            args: c.params.iter().map(|p| arg_name(&p.field)).collect(),
+            subject_fn: format!("{}_subject", python_ident(&c.key)),
+            receiving,
             address: c.address.replace('`', "'"),
             ty: m.ty.clone(),
-            codec: format!("messages.{}", m.codec),
+            codec: m.codec.clone(),
             reply_ty: reply.map(|r| r.ty.clone()).unwrap_or_default(),
-            reply_codec: reply.map(|r| format!("messages.{}", r.codec)).unwrap_or_default(),
+            reply_codec: reply.map(|r| r.codec.clone()).unwrap_or_default(),
             purpose: py_str(&op.purpose),
-            queue: op.queue.as_deref().map(py_str).unwrap_or_else(|| "None".to_owned()),
+            queue: op.queue.as_deref().map(py_str),
             stream_name: c.stream.as_deref().map(docstring).unwrap_or_default(),
-            stream: c
-                .stream
-                .as_deref()
-                .map(|_| format!("channels.{}_STREAM", upper_snake(&c.key)))
-                .unwrap_or_default(),
+            stream: if c.stream.is_some() { upper_snake(&c.key) } else { String::new() },
         });
     }
     // Types of the messages module: dataclasses and unions (only those operations use).
@@ -586,10 +566,8 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
         preamble: &pre,
         name: toml_str(&distribution),
         version: toml_str(&options.version),
-        description: toml_str(&format!(
-            "{}: typed NATSBridge operations (generated from {})",
-            spec.title, spec.source
-        )),
+        title: spec.title.clone(),
+        source: spec.source.clone(),
         runtime: toml_str(&options.python_runtime),
         license: spec.license.as_deref().map(toml_str),
         package: &package,

@@ -158,6 +158,26 @@ impl Schemas {
             let merged = merge_all_of(docs, at, &obj, all)?;
             return self.body(docs, at, &merged, name);
         }
+        match obj.get("type") {
+            Some(Value::Array(types)) => {
+                let list =
+                    types.iter().map(|t| format!("`{}`", t.as_str().unwrap_or("?"))).collect::<Vec<_>>();
+                return Err(refuse(
+                    &at.join("type"),
+                    format!(
+                        "`type` lists several types ({}): the generator types one (for \"or null\", make the property optional)",
+                        list.join(", ")
+                    ),
+                ));
+            }
+            Some(Value::String(t)) if t == "null" => {
+                return Err(refuse(
+                    &at.join("type"),
+                    "`type: null` is not generated (leave the property out)",
+                ));
+            }
+            _ => {}
+        }
         let mut out = Map::new();
         for (k, v) in &obj {
             let here = at.join(k);

@@ -35,7 +35,9 @@ struct PackageView {
     comment: String,
     name: String,
     version: String,
-    description: String,
+    /// The spec's title and source, for the description (rendered as one JSON string).
+    title: String,
+    source: String,
     license: Option<String>,
     runtime: String,
     needs_arrow: bool,
@@ -67,7 +69,9 @@ struct ChannelsView {
 }
 
 struct ChannelView {
+    /// The channel's description (empty: none).
     doc: String,
+    key: String,
     upper: String,
     /// The address as a JavaScript string literal.
     address: String,
@@ -78,15 +82,38 @@ struct ChannelView {
     subject_fn: String,
     params_type: String,
     params: Vec<ParamView>,
-    /// The subject as a template literal over `params` and `w`.
-    template: String,
+    /// The subject's parts, for a template literal over `params` and `w`.
+    segments: Vec<SegmentView>,
 }
 
 struct ParamView {
     doc: String,
     field: String,
-    /// `string`, or the union of the parameter's `enum` values.
-    ty: String,
+    /// The parameter's `enum` values as literals (empty: any string).
+    allowed: Vec<String>,
+}
+
+enum SegmentView {
+    /// Literal text, escaped for a template literal.
+    Literal(String),
+    /// A parameter: its name as a literal, its field, its `enum` values as literals.
+    Param { name: String, field: String, allowed: Vec<String> },
+}
+
+/// A TypeScript import: `(is a type, name)` pairs, values first then types, each sorted.
+struct ImportView {
+    from: &'static str,
+    names: Vec<(bool, String)>,
+    /// Every name is a type (`import type { .. }`).
+    types_only: bool,
+}
+
+/// Where a message declares its correlation id (a `typed.Correlation`).
+enum CorrelationView {
+    /// The header's name as a literal.
+    Header(String),
+    /// The payload path, each step as a literal.
+    Payload(Vec<String>),
 }
 
 #[derive(Template)]
@@ -94,13 +121,15 @@ struct ParamView {
 struct MessagesView {
     preamble: String,
     title: String,
-    client_imports: String,
-    type_imports: String,
+    client_imports: ImportView,
+    type_imports: ImportView,
     messages: Vec<MessageView>,
 }
 
 struct MessageView {
+    /// The message's description (empty: none).
     doc: String,
+    key: String,
     name: String,
     name_lit: String,
     codec: String,
@@ -112,14 +141,16 @@ struct MessageView {
     wrapper: Option<WrapperView>,
     /// A union of messages: each member's `(name literal, type, codec)`.
     union: Vec<(String, String, String)>,
-    /// Where the message declares its correlation id, as a `typed.Correlation` literal; empty
-    /// when it does not.
-    correlation: String,
+    /// Where the message declares its correlation id.
+    correlation: Option<CorrelationView>,
 }
 
 struct HeaderView {
+    /// The header's description (empty: none).
     doc: String,
     field: String,
+    /// The header's name for a doc comment.
+    name: String,
     wire: String,
     kind: &'static str,
     ts_type: &'static str,
@@ -130,8 +161,7 @@ struct WrapperView {
     headers_type: String,
     field: &'static str,
     field_type: String,
-    encode: String,
-    decode: String,
+    /// A JSON body (through `<codec>Body`); otherwise the payload is the field itself.
     json: Option<JsonView>,
 }
 
@@ -145,26 +175,37 @@ struct JsonView {
 struct OperationsView {
     preamble: String,
     title: String,
-    client_imports: String,
-    channel_imports: String,
-    codec_imports: String,
-    type_imports: String,
+    client_imports: ImportView,
+    channel_imports: ImportView,
+    codec_imports: ImportView,
+    type_imports: ImportView,
     operations: Vec<OpView>,
 }
 
 struct OpView {
+    /// The operation's description (empty: none).
     doc: String,
     kind: &'static str,
     name: String,
-    params_arg: String,
+    /// The message's name, the channel's address and stream, for the doc comment.
+    message_name: String,
+    address: String,
+    stream_name: String,
+    queue_name: String,
+    /// The channel has parameters (the function takes `params`).
+    has_params: bool,
+    /// The operation receives (a parameter may be `*`).
+    receiving: bool,
+    params_type: String,
+    subject_fn: String,
     message_type: String,
     reply_type: String,
     reply_name: String,
     codec: String,
     reply_codec: String,
-    subject: String,
     purpose: String,
-    subscribe_defaults: String,
+    /// The default queue group as a literal.
+    queue: Option<String>,
     stream: String,
 }
 
@@ -275,22 +316,13 @@ fn header_kind(ty: Scalar) -> (&'static str, &'static str) {
     }
 }
 
-/// `import { a, type B } from "from";` (values first, then types, each sorted), or
-/// `import type { .. }` when every name is a type; empty for no names.
-fn import(names: &BTreeSet<(bool, String)>, from: &str) -> String {
-    if names.is_empty() {
-        return String::new();
+/// The import of `names` from `from`.
+fn import(names: &BTreeSet<(bool, String)>, from: &'static str) -> ImportView {
+    ImportView {
+        from,
+        names: names.iter().cloned().collect(),
+        types_only: names.iter().all(|(is_type, _)| *is_type),
     }
-    if names.iter().all(|(is_type, _)| *is_type) {
-        let list = names.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join(", ");
-        return format!("import type {{ {list} }} from \"{from}\";");
-    }
-    let list = names
-        .iter()
-        .map(|(is_type, n)| if *is_type { format!("type {n}") } else { n.clone() })
-        .collect::<Vec<_>>()
-        .join(", ");
-    format!("import {{ {list} }} from \"{from}\";")
 }
 
 /// `text` as a doc comment, its long lines wrapped at 100 columns.
@@ -311,6 +343,28 @@ fn doc_wrapped(text: &str, indent: &str) -> String {
         out.push(cur);
     }
     doc(&out.join("\n"), indent)
+}
+
+/// The templates' filters: doc comments and literals.
+#[expect(unreachable_pub, reason = "askama's `filter_fn` declares each filter `pub`")]
+mod filters {
+    use std::fmt::Display;
+
+    /// `text` as a doc comment at `indent`, its long lines wrapped ([`super::doc_wrapped`]).
+    #[askama::filter_fn]
+    pub(super) fn doc_wrapped<T: Display>(
+        text: T,
+        _: &dyn askama::Values,
+        indent: &str,
+    ) -> askama::Result<String> {
+        Ok(super::doc_wrapped(&text.to_string(), indent))
+    }
+
+    /// `text` as a JavaScript (JSON) string literal.
+    #[askama::filter_fn]
+    pub(super) fn lit<T: Display>(text: T, _: &dyn askama::Values) -> askama::Result<String> {
+        Ok(super::lit(&text.to_string()))
+    }
 }
 
 /// Fails when two generated exports would share a name.
@@ -360,28 +414,23 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
         .iter()
         .map(|c| {
             let (upper, subject_fn, params_type) = channel_names(c);
-            let template = format!(
-                "`{}`",
-                c.segments()
-                    .iter()
-                    .map(|s| match s {
-                        Segment::Literal(t) => template_text(t),
-                        Segment::Param(p) => match c.params.iter().find(|x| x.name == *p) {
-                            Some(x) if !x.allowed.is_empty() => format!(
-                                "${{typed.tokenOf({}, params.{}, [{}], w)}}",
-                                lit(p),
-                                camel(p),
-                                x.allowed.iter().map(|a| lit(a)).collect::<Vec<_>>().join(", ")
-                            ),
-                            _ => format!("${{typed.token({}, params.{}, w)}}", lit(p), camel(p)),
-                        },
-                    })
-                    .collect::<String>()
-            );
-            let mut text = c.doc.clone();
-            if text.is_empty() {
-                text = format!("The `{}` channel.", c.key);
-            }
+            let segments = c
+                .segments()
+                .iter()
+                .map(|s| match s {
+                    Segment::Literal(t) => SegmentView::Literal(template_text(t)),
+                    Segment::Param(p) => SegmentView::Param {
+                        name: lit(p),
+                        field: camel(p),
+                        allowed: c
+                            .params
+                            .iter()
+                            .find(|x| x.name == *p)
+                            .map(|x| x.allowed.iter().map(|a| lit(a)).collect())
+                            .unwrap_or_default(),
+                    },
+                })
+                .collect();
             exports.extend([format!("{upper}_ADDRESS"), format!("{upper}_WILDCARD"), subject_fn.clone()]);
             if c.stream.is_some() {
                 exports.push(format!("{upper}_STREAM"));
@@ -390,7 +439,8 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
                 exports.push(params_type.clone());
             }
             ChannelView {
-                doc: doc_wrapped(&text, ""),
+                doc: c.doc.clone(),
+                key: c.key.clone(),
                 upper,
                 address: lit(&c.address),
                 address_raw: in_doc(&c.address),
@@ -402,16 +452,12 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
                     .params
                     .iter()
                     .map(|p| ParamView {
-                        doc: doc_wrapped(&p.doc, "  "),
+                        doc: p.doc.clone(),
                         field: camel(&p.name),
-                        ty: if p.allowed.is_empty() {
-                            "string".to_owned()
-                        } else {
-                            p.allowed.iter().map(|a| lit(a)).collect::<Vec<_>>().join(" | ")
-                        },
+                        allowed: p.allowed.iter().map(|a| lit(a)).collect(),
                     })
                     .collect(),
-                template,
+                segments,
             }
         })
         .collect();
@@ -430,7 +476,8 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
                 exports.push(names.codec.clone());
                 exports.push(names.ts_type.clone());
                 return MessageView {
-                    doc: doc_wrapped(&m.doc, ""),
+                    doc: m.doc.clone(),
+                    key: m.key.clone(),
                     name: in_doc(&m.name),
                     name_lit,
                     codec: names.codec,
@@ -439,7 +486,7 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
                     validator: String::new(),
                     headers: Vec::new(),
                     wrapper: None,
-                    correlation: String::new(),
+                    correlation: None,
                     union: members
                         .iter()
                         .map(|k| {
@@ -451,23 +498,16 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
                 };
             }
             let payload_type = m.body.payload_type().to_owned();
-            let mut text = if m.doc.is_empty() { format!("The `{}` message.", m.key) } else { m.doc.clone() };
-            text.push_str(&format!("\n\nTravels as the `{payload_type}` payload `{}`.", m.name));
             exports.push(names.codec.clone());
             let headers: Vec<HeaderView> = m
                 .headers
                 .iter()
                 .map(|h| {
                     let (kind, ts_type) = header_kind(h.ty);
-                    let mut text = h.doc.clone();
-                    text.push_str(&format!(
-                        "{}NATS header `{}`.",
-                        if text.is_empty() { "" } else { "\n\n" },
-                        h.name
-                    ));
                     HeaderView {
-                        doc: doc_wrapped(&text, "  "),
+                        doc: h.doc.clone(),
                         field: camel(&h.name),
+                        name: h.name.clone(),
                         wire: lit(&h.name),
                         kind,
                         ts_type,
@@ -482,8 +522,6 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
                 if !headers.is_empty() {
                     exports.push(headers_type.clone());
                 }
-                let payload = |field: &str| format!("[{name_lit}, message.{field}, \"{payload_type}\"]");
-                let take = format!("typed.payloadOf(received, {name_lit}, \"{payload_type}\")");
                 match &m.body {
                     Body::Json { type_name, .. } => {
                         let ty = ts_type_name(type_name);
@@ -494,8 +532,6 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
                             headers_type,
                             field: "body",
                             field_type: ty.clone(),
-                            encode: format!("{}Body.encode(message.body).payload", names.codec),
-                            decode: format!("{}Body.decode(received)", names.codec),
                             json: Some(JsonView { ty, validator }),
                         }
                     }
@@ -505,25 +541,16 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
                             headers_type,
                             field: "table",
                             field_type: "typed.Table".into(),
-                            encode: payload("table"),
-                            decode: take,
                             json: None,
                         }
                     }
-                    Body::Text => WrapperView {
-                        headers_type,
-                        field: "text",
-                        field_type: "string".into(),
-                        encode: payload("text"),
-                        decode: take,
-                        json: None,
-                    },
+                    Body::Text => {
+                        WrapperView { headers_type, field: "text", field_type: "string".into(), json: None }
+                    }
                     Body::Bytes { .. } => WrapperView {
                         headers_type,
                         field: "data",
                         field_type: "Uint8Array".into(),
-                        encode: payload("data"),
-                        decode: take,
                         json: None,
                     },
                     Body::Union { .. } => unreachable!("unions returned above"),
@@ -535,7 +562,8 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
                 message_type_imports.insert((true, names.ts_type.clone()));
             }
             MessageView {
-                doc: doc_wrapped(&text, ""),
+                doc: m.doc.clone(),
+                key: m.key.clone(),
                 name: in_doc(&m.name),
                 name_lit,
                 codec: names.codec,
@@ -545,16 +573,12 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
                 headers,
                 wrapper,
                 union: Vec::new(),
-                correlation: match &m.correlation {
-                    None => String::new(),
-                    Some(Correlation::Header(h)) => format!("{{ header: {} }}", lit(h)),
-                    Some(Correlation::Payload(path)) => {
-                        format!(
-                            "{{ payload: [{}] }}",
-                            path.iter().map(|p| lit(p)).collect::<Vec<_>>().join(", ")
-                        )
+                correlation: m.correlation.as_ref().map(|c| match c {
+                    Correlation::Header(h) => CorrelationView::Header(lit(h)),
+                    Correlation::Payload(path) => {
+                        CorrelationView::Payload(path.iter().map(|p| lit(p)).collect())
                     }
-                },
+                }),
             }
         })
         .collect();
@@ -594,17 +618,9 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
         }
         let receiving = matches!(o.kind, OpKind::Subscribe | OpKind::Serve | OpKind::StreamConsume);
         op_channels.insert((false, subject_fn.clone()));
-        let (params_arg, subject) = if c.params.is_empty() {
-            (String::new(), format!("{subject_fn}()"))
-        } else {
+        if !c.params.is_empty() {
             op_channels.insert((true, params_type.clone()));
-            let subject = if receiving {
-                format!("{subject_fn}(params, {{ wildcard: true }})")
-            } else {
-                format!("{subject_fn}(params)")
-            };
-            (format!("params: {params_type}, "), subject)
-        };
+        }
         let kind = match o.kind {
             OpKind::Publish => "publish",
             OpKind::Request => "request",
@@ -638,62 +654,31 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
                 op_channels.insert((false, format!("{upper}_STREAM")));
             }
         }
-        let mut subscribe_defaults = String::new();
-        if let Some(q) = &o.queue {
-            subscribe_defaults.push_str(&format!("queue: {}, ", lit(q)));
-        }
-        if o.kind == OpKind::Serve {
-            subscribe_defaults.push_str("answerErrors: true, ");
-        }
         let name = js_ident(o.camel.clone());
         exports.push(name.clone());
         if o.kind == OpKind::Serve {
             exports.push(format!("{name}Reply"));
         }
         let reply_name = reply.map(|r| r.name.clone()).unwrap_or_default();
-        let address = format!("`{}`", c.address);
-        let wild = if c.params.is_empty() { "" } else { " (a parameter may be `*`)" };
-        let what = match o.kind {
-            OpKind::Publish => format!("Publishes `{}` on {address}.", m.name),
-            OpKind::Request => {
-                format!(
-                    "Sends `{}` as a request on {address} and resolves with the reply `{reply_name}`.",
-                    m.name
-                )
-            }
-            OpKind::StreamPublish => format!(
-                "Publishes `{}` on {address} into the JetStream stream `{}` and resolves once it is acknowledged.",
-                m.name,
-                c.stream.as_deref().unwrap_or_default()
-            ),
-            OpKind::Subscribe => format!("Subscribes to `{}` on {address}{wild}.", m.name),
-            OpKind::Serve => format!(
-                "Subscribes to the requests `{}` on {address}{wild}{}; answer each with \
-                 `{name}Reply`. A request that cannot be decoded is answered with an `error_response_v1`.",
-                m.name,
-                o.queue.as_deref().map(|q| format!(" in the queue group `{q}`")).unwrap_or_default(),
-            ),
-            OpKind::StreamConsume => format!(
-                "Replays `{}` from the JetStream stream `{}` (subjects {address}) with a pull consumer{}.",
-                m.name,
-                c.stream.as_deref().unwrap_or_default(),
-                if c.params.is_empty() { "" } else { "; a parameter may be `*`" },
-            ),
-        };
-        let text = if o.doc.is_empty() { what } else { format!("{}\n\n{what}", o.doc) };
         operations.push(OpView {
-            doc: doc_wrapped(&text, ""),
+            doc: o.doc.clone(),
             kind,
             name,
-            params_arg,
+            message_name: m.name.clone(),
+            address: c.address.clone(),
+            stream_name: c.stream.clone().unwrap_or_default(),
+            queue_name: o.queue.clone().unwrap_or_default(),
+            has_params: !c.params.is_empty(),
+            receiving,
+            params_type,
+            subject_fn,
             message_type: names.ts_type.clone(),
             reply_type: reply_names.as_ref().map(|r| r.ts_type.clone()).unwrap_or_default(),
             reply_name: in_doc(&reply_name),
             codec: names.codec.clone(),
             reply_codec: reply_names.as_ref().map(|r| r.codec.clone()).unwrap_or_default(),
-            subject,
             purpose: lit(&o.purpose),
-            subscribe_defaults,
+            queue: o.queue.as_deref().map(lit),
             stream: format!("{upper}_STREAM"),
         });
     }
@@ -707,10 +692,8 @@ pub(crate) fn generate(spec: &Spec, options: &Options, out_dir: &str) -> Result<
                 comment: lit(pre.trim_start_matches("//").trim()),
                 name: lit(options.name("typescript")),
                 version: lit(&options.version),
-                description: lit(&format!(
-                    "{}: typed NATS operations over NATSBridge, generated from {}",
-                    spec.title, spec.source
-                )),
+                title: spec.title.clone(),
+                source: spec.source.clone(),
                 license: spec.license.as_deref().map(lit),
                 runtime: lit(&options.typescript_runtime),
                 needs_arrow,

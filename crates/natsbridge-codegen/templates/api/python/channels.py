@@ -45,6 +45,6 @@ def {{ c.func }}(*{% for p in c.params %}, {{ p.arg }}: str{% endfor %}, wildcar
     ``{{ p.arg }}``: {% if p.doc.is_empty() %}the ``{{ p.name }}`` parameter{% else %}{{ p.doc }}{% endif %}
 {%- endfor %}
     """
-    return {{ c.expr }}
+    return {% for s in c.segments %}{% if !loop.first %} + {% endif %}{% match s %}{% when SegmentView::Literal(t) %}{{ t }}{% when SegmentView::Param { name, arg, allowed } %}{% if allowed.is_empty() %}token({{ name }}, {{ arg }}, wildcard_ok){% else %}token_of({{ name }}, {{ arg }}, ({{ allowed|join(", ") }},), wildcard_ok){% endif %}{% endmatch %}{% endfor %}
 {%- endif %}
 {% endfor -%}

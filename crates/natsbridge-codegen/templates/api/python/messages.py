@@ -1,3 +1,16 @@
+{% import "api/python/_macros.py" as py -%}
+{#- A message's docstring text. -#}
+{% macro doc(m) -%}
+{% if m.doc.is_empty() %}The ``{{ m.name_doc }}`` message.{% else %}{{ m.doc }}{% endif %}
+{%- endmacro -%}
+{#- The `(dataname, data, payload_type)` a codec class sends. -#}
+{% macro encode(m, c) -%}
+{% if let Some(j) = m.json %}{{ j.constant }}.encode(message.body).payload{% else %}({{ m.name }}, message.{{ c.field }}, {{ m.payload_type }}){% endif %}
+{%- endmacro -%}
+{#- The body a codec class reads from `received`. -#}
+{% macro decode(m, c) -%}
+{% if let Some(j) = m.json %}{{ j.constant }}.decode(received){% else if c.field == "table" %}typed.table_payload(received, {{ m.name }}){% else if c.field == "text" %}typed.text_payload(received, {{ m.name }}){% else %}typed.bytes_payload(received, {{ m.name }}, {{ m.payload_type }}){% endif %}
+{%- endmacro -%}
 {{ preamble -}}
 """{{ title }}: how each message travels.
 
@@ -54,7 +67,7 @@ __all__ = [
 class {{ hc }}:
     """The NATS headers of ``{{ c.name }}``."""
 {% for h in c.headers %}
-    {{ h.field }}: {{ h.ty }}
+    {{ h.field }}: {{ h.ty }}{% if !h.required %} | None = None{% endif %}
     """``{{ h.wire }}``{% if !h.doc.is_empty() %}: {{ h.doc }}{% endif %}"""
 {%- endfor %}
 {%- endif %}
@@ -62,7 +75,7 @@ class {{ hc }}:
 
 @dataclass(frozen=True)
 class {{ c.name }}:
-    """{{ m.doc }}"""
+    """{% call doc(m) %}{% endcall %}"""
 
     {{ c.field }}: {{ c.field_type }}
     """{{ c.field_doc }}"""
@@ -85,10 +98,10 @@ class {{ c.codec_class }}:
 
     def encode(self, message: {{ c.name }}) -> typed.Encoded:
 {%- if c.headers.is_empty() %}
-{%- if m.correlation.is_empty() %}
-        return typed.Encoded({{ c.encode }}, {})
+{%- if m.correlation.is_none() %}
+        return typed.Encoded({% call encode(m, c) %}{% endcall %}, {})
 {%- else %}
-        return typed.correlate(typed.Encoded({{ c.encode }}, {}), {{ m.correlation }}, message.{{ c.field }})
+        return typed.correlate(typed.Encoded({% call encode(m, c) %}{% endcall %}, {}), {% if let Some(corr) = m.correlation %}{% call py::correlation(corr) %}{% endcall %}{% endif %}, message.{{ c.field }})
 {%- endif %}
 {%- else %}
         headers: dict[str, str] = {}
@@ -100,10 +113,10 @@ class {{ c.codec_class }}:
             headers[{{ h.name }}] = typed.header_text(message.headers.{{ h.field }})
 {%- endif %}
 {%- endfor %}
-{%- if m.correlation.is_empty() %}
-        return typed.Encoded({{ c.encode }}, headers)
+{%- if m.correlation.is_none() %}
+        return typed.Encoded({% call encode(m, c) %}{% endcall %}, headers)
 {%- else %}
-        return typed.correlate(typed.Encoded({{ c.encode }}, headers), {{ m.correlation }}, message.{{ c.field }})
+        return typed.correlate(typed.Encoded({% call encode(m, c) %}{% endcall %}, headers), {% if let Some(corr) = m.correlation %}{% call py::correlation(corr) %}{% endcall %}{% endif %}, message.{{ c.field }})
 {%- endif %}
 {%- endif %}
 
@@ -111,17 +124,17 @@ class {{ c.codec_class }}:
 {%- if let Some(hc) = c.headers_class %}
         headers = {{ hc }}(
 {%- for h in c.headers %}
-            {{ h.field }}=typed.{% if h.required %}required{% else %}optional{% endif %}_header(received.headers, {{ h.name }}, {{ h.parse }}),
+            {{ h.field }}=typed.{% if h.required %}required{% else %}optional{% endif %}_header(received.headers, {{ h.name }}, typed.{{ h.parse }}),
 {%- endfor %}
         )
-        return {{ c.name }}({{ c.decode }}, headers)
+        return {{ c.name }}({% call decode(m, c) %}{% endcall %}, headers)
 {%- else %}
-        return {{ c.name }}({{ c.decode }})
+        return {{ c.name }}({% call decode(m, c) %}{% endcall %})
 {%- endif %}
 
 
 {{ m.codec }}: Final = {{ c.codec_class }}()
-"""{{ m.doc }}"""
+"""{% call doc(m) %}{% endcall %}"""
 {%- else if !m.union.is_empty() %}
 
 
@@ -139,8 +152,8 @@ class {{ c.codec_class }}:
 {%- if let Some(j) = m.json %}
 
 
-{{ m.codec }}: Final = typed.JsonCodec[{{ j.type_name }}]({{ m.name }}, {{ m.payload_type }}, {{ j.schema_name }}, {{ j.validate }}{% if !m.correlation.is_empty() %}, correlation={{ m.correlation }}{% endif %})
-"""{{ m.doc }}"""
+{{ m.codec }}: Final = typed.JsonCodec[{{ j.type_name }}]({{ m.name }}, {{ m.payload_type }}, {{ j.schema_name }}, {{ j.validate }}{% if let Some(corr) = m.correlation %}, correlation={% call py::correlation(corr) %}{% endcall %}{% endif %})
+"""{% call doc(m) %}{% endcall %}"""
 {%- endif %}
 {%- endif %}
 {%- endfor %}

@@ -1,3 +1,4 @@
+{% import "api/python/_macros.py" as py -%}
 {{ preamble -}}
 """{{ title }}: one function per operation of the spec.
 
@@ -45,15 +46,15 @@ __all__ = [
 {%- if op.kind == "publish" %}
 
 async def {{ op.name }}(
-    bridge: Bridge, message: {{ op.ty }}, *{{ op.args }}, correlation_id: str | None = None
+    bridge: Bridge, message: {{ op.ty }}, *{% call py::args(op) %}{% endcall %}, correlation_id: str | None = None
 ) -> Sent:
     """{{ op.doc }}
 
     Publishes on ``{{ op.address }}`` (core NATS) as ``msg_purpose`` {{ op.purpose }}."""
     return await typed.publish(
         bridge,
-        {{ op.subject }},
-        {{ op.codec }},
+        {% call py::subject(op) %}{% endcall %},
+        messages.{{ op.codec }},
         message,
         purpose={{ op.purpose }},
         correlation_id=correlation_id,
@@ -61,7 +62,7 @@ async def {{ op.name }}(
 {% else if op.kind == "request" %}
 
 async def {{ op.name }}(
-    bridge: Bridge, message: {{ op.ty }}, *{{ op.args }}, correlation_id: str | None = None,
+    bridge: Bridge, message: {{ op.ty }}, *{% call py::args(op) %}{% endcall %}, correlation_id: str | None = None,
     timeout: float | None = None,
 ) -> Incoming[{{ op.reply_ty }}]:
     """{{ op.doc }}
@@ -70,10 +71,10 @@ async def {{ op.name }}(
     the reply (``TIMEOUT`` after ``timeout`` seconds, default the bridge's)."""
     return await typed.request(
         bridge,
-        {{ op.subject }},
-        {{ op.codec }},
+        {% call py::subject(op) %}{% endcall %},
+        messages.{{ op.codec }},
         message,
-        {{ op.reply_codec }},
+        messages.{{ op.reply_codec }},
         purpose={{ op.purpose }},
         correlation_id=correlation_id,
         timeout=timeout,
@@ -81,7 +82,7 @@ async def {{ op.name }}(
 {% else if op.kind == "stream_publish" %}
 
 async def {{ op.name }}(
-    bridge: Bridge, message: {{ op.ty }}, *{{ op.args }}, correlation_id: str | None = None,
+    bridge: Bridge, message: {{ op.ty }}, *{% call py::args(op) %}{% endcall %}, correlation_id: str | None = None,
     msg_id: str | None = None,
 ) -> StreamSent:
     """{{ op.doc }}
@@ -90,8 +91,8 @@ async def {{ op.name }}(
     for the ack (``msg_id`` to retry without duplicating)."""
     return await typed.publish_to_stream(
         bridge,
-        {{ op.subject }},
-        {{ op.codec }},
+        {% call py::subject(op) %}{% endcall %},
+        messages.{{ op.codec }},
         message,
         purpose={{ op.purpose }},
         correlation_id=correlation_id,
@@ -100,7 +101,7 @@ async def {{ op.name }}(
 {% else if op.kind == "subscribe" || op.kind == "serve" %}
 
 async def {{ op.name }}(
-    bridge: Bridge, *{{ op.args }}, queue: str | None = {{ op.queue }}
+    bridge: Bridge, *{% call py::args(op) %}{% endcall %}, queue: str | None = {% if let Some(q) = op.queue %}{{ q }}{% else %}None{% endif %}
 ) -> Subscription[{{ op.ty }}]:
     """{{ op.doc }}
 
@@ -111,8 +112,8 @@ async def {{ op.name }}(
 {%- endif %}"""
     return await typed.subscribe(
         bridge,
-        {{ op.subject }},
-        {{ op.codec }},
+        {% call py::subject(op) %}{% endcall %},
+        messages.{{ op.codec }},
         queue=queue,
     )
 {%- if op.kind == "serve" %}
@@ -121,7 +122,7 @@ async def {{ op.name }}(
 async def {{ op.name }}_reply(bridge: Bridge, to: Incoming[{{ op.ty }}], reply: {{ op.reply_ty }}) -> Sent:
     """Answers a request received by ``{{ op.name }}`` (same correlation id, ``reply_to_msg_id``
     = its ``msg_id``)."""
-    return await typed.reply(bridge, to, {{ op.reply_codec }}, reply)
+    return await typed.reply(bridge, to, messages.{{ op.reply_codec }}, reply)
 
 
 async def {{ op.name }}_error(
@@ -134,7 +135,7 @@ async def {{ op.name }}_error(
 {% else if op.kind == "stream_consume" %}
 
 def {{ op.name }}(
-    bridge: Bridge, *{{ op.args }}, options: ConsumerOptions | None = None
+    bridge: Bridge, *{% call py::args(op) %}{% endcall %}, options: ConsumerOptions | None = None
 ) -> Replay[{{ op.ty }}]:
     """{{ op.doc }}
 
@@ -142,9 +143,9 @@ def {{ op.name }}(
     stream ``{{ op.stream_name }}``; iterate it (or call ``next``) and ``ack`` each message."""
     return typed.replay(
         bridge,
-        {{ op.stream }},
-        {{ op.codec }},
-        filter_subject={{ op.subject }},
+        channels.{{ op.stream }}_STREAM,
+        messages.{{ op.codec }},
+        filter_subject={% call py::subject(op) %}{% endcall %},
         options=options,
     )
 {% endif %}

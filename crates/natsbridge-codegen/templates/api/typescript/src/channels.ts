@@ -8,7 +8,7 @@
 import { typed } from "@natsbridge/client";
 {%- for c in channels %}
 
-{{ c.doc }}export const {{ c.upper }}_ADDRESS = {{ c.address }};
+{% filter doc_wrapped("") %}{% if c.doc.is_empty() %}The `{{ c.key }}` channel.{% else %}{{ c.doc }}{% endif %}{% endfilter %}export const {{ c.upper }}_ADDRESS = {{ c.address }};
 
 /** `{{ c.address_raw }}` with every parameter as the wildcard `*`. */
 export const {{ c.upper }}_WILDCARD = {{ c.wildcard }};
@@ -28,14 +28,14 @@ export function {{ c.subject_fn }}(): string {
 /** The parameters of `{{ c.address_raw }}`. */
 export interface {{ c.params_type }} {
 {%- for p in c.params %}
-{{ p.doc }}  {{ p.field }}: {{ p.ty }};
+{{ p.doc|doc_wrapped("  ") }}  {{ p.field }}: {% if p.allowed.is_empty() %}string{% else %}{{ p.allowed|join(" | ") }}{% endif %};
 {%- endfor %}
 }
 
 /** The subject of `{{ c.address_raw }}` for `params`; `{ wildcard: true }` lets a parameter be `*`. */
 export function {{ c.subject_fn }}(params: {{ c.params_type }}, options: { wildcard?: boolean } = {}): string {
   const w = options.wildcard ?? false;
-  return {{ c.template }};
+  return `{% for s in c.segments %}{% match s %}{% when SegmentView::Literal(t) %}{{ t }}{% when SegmentView::Param { name, field, allowed } %}{% if allowed.is_empty() %}${typed.token({{ name }}, params.{{ field }}, w)}{% else %}${typed.tokenOf({{ name }}, params.{{ field }}, [{{ allowed|join(", ") }}], w)}{% endif %}{% endmatch %}{% endfor %}`;
 }
 {%- endif %}
 {%- endfor %}

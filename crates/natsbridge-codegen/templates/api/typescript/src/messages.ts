@@ -1,3 +1,14 @@
+{% import "api/typescript/_macros.ts" as ts -%}
+{#- A message's doc comment, saying how it travels. -#}
+{% macro doc(m) -%}
+{% filter doc_wrapped("") %}{% if m.doc.is_empty() %}The `{{ m.key }}` message.{% else %}{{ m.doc }}{% endif %}
+
+Travels as the `{{ m.payload_type }}` payload `{{ m.name }}`.{% endfilter %}
+{%- endmacro %}
+{#- The payload a wrapper message's codec sends: its JSON body's, or its field's. -#}
+{% macro encode(m, w) -%}
+{% if w.json.is_some() %}{{ m.codec }}Body.encode(message.body).payload{% else %}[{{ m.name_lit }}, message.{{ w.field }}, "{{ m.payload_type }}"]{% endif %}
+{%- endmacro -%}
 {{ preamble }}
 /**
  * The messages of {{ title }} and how each travels: one `msg_envelope_v1` payload named after
@@ -6,14 +17,14 @@
  * schema refuses, DESERIALIZATION_ERROR when receiving one; an envelope without the payload is
  * INVALID_PAYLOAD_TYPE.
  */
-{{ client_imports }}
-{%- if !type_imports.is_empty() %}
-{{ type_imports }}
+{% call ts::import(client_imports) %}{% endcall %}
+{%- if !type_imports.names.is_empty() %}
+{% call ts::import(type_imports) %}{% endcall %}
 {%- endif %}
 {%- for m in messages %}
 {%- if !m.union.is_empty() %}
 
-{{ m.doc }}export type {{ m.ts_type }} ={% for (name, ty, _) in m.union %} | typed.Variant<{{ name }}, {{ ty }}>{% endfor %};
+{{ m.doc|doc_wrapped("") }}export type {{ m.ts_type }} ={% for (name, ty, _) in m.union %} | typed.Variant<{{ name }}, {{ ty }}>{% endfor %};
 
 /** How `{{ m.ts_type }}` travels: each value as its own message, told apart by the payload's `dataname`. */
 export const {{ m.codec }}: MessageCodec<{{ m.ts_type }}> = typed.unionCodec<{{ m.ts_type }}>([{% for (_, _, codec) in m.union %}{{ codec }}, {% endfor %}]);
@@ -23,12 +34,14 @@ export const {{ m.codec }}: MessageCodec<{{ m.ts_type }}> = typed.unionCodec<{{ 
 /** The headers of `{{ m.name }}`, as NATS headers on the wire. */
 export interface {{ w.headers_type }} {
 {%- for h in m.headers %}
-{{ h.doc }}  {{ h.field }}{% if !h.required %}?{% endif %}: {{ h.ts_type }};
+{% filter doc_wrapped("  ") %}{{ h.doc }}{% if !h.doc.is_empty() %}
+
+{% endif %}NATS header `{{ h.name }}`.{% endfilter %}  {{ h.field }}{% if !h.required %}?{% endif %}: {{ h.ts_type }};
 {%- endfor %}
 }
 {%- endif %}
 
-{{ m.doc }}export interface {{ m.ts_type }} {
+{% call doc(m) %}{% endcall %}export interface {{ m.ts_type }} {
   {{ w.field }}: {{ w.field_type }};
 {%- if !m.headers.is_empty() %}
   headers: {{ w.headers_type }};
@@ -54,15 +67,15 @@ export const {{ m.codec }}: MessageCodec<{{ m.ts_type }}> = {
     }
 {%- endif %}
 {%- endfor %}
-{%- if m.correlation.is_empty() %}
-    return { payload: {{ w.encode }}, headers };
+{%- if let Some(c) = m.correlation %}
+    return typed.correlate({ payload: {% call encode(m, w) %}{% endcall %}, headers }, {% call ts::correlation(c) %}{% endcall %}, message.{{ w.field }});
 {%- else %}
-    return typed.correlate({ payload: {{ w.encode }}, headers }, {{ m.correlation }}, message.{{ w.field }});
+    return { payload: {% call encode(m, w) %}{% endcall %}, headers };
 {%- endif %}
   },
   decode(received: Received): {{ m.ts_type }} {
     return {
-      {{ w.field }}: {{ w.decode }},
+      {{ w.field }}: {% if w.json.is_some() %}{{ m.codec }}Body.decode(received){% else %}typed.payloadOf(received, {{ m.name_lit }}, "{{ m.payload_type }}"){% endif %},
 {%- if !m.headers.is_empty() %}
       headers: {
 {%- for h in m.headers %}
@@ -79,6 +92,6 @@ export const {{ m.codec }}: MessageCodec<{{ m.ts_type }}> = {
 };
 {%- else %}
 
-{{ m.doc }}export const {{ m.codec }}: MessageCodec<{{ m.ts_type }}> = typed.jsonCodec<{{ m.ts_type }}>({{ m.name_lit }}, {{ m.validator }}{% if !m.correlation.is_empty() %}, "dictionary", {{ m.correlation }}{% endif %});
+{% call doc(m) %}{% endcall %}export const {{ m.codec }}: MessageCodec<{{ m.ts_type }}> = typed.jsonCodec<{{ m.ts_type }}>({{ m.name_lit }}, {{ m.validator }}{% if let Some(c) = m.correlation %}, "dictionary", {% call ts::correlation(c) %}{% endcall %}{% endif %});
 {%- endif %}
 {%- endfor %}
