@@ -477,7 +477,7 @@ fn field_type(schema: &Value) -> Result<FieldType> {
         return Ok(FieldType::Named(name.to_owned()));
     }
     Ok(match schema.get("type").and_then(Value::as_str) {
-        None if !["properties", "items", "enum", "oneOf", "anyOf", "allOf"]
+        None if !["type", "properties", "items", "enum", "oneOf", "anyOf", "allOf"]
             .iter()
             .any(|k| schema.get(*k).is_some()) =>
         {

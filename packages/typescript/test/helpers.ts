@@ -173,3 +173,22 @@ export function run(cmd: string, args: string[], env: Record<string, string> = {
 export function cliArgs(...args: string[]): [string, string[]] {
   return [process.execPath, [join(PACKAGE_DIR, "dist/cli.js"), ...args]];
 }
+
+/** Reads `source` (a subscription, a replay) one item at a time; an item not there within
+ * `ms` or the end of the source is an error. */
+export function reader<T>(source: AsyncIterable<T> & { readonly subject: string }, ms = 5_000): () => Promise<T> {
+  const it = source[Symbol.asyncIterator]();
+  return async () => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, rej) => {
+      timer = setTimeout(() => rej(new Error(`nothing from ${source.subject} within ${ms} ms`)), ms);
+    });
+    try {
+      const r = await Promise.race([it.next(), timeout]);
+      if (r.done === true) throw new Error("the subscription ended");
+      return r.value;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}

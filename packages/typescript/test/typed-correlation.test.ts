@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { Bridge, NatsBridgeError, connect, ensureStream, newUuid, typed, type Incoming, type MessageCodec, type Received, type Subscription, type Variant } from "../dist/node.js";
-import { startNats, type Running } from "./helpers.ts";
+import { reader, startNats, type Running } from "./helpers.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/iu;
 
@@ -64,21 +64,13 @@ after(async () => {
   await nats?.stop();
 });
 
-function reader<M>(sub: Subscription<M>, ms = 5_000): () => Promise<Incoming<M>> {
-  const it = sub[Symbol.asyncIterator]();
+/** Reads `sub` one message at a time; a bad message fails the test. */
+function messages<M>(sub: Subscription<M>): () => Promise<Incoming<M>> {
+  const next = reader(sub);
   return async () => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, rej) => {
-      timer = setTimeout(() => rej(new Error(`nothing from ${sub.subject} within ${ms} ms`)), ms);
-    });
-    try {
-      const r = await Promise.race([it.next(), timeout]);
-      if (r.done === true) throw new Error("the subscription ended");
-      if (r.value instanceof NatsBridgeError) throw r.value;
-      return r.value;
-    } finally {
-      clearTimeout(timer);
-    }
+    const item = await next();
+    if (item instanceof NatsBridgeError) throw item;
+    return item;
   };
 }
 
@@ -102,7 +94,7 @@ async function failure(send: Promise<unknown>): Promise<NatsBridgeError> {
 
 test("correlationHeader: the header carries the envelope's correlation id (a new one, or the caller's), over a declared header of that name", async () => {
   const sub = await typed.subscribe(bridge, "corr.ping", PING_CODEC);
-  const next = reader(sub);
+  const next = messages(sub);
   try {
     await typed.publish(bridge, "corr.ping", PING_CODEC, { n: 1 });
     const first = await next();
@@ -130,7 +122,7 @@ test("correlationHeader: the header carries the envelope's correlation id (a new
 
 test("correlationId from the payload: the envelope carries it; the caller's correlationId wins; a non-UUID fails as a bad correlationId option", async () => {
   const sub = await typed.subscribe(bridge, "corr.order", ORDER_CODEC);
-  const next = reader(sub);
+  const next = messages(sub);
   try {
     const own = newUuid();
     await typed.publish(bridge, "corr.order", ORDER_CODEC, { id: own, item: "tea" });
@@ -167,7 +159,7 @@ test("correlationId from the payload: the envelope carries it; the caller's corr
 test("request / reply: the reply's correlation header carries the request's id, whatever the reply's payload id", async () => {
   // The reply is a `ping` (id in X-Corr); the request an `order` (id in its payload).
   const server = await typed.subscribe(bridge, "corr.serve", ORDER_CODEC);
-  const nextRequest = reader(server);
+  const nextRequest = messages(server);
   const serving = (async () => {
     for (let i = 0; i < 2; i++) {
       const req = await nextRequest();
@@ -192,7 +184,7 @@ test("request / reply: the reply's correlation header carries the request's id, 
 
   // A reply whose own payload holds another id still carries the request's; a request with a correlation header has it set.
   const orders = await typed.subscribe(bridge, "corr.serve2", PING_CODEC);
-  const nextPing = reader(orders);
+  const nextPing = messages(orders);
   const serving2 = (async () => {
     const req = await nextPing();
     assert.deepEqual(headersNamed(req.received, "X-Corr"), [req.correlationId]);
@@ -240,7 +232,7 @@ test("unionCodec passes a variant's correlationId and correlationHeader through 
   assert.equal(ping.correlationHeader, "X-Corr");
 
   const sub = await typed.subscribe(bridge, "corr.union", union);
-  const next = reader(sub);
+  const next = messages(sub);
   try {
     await typed.publish(bridge, "corr.union", union, { name: "order", value: { id, item: "tea" } });
     const first = await next();

@@ -16,13 +16,11 @@ import {
   smartreceive,
   smartsend,
   typed,
-  type Incoming,
   type MessageCodec,
   type Received,
-  type Subscription,
   type Variant,
 } from "../dist/node.js";
-import { startNats, type Running } from "./helpers.ts";
+import { reader, startNats, type Running } from "./helpers.ts";
 
 // What a generated package writes for a channel with the messages `lightMeasured` and `turnOn`.
 interface LightMeasured {
@@ -213,22 +211,6 @@ after(async () => {
   await nats?.stop();
 });
 
-function reader<M>(sub: Subscription<M>, ms = 5_000): () => Promise<Incoming<M> | NatsBridgeError> {
-  const it = sub[Symbol.asyncIterator]();
-  return async () => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, rej) => {
-      timer = setTimeout(() => rej(new Error(`nothing from ${sub.subject} within ${ms} ms`)), ms);
-    });
-    try {
-      const r = await Promise.race([it.next(), timeout]);
-      if (r.done === true) throw new Error("the subscription ended");
-      return r.value;
-    } finally {
-      clearTimeout(timer);
-    }
-  };
-}
 
 test("typed.publish / typed.subscribe with a union codec: one subscription hands each message its own type", async () => {
   const subject = `streetlight.${typed.tokenOf("lamp", "lamp1", ["lamp1", "lamp2"])}.events`;

@@ -46,7 +46,7 @@ import {
   type Stored,
   type Subscription,
 } from "../dist/node.js";
-import { startNats, type Running } from "./helpers.ts";
+import { reader, startNats, type Running } from "./helpers.ts";
 
 let nats: Running;
 let nc: Awaited<ReturnType<typeof connect>>;
@@ -63,23 +63,6 @@ after(async () => {
   await nats?.stop();
 });
 
-/** Reads a subscription one item at a time, failing after `ms`. */
-function reader<M>(sub: Subscription<M>, ms = 5_000): () => Promise<Incoming<M> | NatsBridgeError> {
-  const it = sub[Symbol.asyncIterator]();
-  return async () => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, rej) => {
-      timer = setTimeout(() => rej(new Error(`nothing from ${sub.subject} within ${ms} ms`)), ms);
-    });
-    try {
-      const r = await Promise.race([it.next(), timeout]);
-      if (r.done === true) throw new Error("the subscription ended");
-      return r.value;
-    } finally {
-      clearTimeout(timer);
-    }
-  };
-}
 
 function ok<M>(item: Incoming<M> | NatsBridgeError): Incoming<M> {
   if (item instanceof NatsBridgeError) assert.fail(`expected a message, got ${item.report()}`);

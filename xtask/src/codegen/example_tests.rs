@@ -51,18 +51,22 @@ fn example_julia_parses() {
 fn bad_specs_are_errors_that_say_where() {
     let text = example_text();
     for (from, to, expect) in [
-        ("address: 'sim.{service}.command'", "address: 'sim.{service.command'", "unclosed"),
+        (
+            "address: 'sim.{service}.command'",
+            "address: 'sim.{service.command'",
+            "`/channels/command/address`: `{service` in `sim.{service.command`: a parameter must be a whole subject token",
+        ),
         (
             "x-natsbridge-payload-type: audio",
             "x-natsbridge-payload-type: mp3",
-            "unknown `x-natsbridge-payload-type`",
+            "`/components/messages/AudioClip/x-natsbridge-payload-type`: unknown payload type `mp3`",
         ),
         (
             "        $ref: '#/components/schemas/Command'",
             "        $ref: '#/components/schemas/Nope'",
-            "no such schema",
+            "`/components/messages/Command/payload`: `$ref: #/components/schemas/Nope` points at nothing",
         ),
-        ("asyncapi: 3.0.0", "asyncapi: 2.6.0", "must be 3.x"),
+        ("asyncapi: 3.0.0", "asyncapi: 2.6.0", "convert a 2.x document with `asyncapi convert`"),
     ] {
         assert!(text.contains(from), "{from}");
         let dir = project_root().join("examples/simulation");

@@ -120,6 +120,11 @@ fn a_bad_spec_says_what_and_where() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let report = text(&out);
-    assert!(report.contains("message `AudioClip`") && report.contains("mp3"), "{report}");
+    assert!(
+        report.contains(
+            "`/components/messages/AudioClip/x-natsbridge-payload-type`: unknown payload type `mp3`"
+        ),
+        "{report}"
+    );
     assert!(!dir.path().join("out").exists(), "nothing is written from a bad spec");
 }

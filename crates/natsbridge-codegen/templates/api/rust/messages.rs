@@ -1,4 +1,14 @@
-{{ preamble -}}
+{%- macro consts(m) %}
+    const NAME: &'static str = "{{ m.name }}";
+    const PAYLOAD_TYPE: natsbridge::PayloadType = natsbridge::PayloadType::{{ m.payload_variant }};
+{%- if let Some(c) = m.correlation %}
+
+    fn correlation(&self) -> typed::Correlation {
+        {{ c }}
+    }
+{%- endif %}
+{%- endmacro %}
+{{- preamble -}}
 //! The spec's messages as [`Message`](natsbridge::typed::Message)s: the payload `dataname` and type each one travels
 //! as, and its declared NATS headers.
 
@@ -64,14 +74,7 @@ impl typed::Message for {{ m.ty }} {
 
 /// Message `{{ m.key }}`: payload `{{ m.name }}` (`{{ m.payload_type }}`).
 impl typed::Message for crate::{{ m.ty }} {
-    const NAME: &'static str = "{{ m.name }}";
-    const PAYLOAD_TYPE: natsbridge::PayloadType = natsbridge::PayloadType::{{ m.payload_variant }};
-{%- if let Some(c) = m.correlation %}
-
-    fn correlation(&self) -> typed::Correlation {
-        {{ c }}
-    }
-{%- endif %}
+{%- call consts(m) %}{% endcall %}
 
     fn encode(&self) -> natsbridge::Result<(natsbridge::Payload, typed::Headers)> {
         Ok((typed::encode_json(Self::NAME, self, |v, r| crate::check("{{ m.schema_type }}", v, r))?, Vec::new()))
@@ -110,14 +113,7 @@ pub struct {{ m.ty }} {
 }
 
 impl typed::Message for {{ m.ty }} {
-    const NAME: &'static str = "{{ m.name }}";
-    const PAYLOAD_TYPE: natsbridge::PayloadType = natsbridge::PayloadType::{{ m.payload_variant }};
-{%- if let Some(c) = m.correlation %}
-
-    fn correlation(&self) -> typed::Correlation {
-        {{ c }}
-    }
-{%- endif %}
+{%- call consts(m) %}{% endcall %}
 
     fn encode(&self) -> natsbridge::Result<(natsbridge::Payload, typed::Headers)> {
         #[allow(unused_mut)]
