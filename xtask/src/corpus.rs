@@ -200,12 +200,13 @@ pub(crate) fn corpus(root: &Path, tools: &Tools) -> Result<()> {
     let rr = slug(REQUEST_REPLY);
     let one = slug(ONE_OF);
     let pg = slug(PING);
-    let fill = |text: &str, sep: char| {
-        let name = |s: &str| format!("corpus-{s}").replace('-', &sep.to_string());
-        text.replace("{RR}", &if sep == '-' { rr.clone() } else { name(&rr) })
-            .replace("{ONE}", &if sep == '-' { one.clone() } else { name(&one) })
-            .replace("{PING}", &if sep == '-' { pg.clone() } else { name(&pg) })
+    // The clients name each document's package: TypeScript by its directory, Rust and Python
+    // by the crate or module name (`corpus_<slug>`).
+    let fill = |text: &str, name: fn(&str) -> String| {
+        text.replace("{RR}", &name(&rr)).replace("{ONE}", &name(&one)).replace("{PING}", &name(&pg))
     };
+    let directory: fn(&str) -> String = str::to_owned;
+    let module: fn(&str) -> String = |s| format!("corpus_{}", s.replace('-', "_"));
 
     // Rust: one workspace of every crate, plus the responder.
     let members: Vec<String> =
@@ -225,7 +226,7 @@ pub(crate) fn corpus(root: &Path, tools: &Tools) -> Result<()> {
             root = root.display()
         ),
     )?;
-    std::fs::write(out.join("exchange/src/main.rs"), fill(RESPONDER, '_'))?;
+    std::fs::write(out.join("exchange/src/main.rs"), fill(RESPONDER, module))?;
     // The team codegen step's target directory: the runtime and its dependencies build once.
     let rust_target = target_dir().join("team-codegen");
     run_checked(
@@ -242,20 +243,20 @@ pub(crate) fn corpus(root: &Path, tools: &Tools) -> Result<()> {
  "noUncheckedIndexedAccess": true, "noEmit": true, "skipLibCheck": true, "allowImportingTsExtensions": false},
  "include": ["*/typescript/src/**/*.ts", "client.mts"]}"#,
     )?;
-    std::fs::write(out.join("client.mts"), fill(TS_CLIENT, '-'))?;
+    std::fs::write(out.join("client.mts"), fill(TS_CLIENT, directory))?;
     run_checked(Command::new(root.join("node_modules/.bin/tsc")).arg("-p").arg(out.join("tsconfig.json")))?;
 
     // Python: every package, strictly.
     let mut python_path: Vec<PathBuf> = slugs.iter().map(|s| out.join(s).join("python")).collect();
     python_path.extend([root.join("packages/python"), root.join("generated/python")]);
     let python_path = std::env::join_paths(&python_path)?;
-    std::fs::write(out.join("client.py"), fill(PY_CLIENT, '_'))?;
+    std::fs::write(out.join("client.py"), fill(PY_CLIENT, module))?;
     let mut mypy = Command::new(&tools.python);
     mypy.args(["-m", "mypy", "--strict", "--no-incremental", "client.py"])
         .current_dir(&out)
         .env("MYPYPATH", &python_path);
     for s in &slugs {
-        mypy.arg(format!("{s}/python/corpus_{}", s.replace('-', "_")));
+        mypy.arg(format!("{s}/python/{}", module(s)));
     }
     run_checked(&mut mypy)?;
 

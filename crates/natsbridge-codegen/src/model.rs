@@ -514,7 +514,7 @@ fn field_type(schema: &Value) -> Result<FieldType> {
 
 /// The variants of a `oneOf` / `anyOf` whose variants are types (a `$ref`, a `type`...), not
 /// only constraints.
-fn typed_union(schema: &Value) -> Option<&Vec<Value>> {
+pub(crate) fn typed_union(schema: &Value) -> Option<&Vec<Value>> {
     ["oneOf", "anyOf"].iter().filter_map(|k| schema.get(*k).and_then(Value::as_array)).find(|vs| {
         vs.iter().any(|v| {
             ["type", "$ref", "properties", "enum", "const", "items"].iter().any(|t| v.get(*t).is_some())

@@ -397,6 +397,7 @@ def _issues_text(issues: Sequence[Issue]) -> str:
     return "; ".join(f"{i.path or '/'} {i.message}" for i in issues[:3])[:500]
 
 
+@checked_options
 @dataclass(frozen=True)
 class Correlation:
     """Where a message declares its correlation id (AsyncAPI ``correlationId.location``):
@@ -412,6 +413,7 @@ class Correlation:
                                   "Correlation: give exactly one of header=\"Name\" or payload=(\"path\", ...)")
 
 
+@checked("correlate")
 def correlate(encoded: Encoded, correlation: Correlation | None, value: object) -> Encoded:
     """``encoded`` with the message's declared correlation (what generated codecs call): a
     header location sets ``correlation_header``; a payload location sets ``correlation_id``

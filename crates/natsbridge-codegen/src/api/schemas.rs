@@ -23,6 +23,7 @@ use anyhow::Result;
 use serde_json::{Map, Value, json};
 
 use super::docs::{At, Docs, refuse};
+use crate::model::typed_union;
 use crate::names::{is_plain_ident, pascal};
 
 /// JSON Schema draft-07 keywords copied as they are.
@@ -344,18 +345,7 @@ fn needs_name(schema: &Value) -> bool {
         || (matches!(ty, None | Some("string"))
             && (schema.get("pattern").is_some()
                 || schema.get("format").and_then(Value::as_str).and_then(format_pattern).is_some()))
-        || is_typed_union(schema)
-}
-
-/// A `oneOf`/`anyOf` whose variants are types (not only constraints such as `required`).
-fn is_typed_union(schema: &Value) -> bool {
-    ["oneOf", "anyOf"].iter().any(|k| {
-        schema.get(*k).and_then(Value::as_array).is_some_and(|vs| {
-            vs.iter().any(|v| {
-                ["type", "$ref", "properties", "enum", "const", "items"].iter().any(|t| v.get(*t).is_some())
-            })
-        })
-    })
+        || typed_union(schema).is_some()
 }
 
 /// The name a referred-to schema keeps: its pointer's last token, else a whole file's
