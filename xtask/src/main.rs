@@ -6,6 +6,8 @@
 //! - `conformance [--lang L]`: the golden vectors through every language's testee.
 //! - `demo [--small] [--serve | --rust]`: the four scenarios end to end through the browser
 //!   dashboard in headless Chromium (the product's main job).
+//! - `release --dry-run`: build every artifact a release publishes, publish them to local
+//!   registries, and install and use them by name in scratch projects.
 //! - `spec-diff --against <git-ref>`: classify schema changes by who they break.
 //! - `setup`: install nats-server, Python and Node packages into the project.
 //! - `test`: the whole test suite, as CI runs it.
@@ -16,6 +18,7 @@ mod conformance;
 mod corpus;
 mod demo;
 mod fuzz;
+mod release;
 mod setup;
 mod specdiff;
 mod team;
@@ -68,8 +71,15 @@ enum Command {
     /// new messages (forward) or new readers of old messages (backward). Exit 3 when the
     /// policy forbids a change and the major version did not go up.
     SpecDiff(specdiff::Args),
-    /// `cargo xtask test`'s `team codegen` step alone: `natsbridge codegen` on the example
-    /// spec (a field added) outside the repository, and Rust, TypeScript and Python services
+    /// Build every artifact a release publishes (crates, npm tarballs, wheels and sdists),
+    /// publish them to local registries started for the run (a directory replacing
+    /// crates.io, verdaccio, pypiserver), generate the example team's packages without
+    /// `--runtime-checkout`, install them by name, exchange typed messages across Rust,
+    /// TypeScript and Python, and `cargo install natsbridge-cli`. See docs/releasing.md.
+    Release(release::Args),
+    /// `natsbridge codegen` on the example spec (a field added) outside the repository, against
+    /// this checkout's runtimes (`cargo xtask test` runs `release --dry-run`, the same with
+    /// the packages installed from registries), and Rust, TypeScript and Python services
     /// built on the generated operations exchanging the new field. Needs the TypeScript
     /// runtime built (`npm run build --workspaces`).
     TeamCodegen,
@@ -95,6 +105,9 @@ fn main() -> ExitCode {
         Command::Test => test_all::test_all().map(|()| ExitCode::SUCCESS),
         Command::TeamCodegen => setup::setup()
             .and_then(|tools| team::team_codegen(&util::project_root(), &tools))
+            .map(|()| ExitCode::SUCCESS),
+        Command::Release(args) => setup::setup()
+            .and_then(|tools| release::run(&args, &util::project_root(), &tools))
             .map(|()| ExitCode::SUCCESS),
         Command::Corpus => setup::setup()
             .and_then(|tools| corpus::corpus(&util::project_root(), &tools))

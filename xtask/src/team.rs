@@ -1,5 +1,7 @@
-//! `cargo xtask test`'s `team codegen` step: what a team does with `natsbridge codegen`,
-//! in a scratch directory outside the repository.
+//! `cargo xtask team-codegen`: what a team does with `natsbridge codegen`, in a scratch
+//! directory outside the repository, against this checkout's runtimes. Its spec, programs
+//! and exchange also serve `cargo xtask release --dry-run` (`release/install.rs`), where the
+//! packages come from the registries instead; that is the step `cargo xtask test` runs.
 //!
 //! The example spec gets a new optional field in its command message (`seed`); the
 //! `natsbridge` binary generates the four packages from it against this checkout's
@@ -10,7 +12,7 @@
 //! crossed languages through generated code alone.
 
 use std::io::{BufRead as _, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -76,6 +78,7 @@ asyncio.run(main())
 "#;
 
 /// Kills the child when dropped.
+#[derive(Debug)]
 pub(crate) struct Running(pub(crate) Child);
 
 impl Drop for Running {
@@ -106,12 +109,60 @@ pub(crate) fn nats_server(tools: &Tools) -> Result<(Running, String)> {
     Ok((server, format!("nats://127.0.0.1:{port}")))
 }
 
-pub(crate) fn team_codegen(root: &Path, tools: &Tools) -> Result<()> {
-    let dir = std::env::temp_dir().join(format!("natsbridge-team-codegen-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+/// The example spec with the `seed` field, written to `dir/spec/asyncapi.yaml`, as a team
+/// keeps its document.
+pub(crate) fn write_team_spec(root: &Path, dir: &Path) -> Result<PathBuf> {
     let spec = dir.join("spec/asyncapi.yaml");
     std::fs::create_dir_all(spec.parent().expect("has a parent"))?;
     std::fs::write(&spec, with_seed_field(&std::fs::read_to_string(root.join(EXAMPLE_SPEC))?)?)?;
+    Ok(spec)
+}
+
+/// The team's own programs beside the generated packages of `out`: the Rust responder (an
+/// example of the crate), the TypeScript client (`client.mjs`, importing the built `dist/`)
+/// and the Python client (`client.py`).
+pub(crate) fn add_team_programs(out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out.join("rust/examples"))?;
+    std::fs::write(out.join("rust/examples/responder.rs"), RESPONDER)?;
+    std::fs::write(out.join("typescript/client.mjs"), TS_CLIENT)?;
+    std::fs::write(out.join("python/client.py"), PY_CLIENT)?;
+    Ok(())
+}
+
+/// Starts a program that prints `ready` once it listens; fails with what it printed instead.
+pub(crate) fn start_ready(cmd: &mut Command, what: &str) -> Result<Running> {
+    let mut child = Running(cmd.stdout(Stdio::piped()).spawn().with_context(|| format!("starting {what}"))?);
+    let mut ready = String::new();
+    BufReader::new(child.0.stdout.take().expect("piped")).read_line(&mut ready)?;
+    ensure!(ready.trim() == "ready", "{what} did not start: {ready:?}");
+    Ok(child)
+}
+
+/// Waits for a started program and fails unless it succeeded.
+pub(crate) fn finish(mut child: Running, what: &str) -> Result<()> {
+    let status = child.0.wait()?;
+    if !status.success() {
+        bail!("{what} failed: {status}");
+    }
+    Ok(())
+}
+
+/// The exchange over the nats-server at `url`: the built Rust `responder` answers, the
+/// TypeScript and Python clients of `out` ask, one after the other. `python` makes the
+/// command that runs a Python file with the generated package importable.
+pub(crate) fn exchange(url: &str, responder: &Path, out: &Path, python: &dyn Fn() -> Command) -> Result<()> {
+    let responder = start_ready(Command::new(responder).env("NATS_URL", url), "the Rust responder")?;
+    run_checked(
+        Command::new("node").arg("client.mjs").current_dir(out.join("typescript")).env("NATS_URL", url),
+    )?;
+    run_checked(python().arg("client.py").current_dir(out.join("python")).env("NATS_URL", url))?;
+    finish(responder, "the Rust responder")
+}
+
+pub(crate) fn team_codegen(root: &Path, tools: &Tools) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("natsbridge-team-codegen-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let spec = write_team_spec(root, &dir)?;
     let out = dir.join("out");
     // The binary of this checkout (already built by `cargo test` in `cargo xtask test`).
     run_checked(cargo().args(["build", "--quiet", "-p", "natsbridge-cli"]))?;
@@ -124,11 +175,10 @@ pub(crate) fn team_codegen(root: &Path, tools: &Tools) -> Result<()> {
             .arg("--runtime-checkout")
             .arg(root),
     )?;
+    add_team_programs(&out)?;
 
     // Rust: the crate as generated, plus a responder of the team's own.
     let krate = out.join("rust");
-    std::fs::create_dir_all(krate.join("examples"))?;
-    std::fs::write(krate.join("examples/responder.rs"), RESPONDER)?;
     std::fs::copy(root.join("Cargo.lock"), krate.join("Cargo.lock"))?;
     let rust_target = target_dir().join("team-codegen");
     run_checked(
@@ -142,13 +192,11 @@ pub(crate) fn team_codegen(root: &Path, tools: &Tools) -> Result<()> {
     let ts = out.join("typescript");
     run_checked(Command::new("npm").args(["install", "--no-audit", "--no-fund"]).current_dir(&ts))?;
     run_checked(Command::new("npm").args(["run", "build"]).current_dir(&ts))?;
-    std::fs::write(ts.join("client.mjs"), TS_CLIENT)?;
 
     // Python: strictly typed against this checkout's runtime and wire types.
     let py = out.join("python");
     let pythonpath =
         std::env::join_paths([py.clone(), root.join("packages/python"), root.join("generated/python")])?;
-    std::fs::write(py.join("client.py"), PY_CLIENT)?;
     run_checked(
         Command::new(&tools.python)
             .args(["-m", "mypy", "--strict", "simulation_api", "client.py"])
@@ -158,28 +206,12 @@ pub(crate) fn team_codegen(root: &Path, tools: &Tools) -> Result<()> {
 
     // The exchange: Rust answers, TypeScript and Python ask, one after the other.
     let (_server, url) = nats_server(tools)?;
-    let mut responder = Running(
-        Command::new(rust_target.join("debug/examples/responder"))
-            .env("NATS_URL", &url)
-            .stdout(Stdio::piped())
-            .spawn()
-            .context("starting the Rust responder")?,
-    );
-    let mut ready = String::new();
-    BufReader::new(responder.0.stdout.take().expect("piped")).read_line(&mut ready)?;
-    ensure!(ready.trim() == "ready", "the Rust responder did not start: {ready:?}");
-    run_checked(Command::new("node").arg("client.mjs").current_dir(&ts).env("NATS_URL", &url))?;
-    run_checked(
-        Command::new(&tools.python)
-            .arg("client.py")
-            .current_dir(&py)
-            .env("NATS_URL", &url)
-            .env("PYTHONPATH", &pythonpath),
-    )?;
-    let status = responder.0.wait()?;
-    if !status.success() {
-        bail!("the Rust responder failed: {status}");
-    }
+    let python = || {
+        let mut cmd = Command::new(&tools.python);
+        cmd.env("PYTHONPATH", &pythonpath);
+        cmd
+    };
+    exchange(&url, &rust_target.join("debug/examples/responder"), &out, &python)?;
     std::fs::remove_dir_all(&dir)?;
     Ok(())
 }

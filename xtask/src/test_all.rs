@@ -136,10 +136,16 @@ pub(crate) fn test_all() -> Result<()> {
                 .env("NATSBRIDGE_BIN", target_dir().join("debug/natsbridge")),
         )
     })?;
-    // A team's view of the generator: `natsbridge codegen` on the example spec (a field
-    // added) in a scratch directory outside the repository; Rust, TypeScript and Python
-    // services built on the generated operations exchange the new field.
-    step("team codegen", &mut || crate::team::team_codegen(&root, &tools))?;
+    // A team's view of a release: every artifact built and published to local registries
+    // (a directory replacing crates.io, verdaccio, pypiserver); `natsbridge codegen` on the
+    // example spec (a field added) without `--runtime-checkout`, its packages installed by
+    // name in scratch projects outside the repository, Rust, TypeScript and Python services
+    // built on the generated operations exchanging the new field (and an Arrow table across
+    // one apache-arrow); `cargo install natsbridge-cli` from the Cargo registry.
+    step("release --dry-run", &mut || {
+        let args = crate::release::Args { dry_run: true, keep: false };
+        crate::release::run(&args, &root, &tools)
+    })?;
     // Real AsyncAPI documents: what they generate compiles, type-checks and talks.
     step("corpus", &mut || crate::corpus::corpus(&root, &tools))?;
     step("conformance", &mut || {

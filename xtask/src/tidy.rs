@@ -22,9 +22,14 @@ const SKIP_DIRS: &[&str] =
 
 /// Where processes may be spawned with `Command::new`.
 /// (The generator engine runs rustfmt on what it writes; the conformance engine runs the
-/// testees.)
-const MAY_SPAWN: &[&str] =
-    &["xtask/", "crates/natsbridge-testkit/", "crates/natsbridge-codegen/", "crates/natsbridge-conformance/"];
+/// testees; the breaking-change engine runs git to read a document as it was at a ref.)
+const MAY_SPAWN: &[&str] = &[
+    "xtask/",
+    "crates/natsbridge-testkit/",
+    "crates/natsbridge-codegen/",
+    "crates/natsbridge-conformance/",
+    "crates/natsbridge-diff/",
+];
 
 /// Every file under `dir` (relative to the root, `/`-separated, sorted), minus directories
 /// named in `skip`, dot-directories and Python build metadata.
@@ -344,6 +349,7 @@ const ONE_WAY_CRATES: &[&str] = &[
     "crates/natsbridge-conformance/src",
     "crates/natsbridge-cli/src",
     "crates/natsbridge-codegen/src",
+    "crates/natsbridge-diff/src",
 ];
 
 /// The sibling modules a module's text names through `crate::` (`use crate::{a, b::C}`,

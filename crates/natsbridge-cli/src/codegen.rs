@@ -46,10 +46,23 @@ pub(crate) struct CodegenArgs {
     address_style: AddressStyle,
 }
 
+/// `--address-style`, shared with `natsbridge diff`.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum AddressStyle {
+pub(crate) enum AddressStyle {
     Nats,
     Slash,
+}
+
+impl AddressStyle {
+    /// The loader's options for this style.
+    pub(crate) fn load_options(self) -> api::LoadOptions {
+        api::LoadOptions {
+            address_style: match self {
+                AddressStyle::Nats => api::AddressStyle::Nats,
+                AddressStyle::Slash => api::AddressStyle::Slash,
+            },
+        }
+    }
 }
 
 fn lang_name(s: &str) -> Result<(String, String), String> {
@@ -64,12 +77,7 @@ fn lang_name(s: &str) -> Result<(String, String), String> {
 }
 
 pub(crate) fn run(args: CodegenArgs) -> CliResult {
-    let load = api::LoadOptions {
-        address_style: match args.address_style {
-            AddressStyle::Nats => api::AddressStyle::Nats,
-            AddressStyle::Slash => api::AddressStyle::Slash,
-        },
-    };
+    let load = args.address_style.load_options();
     let spec =
         api::Spec::load_with(&args.spec, &load).map_err(|e| format!("{}: {e:#}", args.spec.display()))?;
     let mut options = api::Options::from_spec(&spec);

@@ -12,6 +12,8 @@
 //! natsbridge reply   --subject S [--payload ...] [--fail CODE[:MESSAGE]] [--queue GROUP] [--count N]
 //! natsbridge validate [FILE|-]... [--spec DIR] [--message NAME] [--ndjson] [--profile reference]
 //! natsbridge conformance --testee CMD --lane NAME [--ledger FILE] [--vectors DIR] [--format json]
+//! natsbridge diff    --spec FILE|DIR (--against PATH|GIT-REF | --against-releases DIR | --against-tags PATTERN)
+//!                    [--mode backward|forward|full|none] [--transitive] [--format text|json|sarif|github]
 //! natsbridge completions bash|zsh|fish
 //! natsbridge man
 //! ```
@@ -21,6 +23,7 @@
 
 mod codegen;
 mod conformance;
+mod diff;
 mod digest;
 mod progress;
 mod receive;
@@ -134,6 +137,11 @@ enum Command {
     ///
     /// Example: `natsbridge conformance --testee "python3 my_testee.py" --lane team`
     Conformance(conformance::ConformanceArgs),
+    /// Judge a change to your AsyncAPI document: which operations it breaks, for senders or
+    /// receivers, under a compatibility mode; exit 0 compatible, 1 breaking, 2 could not judge.
+    ///
+    /// Example: `natsbridge diff --spec asyncapi.yaml --against v1.2.0 --mode backward --format github`
+    Diff(diff::DiffArgs),
     /// Print a shell completion script.
     ///
     /// Example: `natsbridge completions bash > /etc/bash_completion.d/natsbridge`
@@ -198,6 +206,7 @@ async fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Codegen(args) => codegen::run(args),
         Command::Conformance(args) => conformance::run(args),
+        Command::Diff(args) => diff::run(args),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

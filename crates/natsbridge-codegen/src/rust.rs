@@ -85,7 +85,7 @@ struct TypesView {
 }
 
 #[derive(Template)]
-#[template(path = "rust/Cargo.toml", escape = "none")]
+#[template(path = "rust/Cargo.toml.in", escape = "none")]
 struct ManifestView {
     preamble: String,
 }

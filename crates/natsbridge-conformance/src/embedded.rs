@@ -1,39 +1,42 @@
 //! The v1 vectors and their blobs, compiled into the library so the runner works without a
 //! checkout (`natsbridge conformance`). The lists are kept in sync with `conformance/v1/` by
 //! the test below, which fails when a file on disk is not embedded (or one embedded is gone).
+//! They are read through two symlinks in the crate, `vectors` (→ `conformance/v1`) and
+//! `common_v1.schema.json` (→ `schema/`), so that `cargo package` puts them in the published
+//! crate (it follows symlinks; it never takes a file from outside the package).
 
 /// `conformance/v1/*.json`: (file name, text).
 pub(crate) const VECTOR_FILES: &[(&str, &str)] = &[
-    ("arguments-allow-host.json", include_str!("../../../conformance/v1/arguments-allow-host.json")),
-    ("arguments-start.json", include_str!("../../../conformance/v1/arguments-start.json")),
-    ("bad-data.json", include_str!("../../../conformance/v1/bad-data.json")),
-    ("budget.json", include_str!("../../../conformance/v1/budget.json")),
-    ("enums.json", include_str!("../../../conformance/v1/enums.json")),
-    ("fetch.json", include_str!("../../../conformance/v1/fetch.json")),
-    ("hostile.json", include_str!("../../../conformance/v1/hostile.json")),
-    ("payload-types.json", include_str!("../../../conformance/v1/payload-types.json")),
-    ("reference-examples.json", include_str!("../../../conformance/v1/reference-examples.json")),
-    ("replies-build.json", include_str!("../../../conformance/v1/replies-build.json")),
-    ("replies-read.json", include_str!("../../../conformance/v1/replies-read.json")),
-    ("required.json", include_str!("../../../conformance/v1/required.json")),
-    ("strings.json", include_str!("../../../conformance/v1/strings.json")),
-    ("transports.json", include_str!("../../../conformance/v1/transports.json")),
-    ("typed.json", include_str!("../../../conformance/v1/typed.json")),
-    ("types.json", include_str!("../../../conformance/v1/types.json")),
-    ("unknown-fields.json", include_str!("../../../conformance/v1/unknown-fields.json")),
-    ("writer-api.json", include_str!("../../../conformance/v1/writer-api.json")),
+    ("arguments-allow-host.json", include_str!("../vectors/arguments-allow-host.json")),
+    ("arguments-start.json", include_str!("../vectors/arguments-start.json")),
+    ("bad-data.json", include_str!("../vectors/bad-data.json")),
+    ("budget.json", include_str!("../vectors/budget.json")),
+    ("enums.json", include_str!("../vectors/enums.json")),
+    ("fetch.json", include_str!("../vectors/fetch.json")),
+    ("hostile.json", include_str!("../vectors/hostile.json")),
+    ("payload-types.json", include_str!("../vectors/payload-types.json")),
+    ("reference-examples.json", include_str!("../vectors/reference-examples.json")),
+    ("replies-build.json", include_str!("../vectors/replies-build.json")),
+    ("replies-read.json", include_str!("../vectors/replies-read.json")),
+    ("required.json", include_str!("../vectors/required.json")),
+    ("strings.json", include_str!("../vectors/strings.json")),
+    ("transports.json", include_str!("../vectors/transports.json")),
+    ("typed.json", include_str!("../vectors/typed.json")),
+    ("types.json", include_str!("../vectors/types.json")),
+    ("unknown-fields.json", include_str!("../vectors/unknown-fields.json")),
+    ("writer-api.json", include_str!("../vectors/writer-api.json")),
 ];
 
 /// `conformance/v1/blobs/*`, what the link vectors point at: (file name, bytes).
 pub(crate) const BLOB_FILES: &[(&str, &[u8])] = &[
-    ("big.bin", include_bytes!("../../../conformance/v1/blobs/big.bin")),
-    ("note.txt", include_bytes!("../../../conformance/v1/blobs/note.txt")),
-    ("table-pyarrow.arrows", include_bytes!("../../../conformance/v1/blobs/table-pyarrow.arrows")),
+    ("big.bin", include_bytes!("../vectors/blobs/big.bin")),
+    ("note.txt", include_bytes!("../vectors/blobs/note.txt")),
+    ("table-pyarrow.arrows", include_bytes!("../vectors/blobs/table-pyarrow.arrows")),
 ];
 
 /// `schema/common_v1.schema.json`: the payload types the schema knows (a lane's `hello`
 /// may leave out only these; an unknown type is never "not applicable").
-pub(crate) const COMMON_SCHEMA: &str = include_str!("../../../schema/common_v1.schema.json");
+pub(crate) const COMMON_SCHEMA: &str = include_str!("../common_v1.schema.json");
 
 #[cfg(test)]
 mod tests {

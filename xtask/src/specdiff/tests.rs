@@ -10,9 +10,13 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use super::{Compat, Policy, Spec, compare};
 use crate::util::project_root;
 use Compat::{Breaks as B, Ok as K};
+use natsbridge_diff::contract::Schema;
+use natsbridge_diff::policy::{Mode, Policy};
+use natsbridge_diff::report::{Severity, Verdict, compare, judge};
+use natsbridge_diff::source::{self, Against};
+use natsbridge_diff::{Compat, Side, render};
 
 fn base_schema() -> Value {
     json!({
@@ -73,12 +77,13 @@ fn base_asyncapi() -> Value {
     })
 }
 
-fn spec(label: &str, schema: &Value, asyncapi: &Value) -> Spec {
+fn spec(label: &str, schema: &Value, asyncapi: &Value) -> Side<Schema> {
     let files = BTreeMap::from([
         ("thing_v1.schema.json".to_owned(), serde_json::to_string_pretty(schema).unwrap()),
         ("asyncapi.yaml".to_owned(), serde_norway::to_string(asyncapi).unwrap()),
     ]);
-    Spec::from_files(label, &files).unwrap_or_else(|e| panic!("{label}: {e:#}"))
+    let doc = Schema::from_files(label, &files).unwrap_or_else(|e| panic!("{label}: {e:#}"));
+    Side { label: label.to_owned(), file: None, doc }
 }
 
 /// One fixture pair: an edit of the schema or of the AsyncAPI document, and the one change
@@ -515,11 +520,11 @@ fn every_rule_has_a_fixture_pair_that_classifies_as_expected() {
         let old = spec("old", &base(), &base_asyncapi());
         let (mut s, mut a) = (base(), base_asyncapi());
         (case.edit)(&mut s, &mut a);
-        let report = compare(&old, &spec(case.name, &s, &a), Policy::Full);
+        let report = compare(&old, &spec(case.name, &s, &a), &Policy::mode(Mode::Full));
         let got: Vec<_> = report
             .changes
             .iter()
-            .map(|c| (c.change.rule, c.change.location.as_str(), c.change.forward, c.change.backward))
+            .map(|c| (c.change.rule, c.change.location.as_str(), c.change.receivers, c.change.senders))
             .collect();
         let want = if case.rule.is_empty() {
             vec![]
@@ -530,9 +535,9 @@ fn every_rule_has_a_fixture_pair_that_classifies_as_expected() {
             failures.push(format!("{}: want {want:?}, got {got:?}", case.name));
         }
         let breaking = case.forward == B || case.backward == B;
-        let expected_verdict = if breaking { "breaking" } else { "compatible" };
+        let expected_verdict = if breaking { Verdict::Breaking } else { Verdict::Compatible };
         if report.verdict != expected_verdict {
-            failures.push(format!("{}: verdict {} (want {expected_verdict})", case.name, report.verdict));
+            failures.push(format!("{}: verdict {:?} (want {expected_verdict:?})", case.name, report.verdict));
         }
     }
     assert!(
@@ -551,15 +556,15 @@ fn policy_and_major_bump_decide_the_severity() {
     props(&mut s).insert("owner".into(), json!({"type": "string"}));
     required(&mut s).push(json!("owner")); // backward-breaking only
     let new = spec("new", &s, &a);
-    assert_eq!(compare(&old, &new, Policy::Full).verdict, "breaking");
-    assert_eq!(compare(&old, &new, Policy::Backward).verdict, "breaking");
-    assert_eq!(compare(&old, &new, Policy::Forward).verdict, "breaking-allowed");
-    assert_eq!(compare(&old, &new, Policy::None).verdict, "breaking-allowed");
+    assert_eq!(compare(&old, &new, &Policy::mode(Mode::Full)).verdict, Verdict::Breaking);
+    assert_eq!(compare(&old, &new, &Policy::mode(Mode::Backward)).verdict, Verdict::Breaking);
+    assert_eq!(compare(&old, &new, &Policy::mode(Mode::Forward)).verdict, Verdict::BreakingAllowed);
+    assert_eq!(compare(&old, &new, &Policy::mode(Mode::None)).verdict, Verdict::BreakingAllowed);
     a["info"]["version"] = json!("2.0.0");
-    let bumped = compare(&old, &spec("bumped", &s, &a), Policy::Full);
+    let bumped = compare(&old, &spec("bumped", &s, &a), &Policy::mode(Mode::Full));
     assert!(bumped.major_bump);
-    assert_eq!(bumped.verdict, "breaking-allowed");
-    assert_eq!(bumped.changes.iter().map(|c| c.severity).collect::<Vec<_>>(), ["warn"]);
+    assert_eq!(bumped.verdict, Verdict::BreakingAllowed);
+    assert_eq!(bumped.changes.iter().map(|c| c.severity).collect::<Vec<_>>(), [Severity::Warning]);
 }
 
 // ---- Against the released history. ----
@@ -590,24 +595,37 @@ fn a_change_compatible_with_the_last_release_can_still_break_an_older_one() {
     write_release(&root.join("releases/1.9.0"), "1.9.0", &older);
     write_release(&root.join("candidate"), "1.11.0", &candidate);
 
-    let releases = super::load_releases(&root, &root.join("releases"), None).unwrap();
+    let releases =
+        source::load_against::<Schema>(&Against::Releases(root.join("releases")), &root.join("candidate"))
+            .unwrap();
     let order: Vec<&str> = releases.iter().map(|r| r.label.as_str()).collect();
     assert_eq!(order, ["release 1.9.0", "release 1.10.0"], "ordered by version, not by name");
-    let new = Spec::from_dir(&root.join("candidate")).unwrap();
-    assert_eq!(compare(&releases[1], &new, Policy::Backward).verdict, "compatible", "the last step is fine");
-    let history = super::compare_history(&releases, &new, Policy::Backward);
-    assert_eq!(history.breaks.len(), 1, "{}", super::render_history(&history));
-    let broken = &history.breaks[0];
-    assert_eq!((broken.release.as_str(), broken.version.as_deref()), ("release 1.9.0", Some("1.9.0")));
-    assert!(broken.breaks_writers && !broken.breaks_readers && broken.forbidden);
-    assert_eq!(broken.changes, ["constraint-tightened at ThingV1.label"]);
-    let table = super::render_history(&history);
-    assert!(
-        table.contains("release 1.9.0 (1.9.0) is broken: constraint-tightened at ThingV1.label"),
-        "{table}"
+    let new = source::load::<Schema>("candidate", &root.join("candidate")).unwrap();
+    let backward = Policy::mode(Mode::Backward);
+    assert_eq!(compare(&releases[1], &new, &backward).verdict, Verdict::Compatible, "the last step is fine");
+    assert_eq!(
+        judge(&releases, &new, &backward).verdict,
+        Verdict::Compatible,
+        "not transitive: the newest only"
     );
+    let history = judge(&releases, &new, &Policy { transitive: true, ..backward });
+    let text = render::text(&history);
+    assert_eq!(history.verdict, Verdict::Breaking, "{text}");
+    let broken = &history.reports[0];
+    assert_eq!((broken.old.as_str(), broken.old_version.as_deref()), ("release 1.9.0", Some("1.9.0")));
+    let got: Vec<_> = broken
+        .changes
+        .iter()
+        .filter(|c| c.change.breaking())
+        .map(|c| {
+            (c.change.rule, c.change.location.as_str(), c.change.receivers, c.change.senders, c.severity)
+        })
+        .collect();
+    assert_eq!(got, [("constraint-tightened", "ThingV1.label", K, B, Severity::Error)]);
+    assert_eq!(history.reports[1].verdict, Verdict::Compatible);
+    assert!(text.contains("against release 1.9.0 (version 1.9.0 → 1.11.0)"), "{text}");
 
-    // Through the command: exit 3; a major version leaves the old release reported only.
+    // Through the command: exit 1; a major version leaves the old release reported only.
     let args = |dir: &str| super::Args {
         against: None,
         against_dir: None,
@@ -615,16 +633,20 @@ fn a_change_compatible_with_the_last_release_can_still_break_an_older_one() {
         releases: Some(root.join("releases")),
         tags: None,
         dir: Some(root.join(dir)),
-        policy: Policy::Backward,
-        format: super::Format::Json,
+        mode: Mode::Backward,
+        format: natsbridge_diff::render::Format::Json,
     };
-    assert_eq!(super::run(&args("candidate")).unwrap(), super::BREAKING);
+    assert_eq!(super::run(&args("candidate")).unwrap(), natsbridge_diff::report::BREAKING);
     write_release(&root.join("major"), "2.0.0", &candidate);
     assert_eq!(super::run(&args("major")).unwrap(), 0);
     // The repository's own history: the working tree breaks no release.
-    let own = super::load_releases(&project_root(), &project_root().join("schema/releases"), None).unwrap();
-    let current = Spec::from_dir(&project_root().join("schema")).unwrap();
-    assert!(super::compare_history(&own, &current, Policy::Full).breaks.iter().all(|b| !b.forbidden));
+    let schema = project_root().join("schema");
+    let own = source::load_against::<Schema>(&Against::Releases(schema.join("releases")), &schema).unwrap();
+    let current = source::load::<Schema>("schema", &schema).unwrap();
+    assert_ne!(
+        judge(&own, &current, &Policy { transitive: true, ..Policy::mode(Mode::Full) }).verdict,
+        Verdict::Breaking
+    );
 }
 
 // ---- The acceptance edits on a scratch copy of the real schema, through the command. ----
@@ -656,16 +678,16 @@ fn run_spec_diff(dir: &Path) -> (u8, Value) {
         releases: None,
         tags: None,
         dir: Some(dir.to_owned()),
-        policy: Policy::Full,
-        format: super::Format::Json,
+        mode: Mode::Full,
+        format: natsbridge_diff::render::Format::Json,
     };
     let code = super::run(&args).unwrap();
-    let old = Spec::from_dir(&project_root().join("schema")).unwrap();
-    let new = Spec::from_dir(dir).unwrap();
-    (code, serde_json::to_value(compare(&old, &new, Policy::Full)).unwrap())
+    let old = source::load::<Schema>("schema", &project_root().join("schema")).unwrap();
+    let new = source::load::<Schema>("scratch", dir).unwrap();
+    (code, serde_json::to_value(compare(&old, &new, &Policy::mode(Mode::Full))).unwrap())
 }
 
-/// `(rule, location, forward, backward)` of every change in a JSON report.
+/// `(rule, location, receivers, senders)` of every change in a JSON report.
 fn summary(report: &Value) -> Vec<(String, String, String, String)> {
     report["changes"]
         .as_array()
@@ -673,7 +695,7 @@ fn summary(report: &Value) -> Vec<(String, String, String, String)> {
         .iter()
         .map(|c| {
             let s = |k: &str| c[k].as_str().unwrap().to_owned();
-            (s("rule"), s("location"), s("forward"), s("backward"))
+            (s("rule"), s("location"), s("receivers"), s("senders"))
         })
         .collect()
 }
@@ -738,7 +760,7 @@ fn scratch_copy_edits_are_classified_and_generated_readers_agree() {
     let (code, report) = run_spec_diff(&dir);
     assert_eq!(
         (code, summary(&report)),
-        (3, vec![t("property-removed", "MsgEnvelopeV1.sender_name", "breaks", "ok")])
+        (1, vec![t("property-removed", "MsgEnvelopeV1.sender_name", "breaks", "ok")])
     );
     let mut new_writer = sample_envelope();
     new_writer.as_object_mut().unwrap().remove("sender_name");
@@ -761,7 +783,7 @@ fn scratch_copy_edits_are_classified_and_generated_readers_agree() {
     let (code, report) = run_spec_diff(&dir);
     assert_eq!(
         (code, summary(&report)),
-        (3, vec![t("required-added", "MsgEnvelopeV1.priority", "ok", "breaks")])
+        (1, vec![t("required-added", "MsgEnvelopeV1.priority", "ok", "breaks")])
     );
     let mut new_writer = sample_envelope();
     new_writer["priority"] = json!(3);
@@ -778,7 +800,7 @@ fn scratch_copy_edits_are_classified_and_generated_readers_agree() {
         s["definitions"]["MsgPurpose"]["enum"].as_array_mut().unwrap().retain(|v| v != "chat");
     });
     let (code, report) = run_spec_diff(&dir);
-    assert_eq!((code, summary(&report)), (3, vec![t("enum-value-removed", "MsgPurpose", "ok", "breaks")]));
+    assert_eq!((code, summary(&report)), (1, vec![t("enum-value-removed", "MsgPurpose", "ok", "breaks")]));
 
     // 4. Add an optional envelope field.
     let dir = scratch_copy("add-optional");

@@ -9,6 +9,7 @@ mod codegen;
 mod commands;
 mod common;
 mod conformance;
+mod diff;
 mod hostile;
 mod interop;
 mod readme;

@@ -33,6 +33,12 @@ impl At {
         }
     }
 
+    /// The place as a URI reference: `#/components/schemas/Lumens`, or
+    /// `schemas/lumens.json#/properties/x` in a file beside the document.
+    pub(super) fn uri(&self) -> String {
+        format!("{}#{}", self.file, self.ptr)
+    }
+
     /// The pointer's last token, unescaped.
     pub(super) fn last(&self) -> &str {
         self.ptr.rsplit('/').next().unwrap_or_default()

@@ -118,6 +118,8 @@ pub(super) fn parse(source: &str, text: &str, dir: &Path, options: &LoadOptions)
         hasher.update(text.as_bytes());
     }
     let hash = hex::encode(hasher.finalize());
+    let type_places = r.schemas.places();
+    let message_places = r.message_places.iter().map(|(at, key)| (key.clone(), at.uri())).collect();
     let bundle = serde_json::json!({ "definitions": Value::Object(std::mem::take(&mut r.schemas.defs)) });
     let mut files = BTreeMap::new();
     files.insert("asyncapi.schema.json".to_owned(), bundle.to_string());
@@ -152,6 +154,8 @@ pub(super) fn parse(source: &str, text: &str, dir: &Path, options: &LoadOptions)
         messages,
         channels,
         operations,
+        type_places,
+        message_places,
     })
 }
 

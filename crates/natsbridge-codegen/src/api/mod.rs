@@ -58,6 +58,12 @@ pub struct Spec {
     pub channels: Vec<Channel>,
     /// Operations, in document order.
     pub operations: Vec<Operation>,
+    /// Where each named type of [`Spec::types`] was written, as a URI reference:
+    /// `#/components/schemas/Lumens`, or `schemas/lumens.json#` for a file beside the
+    /// document (what `natsbridge diff` points at).
+    pub type_places: BTreeMap<String, String>,
+    /// Where each message of [`Spec::messages`] was written, by key (as `type_places`).
+    pub message_places: BTreeMap<String, String>,
 }
 
 /// One message: what travels in the envelope and in the headers.
@@ -395,7 +401,9 @@ impl Options {
             version: package_version(&spec.version),
             names,
             rust_runtime: format!("\"{}\"", RUNTIME_VERSION),
-            typescript_runtime: RUNTIME_VERSION.to_owned(),
+            // A caret range, so the team's own `@natsbridge/client` and the generated
+            // package's are one copy in the tree (a `Bridge` crosses that boundary).
+            typescript_runtime: format!("^{RUNTIME_VERSION}"),
             python_runtime: format!("natsbridge>={RUNTIME_VERSION}"),
         }
     }
@@ -436,8 +444,10 @@ fn package_version(v: &str) -> String {
     v.to_owned()
 }
 
-/// The runtime version the generated packages ask for.
-pub const RUNTIME_VERSION: &str = "0.1.0";
+/// The runtime version the generated packages ask for: this generator's own version, which
+/// is the runtimes' version in all three registries (crates.io `natsbridge`, npm
+/// `@natsbridge/client`, PyPI `natsbridge`; xtask's tidy test fails when they drift apart).
+pub const RUNTIME_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Every file of every chosen language, sorted by path: `rust/`, `typescript/`, `python/`,
 /// `julia/` under the output root.

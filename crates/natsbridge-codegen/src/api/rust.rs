@@ -11,7 +11,7 @@ use crate::rust::format_rust;
 use crate::{GeneratedFile, Rustfmt, preamble};
 
 #[derive(Template)]
-#[template(path = "api/rust/Cargo.toml", escape = "none")]
+#[template(path = "api/rust/Cargo.toml.in", escape = "none")]
 struct ManifestView {
     preamble: String,
     name: String,

@@ -138,6 +138,11 @@ impl Schemas {
         self.body(docs, &place, &schema, suggested)
     }
 
+    /// Where each named type was written ([`At::uri`]), by name.
+    pub(super) fn places(&self) -> BTreeMap<String, String> {
+        self.by_place.iter().map(|(at, name)| (name.clone(), at.uri())).collect()
+    }
+
     fn unique(&self, base: &str) -> String {
         let mut name = base.to_owned();
         let mut n = 2;

@@ -1,10 +1,13 @@
-//! AsyncAPI rules: channels, operations, messages and NATS headers.
+//! The envelope contract's AsyncAPI rules (`schema/asyncapi.yaml`, read as YAML, not as a
+//! team's document): channels, operations, messages and NATS headers.
 
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
-use super::rules::{Compat::Breaks, Compat::Ok as Fine, Diff, compare, required};
+use crate::change::Compat::{Breaks, Ok as Fine};
+use crate::change::Diff;
+use crate::schema::{Defs, Schemas, required};
 
 fn section(doc: &Value, path: &[&str]) -> Map<String, Value> {
     let mut v = doc;
@@ -43,17 +46,18 @@ pub(crate) fn diff_asyncapi(old: &Value, new: &Value, diff: &mut Diff) {
                 nc.iter().find(|(_, n)| n.get("address") == o.get("address") && o.get("address").is_some());
             if let Some((to, _)) = moved {
                 let detail = format!("document key `{key}` → `{to}`; same address");
-                diff.push(&loc, "channel-key-renamed", detail, Fine, Fine);
+                diff.push(&loc, None, "channel-key-renamed", detail, Fine, Fine);
             } else {
                 let detail = "channel (NATS subject) removed: old writers' messages go unheard, \
                               old readers wait in vain";
-                diff.push(&loc, "channel-removed", detail, Breaks, Breaks);
+                diff.push(&loc, None, "channel-removed", detail, Breaks, Breaks);
             }
             continue;
         };
         if o.get("address") != n.get("address") {
             diff.push(
                 &loc,
+                None,
                 "channel-address-changed",
                 format!(
                     "address {} → {}",
@@ -71,6 +75,7 @@ pub(crate) fn diff_asyncapi(old: &Value, new: &Value, diff: &mut Diff) {
         for m in nm.difference(&om) {
             diff.push(
                 &loc,
+                None,
                 "channel-message-added",
                 format!("carries {m} too: old readers get a message they do not know"),
                 Breaks,
@@ -80,6 +85,7 @@ pub(crate) fn diff_asyncapi(old: &Value, new: &Value, diff: &mut Diff) {
         for m in om.difference(&nm) {
             diff.push(
                 &loc,
+                None,
                 "channel-message-removed",
                 format!("no longer carries {m}: old writers still send it"),
                 Fine,
@@ -91,7 +97,7 @@ pub(crate) fn diff_asyncapi(old: &Value, new: &Value, diff: &mut Diff) {
         let renamed_from =
             oc.values().any(|o| o.get("address").is_some() && o.get("address") == nc[key].get("address"));
         if !renamed_from {
-            diff.push(format!("asyncapi:channels.{key}"), "channel-added", "new channel", Fine, Fine);
+            diff.push(format!("asyncapi:channels.{key}"), None, "channel-added", "new channel", Fine, Fine);
         }
     }
 
@@ -99,15 +105,16 @@ pub(crate) fn diff_asyncapi(old: &Value, new: &Value, diff: &mut Diff) {
     for (key, o) in &oo {
         let loc = format!("asyncapi:operations.{key}");
         let Some(n) = no.get(key) else {
-            diff.push(&loc, "operation-removed", "operation removed (or renamed)", Breaks, Breaks);
+            diff.push(&loc, None, "operation-removed", "operation removed (or renamed)", Breaks, Breaks);
             continue;
         };
         if o.get("action") != n.get("action") {
-            diff.push(&loc, "operation-action-changed", "send ↔ receive", Breaks, Breaks);
+            diff.push(&loc, None, "operation-action-changed", "send ↔ receive", Breaks, Breaks);
         }
         if o.get("channel") != n.get("channel") {
             diff.push(
                 &loc,
+                None,
                 "operation-channel-changed",
                 "operation moved to another channel",
                 Breaks,
@@ -118,6 +125,7 @@ pub(crate) fn diff_asyncapi(old: &Value, new: &Value, diff: &mut Diff) {
         if om != nm {
             diff.push(
                 &loc,
+                None,
                 "operation-messages-changed",
                 "the operation's message list changed",
                 Breaks,
@@ -129,6 +137,7 @@ pub(crate) fn diff_asyncapi(old: &Value, new: &Value, diff: &mut Diff) {
         {
             diff.push(
                 &loc,
+                None,
                 "operation-reply-changed",
                 "request/reply shape or reply address changed",
                 Breaks,
@@ -137,19 +146,27 @@ pub(crate) fn diff_asyncapi(old: &Value, new: &Value, diff: &mut Diff) {
         }
     }
     for key in no.keys().filter(|k| !oo.contains_key(*k)) {
-        diff.push(format!("asyncapi:operations.{key}"), "operation-added", "new operation", Fine, Fine);
+        diff.push(format!("asyncapi:operations.{key}"), None, "operation-added", "new operation", Fine, Fine);
     }
 
     let (om, nm) = (section(old, &["components", "messages"]), section(new, &["components", "messages"]));
     for (key, o) in &om {
         let loc = format!("asyncapi:messages.{key}");
         let Some(n) = nm.get(key) else {
-            diff.push(&loc, "message-removed", "message definition removed (or renamed)", Breaks, Breaks);
+            diff.push(
+                &loc,
+                None,
+                "message-removed",
+                "message definition removed (or renamed)",
+                Breaks,
+                Breaks,
+            );
             continue;
         };
         if o.get("name") != n.get("name") {
             diff.push(
                 &loc,
+                None,
                 "message-renamed",
                 format!("name {} → {}", o["name"], n.get("name").unwrap_or(&Value::Null)),
                 Breaks,
@@ -157,14 +174,28 @@ pub(crate) fn diff_asyncapi(old: &Value, new: &Value, diff: &mut Diff) {
             );
         }
         if o.pointer("/payload/schema") != n.pointer("/payload/schema") {
-            diff.push(&loc, "message-payload-changed", "payload schema reference changed", Breaks, Breaks);
+            diff.push(
+                &loc,
+                None,
+                "message-payload-changed",
+                "payload schema reference changed",
+                Breaks,
+                Breaks,
+            );
         }
         if o.get("contentType") != n.get("contentType") {
-            diff.push(&loc, "message-content-type-changed", "content type changed", Breaks, Breaks);
+            diff.push(&loc, None, "message-content-type-changed", "content type changed", Breaks, Breaks);
         }
     }
     for key in nm.keys().filter(|k| !om.contains_key(*k)) {
-        diff.push(format!("asyncapi:messages.{key}"), "message-added", "new message definition", Fine, Fine);
+        diff.push(
+            format!("asyncapi:messages.{key}"),
+            None,
+            "message-added",
+            "new message definition",
+            Fine,
+            Fine,
+        );
     }
 
     diff_headers(old, new, diff);
@@ -176,7 +207,7 @@ fn diff_headers(old: &Value, new: &Value, diff: &mut Diff) {
     for (name, o) in os.iter().filter(|(k, _)| k.ends_with("Headers")) {
         let loc = format!("asyncapi:headers.{name}");
         let Some(n) = ns.get(name) else {
-            diff.push(&loc, "headers-removed", "header set removed", Breaks, Fine);
+            diff.push(&loc, None, "headers-removed", "header set removed", Breaks, Fine);
             continue;
         };
         let keys = |s: &Value| -> BTreeSet<String> {
@@ -190,6 +221,7 @@ fn diff_headers(old: &Value, new: &Value, diff: &mut Diff) {
             let req = required(n).contains(h);
             diff.push(
                 format!("{loc}.{h}"),
+                None,
                 "header-added",
                 format!(
                     "{} header `{h}` added (unknown headers pass through old readers)",
@@ -202,6 +234,7 @@ fn diff_headers(old: &Value, new: &Value, diff: &mut Diff) {
         for h in ok.difference(&nk) {
             diff.push(
                 format!("{loc}.{h}"),
+                None,
                 "header-removed",
                 format!("header `{h}` no longer written: old readers that use it lose it"),
                 Breaks,
@@ -211,16 +244,18 @@ fn diff_headers(old: &Value, new: &Value, diff: &mut Diff) {
         for h in ok.intersection(&nk) {
             let at = format!("{loc}.{h}");
             match (required(o).contains(h), required(n).contains(h)) {
-                (false, true) => diff.push(&at, "became-required", "optional → required", Fine, Breaks),
-                (true, false) => diff.push(&at, "became-optional", "required → optional", Breaks, Fine),
+                (false, true) => diff.push(&at, None, "became-required", "optional → required", Fine, Breaks),
+                (true, false) => diff.push(&at, None, "became-optional", "required → optional", Breaks, Fine),
                 _ => {}
             }
-            compare(&o["properties"][h], &n["properties"][h], &at, diff);
+            let none = Defs::new();
+            Schemas::new(&none, &none, false).compare(
+                &o["properties"][h],
+                &n["properties"][h],
+                &at,
+                None,
+                diff,
+            );
         }
     }
-}
-
-/// The major version of `info.version` (`1.4.2` → 1).
-pub(crate) fn major_version(doc: &Value) -> Option<u64> {
-    doc.pointer("/info/version")?.as_str()?.split('.').next()?.trim_start_matches('v').parse().ok()
 }
