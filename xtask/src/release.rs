@@ -76,7 +76,7 @@ pub(crate) fn run(args: &Args, root: &Path, tools: &Tools) -> Result<()> {
     let artifacts = steps.run("artifacts", || artifacts::build(root, tools, &dir.join("artifacts")))?;
     let (cargo_registry, npm, pypi) = steps.run("registries", || {
         let cargo_registry =
-            registries::CargoRegistry::create(root, &install::install_target(), &artifacts.crates)?;
+            registries::CargoRegistry::create(root, &install::dry_run_dir(), &artifacts.crates)?;
         let npm = registries::NpmRegistry::start(root, &dir.join("npm"))?;
         for tarball in &artifacts.npm {
             npm.publish(tarball)?;

@@ -66,23 +66,41 @@ async def main() -> None:
 asyncio.run(main())
 "#;
 
-/// Where the scratch projects build: one target directory under the workspace's for the
-/// generated crate and `cargo install`, so the second reuses what the first compiled.
-pub(crate) fn install_target() -> PathBuf {
+/// Where the dry run keeps its registry directory.
+pub(crate) fn dry_run_dir() -> PathBuf {
     target_dir().join("release-dry-run")
 }
 
+/// Where the scratch projects build: one target directory for the generated crate and
+/// `cargo install`, so the second reuses what the first compiled. Not the workspace's: its
+/// dependencies come from the registry cache, the dry run's from the registry directory, and
+/// the same crate built from two places invalidates the other's build each time.
+pub(crate) fn build_target() -> PathBuf {
+    dry_run_dir()
+}
+
 /// Cargo fingerprints a registry crate by name and version only, so our crates, republished
-/// under the same version with other contents, would not be compiled again: forget them.
+/// under the same version with other contents, would not be compiled again: forget their
+/// builds (those whose sources are the registry's `<crate>-<version>/`).
 pub(crate) fn forget_our_crates(crates: &[(String, String)]) -> Result<()> {
-    let fingerprints = install_target().join("debug/.fingerprint");
+    let fingerprints = build_target().join("debug/.fingerprint");
     let Ok(entries) = std::fs::read_dir(&fingerprints) else { return Ok(()) };
     for entry in entries {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
         // `<crate>-<16 hex digits>`
         let Some((krate, hash)) = name.rsplit_once('-') else { continue };
-        if hash.len() == 16 && crates.iter().any(|(c, _)| c == krate) {
+        let Some((_, version)) = crates.iter().find(|(c, _)| c == krate) else { continue };
+        if hash.len() != 16 {
+            continue;
+        }
+        let marker = format!("{krate}-{version}/");
+        let from_registry = std::fs::read_dir(entry.path())?.filter_map(Result::ok).any(|f| {
+            f.file_name().to_string_lossy().starts_with("dep-")
+                && std::fs::read(f.path())
+                    .is_ok_and(|b| b.windows(marker.len()).any(|w| w == marker.as_bytes()))
+        });
+        if from_registry {
             std::fs::remove_dir_all(entry.path())?;
         }
     }
@@ -91,7 +109,7 @@ pub(crate) fn forget_our_crates(crates: &[(String, String)]) -> Result<()> {
 
 fn cargo_with(registry: &CargoRegistry, dir: &Path) -> Command {
     let mut cmd = Command::new(cargo_path());
-    cmd.current_dir(dir).arg("--config").arg(&registry.config).env("CARGO_TARGET_DIR", install_target());
+    cmd.current_dir(dir).arg("--config").arg(&registry.config).env("CARGO_TARGET_DIR", build_target());
     cmd
 }
 
@@ -104,7 +122,7 @@ pub(crate) fn rust(registry: &CargoRegistry, krate: &Path, runtime: &str) -> Res
         "name = \"natsbridge\"\nversion = \"{runtime}\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\""
     );
     ensure!(lock.contains(&entry), "the generated crate's Cargo.lock has no crates.io natsbridge {runtime}");
-    Ok(install_target().join("debug/examples/responder"))
+    Ok(build_target().join("debug/examples/responder"))
 }
 
 /// The generated package installed with npm from the registry and built with its `tsc`.
@@ -181,7 +199,7 @@ pub(crate) fn cli(
     spec: &Path,
     out: &Path,
 ) -> Result<PathBuf> {
-    let target = install_target();
+    let target = build_target();
     std::fs::create_dir_all(root)?;
     run_checked(
         cargo_with(registry, root)

@@ -78,12 +78,17 @@ impl CargoRegistry {
                 serde_json::json!({ "files": {}, "package": sum }).to_string(),
             )?;
         }
+        // The workspace's `[profile.*]` tables too (a config file takes them as they are): no
+        // debug info for dependencies, the hot crates optimized, as the workspace builds them
+        // (cargo's default profile made this target directory 3.9 GB and slower to build).
+        let manifest = std::fs::read_to_string(root.join("Cargo.toml"))?;
+        let profiles = manifest.find("\n[profile.").map_or("", |at| &manifest[at..]);
         let config = dir.join("cargo-config.toml");
         std::fs::write(
             &config,
             format!(
                 "[source.crates-io]\nreplace-with = \"natsbridge-dry-run\"\n\n\
-                 [source.natsbridge-dry-run]\ndirectory = {}\n",
+                 [source.natsbridge-dry-run]\ndirectory = {}\n{profiles}",
                 serde_json::Value::from(sources.to_string_lossy())
             ),
         )?;
