@@ -36,7 +36,8 @@ pub(crate) struct CodegenArgs {
     #[arg(long = "name", value_name = "LANG=NAME", value_parser = lang_name)]
     names: Vec<(String, String)>,
     /// Depend on the runtimes of a NATSBridge checkout at DIR (path dependencies) instead
-    /// of the registries' `natsbridge` 0.1, `@natsbridge/client` 0.1 and `natsbridge` 0.1.
+    /// of the registries' runtimes of this binary's own version (crates.io `natsbridge`, npm
+    /// `@natsbridge/client`, PyPI `natsbridge`).
     #[arg(long, value_name = "DIR")]
     runtime_checkout: Option<PathBuf>,
     /// How channel addresses become NATS subjects: `nats` (they are subjects: tokens
