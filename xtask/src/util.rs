@@ -98,6 +98,13 @@ pub(crate) fn rustfmt() -> Result<Command> {
     Ok(cmd)
 }
 
+/// `cargo metadata --no-deps` of the workspace at `root`, as JSON.
+pub(crate) fn workspace_metadata(root: &Path) -> Result<serde_json::Value> {
+    let text =
+        read_output(cargo().current_dir(root).args(["metadata", "--no-deps", "--format-version", "1"]))?;
+    serde_json::from_str(&text).context("reading `cargo metadata`")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

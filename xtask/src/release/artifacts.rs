@@ -36,12 +36,7 @@ pub(crate) struct Artifacts {
 /// The workspace crates behind [`CRATE_ROOTS`] (normal and build dependencies, by path),
 /// each checked for what crates.io needs to show it.
 pub(crate) fn released_crates(root: &Path) -> Result<Vec<(String, String)>> {
-    let metadata: Value = serde_json::from_str(&read_output(cargo().current_dir(root).args([
-        "metadata",
-        "--no-deps",
-        "--format-version",
-        "1",
-    ]))?)?;
+    let metadata = crate::util::workspace_metadata(root)?;
     let packages: BTreeMap<&str, &Value> = metadata["packages"]
         .as_array()
         .context("cargo metadata lists no packages")?

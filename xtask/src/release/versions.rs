@@ -17,8 +17,6 @@ use std::path::Path;
 use anyhow::{Context, Result, format_err};
 use serde_json::Value;
 
-use crate::util::{cargo, read_output};
-
 /// The versions and requirements of every released package, as their manifests say.
 #[derive(Debug)]
 pub(crate) struct Versions {
@@ -44,12 +42,7 @@ pub(crate) struct Versions {
 
 impl Versions {
     pub(crate) fn read(root: &Path) -> Result<Versions> {
-        let metadata: Value = serde_json::from_str(&read_output(cargo().current_dir(root).args([
-            "metadata",
-            "--no-deps",
-            "--format-version",
-            "1",
-        ]))?)?;
+        let metadata = crate::util::workspace_metadata(root)?;
         let mut crates = BTreeMap::new();
         let mut crate_requirements = BTreeMap::new();
         for package in metadata["packages"].as_array().context("cargo metadata has no packages")? {
