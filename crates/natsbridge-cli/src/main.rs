@@ -23,6 +23,7 @@
 
 mod codegen;
 mod conformance;
+mod connection;
 mod diff;
 mod digest;
 mod progress;
@@ -43,7 +44,7 @@ use natsbridge::fileserver::{FileServer, FileServerConfig};
     name = "natsbridge",
     version,
     about = "Send and receive NATSBridge envelopes; run the embedded file server; generate typed packages from your AsyncAPI spec; validate and conformance-test your own implementation",
-    after_help = "Examples:\n  natsbridge fileserver --listen 127.0.0.1:8080 &\n  natsbridge receive --subject demo --count 1 --allow-host http://127.0.0.1:8080 &\n  natsbridge send --subject demo --payload note:text:hello --payload table:arrowtable:@table.arrows\n  natsbridge request --subject sim.command --payload 'config:dictionary:{\"iterations\":10}'\n  natsbridge codegen --spec asyncapi.yaml --out generated\n\nEnvironment: NATS_URL, FILESERVER_URL, SIZE_THRESHOLD, RUST_LOG."
+    after_help = "Examples:\n  natsbridge fileserver --listen 127.0.0.1:8080 &\n  natsbridge receive --subject demo --count 1 --allow-host http://127.0.0.1:8080 &\n  natsbridge send --subject demo --payload note:text:hello --payload table:arrowtable:@table.arrows\n  natsbridge request --subject sim.command --payload 'config:dictionary:{\"iterations\":10}'\n  natsbridge codegen --spec asyncapi.yaml --out generated\n\nEnvironment: NATS_URL, NATS_CONTEXT, NATS_USER, NATS_PASSWORD, NATS_TOKEN, NATS_CREDS, NATS_NKEY, NATS_CA, NATS_CERT, NATS_KEY (the nats CLI's names; its contexts are read too), FILESERVER_URL, FILESERVER_TOKEN, SIZE_THRESHOLD, RUST_LOG."
 )]
 struct Cli {
     /// Log format on stderr.
@@ -96,7 +97,7 @@ enum Command {
         #[arg(long, default_value_t = 8 << 30)]
         max_bytes: u64,
         /// Token required to create uploads (`X-PlikToken` or `Authorization: Bearer`).
-        #[arg(long)]
+        #[arg(long, env = natsbridge::types::profile::ENV_FILESERVER_TOKEN, hide_env_values = true)]
         token: Option<String>,
         /// A browser origin (`http://127.0.0.1:3000`) allowed to upload and download (CORS).
         /// Repeatable.

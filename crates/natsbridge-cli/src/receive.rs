@@ -11,8 +11,9 @@ use futures::StreamExt as _;
 use natsbridge::fetch::FetchOptions;
 use natsbridge::jetstream::{ConsumerOptions, EnvelopeConsumer, Start};
 use natsbridge::types::{MsgPurpose, PayloadType};
-use natsbridge::{Error, ErrorCode, Payload, ReceiveOptions, Received, SendOptions, config};
+use natsbridge::{Error, ErrorCode, Payload, ReceiveOptions, Received, SendOptions};
 
+use crate::connection::{FileserverArgs, NatsArgs};
 use crate::{CliResult, digest, progress, source};
 
 /// What to do with each received envelope besides its digest line.
@@ -74,10 +75,8 @@ impl OutputArgs {
 /// Where and how long to listen.
 #[derive(Debug, clap::Args)]
 pub(crate) struct ListenArgs {
-    /// NATS server URL, or a cluster's seeds separated by commas (the client moves to
-    /// another when one goes away).
-    #[arg(long, env = "NATS_URL", default_value = config::DEFAULT_NATS_URL)]
-    server: String,
+    #[command(flatten)]
+    nats: NatsArgs,
     #[arg(long)]
     subject: String,
     /// Stop after this many envelopes (good or bad).
@@ -126,9 +125,8 @@ pub(crate) struct ReplyArgs {
     /// Share the requests with other responders of this queue group.
     #[arg(long)]
     queue: Option<String>,
-    /// Plik-compatible file server for link payloads in the answers.
-    #[arg(long, env = "FILESERVER_URL", default_value = config::DEFAULT_FILESERVER_URL)]
-    fileserver: String,
+    #[command(flatten)]
+    fileserver: FileserverArgs,
 }
 
 /// `--allow-host`: the one form every runtime takes ([`natsbridge::fetch::allowed_host`]).
@@ -160,7 +158,7 @@ fn outcome(count: Option<u64>, seen: u64) -> ExitCode {
 /// `natsbridge receive`.
 pub(crate) async fn receive(args: ReceiveArgs) -> CliResult {
     let listen = &args.listen;
-    let client = natsbridge::connect(&listen.server).await?;
+    let client = listen.nats.connect().await?;
     let options = listen.output.receive_options(&client);
     let deadline = deadline(listen.timeout);
     let mut seen = 0u64;
@@ -235,7 +233,7 @@ pub(crate) async fn reply(args: ReplyArgs) -> CliResult {
     for spec in &args.payloads {
         answer.push(source::parse_payload(spec)?);
     }
-    let client = natsbridge::connect(&listen.server).await?;
+    let client = listen.nats.connect().await?;
     let mut sub = match &args.queue {
         Some(group) => client.queue_subscribe(listen.subject.clone(), group.clone()).await?,
         None => client.subscribe(listen.subject.clone()).await?,
@@ -269,7 +267,7 @@ pub(crate) async fn reply(args: ReplyArgs) -> CliResult {
                     answer.clone()
                 };
                 let opts = SendOptions::default()
-                    .fileserver(args.fileserver.as_str())
+                    .blob_store(std::sync::Arc::new(args.fileserver.store()))
                     .sender_name("natsbridge reply")
                     .purpose(MsgPurpose::Ack);
                 natsbridge::smartreply(&client, &request.envelope, payloads, opts).await.map(|_| ())

@@ -6,11 +6,12 @@ use std::io::Read as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use natsbridge::blob::{AmazonS3Builder, FsStore, NatsObjectStore, PlikStore, S3Store};
+use natsbridge::blob::{AmazonS3Builder, FsStore, NatsObjectStore, S3Store};
 use natsbridge::jetstream::{self, StreamOptions};
 use natsbridge::types::MsgPurpose;
 use natsbridge::{Payload, SendOptions, config};
 
+use crate::connection::{FileserverArgs, NatsArgs};
 use crate::{CliResult, digest, progress, receive, source};
 
 /// How long a stream that `send --stream` creates keeps its messages, unless `--max-age`.
@@ -19,10 +20,8 @@ const DEFAULT_STREAM_MAX_AGE_SECS: u64 = natsbridge::types::profile::CLI_STREAM_
 /// The envelope `send` and `request` build: its fields, payloads and where links go.
 #[derive(Debug, clap::Args)]
 pub(crate) struct EnvelopeArgs {
-    /// NATS server URL, or a cluster's seeds separated by commas (the client moves to
-    /// another when one goes away).
-    #[arg(long, env = "NATS_URL", default_value = config::DEFAULT_NATS_URL)]
-    pub(crate) server: String,
+    #[command(flatten)]
+    pub(crate) nats: NatsArgs,
     #[arg(long)]
     pub(crate) subject: String,
     /// NAME:TYPE:SOURCE, where SOURCE is literal text or @PATH. Repeatable.
@@ -31,9 +30,8 @@ pub(crate) struct EnvelopeArgs {
     /// One more payload, read from standard input: NAME:TYPE.
     #[arg(long, value_name = "NAME:TYPE")]
     from_stdin: Option<String>,
-    /// Plik-compatible file server for link payloads (with `--store plik`).
-    #[arg(long, env = "FILESERVER_URL", default_value = config::DEFAULT_FILESERVER_URL)]
-    fileserver: String,
+    #[command(flatten)]
+    fileserver: FileserverArgs,
     /// Where link payloads go: `plik` (the --fileserver), `dir:PATH` (file:// links a
     /// receiver on this machine reads with --allow-dir), `nats-os:BUCKET` (the JetStream
     /// Object Store of --server) or `s3:BUCKET[/PREFIX]` (presigned links; region,
@@ -147,7 +145,7 @@ async fn prepare(
     }
     options = match args.store.split_once(':') {
         _ if args.store == "plik" => {
-            let store = PlikStore::new(args.fileserver.as_str());
+            let store = args.fileserver.store();
             options.blob_store(Arc::new(match progress::reporter() {
                 Some(bars) => store.progress(bars),
                 None => store,
@@ -228,7 +226,7 @@ pub(crate) async fn send(args: SendArgs) -> CliResult {
         println!("{}", sent.json);
         return Ok(std::process::ExitCode::SUCCESS);
     }
-    let client = natsbridge::connect(&env.server).await?;
+    let client = env.nats.connect().await?;
     let (payloads, rows, options) = prepare(env, Some(&client)).await?;
     let sent = match &args.stream {
         // One envelope, then the process exits: it must be on the wire first.
@@ -256,7 +254,7 @@ pub(crate) async fn send(args: SendArgs) -> CliResult {
 /// responder's error line, exit 1).
 pub(crate) async fn request(args: RequestArgs) -> CliResult {
     let env = &args.envelope;
-    let client = natsbridge::connect(&env.server).await?;
+    let client = env.nats.connect().await?;
     let (payloads, _, options) = prepare(env, Some(&client)).await?;
     let receive = args.output.receive_options(&client);
     let timeout = Duration::from_secs(args.timeout);

@@ -12,6 +12,11 @@
 //! - `decode_reply` (`replies`): what a requester makes of a reply's bytes (an envelope, an
 //!   error response of this version or of 1.0, something else): code, application code,
 //!   `remote`, message and the displayed text.
+//! - `connect_settings` (`arguments`): the NATS connection settings a runtime resolves from
+//!   flags, an environment and the nats CLI's context files (written by the runner under a
+//!   scratch directory that stands for `{{ROOT}}`) → `{"settings": {servers, servers_source,
+//!   context, auth: {kind, source, user, password, token, path, inline}, tls: {ca, cert, key,
+//!   first, required}, shown}}`; `shown` is the settings as the runtime prints them.
 
 use anyhow::Result;
 use serde_json::{Value, json};
@@ -143,4 +148,87 @@ pub(crate) fn decode_reply(case: &Case, lane: &mut Running) -> Result<Outcome> {
         }
     }
     Ok(Outcome::Checked(problems))
+}
+
+/// A `connect_settings` case: its files written under a scratch root, `{{ROOT}}` replaced by
+/// that root everywhere, the lane's settings compared field by field with `expect.settings`,
+/// the error's `mentions` looked for, and no secret in `shown` or in the message.
+pub(crate) fn connect_settings(case: &Case, lane: &mut Running) -> Result<Outcome> {
+    if !lane.testee.answers("connect_settings") {
+        return Ok(Outcome::NotApplicable);
+    }
+    let root = Scratch::new(&case.id)?;
+    let body: Value = serde_json::from_str(&case.body.to_string().replace("{{ROOT}}", &root.text()))?;
+    for (path, text) in body["files"].as_object().into_iter().flatten() {
+        let path = std::path::Path::new(path);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, text.as_str().unwrap_or_default())?;
+    }
+    let answer = lane
+        .testee
+        .request(&json!({"op": "connect_settings", "flags": body["flags"], "env": body["env"]}))?;
+    let expect = &body["expect"];
+    let mut problems: Vec<String> = verdict_problem(&answer, expect).into_iter().collect();
+    if problems.is_empty() {
+        if expect["ok"] == true {
+            if !contains(&answer["settings"], &expect["settings"]) {
+                problems
+                    .push(format!("settings are {}, expected {}", answer["settings"], expect["settings"]));
+            }
+        } else {
+            let message = answer["message"].as_str().unwrap_or_default();
+            for m in expect["mentions"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+                if !message.contains(m) {
+                    problems.push(format!("the message does not name {m:?}: {message}"));
+                }
+            }
+        }
+    }
+    let printed = format!("{} {}", answer["settings"]["shown"], answer["message"]);
+    for secret in body["secrets"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        if printed.contains(secret) {
+            problems.push(format!("a secret is shown: {printed}"));
+        }
+    }
+    Ok(Outcome::Checked(problems))
+}
+
+/// `got` has every field of `want` (recursively for objects), each the same.
+fn contains(got: &Value, want: &Value) -> bool {
+    match (got, want) {
+        (Value::Object(g), Value::Object(w)) => {
+            w.iter().all(|(k, v)| g.get(k).is_some_and(|x| contains(x, v)))
+        }
+        _ => same(got, want),
+    }
+}
+
+/// A scratch directory removed on drop.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(id: &str) -> Result<Scratch> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let name: String = id.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+        let dir = std::env::temp_dir().join(format!(
+            "natsbridge-conformance-{}-{}-{name}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir)?;
+        Ok(Scratch(dir))
+    }
+
+    fn text(&self) -> String {
+        self.0.display().to_string()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

@@ -53,6 +53,7 @@ pub(crate) fn run(
                 CaseOp::Start | CaseOp::AllowHost => calls::argument(case, &mut running[w]),
                 CaseOp::ReplyError => calls::reply_error(case, w, running),
                 CaseOp::DecodeReply => calls::decode_reply(case, &mut running[w]),
+                CaseOp::ConnectSettings => calls::connect_settings(case, &mut running[w]),
             }
             .with_context(|| format!("{}: {}", running[w].name, case.id))?;
             out.push(Checked {

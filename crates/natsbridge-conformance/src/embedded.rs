@@ -8,6 +8,7 @@
 /// `conformance/v1/*.json`: (file name, text).
 pub(crate) const VECTOR_FILES: &[(&str, &str)] = &[
     ("arguments-allow-host.json", include_str!("../vectors/arguments-allow-host.json")),
+    ("arguments-connect.json", include_str!("../vectors/arguments-connect.json")),
     ("arguments-start.json", include_str!("../vectors/arguments-start.json")),
     ("bad-data.json", include_str!("../vectors/bad-data.json")),
     ("budget.json", include_str!("../vectors/budget.json")),

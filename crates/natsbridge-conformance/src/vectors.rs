@@ -59,6 +59,8 @@ pub enum CaseOp {
     ReplyError,
     /// A requester's reading of a reply (`replies`).
     DecodeReply,
+    /// Connection settings resolved from flags, environment and context files (`arguments`).
+    ConnectSettings,
 }
 
 impl CaseOp {
@@ -72,6 +74,7 @@ impl CaseOp {
             CaseOp::AllowHost => "allow_host",
             CaseOp::ReplyError => "reply_error",
             CaseOp::DecodeReply => "decode_reply",
+            CaseOp::ConnectSettings => "connect_settings",
         }
     }
 }
@@ -162,8 +165,9 @@ fn parse(files: impl Iterator<Item = (String, String)>) -> Result<(Vec<Vector>, 
                 Some("allow_host") => CaseOp::AllowHost,
                 Some("reply_error") => CaseOp::ReplyError,
                 Some("decode_reply") => CaseOp::DecodeReply,
+                Some("connect_settings") => CaseOp::ConnectSettings,
                 other => bail!(
-                    "{file}: a case file's `op` is send, fetch, typed, start, allow_host, reply_error or decode_reply, not {other:?}"
+                    "{file}: a case file's `op` is send, fetch, typed, start, allow_host, reply_error, decode_reply or connect_settings, not {other:?}"
                 ),
             };
             for c in list.as_array().with_context(|| format!("{file}: `cases` must be an array"))? {
@@ -178,6 +182,7 @@ fn parse(files: impl Iterator<Item = (String, String)>) -> Result<(Vec<Vector>, 
                     CaseOp::Start | CaseOp::AllowHost => &["description", "value", "expect"],
                     CaseOp::ReplyError => &["description", "request", "error", "expect"],
                     CaseOp::DecodeReply => &["description", "reply", "expect"],
+                    CaseOp::ConnectSettings => &["description", "flags", "env", "files", "expect"],
                 };
                 for key in needs {
                     if c.get(*key).is_none() {

@@ -1,6 +1,7 @@
 //! Configuration from the environment, with the reference names and defaults:
 //! `NATS_URL` (`nats://localhost:4222`), `FILESERVER_URL` (`http://localhost:8080`),
-//! `SIZE_THRESHOLD` (500 000 bytes).
+//! `SIZE_THRESHOLD` (500 000 bytes), `FILESERVER_TOKEN` (none). The NATS connection's own
+//! variables (`NATS_TOKEN`, `NATS_CREDS`, …) are read by [`crate::settings`].
 //!
 //! The environment is read when options are made ([`crate::SendOptions::default`],
 //! [`crate::ReceiveOptions::default`]), never during a send or a receive: options built
@@ -9,7 +10,7 @@
 use std::sync::LazyLock;
 
 pub use natsbridge_types::profile::{DEFAULT_FILESERVER_URL, DEFAULT_NATS_URL};
-use natsbridge_types::profile::{ENV_FILESERVER_URL, ENV_NATS_URL, ENV_SIZE_THRESHOLD};
+use natsbridge_types::profile::{ENV_FILESERVER_TOKEN, ENV_FILESERVER_URL, ENV_NATS_URL, ENV_SIZE_THRESHOLD};
 
 /// Default `size_threshold`: payloads of this many serialized bytes or more go by link
 /// (the profile's `DEFAULT_SIZE_THRESHOLD`).
@@ -23,6 +24,11 @@ pub fn nats_url() -> String {
 /// `FILESERVER_URL`, or the default when unset or empty.
 pub fn fileserver_url() -> String {
     non_empty(ENV_FILESERVER_URL).unwrap_or_else(|| DEFAULT_FILESERVER_URL.into())
+}
+
+/// `FILESERVER_TOKEN`: the token the file server asks of uploads, when set.
+pub fn fileserver_token() -> Option<String> {
+    non_empty(ENV_FILESERVER_TOKEN)
 }
 
 /// Where [`fileserver_url`] comes from, for messages: `FILESERVER_URL`, or the default.

@@ -115,6 +115,7 @@ pub mod fetch;
 
 pub mod blob;
 
+pub mod settings;
 pub mod transport;
 
 // The calls.

@@ -11,6 +11,7 @@ use crate::blob::{BlobStore, PlikStore};
 use crate::config;
 use crate::error::{Error, Result};
 use crate::fetch::{FetchOptions, SecretUrl, allowed_host, host_of, http_client};
+use crate::settings::Secret;
 use crate::table::TableLimits;
 use crate::transport::Connection;
 
@@ -37,6 +38,7 @@ pub struct SendOptions {
     /// `None`: a Plik-compatible server at `fileserver_url`, made when a link needs it.
     pub(crate) blob_store: Option<Arc<dyn BlobStore>>,
     pub(crate) fileserver_url: SecretUrl,
+    pub(crate) fileserver_token: Option<Secret>,
     pub(crate) size_threshold: usize,
     pub(crate) correlation_id: Option<String>,
     pub(crate) msg_id: Option<String>,
@@ -65,9 +67,10 @@ pub struct SendOptions {
 impl Default for SendOptions {
     fn default() -> Self {
         SendOptions {
-            connection: Connection::Url(config::nats_url()),
+            connection: Connection::Environment,
             blob_store: None,
             fileserver_url: SecretUrl(config::fileserver_url()),
+            fileserver_token: config::fileserver_token().map(Secret::from),
             size_threshold: config::size_threshold(),
             correlation_id: None,
             msg_id: None,
@@ -93,7 +96,8 @@ impl Default for SendOptions {
 
 impl SendOptions {
     /// Publishes on an existing client (connections are reused) or connects to a broker
-    /// URL for each call. Default: `NATS_URL`.
+    /// URL for each call. Default: [`Connection::Environment`] (`NATS_URL`, `NATS_CREDS`, …,
+    /// the nats CLI's selected context).
     pub fn connection(mut self, connection: impl Into<Connection>) -> Self {
         self.connection = connection.into();
         self
@@ -110,13 +114,26 @@ impl SendOptions {
     pub(crate) fn store(&self) -> Arc<dyn BlobStore> {
         match &self.blob_store {
             Some(store) => store.clone(),
-            None => Arc::new(PlikStore::new(&self.fileserver_url.0).source(config::fileserver_url_source())),
+            None => {
+                Arc::new(self.with_token(
+                    PlikStore::new(&self.fileserver_url.0).source(config::fileserver_url_source()),
+                ))
+            }
         }
     }
 
-    /// Uploads link payloads to a Plik-compatible file server at `url`.
+    /// Uploads link payloads to a Plik-compatible file server at `url` (with the token of
+    /// `FILESERVER_TOKEN`, when set).
     pub fn fileserver(self, url: impl Into<String>) -> Self {
-        self.blob_store(Arc::new(PlikStore::new(url).source("the `fileserver` option")))
+        let store = self.with_token(PlikStore::new(url).source("the `fileserver` option"));
+        self.blob_store(Arc::new(store))
+    }
+
+    fn with_token(&self, store: PlikStore) -> PlikStore {
+        match &self.fileserver_token {
+            Some(token) => store.token(token.expose()),
+            None => store,
+        }
     }
 
     /// Payloads whose serialized size is at least this many bytes go by link.

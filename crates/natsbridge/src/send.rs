@@ -259,7 +259,7 @@ async fn smartsend_inner(
             }
             None => {
                 // A connection opened for this call closes with it: flush it first.
-                let own = matches!(options.connection, Connection::Url(_));
+                let own = !matches!(options.connection, Connection::Client(_));
                 publish_envelope(client, subject, headers, body, options.flush || own, &cid).await?;
             }
         }

@@ -10,6 +10,7 @@ use tracing::{Instrument as _, info_span};
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::fetch::redact;
+use crate::settings::{ConnectFlags, ConnectSettings, shown_seeds};
 use crate::wire::{HEADER_CORRELATION_ID, HEADER_MSG_ID};
 
 /// How to reach NATS. Its `Debug` never shows credentials.
@@ -17,8 +18,14 @@ use crate::wire::{HEADER_CORRELATION_ID, HEADER_MSG_ID};
 pub enum Connection {
     /// An existing client (preferred: connections are reused).
     Client(Client),
-    /// A broker URL to connect to for this call.
+    /// A broker URL to connect to for this call (with what the environment and the nats
+    /// CLI's context add: [`ConnectSettings::from_url`]).
     Url(String),
+    /// Resolved settings to connect with for this call.
+    Settings(Box<ConnectSettings>),
+    /// What the environment and the nats CLI's context say (`NATS_URL`, `NATS_CREDS`, the
+    /// selected context, …: [`crate::settings`]), resolved for each call.
+    Environment,
 }
 
 impl std::fmt::Debug for Connection {
@@ -26,6 +33,8 @@ impl std::fmt::Debug for Connection {
         match self {
             Connection::Client(c) => f.debug_tuple("Client").field(&broker_url_of(&c.server_info())).finish(),
             Connection::Url(_) => f.debug_tuple("Url").field(&self.broker_url().unwrap_or_default()).finish(),
+            Connection::Settings(s) => f.debug_tuple("Settings").field(s).finish(),
+            Connection::Environment => f.write_str("Environment"),
         }
     }
 }
@@ -36,7 +45,11 @@ impl Connection {
     pub(crate) fn broker_url(&self) -> Option<String> {
         match self {
             Connection::Client(c) => broker_url_of(&c.server_info()),
-            Connection::Url(u) => Some(shown_urls(u)),
+            Connection::Url(u) => Some(shown_seeds(u)),
+            Connection::Settings(s) => Some(s.shown_servers()),
+            Connection::Environment => {
+                ConnectSettings::resolve(&ConnectFlags::default()).ok().map(|s| s.shown_servers())
+            }
         }
     }
 }
@@ -53,6 +66,12 @@ impl From<&Client> for Connection {
     }
 }
 
+impl From<ConnectSettings> for Connection {
+    fn from(s: ConnectSettings) -> Self {
+        Connection::Settings(Box::new(s))
+    }
+}
+
 impl From<&str> for Connection {
     fn from(url: &str) -> Self {
         Connection::Url(url.to_owned())
@@ -65,10 +84,12 @@ impl From<String> for Connection {
     }
 }
 
-/// Connects to `url` (`NATS_CONNECTION_FAILED` on failure). Connection events are logged:
-/// disconnects, slow consumers and server errors as warnings, never silently.
+/// Connects to `url` (`NATS_CONNECTION_FAILED` on failure), with what the environment and
+/// the nats CLI's context add to it (credentials, TLS: [`crate::settings`]; a URL's user
+/// info is a credential). Connection events are logged: disconnects, slow consumers and
+/// server errors as warnings, never silently.
 pub async fn connect(url: &str) -> Result<Client> {
-    connect_with(url, async_nats::ConnectOptions::new(), None).await
+    ConnectSettings::from_url(url)?.connect().await
 }
 
 /// Events of a connection made by [`connect_with_events`]. Lagging receivers lose the
@@ -80,9 +101,17 @@ pub type NatsEvents = tokio::sync::broadcast::Receiver<async_nats::Event>;
 /// `subscription_capacity` messages overflowed and the client dropped messages,
 /// `Disconnected`/`Connected` around a server restart, server errors.
 pub async fn connect_with_events(url: &str, subscription_capacity: usize) -> Result<WithEvents> {
+    connect_settings_with_events(&ConnectSettings::from_url(url)?, subscription_capacity).await
+}
+
+/// [`connect_with_events`] with resolved settings.
+pub async fn connect_settings_with_events(
+    settings: &ConnectSettings,
+    subscription_capacity: usize,
+) -> Result<WithEvents> {
     let (tx, events) = tokio::sync::broadcast::channel(256);
     let options = async_nats::ConnectOptions::new().subscription_capacity(subscription_capacity);
-    Ok(WithEvents { client: connect_with(url, options, Some(tx)).await?, events })
+    Ok(WithEvents { client: connect_settings(settings, options, Some(tx)).await?, events })
 }
 
 /// A client made by [`connect_with_events`] and its events.
@@ -94,33 +123,24 @@ pub struct WithEvents {
     pub events: NatsEvents,
 }
 
-async fn connect_with(
-    url: &str,
+pub(crate) async fn connect_settings(
+    settings: &ConnectSettings,
     options: async_nats::ConnectOptions,
     events: Option<tokio::sync::broadcast::Sender<async_nats::Event>>,
 ) -> Result<Client> {
-    // A comma-separated list names the seeds of a cluster: the client connects to one and
-    // moves to another when it goes away.
-    let seeds = seeds(url);
-    let shown = shown_urls(url);
+    // A list names the seeds of a cluster: the client connects to one and moves to another
+    // when it goes away. The settings hold them without user info (async-nats's debug logs
+    // print server URLs); the credentials go in the options.
+    let shown = settings.shown_servers();
     let server = shown.clone();
-    // Credentials leave the URLs before async-nats sees them: its debug logs print server
-    // URLs. The first seed that carries credentials gives them for the whole cluster.
-    let mut credentials = None;
-    let mut addrs = Vec::with_capacity(seeds.len());
-    for seed in &seeds {
-        let (clean, found) = split_credentials(seed);
-        credentials = credentials.or(found);
-        addrs.push(clean.parse::<async_nats::ServerAddr>().map_err(|e| {
-            Error::new(ErrorCode::NatsConnectionFailed, format!("server URL {}", shown_url(seed)))
-                .with_source(e)
+    let mut addrs = Vec::with_capacity(settings.servers().len());
+    for seed in settings.servers() {
+        addrs.push(seed.parse::<async_nats::ServerAddr>().map_err(|e| {
+            Error::new(ErrorCode::NatsConnectionFailed, format!("server URL {}", redact(seed))).with_source(e)
         })?);
     }
-    let options = match credentials {
-        Some(Credentials::UserPassword(user, password)) => options.user_and_password(user, password),
-        Some(Credentials::Token(token)) => options.token(token),
-        None => options,
-    };
+    let options = settings.options(options).await?;
+    let auth = settings.auth().clone();
     // async-nats reports every dropped message; the log gets one line per second with a count.
     let dropped = std::sync::Arc::new(std::sync::Mutex::new((0u64, None::<std::time::Instant>)));
     options
@@ -156,13 +176,17 @@ async fn connect_with(
         .await
         .map_err(|e| {
             let why = crate::error::root_cause(&e);
-            Error::new(
-                ErrorCode::NatsConnectionFailed,
-                format!(
-                    "connecting to the NATS server {shown} failed: {why}. Is nats-server running there? Start one (`nats-server -js`), or pass the server's URL (NATS_URL for the CLIs)"
-                ),
-            )
-            .with_source(e)
+            let refused_auth = matches!(e.kind(), async_nats::ConnectErrorKind::AuthorizationViolation)
+                || why.to_ascii_lowercase().contains("authorization");
+            let advice = match auth.source() {
+                _ if !refused_auth => {
+                    "Is nats-server running there? Start one (`nats-server -js`), or pass the server's URL (NATS_URL for the CLIs)".to_owned()
+                }
+                Some(source) => format!("The server refused the {} credentials from {source}: check them", auth.kind()),
+                None => "The server wants credentials: give --creds, --nkey, --token or --user/--password (or a nats CLI context)".to_owned(),
+            };
+            Error::new(ErrorCode::NatsConnectionFailed, format!("connecting to the NATS server {shown} failed: {why}. {advice}"))
+                .with_source(e)
         })
 }
 
@@ -202,6 +226,11 @@ pub(crate) async fn client_for(connection: &Connection) -> Result<(Client, Optio
     match connection {
         Connection::Client(c) => Ok((c.clone(), connection.broker_url())),
         Connection::Url(u) => Ok((connect(u).await?, connection.broker_url())),
+        Connection::Settings(settings) => Ok((settings.connect().await?, connection.broker_url())),
+        Connection::Environment => {
+            let settings = ConnectSettings::resolve(&ConnectFlags::default())?;
+            Ok((settings.connect().await?, Some(settings.shown_servers())))
+        }
     }
 }
 
@@ -212,11 +241,13 @@ pub(crate) async fn publish_target(connection: &Connection) -> Result<(Client, O
     let client = match connection {
         Connection::Client(c) => c.clone(),
         Connection::Url(u) => connect(u).await?,
+        Connection::Settings(settings) => settings.connect().await?,
+        Connection::Environment => ConnectSettings::resolve(&ConnectFlags::default())?.connect().await?,
     };
     let info = client.server_info();
     let broker_url = match connection {
         Connection::Client(_) => broker_url_of(&info),
-        Connection::Url(_) => connection.broker_url(),
+        _ => connection.broker_url(),
     };
     Ok((client, broker_url, info.max_payload))
 }
@@ -233,22 +264,6 @@ pub(crate) fn broker_url_of(info: &async_nats::ServerInfo) -> Option<String> {
     }
     let host = if info.host.contains(':') { format!("[{}]", info.host) } else { info.host.clone() };
     Some(format!("{scheme}://{host}:{}", info.port))
-}
-
-/// The URLs of a comma-separated list of seeds (one URL is a list of one).
-fn seeds(url: &str) -> Vec<&str> {
-    url.split(',').map(str::trim).filter(|u| !u.is_empty()).collect()
-}
-
-/// A list of seeds as logs and envelopes show it: [`shown_url`] of each, comma-separated.
-fn shown_urls(url: &str) -> String {
-    seeds(url).into_iter().map(shown_url).collect::<Vec<_>>().join(",")
-}
-
-/// A broker URL as an envelope may show it: without user info, `nats://` added when the
-/// URL has no scheme (`demo.nats.io:4222`, as async-nats accepts).
-fn shown_url(url: &str) -> String {
-    if url.contains("://") { redact(url) } else { redact(&format!("nats://{url}")) }
 }
 
 pub(crate) async fn publish_envelope(
@@ -396,59 +411,9 @@ pub async fn publish_message(
     publish_envelope(&client, subject, headers, Bytes::from(text), true, correlation_id).await
 }
 
-/// `nats://user:pass@host` → (`nats://host`, user and password options); `nats://token@host`
-/// → (`nats://host`, token). Other URLs (or lists of them) pass through unchanged.
-/// Credentials taken out of a NATS URL.
-#[derive(Debug, PartialEq, Eq)]
-enum Credentials {
-    UserPassword(String, String),
-    Token(String),
-}
-
-/// `nats://user:pass@host` → (`nats://host`, user and password); `nats://token@host` →
-/// (`nats://host`, token). Other URLs (or lists of them) pass through unchanged.
-fn split_credentials(url: &str) -> (String, Option<Credentials>) {
-    let Ok(mut parsed) = url::Url::parse(url) else { return (url.to_owned(), None) };
-    if parsed.username().is_empty() && parsed.password().is_none() {
-        return (url.to_owned(), None);
-    }
-    let decode = |s: &str| {
-        url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-    };
-    let user = decode(parsed.username()).unwrap_or_default();
-    let credentials = match parsed.password().and_then(decode) {
-        Some(password) => Credentials::UserPassword(user, password),
-        None => Credentials::Token(user),
-    };
-    let _ = parsed.set_username("");
-    let _ = parsed.set_password(None);
-    (parsed.to_string(), Some(credentials))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn credentials_leave_the_url() {
-        let user = |u: &str, p: &str| Some(Credentials::UserPassword(u.into(), p.into()));
-        for (url, expected_url, expected) in [
-            ("nats://alice:s3cr%2Ft@127.0.0.1:4222", "nats://127.0.0.1:4222", user("alice", "s3cr/t")),
-            ("nats://a%40b:p+q@h:4222", "nats://h:4222", user("a@b", "p+q")),
-            (
-                "nats://tok3n@127.0.0.1:4222",
-                "nats://127.0.0.1:4222",
-                Some(Credentials::Token("tok3n".into())),
-            ),
-            ("nats://127.0.0.1:4222", "nats://127.0.0.1:4222", None),
-            ("nats://a:4222,nats://b:4222", "nats://a:4222,nats://b:4222", None),
-            ("localhost", "localhost", None),
-        ] {
-            assert_eq!(split_credentials(url), (expected_url.to_owned(), expected), "{url}");
-        }
-    }
 
     fn info(host: &str, port: u16, connect_urls: &[&str], tls_required: bool) -> async_nats::ServerInfo {
         async_nats::ServerInfo {

@@ -306,6 +306,68 @@ fn allow_host(req: &Value) -> Value {
     }
 }
 
+/// `connect_settings`: the runtime's resolver over the case's flags and environment only.
+fn connect_settings(req: &Value) -> Value {
+    use natsbridge::settings::{Auth, ConnectFlags, ConnectSettings, Material};
+    let text = |k: &str| req["flags"][k].as_str().map(str::to_owned);
+    let flags = ConnectFlags {
+        server: text("server"),
+        context: text("context"),
+        no_context: req["flags"]["no-context"] == true,
+        user: text("user"),
+        password: text("password"),
+        token: text("token"),
+        creds: text("creds"),
+        nkey: text("nkey"),
+        tls_ca: text("tls-ca"),
+        tls_cert: text("tls-cert"),
+        tls_key: text("tls-key"),
+        tls_first: req["flags"]["tls-first"] == true,
+    };
+    let env = |name: &str| req["env"][name].as_str().map(str::to_owned);
+    let settings = match ConnectSettings::resolve_with(&flags, env) {
+        Ok(s) => s,
+        Err(e) => return failed(&e),
+    };
+    let material = |m: &Material, auth: &mut serde_json::Map<String, Value>| match m {
+        Material::File(path) => auth.insert("path".into(), json!(path)),
+        Material::Inline(_) => auth.insert("inline".into(), json!(true)),
+    };
+    let mut auth = serde_json::Map::new();
+    auth.insert("kind".into(), json!(settings.auth().kind()));
+    if let Some(source) = settings.auth().source() {
+        auth.insert("source".into(), json!(source));
+    }
+    match settings.auth() {
+        Auth::UserPassword { user, password, .. } => {
+            auth.insert("user".into(), json!(user));
+            auth.insert("password".into(), json!(password.expose()));
+        }
+        Auth::Token { token, .. } => {
+            auth.insert("token".into(), json!(token.expose()));
+        }
+        Auth::Creds { creds: m, .. } | Auth::NKey { seed: m, .. } => {
+            material(m, &mut auth);
+        }
+        Auth::None => {}
+    }
+    let tls = settings.tls();
+    let mut t = json!({"first": tls.first, "required": tls.required});
+    for (k, v) in [("ca", &tls.ca), ("cert", &tls.cert), ("key", &tls.key)] {
+        if let Some(path) = v {
+            t[k] = json!(path);
+        }
+    }
+    json!({"ok": true, "settings": {
+        "servers": settings.servers(),
+        "servers_source": settings.servers_source(),
+        "context": settings.context(),
+        "auth": auth,
+        "tls": t,
+        "shown": settings.to_string(),
+    }})
+}
+
 fn reply_error(req: &Value) -> Value {
     let Ok(request) = serde_json::from_value::<MsgEnvelopeV1>(req["request"].clone()) else {
         return invalid_request("`request` is not an envelope");
@@ -399,7 +461,7 @@ async fn run(allow_hosts: Vec<String>) -> Result<(), Box<dyn std::error::Error>>
                     "protocol": 1,
                     "capabilities": {
                         "typed": ["simulation"],
-                        "ops": ["start", "allow_host", "reply_error", "decode_reply"],
+                        "ops": ["start", "allow_host", "reply_error", "decode_reply", "connect_settings"],
                     },
                 })
             }
@@ -423,6 +485,7 @@ async fn run(allow_hosts: Vec<String>) -> Result<(), Box<dyn std::error::Error>>
             Some("allow_host") => allow_host(&req),
             Some("reply_error") => reply_error(&req),
             Some("decode_reply") => decode_reply(&body, &req, &options).await,
+            Some("connect_settings") => connect_settings(&req),
             other => {
                 json!({"ok": false, "error": "INVALID_REQUEST", "message": format!("unknown op {other:?}")})
             }
