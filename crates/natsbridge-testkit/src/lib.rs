@@ -13,6 +13,9 @@
 //!   stalls, wrong bytes, redirects), scripted per blob.
 //! - [`process`]: child processes that are killed when dropped, and the one place that
 //!   builds a `std::process::Command` outside `xtask`.
+//! - [`secure`]: nats-servers as production runs them: TLS (certificates made for the
+//!   test, mutual TLS), a token, a user and password, NKey users, operator mode with
+//!   `.creds` files.
 //! - [`data`]: the scenarios' Arrow table, shared by tests, the demo and the benchmark.
 //! - [`schema`]: a validator for everything the runtime publishes, built from the bundled
 //!   schema.
@@ -36,6 +39,7 @@ pub mod nats;
 pub mod process;
 pub mod s3;
 pub mod schema;
+pub mod secure;
 
 pub use nats::{NatsCluster, NatsServer};
 pub use process::KillOnDrop;

@@ -156,6 +156,11 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
+    /// `tls://127.0.0.1:PORT`, for a server configured with TLS.
+    pub fn tls_url(&self) -> String {
+        format!("tls://127.0.0.1:{}", self.port)
+    }
+
     /// The binary that runs.
     pub fn bin(&self) -> &std::path::Path {
         &self.bin

@@ -14,5 +14,6 @@ mod messages;
 mod nats_faults;
 mod runtime;
 mod s3;
+mod secured;
 mod serve;
 mod wire_types;
