@@ -61,6 +61,8 @@
 //! [`table`] (Arrow IPC and its limits), [`fetch`] (downloads, the HTTP client), [`blob`] (blob stores: Plik-compatible
 //! HTTP, a local directory, the JetStream Object Store, S3 with presigned links),
 //! [`transport`] (connections, to one server or a cluster's seeds, and their events),
+//! [`settings`] (which servers, credentials and TLS: flags, the nats CLI's environment
+//! variables and contexts, one rule in every runtime; secrets never printed),
 //! [`jetstream`] (replicated streams, acknowledged publishing retried across leader
 //! elections, the replaying pull consumer), [`typed`] (what code generated from a team's
 //! AsyncAPI document by `natsbridge codegen` calls), and [`fileserver`] (the embedded
@@ -69,6 +71,23 @@
 //! The whole message (base64 growth and headers included) is fitted to the server's
 //! `max_payload` by moving the largest payloads to link; only an envelope whose fields
 //! alone exceed it fails, with `PAYLOAD_TOO_LARGE`.
+//!
+//! A production server with TLS and credentials: resolve [`settings::ConnectSettings`]
+//! (what a CLI does with its flags) and connect with it, or pass it as a connection:
+//!
+//! ```no_run
+//! # async fn demo() -> natsbridge::Result<()> {
+//! use natsbridge::settings::{ConnectFlags, ConnectSettings};
+//! let flags = ConnectFlags {
+//!     server: Some("tls://nats.example:4222".into()),
+//!     creds: Some("/etc/nats/app.creds".into()),
+//!     tls_ca: Some("/etc/nats/ca.pem".into()),
+//!     ..ConnectFlags::default()
+//! };
+//! let settings = ConnectSettings::resolve(&flags)?; // NATS_* and the nats CLI's context fill the rest
+//! let client = settings.connect().await?;
+//! # drop(client); Ok(()) }
+//! ```
 //!
 //! Tracing: spans `smartsend`, `serialize`, `upload`, `publish`, `smartreceive`, `receive`,
 //! `download`, `deserialize`, each with a `correlation_id` field (in `receive`, which parses
@@ -91,7 +110,7 @@
 //!
 //! Modules import in one direction only, in this order (`ARCHITECTURE.md` lists it and a
 //! test keeps it): `error`, `wire`, `json`, `config`, `codec`, `table`, `payload`, `fetch`, `blob`,
-//! `transport`, `options`, `send`, `receive`, `request`, `serve`, `start`, `jetstream`, `typed`, `fileserver`,
+//! `settings`, `transport`, `options`, `send`, `receive`, `request`, `serve`, `start`, `jetstream`, `typed`, `fileserver`,
 //! `fuzzing`.
 
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]

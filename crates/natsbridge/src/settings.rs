@@ -358,11 +358,6 @@ impl ConnectSettings {
         out
     }
 
-    /// Connects with these settings (see [`crate::connect`]).
-    pub async fn connect(&self) -> Result<async_nats::Client> {
-        crate::transport::connect_settings(self, async_nats::ConnectOptions::new(), None).await
-    }
-
     /// The client options these settings make: credentials and TLS. A file that cannot be
     /// read is `INVALID_ARGUMENT` naming the setting it came from.
     pub(crate) async fn options(

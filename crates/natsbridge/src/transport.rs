@@ -92,6 +92,14 @@ pub async fn connect(url: &str) -> Result<Client> {
     ConnectSettings::from_url(url)?.connect().await
 }
 
+impl ConnectSettings {
+    /// Connects with these settings (`NATS_CONNECTION_FAILED` on failure, naming the
+    /// servers and, when the server refused the credentials, which ones and from where).
+    pub async fn connect(&self) -> Result<Client> {
+        connect_settings(self, async_nats::ConnectOptions::new(), None).await
+    }
+}
+
 /// Events of a connection made by [`connect_with_events`]. Lagging receivers lose the
 /// oldest events (and get `RecvError::Lagged` saying how many), never block the client.
 pub type NatsEvents = tokio::sync::broadcast::Receiver<async_nats::Event>;
