@@ -25,6 +25,9 @@ decoding rules are in conformance/README.md.
   answered as the JSON `smartreply_error` would publish.
 - `decode_reply`: the runtime's `decode_reply` (what `smartrequest` does with the message that
   answered its request) of `bytes` for the request `correlation_id`.
+- `connect_settings`: the runtime's connection-settings resolution, as the CLI calls it (sources
+  named by flag), of `flags` and `env` (the whole environment it sees; the process's is not
+  read); the settings as a JSON object, `shown` being what their `repr` prints.
 - `hello`: the lane's name and capabilities (every payload type; the `simulation` spec; the
   ops above).
 
@@ -76,6 +79,7 @@ from natsbridge import (  # noqa: E402
 from natsbridge import strict_json  # noqa: E402
 from natsbridge.fetch import fetch_hashed  # noqa: E402
 from natsbridge.request import error_response_json  # noqa: E402
+from natsbridge.settings import ConnectSettings, flag_labels, resolve  # noqa: E402
 from natsbridge.start import SEQUENCE, TIME  # noqa: E402
 
 ARROW_NAMES = {
@@ -380,7 +384,40 @@ async def answer_decode_reply(req: dict[str, Any], options: ReceiveOptions) -> d
     return {"ok": True}
 
 
-OPS = ["start", "allow_host", "reply_error", "decode_reply"]
+CONNECT_FLAGS = {"server": str, "context": str, "no-context": bool, "user": str, "password": str, "token": str,
+                 "creds": str, "nkey": str, "tls-ca": str, "tls-cert": str, "tls-key": str, "tls-first": bool}
+"""The flags of a `connect_settings` request and their JSON types."""
+
+
+def settings_json(s: ConnectSettings) -> dict[str, Any]:
+    auth: dict[str, Any] = {"kind": s.auth.kind}
+    for key in ("source", "user", "password", "token", "path"):
+        if getattr(s.auth, key) is not None:
+            auth[key] = getattr(s.auth, key)
+    if s.auth.inline:
+        auth["inline"] = True
+    tls: dict[str, Any] = {k: v for k, v in (("ca", s.tls.ca), ("cert", s.tls.cert), ("key", s.tls.key)) if v is not None}
+    tls.update(first=s.tls.first, required=s.tls.required)
+    return {"servers": list(s.servers), "servers_source": s.servers_source, "context": s.context, "auth": auth,
+            "tls": tls, "shown": repr(s)}
+
+
+def connect_settings(req: dict[str, Any]) -> dict[str, Any]:
+    flags, env = req.get("flags", {}), req.get("env", {})
+    if not isinstance(flags, dict) or not isinstance(env, dict):
+        raise BadRequest("`flags` and `env` must be objects")
+    for key, value in flags.items():
+        if key not in CONNECT_FLAGS or not isinstance(value, CONNECT_FLAGS[key]):
+            raise BadRequest(f"flag {key!r}: not a flag, or not a {CONNECT_FLAGS.get(key, str).__name__}")
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
+        raise BadRequest("`env` maps names to strings")
+    try:
+        return {"ok": True, "settings": settings_json(resolve(flags, env, flag_labels()))}
+    except NatsBridgeError as e:
+        return {"ok": False, "error": e.code, "message": e.message}  # without the code: a secret may be any text
+
+
+OPS = ["start", "allow_host", "reply_error", "decode_reply", "connect_settings"]
 """The behaviour ops this lane answers (listed in `hello`)."""
 HELLO = {"ok": True, "lane": "python", "protocol": 1, "capabilities": {"typed": ["simulation"], "ops": OPS}}
 
@@ -428,6 +465,8 @@ async def answer(line: str, options: ReceiveOptions) -> dict[str, Any]:
             return reply_error(req)
         if op == "decode_reply":
             return await answer_decode_reply(req, options)
+        if op == "connect_settings":
+            return connect_settings(req)
         if op not in ("validate", "roundtrip", "decode"):
             raise BadRequest(f"unknown op {op!r}")
         if op == "decode" and "bytes" in req:

@@ -28,7 +28,11 @@
  * - `reply_error`, `decode_reply` (group `replies`): the runtime's `errorResponse` for an
  *   `ApplicationError`, a `NatsBridgeError` or a plain `Error`, and `decodeReply`, the
  *   requester's handling of the reply bytes (its remote error's code, application code, message
- *   and display). These four ops are declared in `hello`'s `capabilities.ops`.
+ *   and display). These four ops are declared in `hello`'s `capabilities.ops`;
+ * - `connect_settings` (group `arguments`, also declared there): the Node entry's
+ *   `resolveConnectSettings(flags, env)` with the request's flags (CLI names mapped to the
+ *   `ConnectFlags` keys) and its whole environment (never the process's); the answer is the
+ *   settings (the secrets through their getters) and `shown`, what printing them shows.
  *
  * A request that is not understood is answered `{"ok": false, "error": "INVALID_REQUEST"}`.
  * The testee never dies on a request: anything thrown is an answer `{"ok": false, "error"}`.
@@ -70,8 +74,21 @@ function checkBuilds(): void {
 
 checkBuilds();
 const t = await import("@natsbridge/types");
-const { ApplicationError, NatsBridgeError, allowedHost, base64Encode, decodeReply, decodeTable, errorResponse, fetchHashed, parseStart, smartreceive, smartsend } =
-  await import("@natsbridge/client");
+const {
+  ApplicationError,
+  CONNECT_FLAG_NAMES,
+  NatsBridgeError,
+  allowedHost,
+  base64Encode,
+  decodeReply,
+  decodeTable,
+  errorResponse,
+  fetchHashed,
+  parseStart,
+  resolveConnectSettings,
+  smartreceive,
+  smartsend,
+} = await import("@natsbridge/client");
 // The package generated from the example team spec, for the `typed` cases.
 const simulation = await import("@simulation/api");
 type PayloadTuple = import("@natsbridge/client").PayloadTuple;
@@ -356,7 +373,7 @@ async function typedOp(req: Record<string, unknown>): Promise<Answer> {
 }
 
 /** The ops of the `arguments` and `replies` groups this lane answers (`hello`'s `capabilities.ops`). */
-const OPS = ["start", "allow_host", "reply_error", "decode_reply"];
+const OPS = ["start", "allow_host", "reply_error", "decode_reply", "connect_settings"];
 
 /** A UTC instant as `YYYY-MM-DDTHH:MM:SS.mmmZ`. */
 function utc(time: Date): string {
@@ -453,6 +470,33 @@ async function decodeReplyOp(req: Record<string, unknown>, allowedHosts: string[
   }
 }
 
+/** `connect_settings`: `resolveConnectSettings(flags, env)`, the flags by their CLI names, the request's environment only. */
+function connectSettingsOp(req: Record<string, unknown>): Answer {
+  const flags = req["flags"] ?? {};
+  const env = req["env"] ?? {};
+  if (!isObject(flags) || !isObject(env)) return { ok: false, error: "INVALID_REQUEST", message: "`flags` and `env` must be objects" };
+  const byName = new Map(Object.entries(CONNECT_FLAG_NAMES).map(([key, name]) => [name as string, key]));
+  const given: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(flags)) {
+    const key = byName.get(name);
+    if (key === undefined) return { ok: false, error: "INVALID_REQUEST", message: `unknown flag ${JSON.stringify(name)}` };
+    given[key] = value;
+  }
+  try {
+    const s = resolveConnectSettings(given, env as Record<string, string>);
+    const auth: Answer = { ...s.auth };
+    if (s.password !== undefined) auth["password"] = s.password;
+    if (s.token !== undefined) auth["token"] = s.token;
+    return {
+      ok: true,
+      settings: { servers: s.servers, servers_source: s.serversSource, context: s.context, auth, tls: { ...s.tls }, shown: String(s) },
+    };
+  } catch (e) {
+    if (!(e instanceof NatsBridgeError)) return failure(e);
+    return { ok: false, error: e.code, message: e.message };
+  }
+}
+
 async function answer(line: string, allowedHosts: string[]): Promise<Answer> {
   let req: unknown;
   try {
@@ -489,6 +533,8 @@ async function answer(line: string, allowedHosts: string[]): Promise<Answer> {
       return replyErrorOp(req);
     case "decode_reply":
       return decodeReplyOp(req, allowedHosts);
+    case "connect_settings":
+      return connectSettingsOp(req);
     case "typed":
       return typedOp(req);
     case "validate":

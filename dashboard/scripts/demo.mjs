@@ -1,11 +1,16 @@
 // The browser side of the demo: headless Chromium (fake microphone playing a tone) against
-// `natsbridge-demo dashboard` at full size (10 000 000 rows, 600 s window), already running
-// (--url) or started here ($NATSBRIDGE_DEMO_BIN, default target/debug/natsbridge-demo). Runs
-// the four panels as a person would, closes the page, reopens it to catch up, and prints
+// `natsbridge-demo dashboard` at full size (10 000 000 rows, 600 s window, 600 health messages
+// backfilled), already running (--url) or started here ($NATSBRIDGE_DEMO_BIN, default
+// target/debug/natsbridge-demo) with its WebSocket listener over TLS and a token
+// (`--ws-tls --ws-auth token`; Chromium trusts that one certificate by its SPKI pin). Runs
+// the four panels as a person would (and sends a 5 MB WAV file, which goes by link), closes
+// the page, reopens it to catch up on the whole window, and prints
 // scenario | result | figure plus the tab's peak memory. Exits 1 when any check fails.
 //
-//   node scripts/demo.mjs [--url http://127.0.0.1:8090/ [--log-file PATH]] [--closed-secs S] [--tone HZ] [--json]
-//                         [--rows N] [--window SECS] [--interval-ms MS]   (the last three: when it starts the service)
+//   node scripts/demo.mjs [--url http://127.0.0.1:8090/ [--log-file PATH] [--spki PIN]] [--closed-secs S] [--tone HZ]
+//                         [--clip-hz HZ] [--json]
+//                         [--rows N] [--window SECS] [--interval-ms MS] [--plain]   (when it starts the service;
+//                          --plain: ws:// without a token)
 //                         [--small]   (1 000 000 rows instead of 10 000 000)
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -20,6 +25,7 @@ import {
   startDashboard,
   text,
   writeToneWav,
+  CLIP_SAMPLES,
 } from "../test/harness.mjs";
 
 const { values: opt } = parseArgs({
@@ -32,11 +38,15 @@ const { values: opt } = parseArgs({
     "interval-ms": { type: "string", default: "1000" },
     "closed-secs": { type: "string", default: "3" },
     tone: { type: "string", default: "880" },
+    "clip-hz": { type: "string", default: "1500" },
+    spki: { type: "string" },
+    plain: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
   },
 });
 opt.rows ??= opt.small ? "1000000" : "10000000";
 const toneHz = Number(opt.tone);
+const clipHz = Number(opt["clip-hz"]);
 const closedSecs = Number(opt["closed-secs"]);
 
 const results = [];
@@ -53,22 +63,31 @@ let browser;
 try {
   let dashboardUrl = opt.url;
   let logFile = opt["log-file"];
+  let spki = opt.spki;
+  let backfill;
   if (dashboardUrl === undefined) {
     const bin = demoBin();
-    process.stderr.write(`starting ${bin} dashboard (${opt.rows} rows, window ${opt.window} s)…\n`);
+    process.stderr.write(`starting ${bin} dashboard (${opt.rows} rows, window ${opt.window} s${opt.plain ? "" : ", wss + token"})…\n`);
     service = await startDashboard(bin, [
       "--listen", "127.0.0.1:0",
       "--table-rows", opt.rows,
       "--health-window-secs", opt.window,
       "--health-interval-ms", opt["interval-ms"],
+      ...(opt.plain ? [] : ["--ws-tls", "--ws-auth", "token"]),
     ]);
     dashboardUrl = service.ready.dashboard;
     logFile = service.ready.log_file;
+    spki = service.ready.ws_tls?.spki_sha256;
+    backfill = service.ready.health_backfill;
   }
   if (!dashboardUrl.endsWith("/")) dashboardUrl += "/";
+  // The listener's credential, as the page gets it (to check that it shows up nowhere).
+  const served = await (await fetch(new URL("config.json", dashboardUrl))).json();
+  const secret = served.nats_token ?? served.nats_password;
   mkdirSync(ARTIFACTS, { recursive: true });
   const wav = writeToneWav(join(ARTIFACTS, `tone-${toneHz}.wav`), { hz: toneHz, seconds: 3 });
-  browser = await launchChromium(wav);
+  const clip = writeToneWav(join(ARTIFACTS, `clip-${clipHz}.wav`), { hz: clipHz, samples: CLIP_SAMPLES, sampleRate: 44_100 });
+  browser = await launchChromium(wav, { spki });
   // The renderers' peak RSS, sampled while the first page lives (its renderer may go with it).
   const rendererPeaks = new Map();
   const sampleRenderers = async () => {
@@ -98,6 +117,9 @@ try {
   await page.evaluate(() => window.__dashboard.ready);
   const config = await page.evaluate(() => window.__dashboard.config);
   process.stderr.write(`page ${dashboardUrl}: NATS ${config.nats_ws_url}, files ${config.fileserver_url}\n`);
+  const conn = await text(page, "#conn");
+  const auth = config.nats_token !== undefined ? "token" : config.nats_user !== undefined ? "user + password" : "no credential";
+  row("connection", conn.startsWith("NATS "), `${config.nats_ws_url.split(":")[0]}, ${auth}`, spki === undefined ? "no certificate pin" : `server certificate pinned (SPKI sha256 ${spki.slice(0, 12)}…)`);
 
   // 1. command & control
   await page.click("#cmd-start");
@@ -131,6 +153,22 @@ try {
     `fed ${toneHz} Hz; ${await text(page, "#audio-sample-rate")} Hz sample rate, rtt ${await text(page, "#audio-rtt-ms")} ms`,
   );
 
+  // 3b. a 5 MB WAV file, chosen in the file input: by link, uploaded from the page.
+  await (await page.$("#audio-file")).uploadFile(clip);
+  await page.$eval("#panel-audio", (e) => { e.dataset.state = "idle"; });
+  await page.click("#audio-send-file");
+  const fileState = await panelSettled(page, "audio", 300_000);
+  const filePeak = Number(await text(page, "#audio-peak-hz"));
+  const fileTransport = await text(page, "#audio-transport");
+  const fileBytes = Number(await text(page, "#audio-bytes"));
+  const arrived = /it arrived link\)$/.test(await text(page, "#audio-status"));
+  row(
+    "audio file",
+    fileState === "done" && fileTransport === "link" && arrived && fileBytes >= 5_000_000 && Math.abs(filePeak - clipHz) <= 0.5,
+    fileState === "done" ? `${mb(fileBytes)} MB WAV ${fileTransport}, peak ${filePeak} Hz` : `${fileState}: ${await text(page, "#audio-error")}`,
+    `fed ${clipHz} Hz; upload + publish ${await text(page, "#audio-send-ms")} ms, round trip ${await text(page, "#audio-rtt-ms")} ms`,
+  );
+
   // 4. catch-up: close the page, let the service publish, reopen with the configured window.
   await page.evaluate(() => window.__dashboard.health.replayed);
   const before = await page.evaluate(() => JSON.parse(JSON.stringify(window.__dashboard.health.state)));
@@ -154,13 +192,25 @@ try {
   let contiguous = s.replayed > 0 && s.replayedStreamSeqs.at(-1) === s.lastSeqAtOpen;
   for (let i = 1; i < s.replayedStreamSeqs.length; i++) contiguous &&= s.replayedStreamSeqs[i] === s.replayedStreamSeqs[i - 1] + 1;
   const caughtUp = s.lastSeqAtOpen > lastSeen && s.replayedStreamSeqs[0] <= lastSeen + 1;
-  const healthOk = contiguous && caughtUp && s.errors.length === 0 && (s.replayed < 10 || s.links > 0);
+  // Every 10th health message carries a snapshot by link: exactly those came as links.
+  const everyTenth = s.replayedHealthSeqs.filter((q) => q % 10 === 0).length;
+  const wantBackfill = backfill ?? 0;
+  const scale = s.replayed >= 600 && s.links >= 60 && s.links === everyTenth && s.backfilled >= wantBackfill;
+  const healthOk = contiguous && caughtUp && scale && s.errors.length === 0;
   row(
     "catch-up",
     healthOk,
-    `replayed ${s.replayed}, links ${s.links}, oldest ${s.oldest ?? "–"}`,
-    `window ${s.windowSecs} s, closed ${closedSecs} s (seqs ${s.replayedStreamSeqs[0] ?? "–"}..${s.lastSeqAtOpen}, ${s.lastSeqAtOpen - lastSeen} published while closed), replay ${s.replaySeconds.toFixed(3)} s`,
+    `replayed ${s.replayed} (${s.backfilled} backfilled), links ${s.links} (every 10th: ${everyTenth})`,
+    `window ${s.windowSecs} s, oldest health time ${s.oldest ?? "–"}, closed ${closedSecs} s (seqs ${s.replayedStreamSeqs[0] ?? "–"}..${s.lastSeqAtOpen}, ${s.lastSeqAtOpen - lastSeen} published while closed), replay ${s.replaySeconds.toFixed(3)} s`,
   );
+  // Then live: new messages keep arriving after the replay (some may have come while it ran).
+  const liveAt = Date.now();
+  const live0 = await page.evaluate(() => window.__dashboard.health.state.live);
+  const live = await page
+    .waitForFunction((n) => window.__dashboard.health.state.live >= n + 3, { timeout: 30_000, polling: 100 }, live0)
+    .then(() => true, () => false);
+  const liveN = await page.evaluate(() => window.__dashboard.health.state.live);
+  row("catch-up live", live, `${live0} live during the replay's end, ${liveN - live0} more after`, `3 more in ${((Date.now() - liveAt) / 1000).toFixed(1)} s`);
 
   // The log strip's ids in the service's log.
   if (logFile !== undefined) {
@@ -170,6 +220,12 @@ try {
     const missing = ids.filter((id) => !logText.includes(id));
     row("log strip", missing.length === 0, `${ids.length} envelopes shown (both visits)`, missing.length === 0 ? "every correlation id in the service's log" : `missing from the log: ${missing.slice(0, 3).join(", ")}`);
   }
+  if (secret !== undefined) {
+    const strips = (await page.$eval("#log", (e) => e.textContent ?? "")) + (await page.evaluate(() => JSON.stringify(window.__dashboard.log()) + document.body.innerText));
+    const logged = logFile === undefined ? "" : (await import("node:fs")).readFileSync(logFile, "utf8");
+    const leaks = [["the log strip and page", strips], ["the service's log", logged], ["the page's envelopes (broker_url)", config.nats_ws_url]].filter(([, t]) => t.includes(secret)).map(([w]) => w);
+    row("credential", leaks.length === 0, leaks.length === 0 ? "not in the log strip, page, log file or broker_url" : `LEAKED into ${leaks.join(", ")}`, "");
+  }
   const allErrors = [...errors, ...errors2];
   row("console", allErrors.length === 0, allErrors.length === 0 ? "no errors" : allErrors.slice(0, 3).join(" | "), `${allErrors.length} errors`);
 
@@ -178,10 +234,10 @@ try {
   const rssPeak = Math.max(0, ...rendererPeaks.values());
   row("tab memory", true, `JS heap peak ${mb(heapPeak)} MB`, rssPeak > 0 ? `renderer peak RSS ${mb(rssPeak)} MB (VmHWM)` : "renderer RSS unavailable");
 
-  const widths = [12, 6, 44];
+  const widths = [13, 6, 50];
   const line = (cells) => cells.map((c, i) => (i < widths.length ? String(c).padEnd(widths[i]) : String(c))).join(" | ");
   console.log(line(["scenario", "check", "result", "figure"]));
-  console.log(line(["-".repeat(12), "-".repeat(6), "-".repeat(44), "-".repeat(20)]));
+  console.log(line(["-".repeat(13), "-".repeat(6), "-".repeat(50), "-".repeat(20)]));
   for (const r of results) console.log(line([r.scenario, r.ok ? "ok" : "FAIL", r.result, r.figure]));
   if (opt.json) console.log(JSON.stringify({ results, heap_peak_bytes: heapPeak, renderer_peak_rss_bytes: rssPeak }));
 } catch (e) {

@@ -2,8 +2,12 @@
  * Panel 3, audio: two seconds from the microphone (raw: no echo cancellation, noise
  * suppression or gain control), captured by an AudioWorklet as float samples, sent as 16-bit
  * little-endian mono PCM (`audio`) with `Sample-Rate`, `Channels` and `Bits-Per-Sample` in the
- * NATS headers. The service answers `result` (peak_hz, …) and `spectrum` (an Arrow table,
- * frequency_hz and magnitude), or one `error` dictionary, which is shown.
+ * NATS headers; or a WAV file the person picks (the seeds' 5 MB clip), sent whole as `audio`
+ * with the same three headers read from its `fmt ` chunk. The format's one rule: the headers
+ * carry it; the service checks a WAV file against them and refuses a mismatch. A file above
+ * the size threshold goes by link: the runtime uploads it from the page to the file server
+ * (CORS) and only the URL travels. The service answers `result` (peak_hz, …) and `spectrum`
+ * (an Arrow table, frequency_hz and magnitude), or one `error` dictionary, which is shown.
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type Received } from "@natsbridge/client/browser";
@@ -80,8 +84,44 @@ export async function record(seconds: number): Promise<Recording> {
   }
 }
 
+/** What a WAV file's `fmt ` chunk says. */
+export interface WavFormat {
+  sampleRate: number;
+  channels: number;
+  bitsPerSample: number;
+}
+
+/** The `fmt ` chunk of a RIFF/WAVE file; throws when it is not a 16-bit PCM WAV file. */
+export function wavFormat(bytes: Uint8Array): WavFormat {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const tag = (at: number) => String.fromCharCode(...bytes.subarray(at, at + 4));
+  if (bytes.byteLength < 12 || tag(0) !== "RIFF" || tag(8) !== "WAVE") throw new Error("not a WAV file (no RIFF/WAVE header)");
+  for (let at = 12; at + 8 <= bytes.byteLength; ) {
+    const len = view.getUint32(at + 4, true);
+    if (tag(at) === "fmt ") {
+      if (at + 8 + 16 > bytes.byteLength) throw new Error("the WAV file's `fmt ` chunk is cut short");
+      const format = view.getUint16(at + 8, true);
+      const bitsPerSample = view.getUint16(at + 22, true);
+      if (format !== 1 || bitsPerSample !== 16) throw new Error(`the WAV file is not 16-bit PCM (format tag ${format}, ${bitsPerSample} bits per sample)`);
+      return { channels: view.getUint16(at + 10, true), sampleRate: view.getUint32(at + 12, true), bitsPerSample };
+    }
+    at += 8 + len + (len & 1);
+  }
+  throw new Error("the WAV file has no `fmt ` chunk");
+}
+
 export interface AudioResult {
   ok: boolean;
+  /** `microphone`, or the file's name. */
+  source: string;
+  /** How the page sent it (`direct` or `link`), as its envelope says. */
+  transport: string;
+  /** How the service says it arrived. */
+  receivedBy?: string;
+  /** Bytes of the audio payload. */
+  bytes: number;
+  /** smartsend: serialize (+ upload, for a link) + publish, ms. */
+  sendMs: number;
   peakHz?: number;
   sampleRate?: number;
   samples?: number;
@@ -108,16 +148,24 @@ function floatColumn(table: Table, name: string): Float64Array {
   return out;
 }
 
-function showReply(received: Received, rttMs: number): AudioResult {
+interface Sending {
+  source: string;
+  transport: string;
+  bytes: number;
+  sendMs: number;
+}
+
+function showReply(received: Received, rttMs: number, sending: Sending): AudioResult {
   const correlationId = received.envelope.correlation_id;
   setText("audio-rtt-ms", fixed(rttMs, 1));
   const error = asObject(received.payload("error")?.data);
   if (error !== undefined) {
     const message = String(error["error"] ?? JSON.stringify(error));
+    for (const id of ["audio-peak-hz", "audio-sample-rate", "audio-samples"]) setText(id, "–");
     setText("audio-status", `error: ${message}`);
     showError("audio", `the service refused the recording: ${message}`);
     setState("audio", "error");
-    return { ok: false, error: message, rttMs, correlationId };
+    return { ok: false, error: message, rttMs, correlationId, ...sending };
   }
   const result = asObject(received.payload("result")?.data);
   if (result === undefined) throw new Error(`the reply has neither \`result\` nor \`error\`: ${received.envelope.payloads.map((p) => p.dataname).join(", ")}`);
@@ -127,7 +175,8 @@ function showReply(received: Received, rttMs: number): AudioResult {
   setText("audio-peak-hz", fixed(peakHz, 1));
   setText("audio-sample-rate", sampleRate);
   setText("audio-samples", samples);
-  const arrived = typeof result["received_by"] === "string" ? ` (the recording arrived ${result["received_by"]})` : "";
+  const receivedBy = typeof result["received_by"] === "string" ? result["received_by"] : undefined;
+  const arrived = receivedBy !== undefined ? ` (it arrived ${receivedBy})` : "";
   setText("audio-status", `analysed ${fixed(Number(result["seconds"]), 2)} s, ${String(result["channels"] ?? "?")} channel${arrived}`);
   const spectrum = received.payload("spectrum");
   if (spectrum !== undefined && spectrum.payload_type === "arrowtable") {
@@ -144,22 +193,38 @@ function showReply(received: Received, rttMs: number): AudioResult {
     });
   }
   setState("audio", "done");
-  return { ok: true, peakHz, sampleRate, samples, rttMs, correlationId };
+  return { ok: true, peakHz, sampleRate, samples, rttMs, correlationId, ...sending, ...(receivedBy === undefined ? {} : { receivedBy }) };
 }
 
-/** Sends PCM with the given headers and shows the answer (also used by tests for a bad request). */
-export async function sendAudio(nc: NatsConnection, config: DashboardConfig, pcm: Uint8Array, headers: Record<string, string>): Promise<AudioResult> {
+/**
+ * Sends audio bytes (PCM, or a whole WAV file) with the given headers and shows the answer
+ * (also used by tests for a bad request). `source` names it in the panel.
+ */
+export async function sendAudio(
+  nc: NatsConnection,
+  config: DashboardConfig,
+  pcm: Uint8Array,
+  headers: Record<string, string>,
+  source = "microphone",
+): Promise<AudioResult> {
   setState("audio", "busy");
   showError("audio", undefined);
-  setText("audio-status", `analysing ${pcm.byteLength} bytes…`);
+  setText("audio-source", source);
+  setText("audio-bytes", pcm.byteLength);
+  for (const id of FIGURES) if (id !== "audio-bytes") setText(id, "…");
+  setText("audio-status", `sending and analysing ${pcm.byteLength} bytes…`);
   try {
-    const r = await request(nc, config, config.subjects.audio, [["recording", pcm, "audio"]], {
+    const r = await request(nc, config, config.subjects.audio, [[source === "microphone" ? "recording" : "clip", pcm, "audio"]], {
       scenario: "audio",
       msgPurpose: "command",
       headers,
-      timeoutMs: 30_000,
+      timeoutMs: 120_000,
     });
-    return showReply(r.received, r.tDecoded - r.t0);
+    const sent = r.sent.envelope.payloads[0];
+    const sending: Sending = { source, transport: sent?.transport ?? "?", bytes: sent?.size ?? pcm.byteLength, sendMs: r.tSent - r.t0 };
+    setText("audio-transport", sending.transport);
+    setText("audio-send-ms", fixed(sending.sendMs, 1));
+    return showReply(r.received, r.tDecoded - r.t0, sending);
   } catch (e) {
     setText("audio-status", "failed");
     showError("audio", describe(e));
@@ -168,12 +233,47 @@ export async function sendAudio(nc: NatsConnection, config: DashboardConfig, pcm
   }
 }
 
+const FIGURES = ["audio-peak-hz", "audio-sample-rate", "audio-samples", "audio-rtt-ms", "audio-transport", "audio-bytes", "audio-send-ms"];
+
+/**
+ * Sends the WAV file chosen in `#audio-file` whole, with `Sample-Rate`, `Channels` and
+ * `Bits-Per-Sample` from its `fmt ` chunk (a file that is not 16-bit PCM is refused here,
+ * before anything is sent).
+ */
+export async function runAudioFile(nc: NatsConnection, config: DashboardConfig): Promise<AudioResult> {
+  const button = byId<HTMLButtonElement>("audio-send-file");
+  const file = byId<HTMLInputElement>("audio-file").files?.[0];
+  button.disabled = true;
+  setState("audio", "busy");
+  showError("audio", undefined);
+  for (const id of FIGURES) setText(id, "…");
+  try {
+    let bytes: Uint8Array;
+    let format: WavFormat;
+    try {
+      if (file === undefined) throw new Error("choose a WAV file first");
+      setText("audio-status", `reading ${file.name}…`);
+      bytes = new Uint8Array(await file.arrayBuffer());
+      format = wavFormat(bytes);
+    } catch (e) {
+      setText("audio-status", "no file sent");
+      showError("audio", describe(e));
+      setState("audio", "error");
+      throw e;
+    }
+    const headers = { "Sample-Rate": String(format.sampleRate), Channels: String(format.channels), "Bits-Per-Sample": String(format.bitsPerSample) };
+    return await sendAudio(nc, config, bytes, headers, file.name);
+  } finally {
+    button.disabled = false;
+  }
+}
+
 export async function runAudio(nc: NatsConnection, config: DashboardConfig): Promise<AudioResult> {
   const button = byId<HTMLButtonElement>("audio-record");
   button.disabled = true;
   setState("audio", "busy");
   showError("audio", undefined);
-  for (const id of ["audio-peak-hz", "audio-sample-rate", "audio-samples", "audio-rtt-ms"]) setText(id, "…");
+  for (const id of FIGURES) setText(id, "…");
   try {
     setText("audio-status", `recording ${RECORD_SECONDS} s…`);
     let rec: Recording;

@@ -21,6 +21,10 @@ import { logEnvelope, payloadSummary } from "./log.js";
 
 export interface DashboardConfig {
   nats_ws_url: string;
+  /** The WebSocket listener's credential, when it asks for one: a token, or a user and password. */
+  nats_token?: string;
+  nats_user?: string;
+  nats_password?: string;
   fileserver_url: string;
   table_rows: number;
   health_window_secs: number;
@@ -56,6 +60,13 @@ export async function loadConfig(location: Location): Promise<DashboardConfig> {
     health_stream: typeof raw["health_stream"] === "string" ? raw["health_stream"] : "DASHBOARD_HEALTH",
     subjects: { command: str(s, "command"), table: str(s, "table"), audio: str(s, "audio"), health: str(s, "health") },
   };
+  const token = raw["nats_token"];
+  if (token !== undefined) config.nats_token = str(raw, "nats_token");
+  if (raw["nats_user"] !== undefined || raw["nats_password"] !== undefined) {
+    config.nats_user = str(raw, "nats_user");
+    config.nats_password = str(raw, "nats_password");
+  }
+  if (config.nats_token !== undefined && config.nats_user !== undefined) throw new Error("config.json: give `nats_token` or `nats_user` + `nats_password`, not both");
   const q = new URLSearchParams(location.search);
   const w = Number(q.get("window"));
   if (q.has("window") && Number.isFinite(w) && w > 0) config.health_window_secs = w;
@@ -65,8 +76,16 @@ export async function loadConfig(location: Location): Promise<DashboardConfig> {
 }
 
 export async function connect(config: DashboardConfig): Promise<NatsConnection> {
-  // A URL without a scheme would mean wss:// to nats.js; the service hands out ws://.
-  return wsconnect({ servers: config.nats_ws_url, name: "natsbridge-dashboard", maxReconnectAttempts: -1 });
+  // A URL without a scheme would mean wss:// to nats.js; the service writes the scheme
+  // (ws://, or wss:// with --ws-tls: the browser checks the certificate as for any page).
+  // The credential goes in nats.js's options, never in the URL (which is shown and logged).
+  return wsconnect({
+    servers: config.nats_ws_url,
+    name: "natsbridge-dashboard",
+    maxReconnectAttempts: -1,
+    ...(config.nats_token === undefined ? {} : { token: config.nats_token }),
+    ...(config.nats_user === undefined ? {} : { user: config.nats_user, pass: config.nats_password ?? "" }),
+  });
 }
 
 export interface Timed {
@@ -74,6 +93,8 @@ export interface Timed {
   received: Received;
   /** performance.now() before smartsend. */
   t0: number;
+  /** When smartsend was done (serialized, uploaded when by link, published). */
+  tSent: number;
   /** When the reply message arrived. */
   tArrived: number;
   /** When smartreceive was done (downloads, verification and decoding included). */
@@ -116,6 +137,7 @@ export async function request(
       fileserverUrl: config.fileserver_url,
       ...(options.headers === undefined ? {} : { headers: options.headers }),
     });
+    const tSent = performance.now();
     logEnvelope({ direction: "sent", subject, correlationId, scenario: options.scenario, detail: `${sent.envelope.msg_purpose} ${payloadSummary(sent.envelope)}` });
     const timeout = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), options.timeoutMs);
@@ -134,7 +156,7 @@ export async function request(
     if (env.reply_to_msg_id !== sent.envelope.msg_id) {
       throw new NatsBridgeError("INVALID_ENVELOPE", `the reply's reply_to_msg_id ${env.reply_to_msg_id} is not the request's msg_id`, { correlationId });
     }
-    return { sent, received, t0, tArrived, tDecoded };
+    return { sent, received, t0, tSent, tArrived, tDecoded };
   } finally {
     clearTimeout(timer);
     sub.unsubscribe();

@@ -4,6 +4,12 @@
  * the page notes the stream's last sequence L and replays everything stored since
  * now − window through the runtime's pull consumer (`EnvelopeConsumer`, start time, ack after
  * decode); messages up to L are the replay, later ones are followed live.
+ *
+ * The window is one of stream time (when JetStream stored each message): that is what a
+ * consumer that was away can ask for without reading, and downloading the links of, what lies
+ * before it. The service publishes ten minutes of history at start-up (`"backfill": true`,
+ * their `time`s spread over the window before it); they are stored inside the window, so the
+ * replay gets every one, and the panel shows how many and the oldest health `time`.
  */
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -30,6 +36,8 @@ export interface HealthState {
   replayDone: boolean;
   replayed: number;
   links: number;
+  /** Replayed messages the service published at start-up (`"backfill": true`), times in the past. */
+  backfilled: number;
   oldest: string | undefined;
   replaySeconds: number;
   live: number;
@@ -64,6 +72,7 @@ export function startHealth(nc: NatsConnection, config: DashboardConfig): Health
     replayDone: false,
     replayed: 0,
     links: 0,
+    backfilled: 0,
     oldest: undefined,
     replaySeconds: 0,
     live: 0,
@@ -110,6 +119,7 @@ export function startHealth(nc: NatsConnection, config: DashboardConfig): Health
   const figures = () => {
     setText("health-replayed", state.replayed);
     setText("health-links", state.links);
+    setText("health-backfilled", state.backfilled);
     setText("health-oldest", state.oldest ?? "–");
     setText("health-live", state.live);
   };
@@ -134,6 +144,7 @@ export function startHealth(nc: NatsConnection, config: DashboardConfig): Health
     if (replay) {
       state.replayed++;
       if (link) state.links++;
+      if (health?.["backfill"] === true) state.backfilled++;
       state.replayedStreamSeqs.push(d.seq);
       state.replayedHealthSeqs.push(hseq);
       if (state.oldest === undefined || Date.parse(time) < Date.parse(state.oldest)) state.oldest = time;

@@ -4,7 +4,7 @@
  * panels. `window.__dashboard` gives tests and scripts the same calls the buttons make.
  */
 import type { NatsConnection } from "@nats-io/nats-core";
-import { runAudio, sendAudio, type AudioResult } from "./audio.js";
+import { runAudio, runAudioFile, sendAudio, type AudioResult } from "./audio.js";
 import { connect, loadConfig, type DashboardConfig } from "./bridge.js";
 import { runCommand, type CommandResult } from "./command.js";
 import { startHealth, type HealthFeed } from "./health.js";
@@ -21,6 +21,8 @@ export interface Dashboard {
   command(): Promise<CommandResult>;
   table(): Promise<TableResult>;
   audio(): Promise<AudioResult>;
+  /** Sends the WAV file chosen in `#audio-file` (what "Send WAV file" does). */
+  audioFile(): Promise<AudioResult>;
   /** Sends PCM with these headers through the audio panel (a test sends a bad request with it). */
   sendAudio(pcm: Uint8Array, headers: Record<string, string>): Promise<AudioResult>;
   log(): readonly LogEntry[];
@@ -51,6 +53,10 @@ const dashboard: Dashboard = {
   audio: async () => {
     const { nc, config } = await started();
     return runAudio(nc, config);
+  },
+  audioFile: async () => {
+    const { nc, config } = await started();
+    return runAudioFile(nc, config);
   },
   sendAudio: async (pcm, headers) => {
     const { nc, config } = await started();
@@ -93,6 +99,7 @@ async function boot(): Promise<void> {
   wire("cmd-start", () => runCommand(nc, config));
   wire("table-load", () => runTable(nc, config));
   wire("audio-record", () => runAudio(nc, config));
+  wire("audio-send-file", () => runAudioFile(nc, config));
 
   const feed = byId<HTMLInputElement>("log-feed");
   feed.addEventListener("change", () => byId("log").classList.toggle("hide-feed", !feed.checked));

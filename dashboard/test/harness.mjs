@@ -36,9 +36,9 @@ export function demoBin(fallback = join(REPO_ROOT, "target/debug/natsbridge-demo
   return bin;
 }
 
-/** A 16-bit mono PCM WAV of a sine: the fake microphone's input. */
-export function writeToneWav(path, { hz = 880, seconds = 3, sampleRate = 44_100, amplitude = 0.5 } = {}) {
-  const n = Math.round(seconds * sampleRate);
+/** The bytes of a 16-bit mono PCM WAV of a sine (`samples` of them, else `seconds`' worth). */
+export function toneWav({ hz = 880, seconds = 3, sampleRate = 44_100, amplitude = 0.5, samples } = {}) {
+  const n = samples ?? Math.round(seconds * sampleRate);
   const buf = Buffer.alloc(44 + n * 2);
   buf.write("RIFF", 0, "ascii");
   buf.writeUInt32LE(36 + n * 2, 4);
@@ -54,13 +54,29 @@ export function writeToneWav(path, { hz = 880, seconds = 3, sampleRate = 44_100,
   buf.write("data", 36, "ascii");
   buf.writeUInt32LE(n * 2, 40);
   for (let i = 0; i < n; i++) buf.writeInt16LE(Math.round(amplitude * 32767 * Math.sin((2 * Math.PI * hz * i) / sampleRate)), 44 + i * 2);
+  return buf;
+}
+
+/** A 16-bit mono PCM WAV of a sine written to `path` (the fake microphone's input, or a file to send). */
+export function writeToneWav(path, options = {}) {
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, buf);
+  writeFileSync(path, toneWav(options));
   return path;
 }
 
-/** Headless Chromium with a fake microphone playing `wav`. */
-export async function launchChromium(wav, { width = 1400, height = 1000 } = {}) {
+/**
+ * The seeds' scenario-3 clip: 5 000 000 bytes of 16-bit mono PCM at 44.1 kHz (2 500 000
+ * samples, 56.7 s) of a `hz` sine, as a WAV file: above the 500 000-byte threshold, so the page
+ * sends it by link.
+ */
+export const CLIP_SAMPLES = 2_500_000;
+
+/**
+ * Headless Chromium with a fake microphone playing `wav`. `spki`: the base64 SHA-256 of the
+ * one server certificate to trust although no CA in the trust store signed it (the dashboard's
+ * `wss://` listener with `--ws-tls`); only that certificate, never every one.
+ */
+export async function launchChromium(wav, { width = 1400, height = 1000, spki } = {}) {
   return puppeteer.launch({
     executablePath: chromiumBin(),
     headless: true,
@@ -72,13 +88,15 @@ export async function launchChromium(wav, { width = 1400, height = 1000 } = {}) 
       `--use-file-for-fake-audio-capture=${wav}`,
       "--autoplay-policy=no-user-gesture-required",
       "--enable-precise-memory-info",
+      // Chromium honours the pin only with a profile directory of its own, which puppeteer gives it.
+      ...(spki === undefined ? [] : [`--ignore-certificate-errors-spki-list=${spki}`]),
     ],
   });
 }
 
 /**
  * Starts `natsbridge-demo dashboard ARGS` and resolves with its ready line
- * (`{dashboard, nats_ws_url, fileserver_url, log_file}`) and a `stop()`.
+ * (`{dashboard, nats_ws_url, fileserver_url, log_file, ws_tls, ws_auth, …}`) and a `stop()`.
  */
 export async function startDashboard(bin, args, { timeoutMs = 120_000 } = {}) {
   const child = spawn(bin, ["dashboard", ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env } });

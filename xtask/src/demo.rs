@@ -2,7 +2,9 @@
 //! product's main job on a fresh machine. Installs what it needs (`cargo xtask setup`: nats-server, the Node
 //! packages and the built dashboard page; Chromium), builds `natsbridge-demo` in release
 //! mode, and drives the dashboard page in headless Chromium against it
-//! (`dashboard/scripts/demo.mjs`); `--serve` leaves the dashboard up for a person,
+//! (`dashboard/scripts/demo.mjs`: the WebSocket listener over TLS with a token, a 5 MB WAV
+//! sent by link from the page, 600 backfilled health messages replayed); `--serve` leaves
+//! the dashboard up for a person (plain `ws://`; `-- --ws-tls --ws-auth token` secures it),
 //! `--rust` runs the Rust-only scenarios, `--cluster` those on a three-node JetStream cluster.
 
 use std::path::PathBuf;

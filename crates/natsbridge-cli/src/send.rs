@@ -222,7 +222,10 @@ pub(crate) async fn send(args: SendArgs) -> CliResult {
     let env = &args.envelope;
     if args.no_publish {
         let (payloads, _, options) = prepare(env, None).await?;
-        let sent = natsbridge::smartsend(&env.subject, payloads, &options.no_publish()).await?;
+        // Nothing is published, but the envelope names the server the flags (or the
+        // environment, or the context) say.
+        let options = options.connection(env.nats.settings()?).no_publish();
+        let sent = natsbridge::smartsend(&env.subject, payloads, &options).await?;
         println!("{}", sent.json);
         return Ok(std::process::ExitCode::SUCCESS);
     }

@@ -1,6 +1,12 @@
 //! Scenario 3, audio: a live 2-second 16-bit PCM chunk (direct) and a ~60-second 5 MB WAV
 //! file (link) go as `audio` with sample rate and channels in NATS headers. The service
 //! runs a real FFT and answers with a JSON result and an Arrow table of the spectrum.
+//!
+//! One rule for the format: it travels in the NATS headers (`Sample-Rate`, `Channels`, and
+//! `Bits-Per-Sample`, which must say 16 when given), for raw PCM and WAV files alike. A WAV
+//! file's own `fmt ` chunk is not a second source: it is checked against the headers, and a
+//! file that disagrees with them (or is not 16-bit PCM) is refused, never silently
+//! preferred.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,6 +78,75 @@ fn audio_format(sample_rate: Option<&str>, channels: Option<&str>) -> Result<(f6
     Ok((rate, channels))
 }
 
+/// A WAV file's `fmt ` chunk: format tag (1: PCM), channels, sample rate, bits per sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct WavFormat {
+    tag: u16,
+    channels: u16,
+    rate: u32,
+    bits: u16,
+}
+
+/// The `fmt ` chunk of `bytes` when they are a RIFF/WAVE file (`None` for anything else);
+/// an error when they claim to be one and have no readable `fmt ` chunk.
+fn wav_format(bytes: &[u8]) -> Option<Result<WavFormat, String>> {
+    if !(bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WAVE") {
+        return None;
+    }
+    let mut at = 12usize;
+    while let Some(head) = bytes.get(at..at.checked_add(8)?) {
+        let len = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize;
+        if &head[..4] == b"fmt " {
+            let Some(f) = bytes.get(at + 8..at + 8 + 16) else {
+                return Some(Err("the WAV file's `fmt ` chunk is cut short".into()));
+            };
+            let u16_at = |i: usize| u16::from_le_bytes([f[i], f[i + 1]]);
+            return Some(Ok(WavFormat {
+                tag: u16_at(0),
+                channels: u16_at(2),
+                rate: u32::from_le_bytes([f[4], f[5], f[6], f[7]]),
+                bits: u16_at(14),
+            }));
+        }
+        // Chunks are padded to an even length.
+        at = at.checked_add(8 + len + (len & 1))?;
+    }
+    Some(Err("the WAV file has no `fmt ` chunk".into()))
+}
+
+/// The format of `bytes` under the module's rule: the headers say it; `Bits-Per-Sample`,
+/// when given, must be 16; a WAV file must agree with the headers and be 16-bit PCM.
+fn request_format(
+    sample_rate: Option<&str>,
+    channels: Option<&str>,
+    bits: Option<&str>,
+    bytes: &[u8],
+) -> Result<(f64, u16), String> {
+    let (rate, channels) = audio_format(sample_rate, channels)?;
+    if let Some(bits) = bits
+        && bits.trim() != "16"
+    {
+        return Err(format!("Bits-Per-Sample `{bits}`: only 16-bit samples are analysed"));
+    }
+    if let Some(wav) = wav_format(bytes) {
+        let wav = wav?;
+        if wav.tag != 1 || wav.bits != 16 {
+            return Err(format!(
+                "the WAV file is not 16-bit PCM (format tag {}, {} bits per sample)",
+                wav.tag, wav.bits
+            ));
+        }
+        if f64::from(wav.rate) != rate || wav.channels != channels {
+            return Err(format!(
+                "the WAV file says {} Hz, {} channel(s); the Sample-Rate and Channels headers say {rate} Hz, \
+                 {channels}: the headers carry the format, and they must match the file",
+                wav.rate, wav.channels
+            ));
+        }
+    }
+    Ok((rate, channels))
+}
+
 /// The PCM samples (the first channel of interleaved 16-bit frames) of a WAV file or of
 /// raw PCM.
 fn samples(bytes: &[u8], channels: u16) -> Vec<f32> {
@@ -139,10 +214,14 @@ pub(crate) async fn serve(
         let opts =
             SendOptions::default().fileserver(&ctx.files_url).sender_name("dsp").purpose(MsgPurpose::Event);
         // The format travels only in the headers: without them there is nothing to analyze.
-        let format = audio_format(req.header("Sample-Rate"), req.header("Channels"));
         let audio = req.payloads.first().ok_or_else(|| "no audio payload".to_owned());
-        let (rate, channels, p, s) = match format.and_then(|(rate, channels)| {
-            let p = audio?;
+        let (rate, channels, p, s) = match audio.and_then(|p| {
+            let (rate, channels) = request_format(
+                req.header("Sample-Rate"),
+                req.header("Channels"),
+                req.header("Bits-Per-Sample"),
+                p.bytes(),
+            )?;
             let s = samples(p.bytes(), channels);
             if s.len() < 2 {
                 Err(format!("{} samples: too short", s.len()))
@@ -159,10 +238,18 @@ pub(crate) async fn serve(
             }
         };
         let (peak, spectrum) = analyze(&s, rate);
-        info!(correlation_id = req.correlation_id(), peak_hz = peak, samples = s.len(), "spectrum sent");
+        info!(
+            correlation_id = req.correlation_id(),
+            peak_hz = peak,
+            samples = s.len(),
+            bytes = p.bytes().len(),
+            transport = %p.transport,
+            "spectrum sent"
+        );
         let result = json!({
             "peak_hz": peak, "samples": s.len(), "seconds": s.len() as f64 / rate,
             "sample_rate": rate, "channels": channels, "received_by": p.transport.to_string(),
+            "bytes": p.bytes().len(), "wav": wav_format(p.bytes()).is_some(),
         });
         smartreply(
             &client,
@@ -265,6 +352,38 @@ mod tests {
         ] {
             assert!(audio_format(rate, channels).is_err(), "{rate:?} {channels:?}");
         }
+    }
+
+    #[test]
+    fn a_wav_file_must_agree_with_the_headers() {
+        let file = wav(&tone(440.0, 0.1));
+        assert_eq!(
+            wav_format(&file),
+            Some(Ok(WavFormat { tag: 1, channels: 1, rate: SAMPLE_RATE, bits: 16 }))
+        );
+        assert_eq!(wav_format(&tone(440.0, 0.1)), None, "raw PCM is no WAV file");
+        assert_eq!(request_format(Some("44100"), Some("1"), Some("16"), &file), Ok((44_100.0, 1)));
+        assert_eq!(request_format(Some("44100"), Some("1"), None, &file), Ok((44_100.0, 1)));
+        // The headers are the format: without them a WAV file is not read on its own.
+        assert!(request_format(None, Some("1"), None, &file).unwrap_err().contains("Sample-Rate"));
+        // Disagreements are refused, whichever side is "right".
+        for (rate, channels) in [("48000", "1"), ("44100", "2")] {
+            let e = request_format(Some(rate), Some(channels), None, &file).unwrap_err();
+            assert!(e.contains("the WAV file says 44100 Hz, 1 channel"), "{e}");
+        }
+        assert!(request_format(Some("44100"), Some("1"), Some("24"), &file).unwrap_err().contains("16-bit"));
+        let mut float = file.clone();
+        float[20] = 3; // IEEE float
+        assert!(
+            request_format(Some("44100"), Some("1"), None, &float).unwrap_err().contains("not 16-bit PCM")
+        );
+        // A chunk before `fmt ` (odd length, padded) is walked over; a missing `fmt ` is an error.
+        let mut padded = b"RIFF\0\0\0\0WAVEJUNK\x03\0\0\0abc\0".to_vec();
+        padded.extend_from_slice(&file[12..]);
+        assert_eq!(request_format(Some("44100"), Some("1"), None, &padded), Ok((44_100.0, 1)));
+        assert!(wav_format(b"RIFF\0\0\0\0WAVEdata\x10\0\0\0").unwrap().is_err());
+        assert!(wav_format(b"RIFF\0\0\0\0WAVEfmt \x10\0\0\0\x01\0").unwrap().is_err());
+        assert!(wav_format(b"RIFF\0\0\0\0WAVEfmt \xff\xff\xff\xff").unwrap().is_err());
     }
 
     #[test]

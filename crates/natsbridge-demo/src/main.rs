@@ -26,6 +26,7 @@ mod health;
 mod measure;
 mod run;
 mod table;
+mod tls;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -87,6 +88,19 @@ enum Process {
         /// Where the service writes its JSON log lines (default: a file in the temp dir).
         #[arg(long)]
         log_file: Option<PathBuf>,
+        /// Health messages published at start-up, before the page can open, their `time`s
+        /// spread over the replay window before it (600: ten minutes at one a second).
+        #[arg(long, default_value_t = 600)]
+        health_backfill: u64,
+        /// The WebSocket listener over TLS (`wss://`): a CA and a server certificate for
+        /// 127.0.0.1 / localhost are made at start with `openssl`; the ready line names the
+        /// CA file and the server certificate's SPKI pin (base64 SHA-256).
+        #[arg(long)]
+        ws_tls: bool,
+        /// What the WebSocket listener requires: nothing, a token, or a user and password
+        /// (made at start and given to the page in /config.json; never logged).
+        #[arg(long, value_enum, default_value = "none")]
+        ws_auth: dashboard::WsAuth,
     },
     /// Scenario 2's receiver (started by the demo, so its memory is its own).
     #[command(hide = true)]
@@ -132,6 +146,9 @@ async fn main() -> ExitCode {
             health_interval_ms,
             assets,
             log_file,
+            health_backfill,
+            ws_tls,
+            ws_auth,
         }) => {
             let log_file = log_file.unwrap_or_else(|| {
                 std::env::temp_dir().join(format!("natsbridge-dashboard-{}.log", std::process::id()))
@@ -147,6 +164,9 @@ async fn main() -> ExitCode {
                             .unwrap_or_else(|| natsbridge_testkit::project_root().join("dashboard/dist")),
                         log_file,
                         nats_server_bin: cli.nats_server_bin,
+                        health_backfill,
+                        ws_tls,
+                        ws_auth,
                     };
                     dashboard::run(args).await
                 }

@@ -67,7 +67,7 @@ pub struct SendOptions {
 impl Default for SendOptions {
     fn default() -> Self {
         SendOptions {
-            connection: Connection::Environment,
+            connection: Connection::from_environment(),
             blob_store: None,
             fileserver_url: SecretUrl(config::fileserver_url()),
             fileserver_token: config::fileserver_token().map(Secret::from),
@@ -96,7 +96,7 @@ impl Default for SendOptions {
 
 impl SendOptions {
     /// Publishes on an existing client (connections are reused) or connects to a broker
-    /// URL for each call. Default: [`Connection::Environment`] (`NATS_URL`, `NATS_CREDS`, …,
+    /// URL for each call. Default: [`Connection::from_environment`] (`NATS_URL`, `NATS_CREDS`, …,
     /// the nats CLI's selected context).
     pub fn connection(mut self, connection: impl Into<Connection>) -> Self {
         self.connection = connection.into();

@@ -495,11 +495,11 @@ fn credentials(
 /// A token or password as written, unless it is a reference the nats CLI resolves.
 fn literal(value: String, source: &str) -> Result<String> {
     if let Some(scheme) = scheme_of(&value)
-        && CONTEXT_REFERENCE_SCHEMES.iter().any(|(s, _)| *s == scheme)
-        && value[scheme.len() + 1..].starts_with("//")
+        && let Some((_, what)) = CONTEXT_REFERENCE_SCHEMES.iter().find(|(s, _)| *s == scheme)
+        && (value[scheme.len() + 1..].starts_with("//") || scheme == "data")
     {
         return Err(refused(format!(
-            "{source}: `{scheme}://` references are resolved by the nats CLI's helpers, not here; give the value itself"
+            "{source} is {what} (`{scheme}:`), which only the nats CLI resolves; give the value itself"
         )));
     }
     Ok(value)
@@ -754,7 +754,7 @@ mod tests {
     #[test]
     fn paths_expand_like_the_nats_cli() {
         let env = |name: &str| match name {
-            "HOME" => Some("/home/u".to_owned()),
+            name if name == ENV_HOME => Some("/home/u".to_owned()),
             "X" => Some("x".to_owned()),
             _ => None,
         };

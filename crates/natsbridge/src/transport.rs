@@ -66,6 +66,18 @@ impl From<&Client> for Connection {
     }
 }
 
+impl Connection {
+    /// The settings of the environment and the nats CLI's context, resolved now (options
+    /// read the environment when they are made); [`Connection::Environment`] when they do
+    /// not resolve, so the call that connects reports why.
+    pub fn from_environment() -> Connection {
+        match ConnectSettings::resolve(&ConnectFlags::default()) {
+            Ok(settings) => Connection::Settings(Box::new(settings)),
+            Err(_) => Connection::Environment,
+        }
+    }
+}
+
 impl From<ConnectSettings> for Connection {
     fn from(s: ConnectSettings) -> Self {
         Connection::Settings(Box::new(s))
@@ -258,10 +270,8 @@ pub(crate) async fn publish_target(connection: &Connection) -> Result<(Client, O
         Connection::Environment => ConnectSettings::resolve(&ConnectFlags::default())?.connect().await?,
     };
     let info = client.server_info();
-    let broker_url = match connection {
-        Connection::Client(_) => broker_url_of(&info),
-        _ => connection.broker_url(),
-    };
+    // The server it is published to; the seeds as given when the server does not say.
+    let broker_url = broker_url_of(&info).or_else(|| connection.broker_url());
     Ok((client, broker_url, info.max_payload))
 }
 

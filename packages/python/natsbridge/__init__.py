@@ -9,6 +9,11 @@ carrying a wire error code and the correlation id; a caller's mistake (an unknow
 value of the wrong type, a replay start or an allowed host outside its form) is one too, with
 the code ``INVALID_ARGUMENT``, raised before anything is sent.
 
+Connecting: :func:`connect` (or ``smartsend`` without a connection) takes TLS, a token, a user
+and password, an NKey seed or a ``.creds`` file, from its arguments, the environment
+(``NATS_URL``, ``NATS_TOKEN``, ``NATS_CREDS``, ...) or the nats CLI's context in use, by one
+rule (:func:`resolve_connect_settings` → :class:`ConnectSettings`, which never prints a secret).
+
 Request/reply: :func:`smartrequest` and :func:`smartreply`, or :func:`serve` (a responder loop
 answering every request with what its handler returns, and with an ``error_response_v1`` for
 what it raises: an :class:`ApplicationError` with the application's own code, any other
@@ -35,6 +40,7 @@ from .receive import ReceiveOptions, Received, ReceivedPayload, smartreceive
 from .request import decode_reply, error_response, smartreply, smartreply_error, smartrequest
 from .send import SendOptions, Sent, smartsend
 from .serve import Handler, Server, serve
+from .settings import ConnectAuth, ConnectSettings, ConnectTls, resolve_connect_settings
 from .start import Start, StartValue, parse_start
 from .transport import connect, publish_message, subscriptions_registered
 from . import typed
@@ -47,6 +53,9 @@ __all__ = [
     "subscriptions_registered",
     "ApplicationError",
     "Bridge",
+    "ConnectAuth",
+    "ConnectSettings",
+    "ConnectTls",
     "CorrelationFilter",
     "DEFAULT_FILESERVER_URL",
     "DEFAULT_NATS_URL",
@@ -86,6 +95,7 @@ __all__ = [
     "publish_message",
     "publish_to_stream",
     "report",
+    "resolve_connect_settings",
     "serve",
     "smartreceive",
     "smartreply",

@@ -1,6 +1,7 @@
 """Configuration from the environment, with the profile's names and defaults (``NATS_URL``,
-``FILESERVER_URL``, ``SIZE_THRESHOLD``; ``natsbridge_types.profile``). Read when options
-are made, never during a call.
+``FILESERVER_URL``, ``FILESERVER_TOKEN``, ``SIZE_THRESHOLD``; ``natsbridge_types.profile``).
+Read when options are made, never during a call. The NATS connection's other settings
+(credentials, TLS, the nats CLI's contexts) are resolved by :mod:`natsbridge.settings`.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ from natsbridge_types.profile import (
     DEFAULT_FILESERVER_URL,
     DEFAULT_NATS_URL,
     DEFAULT_SIZE_THRESHOLD,
+    ENV_FILESERVER_TOKEN,
     ENV_FILESERVER_URL,
     ENV_NATS_URL,
     ENV_SIZE_THRESHOLD,
 )
 
 __all__ = ["DEFAULT_FILESERVER_URL", "DEFAULT_NATS_URL", "DEFAULT_SIZE_THRESHOLD", "Setting", "fileserver_setting",
-           "fileserver_url", "nats_setting", "nats_url", "parse_threshold", "sender_id", "size_threshold"]
+           "fileserver_token", "fileserver_url", "nats_setting", "nats_url", "parse_threshold", "sender_id",
+           "size_threshold"]
 
 _SENDER_ID = str(uuid.uuid4())
 
@@ -37,6 +40,12 @@ def nats_url() -> str:
 def fileserver_url() -> str:
     """``FILESERVER_URL``, or the default when unset or empty."""
     return _non_empty(ENV_FILESERVER_URL) or DEFAULT_FILESERVER_URL
+
+
+def fileserver_token() -> str | None:
+    """``FILESERVER_TOKEN`` (the token of a file server started with one), or ``None`` when
+    unset or empty. A secret: never logged or shown."""
+    return _non_empty(ENV_FILESERVER_TOKEN)
 
 
 class Setting(NamedTuple):

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 import aiohttp
 
-from natsbridge_types.profile import ERROR_UPLOAD
+from natsbridge_types.profile import ENV_FILESERVER_TOKEN, ERROR_UPLOAD
 
 from . import _log, config
 from .config import Setting
@@ -74,7 +74,7 @@ def _hint(failure: _Failure, setting: Setting) -> str:
     if failure.status is not None and failure.status >= 500:
         return "The file server failed; see its log"
     if failure.status in (401, 403):
-        return "The file server wants a token: pass fileserver_token"
+        return f"The file server wants a token: pass fileserver_token (or set {ENV_FILESERVER_TOKEN})"
     if failure.status == 413:
         return "The file server refuses files this large; raise its limit"
     return f"Check that {redact(setting.value)} is a Plik-compatible file server (POST /upload, POST /file/{{id}})"
@@ -92,13 +92,16 @@ async def upload(
     correlation_id: str | None = None,
     session: aiohttp.ClientSession | None = None,
 ) -> PlikUpload:
-    """Uploads one file to the Plik-compatible server ``setting`` names; ``UPLOAD_FAILED``
-    saying ``what`` was uploaded, where, why it failed, where the URL came from and what to try."""
+    """Uploads one file to the Plik-compatible server ``setting`` names, with ``token`` (default
+    ``FILESERVER_TOKEN``) when it asks for one; ``UPLOAD_FAILED`` saying ``what`` was uploaded,
+    where, why it failed, where the URL came from and what to try (never the token)."""
     base = setting.value.rstrip("/")
     cid = correlation_id or new_uuid()
     own = session is None
     if session is None:
         session = new_session()
+    if token is None:
+        token = config.fileserver_token()
     headers = {"X-PlikToken": token} if token else {}
     target = f"{redact(base)}/upload"
     try:
@@ -156,7 +159,8 @@ async def plik_upload(
     correlation_id: str | None = None,
     session: aiohttp.ClientSession | None = None,
 ) -> PlikUpload:
-    """Uploads one file to a Plik-compatible server; ``UPLOAD_FAILED`` on any failure."""
+    """Uploads one file to a Plik-compatible server, with ``token`` (default
+    ``FILESERVER_TOKEN``) when it asks for one; ``UPLOAD_FAILED`` on any failure."""
     return await upload(config.fileserver_setting(fileserver_url), name, data,
                         what=f"uploading `{name[:100]}` ({len(data)} bytes)", one_shot=one_shot, ttl=ttl, token=token,
                         correlation_id=correlation_id, session=session)

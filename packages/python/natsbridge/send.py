@@ -24,12 +24,13 @@ from natsbridge_types.profile import (
 
 from . import _log, config, strict_json
 from .errors import NatsBridgeError
-from .fetch import new_session
+from .fetch import new_session, redact
 from .options import Count, PositiveCount, PositiveSeconds, checked, checked_options, shown, unchecked
 from .payload import encode_payload, extension
 from .plik import upload
 from .schema_check import check_writable_envelope
-from .transport import Client, broker_url_of, open_connection, publish_core, publish_jetstream, shown_url
+from .settings import ConnectSettings, shown_servers
+from .transport import Client, broker_url_of, open_connection, publish_core, publish_jetstream, settings_for, shown_url
 from .wire import b64encode, build_headers, checked_uuid, encoded_len, file_name, header_len, new_uuid, now_timestamp, sha256_hex
 
 __all__ = ["DEFAULT_MAX_PAYLOAD", "LINK_URL_ALLOWANCE", "SEND_OPTION_NAMES", "SendOptions", "Sent", "send_with",
@@ -133,7 +134,7 @@ async def smartsend(
     subject: str,
     payloads: Iterable[PayloadInput],
     *,
-    connection: Client | str | None = None,
+    connection: Client | str | ConnectSettings | None = None,
     fileserver_url: str | None = None,
     fileserver_token: str | None = None,
     size_threshold: Count | None = None,
@@ -163,8 +164,12 @@ async def smartsend(
     500 000) are uploaded to the Plik-compatible server at ``fileserver_url`` (default
     ``FILESERVER_URL``) and travel as links; if the direct ones would still overflow the
     server's ``max_payload`` (base64 grows data by 4/3, headers count too), the largest
-    are moved to link until the message fits. ``connection`` is a client (reused) or a URL
-    (default ``NATS_URL``) connected to for this call. With ``publish=False`` nothing is
+    are moved to link until the message fits. ``connection`` is a client (reused), or a URL
+    or :class:`ConnectSettings` connected to for this call; without one, the settings of the
+    environment and the nats CLI's context (``NATS_URL``, ``NATS_TOKEN``, ``NATS_CREDS``, ...,
+    see :func:`natsbridge.resolve_connect_settings`); a URL gets their credentials and TLS
+    too. ``fileserver_token`` (default ``FILESERVER_TOKEN``) is the token a file server
+    started with one asks of uploads. With ``publish=False`` nothing is
     published (links are still uploaded). ``flush`` (default false, the profile's
     ``DEFAULT_FLUSH``) waits for the server to have read the message on a connection the
     caller gave; a connection opened for this call is always flushed and closed before
@@ -196,7 +201,7 @@ class SendOptions:
     """:func:`smartsend`'s keyword arguments but ``correlation_id``, as one value (used by
     the JetStream and request helpers; see :func:`smartsend` for each)."""
 
-    connection: Client | str | None = None
+    connection: Client | str | ConnectSettings | None = None
     fileserver_url: str | None = None
     fileserver_token: str | None = None
     size_threshold: Count | None = None
@@ -217,6 +222,34 @@ class SendOptions:
     one_shot: bool = False
     jetstream: nats.js.JetStreamContext | None = None
     http: aiohttp.ClientSession | None = None
+
+    def __repr__(self) -> str:
+        """The options, a URL's user info and query removed and the file server token hidden."""
+        shown: list[str] = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "connection" and isinstance(value, str):
+                text = repr(shown_url(value))
+            elif f.name == "fileserver_url" and isinstance(value, str):
+                text = repr(redact(value))
+            elif f.name == "fileserver_token" and value is not None:
+                text = "<set>"
+            else:
+                text = repr(value)
+            shown.append(f"{f.name}={text}")
+        return f"SendOptions({', '.join(shown)})"
+
+
+def _unpublished_broker(connection: str | ConnectSettings | None) -> str:
+    """The ``broker_url`` of an envelope not published: the servers it would go to, without
+    user info. Settings that cannot be resolved (a broken context) do not fail a send that
+    connects to nothing: the URL of the argument, ``NATS_URL`` or the default is named then."""
+    if isinstance(connection, ConnectSettings):
+        return shown_servers(connection.servers)
+    try:
+        return shown_servers(settings_for(connection).servers)
+    except NatsBridgeError:
+        return shown_url(connection or config.nats_url())
 
 
 SEND_OPTION_NAMES: frozenset[str] = frozenset({*(f.name for f in fields(SendOptions)), "correlation_id"})
@@ -286,14 +319,14 @@ async def send_with(
         elif isinstance(connection, Client):
             nc = connection
         else:
-            nc = await open_connection(config.nats_setting(connection))
+            nc = await open_connection(settings_for(connection))
             own_nc = True
     try:
         if nc is not None:
             broker_url: str | None = broker_url_of(nc)
             budget = nc.max_payload if nc.max_payload > 0 else DEFAULT_MAX_PAYLOAD
         else:
-            broker_url = broker_url_of(connection) if isinstance(connection, Client) else shown_url(connection or config.nats_url())
+            broker_url = broker_url_of(connection) if isinstance(connection, Client) else _unpublished_broker(connection)
             budget = max_payload or DEFAULT_MAX_PAYLOAD
         if broker_url is not None:
             envelope["broker_url"] = broker_url

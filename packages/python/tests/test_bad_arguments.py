@@ -93,6 +93,10 @@ def cases(nc: Client) -> list[Case]:
     }
     text = {"str"}
     opt_text = {"str", "none"}
+    connect_settings = {"context": None, "no_context": True, "user": None, "password": None, "token": None,
+                        "creds": None, "nkey": None, "tls_ca": None, "tls_cert": None, "tls_key": None,
+                        "tls_first": False}
+    connect_accepts = {**{k: opt_text for k in connect_settings}, "no_context": {"bool"}, "tls_first": {"bool"}}
     return [
         Case("smartsend", lambda a: nb.smartsend(**a), {"subject": "d4.s", "payloads": [("a", "b", "text")], **send},
              {"subject": text, "payloads": {"list"}, "connection": opt_text, "fileserver_url": opt_text,
@@ -123,9 +127,12 @@ def cases(nc: Client) -> list[Case]:
         Case("serve", lambda a: nb.serve(**a),
              {"nc": nc, "subject": "d4.serve", "handler": _handler, "queue": None, "send": None, "receive": None},
              {"subject": text, "handler": {"func"}, "queue": opt_text, "send": {"none"}, "receive": {"none"}}),
-        Case("connect", lambda a: nb.connect(**a), {"url": DEAD.replace("http", "nats"), "name": "n",
-                                                     "connect_timeout": 2.0},
-             {"url": text, "name": text, "connect_timeout": NUMBER}),
+        Case("connect", lambda a: nb.connect(**a), {"url": DEAD.replace("http", "nats"), **connect_settings,
+                                                     "name": "n", "connect_timeout": 2.0},
+             {"url": opt_text, **connect_accepts, "name": text, "connect_timeout": NUMBER}),
+        Case("resolve_connect_settings", lambda a: nb.resolve_connect_settings(**a),
+             {"url": DEAD.replace("http", "nats"), **connect_settings, "env": {}},
+             {"url": opt_text, **connect_accepts, "env": {"dict", "none"}}),
         Case("publish_message", lambda a: nb.publish_message(**a),
              {"connection": nc, "subject": "d4.pm", "text": "{}", "correlation_id": CID, "headers": None,
               "flush": False},
@@ -295,7 +302,7 @@ def test_no_raw_exception_escapes_a_public_call(nats_url: str) -> None:
 REQUIRED = {
     "smartsend": "payloads", "smartreceive": "msg", "smartrequest": "nc", "smartreply": "request",
     "smartreply_error": "error", "error_response": "error", "decode_reply": "correlation_id", "serve": "handler",
-    "connect": "url", "publish_message": "correlation_id", "ensure_stream": "max_age", "publish_to_stream": "subject",
+    "publish_message": "correlation_id", "ensure_stream": "max_age", "publish_to_stream": "subject",
     "EnvelopeConsumer": "stream", "fetch_with_backoff": "url", "plik_upload": "data", "encode_table": "table",
     "report": "error", "parse_start": "value", "allowed_host": "value", "NatsBridgeError": "message",
     "ApplicationError": "application_code", "Bridge": "client", "typed.request": "reply_codec",

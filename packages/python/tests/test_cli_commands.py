@@ -93,7 +93,7 @@ def test_send_no_publish_prints_every_envelope_field_as_the_rust_cli_does(tmp_pa
     blob = tmp_path / "blob.bin"
     blob.write_bytes(bytes(range(256)))
     args = [
-        "send", "--server", "nats://127.0.0.1:1", "--subject", "every", "--no-publish",  # nothing connects
+        "send", "--subject", "every", "--no-publish",  # nothing connects
         "--correlation-id", CID, "--msg-id", MSG_ID, "--purpose", "command", "--sender-name", "script",
         "--sender-id", "script-1", "--receiver-name", "peer", "--receiver-id", "peer-1", "--reply-to", "r",
         "--reply-to-msg-id", "00000005-0000-4000-8000-000000000005", "--metadata", "run=7", "--metadata", "who=me",
@@ -113,6 +113,15 @@ def test_send_no_publish_prints_every_envelope_field_as_the_rust_cli_does(tmp_pa
         ("rows", "jsontable", 17), ("piped", "audio", 13)]
     assert (envelope["msg_purpose"], envelope["reply_to"], envelope["sender_id"]) == ("command", "r", "script-1")
     assert [normalized(v) for v in lines] == [normalized(v) for v in rust_lines]
+
+
+def test_send_no_publish_names_the_server_it_would_use_without_credentials() -> None:
+    for cmd in (rust(), python_cli()):
+        code, lines, err = cli(cmd, "send", "--server", "nats://alice:pw-np@127.0.0.1:1,tls://b:4443",
+                               "--subject", "np", "--no-publish", "--payload", "a:text:b")
+        assert code == 0, err
+        assert lines[0]["broker_url"] == "nats://127.0.0.1:1,tls://b:4443", cmd
+        assert "pw-np" not in json.dumps(lines) + err
 
 
 def test_send_publishes_with_headers_and_a_one_shot_link_ttl(nats_url: str, fileserver: str) -> None:

@@ -5,7 +5,7 @@
  * `FormData` and `Blob`: runs in a browser too. A file server URL with user info
  * (`http://user:password@files:8080`) is called without it, as HTTP Basic authentication.
  */
-import { ERROR_BAD_OPTION, ERROR_UPLOAD } from "@natsbridge/types";
+import { ENV_FILESERVER_TOKEN, ERROR_BAD_OPTION, ERROR_UPLOAD } from "@natsbridge/types";
 import { NatsBridgeError, asBridgeError } from "./errors.js";
 import { networkReason, type FailureKind } from "./net.js";
 import { parseStrictJson } from "./json.js";
@@ -80,7 +80,9 @@ export function uploadAdvice(kind: UploadFailureKind, status: number | undefined
     case "opaque":
       return `Check that the file server runs and allows this page's origin (\`natsbridge fileserver --allow-origin ORIGIN\`), or ${pass}`;
     case "http":
-      if (status === 401 || status === 403) return "The file server refused the upload: give its token (plikUploader(url, { token }))";
+      if (status === 401 || status === 403) {
+        return `The file server refused the upload: give its token (\`fileserverToken\`, ${ENV_FILESERVER_TOKEN}, \`natsbridge-js --fileserver-token\`, plikUploader(url, { token }))`;
+      }
       if (status === 413) return "The file is larger than the file server accepts: raise its limit, or send less";
       if (status !== undefined && status >= 500) return "The file server failed: see its log";
       return `Check that the URL is a Plik-compatible file server, or ${pass}`;

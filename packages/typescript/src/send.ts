@@ -20,7 +20,7 @@ import {
   type MsgPayloadV1,
   type MsgPurpose,
 } from "@natsbridge/types";
-import { connectSourced, connectTo, fileserverUrlSourced, natsUrlSourced, processSenderId, sizeThreshold } from "./config.js";
+import { fileserverToken, fileserverUrlSourced, openConnection, processSenderId, sizeThreshold } from "./config.js";
 import { NatsBridgeError, asBridgeError } from "./errors.js";
 import { parseStrictJson } from "./json.js";
 import { log } from "./log.js";
@@ -36,13 +36,18 @@ import {
   headerLen,
   jsonHasLoneSurrogate,
   nowTimestamp,
-  redact,
+  redactAsWritten,
   sha256Hex,
 } from "./wire.js";
 import { checkEnvelopeToWrite } from "./writer.js";
 
 export interface SendOptions {
-  /** An open connection, or a broker URL to connect to (and close again). Default: `NATS_URL`. */
+  /**
+   * An open connection, or a broker URL to connect to (and close again). Default: in Node the
+   * connection settings (`NATS_URL`, `NATS_TOKEN`, `NATS_CREDS`, the nats CLI's context, …: see
+   * `resolveConnectSettings`), in a browser `NATS_URL`'s default. User info in a URL is sent as
+   * credentials, never written to `broker_url`.
+   */
   connection?: NatsConnection | string;
   /** Publish the envelope (default true). With `false`, only the envelope and its JSON are made (links are still uploaded). */
   publish?: boolean;
@@ -51,6 +56,8 @@ export interface SendOptions {
   jetstream?: JetStreamClient;
   /** Plik-compatible file server for link payloads. Default: `FILESERVER_URL`. */
   fileserverUrl?: string;
+  /** The token the file server asks of uploads (`natsbridge fileserver --token`, a Plik account token). Default: `FILESERVER_TOKEN`. A secret, never shown. */
+  fileserverToken?: string;
   /** Custom blob store (the reference's `fileserver_upload_handler`); replaces `fileserverUrl`. */
   uploader?: Uploader;
   /** Payloads of this many serialized bytes or more go by link. Default: `SIZE_THRESHOLD` or 500 000. */
@@ -66,7 +73,7 @@ export interface SendOptions {
   receiverId?: string;
   replyTo?: string;
   replyToMsgId?: string;
-  /** Written as `broker_url`; defaults to the URL connected to, when known. */
+  /** Written as `broker_url` (without user info, a query as `?REDACTED`); defaults to the URL connected to, when known. */
   brokerUrl?: string;
   /** Message-level metadata. */
   metadata?: Record<string, unknown>;
@@ -91,6 +98,7 @@ export const SEND_OPTIONS = {
   publish: "boolean",
   jetstream: "object",
   fileserverUrl: "string",
+  fileserverToken: "string",
   uploader: "function",
   sizeThreshold: "count",
   maxPayload: "positive",
@@ -287,7 +295,9 @@ async function smartsendInner(subject: string, payloads: readonly PayloadTuple[]
     reply_to_msg_id: options.replyToMsgId ?? "",
   };
   const metadata = options.metadata ?? {};
-  const skeleton = envelopeOf(fields, options.brokerUrl, metadata, prepared.map((p) => wirePayload(p, "", "")));
+  // A caller's broker URL never carries its credentials into the envelope.
+  const givenBroker = options.brokerUrl === undefined ? undefined : options.brokerUrl.split(",").map((s) => redactAsWritten(s.trim())).join(",");
+  const skeleton = envelopeOf(fields, givenBroker, metadata, prepared.map((p) => wirePayload(p, "", "")));
   checkEnvelopeToWrite(skeleton, cid);
   if (jsonHasLoneSurrogate(JSON.stringify(skeleton))) {
     throw new NatsBridgeError(ERROR_WRITER_RULE, "the envelope holds text that is not valid Unicode (a lone surrogate)");
@@ -296,22 +306,27 @@ async function smartsendInner(subject: string, payloads: readonly PayloadTuple[]
   // 3. Connect (to learn max_payload) when publishing.
   let nc: NatsConnection | undefined;
   let owned = false;
-  let brokerUrl = options.brokerUrl;
+  let brokerUrl = givenBroker;
   if (typeof options.connection === "object") {
     nc = options.connection; // also tells max_payload when not publishing
   } else if (publish && options.jetstream === undefined) {
-    const target = natsUrlSourced(options.connection);
-    nc = await connectSourced(target, "pass an open connection (`connection`)");
+    const opened = await openConnection({
+      url: options.connection,
+      label: "the connection argument",
+      where: "smartsend",
+      pass: "pass an open connection (`connection`)",
+    });
+    nc = opened.nc;
     owned = true;
-    brokerUrl ??= redact(target.url.split(",")[0] ?? target.url);
   } else if (typeof options.connection === "string") {
-    brokerUrl ??= redact(options.connection);
+    // Not published: the servers it would go to, each without user info.
+    brokerUrl ??= options.connection.split(",").map((s) => s.trim()).filter((s) => s !== "").map(redactAsWritten).join(",");
   }
   if (brokerUrl === undefined && nc !== undefined) {
     // The server connected to, with the scheme it was reached by (ws:// for a WebSocket).
     const listen = nc.getServer();
     const src = nc.getServers().find((s) => s.listen === listen)?.src ?? listen;
-    if (listen !== "") brokerUrl = src.includes("://") ? redact(src).replace(/^([a-z]+:\/\/[^/]+)\/$/, "$1") : `nats://${listen}`;
+    if (listen !== "") brokerUrl = src.includes("://") ? redactAsWritten(src).replace(/^([a-z]+:\/\/[^/]+)\/$/, "$1") : `nats://${listen}`;
   }
   try {
     const serverMax = nc?.info?.max_payload;
@@ -329,7 +344,10 @@ async function smartsendInner(subject: string, payloads: readonly PayloadTuple[]
       prepared.map(async (p) => {
         const hashing = sha256Hex(p.bytes);
         if (!p.link) return wirePayload(p, base64Encode(p.bytes), await hashing);
-        uploader ??= plikUploader(fileserver.url);
+        if (uploader === undefined) {
+          const token = fileserverToken(options.fileserverToken);
+          uploader = plikUploader(fileserver.url, token === undefined ? {} : { token });
+        }
         const name = `${fileName(p.dataname)}.${extensionOf(p.payloadType)}`;
         let url: unknown;
         try {
@@ -407,7 +425,10 @@ export async function publishMessage(connection: NatsConnection | string, subjec
     if (!parsed.ok) throw new NatsBridgeError(ERROR_WRITER_RULE, `the envelope text is not strict JSON: ${parsed.reason}`);
     checkEnvelopeToWrite(parsed.value, correlationId);
     const msgId = (parsed.value as MsgEnvelopeV1).msg_id;
-    nc = typeof connection === "string" ? await connectTo(connection) : connection;
+    nc =
+      typeof connection === "string"
+        ? (await openConnection({ url: connection, label: "the connection argument of publishMessage", where: "publishMessage", pass: "check the URL" })).nc
+        : connection;
     const h = natsHeaders();
     h.set(HEADER_CORRELATION_ID, correlationId);
     h.set(HEADER_MSG_ID, msgId);

@@ -278,8 +278,13 @@ export function hostAllowed(url: string, allowed: readonly string[]): boolean {
   return hp !== undefined && allowed.some((a) => a === "*" || a === hp);
 }
 
-/** The URL without user info and with its query redacted, for logs and errors. */
+/**
+ * The URL without user info and with its query redacted, for logs and errors. Text with user
+ * info but no `://` is read as `nats://…` first (`alice:pw@host:4222` is not a URL of scheme
+ * `alice` whose path holds the password).
+ */
 export function redact(url: string): string {
+  if (!url.includes("://") && url.includes("@")) return redact(`nats://${url}`);
   try {
     const u = new URL(url);
     u.username = "";
@@ -291,4 +296,15 @@ export function redact(url: string): string {
   } catch {
     return "<unparseable url>";
   }
+}
+
+/**
+ * `text` (a URL, or host:port) without user info and with its query redacted, otherwise as
+ * written: text with neither `@` nor `?` is returned as is, scheme-less text stays scheme-less.
+ */
+export function redactAsWritten(text: string): string {
+  if (!text.includes("@") && !text.includes("?")) return text;
+  if (text.includes("://")) return redact(text);
+  const shown = redact(`nats://${text}`);
+  return shown.startsWith("nats://") ? shown.slice("nats://".length) : shown;
 }

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { ERROR_BAD_OPTION, ERROR_WRITER_RULE, isKnownErrorCode } from "@natsbridge/types";
+import { ENV_HOME, ERROR_BAD_OPTION, ERROR_WRITER_RULE, isKnownErrorCode } from "@natsbridge/types";
 import * as client from "../dist/node.js";
 import { startNats, type Running } from "./helpers.ts";
 
@@ -91,6 +91,8 @@ const ENTRIES: Entry[] = [
   { name: "log", call: client.log as never, args: () => ["info", "m", "c", {}], accepts: [[], ["string"], ["string"], ["undefined", "object"]] },
   { name: "setLogger", call: client.setLogger as never, args: () => [undefined], accepts: [["undefined", "function"]] },
   { name: "connectTo", call: client.connectTo as never, args: () => [nats.url, {}], accepts: [["string"], ["undefined"]] },
+  { name: "resolveConnectSettings", call: client.resolveConnectSettings as never, args: () => [{ server: nats.url }, { [ENV_HOME]: dir }], accepts: [["undefined"], ["undefined", "object"]] },
+  { name: "connectWith", call: client.connectWith as never, args: () => [{ server: nats.url }, { name: "fuzz" }], accepts: [["undefined"], ["undefined"]] },
   { name: "setConnector", call: client.setConnector as never, args: () => [client.connect], accepts: [["function"]] },
   { name: "base64Decode", call: client.base64Decode as never, args: () => ["AQID", 3], accepts: [["string"], ["number"]] },
   { name: "base64Encode", call: client.base64Encode as never, args: () => [BYTES], accepts: [[]] },

@@ -48,3 +48,19 @@ test("the core entry point alone (wsconnect, fetch, WebCrypto) round trips over 
     await nats.stop();
   }
 });
+
+test("the core entry point sends a token given as an option or as the URL's user info over WebSocket, and never shows it", async () => {
+  const token = "ws-Zq86-SECRET";
+  const nats = await startNats({ websocketPort: await freePort(), config: [`authorization { token: "${token}" }`] });
+  try {
+    const r = await run(process.execPath, ["--experimental-websocket", "--no-warnings", join(PACKAGE_DIR, "test/ws-auth.mjs")], { NATS_WS: nats.wsUrl!, WS_TOKEN: token });
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(lines.slice(0, 2), [{ connected: "option" }, { connected: "user info" }]);
+    assert.equal(lines[2]!["code"], "NATS_CONNECTION_FAILED");
+    assert.match(String(lines[2]!["message"]), /the server refused the token from the user info of the url argument of connectTo/);
+    assert.ok(!r.stdout.includes("Zq86") && !r.stderr.includes("Zq86"), r.stdout);
+  } finally {
+    await nats.stop();
+  }
+});

@@ -66,8 +66,8 @@ function stopper(child: ChildProcess, dir: string): () => Promise<void> {
   };
 }
 
-/** nats-server with JetStream on a free port; `maxPayload` goes through a config file. */
-export async function startNats(options: { maxPayload?: number; websocketPort?: number } = {}): Promise<Running & { wsUrl?: string }> {
+/** nats-server with JetStream on a free port; `maxPayload` and `config` (more lines: `authorization { … }`) go through a config file. */
+export async function startNats(options: { maxPayload?: number; websocketPort?: number; config?: string[] } = {}): Promise<Running & { wsUrl?: string }> {
   const bin = natsServerBin();
   const dir = mkdtempSync(join(tmpdir(), "nb-ts-nats-"));
   const port = await freePort();
@@ -75,6 +75,7 @@ export async function startNats(options: { maxPayload?: number; websocketPort?: 
   const conf: string[] = [];
   if (options.maxPayload !== undefined) conf.push(`max_payload: ${options.maxPayload}`);
   if (options.websocketPort !== undefined) conf.push(`websocket { listen: "127.0.0.1:${options.websocketPort}", no_tls: true }`);
+  conf.push(...(options.config ?? []));
   if (conf.length > 0) {
     const file = join(dir, "server.conf");
     writeFileSync(file, conf.join("\n") + "\n");
@@ -101,12 +102,12 @@ export async function startNats(options: { maxPayload?: number; websocketPort?: 
   return { url: `nats://127.0.0.1:${port}`, dir, stop: stopper(child, dir), ...ws };
 }
 
-/** The embedded file server (`natsbridge fileserver`); ready when it prints `{"fileserver": url}`. */
-export async function startFileServer(): Promise<Running> {
+/** The embedded file server (`natsbridge fileserver`, with `args` such as `--token T`); ready when it prints `{"fileserver": url}`. */
+export async function startFileServer(args: string[] = []): Promise<Running> {
   const bin = natsbridgeBin();
   const dir = mkdtempSync(join(tmpdir(), "nb-ts-files-"));
   const port = await freePort();
-  const child = spawn(bin, ["fileserver", "--listen", `127.0.0.1:${port}`, "--dir", dir], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(bin, ["fileserver", "--listen", `127.0.0.1:${port}`, "--dir", dir, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   const url = await new Promise<string>((res, rej) => {
     let out = "";
     let err = "";

@@ -66,7 +66,7 @@ async fn exchange(settings: &ConnectSettings, files: &FileServer, fileserver_tok
             .unwrap_or_else(|e| panic!("{settings}: {e}"));
     assert_eq!(sent.envelope.payloads[0].transport.as_str(), "link");
     let msg = tokio::time::timeout(Duration::from_secs(10), sub.next()).await.unwrap().unwrap();
-    let received = smartreceive(&msg, &ReceiveOptions::default().allow_host(&files.url())).await.unwrap();
+    let received = smartreceive(&msg, &ReceiveOptions::default().allow_host(files.url())).await.unwrap();
     assert_eq!(received.payloads[0].bytes(), &body[..]);
     sent.json
 }

@@ -13,4 +13,5 @@ mod diff;
 mod hostile;
 mod interop;
 mod readme;
+mod secured;
 mod three_clis;

@@ -12,17 +12,23 @@ the shared three-CLI script checks that they print the same lines.
     python -m natsbridge request --subject S --payload ... [envelope fields] [--timeout SECS] [--out DIR] [--envelope]
     python -m natsbridge reply   --subject S [--payload ...] [--fail CODE[:MESSAGE]] [--queue GROUP] [--count N]
 
+Connection (every command): ``--server``, ``--context``, ``--no-context``, ``--user``,
+``--password``, ``--token``, ``--creds``, ``--nkey``, ``--tls-ca``, ``--tls-cert``, ``--tls-key``,
+``--tls-first`` (:mod:`.connection`; each else its ``NATS_*`` variable, else the nats CLI's
+context, else the default). Settings that cannot be used together exit 2 like a usage error.
+
 Envelope fields: ``--purpose``, ``--correlation-id``, ``--msg-id``, ``--sender-name``,
 ``--sender-id``, ``--receiver-name``, ``--receiver-id``, ``--reply-to``,
 ``--reply-to-msg-id``, ``--metadata K=V``, ``--metadata-json JSON``, ``--header K=V``,
-``--threshold``, ``--fileserver``, ``--one-shot``, ``--link-ttl SECS``. ``--help`` after a
+``--threshold``, ``--fileserver``, ``--fileserver-token``, ``--one-shot``, ``--link-ttl SECS``. ``--help`` after a
 command lists its flags. Exit status 2 for a usage error, 1 on a failure (and for
 ``receive``/``reply`` when fewer than ``--count`` envelopes arrived before ``--timeout``;
 for ``request`` when the reply is an error, printed as its error line).
 
 Commands by module: :mod:`.send` (``send``, ``request``), :mod:`.receive` (``receive``,
 ``reply``), :mod:`.output` (what is printed and saved per envelope), :mod:`.source`
-(``--payload``), :mod:`.common` (lines, argument values), :mod:`.logs` (``--log-*``).
+(``--payload``), :mod:`.common` (lines, argument values), :mod:`.logs` (``--log-*``), :mod:`.connection`
+(the connection flags).
 """
 
 from __future__ import annotations
@@ -33,9 +39,12 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+from natsbridge_types.profile import ENV_FILESERVER_TOKEN, ENV_FILESERVER_URL, ENV_SIZE_THRESHOLD, ERROR_CONNECT_SETTINGS
+
 from ..errors import NatsBridgeError, report
 from . import logs
 from .common import UsageError
+from .connection import ENVIRONMENT, settings_of
 from .receive import add_receive_flags, add_reply_flags, check_receive_flags, receive, reply
 from .send import add_request_flags, add_send_flags, check_send_flags, request, send
 
@@ -58,8 +67,9 @@ _COMMANDS: dict[str, tuple[Command, Callable[[argparse.ArgumentParser], None], s
 
 
 def parser() -> argparse.ArgumentParser:
+    variables = ", ".join([*ENVIRONMENT, ENV_FILESERVER_URL, ENV_FILESERVER_TOKEN, ENV_SIZE_THRESHOLD, logs.ENV_LOG])
     ap = argparse.ArgumentParser(prog="python -m natsbridge", description="Send and receive NATSBridge envelopes.",
-                                 epilog="Environment: NATS_URL, FILESERVER_URL, SIZE_THRESHOLD, NATSBRIDGE_LOG.")
+                                 epilog=f"Environment: {variables} (their values are never printed).")
     logs.add_flags(ap, top=True)
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (_, add_flags, about) in _COMMANDS.items():
@@ -84,6 +94,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problem is not None:
         ap.error(problem)
     logs.init(a.log_level, a.log_format)
+    try:
+        a.connect_settings = settings_of(a)  # every command connects (send --no-publish: for broker_url)
+    except NatsBridgeError as e:
+        if e.code != ERROR_CONNECT_SETTINGS:
+            raise
+        print(f"error: {report(e)}", file=sys.stderr)  # a bad option: the usage error's status
+        return 2
     command = _COMMANDS[a.command][0]
     try:
         return asyncio.run(command(a))

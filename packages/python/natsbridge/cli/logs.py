@@ -13,7 +13,10 @@ import sys
 
 from .._log import CorrelationFilter
 
-__all__ = ["add_flags", "init", "levels"]
+__all__ = ["ENV_LOG", "add_flags", "init", "levels"]
+
+ENV_LOG = "NATSBRIDGE_LOG"
+"""The variable of the default ``--log-level`` (the Rust CLI's)."""
 
 _LEVELS = {"trace": logging.DEBUG, "debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
            "warning": logging.WARNING, "error": logging.ERROR, "critical": logging.CRITICAL,
@@ -27,7 +30,7 @@ def add_flags(p: argparse.ArgumentParser, *, top: bool) -> None:
     def default(value: object) -> object:
         return value if top else argparse.SUPPRESS
 
-    p.add_argument("--log-level", default=default(os.environ.get("NATSBRIDGE_LOG", "warn")),
+    p.add_argument("--log-level", default=default(os.environ.get(ENV_LOG, "warn")),
                    help="log level (trace, debug, info, warn, error, off) or filter (natsbridge=debug,warn); "
                         "default $NATSBRIDGE_LOG, else warn")
     p.add_argument("--log-format", choices=["text", "json"], default=default("text"), help="log format on stderr")
@@ -56,6 +59,12 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+def _without_asyncio_tls_noise(record: logging.LogRecord) -> bool:
+    """Drops asyncio's warning that nats-py's stream protocol returns true from
+    ``eof_received`` over TLS (harmless, printed at every TLS close)."""
+    return not (record.name == "asyncio" and str(record.msg).startswith("returning true from eof_received()"))
+
+
 def init(spec: str, fmt: str) -> None:
     """Logging to stderr at the levels ``spec`` names, as text or JSON lines."""
     handler = logging.StreamHandler(sys.stderr)
@@ -64,6 +73,7 @@ def init(spec: str, fmt: str) -> None:
         handler.setFormatter(_JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"))
+    handler.addFilter(_without_asyncio_tls_noise)
     by_name = levels(spec)
     logging.basicConfig(level=by_name.pop("", logging.WARNING), handlers=[handler])
     for name, level in by_name.items():

@@ -9,15 +9,22 @@ import argparse
 from typing import Any, cast
 
 from natsbridge_types import ERROR_CODE_VALUES, ErrorCode
-from natsbridge_types.profile import ERROR_APPLICATION, ERROR_DEADLINE, START_ALL
+from natsbridge_types.profile import (
+    DEFAULT_FILESERVER_URL,
+    ERROR_APPLICATION,
+    ERROR_DEADLINE,
+    ENV_FILESERVER_URL,
+    START_ALL,
+)
 
-from .. import config, digest
+from .. import digest
 from ..errors import NatsBridgeError
 from ..jetstream import EnvelopeConsumer
 from ..receive import ReceiveOptions, Received, smartreceive
 from ..request import smartreply, smartreply_error
-from ..transport import Client, connect, subscriptions_registered
+from ..transport import Client, open_connection, subscriptions_registered
 from . import output
+from .connection import add_connect_flags, add_fileserver_token_flag
 from .common import Deadline, UsageError, out, since, stream_name, subscribed
 from .source import parse_payload
 
@@ -29,8 +36,7 @@ FAIL_MESSAGE = "the responder was told to fail"
 
 def _add_listen_flags(p: argparse.ArgumentParser) -> None:
     """Where and how long to listen."""
-    p.add_argument("--server", default=config.nats_url(),
-                   help="NATS server URL, or a cluster's seeds separated by commas (default: $NATS_URL)")
+    add_connect_flags(p)
     p.add_argument("--subject", required=True)
     p.add_argument("--count", type=int, help="stop after this many envelopes (good or bad)")
     p.add_argument("--timeout", type=float, help="give up after this many seconds; exits 1 if fewer than --count arrived")
@@ -59,8 +65,10 @@ def add_reply_flags(p: argparse.ArgumentParser) -> None:
                    help="answer every request with an error_response_v1 of this code instead (CODE or CODE:message, "
                         "e.g. TIMEOUT:the simulation is busy)")
     p.add_argument("--queue", metavar="GROUP", help="share the requests with other responders of this queue group")
-    p.add_argument("--fileserver", default=config.fileserver_url(),
-                   help="Plik-compatible file server for link payloads in the answers (default: $FILESERVER_URL)")
+    p.add_argument("--fileserver", metavar="URL",
+                   help=f"Plik-compatible file server for link payloads in the answers (default: ${ENV_FILESERVER_URL}, "
+                        f"else {DEFAULT_FILESERVER_URL})")
+    add_fileserver_token_flag(p)
 
 
 def check_receive_flags(a: argparse.Namespace) -> str | None:
@@ -103,7 +111,7 @@ async def receive(a: argparse.Namespace) -> int:
     """``receive``: subscribes (or replays ``--stream``) and prints a line per envelope."""
     if a.stream is not None:
         return await _receive_stream(a)
-    nc = await connect(a.server)
+    nc = await open_connection(a.connect_settings)
     try:
         sub = await nc.subscribe(a.subject)
         await subscriptions_registered(nc)
@@ -129,7 +137,7 @@ async def _receive_stream(a: argparse.Namespace) -> int:
     ``--since``, or where the ``--durable`` consumer stopped), acking each once its lines are
     printed. With ``--count`` the consumer pulls no more than are still to be printed, so a
     durable consumer's next run starts right after the last one printed."""
-    nc = await connect(a.server)
+    nc = await open_connection(a.connect_settings)
     consumer = EnvelopeConsumer(nc, a.stream, start=a.since or START_ALL, durable_name=a.durable,
                                 filter_subject=a.subject, receive_options=output.receive_options(a), limit=a.count)
     try:
@@ -185,8 +193,8 @@ async def _answer(nc: Client, a: argparse.Namespace, request: Received, fail: Fa
         await smartreply_error(nc, request.envelope, error)
         return
     payloads = answer or request.tuples()
-    await smartreply(nc, request.envelope, payloads, fileserver_url=a.fileserver, sender_name="natsbridge reply",
-                     msg_purpose="ACK")
+    await smartreply(nc, request.envelope, payloads, fileserver_url=a.fileserver,
+                     fileserver_token=a.fileserver_token, sender_name="natsbridge reply", msg_purpose="ACK")
 
 
 async def reply(a: argparse.Namespace) -> int:
@@ -194,7 +202,7 @@ async def reply(a: argparse.Namespace) -> int:
     digest line and answers it."""
     fail = _failure(a.fail)
     answer = [parse_payload(spec).triple() for spec in a.payload]
-    nc = await connect(a.server)
+    nc = await open_connection(a.connect_settings)
     try:
         sub = await (nc.subscribe(a.subject) if a.queue is None else nc.subscribe(a.subject, queue=a.queue))
         await subscriptions_registered(nc)

@@ -14,15 +14,23 @@ import nats.js
 import nats.js.errors
 
 from natsbridge_types import MSG_PURPOSE_VALUES
-from natsbridge_types.profile import CLI_STREAM_MAX_AGE_SECONDS, DEFAULT_MSG_PURPOSE, ENV_SIZE_THRESHOLD
+from natsbridge_types.profile import (
+    CLI_STREAM_MAX_AGE_SECONDS,
+    DEFAULT_FILESERVER_URL,
+    DEFAULT_MSG_PURPOSE,
+    DEFAULT_SIZE_THRESHOLD,
+    ENV_FILESERVER_URL,
+    ENV_SIZE_THRESHOLD,
+)
 
-from .. import config, digest
+from .. import digest
 from ..errors import NatsBridgeError
 from ..jetstream import ensure_stream, publish_to_stream
 from ..request import smartrequest
 from ..send import smartsend
-from ..transport import connect
+from ..transport import open_connection
 from . import output
+from .connection import add_connect_flags, add_fileserver_token_flag
 from .common import UsageError, key_value, metadata_of, out, stream_name
 from .source import Source, parse_bytes, parse_payload
 
@@ -34,19 +42,20 @@ DEFAULT_STREAM_MAX_AGE = CLI_STREAM_MAX_AGE_SECONDS
 
 def add_envelope_flags(p: argparse.ArgumentParser) -> None:
     """The envelope ``send`` and ``request`` build: its fields, payloads and where links go."""
-    p.add_argument("--server", default=config.nats_url(),
-                   help="NATS server URL, or a cluster's seeds separated by commas (default: $NATS_URL, "
-                        "else the profile's default)")
+    add_connect_flags(p)
     p.add_argument("--subject", required=True)
     p.add_argument("--payload", action="append", default=[], metavar="NAME:TYPE:SOURCE",
                    help="NAME:TYPE:SOURCE, where SOURCE is literal text or @PATH. Repeatable")
     p.add_argument("--from-stdin", metavar="NAME:TYPE", help="one more payload, read from standard input")
-    p.add_argument("--fileserver", default=config.fileserver_url(),
-                   help="Plik-compatible file server for link payloads (default: $FILESERVER_URL)")
+    p.add_argument("--fileserver", metavar="URL",
+                   help=f"Plik-compatible file server for link payloads (default: ${ENV_FILESERVER_URL}, else "
+                        f"{DEFAULT_FILESERVER_URL})")
+    add_fileserver_token_flag(p)
     p.add_argument("--store", default="plik",
                    help="where link payloads go: only `plik` (the --fileserver) in this CLI")
-    p.add_argument("--threshold", type=int, default=config.size_threshold(),
-                   help=f"payloads of this many serialized bytes or more go by link (default: ${ENV_SIZE_THRESHOLD})")
+    p.add_argument("--threshold", type=int,
+                   help=f"payloads of this many serialized bytes or more go by link (default: ${ENV_SIZE_THRESHOLD}, "
+                        f"else {DEFAULT_SIZE_THRESHOLD})")
     p.add_argument("--purpose", default=DEFAULT_MSG_PURPOSE, help=f"msg_purpose: {', '.join(MSG_PURPOSE_VALUES)}")
     p.add_argument("--correlation-id", help="a UUID; a new one when not given")
     p.add_argument("--msg-id", help="a UUID (also the Nats-Msg-Id header); a new one when not given")
@@ -116,7 +125,8 @@ def _send_options(a: argparse.Namespace) -> dict[str, Any]:
     if a.purpose not in MSG_PURPOSE_VALUES:
         raise UsageError(f"--purpose `{a.purpose}` is not one of {', '.join(MSG_PURPOSE_VALUES)}")
     options: dict[str, Any] = {
-        "fileserver_url": a.fileserver, "size_threshold": a.threshold, "msg_purpose": a.purpose,
+        "fileserver_url": a.fileserver, "fileserver_token": a.fileserver_token, "size_threshold": a.threshold,
+        "msg_purpose": a.purpose,
         "metadata": metadata_of(a.metadata_json, a.metadata), "headers": dict(key_value("--header", h) for h in a.header),
     }
     fields = {"correlation_id": a.correlation_id, "msg_id": a.msg_id, "sender_name": a.sender_name,
@@ -134,11 +144,11 @@ async def send(a: argparse.Namespace) -> int:
     sources = _sources(a)
     options = _send_options(a)
     items = [s.triple() for s in sources]
-    if a.no_publish:
-        sent = await smartsend(a.subject, items, publish=False, **options)
+    if a.no_publish:  # connects to nothing; the settings give the envelope's broker_url
+        sent = await smartsend(a.subject, items, publish=False, connection=a.connect_settings, **options)
         out(sent.json)
         return 0
-    nc = await connect(a.server)
+    nc = await open_connection(a.connect_settings)
     try:
         if a.stream is None:
             # One envelope, then the process exits: it must be on the wire first.
@@ -187,7 +197,7 @@ async def request(a: argparse.Namespace) -> int:
     sources = _sources(a)
     options = _send_options(a)
     options.pop("reply_to", None)  # the request's own inbox
-    nc = await connect(a.server)
+    nc = await open_connection(a.connect_settings)
     try:
         receive_options = output.receive_options(a)
         try:

@@ -6,8 +6,27 @@
  * {@link Usage}: exit 2, as clap exits; anything else that stops a command is exit 1.
  */
 import { parseArgs } from "node:util";
-import { CLI_STREAM_MAX_AGE_SECONDS, DEFAULT_MSG_PURPOSE, ENV_FILESERVER_URL, ENV_NATS_URL, ENV_SIZE_THRESHOLD, MSG_PURPOSE_VALUES } from "@natsbridge/types";
-import { fileserverUrl, natsUrl, sizeThreshold } from "../config.js";
+import {
+  CLI_STREAM_MAX_AGE_SECONDS,
+  DEFAULT_FILESERVER_URL,
+  DEFAULT_MSG_PURPOSE,
+  DEFAULT_NATS_URL,
+  DEFAULT_SIZE_THRESHOLD,
+  ENV_FILESERVER_TOKEN,
+  ENV_FILESERVER_URL,
+  ENV_NATS_CA,
+  ENV_NATS_CERT,
+  ENV_NATS_CONTEXT,
+  ENV_NATS_CREDS,
+  ENV_NATS_KEY,
+  ENV_NATS_NKEY,
+  ENV_NATS_PASSWORD,
+  ENV_NATS_TOKEN,
+  ENV_NATS_URL,
+  ENV_NATS_USER,
+  ENV_SIZE_THRESHOLD,
+  MSG_PURPOSE_VALUES,
+} from "@natsbridge/types";
 
 /** A usage error: exit 2. */
 export class Usage extends Error {}
@@ -24,7 +43,7 @@ interface Flag {
   short?: string;
   repeat?: boolean;
   help: string;
-  /** Shown as `[default: …]` (computed when the help is printed: env variables count). */
+  /** Shown as `[default: …]`: the built-in default, never an environment variable's value (it may be a secret). */
   shown?: () => string;
   /** Needs this other flag. */
   requires?: string;
@@ -39,30 +58,58 @@ const GLOBAL: Flag[] = [
   { name: "help", short: "h", help: "Print help" },
 ];
 
-const SERVER: Flag = {
-  name: "server",
-  value: "SERVER",
-  help: `NATS server URL, or a cluster's seeds separated by commas [env: ${ENV_NATS_URL}]`,
-  shown: natsUrl,
-};
+/**
+ * Where and how every command connects to NATS: each setting from its flag, else its
+ * environment variable, else the nats CLI's context in use, else the default (one resolver
+ * with the library: `resolveConnectSettings`).
+ */
+const CONNECTION: Flag[] = [
+  {
+    name: "server",
+    value: "SERVER",
+    help: `NATS server URL, or a cluster's seeds separated by commas; user info (\`nats://user:password@host\`, \`nats://token@host\`) is sent as credentials [env: ${ENV_NATS_URL}; else the context's url]`,
+    shown: () => DEFAULT_NATS_URL,
+  },
+  {
+    name: "context",
+    value: "CONTEXT",
+    help: `The nats CLI's context to read settings from: a name (\`nats context ls\`) or the path of its .json file; default: the selected one (\`nats context select\`) [env: ${ENV_NATS_CONTEXT}]`,
+  },
+  { name: "no-context", help: "Read no nats CLI context, not even the selected one", conflicts: "context" },
+  { name: "user", value: "USER", help: `User name, with --password [env: ${ENV_NATS_USER}]` },
+  { name: "password", value: "PASSWORD", help: `Password of --user; prefer ${ENV_NATS_PASSWORD}: a command line is visible to other users [env: ${ENV_NATS_PASSWORD}]` },
+  { name: "token", value: "TOKEN", help: `Authentication token; prefer ${ENV_NATS_TOKEN}: a command line is visible to other users [env: ${ENV_NATS_TOKEN}]` },
+  { name: "creds", value: "FILE", help: `A .creds file: a user JWT and its NKey seed (operator mode, Synadia Cloud) [env: ${ENV_NATS_CREDS}]` },
+  { name: "nkey", value: "FILE", help: `A file holding an NKey user seed (SU…) [env: ${ENV_NATS_NKEY}]` },
+  { name: "tls-ca", value: "FILE", help: `PEM file of the certificate authorities to trust for the server, instead of the system's [env: ${ENV_NATS_CA}]` },
+  { name: "tls-cert", value: "FILE", help: `PEM client certificate, with --tls-key, for a server that verifies clients [env: ${ENV_NATS_CERT}]` },
+  { name: "tls-key", value: "FILE", help: `PEM private key of --tls-cert [env: ${ENV_NATS_KEY}]` },
+  { name: "tls-first", help: "TLS handshake before the NATS protocol (a server configured with handshake_first)" },
+];
 const SUBJECT: Flag = { name: "subject", value: "SUBJECT", help: "The subject (required)" };
 const PAYLOAD: Flag = { name: "payload", value: "NAME:TYPE:SOURCE", repeat: true, help: "A payload; SOURCE is literal text (or JSON) or @PATH. Repeatable" };
 const FILESERVER: Flag = {
   name: "fileserver",
   value: "FILESERVER",
   help: `Plik-compatible file server for link payloads [env: ${ENV_FILESERVER_URL}]`,
-  shown: fileserverUrl,
+  shown: () => DEFAULT_FILESERVER_URL,
+};
+const FILESERVER_TOKEN: Flag = {
+  name: "fileserver-token",
+  value: "TOKEN",
+  help: `Token of a file server that asks one of uploads (\`natsbridge fileserver --token\`, a Plik account token); prefer ${ENV_FILESERVER_TOKEN} [env: ${ENV_FILESERVER_TOKEN}]`,
 };
 
 /** The envelope `send` and `request` build. */
 const ENVELOPE: Flag[] = [
-  SERVER,
+  ...CONNECTION,
   SUBJECT,
   PAYLOAD,
   { name: "from-stdin", value: "NAME:TYPE", help: "One more payload, read from standard input" },
   FILESERVER,
+  FILESERVER_TOKEN,
   { name: "store", value: "STORE", help: "Where link payloads go: `plik` (the --fileserver) or `dir:PATH` (file:// links a receiver on this machine reads with --allow-dir)", shown: () => "plik" },
-  { name: "threshold", value: "THRESHOLD", help: `Payloads of this many serialized bytes or more go by link [env: ${ENV_SIZE_THRESHOLD}]`, shown: () => String(sizeThreshold()) },
+  { name: "threshold", value: "THRESHOLD", help: `Payloads of this many serialized bytes or more go by link [env: ${ENV_SIZE_THRESHOLD}]`, shown: () => String(DEFAULT_SIZE_THRESHOLD) },
   { name: "purpose", value: "PURPOSE", help: `msg_purpose: ${MSG_PURPOSE_VALUES.join(", ")}`, shown: () => DEFAULT_MSG_PURPOSE },
   { name: "correlation-id", value: "CORRELATION_ID", help: "A UUID; a new one when not given" },
   { name: "msg-id", value: "MSG_ID", help: "A UUID (also the message id header); a new one when not given" },
@@ -94,7 +141,7 @@ const OUTPUT: Flag[] = [
 
 /** Where and how long `receive` and `reply` listen. */
 const LISTEN: Flag[] = [
-  SERVER,
+  ...CONNECTION,
   SUBJECT,
   { name: "count", value: "COUNT", help: "Stop after this many envelopes (good or bad)" },
   { name: "timeout", value: "SECS", help: "Give up after this many seconds; exits 1 if fewer than --count arrived" },
@@ -158,6 +205,7 @@ export const COMMANDS: Record<Command, CommandSpec> = {
       { name: "fail", value: "CODE[:MESSAGE]", help: "Answer every request with an error_response_v1 of this code instead (`CODE` or `CODE:message`, e.g. `TIMEOUT:the simulation is busy`)" },
       { name: "queue", value: "QUEUE", help: "Share the requests with other responders of this queue group" },
       { ...FILESERVER, help: `Plik-compatible file server for link payloads in the answers [env: ${ENV_FILESERVER_URL}]` },
+      FILESERVER_TOKEN,
     ],
   },
 };
@@ -179,7 +227,25 @@ export function mainHelp(): string {
     "Options:",
     "  -h, --help  Print help (`natsbridge-js <COMMAND> --help` for a command's flags)",
     "",
-    `Environment: ${ENV_NATS_URL}, ${ENV_FILESERVER_URL}, ${ENV_SIZE_THRESHOLD}.`,
+    "Connection settings: each from its flag, else its environment variable, else the nats CLI's context in use",
+    `(--context, ${ENV_NATS_CONTEXT}, or the one \`nats context select\` chose), else the default; a credential is taken whole`,
+    "from the first of these that gives one, and two kinds at once are refused.",
+    "",
+    `Environment: ${[
+      ENV_NATS_URL,
+      ENV_NATS_CONTEXT,
+      ENV_NATS_USER,
+      ENV_NATS_PASSWORD,
+      ENV_NATS_TOKEN,
+      ENV_NATS_CREDS,
+      ENV_NATS_NKEY,
+      ENV_NATS_CA,
+      ENV_NATS_CERT,
+      ENV_NATS_KEY,
+      ENV_FILESERVER_URL,
+      ENV_FILESERVER_TOKEN,
+      ENV_SIZE_THRESHOLD,
+    ].join(", ")}.`,
   ];
   return lines.join("\n");
 }

@@ -135,7 +135,12 @@ export function sendOptions(flags: Flags): SendOptions {
   const threshold = flags.count("threshold") ?? sizeThreshold();
   const options: SendOptions = { sizeThreshold: threshold, msgPurpose: purpose, oneShot: flags.on("one-shot"), metadata: metadata(flags) };
   const store = flags.one("store", () => "plik");
-  if (store === "plik") options.fileserverUrl = flags.one("fileserver", fileserverUrl);
+  if (store === "plik") {
+    options.fileserverUrl = flags.one("fileserver", fileserverUrl);
+    // Without the flag, smartsend reads FILESERVER_TOKEN itself.
+    const token = flags.opt("fileserver-token");
+    if (token !== undefined) options.fileserverToken = token;
+  }
   else if (store.startsWith("dir:")) options.uploader = directoryUploader(store.slice("dir:".length));
   else throw new Failure(`--store \`${store}\`: natsbridge-js has plik and dir:PATH (nats-os:BUCKET and s3:BUCKET are the Rust CLI's)`);
   const fields: [string, keyof SendOptions][] = [

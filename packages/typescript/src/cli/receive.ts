@@ -172,6 +172,8 @@ export async function reply(flags: Flags): Promise<number> {
   const answer = answerPayloads(flags).map((x) => x.tuple);
   const output = Output.of(flags);
   const options: SendOptions = { fileserverUrl: flags.one("fileserver", fileserverUrl), senderName: REPLY_SENDER_NAME, msgPurpose: REPLY_PURPOSE };
+  const token = flags.opt("fileserver-token");
+  if (token !== undefined) options.fileserverToken = token;
   const nc = await connectServer(flags);
   try {
     const sub = await subscribed(nc, subject, flags.opt("queue"));

@@ -6,10 +6,11 @@
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import { CLI_STREAM_MAX_AGE_SECONDS } from "@natsbridge/types";
-import { connectTo, natsUrl } from "../config.js";
+import { CONNECT_FLAG_NAMES, connectWith, resolveConnectSettings, type ConnectFlags, type ConnectSettings } from "../connect.js";
 import { digestOfSent } from "../digest.js";
 import { NatsBridgeError } from "../errors.js";
 import { publishToStream } from "../jetstream.js";
+import { shownServer } from "../servers.js";
 import { smartrequest } from "../request.js";
 import { smartsend } from "../send.js";
 import type { Flags } from "./args.js";
@@ -21,9 +22,28 @@ const MS_PER_SECOND = 1000;
 /** How long `request` waits for its reply unless `--timeout`, seconds (the Rust CLI's). */
 const REQUEST_TIMEOUT_SECONDS = 30;
 
-/** Connects to `--server` (NATS_URL, or the profile's default). */
+/** The connection flags given (`--server`, `--context`, `--token`, …), as the library takes them. */
+export function connectFlags(flags: Flags): ConnectFlags {
+  const out: Record<string, string | boolean> = {};
+  for (const [key, name] of Object.entries(CONNECT_FLAG_NAMES)) {
+    if (key === "noContext" || key === "tlsFirst") {
+      if (flags.on(name)) out[key] = true;
+    } else {
+      const v = flags.opt(name);
+      if (v !== undefined) out[key] = v;
+    }
+  }
+  return out as ConnectFlags;
+}
+
+/** The connection settings of the flags, the environment (read by the resolver, so each source is known) and the nats CLI's context. */
+export function connectSettings(flags: Flags): ConnectSettings {
+  return resolveConnectSettings(connectFlags(flags));
+}
+
+/** Connects with the connection flags, the environment and the context in use. */
 export async function connectServer(flags: Flags): Promise<NatsConnection> {
-  return connectTo(flags.one("server", natsUrl));
+  return connectWith(connectSettings(flags));
 }
 
 export async function send(flags: Flags): Promise<number> {
@@ -35,8 +55,10 @@ export async function send(flags: Flags): Promise<number> {
   const tuples = parsed.map((x) => x.tuple);
   const options = sendOptions(flags);
   if (flags.on("no-publish")) {
-    // Nothing connects: the envelope names the broker the environment names (as the Rust CLI).
-    const sent = await smartsend(subject, tuples, { ...options, connection: natsUrl(), publish: false });
+    // Nothing connects: the envelope names the servers the flags (else the environment, else
+    // the context) give, as every CLI does.
+    const brokerUrl = connectSettings(flags).servers.map(shownServer).join(",");
+    const sent = await smartsend(subject, tuples, { ...options, brokerUrl, publish: false });
     console.log(asciiLine(sent.json));
     return 0;
   }
