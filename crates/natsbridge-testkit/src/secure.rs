@@ -30,7 +30,7 @@ pub const OPENSSL_HINT: &str = "install it (Debian: `apt-get install openssl`)";
 /// Test certificates, in a directory removed on drop.
 #[derive(Debug)]
 pub struct Pki {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     /// The test CA's certificate (PEM): what a client trusts.
     pub ca: PathBuf,
     /// Another CA, which signed nothing the server presents: trusting only it must fail.
@@ -130,8 +130,26 @@ impl Pki {
             server_key: path("server-key.pem"),
             client_cert: path("client-cert.pem"),
             client_key: path("client-key.pem"),
-            _dir: dir,
+            dir,
         })
+    }
+
+    /// The base64 SHA-256 of the server certificate's SubjectPublicKeyInfo: the pin Chromium
+    /// takes in `--ignore-certificate-errors-spki-list`, so a browser trusts that one
+    /// certificate without a change to its trust store.
+    pub fn server_spki_sha256(&self) -> Result<String, Error> {
+        let d = self.dir.path();
+        openssl(d, &["x509", "-in", "server-cert.pem", "-pubkey", "-noout", "-out", "server-pub.pem"])?;
+        openssl(d, &["pkey", "-pubin", "-in", "server-pub.pem", "-outform", "der", "-out", "spki.der"])?;
+        openssl(d, &["dgst", "-sha256", "-binary", "-out", "spki.sha256", "spki.der"])?;
+        openssl(d, &["base64", "-A", "-in", "spki.sha256", "-out", "spki.b64"])?;
+        let pin =
+            std::fs::read_to_string(d.join("spki.b64")).map_err(|e| Error::new(format!("spki.b64: {e}")))?;
+        let pin = pin.trim().to_owned();
+        if pin.len() != 44 {
+            return Err(Error::new(format!("openssl gave `{pin}` for the SPKI pin, not 32 bytes in base64")));
+        }
+        Ok(pin)
     }
 
     /// A nats-server `tls { … }` block presenting the server certificate; with
