@@ -5,7 +5,7 @@
 //! the resolver, not by clap, so the source of each setting is known and no help text shows
 //! a value.
 
-use natsbridge::settings::{ConnectFlags, ConnectSettings};
+use natsbridge::settings::{ConnectFlags, ConnectSettings, Secret};
 use natsbridge::types::profile;
 
 /// Where the NATS server is and how to authenticate.
@@ -14,7 +14,7 @@ use natsbridge::types::profile;
 pub(crate) struct NatsArgs {
     /// NATS server URL, or a cluster's seeds separated by commas (the client moves to
     /// another when one goes away) [default: NATS_URL, the context's, nats://localhost:4222]
-    #[arg(long, short = 's', value_name = "URL")]
+    #[arg(long, value_name = "URL")]
     server: Option<String>,
     /// A nats CLI context: a name (`~/.config/nats/context/NAME.json`) or a context file's
     /// path [default: NATS_CONTEXT, else the one `nats context select` chose]
@@ -28,10 +28,10 @@ pub(crate) struct NatsArgs {
     user: Option<String>,
     /// Password of --user [default: NATS_PASSWORD, which `ps` cannot see]
     #[arg(long)]
-    password: Option<String>,
+    password: Option<Secret>,
     /// Authentication token [default: NATS_TOKEN, which `ps` cannot see]
     #[arg(long)]
-    token: Option<String>,
+    token: Option<Secret>,
     /// A .creds file: a user JWT and its NKey seed (operator mode) [default: NATS_CREDS]
     #[arg(long, value_name = "FILE")]
     creds: Option<String>,
@@ -39,13 +39,13 @@ pub(crate) struct NatsArgs {
     #[arg(long, value_name = "FILE")]
     nkey: Option<String>,
     /// PEM certificate authorities to trust instead of the system roots [default: NATS_CA]
-    #[arg(long, alias = "tlsca", value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     tls_ca: Option<String>,
     /// PEM client certificate, for servers that verify clients [default: NATS_CERT]
-    #[arg(long, alias = "tlscert", value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     tls_cert: Option<String>,
     /// PEM key of --tls-cert [default: NATS_KEY]
-    #[arg(long, alias = "tlskey", value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     tls_key: Option<String>,
     /// TLS handshake before the server's INFO (servers configured with `handshake_first`).
     #[arg(long)]
@@ -60,8 +60,8 @@ impl NatsArgs {
             context: self.context.clone(),
             no_context: self.no_context,
             user: self.user.clone(),
-            password: self.password.clone(),
-            token: self.token.clone(),
+            password: self.password.as_ref().map(|s| s.expose().to_owned()),
+            token: self.token.as_ref().map(|s| s.expose().to_owned()),
             creds: self.creds.clone(),
             nkey: self.nkey.clone(),
             tls_ca: self.tls_ca.clone(),
@@ -85,7 +85,7 @@ pub(crate) struct FileserverArgs {
     pub(crate) fileserver: String,
     /// Token the file server asks of uploads (`natsbridge fileserver --token`).
     #[arg(long, env = profile::ENV_FILESERVER_TOKEN, hide_env_values = true, value_name = "TOKEN")]
-    pub(crate) fileserver_token: Option<String>,
+    pub(crate) fileserver_token: Option<Secret>,
 }
 
 impl FileserverArgs {
@@ -93,7 +93,7 @@ impl FileserverArgs {
     pub(crate) fn store(&self) -> natsbridge::blob::PlikStore {
         let store = natsbridge::blob::PlikStore::new(self.fileserver.as_str()).source("--fileserver");
         match &self.fileserver_token {
-            Some(token) => store.token(token.as_str()),
+            Some(token) => store.token(token.expose()),
             None => store,
         }
     }

@@ -98,7 +98,7 @@ enum Command {
         max_bytes: u64,
         /// Token required to create uploads (`X-PlikToken` or `Authorization: Bearer`).
         #[arg(long, env = natsbridge::types::profile::ENV_FILESERVER_TOKEN, hide_env_values = true)]
-        token: Option<String>,
+        token: Option<natsbridge::settings::Secret>,
         /// A browser origin (`http://127.0.0.1:3000`) allowed to upload and download (CORS).
         /// Repeatable.
         #[arg(long = "allow-origin")]
@@ -194,7 +194,7 @@ async fn main() -> ExitCode {
                 idle_timeout: Duration::from_secs(idle_timeout),
                 max_connections,
                 max_bytes,
-                token,
+                token: token.map(|t| t.expose().to_owned()),
                 allow_origins,
                 ..FileServerConfig::default()
             };

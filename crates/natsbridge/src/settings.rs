@@ -13,7 +13,11 @@
 //! ```no_run
 //! # async fn demo() -> natsbridge::Result<()> {
 //! use natsbridge::settings::{ConnectFlags, ConnectSettings};
-//! let flags = ConnectFlags { creds: Some("/etc/nats/svc.creds".into()), ..ConnectFlags::default() };
+//! let flags = ConnectFlags {
+//!     server: Some("tls://nats.example:4222".into()),
+//!     creds: Some("/etc/nats/svc.creds".into()),
+//!     ..ConnectFlags::default()
+//! };
 //! let settings = ConnectSettings::resolve(&flags)?;
 //! println!("{settings}"); // servers=tls://nats.example:4222 auth=creds from --creds tls
 //! let client = settings.connect().await?;
@@ -31,7 +35,6 @@ use natsbridge_types::profile::{
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::fetch::redact;
 
 /// What a caller (a CLI's flags, a program's arguments) says about the connection; `None`
 /// and empty strings say nothing. Field names are the CLIs' flags.
@@ -73,8 +76,8 @@ impl std::fmt::Debug for ConnectFlags {
             .field("user", &self.user)
             .field("password", &set(&self.password))
             .field("token", &set(&self.token))
-            .field("creds", &self.creds)
-            .field("nkey", &self.nkey)
+            .field("creds", &self.creds.as_deref().map(shown_material))
+            .field("nkey", &self.nkey.as_deref().map(shown_material))
             .field("tls_ca", &self.tls_ca)
             .field("tls_cert", &self.tls_cert)
             .field("tls_key", &self.tls_key)
@@ -107,6 +110,11 @@ impl ConnectFlags {
     }
 }
 
+/// A `creds` or `nkey` value as it may be printed: a path, or `<embedded>` for `data:` content.
+fn shown_material(value: &str) -> &str {
+    if scheme_of(value).as_deref() == Some("data") { "<embedded>" } else { value }
+}
+
 /// A secret (a password, a token, key material): shown as `<redacted>`, read with
 /// [`Secret::expose`].
 #[derive(Clone, PartialEq, Eq)]
@@ -116,6 +124,14 @@ impl Secret {
     /// The secret's text, for the client that sends it.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
     }
 }
 
@@ -286,11 +302,17 @@ impl ConnectSettings {
         };
 
         let mut tls = Tls::default();
+        let mut pair_sources = (String::new(), String::new());
         for (flag, var) in [("tls-ca", ENV_NATS_CA), ("tls-cert", ENV_NATS_CERT), ("tls-key", ENV_NATS_KEY)] {
             let Some((value, source)) = pick(flag, var) else { continue };
+            match flag {
+                "tls-cert" => pair_sources.0 = source.clone(),
+                "tls-key" => pair_sources.1 = source.clone(),
+                _ => {}
+            }
             let path = match scheme_of(&value).as_deref() {
                 None => expand(&value, &env),
-                Some("file") => expand(&value["file://".len()..], &env),
+                Some("file") => expand(file_path(&value, &source)?, &env),
                 Some(_) => return Err(refused(format!("{source}: TLS files are paths, not references"))),
             };
             let slot = match flag {
@@ -301,15 +323,20 @@ impl ConnectSettings {
             *slot = Some(PathBuf::from(path));
         }
         if tls.cert.is_some() != tls.key.is_some() {
-            let (have, missing) =
-                if tls.cert.is_some() { ("--tls-cert", "--tls-key") } else { ("--tls-key", "--tls-cert") };
-            return Err(refused(format!("{have} needs {missing}: a client certificate goes with its key")));
+            return Err(refused(if tls.cert.is_some() {
+                format!("{} needs a key too (--tls-key, {ENV_NATS_KEY} or a context's key)", pair_sources.0)
+            } else {
+                format!(
+                    "{} needs a certificate too (--tls-cert, {ENV_NATS_CERT} or a context's cert)",
+                    pair_sources.1
+                )
+            }));
         }
         tls.first = flags.tls_first || context.as_ref().is_some_and(|c| c.tls_first);
         tls.required = tls.first
             || tls.ca.is_some()
             || tls.cert.is_some()
-            || servers.iter().any(|s| s.starts_with("tls://") || s.starts_with("wss://"));
+            || servers.iter().any(|s| s.starts_with("tls://") || s.starts_with("wss://")); // seeds' schemes are lowercase
         Ok(ConnectSettings { servers, servers_source, context: context.map(|c| c.name), auth, tls })
     }
 
@@ -340,7 +367,7 @@ impl ConnectSettings {
 
     /// The seeds as logs and envelopes show them, comma-separated (query redacted).
     pub fn shown_servers(&self) -> String {
-        self.servers.iter().map(|s| redact(s)).collect::<Vec<_>>().join(",")
+        self.servers.iter().map(|s| shown_seed(s)).collect::<Vec<_>>().join(",")
     }
 
     /// The settings without any secret: `servers=… auth=<kind>[ from <source>][ context=<name>][ tls]`.
@@ -444,13 +471,10 @@ fn credentials(
     match (user, password) {
         (Some((user, us)), Some((password, ps))) => {
             let password = literal(password, &ps)?;
+            let sources = format!("{us}, {ps}");
             found.push((
-                Auth::UserPassword {
-                    user: literal(user, &us)?,
-                    password: Secret(password),
-                    source: us.clone(),
-                },
-                us,
+                Auth::UserPassword { user: literal(user, &us)?, password: Secret(password), source: us },
+                sources,
             ));
         }
         (Some((_, us)), None) => {
@@ -509,7 +533,7 @@ fn literal(value: String, source: &str) -> Result<String> {
 fn material(value: &str, source: &str, env: &impl Fn(&str) -> Option<String>) -> Result<Material> {
     match scheme_of(value).as_deref() {
         None => Ok(Material::File(PathBuf::from(expand(value, env)))),
-        Some("file") => Ok(Material::File(PathBuf::from(expand(&value["file://".len()..], env)))),
+        Some("file") => Ok(Material::File(PathBuf::from(expand(file_path(value, source)?, env)))),
         Some("data") => {
             let (head, payload) = value["data:".len()..].split_once(',').unwrap_or(("", ""));
             if !head.split(';').any(|p| p.trim() == "base64") {
@@ -526,6 +550,17 @@ fn material(value: &str, source: &str, env: &impl Fn(&str) -> Option<String>) ->
             "{source}: `{scheme}://` references are resolved by the nats CLI's helpers, not here; give a file path"
         ))),
     }
+}
+
+/// The path of a `file:` reference: `file:` off, then `//` if present (`file:///k/x` and
+/// `file:/k/x` are `/k/x`); nothing left is refused.
+fn file_path<'a>(value: &'a str, source: &str) -> Result<&'a str> {
+    let rest = &value["file:".len()..];
+    let path = rest.strip_prefix("//").unwrap_or(rest);
+    if path.trim().is_empty() {
+        return Err(refused(format!("{source}: a `file:` reference needs a path")));
+    }
+    Ok(path)
 }
 
 /// The scheme of a reference (two characters at least, so `C:\…` is a path), lowercased.
@@ -562,47 +597,66 @@ fn expand(path: &str, env: &impl Fn(&str) -> Option<String>) -> String {
         rest = next;
     }
     out.push_str(rest);
+    // Only `~` and `~/…` are the home (`~alice/…` is written as meant).
     match (out.strip_prefix('~'), env(ENV_HOME)) {
-        (Some(tail), Some(home)) => format!("{home}{tail}"),
+        (Some(tail), Some(home)) if tail.is_empty() || tail.starts_with('/') => format!("{home}{tail}"),
         _ => out,
     }
 }
 
-/// One seed without its user info, and the credential that user info was. A seed without a
-/// scheme is read as `nats://` first, so `alice:pw@host:4222` is never taken for a URL of
-/// scheme `alice`.
+/// One seed as written, without its user info, and the credential that user info was. A
+/// seed without a scheme is read as `nats://` first (so `alice:pw@host:4222` is never taken
+/// for a URL of scheme `alice`); the scheme is lowercased; nothing else changes. `alice:@h`
+/// is the user `alice` with an empty password, `@h` no credential.
 fn split_userinfo(seed: &str) -> Result<(String, Option<Auth>)> {
     let full = if seed.contains("://") { seed.to_owned() } else { format!("nats://{seed}") };
-    let Ok(mut parsed) = url::Url::parse(&full) else {
+    if url::Url::parse(&full).is_err() {
         return Err(refused("a server URL does not parse (it is not shown: it may hold a password)"));
-    };
-    if parsed.username().is_empty() && parsed.password().is_none() {
-        return Ok((full, None));
     }
+    let (scheme, rest) = full.split_once("://").expect("a scheme");
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (userinfo, host) = match rest[..authority_end].rfind('@') {
+        Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
+        None => (None, rest),
+    };
+    let clean = format!("{}://{host}", scheme.to_ascii_lowercase());
     let decode = |s: &str| {
         url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
             .next()
             .map(|(_, v)| v.into_owned())
             .unwrap_or_default()
     };
-    let user = decode(parsed.username());
-    let auth = match parsed.password() {
-        Some(password) => {
-            Auth::UserPassword { user, password: Secret(decode(password)), source: String::new() }
-        }
-        None => Auth::Token { token: Secret(user), source: String::new() },
+    let auth = match userinfo {
+        None | Some("") => None,
+        Some(info) => Some(match info.split_once(':') {
+            Some((user, password)) => Auth::UserPassword {
+                user: decode(user),
+                password: Secret(decode(password)),
+                source: String::new(),
+            },
+            None => Auth::Token { token: Secret(decode(info)), source: String::new() },
+        }),
     };
-    let _ = parsed.set_username("");
-    let _ = parsed.set_password(None);
-    Ok((parsed.to_string(), Some(auth)))
+    Ok((clean, auth))
 }
 
-/// Seeds as a message may show them (user info removed, `nats://` added).
+/// A seed as logs, errors and envelopes show it: as written, a query as `?REDACTED`.
+fn shown_seed(seed: &str) -> String {
+    match seed.split_once('?') {
+        Some((before, _)) => format!("{before}?REDACTED"),
+        None => seed.to_owned(),
+    }
+}
+
+/// Seeds as a message may show them (user info removed, `nats://` added, the scheme
+/// lowercased, a query redacted); a seed that does not parse as `<unparseable url>`.
 pub(crate) fn shown_seeds(url: &str) -> String {
     url.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| if s.contains("://") { redact(s) } else { redact(&format!("nats://{s}")) })
+        .map(|s| {
+            split_userinfo(s).map_or_else(|_| "<unparseable url>".to_owned(), |(clean, _)| shown_seed(&clean))
+        })
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -648,7 +702,16 @@ impl Context {
                     Some(n) => n,
                     None => {
                         let selected = root.join(CONTEXT_SELECTED_FILE);
-                        let n = std::fs::read_to_string(&selected).unwrap_or_default().trim().to_owned();
+                        let n = match std::fs::read_to_string(&selected) {
+                            Ok(text) => text.trim().to_owned(),
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+                            Err(e) => {
+                                return Err(refused(format!(
+                                    "{}, which names the selected nats CLI context, cannot be read: {e}",
+                                    selected.display()
+                                )));
+                            }
+                        };
                         if n.is_empty() {
                             return Ok(None);
                         }

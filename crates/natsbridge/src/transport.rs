@@ -199,7 +199,7 @@ pub(crate) async fn connect_settings(
             let refused_auth = matches!(e.kind(), async_nats::ConnectErrorKind::AuthorizationViolation)
                 || why.to_ascii_lowercase().contains("authorization");
             let tls_failed = matches!(e.kind(), async_nats::ConnectErrorKind::Tls)
-                || ["certificate", "handshake", "alert", "tls"].iter().any(|w| why.to_ascii_lowercase().contains(w));
+                || ["certificate", "handshake", "alert", "tls", "invalidcontenttype", "corrupt message"].iter().any(|w| why.to_ascii_lowercase().contains(w));
             let advice = match auth.source() {
                 _ if tls_failed && !refused_auth => {
                     "The TLS handshake failed: trust the CA that signed the server's certificate (--tls-ca / NATS_CA), and give a client certificate (--tls-cert, --tls-key) to a server that verifies clients".to_owned()

@@ -293,7 +293,7 @@ fn three_clis_reach_secured_servers() {
         };
         let (code, out) = send(lang, &wrong_ca, &home, "secured.refused", &upload, &blob);
         printed.add(&out);
-        assert_ne!(code, 0, "{lang}: a server whose CA is not trusted was reached:\n{out}");
+        assert_eq!(code, 1, "{lang}: a server whose CA is not trusted was reached:\n{out}");
         assert!(out.contains("NATS_CONNECTION_FAILED"), "{lang}:\n{out}");
         let two = Reach {
             args: vec!["--server".into(), server.tls_url(), "--creds".into(), path(&secrets.creds)],
@@ -301,7 +301,7 @@ fn three_clis_reach_secured_servers() {
         };
         let (code, out) = send(lang, &two, &home, "secured.refused", &upload, &blob);
         printed.add(&out);
-        assert_ne!(code, 0, "{lang}: two kinds of credentials were accepted:\n{out}");
+        assert_eq!(code, 1, "{lang}: two kinds of credentials were accepted:\n{out}");
         assert!(
             out.contains("INVALID_ARGUMENT") && out.contains("--creds") && out.contains("NATS_TOKEN"),
             "{lang}:\n{out}"
@@ -312,7 +312,7 @@ fn three_clis_reach_secured_servers() {
         };
         let (code, out) = send(lang, &half, &home, "secured.refused", &upload, &blob);
         printed.add(&out);
-        assert_ne!(code, 0, "{lang}: a password without a user was accepted:\n{out}");
+        assert_eq!(code, 1, "{lang}: a password without a user was accepted:\n{out}");
         assert!(out.contains("NATS_PASSWORD"), "{lang}:\n{out}");
     }
     let mut all = secrets.values();
