@@ -73,7 +73,10 @@ impl NatsArgs {
 
     /// Connects with [`NatsArgs::settings`].
     pub(crate) async fn connect(&self) -> natsbridge::Result<async_nats::Client> {
-        self.settings()?.connect().await
+        let settings = self.settings()?;
+        // What was resolved, without a secret: which servers, which credential from where.
+        tracing::debug!(target: "natsbridge::settings", %settings, "connecting");
+        settings.connect().await
     }
 }
 
@@ -91,7 +94,8 @@ pub(crate) struct FileserverArgs {
 impl FileserverArgs {
     /// The Plik store these flags name.
     pub(crate) fn store(&self) -> natsbridge::blob::PlikStore {
-        let store = natsbridge::blob::PlikStore::new(self.fileserver.as_str()).source("--fileserver");
+        let store = natsbridge::blob::PlikStore::new(self.fileserver.as_str())
+            .source("--fileserver or FILESERVER_URL");
         match &self.fileserver_token {
             Some(token) => store.token(token.expose()),
             None => store,

@@ -186,6 +186,12 @@ struct ReadmeDoctests;
 #[doc = include_str!("../../../docs/getting-started/rust.md")]
 struct DocsRustDoctests;
 
+/// The operations page (`docs/operating.md`): its Rust examples (a secured server) compiled
+/// as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/operating.md")]
+struct DocsOperatingDoctests;
+
 /// The cluster and S3 runbook (`docs/cluster.md`): its Rust examples compiled as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/cluster.md")]

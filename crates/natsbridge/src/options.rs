@@ -129,6 +129,14 @@ impl SendOptions {
         self.blob_store(Arc::new(store))
     }
 
+    /// The token the Plik-compatible file server asks of uploads (`natsbridge fileserver
+    /// --token`). Default: `FILESERVER_TOKEN`, when set. Applies to the default store and to
+    /// [`SendOptions::fileserver`] called after it.
+    pub fn fileserver_token(mut self, token: impl Into<String>) -> Self {
+        self.fileserver_token = Some(Secret::from(token.into()));
+        self
+    }
+
     fn with_token(&self, store: PlikStore) -> PlikStore {
         match &self.fileserver_token {
             Some(token) => store.token(token.expose()),

@@ -202,7 +202,7 @@ pub(crate) async fn connect_settings(
                 || ["certificate", "handshake", "alert", "tls", "invalidcontenttype", "corrupt message"].iter().any(|w| why.to_ascii_lowercase().contains(w));
             let advice = match auth.source() {
                 _ if tls_failed && !refused_auth => {
-                    "The TLS handshake failed: trust the CA that signed the server's certificate (--tls-ca / NATS_CA), and give a client certificate (--tls-cert, --tls-key) to a server that verifies clients".to_owned()
+                    "The TLS handshake failed: the server must speak TLS (a `tls://` URL or a CA asks for it), its certificate must be signed by the CA trusted (--tls-ca / NATS_CA; else the system's), and a server that verifies clients needs a client certificate (--tls-cert, --tls-key)".to_owned()
                 }
                 _ if !refused_auth => {
                     "Is nats-server running there? Start one (`nats-server -js`), or pass the server's URL (NATS_URL for the CLIs)".to_owned()

@@ -238,7 +238,14 @@ impl PlikStore {
         let text = response.text().await.map_err(|e| fail(String::new()).with_source(e.without_url()))?;
         if !status.is_success() {
             let snippet: String = text.chars().take(200).collect();
-            return Err(fail(format!(": HTTP {status}: {snippet}")));
+            let hint = match (status.as_u16(), &self.token) {
+                (401 | 403, None) => {
+                    ". The file server asks for a token: give it (`PlikStore::token`, `--fileserver-token` or FILESERVER_TOKEN)"
+                }
+                (401 | 403, Some(_)) => ". The file server refused the token given: check it",
+                _ => "",
+            };
+            return Err(fail(format!(": HTTP {status}: {snippet}{hint}")));
         }
         serde_json::from_str(&text).map_err(|e| fail(": the answer is not JSON".into()).with_source(e))
     }
