@@ -506,12 +506,11 @@ fn credentials(
         };
         found.push((auth, source.clone()));
     }
-    if let [(a, sa), (b, sb), ..] = found.as_slice() {
-        return Err(refused(format!(
-            "two kinds of credentials: {} ({sa}) and {} ({sb}); give one",
-            a.kind(),
-            b.kind()
-        )));
+    if found.len() > 1 {
+        let named: Vec<String> =
+            found.iter().map(|(auth, sources)| format!("{} ({sources})", auth.kind())).collect();
+        let (last, rest) = named.split_last().expect("two or more");
+        return Err(refused(format!("two kinds of credentials: {} and {last}; give one", rest.join(", "))));
     }
     Ok(found.pop().map(|(auth, _)| auth))
 }
@@ -754,7 +753,7 @@ impl Context {
         for (field, what) in CONTEXT_UNSUPPORTED {
             let set = match fields.get(*field) {
                 None | Some(Value::Null) | Some(Value::Bool(false)) => false,
-                Some(Value::String(s)) => !s.is_empty(),
+                Some(Value::String(s)) => !s.trim().is_empty(),
                 Some(_) => true,
             };
             if set {

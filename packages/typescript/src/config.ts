@@ -23,16 +23,17 @@ import {
 import { NatsBridgeError } from "./errors.js";
 import { networkReason } from "./net.js";
 import { checkArgument, checkOptions, checkText, type OptionSpec } from "./options.js";
-import { parseServers, shownServer } from "./servers.js";
+import { parseServers, shownServer, shownServers } from "./servers.js";
 import { newUuid } from "./wire.js";
 
 /** The profile's defaults (`@natsbridge/types`), re-exported under the names this package always had. */
 export { DEFAULT_FILESERVER_URL, DEFAULT_NATS_URL, DEFAULT_SIZE_THRESHOLD };
 
+/** An environment variable where there is an environment (Node); a blank value is unset. */
 function env(name: string): string | undefined {
   const e = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
   const v = e?.[name];
-  return v === undefined || v === "" ? undefined : v;
+  return v === undefined || v.trim() === "" ? undefined : v;
 }
 
 export function natsUrl(): string {
@@ -62,9 +63,9 @@ export function fileserverUrlSourced(given?: string): SourcedUrl {
   return sourced("file server URL", given, "the fileserverUrl argument", ENV_FILESERVER_URL, DEFAULT_FILESERVER_URL);
 }
 
-/** The token of the file server: `given` (the `fileserverToken` option), else `FILESERVER_TOKEN`, else none. */
+/** The token of the file server: `given` (the `fileserverToken` option) unless blank, else `FILESERVER_TOKEN`, else none. */
 export function fileserverToken(given?: string): string | undefined {
-  return given ?? env(ENV_FILESERVER_TOKEN);
+  return given !== undefined && given.trim() !== "" ? given : env(ENV_FILESERVER_TOKEN);
 }
 
 /** The NATS URL: `given` (what the caller named `label`), else `NATS_URL`, else the default; with its source. */
@@ -185,7 +186,10 @@ export type Opener = (target: UrlTarget, options: ConnectToOptions) => Promise<O
  * `user`/`pass` or `token` (nats.js ignores it in a URL), next to credentials given as options
  * an INVALID_ARGUMENT naming both.
  */
-async function openByUrl(target: UrlTarget, options: ConnectToOptions): Promise<Opened> {
+async function openByUrl(target: UrlTarget, given: ConnectToOptions): Promise<Opened> {
+  // A blank token, user or password option says nothing, as everywhere.
+  const options: ConnectToOptions = { ...given };
+  for (const k of ["token", "user", "pass"] as const) if (options[k]?.trim() === "") delete options[k];
   const where = natsUrlSourced(target.url, target.label);
   const { seeds, credential } = parseServers(where.url, target.url === undefined ? ENV_NATS_URL : target.label);
   const auth: ConnectToOptions = {};
@@ -206,6 +210,30 @@ async function openByUrl(target: UrlTarget, options: ConnectToOptions): Promise<
 }
 
 let opener: Opener = openByUrl;
+
+/** The seeds a call given a URL (or none) would connect to: here the URL's, else NATS_URL's, else the default's; the Node entry installs the settings'. */
+export type SeedsOf = (url: string | undefined) => readonly string[];
+
+let seedsOf: SeedsOf = (url) => parseServers(url ?? natsUrl(), url === undefined ? ENV_NATS_URL : "the connection argument").seeds;
+
+/** Replaces how the seeds of a call given a URL (or none) are found: the Node entry point installs the settings resolver. */
+export function setSeedsOf(s: SeedsOf): void {
+  seedsOf = s;
+}
+
+/**
+ * The `broker_url` of an envelope that is not published: the seeds a call given `url` (or
+ * none) would connect to, shown ({@link shownServer}), comma-joined; never absent: when the
+ * settings cannot be resolved (a broken context), the URL (else NATS_URL, else the default) shown.
+ */
+export function unpublishedBrokerUrl(url: string | undefined): string {
+  try {
+    return seedsOf(url).map(shownServer).join(",");
+  } catch (e) {
+    if (!(e instanceof NatsBridgeError)) throw e;
+    return shownServers(url ?? natsUrl());
+  }
+}
 
 /** Replaces how calls given a URL (or none) connect: the Node entry point installs the settings resolver. */
 export function setOpener(o: Opener): void {

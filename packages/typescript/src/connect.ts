@@ -16,7 +16,7 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
-import { credsAuthenticator, nkeyAuthenticator, type ConnectionOptions, type NatsConnection, type TlsOptions } from "@nats-io/nats-core";
+import { credsAuthenticator, nkeyAuthenticator, nkeys, type ConnectionOptions, type NatsConnection, type TlsOptions } from "@nats-io/nats-core";
 import {
   CONTEXT_CONFIG_FALLBACK,
   CONTEXT_DIR,
@@ -283,11 +283,22 @@ interface FileRef {
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-/** `creds` or `nkey`: a path, `file://PATH`, or `data:;base64,…` (embedded by `nats context save --embed`). */
+/**
+ * The path of a `file:` reference: `file:` off, then `//` if present (`file:///k/x` and
+ * `file:/k/x` are `/k/x`); nothing left is INVALID_ARGUMENT naming `where`.
+ */
+function filePath(ref: string, where: string): string {
+  const rest = ref.slice(ref.indexOf(":") + 1);
+  const path = rest.startsWith("//") ? rest.slice(2) : rest;
+  if (path.trim() === "") throw refuse(`${where}: a \`file:\` reference needs a path`);
+  return path;
+}
+
+/** `creds` or `nkey`: a path, `file:PATH` (`file:///k/x`, `file:/k/x`), or `data:;base64,…` (embedded by `nats context save --embed`). */
 function fileRef(ref: string, where: string, env: Readonly<Record<string, string | undefined>>): FileRef {
   const s = schemeOf(ref);
   if (s === "") return { path: expandPath(ref, env) };
-  if (s === "file" && ref.startsWith("file://")) return { path: expandPath(ref.slice("file://".length), env) };
+  if (s === "file") return { path: expandPath(filePath(ref, where), env) };
   if (s === "data") {
     const comma = ref.indexOf(",");
     const head = ref.slice("data:".length, comma < 0 ? ref.length : comma);
@@ -314,13 +325,22 @@ function isFile(path: string): boolean {
   }
 }
 
-/** The file's text; `undefined` when it does not exist; INVALID_ARGUMENT naming it when it cannot be read. */
+/**
+ * The file's text; `undefined` only when it does not exist; INVALID_ARGUMENT naming it when it
+ * cannot be read (a directory, no permission) or is not UTF-8 text.
+ */
 function readText(path: string, what: string): string | undefined {
+  let bytes: Uint8Array;
   try {
-    return readFileSync(path, "utf8");
+    bytes = readFileSync(path);
   } catch (e) {
     if ((e as { code?: unknown }).code === "ENOENT") return undefined;
     throw refuse(`${what} (${path}) cannot be read: ${describeError(e)}`);
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw refuse(`${what} (${path}) cannot be read: it is not UTF-8 text`);
   }
 }
 
@@ -340,7 +360,8 @@ function validName(name: string): boolean {
 /** The context in use: `--context` (a name or a `.json` file), else NATS_CONTEXT, else the selected one, else none. */
 function loadContext(given: Given, env: Readonly<Record<string, string | undefined>>): LoadedContext | undefined {
   if (given.noContext) return undefined;
-  let named = given.values.context;
+  // A blank --context says nothing: NATS_CONTEXT, else the selected one.
+  let named = given.values.context?.trim() === "" ? undefined : given.values.context;
   let where = given.labels.context ?? "--context";
   if (named === undefined) {
     named = nonEmpty(env, ENV_NATS_CONTEXT);
@@ -387,7 +408,8 @@ function loadContext(given: Given, env: Readonly<Record<string, string | undefin
   }
   for (const [field, what] of Object.entries(CONTEXT_UNSUPPORTED)) {
     const v = fields[field];
-    if (v !== undefined && v !== null && v !== "" && v !== false) {
+    // Set: a non-blank string, `true`, any other value; `false`, `null` and `""` are not.
+    if (v !== undefined && v !== null && v !== false && !(typeof v === "string" && v.trim() === "")) {
       throw refuse(`context '${name}' (${path}) sets \`${field}\` (${what}), which NATSBridge cannot honour; remove it, or give the credentials as a .creds file (\`creds\`)`);
     }
   }
@@ -408,6 +430,9 @@ interface Picked {
   layer: Layer | "default";
 }
 
+/** The order messages name credential kinds in. */
+const KIND_ORDER: readonly AuthKind[] = ["user_password", "token", "creds", "nkey"];
+
 interface Kind {
   kind: Exclude<AuthKind, "none">;
   sources: string[];
@@ -421,7 +446,7 @@ function resolveGiven(given: Given, env: Readonly<Record<string, string | undefi
   const ctx = loadContext(given, env);
   const flagOf = (s: StringSetting): Picked | undefined => {
     const v = given.values[s];
-    return v === undefined || v === "" ? undefined : { value: v, source: given.labels[s] ?? `--${s}`, layer: "explicit" };
+    return v === undefined || v.trim() === "" ? undefined : { value: v, source: given.labels[s] ?? `--${s}`, layer: "explicit" };
   };
   const envOf = (s: StringSetting): Picked | undefined => {
     const v = nonEmpty(env, ENV_OF[s]);
@@ -431,7 +456,7 @@ function resolveGiven(given: Given, env: Readonly<Record<string, string | undefi
     if (ctx === undefined) return undefined;
     const field = CONTEXT_FIELDS[s];
     const v = ctx.data[field];
-    return typeof v === "string" && v !== "" ? { value: v, source: `context '${ctx.name}' \`${field}\``, layer: "context" } : undefined;
+    return typeof v === "string" && v.trim() !== "" ? { value: v, source: `context '${ctx.name}' \`${field}\``, layer: "context" } : undefined;
   };
   const pick = (s: StringSetting): Picked | undefined => flagOf(s) ?? envOf(s) ?? ctxOf(s);
 
@@ -446,10 +471,8 @@ function resolveGiven(given: Given, env: Readonly<Record<string, string | undefi
     const user = val("user");
     const password = val("password");
     if (user !== undefined || password !== undefined) {
-      if (user === undefined || password === undefined) {
-        const [have, missing] = user !== undefined ? [user.source, "password"] : [password!.source, "user"];
-        throw refuse(`${have} needs a ${missing} too (a token goes in --token or ${ENV_NATS_TOKEN})`);
-      }
+      if (password === undefined) throw refuse(`${user!.source} needs a password too (--password or ${ENV_NATS_PASSWORD}); a token goes in --token / ${ENV_NATS_TOKEN}`);
+      if (user === undefined) throw refuse(`${password.source} needs a user too (--user or ${ENV_NATS_USER})`);
       out.push({ kind: "user_password", sources: [user.source, password.source], user: literal(user.value, user.source), password: literal(password.value, password.source) });
     }
     const token = val("token");
@@ -460,9 +483,9 @@ function resolveGiven(given: Given, env: Readonly<Record<string, string | undefi
     }
     if (credential !== undefined && server.layer === layer) out.push(fromUrl(credential, `the user info of ${server.source}`));
     if (out.length > 1) {
-      const [a, b] = [out[0]!, out[1]!];
-      const fix = layer === "context" && ctx !== undefined ? `; remove one from ${ctx.path}` : "; give one";
-      throw refuse(`two kinds of credentials: ${a.kind} (${a.sources.join(" and ")}) and ${b.kind} (${b.sources.join(" and ")})${fix}`);
+      // Every kind, in the order of KIND_ORDER, each with all its sources.
+      const named = [...out].sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind)).map((k) => `${k.kind} (${k.sources.join(", ")})`);
+      throw refuse(`two kinds of credentials: ${named.slice(0, -1).join(", ")} and ${named.at(-1) ?? ""}; give one`);
     }
     return out;
   };
@@ -501,13 +524,15 @@ function resolveGiven(given: Given, env: Readonly<Record<string, string | undefi
     const v = pick(s);
     if (v === undefined) continue;
     const scheme = schemeOf(v.value);
-    if (scheme !== "" && !(scheme === "file" && v.value.startsWith("file://"))) throw refuse(`${v.source}: a TLS file is a path (or a file:// path), not a \`${scheme}:\` reference`);
-    tls[key] = expandPath(scheme === "file" ? v.value.slice("file://".length) : v.value, env);
+    if (scheme !== "" && scheme !== "file") throw refuse(`${v.source}: a TLS file is a path (or a file: path), not a \`${scheme}:\` reference`);
+    tls[key] = expandPath(scheme === "file" ? filePath(v.value, v.source) : v.value, env);
     secrets.tlsSources[key] = v.source;
   }
-  if ((tls.cert === undefined) !== (tls.key === undefined)) {
-    const [have, missing] = tls.cert !== undefined ? [secrets.tlsSources.cert ?? "", "tls-key" as const] : [secrets.tlsSources.key ?? "", "tls-cert" as const];
-    throw refuse(`${have} needs --${missing} (or ${ENV_OF[missing]}): a client certificate goes with its key`);
+  if (tls.cert !== undefined && tls.key === undefined) {
+    throw refuse(`${secrets.tlsSources.cert ?? ""} needs a key too (--${CONNECT_FLAG_NAMES.tlsKey}, ${ENV_NATS_KEY} or a context's ${CONTEXT_FIELDS["tls-key"]})`);
+  }
+  if (tls.key !== undefined && tls.cert === undefined) {
+    throw refuse(`${secrets.tlsSources.key ?? ""} needs a certificate too (--${CONNECT_FLAG_NAMES.tlsCert}, ${ENV_NATS_CERT} or a context's ${CONTEXT_FIELDS["tls-cert"]})`);
   }
   const first = given.tlsFirst || (ctx !== undefined && ctx.data[CONTEXT_FIELDS["tls-first"]] === true);
   const required = first || Object.keys(tls).length > 0 || seeds.some(tlsScheme);
@@ -549,13 +574,54 @@ export function resolveConnectSettings(flags: ConnectFlags = {}, env: Readonly<R
   return resolveGiven(givenOf(flags), env);
 }
 
-/** Reads a credential file of the settings; NATS_CONNECTION_FAILED naming it and its source when it cannot be. */
-function readCredentialFile(path: string, what: string, source: string, servers: readonly string[]): Uint8Array {
+/**
+ * A credential or TLS file of the settings, read before connecting: INVALID_ARGUMENT naming
+ * the setting it came from when it cannot be (`--creds names /k/u.creds, which cannot be read: …`).
+ */
+function readSettingsFile(path: string, source: string): Uint8Array {
   try {
     return new Uint8Array(readFileSync(path));
   } catch (e) {
-    throw new NatsBridgeError("NATS_CONNECTION_FAILED", `connecting to ${servers.map(shownServer).join(", ")} failed: the ${what} ${path} (from ${source}) cannot be read: ${describeError(e)}`);
+    throw refuse(`${source} names ${path}, which cannot be read: ${describeError(e)}`);
   }
+}
+
+/** The blocks of a `.creds` file (a user JWT, then its NKey seed), as nats.js's `credsAuthenticator` finds them. */
+const CREDS_BLOCK = /\s*(?:(?:[-]{3,}[^\n]*[-]{3,}\n)(.+)(?:\n\s*[-]{3,}[^\n]*[-]{3,}\n))/gi;
+
+/** Whether `text` (trimmed) is an NKey user seed (`SU…`) nkeys can read. */
+function isUserSeed(text: string): boolean {
+  const seed = text.trim();
+  if (!seed.startsWith("SU")) return false;
+  try {
+    nkeys.fromSeed(new TextEncoder().encode(seed));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The bytes of the settings' creds or NKey seed (a file read now, or embedded), checked before
+ * connecting: INVALID_ARGUMENT naming the source, with a fixed message (never text of the file).
+ */
+function credentialBytes(auth: ConnectAuth, data: Uint8Array | undefined): Uint8Array {
+  const source = auth.source ?? "";
+  const bytes = data ?? readSettingsFile(auth.path ?? "", source);
+  const what = data === undefined ? `${source} names ${auth.path ?? ""}` : `${source} embeds data`;
+  const text = new TextDecoder().decode(bytes);
+  if (auth.kind === "nkey") {
+    if (!isUserSeed(text)) throw refuse(`${what}, which holds no NKey user seed (a line starting SU)`);
+    return new TextEncoder().encode(text.trim()); // a seed file ends with a newline: nkeys refuses it untrimmed
+  }
+  const blocks = new RegExp(CREDS_BLOCK.source, CREDS_BLOCK.flags);
+  const jwt = blocks.exec(text);
+  const seed = jwt === null ? null : blocks.exec(text);
+  if (jwt === null || seed === null) {
+    throw refuse(`${what}, which is not a .creds file (a -----BEGIN NATS USER JWT----- block, then a -----BEGIN USER NKEY SEED----- block)`);
+  }
+  if (!isUserSeed(seed[1] ?? "")) throw refuse(`${what}, whose seed block holds no NKey user seed (a line starting SU)`);
+  return bytes;
 }
 
 /** What a connect error says the server was sent: `the token from --token`; never a value. */
@@ -612,31 +678,20 @@ async function connectSettings(settings: ConnectSettings, extra: ConnectToOption
         options.token = h.token ?? "";
         break;
       case "creds":
-        options.authenticator = credsAuthenticator(h.data ?? readCredentialFile(a.path ?? "", "creds file", a.source ?? "", settings.servers));
+        options.authenticator = credsAuthenticator(credentialBytes(a, h.data));
         break;
-      case "nkey": {
-        // A seed file ends with a newline: nkeys refuses it (`invalid encoded key`).
-        const seed = new TextDecoder().decode(h.data ?? readCredentialFile(a.path ?? "", "NKey seed file", a.source ?? "", settings.servers)).trim();
-        options.authenticator = nkeyAuthenticator(new TextEncoder().encode(seed));
+      case "nkey":
+        options.authenticator = nkeyAuthenticator(credentialBytes(a, h.data));
         break;
-      }
       case "none":
         break;
     }
   }
   const t = settings.tls;
+  // The TLS files, checked before connecting (nats.js reads them itself when it connects).
   for (const key of ["ca", "cert", "key"] as const) {
     const path = t[key];
-    if (path !== undefined) {
-      try {
-        statSync(path);
-      } catch (e) {
-        throw new NatsBridgeError(
-          "NATS_CONNECTION_FAILED",
-          `connecting to ${settings.servers.map(shownServer).join(", ")} failed: the TLS ${key === "ca" ? "CA" : key === "cert" ? "certificate" : "key"} file ${path} (from ${h.tlsSources[key] ?? ""}) cannot be read: ${describeError(e)}`,
-        );
-      }
-    }
+    if (path !== undefined) readSettingsFile(path, h.tlsSources[key] ?? "");
   }
   if (extraTls === null) {
     if (t.required) throw refuse(`option \`tls\` of ${where} is null (no TLS) but the settings require TLS (${settings.toString()})`);
@@ -663,7 +718,8 @@ async function connectSettings(settings: ConnectSettings, extra: ConnectToOption
  * Connects with the settings `flags` give (or settings already resolved), read as
  * {@link resolveConnectSettings} reads them from the process environment and the nats CLI's
  * context; `options` are nats.js's others (`name`, `timeout`, …). INVALID_ARGUMENT for
- * settings that cannot be used; NATS_CONNECTION_FAILED naming the servers (without user
+ * settings that cannot be used, and before connecting for a credential or TLS file that cannot
+ * be read or holds no credential (naming the setting, never the file's text); NATS_CONNECTION_FAILED naming the servers (without user
  * info), the reason, and on an authorization failure which credential was sent and where it
  * came from (`the token from --token`), never its value.
  */
@@ -692,4 +748,13 @@ export async function openWithSettings(target: UrlTarget, options: ConnectToOpti
   const settings = resolveGiven(givenOf(flags, labels), processEnv());
   const nc = await connectSettings(settings, rest, target.where, target.pass);
   return { nc, brokerUrl: shownServer(settings.servers[0] ?? DEFAULT_NATS_URL) };
+}
+
+/**
+ * The seeds a call given `url` (or none) connects to in Node: those of the settings, `url` as
+ * the server flag, else the environment's and the nats CLI context's (an envelope's
+ * `broker_url` when it is not published).
+ */
+export function settingsSeeds(url: string | undefined): readonly string[] {
+  return resolveGiven(givenOf(url === undefined ? {} : { server: url }), processEnv()).servers;
 }

@@ -8,12 +8,13 @@
  * and `connect` and `directoryUploader` (a blob store writing `file://` links) re-exported.
  */
 import { connect } from "@nats-io/transport-node";
-import { setConnector, setFileLinkReader, setOpener } from "./config.js";
-import { openWithSettings } from "./connect.js";
+import { setConnector, setFileLinkReader, setOpener, setSeedsOf } from "./config.js";
+import { openWithSettings, settingsSeeds } from "./connect.js";
 import { readFileLink } from "./file-links.js";
 
 setConnector(connect);
 setOpener(openWithSettings);
+setSeedsOf(settingsSeeds);
 setFileLinkReader(readFileLink);
 
 export * from "./index.js";

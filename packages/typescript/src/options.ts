@@ -80,6 +80,17 @@ export function describe(value: unknown): string {
   }
 }
 
+/** Options and keywords whose value is a secret (any runtime's spelling): a value of the wrong type is told by its type only. */
+const SECRET_OPTIONS: ReadonlySet<string> = new Set(["password", "token", "pass", "fileserver_token", "fileserverToken"]);
+
+/** What was given, by its type only (`a number`, `an object`, `null`): for a secret's value. */
+function typeOnly(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  const t = typeof value;
+  return t === "object" || t === "undefined" ? `an ${t}` : `a ${t}`;
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -206,7 +217,7 @@ function checkKind(value: unknown, kind: OptionKind, what: string, name: string)
     );
   }
   const wrong = mismatch(kind, value);
-  if (wrong !== undefined) throw new NatsBridgeError(ERROR_BAD_OPTION, `${what} must be ${wrong}, got ${describe(value)}`);
+  if (wrong !== undefined) throw new NatsBridgeError(ERROR_BAD_OPTION, `${what} must be ${wrong}, got ${SECRET_OPTIONS.has(name) ? typeOnly(value) : describe(value)}`);
   if (kind === "strings-record") {
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
       if (typeof v !== "string") {

@@ -20,7 +20,7 @@ import {
   type MsgPayloadV1,
   type MsgPurpose,
 } from "@natsbridge/types";
-import { fileserverToken, fileserverUrlSourced, openConnection, processSenderId, sizeThreshold } from "./config.js";
+import { fileserverToken, fileserverUrlSourced, openConnection, processSenderId, sizeThreshold, unpublishedBrokerUrl } from "./config.js";
 import { NatsBridgeError, asBridgeError } from "./errors.js";
 import { parseStrictJson } from "./json.js";
 import { log } from "./log.js";
@@ -36,9 +36,9 @@ import {
   headerLen,
   jsonHasLoneSurrogate,
   nowTimestamp,
-  redactAsWritten,
   sha256Hex,
 } from "./wire.js";
+import { shownServer, shownServers } from "./servers.js";
 import { checkEnvelopeToWrite } from "./writer.js";
 
 export interface SendOptions {
@@ -73,7 +73,11 @@ export interface SendOptions {
   receiverId?: string;
   replyTo?: string;
   replyToMsgId?: string;
-  /** Written as `broker_url` (without user info, a query as `?REDACTED`); defaults to the URL connected to, when known. */
+  /**
+   * Written as `broker_url` (each seed without user info, `nats://` when it has no scheme, a
+   * query as `?REDACTED`). Default: the server connected to; without publishing, the servers
+   * `connection` names, else (in Node) those of the connection settings.
+   */
   brokerUrl?: string;
   /** Message-level metadata. */
   metadata?: Record<string, unknown>;
@@ -296,7 +300,7 @@ async function smartsendInner(subject: string, payloads: readonly PayloadTuple[]
   };
   const metadata = options.metadata ?? {};
   // A caller's broker URL never carries its credentials into the envelope.
-  const givenBroker = options.brokerUrl === undefined ? undefined : options.brokerUrl.split(",").map((s) => redactAsWritten(s.trim())).join(",");
+  const givenBroker = options.brokerUrl === undefined ? undefined : shownServers(options.brokerUrl);
   const skeleton = envelopeOf(fields, givenBroker, metadata, prepared.map((p) => wirePayload(p, "", "")));
   checkEnvelopeToWrite(skeleton, cid);
   if (jsonHasLoneSurrogate(JSON.stringify(skeleton))) {
@@ -318,15 +322,17 @@ async function smartsendInner(subject: string, payloads: readonly PayloadTuple[]
     });
     nc = opened.nc;
     owned = true;
-  } else if (typeof options.connection === "string") {
-    // Not published: the servers it would go to, each without user info.
-    brokerUrl ??= options.connection.split(",").map((s) => s.trim()).filter((s) => s !== "").map(redactAsWritten).join(",");
+  } else if (typeof options.connection === "string" || !publish) {
+    // Not published: the servers it would go to (in Node with no connection given, those of
+    // the connection settings: the environment and the nats CLI's context).
+    brokerUrl ??= unpublishedBrokerUrl(options.connection);
   }
   if (brokerUrl === undefined && nc !== undefined) {
-    // The server connected to, with the scheme it was reached by (ws:// for a WebSocket).
+    // The server connected to, as it was given (ws:// for a WebSocket), shown; nats.js's
+    // WebSocket transport writes `ws://h:p` as `ws://h:p/`: no `/` is added to a seed.
     const listen = nc.getServer();
     const src = nc.getServers().find((s) => s.listen === listen)?.src ?? listen;
-    if (listen !== "") brokerUrl = src.includes("://") ? redactAsWritten(src).replace(/^([a-z]+:\/\/[^/]+)\/$/, "$1") : `nats://${listen}`;
+    if (listen !== "") brokerUrl = shownServer(src.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]+)\/$/, "$1"));
   }
   try {
     const serverMax = nc?.info?.max_payload;

@@ -3,9 +3,13 @@
  * spaces trimmed, a seed without a scheme read as `nats://…` *before* its user info is split
  * off (so `alice:pw@host:4222` is never taken for a URL of scheme `alice`), the user info of
  * the first seed that has one taken out as the cluster's credential (`user:password@` or
- * `token@`, percent-decoded), and each seed as it may be shown (no user info, a query as
- * `?REDACTED`). nats.js v3 ignores user info in a URL: it must be taken out and sent as
- * `user`/`pass` or `token`. Pure string work, for the browser and Node alike.
+ * `token@`, percent-decoded; `alice:@` is alice with an empty password, an empty `@` none).
+ * A seed is kept as written but for that: its scheme lowercased, its user info removed,
+ * `nats://` added when it has no scheme (no trailing `/`, no host lowercased). A seed as it
+ * may be shown ({@link shownServer}, the one redactor of NATS URLs: settings, errors,
+ * `broker_url`) is that with a query as `?REDACTED`. nats.js v3 ignores user info in a URL: it
+ * must be taken out and sent as `user`/`pass` or `token`. Pure string work, for the browser
+ * and Node alike.
  */
 import { ERROR_CONNECT_SETTINGS } from "@natsbridge/types";
 import { NatsBridgeError } from "./errors.js";
@@ -15,7 +19,7 @@ export type UrlCredential = { kind: "user_password"; user: string; password: str
 
 /** A server list taken apart. */
 export interface Seeds {
-  /** Each seed with a scheme and without user info (its query kept: nats.js may need it). */
+  /** Each seed with a scheme and without user info, otherwise as written (its query kept: nats.js may need it). */
   seeds: string[];
   /** The user info of the first seed that has one. */
   credential: UrlCredential | undefined;
@@ -23,7 +27,7 @@ export interface Seeds {
 
 const SCHEME_SEPARATOR = "://";
 const DEFAULT_SCHEME = "nats";
-const WITH_SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)([^#]*)/s;
+const WITH_SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/s;
 
 /** `%2F` → `/`; text that is not valid percent-encoding is kept as written. */
 function percentDecoded(text: string): string {
@@ -38,7 +42,7 @@ interface Seed {
   scheme: string;
   /** host[:port], as written */
   hostPort: string;
-  /** path and query, as written (no fragment) */
+  /** path, query and fragment, as written */
   rest: string;
   credential: UrlCredential | undefined;
 }
@@ -59,8 +63,8 @@ function parseSeed(text: string): Seed | undefined {
     return undefined;
   }
   let credential: UrlCredential | undefined;
-  if (at >= 0) {
-    const info = authority.slice(0, at);
+  const info = at < 0 ? "" : authority.slice(0, at);
+  if (info !== "") {
     const colon = info.indexOf(":");
     credential =
       colon < 0
@@ -89,13 +93,26 @@ export function parseServers(text: string, source: string): Seeds {
   return { seeds, credential };
 }
 
-/** A seed as it may be printed: no user info, a query as `?REDACTED`, no fragment. */
+/**
+ * A seed as it may be printed (in settings, errors, `broker_url`): as written, but its scheme
+ * lowercased (`nats://` when it has none), no user info, and a query as `?REDACTED`.
+ */
 export function shownServer(seed: string): string {
-  const s = parseSeed(seed);
+  const s = parseSeed(seed.trim());
   if (s === undefined) return "<unparseable url>";
   const q = s.rest.indexOf("?");
-  const rest = q < 0 ? s.rest : `${s.rest.slice(0, q)}${q === s.rest.length - 1 ? "" : "?REDACTED"}`;
+  const rest = q < 0 ? s.rest : `${s.rest.slice(0, q)}?REDACTED`;
   return `${s.scheme}${SCHEME_SEPARATOR}${s.hostPort}${rest}`;
+}
+
+/** A comma-separated server list as it may be printed: each seed by {@link shownServer}, comma-joined. */
+export function shownServers(text: string): string {
+  return text
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "")
+    .map(shownServer)
+    .join(",");
 }
 
 /** Whether a seed's scheme asks for TLS (`tls://`, `wss://`). */

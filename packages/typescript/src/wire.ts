@@ -297,14 +297,3 @@ export function redact(url: string): string {
     return "<unparseable url>";
   }
 }
-
-/**
- * `text` (a URL, or host:port) without user info and with its query redacted, otherwise as
- * written: text with neither `@` nor `?` is returned as is, scheme-less text stays scheme-less.
- */
-export function redactAsWritten(text: string): string {
-  if (!text.includes("@") && !text.includes("?")) return text;
-  if (text.includes("://")) return redact(text);
-  const shown = redact(`nats://${text}`);
-  return shown.startsWith("nats://") ? shown.slice("nats://".length) : shown;
-}

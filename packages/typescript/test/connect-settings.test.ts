@@ -5,12 +5,15 @@
  * asking for a token, a user and password (also as URL user info, which nats.js alone
  * ignores) and an NKey, reached through `connectWith`, `connectTo`, smartsend's own
  * connection, a nats CLI context and `natsbridge-js`; the file server's token from
- * FILESERVER_TOKEN and `--fileserver-token`.
+ * FILESERVER_TOKEN and `--fileserver-token`; what the conformance cases cannot show: an
+ * unreadable `context.txt`, credential and TLS files checked before connecting, secrets of the
+ * wrong type told by their type only, the CLI's exit codes, `broker_url` of an envelope not
+ * published.
  */
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { inspect } from "node:util";
 import { after, before, test } from "node:test";
 import { nkeys, type NatsConnection } from "@nats-io/nats-core";
@@ -35,7 +38,7 @@ import {
   ERROR_BAD_OPTION,
   ERROR_UPLOAD,
 } from "@natsbridge/types";
-import { NatsBridgeError, connectTo, connectWith, newUuid, resolveConnectSettings, smartsend, type ConnectSettings } from "@natsbridge/client";
+import { NatsBridgeError, connectTo, connectWith, newUuid, resolveConnectSettings, smartsend, type ConnectFlags, type ConnectSettings } from "@natsbridge/client";
 import { cliArgs, run, startFileServer, startNats, type Running } from "./helpers.ts";
 
 const TOKEN = "tok-Zq81-SECRET";
@@ -168,12 +171,12 @@ test("printed settings (String, inspect, JSON, template) show no secret; the set
 
 test("refused settings name their sources and never a secret", async () => {
   const env = envOf({ [ENV_NATS_TOKEN]: TOKEN });
-  await refused(() => resolveConnectSettings({ user: "alice", password: PASSWORD }, env), "INVALID_ARGUMENT", /user_password \(--user and --password\) and token \(NATS_TOKEN\)/);
-  await refused(() => resolveConnectSettings({ server: `nats://alice:${WRONG}@h`, creds: "/x.creds" }, envOf()), "INVALID_ARGUMENT", /creds \(--creds\) and user_password \(the user info of --server\)/);
+  await refused(() => resolveConnectSettings({ user: "alice", password: PASSWORD }, env), "INVALID_ARGUMENT", /two kinds of credentials: user_password \(--user, --password\) and token \(NATS_TOKEN\); give one/);
+  await refused(() => resolveConnectSettings({ server: `nats://alice:${WRONG}@h`, creds: "/x.creds" }, envOf()), "INVALID_ARGUMENT", /user_password \(the user info of --server\) and creds \(--creds\)/);
   await refused(() => resolveConnectSettings({ password: WRONG }, envOf()), "INVALID_ARGUMENT", /--password needs a user too/);
   await refused(() => resolveConnectSettings({ server: `alice:${WRONG}@h:99999` }, envOf()), "INVALID_ARGUMENT", /a server URL of --server does not parse \(it is not shown/);
   await refused(() => resolveConnectSettings({ token: `env://Zq85` }, envOf()), "INVALID_ARGUMENT", /--token is an environment variable reference/);
-  await refused(() => resolveConnectSettings({ tlsKey: "/k.pem" }, envOf()), "INVALID_ARGUMENT", /--tls-key needs --tls-cert \(or NATS_CERT\)/);
+  await refused(() => resolveConnectSettings({ tlsKey: "/k.pem" }, envOf()), "INVALID_ARGUMENT", /--tls-key needs a certificate too \(--tls-cert, NATS_CERT or a context's cert\)/);
   await refused(() => resolveConnectSettings({ context: "nope" }, envOf()), "INVALID_ARGUMENT", /--context: the nats CLI context 'nope' does not exist \(.*nope\.json\)/);
   // Neither XDG_CONFIG_HOME nor HOME: nothing can be selected (no error), a name cannot be found.
   assert.equal(resolveConnectSettings({}, {}).context, null);
@@ -208,7 +211,7 @@ test("a token server: connectWith, connectTo's option, smartsend's own connectio
     const quiet = await smartsend(subject, [["n", "x", "text"]], { publish: false, brokerUrl: `nats://u:${WRONG}@b:1?t=Zq85` });
     assert.equal(quiet.envelope.broker_url, "nats://b:1?REDACTED");
     const bare = await smartsend(subject, [["n", "x", "text"]], { publish: false, connection: `u:${WRONG}@b:1` });
-    assert.equal(bare.envelope.broker_url, "b:1");
+    assert.equal(bare.envelope.broker_url, "nats://b:1");
   } finally {
     await watcher.close();
   }
@@ -224,7 +227,7 @@ test("users: user info of a URL (percent-decoded), --user with NATS_PASSWORD, an
       "NATS_CONNECTION_FAILED",
       /the server refused user 'alice' and its password from the user info of the url argument of connectTo/,
     );
-    await refused(() => connectWith({ server: userServer.url, nkey: join(home, "missing.nk") }), "NATS_CONNECTION_FAILED", /the NKey seed file .*missing\.nk \(from --nkey\) cannot be read/);
+    await refused(() => connectWith({ server: userServer.url, nkey: join(home, "missing.nk") }), "INVALID_ARGUMENT", /--nkey names .*missing\.nk, which cannot be read/);
   });
 });
 
@@ -322,4 +325,119 @@ test("natsbridge-js: connection flags, the selected context, refused settings, h
   } finally {
     rmSync(ctxHome, { recursive: true, force: true });
   }
+});
+
+test("a context.txt that exists but cannot be read is refused naming it; only a missing or empty one selects none", async () => {
+  const root = mkdtempSync(join(tmpdir(), "nb-ts-selected-"));
+  try {
+    const env = { [ENV_XDG_CONFIG_HOME]: root };
+    const selected = join(root, CONTEXT_SELECTED_FILE);
+    assert.equal(resolveConnectSettings({}, env).context, null, "missing: none selected");
+    mkdirSync(dirname(selected), { recursive: true });
+    writeFileSync(selected, "");
+    assert.equal(resolveConnectSettings({}, env).context, null, "empty: none selected");
+    writeFileSync(selected, new Uint8Array([0x70, 0xff, 0xfe, 0x0a]));
+    const notText = await refused(() => resolveConnectSettings({}, env), "INVALID_ARGUMENT", /cannot be read: it is not UTF-8 text/);
+    assert.ok(notText.message.includes(selected), notText.message);
+    rmSync(selected);
+    mkdirSync(selected);
+    const dir = await refused(() => resolveConnectSettings({}, env), "INVALID_ARGUMENT", /cannot be read/);
+    assert.ok(dir.message.includes(selected), dir.message);
+    rmSync(selected, { recursive: true });
+    if (process.getuid?.() !== 0) {
+      writeFileSync(selected, "prod\n", { mode: 0o000 });
+      await refused(() => resolveConnectSettings({}, env), "INVALID_ARGUMENT", /cannot be read: EACCES/);
+    }
+    // --no-context reads none of it.
+    assert.equal(resolveConnectSettings({ noContext: true }, env).context, null);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("credential and TLS files are checked before connecting: INVALID_ARGUMENT naming the source, never text of the file", async () => {
+  // No server listens on port 1: a connect attempt would be NATS_CONNECTION_FAILED.
+  const server = "nats://127.0.0.1:1";
+  const dir = mkdtempSync(join(tmpdir(), "nb-ts-files-"));
+  try {
+    const noBlocks = join(dir, "plain.creds");
+    writeFileSync(noBlocks, "just text Zq85 and no blocks\n");
+    const badSeed = join(dir, "bad-seed.creds");
+    const jwtBlock = "-----BEGIN NATS USER JWT-----\neyJ0eXAiOiJKV1QifQ.e30.sig\n------END NATS USER JWT------\n";
+    writeFileSync(badSeed, `${jwtBlock}\n-----BEGIN USER NKEY SEED-----\nSUAZq85NOTASEED\n------END USER NKEY SEED------\n`);
+    const badNkey = join(dir, "bad.nk");
+    writeFileSync(badNkey, "SUAZq85NOTASEED\n");
+    await withEnv({ ...CLEAN, [ENV_HOME]: home }, async () => {
+      for (const [flags, pattern] of [
+        [{ creds: join(dir, "missing.creds") }, /^--creds names .*missing\.creds, which cannot be read: ENOENT/],
+        [{ creds: noBlocks }, /^--creds names .*plain\.creds, which is not a \.creds file/],
+        [{ creds: badSeed }, /^--creds names .*bad-seed\.creds, whose seed block holds no NKey user seed \(a line starting SU\)/],
+        [{ nkey: `file://${badNkey}` }, /^--nkey names .*bad\.nk, which holds no NKey user seed \(a line starting SU\)$/],
+        [{ nkey: dir }, /^--nkey names .*, which cannot be read: EISDIR/],
+        [{ tlsCa: join(dir, "ca.pem") }, /^--tls-ca names .*ca\.pem, which cannot be read: ENOENT/],
+        [{ tlsCert: join(dir, "c.pem"), tlsKey: join(dir, "k.pem") }, /^--tls-cert names .*c\.pem, which cannot be read/],
+      ] as [ConnectFlags, RegExp][]) {
+        await refused(() => connectWith({ server, noContext: true, ...flags }), "INVALID_ARGUMENT", pattern);
+      }
+      await withEnv({ [ENV_NATS_CA]: join(dir, "env-ca.pem") }, () =>
+        refused(() => connectTo(server), "INVALID_ARGUMENT", new RegExp(`^${ENV_NATS_CA} names .*env-ca\\.pem, which cannot be read`)),
+      );
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("an option holding a secret, of the wrong type, is reported by its type only", async () => {
+  for (const [call, pattern] of [
+    [() => resolveConnectSettings({ password: 81818 } as never, envOf()), /`password` of resolveConnectSettings must be a string, got a number$/],
+    [() => resolveConnectSettings({ token: ["Zq85"] } as never, envOf()), /`token` of resolveConnectSettings must be a string, got an array$/],
+    [() => connectTo("nats://127.0.0.1:1", { pass: 81818 } as never), /`pass` of connectTo must be a string, got a number$/],
+    [() => connectTo("nats://127.0.0.1:1", { token: { secret: "Zq85" } } as never), /`token` of connectTo must be a string, got an object$/],
+    [() => smartsend("s", [["n", "x", "text"]], { publish: false, fileserverToken: 81818 } as never), /`fileserverToken` of smartsend must be a string, got a number$/],
+  ] as [() => unknown, RegExp][]) {
+    const e = await refused(call, ERROR_BAD_OPTION, pattern);
+    assert.ok(!e.report().includes("81818"), e.report());
+  }
+  // Other options still show what they were given.
+  await refused(() => resolveConnectSettings({ user: 81818 } as never, envOf()), ERROR_BAD_OPTION, /got the number 81818/);
+});
+
+test("natsbridge-js: a connection flag given twice, a short or alias spelling are usage errors (exit 2); refused settings exit 1", async () => {
+  const base = ["send", "--no-publish", "--subject", "s", "--payload", "n:text:hi"];
+  for (const [args, code, message] of [
+    [["--server", "nats://a:1", "--server", "nats://b:1"], 2, /--server cannot be given more than once/],
+    [["--token", WRONG, "--token", WRONG], 2, /--token cannot be given more than once/],
+    [["--tls-first", "--tls-first"], 2, /--tls-first cannot be given more than once/],
+    [["--no-context", "--no-context"], 2, /--no-context cannot be given more than once/],
+    [["--context", "", "--no-context"], 2, /--no-context cannot go with --context/],
+    [["-s", "nats://a:1"], 2, /unknown flag -s/],
+    [["--tlsca", "/ca.pem"], 2, /unknown flag --tlsca/],
+    [["--creds", "file:"], 1, /INVALID_ARGUMENT: --creds: a `file:` reference needs a path/],
+    [["--tls-cert", "/c.pem"], 1, /INVALID_ARGUMENT: --tls-cert needs a key too \(--tls-key, NATS_KEY or a context's key\)/],
+  ] as [string[], number, RegExp][]) {
+    const [node, argv] = cliArgs(...base, ...args);
+    const r = await run(node, argv, { [ENV_HOME]: home });
+    assert.equal(r.code, code, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    assertNoSecret(r.stdout + r.stderr, "the CLI's error");
+  }
+  // Blank values say nothing: a blank --token or --context, and --no-publish names the default's seeds.
+  const [node, argv] = cliArgs(...base, "--token", " ", "--context", "", "--server", "TLS://H.example:4443");
+  const r = await run(node, argv, { [ENV_HOME]: home });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).broker_url, "tls://H.example:4443");
+});
+
+test("broker_url of an envelope not published: the seeds given, else those of the settings (environment and context), shown", async () => {
+  await withEnv({ ...CLEAN, [ENV_HOME]: home, [ENV_NATS_URL]: `nats://u:${WRONG}@E.example:4222/?q=Zq85,f:2` }, async () => {
+    const fromEnv = await smartsend("s", [["n", "x", "text"]], { publish: false });
+    assert.equal(fromEnv.envelope.broker_url, "nats://E.example:4222/?REDACTED,nats://f:2");
+    const given = await smartsend("s", [["n", "x", "text"]], { publish: false, connection: "WS://h:8080" });
+    assert.equal(given.envelope.broker_url, "ws://h:8080");
+  });
+  await withEnv({ ...CLEAN, [ENV_HOME]: home }, async () => {
+    const none = await smartsend("s", [["n", "x", "text"]], { publish: false });
+    assert.equal(none.envelope.broker_url, "nats://localhost:4222");
+  });
 });

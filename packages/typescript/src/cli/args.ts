@@ -2,8 +2,9 @@
  * The command line of `natsbridge-js`: each command's flags (the Rust `natsbridge`'s, by
  * name, meaning and default), parsed with Node's `util.parseArgs` (`--flag value`,
  * `--flag=value`, repeats), `--help` text, and typed access to the values. A usage error
- * (unknown flag, missing value, a value of the wrong form, a flag that needs another) is a
- * {@link Usage}: exit 2, as clap exits; anything else that stops a command is exit 1.
+ * (unknown flag, missing value, a value of the wrong form, a flag given twice that is not
+ * repeatable, a flag that needs or excludes another) is a {@link Usage}: exit 2, as clap
+ * exits; anything else that stops a command is exit 1 (connection settings refused too).
  */
 import { parseArgs } from "node:util";
 import {
@@ -302,6 +303,7 @@ export class Flags {
       }
       if (flag.value === undefined) {
         if (token.value !== undefined) throw new Usage(`--${flag.name} takes no value`);
+        if (switches.has(flag.name) && flag.name !== "help") throw new Usage(`--${flag.name} cannot be given more than once`);
         switches.add(flag.name);
         continue;
       }
