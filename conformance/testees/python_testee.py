@@ -79,7 +79,7 @@ from natsbridge import (  # noqa: E402
 from natsbridge import strict_json  # noqa: E402
 from natsbridge.fetch import fetch_hashed  # noqa: E402
 from natsbridge.request import error_response_json  # noqa: E402
-from natsbridge.settings import ConnectSettings, flag_labels, resolve  # noqa: E402
+from natsbridge.settings import ConnectSettings, resolve  # noqa: E402
 from natsbridge.start import SEQUENCE, TIME  # noqa: E402
 
 ARROW_NAMES = {
@@ -412,7 +412,7 @@ def connect_settings(req: dict[str, Any]) -> dict[str, Any]:
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
         raise BadRequest("`env` maps names to strings")
     try:
-        return {"ok": True, "settings": settings_json(resolve(flags, env, flag_labels()))}
+        return {"ok": True, "settings": settings_json(resolve(flags, env))}
     except NatsBridgeError as e:
         return {"ok": False, "error": e.code, "message": e.message}  # without the code: a secret may be any text
 

@@ -754,6 +754,8 @@ impl Context {
             let set = match fields.get(*field) {
                 None | Some(Value::Null) | Some(Value::Bool(false)) => false,
                 Some(Value::String(s)) => !s.trim().is_empty(),
+                Some(Value::Array(a)) => !a.is_empty(),
+                Some(Value::Object(o)) => !o.is_empty(),
                 Some(_) => true,
             };
             if set {

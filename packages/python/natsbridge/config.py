@@ -21,7 +21,7 @@ from natsbridge_types.profile import (
 )
 
 __all__ = ["DEFAULT_FILESERVER_URL", "DEFAULT_NATS_URL", "DEFAULT_SIZE_THRESHOLD", "Setting", "fileserver_setting",
-           "fileserver_token", "fileserver_url", "nats_setting", "nats_url", "parse_threshold", "sender_id",
+           "fileserver_token", "fileserver_url", "nats_url", "parse_threshold", "sender_id",
            "size_threshold"]
 
 _SENDER_ID = str(uuid.uuid4())
@@ -73,14 +73,8 @@ def fileserver_setting(given: str | None, argument: str = "fileserver_url") -> S
     return _setting(given, argument, ENV_FILESERVER_URL, DEFAULT_FILESERVER_URL)
 
 
-def nats_setting(given: str | None, argument: str = "connection") -> Setting:
-    """The NATS URL a call uses: ``given`` (the argument ``argument``), else ``NATS_URL``,
-    else the default."""
-    return _setting(given, argument, ENV_NATS_URL, DEFAULT_NATS_URL)
-
-
 def _setting(given: str | None, argument: str, variable: str, default: str) -> Setting:
-    if given is not None:
+    if given is not None and given.strip():  # a blank value is none given
         return Setting(given, "argument", argument, variable)
     env = _non_empty(variable)
     if env is not None:

@@ -33,8 +33,8 @@ from natsbridge_types.profile import ERROR_BAD_OPTION
 
 from .errors import NatsBridgeError
 
-__all__ = ["AT_LEAST_ONE", "Count", "NON_NEGATIVE", "POSITIVE", "PositiveCount", "PositiveSeconds", "Seconds",
-           "bad_argument", "bad_option", "check_value", "checked", "checked_options", "closest", "shown", "unchecked"]
+__all__ = ["AT_LEAST_ONE", "Count", "NON_NEGATIVE", "POSITIVE", "PositiveCount", "PositiveSeconds", "SECRET_KEYS",
+           "Seconds", "bad_argument", "bad_option", "check_value", "checked", "checked_options", "closest", "shown", "unchecked"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -212,13 +212,18 @@ def _why(value: object, what: str) -> str:
     return ""
 
 
+SECRET_KEYS: frozenset[str] = frozenset({"password", "token", "pass", "fileserver_token", "fileserverToken"})
+"""Options and arguments that hold a secret: a value of the wrong type is named by its type
+only (``not list``), never shown (the names of every runtime's, for one rule)."""
+
+
 def check_value(call: str, key: str, value: object, check: _Check, what: str, kind: str = "option") -> None:
     """Raises ``INVALID_ARGUMENT`` naming ``call``, the ``kind`` (option or argument) ``key``,
-    what it must be and what was given, when ``value`` fails ``check``."""
+    what it must be and what was given (its type only for a secret), when ``value`` fails
+    ``check``."""
     if not check(value):
-        raise NatsBridgeError(
-            ERROR_BAD_OPTION, f"{call}: {kind} `{key}` must be {what}, not {shown(value)}{_why(value, what)}"
-        )
+        given = type(value).__name__ if key in SECRET_KEYS else f"{shown(value)}{_why(value, what)}"
+        raise NatsBridgeError(ERROR_BAD_OPTION, f"{call}: {kind} `{key}` must be {what}, not {given}")
 
 
 class _Spec:

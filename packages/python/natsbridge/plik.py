@@ -100,7 +100,7 @@ async def upload(
     own = session is None
     if session is None:
         session = new_session()
-    if token is None:
+    if token is None or not token.strip():  # a blank token is none given
         token = config.fileserver_token()
     headers = {"X-PlikToken": token} if token else {}
     target = f"{redact(base)}/upload"

@@ -29,8 +29,8 @@ from .options import Count, PositiveCount, PositiveSeconds, checked, checked_opt
 from .payload import encode_payload, extension
 from .plik import upload
 from .schema_check import check_writable_envelope
-from .settings import ConnectSettings, shown_servers
-from .transport import Client, broker_url_of, open_connection, publish_core, publish_jetstream, settings_for, shown_url
+from .settings import ConnectSettings, shown_seeds, shown_servers
+from .transport import Client, broker_url_of, open_connection, publish_core, publish_jetstream, settings_for
 from .wire import b64encode, build_headers, checked_uuid, encoded_len, file_name, header_len, new_uuid, now_timestamp, sha256_hex
 
 __all__ = ["DEFAULT_MAX_PAYLOAD", "LINK_URL_ALLOWANCE", "SEND_OPTION_NAMES", "SendOptions", "Sent", "send_with",
@@ -229,7 +229,7 @@ class SendOptions:
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name == "connection" and isinstance(value, str):
-                text = repr(shown_url(value))
+                text = repr(shown_seeds(value))
             elif f.name == "fileserver_url" and isinstance(value, str):
                 text = repr(redact(value))
             elif f.name == "fileserver_token" and value is not None:
@@ -241,15 +241,19 @@ class SendOptions:
 
 
 def _unpublished_broker(connection: str | ConnectSettings | None) -> str:
-    """The ``broker_url`` of an envelope not published: the servers it would go to, without
-    user info. Settings that cannot be resolved (a broken context) do not fail a send that
-    connects to nothing: the URL of the argument, ``NATS_URL`` or the default is named then."""
+    """The ``broker_url`` of an envelope not published: the seeds it would go to, as shown
+    (without user info, a query redacted), comma-joined: those of ``connection``, else those
+    the environment and the nats CLI's context give. Settings that cannot be resolved (a
+    broken context) do not fail a send that connects to nothing: ``NATS_URL``'s seeds or the
+    default's are named then, never none."""
     if isinstance(connection, ConnectSettings):
         return shown_servers(connection.servers)
+    if connection is not None and shown_seeds(connection):
+        return shown_seeds(connection)
     try:
-        return shown_servers(settings_for(connection).servers)
+        return shown_servers(settings_for(None).servers)
     except NatsBridgeError:
-        return shown_url(connection or config.nats_url())
+        return shown_seeds(config.nats_url())
 
 
 SEND_OPTION_NAMES: frozenset[str] = frozenset({*(f.name for f in fields(SendOptions)), "correlation_id"})

@@ -23,8 +23,9 @@ import json
 import os
 import posixpath
 import re
+import typing
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
@@ -53,11 +54,10 @@ from natsbridge_types.profile import (
 )
 
 from .errors import NatsBridgeError
-from .fetch import redact
 from .options import checked
 
-__all__ = ["AuthKind", "ConnectAuth", "ConnectSettings", "ConnectTls", "ENV_OF", "FLAG_NAMES", "argument_labels",
-           "flag_labels", "resolve", "resolve_connect_settings"]
+__all__ = ["AuthKind", "ConnectAuth", "ConnectSettings", "ConnectTls", "ENV_OF", "FLAG_NAMES", "resolve",
+           "resolve_connect_settings", "shown_seeds", "shown_servers"]
 
 AuthKind = Literal["none", "user_password", "token", "creds", "nkey"]
 """What a connection authenticates with."""
@@ -88,9 +88,9 @@ def _refused(message: str) -> NatsBridgeError:
 
 @dataclass(frozen=True, repr=False)
 class ConnectAuth:
-    """The credential a connection sends: ``kind`` and where it came from (``source``: an
-    argument or flag, an environment variable, ``context 'NAME' `field```, or ``the user info
-    of ...``). ``user``/``password`` for ``user_password``, ``token`` for ``token``, ``path``
+    """The credential a connection sends: ``kind`` and where it came from (``source``: a flag,
+    named as the CLIs name it (``--token``, also for the library's keyword ``token``), an
+    environment variable, ``context 'NAME' `field```, or ``the user info of ...``). ``user``/``password`` for ``user_password``, ``token`` for ``token``, ``path``
     (a ``.creds`` or NKey seed file, read when connecting) or ``data`` (its content, embedded in
     a context as ``data:;base64,...``) for ``creds`` and ``nkey``. Its ``repr`` shows no secret."""
 
@@ -121,13 +121,14 @@ class ConnectTls:
     """TLS: the CA file to trust instead of the system roots, the client certificate and
     key, ``first`` (handshake before the server's INFO), and ``required`` (a ``tls://`` or
     ``wss://`` seed, a file above or ``first``: the connection is refused rather than made
-    without TLS)."""
+    without TLS). ``sources`` names where each file came from (``tls-ca``: ``NATS_CA``)."""
 
     ca: str | None = None
     cert: str | None = None
     key: str | None = None
     first: bool = False
     required: bool = False
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True, repr=False)
@@ -139,7 +140,6 @@ class ConnectSettings:
     servers: tuple[str, ...]
     servers_source: str
     context: str | None = None
-    context_path: str | None = None
     auth: ConnectAuth = ConnectAuth()
     tls: ConnectTls = ConnectTls()
 
@@ -159,41 +159,50 @@ class ConnectSettings:
         return self.shown
 
 
+def shown_seed(seed: str) -> str:
+    """A seed (as resolved: without user info) as logs, errors and envelopes show it: as
+    written, a query as ``?REDACTED``."""
+    before, query, _ = seed.partition("?")
+    return f"{before}?REDACTED" if query else before
+
+
 def shown_servers(servers: tuple[str, ...] | list[str]) -> str:
-    """Seeds as logs and errors show them: comma-joined, each without user info (``nats://``
-    added when it has no scheme) and with a query as ``?REDACTED``."""
-    return ",".join(redact(s if "://" in s else f"nats://{s}") for s in servers)
+    """Resolved seeds as logs, errors and envelopes show them: comma-joined, each a query as
+    ``?REDACTED``."""
+    return ",".join(shown_seed(s) for s in servers)
 
 
-# --- how sources are named ------------------------------------------------------------------
+def shown_seeds(url: str) -> str:
+    """Seeds as a caller wrote them (``nats://u:p@h:4222,h2``) as they may be shown: each
+    without user info, ``nats://`` added when it has no scheme, the scheme lowercased, a query
+    as ``?REDACTED``; a seed that does not parse as ``<unparseable url>``."""
+    shown: list[str] = []
+    for seed in (s.strip() for s in url.split(",")):
+        if seed:
+            try:
+                shown.append(shown_seed(_split_userinfo(seed, "")[0]))
+            except NatsBridgeError:
+                shown.append("<unparseable url>")
+    return ",".join(shown)
 
 
-class Labels(NamedTuple):
-    """How a resolution names its explicit sources: ``setting`` names a setting given by the
-    caller (``--token``, or ``the argument `token```)."""
-
-    setting: Callable[[str], str]
-
-
-def flag_labels() -> Labels:
-    """Sources named as the CLIs' flags: ``--server``, ``--token``, ``--tls-ca``."""
-    return Labels(lambda name: f"--{name}")
-
-
-def argument_labels(server_argument: str = "url") -> Labels:
-    """Sources named as the library's keyword arguments: ``the argument `token```,
-    ``the argument `tls_ca```; the servers as ``server_argument``."""
-    def label(name: str) -> str:
-        return f"the argument `{server_argument if name == 'server' else name.replace('-', '_')}`"
-    return Labels(label)
+def _flag(name: str) -> str:
+    """A setting's source as the CLIs and the library name it: ``--token``, ``--tls-ca``."""
+    return f"--{name}"
 
 
 # --- small helpers --------------------------------------------------------------------------
 
 
+def _blank(value: object) -> bool:
+    """Whether ``value`` says nothing: not a string, or empty or whitespace only (flags,
+    keywords, variables and context fields alike)."""
+    return not isinstance(value, str) or value.strip() == ""
+
+
 def _non_empty(env: Mapping[str, str], name: str) -> str | None:
     value = env.get(name)
-    return value if value is not None and value.strip() != "" else None
+    return None if value is None or _blank(value) else value
 
 
 def _scheme(ref: str) -> str:
@@ -218,8 +227,9 @@ def _literal(value: str, where: str) -> str:
     helper program or reads (``op://``, ``nsc://``, ``env://``, ``file://``, ``data:``): refused,
     naming ``where``."""
     s = _scheme(value)
-    if s in CONTEXT_REFERENCE_SCHEMES and (value[len(s) + 1:].startswith("//") or s == "data"):
-        raise _refused(f"{where} is {CONTEXT_REFERENCE_SCHEMES[s]} (`{s}://`), which only the nats CLI resolves; "
+    if s in CONTEXT_REFERENCE_SCHEMES and (value[len(s) + 1:].startswith("//") or s == _DATA_SCHEME):
+        written = f"{s}:" if s == _DATA_SCHEME else f"{s}://"
+        raise _refused(f"{where} is {CONTEXT_REFERENCE_SCHEMES[s]} (`{written}`), which only the nats CLI resolves; "
                        "give the value itself")
     return value
 
@@ -229,6 +239,16 @@ class _FileRef(NamedTuple):
     data: str | None
 
 
+def _file_path(ref: str, where: str) -> str:
+    """The path of a ``file:`` reference: ``file:`` off, then ``//`` if present
+    (``file:///k/x`` and ``file:/k/x`` are ``/k/x``); nothing left is refused."""
+    rest = ref[len(_FILE_SCHEME) + 1:]
+    path = rest[2:] if rest.startswith("//") else rest
+    if path.strip() == "":
+        raise _refused(f"{where}: a `file:` reference needs a path")
+    return path
+
+
 def _file_ref(ref: str, where: str, env: Mapping[str, str]) -> _FileRef:
     """A ``creds`` or ``nkey`` value: a path, ``file://PATH``, or ``data:;base64,...``
     (``nats context save --embed``)."""
@@ -236,8 +256,7 @@ def _file_ref(ref: str, where: str, env: Mapping[str, str]) -> _FileRef:
     if s == "":
         return _FileRef(_expand(ref, env), None)
     if s == _FILE_SCHEME:
-        rest = ref[len(s) + 1:]
-        return _FileRef(_expand(rest[2:] if rest.startswith("//") else rest, env), None)
+        return _FileRef(_expand(_file_path(ref, where), env), None)
     if s == _DATA_SCHEME:
         head, _, payload = ref[len(s) + 1:].partition(",")
         if "base64" not in [p.strip().lower() for p in head.split(";")]:
@@ -253,27 +272,31 @@ def _file_ref(ref: str, where: str, env: Mapping[str, str]) -> _FileRef:
 
 
 def _split_userinfo(seed: str, where: str) -> tuple[str, ConnectAuth | None]:
-    """One seed without its user info, and the credential that was in it (``user:password@``
-    or ``token@``). A seed without a scheme is read as ``nats://`` first, so that
+    """One seed as written but for its user info (taken out), its scheme (lowercased) and a
+    missing scheme (``nats://`` added), and the credential the user info was
+    (``user:password@``, ``user:@`` with an empty password, or ``token@``; ``@`` alone is
+    none). A seed without a scheme is read as ``nats://`` first, so that
     ``alice:pw@host:4222`` is never taken for a URL of scheme ``alice``."""
     full = seed if "://" in seed else f"nats://{seed}"
     try:
         u = urllib.parse.urlsplit(full)
-        port = u.port
+        u.port  # noqa: B018 - raises on a port that is not a number
     except ValueError:
         raise _refused(f"{where}: a server URL does not parse (it is not shown: it may hold a password)") from None
     if not u.hostname:
         raise _refused(f"{where}: a server URL has no host (it is not shown: it may hold a password)")
-    if u.username is None and u.password is None:
-        return full, None
-    host = f"[{u.hostname}]" if ":" in u.hostname else u.hostname
-    netloc = host + (f":{port}" if port is not None else "")
-    clean = urllib.parse.urlunsplit((u.scheme, netloc, u.path, u.query, ""))
-    user = urllib.parse.unquote(u.username or "")
+    scheme, rest = full.split("://", 1)
+    end = next((i for i, c in enumerate(rest) if c in "/?#"), len(rest))
+    userinfo, at, _ = rest[:end].rpartition("@")
+    clean = f"{scheme.lower()}://{rest[len(userinfo) + len(at):]}"
+    if userinfo == "":
+        return clean, None
     source = f"the user info of {where}"
-    if u.password is not None:
-        return clean, ConnectAuth("user_password", source, user=user, password=urllib.parse.unquote(u.password))
-    return clean, ConnectAuth("token", source, token=user)
+    user, colon, password = userinfo.partition(":")
+    if colon:
+        return clean, ConnectAuth("user_password", source, user=urllib.parse.unquote(user),
+                                  password=urllib.parse.unquote(password))
+    return clean, ConnectAuth("token", source, token=urllib.parse.unquote(userinfo))
 
 
 # --- the context ----------------------------------------------------------------------------
@@ -281,11 +304,10 @@ def _split_userinfo(seed: str, where: str) -> tuple[str, ConnectAuth | None]:
 
 class _Context(NamedTuple):
     name: str | None
-    path: str | None
     fields: dict[str, object]
 
 
-_NO_CONTEXT = _Context(None, None, {})
+_NO_CONTEXT = _Context(None, {})
 
 
 def _config_root(env: Mapping[str, str]) -> str | None:
@@ -303,14 +325,31 @@ def _valid_name(name: str, where: str) -> None:
         raise _refused(f"{where}: {name!r} is not a context name (it is empty or has `..`, `/` or `\\`)")
 
 
-def _read_text(path: str, what: str) -> str:
+def _read_text(path: str, what: str) -> str | None:
+    """The text of the file ``path``; ``None`` when there is none; ``INVALID_ARGUMENT``
+    naming ``what`` and ``path`` when it is there but cannot be read (not UTF-8, a directory,
+    no permission)."""
     try:
         with open(path, encoding="utf-8") as f:
             return f.read()
+    except FileNotFoundError:
+        return None
     except UnicodeDecodeError:
-        raise _refused(f"{what} ({path}) is not UTF-8 text") from None
+        raise _refused(f"{what} ({path}) cannot be read: it is not UTF-8 text") from None
     except OSError as e:
         raise _refused(f"{what} ({path}) cannot be read: {e.strerror or type(e).__name__}") from None
+
+
+def _set_unsupported(value: object) -> bool:
+    """Whether a context sets an unsupported field: a string that is not blank, ``true``, a
+    number, a non-empty list or object; ``false``, ``null`` and ``""`` are not set."""
+    if value is None or isinstance(value, bool):
+        return value is True
+    if isinstance(value, str):
+        return not _blank(value)
+    if isinstance(value, (list, dict)):
+        return len(value) > 0
+    return True
 
 
 def _load_context(named: str | None, where: str, no_context: bool, env: Mapping[str, str]) -> _Context:
@@ -325,21 +364,19 @@ def _load_context(named: str | None, where: str, no_context: bool, env: Mapping[
             if root is None:
                 return _NO_CONTEXT  # no home to look in: nothing is selected
             selected = posixpath.join(root, CONTEXT_SELECTED_FILE)
-            if not os.path.isfile(selected):
-                return _NO_CONTEXT
-            named = _read_text(selected, "the selected context's file").strip()
-            if named == "":
-                return _NO_CONTEXT
-            where = f"the context selected in {selected}"
+            chosen = _read_text(selected, "the file naming the selected nats CLI context")
+            if chosen is None or chosen.strip() == "":
+                return _NO_CONTEXT  # none selected
+            named, where = chosen.strip(), f"the context selected in {selected}"
         if root is None:
             raise _refused(f"{where}: cannot find the nats CLI context {named!r}: neither {ENV_XDG_CONFIG_HOME} nor "
                            f"{ENV_HOME} is set")
         _valid_name(named, where)
         path, name = posixpath.join(root, CONTEXT_DIR, named + CONTEXT_FILE_EXTENSION), named
-        if not os.path.isfile(path):
-            raise _refused(f"{where}: the nats CLI context {named!r} does not exist ({path}); `nats context ls` lists "
-                           "them")
     text = _read_text(path, f"context {name!r}")
+    if text is None:
+        raise _refused(f"{where}: the nats CLI context {name!r} does not exist ({path}); `nats context ls` lists "
+                       "them")
     try:
         data = json.loads(text)
     except (ValueError, RecursionError):
@@ -347,16 +384,16 @@ def _load_context(named: str | None, where: str, no_context: bool, env: Mapping[
     if not isinstance(data, dict):
         raise _refused(f"context {name!r} ({path}) is not a JSON object")
     tls_first_field = CONTEXT_FIELDS[_TLS_FIRST]
-    for key in (*CONTEXT_FIELDS.values(), *CONTEXT_UNSUPPORTED):
+    for key in CONTEXT_FIELDS.values():
         value = data.get(key)
         want, what = (bool, "true or false") if key == tls_first_field else (str, "a string")
         if value is not None and not isinstance(value, want):
             raise _refused(f"context {name!r} ({path}): `{key}` must be {what}, not {type(value).__name__}")
     for key, what in CONTEXT_UNSUPPORTED.items():
-        if data.get(key):
+        if _set_unsupported(data.get(key)):
             raise _refused(f"context {name!r} ({path}) sets `{key}` ({what}), which NATSBridge does not support; "
                            "remove it or use another context")
-    return _Context(name, path, data)
+    return _Context(name, data)
 
 
 # --- the resolution -------------------------------------------------------------------------
@@ -368,20 +405,28 @@ class _Picked(NamedTuple):
     layer: Literal["explicit", "context", "default"]
 
 
-def resolve(flags: Mapping[str, object], env: Mapping[str, str], labels: Labels) -> ConnectSettings:
+_KIND_ORDER: tuple[AuthKind, ...] = ("user_password", "token", "creds", "nkey")
+"""The order an error lists credentials of several kinds in."""
+
+
+def _listed(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def resolve(flags: Mapping[str, object], env: Mapping[str, str]) -> ConnectSettings:
     """The settings of ``flags`` (keys: the CLIs' flag names without ``--``: ``server``,
     ``context``, ``no-context``, ``user``, ``password``, ``token``, ``creds``, ``nkey``,
-    ``tls-ca``, ``tls-cert``, ``tls-key``, ``tls-first``; ``None`` or ``""`` is not given) and
-    ``env`` (the whole environment), sources named by ``labels``. ``INVALID_ARGUMENT``
-    (``ERROR_CONNECT_SETTINGS``) naming every source involved, never a secret."""
+    ``tls-ca``, ``tls-cert``, ``tls-key``, ``tls-first``; ``None`` or a blank string is not
+    given) and ``env`` (the whole environment). Sources are named as the CLIs' flags
+    (``--token``), whoever gave them. ``INVALID_ARGUMENT`` (``ERROR_CONNECT_SETTINGS``)
+    naming every source involved, never a secret."""
 
     def given(name: str) -> str | None:
         value = flags.get(name)
-        return value if isinstance(value, str) and value != "" else None
+        return None if _blank(value) else typing.cast(str, value)
 
-    named, where = given("context"), labels.setting("context")
-    if named is not None and named.strip() == "":
-        named = None  # an empty value counts as unset, as for every setting
+    named, where = given("context"), _flag("context")
     if named is None:
         named, where = _non_empty(env, ENV_NATS_CONTEXT), ENV_NATS_CONTEXT
     ctx = _load_context(named, where, bool(flags.get("no-context")), env)
@@ -390,7 +435,7 @@ def resolve(flags: Mapping[str, object], env: Mapping[str, str], labels: Labels)
     def explicit(name: str) -> _Picked:
         value = given(name)
         if value is not None:
-            return _Picked(value, labels.setting(name), "explicit")
+            return _Picked(value, _flag(name), "explicit")
         value = _non_empty(env, ENV_OF[name])
         if value is not None:
             return _Picked(value, ENV_OF[name], "explicit")
@@ -399,7 +444,7 @@ def resolve(flags: Mapping[str, object], env: Mapping[str, str], labels: Labels)
     def in_context(name: str) -> _Picked:
         key = CONTEXT_FIELDS[name]
         value = ctx.fields.get(key)
-        if isinstance(value, str) and value != "":
+        if isinstance(value, str) and not _blank(value):
             return _Picked(value, f"{ctx_where} `{key}`", "context")
         return _Picked(None, "default", "default")
 
@@ -422,36 +467,37 @@ def resolve(flags: Mapping[str, object], env: Mapping[str, str], labels: Labels)
 
     # Credentials, one unit per layer: the explicit one (arguments over environment, field by
     # field), else the context's.
-    def kinds(layer: Literal["explicit", "context"]) -> list[ConnectAuth]:
+    def kinds(layer: Literal["explicit", "context"]) -> ConnectAuth | None:
         get = explicit if layer == "explicit" else in_context
-        found: list[ConnectAuth] = []
+        found: list[tuple[ConnectAuth, str]] = []  # each with all its sources
         user, password = get("user"), get("password")
         if user.value is not None or password.value is not None:
             if user.value is None or password.value is None:
                 have = user if user.value is not None else password
                 missing = "password" if user.value is not None else "user"
-                hint = f" (a token goes in {labels.setting('token')} or {ENV_NATS_TOKEN})" if missing == "password" else ""
+                hint = f" (a token goes in {_flag('token')} or {ENV_NATS_TOKEN})" if missing == "password" else ""
                 raise _refused(f"{have.source} needs a {missing} too{hint}")
-            found.append(ConnectAuth("user_password", user.source, user=_literal(user.value, user.source),
-                                     password=_literal(password.value, password.source)))
+            found.append((ConnectAuth("user_password", user.source, user=_literal(user.value, user.source),
+                                      password=_literal(password.value, password.source)),
+                          f"{user.source}, {password.source}"))
         token = get("token")
         if token.value is not None:
-            found.append(ConnectAuth("token", token.source, token=_literal(token.value, token.source)))
+            found.append((ConnectAuth("token", token.source, token=_literal(token.value, token.source)), token.source))
         for kind in ("creds", "nkey"):
             picked = get(kind)
             if picked.value is not None:
                 ref = _file_ref(picked.value, picked.source, env)
-                found.append(ConnectAuth("creds" if kind == "creds" else "nkey", picked.source, path=ref.path,
-                                         data=ref.data))
+                found.append((ConnectAuth("creds" if kind == "creds" else "nkey", picked.source, path=ref.path,
+                                          data=ref.data), picked.source))
         if url_auth is not None and server.layer == layer:
-            found.append(url_auth)
+            found.append((url_auth, typing.cast(str, url_auth.source)))
         if len(found) > 1:
-            a, b = found[0], found[1]
-            raise _refused(f"two kinds of credentials: {a.kind} ({a.source}) and {b.kind} ({b.source}); give one")
-        return found
+            found.sort(key=lambda f: _KIND_ORDER.index(f[0].kind))  # stable: the user info after its kind's flags
+            raise _refused(f"two kinds of credentials: {_listed([f'{a.kind} ({sources})' for a, sources in found])}; "
+                           "give one")
+        return found[0][0] if found else None
 
-    chosen = kinds("explicit") or kinds("context")
-    auth = chosen[0] if chosen else ConnectAuth()
+    auth = kinds("explicit") or kinds("context") or ConnectAuth()
 
     # TLS: each file on its own, flag > env > context.
     files: dict[str, tuple[str, str]] = {}
@@ -461,17 +507,20 @@ def resolve(flags: Mapping[str, object], env: Mapping[str, str], labels: Labels)
             s = _scheme(picked.value)
             if s not in ("", _FILE_SCHEME):
                 raise _refused(f"{picked.source}: a TLS file is a path (or `file://PATH`), not a `{s}:` reference")
-            path = picked.value[len(s) + 1:] if s else picked.value
-            files[name] = (_expand(path[2:] if s and path.startswith("//") else path, env), picked.source)
-    if ("tls-cert" in files) != ("tls-key" in files):
-        have, missing = ("tls-cert", "tls-key") if "tls-cert" in files else ("tls-key", "tls-cert")
-        what = "a client certificate without its key" if have == "tls-cert" else "a client key without its certificate"
-        raise _refused(f"{files[have][1]} gives {what}: give {labels.setting(missing)} (or {ENV_OF[missing]}) too")
-    tls_first = bool(flags.get(_TLS_FIRST)) or ctx.fields.get(CONTEXT_FIELDS[_TLS_FIRST]) is True
+            path = _file_path(picked.value, picked.source) if s else picked.value
+            files[name] = (_expand(path, env), picked.source)
+    if "tls-cert" in files and "tls-key" not in files:
+        raise _refused(f"{files['tls-cert'][1]} needs a key too ({_flag('tls-key')}, {ENV_NATS_KEY} or a context's "
+                       f"{CONTEXT_FIELDS['tls-key']})")
+    if "tls-key" in files and "tls-cert" not in files:
+        raise _refused(f"{files['tls-key'][1]} needs a certificate too ({_flag('tls-cert')}, {ENV_NATS_CERT} or a "
+                       f"context's {CONTEXT_FIELDS['tls-cert']})")
+    tls_first = flags.get(_TLS_FIRST) is True or ctx.fields.get(CONTEXT_FIELDS[_TLS_FIRST]) is True
     required = tls_first or bool(files) or any(_scheme(s) in ("tls", "wss") for s in seeds)
     tls = ConnectTls(ca=files.get("tls-ca", (None,))[0], cert=files.get("tls-cert", (None,))[0],
-                     key=files.get("tls-key", (None,))[0], first=tls_first, required=required)
-    return ConnectSettings(tuple(seeds), url_source, ctx.name, ctx.path, auth, tls)
+                     key=files.get("tls-key", (None,))[0], first=tls_first, required=required,
+                     sources={name: source for name, (_, source) in files.items()})
+    return ConnectSettings(tuple(seeds), url_source, ctx.name, auth, tls)
 
 
 @checked("resolve_connect_settings")
@@ -501,15 +550,16 @@ def resolve_connect_settings(
     ``NATS_NKEY``), ``tls_ca`` (``NATS_CA``: trusted instead of the system roots),
     ``tls_cert`` + ``tls_key`` (``NATS_CERT``, ``NATS_KEY``), ``tls_first``.
 
-    Reads the context files, nothing else; ``INVALID_ARGUMENT`` naming every source involved
-    (``the argument `token```, ``NATS_CREDS``, ``context 'prod' `creds```) for settings that
-    cannot be used as given."""
+    Reads the context files, nothing else (the credential and TLS files are read when
+    connecting); ``INVALID_ARGUMENT`` naming every source involved, as the CLIs name them
+    (``--token`` for ``token``, ``--server`` for ``url``, ``NATS_CREDS``,
+    ``context 'prod' `creds```), for settings that cannot be used as given."""
     flags: dict[str, object] = {
         "server": url, "context": context, "no-context": no_context, "user": user, "password": password,
         "token": token, "creds": _path(creds), "nkey": _path(nkey), "tls-ca": _path(tls_ca),
         "tls-cert": _path(tls_cert), "tls-key": _path(tls_key), "tls-first": tls_first,
     }
-    return resolve(flags, os.environ if env is None else env, argument_labels())
+    return resolve(flags, os.environ if env is None else env)
 
 
 def _path(value: str | os.PathLike[str] | None) -> str | None:

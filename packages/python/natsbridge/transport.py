@@ -15,6 +15,7 @@ import nats
 import nats.errors
 import nats.js
 import nats.js.errors
+import nkeys  # type: ignore[import-untyped]  # nats-py's `nkeys` extra, a dependency
 from nats.aio.client import Client, RawCredentials, Srv
 from nats.aio.transport import TcpTransport
 
@@ -36,15 +37,15 @@ from natsbridge_types.profile import (
 
 from . import _log
 from .errors import NatsBridgeError
-from .fetch import describe_failure, redact
+from .fetch import describe_failure
 from .options import PositiveSeconds, checked
 from .settings import (
     ConnectAuth,
     ConnectSettings,
     ConnectTls,
-    argument_labels,
     resolve,
     resolve_connect_settings,
+    shown_seed,
     shown_servers,
 )
 from .wire import header_len
@@ -99,13 +100,13 @@ async def connect(
     return await open_connection(settings, name=name, connect_timeout=connect_timeout)
 
 
-def settings_for(connection: str | ConnectSettings | None, argument: str = "connection") -> ConnectSettings:
+def settings_for(connection: str | ConnectSettings | None) -> ConnectSettings:
     """The settings a call that connects for itself uses: ``connection`` as resolved settings,
-    or a URL given as the argument ``argument`` (else ``NATS_URL``, the context, the default),
-    with the credentials and TLS of the environment and the context."""
+    or a URL (named ``--server``, as every runtime names it; else ``NATS_URL``, the context,
+    the default), with the credentials and TLS of the environment and the context."""
     if isinstance(connection, ConnectSettings):
         return connection
-    return resolve({"server": connection}, os.environ, argument_labels(argument))
+    return resolve({"server": connection}, os.environ)
 
 
 def _origin(settings: ConnectSettings) -> str:
@@ -119,13 +120,13 @@ def _connect_hint(settings: ConnectSettings, why: str, refused_auth: bool) -> st
     if refused_auth:
         if auth.kind == "none":
             return (f"The server wants credentials: give a token, a user and password, a .creds file or an NKey seed "
-                    f"(arguments or flags, {ENV_NATS_TOKEN}, {ENV_NATS_USER} + {ENV_NATS_PASSWORD}, {ENV_NATS_CREDS}, "
-                    f"{ENV_NATS_NKEY}, or a nats CLI context)")
+                    f"(--token or {ENV_NATS_TOKEN}, --user + --password or {ENV_NATS_USER} + {ENV_NATS_PASSWORD}, "
+                    f"--creds or {ENV_NATS_CREDS}, --nkey or {ENV_NATS_NKEY}, or a nats CLI context)")
         return f"Check the {auth.kind} from {auth.source}, and the server's authorization configuration"
     shown = shown_servers(settings.servers)
     if why.startswith("TLS"):
         return (f"Check that the server at {shown} speaks TLS and that its certificate is signed by the CA trusted here "
-                f"({'the system roots' if settings.tls.ca is None else settings.tls.ca}; {ENV_NATS_CA} / tls_ca)")
+                f"({'the system roots' if settings.tls.ca is None else settings.tls.ca}; --tls-ca or {ENV_NATS_CA})")
     source = settings.servers_source
     if source == "default":
         return f"Start a NATS server (`nats-server -js`), set {ENV_NATS_URL} or select a nats CLI context"
@@ -139,7 +140,9 @@ def _connect_hint(settings: ConnectSettings, why: str, refused_auth: bool) -> st
 class _Client(Client):
     """nats-py's client, made to insist on TLS when the settings require it: nats-py upgrades
     only when the server's INFO asks for TLS, so a ``tls://`` URL, a CA or a client certificate
-    would otherwise go (credentials included) over plain TCP to a server that does not."""
+    would otherwise go (credentials included) over plain TCP to a server that does not.
+    It overrides private methods of nats-py's ``Client``: hence the ``<2.17`` pin in
+    pyproject.toml, to be widened only after checking them against the new release."""
 
     def __init__(self, tls_required: bool) -> None:
         super().__init__()
@@ -174,62 +177,82 @@ _CLOSE_WAIT = 0.5
 """Seconds a closing socket is waited for."""
 
 
+def _refused(message: str) -> NatsBridgeError:
+    return NatsBridgeError(ERROR_CONNECT_SETTINGS, message)
+
+
+def _unreadable(source: str, path: str, e: OSError | UnicodeDecodeError) -> NatsBridgeError:
+    why = "it is not UTF-8 text" if isinstance(e, UnicodeDecodeError) else (e.strerror or type(e).__name__)
+    return _refused(f"{source} names {path}, which cannot be read: {why}")
+
+
+def _check_readable(path: str, source: str) -> None:
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as e:
+        raise _unreadable(source, path, e) from None
+
+
+def _no_password() -> str:
+    """The password of an encrypted client key: none (OpenSSL would ask on the terminal)."""
+    return ""
+
+
 def _tls_context(tls: ConnectTls) -> ssl.SSLContext | None:
     """An SSL context trusting the CA file (instead of the system roots) with the client
-    certificate; ``None`` when neither is given (nats-py's default context then)."""
+    certificate; ``None`` when neither is given (nats-py's default context then). A file
+    that cannot be read or used is ``INVALID_ARGUMENT`` naming its source, never its text."""
     if tls.ca is None and tls.cert is None:
         return None
+    for name, path in (("tls-ca", tls.ca), ("tls-cert", tls.cert), ("tls-key", tls.key)):
+        if path is not None:
+            _check_readable(path, tls.sources.get(name, f"--{name}"))
     try:
         context = ssl.create_default_context(cafile=tls.ca)
-    except (OSError, ssl.SSLError) as e:
-        raise NatsBridgeError(ERROR_CONNECT_SETTINGS, f"the CA file {tls.ca} cannot be used: {_file_failure(e)}") from None
+    except (OSError, ssl.SSLError):
+        raise _refused(f"{tls.sources.get('tls-ca', '--tls-ca')} names {tls.ca}, which holds no PEM "
+                       "certificate") from None
     if tls.cert is not None:
         try:
-            context.load_cert_chain(tls.cert, tls.key)
-        except (OSError, ssl.SSLError) as e:
-            raise NatsBridgeError(ERROR_CONNECT_SETTINGS, f"the client certificate {tls.cert} with the key {tls.key} "
-                                  f"cannot be used: {_file_failure(e)}") from None
+            context.load_cert_chain(tls.cert, tls.key, password=_no_password)
+        except (OSError, ssl.SSLError):
+            raise _refused(f"{tls.sources.get('tls-cert', '--tls-cert')} names {tls.cert} and "
+                           f"{tls.sources.get('tls-key', '--tls-key')} names {tls.key}, which are not a PEM "
+                           "certificate and its (unencrypted) private key") from None
     return context
 
 
-def _file_failure(e: BaseException) -> str:
-    if isinstance(e, ssl.SSLError):
-        return f"{e.reason or type(e).__name__} (not PEM, or the key does not match)"
-    if isinstance(e, OSError):
-        return e.strerror or type(e).__name__
-    return type(e).__name__
-
-
-def _credential_text(auth: ConnectAuth, what: str) -> str:
+def _credential_text(auth: ConnectAuth) -> str:
     """The content of a creds or seed file (read now), or the embedded one."""
     if auth.data is not None:
         return auth.data
-    assert auth.path is not None
+    assert auth.path is not None and auth.source is not None
     try:
         with open(auth.path, encoding="utf-8") as f:
             return f.read()
     except (OSError, UnicodeDecodeError) as e:
-        why = "not UTF-8 text" if isinstance(e, UnicodeDecodeError) else (e.strerror or type(e).__name__)
-        raise NatsBridgeError(ERROR_CONNECT_SETTINGS, f"the {what} from {auth.source} ({auth.path}) cannot be read: "
-                              f"{why}") from None
+        raise _unreadable(auth.source, auth.path, e) from None
 
 
-def _where(auth: ConnectAuth) -> str:
-    return f"embedded in {auth.source}" if auth.inline else f"from {auth.source} ({auth.path})"
+def _names(auth: ConnectAuth) -> str:
+    """``--nkey names FILE`` / ``context 'x' `creds` embeds content``: what an error about the
+    file's content says (never the content)."""
+    return f"{auth.source} embeds content" if auth.inline else f"{auth.source} names {auth.path}"
 
 
-def _check_seed(seed: str, auth: ConnectAuth, what: str) -> None:
-    """``INVALID_ARGUMENT`` unless ``seed`` is an NKey user seed (never shown)."""
+_NO_SEED = "no NKey user seed (a line starting SU)"
+
+
+def _check_seed(seed: str, auth: ConnectAuth, where: str) -> None:
+    """``INVALID_ARGUMENT`` (with a fixed message: the text is never shown) unless ``seed``
+    is an NKey user seed."""
     try:
-        import nkeys  # type: ignore[import-untyped]
-    except ImportError:
-        raise NatsBridgeError(ERROR_CONNECT_SETTINGS, f"{what} needs the `nkeys` package: "
-                              "pip install 'nats-py[nkeys]'") from None
-    try:
-        key = nkeys.from_seed(bytearray(seed.encode()))
-        key.wipe()
+        if not seed.startswith("SU"):
+            raise ValueError
+        nkeys.from_seed(bytearray(seed.encode())).wipe()
     except Exception:  # nkeys raises its own errors, and others for text that is no seed at all
-        raise NatsBridgeError(ERROR_CONNECT_SETTINGS, f"the {what} {_where(auth)} holds no valid NKey seed") from None
+        raise _refused(f"{_names(auth)}, {where} {_NO_SEED}") from None
 
 
 def _credentials(auth: ConnectAuth) -> dict[str, Any]:
@@ -240,20 +263,19 @@ def _credentials(auth: ConnectAuth) -> dict[str, Any]:
     if auth.kind == "token":
         return {"token": auth.token}
     if auth.kind == "nkey":
-        seed = _credential_text(auth, "NKey seed file").strip()
-        _check_seed(seed, auth, "NKey seed file")
+        seed = _credential_text(auth).strip()
+        _check_seed(seed, auth, "which holds")
         return {"nkeys_seed_str": seed} if auth.inline else {"nkeys_seed": auth.path}
     if auth.kind == "creds":
-        text = _credential_text(auth, ".creds file")
+        text = _credential_text(auth)
         lines = [line.strip() for line in text.splitlines()]
         blocks = {}
         for marker in (_JWT_MARKER, _SEED_MARKER):
             at = next((i for i, line in enumerate(lines) if marker in line), None)
             if at is None or at + 1 >= len(lines) or not lines[at + 1]:
-                raise NatsBridgeError(ERROR_CONNECT_SETTINGS, f"the .creds file {_where(auth)} is not one: it has no "
-                                      f"`{marker}` block")
+                raise _refused(f"{_names(auth)}, which is not a .creds file (no `{marker}` block)")
             blocks[marker] = lines[at + 1]
-        _check_seed(blocks[_SEED_MARKER], auth, ".creds file")
+        _check_seed(blocks[_SEED_MARKER], auth, "whose seed block holds")
         return {"user_credentials": RawCredentials(text) if auth.inline else auth.path}
     return {}
 
@@ -268,7 +290,7 @@ async def open_connection(settings: ConnectSettings, *, name: str = "natsbridge-
     servers = list(settings.servers)
     shown = shown_servers(servers)
     if settings.tls.required:
-        plain_ws = [redact(s) for s in servers if s.startswith("ws://")]
+        plain_ws = [shown_seed(s) for s in servers if s.startswith("ws://")]
         if plain_ws:
             raise NatsBridgeError(ERROR_CONNECT_SETTINGS, f"{plain_ws[0]} is a plain WebSocket, but the settings "
                                   f"require TLS ({settings}): use wss://")
@@ -352,11 +374,6 @@ async def subscriptions_registered(nc: Client, timeout: PositiveSeconds = 5.0) -
         await sub.next_msg(timeout=timeout)
     except Exception as e:
         raise NatsBridgeError("NATS_CONNECTION_FAILED", "the server did not confirm the subscriptions") from e
-
-
-def shown_url(url: str) -> str:
-    """A broker URL as an envelope may show it: no user info, ``nats://`` added when missing."""
-    return shown_servers([p.strip() for p in url.split(",") if p.strip()])
 
 
 def broker_url_of(nc: Client) -> str | None:

@@ -22,7 +22,7 @@ import pytest
 
 import natsbridge as nb
 from natsbridge import ConnectSettings, NatsBridgeError, resolve_connect_settings
-from natsbridge.settings import flag_labels, resolve
+from natsbridge.settings import resolve
 from natsbridge_types.profile import (
     CONTEXT_DIR,
     CONTEXT_FILE_EXTENSION,
@@ -79,7 +79,7 @@ def test_the_conformance_cases(tmp_path: Path) -> None:
             Path(path).write_text(text)
         expect = case["expect"]
         try:
-            got = _as_json(resolve(case["flags"], case["env"], flag_labels()))
+            got = _as_json(resolve(case["flags"], case["env"]))
         except NatsBridgeError as e:
             if expect["ok"] or e.code != expect["error"]:
                 problems.append(f"{case['id']}: {e.code}: {e.message}")
@@ -123,7 +123,7 @@ def test_the_process_environment_is_the_default(clean_env: Path, monkeypatch: py
     assert (s.auth.kind, s.auth.token, s.auth.source) == ("token", "tok-env-1", ENV_NATS_TOKEN)
     assert repr(s) == str(s) == "servers=nats://a:1,nats://b:2 auth=token from NATS_TOKEN"
     # An argument wins over its variable; env= replaces the process's environment whole.
-    assert resolve_connect_settings("nats://c:3", token="tok-arg").auth.source == "the argument `token`"
+    assert resolve_connect_settings("nats://c:3", token="tok-arg").auth.source == "--token"  # as the CLIs name it
     assert resolve_connect_settings(env={}).servers == ("nats://localhost:4222",)
 
 
@@ -153,7 +153,7 @@ def test_no_secret_in_a_repr_or_an_error(clean_env: Path) -> None:
     printed = " ".join([*(repr(s) for s in settings), *(repr(s.auth) for s in settings), *(str(s) for s in settings),
                         *(repr(o) for o in options)])
     assert not [s for s in secrets if s in printed], printed
-    assert "auth=creds from the argument `creds`" in printed and "inline" in printed
+    assert "auth=creds from --creds" in printed and "inline" in printed
     errors = []
     calls: list[Callable[[], object]] = [
         lambda: resolve_connect_settings(password="pw-secret-9"),
@@ -167,8 +167,9 @@ def test_no_secret_in_a_repr_or_an_error(clean_env: Path) -> None:
         assert e.value.code == ERROR_CONNECT_SETTINGS == ERROR_BAD_OPTION
         errors.append(e.value.report())
     assert not [s for s in secrets if s in " ".join(errors)], errors
-    assert "the argument `password` needs a user too" in errors[0]
-    assert "token (the argument `token`) and user_password (the user info of the argument `url`)" in errors[1]
+    assert "--password needs a user too" in errors[0]
+    assert "two kinds of credentials: user_password (the user info of --server) and token (--token); give one" \
+        in errors[1]
 
 
 def test_credential_files_are_checked_before_connecting(tmp_path: Path, clean_env: Path) -> None:
@@ -176,15 +177,100 @@ def test_credential_files_are_checked_before_connecting(tmp_path: Path, clean_en
     not_creds.write_text("no JWT here\n")  # nats-py would read it for ever
     seed = tmp_path / "bad.nk"
     seed.write_text("SUNOTASEED\n")
-    for kwargs, says in (({"creds": tmp_path / "missing.creds"}, "cannot be read"),
-                         ({"creds": not_creds}, "has no `BEGIN NATS USER JWT` block"),
-                         ({"nkey": seed}, "holds no valid NKey seed"),
-                         ({"tls_ca": tmp_path / "missing.pem"}, "the CA file"),
+    account_seed = tmp_path / "account.nk"  # a valid seed, but not a user's
+    account_seed.write_bytes(nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_ACCOUNT))
+    bad_seed_block = tmp_path / "bad-seed.creds"
+    bad_seed_block.write_text("-----BEGIN NATS USER JWT-----\neyJhbGc.e30.sig\n------END NATS USER JWT------\n\n"
+                              "-----BEGIN USER NKEY SEED-----\nSUNOTASEED\n------END USER NKEY SEED------\n")
+    for kwargs, says in (({"creds": tmp_path / "missing.creds"}, f"--creds names {tmp_path}/missing.creds, which "
+                                                                  "cannot be read: No such file or directory"),
+                         ({"creds": f"file:{tmp_path}"}, f"--creds names {tmp_path}, which cannot be read"),
+                         ({"creds": not_creds}, f"--creds names {not_creds}, which is not a .creds file (no "
+                                                "`BEGIN NATS USER JWT` block)"),
+                         ({"creds": bad_seed_block}, "whose seed block holds no NKey user seed (a line starting SU)"),
+                         ({"nkey": seed}, f"--nkey names {seed}, which holds no NKey user seed (a line starting SU)"),
+                         ({"nkey": account_seed}, "which holds no NKey user seed"),
+                         ({"tls_ca": tmp_path / "missing.pem"}, f"--tls-ca names {tmp_path}/missing.pem, which cannot "
+                                                                 "be read"),
+                         ({"tls_ca": not_creds}, f"--tls-ca names {not_creds}, which holds no PEM certificate"),
                          ({"url": "ws://h:1", "tls_ca": not_creds}, "use wss://")):
         with pytest.raises(NatsBridgeError) as e:
             run(asyncio.wait_for(nb.connect(**kwargs), 10))
         assert e.value.code == ERROR_CONNECT_SETTINGS and says in e.value.message, e.value.message
-        assert "SUNOTASEED" not in e.value.report()
+        assert "SUNOTASEED" not in e.value.report() and "no JWT here" not in e.value.report()
+
+
+def test_an_unreadable_selected_context_is_named(clean_env: Path) -> None:
+    """context.txt that is there but cannot be read is an error naming it; only a missing or
+    empty one selects nothing."""
+    selected = clean_env / ".config" / CONTEXT_SELECTED_FILE
+    selected.parent.mkdir(parents=True)
+    assert resolve_connect_settings().context is None  # missing
+    selected.write_text(" \n")
+    assert resolve_connect_settings().context is None  # empty
+    def a_directory() -> None:
+        selected.unlink()
+        selected.mkdir()
+
+    for make in (lambda: selected.write_bytes(b"\xff\xfeprod\n"), a_directory):
+        make()
+        with pytest.raises(NatsBridgeError) as e:
+            resolve_connect_settings()
+        assert e.value.code == ERROR_CONNECT_SETTINGS and str(selected) in e.value.message, e.value.message
+    if os.geteuid() != 0:  # root reads any file
+        selected.rmdir()
+        selected.write_text("prod\n")
+        selected.chmod(0)
+        with pytest.raises(NatsBridgeError) as e:
+            resolve_connect_settings()
+        assert str(selected) in e.value.message and "cannot be read" in e.value.message
+
+
+def test_a_secret_of_the_wrong_type_is_named_by_its_type_only() -> None:
+    calls: list[Callable[[], object]] = [
+        lambda: resolve_connect_settings(password=["pw-secret-4"]),  # type: ignore[arg-type]
+        lambda: resolve_connect_settings(token=b"tok-secret-4"),  # type: ignore[arg-type]
+        lambda: nb.SendOptions(fileserver_token=("tok-secret-4",)),  # type: ignore[arg-type]
+    ]
+    for call, kind in zip(calls, ("list", "bytes", "tuple")):
+        with pytest.raises(NatsBridgeError) as e:
+            call()
+        assert e.value.code == ERROR_BAD_OPTION and e.value.message.endswith(f", not {kind}"), e.value.message
+        assert "secret-4" not in e.value.report()
+    with pytest.raises(NatsBridgeError) as e:
+        resolve_connect_settings(user=["alice-4"])  # type: ignore[arg-type]
+    assert "alice-4" in e.value.message  # not a secret: shown as other values are
+
+
+def test_an_unpublished_envelope_names_the_seeds_as_written(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sent = run(nb.smartsend("s", [("a", "b", "text")], publish=False,
+                            connection="TLS://u:pw-secret-3@Nats.Example:4443/?k=pw-secret-3, h2"))
+    assert sent.envelope["broker_url"] == "tls://Nats.Example:4443/?REDACTED,nats://h2"
+    monkeypatch.setenv(ENV_NATS_URL, "nats://tok-secret-3@a:1")
+    sent = run(nb.smartsend("s", [("a", "b", "text")], publish=False))  # none given: the environment's
+    assert sent.envelope["broker_url"] == "nats://a:1" and "secret-3" not in sent.json
+
+
+def test_the_cli_exit_statuses(clean_env: Path, tmp_path: Path) -> None:
+    """Settings that cannot be used: exit 1, as a failed send; a usage error (a flag given
+    twice, --context with --no-context, an abbreviation or a short spelling): exit 2."""
+    env = {**cli_env(), ENV_HOME: str(clean_env)}
+    env.pop(ENV_NATS_URL, None)
+    base = ["send", "--subject", "s", "--no-publish", "--payload", "a:text:b"]
+    for args, status, says in (
+        ([], 0, ""),
+        (["--user", "alice"], 1, "--user needs a password too"),
+        (["--nkey", str(tmp_path / "none.nk")], 0, ""),  # --no-publish reads no credential file
+        (["--context", "nope"], 1, "--context: the nats CLI context 'nope' does not exist"),
+        (["--server", "a", "--server", "b"], 2, "--server: is given twice"),
+        (["--tls-first", "--tls-first"], 2, "--tls-first: is given twice"),
+        (["--context", "x", "--no-context"], 2, "--context and --no-context cannot be used together"),
+        (["--serv", "a"], 2, "unrecognized arguments: --serv"),
+        (["-s", "a"], 2, "unrecognized arguments: -s"),
+        (["--tlsca", "x"], 2, "unrecognized arguments: --tlsca"),
+    ):
+        done = subprocess.run([*python_cli(), *base, *args], capture_output=True, text=True, timeout=60, env=env)
+        assert done.returncode == status and says in done.stderr, (args, done.returncode, done.stderr)
 
 
 def test_an_unknown_keyword_is_refused_and_settings_go_alone() -> None:
@@ -261,7 +347,7 @@ def test_tls_and_a_token(secured: NatsServer, certs: Path, clean_env: Path) -> N
     e = refused(url=url, token=TOKEN, tls_ca=certs / "wrong-ca.pem")
     assert "TLS failed" in e.message and "wrong-ca.pem" in e.message
     e = refused(url=url, token="wrong-token", tls_ca=certs / "ca.pem")
-    assert "the server refused the credentials (token from the argument `token`)" in e.message
+    assert "the server refused the credentials (token from --token)" in e.message
     e = refused(url=url, tls_ca=certs / "ca.pem")
     assert "the server wants credentials and none were given" in e.message
 
@@ -343,10 +429,10 @@ def test_the_cli_with_tls_a_token_and_a_file_server_token(secured: NatsServer, c
                                   "--payload", "big:text:" + "x" * 100], capture_output=True, text=True, timeout=60,
                                  env=env)
         assert refused.returncode == 1 and ENV_FILESERVER_TOKEN in refused.stderr, refused.stderr
-        # Two kinds of credentials: a usage error (exit 2) naming both sources.
+        # Two kinds of credentials: settings that cannot be used (exit 1) naming both sources.
         both = subprocess.run([*python_cli(), "send", *common, "--creds", str(tmp_path / "x.creds"), "--payload",
                                "a:text:b"], capture_output=True, text=True, timeout=60, env=env)
-        assert both.returncode == 2 and "--creds" in both.stderr and ENV_NATS_TOKEN in both.stderr, both.stderr
+        assert both.returncode == 1 and "--creds" in both.stderr and ENV_NATS_TOKEN in both.stderr, both.stderr
         assert TOKEN not in both.stderr
     finally:
         fs.kill()

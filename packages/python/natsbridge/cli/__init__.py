@@ -15,7 +15,9 @@ the shared three-CLI script checks that they print the same lines.
 Connection (every command): ``--server``, ``--context``, ``--no-context``, ``--user``,
 ``--password``, ``--token``, ``--creds``, ``--nkey``, ``--tls-ca``, ``--tls-cert``, ``--tls-key``,
 ``--tls-first`` (:mod:`.connection`; each else its ``NATS_*`` variable, else the nats CLI's
-context, else the default). Settings that cannot be used together exit 2 like a usage error.
+context, else the default). Settings that cannot be used (``INVALID_ARGUMENT``) exit 1, as a
+failed send does; a flag given twice, an unknown or abbreviated one, or ``--context`` with
+``--no-context`` is a usage error (exit 2).
 
 Envelope fields: ``--purpose``, ``--correlation-id``, ``--msg-id``, ``--sender-name``,
 ``--sender-id``, ``--receiver-name``, ``--receiver-id``, ``--reply-to``,
@@ -43,8 +45,8 @@ from natsbridge_types.profile import ENV_FILESERVER_TOKEN, ENV_FILESERVER_URL, E
 
 from ..errors import NatsBridgeError, report
 from . import logs
-from .common import UsageError
-from .connection import ENVIRONMENT, settings_of
+from .common import UsageError, once_only
+from .connection import ENVIRONMENT, check_connect_flags, settings_of
 from .receive import add_receive_flags, add_reply_flags, check_receive_flags, receive, reply
 from .send import add_request_flags, add_send_flags, check_send_flags, request, send
 
@@ -69,17 +71,23 @@ _COMMANDS: dict[str, tuple[Command, Callable[[argparse.ArgumentParser], None], s
 def parser() -> argparse.ArgumentParser:
     variables = ", ".join([*ENVIRONMENT, ENV_FILESERVER_URL, ENV_FILESERVER_TOKEN, ENV_SIZE_THRESHOLD, logs.ENV_LOG])
     ap = argparse.ArgumentParser(prog="python -m natsbridge", description="Send and receive NATSBridge envelopes.",
-                                 epilog=f"Environment: {variables} (their values are never printed).")
+                                 epilog=f"Environment: {variables} (their values are never printed).",
+                                 allow_abbrev=False)
+    once_only(ap)
     logs.add_flags(ap, top=True)
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (_, add_flags, about) in _COMMANDS.items():
-        p = sub.add_parser(name, help=about, description=about)
+        p = sub.add_parser(name, help=about, description=about, allow_abbrev=False)
+        once_only(p)
         add_flags(p)
         logs.add_flags(p, top=False)
     return ap
 
 
 def _check(a: argparse.Namespace) -> str | None:
+    problem = check_connect_flags(a)
+    if problem is not None:
+        return problem
     if a.command == "send":
         return check_send_flags(a)
     if a.command == "receive":
@@ -99,8 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NatsBridgeError as e:
         if e.code != ERROR_CONNECT_SETTINGS:
             raise
-        print(f"error: {report(e)}", file=sys.stderr)  # a bad option: the usage error's status
-        return 2
+        print(f"error: {report(e)}", file=sys.stderr)  # settings that cannot be used: a failure, as in every CLI
+        return 1
     command = _COMMANDS[a.command][0]
     try:
         return asyncio.run(command(a))

@@ -8,18 +8,53 @@ import argparse
 import asyncio
 import json
 import sys
+from typing import Any
 
 from .. import digest, strict_json
 from ..errors import NatsBridgeError
 from ..hosts import allowed_host
 from ..start import parse_start
 
-__all__ = ["Deadline", "UsageError", "host_url", "key_value", "metadata_of", "out", "since", "stream_name",
-           "subscribed"]
+__all__ = ["Deadline", "UsageError", "host_url", "key_value", "metadata_of", "once_only", "out", "since",
+           "stream_name", "subscribed"]
 
 
 class UsageError(Exception):
     """A command line that cannot be acted on (exit status 2, the message on stderr)."""
+
+
+def _given_once(action: argparse.Action, namespace: argparse.Namespace) -> None:
+    seen: set[str] = namespace.__dict__.setdefault("_given_flags", set())
+    if action.dest in seen:
+        raise argparse.ArgumentError(action, "is given twice; give it once")
+    seen.add(action.dest)
+
+
+class _StoreOnce(argparse._StoreAction):
+    """A flag with a value, given at most once."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        _given_once(self, namespace)
+        super().__call__(parser, namespace, values, option_string)
+
+
+class _StoreTrueOnce(argparse._StoreTrueAction):
+    """A switch, given at most once."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        _given_once(self, namespace)
+        super().__call__(parser, namespace, values, option_string)
+
+
+def once_only(p: argparse.ArgumentParser) -> None:
+    """Makes every flag of ``p`` added from now on (but the repeatable ones, ``append``) a
+    usage error when given twice, as in the Rust and TypeScript CLIs (``--server a --server
+    b`` is not "the last one wins")."""
+    p.register("action", None, _StoreOnce)
+    p.register("action", "store", _StoreOnce)
+    p.register("action", "store_true", _StoreTrueOnce)
 
 
 def out(line: str) -> None:

@@ -28,9 +28,9 @@ from natsbridge_types.profile import (
     ENV_XDG_CONFIG_HOME,
 )
 
-from ..settings import ConnectSettings, flag_labels, resolve
+from ..settings import ConnectSettings, resolve
 
-__all__ = ["ENVIRONMENT", "add_connect_flags", "add_fileserver_token_flag", "settings_of"]
+__all__ = ["ENVIRONMENT", "add_connect_flags", "add_fileserver_token_flag", "check_connect_flags", "settings_of"]
 
 ENVIRONMENT = (ENV_NATS_URL, ENV_NATS_CONTEXT, ENV_NATS_USER, ENV_NATS_PASSWORD, ENV_NATS_TOKEN, ENV_NATS_CREDS,
                ENV_NATS_NKEY, ENV_NATS_CA, ENV_NATS_CERT, ENV_NATS_KEY)
@@ -78,6 +78,14 @@ def add_fileserver_token_flag(p: argparse.ArgumentParser) -> None:
                         f"(env {ENV_FILESERVER_TOKEN}; {_VISIBLE})")
 
 
+def check_connect_flags(a: argparse.Namespace) -> str | None:
+    """The usage error of the connection flags in ``a``, if any: ``--context`` with
+    ``--no-context``."""
+    if a.context is not None and a.no_context:
+        return "--context and --no-context cannot be used together"
+    return None
+
+
 def settings_of(a: argparse.Namespace) -> ConnectSettings:
     """The connection settings of the flags in ``a``, the process's environment and the nats
     CLI's context; ``INVALID_ARGUMENT`` naming the sources of what cannot be used."""
@@ -86,4 +94,4 @@ def settings_of(a: argparse.Namespace) -> ConnectSettings:
         "token": a.token, "creds": a.creds, "nkey": a.nkey, "tls-ca": a.tls_ca, "tls-cert": a.tls_cert,
         "tls-key": a.tls_key, "tls-first": a.tls_first,
     }
-    return resolve(flags, os.environ, flag_labels())
+    return resolve(flags, os.environ)
