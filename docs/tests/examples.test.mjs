@@ -61,6 +61,20 @@ const NATSBRIDGE = path.resolve(process.env.NATSBRIDGE_BIN ?? path.join(ROOT, "t
 const PYTHON = path.join(ROOT, ".venv", "bin", "python");
 const CLIENT_DIST = path.join(ROOT, "packages", "typescript", "dist", "node.js");
 const BLOCK_TIMEOUT_MS = Number(process.env.DOCS_BLOCK_TIMEOUT_MS ?? 120_000);
+/** `UPDATE_EXPECT=1`: an exact `expect` block that differs is rewritten with what the block printed (normalized), as expect-test does; review the diff. */
+const UPDATE_EXPECT = process.env.UPDATE_EXPECT === "1";
+
+/** Replaces the bodies of the fenced blocks opening at `updates[].line` (1-based, as parsed) with `updates[].text`, bottom-up so earlier lines stay put. */
+function rewriteExpects(file, updates) {
+  const lines = fs.readFileSync(file, "utf8").split("\n");
+  for (const { line, text } of [...updates].sort((a, b) => b.line - a.line)) {
+    const open = line - 1;
+    let close = open + 1;
+    while (close < lines.length && !/^ {0,3}(`{3,}|~{3,})\s*$/.test(lines[close])) close++;
+    lines.splice(open + 1, close - open - 1, ...text.replace(/\n+$/, "").split("\n"));
+  }
+  fs.writeFileSync(file, lines.join("\n"));
+}
 /** npm's cache, kept when HOME moves to the page's scratch directory (so installs reuse it). */
 const NPM_CACHE = process.env.npm_config_cache ?? path.join(os.homedir(), ".npm");
 
@@ -514,6 +528,7 @@ for (const page of pages.filter((p) => p.steps.length > 0)) {
     let servers;
     let browser;
     let failed = false;
+    const updates = [];
     try {
       const pageOrigin = needs.has("browser") ? `http://127.0.0.1:${await freePort()}` : null;
       servers = await startServers(dir, { natsConfig: page.natsConfig, allowOrigin: pageOrigin });
@@ -575,6 +590,8 @@ for (const page of pages.filter((p) => p.steps.length > 0)) {
             try {
               if (expect.mode === "contains") {
                 assert.ok(actual.includes(expected), `stdout does not contain the text of docs/${page.rel}:${expect.line}\n--- expected (contained):\n${expected}\n--- actual (normalized):\n${actual}${context}`);
+              } else if (UPDATE_EXPECT && actual !== expected) {
+                updates.push({ line: expect.line, text: actual });
               } else {
                 assert.equal(actual, expected, `stdout differs from docs/${page.rel}:${expect.line}${context}`);
               }
@@ -586,6 +603,7 @@ for (const page of pages.filter((p) => p.steps.length > 0)) {
         });
       }
     } finally {
+      if (updates.length > 0) rewriteExpects(path.join(DOCS, page.rel), updates);
       if (browser) await browser.close().catch(() => {});
       await killAll();
       if (servers) fs.rmSync(servers.store, { recursive: true, force: true });

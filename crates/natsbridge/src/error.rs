@@ -253,7 +253,7 @@ pub fn report(error: &(dyn std::error::Error + 'static)) -> String {
         // A cause the text already says (a message that quotes its root cause, a client
         // error that repeats its inner one) is not said again.
         let said = c.to_string();
-        if !text.contains(&said) {
+        if !said.split(": ").all(|part| text.contains(part)) {
             text.push_str(": ");
             text.push_str(&said);
         }
