@@ -24,6 +24,8 @@
 //                                 substituted). The page's console.log lines are its stdout; the block ends
 //                                 when that output satisfies its `expect` blocks (at least one is required),
 //                                 or fails at an uncaught error, a console.error or the timeout.
+// `UPDATE_EXPECT=1 node --test docs/tests/` rewrites every exact `expect` block that differs with what its
+// block printed (normalized), for review in the diff, as expect-test does.
 // Every ```js/```python/```sh block (and their aliases) must carry `run`, `not run` or `file`.
 // ```rust blocks are compiled as doctests of the natsbridge crate, not here.
 //
