@@ -456,3 +456,21 @@ fn the_cycle_check_sees_a_cycle() {
     graph.insert("ctx".to_owned(), ["run".to_owned()].into());
     assert!(find_cycle(&graph).is_some());
 }
+
+/// `fuzz/` is a workspace of its own (libFuzzer's build flags), built `--locked` by
+/// `cargo xtask fuzz`: its lock file must follow the runtime's dependencies, or CI's fuzz
+/// step is the first to notice.
+#[test]
+fn the_fuzz_lock_file_is_current() {
+    let root = project_root();
+    let out = std::process::Command::new(crate::util::cargo_path())
+        .args(["metadata", "--locked", "--offline", "--format-version", "1", "--manifest-path"])
+        .arg(root.join("fuzz/Cargo.toml"))
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        out.status.success(),
+        "fuzz/Cargo.lock is stale: run `cargo metadata --manifest-path fuzz/Cargo.toml --offline > /dev/null` and commit it\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
