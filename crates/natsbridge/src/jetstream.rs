@@ -11,7 +11,9 @@
 //! - Streams can be replicated ([`StreamOptions::replicas`]: R3 survives any one server).
 //! - [`EnvelopeConsumer`] pulls in bounded requests (`max_messages`, `max_bytes`), downloads
 //!   and decodes each envelope, and only then hands it over; the application acks it
-//!   ([`Delivered::ack`]). Envelopes that can never decode are terminated (and reported),
+//!   ([`Delivered::ack`]: at least once, no round trip; [`Delivered::ack_confirmed`] waits
+//!   for the server). Its defaults are the profile's `CONSUMER_*` (schema/README.md rule
+//!   18), the same in every runtime. Envelopes that can never decode are terminated (and reported),
 //!   transient download failures are nak'ed for redelivery, up to `max_deliver`
 //!   deliveries; then the envelope is terminated and reported too, and replay goes on. If the consumer or the server
 //!   goes away, it is recreated where it left off, and nothing already handed over is
@@ -198,18 +200,22 @@ pub struct ConsumerOptions {
     pub filter_subject: Option<String>,
     /// Where to start.
     pub start: Start,
-    /// Most messages per pull request (backpressure).
+    /// Most messages per pull request (backpressure; the next pull goes out as the
+    /// application takes them). Default: the profile's `CONSUMER_BATCH`.
     pub max_messages: usize,
-    /// Most bytes per pull request (backpressure).
+    /// Most bytes per pull request (backpressure). Default: `CONSUMER_MAX_BYTES`.
     pub max_bytes: usize,
-    /// Redelivery timer; must exceed the worst-case download.
+    /// Redelivery timer; must exceed the worst-case download. Default:
+    /// `CONSUMER_ACK_WAIT_SECONDS`.
     pub ack_wait: Duration,
-    /// Most unacknowledged messages outstanding.
+    /// Most unacknowledged messages outstanding. Default: `CONSUMER_MAX_ACK_PENDING`.
     pub max_ack_pending: i64,
-    /// Delay before a nak'ed (transiently failing) message comes back.
+    /// Delay before a nak'ed (transiently failing) message comes back. Default:
+    /// `CONSUMER_NAK_DELAY_MS`.
     pub nak_delay: Duration,
     /// Deliveries of a message whose payloads fail to download before it is given up:
-    /// terminated on the server and returned as the error (0 = never give up).
+    /// terminated on the server and returned as the error (0 = never give up). Default:
+    /// `CONSUMER_MAX_DELIVER`.
     pub max_deliver: u32,
     /// Copies of the consumer's state in a cluster; 0: the server's choice (a durable
     /// consumer as many as its stream, an ephemeral one 1; either is recreated where it
@@ -228,13 +234,13 @@ impl Default for ConsumerOptions {
             durable_name: None,
             filter_subject: None,
             start: Start::All,
-            max_messages: 64,
-            max_bytes: 8 << 20,
-            ack_wait: Duration::from_secs(300),
-            max_ack_pending: 1024,
+            max_messages: profile::CONSUMER_BATCH,
+            max_bytes: usize::try_from(profile::CONSUMER_MAX_BYTES).unwrap_or(usize::MAX),
+            ack_wait: Duration::from_secs(profile::CONSUMER_ACK_WAIT_SECONDS),
+            max_ack_pending: i64::try_from(profile::CONSUMER_MAX_ACK_PENDING).unwrap_or(i64::MAX),
             limit: None,
-            nak_delay: Duration::from_secs(1),
-            max_deliver: 10,
+            nak_delay: Duration::from_millis(profile::CONSUMER_NAK_DELAY_MS),
+            max_deliver: u32::try_from(profile::CONSUMER_MAX_DELIVER).unwrap_or(u32::MAX),
             replicas: 0,
         }
     }
@@ -258,13 +264,27 @@ impl Delivered {
         self.message.headers.as_ref()
     }
 
-    /// Acknowledges the message (double ack: waits for the server's confirmation).
+    /// Acknowledges the message: the ack is sent, and the call returns without waiting for
+    /// the server (what NATS clients do; schema/README.md rule 18). The guarantee is at
+    /// least once: an ack lost on the way (a connection cut, a process killed before the
+    /// ack left) means the message is delivered again after `ack_wait`, never lost, and this
+    /// consumer does not hand a redelivery of it over again. Before a process exits, flush
+    /// its client (or use [`Self::ack_confirmed`] on the last message) so the last acks leave.
     pub async fn ack(&self) -> Result<()> {
-        self.message.double_ack().await.map_err(|e| {
-            Error::new(ErrorCode::NatsConnectionFailed, "ack failed")
-                .with_boxed_source(e)
-                .with_correlation_id(self.received.correlation_id())
-        })
+        self.message.ack().await.map_err(|e| self.ack_failed(e))
+    }
+
+    /// Acknowledges the message and waits for the server to confirm it recorded the ack
+    /// (JetStream's double ack, one round trip): when this returns, a consumer restarted
+    /// from its durable name does not see the message again.
+    pub async fn ack_confirmed(&self) -> Result<()> {
+        self.message.double_ack().await.map_err(|e| self.ack_failed(e))
+    }
+
+    fn ack_failed(&self, e: async_nats::Error) -> Error {
+        Error::new(ErrorCode::NatsConnectionFailed, "ack failed")
+            .with_boxed_source(e)
+            .with_correlation_id(self.received.correlation_id())
     }
 }
 

@@ -34,6 +34,83 @@ pub fn check_depth(bytes: &[u8], max_depth: usize) -> Result<(), String> {
     de.end().map_err(|e| e.to_string())
 }
 
+/// Parses `bytes` as exactly one strict JSON value in one pass: what [`check`] refuses is
+/// refused with the same reason, and what it accepts is the value `serde_json` reads.
+///
+/// ```
+/// use natsbridge::json::parse;
+/// assert_eq!(parse(br#"{"a":[1,"x"]}"#).unwrap(), serde_json::json!({"a": [1, "x"]}));
+/// assert!(parse(br#"{"a":1,"a":2}"#).unwrap_err().contains("duplicate key `a`"));
+/// ```
+pub fn parse(bytes: &[u8]) -> Result<serde_json::Value, String> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = Build(Walk { depth: 1, max_depth: JSON_MAX_DEPTH }).deserialize(&mut de).map_err(|e| e.to_string())?;
+    de.end().map_err(|e| e.to_string())?;
+    Ok(value)
+}
+
+/// Builds the value [`Walk`] checks, with the same depth rule; duplicate keys are found by
+/// the map being built (the last one would silently win in `serde_json`'s own parse).
+#[derive(Clone, Copy)]
+struct Build(Walk);
+
+impl<'de> DeserializeSeed<'de> for Build {
+    type Value = serde_json::Value;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<serde_json::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Build {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<serde_json::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<serde_json::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<serde_json::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<serde_json::Value, E> {
+        // serde_json reads no NaN or infinity; `from_f64` refuses only those.
+        Ok(serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, serde_json::Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<serde_json::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_string<E>(self, v: String) -> Result<serde_json::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_unit<E>(self) -> Result<serde_json::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<serde_json::Value, A::Error> {
+        let inner = Build(self.0.enter()?);
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+        while let Some(item) = seq.next_element_seed(inner)? {
+            items.push(item);
+        }
+        Ok(serde_json::Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<serde_json::Value, A::Error> {
+        let inner = Build(self.0.enter()?);
+        let mut members = serde_json::Map::new();
+        while let Some(Key(key)) = map.next_key()? {
+            if members.contains_key(key.as_ref()) {
+                return Err(de::Error::custom(format_args!("duplicate key `{}`", key.escape_debug())));
+            }
+            let value = map.next_value_seed(inner)?;
+            members.insert(key.into_owned(), value);
+        }
+        Ok(serde_json::Value::Object(members))
+    }
+}
+
 /// Walks one value at `depth`, refusing duplicate keys and nesting past `max_depth`.
 #[derive(Clone, Copy)]
 struct Walk {
@@ -175,6 +252,33 @@ mod tests {
             let err = check(bad).unwrap_err();
             assert!(err.contains(why), "{}: {err}", String::from_utf8_lossy(bad));
         }
+    }
+
+    #[test]
+    fn parse_accepts_and_refuses_what_check_does() {
+        let ok: [&[u8]; 4] = [
+            br#"{"a":"\u0000","b":[1,-0,5.0,1e300,-7,18446744073709551615],"c":{"a":1},"\u00e9":1,"\u00c3\u00a9":2}"#,
+            br#"{"a":"\ud83d\ude00","n":null,"t":true,"e":[],"o":{}}"#,
+            b" \t\r\n{}\n",
+            br#"[{"x":0.1},"s",false]"#,
+        ];
+        for bytes in ok {
+            let want: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+            assert_eq!(parse(bytes), Ok(want), "{}", String::from_utf8_lossy(bytes));
+        }
+        for bad in [
+            &b"\xEF\xBB\xBF{}"[..],
+            br#"{"a":1,"a":2}"#,
+            br#"{"m":{"x":1,"\u0078":2}}"#,
+            br#"{"a":1e400}"#,
+            br#"{"a":"\ud800"}"#,
+            b"{} {}",
+            nested(JSON_MAX_DEPTH + 1).as_bytes(),
+            nested(100_000).as_bytes(),
+        ] {
+            assert_eq!(parse(bad).map(drop), check(bad), "{}", String::from_utf8_lossy(&bad[..bad.len().min(40)]));
+        }
+        assert_eq!(parse(nested(JSON_MAX_DEPTH).as_bytes()).map(drop), Ok(()));
     }
 
     #[test]

@@ -39,10 +39,8 @@ pub enum Payload {
 /// A JSON payload's bytes as a value: strict JSON (schema/README.md, rule 8) or
 /// `DESERIALIZATION_ERROR`.
 fn strict_json(bytes: &[u8]) -> Result<Value> {
-    json::check(bytes)
-        .map_err(|why| Error::new(profile::ERROR_BAD_BYTES, format!("payload is not strict JSON: {why}")))?;
-    serde_json::from_slice(bytes)
-        .map_err(|e| Error::new(profile::ERROR_BAD_BYTES, "payload is not JSON").with_source(e))
+    json::parse(bytes)
+        .map_err(|why| Error::new(profile::ERROR_BAD_BYTES, format!("payload is not strict JSON: {why}")))
 }
 
 impl Payload {

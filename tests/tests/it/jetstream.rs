@@ -207,3 +207,44 @@ async fn a_receiver_that_crashes_before_acking_gets_it_again_and_the_link_resolv
     assert_eq!(d.received.payloads[0].bytes(), &[42u8; 10_000][..]);
     d.ack().await.unwrap();
 }
+
+/// Rule 18: `ack` returns without a round trip and `ack_confirmed` waits for the server; a
+/// durable consumer started again after either (the client flushed) resumes after the
+/// acked messages, and one killed before its acks left gets them again.
+#[tokio::test(flavor = "multi_thread")]
+async fn acks_with_and_without_confirmation_are_kept_by_a_durable_consumer() {
+    let server = NatsServer::spawn();
+    let js = js(&server).await;
+    ensure_stream(&js, &StreamOptions::new("ACKS", vec!["acks.>".into()], Duration::from_secs(600)))
+        .await
+        .unwrap();
+    for i in 0..6 {
+        publish_to_stream(&js, "acks.a", health(i), &SendOptions::default()).await.unwrap();
+    }
+    let options = ConsumerOptions {
+        durable_name: Some("acker".into()),
+        ack_wait: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let seq_of = |d: &natsbridge::jetstream::Delivered| {
+        let Payload::Dictionary(v) = &d.received.payloads[0].data else { panic!("not a dictionary") };
+        v["seq"].as_u64().unwrap()
+    };
+    {
+        let mut consumer = EnvelopeConsumer::new(js.clone(), "ACKS", options.clone(), ReceiveOptions::default());
+        let first = consumer.next().await.unwrap();
+        assert_eq!(seq_of(&first), 0);
+        first.ack_confirmed().await.unwrap();
+        let second = consumer.next().await.unwrap();
+        assert_eq!(seq_of(&second), 1);
+        second.ack().await.unwrap();
+        // `ack` left for the server once the client is flushed.
+        js.client().flush().await.unwrap();
+        // The third is handed over but never acked: the consumer goes away.
+        assert_eq!(seq_of(&consumer.next().await.unwrap()), 2);
+    }
+    let mut again = EnvelopeConsumer::new(js.clone(), "ACKS", options, ReceiveOptions::default());
+    let d = tokio::time::timeout(Duration::from_secs(10), again.next()).await.unwrap().unwrap();
+    assert_eq!(seq_of(&d), 2, "resumes after the acked ones, with the unacked one again");
+    d.ack_confirmed().await.unwrap();
+}
