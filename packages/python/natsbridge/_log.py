@@ -21,11 +21,13 @@ def log(level: int, msg: str, correlation_id: str | None, stage: str, stacklevel
 
 
 def debug(msg: str, correlation_id: str | None, stage: str, **fields: Any) -> None:
-    log(logging.DEBUG, msg, correlation_id, stage, 3, **fields)
+    if logger.isEnabledFor(logging.DEBUG):  # checked here too: the hot paths call this per message
+        log(logging.DEBUG, msg, correlation_id, stage, 3, **fields)
 
 
 def info(msg: str, correlation_id: str | None, stage: str, **fields: Any) -> None:
-    log(logging.INFO, msg, correlation_id, stage, 3, **fields)
+    if logger.isEnabledFor(logging.INFO):
+        log(logging.INFO, msg, correlation_id, stage, 3, **fields)
 
 
 def warning(msg: str, correlation_id: str | None, stage: str, exc_info: BaseException | None = None,

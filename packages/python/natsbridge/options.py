@@ -267,11 +267,15 @@ class _Spec:
             if key in kwargs:
                 raise NatsBridgeError(ERROR_BAD_OPTION, f"{self.call}: argument `{key}` is given twice (by position "
                                       "and by keyword)")
-            check_value(self.call, key, value, *checks[key], kind="argument")
+            check, what = checks[key]
+            if not check(value):  # the error's wording only when it fails (the hot path is one call)
+                check_value(self.call, key, value, check, what, kind="argument")
         for key, value in kwargs.items():
             if key in checks:
-                check_value(self.call, key, value, *checks[key],
-                            kind="option" if key in self.keyword_only or key in self.forwards else "argument")
+                check, what = checks[key]
+                if not check(value):
+                    check_value(self.call, key, value, check, what,
+                                kind="option" if key in self.keyword_only or key in self.forwards else "argument")
             elif key not in self.forwards:
                 raise bad_option(self.call, key, self.known)
         for key in self.required:

@@ -54,12 +54,16 @@ class TableLimits:
     max_columns: Count = TABLE_MAX_COLUMNS
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+"""Compact JSON, made once (``json.dumps`` with options builds an encoder per call)."""
+
+
 def _dumps(value: Any) -> bytes:
     """``value`` as the JSON a strict reader accepts (rule 8): no NaN or infinity, no lone
     surrogate, no nesting deeper than the profile's ``JSON_MAX_DEPTH``, no integer too large
     for a double; ``SERIALIZATION_ERROR`` otherwise."""
     try:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        text = _ENCODER.encode(value)
         strict_json.check_written(text)
         return text.encode("utf-8")
     except (TypeError, ValueError, RecursionError) as e:  # StrictJsonError and UnicodeEncodeError are ValueErrors

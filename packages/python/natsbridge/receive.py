@@ -160,7 +160,7 @@ async def smartreceive(
     """Decodes a NATS message (or envelope JSON received by other means) carrying a
     ``msg_envelope_v1``. Raises :class:`NatsBridgeError` with the correlation id (from the
     envelope, or the ``Correlation-Id`` header when the envelope is unreadable)."""
-    opts = options or ReceiveOptions()
+    opts = options or _default_options()
     if isinstance(msg, Msg):
         body: bytes | bytearray | str = msg.data
         hdrs = dict(msg.headers) if msg.headers else None
@@ -199,7 +199,10 @@ async def smartreceive(
                 if session is None and p.get("transport") == "link" and not is_file_link(p["data"]):
                     session = new_session(opts.fetch)
                 try:
-                    out.append(await _receive_payload(p, opts, cid, session))
+                    if p["transport"] == "direct":  # no I/O: no coroutine per payload
+                        out.append(_direct_payload(p, opts, cid))
+                    else:
+                        out.append(await _receive_payload(p, opts, cid, session))
                 except NatsBridgeError as e:
                     raise e.with_dataname(p.get("dataname"))
         finally:
@@ -211,6 +214,19 @@ async def smartreceive(
         raise e.with_correlation_id(cid)
 
 
+_defaults: tuple[str, ReceiveOptions] | None = None
+"""The default options and the ``FILESERVER_URL`` they were made with."""
+
+
+def _default_options() -> ReceiveOptions:
+    """``ReceiveOptions()``, made again only when ``FILESERVER_URL`` (its allowed host) changed."""
+    global _defaults
+    url = config.fileserver_url()
+    if _defaults is None or _defaults[0] != url:
+        _defaults = (url, ReceiveOptions())
+    return _defaults[1]
+
+
 def host_allowed(url: str, allowed: frozenset[str]) -> bool:
     """Whether an http(s) link may be downloaded: its ``host:port`` is allowed (``allowed``
     as :attr:`ReceiveOptions.hosts` holds them), or everything is (``*``)."""
@@ -220,27 +236,39 @@ def host_allowed(url: str, allowed: frozenset[str]) -> bool:
     return ANY_HOST in allowed or with_port in allowed
 
 
+def _declared_size(p: MsgPayloadV1, opts: ReceiveOptions) -> int:
+    """The payload's ``size`` (an int >= 0, checked with the envelope), its type known and the size
+    within the limit."""
+    if not is_known_payload_type(p["payload_type"]):
+        raise NatsBridgeError(ERROR_UNKNOWN_PAYLOAD_TYPE, f"unknown payload_type `{p['payload_type'][:100]}`")
+    size = p["size"]
+    if size > opts.fetch.max_bytes:
+        raise NatsBridgeError(ERROR_PAYLOAD_TOO_LARGE, f"declared size {size} exceeds the limit {opts.fetch.max_bytes}")
+    return size
+
+
+def _direct_payload(p: MsgPayloadV1, opts: ReceiveOptions, cid: str) -> ReceivedPayload:
+    size = _declared_size(p, opts)
+    data = p["data"]
+    if len(data) != encoded_len(size):
+        raise NatsBridgeError(
+            ERROR_INTEGRITY, f"`size` is {size} but `data` holds {len(data)} base64 characters"
+        )
+    raw = b64decode(data)
+    if len(raw) != size:
+        raise NatsBridgeError(ERROR_INTEGRITY, f"`size` is {size} but `data` decodes to {len(raw)} bytes")
+    return _verified(p, raw, None, opts, cid)
+
+
 async def _receive_payload(
     p: MsgPayloadV1, opts: ReceiveOptions, cid: str, session: aiohttp.ClientSession | None
 ) -> ReceivedPayload:
-    if not is_known_payload_type(p["payload_type"]):
-        raise NatsBridgeError(ERROR_UNKNOWN_PAYLOAD_TYPE, f"unknown payload_type `{p['payload_type'][:100]}`")
-    size = p["size"]  # an int >= 0 (checked with the envelope)
-    if size > opts.fetch.max_bytes:
-        raise NatsBridgeError(ERROR_PAYLOAD_TOO_LARGE, f"declared size {size} exceeds the limit {opts.fetch.max_bytes}")
+    size = _declared_size(p, opts)
     transport = p["transport"]
     data = p["data"]
     sha: str | None = None
     raw: bytes | bytearray
-    if transport == "direct":
-        if len(data) != encoded_len(size):
-            raise NatsBridgeError(
-                ERROR_INTEGRITY, f"`size` is {size} but `data` holds {len(data)} base64 characters"
-            )
-        raw = b64decode(data)
-        if len(raw) != size:
-            raise NatsBridgeError(ERROR_INTEGRITY, f"`size` is {size} but `data` decodes to {len(raw)} bytes")
-    elif transport == "link" and is_file_link(data):
+    if transport == "link" and is_file_link(data):
         raw = await read_file_link(data, size, opts.allowed_dirs)
     elif transport == "link":
         if not host_allowed(data, opts.hosts):
@@ -257,6 +285,14 @@ async def _receive_payload(
         raw, sha = fetched.data, fetched.sha256
     else:
         raise NatsBridgeError(ERROR_UNKNOWN_TRANSPORT, f"unknown transport `{transport[:100]}`")
+    return _verified(p, raw, sha, opts, cid)
+
+
+def _verified(
+    p: MsgPayloadV1, raw: bytes | bytearray, sha: str | None, opts: ReceiveOptions, cid: str
+) -> ReceivedPayload:
+    """The payload's bytes checked against ``metadata.sha256`` (``sha``: their digest, when the
+    download computed it) and decoded."""
     declared = (p.get("metadata") or {}).get("sha256")
     if opts.verify_sha256 and isinstance(declared, str):
         if sha is None:
@@ -266,5 +302,5 @@ async def _receive_payload(
                 ERROR_INTEGRITY, f"sha256 of the bytes is {sha}, the payload declares {declared[:100]}"
             )
     decoded = decode_payload(raw, p["payload_type"], opts.table_limits)
-    _log.debug("decoded", cid, "deserialize", dataname=p["dataname"], transport=transport, bytes=len(raw))
-    return ReceivedPayload(p["dataname"], decoded, p["payload_type"], transport, raw, sha)
+    _log.debug("decoded", cid, "deserialize", dataname=p["dataname"], transport=p["transport"], bytes=len(raw))
+    return ReceivedPayload(p["dataname"], decoded, p["payload_type"], transport=p["transport"], raw=raw, _sha256=sha)

@@ -25,7 +25,7 @@ from natsbridge_types.profile import (
 from . import _log, config, strict_json
 from .errors import NatsBridgeError
 from .fetch import new_session, redact
-from .options import Count, PositiveCount, PositiveSeconds, checked, checked_options, shown, unchecked
+from .options import Count, PositiveCount, PositiveSeconds, checked, checked_options, shown
 from .payload import encode_payload, extension
 from .plik import upload
 from .schema_check import check_writable_envelope
@@ -66,12 +66,16 @@ class _Prepared:
     sha256: str = ""
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+"""Compact JSON, made once (``json.dumps`` with options builds an encoder per call)."""
+
+
 def _dumps(value: Any, strict: bool = False) -> str:
     """The envelope's JSON; ``strict``: checked as a strict reader would read it (no NaN,
     nesting within the profile's ``JSON_MAX_DEPTH``, integers a double holds);
     ``SERIALIZATION_ERROR`` otherwise."""
     try:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        text = _ENCODER.encode(value)
         if strict:
             strict_json.check_written(text)
         return text
@@ -99,6 +103,31 @@ def _wire_payload(p: _Prepared, data: str) -> MsgPayloadV1:
         "data": data,
         "metadata": {"sha256": p.sha256},
     }
+
+
+_WRITABLE: dict[tuple[str, ...], None] = {}
+"""The caller's fields of envelopes already checked as writable (at most :data:`_WRITABLE_KEPT`)."""
+_WRITABLE_KEPT = 256
+
+
+def _check_writable(envelope: MsgEnvelopeV1, prepared: list[_Prepared]) -> None:
+    """:func:`check_writable_envelope`, run once per combination of the fields a caller
+    chooses (subject, purpose, names, ids of sender and receiver, reply fields, each payload's
+    dataname and type). Every other field is this module's own and valid by construction:
+    ``correlation_id`` and ``msg_id`` are fresh UUIDs or passed :func:`checked_uuid` (the
+    schema's pattern), the payload ids fresh UUIDs, the timestamp :func:`now_timestamp`'s,
+    ``transport``/``encoding``/``size`` and both ``metadata`` objects set here."""
+    key = (envelope["send_to"], envelope["msg_purpose"], envelope["sender_name"], envelope["sender_id"],
+           envelope["receiver_name"], envelope["receiver_id"], envelope["reply_to"], envelope["reply_to_msg_id"],
+           *(p.dataname for p in prepared), *(p.payload_type for p in prepared))
+    cacheable = all(type(k) is str for k in key)  # a str subclass or any other type: checked every time
+    if cacheable and key in _WRITABLE:
+        return
+    check_writable_envelope(envelope)
+    if cacheable:
+        if len(_WRITABLE) >= _WRITABLE_KEPT:
+            _WRITABLE.clear()
+        _WRITABLE[key] = None
 
 
 def fit_max_payload(envelope: MsgEnvelopeV1, prepared: list[_Prepared], header_bytes: int, max_payload: int) -> None:
@@ -182,15 +211,12 @@ async def smartsend(
     correlation id; :class:`Sent` has ``.correlation_id`` and ``.msg_id``.
     """
     cid = checked_uuid(correlation_id, "correlation_id")
-    options = unchecked(  # smartsend's own arguments, checked by @checked
-        SendOptions, connection=connection, fileserver_url=fileserver_url, fileserver_token=fileserver_token,
-        size_threshold=size_threshold, msg_id=msg_id, msg_purpose=msg_purpose, sender_name=sender_name,
-        sender_id=sender_id, receiver_name=receiver_name, receiver_id=receiver_id, reply_to=reply_to,
-        reply_to_msg_id=reply_to_msg_id, metadata=metadata, headers=headers, publish=publish, flush=flush,
-        max_payload=max_payload, link_ttl=link_ttl, one_shot=one_shot, jetstream=jetstream, http=http,
-    )
     try:
-        return await send_with(subject, list(payloads), cid, options)
+        return await _send(  # smartsend's own arguments, checked by @checked
+            subject, list(payloads), cid, None, connection, fileserver_url, fileserver_token, size_threshold, msg_id,
+            msg_purpose, sender_name, sender_id, receiver_name, receiver_id, reply_to, reply_to_msg_id, metadata,
+            headers, publish, flush, max_payload, link_ttl, one_shot, jetstream, http,
+        )
     except NatsBridgeError as e:
         raise e.with_correlation_id(cid)
 
@@ -265,11 +291,24 @@ async def send_with(
 ) -> Sent:
     """:func:`smartsend` with its options as one value; ``sequence_out`` receives the stream
     sequence of a JetStream publish."""
-    connection, fileserver_url, fileserver_token = o.connection, o.fileserver_url, o.fileserver_token
-    size_threshold, msg_id, msg_purpose, sender_name = o.size_threshold, o.msg_id, o.msg_purpose, o.sender_name
-    sender_id, receiver_name, receiver_id, reply_to = o.sender_id, o.receiver_name, o.receiver_id, o.reply_to
-    reply_to_msg_id, metadata, headers, publish, flush = o.reply_to_msg_id, o.metadata, o.headers, o.publish, o.flush
-    max_payload, link_ttl, one_shot, jetstream, http = o.max_payload, o.link_ttl, o.one_shot, o.jetstream, o.http
+    return await _send(
+        subject, payloads, cid, sequence_out, o.connection, o.fileserver_url, o.fileserver_token, o.size_threshold,
+        o.msg_id, o.msg_purpose, o.sender_name, o.sender_id, o.receiver_name, o.receiver_id, o.reply_to,
+        o.reply_to_msg_id, o.metadata, o.headers, o.publish, o.flush, o.max_payload, o.link_ttl, o.one_shot,
+        o.jetstream, o.http,
+    )
+
+
+async def _send(
+    subject: str, payloads: list[PayloadInput], cid: str, sequence_out: list[int] | None,
+    connection: Client | str | ConnectSettings | None, fileserver_url: str | None, fileserver_token: str | None,
+    size_threshold: int | None, msg_id: str | None, msg_purpose: str, sender_name: str, sender_id: str | None,
+    receiver_name: str, receiver_id: str, reply_to: str, reply_to_msg_id: str, metadata: Mapping[str, Any] | None,
+    headers: Mapping[str, str] | None, publish: bool, flush: bool, max_payload: int | None, link_ttl: float | None,
+    one_shot: bool, jetstream: nats.js.JetStreamContext | None, http: aiohttp.ClientSession | None,
+) -> Sent:
+    """:func:`send_with`'s work, the options as arguments (in :class:`SendOptions`' order): the
+    hot path builds no options value."""
     if not isinstance(subject, str):
         raise NatsBridgeError(ERROR_WRITER_RULE, f"the subject must be a str, not {type(subject).__name__}")
     threshold = config.size_threshold() if size_threshold is None else size_threshold
@@ -312,7 +351,7 @@ async def send_with(
         "metadata": dict(metadata or {}),
         "payloads": [_wire_payload(p, "") for p in prepared],
     }
-    check_writable_envelope(envelope)
+    _check_writable(envelope, prepared)
 
     # 3. Connect (to learn max_payload) when publishing.
     nc: Client | None = None
@@ -335,8 +374,23 @@ async def send_with(
         if broker_url is not None:
             envelope["broker_url"] = broker_url
 
-        # 4. Fit the budget.
-        fit_max_payload(envelope, prepared, header_len(wire_headers), budget)
+        # 4. Fit the budget. Every payload direct (the usual case): the envelope is serialized
+        # once, data inlined, and kept when it fits; the strict check is needed only for the
+        # caller's `metadata` (every other field is a string, a small integer, or a fixed
+        # nesting; the payloads' data are base64 strings).
+        header_bytes = header_len(wire_headers)
+        if not any(p.link for p in prepared):
+            for p, w in zip(prepared, envelope["payloads"]):
+                w["data"] = b64encode(p.raw)
+            text = _dumps(envelope, strict=bool(envelope["metadata"]))
+            try:
+                body = text.encode("utf-8")
+            except UnicodeEncodeError as e:
+                raise NatsBridgeError(ERROR_WRITER_RULE, "the envelope holds text that is not valid Unicode") from e
+            if len(body) + header_bytes <= budget:
+                return await _publish(nc, jetstream, subject, body, wire_headers, flush or own_nc, cid, sequence_out,
+                                      Sent(envelope, text))
+        fit_max_payload(envelope, prepared, header_bytes, budget)
 
         # 5. Upload links, inline the rest.
         wire: list[MsgPayloadV1] = []
@@ -365,15 +419,24 @@ async def send_with(
         text = _dumps(envelope)
 
         # 6. Publish.
-        if nc is not None:
-            body = text.encode("utf-8")
-            if jetstream is not None:
-                seq = await publish_jetstream(jetstream, subject, body, wire_headers, cid)
-                if sequence_out is not None:
-                    sequence_out.append(seq)
-            else:
-                await publish_core(nc, subject, body, wire_headers, flush or own_nc, cid)
-        return Sent(envelope, text)
+        body = text.encode("utf-8") if nc is not None else b""
+        return await _publish(nc, jetstream, subject, body, wire_headers, flush or own_nc, cid, sequence_out,
+                              Sent(envelope, text))
     finally:
         if own_nc and nc is not None:
             await nc.close()
+
+
+async def _publish(
+    nc: Client | None, jetstream: nats.js.JetStreamContext | None, subject: str, body: bytes,
+    headers: dict[str, str], flush: bool, cid: str, sequence_out: list[int] | None, sent: Sent,
+) -> Sent:
+    """Publishes ``body`` (nothing when ``nc`` is ``None``: not publishing) and returns ``sent``."""
+    if nc is not None:
+        if jetstream is not None:
+            seq = await publish_jetstream(jetstream, subject, body, headers, cid)
+            if sequence_out is not None:
+                sequence_out.append(seq)
+        else:
+            await publish_core(nc, subject, body, headers, flush, cid)
+    return sent

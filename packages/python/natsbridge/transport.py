@@ -5,6 +5,7 @@ errors (:func:`publish_message`, and the JetStream publish with its ack)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import ssl
 import urllib.parse
@@ -379,7 +380,13 @@ async def subscriptions_registered(nc: Client, timeout: PositiveSeconds = 5.0) -
 def broker_url_of(nc: Client) -> str | None:
     """The server a client is connected to, credentials removed."""
     u: urllib.parse.ParseResult | None = nc.connected_url
-    if u is None or not u.hostname:
+    return None if u is None else _shown_broker(u)
+
+
+@functools.lru_cache(maxsize=64)
+def _shown_broker(u: urllib.parse.ParseResult) -> str | None:
+    """``u`` as an envelope's ``broker_url`` (formatted once per server URL, not per send)."""
+    if not u.hostname:
         return None
     host = f"[{u.hostname}]" if ":" in u.hostname else u.hostname
     scheme = u.scheme or "nats"

@@ -46,6 +46,12 @@ from nats.aio.subscription import Subscription as NatsSubscription
 
 from natsbridge_types import ErrorResponseV1, MsgEnvelopeV1
 from natsbridge_types.profile import (
+    CONSUMER_ACK_WAIT_SECONDS,
+    CONSUMER_BATCH,
+    CONSUMER_MAX_ACK_PENDING,
+    CONSUMER_MAX_BYTES,
+    CONSUMER_MAX_DELIVER,
+    CONSUMER_NAK_DELAY_MS,
     ERROR_BAD_BYTES,
     ERROR_BAD_OPTION,
     ERROR_DEADLINE,
@@ -764,14 +770,17 @@ class ConsumerOptions:
     ``start`` is where the replay begins (:func:`natsbridge.parse_start`'s forms: ``all``,
     ``new``, ``"5m"``, an RFC 3339 time, a sequence, an aware ``datetime``, a
     ``timedelta``; checked here); a ``durable_name`` keeps the position across restarts;
-    ``limit``: hand over at most this many messages, pulling no more (``None``: no end)."""
+    ``limit``: hand over at most this many messages, pulling no more (``None``: no end).
+    The pull and redelivery settings default to the profile's ``CONSUMER_*`` (rule 18)."""
 
     start: StartValue = START_ALL
     durable_name: str | None = None
-    max_messages: PositiveCount = 64
-    ack_wait: PositiveSeconds = 300.0
-    max_ack_pending: PositiveCount = 1024
-    nak_delay: Seconds = 1.0
+    max_messages: PositiveCount = CONSUMER_BATCH
+    max_bytes: PositiveCount = CONSUMER_MAX_BYTES
+    ack_wait: PositiveSeconds = float(CONSUMER_ACK_WAIT_SECONDS)
+    max_ack_pending: PositiveCount = CONSUMER_MAX_ACK_PENDING
+    nak_delay: Seconds = CONSUMER_NAK_DELAY_MS / 1000
+    max_deliver: Count = CONSUMER_MAX_DELIVER
     pull_expires: PositiveSeconds = 5.0
     limit: Count | None = None
 
@@ -808,8 +817,14 @@ class Stored(Generic[M]):
         return self.delivered.published
 
     async def ack(self) -> None:
-        """Acknowledges the message and waits for the server's confirmation."""
+        """Acknowledges the message without waiting for the server (at least once; see
+        :meth:`natsbridge.Delivered.ack`)."""
         await self.delivered.ack()
+
+    async def ack_confirmed(self) -> None:
+        """Acknowledges the message and waits for the server to have recorded it (see
+        :meth:`natsbridge.Delivered.ack_confirmed`)."""
+        await self.delivered.ack_confirmed()
 
 
 Delivered = Stored
@@ -880,7 +895,8 @@ def replay(
     o = options or ConsumerOptions()
     consumer = EnvelopeConsumer(
         bridge.jetstream, stream, start=o.start, durable_name=o.durable_name, filter_subject=filter_subject,
-        max_messages=o.max_messages, ack_wait=o.ack_wait, max_ack_pending=o.max_ack_pending,
-        nak_delay=o.nak_delay, pull_expires=o.pull_expires, receive_options=bridge.receive, limit=o.limit,
+        max_messages=o.max_messages, max_bytes=o.max_bytes, ack_wait=o.ack_wait, max_ack_pending=o.max_ack_pending,
+        nak_delay=o.nak_delay, max_deliver=o.max_deliver, pull_expires=o.pull_expires,
+        receive_options=bridge.receive, limit=o.limit,
     )
     return Replay(bridge, stream, codec, consumer)

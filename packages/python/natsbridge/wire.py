@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime
 import hashlib
+import os
 import re
-import uuid
+import time
 from collections.abc import Mapping
 
 from natsbridge_types import SCHEMA
@@ -25,8 +25,13 @@ _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def new_uuid() -> str:
-    """A random (v4) UUID."""
-    return str(uuid.uuid4())
+    """A random (v4) UUID, as ``str(uuid.uuid4())`` writes it (lowercase, version 4, variant
+    RFC 4122), without building a ``uuid.UUID``: it is made three times per envelope."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+
+
+_VARIANT = "89ab"
 
 
 def checked_uuid(value: str | None, field: str) -> str:
@@ -44,10 +49,20 @@ def is_uuid(value: object) -> bool:
     return isinstance(value, str) and _UUID.fullmatch(value) is not None
 
 
+_second: tuple[int, str] = (-1, "")
+"""The last second formatted (``2026-11-29T21:58:30.``), kept as one tuple (threads read it whole)."""
+
+
 def now_timestamp() -> str:
-    """Now as RFC 3339 UTC with milliseconds: ``2026-11-29T21:58:30.123Z``."""
-    now = datetime.datetime.now(datetime.timezone.utc)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    """Now as RFC 3339 UTC with milliseconds: ``2026-11-29T21:58:30.123Z`` (the system clock,
+    truncated; each second's date and time formatted once)."""
+    global _second
+    seconds, ns = divmod(time.time_ns(), 1_000_000_000)
+    cached, prefix = _second
+    if cached != seconds:
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(seconds))
+        _second = (seconds, prefix)
+    return f"{prefix}{ns // 1_000_000:03d}Z"
 
 
 def sha256_hex(data: bytes | bytearray | memoryview) -> str:
@@ -69,7 +84,7 @@ def b64decode(text: str) -> bytes:
     """Decodes canonical padded standard base64 (no whitespace, zero trailing bits);
     anything else is ``DESERIALIZATION_ERROR``."""
     try:
-        raw = binascii.a2b_base64(text.encode("ascii"), strict_mode=True)
+        raw = binascii.a2b_base64(text, strict_mode=True)  # a str that is not ASCII: ValueError
     except (binascii.Error, UnicodeEncodeError, ValueError) as e:
         raise NatsBridgeError(ERROR_BAD_BYTES, "`data` is not valid base64") from e
     if len(text) % 4 != 0:

@@ -45,7 +45,7 @@ def test_a_durable_consumer_with_a_limit_pulls_no_more_and_the_next_run_goes_on(
             for _ in range(2):
                 d = await first.next(timeout=10)
                 got.append(d.received.correlation_id)
-                await d.ack()
+                await d.ack_confirmed()  # recorded before the consumer's state is read below
             assert got == CIDS[:2]
             # Nothing pulled beyond what was handed over: the third is still waiting on the server.
             assert await _pending(nc, "LIMIT", "lim") == (0, 1)
@@ -58,7 +58,7 @@ def test_a_durable_consumer_with_a_limit_pulls_no_more_and_the_next_run_goes_on(
             started = time.monotonic()
             second = EnvelopeConsumer(js, "LIMIT", durable_name="lim", limit=1, ack_wait=300.0)
             d = await second.next(timeout=10)
-            await d.ack()
+            await d.ack_confirmed()
             assert d.received.correlation_id == CIDS[2] and time.monotonic() - started < 10
             assert await _pending(nc, "LIMIT", "lim") == (0, 0)
             await second.close()
@@ -75,7 +75,7 @@ def test_without_a_limit_one_pull_takes_a_whole_batch(nats_url: str) -> None:
             await _stream(nc, "NOLIMIT", "nolimit.x", 3)
             consumer = EnvelopeConsumer(nc.jetstream(), "NOLIMIT", durable_name="all", ack_wait=300.0)
             d = await consumer.next(timeout=10)
-            await d.ack()
+            await d.ack_confirmed()  # recorded before the consumer's state is read below
             # The other two were pulled with it and wait, unacknowledged, in this process.
             assert await _pending(nc, "NOLIMIT", "all") == (2, 0)
             await consumer.close()
