@@ -1,6 +1,7 @@
 // Builds the page into dist/: index.html and style.css copied from src/, app.js bundled by
 // esbuild for the browser (ESM, es2022) from src/main.ts with @natsbridge/client's browser
-// export, nats.js (WebSocket) and apache-arrow. Fails when anything Node-only gets in.
+// export, nats.js (WebSocket) and apache-arrow, and hash-worker.js (the table's streaming
+// SHA-256: hash-wasm in a worker) from src/hash-worker.ts. Fails when anything Node-only gets in.
 import { build } from "esbuild";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { copyFile, mkdir, rm } from "node:fs/promises";
@@ -23,8 +24,8 @@ if (!existsSync(clientDist) || statSync(clientDist).mtimeMs < newestSrc) {
 await rm(dist, { recursive: true, force: true });
 await mkdir(dist, { recursive: true });
 const result = await build({
-  entryPoints: [join(src, "main.ts")],
-  outfile: join(dist, "app.js"),
+  entryPoints: { app: join(src, "main.ts"), "hash-worker": join(src, "hash-worker.ts") },
+  outdir: dist,
   bundle: true,
   format: "esm",
   platform: "browser",
@@ -38,5 +39,5 @@ const result = await build({
 const nodeOnly = Object.keys(result.metafile.inputs).filter((i) => i.startsWith("node:") || i.includes("transport-node"));
 if (nodeOnly.length > 0) throw new Error(`Node-only modules in the browser bundle: ${nodeOnly.join(", ")}`);
 for (const f of ["index.html", "style.css"]) await copyFile(join(src, f), join(dist, f));
-const bytes = result.metafile.outputs[Object.keys(result.metafile.outputs).find((o) => o.endsWith("app.js"))].bytes;
-console.log(`dashboard: dist/index.html, dist/style.css, dist/app.js (${(bytes / 1024).toFixed(0)} KiB)`);
+const kib = (name) => (result.metafile.outputs[Object.keys(result.metafile.outputs).find((o) => o.endsWith(name))].bytes / 1024).toFixed(0);
+console.log(`dashboard: dist/index.html, dist/style.css, dist/app.js (${kib("app.js")} KiB), dist/hash-worker.js (${kib("hash-worker.js")} KiB)`);

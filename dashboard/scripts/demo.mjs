@@ -23,6 +23,7 @@ import {
   panelSettled,
   rendererMemory,
   startDashboard,
+  tableMemoryProbe,
   text,
   writeToneWav,
   CLIP_SAMPLES,
@@ -60,6 +61,8 @@ const mb = (b) => (b / 1e6).toFixed(1);
 
 let service;
 let browser;
+let tableFigures;
+let tableMemory;
 try {
   let dashboardUrl = opt.url;
   let logFile = opt["log-file"];
@@ -127,20 +130,50 @@ try {
   const cmdStatus = await text(page, "#cmd-status");
   row("command", cmdState === "done" && cmdStatus === "Running", `status ${cmdStatus}`, `rtt ${await text(page, "#cmd-rtt-ms")} ms`);
 
-  // 2. deep dive
+  // 2. deep dive: the renderer's peak RSS during the transfer (download + verify + decode),
+  // read between the page's two probe calls (test/harness.mjs tableMemoryProbe).
   process.stderr.write(`loading the ${config.table_rows}-row table…\n`);
+  const probe = await tableMemoryProbe(browser, page);
   await page.click("#table-load");
   const tableState = await panelSettled(page, "table", 400_000);
   await sampleHeap();
   const rows = Number(await text(page, "#table-rows"));
   const zero = await text(page, "#table-zero-copy");
   const tableOk = tableState === "done" && rows === config.table_rows && zero === "yes";
+  const tableMb = Number(await text(page, "#table-mb"));
   row(
     "deep dive",
     tableOk,
     tableOk ? `${rows} rows, zero-copy ${zero}` : `${tableState}: ${await text(page, "#table-error")}`,
-    `${await text(page, "#table-mb")} MB, ${await text(page, "#table-mbps")} MB/s, ${await text(page, "#table-seconds")} s download+verify+decode (download ${await text(page, "#table-download-seconds")} s; service ${await text(page, "#table-service-seconds")} s)`,
+    `${tableMb} MB, ${await text(page, "#table-mbps")} MB/s, ${await text(page, "#table-seconds")} s download+verify+decode (${await text(page, "#table-verify")}; service ${await text(page, "#table-service-seconds")} s)`,
   );
+  tableFigures = {
+    mb: tableMb,
+    seconds: Number(await text(page, "#table-seconds")),
+    mbps: Number(await text(page, "#table-mbps")),
+    download_seconds: Number(await text(page, "#table-download-seconds")),
+    download_mbps: Number(await text(page, "#table-download-mbps")),
+    rate_ratio: Number(await text(page, "#table-rate-ratio")),
+    hash_mbps: Number(await text(page, "#table-hash-mbps")),
+  };
+  row(
+    "table rate",
+    tableOk,
+    `${tableFigures.rate_ratio}x the download alone's rate${tableFigures.rate_ratio < 0.8 ? " (below the 0.8x target)" : ""}`,
+    `download alone ${tableFigures.download_seconds} s (${tableFigures.download_mbps} MB/s); SHA-256 alone in the page ${tableFigures.hash_mbps} MB/s (target 0.8x, bound ${Math.min(1, tableFigures.hash_mbps / tableFigures.download_mbps).toFixed(2)}x by the hash)`,
+  );
+  tableMemory = probe.result();
+  if (tableMemory === undefined) {
+    row("table memory", false, "the page did not call the memory probe", "");
+  } else {
+    const over = tableMemory.riseBytes / (tableMb * 1e6);
+    row(
+      "table memory",
+      over <= 1.5,
+      `renderer peak during the transfer ${mb(tableMemory.peakBytes)} MB`,
+      `${mb(tableMemory.riseBytes)} MB above the ${mb(tableMemory.beforeBytes)} MB before = ${over.toFixed(2)}x the table (target 1.5x); the whole renderer ${(tableMemory.peakBytes / (tableMb * 1e6)).toFixed(2)}x`,
+    );
+  }
 
   // 3. audio
   await page.click("#audio-record");
@@ -232,14 +265,14 @@ try {
   await sampleRenderers();
   clearInterval(rssSampler);
   const rssPeak = Math.max(0, ...rendererPeaks.values());
-  row("tab memory", true, `JS heap peak ${mb(heapPeak)} MB`, rssPeak > 0 ? `renderer peak RSS ${mb(rssPeak)} MB (VmHWM)` : "renderer RSS unavailable");
+  row("tab memory", true, `JS heap peak ${mb(heapPeak)} MB`, rssPeak > 0 ? `renderer peak RSS over the whole session ${mb(rssPeak)} MB (VmHWM; includes the download-alone comparison run after the transfer)` : "renderer RSS unavailable");
 
   const widths = [13, 6, 50];
   const line = (cells) => cells.map((c, i) => (i < widths.length ? String(c).padEnd(widths[i]) : String(c))).join(" | ");
   console.log(line(["scenario", "check", "result", "figure"]));
   console.log(line(["-".repeat(13), "-".repeat(6), "-".repeat(50), "-".repeat(20)]));
   for (const r of results) console.log(line([r.scenario, r.ok ? "ok" : "FAIL", r.result, r.figure]));
-  if (opt.json) console.log(JSON.stringify({ results, heap_peak_bytes: heapPeak, renderer_peak_rss_bytes: rssPeak }));
+  if (opt.json) console.log(JSON.stringify({ results, heap_peak_bytes: heapPeak, renderer_peak_rss_bytes: rssPeak, table: tableFigures, table_transfer_memory: tableMemory }));
 } catch (e) {
   failed = true;
   console.error(`demo failed: ${e?.stack ?? e}`);

@@ -97,6 +97,8 @@ export interface Timed {
   tSent: number;
   /** When the reply message arrived. */
   tArrived: number;
+  /** When smartreceive started (after `beforeReceive`). */
+  tReceiving: number;
   /** When smartreceive was done (downloads, verification and decoding included). */
   tDecoded: number;
 }
@@ -108,6 +110,8 @@ export interface RequestOptions {
   headers?: Record<string, string>;
   timeoutMs: number;
   receive?: ReceiveOptions;
+  /** Runs when the reply has arrived, before smartreceive and outside its timing (the table panel's memory probe). */
+  beforeReceive?: (reply: Msg) => Promise<void>;
 }
 
 /** Sends `payloads` with a fresh inbox in `reply_to` and waits for the reply envelope, decoded. */
@@ -146,6 +150,8 @@ export async function request(
     if (m === "timeout") throw new NatsBridgeError("TIMEOUT", `no reply on \`${subject}\` within ${options.timeoutMs} ms`, { correlationId });
     if (m === undefined) throw new NatsBridgeError("NATS_CONNECTION_FAILED", "the reply subscription closed", { correlationId });
     const tArrived = performance.now();
+    await options.beforeReceive?.(m);
+    const tReceiving = performance.now();
     const received = await smartreceive(m, { allowedHosts: [config.fileserver_url], ...options.receive });
     const tDecoded = performance.now();
     const env = received.envelope;
@@ -156,7 +162,7 @@ export async function request(
     if (env.reply_to_msg_id !== sent.envelope.msg_id) {
       throw new NatsBridgeError("INVALID_ENVELOPE", `the reply's reply_to_msg_id ${env.reply_to_msg_id} is not the request's msg_id`, { correlationId });
     }
-    return { sent, received, t0, tSent, tArrived, tDecoded };
+    return { sent, received, t0, tSent, tArrived, tReceiving, tDecoded };
   } finally {
     clearTimeout(timer);
     sub.unsubscribe();

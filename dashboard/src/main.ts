@@ -9,7 +9,7 @@ import { connect, loadConfig, type DashboardConfig } from "./bridge.js";
 import { runCommand, type CommandResult } from "./command.js";
 import { startHealth, type HealthFeed } from "./health.js";
 import { loggedEntries, type LogEntry } from "./log.js";
-import { runTable, type TableResult } from "./table.js";
+import { prepareTable, runTable, type TableResult } from "./table.js";
 import { byId, describe } from "./ui.js";
 
 export interface Dashboard {
@@ -97,6 +97,7 @@ async function boot(): Promise<void> {
     });
   };
   wire("cmd-start", () => runCommand(nc, config));
+  prepareTable();
   wire("table-load", () => runTable(nc, config));
   wire("audio-record", () => runAudio(nc, config));
   wire("audio-send-file", () => runAudioFile(nc, config));

@@ -203,3 +203,54 @@ export async function rendererMemory(browser) {
     await session.detach().catch(() => {});
   }
 }
+
+/**
+ * The renderer's peak RSS during the page's table transfer (download + verify + decode). The
+ * page awaits `window.__tablePhase("receive")` just before it and `("received")` after it
+ * (src/table.ts); at "receive" this notes every renderer's RSS (VmRSS) and resets its peak
+ * (`5` into /proc/PID/clear_refs resets VmHWM), at "received" it reads VmHWM. `result()` gives
+ * the renderer whose peak rose most: `{pid, beforeBytes, peakBytes, riseBytes}` (the rise is
+ * the peak above the RSS just before), or undefined when the page never called the probe.
+ * Linux only (procfs); install it before the page's table load.
+ */
+export async function tableMemoryProbe(browser, page) {
+  const status = (pid) => readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (text, key) => Number(text.match(new RegExp(`${key}:\\s+(\\d+) kB`))?.[1] ?? NaN) * 1024;
+  let before = new Map();
+  let peaks;
+  await page.exposeFunction("__tablePhase", async (phase) => {
+    if (phase === "receive") {
+      before = new Map();
+      peaks = undefined;
+      for (const { pid } of await rendererMemory(browser)) {
+        try {
+          before.set(pid, kb(status(pid), "VmRSS"));
+          writeFileSync(`/proc/${pid}/clear_refs`, "5");
+        } catch {
+          before.delete(pid);
+        }
+      }
+    } else if (phase === "received") {
+      peaks = new Map();
+      for (const pid of before.keys()) {
+        try {
+          peaks.set(pid, kb(status(pid), "VmHWM"));
+        } catch {
+          // gone
+        }
+      }
+    }
+  });
+  return {
+    result() {
+      if (peaks === undefined) return undefined;
+      let best;
+      for (const [pid, peakBytes] of peaks) {
+        const beforeBytes = before.get(pid);
+        const riseBytes = peakBytes - beforeBytes;
+        if (best === undefined || riseBytes > best.riseBytes) best = { pid, beforeBytes, peakBytes, riseBytes };
+      }
+      return best;
+    },
+  };
+}

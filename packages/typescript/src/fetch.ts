@@ -5,10 +5,12 @@
  * (seconds) is honoured; one overall deadline bounds everything; redirects are refused
  * (`redirect: "manual"`); the body streams into ONE buffer presized from the declared size
  * (at most 1 GiB ahead of the bytes), a body longer than allowed is cut off, never buffered;
- * the SHA-256 of the body is computed with WebCrypto. Uses only `fetch`, so it runs in a
- * browser as well as in Node.
+ * the SHA-256 of the body is computed with WebCrypto once it is complete, or, given a streaming
+ * hash (`sha256Stream`), chunk by chunk as the body arrives (optionally read with a BYOB reader
+ * straight into the buffer: `byob`). Uses only `fetch`, so it runs in a browser as well as in Node.
  */
 import {
+  ERROR_BAD_OPTION,
   ERROR_DEADLINE,
   ERROR_DOWNLOAD,
   ERROR_HOST_NOT_ALLOWED,
@@ -25,7 +27,7 @@ import {
 } from "@natsbridge/types";
 import { NatsBridgeError, asBridgeError } from "./errors.js";
 import { log } from "./log.js";
-import { checkOptions, checkText, type OptionSpec } from "./options.js";
+import { checkOptions, checkText, describe, type OptionSpec } from "./options.js";
 import { redact, sha256Hex } from "./wire.js";
 
 export interface FetchOptions {
@@ -47,6 +49,26 @@ export interface FetchOptions {
   hash?: boolean;
   /** The fetch implementation (default: the global `fetch`). */
   fetch?: typeof fetch;
+  /**
+   * A streaming SHA-256, made fresh for every attempt (e.g. hash-wasm's: `() => hasher.init()`)
+   * and fed each chunk of the body as it arrives; its `digest()` (hex) is the body's hash, so
+   * nothing hashes the whole buffer afterwards (WebCrypto's `digest` copies its input first).
+   * `update` must be done with the chunk when it returns (the buffer is read into again); it
+   * may return a promise, awaited before the next read (a hash in a worker holding back the
+   * download), and `digest` may return one. Default: none (the body is hashed once complete).
+   */
+  sha256Stream?: () => Sha256Stream;
+  /**
+   * Read the body with a BYOB reader, straight into the presized buffer (no chunk allocated per
+   * read), where the body is a byte stream; else the default reader. Default false.
+   */
+  byob?: boolean;
+}
+
+/** What {@link FetchOptions.sha256Stream} makes: `update` per chunk, then `digest()` once, as hex. */
+export interface Sha256Stream {
+  update(chunk: Uint8Array): unknown;
+  digest(): string | PromiseLike<string>;
 }
 
 /** Every key of {@link FetchOptions} with its kind: unknown keys and wrong types are refused. */
@@ -60,6 +82,8 @@ export const FETCH_OPTIONS = {
   correlationId: "string",
   hash: "boolean",
   fetch: "function",
+  sha256Stream: "function",
+  byob: "boolean",
 } as const satisfies OptionSpec<FetchOptions>;
 
 /** The download schedule and limit of the runtime profile. */
@@ -81,7 +105,7 @@ export interface Fetched {
 }
 
 type Attempt =
-  | { kind: "done"; bytes: Uint8Array }
+  | { kind: "done"; bytes: Uint8Array; sha256?: string }
   | { kind: "retry"; reason: string; cause?: unknown; retryAfterMs?: number }
   | { kind: "fail"; error: NatsBridgeError };
 
@@ -139,10 +163,13 @@ export async function fetchHashed(url: string, options: FetchOptions = {}): Prom
     let last: { reason: string; cause?: unknown } = { reason: "" };
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       log("debug", "download attempt", cid, { stage: "download", url: shown, attempt });
-      const result = await attemptOnce(url, expected, maxBytes, controller.signal, options.fetch ?? globalThis.fetch);
+      const result = await attemptOnce(url, expected, maxBytes, controller.signal, options.fetch ?? globalThis.fetch, {
+        hasher: options.hash === false ? undefined : options.sha256Stream,
+        byob: options.byob === true,
+      });
       if (timedOut) throw timeoutError();
       if (result.kind === "done") {
-        const sha256 = options.hash === false ? "" : await sha256Hex(result.bytes);
+        const sha256 = options.hash === false ? "" : (result.sha256 ?? (await sha256Hex(result.bytes)));
         log("info", "downloaded", cid, { stage: "download", url: shown, bytes: result.bytes.byteLength, attempts: attempt + 1 });
         return { bytes: result.bytes, sha256, attempts: attempt + 1 };
       }
@@ -182,6 +209,7 @@ async function attemptOnce(
   maxBytes: number,
   signal: AbortSignal,
   fetchImpl: typeof fetch,
+  streaming: { hasher: (() => Sha256Stream) | undefined; byob: boolean } = { hasher: undefined, byob: false },
 ): Promise<Attempt> {
   let resp: Response;
   try {
@@ -215,8 +243,62 @@ async function attemptOnce(
   }
   let buf = new Uint8Array(Math.min(expected ?? contentLength ?? 0, limit, FETCH_MAX_PRESIZE));
   let filled = 0;
+  // A caller's streaming hash that throws is its mistake (BAD_OPTION), never a cut-off body to retry.
+  const hasher = streaming.hasher?.();
+  let hashFailure: unknown;
+  const fail = (e: unknown): void => {
+    hashFailure ??= e ?? new Error("update() threw");
+  };
+  /** Feeds `chunk`; a promise when the hash asks the download to wait for it. */
+  const feed = (chunk: Uint8Array): Promise<void> | undefined => {
+    if (hasher === undefined || hashFailure !== undefined) return undefined;
+    try {
+      const r = hasher.update(chunk) as { then?: unknown } | undefined;
+      if (r !== null && typeof r === "object" && typeof r.then === "function") {
+        return Promise.resolve(r).then(() => undefined, fail);
+      }
+    } catch (e) {
+      fail(e);
+    }
+    return undefined;
+  };
   if (resp.body === null) {
     // no body: zero bytes
+  } else if (streaming.byob && byteStream(resp.body)) {
+    const reader = resp.body.getReader({ mode: "byob" });
+    for (;;) {
+      if (filled === buf.byteLength) {
+        if (filled >= limit) {
+          // Full: one more byte would be too many; the stream must be at its end.
+          let end: boolean;
+          try {
+            end = (await reader.read(new Uint8Array(1))).done;
+          } catch (e) {
+            return { kind: "retry", reason: `body cut off after ${filled} bytes`, cause: e };
+          }
+          if (end) break;
+          await reader.cancel().catch(() => {});
+          return { kind: "fail", error: new NatsBridgeError(tooLong, `body is longer than the ${limit} bytes expected`) };
+        }
+        const grown = new Uint8Array(Math.min(limit, Math.max(buf.byteLength * 2, filled + MIN_GROWTH)));
+        grown.set(buf.subarray(0, filled));
+        buf = grown;
+      }
+      // The read transfers the buffer: it comes back as `value.buffer`, the chunk written in place.
+      let result: ReadableStreamReadResult<Uint8Array<ArrayBuffer>>;
+      try {
+        result = await reader.read(new Uint8Array(buf.buffer as ArrayBuffer, filled, Math.min(buf.byteLength - filled, BYOB_READ)));
+      } catch (e) {
+        return { kind: "retry", reason: `body cut off after ${filled} bytes`, cause: e };
+      }
+      const { done, value } = result;
+      if (value === undefined) return { kind: "retry", reason: `body cancelled after ${filled} bytes` };
+      buf = new Uint8Array(value.buffer);
+      if (done) break;
+      const wait = feed(value);
+      if (wait !== undefined) await wait;
+      filled += value.byteLength;
+    }
   } else {
     const reader = resp.body.getReader();
     try {
@@ -233,6 +315,8 @@ async function attemptOnce(
           buf = grown;
         }
         buf.set(value, filled);
+        const wait = feed(value);
+        if (wait !== undefined) await wait;
         filled += value.byteLength;
       }
     } catch (e) {
@@ -245,5 +329,32 @@ async function attemptOnce(
   if (expected !== undefined && filled !== expected) {
     return { kind: "fail", error: new NatsBridgeError(ERROR_INTEGRITY, `body has ${filled} bytes, the payload declares ${expected}`) };
   }
-  return { kind: "done", bytes: filled === buf.byteLength ? buf : buf.subarray(0, filled) };
+  const bytes = filled === buf.byteLength ? buf : buf.subarray(0, filled);
+  if (hasher === undefined) return { kind: "done", bytes };
+  if (hashFailure !== undefined) {
+    return { kind: "fail", error: new NatsBridgeError(ERROR_BAD_OPTION, `fetch option \`sha256Stream\`: update() threw: ${String(hashFailure)}`, { cause: hashFailure }) };
+  }
+  let digest: unknown;
+  try {
+    digest = await hasher.digest();
+  } catch (e) {
+    return { kind: "fail", error: new NatsBridgeError(ERROR_BAD_OPTION, `fetch option \`sha256Stream\`: digest() failed: ${String(e)}`, { cause: e }) };
+  }
+  if (typeof digest !== "string" || !/^[0-9a-fA-F]{64}$/.test(digest)) {
+    return { kind: "fail", error: new NatsBridgeError(ERROR_BAD_OPTION, `fetch option \`sha256Stream\`: digest() must return a SHA-256 as 64 hex digits, got ${describe(digest)}`) };
+  }
+  return { kind: "done", bytes, sha256: digest.toLowerCase() };
+}
+
+/** Largest view handed to one BYOB read (a chunk of the body at a time, each hashed as it lands). */
+const BYOB_READ = 1 << 20;
+
+/** Whether `body` is a byte stream (one a BYOB reader can read). */
+function byteStream(body: ReadableStream<Uint8Array>): boolean {
+  try {
+    body.getReader({ mode: "byob" }).releaseLock();
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -34,7 +34,7 @@ export {
   type PayloadType,
   type TableLimits,
 } from "./payload.js";
-export { fetchWithBackoff, fetchHashed, type FetchOptions, type Fetched } from "./fetch.js";
+export { fetchWithBackoff, fetchHashed, type FetchOptions, type Fetched, type Sha256Stream } from "./fetch.js";
 export { plikOneshotUpload, plikUpload, plikUploader, type PlikUpload, type PlikUploadOptions, type PlikUploaderOptions, type Uploader } from "./plik.js";
 export { publishMessage, smartsend, type SendOptions, type Sent } from "./send.js";
 export {

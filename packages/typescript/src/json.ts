@@ -75,8 +75,22 @@ interface IntegerForm {
   reason?: string;
 }
 
-/** {@link strictJsonReason} for text known to be well-formed (decoded from UTF-8). */
-function scan(text: string, envelope: boolean, integer: IntegerForm): string | undefined {
+/**
+ * What a counting scan found instead of comparing member names: how many members it met (a
+ * duplicate name makes JSON.parse's value hold fewer), or that it met an escaped name (then
+ * only the full scan can tell).
+ */
+interface Counted {
+  members: number;
+  escapedName: boolean;
+}
+
+/**
+ * {@link strictJsonReason} for text known to be well-formed (decoded from UTF-8). With
+ * `counted`, member names are counted, not compared (duplicates are then found by counting the
+ * parsed value's members: {@link parseStrictJson}); everything else is checked the same way.
+ */
+function scan(text: string, envelope: boolean, integer: IntegerForm, counted?: Counted): string | undefined {
   const n = text.length;
   if (n > 0 && text.charCodeAt(0) === BOM) return "a byte-order mark (U+FEFF) before the value";
   // Per open container (index = depth - 1): 1 object / 2 array, its role, its member names,
@@ -159,7 +173,23 @@ function scan(text: string, envelope: boolean, integer: IntegerForm): string | u
         }
       }
       i = end + 1;
-      if (expectName) {
+      if (expectName && counted !== undefined) {
+        expectName = false;
+        if (escaped) {
+          counted.escapedName = true;
+          return undefined;
+        }
+        counted.members++;
+        // The names the envelope's integer rule needs, told without slicing them out.
+        const role = roles[depth - 1];
+        const length = end - start;
+        current[depth - 1] =
+          role === ROLE_ENVELOPE && length === 8 && text.startsWith("payloads", start)
+            ? "payloads"
+            : role === ROLE_PAYLOAD && length === 4 && text.startsWith("size", start)
+              ? "size"
+              : "";
+      } else if (expectName) {
         expectName = false;
         let name: string;
         if (escaped) {
@@ -245,13 +275,55 @@ export function parseStrictJson(input: string | Uint8Array, mode: StrictJsonMode
   }
   // Decoded bytes are well-formed (the decoder is fatal); text may hold a raw lone surrogate.
   // The integer rule is checked last: the value of sound JSON is kept for the caller.
-  const integer: IntegerForm = {};
-  const reason = scan(text, mode.envelope === true, integer) ?? (typeof input === "string" && hasLoneSurrogate(text) ? "a lone surrogate in the text" : undefined);
-  if (reason !== undefined) return { ok: false, reason };
-  try {
-    const value = JSON.parse(text) as unknown;
-    return integer.reason === undefined ? { ok: true, value } : { ok: false, reason: integer.reason, value };
-  } catch (e) {
-    return { ok: false, reason: `not JSON: ${e instanceof Error ? e.message : String(e)}`, cause: e };
+  const envelope = mode.envelope === true;
+  const loneSurrogate = (): string | undefined => (typeof input === "string" && hasLoneSurrogate(text) ? "a lone surrogate in the text" : undefined);
+  let integer: IntegerForm = {};
+  // The full scan, for the first fault in the text (what every verdict names); it also redoes
+  // the integer rule (a counting scan stops at an escaped name).
+  const full = (): StrictJson | undefined => {
+    integer = {};
+    const reason = scan(text, envelope, integer) ?? loneSurrogate();
+    return reason === undefined ? undefined : { ok: false, reason };
+  };
+  // First a scan that counts member names instead of comparing them (no name is sliced out):
+  // the parsed value holding as many members says there is no duplicate. Any fault, or a
+  // count that differs, and the full scan decides, so every verdict is the full scan's.
+  const counted: Counted = { members: 0, escapedName: false };
+  const quick = scan(text, envelope, integer, counted) ?? loneSurrogate();
+  if (quick !== undefined || counted.escapedName) {
+    const failed = full();
+    if (failed !== undefined) return failed;
   }
+  let value: unknown;
+  try {
+    value = JSON.parse(text) as unknown;
+  } catch (e) {
+    return full() ?? { ok: false, reason: `not JSON: ${e instanceof Error ? e.message : String(e)}`, cause: e };
+  }
+  if (!counted.escapedName && membersOf(value) !== counted.members) {
+    const failed = full();
+    if (failed !== undefined) return failed;
+  }
+  return integer.reason === undefined ? { ok: true, value } : { ok: false, reason: integer.reason, value };
+}
+
+/** Members of every object in a parsed JSON value (a duplicate name in the text leaves one). */
+function membersOf(value: unknown): number {
+  if (typeof value !== "object" || value === null) return 0;
+  let n = 0;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      if (typeof v === "object" && v !== null) n += membersOf(v);
+    }
+    return n;
+  }
+  for (const key in value) {
+    // Own members only: a polluted Object.prototype must not make up for a duplicate.
+    if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
+    n++;
+    const v: unknown = (value as Record<string, unknown>)[key];
+    if (typeof v === "object" && v !== null) n += membersOf(v);
+  }
+  return n;
 }

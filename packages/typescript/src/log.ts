@@ -55,6 +55,24 @@ export function log(level: LogLevel, msg: string, correlationId: string, fields:
   }
 }
 
+/**
+ * {@link log} for the runtime's own records, whose arguments are always well-formed: nothing
+ * is checked, and nothing done at all when no logger is set (the hot paths call it per message).
+ */
+export function emit(level: LogLevel, msg: string, correlationId: string, fields: Record<string, unknown>): void {
+  if (current === undefined) return;
+  try {
+    current({ ...fields, level, msg, correlation_id: correlationId });
+  } catch {
+    // logging must not change behaviour
+  }
+}
+
+/** Whether a logger is set: a caller may skip building a record's fields when none is. */
+export function logging(): boolean {
+  return current !== undefined;
+}
+
 function checkLevel(level: unknown, name: string, where: string): void {
   if (typeof level !== "string" || !Object.prototype.hasOwnProperty.call(LEVELS, level)) {
     throw new NatsBridgeError(ERROR_BAD_OPTION, `\`${name}\` of ${where} must be one of ${Object.keys(LEVELS).map((l) => JSON.stringify(l)).join(", ")}, got ${describe(level)}`);

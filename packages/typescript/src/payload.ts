@@ -193,6 +193,11 @@ export function deserializePayload(type: string, bytes: Uint8Array, limits: Tabl
   checkArgument(type, "string", "type", "deserializePayload");
   checkArgument(bytes, "bytes", "bytes", "deserializePayload");
   checkOptions(limits, TABLE_LIMITS_OPTIONS, "deserializePayload");
+  return decodePayload(type, bytes, limits);
+}
+
+/** {@link deserializePayload} of arguments already checked (the receive path's, per payload). */
+export function decodePayload(type: string, bytes: Uint8Array, limits: TableLimits): DecodedData[PayloadType] {
   switch (serializationOf(type)) {
     case "utf8":
       return text(bytes);

@@ -9,7 +9,7 @@ import { ENV_FILESERVER_TOKEN, ERROR_BAD_OPTION, ERROR_UPLOAD } from "@natsbridg
 import { NatsBridgeError, asBridgeError } from "./errors.js";
 import { networkReason, type FailureKind } from "./net.js";
 import { parseStrictJson } from "./json.js";
-import { log } from "./log.js";
+import { emit } from "./log.js";
 import { checkArgument, checkOptions, checkText, describe, type OptionSpec } from "./options.js";
 import { base64Encode, newUuid, redact } from "./wire.js";
 
@@ -182,7 +182,7 @@ export async function plikUpload(fileserverUrl: string, name: string, bytes: Uin
     const fileId = file["id"];
     if (typeof fileId !== "string" || fileId === "") throw new UploadFailure(`${redact(base)}/file`, "the answer has no `id`", "answer", undefined, what);
     const url = `${base}/file/${encodeURIComponent(uploadId)}/${encodeURIComponent(fileId)}/${encodeURIComponent(name)}`;
-    log("info", "uploaded", cid, { stage: "upload", url: redact(url), bytes: bytes.byteLength });
+    emit("info", "uploaded", cid, { stage: "upload", url: redact(url), bytes: bytes.byteLength });
     return { uploadId, fileId, url };
   } catch (e) {
     throw asBridgeError(e, ERROR_UPLOAD, `uploading to ${redact(base)}`, { correlationId: cid === "" ? undefined : cid });

@@ -28,10 +28,10 @@ import { allowedHost } from "./hosts.js";
 import { NatsBridgeError, asBridgeError } from "./errors.js";
 import { DEFAULT_FETCH, FETCH_OPTIONS, fetchHashed, type FetchOptions } from "./fetch.js";
 import { parseStrictJson } from "./json.js";
-import { log } from "./log.js";
+import { emit, logging } from "./log.js";
 import { checkArgument, checkOptions, describe, type OptionSpec } from "./options.js";
-import { DEFAULT_TABLE_LIMITS, TABLE_LIMITS_OPTIONS, deserializePayload, isKnownPayloadType, numRows, type DecodedData, type TableLimits } from "./payload.js";
-import { base64Decode, hostAllowed, hostOf, redact, sha256Hex, utf8Length } from "./wire.js";
+import { DEFAULT_TABLE_LIMITS, TABLE_LIMITS_OPTIONS, decodePayload, isKnownPayloadType, numRows, type DecodedData, type TableLimits } from "./payload.js";
+import { base64Decode, hostAllowed, hostOf, redact, sha256Hex, sha256HexNow, utf8Length } from "./wire.js";
 
 export interface ReceiveOptions {
   /**
@@ -144,6 +144,21 @@ function headersOf(msg: MessageLike): Record<string, string> {
   const out: Record<string, string> = {};
   const h = msg.headers;
   if (h === undefined || h === null) return out;
+  // nats.js's headers iterate as [name, values] (what `get` reads the first of), without the
+  // array of every name `get` builds per call; anything else is read through keys and get.
+  if (typeof (h as { [Symbol.iterator]?: unknown })[Symbol.iterator] === "function") {
+    let all = true;
+    for (const entry of h as unknown as Iterable<unknown>) {
+      const [k, v] = Array.isArray(entry) ? (entry as [unknown, unknown]) : [undefined, undefined];
+      if (typeof k !== "string" || !Array.isArray(v)) {
+        all = false;
+        break;
+      }
+      out[k] = v[0] as string;
+    }
+    if (all) return out;
+    for (const k of Object.keys(out)) delete out[k];
+  }
   for (const k of h.keys()) out[k] = h.get(k);
   return out;
 }
@@ -180,58 +195,111 @@ export function checkMessage(msg: unknown, where: string): void {
 export async function smartreceive(msg: MessageLike | Uint8Array | string, options: ReceiveOptions = {}): Promise<Received> {
   checkOptions(options, RECEIVE_OPTIONS, "smartreceive");
   checkMessage(msg, "smartreceive");
+  const received = receiveChecked(msg, options);
+  return received instanceof Promise ? await received : received;
+}
+
+/**
+ * {@link smartreceive} of a message and options already checked (an EnvelopeConsumer checks its
+ * options once). An envelope whose payloads are all direct is decoded without waiting for
+ * anything (the result is not a Promise) where SHA-256 is synchronous (Node, or small payloads).
+ */
+export function receiveChecked(msg: MessageLike | Uint8Array | string, options: ReceiveOptions): Received | Promise<Received> {
   const isMsg = typeof msg === "object" && !(msg instanceof Uint8Array);
   const headers = isMsg ? headersOf(msg) : {};
   const hint = headers[HEADER_CORRELATION_ID];
-  let cid: string | undefined = hint;
-  try {
-    const body = isMsg ? msg.data : msg;
-    const maxEnvelope = options.maxEnvelopeBytes ?? MAX_ENVELOPE_BYTES;
-    // The limit is in UTF-8 bytes: text has at least one per UTF-16 unit, at most three.
-    let length = typeof body === "string" ? body.length : body.byteLength;
-    if (typeof body === "string" && length <= maxEnvelope && length * 3 > maxEnvelope) length = utf8Length(body);
-    if (length > maxEnvelope) {
-      throw new NatsBridgeError(ERROR_ENVELOPE_TOO_LARGE, `envelope of ${length} bytes exceeds the limit ${maxEnvelope}`);
-    }
-    const parsed = parseStrictJson(body, { envelope: true });
-    if (!parsed.ok) {
-      // Sound JSON with an integer written 5.0 is a schema failure, naming its correlation id;
-      // nothing is read from JSON that is not strict.
-      if (parsed.value !== undefined) {
-        cid = looseCorrelationId(parsed.value) ?? hint;
-        throw new NatsBridgeError(ERROR_NOT_ENVELOPE, `not a valid msg_envelope_v1: ${parsed.reason}`);
-      }
-      throw new NatsBridgeError(ERROR_NOT_JSON, `not a valid msg_envelope_v1: not strict JSON: ${parsed.reason}`, { cause: parsed.cause });
-    }
-    const value = parsed.value;
-    const checked = validateMsgEnvelopeV1(value, { reader: true });
-    if (!checked.ok) {
-      cid = looseCorrelationId(value) ?? hint;
-      const why = checked.issues.slice(0, 3).map((i) => `${i.path || "/"} ${i.message}`).join("; ");
-      throw new NatsBridgeError(ERROR_NOT_ENVELOPE, `not a valid msg_envelope_v1: ${why}`);
-    }
-    const envelope = checked.value;
-    cid = envelope.correlation_id;
-    log("info", "received", cid, { stage: "receive", subject: envelope.send_to, bytes: length, payloads: envelope.payloads.length });
-    const maxPayloads = options.maxPayloads ?? MAX_PAYLOADS;
-    if (envelope.payloads.length > maxPayloads) {
-      throw new NatsBridgeError(ERROR_ENVELOPE_TOO_LARGE, `${envelope.payloads.length} payloads, more than the limit ${maxPayloads}`);
-    }
-    const allowed = allowedList(options.allowedHosts);
-    const payloads: ReceivedPayload[] = [];
-    for (const p of envelope.payloads) {
-      try {
-        payloads.push(await receivePayload(p, options, allowed, cid));
-      } catch (e) {
-        throw asBridgeError(e, ERROR_BAD_BYTES, "decoding", { dataname: p.dataname });
-      }
-    }
-    return withPayloadLookup({ envelope, payloads, headers });
-  } catch (e) {
+  const failed = (e: unknown, cid: string | undefined): never => {
     const err = asBridgeError(e, ERROR_BAD_BYTES, "receiving", { correlationId: cid });
-    log("warn", "receive failed", cid ?? "", { stage: "receive", code: err.code, dataname: err.dataname, error: err.message });
+    emit("warn", "receive failed", cid ?? "", { stage: "receive", code: err.code, dataname: err.dataname, error: err.message });
     throw err;
+  };
+  let envelope: MsgEnvelopeV1;
+  const named: Named = { correlationId: hint };
+  try {
+    envelope = readEnvelope(isMsg ? msg.data : msg, options, named);
+  } catch (e) {
+    return failed(e, named.correlationId);
   }
+  const cid = envelope.correlation_id;
+  const payloads: ReceivedPayload[] = [];
+  const list = envelope.payloads;
+  let allowed: Allowed | undefined;
+  const allowedHosts = (): Allowed => (allowed ??= allowedList(options.allowedHosts));
+  for (let i = 0; i < list.length; i++) {
+    const p = list[i]!;
+    let got: ReceivedPayload | Promise<ReceivedPayload>;
+    try {
+      got = receivePayload(p, options, allowedHosts, cid);
+    } catch (e) {
+      return failed(asBridgeError(e, ERROR_BAD_BYTES, "decoding", { dataname: p.dataname }), cid);
+    }
+    if (got instanceof Promise) return receiveRest(envelope, headers, payloads, i, got, options, allowedHosts).catch((e: unknown) => failed(e, cid));
+    payloads.push(got);
+  }
+  return withPayloadLookup({ envelope, payloads, headers });
+}
+
+/** The payloads from `i` on, the first of them `pending`, once one had to be waited for. */
+async function receiveRest(
+  envelope: MsgEnvelopeV1,
+  headers: Record<string, string>,
+  payloads: ReceivedPayload[],
+  i: number,
+  pending: Promise<ReceivedPayload>,
+  options: ReceiveOptions,
+  allowedHosts: () => Allowed,
+): Promise<Received> {
+  const list = envelope.payloads;
+  for (let j = i; j < list.length; j++) {
+    const p = list[j]!;
+    try {
+      payloads.push(await (j === i ? pending : receivePayload(p, options, allowedHosts, envelope.correlation_id)));
+    } catch (e) {
+      throw asBridgeError(e, ERROR_BAD_BYTES, "decoding", { dataname: p.dataname });
+    }
+  }
+  return withPayloadLookup({ envelope, payloads, headers });
+}
+
+/** The correlation id a failure names: the header's, then one read loosely from the JSON, then the envelope's. */
+interface Named {
+  correlationId: string | undefined;
+}
+
+/** Limits, strict JSON, the reader's schema check: the envelope; `named` says whose it is as soon as that is known. */
+function readEnvelope(body: Uint8Array | string, options: ReceiveOptions, named: Named): MsgEnvelopeV1 {
+  const maxEnvelope = options.maxEnvelopeBytes ?? MAX_ENVELOPE_BYTES;
+  // The limit is in UTF-8 bytes: text has at least one per UTF-16 unit, at most three.
+  let length = typeof body === "string" ? body.length : body.byteLength;
+  if (typeof body === "string" && length <= maxEnvelope && length * 3 > maxEnvelope) length = utf8Length(body);
+  if (length > maxEnvelope) {
+    throw new NatsBridgeError(ERROR_ENVELOPE_TOO_LARGE, `envelope of ${length} bytes exceeds the limit ${maxEnvelope}`);
+  }
+  const parsed = parseStrictJson(body, { envelope: true });
+  if (!parsed.ok) {
+    // Sound JSON with an integer written 5.0 is a schema failure, naming its correlation id;
+    // nothing is read from JSON that is not strict.
+    if (parsed.value !== undefined) {
+      named.correlationId = looseCorrelationId(parsed.value) ?? named.correlationId;
+      throw new NatsBridgeError(ERROR_NOT_ENVELOPE, `not a valid msg_envelope_v1: ${parsed.reason}`);
+    }
+    throw new NatsBridgeError(ERROR_NOT_JSON, `not a valid msg_envelope_v1: not strict JSON: ${parsed.reason}`, { cause: parsed.cause });
+  }
+  const value = parsed.value;
+  const checked = validateMsgEnvelopeV1(value, { reader: true });
+  if (!checked.ok) {
+    named.correlationId = looseCorrelationId(value) ?? named.correlationId;
+    const why = checked.issues.slice(0, 3).map((i) => `${i.path || "/"} ${i.message}`).join("; ");
+    throw new NatsBridgeError(ERROR_NOT_ENVELOPE, `not a valid msg_envelope_v1: ${why}`);
+  }
+  const envelope = checked.value;
+  named.correlationId = envelope.correlation_id;
+  if (logging()) emit("info", "received", envelope.correlation_id, { stage: "receive", subject: envelope.send_to, bytes: length, payloads: envelope.payloads.length });
+  const maxPayloads = options.maxPayloads ?? MAX_PAYLOADS;
+  if (envelope.payloads.length > maxPayloads) {
+    throw new NatsBridgeError(ERROR_ENVELOPE_TOO_LARGE, `${envelope.payloads.length} payloads, more than the limit ${maxPayloads}`);
+  }
+  return envelope;
 }
 
 /** The bytes of a `file://` link, read by the installed reader (Node) from an allowed directory. */
@@ -258,7 +326,11 @@ function allowedList(given: readonly string[] | undefined): Allowed {
   return { hosts: host === undefined ? [] : [host], source: `the host of the file server URL; ${source}` };
 }
 
-async function receivePayload(p: MsgPayloadV1, options: ReceiveOptions, allowed: Allowed, cid: string): Promise<ReceivedPayload> {
+/**
+ * One payload: checked, its bytes had (base64, a file, a download), verified and decoded. A
+ * direct payload whose hash needs no waiting is done at once (not a Promise).
+ */
+function receivePayload(p: MsgPayloadV1, options: ReceiveOptions, allowed: () => Allowed, cid: string): ReceivedPayload | Promise<ReceivedPayload> {
   if (!isKnownPayloadType(p.payload_type)) {
     throw new NatsBridgeError(ERROR_UNKNOWN_PAYLOAD_TYPE, `unknown payload_type \`${p.payload_type}\``);
   }
@@ -269,13 +341,22 @@ async function receivePayload(p: MsgPayloadV1, options: ReceiveOptions, allowed:
   if (!Number.isSafeInteger(p.size) || p.size < 0) {
     throw new NatsBridgeError(ERROR_NOT_ENVELOPE, `\`size\` ${p.size} is not a byte count`);
   }
+  if (p.transport === "direct") {
+    const bytes = base64Decode(p.data, p.size);
+    const sha256 = sha256HexNow(bytes);
+    if (sha256 !== undefined) return verifiedPayload(p, bytes, sha256, options, cid);
+    return sha256Hex(bytes).then((h) => verifiedPayload(p, bytes, h, options, cid));
+  }
+  if (p.transport !== "link") throw new NatsBridgeError(ERROR_UNKNOWN_TRANSPORT, `unknown transport \`${p.transport}\``);
+  return linkPayload(p, options, allowed(), cid);
+}
+
+async function linkPayload(p: MsgPayloadV1, options: ReceiveOptions, allowed: Allowed, cid: string): Promise<ReceivedPayload> {
   let bytes: Uint8Array;
   let sha256: string | undefined;
-  if (p.transport === "direct") {
-    bytes = base64Decode(p.data, p.size);
-  } else if (p.transport === "link" && /^file:/i.test(p.data)) {
+  if (/^file:/i.test(p.data)) {
     bytes = await readFileLink(p.data, p.size, options.allowedDirs ?? []);
-  } else if (p.transport === "link") {
+  } else {
     if (hostOf(p.data) === undefined) {
       throw new NatsBridgeError(ERROR_HOST_NOT_ALLOWED, `link payload \`data\` is not an http(s) URL: ${redact(p.data)}`);
     }
@@ -289,15 +370,20 @@ async function receivePayload(p: MsgPayloadV1, options: ReceiveOptions, allowed:
     const fetched = await fetchHashed(p.data, { ...options.fetch, expectedSize: p.size, correlationId: cid });
     bytes = fetched.bytes;
     sha256 = fetched.sha256;
-  } else {
-    throw new NatsBridgeError(ERROR_UNKNOWN_TRANSPORT, `unknown transport \`${p.transport}\``);
   }
   sha256 ??= await sha256Hex(bytes);
+  return verifiedPayload(p, bytes, sha256, options, cid);
+}
+
+/** The declared SHA-256 checked against the bytes', then the bytes decoded. */
+function verifiedPayload(p: MsgPayloadV1, bytes: Uint8Array, sha256: string, options: ReceiveOptions, cid: string): ReceivedPayload {
   const declared = p.metadata?.["sha256"];
   if (typeof declared === "string" && (options.verifySha256 ?? true) && declared.toLowerCase() !== sha256) {
     throw new NatsBridgeError(ERROR_INTEGRITY, `sha256 of the bytes is ${sha256}, the payload declares ${declared}`);
   }
-  const data = deserializePayload(p.payload_type, bytes, options.tableLimits ?? DEFAULT_TABLE_LIMITS);
-  log("debug", "decoded", cid, { stage: "deserialize", dataname: p.dataname, transport: p.transport, bytes: bytes.byteLength, rows: numRows(p.payload_type, data) });
+  const data = decodePayload(p.payload_type as PayloadType, bytes, options.tableLimits ?? DEFAULT_TABLE_LIMITS);
+  if (logging()) {
+    emit("debug", "decoded", cid, { stage: "deserialize", dataname: p.dataname, transport: p.transport, bytes: bytes.byteLength, rows: numRows(p.payload_type, data) });
+  }
   return { dataname: p.dataname, payload_type: p.payload_type, data, transport: p.transport, bytes, sha256 } as ReceivedPayload;
 }

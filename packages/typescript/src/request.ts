@@ -27,7 +27,7 @@ import {
 } from "@natsbridge/types";
 import { ApplicationError, NatsBridgeError, asBridgeError, shownValue } from "./errors.js";
 import { parseStrictJson } from "./json.js";
-import { log } from "./log.js";
+import { emit } from "./log.js";
 import { checkArgument, checkConnection, checkNoMoreArguments, checkOptions, checkText, describe, type OptionSpec } from "./options.js";
 import type { PayloadTuple } from "./payload.js";
 import { RECEIVE_OPTIONS, checkMessage, smartreceive, type MessageLike, type ReceiveOptions, type Received } from "./receive.js";
@@ -246,7 +246,7 @@ export async function smartreplyError(nc: NatsConnection, request: MsgEnvelopeV1
   } catch (e) {
     throw new NatsBridgeError("PUBLISH_FAILED", `publishing the error response on \`${response.send_to}\` failed: the connection is closed or draining`, { correlationId: cid, cause: e });
   }
-  log("info", "published error response", cid, { stage: "publish", subject: response.send_to, bytes: json.length, code: response.error.code });
+  emit("info", "published error response", cid, { stage: "publish", subject: response.send_to, bytes: json.length, code: response.error.code });
   return response;
 }
 
@@ -348,7 +348,7 @@ export async function serve(nc: NatsConnection, subject: string, handler: Handle
       await smartreplyError(nc, request, error);
     } catch (e) {
       const err = asBridgeError(e, "PUBLISH_FAILED", "answering with an error response");
-      log("error", "could not answer with an error response", request.correlation_id, { stage: "serve", subject, code: err.code, error: err.report() });
+      emit("error", "could not answer with an error response", request.correlation_id, { stage: "serve", subject, code: err.code, error: err.report() });
     }
   };
 
@@ -361,10 +361,10 @@ export async function serve(nc: NatsConnection, subject: string, handler: Handle
       const envelope = readableEnvelope(m.data);
       const cid = err.correlationId ?? envelope?.correlation_id ?? m.headers?.get(HEADER_CORRELATION_ID) ?? "";
       if (envelope !== undefined && envelope.reply_to !== "") {
-        log("warn", "request could not be received: answered with its error", cid, { stage: "serve", subject, code: err.code, error: err.report() });
+        emit("warn", "request could not be received: answered with its error", cid, { stage: "serve", subject, code: err.code, error: err.report() });
         await answerWithError(envelope, err);
       } else {
-        log("warn", "request could not be decoded and has no readable reply_to: skipped", cid, { stage: "serve", subject, code: err.code, error: err.report() });
+        emit("warn", "request could not be decoded and has no readable reply_to: skipped", cid, { stage: "serve", subject, code: err.code, error: err.report() });
       }
       return;
     }
@@ -376,20 +376,20 @@ export async function serve(nc: NatsConnection, subject: string, handler: Handle
     } catch (e) {
       const stack = e instanceof Error ? e.stack : undefined;
       const shown = e instanceof NatsBridgeError ? e.report() : e instanceof Error ? `${e.name}: ${e.message}` : shownValue(e);
-      log("warn", "the handler failed: answered with an error response", cid, { stage: "serve", subject, error: shown, stack });
+      emit("warn", "the handler failed: answered with an error response", cid, { stage: "serve", subject, error: shown, stack });
       if (envelope.reply_to !== "") await answerWithError(envelope, e);
       return;
     }
     if (result === undefined) return;
     if (envelope.reply_to === "") {
-      log("warn", "the handler answered a message without reply_to: nothing sent", cid, { stage: "serve", subject });
+      emit("warn", "the handler answered a message without reply_to: nothing sent", cid, { stage: "serve", subject });
       return;
     }
     if (!Array.isArray(result)) {
       const err = new NatsBridgeError(ERROR_HANDLER, `the handler returned ${describe(result)}, not a list of [dataname, data, payloadType] payloads or undefined`, {
         correlationId: cid,
       });
-      log("warn", "the handler returned something else than payloads", cid, { stage: "serve", subject, error: err.message });
+      emit("warn", "the handler returned something else than payloads", cid, { stage: "serve", subject, error: err.message });
       await answerWithError(envelope, err);
       return;
     }
@@ -397,7 +397,7 @@ export async function serve(nc: NatsConnection, subject: string, handler: Handle
       await smartreply(nc, envelope, result, send);
     } catch (e) {
       const err = asBridgeError(e, "PUBLISH_FAILED", "answering the request", { correlationId: cid });
-      log("warn", "the answer could not be sent: answered with its error", cid, { stage: "serve", subject, code: err.code, error: err.report() });
+      emit("warn", "the answer could not be sent: answered with its error", cid, { stage: "serve", subject, code: err.code, error: err.report() });
       await answerWithError(envelope, err);
     }
   };
@@ -407,12 +407,12 @@ export async function serve(nc: NatsConnection, subject: string, handler: Handle
     try {
       for await (const m of sub) {
         const task: Promise<void> = answer(m)
-          .catch((e: unknown) => log("error", "serve: a request failed unexpectedly", "", { stage: "serve", subject, error: shownValue(e) }))
+          .catch((e: unknown) => emit("error", "serve: a request failed unexpectedly", "", { stage: "serve", subject, error: shownValue(e) }))
           .finally(() => inFlight.delete(task));
         inFlight.add(task);
       }
     } catch (e) {
-      log("error", "serve: the subscription ended with an error", "", { stage: "serve", subject, error: e instanceof Error ? e.message : shownValue(e) });
+      emit("error", "serve: the subscription ended with an error", "", { stage: "serve", subject, error: e instanceof Error ? e.message : shownValue(e) });
     }
     while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
   })();

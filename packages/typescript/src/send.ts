@@ -20,10 +20,10 @@ import {
   type MsgPayloadV1,
   type MsgPurpose,
 } from "@natsbridge/types";
-import { fileserverToken, fileserverUrlSourced, openConnection, processSenderId, sizeThreshold, unpublishedBrokerUrl } from "./config.js";
+import { fileserverToken, fileserverUrlSourced, openConnection, processSenderId, sizeThreshold, unpublishedBrokerUrl, type SourcedUrl } from "./config.js";
 import { NatsBridgeError, asBridgeError } from "./errors.js";
 import { parseStrictJson } from "./json.js";
-import { log } from "./log.js";
+import { emit, logging } from "./log.js";
 import { checkArgument, checkConnection, checkOptions, checkText, describe, type OptionSpec } from "./options.js";
 import { extensionOf, serializePayload, type PayloadTuple } from "./payload.js";
 import { UploadFailure, plikUploader, uploadAdvice, type Uploader } from "./plik.js";
@@ -37,6 +37,8 @@ import {
   jsonHasLoneSurrogate,
   nowTimestamp,
   sha256Hex,
+  sha256HexNow,
+  utf8Length,
 } from "./wire.js";
 import { shownServer, shownServers } from "./servers.js";
 import { checkEnvelopeToWrite } from "./writer.js";
@@ -148,8 +150,6 @@ interface Prepared {
   id: string;
 }
 
-const utf8 = new TextEncoder();
-
 function wirePayload(p: Prepared, data: string, sha256: string): MsgPayloadV1 {
   return {
     id: p.id,
@@ -163,29 +163,43 @@ function wirePayload(p: Prepared, data: string, sha256: string): MsgPayloadV1 {
   };
 }
 
+/** The payloads' `data` in the envelope: base64 of the direct ones, LINK_URL_ALLOWANCE per link. */
+function payloadBytes(prepared: Prepared[]): number {
+  let n = 0;
+  for (const p of prepared) n += p.link ? LINK_URL_ALLOWANCE : encodedLen(p.bytes.byteLength);
+  return n;
+}
+
+/**
+ * An upper bound of the UTF-8 bytes of the envelope's JSON without its payloads' `data`, from
+ * `chars`, the length of that JSON with every `sha256` and `broker_url` empty: 64 hex digits
+ * per payload and a `"broker_url":…,` member at most 6 characters per unit of the URL (an
+ * escape), each character at most 3 bytes.
+ */
+function skeletonBound(chars: number, payloads: number, brokerUrl: string | undefined): number {
+  return 3 * (chars + 64 * payloads + (brokerUrl === undefined ? 0 : 16 + 6 * brokerUrl.length));
+}
+
 /**
  * Moves the largest direct payloads to link until the message fits `maxPayload`: the envelope's
  * JSON (a link URL counted as LINK_URL_ALLOWANCE bytes), every direct payload's base64, and the
  * headers. PAYLOAD_TOO_LARGE only when even all links do not fit.
  */
-function fitMaxPayload(envelope: MsgEnvelopeV1, prepared: Prepared[], headerBytes: number, maxPayload: number): void {
+function fitMaxPayload(envelope: MsgEnvelopeV1, prepared: Prepared[], headerBytes: number, maxPayload: number, skeletonBound: number): void {
+  // Most envelopes are far below the limit: an upper bound of their size settles it without
+  // writing the skeleton out again (the exact count below decides only near the limit).
+  if (skeletonBound + payloadBytes(prepared) + headerBytes <= maxPayload) return;
   for (;;) {
     envelope.payloads = prepared.map((p) => wirePayload(p, "", "0".repeat(64)));
-    const skeleton = utf8.encode(JSON.stringify(envelope)).length;
-    let inline = 0;
-    let links = 0;
-    for (const p of prepared) {
-      if (p.link) links += LINK_URL_ALLOWANCE;
-      else inline += encodedLen(p.bytes.byteLength);
-    }
-    const total = skeleton + inline + links + headerBytes;
+    const skeleton = utf8Length(JSON.stringify(envelope));
+    const total = skeleton + payloadBytes(prepared) + headerBytes;
     if (total <= maxPayload) return;
     let largest: Prepared | undefined;
     for (const p of prepared) if (!p.link && (largest === undefined || p.bytes.byteLength > largest.bytes.byteLength)) largest = p;
     if (largest === undefined) {
       throw new NatsBridgeError(ERROR_TOO_LARGE_TO_SEND, `the envelope alone is ${total} bytes, over the server's max_payload ${maxPayload}`);
     }
-    log("debug", "moving payload to link to fit max_payload", envelope.correlation_id, {
+    emit("debug", "moving payload to link to fit max_payload", envelope.correlation_id, {
       stage: "serialize",
       dataname: largest.dataname,
       total,
@@ -208,7 +222,8 @@ export async function smartsend(subject: string, payloads: readonly PayloadTuple
   let cid: string | undefined = options.correlationId;
   try {
     cid = checkedUuid(options.correlationId, "correlation_id");
-    return await smartsendInner(subject, payloads, options, cid);
+    const sent = smartsendInner(subject, payloads, options, cid);
+    return sent instanceof Promise ? await sent : sent;
   } catch (e) {
     throw asBridgeError(e, "PUBLISH_FAILED", `sending on \`${String(subject)}\``, { correlationId: cid });
   }
@@ -260,7 +275,39 @@ function envelopeOf(f: EnvelopeHead, brokerUrl: string | undefined, metadata: Re
   };
 }
 
-async function smartsendInner(subject: string, payloads: readonly PayloadTuple[], options: SendOptions, cid: string): Promise<Sent> {
+/** What is fixed before connecting: the payloads serialized, the envelope's fields checked. */
+interface Plan {
+  subject: string;
+  options: SendOptions;
+  cid: string;
+  publish: boolean;
+  prepared: Prepared[];
+  fields: EnvelopeHead;
+  metadata: Record<string, unknown>;
+  /** `broker_url` as the caller gave it (shown), if given. */
+  givenBroker: string | undefined;
+  /** Length of the envelope's JSON with every payload's `data` and `sha256` empty, `broker_url` as given. */
+  skeletonChars: number;
+}
+
+/**
+ * smartsend's work. A core publish on a connection given, without flush, whose payloads all go
+ * direct, is done without waiting for anything (the result is not a Promise): nothing in it
+ * is asynchronous, and no await per envelope is paid for nothing.
+ */
+function smartsendInner(subject: string, payloads: readonly PayloadTuple[], options: SendOptions, cid: string): Sent | Promise<Sent> {
+  const plan = prepare(subject, payloads, options, cid);
+  // 3. Connect (to learn max_payload) when publishing.
+  const connection = options.connection;
+  if (typeof connection === "object") return afterConnect(plan, connection, plan.givenBroker);
+  if (plan.publish && options.jetstream === undefined) return sendOnOwnConnection(plan);
+  // Not published: the servers it would go to (in Node with no connection given, those of
+  // the connection settings: the environment and the nats CLI's context).
+  return afterConnect(plan, undefined, plan.givenBroker ?? (typeof connection === "string" || !plan.publish ? unpublishedBrokerUrl(connection) : undefined));
+}
+
+/** 1 and 2: serialize, then the writer rules, before connecting, uploading or publishing. */
+function prepare(subject: string, payloads: readonly PayloadTuple[], options: SendOptions, cid: string): Plan {
   if (!Array.isArray(payloads)) throw new NatsBridgeError(ERROR_BAD_OPTION, "the payloads must be an array of [dataname, data, payloadType] tuples");
   const threshold = options.sizeThreshold ?? sizeThreshold();
   const publish = options.publish ?? true;
@@ -278,7 +325,7 @@ async function smartsendInner(subject: string, payloads: readonly PayloadTuple[]
       throw asBridgeError(e, ERROR_WRITER_RULE, "serializing", { dataname });
     }
     const link = bytes.byteLength >= threshold;
-    log("debug", "serialized", cid, { stage: "serialize", dataname, bytes: bytes.byteLength, link });
+    if (logging()) emit("debug", "serialized", cid, { stage: "serialize", dataname, bytes: bytes.byteLength, link });
     return { dataname, payloadType, bytes, link, id: checkedUuid(undefined, "id") };
   });
 
@@ -303,113 +350,151 @@ async function smartsendInner(subject: string, payloads: readonly PayloadTuple[]
   const givenBroker = options.brokerUrl === undefined ? undefined : shownServers(options.brokerUrl);
   const skeleton = envelopeOf(fields, givenBroker, metadata, prepared.map((p) => wirePayload(p, "", "")));
   checkEnvelopeToWrite(skeleton, cid);
-  if (jsonHasLoneSurrogate(JSON.stringify(skeleton))) {
+  const skeletonJson = JSON.stringify(skeleton);
+  if (jsonHasLoneSurrogate(skeletonJson)) {
     throw new NatsBridgeError(ERROR_WRITER_RULE, "the envelope holds text that is not valid Unicode (a lone surrogate)");
   }
+  return { subject, options, cid, publish, prepared, fields, metadata, givenBroker, skeletonChars: skeletonJson.length };
+}
 
-  // 3. Connect (to learn max_payload) when publishing.
-  let nc: NatsConnection | undefined;
-  let owned = false;
-  let brokerUrl = givenBroker;
-  if (typeof options.connection === "object") {
-    nc = options.connection; // also tells max_payload when not publishing
-  } else if (publish && options.jetstream === undefined) {
-    const opened = await openConnection({
-      url: options.connection,
-      label: "the connection argument",
-      where: "smartsend",
-      pass: "pass an open connection (`connection`)",
-    });
-    nc = opened.nc;
-    owned = true;
-  } else if (typeof options.connection === "string" || !publish) {
-    // Not published: the servers it would go to (in Node with no connection given, those of
-    // the connection settings: the environment and the nats CLI's context).
-    brokerUrl ??= unpublishedBrokerUrl(options.connection);
+/** A send on a connection it opens itself (a URL in `connection`, or none): flushed, then closed. */
+async function sendOnOwnConnection(plan: Plan): Promise<Sent> {
+  const opened = await openConnection({
+    url: plan.options.connection as string | undefined,
+    label: "the connection argument",
+    where: "smartsend",
+    pass: "pass an open connection (`connection`)",
+  });
+  const nc = opened.nc;
+  try {
+    return await afterConnect(plan, nc, plan.givenBroker, true);
+  } finally {
+    await nc.close().catch(() => {});
   }
-  if (brokerUrl === undefined && nc !== undefined) {
+}
+
+/** The server `nc` is connected to, as it was given (shown), per connection while it stays on it. */
+const brokerUrls = new WeakMap<NatsConnection, { listen: string; url: string | undefined }>();
+
+function connectedBrokerUrl(nc: NatsConnection): string | undefined {
+  const listen = nc.getServer();
+  const known = brokerUrls.get(nc);
+  if (known !== undefined && known.listen === listen) return known.url;
+  let url: string | undefined;
+  if (listen !== "") {
     // The server connected to, as it was given (ws:// for a WebSocket), shown; nats.js's
     // WebSocket transport writes `ws://h:p` as `ws://h:p/`: no `/` is added to a seed.
-    const listen = nc.getServer();
     const src = nc.getServers().find((s) => s.listen === listen)?.src ?? listen;
-    if (listen !== "") brokerUrl = shownServer(src.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]+)\/$/, "$1"));
+    url = shownServer(src.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]+)\/$/, "$1"));
+  }
+  brokerUrls.set(nc, { listen, url });
+  return url;
+}
+
+/** 4 to 6, once the connection (if any) is known. */
+function afterConnect(plan: Plan, nc: NatsConnection | undefined, givenBroker: string | undefined, owned = false): Sent | Promise<Sent> {
+  const { options, cid, prepared } = plan;
+  const brokerUrl = givenBroker ?? (nc === undefined ? undefined : connectedBrokerUrl(nc));
+  const serverMax = nc?.info?.max_payload;
+  const maxPayload = serverMax !== undefined && serverMax > 0 ? serverMax : (options.maxPayload ?? DEFAULT_MAX_PAYLOAD);
+  const headerList = buildHeaders(plan.fields.msg_id, cid, options.headers);
+  const envelope = envelopeOf(plan.fields, brokerUrl, plan.metadata, []);
+
+  // 4. Fit the budget.
+  const added = plan.givenBroker === undefined ? brokerUrl : undefined; // broker_url not in the skeleton measured
+  fitMaxPayload(envelope, prepared, headerLen(headerList), maxPayload, skeletonBound(plan.skeletonChars, prepared.length, added));
+
+  // 5. Inline the direct payloads, hashed now where that needs no waiting (always in Node);
+  // otherwise upload the links (hashing meanwhile).
+  const wire: MsgPayloadV1[] = [];
+  for (const p of prepared) {
+    const sha = p.link ? undefined : sha256HexNow(p.bytes);
+    if (sha === undefined) return finishAsync(plan, nc, envelope, headerList, owned);
+    wire.push(wirePayload(p, base64Encode(p.bytes), sha));
+  }
+  envelope.payloads = wire;
+  return publishEnvelope(plan, nc, envelope, headerList, owned);
+}
+
+/** Step 5 with links to upload or hashes to wait for, then 6. */
+async function finishAsync(plan: Plan, nc: NatsConnection | undefined, envelope: MsgEnvelopeV1, headerList: [string, string][], owned: boolean): Promise<Sent> {
+  const { options, cid } = plan;
+  let uploader = options.uploader;
+  let fileserver: SourcedUrl | undefined;
+  envelope.payloads = await Promise.all(
+    plan.prepared.map(async (p) => {
+      const hashing = sha256Hex(p.bytes);
+      if (!p.link) return wirePayload(p, base64Encode(p.bytes), await hashing);
+      const server = (fileserver ??= fileserverUrlSourced(options.fileserverUrl));
+      if (uploader === undefined) {
+        const token = fileserverToken(options.fileserverToken);
+        uploader = plikUploader(server.url, token === undefined ? {} : { token });
+      }
+      const name = `${fileName(p.dataname)}.${extensionOf(p.payloadType)}`;
+      let url: unknown;
+      try {
+        url = await uploader(name, p.bytes, {
+          correlationId: cid,
+          oneShot: options.oneShot ?? false,
+          ...(options.linkTtlSeconds === undefined ? {} : { ttlSeconds: options.linkTtlSeconds }),
+        });
+      } catch (e) {
+        const what = `uploading payload \`${p.dataname}\` (${p.bytes.byteLength} bytes)`;
+        if (e instanceof UploadFailure && options.uploader === undefined) {
+          throw new NatsBridgeError(ERROR_UPLOAD, `${what} to ${e.target} failed: ${e.why} (${server.source}). ${uploadAdvice(e.kind, e.status, "pass fileserverUrl")}.`, {
+            dataname: p.dataname,
+            cause: e.cause,
+          });
+        }
+        throw asBridgeError(e, ERROR_UPLOAD, `${what} with the uploader failed`, { dataname: p.dataname });
+      }
+      if (typeof url !== "string" || url === "") {
+        throw new NatsBridgeError(ERROR_UPLOAD, "the uploader did not answer a URL", { dataname: p.dataname });
+      }
+      return wirePayload(p, url, await hashing);
+    }),
+  );
+  return publishEnvelope(plan, nc, envelope, headerList, owned);
+}
+
+/** 6. Publish (core or JetStream); waits only for what must be waited for (a JetStream ack, a flush). */
+function publishEnvelope(plan: Plan, nc: NatsConnection | undefined, envelope: MsgEnvelopeV1, headerList: [string, string][], owned: boolean): Sent | Promise<Sent> {
+  const { subject, options, cid } = plan;
+  const json = JSON.stringify(envelope);
+  const sent: Sent = { envelope, json, headers: Object.fromEntries(headerList) };
+  if (!plan.publish || (nc === undefined && options.jetstream === undefined)) return sent;
+  const h = natsHeaders();
+  for (const [k, v] of headerList) h.set(k, v);
+  const published = (): Sent => {
+    if (logging()) emit("info", "published", cid, { stage: "publish", subject, bytes: json.length, payloads: envelope.payloads.length });
+    return sent;
+  };
+  const js = options.jetstream;
+  if (js !== undefined) {
+    return (async () => {
+      try {
+        const ack = await js.publish(subject, json, { msgID: plan.fields.msg_id, headers: h });
+        sent.streamSequence = ack.seq;
+        sent.duplicate = ack.duplicate;
+      } catch (e) {
+        throw new NatsBridgeError("PUBLISH_FAILED", `JetStream publish on \`${subject}\``, { cause: e });
+      }
+      return published();
+    })();
   }
   try {
-    const serverMax = nc?.info?.max_payload;
-    const maxPayload = serverMax !== undefined && serverMax > 0 ? serverMax : (options.maxPayload ?? DEFAULT_MAX_PAYLOAD);
-    const headerList = buildHeaders(msgId, cid, options.headers);
-    const envelope = envelopeOf(fields, brokerUrl, metadata, []);
-
-    // 4. Fit the budget.
-    fitMaxPayload(envelope, prepared, headerLen(headerList), maxPayload);
-
-    // 5. Upload links (hashing meanwhile), inline the rest.
-    let uploader = options.uploader;
-    const fileserver = fileserverUrlSourced(options.fileserverUrl);
-    envelope.payloads = await Promise.all(
-      prepared.map(async (p) => {
-        const hashing = sha256Hex(p.bytes);
-        if (!p.link) return wirePayload(p, base64Encode(p.bytes), await hashing);
-        if (uploader === undefined) {
-          const token = fileserverToken(options.fileserverToken);
-          uploader = plikUploader(fileserver.url, token === undefined ? {} : { token });
-        }
-        const name = `${fileName(p.dataname)}.${extensionOf(p.payloadType)}`;
-        let url: unknown;
-        try {
-          url = await uploader(name, p.bytes, {
-            correlationId: cid,
-            oneShot: options.oneShot ?? false,
-            ...(options.linkTtlSeconds === undefined ? {} : { ttlSeconds: options.linkTtlSeconds }),
-          });
-        } catch (e) {
-          const what = `uploading payload \`${p.dataname}\` (${p.bytes.byteLength} bytes)`;
-          if (e instanceof UploadFailure && options.uploader === undefined) {
-            throw new NatsBridgeError(ERROR_UPLOAD, `${what} to ${e.target} failed: ${e.why} (${fileserver.source}). ${uploadAdvice(e.kind, e.status, "pass fileserverUrl")}.`, {
-              dataname: p.dataname,
-              cause: e.cause,
-            });
-          }
-          throw asBridgeError(e, ERROR_UPLOAD, `${what} with the uploader failed`, { dataname: p.dataname });
-        }
-        if (typeof url !== "string" || url === "") {
-          throw new NatsBridgeError(ERROR_UPLOAD, "the uploader did not answer a URL", { dataname: p.dataname });
-        }
-        return wirePayload(p, url, await hashing);
-      }),
-    );
-    const json = JSON.stringify(envelope);
-    const headerRecord = Object.fromEntries(headerList);
-
-    // 6. Publish.
-    const sent: Sent = { envelope, json, headers: headerRecord };
-    if (publish && (nc !== undefined || options.jetstream !== undefined)) {
-      const h = natsHeaders();
-      for (const [k, v] of headerList) h.set(k, v);
-      if (options.jetstream !== undefined) {
-        try {
-          const ack = await options.jetstream.publish(subject, json, { msgID: msgId, headers: h });
-          sent.streamSequence = ack.seq;
-          sent.duplicate = ack.duplicate;
-        } catch (e) {
-          throw new NatsBridgeError("PUBLISH_FAILED", `JetStream publish on \`${subject}\``, { cause: e });
-        }
-      } else {
-        try {
-          if (nc === undefined) throw new Error("no connection");
-          nc.publish(subject, json, { headers: h });
-          // A connection opened for this call is closed next: flushed first, so nothing is lost.
-          if (owned || (options.flush ?? DEFAULT_FLUSH)) await nc.flush();
-        } catch (e) {
-          throw new NatsBridgeError("PUBLISH_FAILED", `publish on \`${subject}\``, { cause: e });
-        }
-      }
-      log("info", "published", cid, { stage: "publish", subject, bytes: json.length, payloads: envelope.payloads.length });
-    }
-    return sent;
-  } finally {
-    if (owned && nc !== undefined) await nc.close().catch(() => {});
+    if (nc === undefined) throw new Error("no connection");
+    nc.publish(subject, json, { headers: h });
+  } catch (e) {
+    throw new NatsBridgeError("PUBLISH_FAILED", `publish on \`${subject}\``, { cause: e });
   }
+  // A connection opened for this call is closed next: flushed first, so nothing is lost.
+  if (owned || (options.flush ?? DEFAULT_FLUSH)) {
+    return nc.flush().then(published, (e: unknown) => {
+      throw new NatsBridgeError("PUBLISH_FAILED", `publish on \`${subject}\``, { cause: e });
+    });
+  }
+  return published();
 }
 
 /**
@@ -440,7 +525,7 @@ export async function publishMessage(connection: NatsConnection | string, subjec
     h.set(HEADER_MSG_ID, msgId);
     nc.publish(subject, text, { headers: h });
     if (owned || DEFAULT_FLUSH) await nc.flush();
-    log("info", "published", correlationId, { stage: "publish", subject, bytes: text.length });
+    emit("info", "published", correlationId, { stage: "publish", subject, bytes: text.length });
   } catch (e) {
     throw asBridgeError(e, "PUBLISH_FAILED", `publish on \`${subject}\``, { correlationId });
   } finally {

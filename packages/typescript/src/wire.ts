@@ -49,15 +49,47 @@ export function hex(bytes: Uint8Array): string {
 }
 
 /**
- * Below this many bytes SHA-256 is computed in JavaScript: WebCrypto's digest is asynchronous
- * (a thread-pool round trip of ~20 µs in Node), which dominates small messages.
+ * Below this many bytes SHA-256 is computed in JavaScript when the platform has no native
+ * synchronous hash (a browser): WebCrypto's digest is asynchronous (a thread-pool round trip
+ * of ~20 µs in Node), which dominates small messages.
  */
 const SMALL_HASH = 16 * 1024;
 
-/** Lowercase hex SHA-256: WebCrypto (`crypto.subtle.digest`), or {@link sha256HexSync} for small inputs. */
+/**
+ * Below this many bytes a native synchronous hash (node:crypto in Node) is used; larger
+ * inputs (link payloads) go to WebCrypto, which hashes off the event loop while an upload runs.
+ * Every direct payload is smaller (the server's max_payload).
+ */
+const NATIVE_SYNC_HASH = 1 << 20;
+
+/** Lowercase hex SHA-256, synchronous and native: what the Node entry installs (node:crypto). */
+export type NativeSha256 = (bytes: Uint8Array) => string;
+
+let nativeSha256: NativeSha256 | undefined;
+
+/** Installs the platform's native synchronous SHA-256 (the Node entry installs node:crypto's). */
+export function setNativeSha256(hash: NativeSha256 | undefined): void {
+  checkArgument(hash, "function", "hash", "setNativeSha256", true);
+  nativeSha256 = hash;
+}
+
+/**
+ * Lowercase hex SHA-256 of `bytes` when it can be had without waiting (native in Node below
+ * 1 MiB, JavaScript below 16 KiB), `undefined` otherwise (then {@link sha256Hex}). Unchecked:
+ * for callers holding a Uint8Array.
+ */
+export function sha256HexNow(bytes: Uint8Array): string | undefined {
+  const n = bytes.byteLength;
+  if (nativeSha256 !== undefined && n < NATIVE_SYNC_HASH) return nativeSha256(bytes);
+  if (n < SMALL_HASH) return sha256HexSync(bytes);
+  return undefined;
+}
+
+/** Lowercase hex SHA-256: native or JavaScript for small inputs ({@link sha256HexNow}), WebCrypto (`crypto.subtle.digest`) for the rest. */
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
   checkBytes(bytes, "bytes", "sha256Hex");
-  if (bytes.byteLength < SMALL_HASH) return sha256HexSync(bytes);
+  const now = sha256HexNow(bytes);
+  if (now !== undefined) return now;
   const digest = await globalThis.crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
   return hex(new Uint8Array(digest));
 }
@@ -115,8 +147,11 @@ export function encodedLen(n: number): number {
   return Math.ceil(n / 3) * 4;
 }
 
+type NodeBufferInstance = Uint8Array & { toString(enc: string): string; write(text: string, encoding: string): number };
 interface NodeBufferLike {
-  from(data: ArrayBufferLike | string, byteOffsetOrEncoding?: number | string, length?: number): Uint8Array & { toString(enc: string): string };
+  from(data: ArrayBufferLike | string, byteOffsetOrEncoding?: number | string, length?: number): NodeBufferInstance;
+  /** A buffer over its own ArrayBuffer of exactly `size` bytes (not Node's shared pool). */
+  allocUnsafeSlow(size: number): NodeBufferInstance;
 }
 // Feature detection, not an import: Node's Buffer is the fastest base64 codec where it exists;
 // browsers use Uint8Array.prototype.toBase64 / fromBase64, or btoa / atob.
@@ -152,6 +187,14 @@ export function base64Decode(text: string, size: number): Uint8Array {
   checkArgument(size, "count", "size", "base64Decode");
   if (text.length !== encodedLen(size)) {
     throw new NatsBridgeError(ERROR_INTEGRITY, `\`size\` is ${size} but \`data\` holds ${text.length} base64 characters`);
+  }
+  if (NodeBuffer !== undefined) {
+    // Decoded into its own buffer (so `bytes.buffer` holds this payload only, aligned, as Arrow
+    // likes it). Text that encodes what it decodes to, exactly, is canonical base64 of the
+    // alphabet holding `size` bytes: all the checks below at once. Anything else takes them
+    // one by one, for the error that names the fault.
+    const own = NodeBuffer.allocUnsafeSlow(size);
+    if (own.write(text, "base64") === size && own.toString("base64") === text) return new Uint8Array(own.buffer, 0, size);
   }
   if (!BASE64_RE.test(text)) {
     throw new NatsBridgeError(ERROR_BAD_BYTES, "`data` is not standard padded base64");
@@ -237,15 +280,13 @@ export function buildHeaders(msgId: string, correlationId: string, extra: Record
   return out;
 }
 
-const utf8 = new TextEncoder();
-
 /**
  * Bytes the headers take on the wire (`NATS/1.0\r\n`, `name: value\r\n` each, `\r\n`): they
  * count against the server's `max_payload`.
  */
 export function headerLen(headers: [string, string][]): number {
   let n = "NATS/1.0\r\n\r\n".length;
-  for (const [k, v] of headers) n += utf8.encode(k).length + 2 + utf8.encode(v).length + 2;
+  for (const [k, v] of headers) n += utf8Length(k) + 2 + utf8Length(v) + 2;
   return n;
 }
 

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { after, before, test } from "node:test";
-import { ERROR_DEADLINE } from "@natsbridge/types";
+import { ERROR_BAD_OPTION, ERROR_DEADLINE, ERROR_INTEGRITY, ERROR_PAYLOAD_TOO_LARGE } from "@natsbridge/types";
 import { NatsBridgeError, fetchHashed, fetchWithBackoff } from "../dist/node.js";
 import { backoffCapMs, parseRetryAfter, retryableStatus } from "../dist/fetch.js";
 import { bytes } from "./samples.ts";
@@ -127,4 +127,126 @@ test("the overall deadline (ERROR_DEADLINE, TIMEOUT): a Retry-After past it fail
 
 test("a connection refused is retried, then DOWNLOAD_FAILED", async () => {
   await assert.rejects(fetchWithBackoff("http://127.0.0.1:1/x", { maxAttempts: 3, baseDelayMs: 10 }), (e: unknown) => e instanceof NatsBridgeError && e.code === "DOWNLOAD_FAILED" && /after 3 attempts/.test(e.message));
+});
+
+/** A streaming SHA-256 over node:crypto, counting what it was fed (what hash-wasm is to the page). */
+function countingSha256() {
+  const fed = { chunks: [] as number[], made: 0, make: () => ({ update(_chunk: Uint8Array): void {}, digest: (): string => "" }) };
+  fed.make = () => {
+    fed.made++;
+    const h = createHash("sha256");
+    return {
+      update(chunk: Uint8Array): void {
+        fed.chunks.push(chunk.byteLength);
+        h.update(chunk);
+      },
+      digest: () => h.digest("hex"),
+    };
+  };
+  return fed;
+}
+
+test("sha256Stream: the body is hashed chunk by chunk as it arrives, with BYOB reads into the one presized buffer or the default reader", async () => {
+  routes.set("/stream", (_req, res) => {
+    res.writeHead(200, { "Content-Length": String(BODY.length) });
+    res.write(BODY.subarray(0, 30_000));
+    setTimeout(() => res.end(BODY.subarray(30_000)), 20);
+  });
+  for (const byob of [true, false]) {
+    const s = countingSha256();
+    const got = await fetchHashed(`${base}/stream`, { expectedSize: BODY.length, sha256Stream: s.make, byob });
+    assert.equal(got.sha256, SHA, `byob ${byob}`);
+    assert.deepEqual(Buffer.from(got.bytes), Buffer.from(BODY));
+    assert.equal(got.bytes.byteOffset, 0);
+    assert.equal(got.bytes.buffer.byteLength, BODY.length, "one buffer of the declared size");
+    assert.equal(s.made, 1);
+    assert.ok(s.chunks.length >= 2, `fed as it arrived: ${s.chunks.join(", ")}`);
+    assert.equal(s.chunks.reduce((a, b) => a + b, 0), BODY.length);
+  }
+  // A hash elsewhere (a worker): update may hold the download back with a promise, digest may be one.
+  let waits = 0;
+  const inner = countingSha256();
+  const later = () => {
+    const h = inner.make();
+    return {
+      update(chunk: Uint8Array) {
+        h.update(chunk);
+        return new Promise<void>((r) => setTimeout(() => {
+          waits++;
+          r();
+        }, 1));
+      },
+      digest: () => Promise.resolve(h.digest()),
+    };
+  };
+  const awaited = await fetchHashed(`${base}/stream`, { expectedSize: BODY.length, sha256Stream: later, byob: true });
+  assert.equal(awaited.sha256, SHA);
+  assert.equal(waits, inner.chunks.length, "every update's promise was awaited before the next read");
+  // Without a declared size the BYOB buffer grows, and the digest still covers every byte.
+  const s = countingSha256();
+  const grown = await fetchHashed(`${base}/stream`, { sha256Stream: s.make, byob: true });
+  assert.equal(grown.sha256, SHA);
+  assert.deepEqual(Buffer.from(grown.bytes), Buffer.from(BODY));
+});
+
+test("sha256Stream with BYOB reads: a fresh hash per attempt, sizes enforced, a broken hash is BAD_OPTION", async () => {
+  routes.set("/stream-cut", (_req, res, n) => {
+    res.writeHead(200, { "Content-Length": String(BODY.length) });
+    if (n === 1) {
+      res.write(BODY.subarray(0, 1000));
+      setTimeout(() => res.destroy(), 20);
+    } else res.end(BODY);
+  });
+  const s = countingSha256();
+  const got = await fetchHashed(`${base}/stream-cut`, { expectedSize: BODY.length, sha256Stream: s.make, byob: true, baseDelayMs: 10 });
+  assert.equal(got.attempts, 2);
+  assert.equal(s.made, 2, "a new hash for the second attempt");
+  assert.equal(got.sha256, SHA);
+  // Longer than declared (no Content-Length to catch it early): INTEGRITY_MISMATCH, not buffered.
+  routes.set("/stream-long", (_req, res) => {
+    res.writeHead(200);
+    res.write(BODY);
+    res.end(BODY);
+  });
+  await assert.rejects(
+    fetchHashed(`${base}/stream-long`, { expectedSize: BODY.length, sha256Stream: countingSha256().make, byob: true }),
+    (e: unknown) => e instanceof NatsBridgeError && e.code === ERROR_INTEGRITY && /longer than the 100000 bytes/.test(e.message),
+  );
+  await assert.rejects(
+    fetchHashed(`${base}/stream-long`, { maxBytes: 150_000, byob: true }),
+    (e: unknown) => e instanceof NatsBridgeError && e.code === ERROR_PAYLOAD_TOO_LARGE,
+  );
+  routes.set("/short", (_req, res) => {
+    res.writeHead(200);
+    res.write(BODY.subarray(0, 99_999));
+    res.end();
+  });
+  await assert.rejects(
+    fetchHashed(`${base}/short`, { expectedSize: BODY.length, sha256Stream: countingSha256().make, byob: true }),
+    (e: unknown) => e instanceof NatsBridgeError && e.code === ERROR_INTEGRITY && /99999 bytes, the payload declares 100000/.test(e.message),
+  );
+  const rejecting = () => ({ update: () => {}, digest: () => Promise.reject(new Error("worker gone")) });
+  await assert.rejects(
+    fetchHashed(`${base}/stream`, { expectedSize: BODY.length, sha256Stream: rejecting, byob: true }),
+    (e: unknown) => e instanceof NatsBridgeError && e.code === ERROR_BAD_OPTION && /digest\(\) failed: Error: worker gone/.test(e.message),
+  );
+  const bad = () => ({ update: () => {}, digest: () => "not hex" });
+  await assert.rejects(
+    fetchHashed(`${base}/stream`, { expectedSize: BODY.length, sha256Stream: bad }),
+    (e: unknown) => e instanceof NatsBridgeError && e.code === ERROR_BAD_OPTION && /sha256Stream/.test(e.message) && /"not hex"/.test(e.message),
+  );
+  const throwing = () => ({
+    update: () => {
+      throw new Error("boom");
+    },
+    digest: () => SHA,
+  });
+  await assert.rejects(
+    fetchHashed(`${base}/stream`, { expectedSize: BODY.length, sha256Stream: throwing, byob: true }),
+    (e: unknown) => e instanceof NatsBridgeError && e.code === ERROR_BAD_OPTION && /update\(\) threw: Error: boom/.test(e.message),
+  );
+  await assert.rejects(
+    fetchHashed(`${base}/stream`, { sha256Stream: "sha256" as never }),
+    (e: unknown) => e instanceof NatsBridgeError && e.code === ERROR_BAD_OPTION && /sha256Stream/.test(e.message),
+  );
 });

@@ -107,11 +107,11 @@ test("a durable consumer with a limit pulls no more than it hands over: its next
   const jsm = await jetstreamManager(nc);
   const first = await EnvelopeConsumer.create(nc, "HEALTH", { durable, filterSubject: subject, limit: 2, batch: 16, ackWaitMs: 60_000 });
   const a = await first.next(5000);
-  await a.ack();
+  await a.ackConfirmed();
   // At most what is still to be handed over is pulled (here the one more the limit allows).
   assert.ok((await jsm.consumers.info("HEALTH", durable)).num_ack_pending <= 1);
   const b = await first.next(5000);
-  await b.ack();
+  await b.ackConfirmed();
   await assert.rejects(first.next(1000), (e: unknown) => e instanceof NatsBridgeError && e.code === ERROR_BAD_OPTION && /limit of 2/.test(e.message));
   // Nothing pulled but unacknowledged: the other three were never delivered (with a batch of 16
   // and no limit they would be, and wait out ack_wait before the next run could have them).
@@ -135,4 +135,50 @@ test("a durable consumer with a limit pulls no more than it hands over: its next
     EnvelopeConsumer.create(nc, "HEALTH", { filterSubject: subject, limit: -1 }),
     (e: unknown) => e instanceof NatsBridgeError && e.code === ERROR_BAD_OPTION && /`limit`/.test(e.message),
   );
+});
+
+test("ackConfirmed returns once the server recorded the ack; ack sends it without waiting; both fail typed on a closed connection", async () => {
+  const subject = `health.confirm.${newUuid().slice(0, 8)}`;
+  const sent = [];
+  for (let i = 0; i < 3; i++) sent.push(await publishToStream(nc, subject, [["n", String(i), "text"]], { fileserverUrl: files.url }));
+  const durable = `confirm-${newUuid().slice(0, 8)}`;
+  const jsm = await jetstreamManager(nc);
+  const own = await connect({ servers: nats.url });
+  const consumer = await EnvelopeConsumer.create(own, "HEALTH", { durable, filterSubject: subject, limit: 3 });
+  const first = await consumer.next(5000);
+  await first.ackConfirmed();
+  // Confirmed: the server's ack floor is already past it, with no wait and no retry.
+  const info = await jsm.consumers.info("HEALTH", durable);
+  assert.equal(info.ack_floor.stream_seq, first.seq);
+  assert.equal(first.seq, sent[0]!.streamSequence);
+  const second = await consumer.next(5000);
+  const third = await consumer.next(5000);
+  await own.close();
+  for (const [d, settle] of [
+    [second, () => second.ack()],
+    [third, () => third.ackConfirmed()],
+  ] as const) {
+    await assert.rejects(settle(), (e: unknown) => {
+      assert.ok(e instanceof NatsBridgeError, String(e));
+      assert.equal(e.code, "NATS_CONNECTION_FAILED");
+      assert.equal(e.correlationId, d.received.envelope.correlation_id);
+      return true;
+    });
+  }
+  await jsm.consumers.delete("HEALTH", durable);
+});
+
+test("a message redelivered after ack_wait is not handed over twice by the same consumer", async () => {
+  const subject = `health.redeliver.${newUuid().slice(0, 8)}`;
+  const sent = [];
+  for (let i = 0; i < 2; i++) sent.push(await publishToStream(nc, subject, [["n", String(i), "text"]], { fileserverUrl: files.url }));
+  const consumer = await EnvelopeConsumer.create(nc, "HEALTH", { filterSubject: subject, ackWaitMs: 300, batch: 1 });
+  const first = await consumer.next(5000);
+  // Not acked within ack_wait: the server delivers it again; the consumer acks that itself.
+  await new Promise((r) => setTimeout(r, 900));
+  const second = await consumer.next(5000);
+  await second.ackConfirmed();
+  assert.deepEqual([first.seq, second.seq], sent.map((s) => s.streamSequence));
+  await assert.rejects(consumer.next(1500), (e: unknown) => e instanceof NatsBridgeError && e.code === "TIMEOUT");
+  await consumer.close();
 });
