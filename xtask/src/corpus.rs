@@ -221,7 +221,7 @@ pub(crate) fn corpus(root: &Path, tools: &Tools) -> Result<()> {
         out.join("exchange/Cargo.toml"),
         format!(
             "[package]\nname = \"exchange\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n[dependencies]\n\
-             natsbridge = {{ path = \"{root}/crates/natsbridge\" }}\ncorpus-{rr} = {{ path = \"../{rr}/rust\" }}\n\
+             natsbridge = {{ path = \"{root}/crates/natsbridge\", features = [\"typed\"] }}\ncorpus-{rr} = {{ path = \"../{rr}/rust\" }}\n\
              corpus-{one} = {{ path = \"../{one}/rust\" }}\ncorpus-{pg} = {{ path = \"../{pg}/rust\" }}\n",
             root = root.display()
         ),

@@ -474,3 +474,44 @@ fn the_fuzz_lock_file_is_current() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The features named by a Markdown table whose header starts `| feature |`: the first
+/// cell of each row, backticks off. `prefix` is what every line of the table starts with
+/// (`//! ` in crate docs).
+fn feature_table(text: &str, prefix: &str) -> Vec<String> {
+    let rows = text
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix(prefix.trim_start()))
+        .map(str::trim_start)
+        .skip_while(|l| !l.starts_with("| feature |"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'));
+    rows.filter_map(|row| Some(row.split('|').nth(1)?.trim().trim_matches('`').to_owned())).collect()
+}
+
+/// The runtime's Cargo features are the rows of the features table in its crate docs and
+/// in the Rust getting-started page, no more, no fewer (`fuzzing` is the fuzz targets',
+/// not a user's).
+#[test]
+fn every_runtime_feature_is_documented() {
+    let root = project_root();
+    let mut features = crate::bench::runtime_features(&root).unwrap();
+    features.retain(|f| f != "fuzzing");
+    features.sort();
+    assert!(!features.is_empty(), "the runtime crate lists no features");
+    for (file, prefix) in [("docs/getting-started/rust.md", ""), ("crates/natsbridge/src/lib.rs", "//!")] {
+        let mut documented = feature_table(&read(&root, file), prefix);
+        documented.sort();
+        assert_eq!(
+            documented, features,
+            "{file}: its `| feature |` table against crates/natsbridge/Cargo.toml"
+        );
+    }
+}
+
+#[test]
+fn the_feature_table_check_reads_tables() {
+    let doc = "//! text\n//!\n//! | feature | brings |\n//! |---|---|\n//! | `s3` | S3 |\n//! | `typed` | x |\n//!\n//! | a | b |\n";
+    assert_eq!(feature_table(doc, "//!"), ["s3", "typed"]);
+    assert!(feature_table("| other | table |\n|---|---|\n| `x` | y |\n", "").is_empty());
+}

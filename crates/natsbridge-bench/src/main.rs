@@ -10,17 +10,25 @@
 //! - [`transfer`]: Arrow tables over the link path against a hand-rolled HTTP upload and
 //!   download of the same IPC bytes, and each blob store; sender and receiver are
 //!   processes of their own (`natsbridge-bench worker`), so their peak memory is their own.
+//! - [`replay`]: each runtime's `EnvelopeConsumer` against its own language's raw pull
+//!   consumer on the same stream.
 //! - [`cluster`]: JetStream publish and replay on one node (R1) against a three-node
 //!   cluster (R3), the cluster from the test kit.
+//! - [`peers`]: the TypeScript and Python runtimes' benchmark programs (`bench/peers/`).
 //! - [`codec`]: base64 against `memcpy`.
+//! - [`build`]: a user's cold build and crate count, default features against every
+//!   feature (measured by xtask, passed in).
 //! - [`report`]: `results.json`, the chart (SVG) and the Markdown table.
 //! - [`run`]: one run: nats-server and the embedded file server from the test kit, the
 //!   cases, the report.
 
+mod build;
 mod cluster;
 mod codec;
 mod ctx;
 mod messaging;
+mod peers;
+mod replay;
 mod report;
 mod run;
 mod transfer;
@@ -51,7 +59,11 @@ struct Cli {
     /// `cargo xtask codegen` wall time to include, in ms (xtask measures it).
     #[arg(long)]
     codegen_ms: Option<f64>,
-    /// Only the groups starting with this: codec, messaging, link, stores, cluster.
+    /// A user's cold build to include, measured by xtask:
+    /// `default_s=S,all_s=S,default_crates=N,all_crates=N[,default_cpu_s=S,all_cpu_s=S]`.
+    #[arg(long)]
+    cold_build: Option<build::ColdBuild>,
+    /// Only the groups starting with this: codec, messaging, link, stores, replay, cluster.
     #[arg(long)]
     only: Option<String>,
     #[command(subcommand)]
@@ -79,6 +91,7 @@ async fn main() -> ExitCode {
                 out: cli.out,
                 nats_server_bin: cli.nats_server_bin,
                 codegen_ms: cli.codegen_ms,
+                cold_build: cli.cold_build,
                 only: cli.only,
             };
             run::run(args).await

@@ -14,14 +14,16 @@ use serde_json::json;
 use tokio::sync::Semaphore;
 
 use crate::ctx::{Ctx, Error, Figure, Target, median};
+use crate::peers::{Peer, WINDOW};
 
-/// Messages in flight between publisher and subscriber.
-const WINDOW: usize = 2_048;
+/// The Python runtime's 1 KB publish → subscribe rate when issue 30 was filed (3.97 k/s,
+/// `bench/peers/python.py --mode pubsub`); its target is three times that.
+const PYTHON_RATE_BEFORE: f64 = 3_970.0;
 /// The same, for ~400 KB messages (~13 MB in flight).
 const DIRECT_WINDOW: usize = 32;
 
 /// A dictionary payload that serializes to exactly `n` bytes of JSON.
-fn dictionary_of(n: usize) -> serde_json::Value {
+pub(crate) fn dictionary_of(n: usize) -> serde_json::Value {
     let overhead = serde_json::to_vec(&json!({"config": ""})).expect("static JSON").len();
     json!({ "config": "x".repeat(n - overhead) })
 }
@@ -269,108 +271,46 @@ async fn envelope_cpu(count: usize) -> Result<(Vec<Figure>, Vec<f64>), Error> {
         }
         recv.push(t.elapsed().as_secs_f64() * 1e6 / count as f64);
     }
+    // The contract's integrity step alone, in the same run: SHA-256 of the payload's bytes,
+    // which each side computes once (the sender to write it, the receiver to check it).
+    let bytes = serde_json::to_vec(&dictionary_of(1024))?;
+    let mut sha = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        for _ in 0..count {
+            std::hint::black_box(natsbridge::wire::sha256_hex(std::hint::black_box(&bytes)));
+        }
+        sha.push(t.elapsed().as_secs_f64() * 1e6 / count as f64);
+    }
     let per_sec = send.iter().zip(&recv).map(|(s, r)| 1e6 / (s + r)).collect();
-    let figures = [("smartsend", send, 2.5), ("smartreceive", recv, 2.0)]
-        .into_iter()
-        .map(|(what, samples, most)| Figure {
-            group: "messaging",
-            name: format!("{what} CPU per 1 KB envelope ({} B of JSON), no network", json.len()),
-            unit: "µs",
-            baseline_name: "",
-            baseline: f64::NAN,
-            bridge: median(&samples),
-            higher_is_better: false,
-            target: Some(Target::MaxAbsolute(most)),
-            baseline_samples: Vec::new(),
-            bridge_samples: samples,
-        })
-        .collect();
+    let without = |side: &[f64]| side.iter().zip(&sha).map(|(t, h)| t - h).collect::<Vec<_>>();
+    let cpu = |name: String, samples: Vec<f64>, target: Option<Target>| Figure {
+        group: "messaging",
+        name,
+        unit: "µs",
+        baseline_name: "",
+        baseline: f64::NAN,
+        bridge: median(&samples),
+        higher_is_better: false,
+        target,
+        baseline_samples: Vec::new(),
+        bridge_samples: samples,
+    };
+    let mut figures = Vec::new();
+    for (what, samples, most) in [("smartsend", &send, 2.5), ("smartreceive", &recv, 2.0)] {
+        figures.push(cpu(
+            format!("{what} CPU per 1 KB envelope ({} B of JSON), no network", json.len()),
+            samples.clone(),
+            Some(Target::MaxAbsolute(most)),
+        ));
+        figures.push(cpu(
+            format!("{what} CPU per 1 KB envelope without its SHA-256 step (the bound that step sets: the above minus the next row)"),
+            without(samples),
+            None,
+        ));
+    }
+    figures.push(cpu("SHA-256 of the 1 KB payload, the step each side takes once".into(), sha, None));
     Ok((figures, per_sec))
-}
-
-/// The other runtimes of the format, run by their own benchmark programs (`bench/peers/`).
-#[derive(Debug, Clone, Copy)]
-enum Peer {
-    TypeScript,
-    Python,
-}
-
-impl Peer {
-    fn name(self) -> &'static str {
-        match self {
-            Peer::TypeScript => "TypeScript (Node)",
-            Peer::Python => "Python",
-        }
-    }
-
-    fn baseline_name(self) -> &'static str {
-        match self {
-            Peer::TypeScript => "the TypeScript runtime in Node",
-            Peer::Python => "the Python runtime",
-        }
-    }
-
-    /// Messages per run: enough to be well past the window (a run shorter than the window
-    /// is a burst, not a stream), few enough that the slower runtimes finish in seconds.
-    fn count(self, rust_count: usize) -> usize {
-        match self {
-            Peer::TypeScript => rust_count / 2,
-            Peer::Python => rust_count / 5,
-        }
-        .max(WINDOW)
-    }
-
-    fn command(self) -> std::process::Command {
-        match self {
-            Peer::TypeScript => {
-                let mut cmd = natsbridge_testkit::process::command("node");
-                cmd.arg("bench/peers/node.mjs");
-                cmd
-            }
-            Peer::Python => {
-                let mut cmd = natsbridge_testkit::process::command(".venv/bin/python");
-                cmd.arg("bench/peers/python.py").env("PYTHONPATH", "packages/python:generated/python");
-                cmd
-            }
-        }
-    }
-}
-
-/// Runs a peer's benchmark (`pubsub` on the bench's server, or `cpu`) and returns its
-/// messages per second, per run. The bench runs from the repository root.
-async fn peer(ctx: &Ctx, runtime: Peer, mode: &str, count: usize) -> Result<Vec<f64>, Error> {
-    let mut cmd = runtime.command();
-    cmd.args(["--mode", mode, "--nats", &ctx.nats_url, "--bytes", "1024"])
-        .args(["--count", &count.to_string(), "--runs", &ctx.sizes.reps.to_string()])
-        .args(["--window", &WINDOW.to_string()]);
-    let output = tokio::task::spawn_blocking(move || cmd.output()).await?.map_err(|e| {
-        format!(
-            "starting the {} peer benchmark: {e} (run from the repository root, after `cargo xtask setup`)",
-            runtime.name()
-        )
-    })?;
-    if !output.status.success() {
-        return Err(format!(
-            "the {} peer benchmark failed ({}): {}",
-            runtime.name(),
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        )
-        .into());
-    }
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout)?;
-    let rates: Vec<f64> = report["msgs_per_sec"]
-        .as_array()
-        .ok_or_else(|| format!("the {} peer printed no msgs_per_sec: {report}", runtime.name()))?
-        .iter()
-        .filter_map(serde_json::Value::as_f64)
-        .collect();
-    if rates.len() != ctx.sizes.reps {
-        return Err(
-            format!("the {} peer gave {} runs, not {}", runtime.name(), rates.len(), ctx.sizes.reps).into()
-        );
-    }
-    Ok(rates)
 }
 
 fn percentile(samples: &[f64], q: f64) -> f64 {
@@ -421,23 +361,44 @@ pub(crate) async fn run(ctx: &Ctx) -> Result<Vec<Figure>, Error> {
     ));
     eprintln!("  messaging: 1 KB stream done");
 
-    // The same stream and the same in-process loop, by the TypeScript and Python runtimes.
+    // The same stream and the same in-process loop, by the TypeScript and Python runtimes,
+    // each beside its own language's format floor (measured by the peer, run for run).
     for (runtime, min_ratio) in [(Peer::TypeScript, 4.0), (Peer::Python, 25.0)] {
         let count = runtime.count(n);
-        let pubsub = peer(ctx, runtime, "pubsub", count).await?;
+        let floor = runtime.run(ctx, "floor", count).await?;
         figures.push(rate(
             &format!("1 KB dictionary, publish → subscribe, Rust against {}", runtime.name()),
             runtime.baseline_name(),
-            &pubsub,
+            &floor.runtime,
             &bridge,
             Some(Target::MinRatio(min_ratio)),
         ));
+        figures.push(rate(
+            &format!("1 KB dictionary, publish → subscribe, the {} runtime against its own language's format floor", runtime.name()),
+            runtime.floor_name(),
+            &floor.baseline,
+            &floor.runtime,
+            Some(Target::MinRatio(0.8)),
+        ));
+        if let Peer::Python = runtime {
+            figures.push(Figure {
+                baseline_samples: vec![PYTHON_RATE_BEFORE],
+                baseline: PYTHON_RATE_BEFORE,
+                ..rate(
+                    "1 KB dictionary, publish → subscribe, the Python runtime against its rate when issue 30 was filed",
+                    "the Python runtime, 2026-11 (3.97 k/s)",
+                    &[],
+                    &floor.runtime,
+                    Some(Target::MinRatio(3.0)),
+                )
+            });
+        }
         eprintln!("  messaging: {} peer done", runtime.name());
     }
     let (cpu_figures, rust_cpu) = envelope_cpu(sizes.small_messages.min(20_000)).await?;
     figures.extend(cpu_figures);
-    for runtime in [Peer::TypeScript, Peer::Python] {
-        let cpu = peer(ctx, runtime, "cpu", runtime.count(n)).await?;
+    for runtime in Peer::ALL {
+        let cpu = runtime.run(ctx, "cpu", runtime.count(n)).await?.runtime;
         figures.push(rate(
             &format!(
                 "1 KB dictionary, smartsend + smartreceive in one process, Rust against {}",

@@ -10,6 +10,7 @@
 //! - [`transfer`]: Arrow tables over the link path against a hand-rolled HTTP upload and
 //!   download of the same IPC bytes, and each blob store; sender and receiver are
 //!   processes of their own, so their peak memory is measured alone.
+//! - [`replay`]: each runtime's `EnvelopeConsumer` against its language's raw consumer.
 //! - [`cluster`]: JetStream publish and replay on one node (R1) against a three-node
 //!   cluster (R3).
 //! - [`codec`]: base64 against `memcpy`.
@@ -21,7 +22,7 @@ use std::time::Instant;
 use natsbridge_testkit::NatsServer;
 
 use crate::ctx::{Ctx, Error, Figure, Sizes};
-use crate::{cluster, codec, messaging, report, transfer};
+use crate::{build, cluster, codec, messaging, replay, report, transfer};
 
 /// Switches of one bench run.
 #[derive(Debug, Clone)]
@@ -33,6 +34,8 @@ pub(crate) struct BenchArgs {
     pub(crate) nats_server_bin: Option<PathBuf>,
     /// `cargo xtask codegen` wall time, measured by xtask (it owns the generator).
     pub(crate) codegen_ms: Option<f64>,
+    /// A user's cold build, measured by xtask (full runs only).
+    pub(crate) cold_build: Option<build::ColdBuild>,
     /// Only cases whose group starts with this.
     pub(crate) only: Option<String>,
 }
@@ -78,6 +81,9 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), Error> {
     if wanted("stores") {
         figures.extend(transfer::run_stores(&ctx).await?);
     }
+    if wanted("replay") {
+        figures.extend(replay::run(&ctx).await?);
+    }
     if wanted("cluster") {
         figures.extend(cluster::run(&ctx).await?);
     }
@@ -94,6 +100,9 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), Error> {
             baseline_samples: Vec::new(),
             bridge_samples: vec![ms],
         });
+    }
+    if let Some(cold) = &args.cold_build {
+        figures.extend(build::figures(cold));
     }
     files.shutdown().await;
     drop(s3);

@@ -40,7 +40,8 @@ pub fn http_client() -> reqwest::Client {
 /// Makes ring rustls's process-wide provider (reqwest is built without one), unless the
 /// application installed another first. The runtime calls it before building any HTTP
 /// client; call it yourself before building an `object_store` client of your own from the
-/// re-exported [`crate::blob::AmazonS3Builder`] (an `S3Store` needs no such call).
+/// re-exported `natsbridge::blob::AmazonS3Builder` (feature `s3`; an `S3Store` needs no
+/// such call).
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }

@@ -44,7 +44,9 @@ pub fn check_depth(bytes: &[u8], max_depth: usize) -> Result<(), String> {
 /// ```
 pub fn parse(bytes: &[u8]) -> Result<serde_json::Value, String> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = Build(Walk { depth: 1, max_depth: JSON_MAX_DEPTH }).deserialize(&mut de).map_err(|e| e.to_string())?;
+    let value = Build(Walk { depth: 1, max_depth: JSON_MAX_DEPTH })
+        .deserialize(&mut de)
+        .map_err(|e| e.to_string())?;
     de.end().map_err(|e| e.to_string())?;
     Ok(value)
 }
@@ -276,7 +278,12 @@ mod tests {
             nested(JSON_MAX_DEPTH + 1).as_bytes(),
             nested(100_000).as_bytes(),
         ] {
-            assert_eq!(parse(bad).map(drop), check(bad), "{}", String::from_utf8_lossy(&bad[..bad.len().min(40)]));
+            assert_eq!(
+                parse(bad).map(drop),
+                check(bad),
+                "{}",
+                String::from_utf8_lossy(&bad[..bad.len().min(40)])
+            );
         }
         assert_eq!(parse(nested(JSON_MAX_DEPTH).as_bytes()).map(drop), Ok(()));
     }

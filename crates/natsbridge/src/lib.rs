@@ -59,14 +59,15 @@
 //! any error with its causes), [`config`] (environment and defaults), [`wire`] (header
 //! names), [`json`] (strict JSON: what every runtime refuses), [`codec`] (base64),
 //! [`table`] (Arrow IPC and its limits), [`fetch`] (downloads, the HTTP client), [`blob`] (blob stores: Plik-compatible
-//! HTTP, a local directory, the JetStream Object Store, S3 with presigned links),
+//! HTTP, a local directory, the JetStream Object Store, S3 with presigned links with feature `s3`),
 //! [`transport`] (connections, to one server or a cluster's seeds, and their events),
 //! [`settings`] (which servers, credentials and TLS: flags, the nats CLI's environment
 //! variables and contexts, one rule in every runtime; secrets never printed),
 //! [`jetstream`] (replicated streams, acknowledged publishing retried across leader
-//! elections, the replaying pull consumer), [`typed`] (what code generated from a team's
-//! AsyncAPI document by `natsbridge codegen` calls), and [`fileserver`] (the embedded
-//! Plik-compatible server). `docs/cluster.md` says how to run on a cluster with S3.
+//! elections, the replaying pull consumer), [`typed`] (feature `typed`: what code generated
+//! from a team's AsyncAPI document by `natsbridge codegen` calls), and [`fileserver`]
+//! (feature `fileserver`: the embedded Plik-compatible server). `docs/cluster.md` says how
+//! to run on a cluster with S3.
 //!
 //! The whole message (base64 growth and headers included) is fitted to the server's
 //! `max_payload` by moving the largest payloads to link; only an envelope whose fields
@@ -93,6 +94,26 @@
 //! `download`, `deserialize`, each with a `correlation_id` field (in `receive`, which parses
 //! the envelope, the one of the `Correlation-Id` header, empty without it).
 //!
+//! ## Features
+//!
+//! Without features the crate has what a service that sends and receives needs: every
+//! call above, request/reply, JetStream streams and the replaying consumer, settings, and
+//! the Plik-compatible HTTP, local-directory and JetStream Object Store blob stores (links
+//! from all of them are downloaded with no feature). The rest is opt-in:
+//!
+//! | feature | what it brings | dependencies it adds |
+//! |---|---|---|
+//! | `fileserver` | [`fileserver`]: the embedded Plik-compatible file server | axum, tower-http, hyper-util |
+//! | `s3` | [`blob::S3Store`]: links in S3-compatible storage, presigned; [`object_store`] re-exported | object_store |
+//! | `typed` | [`typed`]: what the crates `natsbridge codegen` writes call (they enable it themselves) | none |
+//!
+//! ```toml
+//! natsbridge = { version = "0.1", features = ["s3"] }
+//! ```
+//!
+//! `docs/getting-started/rust.md` has the same table; the `natsbridge` CLI is built with
+//! `fileserver` and `s3`.
+//!
 //! ## Types from other crates in this API
 //!
 //! Chosen on purpose, so values flow to and from the libraries a user already has:
@@ -101,7 +122,7 @@
 //! `arrow_buffer::Buffer` (received bytes, aliased by tables), `bytes::Bytes` (payload
 //! bytes), `serde_json::Value` (JSON payloads, metadata), `chrono::DateTime<Utc>` (replay
 //! start, publish times), `reqwest::Client` ([`blob::PlikStore::http_client`],
-//! [`fetch_with_backoff`]), `object_store::aws::AmazonS3Builder` ([`blob::S3Store`]),
+//! [`fetch_with_backoff`]), `object_store::aws::AmazonS3Builder` ([`blob::S3Store`], feature `s3`),
 //! `futures::future::BoxFuture` (what a [`blob::BlobStore`]
 //! returns), `tokio::sync::broadcast::Receiver` ([`transport::NatsEvents`]). Each crate is
 //! re-exported under its own name at the version this crate uses, e.g. [`async_nats`].
@@ -112,7 +133,14 @@
 //! test keeps it): `error`, `wire`, `json`, `config`, `codec`, `table`, `payload`, `fetch`, `blob`,
 //! `settings`, `transport`, `options`, `send`, `receive`, `request`, `serve`, `start`, `jetstream`, `typed`, `fileserver`,
 //! `fuzzing`.
-
+//!
+// Without its feature an item is not in the docs: its links lead to the features table.
+#![cfg_attr(not(feature = "typed"), doc = "[`typed`]: crate#features")]
+#![cfg_attr(
+    not(feature = "fileserver"),
+    doc = "[`fileserver`]: crate#features\n[`fileserver::FileServerConfig`]: crate#features"
+)]
+#![cfg_attr(not(feature = "s3"), doc = "[`blob::S3Store`]: crate#features\n[`object_store`]: crate#features")]
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]
 
 // In reading order (lowest layer first); rustfmt sorts each group.
@@ -150,8 +178,10 @@ pub mod jetstream;
 pub mod serve;
 mod start;
 
+#[cfg(feature = "typed")]
 pub mod typed;
 
+#[cfg(feature = "fileserver")]
 pub mod fileserver;
 
 #[cfg(feature = "fuzzing")]
@@ -159,9 +189,10 @@ pub mod fileserver;
 pub mod fuzzing;
 
 pub use natsbridge_types as types;
+#[cfg(feature = "s3")]
+pub use object_store;
 pub use {
-    arrow_array, arrow_buffer, arrow_schema, async_nats, bytes, chrono, futures, object_store, reqwest,
-    serde_json, tokio,
+    arrow_array, arrow_buffer, arrow_schema, async_nats, bytes, chrono, futures, reqwest, serde_json, tokio,
 };
 
 pub use blob::plik_oneshot_upload;
@@ -193,6 +224,6 @@ struct DocsRustDoctests;
 struct DocsOperatingDoctests;
 
 /// The cluster and S3 runbook (`docs/cluster.md`): its Rust examples compiled as doctests.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "s3"))]
 #[doc = include_str!("../../../docs/cluster.md")]
 struct DocsClusterDoctests;

@@ -74,7 +74,7 @@ pub const STREAM_CHUNK: usize = 1 << 20;
 
 /// Batches larger than this are written as slices when streaming, so the encoder holds one
 /// slice's encoding at a time rather than a whole batch's.
-const STREAM_SLICE_BYTES: usize = 8 << 20;
+const STREAM_SLICE_BYTES: usize = 8 << 20; // not a profile value
 
 /// Writes `table` as an Arrow IPC stream, handing it to `emit` in chunks of
 /// [`STREAM_CHUNK`] bytes as it is written: memory stays at about one slice of the table

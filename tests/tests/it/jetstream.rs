@@ -231,7 +231,8 @@ async fn acks_with_and_without_confirmation_are_kept_by_a_durable_consumer() {
         v["seq"].as_u64().unwrap()
     };
     {
-        let mut consumer = EnvelopeConsumer::new(js.clone(), "ACKS", options.clone(), ReceiveOptions::default());
+        let mut consumer =
+            EnvelopeConsumer::new(js.clone(), "ACKS", options.clone(), ReceiveOptions::default());
         let first = consumer.next().await.unwrap();
         assert_eq!(seq_of(&first), 0);
         first.ack_confirmed().await.unwrap();

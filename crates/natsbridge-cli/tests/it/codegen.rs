@@ -51,7 +51,10 @@ fn codegen_writes_four_packages_and_check_catches_drift() {
         manifest.contains("name = \"simulation-api\"") && manifest.contains("version = \"1.2.0\""),
         "{manifest}"
     );
-    assert!(manifest.contains("natsbridge = \"0.1.0\""), "registry runtime by default: {manifest}");
+    assert!(
+        manifest.contains("natsbridge = { version = \"0.1.0\", features = [\"typed\"] }"),
+        "registry runtime by default, with the typed layer: {manifest}"
+    );
 
     let check = codegen(dir.path(), &["--check"]);
     assert_eq!(check.status.code(), Some(0), "{}", text(&check));

@@ -366,8 +366,10 @@ pub struct Options {
     /// Package names by language (default: `info.x-natsbridge-packages`, else derived from
     /// `info.title`).
     pub names: BTreeMap<String, String>,
-    /// How the Rust crate depends on the runtime: the right-hand side of
-    /// `natsbridge = ...` in Cargo.toml.
+    /// Where the Rust crate's runtime comes from: the keys of its
+    /// `natsbridge = { ..., features = ["typed"] }` in Cargo.toml that say so
+    /// (`version = "0.1.0"` or `path = "..."`); the template adds the `typed` feature the
+    /// generated operations call.
     pub rust_runtime: String,
     /// How the TypeScript package depends on the runtime: the version or `file:` spec of
     /// `@natsbridge/client`.
@@ -400,7 +402,7 @@ impl Options {
             languages: LANGUAGES.iter().map(|s| (*s).to_owned()).collect(),
             version: package_version(&spec.version),
             names,
-            rust_runtime: format!("\"{}\"", RUNTIME_VERSION),
+            rust_runtime: format!("version = \"{RUNTIME_VERSION}\""),
             // A caret range, so the team's own `@natsbridge/client` and the generated
             // package's are one copy in the tree (a `Bridge` crosses that boundary).
             typescript_runtime: format!("^{RUNTIME_VERSION}"),
@@ -412,7 +414,7 @@ impl Options {
     /// written relative to the output directory `out` when both are relative.
     pub fn runtimes_from_checkout(mut self, root: &str) -> Options {
         let root = root.trim_end_matches('/');
-        self.rust_runtime = format!("{{ path = \"{root}/crates/natsbridge\" }}");
+        self.rust_runtime = format!("path = \"{root}/crates/natsbridge\"");
         self.typescript_runtime = format!("file:{root}/packages/typescript");
         self.python_runtime = "natsbridge".to_owned();
         self

@@ -1,20 +1,26 @@
 //! Blob stores for link payloads (the Claim-Check pattern), behind one trait.
 //!
-//! - [`PlikStore`]: any Plik-compatible HTTP file server: a real Plik, or the embedded
-//!   [`crate::fileserver`]. Links are plain HTTP(S) URLs any language can download.
+//! - [`PlikStore`]: any Plik-compatible HTTP file server: a real Plik, or the embedded one
+//!   (`natsbridge::fileserver`, feature `fileserver`). Links are plain HTTP(S) URLs any
+//!   language can download.
 //! - [`FsStore`]: a local directory; links are `file://` URLs, for single-host setups.
 //! - [`NatsObjectStore`]: the JetStream Object Store; links are `nats-os://bucket/object`,
 //!   so nothing but nats-server is needed.
-//! - [`S3Store`]: S3-compatible object storage; links are presigned HTTPS `GET` URLs any
-//!   language downloads without credentials, valid for at most 7 days.
+//! - [`S3Store`] (feature `s3`): S3-compatible object storage; links are presigned HTTPS
+//!   `GET` URLs any language downloads without credentials (no feature needed to receive
+//!   them), valid for at most 7 days.
 //!
 //! Payloads come whole ([`PutRequest`]) or as a stream of chunks ([`PutStream`]: an Arrow
 //! table encoded while it uploads); the Plik, Object Store and S3 stores send the chunks
 //! as they come.
+//!
+// Without its feature an item is not in the docs: its link leads to the features table.
+#![cfg_attr(not(feature = "s3"), doc = "[`S3Store`]: crate#features")]
 
 mod fs;
 pub(crate) mod nats_os;
 mod plik;
+#[cfg(feature = "s3")]
 mod s3;
 
 use std::fmt;
@@ -28,8 +34,10 @@ use crate::error::{Error, ErrorCode, Result};
 
 pub use fs::FsStore;
 pub use nats_os::NatsObjectStore;
+#[cfg(feature = "s3")]
 pub use object_store::aws::AmazonS3Builder;
 pub use plik::{PlikStore, PlikUpload, plik_oneshot_upload};
+#[cfg(feature = "s3")]
 pub use s3::{MAX_LINK_TTL as S3_MAX_LINK_TTL, PART_SIZE as S3_PART_SIZE, S3Store};
 
 /// A lifetime as error messages show it: whole seconds rounded up, or "for ever".

@@ -35,7 +35,7 @@ pub const MAX_LINK_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 pub(crate) const DEFAULT_LINK_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// Multipart part size: payloads up to this size go up in one `PUT`.
-pub const PART_SIZE: usize = 8 << 20;
+pub const PART_SIZE: usize = 8 << 20; // not a profile value
 
 /// Parts uploading at once.
 const PARTS_IN_FLIGHT: usize = 4;
