@@ -178,6 +178,8 @@ pub(crate) async fn receive(args: ReceiveArgs) -> CliResult {
             }
         }
         Some(stream) => {
+            // Acks are sent without a round trip (rule 18): flushed before the process exits.
+            let flusher = client.clone();
             let js = async_nats::jetstream::new(client);
             // A missing stream is the user's mistake, not an outage to wait out.
             js.get_stream(stream).await.map_err(|e| format!("the stream `{stream}`: {e}"))?;
@@ -205,6 +207,7 @@ pub(crate) async fn receive(args: ReceiveArgs) -> CliResult {
                     Err(e) => println!("{}", digest::of_error(&e)),
                 }
             }
+            flusher.flush().await.map_err(|e| format!("flushing the acks: {e}"))?;
         }
     }
     Ok(outcome(listen.count, seen))
