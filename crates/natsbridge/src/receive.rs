@@ -106,14 +106,16 @@ pub async fn smartreceive_bytes(
             Some(c) => err.with_correlation_id(c),
             None => err,
         };
-        json::check(body).map_err(|why| {
-            with_cid(Error::new(
-                profile::ERROR_NOT_JSON,
-                format!("not a valid msg_envelope_v1: not strict JSON: {why}"),
-            ))
-        })?;
-        serde_json::from_slice(body).map_err(|e| {
-            with_cid(Error::new(profile::ERROR_NOT_ENVELOPE, "not a valid msg_envelope_v1").with_source(e))
+        json::from_slice(body).map_err(|refused| {
+            with_cid(match refused {
+                json::Refused::NotStrict(why) => Error::new(
+                    profile::ERROR_NOT_JSON,
+                    format!("not a valid msg_envelope_v1: not strict JSON: {why}"),
+                ),
+                json::Refused::Typed(e) => {
+                    Error::new(profile::ERROR_NOT_ENVELOPE, "not a valid msg_envelope_v1").with_source(e)
+                }
+            })
         })?
     };
     let cid = envelope.correlation_id.as_str().to_owned();

@@ -237,14 +237,13 @@ async fn smartsend_inner(
 
     // 3. Everything inline and within budget (the common case): one serialization sizes
     // and writes the message.
-    let nonce = new_uuid();
-    let json = match all_inline(&mut envelope, &prepared, &nonce, header_bytes, max_payload)? {
+    let json = match all_inline(&mut envelope, &prepared, header_bytes, max_payload)? {
         Some(json) => json,
         None => {
             // 4. Fit the budget: move the largest direct payloads to link until the message
             // fits, then upload the links and inline the rest.
             fit_max_payload(&mut envelope, &mut prepared, header_bytes, max_payload)?;
-            upload_links(&mut envelope, &mut prepared, options, &cid, &nonce).await?
+            upload_links(&mut envelope, &mut prepared, options, &cid, &new_uuid()).await?
         }
     };
 
@@ -337,28 +336,37 @@ async fn upload_links(
     splice(envelope, &skeleton, inline, nonce)
 }
 
+/// Below this much base64 in one envelope, the text is serialized in place: escaping a few
+/// kilobytes costs less than a placeholder, a search and a second copy ([`splice`]).
+const SPLICE_FROM: usize = 16 << 10; // not a profile value
+
 /// When no payload is a link and the message fits `max_payload`, the envelope JSON from a
 /// single serialization; `None` sends the caller down the budget-fitting path.
 fn all_inline(
     envelope: &mut MsgEnvelopeV1,
     prepared: &[Prepared],
-    nonce: &str,
     header_bytes: usize,
     max_payload: usize,
 ) -> Result<Option<String>> {
     if prepared.iter().any(|p| p.link) {
         return Ok(None);
     }
+    let inline: usize = prepared.iter().map(|p| codec::encoded_len(p.bytes.len())).sum();
+    if inline < SPLICE_FROM {
+        envelope.payloads = prepared.iter().map(|p| wire_payload(p, codec::encode(&p.bytes))).collect();
+        let json = to_json(envelope)?;
+        return Ok((json.len() + header_bytes <= max_payload).then_some(json));
+    }
+    let nonce = new_uuid();
     envelope.payloads =
-        prepared.iter().enumerate().map(|(i, p)| wire_payload(p, placeholder(nonce, i))).collect();
+        prepared.iter().enumerate().map(|(i, p)| wire_payload(p, placeholder(&nonce, i))).collect();
     let skeleton = to_json(envelope)?;
     let placeholders: usize = envelope.payloads.iter().map(|p| p.data.len()).sum();
-    let inline: usize = prepared.iter().map(|p| codec::encoded_len(p.bytes.len())).sum();
     if skeleton.len() - placeholders + inline + header_bytes > max_payload {
         return Ok(None);
     }
     let inline = prepared.iter().enumerate().map(|(i, p)| (i, codec::encode(&p.bytes))).collect();
-    splice(envelope, &skeleton, inline, nonce).map(Some)
+    splice(envelope, &skeleton, inline, &nonce).map(Some)
 }
 
 /// A sender for a stream of envelopes: one connection, one set of options, the blob store

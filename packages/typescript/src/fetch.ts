@@ -6,8 +6,8 @@
  * (`redirect: "manual"`); the body streams into ONE buffer presized from the declared size
  * (at most 1 GiB ahead of the bytes), a body longer than allowed is cut off, never buffered;
  * the SHA-256 of the body is computed with WebCrypto once it is complete, or, given a streaming
- * hash (`sha256Stream`), chunk by chunk as the body arrives (optionally read with a BYOB reader
- * straight into the buffer: `byob`). Uses only `fetch`, so it runs in a browser as well as in Node.
+ * hash (`sha256Stream`), chunk by chunk as the body arrives (optionally read with a BYOB reader:
+ * `byob`). Uses only `fetch`, so it runs in a browser as well as in Node.
  */
 import {
   ERROR_BAD_OPTION,
@@ -55,12 +55,20 @@ export interface FetchOptions {
    * nothing hashes the whole buffer afterwards (WebCrypto's `digest` copies its input first).
    * `update` must be done with the chunk when it returns (the buffer is read into again); it
    * may return a promise, awaited before the next read (a hash in a worker holding back the
-   * download), and `digest` may return one. Default: none (the body is hashed once complete).
+   * download), and `digest` may return one. With `byob`, the chunks are slices of the buffer
+   * behind the reads, fed while a read waits for the network (see `byob`), a promise awaited
+   * before the next slice. Default: none (the body is hashed once complete).
    */
   sha256Stream?: () => Sha256Stream;
   /**
    * Read the body with a BYOB reader, straight into the presized buffer (no chunk allocated per
-   * read), where the body is a byte stream; else the default reader. Default false.
+   * read), where the body is a byte stream; else the default reader. With a `sha256Stream`, each
+   * read lands in a 1 MiB piece of its own and is copied into the buffer, and the hash runs over
+   * the buffer behind the reads, while a read waits for the network: the body is taken as fast
+   * as it arrives, however slow the hash. (Read and hashed in turn, a hash slower than the
+   * network left Chromium holding the body back: up to 55 MiB of a response not read yet, in
+   * chunks its garbage collector frees later, unless the response says `Cache-Control:
+   * no-store`.) Default false.
    */
   byob?: boolean;
 }
@@ -266,6 +274,10 @@ async function attemptOnce(
     // no body: zero bytes
   } else if (streaming.byob && byteStream(resp.body)) {
     const reader = resp.body.getReader({ mode: "byob" });
+    // With a streaming hash, each read lands in a piece of its own, copied into the buffer, and
+    // the hash runs over the buffer behind the reads while a read waits (`byob` above).
+    const behind = hasher === undefined ? undefined : hashBehind(feed);
+    let piece = behind === undefined ? undefined : new Uint8Array(BYOB_READ);
     for (;;) {
       if (filled === buf.byteLength) {
         if (filled >= limit) {
@@ -285,20 +297,26 @@ async function attemptOnce(
         buf = grown;
       }
       // The read transfers the buffer: it comes back as `value.buffer`, the chunk written in place.
+      const room = Math.min(buf.byteLength - filled, BYOB_READ);
+      const view = piece === undefined ? new Uint8Array(buf.buffer as ArrayBuffer, filled, room) : new Uint8Array(piece.buffer, 0, room);
       let result: ReadableStreamReadResult<Uint8Array<ArrayBuffer>>;
       try {
-        result = await reader.read(new Uint8Array(buf.buffer as ArrayBuffer, filled, Math.min(buf.byteLength - filled, BYOB_READ)));
+        result = await (behind === undefined ? reader.read(view) : behind.whileReading(reader.read(view), buf, filled));
       } catch (e) {
         return { kind: "retry", reason: `body cut off after ${filled} bytes`, cause: e };
       }
       const { done, value } = result;
       if (value === undefined) return { kind: "retry", reason: `body cancelled after ${filled} bytes` };
-      buf = new Uint8Array(value.buffer);
+      if (piece === undefined) buf = new Uint8Array(value.buffer);
+      else piece = new Uint8Array(value.buffer);
       if (done) break;
-      const wait = feed(value);
-      if (wait !== undefined) await wait;
+      if (piece === undefined) {
+        const wait = feed(value);
+        if (wait !== undefined) await wait;
+      } else buf.set(value, filled);
       filled += value.byteLength;
     }
+    await behind?.rest(buf, filled);
   } else {
     const reader = resp.body.getReader();
     try {
@@ -357,4 +375,46 @@ function byteStream(body: ReadableStream<Uint8Array>): boolean {
   } catch {
     return false;
   }
+}
+
+/** The most the hash takes on between two looks at the download. */
+const HASH_SLICE = 1 << 18;
+
+/**
+ * A streaming hash fed from the buffer behind the reads. `whileReading` hashes the bytes
+ * already read, a slice at a time, until the read given settles, letting the event loop turn
+ * between slices (a MessageChannel message: the network's tasks answer the read); a read the
+ * browser can answer from what it holds is taken at once, before any hashing. `rest` hashes
+ * what is left once the body is in. A promise from `update` is awaited before the next slice.
+ */
+function hashBehind(feed: (chunk: Uint8Array) => Promise<void> | undefined) {
+  let hashed = 0;
+  const turn = () =>
+    new Promise<undefined>((resolve) => {
+      const channel = new MessageChannel();
+      channel.port1.onmessage = () => {
+        channel.port1.close();
+        resolve(undefined);
+      };
+      channel.port2.postMessage(null);
+    });
+  const slice = async (buf: Uint8Array, end: number): Promise<void> => {
+    const wait = feed(buf.subarray(hashed, end));
+    hashed = end;
+    if (wait !== undefined) await wait;
+  };
+  return {
+    async whileReading<T>(read: Promise<T>, buf: Uint8Array, filled: number): Promise<T> {
+      let got = await Promise.race([read, Promise.resolve(undefined)]);
+      while (got === undefined) {
+        if (hashed === filled) return read;
+        await slice(buf, Math.min(filled, hashed + HASH_SLICE));
+        got = await Promise.race([read, turn()]);
+      }
+      return got;
+    },
+    async rest(buf: Uint8Array, filled: number): Promise<void> {
+      while (hashed < filled) await slice(buf, Math.min(filled, hashed + BYOB_READ));
+    },
+  };
 }

@@ -3,7 +3,8 @@
 //! serde_json already refuses most of what the rules refuse: bytes that are not UTF-8, a
 //! byte-order mark, `NaN`, numbers out of a double's range (`1e400`), lone surrogate
 //! escapes, and (through the generated types) an integer field written `5.0`, `5e0` or `-0`.
-//! Two things it lets through are checked here, in one pass before the typed parse:
+//! Two things it lets through are checked here, in the same pass as the typed parse
+//! ([`from_slice`]) or on their own ([`check`]):
 //! duplicate member names in maps (`metadata`, unknown fields: serde keeps the last, as
 //! `JSON.parse` and `json.loads` do, so two readers could see two different envelopes), and
 //! nesting deeper than [`JSON_MAX_DEPTH`] (the outermost value is depth 1).
@@ -14,6 +15,10 @@
 //! assert!(check(br#"{"a":1,"a":2}"#).unwrap_err().contains("duplicate"));
 //! assert!(check(b"\xEF\xBB\xBF{}").is_err());
 //! ```
+
+mod typed;
+
+pub use typed::{Refused, from_slice};
 
 use std::borrow::Cow;
 use std::collections::HashSet;
