@@ -8,7 +8,8 @@
 //!
 //! A full run also builds a user's crate cold ([`cold_builds`]: minutes) and passes the
 //! figures in with `--cold-build`; `--only build` runs that part alone (other `--only`
-//! groups skip it).
+//! groups skip it). A run of some groups (`--only`) writes to `target/bench-only`: the
+//! recorded results, their history and the README's table are a full run's.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -56,7 +57,11 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
         build.arg("--release");
     }
     run_checked(&mut build)?;
-    let out = if quick { target_dir().join("bench-quick") } else { root.join("bench") };
+    let out = match (quick, only) {
+        (true, _) => target_dir().join("bench-quick"),
+        (false, Some(_)) => target_dir().join("bench-only"),
+        (false, None) => root.join("bench"),
+    };
     let status = Command::new(target_dir().join(profile).join("natsbridge-bench"))
         .arg("--nats-server-bin")
         .arg(&nats)
@@ -71,7 +76,9 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
     if !status.success() {
         bail!("the bench failed ({status})");
     }
-    if !quick {
+    if quick || only.is_some() {
+        eprintln!("results written to {}", out.display());
+    } else {
         update_readme(&root, &std::fs::read_to_string(out.join("results.md"))?)?;
     }
     Ok(())
