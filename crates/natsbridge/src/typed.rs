@@ -465,9 +465,16 @@ pub struct Stored<M> {
 }
 
 impl<M> Stored<M> {
-    /// Acknowledges the message, so it is not delivered again.
+    /// Acknowledges the message without waiting for the server: at least once, as
+    /// [`Delivered::ack`] (schema/README.md rule 18).
     pub async fn ack(&self) -> Result<()> {
         self.delivered.ack().await
+    }
+
+    /// Acknowledges the message and waits for the server to record it: a consumer
+    /// restarted from its durable name does not see it again ([`Delivered::ack_confirmed`]).
+    pub async fn ack_confirmed(&self) -> Result<()> {
+        self.delivered.ack_confirmed().await
     }
 }
 
