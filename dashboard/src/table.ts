@@ -1,9 +1,11 @@
 /**
  * Panel 2, deep dive: asks for `{"rows": N}`; the service answers with `results`, an Arrow
  * table by link. `smartreceive` downloads it with `fetch` into one buffer of the declared size
- * (a BYOB reader writes each chunk in place), verifies its SHA-256 while the bytes stream in
- * (hash-wasm's SHA-256, fed every chunk as it lands: no second copy, no hash over the whole
- * buffer afterwards) and decodes it with `tableFromIPC` over that buffer. The panel proves the
+ * (BYOB reads, each copied from a 1 MiB piece into place), verifies its SHA-256 while the bytes
+ * stream in (hash-wasm's SHA-256 over the buffer behind the reads, while a read waits for the
+ * network: the body is taken as fast as it arrives, so Chromium holds none of it back; no
+ * second copy, no hash over the whole buffer afterwards) and decodes it with `tableFromIPC`
+ * over that buffer. The panel proves the
  * columns were not copied (every column's typed array has the downloaded ArrayBuffer as its
  * `.buffer`), shows the rows, the size, the MB/s of download + verify + decode against the
  * same link downloaded alone (the same runtime download into a buffer of the same size, no
@@ -184,7 +186,7 @@ export function verifyMode(location: Location): VerifyMode {
   return v === "worker" || v === "webcrypto" ? v : "main";
 }
 
-/** The runtime's download options for the table (BYOB reads straight into the presized buffer, but for `webcrypto`). */
+/** The runtime's download options for the table (BYOB reads into the presized buffer, hashed behind them, but for `webcrypto`). */
 async function tableFetch(mode: VerifyMode): Promise<FetchOptions> {
   if (mode === "webcrypto") return { deadlineMs: 300_000 };
   if (mode === "main") {
