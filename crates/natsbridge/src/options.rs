@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::fetch::{FetchOptions, SecretUrl, allowed_host, host_of, http_client};
 use crate::settings::Secret;
 use crate::table::TableLimits;
-use crate::transport::Connection;
+use crate::transport::{BrokerUrlCache, Connection};
 
 /// Options of [`crate::smartsend`]: `SendOptions::default()` and chained setters.
 ///
@@ -58,6 +58,8 @@ pub struct SendOptions {
     pub(crate) max_payload: Option<usize>,
     pub(crate) jetstream: Option<async_nats::jetstream::Context>,
     pub(crate) publish_retry: Duration,
+    /// The `broker_url` of the client (or JetStream context) these options publish on.
+    pub(crate) broker_url: BrokerUrlCache,
 }
 
 /// Connects to `NATS_URL` when publishing, uploads links to a Plik-compatible server at
@@ -90,6 +92,7 @@ impl Default for SendOptions {
             max_payload: None,
             jetstream: None,
             publish_retry: crate::transport::PUBLISH_RETRY_FOR,
+            broker_url: BrokerUrlCache::default(),
         }
     }
 }

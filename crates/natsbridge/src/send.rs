@@ -12,7 +12,7 @@ use crate::error::{Error, ErrorCode, Result, ResultExt as _};
 use crate::options::SendOptions;
 use crate::payload::Payload;
 use crate::table::Table;
-use crate::transport::{Connection, broker_url_of, publish_envelope, publish_jetstream, publish_target};
+use crate::transport::{Connection, publish_envelope, publish_jetstream, publish_target};
 use crate::wire::{
     build_headers, checked_uuid, file_name, header_len, hex_of, new_uuid, now_timestamp, sha256_hex,
 };
@@ -201,11 +201,12 @@ async fn smartsend_inner(
     let (client, broker_url, server_max) = match (&options.jetstream, options.publish) {
         (Some(js), true) => {
             let client = js.client();
-            let info = client.server_info();
-            (Some(client), broker_url_of(&info), info.max_payload)
+            let url = options.broker_url.get(&client);
+            let max = client.max_payload();
+            (Some(client), url, max)
         }
         (None, true) => {
-            let (client, url, max) = publish_target(&options.connection).await?;
+            let (client, url, max) = publish_target(&options.connection, &options.broker_url).await?;
             (Some(client), url, max)
         }
         (_, false) => (None, options.connection.broker_url(), 0),

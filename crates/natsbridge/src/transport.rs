@@ -2,6 +2,8 @@
 //! which connection a call uses ([`Connection`]), and publishing an envelope's bytes,
 //! on core NATS ([`publish_message`]) or through JetStream with an ack.
 
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_nats::{Client, HeaderMap};
@@ -260,19 +262,65 @@ pub(crate) async fn client_for(connection: &Connection) -> Result<(Client, Optio
 }
 
 /// The connection to publish on, the envelope's `broker_url`, and the server's
-/// `max_payload` (0 when it does not say): the server info is read once, as async-nats
-/// clones it on every read.
-pub(crate) async fn publish_target(connection: &Connection) -> Result<(Client, Option<String>, usize)> {
-    let client = match connection {
-        Connection::Client(c) => c.clone(),
-        Connection::Url(u) => connect(u).await?,
-        Connection::Settings(settings) => settings.connect().await?,
-        Connection::Environment => ConnectSettings::resolve(&ConnectFlags::default())?.connect().await?,
+/// `max_payload` (0 when it does not say). A connection given as a client names its server
+/// through `cache`.
+pub(crate) async fn publish_target(
+    connection: &Connection,
+    cache: &BrokerUrlCache,
+) -> Result<(Client, Option<String>, usize)> {
+    let (client, broker_url) = match connection {
+        Connection::Client(c) => (c.clone(), cache.get(c)),
+        Connection::Url(u) => {
+            let client = connect(u).await?;
+            (client.clone(), broker_url_of(&client.server_info()))
+        }
+        Connection::Settings(settings) => {
+            let client = settings.connect().await?;
+            (client.clone(), broker_url_of(&client.server_info()))
+        }
+        Connection::Environment => {
+            let client = ConnectSettings::resolve(&ConnectFlags::default())?.connect().await?;
+            (client.clone(), broker_url_of(&client.server_info()))
+        }
     };
-    let info = client.server_info();
     // The server it is published to; the seeds as given when the server does not say.
-    let broker_url = broker_url_of(&info).or_else(|| connection.broker_url());
-    Ok((client, broker_url, info.max_payload))
+    let broker_url = broker_url.or_else(|| connection.broker_url());
+    Ok((client.clone(), broker_url, client.max_payload()))
+}
+
+/// The `broker_url` of the envelopes sent on one client, worked out once per connection to
+/// a server: async-nats clones the whole server info on every read (a dozen allocations per
+/// envelope), and the server only changes when the client connects again (its
+/// `statistics().connects` moves). Shared by the clones of one [`SendOptions`](crate::SendOptions).
+#[derive(Clone, Default)]
+pub(crate) struct BrokerUrlCache(Arc<Mutex<Option<CachedBrokerUrl>>>);
+
+struct CachedBrokerUrl {
+    /// The client's statistics: one per connection, shared by its clones.
+    client: Arc<async_nats::Statistics>,
+    connects: u64,
+    url: Option<String>,
+}
+
+impl std::fmt::Debug for BrokerUrlCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BrokerUrlCache")
+    }
+}
+
+impl BrokerUrlCache {
+    pub(crate) fn get(&self, client: &Client) -> Option<String> {
+        let stats = client.statistics();
+        let connects = stats.connects.load(Ordering::Acquire);
+        let mut cached = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(c) = cached.as_ref().filter(|c| Arc::ptr_eq(&c.client, &stats) && c.connects == connects)
+        {
+            return c.url.clone();
+        }
+        let url = broker_url_of(&client.server_info());
+        *cached = Some(CachedBrokerUrl { client: stats, connects, url: url.clone() });
+        url
+    }
 }
 
 /// The `broker_url` of an envelope sent on a connected client: the server it is connected

@@ -261,3 +261,29 @@ async fn a_whole_cluster_restart_between_publish_and_replay_loses_nothing() {
     }
     assert_eq!(links, TOTAL / 50);
 }
+
+/// `broker_url` names the server each envelope goes through, with one `SendOptions` kept
+/// across a failover: the runtime works the name out once per connection (the client's
+/// server info is cloned on every read), and again once the client has connected elsewhere.
+#[tokio::test(flavor = "multi_thread")]
+async fn broker_url_follows_the_client_to_another_node() {
+    let mut cluster = NatsCluster::spawn(3);
+    let client = natsbridge::connect(&cluster.urls()).await.unwrap();
+    let options = SendOptions::default().connection(&client);
+    let send = || natsbridge::smartsend("broker.failover", reading(0), &options);
+    let first = send().await.unwrap().envelope.broker_url.unwrap();
+    assert_eq!(send().await.unwrap().envelope.broker_url.as_deref(), Some(first.as_str()), "the same server");
+    let node = (0..cluster.len()).find(|i| cluster.node(*i).url() == first).expect("a node's URL");
+    let connects = client.statistics().connects.load(Ordering::Relaxed);
+    cluster.kill(node);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client.statistics().connects.load(Ordering::Relaxed) == connects
+        || client.connection_state() != async_nats::connection::State::Connected
+    {
+        assert!(Instant::now() < deadline, "the client did not reconnect within 30 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let after = send().await.unwrap().envelope.broker_url.unwrap();
+    assert_ne!(after, first, "the envelope names the node the client is on now");
+    assert!((0..cluster.len()).any(|i| i != node && cluster.node(i).url() == after), "{after}");
+}
