@@ -391,8 +391,10 @@ export interface Stored<M> extends Incoming<M> {
   readonly seq: number;
   /** When the server stored it. */
   readonly timestamp: Date;
-  /** Acknowledges the message and waits for the server's confirmation. */
+  /** Acknowledges the message without waiting for the server: at least once (schema/README.md rule 18; `Delivered.ack`). */
   ack(): Promise<void>;
+  /** Acknowledges the message and waits for the server to record it: a durable consumer started again does not see it (`Delivered.ackConfirmed`). */
+  ackConfirmed(): Promise<void>;
 }
 
 /**
@@ -431,7 +433,7 @@ export class Replay<M> {
       d.term(`${err.code}: ${err.message}`);
       throw err;
     }
-    return { ...incoming, seq: d.seq, timestamp: d.timestamp, ack: d.ack };
+    return { ...incoming, seq: d.seq, timestamp: d.timestamp, ack: d.ack, ackConfirmed: d.ackConfirmed };
   }
 
   /** Stops pulling; deletes an ephemeral consumer. */

@@ -322,7 +322,8 @@ test("publishHealth / replayHealth through JetStream: acked, replayed typed, a b
     await third.ack();
     const fourth = await all.next(5_000);
     assert.equal(fourth.message.uptime_s, 2);
-    await fourth.ack();
+    // Both acks of rule 18: sent (above), and confirmed by the server.
+    await fourth.ackConfirmed();
     await assert.rejects(all.next(1_500), (e: unknown) => e instanceof NatsBridgeError && e.code === "TIMEOUT");
   } finally {
     await all.close();
