@@ -227,10 +227,14 @@ export interface Delivered {
   timestamp: Date;
   /**
    * Acknowledges the message: the ack is sent and nothing waits for the server (what NATS
-   * clients do; schema/README.md rule 18). An ack lost on the way means a redelivery after
-   * `ackWaitMs`, never a loss. A bounded run (`limit`) that a later run goes on from acks its
-   * last message with {@link ackConfirmed}, so the next run starts right after it.
-   * NATS_CONNECTION_FAILED (with the correlation id) when it fails.
+   * clients do; schema/README.md rule 18). While more pulled messages are waiting to be handed
+   * over, acks are queued and written together (one socket write for up to 64, not one each):
+   * they go out when the consumer pulls, waits for the server or is closed, and at the latest
+   * when the event loop turns; the last ack of what has arrived goes out at once. Close the
+   * consumer before its connection, or acks still queued are lost with it. An ack lost on the
+   * way means a redelivery after `ackWaitMs`, never a loss. A bounded run (`limit`) that a
+   * later run goes on from acks its last message with {@link ackConfirmed}, so the next run
+   * starts right after it. NATS_CONNECTION_FAILED (with the correlation id) when it fails.
    */
   ack(): Promise<void>;
   /**
@@ -250,11 +254,28 @@ const REMEMBERED = 1 << 20;
 /** Envelopes handed over between two turns given to the event loop while a pull is due. */
 const YIELD_EVERY = 16;
 
+/** Node's setImmediate, where there is one (a browser has none). */
+const setImmediateFn: ((f: () => void) => void) | undefined =
+  typeof (globalThis as { setImmediate?: unknown }).setImmediate === "function"
+    ? (globalThis as unknown as { setImmediate: (f: () => void) => void }).setImmediate
+    : undefined;
+
 /** A macrotask turn (Node's setImmediate), where there is one; a browser goes without. */
 const yieldToEventLoop: (() => Promise<void>) | undefined =
-  typeof (globalThis as { setImmediate?: unknown }).setImmediate === "function"
-    ? () => new Promise<void>((resolve) => (globalThis as unknown as { setImmediate: (f: () => void) => void }).setImmediate(resolve))
-    : undefined;
+  setImmediateFn === undefined ? undefined : () => new Promise<void>((resolve) => setImmediateFn(resolve));
+
+/**
+ * Most acks queued by `ack()` before they are written. nats.js writes what a call queues at
+ * the end of the microtask turn, so an ack sent by itself is a socket write of its own (as
+ * costly as a replayed envelope's decode); acks queued and published together go out in one.
+ */
+const ACKS_PER_WRITE = 64;
+
+/** Runs `f` once the event loop turns (the queued acks' latest moment): setImmediate, or a 0 ms timer. */
+const afterThisTurn = (f: () => void): void => {
+  if (setImmediateFn !== undefined) setImmediateFn(f);
+  else setTimeout(f, 0);
+};
 
 /**
  * `p`, marked as observed: a pull's next message may fail (a lost pull, a deleted consumer)
@@ -292,6 +313,10 @@ export class EnvelopeConsumer {
   private handedHead = 0;
   /** {@link returned} when the consumer last gave the event loop a turn. */
   private yieldedAt = 0;
+  /** Acks of `ack()` not yet published: published together ({@link flushAcks}). */
+  private acks: JsMsg[] = [];
+  /** Whether a flush of {@link acks} is scheduled for when the event loop turns. */
+  private acksScheduled = false;
   private readonly batch: number;
   private readonly maxBytes: number;
   private readonly maxDeliver: number;
@@ -371,13 +396,18 @@ export class EnvelopeConsumer {
    * arrived (it is then being worked on). With a limit, never more than is still to be handed
    * over.
    */
-  private async refill(remainingMs: number): Promise<void> {
+  private refill(remainingMs: number): Promise<void> | undefined {
     const inFlight = this.inFlight();
     const free = this.batch - inFlight - this.unsettled;
     let n: number;
     if (inFlight === 0) n = Math.max(1, free);
     else if (free >= Math.max(1, this.batch / 2)) n = free;
-    else return;
+    else return undefined; // not due: nothing to wait for
+    return this.pull(remainingMs, inFlight, n);
+  }
+
+  /** {@link refill} once a pull is due: `n` more fit the window, `inFlight` are on their way. */
+  private async pull(remainingMs: number, inFlight: number, n: number): Promise<void> {
     // One pull request at the server at a time: the server hands messages to waiting requests
     // in turn, so two at once would split the stream between them (out of order, and one left
     // waiting for what the other got). The next goes out once the last one has all arrived.
@@ -398,6 +428,8 @@ export class EnvelopeConsumer {
     if (n < 1) return;
     try {
       this.consumer ??= jetstream(this.nc).consumers.getConsumerFromInfo(this.info);
+      // The queued acks go out with the pull request, in the same write.
+      this.flushAcks();
       const msgs = await this.consumer.fetch({ max_messages: n, expires: Math.max(MS_PER_SECOND, Math.min(remainingMs, MAX_PULL_WAIT_MS)) });
       const iter = msgs[Symbol.asyncIterator]();
       // nats.js sends a fetch's pull request from its iterator, when it is first iterated:
@@ -426,6 +458,47 @@ export class EnvelopeConsumer {
     }
   }
 
+  /**
+   * Acks `m` without a round trip (rule 18). While more messages are already here to be handed
+   * over (the application is working through a pull), the ack is queued: queued acks are
+   * published together when {@link ACKS_PER_WRITE} are queued, when a pull goes out, when the
+   * consumer waits for the server or closes, and at the latest when the event loop turns.
+   * Otherwise it is published at once, with any queued before it. Either way a lost ack means
+   * a redelivery, never a loss.
+   */
+  private queueAck(m: JsMsg): void {
+    this.acks.push(m);
+    if (this.acks.length >= ACKS_PER_WRITE || !this.moreHere()) this.flushAcks();
+    else if (!this.acksScheduled) {
+      this.acksScheduled = true;
+      afterThisTurn(() => {
+        this.acksScheduled = false;
+        this.flushAcks();
+      });
+    }
+  }
+
+  /** Whether messages have arrived that are not handed over yet. */
+  private moreHere(): boolean {
+    for (const p of this.pulls) if (p.msgs.getPending() > 0) return true;
+    return false;
+  }
+
+  /** Publishes the queued acks, one after the other in one turn: nats.js writes them in one go. */
+  private flushAcks(): void {
+    const acks = this.acks;
+    if (acks.length === 0) return;
+    this.acks = [];
+    for (const m of acks) {
+      try {
+        m.ack();
+      } catch {
+        // The connection closed after the ack was queued: it is lost, and the message is
+        // delivered again after ack_wait (at least once).
+      }
+    }
+  }
+
   /** The next message of the oldest pull, waiting at most until `until`; `undefined` when that pull is over. */
   private async take(until: number, timeoutMs: number): Promise<JsMsg | undefined> {
     const pull = this.pulls[0]!;
@@ -438,6 +511,8 @@ export class EnvelopeConsumer {
       if (ready) {
         r = await waiting;
       } else {
+        // About to wait for the server: the queued acks go now.
+        this.flushAcks();
         let timer: ReturnType<typeof setTimeout> | undefined;
         const timeout = new Promise<"timeout">((resolve) => {
           timer = setTimeout(() => resolve("timeout"), Math.max(0, until - Date.now()));
@@ -477,14 +552,15 @@ export class EnvelopeConsumer {
     for (;;) {
       const remaining = until - Date.now();
       if (remaining <= 0) throw new NatsBridgeError("TIMEOUT", `no message from stream \`${this.stream}\` within ${timeoutMs} ms`);
-      await this.refill(remaining);
+      const pulling = this.refill(remaining);
+      if (pulling !== undefined) await pulling;
       if (this.pulls.length === 0) continue;
       const m = await this.take(until, timeoutMs);
       if (m === undefined) continue;
       const seq = m.seq;
       if (this.handed.has(seq)) {
         // Handed over before and redelivered (its ack was lost, or came after ack_wait): never twice.
-        m.ack();
+        this.queueAck(m);
         continue;
       }
       this.returned++;
@@ -528,7 +604,7 @@ export class EnvelopeConsumer {
         try {
           // nats.js queues an ack on a closed connection without a word: said here instead.
           if (this.nc.isClosed()) throw new Error("the connection is closed");
-          m.ack();
+          this.queueAck(m);
         } catch (e) {
           throw new NatsBridgeError("NATS_CONNECTION_FAILED", "acknowledging", { correlationId: cid, cause: e });
         }
@@ -553,6 +629,7 @@ export class EnvelopeConsumer {
 
   /** Stops pulling; deletes an ephemeral consumer. */
   async close(): Promise<void> {
+    this.flushAcks();
     this.stopPulls();
     if (this.ephemeral) {
       try {
