@@ -62,7 +62,7 @@ function bytesOf(data: unknown, dataname: string, type: string): Uint8Array {
   throw new NatsBridgeError(ERROR_WRITER_RULE, `a ${type} payload needs a Uint8Array or ArrayBuffer`, { dataname });
 }
 
-function json(data: unknown, dataname: string): Uint8Array {
+function json(data: unknown, dataname: string, encode: (text: string) => Uint8Array = (t) => utf8.encode(t)): Uint8Array {
   let text: string | undefined;
   try {
     text = JSON.stringify(data);
@@ -73,7 +73,7 @@ function json(data: unknown, dataname: string): Uint8Array {
   if (jsonHasLoneSurrogate(text)) {
     throw new NatsBridgeError(ERROR_WRITER_RULE, "the value holds a string that is not valid Unicode (a lone surrogate)", { dataname });
   }
-  return utf8.encode(text);
+  return encode(text);
 }
 
 function isRow(v: unknown): boolean {
@@ -95,19 +95,27 @@ export function serializationOf(type: string): Serialization | undefined {
 export function serializePayload(type: string, data: unknown, dataname: string): Uint8Array {
   checkArgument(type, "string", "type", "serializePayload");
   checkArgument(dataname, "string", "dataname", "serializePayload");
+  return serializeWith(type, data, dataname, (t) => utf8.encode(t));
+}
+
+/**
+ * {@link serializePayload} of checked arguments, text written by `encode` (smartsend's:
+ * `utf8Encode`, a Buffer in Node, made a plain Uint8Array again before it leaves the runtime).
+ */
+export function serializeWith(type: string, data: unknown, dataname: string, encode: (text: string) => Uint8Array): Uint8Array {
   const serialization = serializationOf(type);
   switch (serialization) {
     case "utf8":
       if (typeof data !== "string") throw new NatsBridgeError(ERROR_WRITER_RULE, "a text payload needs a string", { dataname });
       if (!isWellFormed(data)) throw new NatsBridgeError(ERROR_WRITER_RULE, "the text is not valid Unicode (a lone surrogate)", { dataname });
-      return utf8.encode(data);
+      return encode(data);
     case "json":
-      return json(data, dataname);
+      return json(data, dataname, encode);
     case "json_rows":
       if (!Array.isArray(data) || !data.every(isRow)) {
         throw new NatsBridgeError(ERROR_WRITER_RULE, `a ${type} payload needs an array of row objects`, { dataname });
       }
-      return json(data, dataname);
+      return json(data, dataname, encode);
     case "arrow_ipc":
       if (data instanceof Table) {
         try {

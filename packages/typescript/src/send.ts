@@ -25,7 +25,7 @@ import { NatsBridgeError, asBridgeError } from "./errors.js";
 import { parseStrictJson } from "./json.js";
 import { emit, logging } from "./log.js";
 import { checkArgument, checkConnection, checkOptions, checkText, describe, type OptionSpec } from "./options.js";
-import { extensionOf, serializePayload, type PayloadTuple } from "./payload.js";
+import { extensionOf, serializeWith, type PayloadTuple } from "./payload.js";
 import { UploadFailure, plikUploader, uploadAdvice, type Uploader } from "./plik.js";
 import {
   base64Encode,
@@ -36,8 +36,10 @@ import {
   headerLen,
   jsonHasLoneSurrogate,
   nowTimestamp,
+  ownBytes,
   sha256Hex,
   sha256HexNow,
+  utf8Encode,
   utf8Length,
 } from "./wire.js";
 import { shownServer, shownServers } from "./servers.js";
@@ -145,9 +147,16 @@ export interface Sent {
 interface Prepared {
   dataname: string;
   payloadType: string;
+  /** The serialized bytes; text written by `utf8Encode` (a Buffer in Node) when `text`. */
   bytes: Uint8Array;
+  text: boolean;
   link: boolean;
   id: string;
+}
+
+/** The bytes an uploader is given: a plain Uint8Array over a buffer of its own when smartsend wrote them. */
+function uploadBytes(p: Prepared): Uint8Array {
+  return p.text ? ownBytes(p.bytes) : p.bytes;
 }
 
 function wirePayload(p: Prepared, data: string, sha256: string): MsgPayloadV1 {
@@ -319,14 +328,18 @@ function prepare(subject: string, payloads: readonly PayloadTuple[], options: Se
     if (typeof tuple[2] !== "string") throw new NatsBridgeError(ERROR_BAD_OPTION, `calling smartsend: the payload_type of \`${tuple[0]}\` must be a string, got ${describe(tuple[2])}`);
     const [dataname, data, payloadType] = tuple;
     let bytes: Uint8Array;
+    let text = false; // written by utf8Encode
     try {
-      bytes = serializePayload(payloadType, data, dataname);
+      bytes = serializeWith(payloadType, data, dataname, (t) => {
+        text = true;
+        return utf8Encode(t);
+      });
     } catch (e) {
       throw asBridgeError(e, ERROR_WRITER_RULE, "serializing", { dataname });
     }
     const link = bytes.byteLength >= threshold;
     if (logging()) emit("debug", "serialized", cid, { stage: "serialize", dataname, bytes: bytes.byteLength, link });
-    return { dataname, payloadType, bytes, link, id: checkedUuid(undefined, "id") };
+    return { dataname, payloadType, bytes, text, link, id: checkedUuid(undefined, "id") };
   });
 
   // 2. The writer rules, before connecting, uploading or publishing: every field but the
@@ -348,13 +361,99 @@ function prepare(subject: string, payloads: readonly PayloadTuple[], options: Se
   const metadata = options.metadata ?? {};
   // A caller's broker URL never carries its credentials into the envelope.
   const givenBroker = options.brokerUrl === undefined ? undefined : shownServers(options.brokerUrl);
-  const skeleton = envelopeOf(fields, givenBroker, metadata, prepared.map((p) => wirePayload(p, "", "")));
-  checkEnvelopeToWrite(skeleton, cid);
-  const skeletonJson = JSON.stringify(skeleton);
-  if (jsonHasLoneSurrogate(skeletonJson)) {
-    throw new NatsBridgeError(ERROR_WRITER_RULE, "the envelope holds text that is not valid Unicode (a lone surrogate)");
+  // The caller gave no metadata (its own object, which may change between calls): the verdict on
+  // the same caller part is the one given last time.
+  const madeIds: [boolean, boolean] = [options.correlationId === undefined, options.msgId === undefined];
+  let skeletonChars = options.metadata === undefined ? checkedBefore(fields, madeIds, givenBroker, prepared) : undefined;
+  if (skeletonChars === undefined) {
+    const skeleton = envelopeOf(fields, givenBroker, metadata, prepared.map((p) => wirePayload(p, "", "")));
+    checkEnvelopeToWrite(skeleton, cid);
+    const skeletonJson = JSON.stringify(skeleton);
+    if (jsonHasLoneSurrogate(skeletonJson)) {
+      throw new NatsBridgeError(ERROR_WRITER_RULE, "the envelope holds text that is not valid Unicode (a lone surrogate)");
+    }
+    skeletonChars = skeletonJson.length;
+    if (options.metadata === undefined) rememberChecked(fields, madeIds, givenBroker, prepared, skeletonChars);
   }
-  return { subject, options, cid, publish, prepared, fields, metadata, givenBroker, skeletonChars: skeletonJson.length };
+  return { subject, options, cid, publish, prepared, fields, metadata, givenBroker, skeletonChars };
+}
+
+/**
+ * The caller's part of the last skeleton that passed the writer rules (with the default, empty,
+ * metadata): the verdict and the skeleton's length depend on nothing else. What smartsend makes
+ * itself (ids, the timestamp, sizes, transport, encoding) has the forms that were checked, by
+ * construction, as the `data` and `sha256` it fills in after the check have; an id the caller
+ * gave must be the same one again.
+ */
+interface Checked {
+  fields: EnvelopeHead;
+  /** Whether smartsend made the correlation id and the msg_id itself (else the caller gave them). */
+  madeIds: [boolean, boolean];
+  givenBroker: string | undefined;
+  datanames: string[];
+  payloadTypes: string[];
+  links: boolean[];
+  /** The skeleton's JSON length less the digits of its sizes. */
+  charsLessSizes: number;
+}
+
+let lastChecked: Checked | undefined;
+
+/** Decimal digits of a size (a safe integer of 0 or more). */
+function digits(n: number): number {
+  let d = 1;
+  while (n >= 10) {
+    n = Math.floor(n / 10);
+    d++;
+  }
+  return d;
+}
+
+/** An id as last checked: made here both times, or given both times and the same. */
+function sameId(made: boolean, id: string, lastMade: boolean, lastId: string): boolean {
+  return made ? lastMade : !lastMade && id === lastId;
+}
+
+/** The skeleton's length when this one's caller part passed the writer rules last time; `undefined` otherwise (check it). */
+function checkedBefore(f: EnvelopeHead, madeIds: [boolean, boolean], givenBroker: string | undefined, prepared: readonly Prepared[]): number | undefined {
+  const c = lastChecked;
+  if (c === undefined || c.givenBroker !== givenBroker || c.datanames.length !== prepared.length) return undefined;
+  const l = c.fields;
+  if (!sameId(madeIds[0], f.correlation_id, c.madeIds[0], l.correlation_id) || !sameId(madeIds[1], f.msg_id, c.madeIds[1], l.msg_id)) return undefined;
+  if (
+    f.timestamp.length !== l.timestamp.length ||
+    f.send_to !== l.send_to ||
+    f.msg_purpose !== l.msg_purpose ||
+    f.sender_name !== l.sender_name ||
+    f.sender_id !== l.sender_id ||
+    f.receiver_name !== l.receiver_name ||
+    f.receiver_id !== l.receiver_id ||
+    f.reply_to !== l.reply_to ||
+    f.reply_to_msg_id !== l.reply_to_msg_id
+  ) {
+    return undefined;
+  }
+  let chars = c.charsLessSizes;
+  for (let i = 0; i < prepared.length; i++) {
+    const p = prepared[i]!;
+    if (p.dataname !== c.datanames[i] || p.payloadType !== c.payloadTypes[i] || p.link !== c.links[i]) return undefined;
+    chars += digits(p.bytes.byteLength);
+  }
+  return chars;
+}
+
+function rememberChecked(f: EnvelopeHead, madeIds: [boolean, boolean], givenBroker: string | undefined, prepared: readonly Prepared[], skeletonChars: number): void {
+  let sizes = 0;
+  for (const p of prepared) sizes += digits(p.bytes.byteLength);
+  lastChecked = {
+    fields: f,
+    madeIds,
+    givenBroker,
+    datanames: prepared.map((p) => p.dataname),
+    payloadTypes: prepared.map((p) => p.payloadType),
+    links: prepared.map((p) => p.link),
+    charsLessSizes: skeletonChars - sizes,
+  };
 }
 
 /** A send on a connection it opens itself (a URL in `connection`, or none): flushed, then closed. */
@@ -433,7 +532,7 @@ async function finishAsync(plan: Plan, nc: NatsConnection | undefined, envelope:
       const name = `${fileName(p.dataname)}.${extensionOf(p.payloadType)}`;
       let url: unknown;
       try {
-        url = await uploader(name, p.bytes, {
+        url = await uploader(name, uploadBytes(p), {
           correlationId: cid,
           oneShot: options.oneShot ?? false,
           ...(options.linkTtlSeconds === undefined ? {} : { ttlSeconds: options.linkTtlSeconds }),
@@ -484,7 +583,8 @@ function publishEnvelope(plan: Plan, nc: NatsConnection | undefined, envelope: M
   }
   try {
     if (nc === undefined) throw new Error("no connection");
-    nc.publish(subject, json, { headers: h });
+    // The same bytes nats.js would encode from the text, written by Buffer where there is one.
+    nc.publish(subject, utf8Encode(json), { headers: h });
   } catch (e) {
     throw new NatsBridgeError("PUBLISH_FAILED", `publish on \`${subject}\``, { cause: e });
   }

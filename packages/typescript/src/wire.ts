@@ -159,6 +159,24 @@ const NodeBuffer = (globalThis as { Buffer?: NodeBufferLike }).Buffer;
 type WithBase64 = { toBase64?: () => string };
 type Base64Ctor = { fromBase64?: (s: string) => Uint8Array };
 
+const textEncoder = new TextEncoder();
+
+/**
+ * UTF-8 of `text` (well-formed) for smartsend's own use: Node's `Buffer.from` where it exists
+ * (small results are slices of its shared pool: no allocation of their own), else
+ * `TextEncoder`. What leaves the runtime (an uploader's bytes) goes through {@link ownBytes}.
+ */
+export function utf8Encode(text: string): Uint8Array {
+  return NodeBuffer !== undefined ? NodeBuffer.from(text, "utf8") : textEncoder.encode(text);
+}
+
+/** `bytes` of {@link utf8Encode} as `TextEncoder` gives them: a plain Uint8Array over a buffer of its own. */
+export function ownBytes(bytes: Uint8Array): Uint8Array {
+  if (Object.getPrototypeOf(bytes) === Uint8Array.prototype) return bytes;
+  if (bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength) return new Uint8Array(bytes.buffer, 0, bytes.byteLength);
+  return new Uint8Array(bytes);
+}
+
 /** Standard, padded base64 of `bytes`. */
 export function base64Encode(bytes: Uint8Array): string {
   checkBytes(bytes, "bytes", "base64Encode");
