@@ -85,6 +85,12 @@ interface Counted {
   escapedName: boolean;
 }
 
+/** {@link scan}'s per-depth state, reused from one scan to the next (no allocation per message). */
+const KINDS: number[] = [];
+const ROLES: number[] = [];
+const NAMES: (string[] | Set<string> | undefined)[] = [];
+const CURRENT: string[] = [];
+
 /**
  * {@link strictJsonReason} for text known to be well-formed (decoded from UTF-8). With
  * `counted`, member names are counted, not compared (duplicates are then found by counting the
@@ -94,11 +100,12 @@ function scan(text: string, envelope: boolean, integer: IntegerForm, counted?: C
   const n = text.length;
   if (n > 0 && text.charCodeAt(0) === BOM) return "a byte-order mark (U+FEFF) before the value";
   // Per open container (index = depth - 1): 1 object / 2 array, its role, its member names,
-  // the current member name, and whether the next string is a member name.
-  const kinds: number[] = [];
-  const roles: number[] = [];
-  const names: (string[] | Set<string> | undefined)[] = [];
-  const current: string[] = [];
+  // the current member name, and whether the next string is a member name. The module's
+  // scratch arrays (a scan calls nothing that scans): each slot is set when its container opens.
+  const kinds = KINDS;
+  const roles = ROLES;
+  const names = NAMES;
+  const current = CURRENT;
   let expectName = false;
   let inObject = false;
   let depth = 0;
@@ -234,6 +241,7 @@ function scan(text: string, envelope: boolean, integer: IntegerForm, counted?: C
     } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
       if (depth === 0) return "a closing bracket without an opening one";
       depth--;
+      names[depth] = undefined; // not kept past the container
       expectName = false;
       inObject = depth > 0 && kinds[depth - 1] === 1;
       i++;

@@ -266,6 +266,9 @@ interface Named {
   correlationId: string | undefined;
 }
 
+/** The generated validator's reader mode (unknown enum values accepted), one object for every call. */
+const READER = { reader: true } as const;
+
 /** Limits, strict JSON, the reader's schema check: the envelope; `named` says whose it is as soon as that is known. */
 function readEnvelope(body: Uint8Array | string, options: ReceiveOptions, named: Named): MsgEnvelopeV1 {
   const maxEnvelope = options.maxEnvelopeBytes ?? MAX_ENVELOPE_BYTES;
@@ -286,7 +289,7 @@ function readEnvelope(body: Uint8Array | string, options: ReceiveOptions, named:
     throw new NatsBridgeError(ERROR_NOT_JSON, `not a valid msg_envelope_v1: not strict JSON: ${parsed.reason}`, { cause: parsed.cause });
   }
   const value = parsed.value;
-  const checked = validateMsgEnvelopeV1(value, { reader: true });
+  const checked = validateMsgEnvelopeV1(value, READER);
   if (!checked.ok) {
     named.correlationId = looseCorrelationId(value) ?? named.correlationId;
     const why = checked.issues.slice(0, 3).map((i) => `${i.path || "/"} ${i.message}`).join("; ");

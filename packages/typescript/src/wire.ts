@@ -152,6 +152,7 @@ interface NodeBufferLike {
   from(data: ArrayBufferLike | string, byteOffsetOrEncoding?: number | string, length?: number): NodeBufferInstance;
   /** A buffer over its own ArrayBuffer of exactly `size` bytes (not Node's shared pool). */
   allocUnsafeSlow(size: number): NodeBufferInstance;
+  byteLength(text: string, encoding: "utf8"): number;
 }
 // Feature detection, not an import: Node's Buffer is the fastest base64 codec where it exists;
 // browsers use Uint8Array.prototype.toBase64 / fromBase64, or btoa / atob.
@@ -272,6 +273,8 @@ export function jsonHasLoneSurrogate(json: string): boolean {
 
 /** Bytes of `text` as UTF-8, without encoding it (a lone surrogate counts as the 3 bytes of U+FFFD). */
 export function utf8Length(text: string): number {
+  // Node counts natively, and the same way (a lone surrogate is written as U+FFFD).
+  if (NodeBuffer !== undefined) return NodeBuffer.byteLength(text, "utf8");
   let n = text.length;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
