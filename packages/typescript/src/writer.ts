@@ -4,8 +4,9 @@
  * `@natsbridge/types`, without `reader: true`: enums closed, UUID ids, the timestamp form,
  * non-empty `send_to` / `sender_name`) before anything is uploaded or published, and refused
  * with SERIALIZATION_ERROR (`ERROR_WRITER_RULE`) naming the field. The compiled validator
- * costs under a microsecond on a one-payload envelope (about 2 % of a 1 KB smartsend), so
- * every send pays it.
+ * costs about a microsecond on a one-payload envelope; smartsend runs it once per caller part
+ * (subject, options, payload names and types with the default metadata: the verdict on the
+ * same part is the last one, `send.ts`), every other writer on every envelope.
  */
 import { ERROR_APPLICATION, ERROR_WRITER_RULE, validateErrorResponseV1, validateMsgEnvelopeV1, type Validated, type ValidationIssue } from "@natsbridge/types";
 import { NatsBridgeError } from "./errors.js";
