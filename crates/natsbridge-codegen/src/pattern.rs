@@ -49,11 +49,28 @@ pub(crate) struct Compiled {
 /// Compiles `pattern`, or `None` when it is outside what this compiler proves right.
 pub(crate) fn compile(pattern: &str) -> Option<Compiled> {
     let seq = parse(pattern)?;
-    let mut body = String::from("let mut i = 0usize;\n");
+    let mut body = String::new();
+    // A pattern of one length (a UUID's 36) is checked for it first: the compiler then
+    // knows every index is in bounds and drops the checks.
+    if let Some(len) = fixed_len(&seq) {
+        let _ = writeln!(body, "if s.len() != {len} {{ return false; }}");
+    }
+    body.push_str("let mut i = 0usize;\n");
     let mut names = 0;
     emit_seq(&seq, Follow { bytes: 0, end: true }, &mut body, &mut names)?;
     body.push_str("i == s.len()\n");
     Some(Compiled { body, samples: samples(&seq) })
+}
+
+/// The one length in bytes every match of `seq` has, if it has one.
+fn fixed_len(seq: &[Item]) -> Option<u32> {
+    seq.iter().try_fold(0u32, |len, item| {
+        let one = match &item.atom {
+            Atom::Set(_) => 1,
+            Atom::Group(inner) => fixed_len(inner)?,
+        };
+        (item.max == Some(item.min)).then(|| len.checked_add(one.checked_mul(item.min)?))?
+    })
 }
 
 /// One step of a pattern matched greedily, left to right: `min..=max` repetitions (`max`
@@ -364,7 +381,12 @@ fn test(set: Set) -> String {
         arms.push(if lo == c { byte(lo) } else { format!("{}..={}", byte(lo), byte(c)) });
         c += 1;
     }
-    format!("matches!(s[i], {})", arms.join(" | "))
+    if arms.len() == 1 {
+        return format!("matches!(s[i], {})", arms[0]);
+    }
+    // Several ranges: one bit test, without branches (a chain of range checks mispredicts
+    // on every other byte of random text such as a UUID's hex digits).
+    format!("(s[i] < 128 && (0x{set:x}u128 >> s[i]) & 1 == 1 /* {} */)", arms.join(" | "))
 }
 
 fn byte(c: u32) -> String {
@@ -489,8 +511,9 @@ mod tests {
     fn byte_tests_are_ranges() {
         assert_eq!(
             test(range(b'0', b'9') | range(b'a', b'f') | 1 << b'-'),
-            "matches!(s[i], b'-' | b'0'..=b'9' | b'a'..=b'f')"
+            "(s[i] < 128 && (0x7e0000000003ff200000000000u128 >> s[i]) & 1 == 1 /* b'-' | b'0'..=b'9' | b'a'..=b'f' */)"
         );
+        assert_eq!(test(range(b'0', b'9')), "matches!(s[i], b'0'..=b'9')");
         assert_eq!(test(1 << b'\''), r"matches!(s[i], b'\'')");
     }
 }

@@ -695,14 +695,16 @@ impl ::schemars::JsonSchema for ApplicationCode {
 /// into one pass over the bytes (it is LL(1): one byte decides every repetition).
 fn application_code_pattern(s: &[u8]) -> bool {
     let mut i = 0usize;
-    if i >= s.len() || !matches!(s[i], b'A'..=b'Z' | b'a'..=b'z') {
+    if i >= s.len()
+        || !(s[i] < 128 && (0x7fffffe07fffffe0000000000000000u128 >> s[i]) & 1 == 1/* b'A'..=b'Z' | b'a'..=b'z' */)
+    {
         return false;
     }
     i += 1;
     let mut n1 = 0u32;
     while n1 < 63
         && i < s.len()
-        && matches!(s[i], b'-'..=b'.' | b'0'..=b':' | b'A'..=b'Z' | b'_' | b'a'..=b'z')
+        && (s[i] < 128 && (0x7fffffe87fffffe07ff600000000000u128 >> s[i]) & 1 == 1/* b'-'..=b'.' | b'0'..=b':' | b'A'..=b'Z' | b'_' | b'a'..=b'z' */)
     {
         i += 1;
         n1 += 1;
@@ -1053,9 +1055,14 @@ impl ::schemars::JsonSchema for Uuid {
 /// Whether `s` matches `^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`: the pattern compiled by the generator
 /// into one pass over the bytes (it is LL(1): one byte decides every repetition).
 fn uuid_pattern(s: &[u8]) -> bool {
+    if s.len() != 36 {
+        return false;
+    }
     let mut i = 0usize;
     for _ in 0..8 {
-        if i >= s.len() || !matches!(s[i], b'0'..=b'9' | b'A'..=b'F' | b'a'..=b'f') {
+        if i >= s.len()
+            || !(s[i] < 128 && (0x7e0000007e03ff000000000000u128 >> s[i]) & 1 == 1/* b'0'..=b'9' | b'A'..=b'F' | b'a'..=b'f' */)
+        {
             return false;
         }
         i += 1;
@@ -1065,7 +1072,9 @@ fn uuid_pattern(s: &[u8]) -> bool {
     }
     i += 1;
     for _ in 0..4 {
-        if i >= s.len() || !matches!(s[i], b'0'..=b'9' | b'A'..=b'F' | b'a'..=b'f') {
+        if i >= s.len()
+            || !(s[i] < 128 && (0x7e0000007e03ff000000000000u128 >> s[i]) & 1 == 1/* b'0'..=b'9' | b'A'..=b'F' | b'a'..=b'f' */)
+        {
             return false;
         }
         i += 1;
@@ -1075,7 +1084,9 @@ fn uuid_pattern(s: &[u8]) -> bool {
     }
     i += 1;
     for _ in 0..4 {
-        if i >= s.len() || !matches!(s[i], b'0'..=b'9' | b'A'..=b'F' | b'a'..=b'f') {
+        if i >= s.len()
+            || !(s[i] < 128 && (0x7e0000007e03ff000000000000u128 >> s[i]) & 1 == 1/* b'0'..=b'9' | b'A'..=b'F' | b'a'..=b'f' */)
+        {
             return false;
         }
         i += 1;
@@ -1085,7 +1096,9 @@ fn uuid_pattern(s: &[u8]) -> bool {
     }
     i += 1;
     for _ in 0..4 {
-        if i >= s.len() || !matches!(s[i], b'0'..=b'9' | b'A'..=b'F' | b'a'..=b'f') {
+        if i >= s.len()
+            || !(s[i] < 128 && (0x7e0000007e03ff000000000000u128 >> s[i]) & 1 == 1/* b'0'..=b'9' | b'A'..=b'F' | b'a'..=b'f' */)
+        {
             return false;
         }
         i += 1;
@@ -1095,7 +1108,9 @@ fn uuid_pattern(s: &[u8]) -> bool {
     }
     i += 1;
     for _ in 0..12 {
-        if i >= s.len() || !matches!(s[i], b'0'..=b'9' | b'A'..=b'F' | b'a'..=b'f') {
+        if i >= s.len()
+            || !(s[i] < 128 && (0x7e0000007e03ff000000000000u128 >> s[i]) & 1 == 1/* b'0'..=b'9' | b'A'..=b'F' | b'a'..=b'f' */)
+        {
             return false;
         }
         i += 1;

@@ -302,9 +302,14 @@ impl ::schemars::JsonSchema for HealthInstance {
 /// Whether `s` matches `^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`: the pattern compiled by the generator
 /// into one pass over the bytes (it is LL(1): one byte decides every repetition).
 fn health_instance_pattern(s: &[u8]) -> bool {
+    if s.len() != 36 {
+        return false;
+    }
     let mut i = 0usize;
     for _ in 0..8 {
-        if i >= s.len() || !matches!(s[i], b'0'..=b'9' | b'A'..=b'F' | b'a'..=b'f') {
+        if i >= s.len()
+            || !(s[i] < 128 && (0x7e0000007e03ff000000000000u128 >> s[i]) & 1 == 1/* b'0'..=b'9' | b'A'..=b'F' | b'a'..=b'f' */)
+        {
             return false;
         }
         i += 1;
@@ -314,7 +319,9 @@ fn health_instance_pattern(s: &[u8]) -> bool {
     }
     i += 1;
     for _ in 0..4 {
-        if i >= s.len() || !matches!(s[i], b'0'..=b'9' | b'A'..=b'F' | b'a'..=b'f') {
+        if i >= s.len()
+            || !(s[i] < 128 && (0x7e0000007e03ff000000000000u128 >> s[i]) & 1 == 1/* b'0'..=b'9' | b'A'..=b'F' | b'a'..=b'f' */)
+        {
             return false;
         }
         i += 1;
@@ -324,7 +331,9 @@ fn health_instance_pattern(s: &[u8]) -> bool {
     }
     i += 1;
     for _ in 0..4 {
-        if i >= s.len() || !matches!(s[i], b'0'..=b'9' | b'A'..=b'F' | b'a'..=b'f') {
+        if i >= s.len()
+            || !(s[i] < 128 && (0x7e0000007e03ff000000000000u128 >> s[i]) & 1 == 1/* b'0'..=b'9' | b'A'..=b'F' | b'a'..=b'f' */)
+        {
             return false;
         }
         i += 1;
@@ -334,7 +343,9 @@ fn health_instance_pattern(s: &[u8]) -> bool {
     }
     i += 1;
     for _ in 0..4 {
-        if i >= s.len() || !matches!(s[i], b'0'..=b'9' | b'A'..=b'F' | b'a'..=b'f') {
+        if i >= s.len()
+            || !(s[i] < 128 && (0x7e0000007e03ff000000000000u128 >> s[i]) & 1 == 1/* b'0'..=b'9' | b'A'..=b'F' | b'a'..=b'f' */)
+        {
             return false;
         }
         i += 1;
@@ -344,7 +355,9 @@ fn health_instance_pattern(s: &[u8]) -> bool {
     }
     i += 1;
     for _ in 0..12 {
-        if i >= s.len() || !matches!(s[i], b'0'..=b'9' | b'A'..=b'F' | b'a'..=b'f') {
+        if i >= s.len()
+            || !(s[i] < 128 && (0x7e0000007e03ff000000000000u128 >> s[i]) & 1 == 1/* b'0'..=b'9' | b'A'..=b'F' | b'a'..=b'f' */)
+        {
             return false;
         }
         i += 1;
@@ -446,7 +459,9 @@ fn run_label_pattern(s: &[u8]) -> bool {
         return false;
     }
     i += 1;
-    while i < s.len() && matches!(s[i], b'-' | b'0'..=b'9' | b'a'..=b'z') {
+    while i < s.len()
+        && (s[i] < 128 && (0x7fffffe0000000003ff200000000000u128 >> s[i]) & 1 == 1/* b'-' | b'0'..=b'9' | b'a'..=b'z' */)
+    {
         i += 1;
     }
     i == s.len()
