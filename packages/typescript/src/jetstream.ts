@@ -185,9 +185,9 @@ export interface ConsumerOptions {
   /**
    * Hand over at most this many envelopes (decode failures included). Pull requests then never
    * ask the server for more than are still to be handed over, so nothing is left pulled but
-   * unacknowledged, and `ack()` waits for the server's confirmation: a durable consumer's next
-   * run starts right after the last one handed over instead of waiting out `ackWaitMs`. Past
-   * it, `next()` throws INVALID_ARGUMENT. Absent: no end.
+   * unacknowledged: a durable consumer's next run starts right after the last one handed over
+   * (acked, or `ackConfirmed` to be sure the server recorded it) instead of waiting out
+   * `ackWaitMs`. Past it, `next()` throws INVALID_ARGUMENT. Absent: no end.
    */
   limit?: number;
   receive?: ReceiveOptions;
