@@ -215,6 +215,12 @@ handed over again."""
 _LOST_PULL_GRACE = 2.0
 """Seconds past a pull request's expiry after which it is taken for lost (its expiry status
 never came: a reconnect, a server restart) and pulled again."""
+_NO_RESPONDERS_BACKOFF = 0.25
+"""Seconds to wait before pulling again after a pull request found no responder (503): on a
+cluster a consumer just made, or one whose leader moves, has none for a moment."""
+_NO_RESPONDERS_GRACE = 15.0
+"""Seconds of nothing but 503s after which the consumer is taken for gone (deleted) and
+``next`` fails."""
 _STATUS = "Status"
 _DESCRIPTION = "Description"
 _PENDING_MESSAGES = "Nats-Pending-Messages"
@@ -300,6 +306,10 @@ class EnvelopeConsumer:
         """Messages the pull requests in flight may still bring."""
         self._asked_until = 0.0
         """When the last pull request in flight expires (event-loop time)."""
+        self._pull_after = 0.0
+        """No pull before this (event-loop time): backing off after a 503."""
+        self._unanswered_since: float | None = None
+        """Since when every pull request has found no responder (event-loop time)."""
         self._arrived = asyncio.Event()
         self._failure: NatsBridgeError | None = None
         self._handed: set[int] = set()
@@ -359,8 +369,21 @@ class EnvelopeConsumer:
         if status is None:
             self._pending.append(msg)
             self._asked = max(self._asked - 1, 0)
+            self._unanswered_since = None
         elif status == "100":  # an idle heartbeat or flow control: nothing to count
             return
+        elif status == "503":
+            # No responder for the request (the consumer's leader not there yet, or moving):
+            # nothing was asked; pull again shortly, unless it has lasted too long.
+            now = asyncio.get_running_loop().time()
+            self._asked = 0
+            self._pull_after = now + _NO_RESPONDERS_BACKOFF
+            if self._unanswered_since is None:
+                self._unanswered_since = now
+            elif now - self._unanswered_since > _NO_RESPONDERS_GRACE:
+                self._failure = NatsBridgeError(
+                    "NATS_CONNECTION_FAILED", f"pull requests on the stream `{self.stream}` found no responder for "
+                    f"{_NO_RESPONDERS_GRACE:g} s (503): the consumer `{self._consumer}` is gone or has no leader")
         else:
             description = msg.headers.get(_DESCRIPTION, "") if msg.headers else ""
             left = msg.headers.get(_PENDING_MESSAGES) if msg.headers else None
@@ -380,6 +403,8 @@ class EnvelopeConsumer:
         half a batch or less: at most ``max_messages`` in all, and with a ``limit`` no more
         than are still to be handed over."""
         loop = asyncio.get_running_loop()
+        if loop.time() < self._pull_after:
+            return
         if self._asked and loop.time() > self._asked_until + _LOST_PULL_GRACE:
             self._asked = 0  # its expiry never came: the request is lost
         held = len(self._pending) + self._asked
@@ -426,6 +451,8 @@ class EnvelopeConsumer:
             await self._pull(sub)  # before the work on this one: the next batch comes meanwhile
             if not self._pending:
                 wait = self._expires if deadline is None else min(self._expires, deadline - loop.time())
+                if self._pull_after > loop.time():  # backing off: pull again when it ends
+                    wait = min(wait, self._pull_after - loop.time())
                 if wait <= 0:
                     raise NatsBridgeError(ERROR_DEADLINE, f"waiting for an envelope on the stream `{self.stream}`: "
                                           f"none came within {timeout:g} s")

@@ -121,3 +121,34 @@ def test_a_redelivery_of_a_message_already_handed_over_is_not_handed_over_again(
             await nc.close()
 
     run(scenario())
+
+
+def test_a_pull_that_finds_no_responder_for_a_moment_is_pulled_again(nats_url: str) -> None:
+    """On a cluster a consumer just made (or one whose leader moves) answers no pull for a
+    moment: the request comes back as a 503. Here its consumer is deleted under it and made
+    again a little later: ``next`` backs off and pulls again instead of failing."""
+
+    async def scenario() -> None:
+        nc = await nats.connect(nats_url)
+        try:
+            await _stream(nc, "NORESP", "noresp.x", 2)
+            consumer = EnvelopeConsumer(nc, "NORESP", durable_name="back")
+            await consumer.open()
+            js = nc.jetstream()
+            config = (await js.consumer_info("NORESP", "back")).config
+            await js.delete_consumer("NORESP", "back")
+
+            async def make_again() -> None:
+                await asyncio.sleep(0.8)
+                await js.add_consumer("NORESP", config)
+
+            again = asyncio.create_task(make_again())
+            first = await consumer.next(timeout=10)
+            await again
+            assert first.received.correlation_id == CIDS[0]
+            await first.ack_confirmed()
+            await consumer.close()
+        finally:
+            await nc.close()
+
+    run(scenario())

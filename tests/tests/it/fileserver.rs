@@ -434,6 +434,8 @@ async fn cors_grants_the_configured_origins_only() {
     let got = http().get(&url).header("Origin", page).send().await.unwrap();
     assert_eq!(allow(&got, "access-control-allow-origin").as_deref(), Some(page));
     assert!(allow(&got, "access-control-expose-headers").unwrap().contains("content-length"));
+    // Never from a cache, and no read-ahead copy in a browser's fetch (dashboard/README.md).
+    assert_eq!(allow(&got, "cache-control").as_deref(), Some("no-store"));
     let other = http().get(&url).header("Origin", "http://evil.example").send().await.unwrap();
     assert_eq!(allow(&other, "access-control-allow-origin"), None);
 

@@ -504,7 +504,7 @@ mod tests {
             edited(r#""size":1,"#, r#""size":1,"z":[{"q":1,"q":1}],"#),
             edited(r#""k":[1,{"x":null}]"#, &format!(r#""k":{}"#, deep(JSON_MAX_DEPTH - 2))),
             edited(r#""k":[1,{"x":null}]"#, &format!(r#""k":{}"#, deep(JSON_MAX_DEPTH - 1))),
-            edited(r#""k":[1,{"x":null}]"#, &format!(r#""k":{}"#, deep(10_000))),
+            edited(r#""k":[1,{"x":null}]"#, &format!(r#""k":{}"#, deep(10_000))), // not a profile value
             edited(r#""send_to":"s""#, &format!(r#""send_to":"s","x":{}"#, deep(JSON_MAX_DEPTH))),
             // A typed error first, a duplicate after: still not strict JSON.
             edited(r#""size":1,"#, r#""size":"one","x":1,"x":2,"#),
