@@ -222,39 +222,49 @@ macro_rules! forward_visit {
     };
 }
 
+/// The visits both wrapping visitors hand on unchanged: every value but strings, maps,
+/// arrays and the wrappers.
+macro_rules! forward_common_visits {
+    () => {
+        forward_visit! {
+            visit_bool(bool);
+            visit_i64(i64);
+            visit_i128(i128);
+            visit_u64(u64);
+            visit_u128(u128);
+            visit_f64(f64);
+            visit_char(char);
+            visit_bytes(&[u8]);
+            visit_borrowed_bytes(&'de [u8]);
+            visit_byte_buf(Vec<u8>);
+        }
+        fn visit_none<E: de::Error>(self) -> Result<V::Value, E> {
+            self.inner.visit_none()
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<V::Value, E> {
+            self.inner.visit_unit()
+        }
+    };
+}
+
 impl<'de, V: Visitor<'de>> Visitor<'de> for Checked<'_, 'de, V> {
     type Value = V::Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.inner.expecting(f)
     }
+    forward_common_visits!();
     forward_visit! {
-        visit_bool(bool);
         visit_i8(i8);
         visit_i16(i16);
         visit_i32(i32);
-        visit_i64(i64);
-        visit_i128(i128);
         visit_u8(u8);
         visit_u16(u16);
         visit_u32(u32);
-        visit_u64(u64);
-        visit_u128(u128);
         visit_f32(f32);
-        visit_f64(f64);
-        visit_char(char);
         visit_str(&str);
         visit_borrowed_str(&'de str);
         visit_string(String);
-        visit_bytes(&[u8]);
-        visit_borrowed_bytes(&'de [u8]);
-        visit_byte_buf(Vec<u8>);
-    }
-    fn visit_none<E: de::Error>(self) -> Result<V::Value, E> {
-        self.inner.visit_none()
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<V::Value, E> {
-        self.inner.visit_unit()
     }
     fn visit_some<D: de::Deserializer<'de>>(self, de: D) -> Result<V::Value, D::Error> {
         self.inner.visit_some(Strict { de, at: self.at })
@@ -393,16 +403,6 @@ fn named<'a, 'de, D, V>(s: NameDe<'a, 'de, D>, inner: V) -> (D, Named<'a, 'de, V
     (s.de, Named { inner, name: s.name })
 }
 
-macro_rules! forward_visit_plain {
-    ($($method:ident($ty:ty);)*) => {
-        $(
-            fn $method<E: de::Error>(self, v: $ty) -> Result<V::Value, E> {
-                self.inner.$method(v)
-            }
-        )*
-    };
-}
-
 impl<'de, V: Visitor<'de>> Visitor<'de> for Named<'_, 'de, V> {
     type Value = V::Value;
 
@@ -422,24 +422,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Named<'_, 'de, V> {
         self.inner.visit_string(v)
     }
     // JSON member names are strings; the rest only forwards.
-    forward_visit_plain! {
-        visit_bool(bool);
-        visit_i64(i64);
-        visit_i128(i128);
-        visit_u64(u64);
-        visit_u128(u128);
-        visit_f64(f64);
-        visit_char(char);
-        visit_bytes(&[u8]);
-        visit_borrowed_bytes(&'de [u8]);
-        visit_byte_buf(Vec<u8>);
-    }
-    fn visit_none<E: de::Error>(self) -> Result<V::Value, E> {
-        self.inner.visit_none()
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<V::Value, E> {
-        self.inner.visit_unit()
-    }
+    forward_common_visits!();
     fn visit_some<D: de::Deserializer<'de>>(self, de: D) -> Result<V::Value, D::Error> {
         self.inner.visit_some(de)
     }
