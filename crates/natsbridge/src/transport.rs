@@ -268,24 +268,21 @@ pub(crate) async fn publish_target(
     connection: &Connection,
     cache: &BrokerUrlCache,
 ) -> Result<(Client, Option<String>, usize)> {
-    let (client, broker_url) = match connection {
-        Connection::Client(c) => (c.clone(), cache.get(c)),
-        Connection::Url(u) => {
-            let client = connect(u).await?;
-            (client.clone(), broker_url_of(&client.server_info()))
-        }
-        Connection::Settings(settings) => {
-            let client = settings.connect().await?;
-            (client.clone(), broker_url_of(&client.server_info()))
-        }
-        Connection::Environment => {
-            let client = ConnectSettings::resolve(&ConnectFlags::default())?.connect().await?;
-            (client.clone(), broker_url_of(&client.server_info()))
-        }
+    let client = match connection {
+        Connection::Client(c) => c.clone(),
+        Connection::Url(u) => connect(u).await?,
+        Connection::Settings(settings) => settings.connect().await?,
+        Connection::Environment => ConnectSettings::resolve(&ConnectFlags::default())?.connect().await?,
+    };
+    // A client given with the options is asked through the cache; one made for this call once.
+    let broker_url = match connection {
+        Connection::Client(_) => cache.get(&client),
+        _ => broker_url_of(&client.server_info()),
     };
     // The server it is published to; the seeds as given when the server does not say.
     let broker_url = broker_url.or_else(|| connection.broker_url());
-    Ok((client.clone(), broker_url, client.max_payload()))
+    let max_payload = client.max_payload();
+    Ok((client, broker_url, max_payload))
 }
 
 /// The `broker_url` of the envelopes sent on one client, worked out once per connection to
