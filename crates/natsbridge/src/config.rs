@@ -4,8 +4,10 @@
 //! variables (`NATS_TOKEN`, `NATS_CREDS`, …) are read by [`crate::settings`].
 //!
 //! The environment is read when options are made ([`crate::SendOptions::default`],
-//! [`crate::ReceiveOptions::default`]), never during a send or a receive: options built
-//! once and reused see one configuration.
+//! [`crate::ReceiveOptions::default`]), and once per options value: options built once and
+//! reused see one configuration. The one thing read later is the NATS connection of
+//! `SendOptions::default()`: it is resolved at its first send (then kept by the options and
+//! their clones), and never when the options are given a connection of their own.
 
 use std::sync::LazyLock;
 

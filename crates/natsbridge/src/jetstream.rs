@@ -281,6 +281,14 @@ impl Delivered {
         self.message.double_ack().await.map_err(|e| self.ack_failed(e))
     }
 
+    /// Terminates the message: the server never delivers it again, and says so in its
+    /// `MSG_TERMINATED` advisory. For one that can never be handled (a typed replay's
+    /// message that does not decode as its type).
+    #[cfg(feature = "typed")]
+    pub(crate) async fn term(&self) -> Result<()> {
+        self.message.ack_with(AckKind::Term).await.map_err(|e| self.ack_failed(e))
+    }
+
     fn ack_failed(&self, e: async_nats::Error) -> Error {
         Error::new(ErrorCode::NatsConnectionFailed, "ack failed")
             .with_boxed_source(e)

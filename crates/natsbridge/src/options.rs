@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::fetch::{FetchOptions, SecretUrl, allowed_host, host_of, http_client};
 use crate::settings::Secret;
 use crate::table::TableLimits;
-use crate::transport::{BrokerUrlCache, Connection};
+use crate::transport::{ChosenConnection, Connection};
 
 /// Options of [`crate::smartsend`]: `SendOptions::default()` and chained setters.
 ///
@@ -34,7 +34,7 @@ use crate::transport::{BrokerUrlCache, Connection};
 /// ```
 #[derive(Debug, Clone)]
 pub struct SendOptions {
-    pub(crate) connection: Connection,
+    pub(crate) connection: ChosenConnection,
     /// `None`: a Plik-compatible server at `fileserver_url`, made when a link needs it.
     pub(crate) blob_store: Option<Arc<dyn BlobStore>>,
     pub(crate) fileserver_url: SecretUrl,
@@ -58,8 +58,6 @@ pub struct SendOptions {
     pub(crate) max_payload: Option<usize>,
     pub(crate) jetstream: Option<async_nats::jetstream::Context>,
     pub(crate) publish_retry: Duration,
-    /// The `broker_url` of the client (or JetStream context) these options publish on.
-    pub(crate) broker_url: BrokerUrlCache,
 }
 
 /// Connects to `NATS_URL` when publishing, uploads links to a Plik-compatible server at
@@ -69,7 +67,7 @@ pub struct SendOptions {
 impl Default for SendOptions {
     fn default() -> Self {
         SendOptions {
-            connection: Connection::from_environment(),
+            connection: ChosenConnection::environment(),
             blob_store: None,
             fileserver_url: SecretUrl(config::fileserver_url()),
             fileserver_token: config::fileserver_token().map(Secret::from),
@@ -92,7 +90,6 @@ impl Default for SendOptions {
             max_payload: None,
             jetstream: None,
             publish_retry: crate::transport::PUBLISH_RETRY_FOR,
-            broker_url: BrokerUrlCache::default(),
         }
     }
 }
@@ -100,9 +97,10 @@ impl Default for SendOptions {
 impl SendOptions {
     /// Publishes on an existing client (connections are reused) or connects to a broker
     /// URL for each call. Default: [`Connection::from_environment`] (`NATS_URL`, `NATS_CREDS`, …,
-    /// the nats CLI's selected context).
+    /// the nats CLI's selected context), resolved at the first send that needs it: options
+    /// given a connection here never read those settings.
     pub fn connection(mut self, connection: impl Into<Connection>) -> Self {
-        self.connection = connection.into();
+        self.connection = ChosenConnection::Given(connection.into());
         self
     }
 
@@ -438,6 +436,26 @@ mod tests {
             "{refused}"
         );
         assert!(ReceiveOptions::default().allow_host("*").check().is_ok());
+    }
+
+    /// `SendOptions::default()` leaves the environment's connection for the first send that
+    /// needs it (options given a client never resolve it), and its clones share the one
+    /// resolution.
+    #[test]
+    fn the_environment_connection_is_resolved_once_and_only_when_used() {
+        use crate::transport::ChosenConnection;
+        let options = SendOptions::default();
+        let ChosenConnection::Environment(cell) = &options.connection else { panic!("{options:?}") };
+        assert!(cell.get().is_none(), "resolved when made");
+        let given = options.clone().connection("nats://127.0.0.1:4222");
+        assert!(
+            matches!(&given.connection, ChosenConnection::Given(Connection::Url(u)) if u == "nats://127.0.0.1:4222")
+        );
+        assert!(cell.get().is_none(), "giving a connection resolved the environment's");
+        let clone = options.clone();
+        let resolved = clone.connection.get() as *const Connection;
+        assert!(cell.get().is_some());
+        assert_eq!(options.connection.get() as *const Connection, resolved, "a clone resolved it again");
     }
 
     #[test]

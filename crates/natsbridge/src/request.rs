@@ -75,14 +75,17 @@ pub async fn decode_reply(
 }
 
 /// Requests waiting for their reply, by token; `None` once the reply subscription ended.
-type Pending = Arc<Mutex<Option<HashMap<String, oneshot::Sender<async_nats::Message>>>>>;
+type Pending = Mutex<Option<HashMap<u64, oneshot::Sender<async_nats::Message>>>>;
 
 /// Requests on one connection through one reply subscription, as `async_nats::Client::request`
 /// does: [`smartrequest`] subscribes to a fresh inbox and unsubscribes for every request,
 /// which costs each round trip two more commands on the connection and a subscription on
-/// the server. Replies go to `<inbox>.<n>` under a wildcard subscription made once, and a
-/// task hands each to its waiting request. Cheap to clone; the subscription ends when the
-/// last clone is dropped.
+/// the server. Replies go to `<inbox>.<n>` under a wildcard subscription made once. No task
+/// of its own hands them out: a request waiting for its reply reads the subscription
+/// itself while no other does, gives the replies of others to their requests, and lets the
+/// next waiting request read once its own has come. A lone request so gets its reply
+/// without a hand-off between tasks. Cheap to clone; the subscription ends when the last
+/// clone is dropped.
 ///
 /// ```no_run
 /// # async fn run(client: natsbridge::async_nats::Client) -> natsbridge::Result<()> {
@@ -110,38 +113,25 @@ struct RequesterInner {
     prefix: String,
     next: AtomicU64,
     pending: Pending,
-    dispatch: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for RequesterInner {
-    fn drop(&mut self) {
-        self.dispatch.abort();
-    }
+    /// The reply subscription, read by one waiting request at a time; `None` once it ended.
+    replies: tokio::sync::Mutex<Option<async_nats::Subscriber>>,
 }
 
 impl Requester {
-    /// Subscribes to `<new inbox>.*` on `client` and starts handing replies out.
+    /// Subscribes to `<new inbox>.*` on `client`.
     pub async fn new(client: Client) -> Result<Self> {
         let prefix = client.new_inbox();
-        let mut sub = client.subscribe(format!("{prefix}.*")).await.map_err(|e| {
+        let sub = client.subscribe(format!("{prefix}.*")).await.map_err(|e| {
             Error::new(ErrorCode::NatsConnectionFailed, "subscribing to the reply inbox").with_source(e)
         })?;
-        let pending: Pending = Arc::new(Mutex::new(Some(HashMap::new())));
-        let waiting = pending.clone();
-        let dispatch = tokio::spawn(async move {
-            while let Some(msg) = sub.next().await {
-                let token = msg.subject.rsplit('.').next().unwrap_or_default().to_owned();
-                let waiter = waiting.lock().expect("lock").as_mut().and_then(|w| w.remove(&token));
-                if let Some(waiter) = waiter {
-                    let _ = waiter.send(msg);
-                }
-            }
-            // The subscription ended (the connection closed): every request waiting now, and
-            // every later one, fails at once instead of waiting out its timeout.
-            *waiting.lock().expect("lock") = None;
-        });
         Ok(Requester {
-            inner: Arc::new(RequesterInner { client, prefix, next: AtomicU64::new(0), pending, dispatch }),
+            inner: Arc::new(RequesterInner {
+                client,
+                prefix,
+                next: AtomicU64::new(0),
+                pending: Mutex::new(Some(HashMap::new())),
+                replies: tokio::sync::Mutex::new(Some(sub)),
+            }),
         })
     }
 
@@ -156,27 +146,27 @@ impl Requester {
         timeout: Duration,
     ) -> Result<Received> {
         let inner = &self.inner;
-        let token = inner.next.fetch_add(1, Ordering::Relaxed).to_string();
+        let token = inner.next.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         match inner.pending.lock().expect("lock").as_mut() {
-            Some(waiting) => waiting.insert(token.clone(), tx),
+            Some(waiting) => waiting.insert(token, tx),
             None => {
                 return Err(Error::new(ErrorCode::NatsConnectionFailed, "the reply subscription has ended"));
             }
         };
         // Whatever happens next, the slot does not outlive the call.
-        let _slot = PendingSlot { pending: &inner.pending, token: &token };
+        let _slot = PendingSlot { pending: &inner.pending, token };
         let reply_to = format!("{}.{token}", inner.prefix);
         let options = options.connection(&inner.client).reply_to(reply_to).flush(false);
         let request = smartsend(subject, payloads, &options).await?;
         let cid = request.envelope.correlation_id.as_str();
-        let msg = tokio::time::timeout(timeout, rx)
+        let msg = tokio::time::timeout(timeout, inner.wait(token, rx))
             .await
             .map_err(|_| {
                 Error::new(ErrorCode::Timeout, format!("no reply on `{subject}` within {timeout:?}"))
                     .with_correlation_id(cid)
             })?
-            .map_err(|_| {
+            .ok_or_else(|| {
                 Error::new(ErrorCode::NatsConnectionFailed, "reply subscription closed")
                     .with_correlation_id(cid)
             })?;
@@ -184,16 +174,60 @@ impl Requester {
     }
 }
 
+impl RequesterInner {
+    /// The reply to request `token`: handed over by the request reading the subscription,
+    /// or read by this one once the subscription is free; `None` once the subscription
+    /// ended (the connection closed). Cancel-safe (a timeout drops it): a reply read is
+    /// always handed to its request or returned.
+    async fn wait(
+        &self,
+        token: u64,
+        mut rx: oneshot::Receiver<async_nats::Message>,
+    ) -> Option<async_nats::Message> {
+        tokio::select! {
+            biased;
+            reply = &mut rx => reply.ok(),
+            mut replies = self.replies.lock() => {
+                // Handed over while this request waited for the subscription.
+                if let Ok(reply) = rx.try_recv() {
+                    return Some(reply);
+                }
+                loop {
+                    let sub = replies.as_mut()?;
+                    let Some(msg) = sub.next().await else {
+                        // The subscription ended (the connection closed): every request
+                        // waiting now, and every later one, fails at once instead of waiting
+                        // out its timeout.
+                        *replies = None;
+                        *self.pending.lock().expect("lock") = None;
+                        return None;
+                    };
+                    let Some(to) = msg.subject.rsplit('.').next().and_then(|t| t.parse::<u64>().ok()) else {
+                        continue;
+                    };
+                    if to == token {
+                        return Some(msg);
+                    }
+                    let waiter = self.pending.lock().expect("lock").as_mut().and_then(|w| w.remove(&to));
+                    if let Some(waiter) = waiter {
+                        let _ = waiter.send(msg);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Removes a request's entry from the pending map when the request ends, however it ends.
 struct PendingSlot<'a> {
     pending: &'a Pending,
-    token: &'a str,
+    token: u64,
 }
 
 impl Drop for PendingSlot<'_> {
     fn drop(&mut self) {
         if let Some(waiting) = self.pending.lock().expect("lock").as_mut() {
-            waiting.remove(self.token);
+            waiting.remove(&self.token);
         }
     }
 }

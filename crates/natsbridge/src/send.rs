@@ -198,18 +198,14 @@ async fn smartsend_inner(
     }
 
     // 2. Connect (to learn max_payload) when publishing.
-    let (client, broker_url, server_max) = match (&options.jetstream, options.publish) {
-        (Some(js), true) => {
-            let client = js.client();
-            let url = options.broker_url.get(&client);
-            let max = client.max_payload();
-            (Some(client), url, max)
-        }
-        (None, true) => {
-            let (client, url, max) = publish_target(&options.connection, &options.broker_url).await?;
-            (Some(client), url, max)
-        }
-        (_, false) => (None, options.connection.broker_url(), 0),
+    let (client, broker_url, server_max) = if options.publish {
+        // Through JetStream, on the context's client.
+        let jetstream = options.jetstream.as_ref().map(|js| Connection::Client(js.client()));
+        let (client, url, max) =
+            publish_target(jetstream.as_ref().unwrap_or_else(|| options.connection.get())).await?;
+        (Some(client), url, max)
+    } else {
+        (None, options.connection.get().broker_url(), 0)
     };
     let max_payload =
         Some(server_max).filter(|m| *m > 0).or(options.max_payload).unwrap_or(DEFAULT_MAX_PAYLOAD);
@@ -259,7 +255,7 @@ async fn smartsend_inner(
             }
             None => {
                 // A connection opened for this call closes with it: flush it first.
-                let own = !matches!(options.connection, Connection::Client(_));
+                let own = !matches!(options.connection.get(), Connection::Client(_));
                 publish_envelope(client, subject, headers, body, options.flush || own, &cid).await?;
             }
         }

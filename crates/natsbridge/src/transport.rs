@@ -3,7 +3,7 @@
 //! on core NATS ([`publish_message`]) or through JetStream with an ack.
 
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use async_nats::{Client, HeaderMap};
@@ -69,14 +69,44 @@ impl From<&Client> for Connection {
 }
 
 impl Connection {
-    /// The settings of the environment and the nats CLI's context, resolved now (options
-    /// read the environment when they are made); [`Connection::Environment`] when they do
-    /// not resolve, so the call that connects reports why.
+    /// The settings of the environment and the nats CLI's context, resolved now
+    /// (`SendOptions::default()` does this at its first send); [`Connection::Environment`]
+    /// when they do not resolve, so the call that connects reports why.
     pub fn from_environment() -> Connection {
         match ConnectSettings::resolve(&ConnectFlags::default()) {
             Ok(settings) => Connection::Settings(Box::new(settings)),
             Err(_) => Connection::Environment,
         }
+    }
+}
+
+/// The connection of a [`crate::SendOptions`]: one given to it, or the environment's
+/// ([`Connection::from_environment`]), resolved when a call first needs it and kept by the
+/// options and their clones from then on. Options given a connection never read the
+/// environment's: `SendOptions::default().connection(&client)`, made afresh for every
+/// request, costs no resolution (the variables and the nats CLI's context file).
+#[derive(Clone)]
+pub(crate) enum ChosenConnection {
+    Given(Connection),
+    Environment(Arc<OnceLock<Connection>>),
+}
+
+impl ChosenConnection {
+    pub(crate) fn environment() -> ChosenConnection {
+        ChosenConnection::Environment(Arc::default())
+    }
+
+    pub(crate) fn get(&self) -> &Connection {
+        match self {
+            ChosenConnection::Given(c) => c,
+            ChosenConnection::Environment(cell) => cell.get_or_init(Connection::from_environment),
+        }
+    }
+}
+
+impl std::fmt::Debug for ChosenConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.get().fmt(f)
     }
 }
 
@@ -248,76 +278,60 @@ pub async fn subscriptions_registered(client: &Client) -> Result<()> {
     }
 }
 
-/// The client a call uses, and the `broker_url` its envelope names.
-pub(crate) async fn client_for(connection: &Connection) -> Result<(Client, Option<String>)> {
-    match connection {
-        Connection::Client(c) => Ok((c.clone(), connection.broker_url())),
-        Connection::Url(u) => Ok((connect(u).await?, connection.broker_url())),
-        Connection::Settings(settings) => Ok((settings.connect().await?, connection.broker_url())),
-        Connection::Environment => {
-            let settings = ConnectSettings::resolve(&ConnectFlags::default())?;
-            Ok((settings.connect().await?, Some(settings.shown_servers())))
-        }
-    }
-}
-
-/// The connection to publish on, the envelope's `broker_url`, and the server's
-/// `max_payload` (0 when it does not say). A connection given as a client names its server
-/// through `cache`.
-pub(crate) async fn publish_target(
-    connection: &Connection,
-    cache: &BrokerUrlCache,
-) -> Result<(Client, Option<String>, usize)> {
-    let client = match connection {
+/// The client a call publishes on: the one given, or one connected for this call.
+pub(crate) async fn client_for(connection: &Connection) -> Result<Client> {
+    Ok(match connection {
         Connection::Client(c) => c.clone(),
         Connection::Url(u) => connect(u).await?,
         Connection::Settings(settings) => settings.connect().await?,
         Connection::Environment => ConnectSettings::resolve(&ConnectFlags::default())?.connect().await?,
-    };
-    // A client given with the options is asked through the cache; one made for this call once.
+    })
+}
+
+/// The connection to publish on, the envelope's `broker_url`, and the server's
+/// `max_payload` (0 when it does not say).
+pub(crate) async fn publish_target(connection: &Connection) -> Result<(Client, Option<String>, usize)> {
+    let client = client_for(connection).await?;
     let broker_url = match connection {
-        Connection::Client(_) => cache.get(&client),
-        _ => broker_url_of(&client.server_info()),
+        // A client given with the options is named through the cache.
+        Connection::Client(_) => cached_broker_url(&client),
+        // One made for this call: the server it reached, else the seeds as given.
+        _ => broker_url_of(&client.server_info()).or_else(|| connection.broker_url()),
     };
-    // The server it is published to; the seeds as given when the server does not say.
-    let broker_url = broker_url.or_else(|| connection.broker_url());
     let max_payload = client.max_payload();
     Ok((client, broker_url, max_payload))
 }
 
-/// The `broker_url` of the envelopes sent on one client, worked out once per connection to
-/// a server: async-nats clones the whole server info on every read (a dozen allocations per
+/// The `broker_url` of the envelopes sent on `client`, worked out once per connection to a
+/// server: async-nats clones the whole server info on every read (a dozen allocations per
 /// envelope), and the server only changes when the client connects again (its
-/// `statistics().connects` moves). Shared by the clones of one [`SendOptions`](crate::SendOptions).
-#[derive(Clone, Default)]
-pub(crate) struct BrokerUrlCache(Arc<Mutex<Option<CachedBrokerUrl>>>);
-
-struct CachedBrokerUrl {
-    /// The client's statistics: one per connection, shared by its clones.
-    client: Arc<async_nats::Statistics>,
-    connects: u64,
-    url: Option<String>,
-}
-
-impl std::fmt::Debug for BrokerUrlCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("BrokerUrlCache")
-    }
-}
-
-impl BrokerUrlCache {
-    pub(crate) fn get(&self, client: &Client) -> Option<String> {
-        let stats = client.statistics();
-        let connects = stats.connects.load(Ordering::Acquire);
-        let mut cached = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(c) = cached.as_ref().filter(|c| Arc::ptr_eq(&c.client, &stats) && c.connects == connects)
-        {
-            return c.url.clone();
+/// `statistics().connects` moves). Kept for the process, not per [`crate::SendOptions`]:
+/// options made afresh for every call (`SendOptions::default().connection(&client)`, as a
+/// request loop writes them) find it too. A few clients at a time, the least recent
+/// replaced.
+fn cached_broker_url(client: &Client) -> Option<String> {
+    /// One client's entry: its statistics (one per connection, shared by its clones), the
+    /// connects they counted, and the URL worked out then.
+    type Entry = (Arc<async_nats::Statistics>, u64, Option<String>);
+    const KEPT: usize = 8;
+    static CACHE: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
+    let stats = client.statistics();
+    let connects = stats.connects.load(Ordering::Acquire);
+    let mut cache = CACHE.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(i) = cache.iter().position(|(s, _, _)| Arc::ptr_eq(s, &stats)) {
+        let entry = cache.remove(i);
+        if entry.1 == connects {
+            let url = entry.2.clone();
+            cache.push(entry);
+            return url;
         }
-        let url = broker_url_of(&client.server_info());
-        *cached = Some(CachedBrokerUrl { client: stats, connects, url: url.clone() });
-        url
     }
+    let url = broker_url_of(&client.server_info());
+    if cache.len() == KEPT {
+        cache.remove(0);
+    }
+    cache.push((stats, connects, url.clone()));
+    url
 }
 
 /// The `broker_url` of an envelope sent on a connected client: the server it is connected
@@ -465,7 +479,7 @@ pub async fn publish_message(
     text: impl Into<String>,
     correlation_id: &str,
 ) -> Result<()> {
-    let (client, _) = client_for(&connection.into()).await?;
+    let client = client_for(&connection.into()).await?;
     let text = text.into();
     let mut headers = HeaderMap::new();
     headers.insert(HEADER_CORRELATION_ID, correlation_id);

@@ -487,14 +487,15 @@ pub fn replay<M: Message>(bridge: &Bridge, stream: &str, options: ConsumerOption
 }
 
 impl<M: Message> Replay<M> {
-    /// The next stored message. One that does not decode as `M` is acknowledged (it would
-    /// never decode) and returned as its [`Error`]; call `next` again to go on.
+    /// The next stored message. One that does not decode as `M` is terminated on the
+    /// server (it would never decode; schema/README.md rule 18, as an envelope that does not
+    /// decode) and returned as its [`Error`]; call `next` again to go on.
     pub async fn next(&mut self) -> Result<Stored<M>> {
         let delivered = self.consumer.next().await?;
         match M::decode(&delivered.received) {
             Ok(message) => Ok(Stored { message, delivered }),
             Err(error) => {
-                delivered.ack().await?;
+                delivered.term().await?;
                 Err(error)
             }
         }

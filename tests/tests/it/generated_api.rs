@@ -266,10 +266,38 @@ async fn health_goes_through_jetstream_and_replays_typed() {
         uptimes.push(stored.message.uptime_s);
     }
     assert_eq!(uptimes, vec![0, 2, 4]);
+    // Written by plain code, missing `uptime_s`: an envelope, but never a `Health`. The
+    // replay terminates it (rule 18, as TypeScript's and Python's do), returns its error, and
+    // goes on.
+    let bad = smartsend(
+        "sim.c.health",
+        [("health", Payload::Dictionary(json!({ "status": "degraded" })))],
+        &SendOptions::default().connection(bridge.client()).jetstream(bridge.jetstream()),
+    )
+    .await
+    .unwrap();
+    let good = Health { status: "ok".into(), uptime_s: 9, load: None, checked_at: None, instance: None };
+    operations::publish_health(&bridge, "c", &good).await.unwrap();
+    let mut terminated = bridge
+        .client()
+        .subscribe(format!("$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.{}.>", channels::HEALTH_STREAM))
+        .await
+        .unwrap();
+    bridge.client().flush().await.unwrap();
     let mut all = operations::replay_health(&bridge, "*", ConsumerOptions::default()).unwrap();
     for i in 0..5 {
         assert_eq!(all.next().await.unwrap().message.uptime_s, i);
     }
+    let err = all.next().await.map(|s| s.message).unwrap_err();
+    assert_eq!(err.code(), &ErrorCode::DeserializationError, "{err}");
+    assert_eq!(err.correlation_id(), Some(bad.envelope.correlation_id.as_str()), "{err}");
+    let advisory = tokio::time::timeout(Duration::from_secs(5), terminated.next())
+        .await
+        .expect("no MSG_TERMINATED advisory: the bad message was not terminated")
+        .unwrap();
+    let advisory: serde_json::Value = serde_json::from_slice(&advisory.payload).unwrap();
+    assert_eq!(advisory["stream_seq"], bad.stream_sequence.unwrap(), "{advisory}");
+    assert_eq!(all.next().await.unwrap().message.uptime_s, 9);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -591,11 +591,13 @@ async fn a_large_table_streams_into_every_store() {
     }
 }
 
-/// Fifty concurrent requests through one `Requester` each get their own reply; once its
-/// connection is closed, a request fails at once instead of waiting out its timeout.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_requester_routes_concurrent_replies_and_fails_fast_when_closed() {
-    let s = setup().await;
+/// A responder on a fresh subject of `s`'s server: answers each request with `answer`'s
+/// payload after `delay`. Returns the subject and the serving task.
+async fn responder(
+    s: &Setup,
+    answer: fn(&natsbridge::Received) -> (&'static str, Payload),
+    delay: Duration,
+) -> (String, tokio::task::JoinHandle<()>) {
     let subject = format!("req.{}", uuid_like());
     let responder = natsbridge::connect(&s._server.url()).await.unwrap();
     let mut sub = responder.subscribe(subject.clone()).await.unwrap();
@@ -603,12 +605,56 @@ async fn a_requester_routes_concurrent_replies_and_fails_fast_when_closed() {
     let serving = tokio::spawn(async move {
         while let Some(msg) = sub.next().await {
             let request = smartreceive(&msg, &ReceiveOptions::default()).await.unwrap();
-            let echo = request.payloads[0].data.clone();
-            natsbridge::smartreply(&responder, &request.envelope, [("echo", echo)], SendOptions::default())
+            tokio::time::sleep(delay).await;
+            natsbridge::smartreply(&responder, &request.envelope, [answer(&request)], SendOptions::default())
                 .await
                 .unwrap();
         }
     });
+    (subject, serving)
+}
+
+/// The request reading a `Requester`'s reply subscription can time out while another waits:
+/// the other reads on and gets its reply (no task of the requester's own hands replies out).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_requester_hands_its_replies_on_when_the_reading_request_times_out() {
+    let s = setup().await;
+    let (subject, serving) =
+        responder(&s, |_| ("ok", Payload::Text("late".into())), Duration::from_millis(400)).await;
+    let client = natsbridge::connect(&s._server.url()).await.unwrap();
+    let requester = natsbridge::Requester::new(client.clone()).await.unwrap();
+    let request = |subject: String, timeout: Duration| {
+        let requester = requester.clone();
+        async move {
+            requester
+                .request(
+                    &subject,
+                    [("n", Payload::Text("hi".into()))],
+                    SendOptions::default(),
+                    &ReceiveOptions::default(),
+                    timeout,
+                )
+                .await
+        }
+    };
+    // The first waits on a subject nobody answers, and so reads the subscription first.
+    let unanswered = tokio::spawn(request(format!("nobody.{}", uuid_like()), Duration::from_millis(150)));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let answered = tokio::spawn(request(subject, Duration::from_secs(10)));
+    let err = unanswered.await.unwrap().unwrap_err();
+    assert_eq!(*err.code(), ErrorCode::Timeout, "{err}");
+    let reply = answered.await.unwrap().unwrap();
+    assert!(matches!(&reply.payloads[0].data, Payload::Text(t) if t == "late"));
+    serving.abort();
+}
+
+/// Fifty concurrent requests through one `Requester` each get their own reply; once its
+/// connection is closed, a request fails at once instead of waiting out its timeout.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_requester_routes_concurrent_replies_and_fails_fast_when_closed() {
+    let s = setup().await;
+    let (subject, serving) =
+        responder(&s, |request| ("echo", request.payloads[0].data.clone()), Duration::ZERO).await;
     let client = natsbridge::connect(&s._server.url()).await.unwrap();
     let requester = natsbridge::Requester::new(client.clone()).await.unwrap();
     let replies = futures::future::join_all((0..50).map(|i| {
