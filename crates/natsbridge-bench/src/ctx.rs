@@ -156,6 +156,8 @@ pub(crate) struct Ctx {
     pub(crate) files_url: String,
     pub(crate) s3_endpoint: String,
     pub(crate) scratch: PathBuf,
+    /// The embedded file server's spool (in memory where the machine has tmpfs).
+    pub(crate) files_spool: PathBuf,
     pub(crate) sizes: Sizes,
 }
 

@@ -63,7 +63,9 @@ struct Cli {
     /// `default_s=S,all_s=S,default_crates=N,all_crates=N[,default_cpu_s=S,all_cpu_s=S]`.
     #[arg(long)]
     cold_build: Option<build::ColdBuild>,
-    /// Only the groups starting with this: codec, messaging, link, stores, replay, cluster.
+    /// Only the groups starting with this: codec, messaging, link, stores, replay, cluster;
+    /// or one part of the messaging group: messaging/stream (with the peers), messaging/cpu,
+    /// messaging/request, messaging/direct.
     #[arg(long)]
     only: Option<String>,
     #[command(subcommand)]

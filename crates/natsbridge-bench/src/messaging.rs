@@ -76,6 +76,49 @@ struct FloorPayload {
     metadata: serde_json::Map<String, serde_json::Value>,
 }
 
+/// The integrity floor's envelope of `payload`: a dictionary serialized (as the bridge
+/// does per message; other payloads are `raw` already), hashed (SHA-256) and base64-encoded
+/// into `floor`, with fresh ids and timestamp, serialized by serde_json.
+fn integrity_floor_write(floor: &FloorEnvelope, payload: &Payload, raw: &Bytes) -> Result<Bytes, Error> {
+    let bytes = match payload {
+        Payload::Dictionary(dictionary) => Bytes::from(serde_json::to_vec(dictionary)?),
+        _ => raw.clone(),
+    };
+    let mut envelope = floor.clone();
+    envelope.correlation_id = fresh_uuid();
+    envelope.msg_id = fresh_uuid();
+    envelope.timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let p = &mut envelope.payloads[0];
+    p.id = fresh_uuid();
+    p.metadata.insert("sha256".into(), natsbridge::wire::sha256_hex(&bytes).into());
+    p.data = natsbridge::codec::encode(&bytes);
+    Ok(Bytes::from(serde_json::to_vec(&envelope)?))
+}
+
+/// A v4 UUID from the thread-local generator, as the bridge makes its ids (`Uuid::new_v4`
+/// without uuid's `fast-rng` asks the kernel each time).
+fn fresh_uuid() -> String {
+    uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string()
+}
+
+/// The integrity floor's reading of an envelope: parsed into the plain struct, the base64
+/// decoded, the SHA-256 compared, a dictionary parsed. Returns the payload's length.
+fn integrity_floor_read(body: &[u8]) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
+    let envelope = serde_json::from_slice::<FloorEnvelope>(body)?;
+    let p = &envelope.payloads[0];
+    let bytes = natsbridge::codec::decode(&p.data)?;
+    let declared = p.metadata.get("sha256").and_then(|v| v.as_str());
+    if declared != Some(natsbridge::wire::sha256_hex(bytes.as_slice()).as_str()) {
+        return Err("the floor's SHA-256 does not match".into());
+    }
+    if p.payload_type == "dictionary"
+        && !serde_json::from_slice::<serde_json::Value>(bytes.as_slice())?.is_object()
+    {
+        return Err("the floor's payload is not an object".into());
+    }
+    Ok(bytes.len())
+}
+
 /// Interleaves `reps` runs of each side, rotating which goes first so none always gets
 /// the warmer machine; returns the samples of each side, in the order given.
 async fn interleaved<F, Fut>(reps: usize, sides: &[Side], mut one: F) -> Result<Vec<Vec<f64>>, Error>
@@ -121,19 +164,7 @@ async fn stream_once(
                 Side::Floor => {
                     serde_json::from_slice::<FloorEnvelope>(&msg.payload)?.payloads[0].size as usize
                 }
-                Side::FloorIntegrity => {
-                    let envelope = serde_json::from_slice::<FloorEnvelope>(&msg.payload)?;
-                    let p = &envelope.payloads[0];
-                    let bytes = natsbridge::codec::decode(&p.data)?;
-                    let declared = p.metadata.get("sha256").and_then(|v| v.as_str());
-                    if declared != Some(natsbridge::wire::sha256_hex(bytes.as_slice()).as_str()) {
-                        return Err("the floor's SHA-256 does not match".into());
-                    }
-                    if !serde_json::from_slice::<serde_json::Value>(bytes.as_slice())?.is_object() {
-                        return Err("the floor's payload is not an object".into());
-                    }
-                    bytes.len()
-                }
+                Side::FloorIntegrity => integrity_floor_read(&msg.payload)?,
                 Side::Bridge | Side::BridgeFlushEach => {
                     smartreceive(&msg, &receive).await?.payloads[0].bytes().len()
                 }
@@ -163,19 +194,9 @@ async fn stream_once(
                 publisher.publish(subject.clone(), Bytes::from(serde_json::to_vec(&floor)?)).await?
             }
             Side::FloorIntegrity => {
-                let Payload::Dictionary(dictionary) = &payload else {
-                    return Err("the integrity floor sends dictionaries".into());
-                };
-                let bytes = serde_json::to_vec(dictionary)?;
-                let mut envelope = floor.clone();
-                envelope.correlation_id = uuid::Uuid::new_v4().to_string();
-                envelope.msg_id = uuid::Uuid::new_v4().to_string();
-                envelope.timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-                let p = &mut envelope.payloads[0];
-                p.id = uuid::Uuid::new_v4().to_string();
-                p.metadata.insert("sha256".into(), natsbridge::wire::sha256_hex(&bytes).into());
-                p.data = natsbridge::codec::encode(&bytes);
-                publisher.publish(subject.clone(), Bytes::from(serde_json::to_vec(&envelope)?)).await?
+                publisher
+                    .publish(subject.clone(), integrity_floor_write(&floor, &payload, &raw_bytes)?)
+                    .await?
             }
             Side::Bridge | Side::BridgeFlushEach => {
                 smartsend(&subject, [("data", payload.clone())], &options).await?;
@@ -212,6 +233,9 @@ fn uuid_like() -> String {
 enum Requesting {
     /// `async_nats::Client::request` of the raw bytes, answered with raw bytes.
     Raw,
+    /// `async_nats::Client::request` of the integrity floor's envelope, read and answered
+    /// with another by the floor's plain code: what the contract's steps cost a round trip.
+    Floor,
     /// A `natsbridge::Requester` (one reply subscription), answered by `smartreply`.
     Requester,
     /// `smartrequest` (a reply subscription per request), answered by `smartreply`.
@@ -225,15 +249,35 @@ async fn requests_once(ctx: &Ctx, how: Requesting, count: usize) -> Result<Vec<f
     let mut sub = responder.subscribe(subject.clone()).await?;
     natsbridge::transport::subscriptions_registered(&responder).await?;
     let receive = ReceiveOptions::default();
+    let config = dictionary_of(1024);
+    let raw_body = Bytes::from(serde_json::to_vec(&config)?);
+    // The floor's envelopes, shaped as the bridge's request and reply.
+    let no_publish = SendOptions::default().no_publish();
+    let floor_request: FloorEnvelope = serde_json::from_str(
+        &smartsend(&subject, [("config", Payload::Dictionary(config.clone()))], &no_publish).await?.json,
+    )?;
+    let status = Payload::Text("Running".into());
+    let floor_reply: FloorEnvelope =
+        serde_json::from_str(&smartsend("reply", [("status", status.clone())], &no_publish).await?.json)?;
     let serving = {
         let (responder, receive) = (responder.clone(), receive.clone());
         tokio::spawn(async move {
+            let running = Bytes::from_static(b"Running");
             while let Some(msg) = sub.next().await {
                 match how {
                     Requesting::Raw => {
                         if let Some(reply) = msg.reply {
-                            let _ = responder.publish(reply, Bytes::from_static(b"Running")).await;
+                            let _ = responder.publish(reply, running.clone()).await;
                         }
+                    }
+                    Requesting::Floor => {
+                        let (Some(reply), Ok(_)) = (msg.reply, integrity_floor_read(&msg.payload)) else {
+                            continue;
+                        };
+                        let Ok(body) = integrity_floor_write(&floor_reply, &status, &running) else {
+                            continue;
+                        };
+                        let _ = responder.publish(reply, body).await;
                     }
                     Requesting::Requester | Requesting::PerCall => {
                         let Ok(request) = smartreceive(&msg, &receive).await else { continue };
@@ -249,8 +293,6 @@ async fn requests_once(ctx: &Ctx, how: Requesting, count: usize) -> Result<Vec<f
             }
         })
     };
-    let config = dictionary_of(1024);
-    let raw_body = Bytes::from(serde_json::to_vec(&config)?);
     let muxed = natsbridge::Requester::new(requester.clone()).await?;
     let mut latencies = Vec::with_capacity(count);
     for i in 0..count + count / 10 {
@@ -261,6 +303,15 @@ async fn requests_once(ctx: &Ctx, how: Requesting, count: usize) -> Result<Vec<f
             Requesting::Raw => {
                 let reply = requester.request(subject.clone(), raw_body.clone()).await?;
                 assert_eq!(&reply.payload[..], b"Running");
+                None
+            }
+            Requesting::Floor => {
+                let body = integrity_floor_write(&floor_request, &payloads()[0].1, &raw_body)?;
+                let reply = requester.request(subject.clone(), body).await?;
+                assert_eq!(
+                    integrity_floor_read(&reply.payload).map_err(|e| e.to_string())?,
+                    b"Running".len()
+                );
                 None
             }
             Requesting::Requester => {
@@ -315,6 +366,23 @@ async fn envelope_cpu(count: usize) -> Result<(Vec<Figure>, Vec<f64>), Error> {
         }
         sha.push(t.elapsed().as_secs_f64() * 1e6 / count as f64);
     }
+    // The same two steps written plainly (the integrity floor of the stream rows): what the
+    // contract's steps cost without the bridge's checks, in the same run.
+    let floor: FloorEnvelope = serde_json::from_str(&json)?;
+    let (mut floor_send, mut floor_recv) = (Vec::new(), Vec::new());
+    let mut body = Bytes::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        for _ in 0..count {
+            body = integrity_floor_write(&floor, &payload, &Bytes::new())?;
+        }
+        floor_send.push(t.elapsed().as_secs_f64() * 1e6 / count as f64);
+        let t = Instant::now();
+        for _ in 0..count {
+            std::hint::black_box(integrity_floor_read(&body).map_err(|e| e.to_string())?);
+        }
+        floor_recv.push(t.elapsed().as_secs_f64() * 1e6 / count as f64);
+    }
     let per_sec = send.iter().zip(&recv).map(|(s, r)| 1e6 / (s + r)).collect();
     let without = |side: &[f64]| side.iter().zip(&sha).map(|(t, h)| t - h).collect::<Vec<_>>();
     let cpu = |name: String, samples: Vec<f64>, target: Option<Target>| Figure {
@@ -330,11 +398,18 @@ async fn envelope_cpu(count: usize) -> Result<(Vec<Figure>, Vec<f64>), Error> {
         bridge_samples: samples,
     };
     let mut figures = Vec::new();
-    for (what, samples, most) in [("smartsend", &send, 2.5), ("smartreceive", &recv, 2.0)] {
+    for (what, samples, floor, most) in
+        [("smartsend", &send, &floor_send, 2.5), ("smartreceive", &recv, &floor_recv, 2.0)]
+    {
         figures.push(cpu(
             format!("{what} CPU per 1 KB envelope ({} B of JSON), no network", json.len()),
             samples.clone(),
             Some(Target::MaxAbsolute(most)),
+        ));
+        figures.push(cpu(
+            format!("{what} CPU per 1 KB envelope: the format floor with the contract's base64, SHA-256 and fresh ids, written plainly (serde_json, no checks)"),
+            floor.clone(),
+            None,
         ));
         figures.push(cpu(
             format!("{what} CPU per 1 KB envelope without its SHA-256 step (the bound that step sets: the above minus the next row)"),
@@ -352,17 +427,11 @@ fn percentile(samples: &[f64], q: f64) -> f64 {
     s.get(((s.len().saturating_sub(1)) as f64 * q).round() as usize).copied().unwrap_or(f64::NAN)
 }
 
-pub(crate) async fn run(ctx: &Ctx) -> Result<Vec<Figure>, Error> {
+pub(crate) async fn run(ctx: &Ctx, only: Option<&str>) -> Result<Vec<Figure>, Error> {
     let sizes = ctx.sizes;
     let mut figures = Vec::new();
-
-    let small = Payload::Dictionary(dictionary_of(1024));
-    let n = sizes.small_messages;
-    let sides = [Side::Raw, Side::Floor, Side::FloorIntegrity, Side::Bridge, Side::BridgeFlushEach];
-    let samples =
-        interleaved(sizes.reps, &sides, |side| stream_once(ctx, side, n, small.clone(), WINDOW)).await?;
-    let [raw, floor, floor_integrity, bridge, flushed] =
-        <[Vec<f64>; 5]>::try_from(samples).map_err(|_| "five sides")?;
+    // `--only messaging/<part>` runs one part: stream (with the peers), cpu, request, direct.
+    let part = |name: &str| only.and_then(|o| o.strip_prefix("messaging/")).is_none_or(|p| p == name);
     let rate = |name: &str,
                 baseline_name: &'static str,
                 baseline: &[f64],
@@ -372,66 +441,75 @@ pub(crate) async fn run(ctx: &Ctx) -> Result<Vec<Figure>, Error> {
             Figure::rate("messaging", name, "msgs/s", baseline_name, baseline.to_vec(), bridge.to_vec());
         Figure { target, ..figure }
     };
-    figures.push(rate(
-        "1 KB dictionary, publish → subscribe (default options)",
-        "raw async-nats",
-        &raw,
-        &bridge,
-        Some(Target::MinRatio(0.35)),
-    ));
-    figures.push(rate(
-        "1 KB dictionary, publish → subscribe, against the format floor",
-        "raw async-nats + serde_json of a plain struct",
-        &floor,
-        &bridge,
-        Some(Target::MinRatio(0.8)),
-    ));
-    // What bounds the two above: the floor itself against raw, and the floor with the steps
-    // the contract asks of every payload (the bridge's gap to it is its own code).
-    figures.push(rate(
-        "1 KB dictionary, publish → subscribe: the format floor against raw (what bounds the first row)",
-        "raw async-nats",
-        &raw,
-        &floor,
-        None,
-    ));
-    figures.push(rate(
+    let small = Payload::Dictionary(dictionary_of(1024));
+    let n = sizes.small_messages;
+
+    if part("stream") {
+        let sides = [Side::Raw, Side::Floor, Side::FloorIntegrity, Side::Bridge, Side::BridgeFlushEach];
+        let samples =
+            interleaved(sizes.reps, &sides, |side| stream_once(ctx, side, n, small.clone(), WINDOW)).await?;
+        let [raw, floor, floor_integrity, bridge, flushed] =
+            <[Vec<f64>; 5]>::try_from(samples).map_err(|_| "five sides")?;
+        figures.push(rate(
+            "1 KB dictionary, publish → subscribe (default options)",
+            "raw async-nats",
+            &raw,
+            &bridge,
+            Some(Target::MinRatio(0.35)),
+        ));
+        figures.push(rate(
+            "1 KB dictionary, publish → subscribe, against the format floor",
+            "raw async-nats + serde_json of a plain struct",
+            &floor,
+            &bridge,
+            Some(Target::MinRatio(0.8)),
+        ));
+        // What bounds the two above: the floor itself against raw, and the floor with the steps
+        // the contract asks of every payload (the bridge's gap to it is its own code).
+        figures.push(rate(
+            "1 KB dictionary, publish → subscribe: the format floor against raw (what bounds the first row)",
+            "raw async-nats",
+            &raw,
+            &floor,
+            None,
+        ));
+        figures.push(rate(
         "1 KB dictionary, publish → subscribe, against the format floor with the contract's base64 and SHA-256 (what bounds the second row)",
         "the format floor + fresh ids, SHA-256 and base64 each way",
         &floor_integrity,
         &bridge,
         Some(Target::MinRatio(0.8)),
     ));
-    figures.push(rate(
-        "1 KB dictionary, publish → subscribe with `.flush(true)` (wait for the socket each time)",
-        "raw async-nats",
-        &raw,
-        &flushed,
-        None,
-    ));
-    eprintln!("  messaging: 1 KB stream done");
-
-    // The same stream and the same in-process loop, by the TypeScript and Python runtimes,
-    // each beside its own language's format floor (measured by the peer, run for run).
-    for (runtime, min_ratio) in [(Peer::TypeScript, 4.0), (Peer::Python, 25.0)] {
-        let count = runtime.count(n);
-        let floor = runtime.run(ctx, "floor", count).await?;
         figures.push(rate(
-            &format!("1 KB dictionary, publish → subscribe, Rust against {}", runtime.name()),
-            runtime.baseline_name(),
-            &floor.runtime,
-            &bridge,
-            Some(Target::MinRatio(min_ratio)),
+            "1 KB dictionary, publish → subscribe with `.flush(true)` (wait for the socket each time)",
+            "raw async-nats",
+            &raw,
+            &flushed,
+            None,
         ));
-        figures.push(rate(
+        eprintln!("  messaging: 1 KB stream done");
+
+        // The same stream and the same in-process loop, by the TypeScript and Python runtimes,
+        // each beside its own language's format floor (measured by the peer, run for run).
+        for (runtime, min_ratio) in [(Peer::TypeScript, 4.0), (Peer::Python, 25.0)] {
+            let count = runtime.count(n);
+            let floor = runtime.run(ctx, "floor", count).await?;
+            figures.push(rate(
+                &format!("1 KB dictionary, publish → subscribe, Rust against {}", runtime.name()),
+                runtime.baseline_name(),
+                &floor.runtime,
+                &bridge,
+                Some(Target::MinRatio(min_ratio)),
+            ));
+            figures.push(rate(
             &format!("1 KB dictionary, publish → subscribe, the {} runtime against its own language's format floor", runtime.name()),
             runtime.floor_name(),
             &floor.baseline,
             &floor.runtime,
             Some(Target::MinRatio(0.8)),
         ));
-        if let Peer::Python = runtime {
-            figures.push(Figure {
+            if let Peer::Python = runtime {
+                figures.push(Figure {
                 baseline_samples: vec![PYTHON_RATE_BEFORE],
                 baseline: PYTHON_RATE_BEFORE,
                 ..rate(
@@ -442,78 +520,119 @@ pub(crate) async fn run(ctx: &Ctx) -> Result<Vec<Figure>, Error> {
                     Some(Target::MinRatio(3.0)),
                 )
             });
+            }
+            eprintln!("  messaging: {} peer done", runtime.name());
         }
-        eprintln!("  messaging: {} peer done", runtime.name());
     }
-    let (cpu_figures, rust_cpu) = envelope_cpu(sizes.small_messages.min(20_000)).await?;
-    figures.extend(cpu_figures);
-    for runtime in Peer::ALL {
-        let cpu = runtime.run(ctx, "cpu", runtime.count(n)).await?.runtime;
-        figures.push(rate(
-            &format!(
-                "1 KB dictionary, smartsend + smartreceive in one process, Rust against {}",
-                runtime.name()
+
+    if part("cpu") {
+        let (cpu_figures, rust_cpu) = envelope_cpu(sizes.small_messages.min(20_000)).await?;
+        figures.extend(cpu_figures);
+        for runtime in Peer::ALL {
+            let cpu = runtime.run(ctx, "cpu", runtime.count(n)).await?.runtime;
+            figures.push(rate(
+                &format!(
+                    "1 KB dictionary, smartsend + smartreceive in one process, Rust against {}",
+                    runtime.name()
+                ),
+                runtime.baseline_name(),
+                &cpu,
+                &rust_cpu,
+                None,
+            ));
+        }
+    }
+
+    if part("request") {
+        // Request/reply: per-run p50 and p99, medians over runs.
+        let ways = [Requesting::Raw, Requesting::Requester, Requesting::PerCall, Requesting::Floor];
+        let (mut p50, mut p99) = (vec![Vec::new(); ways.len()], vec![Vec::new(); ways.len()]);
+        for rep in 0..sizes.reps {
+            for k in 0..ways.len() {
+                let i = (rep + k) % ways.len();
+                let l = requests_once(ctx, ways[i], sizes.requests).await?;
+                p50[i].push(percentile(&l, 0.5));
+                p99[i].push(percentile(&l, 0.99));
+            }
+        }
+        const RAW: &str = "raw async-nats request";
+        const FLOOR: &str = "raw async-nats request of the integrity floor's envelopes";
+        for (name, samples, baseline, baseline_name, bridge, target) in [
+            ("request/reply 1 KB (`Requester`), p50", &p50, 0, RAW, 1, Some(Target::MaxOverBaseline(40.0))),
+            ("request/reply 1 KB (`Requester`), p99", &p99, 0, RAW, 1, None),
+            ("request/reply 1 KB (`smartrequest`, a reply subscription each), p50", &p50, 0, RAW, 2, None),
+            (
+                "request/reply 1 KB: the format floor with the contract's base64, SHA-256 and fresh ids each way, p50 (what bounds the first row)",
+                &p50,
+                0,
+                RAW,
+                3,
+                None,
             ),
-            runtime.baseline_name(),
-            &cpu,
-            &rust_cpu,
-            None,
-        ));
-    }
-
-    // Request/reply: per-run p50 and p99, medians over runs.
-    let ways = [Requesting::Raw, Requesting::Requester, Requesting::PerCall];
-    let (mut p50, mut p99) = (vec![Vec::new(); 3], vec![Vec::new(); 3]);
-    for rep in 0..sizes.reps {
-        for k in 0..ways.len() {
-            let i = (rep + k) % ways.len();
-            let l = requests_once(ctx, ways[i], sizes.requests).await?;
-            p50[i].push(percentile(&l, 0.5));
-            p99[i].push(percentile(&l, 0.99));
+            ("request/reply 1 KB (`Requester`), against the integrity floor, p50", &p50, 3, FLOOR, 1, None),
+        ] {
+            figures.push(Figure {
+                group: "messaging",
+                name: name.into(),
+                unit: "µs",
+                baseline_name,
+                baseline: median(&samples[baseline]),
+                bridge: median(&samples[bridge]),
+                higher_is_better: false,
+                target,
+                baseline_samples: samples[baseline].clone(),
+                bridge_samples: samples[bridge].clone(),
+            });
         }
+        eprintln!("  messaging: request/reply done");
     }
-    for (name, samples, bridge, target) in [
-        ("request/reply 1 KB (`Requester`), p50", &p50, 1, Some(Target::MaxOverBaseline(40.0))),
-        ("request/reply 1 KB (`Requester`), p99", &p99, 1, None),
-        ("request/reply 1 KB (`smartrequest`, a reply subscription each), p50", &p50, 2, None),
-    ] {
-        figures.push(Figure {
-            group: "messaging",
-            name: name.into(),
-            unit: "µs",
-            baseline_name: "raw async-nats request",
-            baseline: median(&samples[0]),
-            bridge: median(&samples[bridge]),
-            higher_is_better: false,
-            target,
-            baseline_samples: samples[0].clone(),
-            bridge_samples: samples[bridge].clone(),
-        });
-    }
-    eprintln!("  messaging: request/reply done");
 
-    // The direct path at the threshold: ~400 KB of binary, base64 inside the envelope.
-    let size = 400_000;
-    let blob = Payload::Binary(Bytes::from(crate::codec::random_bytes(size)));
-    let n = sizes.direct_messages;
-    let samples = interleaved(sizes.reps, &[Side::Raw, Side::Bridge], |side| {
-        stream_once(ctx, side, n, blob.clone(), DIRECT_WINDOW)
-    })
-    .await?;
-    let to_mb = |v: &Vec<f64>| v.iter().map(|r| r * size as f64 / 1e6).collect::<Vec<_>>();
-    let (raw, bridge) = (to_mb(&samples[0]), to_mb(&samples[1]));
-    figures.push(Figure {
-        group: "messaging",
-        name: "400 KB binary, direct path".into(),
-        unit: "MB/s",
-        baseline_name: "raw async-nats",
-        baseline: median(&raw),
-        bridge: median(&bridge),
-        higher_is_better: true,
-        target: Some(Target::MinRatio(0.7)),
-        baseline_samples: raw,
-        bridge_samples: bridge,
-    });
-    eprintln!("  messaging: direct path done");
+    if part("direct") {
+        // The direct path at the threshold: ~400 KB of binary, base64 inside the envelope.
+        let size = 400_000;
+        let blob = Payload::Binary(Bytes::from(crate::codec::random_bytes(size)));
+        let n = sizes.direct_messages;
+        let sides = [Side::Raw, Side::Floor, Side::FloorIntegrity, Side::Bridge];
+        let samples =
+            interleaved(sizes.reps, &sides, |side| stream_once(ctx, side, n, blob.clone(), DIRECT_WINDOW))
+                .await?;
+        let to_mb = |v: &Vec<f64>| v.iter().map(|r| r * size as f64 / 1e6).collect::<Vec<_>>();
+        let [raw, floor, integrity, bridge] = [0, 1, 2, 3].map(|i| to_mb(&samples[i]));
+        const FLOOR: &str = "raw async-nats + serde_json of a plain struct, the bytes in base64 made once";
+        const INTEGRITY: &str = "the format floor + base64 and SHA-256 each way, fresh ids";
+        for (name, baseline_name, baseline, bridge, target) in [
+            ("400 KB binary, direct path", "raw async-nats", &raw, &bridge, Some(Target::MinRatio(0.7))),
+            (
+                "400 KB binary, direct path: the format floor against raw",
+                "raw async-nats",
+                &raw,
+                &floor,
+                None,
+            ),
+            (
+                "400 KB binary, direct path: the format floor with the contract's base64 and SHA-256 against raw (what bounds the first row)",
+                "raw async-nats",
+                &raw,
+                &integrity,
+                None,
+            ),
+            ("400 KB binary, direct path, against the format floor", FLOOR, &floor, &bridge, None),
+            (
+                "400 KB binary, direct path, against the format floor with the contract's base64 and SHA-256",
+                INTEGRITY,
+                &integrity,
+                &bridge,
+                Some(Target::MinRatio(0.8)),
+            ),
+        ] {
+            let figure =
+                Figure::rate("messaging", name, "MB/s", baseline_name, baseline.clone(), bridge.clone());
+            figures.push(match target {
+                Some(target) => figure.target(target),
+                None => figure,
+            });
+        }
+        eprintln!("  messaging: direct path done");
+    }
     Ok(figures)
 }
