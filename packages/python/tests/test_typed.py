@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import os
 import shutil
 import subprocess
@@ -305,15 +306,25 @@ def test_publish_health_and_replay_health_through_jetstream(nats_url: str) -> No
             await sim.publish_health(service, {"status": "ok", "uptime_s": 30}, service="sim1")
             assert first.stream_sequence >= 1
 
+            # Rule 18: the bad one is terminated (`+TERM`), not merely skipped; the server's
+            # advisory says so (listened for before the replay reads it).
+            terminated = await service.client.subscribe(
+                f"$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.{sim.HEALTH_STREAM}.>", max_msgs=1)
+            await service.client.flush()
             async with sim.replay_health(client, service="*") as everything:
                 got: list[typed.Stored[sim.Health] | NatsBridgeError] = [await next_item(everything) for _ in range(4)]
                 for d in got:
                     if isinstance(d, typed.Stored):
                         await d.ack()
+                try:
+                    advisory = await terminated.next_msg(timeout=5)
+                except TimeoutError:  # nats.errors.TimeoutError is one
+                    pytest.fail("no MSG_TERMINATED advisory within 5 s: the bad message was not terminated")
             statuses = [d.message["status"] if isinstance(d, typed.Stored) else d.code for d in got]
             assert statuses == ["ok", "degraded", ERROR_BAD_BYTES, "ok"]
             err = got[2]
             assert isinstance(err, NatsBridgeError) and err.correlation_id == bad.envelope["correlation_id"]
+            assert json.loads(advisory.data)["stream_seq"] == bad.stream_sequence, advisory.data
             stored = got[0]
             assert isinstance(stored, typed.Stored) and stored.correlation_id == first.envelope["correlation_id"]
             # The untyped envelope it wraps is natsbridge.Delivered, the concept's name in every runtime.

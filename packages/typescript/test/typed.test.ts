@@ -303,6 +303,11 @@ test("publishHealth / replayHealth through JetStream: acked, replayed typed, a b
   await publishHealth(bridge, { service: "b" }, { status: "degraded", uptime_s: 5, load: 0.9 });
   await publishHealth(bridge, { service: "a" }, { status: "ok", uptime_s: 2 });
 
+  // Rule 18: the bad one is terminated (`+TERM`), not merely skipped; the server's advisory
+  // says so (listened for before the replay reads it).
+  const terminated = nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.${HEALTH_STREAM}.>`, { max: 1 });
+  await nc.flush();
+  const nextTerminated = reader({ subject: terminated.getSubject(), [Symbol.asyncIterator]: () => terminated[Symbol.asyncIterator]() }, 5_000);
   const all = await replayHealth(bridge, { service: "*" }, { batch: 2 });
   try {
     // `Stored`, the name every runtime gives a typed replayed message; the old name still types it.
@@ -317,6 +322,8 @@ test("publishHealth / replayHealth through JetStream: acked, replayed typed, a b
       all.next(5_000),
       (e: unknown) => e instanceof NatsBridgeError && e.code === "DESERIALIZATION_ERROR" && e.correlationId === bad.envelope.correlation_id && e.dataname === "health",
     );
+    const advisory = await nextTerminated().catch((e: unknown) => assert.fail(`no MSG_TERMINATED advisory: the bad message was not terminated (${String(e)})`));
+    assert.equal(advisory.json<{ stream_seq: number }>().stream_seq, bad.streamSequence, advisory.string());
     const third = await all.next(5_000);
     assert.deepEqual(third.message, { status: "degraded", uptime_s: 5, load: 0.9 });
     await third.ack();
@@ -326,6 +333,7 @@ test("publishHealth / replayHealth through JetStream: acked, replayed typed, a b
     await fourth.ackConfirmed();
     await assert.rejects(all.next(1_500), (e: unknown) => e instanceof NatsBridgeError && e.code === "TIMEOUT");
   } finally {
+    terminated.unsubscribe();
     await all.close();
   }
 
