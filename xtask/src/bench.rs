@@ -8,7 +8,9 @@
 //!
 //! A full run also builds a user's crate cold ([`cold_builds`]: minutes) and passes the
 //! figures in with `--cold-build`; `--only build` runs that part alone (other `--only`
-//! groups skip it). A run of some groups (`--only`) writes to `target/bench-only`: the
+//! groups skip it). A full run and `--only page` also build the release `natsbridge-demo` and
+//! set up the page's tools (`cargo xtask setup`: Node packages, the built dashboard,
+//! Chromium) for the group `page`, and pass the binary in with `--demo-bin`. A run of some groups (`--only`) writes to `target/bench-only`: the
 //! recorded results, their history and the README's table are a full run's.
 
 use std::path::{Path, PathBuf};
@@ -49,20 +51,37 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
     });
     let cold =
         if !quick && only.is_none_or(|o| "build".starts_with(o)) { Some(cold_builds(&root)?) } else { None };
+    // The page: headless Chromium against the release demo service (full runs only; the
+    // dashboard's own test covers it in CI).
+    let page = !quick && only.is_none_or(|o| "page".starts_with(o) || o.starts_with("page"));
+    let chromium = if page {
+        crate::setup::setup()?;
+        Some(crate::setup::chromium()?)
+    } else {
+        None
+    };
     let profile = if quick { "debug" } else { "release" };
-    eprintln!("building natsbridge-bench ({profile})");
+    eprintln!("building natsbridge-bench{} ({profile})", if page { " and natsbridge-demo" } else { "" });
     let mut build = cargo();
     build.args(["build", "-p", "natsbridge-bench"]);
+    if page {
+        build.args(["-p", "natsbridge-demo"]);
+    }
     if !quick {
         build.arg("--release");
     }
     run_checked(&mut build)?;
+    let demo_bin = page.then(|| target_dir().join(profile).join("natsbridge-demo"));
     let out = match (quick, only) {
         (true, _) => target_dir().join("bench-quick"),
         (false, Some(_)) => target_dir().join("bench-only"),
         (false, None) => root.join("bench"),
     };
-    let status = Command::new(target_dir().join(profile).join("natsbridge-bench"))
+    let mut bench = Command::new(target_dir().join(profile).join("natsbridge-bench"));
+    if let (Some(bin), Some(chromium)) = (&demo_bin, &chromium) {
+        bench.arg("--demo-bin").arg(bin).env("CHROMIUM_BIN", chromium).env("NATS_SERVER_BIN", &nats);
+    }
+    let status = bench
         .arg("--nats-server-bin")
         .arg(&nats)
         .args(["--codegen-ms", &format!("{codegen:.1}")])

@@ -14,6 +14,9 @@
 //!   consumer on the same stream.
 //! - [`cluster`]: JetStream publish and replay on one node (R1) against a three-node
 //!   cluster (R3), the cluster from the test kit.
+//! - [`page`]: the dashboard page in headless Chromium: the 10 M-row table downloaded,
+//!   verified and decoded against the same link downloaded alone, and the renderer's peak
+//!   memory against the table (`dashboard/scripts/demo.mjs --json`).
 //! - [`peers`]: the TypeScript and Python runtimes' benchmark programs (`bench/peers/`).
 //! - [`codec`]: base64 against `memcpy`.
 //! - [`build`]: a user's cold build and crate count, default features against every
@@ -27,6 +30,7 @@ mod cluster;
 mod codec;
 mod ctx;
 mod messaging;
+mod page;
 mod peers;
 mod replay;
 mod report;
@@ -63,7 +67,11 @@ struct Cli {
     /// `default_s=S,all_s=S,default_crates=N,all_crates=N[,default_cpu_s=S,all_cpu_s=S]`.
     #[arg(long)]
     cold_build: Option<build::ColdBuild>,
-    /// Only the groups starting with this: codec, messaging, link, stores, replay, cluster;
+    /// The release `natsbridge-demo` for the group `page` (xtask builds it and passes it in);
+    /// without it the page is not run.
+    #[arg(long)]
+    demo_bin: Option<PathBuf>,
+    /// Only the groups starting with this: codec, messaging, link, stores, replay, cluster, page;
     /// or one part of the messaging group: messaging/stream (with the peers), messaging/cpu,
     /// messaging/request, messaging/direct.
     #[arg(long)]
@@ -94,6 +102,7 @@ async fn main() -> ExitCode {
                 nats_server_bin: cli.nats_server_bin,
                 codegen_ms: cli.codegen_ms,
                 cold_build: cli.cold_build,
+                demo_bin: cli.demo_bin,
                 only: cli.only,
             };
             run::run(args).await

@@ -13,6 +13,8 @@
 //! - [`replay`]: each runtime's `EnvelopeConsumer` against its language's raw consumer.
 //! - [`cluster`]: JetStream publish and replay on one node (R1) against a three-node
 //!   cluster (R3).
+//! - [`page`]: the dashboard page's table against the same link downloaded alone, and the
+//!   renderer's memory against the table (when xtask passes `--demo-bin`).
 //! - [`codec`]: base64 against `memcpy`.
 //! - [`report`]: `results.json`, the chart (SVG) and the Markdown table.
 
@@ -22,7 +24,7 @@ use std::time::Instant;
 use natsbridge_testkit::NatsServer;
 
 use crate::ctx::{Ctx, Error, Figure, Sizes};
-use crate::{build, cluster, codec, messaging, replay, report, transfer};
+use crate::{build, cluster, codec, messaging, page, replay, report, transfer};
 
 /// Switches of one bench run.
 #[derive(Debug, Clone)]
@@ -36,6 +38,8 @@ pub(crate) struct BenchArgs {
     pub(crate) codegen_ms: Option<f64>,
     /// A user's cold build, measured by xtask (full runs only).
     pub(crate) cold_build: Option<build::ColdBuild>,
+    /// The release `natsbridge-demo` the page runs against; the page is skipped without it.
+    pub(crate) demo_bin: Option<PathBuf>,
     /// Only cases whose group starts with this.
     pub(crate) only: Option<String>,
 }
@@ -100,6 +104,13 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), Error> {
     }
     if wanted("cluster") {
         figures.extend(cluster::run(&ctx).await?);
+    }
+    match &args.demo_bin {
+        Some(bin) if wanted("page") => figures.extend(page::run(&ctx, bin, args.quick).await?),
+        None if args.only.as_deref().is_some_and(|o| o.starts_with("page")) => {
+            return Err("--only page needs --demo-bin (cargo xtask bench builds and passes it)".into());
+        }
+        _ => {}
     }
     if let Some(ms) = args.codegen_ms {
         figures.push(Figure {
