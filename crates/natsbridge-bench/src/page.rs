@@ -115,12 +115,9 @@ fn figures(runs: &[PageRun]) -> Vec<Figure> {
         runs.iter().map(|r| 1.0 / (1.0 / r.table.download_mbps + 1.0 / r.table.hash_mbps)).collect();
     let table = format!("Arrow table {:.0} MB in the page (Chromium)", crate::ctx::median(&mb));
     const DOWNLOAD: &str = "the same link downloaded alone, same page";
-    let memory =
-        |f: fn(&TransferMemory) -> f64| runs.iter().map(|r| f(&r.memory) / 1e6).collect::<Vec<f64>>();
-    let table_mb = mb.clone();
     let against_table = |name: String, samples: Vec<f64>| Figure {
         higher_is_better: false,
-        ..Figure::rate(GROUP, name, "MB", "the table (IPC size)", table_mb.clone(), samples)
+        ..Figure::rate(GROUP, name, "MB", "the table (IPC size)", mb.clone(), samples)
     };
     vec![
         Figure::rate(GROUP, format!("{table}: download + verify + decode"), "MB/s", DOWNLOAD, download.clone(), received.clone())
@@ -144,12 +141,12 @@ fn figures(runs: &[PageRun]) -> Vec<Figure> {
         .target(Target::MinRatio(0.8)),
         against_table(
             format!("{table}: the renderer's peak RSS during the transfer, above its RSS before"),
-            memory(|m| m.rise_bytes),
+            col(|r| r.memory.rise_bytes / 1e6),
         )
         .target(Target::MaxRatio(1.5)),
         against_table(
             format!("{table}: the renderer's peak RSS during the transfer, whole (the page, its runtime and nats.js included)"),
-            memory(|m| m.peak_bytes),
+            col(|r| r.memory.peak_bytes / 1e6),
         ),
     ]
 }

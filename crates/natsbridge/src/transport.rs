@@ -104,6 +104,8 @@ impl ChosenConnection {
     }
 }
 
+/// The connection the options publish on: printing options that take the environment's
+/// resolves it, as their first send would, so that what is shown is what will be used.
 impl std::fmt::Debug for ChosenConnection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.get().fmt(f)
